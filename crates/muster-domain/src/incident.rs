@@ -1,0 +1,660 @@
+//! The incident aggregate.
+//!
+//! A command is checked against the current state and, if allowed, turns
+//! into one or more [`Event`]s. Applying those events to the state gives the
+//! new state, so the state is always the fold of its events
+//! ([`Incident::replay`]), and the timeline is the events themselves.
+//!
+//! The role invariants, all checked by the property tests below:
+//! - exactly one incident manager, always;
+//! - at most one holder of each single-holder role (backup incident manager,
+//!   customer support lead, scribe, first responder, single custom roles);
+//! - each audience (internal, external) has at most one communications
+//!   manager, where an unscoped one covers both;
+//! - the backup incident manager is never the incident manager;
+//! - nobody holds the same role with the same scope twice.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::role::Audience;
+use crate::timeline::{self, EntryKind, MilestoneTag};
+use crate::{Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic};
+
+/// `INC-7`, or just `7`, in paths and commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IncidentRef(pub u64);
+
+impl FromStr for IncidentRef {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let digits = t.strip_prefix("INC-").or_else(|| t.strip_prefix("inc-")).unwrap_or(t);
+        match digits.parse::<u64>() {
+            Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(IncidentRef(n)),
+            _ => Err(DomainError::invalid("ref", format!("{s:?} is not an incident reference like INC-7 or 7"))),
+        }
+    }
+}
+
+impl fmt::Display for IncidentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "INC-{}", self.0)
+    }
+}
+
+/// Someone holding a role in an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Counts from 1 within the incident; never reused.
+    pub id: u64,
+    pub role: RoleKind,
+    pub user: Handle,
+    pub scope: Option<Scope>,
+    pub assigned_at: Timestamp,
+    pub assigned_by: Handle,
+}
+
+impl Assignment {
+    fn covers(&self, audience: Audience) -> bool {
+        self.role == RoleKind::CommunicationsManager
+            && self.scope.as_ref().is_none_or(|s| s.audience() == Some(audience))
+    }
+}
+
+/// Why an assignment ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relief {
+    /// Relieved by the actor (who may be the holder themself).
+    Relieved,
+    /// The single-holder role went to someone else.
+    Replaced { by: Handle },
+    /// The incident manager handed over to someone else.
+    HandedOver { to: Handle },
+    /// The holder became incident manager, so stops being the backup.
+    BecameIncidentManager,
+    /// A communications manager for both audiences now covers only one.
+    Narrowed,
+}
+
+/// How an assignment began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Via {
+    #[default]
+    Assigned,
+    /// Incident manager handover from the previous holder.
+    Handover { from: Handle },
+    /// The backup incident manager took over when the incident manager was relieved.
+    Promotion { from: Handle },
+    /// What is left of a communications manager's cover after someone else
+    /// took one audience.
+    Narrowed,
+    /// Recorded when the incident was declared.
+    Declaration,
+}
+
+/// Something that happened to an incident. Each is one timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Declared { number: u64, title: String, summary: String, priority: Priority },
+    TitleChanged { from: String, to: String },
+    SummaryChanged { from: String, to: String },
+    PriorityChanged { from: Priority, to: Priority },
+    StatusChanged { from: Status, to: Status },
+    RoleAssigned { assignment: Assignment, via: Via },
+    RoleRelieved { assignment: Assignment, reason: Relief },
+    TopicChanged { from: String, to: String },
+    Entry {
+        kind: EntryKind,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<MilestoneTag>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        corrects: Option<u64>,
+    },
+}
+
+/// A change with who made it and when. `seq` counts from 1 within the
+/// incident and is the timeline entry's id; `hash` chains each event to the
+/// one before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    /// When it happened: `recorded_at` unless backdated.
+    pub at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub actor: Handle,
+    /// The roles the actor held when acting.
+    pub actor_roles: Vec<RoleKind>,
+    pub change: Change,
+    pub hash: String,
+}
+
+/// The current state of an incident: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub number: u64,
+    pub title: String,
+    pub summary: String,
+    pub priority: Priority,
+    pub status: Status,
+    pub declared_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub identified_at: Option<Timestamp>,
+    pub monitoring_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    /// Current assignments, in the order they were made.
+    pub roles: Vec<Assignment>,
+    pub topic: String,
+    next_assignment: u64,
+    /// The `seq` of the last event.
+    pub version: u64,
+    pub last_hash: String,
+}
+
+/// What a command needs besides the state: who, when, and the role catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub actor: &'a Actor,
+    pub now: Timestamp,
+    pub catalog: &'a RoleCatalog,
+}
+
+/// A command on one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Update {
+        title: Option<String>,
+        summary: Option<String>,
+        priority: Option<Priority>,
+        status: Option<Status>,
+    },
+    /// `user` carries the assignee's permission: viewers hold no roles.
+    Assign { role: RoleKind, user: Actor, scope: Option<Scope> },
+    Relieve { assignment: u64 },
+    AddEntry {
+        kind: EntryKind,
+        text: String,
+        tag: Option<MilestoneTag>,
+        corrects: Option<u64>,
+        occurred_at: Option<Timestamp>,
+    },
+}
+
+/// A new incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declaration {
+    pub title: String,
+    pub summary: String,
+    pub priority: Priority,
+    /// Defaults to the declaring actor at the edge.
+    pub incident_manager: Actor,
+}
+
+/// How far into the future a backdated entry may be (clock skew).
+const FUTURE_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+fn parse_title(title: &str) -> Result<String, DomainError> {
+    let t = title.trim();
+    if t.is_empty() || t.chars().count() > 200 {
+        return Err(DomainError::invalid("title", "a title has 1-200 characters"));
+    }
+    Ok(t.to_owned())
+}
+
+fn parse_summary(summary: &str) -> Result<String, DomainError> {
+    let s = summary.trim();
+    if s.chars().count() > 10_000 {
+        return Err(DomainError::invalid("summary", "a summary has at most 10,000 characters"));
+    }
+    Ok(s.to_owned())
+}
+
+fn require_role_holder(user: &Actor) -> Result<(), DomainError> {
+    if user.permission == Permission::Viewer {
+        return Err(DomainError::invalid(
+            "user",
+            format!("@{} is a viewer, and viewers cannot hold roles", user.handle),
+        ));
+    }
+    Ok(())
+}
+
+impl Incident {
+    pub fn reference(&self) -> IncidentRef {
+        IncidentRef(self.number)
+    }
+
+    /// The incident manager. There is always exactly one.
+    pub fn incident_manager(&self) -> Option<&Assignment> {
+        self.holders(&RoleKind::IncidentManager).next()
+    }
+
+    pub fn holders<'a>(&'a self, role: &'a RoleKind) -> impl Iterator<Item = &'a Assignment> + 'a {
+        self.roles.iter().filter(move |a| &a.role == role)
+    }
+
+    /// The roles a user holds now, without duplicates, in assignment order.
+    pub fn roles_of(&self, user: &Handle) -> Vec<RoleKind> {
+        let mut out: Vec<RoleKind> = Vec::new();
+        for a in self.roles.iter().filter(|a| &a.user == user) {
+            if !out.contains(&a.role) {
+                out.push(a.role.clone());
+            }
+        }
+        out
+    }
+
+    /// Required roles nobody holds. A required communications manager is
+    /// missing until both audiences are covered.
+    pub fn missing_roles(&self, required: &crate::RequiredRoles) -> Vec<RoleKind> {
+        required
+            .for_priority(self.priority)
+            .iter()
+            .filter(|role| match role {
+                RoleKind::CommunicationsManager => {
+                    !Audience::BOTH.iter().all(|aud| self.roles.iter().any(|a| a.covers(*aud)))
+                }
+                role => self.holders(role).next().is_none(),
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Declares incident `number`: the actor becomes first responder and the
+    /// chosen incident manager takes the role.
+    pub fn declare(number: u64, d: Declaration, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
+        ctx.actor.require_write()?;
+        let title = parse_title(&d.title)?;
+        let summary = parse_summary(&d.summary)?;
+        require_role_holder(&d.incident_manager).map_err(|_| {
+            DomainError::invalid(
+                "incident_manager",
+                format!("@{} is a viewer, and viewers cannot hold roles", d.incident_manager.handle),
+            )
+        })?;
+        let declared = Change::Declared { number, title, summary, priority: d.priority };
+        let mut state = Incident::from_declared(&declared, ctx.now).expect("a Declared change");
+        let mut tx = Transaction::new(&mut state, ctx);
+        // The declarer acts as first responder (and as incident manager
+        // when they keep that role).
+        tx.actor_roles = vec![RoleKind::FirstResponder];
+        if d.incident_manager.handle == ctx.actor.handle {
+            tx.actor_roles.push(RoleKind::IncidentManager);
+        }
+        tx.record(declared, None);
+        tx.assign_new(RoleKind::FirstResponder, ctx.actor.handle.clone(), None, Via::Declaration);
+        tx.assign_new(RoleKind::IncidentManager, d.incident_manager.handle, None, Via::Declaration);
+        let events = tx.finish();
+        Ok((state, events))
+    }
+
+    /// Runs a command; on success returns the new state and the events that
+    /// led to it (possibly none, when nothing changed).
+    pub fn execute(&self, command: Command, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
+        ctx.actor.require_write()?;
+        let mut state = self.clone();
+        let mut tx = Transaction::new(&mut state, ctx);
+        match command {
+            Command::Update { title, summary, priority, status } => tx.update(title, summary, priority, status)?,
+            Command::Assign { role, user, scope } => tx.assign(role, user, scope)?,
+            Command::Relieve { assignment } => tx.relieve(assignment)?,
+            Command::AddEntry { kind, text, tag, corrects, occurred_at } => {
+                tx.add_entry(kind, text, tag, corrects, occurred_at)?;
+            }
+        }
+        let events = tx.finish();
+        Ok((state, events))
+    }
+
+    fn from_declared(change: &Change, at: Timestamp) -> Option<Incident> {
+        let Change::Declared { number, title, summary, priority } = change else {
+            return None;
+        };
+        Some(Incident {
+            number: *number,
+            title: title.clone(),
+            summary: summary.clone(),
+            priority: *priority,
+            status: Status::Investigating,
+            declared_at: at,
+            updated_at: at,
+            identified_at: None,
+            monitoring_at: None,
+            resolved_at: None,
+            closed_at: None,
+            roles: Vec::new(),
+            topic: String::new(),
+            next_assignment: 1,
+            version: 0,
+            last_hash: String::new(),
+        })
+    }
+
+    /// Rebuilds the state from the events, as stored. `None` if the first
+    /// event is not a declaration.
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Incident> {
+        let mut events = events.into_iter();
+        let first = events.next()?;
+        let mut state = Incident::from_declared(&first.change, first.recorded_at)?;
+        state.apply(first);
+        for e in events {
+            state.apply(e);
+        }
+        Some(state)
+    }
+
+    /// Folds one event into the state. Events were validated when they were
+    /// made, so applying cannot fail.
+    pub fn apply(&mut self, e: &Event) {
+        match &e.change {
+            Change::Declared { .. } | Change::Entry { .. } => {}
+            Change::TitleChanged { to, .. } => self.title.clone_from(to),
+            Change::SummaryChanged { to, .. } => self.summary.clone_from(to),
+            Change::PriorityChanged { to, .. } => self.priority = *to,
+            Change::StatusChanged { to, .. } => {
+                self.status = *to;
+                let at = Some(e.recorded_at);
+                match to {
+                    Status::Investigating => {
+                        self.resolved_at = None;
+                    }
+                    Status::Identified => self.identified_at = at,
+                    Status::Monitoring => self.monitoring_at = at,
+                    Status::Resolved => self.resolved_at = at,
+                    Status::Closed => self.closed_at = at,
+                }
+            }
+            Change::RoleAssigned { assignment, .. } => {
+                self.next_assignment = self.next_assignment.max(assignment.id + 1);
+                self.roles.push(assignment.clone());
+            }
+            Change::RoleRelieved { assignment, .. } => self.roles.retain(|a| a.id != assignment.id),
+            Change::TopicChanged { to, .. } => self.topic.clone_from(to),
+        }
+        self.version = e.seq;
+        self.last_hash.clone_from(&e.hash);
+        self.updated_at = e.recorded_at;
+    }
+}
+
+/// One command's worth of events, applied to the state as they are made so
+/// that later checks in the same command see earlier effects.
+struct Transaction<'s, 'c> {
+    state: &'s mut Incident,
+    ctx: Context<'c>,
+    /// The roles the actor held when the command began.
+    actor_roles: Vec<RoleKind>,
+    events: Vec<Event>,
+}
+
+impl<'s, 'c> Transaction<'s, 'c> {
+    fn new(state: &'s mut Incident, ctx: Context<'c>) -> Self {
+        let actor_roles = state.roles_of(&ctx.actor.handle);
+        Transaction { state, ctx, actor_roles, events: Vec::new() }
+    }
+
+    fn record(&mut self, change: Change, at: Option<Timestamp>) {
+        let mut event = Event {
+            seq: self.state.version + 1,
+            at: at.unwrap_or(self.ctx.now),
+            recorded_at: self.ctx.now,
+            actor: self.ctx.actor.handle.clone(),
+            actor_roles: self.actor_roles.clone(),
+            change,
+            hash: String::new(),
+        };
+        event.hash = timeline::chain_hash(&self.state.last_hash, &event);
+        self.state.apply(&event);
+        self.events.push(event);
+    }
+
+    /// Re-renders the topic and records it when it changed.
+    fn finish(mut self) -> Vec<Event> {
+        if !self.events.is_empty() {
+            let topic = topic::render(self.state, self.ctx.catalog);
+            if topic != self.state.topic {
+                let from = self.state.topic.clone();
+                self.record(Change::TopicChanged { from, to: topic }, None);
+            }
+        }
+        self.events
+    }
+
+    fn reference(&self) -> IncidentRef {
+        self.state.reference()
+    }
+
+    fn require_not_closed(&self) -> Result<(), DomainError> {
+        if self.state.status == Status::Closed {
+            return Err(DomainError::Conflict(format!("{} is closed, and closed is final", self.reference())));
+        }
+        Ok(())
+    }
+
+    /// The incident manager, the backup and admins have authority over roles.
+    fn has_authority(&self) -> bool {
+        self.ctx.actor.is_admin()
+            || self.actor_roles.iter().any(|r| {
+                matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager)
+            })
+    }
+
+    fn authority_error(&self, what: &str) -> DomainError {
+        let im = self.state.incident_manager().map(|a| format!(" (@{})", a.user)).unwrap_or_default();
+        let backup = self
+            .state
+            .holders(&RoleKind::BackupIncidentManager)
+            .next()
+            .map(|a| format!(" (@{})", a.user))
+            .unwrap_or_default();
+        DomainError::Forbidden(format!(
+            "only the incident manager{im}, the backup incident manager{backup} or an admin may {what} in {}; @{} is none of those",
+            self.reference(),
+            self.ctx.actor.handle
+        ))
+    }
+
+    fn assign_new(&mut self, role: RoleKind, user: Handle, scope: Option<Scope>, via: Via) {
+        let assignment = Assignment {
+            id: self.state.next_assignment,
+            role,
+            user,
+            scope,
+            assigned_at: self.ctx.now,
+            assigned_by: self.ctx.actor.handle.clone(),
+        };
+        self.record(Change::RoleAssigned { assignment, via }, None);
+    }
+
+    fn relieve_existing(&mut self, assignment: Assignment, reason: Relief) {
+        self.record(Change::RoleRelieved { assignment, reason }, None);
+    }
+
+    fn update(
+        &mut self,
+        title: Option<String>,
+        summary: Option<String>,
+        priority: Option<Priority>,
+        status: Option<Status>,
+    ) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        // Validate everything before recording anything.
+        let title = title.as_deref().map(parse_title).transpose()?;
+        let summary = summary.as_deref().map(parse_summary).transpose()?;
+        if let Some(to) = status {
+            let from = self.state.status;
+            if from != to && !from.can_move_to(to) {
+                let allowed: Vec<&str> =
+                    Status::ALL.into_iter().filter(|s| from.can_move_to(*s)).map(Status::as_str).collect();
+                return Err(DomainError::invalid(
+                    "status",
+                    format!("{} cannot move from {from} to {to}; from {from} it may move to {}", self.reference(), allowed.join(", ")),
+                ));
+            }
+        }
+        if let Some(to) = title.filter(|t| *t != self.state.title) {
+            let from = self.state.title.clone();
+            self.record(Change::TitleChanged { from, to }, None);
+        }
+        if let Some(to) = summary.filter(|s| *s != self.state.summary) {
+            let from = self.state.summary.clone();
+            self.record(Change::SummaryChanged { from, to }, None);
+        }
+        if let Some(to) = priority.filter(|p| *p != self.state.priority) {
+            let from = self.state.priority;
+            self.record(Change::PriorityChanged { from, to }, None);
+        }
+        if let Some(to) = status.filter(|s| *s != self.state.status) {
+            let from = self.state.status;
+            self.record(Change::StatusChanged { from, to }, None);
+        }
+        Ok(())
+    }
+
+    fn assign(&mut self, role: RoleKind, user: Actor, scope: Option<Scope>) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        if !self.has_authority() {
+            return Err(self.authority_error("assign roles"));
+        }
+        require_role_holder(&user)?;
+        let user = user.handle;
+        if let Some(same) = self.state.roles.iter().find(|a| a.role == role && a.user == user && a.scope == scope) {
+            return Err(DomainError::Conflict(format!(
+                "@{user} already holds {}{} in {}",
+                same.role.key(),
+                same.scope.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(),
+                self.reference()
+            )));
+        }
+        match &role {
+            RoleKind::IncidentManager => {
+                let current = self.state.incident_manager().cloned().expect("an incident always has an incident manager");
+                self.relieve_existing(current.clone(), Relief::HandedOver { to: user.clone() });
+                let backup = self.state.holders(&RoleKind::BackupIncidentManager).find(|a| a.user == user).cloned();
+                if let Some(backup) = backup {
+                    self.relieve_existing(backup, Relief::BecameIncidentManager);
+                }
+                self.assign_new(role, user, None, Via::Handover { from: current.user });
+            }
+            RoleKind::BackupIncidentManager if self.state.incident_manager().is_some_and(|a| a.user == user) => {
+                return Err(DomainError::invalid(
+                    "user",
+                    format!("@{user} is the incident manager and cannot also be their own backup"),
+                ));
+            }
+            RoleKind::CommunicationsManager => {
+                let holders: Vec<Assignment> = self.state.holders(&role).cloned().collect();
+                match scope.as_ref().and_then(Scope::audience) {
+                    // Covering both audiences replaces everyone.
+                    None => {
+                        for h in holders {
+                            self.relieve_existing(h, Relief::Replaced { by: user.clone() });
+                        }
+                    }
+                    Some(audience) => {
+                        for h in holders {
+                            match h.scope.as_ref().and_then(Scope::audience) {
+                                Some(a) if a == audience => {
+                                    self.relieve_existing(h, Relief::Replaced { by: user.clone() });
+                                }
+                                Some(_) => {}
+                                // Whoever covered both keeps the other audience.
+                                None => {
+                                    self.relieve_existing(h.clone(), Relief::Narrowed);
+                                    if h.user != user {
+                                        let other = Some(Scope::of_audience(audience.other()));
+                                        self.assign_new(role.clone(), h.user, other, Via::Narrowed);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                self.assign_new(role, user, scope, Via::Assigned);
+            }
+            role if self.ctx.catalog.many(role) => {
+                self.assign_new(role.clone(), user, scope, Via::Assigned);
+            }
+            role => {
+                let holders: Vec<Assignment> = self.state.holders(role).cloned().collect();
+                for h in holders {
+                    self.relieve_existing(h, Relief::Replaced { by: user.clone() });
+                }
+                self.assign_new(role.clone(), user, scope, Via::Assigned);
+            }
+        }
+        Ok(())
+    }
+
+    fn relieve(&mut self, id: u64) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        let Some(assignment) = self.state.roles.iter().find(|a| a.id == id).cloned() else {
+            return Err(DomainError::not_found("id", format!("{} has no current role assignment {id}", self.reference())));
+        };
+        if !self.has_authority() && assignment.user != self.ctx.actor.handle {
+            return Err(self.authority_error("relieve others of their roles"));
+        }
+        if assignment.role == RoleKind::IncidentManager {
+            let Some(backup) = self.state.holders(&RoleKind::BackupIncidentManager).next().cloned() else {
+                return Err(DomainError::Conflict(format!(
+                    "{} must always have an incident manager: assign a new incident manager (a handover) or a backup incident manager first",
+                    self.reference()
+                )));
+            };
+            let from = assignment.user.clone();
+            self.relieve_existing(assignment, Relief::Relieved);
+            self.relieve_existing(backup.clone(), Relief::BecameIncidentManager);
+            self.assign_new(RoleKind::IncidentManager, backup.user, None, Via::Promotion { from });
+        } else {
+            self.relieve_existing(assignment, Relief::Relieved);
+        }
+        Ok(())
+    }
+
+    fn add_entry(
+        &mut self,
+        kind: EntryKind,
+        text: String,
+        tag: Option<MilestoneTag>,
+        corrects: Option<u64>,
+        occurred_at: Option<Timestamp>,
+    ) -> Result<(), DomainError> {
+        let text = text.trim().to_owned();
+        if text.is_empty() || text.chars().count() > 10_000 {
+            return Err(DomainError::invalid("text", "an entry's text has 1-10,000 characters"));
+        }
+        match (kind, tag) {
+            (EntryKind::Milestone, None) => {
+                return Err(DomainError::invalid(
+                    "tag",
+                    format!("a milestone needs a tag, one of {}", MilestoneTag::list()),
+                ));
+            }
+            (EntryKind::Milestone, Some(_)) | (_, None) => {}
+            (_, Some(_)) => return Err(DomainError::invalid("tag", "only milestones take a tag")),
+        }
+        if let Some(c) = corrects
+            && (c == 0 || c > self.state.version)
+        {
+            return Err(DomainError::not_found("corrects", format!("{} has no timeline entry {c}", self.reference())));
+        }
+        if let Some(at) = occurred_at
+            && at > self.ctx.now + FUTURE_SKEW
+        {
+            return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
+        }
+        self.record(Change::Entry { kind, text, tag, corrects }, occurred_at);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

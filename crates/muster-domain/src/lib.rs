@@ -1,0 +1,39 @@
+//! Muster's pure rules. Nothing in this crate does IO, talks to a database or
+//! knows about HTTP: every function takes state and a command and returns new
+//! state and events, or an error that says why not. That makes the rules easy
+//! to test exhaustively (see the property tests in `incident.rs`).
+//!
+//! # Layout
+//!
+//! - [`priority`], [`status`]: the incident's priority and its lifecycle,
+//!   with the allowed status moves.
+//! - [`user`]: handles, permission levels and the acting user.
+//! - [`role`]: the seed's roles as data (built-in kinds, custom roles, scopes)
+//!   and the required roles per priority.
+//! - [`incident`]: the incident aggregate. Commands (`declare`, `update`,
+//!   `assign`, `relieve`, `add_entry`) are validated here and produce
+//!   [`incident::Event`]s; [`incident::Incident::apply`] folds them into state.
+//!   Every command also re-renders the room topic and records a
+//!   `topic_changed` event when it differs.
+//! - [`topic`]: the one-line room topic rendered from state.
+//! - [`timeline`]: what each event looks like on the timeline (kind, text,
+//!   data) and the hash chain that makes the timeline tamper-evident.
+
+pub mod error;
+pub mod incident;
+pub mod priority;
+pub mod role;
+pub mod status;
+pub mod timeline;
+pub mod topic;
+pub mod user;
+
+pub use error::DomainError;
+pub use incident::{Assignment, Change, Command, Event, Incident, IncidentRef};
+pub use priority::Priority;
+pub use role::{RequiredRoles, RoleCatalog, RoleDef, RoleKey, RoleKind, Scope};
+pub use status::Status;
+pub use user::{Actor, Handle, Permission};
+
+/// Times are UTC instants throughout.
+pub use jiff::Timestamp;

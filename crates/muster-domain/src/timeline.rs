@@ -1,0 +1,232 @@
+//! How events read on the timeline, and the hash chain.
+//!
+//! Every event is a timeline entry: its `kind` is a stable string for
+//! filtering, its `text` a sentence for people, its `data` the event's fields.
+//! Each event's hash covers the previous event's hash and the event's own
+//! fields, so changing or dropping a stored entry breaks the chain from that
+//! point on ([`verify_chain`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::incident::{Change, Event, Relief, Via};
+use crate::{DomainError, Incident};
+
+/// The kinds of entry people write themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Note,
+    Theory,
+    Decision,
+    Action,
+    Milestone,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 5] =
+        [EntryKind::Note, EntryKind::Theory, EntryKind::Decision, EntryKind::Action, EntryKind::Milestone];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Note => "note",
+            EntryKind::Theory => "theory",
+            EntryKind::Decision => "decision",
+            EntryKind::Action => "action",
+            EntryKind::Milestone => "milestone",
+        }
+    }
+}
+
+impl FromStr for EntryKind {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "kind",
+                format!("unknown entry kind {s:?}, expected one of note, theory, decision, action, milestone"),
+            )
+        })
+    }
+}
+
+/// The moments of an incident that postmortems measure from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MilestoneTag {
+    ImpactDetected,
+    CustomersNotified,
+    CauseIdentified,
+    FixDeployed,
+    Mitigated,
+    Resolved,
+}
+
+impl MilestoneTag {
+    pub const ALL: [MilestoneTag; 6] = [
+        MilestoneTag::ImpactDetected,
+        MilestoneTag::CustomersNotified,
+        MilestoneTag::CauseIdentified,
+        MilestoneTag::FixDeployed,
+        MilestoneTag::Mitigated,
+        MilestoneTag::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MilestoneTag::ImpactDetected => "impact_detected",
+            MilestoneTag::CustomersNotified => "customers_notified",
+            MilestoneTag::CauseIdentified => "cause_identified",
+            MilestoneTag::FixDeployed => "fix_deployed",
+            MilestoneTag::Mitigated => "mitigated",
+            MilestoneTag::Resolved => "resolved",
+        }
+    }
+
+    pub fn list() -> String {
+        MilestoneTag::ALL.map(MilestoneTag::as_str).join(", ")
+    }
+}
+
+impl FromStr for MilestoneTag {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MilestoneTag::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| DomainError::invalid("tag", format!("unknown milestone tag {s:?}, expected one of {}", MilestoneTag::list())))
+    }
+}
+
+impl fmt::Display for MilestoneTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Change {
+    /// The entry kind, stable for filtering: `declared`, `title_changed`,
+    /// `summary_changed`, `priority_changed`, `status_changed`,
+    /// `role_assigned`, `role_relieved`, `topic_changed`, or one of the
+    /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::Declared { .. } => "declared",
+            Change::TitleChanged { .. } => "title_changed",
+            Change::SummaryChanged { .. } => "summary_changed",
+            Change::PriorityChanged { .. } => "priority_changed",
+            Change::StatusChanged { .. } => "status_changed",
+            Change::RoleAssigned { .. } => "role_assigned",
+            Change::RoleRelieved { .. } => "role_relieved",
+            Change::TopicChanged { .. } => "topic_changed",
+            Change::Entry { kind, .. } => kind.as_str(),
+        }
+    }
+
+    /// The event's fields, without the `type` tag.
+    pub fn data(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("type");
+        }
+        v
+    }
+}
+
+fn scoped(role: &crate::RoleKind, scope: &Option<crate::Scope>) -> String {
+    match scope {
+        Some(s) => format!("{} ({s})", role.name()),
+        None => role.name(),
+    }
+}
+
+impl Event {
+    /// A sentence for people reading the timeline.
+    pub fn text(&self) -> String {
+        let by = &self.actor;
+        match &self.change {
+            Change::Declared { number, title, priority, .. } => {
+                format!("@{by} declared INC-{number} ({priority}): {title}")
+            }
+            Change::TitleChanged { to, .. } => format!("@{by} changed the title to {to:?}"),
+            Change::SummaryChanged { .. } => format!("@{by} updated the summary"),
+            Change::PriorityChanged { from, to } => format!("@{by} changed the priority from {from} to {to}"),
+            Change::StatusChanged { from, to } => format!("@{by} moved the incident from {from} to {to}"),
+            Change::RoleAssigned { assignment: a, via } => {
+                let role = scoped(&a.role, &a.scope);
+                match via {
+                    Via::Assigned if a.user == *by => format!("@{by} took the role of {role}"),
+                    Via::Assigned => format!("@{by} assigned @{} as {role}", a.user),
+                    Via::Declaration => format!("@{} is {role}", a.user),
+                    Via::Handover { from } => format!("@{from} handed over incident manager to @{}", a.user),
+                    Via::Promotion { from } => {
+                        format!("backup @{} took over as incident manager from @{from}", a.user)
+                    }
+                    Via::Narrowed => format!("@{} now covers {role} only", a.user),
+                }
+            }
+            Change::RoleRelieved { assignment: a, reason } => {
+                let role = scoped(&a.role, &a.scope);
+                match reason {
+                    Relief::Relieved if a.user == *by => format!("@{by} stepped down as {role}"),
+                    Relief::Relieved => format!("@{by} relieved @{} as {role}", a.user),
+                    Relief::Replaced { by: next } => format!("@{} was replaced as {role} by @{next}", a.user),
+                    Relief::HandedOver { to } => format!("@{} handed over {role} to @{to}", a.user),
+                    Relief::BecameIncidentManager => format!("@{} is no longer {role}: now incident manager", a.user),
+                    Relief::Narrowed => format!("@{} no longer covers both audiences as {role}", a.user),
+                }
+            }
+            Change::TopicChanged { to, .. } => format!("Topic: {to}"),
+            Change::Entry { text, .. } => text.clone(),
+        }
+    }
+}
+
+/// The fields the hash covers: everything but the hash itself.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    at: &'a jiff::Timestamp,
+    recorded_at: &'a jiff::Timestamp,
+    actor: &'a crate::Handle,
+    actor_roles: &'a [crate::RoleKind],
+    change: &'a Change,
+}
+
+/// `sha256(previous hash ‖ canonical JSON of the event)`, hex-encoded.
+pub fn chain_hash(previous: &str, event: &Event) -> String {
+    let body = serde_json::to_vec(&Hashed {
+        seq: event.seq,
+        at: &event.at,
+        recorded_at: &event.recorded_at,
+        actor: &event.actor,
+        actor_roles: &event.actor_roles,
+        change: &event.change,
+    })
+    .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(previous.as_bytes());
+    h.update(&body);
+    hex::encode(h.finalize())
+}
+
+/// Checks an incident's events in `seq` order: numbered 1, 2, 3 … with no
+/// gap, each hash matching. Returns the `seq` of the first bad event.
+pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<(), u64> {
+    let mut previous = String::new();
+    for (i, e) in events.into_iter().enumerate() {
+        if e.seq != i as u64 + 1 || chain_hash(&previous, e) != e.hash {
+            return Err(e.seq);
+        }
+        previous.clone_from(&e.hash);
+    }
+    Ok(())
+}
+
+/// Whether replaying `events` gives `state`: the projection matches its log.
+pub fn projection_matches(events: &[Event], state: &Incident) -> bool {
+    Incident::replay(events).as_ref() == Some(state)
+}
