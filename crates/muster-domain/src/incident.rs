@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::role::Audience;
 use crate::timeline::{self, EntryKind, MilestoneTag};
-use crate::{Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic};
+use crate::{
+    Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic,
+};
 
 /// `INC-7`, or just `7`, in paths and commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,10 +34,16 @@ impl FromStr for IncidentRef {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let digits = t.strip_prefix("INC-").or_else(|| t.strip_prefix("inc-")).unwrap_or(t);
+        let digits = t
+            .strip_prefix("INC-")
+            .or_else(|| t.strip_prefix("inc-"))
+            .unwrap_or(t);
         match digits.parse::<u64>() {
             Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(IncidentRef(n)),
-            _ => Err(DomainError::invalid("ref", format!("{s:?} is not an incident reference like INC-7 or 7"))),
+            _ => Err(DomainError::invalid(
+                "ref",
+                format!("{s:?} is not an incident reference like INC-7 or 7"),
+            )),
         }
     }
 }
@@ -61,7 +69,10 @@ pub struct Assignment {
 impl Assignment {
     fn covers(&self, audience: Audience) -> bool {
         self.role == RoleKind::CommunicationsManager
-            && self.scope.as_ref().is_none_or(|s| s.audience() == Some(audience))
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|s| s.audience() == Some(audience))
     }
 }
 
@@ -102,14 +113,40 @@ pub enum Via {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
-    Declared { number: u64, title: String, summary: String, priority: Priority },
-    TitleChanged { from: String, to: String },
-    SummaryChanged { from: String, to: String },
-    PriorityChanged { from: Priority, to: Priority },
-    StatusChanged { from: Status, to: Status },
-    RoleAssigned { assignment: Assignment, via: Via },
-    RoleRelieved { assignment: Assignment, reason: Relief },
-    TopicChanged { from: String, to: String },
+    Declared {
+        number: u64,
+        title: String,
+        summary: String,
+        priority: Priority,
+    },
+    TitleChanged {
+        from: String,
+        to: String,
+    },
+    SummaryChanged {
+        from: String,
+        to: String,
+    },
+    PriorityChanged {
+        from: Priority,
+        to: Priority,
+    },
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    RoleAssigned {
+        assignment: Assignment,
+        via: Via,
+    },
+    RoleRelieved {
+        assignment: Assignment,
+        reason: Relief,
+    },
+    TopicChanged {
+        from: String,
+        to: String,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -177,8 +214,14 @@ pub enum Command {
         status: Option<Status>,
     },
     /// `user` carries the assignee's permission: viewers hold no roles.
-    Assign { role: RoleKind, user: Actor, scope: Option<Scope> },
-    Relieve { assignment: u64 },
+    Assign {
+        role: RoleKind,
+        user: Actor,
+        scope: Option<Scope>,
+    },
+    Relieve {
+        assignment: u64,
+    },
     AddEntry {
         kind: EntryKind,
         text: String,
@@ -204,7 +247,10 @@ const FUTURE_SKEW: SignedDuration = SignedDuration::from_secs(60);
 fn parse_title(title: &str) -> Result<String, DomainError> {
     let t = title.trim();
     if t.is_empty() || t.chars().count() > 200 {
-        return Err(DomainError::invalid("title", "a title has 1-200 characters"));
+        return Err(DomainError::invalid(
+            "title",
+            "a title has 1-200 characters",
+        ));
     }
     Ok(t.to_owned())
 }
@@ -212,7 +258,10 @@ fn parse_title(title: &str) -> Result<String, DomainError> {
 fn parse_summary(summary: &str) -> Result<String, DomainError> {
     let s = summary.trim();
     if s.chars().count() > 10_000 {
-        return Err(DomainError::invalid("summary", "a summary has at most 10,000 characters"));
+        return Err(DomainError::invalid(
+            "summary",
+            "a summary has at most 10,000 characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -221,7 +270,10 @@ fn require_role_holder(user: &Actor) -> Result<(), DomainError> {
     if user.permission == Permission::Viewer {
         return Err(DomainError::invalid(
             "user",
-            format!("@{} is a viewer, and viewers cannot hold roles", user.handle),
+            format!(
+                "@{} is a viewer, and viewers cannot hold roles",
+                user.handle
+            ),
         ));
     }
     Ok(())
@@ -259,9 +311,9 @@ impl Incident {
             .for_priority(self.priority)
             .iter()
             .filter(|role| match role {
-                RoleKind::CommunicationsManager => {
-                    !Audience::BOTH.iter().all(|aud| self.roles.iter().any(|a| a.covers(*aud)))
-                }
+                RoleKind::CommunicationsManager => !Audience::BOTH
+                    .iter()
+                    .all(|aud| self.roles.iter().any(|a| a.covers(*aud))),
                 role => self.holders(role).next().is_none(),
             })
             .cloned()
@@ -270,17 +322,29 @@ impl Incident {
 
     /// Declares incident `number`: the actor becomes first responder and the
     /// chosen incident manager takes the role.
-    pub fn declare(number: u64, d: Declaration, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
+    pub fn declare(
+        number: u64,
+        d: Declaration,
+        ctx: Context<'_>,
+    ) -> Result<(Incident, Vec<Event>), DomainError> {
         ctx.actor.require_write()?;
         let title = parse_title(&d.title)?;
         let summary = parse_summary(&d.summary)?;
         require_role_holder(&d.incident_manager).map_err(|_| {
             DomainError::invalid(
                 "incident_manager",
-                format!("@{} is a viewer, and viewers cannot hold roles", d.incident_manager.handle),
+                format!(
+                    "@{} is a viewer, and viewers cannot hold roles",
+                    d.incident_manager.handle
+                ),
             )
         })?;
-        let declared = Change::Declared { number, title, summary, priority: d.priority };
+        let declared = Change::Declared {
+            number,
+            title,
+            summary,
+            priority: d.priority,
+        };
         let mut state = Incident::from_declared(&declared, ctx.now).expect("a Declared change");
         let mut tx = Transaction::new(&mut state, ctx);
         // The declarer acts as first responder (and as incident manager
@@ -290,23 +354,48 @@ impl Incident {
             tx.actor_roles.push(RoleKind::IncidentManager);
         }
         tx.record(declared, None);
-        tx.assign_new(RoleKind::FirstResponder, ctx.actor.handle.clone(), None, Via::Declaration);
-        tx.assign_new(RoleKind::IncidentManager, d.incident_manager.handle, None, Via::Declaration);
+        tx.assign_new(
+            RoleKind::FirstResponder,
+            ctx.actor.handle.clone(),
+            None,
+            Via::Declaration,
+        );
+        tx.assign_new(
+            RoleKind::IncidentManager,
+            d.incident_manager.handle,
+            None,
+            Via::Declaration,
+        );
         let events = tx.finish();
         Ok((state, events))
     }
 
     /// Runs a command; on success returns the new state and the events that
     /// led to it (possibly none, when nothing changed).
-    pub fn execute(&self, command: Command, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
+    pub fn execute(
+        &self,
+        command: Command,
+        ctx: Context<'_>,
+    ) -> Result<(Incident, Vec<Event>), DomainError> {
         ctx.actor.require_write()?;
         let mut state = self.clone();
         let mut tx = Transaction::new(&mut state, ctx);
         match command {
-            Command::Update { title, summary, priority, status } => tx.update(title, summary, priority, status)?,
+            Command::Update {
+                title,
+                summary,
+                priority,
+                status,
+            } => tx.update(title, summary, priority, status)?,
             Command::Assign { role, user, scope } => tx.assign(role, user, scope)?,
             Command::Relieve { assignment } => tx.relieve(assignment)?,
-            Command::AddEntry { kind, text, tag, corrects, occurred_at } => {
+            Command::AddEntry {
+                kind,
+                text,
+                tag,
+                corrects,
+                occurred_at,
+            } => {
                 tx.add_entry(kind, text, tag, corrects, occurred_at)?;
             }
         }
@@ -315,7 +404,13 @@ impl Incident {
     }
 
     fn from_declared(change: &Change, at: Timestamp) -> Option<Incident> {
-        let Change::Declared { number, title, summary, priority } = change else {
+        let Change::Declared {
+            number,
+            title,
+            summary,
+            priority,
+        } = change
+        else {
             return None;
         };
         Some(Incident {
@@ -398,7 +493,12 @@ struct Transaction<'s, 'c> {
 impl<'s, 'c> Transaction<'s, 'c> {
     fn new(state: &'s mut Incident, ctx: Context<'c>) -> Self {
         let actor_roles = state.roles_of(&ctx.actor.handle);
-        Transaction { state, ctx, actor_roles, events: Vec::new() }
+        Transaction {
+            state,
+            ctx,
+            actor_roles,
+            events: Vec::new(),
+        }
     }
 
     fn record(&mut self, change: Change, at: Option<Timestamp>) {
@@ -434,7 +534,10 @@ impl<'s, 'c> Transaction<'s, 'c> {
 
     fn require_not_closed(&self) -> Result<(), DomainError> {
         if self.state.status == Status::Closed {
-            return Err(DomainError::Conflict(format!("{} is closed, and closed is final", self.reference())));
+            return Err(DomainError::Conflict(format!(
+                "{} is closed, and closed is final",
+                self.reference()
+            )));
         }
         Ok(())
     }
@@ -443,12 +546,19 @@ impl<'s, 'c> Transaction<'s, 'c> {
     fn has_authority(&self) -> bool {
         self.ctx.actor.is_admin()
             || self.actor_roles.iter().any(|r| {
-                matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager)
+                matches!(
+                    r,
+                    RoleKind::IncidentManager | RoleKind::BackupIncidentManager
+                )
             })
     }
 
     fn authority_error(&self, what: &str) -> DomainError {
-        let im = self.state.incident_manager().map(|a| format!(" (@{})", a.user)).unwrap_or_default();
+        let im = self
+            .state
+            .incident_manager()
+            .map(|a| format!(" (@{})", a.user))
+            .unwrap_or_default();
         let backup = self
             .state
             .holders(&RoleKind::BackupIncidentManager)
@@ -492,11 +602,18 @@ impl<'s, 'c> Transaction<'s, 'c> {
         if let Some(to) = status {
             let from = self.state.status;
             if from != to && !from.can_move_to(to) {
-                let allowed: Vec<&str> =
-                    Status::ALL.into_iter().filter(|s| from.can_move_to(*s)).map(Status::as_str).collect();
+                let allowed: Vec<&str> = Status::ALL
+                    .into_iter()
+                    .filter(|s| from.can_move_to(*s))
+                    .map(Status::as_str)
+                    .collect();
                 return Err(DomainError::invalid(
                     "status",
-                    format!("{} cannot move from {from} to {to}; from {from} it may move to {}", self.reference(), allowed.join(", ")),
+                    format!(
+                        "{} cannot move from {from} to {to}; from {from} it may move to {}",
+                        self.reference(),
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -519,32 +636,58 @@ impl<'s, 'c> Transaction<'s, 'c> {
         Ok(())
     }
 
-    fn assign(&mut self, role: RoleKind, user: Actor, scope: Option<Scope>) -> Result<(), DomainError> {
+    fn assign(
+        &mut self,
+        role: RoleKind,
+        user: Actor,
+        scope: Option<Scope>,
+    ) -> Result<(), DomainError> {
         self.require_not_closed()?;
         if !self.has_authority() {
             return Err(self.authority_error("assign roles"));
         }
         require_role_holder(&user)?;
         let user = user.handle;
-        if let Some(same) = self.state.roles.iter().find(|a| a.role == role && a.user == user && a.scope == scope) {
+        if let Some(same) = self
+            .state
+            .roles
+            .iter()
+            .find(|a| a.role == role && a.user == user && a.scope == scope)
+        {
             return Err(DomainError::Conflict(format!(
                 "@{user} already holds {}{} in {}",
                 same.role.key(),
-                same.scope.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(),
+                same.scope
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
                 self.reference()
             )));
         }
         match &role {
             RoleKind::IncidentManager => {
-                let current = self.state.incident_manager().cloned().expect("an incident always has an incident manager");
+                let current = self
+                    .state
+                    .incident_manager()
+                    .cloned()
+                    .expect("an incident always has an incident manager");
                 self.relieve_existing(current.clone(), Relief::HandedOver { to: user.clone() });
-                let backup = self.state.holders(&RoleKind::BackupIncidentManager).find(|a| a.user == user).cloned();
+                let backup = self
+                    .state
+                    .holders(&RoleKind::BackupIncidentManager)
+                    .find(|a| a.user == user)
+                    .cloned();
                 if let Some(backup) = backup {
                     self.relieve_existing(backup, Relief::BecameIncidentManager);
                 }
                 self.assign_new(role, user, None, Via::Handover { from: current.user });
             }
-            RoleKind::BackupIncidentManager if self.state.incident_manager().is_some_and(|a| a.user == user) => {
+            RoleKind::BackupIncidentManager
+                if self
+                    .state
+                    .incident_manager()
+                    .is_some_and(|a| a.user == user) =>
+            {
                 return Err(DomainError::invalid(
                     "user",
                     format!("@{user} is the incident manager and cannot also be their own backup"),
@@ -597,13 +740,21 @@ impl<'s, 'c> Transaction<'s, 'c> {
     fn relieve(&mut self, id: u64) -> Result<(), DomainError> {
         self.require_not_closed()?;
         let Some(assignment) = self.state.roles.iter().find(|a| a.id == id).cloned() else {
-            return Err(DomainError::not_found("id", format!("{} has no current role assignment {id}", self.reference())));
+            return Err(DomainError::not_found(
+                "id",
+                format!("{} has no current role assignment {id}", self.reference()),
+            ));
         };
         if !self.has_authority() && assignment.user != self.ctx.actor.handle {
             return Err(self.authority_error("relieve others of their roles"));
         }
         if assignment.role == RoleKind::IncidentManager {
-            let Some(backup) = self.state.holders(&RoleKind::BackupIncidentManager).next().cloned() else {
+            let Some(backup) = self
+                .state
+                .holders(&RoleKind::BackupIncidentManager)
+                .next()
+                .cloned()
+            else {
                 return Err(DomainError::Conflict(format!(
                     "{} must always have an incident manager: assign a new incident manager (a handover) or a backup incident manager first",
                     self.reference()
@@ -612,7 +763,12 @@ impl<'s, 'c> Transaction<'s, 'c> {
             let from = assignment.user.clone();
             self.relieve_existing(assignment, Relief::Relieved);
             self.relieve_existing(backup.clone(), Relief::BecameIncidentManager);
-            self.assign_new(RoleKind::IncidentManager, backup.user, None, Via::Promotion { from });
+            self.assign_new(
+                RoleKind::IncidentManager,
+                backup.user,
+                None,
+                Via::Promotion { from },
+            );
         } else {
             self.relieve_existing(assignment, Relief::Relieved);
         }
@@ -629,7 +785,10 @@ impl<'s, 'c> Transaction<'s, 'c> {
     ) -> Result<(), DomainError> {
         let text = text.trim().to_owned();
         if text.is_empty() || text.chars().count() > 10_000 {
-            return Err(DomainError::invalid("text", "an entry's text has 1-10,000 characters"));
+            return Err(DomainError::invalid(
+                "text",
+                "an entry's text has 1-10,000 characters",
+            ));
         }
         match (kind, tag) {
             (EntryKind::Milestone, None) => {
@@ -644,14 +803,28 @@ impl<'s, 'c> Transaction<'s, 'c> {
         if let Some(c) = corrects
             && (c == 0 || c > self.state.version)
         {
-            return Err(DomainError::not_found("corrects", format!("{} has no timeline entry {c}", self.reference())));
+            return Err(DomainError::not_found(
+                "corrects",
+                format!("{} has no timeline entry {c}", self.reference()),
+            ));
         }
         if let Some(at) = occurred_at
             && at > self.ctx.now + FUTURE_SKEW
         {
-            return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
+            return Err(DomainError::invalid(
+                "occurred_at",
+                "an entry cannot be dated in the future",
+            ));
         }
-        self.record(Change::Entry { kind, text, tag, corrects }, occurred_at);
+        self.record(
+            Change::Entry {
+                kind,
+                text,
+                tag,
+                corrects,
+            },
+            occurred_at,
+        );
         Ok(())
     }
 }

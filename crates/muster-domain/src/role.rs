@@ -22,11 +22,14 @@ impl RoleKey {
         let s = s.trim();
         let ok = (2..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
             return Err(DomainError::invalid(
                 "key",
-                format!("{s:?} is not a valid role key: use 2-32 lowercase letters, digits or '_', starting with a letter"),
+                format!(
+                    "{s:?} is not a valid role key: use 2-32 lowercase letters, digits or '_', starting with a letter"
+                ),
             ));
         }
         if RoleKind::builtin(s).is_some() {
@@ -191,9 +194,16 @@ impl RoleDef {
         let key = RoleKey::parse(key)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
-            return Err(DomainError::invalid("name", "a role name has 1-64 characters"));
+            return Err(DomainError::invalid(
+                "name",
+                "a role name has 1-64 characters",
+            ));
         }
-        Ok(RoleDef { key, name: name.to_owned(), many })
+        Ok(RoleDef {
+            key,
+            name: name.to_owned(),
+            many,
+        })
     }
 }
 
@@ -217,7 +227,10 @@ impl RoleCatalog {
             .ok_or_else(|| {
                 let mut known: Vec<&str> = RoleKind::BUILTIN.iter().map(|k| k.key()).collect();
                 known.extend(self.custom.iter().map(|d| d.key.as_str()));
-                DomainError::invalid(field, format!("unknown role {s:?}, expected one of {}", known.join(", ")))
+                DomainError::invalid(
+                    field,
+                    format!("unknown role {s:?}, expected one of {}", known.join(", ")),
+                )
             })
     }
 
@@ -252,7 +265,11 @@ impl RoleCatalog {
     /// Checks the scope given for a role: communications managers take
     /// `internal` or `external` (none covers both), tech leads and custom
     /// roles take a free workstream name, other roles take none.
-    pub fn parse_scope(&self, role: &RoleKind, scope: Option<&str>) -> Result<Option<Scope>, DomainError> {
+    pub fn parse_scope(
+        &self,
+        role: &RoleKind,
+        scope: Option<&str>,
+    ) -> Result<Option<Scope>, DomainError> {
         let Some(raw) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
@@ -261,19 +278,27 @@ impl RoleCatalog {
                 "internal" | "external" => Ok(Some(Scope(raw.to_owned()))),
                 _ => Err(DomainError::invalid(
                     "scope",
-                    format!("a communications manager's scope is internal or external (none means both), not {raw:?}"),
+                    format!(
+                        "a communications manager's scope is internal or external (none means both), not {raw:?}"
+                    ),
                 )),
             },
             RoleKind::TechLead | RoleKind::Custom(_) => {
                 if raw.chars().count() > 64 || raw.contains(['\n', '|']) {
-                    Err(DomainError::invalid("scope", "a workstream name has at most 64 characters, no '|' and no line breaks"))
+                    Err(DomainError::invalid(
+                        "scope",
+                        "a workstream name has at most 64 characters, no '|' and no line breaks",
+                    ))
                 } else {
                     Ok(Some(Scope(raw.to_owned())))
                 }
             }
             other => Err(DomainError::invalid(
                 "scope",
-                format!("{} takes no scope; only tech_lead, communications_manager and custom roles do", other.key()),
+                format!(
+                    "{} takes no scope; only tech_lead, communications_manager and custom roles do",
+                    other.key()
+                ),
             )),
         }
     }
@@ -288,7 +313,10 @@ impl Default for RequiredRoles {
     fn default() -> Self {
         use RoleKind::*;
         RequiredRoles(BTreeMap::from([
-            (Priority::P1, vec![IncidentManager, TechLead, CommunicationsManager, Scribe]),
+            (
+                Priority::P1,
+                vec![IncidentManager, TechLead, CommunicationsManager, Scribe],
+            ),
             (Priority::P2, vec![IncidentManager, TechLead]),
             (Priority::P3, vec![IncidentManager]),
             (Priority::P4, vec![IncidentManager]),

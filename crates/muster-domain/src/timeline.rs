@@ -27,8 +27,13 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 5] =
-        [EntryKind::Note, EntryKind::Theory, EntryKind::Decision, EntryKind::Action, EntryKind::Milestone];
+    pub const ALL: [EntryKind; 5] = [
+        EntryKind::Note,
+        EntryKind::Theory,
+        EntryKind::Decision,
+        EntryKind::Action,
+        EntryKind::Milestone,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,7 +102,15 @@ impl FromStr for MilestoneTag {
         MilestoneTag::ALL
             .into_iter()
             .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| DomainError::invalid("tag", format!("unknown milestone tag {s:?}, expected one of {}", MilestoneTag::list())))
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "tag",
+                    format!(
+                        "unknown milestone tag {s:?}, expected one of {}",
+                        MilestoneTag::list()
+                    ),
+                )
+            })
     }
 }
 
@@ -148,35 +161,58 @@ impl Event {
     pub fn text(&self) -> String {
         let by = &self.actor;
         match &self.change {
-            Change::Declared { number, title, priority, .. } => {
+            Change::Declared {
+                number,
+                title,
+                priority,
+                ..
+            } => {
                 format!("@{by} declared INC-{number} ({priority}): {title}")
             }
             Change::TitleChanged { to, .. } => format!("@{by} changed the title to {to:?}"),
             Change::SummaryChanged { .. } => format!("@{by} updated the summary"),
-            Change::PriorityChanged { from, to } => format!("@{by} changed the priority from {from} to {to}"),
-            Change::StatusChanged { from, to } => format!("@{by} moved the incident from {from} to {to}"),
+            Change::PriorityChanged { from, to } => {
+                format!("@{by} changed the priority from {from} to {to}")
+            }
+            Change::StatusChanged { from, to } => {
+                format!("@{by} moved the incident from {from} to {to}")
+            }
             Change::RoleAssigned { assignment: a, via } => {
                 let role = scoped(&a.role, &a.scope);
                 match via {
                     Via::Assigned if a.user == *by => format!("@{by} took the role of {role}"),
                     Via::Assigned => format!("@{by} assigned @{} as {role}", a.user),
                     Via::Declaration => format!("@{} is {role}", a.user),
-                    Via::Handover { from } => format!("@{from} handed over incident manager to @{}", a.user),
+                    Via::Handover { from } => {
+                        format!("@{from} handed over incident manager to @{}", a.user)
+                    }
                     Via::Promotion { from } => {
-                        format!("backup @{} took over as incident manager from @{from}", a.user)
+                        format!(
+                            "backup @{} took over as incident manager from @{from}",
+                            a.user
+                        )
                     }
                     Via::Narrowed => format!("@{} now covers {role} only", a.user),
                 }
             }
-            Change::RoleRelieved { assignment: a, reason } => {
+            Change::RoleRelieved {
+                assignment: a,
+                reason,
+            } => {
                 let role = scoped(&a.role, &a.scope);
                 match reason {
                     Relief::Relieved if a.user == *by => format!("@{by} stepped down as {role}"),
                     Relief::Relieved => format!("@{by} relieved @{} as {role}", a.user),
-                    Relief::Replaced { by: next } => format!("@{} was replaced as {role} by @{next}", a.user),
+                    Relief::Replaced { by: next } => {
+                        format!("@{} was replaced as {role} by @{next}", a.user)
+                    }
                     Relief::HandedOver { to } => format!("@{} handed over {role} to @{to}", a.user),
-                    Relief::BecameIncidentManager => format!("@{} is no longer {role}: now incident manager", a.user),
-                    Relief::Narrowed => format!("@{} no longer covers both audiences as {role}", a.user),
+                    Relief::BecameIncidentManager => {
+                        format!("@{} is no longer {role}: now incident manager", a.user)
+                    }
+                    Relief::Narrowed => {
+                        format!("@{} no longer covers both audiences as {role}", a.user)
+                    }
                 }
             }
             Change::TopicChanged { to, .. } => format!("Topic: {to}"),

@@ -17,7 +17,10 @@ pub fn render(incident: &Incident, catalog: &RoleCatalog) -> String {
     } else {
         incident.title.clone()
     };
-    let mut out = format!("INC-{} {} {} — {}", incident.number, incident.priority, incident.status, title);
+    let mut out = format!(
+        "INC-{} {} {} — {}",
+        incident.number, incident.priority, incident.status, title
+    );
 
     // Fixed order for the built-in roles, then custom roles by key.
     let mut order: Vec<RoleKind> = vec![

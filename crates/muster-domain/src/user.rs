@@ -16,7 +16,10 @@ impl Handle {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let s = s.trim();
         let s = s.strip_prefix('@').unwrap_or(s);
-        let valid_start = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_start = s
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let valid_rest = s
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
@@ -139,7 +142,10 @@ impl Actor {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(format!("only admins may do this, and @{} is not one", self.handle)))
+            Err(DomainError::Forbidden(format!(
+                "only admins may do this, and @{} is not one",
+                self.handle
+            )))
         }
     }
 }

@@ -1,1 +1,170 @@
+//! Muster's storage. Only this crate knows SQL.
+//!
+//! # Layout
+//!
+//! - [`Store`]: the one trait the server uses, held as `Arc<dyn Store>`.
+//! - [`sqlite::SqliteStore`]: the default, an embedded SQLite file in WAL mode.
+//! - [`postgres::PgStore`]: PostgreSQL, for several instances on one database.
+//! - `migrations/sqlite` and `migrations/postgres`: one schema per backend,
+//!   kept in step by hand and checked by the conformance suite
+//!   (`tests/conformance.rs`), which runs every test on both.
+//! - [`testing`]: fresh stores for tests (a temporary SQLite file, a
+//!   PostgreSQL schema of its own).
+//!
+//! Incident changes go through [`Store::declare_incident`] and
+//! [`Store::update_incident`]: the store locks the incident, hands its state
+//! to a pure decision function from `muster-domain`, and writes the events
+//! and the new state in one transaction. Concurrent commands on one incident
+//! are therefore serialized, and each sees the effects of the one before.
 
+use async_trait::async_trait;
+use muster_domain::{
+    DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog,
+    RoleDef, Status, Timestamp,
+};
+
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+pub mod testing;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The domain refused the command.
+    #[error(transparent)]
+    Rejected(#[from] DomainError),
+    /// A unique thing (a handle, a role key) exists already.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub handle: Handle,
+    pub name: String,
+    pub email: String,
+    pub permission: Permission,
+    pub created_at: Timestamp,
+}
+
+impl User {
+    pub fn actor(&self) -> muster_domain::Actor {
+        muster_domain::Actor {
+            handle: self.handle.clone(),
+            permission: self.permission,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub handle: Handle,
+    pub name: String,
+    pub email: String,
+    pub permission: Permission,
+}
+
+/// Which incidents to list: newest first, `before` an incident number.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub statuses: Vec<Status>,
+    pub priorities: Vec<Priority>,
+    pub before: Option<u64>,
+    pub limit: u32,
+}
+
+/// A page of the timeline, in the order things happened: by `at`, then `seq`.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineQuery {
+    /// Start after this entry's position (`at`, `seq`).
+    pub after: Option<(Timestamp, u64)>,
+    pub limit: u32,
+}
+
+/// Decides a command on an incident's current state: the new state and the
+/// events that lead to it (see `muster_domain::Incident::execute`).
+pub type Decide<'a> =
+    dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+
+/// Decides a declaration, given the number the store allots.
+pub type DecideDeclaration<'a> =
+    dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and benchmarks.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User>;
+    /// Creates the user unless one with that handle exists; returns the stored one.
+    async fn ensure_user(&self, user: &NewUser, now: Timestamp) -> Result<User>;
+    async fn users(&self) -> Result<Vec<User>>;
+    async fn user(&self, handle: &Handle) -> Result<Option<User>>;
+    async fn user_count(&self) -> Result<u64>;
+    /// Stores a token's hash for a user. Storing the same hash again is a no-op.
+    async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()>;
+    async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>>;
+
+    async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()>;
+    async fn role_catalog(&self) -> Result<RoleCatalog>;
+
+    async fn required_roles(&self) -> Result<RequiredRoles>;
+    async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()>;
+
+    /// Allots the next incident number and writes the declaration's state
+    /// and events, all in one transaction.
+    async fn declare_incident(
+        &self,
+        decide: &DecideDeclaration<'_>,
+    ) -> Result<(Incident, Vec<Event>)>;
+    /// Locks incident `number`, decides on its current state and writes the
+    /// new state and events in one transaction. No events, no write.
+    async fn update_incident(
+        &self,
+        number: u64,
+        decide: &Decide<'_>,
+    ) -> Result<(Incident, Vec<Event>)>;
+    async fn incident(&self, number: u64) -> Result<Option<Incident>>;
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// A page of the timeline in time order; `None` if there is no such incident.
+    async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>>;
+    /// Every event of an incident in `seq` order, as stored (for replay and
+    /// verifying the hash chain).
+    async fn events(&self, number: u64) -> Result<Vec<Event>>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or
+/// `postgres://…`, and applies its migrations when `migrate` is set.
+pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PgStore::connect(url).await?;
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::connect(url).await?;
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(std::sync::Arc::new(store))
+    } else {
+        Err(StoreError::Rejected(DomainError::invalid(
+            "database",
+            format!("{url:?} is neither a sqlite:// nor a postgres:// URL"),
+        )))
+    }
+}

@@ -1,0 +1,367 @@
+//! The embedded SQLite store.
+//!
+//! Durability: WAL with `synchronous = FULL`, so a commit that returned is on
+//! disk and survives a power cut, not only a crash of the process.
+//!
+//! Writes go through a pool of one connection: SQLite has a single writer
+//! anyway, and queueing in the pool rather than in SQLite's lock avoids
+//! `SQLITE_BUSY` between our own transactions. Reads use their own pool and
+//! run beside the writer thanks to WAL.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use muster_domain::{Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use crate::rows::{self, micros};
+use crate::{
+    Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User,
+};
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url`, e.g.
+    /// `sqlite://muster-data/muster.db`. Parent directories are created.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { read, write })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_events(
+        tx: &mut sqlx::SqliteConnection,
+        number: u64,
+        events: &[Event],
+    ) -> Result<()> {
+        for e in events {
+            sqlx::query(
+                "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(number as i64)
+            .bind(e.seq as i64)
+            .bind(micros(e.at))
+            .bind(micros(e.recorded_at))
+            .bind(e.actor.as_str())
+            .bind(e.change.kind())
+            .bind(rows::event_json(e))
+            .bind(&e.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at FROM users";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+        let result = sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(u.handle.as_str())
+            .bind(&u.name)
+            .bind(&u.email)
+            .bind(u.permission.as_str())
+            .bind(micros(now))
+            .execute(&self.write)
+            .await;
+        match result {
+            Err(e) if rows::is_unique_violation(&e) => Err(rows::handle_taken(&u.handle)),
+            Err(e) => Err(e.into()),
+            Ok(_) => self
+                .user(&u.handle)
+                .await?
+                .ok_or_else(|| rows::handle_taken(&u.handle)),
+        }
+    }
+
+    async fn ensure_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+        sqlx::query(
+            "INSERT INTO users (handle, name, email, permission, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (handle) DO NOTHING",
+        )
+        .bind(u.handle.as_str())
+        .bind(&u.name)
+        .bind(&u.email)
+        .bind(u.permission.as_str())
+        .bind(micros(now))
+        .execute(&self.write)
+        .await?;
+        self.user(&u.handle)
+            .await?
+            .ok_or_else(|| rows::handle_taken(&u.handle))
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let found: Vec<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle"))
+            .fetch_all(&self.read)
+            .await?;
+        found.into_iter().map(rows::user).collect()
+    }
+
+    async fn user(&self, handle: &Handle) -> Result<Option<User>> {
+        let found: Option<rows::UserRow> =
+            sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = ?"))
+                .bind(handle.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+        found.map(rows::user).transpose()
+    }
+
+    async fn user_count(&self) -> Result<u64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (hash, handle, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING")
+            .bind(token_hash)
+            .bind(handle.as_str())
+            .bind(micros(now))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let found: Option<rows::UserRow> = sqlx::query_as(
+            "SELECT u.handle, u.name, u.email, u.permission, u.created_at
+             FROM api_tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        found.map(rows::user).transpose()
+    }
+
+    async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO custom_roles (key, name, many, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(role.key.as_str())
+        .bind(&role.name)
+        .bind(role.many)
+        .bind(micros(now))
+        .execute(&self.write)
+        .await;
+        match result {
+            Err(e) if rows::is_unique_violation(&e) => Err(rows::role_taken(role.key.as_str())),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn role_catalog(&self) -> Result<RoleCatalog> {
+        let found: Vec<(String, String, bool)> =
+            sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(RoleCatalog {
+            custom: found.into_iter().map(rows::role).collect::<Result<_>>()?,
+        })
+    }
+
+    async fn required_roles(&self) -> Result<RequiredRoles> {
+        let found: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
+            .bind(rows::REQUIRED_ROLES_KEY)
+            .fetch_optional(&self.read)
+            .await?;
+        rows::required_roles(found.map(|r| r.0))
+    }
+
+    async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(rows::REQUIRED_ROLES_KEY)
+            .bind(rows::required_roles_json(required))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn declare_incident(
+        &self,
+        decide: &DecideDeclaration<'_>,
+    ) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let (number,): (i64,) = sqlx::query_as(
+            "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let number = number as u64;
+        let (state, events) = decide(number)?;
+        sqlx::query(
+            "INSERT INTO incidents (number, title, priority, status, declared_at, updated_at, version, state)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(number as i64)
+        .bind(&state.title)
+        .bind(state.priority.as_str())
+        .bind(state.status.as_str())
+        .bind(micros(state.declared_at))
+        .bind(micros(state.updated_at))
+        .bind(state.version as i64)
+        .bind(rows::incident_json(&state))
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_events(&mut tx, number, &events).await?;
+        tx.commit().await?;
+        Ok((state, events))
+    }
+
+    async fn update_incident(
+        &self,
+        number: u64,
+        decide: &Decide<'_>,
+    ) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
+                .bind(number as i64)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let current = rows::incident(&found.ok_or_else(|| rows::no_incident(number))?.0)?;
+        let (state, events) = decide(&current)?;
+        if events.is_empty() {
+            return Ok((current, events));
+        }
+        sqlx::query(
+            "UPDATE incidents SET title = ?, priority = ?, status = ?, updated_at = ?, version = ?, state = ?
+             WHERE number = ?",
+        )
+        .bind(&state.title)
+        .bind(state.priority.as_str())
+        .bind(state.status.as_str())
+        .bind(micros(state.updated_at))
+        .bind(state.version as i64)
+        .bind(rows::incident_json(&state))
+        .bind(number as i64)
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_events(&mut tx, number, &events).await?;
+        tx.commit().await?;
+        Ok((state, events))
+    }
+
+    async fn incident(&self, number: u64) -> Result<Option<Incident>> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
+                .bind(number as i64)
+                .fetch_optional(&self.read)
+                .await?;
+        found.map(|(s,)| rows::incident(&s)).transpose()
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT state FROM incidents WHERE 1 = 1");
+        if !filter.statuses.is_empty() {
+            q.push(" AND status IN (");
+            let mut list = q.separated(", ");
+            for s in &filter.statuses {
+                list.push_bind(s.as_str());
+            }
+            q.push(")");
+        }
+        if !filter.priorities.is_empty() {
+            q.push(" AND priority IN (");
+            let mut list = q.separated(", ");
+            for p in &filter.priorities {
+                list.push_bind(p.as_str());
+            }
+            q.push(")");
+        }
+        if let Some(before) = filter.before {
+            q.push(" AND number < ").push_bind(before as i64);
+        }
+        q.push(" ORDER BY number DESC LIMIT ")
+            .push_bind(rows::limit(filter.limit));
+        let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.read).await?;
+        found.iter().map(|(s,)| rows::incident(s)).collect()
+    }
+
+    async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
+        let mut conn = self.read.acquire().await?;
+        let exists: Option<(i64,)> =
+            sqlx::query_as("SELECT number FROM incidents WHERE number = ?")
+                .bind(number as i64)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let (at, seq) = query
+            .after
+            .map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
+        let found: Vec<(String,)> = sqlx::query_as(
+            "SELECT body FROM incident_events
+             WHERE incident = ? AND (occurred_at > ? OR (occurred_at = ? AND seq > ?))
+             ORDER BY occurred_at, seq LIMIT ?",
+        )
+        .bind(number as i64)
+        .bind(at)
+        .bind(at)
+        .bind(seq)
+        .bind(rows::limit(query.limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        found
+            .iter()
+            .map(|(b,)| rows::event(b))
+            .collect::<Result<_>>()
+            .map(Some)
+    }
+
+    async fn events(&self, number: u64) -> Result<Vec<Event>> {
+        let found: Vec<(String,)> =
+            sqlx::query_as("SELECT body FROM incident_events WHERE incident = ? ORDER BY seq")
+                .bind(number as i64)
+                .fetch_all(&self.read)
+                .await?;
+        found.iter().map(|(b,)| rows::event(b)).collect()
+    }
+}
