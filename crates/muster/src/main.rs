@@ -1,1 +1,190 @@
-fn main() {}
+//! `muster`: the server (`muster serve`, `muster migrate`) and the
+//! command-line client for it (`muster incident …`, `muster role …`, …).
+//!
+//! # Layout
+//!
+//! - `main.rs`: the command line, parsed with clap, and the server commands.
+//! - `client.rs`: the HTTP client the other commands use (`MUSTER_URL`,
+//!   `MUSTER_TOKEN`), with errors taken from problem documents.
+//! - `commands.rs`: one function per client command, printing tables for
+//!   people or JSON (`--json`) for scripts.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+mod client;
+mod commands;
+
+const DEFAULT_DATABASE: &str = "sqlite://muster-data/muster.db";
+
+#[derive(Parser)]
+#[command(name = "muster", version, about = "Incident response with explicit roles", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+    #[command(flatten)]
+    connection: commands::Connection,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Run the server: API, migrations on start, graceful shutdown on SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "MUSTER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// sqlite://PATH or postgres://…
+        #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Ensure user `admin` exists with this API token (idempotent).
+        #[arg(long, env = "MUSTER_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+    #[command(flatten)]
+    Client(commands::ClientCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Top::Serve {
+                listen,
+                database,
+                admin_token,
+            } => serve(listen, &database, admin_token.as_deref()).await,
+            Top::Migrate { database } => migrate(&database).await,
+            Top::Client(cmd) => commands::run(cmd, cli.connection).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(
+    listen: SocketAddr,
+    database: &str,
+    admin_token: Option<&str>,
+) -> anyhow::Result<()> {
+    init_tracing();
+    let store = muster_store::open(database, true)
+        .await
+        .with_context(|| format!("failed to open the database {database}"))?;
+    let app = Arc::new(muster_server::app::App::new(
+        store,
+        Arc::new(muster_server::app::SystemClock),
+    ));
+    let generated = app
+        .bootstrap_admin(admin_token)
+        .await
+        .context("failed to set up the admin user")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("failed to listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Muster is listening on http://{addr} (database: {})",
+        redact(database)
+    );
+    if let Some(token) = generated {
+        println!("First start: created user admin. Its API token, shown only this once:");
+        println!("  export MUSTER_URL=http://{addr} MUSTER_TOKEN={token}");
+    }
+    muster_server::serve(listener, app, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn migrate(database: &str) -> anyhow::Result<()> {
+    muster_store::open(database, true)
+        .await
+        .with_context(|| format!("failed to migrate {database}"))?;
+    println!("Migrations applied to {}", redact(database));
+    Ok(())
+}
+
+/// Hides a password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_database_password_is_not_printed() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            super::redact("sqlite://muster-data/muster.db"),
+            "sqlite://muster-data/muster.db"
+        );
+    }
+}

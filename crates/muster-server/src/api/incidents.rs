@@ -1,0 +1,272 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use muster_domain::{Priority, Status, Timestamp};
+use muster_store::{IncidentFilter, TimelineQuery};
+
+use super::{incident_ref, next_link};
+use crate::app::{App, DeclareInput, EntryInput, parse_handle};
+use crate::auth::Caller;
+use crate::dto::{
+    AssignRequest, AssignmentResponse, DeclareRequest, EntryResponse, IncidentListQuery,
+    IncidentResponse, NewEntryRequest, TimelineListQuery, UpdateRequest,
+};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+
+fn created_incident(v: &crate::app::IncidentView) -> Response {
+    let location = format!("/api/v1/incidents/{}", v.incident.reference());
+    let mut response = (StatusCode::CREATED, Json(IncidentResponse::from(v))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Declare an incident. The caller becomes first responder and, unless
+/// another is named, incident manager.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareRequest, security(("bearer" = [])),
+    responses((status = 201, body = IncidentResponse), (status = 400, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn declare(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<DeclareRequest>,
+) -> ApiResult<Response> {
+    let input = DeclareInput {
+        title: body.title,
+        summary: body.summary.unwrap_or_default(),
+        priority: body.priority.parse()?,
+        incident_manager: body
+            .incident_manager
+            .as_deref()
+            .map(|h| parse_handle(h, "incident_manager"))
+            .transpose()?,
+    };
+    let view = app.declare(&actor, input).await?;
+    Ok(created_incident(&view))
+}
+
+fn list_of<T: std::str::FromStr<Err = muster_domain::DomainError>>(
+    s: Option<&str>,
+) -> Result<Vec<T>, ApiError> {
+    s.map(|s| {
+        s.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<T>, _>>()
+    })
+    .transpose()
+    .map(Option::unwrap_or_default)
+    .map_err(|e| match e {
+        muster_domain::DomainError::Invalid { field, message } => {
+            ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, message)
+        }
+        other => other.into(),
+    })
+}
+
+/// List incidents, newest first; filter by status and priority. A full page
+/// carries `Link: <…>; rel="next"`.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentListQuery), security(("bearer" = [])),
+    responses((status = 200, body = [IncidentResponse]), (status = 400, body = Problem)))]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<IncidentListQuery>,
+) -> ApiResult<Response> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let filter = IncidentFilter {
+        statuses: list_of::<Status>(q.status.as_deref())?,
+        priorities: list_of::<Priority>(q.priority.as_deref())?,
+        before: q.before,
+        limit,
+    };
+    let found = app.incidents(&filter).await?;
+    let body: Vec<IncidentResponse> = found.iter().map(IncidentResponse::from).collect();
+    let mut response = Json(body).into_response();
+    if found.len() == limit as usize
+        && let Some(last) = found.last()
+    {
+        let mut url = format!(
+            "/api/v1/incidents?limit={limit}&before={}",
+            last.incident.number
+        );
+        for (key, value) in [("status", &q.status), ("priority", &q.priority)] {
+            if let Some(v) = value {
+                url.push_str(&format!("&{key}={v}"));
+            }
+        }
+        response.headers_mut().extend(next_link(url));
+    }
+    Ok(response)
+}
+
+/// One incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}", tag = "incidents", security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")), responses((status = 200, body = IncidentResponse), (status = 404, body = Problem)))]
+pub async fn get(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<IncidentResponse>> {
+    let view = app.incident(incident_ref(&r)?).await?;
+    Ok(Json(IncidentResponse::from(&view)))
+}
+
+/// Change the title, summary, priority or status.
+#[utoipa::path(patch, path = "/api/v1/incidents/{ref}", tag = "incidents", request_body = UpdateRequest, security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")),
+    responses((status = 200, body = IncidentResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<UpdateRequest>,
+) -> ApiResult<Json<IncidentResponse>> {
+    let r = incident_ref(&r)?;
+    let priority = body
+        .priority
+        .as_deref()
+        .map(str::parse::<Priority>)
+        .transpose()?;
+    let status = body
+        .status
+        .as_deref()
+        .map(str::parse::<Status>)
+        .transpose()?;
+    let view = app
+        .update(&actor, r, body.title, body.summary, priority, status)
+        .await?;
+    Ok(Json(IncidentResponse::from(&view)))
+}
+
+/// Assign a role. Only the incident manager, the backup and admins may.
+/// Assigning a new incident manager is a handover.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/roles", tag = "roles", request_body = AssignRequest, security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")),
+    responses((status = 201, body = AssignmentResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn assign_role(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<AssignRequest>,
+) -> ApiResult<(StatusCode, Json<AssignmentResponse>)> {
+    let r = incident_ref(&r)?;
+    let user = parse_handle(&body.user, "user")?;
+    let assignment = app
+        .assign(&actor, r, &body.role, &user, body.scope.as_deref())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AssignmentResponse::from(&assignment)),
+    ))
+}
+
+/// The current role assignments.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/roles", tag = "roles", security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")), responses((status = 200, body = [AssignmentResponse]), (status = 404, body = Problem)))]
+pub async fn list_roles(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<Vec<AssignmentResponse>>> {
+    let view = app.incident(incident_ref(&r)?).await?;
+    Ok(Json(
+        view.incident
+            .roles
+            .iter()
+            .map(AssignmentResponse::from)
+            .collect(),
+    ))
+}
+
+/// Relieve someone of a role. Anyone may relieve themselves; relieving the
+/// incident manager promotes the backup, and is refused without one.
+#[utoipa::path(delete, path = "/api/v1/incidents/{ref}/roles/{id}", tag = "roles", security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7"), ("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn relieve_role(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((r, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let r = incident_ref(&r)?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("id", format!("{r} has no role assignment {id:?}")))?;
+    app.relieve(&actor, r, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parse_cursor(s: &str) -> Result<(Timestamp, u64), ApiError> {
+    let bad = || {
+        ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "after",
+            "not a cursor from a Link header",
+        )
+    };
+    let (at, seq) = s.split_once('.').ok_or_else(bad)?;
+    let at = Timestamp::from_microsecond(at.parse().map_err(|_| bad())?).map_err(|_| bad())?;
+    Ok((at, seq.parse().map_err(|_| bad())?))
+}
+
+/// The timeline in the order things happened, paged (`Link: rel="next"`).
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/timeline", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7"), TimelineListQuery),
+    security(("bearer" = [])), responses((status = 200, body = [EntryResponse]), (status = 404, body = Problem)))]
+pub async fn timeline(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+    ApiQuery(q): ApiQuery<TimelineListQuery>,
+) -> ApiResult<Response> {
+    let r = incident_ref(&r)?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
+    let after = q.after.as_deref().map(parse_cursor).transpose()?;
+    let events = app.timeline(r, &TimelineQuery { after, limit }).await?;
+    let body: Vec<EntryResponse> = events.iter().map(EntryResponse::from).collect();
+    let mut response = Json(body).into_response();
+    if events.len() == limit as usize
+        && let Some(last) = events.last()
+    {
+        let url = format!(
+            "/api/v1/incidents/{r}/timeline?limit={limit}&after={}.{}",
+            last.at.as_microsecond(),
+            last.seq
+        );
+        response.headers_mut().extend(next_link(url));
+    }
+    Ok(response)
+}
+
+/// Write a timeline entry: a note, theory, decision, action or milestone.
+/// Entries are never changed; a correction is a new entry with `corrects`.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/timeline", tag = "timeline", request_body = NewEntryRequest, security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")),
+    responses((status = 201, body = EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_entry(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<NewEntryRequest>,
+) -> ApiResult<(StatusCode, Json<EntryResponse>)> {
+    let r = incident_ref(&r)?;
+    let input = EntryInput {
+        kind: body.kind.parse()?,
+        text: body.text,
+        tag: body.tag.as_deref().map(str::parse).transpose()?,
+        corrects: body.corrects,
+        occurred_at: body
+            .occurred_at
+            .as_deref()
+            .map(|s| s.parse::<Timestamp>())
+            .transpose()
+            .map_err(|e| ApiError::invalid("occurred_at", format!("not an RFC 3339 time: {e}")))?,
+    };
+    let event = app.add_entry(&actor, r, input).await?;
+    Ok((StatusCode::CREATED, Json(EntryResponse::from(&event))))
+}

@@ -1,0 +1,113 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use muster_domain::Permission;
+use muster_store::NewUser;
+
+use crate::app::{App, parse_handle};
+use crate::auth::Caller;
+use crate::dto::{NewUserRequest, TokenResponse, UserResponse};
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiJson;
+
+fn parse_email(s: &str) -> Result<String, muster_domain::DomainError> {
+    let s = s.trim();
+    let ok = s.len() <= 254
+        && s.split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !s.contains(char::is_whitespace);
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(muster_domain::DomainError::invalid(
+            "email",
+            format!("{s:?} is not an email address"),
+        ))
+    }
+}
+
+/// Create a user (admins only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserRequest, security(("bearer" = [])),
+    responses((status = 201, body = UserResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_user(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<NewUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserResponse>)> {
+    actor.require_admin()?;
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(crate::error::ApiError::invalid(
+            "name",
+            "a name has 1-100 characters",
+        ));
+    }
+    let user = NewUser {
+        handle: parse_handle(&body.handle, "handle")?,
+        name,
+        email: parse_email(&body.email)?,
+        permission: body
+            .permission
+            .as_deref()
+            .map(str::parse::<Permission>)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    let user = app.create_user(&actor, user).await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// List users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [UserResponse])))]
+pub async fn list_users(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+) -> ApiResult<Json<Vec<UserResponse>>> {
+    Ok(Json(
+        app.store
+            .users()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{handle}", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), responses((status = 200, body = UserResponse), (status = 404, body = Problem)))]
+pub async fn get_user(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<UserResponse>> {
+    let handle = parse_handle(&handle, "handle")
+        .map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    Ok(Json(app.user(&handle).await?.into()))
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])), responses((status = 200, body = UserResponse)))]
+pub async fn whoami(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<UserResponse>> {
+    Ok(Json(app.user(&actor.handle).await?.into()))
+}
+
+/// Create an API token: admins for anyone, users for themselves.
+#[utoipa::path(post, path = "/api/v1/users/{handle}/tokens", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), responses((status = 201, body = TokenResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_token(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    actor.require_write()?;
+    let handle = parse_handle(&handle, "handle")
+        .map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let token = app.issue_token(&actor, &handle).await?;
+    Ok((StatusCode::CREATED, Json(TokenResponse { token })))
+}

@@ -1,0 +1,359 @@
+//! The application layer: one function per use case. Each loads what the
+//! command needs, lets the domain decide inside the store's transaction, and
+//! returns domain values. No HTTP here, so the CLI-facing API, the web UI
+//! and chat adapters can all call the same functions.
+
+use std::sync::Arc;
+
+use muster_domain::incident::{Context, Declaration};
+use muster_domain::timeline::{EntryKind, MilestoneTag};
+use muster_domain::{
+    Actor, Assignment, Change, Command, DomainError, Event, Handle, Incident, IncidentRef,
+    Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, RoleKind, Status, Timestamp,
+};
+use muster_store::{IncidentFilter, NewUser, Store, StoreError, TimelineQuery, User};
+
+use crate::auth;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where time comes from; tests inject a fixed or stepping clock.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock, truncated to microseconds (what the databases keep).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let now = Timestamp::now();
+        Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
+    }
+}
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// An incident with what is derived from it at read time.
+#[derive(Debug, Clone)]
+pub struct IncidentView {
+    pub incident: Incident,
+    pub missing_roles: Vec<RoleKind>,
+}
+
+/// What a declaration asks for, parsed.
+pub struct DeclareInput {
+    pub title: String,
+    pub summary: String,
+    pub priority: Priority,
+    pub incident_manager: Option<Handle>,
+}
+
+/// A timeline entry someone writes.
+pub struct EntryInput {
+    pub kind: EntryKind,
+    pub text: String,
+    pub tag: Option<MilestoneTag>,
+    pub corrects: Option<u64>,
+    pub occurred_at: Option<Timestamp>,
+}
+
+fn renamed(e: DomainError, field: &str) -> DomainError {
+    match e {
+        DomainError::Invalid { message, .. } => DomainError::invalid(field, message),
+        other => other,
+    }
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        App { store, clock }
+    }
+
+    /// Makes sure an admin can sign in. With `token` (from
+    /// `MUSTER_ADMIN_TOKEN`), user `admin` exists and that token works, on
+    /// every start. Without it, a first start on an empty database creates
+    /// `admin` with a fresh token and returns it, to be shown once.
+    pub async fn bootstrap_admin(&self, token: Option<&str>) -> Result<Option<String>> {
+        let admin = NewUser {
+            handle: Handle::parse("admin")?,
+            name: "Administrator".into(),
+            email: "admin@localhost".into(),
+            permission: Permission::Admin,
+        };
+        let now = self.clock.now();
+        match token {
+            Some(token) => {
+                let user = self.store.ensure_user(&admin, now).await?;
+                self.store
+                    .add_token(&user.handle, &auth::hash_token(token), now)
+                    .await?;
+                Ok(None)
+            }
+            None if self.store.user_count().await? == 0 => {
+                let user = self.store.ensure_user(&admin, now).await?;
+                let token = auth::new_token();
+                self.store
+                    .add_token(&user.handle, &auth::hash_token(&token), now)
+                    .await?;
+                Ok(Some(token))
+            }
+            None => Ok(None),
+        }
+    }
+
+    // Users.
+
+    pub async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User> {
+        actor.require_admin()?;
+        self.store.create_user(&user, self.clock.now()).await
+    }
+
+    pub async fn user(&self, handle: &Handle) -> Result<User> {
+        self.store.user(handle).await?.ok_or_else(|| {
+            DomainError::not_found("handle", format!("there is no user @{handle}")).into()
+        })
+    }
+
+    /// A new API token for `handle`: admins for anyone, users for themselves.
+    pub async fn issue_token(&self, actor: &Actor, handle: &Handle) -> Result<String> {
+        if &actor.handle != handle {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!(
+                    "@{} may only create tokens for themself, not for @{handle}",
+                    actor.handle
+                ))
+            })?;
+        }
+        self.user(handle).await?;
+        let token = auth::new_token();
+        self.store
+            .add_token(handle, &auth::hash_token(&token), self.clock.now())
+            .await?;
+        Ok(token)
+    }
+
+    /// The user named in `field` as someone to hold a role.
+    async fn member(&self, handle: &Handle, field: &str) -> Result<Actor> {
+        match self.store.user(handle).await? {
+            Some(u) => Ok(u.actor()),
+            None => Err(DomainError::invalid(field, format!("there is no user @{handle}")).into()),
+        }
+    }
+
+    // Roles and required roles.
+
+    pub async fn create_role(&self, actor: &Actor, role: RoleDef) -> Result<RoleDef> {
+        actor.require_admin()?;
+        self.store.create_role(&role, self.clock.now()).await?;
+        Ok(role)
+    }
+
+    pub async fn role_catalog(&self) -> Result<RoleCatalog> {
+        self.store.role_catalog().await
+    }
+
+    pub async fn required_roles(&self) -> Result<RequiredRoles> {
+        self.store.required_roles().await
+    }
+
+    pub async fn set_required_roles(
+        &self,
+        actor: &Actor,
+        required: RequiredRoles,
+    ) -> Result<RequiredRoles> {
+        actor.require_admin()?;
+        self.store.set_required_roles(&required).await?;
+        Ok(required)
+    }
+
+    // Incidents.
+
+    async fn view(&self, incident: Incident) -> Result<IncidentView> {
+        let required = self.store.required_roles().await?;
+        let missing_roles = incident.missing_roles(&required);
+        Ok(IncidentView {
+            incident,
+            missing_roles,
+        })
+    }
+
+    #[tracing::instrument(name = "incident.declare", skip_all, fields(user.handle = %actor.handle))]
+    pub async fn declare(&self, actor: &Actor, input: DeclareInput) -> Result<IncidentView> {
+        actor.require_write()?;
+        let incident_manager = match &input.incident_manager {
+            Some(h) => self.member(h, "incident_manager").await?,
+            None => actor.clone(),
+        };
+        let catalog = self.store.role_catalog().await?;
+        let now = self.clock.now();
+        let decide = |number| {
+            let declaration = Declaration {
+                title: input.title.clone(),
+                summary: input.summary.clone(),
+                priority: input.priority,
+                incident_manager: incident_manager.clone(),
+            };
+            Incident::declare(
+                number,
+                declaration,
+                Context {
+                    actor,
+                    now,
+                    catalog: &catalog,
+                },
+            )
+        };
+        let (incident, _) = self.store.declare_incident(&decide).await?;
+        tracing::info!(incident.r#ref = %incident.reference(), "declared");
+        self.view(incident).await
+    }
+
+    pub async fn incident(&self, r: IncidentRef) -> Result<IncidentView> {
+        let incident = self
+            .store
+            .incident(r.0)
+            .await?
+            .ok_or_else(|| no_incident(r))?;
+        self.view(incident).await
+    }
+
+    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentView>> {
+        let required = self.store.required_roles().await?;
+        let found = self.store.incidents(filter).await?;
+        Ok(found
+            .into_iter()
+            .map(|incident| IncidentView {
+                missing_roles: incident.missing_roles(&required),
+                incident,
+            })
+            .collect())
+    }
+
+    /// Runs one command on an incident, in the store's transaction.
+    #[tracing::instrument(name = "incident.command", skip_all, fields(incident.r#ref = %r, user.handle = %actor.handle))]
+    async fn execute(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        command: Command,
+    ) -> Result<(Incident, Vec<Event>)> {
+        actor.require_write()?;
+        let catalog = self.store.role_catalog().await?;
+        let now = self.clock.now();
+        let decide = |state: &Incident| {
+            state.execute(
+                command.clone(),
+                Context {
+                    actor,
+                    now,
+                    catalog: &catalog,
+                },
+            )
+        };
+        match self.store.update_incident(r.0, &decide).await {
+            Err(StoreError::NotFound(_)) => Err(no_incident(r).into()),
+            other => other,
+        }
+    }
+
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        title: Option<String>,
+        summary: Option<String>,
+        priority: Option<Priority>,
+        status: Option<Status>,
+    ) -> Result<IncidentView> {
+        let (incident, _) = self
+            .execute(
+                actor,
+                r,
+                Command::Update {
+                    title,
+                    summary,
+                    priority,
+                    status,
+                },
+            )
+            .await?;
+        self.view(incident).await
+    }
+
+    /// Assigns `role` (a key from the catalog) to `user`; returns the new assignment.
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        role: &str,
+        user: &Handle,
+        scope: Option<&str>,
+    ) -> Result<Assignment> {
+        actor.require_write()?;
+        let catalog = self.store.role_catalog().await?;
+        let role = catalog.parse(role, "role")?;
+        let scope = catalog.parse_scope(&role, scope)?;
+        let member = self.member(user, "user").await?;
+        let (_, events) = self
+            .execute(
+                actor,
+                r,
+                Command::Assign {
+                    role,
+                    user: member,
+                    scope,
+                },
+            )
+            .await?;
+        events
+            .into_iter()
+            .rev()
+            .find_map(|e| match e.change {
+                Change::RoleAssigned { assignment, .. } if &assignment.user == user => {
+                    Some(assignment)
+                }
+                _ => None,
+            })
+            .ok_or_else(|| StoreError::Corrupt("an assignment made no role_assigned event".into()))
+    }
+
+    pub async fn relieve(&self, actor: &Actor, r: IncidentRef, assignment: u64) -> Result<()> {
+        self.execute(actor, r, Command::Relieve { assignment })
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn add_entry(&self, actor: &Actor, r: IncidentRef, e: EntryInput) -> Result<Event> {
+        let command = Command::AddEntry {
+            kind: e.kind,
+            text: e.text,
+            tag: e.tag,
+            corrects: e.corrects,
+            occurred_at: e.occurred_at,
+        };
+        let (_, events) = self.execute(actor, r, command).await?;
+        events
+            .into_iter()
+            .find(|e| matches!(e.change, Change::Entry { .. }))
+            .ok_or_else(|| StoreError::Corrupt("an entry made no event".into()))
+    }
+
+    pub async fn timeline(&self, r: IncidentRef, query: &TimelineQuery) -> Result<Vec<Event>> {
+        self.store
+            .timeline(r.0, query)
+            .await?
+            .ok_or_else(|| no_incident(r).into())
+    }
+}
+
+fn no_incident(r: IncidentRef) -> DomainError {
+    DomainError::not_found("ref", format!("there is no incident {r}"))
+}
+
+pub(crate) fn parse_handle(s: &str, field: &str) -> std::result::Result<Handle, DomainError> {
+    Handle::parse(s).map_err(|e| renamed(e, field))
+}

@@ -1,0 +1,537 @@
+//! The client commands. Each talks to a server over the API and prints a
+//! table for people, or the API's JSON with `--json`.
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::Client;
+
+/// How to reach the server; on every client command.
+#[derive(Args, Clone)]
+pub struct Connection {
+    /// The server's URL.
+    #[arg(
+        long,
+        global = true,
+        env = "MUSTER_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+    /// An API token.
+    #[arg(long, global = true, env = "MUSTER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Declare, list, show and update incidents.
+    #[command(subcommand)]
+    Incident(IncidentCmd),
+    /// Assign and relieve roles in an incident.
+    #[command(subcommand)]
+    Role(RoleCmd),
+    /// Read and write an incident's timeline.
+    #[command(subcommand)]
+    Timeline(TimelineCmd),
+    /// Manage users and their API tokens.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Subcommand)]
+pub enum IncidentCmd {
+    /// Declare an incident; you become first responder (and incident manager unless --im).
+    Declare {
+        title: String,
+        #[arg(short, long, default_value = "P3")]
+        priority: String,
+        #[arg(short, long)]
+        summary: Option<String>,
+        /// The incident manager's handle (default: you).
+        #[arg(long = "im")]
+        incident_manager: Option<String>,
+    },
+    /// List incidents, newest first.
+    List {
+        /// Comma-separated statuses.
+        #[arg(long)]
+        status: Option<String>,
+        /// Comma-separated priorities.
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show an incident with its roles.
+    Show { reference: String },
+    /// Change title, summary, priority or status.
+    Update {
+        reference: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoleCmd {
+    /// Assign a role: `muster role assign INC-7 tech_lead @carol --scope database`.
+    Assign {
+        reference: String,
+        role: String,
+        user: String,
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Relieve by assignment id (`INC-7 12`) or by role and person (`INC-7 tech_lead @carol`).
+    Relieve {
+        reference: String,
+        /// An assignment id, or a role key followed by a handle.
+        #[arg(num_args = 1..=2, required = true)]
+        what: Vec<String>,
+    },
+    /// The current assignments.
+    List { reference: String },
+}
+
+#[derive(Subcommand)]
+pub enum TimelineCmd {
+    /// The whole timeline in the order things happened.
+    Show { reference: String },
+    /// Add a note, theory, decision, action or milestone.
+    Add {
+        reference: String,
+        kind: String,
+        text: String,
+        /// The milestone tag (impact_detected, cause_identified, mitigated, …).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Backdate: when it happened (RFC 3339).
+        #[arg(long = "at")]
+        occurred_at: Option<String>,
+        /// The id of the entry this corrects.
+        #[arg(long)]
+        corrects: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add a user (admins only).
+    Add {
+        handle: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// admin, responder or viewer.
+        #[arg(long, default_value = "responder")]
+        permission: String,
+    },
+    /// Create an API token for a user (yourself, or anyone if you are an admin).
+    Token { handle: String },
+    /// List users.
+    List,
+}
+
+pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
+    let client = Client::new(&conn.url, conn.token.clone())?;
+    let out = Output { json: conn.json };
+    match cmd {
+        ClientCommand::Incident(c) => incident(&client, &out, c).await,
+        ClientCommand::Role(c) => role(&client, &out, c).await,
+        ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
+        ClientCommand::User(c) => user(&client, &out, c).await,
+    }
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn json(&self, v: &Value) {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+
+    /// Prints `v` as JSON, or as people read it.
+    fn show(&self, v: &Value, human: impl FnOnce(&Value)) {
+        if self.json { self.json(v) } else { human(v) }
+    }
+}
+
+fn s(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn path_ref(r: &str) -> String {
+    r.trim().to_owned()
+}
+
+/// Prints rows as left-aligned columns under a header.
+fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+fn print_roles(roles: &Value) {
+    let rows = roles
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    vec![
+                        s(r, "id"),
+                        s(r, "role"),
+                        format!("@{}", s(r, "user")),
+                        s(r, "scope"),
+                        s(r, "assigned_at"),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["ID", "ROLE", "WHO", "SCOPE", "SINCE"], rows);
+}
+
+fn print_incident(v: &Value) {
+    println!(
+        "{}  {}  {}  {}",
+        s(v, "ref"),
+        s(v, "priority"),
+        s(v, "status"),
+        s(v, "title")
+    );
+    println!("Topic:   {}", s(v, "topic"));
+    if !s(v, "summary").is_empty() {
+        println!("Summary: {}", s(v, "summary"));
+    }
+    println!("Declared {}", s(v, "declared_at"));
+    let missing: Vec<String> = v["missing_roles"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        println!("Missing roles: {}", missing.join(", "));
+    }
+    println!();
+    print_roles(&v["roles"]);
+}
+
+async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Result<()> {
+    match cmd {
+        IncidentCmd::Declare {
+            title,
+            priority,
+            summary,
+            incident_manager,
+        } => {
+            let body = json!({"title": title, "priority": priority, "summary": summary, "incident_manager": incident_manager});
+            let v = client.post("/api/v1/incidents", &body).await?;
+            out.show(&v, print_incident);
+        }
+        IncidentCmd::List {
+            status,
+            priority,
+            limit,
+        } => {
+            let mut path = format!("/api/v1/incidents?limit={limit}");
+            if let Some(st) = status {
+                path.push_str(&format!("&status={st}"));
+            }
+            if let Some(p) = priority {
+                path.push_str(&format!("&priority={p}"));
+            }
+            let v = client.get(&path).await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|i| {
+                                vec![
+                                    s(i, "ref"),
+                                    s(i, "priority"),
+                                    s(i, "status"),
+                                    format!("@{}", s(i, "incident_manager")),
+                                    s(i, "title"),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                table(&["REF", "PRI", "STATUS", "IM", "TITLE"], rows);
+            });
+        }
+        IncidentCmd::Show { reference } => {
+            let v = client
+                .get(&format!("/api/v1/incidents/{}", path_ref(&reference)))
+                .await?;
+            out.show(&v, print_incident);
+        }
+        IncidentCmd::Update {
+            reference,
+            title,
+            summary,
+            priority,
+            status,
+        } => {
+            let mut body = serde_json::Map::new();
+            for (k, val) in [
+                ("title", title),
+                ("summary", summary),
+                ("priority", priority),
+                ("status", status),
+            ] {
+                if let Some(val) = val {
+                    body.insert(k.into(), Value::String(val));
+                }
+            }
+            if body.is_empty() {
+                bail!("nothing to update: give --title, --summary, --priority or --status");
+            }
+            let v = client
+                .patch(
+                    &format!("/api/v1/incidents/{}", path_ref(&reference)),
+                    &Value::Object(body),
+                )
+                .await?;
+            out.show(&v, print_incident);
+        }
+    }
+    Ok(())
+}
+
+async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()> {
+    match cmd {
+        RoleCmd::Assign {
+            reference,
+            role,
+            user,
+            scope,
+        } => {
+            let body = json!({"role": role, "user": user, "scope": scope});
+            let v = client
+                .post(
+                    &format!("/api/v1/incidents/{}/roles", path_ref(&reference)),
+                    &body,
+                )
+                .await?;
+            out.show(&v, |v| {
+                let scope = if s(v, "scope").is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", s(v, "scope"))
+                };
+                println!(
+                    "@{} is now {}{scope} (assignment {})",
+                    s(v, "user"),
+                    s(v, "role"),
+                    s(v, "id")
+                );
+            });
+        }
+        RoleCmd::Relieve { reference, what } => {
+            let r = path_ref(&reference);
+            let id = match what.as_slice() {
+                [id] => id.parse::<u64>().with_context(|| {
+                    format!("{id:?} is not an assignment id; give an id or a role and a handle")
+                })?,
+                [role, user] => {
+                    let user = user.trim_start_matches('@');
+                    let roles = client.get(&format!("/api/v1/incidents/{r}/roles")).await?;
+                    let found: Vec<u64> = roles
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| s(a, "role") == *role && s(a, "user") == user)
+                        .filter_map(|a| a["id"].as_u64())
+                        .collect();
+                    match found.as_slice() {
+                        [id] => *id,
+                        [] => bail!("@{user} does not hold {role} in {r}"),
+                        _ => bail!(
+                            "@{user} holds {role} more than once in {r}; give the assignment id (muster role list {r})"
+                        ),
+                    }
+                }
+                _ => bail!("give an assignment id, or a role and a handle"),
+            };
+            client
+                .delete(&format!("/api/v1/incidents/{r}/roles/{id}"))
+                .await?;
+            if out.json {
+                out.json(&json!({"relieved": id}));
+            } else {
+                println!("Relieved assignment {id} in {r}");
+            }
+        }
+        RoleCmd::List { reference } => {
+            let v = client
+                .get(&format!("/api/v1/incidents/{}/roles", path_ref(&reference)))
+                .await?;
+            out.show(&v, print_roles);
+        }
+    }
+    Ok(())
+}
+
+async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Result<()> {
+    match cmd {
+        TimelineCmd::Show { reference } => {
+            let r = path_ref(&reference);
+            let mut entries: Vec<Value> = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let mut path = format!("/api/v1/incidents/{r}/timeline?limit=1000");
+                if let Some(a) = &after {
+                    path.push_str(&format!("&after={a}"));
+                }
+                let page = client.get(&path).await?;
+                let page = page.as_array().cloned().unwrap_or_default();
+                let full = page.len() == 1000;
+                if let Some(last) = page.last() {
+                    let at: jiff::Timestamp = s(last, "at")
+                        .parse()
+                        .context("a timeline entry without a time")?;
+                    after = Some(format!("{}.{}", at.as_microsecond(), s(last, "id")));
+                }
+                entries.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            let v = Value::Array(entries);
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        let roles: Vec<String> = e["actor_roles"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|r| r.as_str().map(String::from))
+                            .collect();
+                        let actor = if roles.is_empty() {
+                            format!("@{}", s(e, "actor"))
+                        } else {
+                            format!("@{} ({})", s(e, "actor"), roles.join(", "))
+                        };
+                        vec![s(e, "id"), s(e, "at"), actor, s(e, "kind"), s(e, "text")]
+                    })
+                    .collect();
+                table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
+            });
+        }
+        TimelineCmd::Add {
+            reference,
+            kind,
+            text,
+            tag,
+            occurred_at,
+            corrects,
+        } => {
+            let body = json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
+            let v = client
+                .post(
+                    &format!("/api/v1/incidents/{}/timeline", path_ref(&reference)),
+                    &body,
+                )
+                .await?;
+            out.show(&v, |v| {
+                println!(
+                    "Added {} {} to {}",
+                    s(v, "kind"),
+                    s(v, "id"),
+                    path_ref(&reference)
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add {
+            handle,
+            name,
+            email,
+            permission,
+        } => {
+            let body =
+                json!({"handle": handle, "name": name, "email": email, "permission": permission});
+            let v = client.post("/api/v1/users", &body).await?;
+            out.show(&v, |v| {
+                println!(
+                    "Added @{} ({}, {})",
+                    s(v, "handle"),
+                    s(v, "name"),
+                    s(v, "permission")
+                )
+            });
+        }
+        UserCmd::Token { handle } => {
+            let handle = handle.trim_start_matches('@');
+            let v = client
+                .post(&format!("/api/v1/users/{handle}/tokens"), &json!({}))
+                .await?;
+            out.show(&v, |v| println!("{}", s(v, "token")));
+        }
+        UserCmd::List => {
+            let v = client.get("/api/v1/users").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| {
+                        vec![
+                            format!("@{}", s(u, "handle")),
+                            s(u, "name"),
+                            s(u, "email"),
+                            s(u, "permission"),
+                        ]
+                    })
+                    .collect();
+                table(&["HANDLE", "NAME", "EMAIL", "PERMISSION"], rows);
+            });
+        }
+    }
+    Ok(())
+}
