@@ -1,0 +1,215 @@
+//! A Muster server on a random port over a fresh database, and a small
+//! client for it. Used by the black-box API tests.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use muster_server::app::{App, SystemClock};
+use muster_store::testing::{Backend, TestDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_TOKEN: &str = "mst_test_admin_token";
+
+pub struct TestServer {
+    pub url: String,
+    db: Option<TestDatabase>,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A response: status, headers and the JSON body (`Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts this is a problem document with `status`; returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+impl TestServer {
+    /// `None` when the backend is PostgreSQL and it is not configured (outside CI).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        let db = TestDatabase::new(backend).await?;
+        Some(Self::start_on(db).await)
+    }
+
+    async fn start_on(db: TestDatabase) -> TestServer {
+        let store = db.open().await;
+        let app = Arc::new(App::new(store, Arc::new(SystemClock)));
+        app.bootstrap_admin(Some(ADMIN_TOKEN))
+            .await
+            .expect("the admin is set up");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            muster_server::serve(listener, app, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+        });
+        TestServer {
+            url,
+            db: Some(db),
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (gracefully) and starts a new one on the same database.
+    pub async fn restart(mut self) -> TestServer {
+        self.stop.take().map(|s| s.send(()));
+        if let Some(t) = self.task.take() {
+            t.await.expect("the server stops cleanly");
+        }
+        let db = self.db.take().expect("a database");
+        Self::start_on(db).await
+    }
+
+    pub async fn request(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Reply {
+        self.request(Some(token), Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.request(Some(token), Method::POST, path, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.request(Some(token), Method::PATCH, path, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Reply {
+        self.request(Some(token), Method::DELETE, path, None).await
+    }
+
+    /// Creates a user with `permission` and returns their token.
+    pub async fn user(&self, handle: &str, permission: &str) -> String {
+        let body = json!({"handle": handle, "name": handle.to_uppercase(), "email": format!("{handle}@example.com"), "permission": permission});
+        self.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+        let reply = self
+            .post(
+                ADMIN_TOKEN,
+                &format!("/api/v1/users/{handle}/tokens"),
+                json!({}),
+            )
+            .await;
+        reply.ok(201)["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn database(&self) -> &TestDatabase {
+        self.db.as_ref().expect("a database")
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Generates `sqlite::name` and `postgres::name` tests that call `name(server)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let server = $crate::common::TestServer::start(muster_store::testing::Backend::Sqlite).await.unwrap();
+                super::$name(server).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(server) = $crate::common::TestServer::start(muster_store::testing::Backend::Postgres).await {
+                    super::$name(server).await;
+                }
+            })*
+        }
+    };
+}
