@@ -479,7 +479,7 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                     s(v, "kind"),
                     s(v, "id"),
                     path_ref(&reference)
-                )
+                );
             });
         }
     }
@@ -503,7 +503,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                     s(v, "handle"),
                     s(v, "name"),
                     s(v, "permission")
-                )
+                );
             });
         }
         UserCmd::Token { handle } => {
