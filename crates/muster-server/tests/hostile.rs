@@ -1,0 +1,227 @@
+//! Hostile input: arbitrary bytes and arbitrary JSON at every write route,
+//! arbitrary paths and queries at the read routes. Nothing may panic or
+//! answer 5xx, and every error is a problem document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use muster_server::app::{App, SystemClock};
+use muster_store::testing::{Backend, TestDatabase};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TOKEN: &str = "mst_hostile_admin";
+
+const WRITES: [(&str, &str); 8] = [
+    ("POST", "/api/v1/incidents"),
+    ("PATCH", "/api/v1/incidents/1"),
+    ("POST", "/api/v1/incidents/1/roles"),
+    ("POST", "/api/v1/incidents/1/timeline"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/roles"),
+    ("PUT", "/api/v1/settings/required-roles"),
+    ("DELETE", "/api/v1/incidents/1/roles/2"),
+];
+
+/// JSON built from the field names and values the API knows, and others.
+fn json_value() -> impl Strategy<Value = Value> {
+    let names = prop::sample::select(vec![
+        "title",
+        "priority",
+        "summary",
+        "incident_manager",
+        "status",
+        "role",
+        "user",
+        "scope",
+        "kind",
+        "text",
+        "tag",
+        "corrects",
+        "occurred_at",
+        "handle",
+        "name",
+        "email",
+        "permission",
+        "key",
+        "many",
+        "P1",
+        "P3",
+        "x",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        prop::sample::select(vec![
+            "P1",
+            "P9",
+            "alice",
+            "admin",
+            "@admin",
+            "tech_lead",
+            "incident_manager",
+            "communications_manager",
+            "internal",
+            "note",
+            "milestone",
+            "impact_detected",
+            "resolved",
+            "closed",
+            "investigating",
+            "2020-01-01T00:00:00Z",
+            "",
+            "viewer",
+            "a@b.c",
+            "\u{0}",
+            "🔥",
+        ])
+        .prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(names.clone(), inner, 0..6).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Body_ {
+    Bytes(Vec<u8>),
+    Json(Value),
+}
+
+fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (router, db) = rt.block_on(async {
+        let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+        let app = Arc::new(App::new(db.open().await, Arc::new(SystemClock)));
+        app.bootstrap_admin(Some(TOKEN)).await.unwrap();
+        let router = muster_server::router(app);
+        let declare = Request::post("/api/v1/incidents")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"title":"target","priority":"P1"}"#))
+            .unwrap();
+        assert_eq!(router.clone().oneshot(declare).await.unwrap().status(), 201);
+        (router, db)
+    });
+    (rt, router, db)
+}
+
+/// Sends a request; fails unless the answer is below 500, and a problem
+/// document when it is an error.
+fn check(
+    rt: &tokio::runtime::Runtime,
+    router: &axum::Router,
+    req: Request<Body>,
+) -> Result<(), TestCaseError> {
+    let what = format!("{} {}", req.method(), req.uri());
+    let response = rt.block_on(router.clone().oneshot(req)).unwrap();
+    let status = response.status();
+    prop_assert!(status.as_u16() < 500, "{what} answered {status}");
+    if status.as_u16() >= 400 {
+        let ct = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        prop_assert_eq!(
+            ct,
+            "application/problem+json",
+            "{} answered {} without a problem",
+            what,
+            status
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn no_body_at_any_write_route_panics_or_answers_5xx() {
+    let (rt, router, _db) = setup();
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512).prop_map(Body_::Bytes),
+        json_value().prop_map(Body_::Json),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 600,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&(0..WRITES.len(), body), |(route, body)| {
+            let (method, path) = WRITES[route];
+            let bytes = match body {
+                Body_::Bytes(b) => b,
+                Body_::Json(v) => serde_json::to_vec(&v).unwrap(),
+            };
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(bytes))
+                .unwrap();
+            check(&rt, &router, req)
+        })
+        .unwrap();
+}
+
+#[test]
+fn no_path_or_query_panics_or_answers_5xx() {
+    let (rt, router, _db) = setup();
+    let segment = "[a-zA-Z0-9%._~-]{0,24}";
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&(segment, segment, 0..4usize), |(a, b, shape)| {
+            let uri = match shape {
+                0 => format!("/api/v1/incidents/{a}"),
+                1 => format!("/api/v1/incidents?{a}={b}"),
+                2 => format!("/api/v1/incidents/1/timeline?after={a}&limit={b}"),
+                _ => format!("/api/v1/incidents/{a}/roles/{b}"),
+            };
+            let Ok(req) = Request::get(&uri)
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+            else {
+                return Ok(());
+            };
+            check(&rt, &router, req)
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_malformed_authorization_header_is_a_401_problem() {
+    let (rt, router, _db) = setup();
+    for value in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic abc",
+        "bearer \u{7f}",
+        "Bearer mst_x y",
+    ] {
+        let Ok(req) = Request::get("/api/v1/incidents")
+            .header(header::AUTHORIZATION, value)
+            .body(Body::empty())
+        else {
+            continue;
+        };
+        let response = rt.block_on(router.clone().oneshot(req)).unwrap();
+        assert_eq!(response.status(), 401, "{value:?}");
+    }
+}
