@@ -2,7 +2,7 @@
 
 use muster_domain::{Event, Handle, Incident, Permission, RequiredRoles, RoleDef, Timestamp};
 
-use crate::{StoreError, User};
+use crate::{IncidentFilter, StoreError, User};
 
 pub(crate) const REQUIRED_ROLES_KEY: &str = "required_roles";
 
@@ -81,4 +81,35 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Page sizes are clamped to 1..=1000.
 pub(crate) fn limit(l: u32) -> i64 {
     i64::from(l.clamp(1, 1000))
+}
+
+/// `SELECT state FROM incidents` for a filter, newest first. The query
+/// builder writes each backend's placeholders, so both share this.
+pub(crate) fn incidents_query<'a, DB: sqlx::Database>(
+    filter: &IncidentFilter,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new("SELECT state FROM incidents WHERE 1 = 1");
+    let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    let priorities: Vec<&'static str> = filter.priorities.iter().map(|p| p.as_str()).collect();
+    for (column, values) in [("status", statuses), ("priority", priorities)] {
+        if values.is_empty() {
+            continue;
+        }
+        q.push(format_args!(" AND {column} IN ("));
+        let mut list = q.separated(", ");
+        for v in values {
+            list.push_bind(v);
+        }
+        q.push(")");
+    }
+    if let Some(before) = filter.before {
+        q.push(" AND number < ").push_bind(before as i64);
+    }
+    q.push(" ORDER BY number DESC LIMIT ")
+        .push_bind(limit(filter.limit));
+    q
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use muster_domain::{Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 
 use crate::rows::{self, micros};
 use crate::{
@@ -297,29 +297,7 @@ impl Store for SqliteStore {
     }
 
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT state FROM incidents WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            q.push(" AND status IN (");
-            let mut list = q.separated(", ");
-            for s in &filter.statuses {
-                list.push_bind(s.as_str());
-            }
-            q.push(")");
-        }
-        if !filter.priorities.is_empty() {
-            q.push(" AND priority IN (");
-            let mut list = q.separated(", ");
-            for p in &filter.priorities {
-                list.push_bind(p.as_str());
-            }
-            q.push(")");
-        }
-        if let Some(before) = filter.before {
-            q.push(" AND number < ").push_bind(before as i64);
-        }
-        q.push(" ORDER BY number DESC LIMIT ")
-            .push_bind(rows::limit(filter.limit));
+        let mut q = rows::incidents_query::<Sqlite>(filter);
         let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.read).await?;
         found.iter().map(|(s,)| rows::incident(s)).collect()
     }
