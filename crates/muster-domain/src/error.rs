@@ -20,16 +20,10 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::Invalid { field: field.into(), message: message.into() }
     }
 
     pub fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::NotFound {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::NotFound { field: field.into(), message: message.into() }
     }
 }

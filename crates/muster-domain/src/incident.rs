@@ -20,11 +20,10 @@ use std::str::FromStr;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::alert::{AlertRef, AlertStatus};
 use crate::role::Audience;
 use crate::timeline::{self, EntryKind, MilestoneTag};
-use crate::{
-    Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic,
-};
+use crate::{Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic};
 
 /// `INC-7`, or just `7`, in paths and commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,16 +33,10 @@ impl FromStr for IncidentRef {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let digits = t
-            .strip_prefix("INC-")
-            .or_else(|| t.strip_prefix("inc-"))
-            .unwrap_or(t);
+        let digits = t.strip_prefix("INC-").or_else(|| t.strip_prefix("inc-")).unwrap_or(t);
         match digits.parse::<u64>() {
             Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(IncidentRef(n)),
-            _ => Err(DomainError::invalid(
-                "ref",
-                format!("{s:?} is not an incident reference like INC-7 or 7"),
-            )),
+            _ => Err(DomainError::invalid("ref", format!("{s:?} is not an incident reference like INC-7 or 7"))),
         }
     }
 }
@@ -69,10 +62,7 @@ pub struct Assignment {
 impl Assignment {
     fn covers(&self, audience: Audience) -> bool {
         self.role == RoleKind::CommunicationsManager
-            && self
-                .scope
-                .as_ref()
-                .is_none_or(|s| s.audience() == Some(audience))
+            && self.scope.as_ref().is_none_or(|s| s.audience() == Some(audience))
     }
 }
 
@@ -147,6 +137,28 @@ pub enum Change {
         from: String,
         to: String,
     },
+    /// An alert became part of the incident.
+    AlertLinked {
+        alert: AlertRef,
+    },
+    /// An alert fired again after it had resolved: a new alert for the same
+    /// dedup key, linked to the incident its predecessor belonged to.
+    AlertRetriggered {
+        alert: AlertRef,
+    },
+    AlertAcknowledged {
+        alert: AlertRef,
+    },
+    AlertResolved {
+        alert: AlertRef,
+    },
+    /// A change event (a deploy, a config change) on an affected service.
+    ServiceChanged {
+        service: String,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -190,6 +202,9 @@ pub struct Incident {
     /// Current assignments, in the order they were made.
     pub roles: Vec<Assignment>,
     pub topic: String,
+    /// Alerts linked to the incident, with their last known status.
+    #[serde(default)]
+    pub alerts: Vec<AlertRef>,
     next_assignment: u64,
     /// The `seq` of the last event.
     pub version: u64,
@@ -229,6 +244,22 @@ pub enum Command {
         corrects: Option<u64>,
         occurred_at: Option<Timestamp>,
     },
+    /// Link an alert; `retriggered` when it replaces a resolved alert of the
+    /// same dedup key that was linked before.
+    LinkAlert {
+        alert: AlertRef,
+        retriggered: bool,
+    },
+    /// A linked alert was acknowledged or resolved.
+    AlertStatus {
+        alert: AlertRef,
+    },
+    /// A change event on one of the incident's services.
+    RecordChange {
+        service: String,
+        summary: String,
+        source: Option<String>,
+    },
 }
 
 /// A new incident.
@@ -247,10 +278,7 @@ const FUTURE_SKEW: SignedDuration = SignedDuration::from_secs(60);
 fn parse_title(title: &str) -> Result<String, DomainError> {
     let t = title.trim();
     if t.is_empty() || t.chars().count() > 200 {
-        return Err(DomainError::invalid(
-            "title",
-            "a title has 1-200 characters",
-        ));
+        return Err(DomainError::invalid("title", "a title has 1-200 characters"));
     }
     Ok(t.to_owned())
 }
@@ -258,10 +286,7 @@ fn parse_title(title: &str) -> Result<String, DomainError> {
 fn parse_summary(summary: &str) -> Result<String, DomainError> {
     let s = summary.trim();
     if s.chars().count() > 10_000 {
-        return Err(DomainError::invalid(
-            "summary",
-            "a summary has at most 10,000 characters",
-        ));
+        return Err(DomainError::invalid("summary", "a summary has at most 10,000 characters"));
     }
     Ok(s.to_owned())
 }
@@ -270,10 +295,7 @@ fn require_role_holder(user: &Actor) -> Result<(), DomainError> {
     if user.permission == Permission::Viewer {
         return Err(DomainError::invalid(
             "user",
-            format!(
-                "@{} is a viewer, and viewers cannot hold roles",
-                user.handle
-            ),
+            format!("@{} is a viewer, and viewers cannot hold roles", user.handle),
         ));
     }
     Ok(())
@@ -304,6 +326,12 @@ impl Incident {
         out
     }
 
+    /// Whether every linked alert has resolved: a hint that the incident may
+    /// be resolved too (it never resolves by itself).
+    pub fn all_alerts_resolved(&self) -> bool {
+        !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status == AlertStatus::Resolved)
+    }
+
     /// Required roles nobody holds. A required communications manager is
     /// missing until both audiences are covered.
     pub fn missing_roles(&self, required: &crate::RequiredRoles) -> Vec<RoleKind> {
@@ -311,9 +339,9 @@ impl Incident {
             .for_priority(self.priority)
             .iter()
             .filter(|role| match role {
-                RoleKind::CommunicationsManager => !Audience::BOTH
-                    .iter()
-                    .all(|aud| self.roles.iter().any(|a| a.covers(*aud))),
+                RoleKind::CommunicationsManager => {
+                    !Audience::BOTH.iter().all(|aud| self.roles.iter().any(|a| a.covers(*aud)))
+                }
                 role => self.holders(role).next().is_none(),
             })
             .cloned()
@@ -322,29 +350,17 @@ impl Incident {
 
     /// Declares incident `number`: the actor becomes first responder and the
     /// chosen incident manager takes the role.
-    pub fn declare(
-        number: u64,
-        d: Declaration,
-        ctx: Context<'_>,
-    ) -> Result<(Incident, Vec<Event>), DomainError> {
+    pub fn declare(number: u64, d: Declaration, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
         ctx.actor.require_write()?;
         let title = parse_title(&d.title)?;
         let summary = parse_summary(&d.summary)?;
         require_role_holder(&d.incident_manager).map_err(|_| {
             DomainError::invalid(
                 "incident_manager",
-                format!(
-                    "@{} is a viewer, and viewers cannot hold roles",
-                    d.incident_manager.handle
-                ),
+                format!("@{} is a viewer, and viewers cannot hold roles", d.incident_manager.handle),
             )
         })?;
-        let declared = Change::Declared {
-            number,
-            title,
-            summary,
-            priority: d.priority,
-        };
+        let declared = Change::Declared { number, title, summary, priority: d.priority };
         let mut state = Incident::from_declared(&declared, ctx.now).expect("a Declared change");
         let mut tx = Transaction::new(&mut state, ctx);
         // The declarer acts as first responder (and as incident manager
@@ -354,49 +370,29 @@ impl Incident {
             tx.actor_roles.push(RoleKind::IncidentManager);
         }
         tx.record(declared, None);
-        tx.assign_new(
-            RoleKind::FirstResponder,
-            ctx.actor.handle.clone(),
-            None,
-            Via::Declaration,
-        );
-        tx.assign_new(
-            RoleKind::IncidentManager,
-            d.incident_manager.handle,
-            None,
-            Via::Declaration,
-        );
+        tx.assign_new(RoleKind::FirstResponder, ctx.actor.handle.clone(), None, Via::Declaration);
+        tx.assign_new(RoleKind::IncidentManager, d.incident_manager.handle, None, Via::Declaration);
         let events = tx.finish();
         Ok((state, events))
     }
 
     /// Runs a command; on success returns the new state and the events that
     /// led to it (possibly none, when nothing changed).
-    pub fn execute(
-        &self,
-        command: Command,
-        ctx: Context<'_>,
-    ) -> Result<(Incident, Vec<Event>), DomainError> {
+    pub fn execute(&self, command: Command, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
         ctx.actor.require_write()?;
         let mut state = self.clone();
         let mut tx = Transaction::new(&mut state, ctx);
         match command {
-            Command::Update {
-                title,
-                summary,
-                priority,
-                status,
-            } => tx.update(title, summary, priority, status)?,
+            Command::Update { title, summary, priority, status } => tx.update(title, summary, priority, status)?,
             Command::Assign { role, user, scope } => tx.assign(role, user, scope)?,
             Command::Relieve { assignment } => tx.relieve(assignment)?,
-            Command::AddEntry {
-                kind,
-                text,
-                tag,
-                corrects,
-                occurred_at,
-            } => {
+            Command::AddEntry { kind, text, tag, corrects, occurred_at } => {
                 tx.add_entry(kind, text, tag, corrects, occurred_at)?;
+            }
+            Command::LinkAlert { alert, retriggered } => tx.link_alert(alert, retriggered)?,
+            Command::AlertStatus { alert } => tx.alert_status(alert),
+            Command::RecordChange { service, summary, source } => {
+                tx.record(Change::ServiceChanged { service, summary, source }, None);
             }
         }
         let events = tx.finish();
@@ -404,13 +400,7 @@ impl Incident {
     }
 
     fn from_declared(change: &Change, at: Timestamp) -> Option<Incident> {
-        let Change::Declared {
-            number,
-            title,
-            summary,
-            priority,
-        } = change
-        else {
+        let Change::Declared { number, title, summary, priority } = change else {
             return None;
         };
         Some(Incident {
@@ -427,6 +417,7 @@ impl Incident {
             closed_at: None,
             roles: Vec::new(),
             topic: String::new(),
+            alerts: Vec::new(),
             next_assignment: 1,
             version: 0,
             last_hash: String::new(),
@@ -450,7 +441,13 @@ impl Incident {
     /// made, so applying cannot fail.
     pub fn apply(&mut self, e: &Event) {
         match &e.change {
-            Change::Declared { .. } | Change::Entry { .. } => {}
+            Change::Declared { .. } | Change::Entry { .. } | Change::ServiceChanged { .. } => {}
+            Change::AlertLinked { alert } | Change::AlertRetriggered { alert } => self.alerts.push(alert.clone()),
+            Change::AlertAcknowledged { alert } | Change::AlertResolved { alert } => {
+                if let Some(a) = self.alerts.iter_mut().find(|a| a.id == alert.id) {
+                    a.status = alert.status;
+                }
+            }
             Change::TitleChanged { to, .. } => self.title.clone_from(to),
             Change::SummaryChanged { to, .. } => self.summary.clone_from(to),
             Change::PriorityChanged { to, .. } => self.priority = *to,
@@ -493,12 +490,7 @@ struct Transaction<'s, 'c> {
 impl<'s, 'c> Transaction<'s, 'c> {
     fn new(state: &'s mut Incident, ctx: Context<'c>) -> Self {
         let actor_roles = state.roles_of(&ctx.actor.handle);
-        Transaction {
-            state,
-            ctx,
-            actor_roles,
-            events: Vec::new(),
-        }
+        Transaction { state, ctx, actor_roles, events: Vec::new() }
     }
 
     fn record(&mut self, change: Change, at: Option<Timestamp>) {
@@ -534,10 +526,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
 
     fn require_not_closed(&self) -> Result<(), DomainError> {
         if self.state.status == Status::Closed {
-            return Err(DomainError::Conflict(format!(
-                "{} is closed, and closed is final",
-                self.reference()
-            )));
+            return Err(DomainError::Conflict(format!("{} is closed, and closed is final", self.reference())));
         }
         Ok(())
     }
@@ -545,20 +534,11 @@ impl<'s, 'c> Transaction<'s, 'c> {
     /// The incident manager, the backup and admins have authority over roles.
     fn has_authority(&self) -> bool {
         self.ctx.actor.is_admin()
-            || self.actor_roles.iter().any(|r| {
-                matches!(
-                    r,
-                    RoleKind::IncidentManager | RoleKind::BackupIncidentManager
-                )
-            })
+            || self.actor_roles.iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
     }
 
     fn authority_error(&self, what: &str) -> DomainError {
-        let im = self
-            .state
-            .incident_manager()
-            .map(|a| format!(" (@{})", a.user))
-            .unwrap_or_default();
+        let im = self.state.incident_manager().map(|a| format!(" (@{})", a.user)).unwrap_or_default();
         let backup = self
             .state
             .holders(&RoleKind::BackupIncidentManager)
@@ -602,11 +582,8 @@ impl<'s, 'c> Transaction<'s, 'c> {
         if let Some(to) = status {
             let from = self.state.status;
             if from != to && !from.can_move_to(to) {
-                let allowed: Vec<&str> = Status::ALL
-                    .into_iter()
-                    .filter(|s| from.can_move_to(*s))
-                    .map(Status::as_str)
-                    .collect();
+                let allowed: Vec<&str> =
+                    Status::ALL.into_iter().filter(|s| from.can_move_to(*s)).map(Status::as_str).collect();
                 return Err(DomainError::invalid(
                     "status",
                     format!(
@@ -636,58 +613,33 @@ impl<'s, 'c> Transaction<'s, 'c> {
         Ok(())
     }
 
-    fn assign(
-        &mut self,
-        role: RoleKind,
-        user: Actor,
-        scope: Option<Scope>,
-    ) -> Result<(), DomainError> {
+    fn assign(&mut self, role: RoleKind, user: Actor, scope: Option<Scope>) -> Result<(), DomainError> {
         self.require_not_closed()?;
         if !self.has_authority() {
             return Err(self.authority_error("assign roles"));
         }
         require_role_holder(&user)?;
         let user = user.handle;
-        if let Some(same) = self
-            .state
-            .roles
-            .iter()
-            .find(|a| a.role == role && a.user == user && a.scope == scope)
-        {
+        if let Some(same) = self.state.roles.iter().find(|a| a.role == role && a.user == user && a.scope == scope) {
             return Err(DomainError::Conflict(format!(
                 "@{user} already holds {}{} in {}",
                 same.role.key(),
-                same.scope
-                    .as_ref()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default(),
+                same.scope.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(),
                 self.reference()
             )));
         }
         match &role {
             RoleKind::IncidentManager => {
-                let current = self
-                    .state
-                    .incident_manager()
-                    .cloned()
-                    .expect("an incident always has an incident manager");
+                let current =
+                    self.state.incident_manager().cloned().expect("an incident always has an incident manager");
                 self.relieve_existing(current.clone(), Relief::HandedOver { to: user.clone() });
-                let backup = self
-                    .state
-                    .holders(&RoleKind::BackupIncidentManager)
-                    .find(|a| a.user == user)
-                    .cloned();
+                let backup = self.state.holders(&RoleKind::BackupIncidentManager).find(|a| a.user == user).cloned();
                 if let Some(backup) = backup {
                     self.relieve_existing(backup, Relief::BecameIncidentManager);
                 }
                 self.assign_new(role, user, None, Via::Handover { from: current.user });
             }
-            RoleKind::BackupIncidentManager
-                if self
-                    .state
-                    .incident_manager()
-                    .is_some_and(|a| a.user == user) =>
-            {
+            RoleKind::BackupIncidentManager if self.state.incident_manager().is_some_and(|a| a.user == user) => {
                 return Err(DomainError::invalid(
                     "user",
                     format!("@{user} is the incident manager and cannot also be their own backup"),
@@ -749,12 +701,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
             return Err(self.authority_error("relieve others of their roles"));
         }
         if assignment.role == RoleKind::IncidentManager {
-            let Some(backup) = self
-                .state
-                .holders(&RoleKind::BackupIncidentManager)
-                .next()
-                .cloned()
-            else {
+            let Some(backup) = self.state.holders(&RoleKind::BackupIncidentManager).next().cloned() else {
                 return Err(DomainError::Conflict(format!(
                     "{} must always have an incident manager: assign a new incident manager (a handover) or a backup incident manager first",
                     self.reference()
@@ -763,16 +710,35 @@ impl<'s, 'c> Transaction<'s, 'c> {
             let from = assignment.user.clone();
             self.relieve_existing(assignment, Relief::Relieved);
             self.relieve_existing(backup.clone(), Relief::BecameIncidentManager);
-            self.assign_new(
-                RoleKind::IncidentManager,
-                backup.user,
-                None,
-                Via::Promotion { from },
-            );
+            self.assign_new(RoleKind::IncidentManager, backup.user, None, Via::Promotion { from });
         } else {
             self.relieve_existing(assignment, Relief::Relieved);
         }
         Ok(())
+    }
+
+    fn link_alert(&mut self, alert: AlertRef, retriggered: bool) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        if self.state.alerts.iter().any(|a| a.id == alert.id) {
+            return Err(DomainError::Conflict(format!("alert {} is already linked to {}", alert.id, self.reference())));
+        }
+        let change = if retriggered { Change::AlertRetriggered { alert } } else { Change::AlertLinked { alert } };
+        self.record(change, None);
+        Ok(())
+    }
+
+    /// Records a linked alert's new status; alerts not linked here, or with
+    /// no change, record nothing.
+    fn alert_status(&mut self, alert: AlertRef) {
+        let known = self.state.alerts.iter().find(|a| a.id == alert.id);
+        if known.is_none_or(|a| a.status == alert.status) {
+            return;
+        }
+        match alert.status {
+            AlertStatus::Resolved => self.record(Change::AlertResolved { alert }, None),
+            AlertStatus::Acknowledged => self.record(Change::AlertAcknowledged { alert }, None),
+            AlertStatus::Triggered => {}
+        }
     }
 
     fn add_entry(
@@ -785,10 +751,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
     ) -> Result<(), DomainError> {
         let text = text.trim().to_owned();
         if text.is_empty() || text.chars().count() > 10_000 {
-            return Err(DomainError::invalid(
-                "text",
-                "an entry's text has 1-10,000 characters",
-            ));
+            return Err(DomainError::invalid("text", "an entry's text has 1-10,000 characters"));
         }
         match (kind, tag) {
             (EntryKind::Milestone, None) => {
@@ -803,28 +766,14 @@ impl<'s, 'c> Transaction<'s, 'c> {
         if let Some(c) = corrects
             && (c == 0 || c > self.state.version)
         {
-            return Err(DomainError::not_found(
-                "corrects",
-                format!("{} has no timeline entry {c}", self.reference()),
-            ));
+            return Err(DomainError::not_found("corrects", format!("{} has no timeline entry {c}", self.reference())));
         }
         if let Some(at) = occurred_at
             && at > self.ctx.now + FUTURE_SKEW
         {
-            return Err(DomainError::invalid(
-                "occurred_at",
-                "an entry cannot be dated in the future",
-            ));
+            return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
         }
-        self.record(
-            Change::Entry {
-                kind,
-                text,
-                tag,
-                corrects,
-            },
-            occurred_at,
-        );
+        self.record(Change::Entry { kind, text, tag, corrects }, occurred_at);
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`alert`]: severities, alert statuses and actions, integration and
+//!   dedup keys, auto-declare rules and the impact matrix.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
 //!   with the allowed status moves.
 //! - [`user`]: handles, permission levels and the acting user.
@@ -19,6 +21,7 @@
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
 
+pub mod alert;
 pub mod error;
 pub mod incident;
 pub mod priority;

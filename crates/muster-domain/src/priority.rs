@@ -43,10 +43,9 @@ impl FromStr for Priority {
             "P2" => Ok(Priority::P2),
             "P3" => Ok(Priority::P3),
             "P4" => Ok(Priority::P4),
-            _ => Err(DomainError::invalid(
-                "priority",
-                format!("unknown priority {s:?}, expected one of P1, P2, P3, P4"),
-            )),
+            _ => {
+                Err(DomainError::invalid("priority", format!("unknown priority {s:?}, expected one of P1, P2, P3, P4")))
+            }
         }
     }
 }

@@ -22,8 +22,7 @@ impl RoleKey {
         let s = s.trim();
         let ok = (2..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
             return Err(DomainError::invalid(
                 "key",
@@ -194,16 +193,9 @@ impl RoleDef {
         let key = RoleKey::parse(key)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
-            return Err(DomainError::invalid(
-                "name",
-                "a role name has 1-64 characters",
-            ));
+            return Err(DomainError::invalid("name", "a role name has 1-64 characters"));
         }
-        Ok(RoleDef {
-            key,
-            name: name.to_owned(),
-            many,
-        })
+        Ok(RoleDef { key, name: name.to_owned(), many })
     }
 }
 
@@ -220,18 +212,11 @@ impl RoleCatalog {
         if let Some(k) = RoleKind::builtin(s) {
             return Ok(k);
         }
-        self.custom
-            .iter()
-            .find(|d| d.key.as_str() == s)
-            .map(|d| RoleKind::Custom(d.key.clone()))
-            .ok_or_else(|| {
-                let mut known: Vec<&str> = RoleKind::BUILTIN.iter().map(|k| k.key()).collect();
-                known.extend(self.custom.iter().map(|d| d.key.as_str()));
-                DomainError::invalid(
-                    field,
-                    format!("unknown role {s:?}, expected one of {}", known.join(", ")),
-                )
-            })
+        self.custom.iter().find(|d| d.key.as_str() == s).map(|d| RoleKind::Custom(d.key.clone())).ok_or_else(|| {
+            let mut known: Vec<&str> = RoleKind::BUILTIN.iter().map(|k| k.key()).collect();
+            known.extend(self.custom.iter().map(|d| d.key.as_str()));
+            DomainError::invalid(field, format!("unknown role {s:?}, expected one of {}", known.join(", ")))
+        })
     }
 
     /// Whether several people may hold the role at once.
@@ -253,23 +238,16 @@ impl RoleCatalog {
             RoleKind::TechLead => "TL".into(),
             RoleKind::CustomerSupportLead => "CSL".into(),
             RoleKind::Scribe => "Scribe".into(),
-            RoleKind::Custom(k) => self
-                .custom
-                .iter()
-                .find(|d| &d.key == k)
-                .map(|d| d.name.clone())
-                .unwrap_or_else(|| role.name()),
+            RoleKind::Custom(k) => {
+                self.custom.iter().find(|d| &d.key == k).map(|d| d.name.clone()).unwrap_or_else(|| role.name())
+            }
         }
     }
 
     /// Checks the scope given for a role: communications managers take
     /// `internal` or `external` (none covers both), tech leads and custom
     /// roles take a free workstream name, other roles take none.
-    pub fn parse_scope(
-        &self,
-        role: &RoleKind,
-        scope: Option<&str>,
-    ) -> Result<Option<Scope>, DomainError> {
+    pub fn parse_scope(&self, role: &RoleKind, scope: Option<&str>) -> Result<Option<Scope>, DomainError> {
         let Some(raw) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
@@ -278,9 +256,7 @@ impl RoleCatalog {
                 "internal" | "external" => Ok(Some(Scope(raw.to_owned()))),
                 _ => Err(DomainError::invalid(
                     "scope",
-                    format!(
-                        "a communications manager's scope is internal or external (none means both), not {raw:?}"
-                    ),
+                    format!("a communications manager's scope is internal or external (none means both), not {raw:?}"),
                 )),
             },
             RoleKind::TechLead | RoleKind::Custom(_) => {
@@ -295,10 +271,7 @@ impl RoleCatalog {
             }
             other => Err(DomainError::invalid(
                 "scope",
-                format!(
-                    "{} takes no scope; only tech_lead, communications_manager and custom roles do",
-                    other.key()
-                ),
+                format!("{} takes no scope; only tech_lead, communications_manager and custom roles do", other.key()),
             )),
         }
     }
@@ -313,10 +286,7 @@ impl Default for RequiredRoles {
     fn default() -> Self {
         use RoleKind::*;
         RequiredRoles(BTreeMap::from([
-            (
-                Priority::P1,
-                vec![IncidentManager, TechLead, CommunicationsManager, Scribe],
-            ),
+            (Priority::P1, vec![IncidentManager, TechLead, CommunicationsManager, Scribe]),
             (Priority::P2, vec![IncidentManager, TechLead]),
             (Priority::P3, vec![IncidentManager]),
             (Priority::P4, vec![IncidentManager]),

@@ -17,13 +17,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Investigating,
-        Status::Identified,
-        Status::Monitoring,
-        Status::Resolved,
-        Status::Closed,
-    ];
+    pub const ALL: [Status; 5] =
+        [Status::Investigating, Status::Identified, Status::Monitoring, Status::Resolved, Status::Closed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,17 +57,14 @@ impl FromStr for Status {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s.trim())
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    "status",
-                    format!(
-                        "unknown status {s:?}, expected one of investigating, identified, monitoring, resolved, closed"
-                    ),
-                )
-            })
+        Status::ALL.into_iter().find(|st| st.as_str() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "status",
+                format!(
+                    "unknown status {s:?}, expected one of investigating, identified, monitoring, resolved, closed"
+                ),
+            )
+        })
     }
 }
 

@@ -27,13 +27,8 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 5] = [
-        EntryKind::Note,
-        EntryKind::Theory,
-        EntryKind::Decision,
-        EntryKind::Action,
-        EntryKind::Milestone,
-    ];
+    pub const ALL: [EntryKind; 5] =
+        [EntryKind::Note, EntryKind::Theory, EntryKind::Decision, EntryKind::Action, EntryKind::Milestone];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,18 +94,12 @@ impl MilestoneTag {
 impl FromStr for MilestoneTag {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        MilestoneTag::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    "tag",
-                    format!(
-                        "unknown milestone tag {s:?}, expected one of {}",
-                        MilestoneTag::list()
-                    ),
-                )
-            })
+        MilestoneTag::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "tag",
+                format!("unknown milestone tag {s:?}, expected one of {}", MilestoneTag::list()),
+            )
+        })
     }
 }
 
@@ -123,7 +112,8 @@ impl fmt::Display for MilestoneTag {
 impl Change {
     /// The entry kind, stable for filtering: `declared`, `title_changed`,
     /// `summary_changed`, `priority_changed`, `status_changed`,
-    /// `role_assigned`, `role_relieved`, `topic_changed`, or one of the
+    /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
+    /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -135,6 +125,11 @@ impl Change {
             Change::RoleAssigned { .. } => "role_assigned",
             Change::RoleRelieved { .. } => "role_relieved",
             Change::TopicChanged { .. } => "topic_changed",
+            Change::AlertLinked { .. } => "alert_linked",
+            Change::AlertRetriggered { .. } => "alert_retriggered",
+            Change::AlertAcknowledged { .. } => "alert_acknowledged",
+            Change::AlertResolved { .. } => "alert_resolved",
+            Change::ServiceChanged { .. } => "change",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -161,12 +156,7 @@ impl Event {
     pub fn text(&self) -> String {
         let by = &self.actor;
         match &self.change {
-            Change::Declared {
-                number,
-                title,
-                priority,
-                ..
-            } => {
+            Change::Declared { number, title, priority, .. } => {
                 format!("@{by} declared INC-{number} ({priority}): {title}")
             }
             Change::TitleChanged { to, .. } => format!("@{by} changed the title to {to:?}"),
@@ -187,18 +177,12 @@ impl Event {
                         format!("@{from} handed over incident manager to @{}", a.user)
                     }
                     Via::Promotion { from } => {
-                        format!(
-                            "backup @{} took over as incident manager from @{from}",
-                            a.user
-                        )
+                        format!("backup @{} took over as incident manager from @{from}", a.user)
                     }
                     Via::Narrowed => format!("@{} now covers {role} only", a.user),
                 }
             }
-            Change::RoleRelieved {
-                assignment: a,
-                reason,
-            } => {
+            Change::RoleRelieved { assignment: a, reason } => {
                 let role = scoped(&a.role, &a.scope);
                 match reason {
                     Relief::Relieved if a.user == *by => format!("@{by} stepped down as {role}"),
@@ -216,6 +200,18 @@ impl Event {
                 }
             }
             Change::TopicChanged { to, .. } => format!("Topic: {to}"),
+            Change::AlertLinked { alert: a } => {
+                format!("@{by} linked alert {} on {} ({}): {}", a.id, a.service, a.severity, a.summary)
+            }
+            Change::AlertRetriggered { alert: a } => {
+                format!("Alert fired again on {} ({}): {} (alert {})", a.service, a.severity, a.summary, a.id)
+            }
+            Change::AlertAcknowledged { alert: a } => format!("@{by} acknowledged alert {}: {}", a.id, a.summary),
+            Change::AlertResolved { alert: a } => format!("Alert {} on {} resolved: {}", a.id, a.service, a.summary),
+            Change::ServiceChanged { service, summary, source } => match source {
+                Some(src) => format!("Change on {service} from {src}: {summary}"),
+                None => format!("Change on {service}: {summary}"),
+            },
             Change::Entry { text, .. } => text.clone(),
         }
     }

@@ -17,10 +17,7 @@ pub fn render(incident: &Incident, catalog: &RoleCatalog) -> String {
     } else {
         incident.title.clone()
     };
-    let mut out = format!(
-        "INC-{} {} {} — {}",
-        incident.number, incident.priority, incident.status, title
-    );
+    let mut out = format!("INC-{} {} {} — {}", incident.number, incident.priority, incident.status, title);
 
     // Fixed order for the built-in roles, then custom roles by key.
     let mut order: Vec<RoleKind> = vec![
@@ -32,12 +29,8 @@ pub fn render(incident: &Incident, catalog: &RoleCatalog) -> String {
         RoleKind::Scribe,
         RoleKind::FirstResponder,
     ];
-    let mut custom: Vec<RoleKind> = incident
-        .roles
-        .iter()
-        .filter(|a| matches!(a.role, RoleKind::Custom(_)))
-        .map(|a| a.role.clone())
-        .collect();
+    let mut custom: Vec<RoleKind> =
+        incident.roles.iter().filter(|a| matches!(a.role, RoleKind::Custom(_))).map(|a| a.role.clone()).collect();
     custom.sort();
     custom.dedup();
     order.extend(custom);

@@ -16,13 +16,9 @@ impl Handle {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let s = s.trim();
         let s = s.strip_prefix('@').unwrap_or(s);
-        let valid_start = s
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let valid_rest = s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+        let valid_start = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_rest =
+            s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
         if s.is_empty() || s.len() > 32 || !valid_start || !valid_rest {
             return Err(DomainError::invalid(
                 "handle",
@@ -142,10 +138,7 @@ impl Actor {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(format!(
-                "only admins may do this, and @{} is not one",
-                self.handle
-            )))
+            Err(DomainError::Forbidden(format!("only admins may do this, and @{} is not one", self.handle)))
         }
     }
 }

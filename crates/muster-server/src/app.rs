@@ -8,8 +8,8 @@ use std::sync::Arc;
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::timeline::{EntryKind, MilestoneTag};
 use muster_domain::{
-    Actor, Assignment, Change, Command, DomainError, Event, Handle, Incident, IncidentRef,
-    Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, RoleKind, Status, Timestamp,
+    Actor, Assignment, Change, Command, DomainError, Event, Handle, Incident, IncidentRef, Permission, Priority,
+    RequiredRoles, RoleCatalog, RoleDef, RoleKind, Status, Timestamp,
 };
 use muster_store::{IncidentFilter, NewUser, Store, StoreError, TimelineQuery, User};
 
@@ -88,17 +88,13 @@ impl App {
         match token {
             Some(token) => {
                 let user = self.store.ensure_user(&admin, now).await?;
-                self.store
-                    .add_token(&user.handle, &auth::hash_token(token), now)
-                    .await?;
+                self.store.add_token(&user.handle, &auth::hash_token(token), now).await?;
                 Ok(None)
             }
             None if self.store.user_count().await? == 0 => {
                 let user = self.store.ensure_user(&admin, now).await?;
                 let token = auth::new_token();
-                self.store
-                    .add_token(&user.handle, &auth::hash_token(&token), now)
-                    .await?;
+                self.store.add_token(&user.handle, &auth::hash_token(&token), now).await?;
                 Ok(Some(token))
             }
             None => Ok(None),
@@ -113,9 +109,10 @@ impl App {
     }
 
     pub async fn user(&self, handle: &Handle) -> Result<User> {
-        self.store.user(handle).await?.ok_or_else(|| {
-            DomainError::not_found("handle", format!("there is no user @{handle}")).into()
-        })
+        self.store
+            .user(handle)
+            .await?
+            .ok_or_else(|| DomainError::not_found("handle", format!("there is no user @{handle}")).into())
     }
 
     /// A new API token for `handle`: admins for anyone, users for themselves.
@@ -130,9 +127,7 @@ impl App {
         }
         self.user(handle).await?;
         let token = auth::new_token();
-        self.store
-            .add_token(handle, &auth::hash_token(&token), self.clock.now())
-            .await?;
+        self.store.add_token(handle, &auth::hash_token(&token), self.clock.now()).await?;
         Ok(token)
     }
 
@@ -160,11 +155,7 @@ impl App {
         self.store.required_roles().await
     }
 
-    pub async fn set_required_roles(
-        &self,
-        actor: &Actor,
-        required: RequiredRoles,
-    ) -> Result<RequiredRoles> {
+    pub async fn set_required_roles(&self, actor: &Actor, required: RequiredRoles) -> Result<RequiredRoles> {
         actor.require_admin()?;
         self.store.set_required_roles(&required).await?;
         Ok(required)
@@ -175,10 +166,7 @@ impl App {
     async fn view(&self, incident: Incident) -> Result<IncidentView> {
         let required = self.store.required_roles().await?;
         let missing_roles = incident.missing_roles(&required);
-        Ok(IncidentView {
-            incident,
-            missing_roles,
-        })
+        Ok(IncidentView { incident, missing_roles })
     }
 
     #[tracing::instrument(name = "incident.declare", skip_all, fields(user.handle = %actor.handle))]
@@ -197,15 +185,7 @@ impl App {
                 priority: input.priority,
                 incident_manager: incident_manager.clone(),
             };
-            Incident::declare(
-                number,
-                declaration,
-                Context {
-                    actor,
-                    now,
-                    catalog: &catalog,
-                },
-            )
+            Incident::declare(number, declaration, Context { actor, now, catalog: &catalog })
         };
         let (incident, _) = self.store.declare_incident(&decide).await?;
         tracing::info!(incident.r#ref = %incident.reference(), "declared");
@@ -213,11 +193,7 @@ impl App {
     }
 
     pub async fn incident(&self, r: IncidentRef) -> Result<IncidentView> {
-        let incident = self
-            .store
-            .incident(r.0)
-            .await?
-            .ok_or_else(|| no_incident(r))?;
+        let incident = self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
         self.view(incident).await
     }
 
@@ -226,34 +202,17 @@ impl App {
         let found = self.store.incidents(filter).await?;
         Ok(found
             .into_iter()
-            .map(|incident| IncidentView {
-                missing_roles: incident.missing_roles(&required),
-                incident,
-            })
+            .map(|incident| IncidentView { missing_roles: incident.missing_roles(&required), incident })
             .collect())
     }
 
     /// Runs one command on an incident, in the store's transaction.
     #[tracing::instrument(name = "incident.command", skip_all, fields(incident.r#ref = %r, user.handle = %actor.handle))]
-    async fn execute(
-        &self,
-        actor: &Actor,
-        r: IncidentRef,
-        command: Command,
-    ) -> Result<(Incident, Vec<Event>)> {
+    async fn execute(&self, actor: &Actor, r: IncidentRef, command: Command) -> Result<(Incident, Vec<Event>)> {
         actor.require_write()?;
         let catalog = self.store.role_catalog().await?;
         let now = self.clock.now();
-        let decide = |state: &Incident| {
-            state.execute(
-                command.clone(),
-                Context {
-                    actor,
-                    now,
-                    catalog: &catalog,
-                },
-            )
-        };
+        let decide = |state: &Incident| state.execute(command.clone(), Context { actor, now, catalog: &catalog });
         match self.store.update_incident(r.0, &decide).await {
             Err(StoreError::NotFound(_)) => Err(no_incident(r).into()),
             other => other,
@@ -269,18 +228,7 @@ impl App {
         priority: Option<Priority>,
         status: Option<Status>,
     ) -> Result<IncidentView> {
-        let (incident, _) = self
-            .execute(
-                actor,
-                r,
-                Command::Update {
-                    title,
-                    summary,
-                    priority,
-                    status,
-                },
-            )
-            .await?;
+        let (incident, _) = self.execute(actor, r, Command::Update { title, summary, priority, status }).await?;
         self.view(incident).await
     }
 
@@ -298,33 +246,19 @@ impl App {
         let role = catalog.parse(role, "role")?;
         let scope = catalog.parse_scope(&role, scope)?;
         let member = self.member(user, "user").await?;
-        let (_, events) = self
-            .execute(
-                actor,
-                r,
-                Command::Assign {
-                    role,
-                    user: member,
-                    scope,
-                },
-            )
-            .await?;
+        let (_, events) = self.execute(actor, r, Command::Assign { role, user: member, scope }).await?;
         events
             .into_iter()
             .rev()
             .find_map(|e| match e.change {
-                Change::RoleAssigned { assignment, .. } if &assignment.user == user => {
-                    Some(assignment)
-                }
+                Change::RoleAssigned { assignment, .. } if &assignment.user == user => Some(assignment),
                 _ => None,
             })
             .ok_or_else(|| StoreError::Corrupt("an assignment made no role_assigned event".into()))
     }
 
     pub async fn relieve(&self, actor: &Actor, r: IncidentRef, assignment: u64) -> Result<()> {
-        self.execute(actor, r, Command::Relieve { assignment })
-            .await
-            .map(|_| ())
+        self.execute(actor, r, Command::Relieve { assignment }).await.map(|_| ())
     }
 
     pub async fn add_entry(&self, actor: &Actor, r: IncidentRef, e: EntryInput) -> Result<Event> {
@@ -343,10 +277,7 @@ impl App {
     }
 
     pub async fn timeline(&self, r: IncidentRef, query: &TimelineQuery) -> Result<Vec<Event>> {
-        self.store
-            .timeline(r.0, query)
-            .await?
-            .ok_or_else(|| no_incident(r).into())
+        self.store.timeline(r.0, query).await?.ok_or_else(|| no_incident(r).into())
     }
 }
 

@@ -30,27 +30,17 @@ pub struct Caller(pub Actor);
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<App>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "send an API token as Authorization: Bearer <token>",
-            ));
+            return Err(ApiError::unauthorized("send an API token as Authorization: Bearer <token>"));
         };
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be Bearer <token>")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <token>"))?;
         match app.store.user_for_token(&hash_token(token)).await? {
             Some(user) => Ok(Caller(user.actor())),
             None => Err(ApiError::unauthorized("this API token is not valid")),

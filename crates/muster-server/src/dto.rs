@@ -83,12 +83,7 @@ impl RoleResponse {
 
 impl From<&RoleDef> for RoleResponse {
     fn from(d: &RoleDef) -> Self {
-        RoleResponse {
-            key: d.key.as_str().into(),
-            name: d.name.clone(),
-            many: d.many,
-            builtin: false,
-        }
+        RoleResponse { key: d.key.as_str().into(), name: d.name.clone(), many: d.many, builtin: false }
     }
 }
 
@@ -189,10 +184,7 @@ impl From<&IncidentView> for IncidentResponse {
             monitoring_at: i.monitoring_at.map(ts),
             resolved_at: i.resolved_at.map(ts),
             closed_at: i.closed_at.map(ts),
-            incident_manager: i
-                .incident_manager()
-                .map(|a| a.user.to_string())
-                .unwrap_or_default(),
+            incident_manager: i.incident_manager().map(|a| a.user.to_string()).unwrap_or_default(),
             roles: i.roles.iter().map(AssignmentResponse::from).collect(),
             topic: i.topic.clone(),
             missing_roles: v.missing_roles.iter().map(|r| r.key().to_owned()).collect(),

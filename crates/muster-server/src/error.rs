@@ -34,26 +34,11 @@ pub struct Problem {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            slug,
-            detail: detail.into(),
-            field: None,
-        }
+        ApiError { status, slug, detail: detail.into(), field: None }
     }
 
-    pub fn field(
-        status: StatusCode,
-        slug: &'static str,
-        field: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        ApiError {
-            status,
-            slug,
-            detail: detail.into(),
-            field: Some(field.into()),
-        }
+    pub fn field(status: StatusCode, slug: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError { status, slug, detail: detail.into(), field: Some(field.into()) }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -65,12 +50,7 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-field",
-            field,
-            detail,
-        )
+        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", field, detail)
     }
 
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
@@ -86,12 +66,9 @@ impl ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::Invalid { field, message } => ApiError::field(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-field",
-                field,
-                message,
-            ),
+            DomainError::Invalid { field, message } => {
+                ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", field, message)
+            }
             DomainError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             DomainError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             DomainError::NotFound { field, message } => {
@@ -106,9 +83,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Rejected(d) => d.into(),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::NotFound(m) => {
-                ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m)
-            }
+            StoreError::NotFound(m) => ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m),
             other => ApiError::internal("store failed", other),
         }
     }
@@ -126,10 +101,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

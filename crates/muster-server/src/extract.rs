@@ -25,8 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -44,11 +43,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     format!("the body is larger than {BODY_LIMIT} bytes"),
                 )
             } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable-body",
-                    rejection.body_text(),
-                )
+                ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", rejection.body_text())
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -62,18 +57,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." {
-                    missing_field(&inner.to_string()).unwrap_or(path)
-                } else {
-                    path
-                };
+                let field = if path == "." { missing_field(&inner.to_string()).unwrap_or(path) } else { path };
                 ApiError::invalid(&field, strip_position(&inner.to_string()))
             }
-            _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                format!("the body is not valid JSON: {inner}"),
-            ),
+            _ => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {inner}"))
+            }
         }
     })
 }
@@ -100,16 +89,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                ApiError::field(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-query",
-                    field,
-                    e.into_inner().to_string(),
-                )
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, e.into_inner().to_string())
+        })
     }
 }

@@ -39,19 +39,11 @@ pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes();
     api.route("/healthz", axum::routing::get(healthz))
         .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "there is nothing at this path",
-            )
-        })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is nothing at this path") })
         .layer(axum::middleware::map_response(ensure_problem))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::internal("a request handler panicked", "panic").into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a request handler panicked", "panic").into_response()
+        }))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
@@ -91,12 +83,8 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: the database does not answer");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database does not answer",
-            )
-            .into_response()
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")
+                .into_response()
         }
     }
 }
@@ -119,11 +107,7 @@ async fn ensure_problem(response: Response) -> Response {
             _ => status.canonical_reason().unwrap_or("error").to_owned(),
         },
     };
-    let slug = if status.is_server_error() {
-        "internal"
-    } else {
-        "bad-request"
-    };
+    let slug = if status.is_server_error() { "internal" } else { "bad-request" };
     ApiError::new(status, slug, detail).into_response()
 }
 
@@ -133,7 +117,5 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
 }

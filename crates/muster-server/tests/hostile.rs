@@ -86,9 +86,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(names.clone(), inner, 0..6).prop_map(|m| Value::Object(
-                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-            )),
+            prop::collection::btree_map(names.clone(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
         ]
     })
 }
@@ -119,28 +118,14 @@ fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
 
 /// Sends a request; fails unless the answer is below 500, and a problem
 /// document when it is an error.
-fn check(
-    rt: &tokio::runtime::Runtime,
-    router: &axum::Router,
-    req: Request<Body>,
-) -> Result<(), TestCaseError> {
+fn check(rt: &tokio::runtime::Runtime, router: &axum::Router, req: Request<Body>) -> Result<(), TestCaseError> {
     let what = format!("{} {}", req.method(), req.uri());
     let response = rt.block_on(router.clone().oneshot(req)).unwrap();
     let status = response.status();
     prop_assert!(status.as_u16() < 500, "{what} answered {status}");
     if status.as_u16() >= 400 {
-        let ct = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        prop_assert_eq!(
-            ct,
-            "application/problem+json",
-            "{} answered {} without a problem",
-            what,
-            status
-        );
+        let ct = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        prop_assert_eq!(ct, "application/problem+json", "{} answered {} without a problem", what, status);
     }
     Ok(())
 }
@@ -152,11 +137,7 @@ fn no_body_at_any_write_route_panics_or_answers_5xx() {
         prop::collection::vec(any::<u8>(), 0..512).prop_map(Body_::Bytes),
         json_value().prop_map(Body_::Json),
     ];
-    let mut runner = TestRunner::new(Config {
-        cases: 600,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(Config { cases: 600, failure_persistence: None, ..Config::default() });
     runner
         .run(&(0..WRITES.len(), body), |(route, body)| {
             let (method, path) = WRITES[route];
@@ -180,11 +161,7 @@ fn no_body_at_any_write_route_panics_or_answers_5xx() {
 fn no_path_or_query_panics_or_answers_5xx() {
     let (rt, router, _db) = setup();
     let segment = "[a-zA-Z0-9%._~-]{0,24}";
-    let mut runner = TestRunner::new(Config {
-        cases: 400,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     runner
         .run(&(segment, segment, 0..4usize), |(a, b, shape)| {
             let uri = match shape {
@@ -193,9 +170,8 @@ fn no_path_or_query_panics_or_answers_5xx() {
                 2 => format!("/api/v1/incidents/1/timeline?after={a}&limit={b}"),
                 _ => format!("/api/v1/incidents/{a}/roles/{b}"),
             };
-            let Ok(req) = Request::get(&uri)
-                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-                .body(Body::empty())
+            let Ok(req) =
+                Request::get(&uri).header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::empty())
             else {
                 return Ok(());
             };
@@ -207,18 +183,8 @@ fn no_path_or_query_panics_or_answers_5xx() {
 #[test]
 fn a_malformed_authorization_header_is_a_401_problem() {
     let (rt, router, _db) = setup();
-    for value in [
-        "",
-        "Bearer",
-        "Bearer ",
-        "Basic abc",
-        "bearer \u{7f}",
-        "Bearer mst_x y",
-    ] {
-        let Ok(req) = Request::get("/api/v1/incidents")
-            .header(header::AUTHORIZATION, value)
-            .body(Body::empty())
-        else {
+    for value in ["", "Bearer", "Bearer ", "Basic abc", "bearer \u{7f}", "Bearer mst_x y"] {
+        let Ok(req) = Request::get("/api/v1/incidents").header(header::AUTHORIZATION, value).body(Body::empty()) else {
             continue;
         };
         let response = rt.block_on(router.clone().oneshot(req)).unwrap();

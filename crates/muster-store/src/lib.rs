@@ -19,8 +19,7 @@
 
 use async_trait::async_trait;
 use muster_domain::{
-    DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog,
-    RoleDef, Status, Timestamp,
+    DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
 };
 
 pub mod postgres;
@@ -59,10 +58,7 @@ pub struct User {
 
 impl User {
     pub fn actor(&self) -> muster_domain::Actor {
-        muster_domain::Actor {
-            handle: self.handle.clone(),
-            permission: self.permission,
-        }
+        muster_domain::Actor { handle: self.handle.clone(), permission: self.permission }
     }
 }
 
@@ -93,12 +89,10 @@ pub struct TimelineQuery {
 
 /// Decides a command on an incident's current state: the new state and the
 /// events that lead to it (see `muster_domain::Incident::execute`).
-pub type Decide<'a> =
-    dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 /// Decides a declaration, given the number the store allots.
-pub type DecideDeclaration<'a> =
-    dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -126,17 +120,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Allots the next incident number and writes the declaration's state
     /// and events, all in one transaction.
-    async fn declare_incident(
-        &self,
-        decide: &DecideDeclaration<'_>,
-    ) -> Result<(Incident, Vec<Event>)>;
+    async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)>;
     /// Locks incident `number`, decides on its current state and writes the
     /// new state and events in one transaction. No events, no write.
-    async fn update_incident(
-        &self,
-        number: u64,
-        decide: &Decide<'_>,
-    ) -> Result<(Incident, Vec<Event>)>;
+    async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)>;
     async fn incident(&self, number: u64) -> Result<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// A page of the timeline in time order; `None` if there is no such incident.

@@ -14,9 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use crate::rows::{self, micros};
-use crate::{
-    Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User,
-};
+use crate::{Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User};
 
 pub struct PgStore {
     pool: PgPool,
@@ -36,17 +34,11 @@ impl PgStore {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 
-    async fn insert_events(
-        tx: &mut sqlx::PgConnection,
-        number: u64,
-        events: &[Event],
-    ) -> Result<()> {
+    async fn insert_events(tx: &mut sqlx::PgConnection, number: u64, events: &[Event]) -> Result<()> {
         for e in events {
             sqlx::query(
                 "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
@@ -81,21 +73,19 @@ impl Store for PgStore {
     }
 
     async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
-        let result = sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(u.handle.as_str())
-            .bind(&u.name)
-            .bind(&u.email)
-            .bind(u.permission.as_str())
-            .bind(micros(now))
-            .execute(&self.pool)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(u.handle.as_str())
+                .bind(&u.name)
+                .bind(&u.email)
+                .bind(u.permission.as_str())
+                .bind(micros(now))
+                .execute(&self.pool)
+                .await;
         match result {
             Err(e) if rows::is_unique_violation(&e) => Err(rows::handle_taken(&u.handle)),
             Err(e) => Err(e.into()),
-            Ok(_) => self
-                .user(&u.handle)
-                .await?
-                .ok_or_else(|| rows::handle_taken(&u.handle)),
+            Ok(_) => self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle)),
         }
     }
 
@@ -111,41 +101,37 @@ impl Store for PgStore {
         .bind(micros(now))
         .execute(&self.pool)
         .await?;
-        self.user(&u.handle)
-            .await?
-            .ok_or_else(|| rows::handle_taken(&u.handle))
+        self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle))
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        let found: Vec<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle"))
-            .fetch_all(&self.pool)
-            .await?;
+        let found: Vec<rows::UserRow> =
+            sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle")).fetch_all(&self.pool).await?;
         found.into_iter().map(rows::user).collect()
     }
 
     async fn user(&self, handle: &Handle) -> Result<Option<User>> {
-        let found: Option<rows::UserRow> =
-            sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = $1"))
-                .bind(handle.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let found: Option<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = $1"))
+            .bind(handle.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         found.map(rows::user).transpose()
     }
 
     async fn user_count(&self) -> Result<u64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*)::BIGINT FROM users")
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*)::BIGINT FROM users").fetch_one(&self.pool).await?;
         Ok(n as u64)
     }
 
     async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (hash, handle, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
-            .bind(token_hash)
-            .bind(handle.as_str())
-            .bind(micros(now))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (hash, handle, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(token_hash)
+        .bind(handle.as_str())
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -161,15 +147,13 @@ impl Store for PgStore {
     }
 
     async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO custom_roles (key, name, many, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(role.key.as_str())
-        .bind(&role.name)
-        .bind(role.many)
-        .bind(micros(now))
-        .execute(&self.pool)
-        .await;
+        let result = sqlx::query("INSERT INTO custom_roles (key, name, many, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(role.key.as_str())
+            .bind(&role.name)
+            .bind(role.many)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await;
         match result {
             Err(e) if rows::is_unique_violation(&e) => Err(rows::role_taken(role.key.as_str())),
             other => other.map(|_| ()).map_err(Into::into),
@@ -178,12 +162,8 @@ impl Store for PgStore {
 
     async fn role_catalog(&self) -> Result<RoleCatalog> {
         let found: Vec<(String, String, bool)> =
-            sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(RoleCatalog {
-            custom: found.into_iter().map(rows::role).collect::<Result<_>>()?,
-        })
+            sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&self.pool).await?;
+        Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
     }
 
     async fn required_roles(&self) -> Result<RequiredRoles> {
@@ -195,24 +175,22 @@ impl Store for PgStore {
     }
 
     async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(rows::REQUIRED_ROLES_KEY)
-            .bind(rows::required_roles_json(required))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(rows::REQUIRED_ROLES_KEY)
+        .bind(rows::required_roles_json(required))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    async fn declare_incident(
-        &self,
-        decide: &DecideDeclaration<'_>,
-    ) -> Result<(Incident, Vec<Event>)> {
+    async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.pool.begin().await?;
-        let (number,): (i64,) = sqlx::query_as(
-            "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let (number,): (i64,) =
+            sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?;
         let number = number as u64;
         let (state, events) = decide(number)?;
         sqlx::query(
@@ -234,17 +212,12 @@ impl Store for PgStore {
         Ok((state, events))
     }
 
-    async fn update_incident(
-        &self,
-        number: u64,
-        decide: &Decide<'_>,
-    ) -> Result<(Incident, Vec<Event>)> {
+    async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.pool.begin().await?;
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT state FROM incidents WHERE number = $1 FOR UPDATE")
-                .bind(number as i64)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = $1 FOR UPDATE")
+            .bind(number as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
         let current = rows::incident(&found.ok_or_else(|| rows::no_incident(number))?.0)?;
         let (state, events) = decide(&current)?;
         if events.is_empty() {
@@ -269,11 +242,10 @@ impl Store for PgStore {
     }
 
     async fn incident(&self, number: u64) -> Result<Option<Incident>> {
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT state FROM incidents WHERE number = $1")
-                .bind(number as i64)
-                .fetch_optional(&self.pool)
-                .await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = $1")
+            .bind(number as i64)
+            .fetch_optional(&self.pool)
+            .await?;
         found.map(|(s,)| rows::incident(&s)).transpose()
     }
 
@@ -285,17 +257,14 @@ impl Store for PgStore {
 
     async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
         let mut conn = self.pool.acquire().await?;
-        let exists: Option<(i64,)> =
-            sqlx::query_as("SELECT number FROM incidents WHERE number = $1")
-                .bind(number as i64)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT number FROM incidents WHERE number = $1")
+            .bind(number as i64)
+            .fetch_optional(&mut *conn)
+            .await?;
         if exists.is_none() {
             return Ok(None);
         }
-        let (at, seq) = query
-            .after
-            .map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
+        let (at, seq) = query.after.map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
         let found: Vec<(String,)> = sqlx::query_as(
             "SELECT body FROM incident_events
              WHERE incident = $1 AND (occurred_at > $2 OR (occurred_at = $3 AND seq > $4))
@@ -308,19 +277,14 @@ impl Store for PgStore {
         .bind(rows::limit(query.limit))
         .fetch_all(&mut *conn)
         .await?;
-        found
-            .iter()
-            .map(|(b,)| rows::event(b))
-            .collect::<Result<_>>()
-            .map(Some)
+        found.iter().map(|(b,)| rows::event(b)).collect::<Result<_>>().map(Some)
     }
 
     async fn events(&self, number: u64) -> Result<Vec<Event>> {
-        let found: Vec<(String,)> =
-            sqlx::query_as("SELECT body FROM incident_events WHERE incident = $1 ORDER BY seq")
-                .bind(number as i64)
-                .fetch_all(&self.pool)
-                .await?;
+        let found: Vec<(String,)> = sqlx::query_as("SELECT body FROM incident_events WHERE incident = $1 ORDER BY seq")
+            .bind(number as i64)
+            .fetch_all(&self.pool)
+            .await?;
         found.iter().map(|(b,)| rows::event(b)).collect()
     }
 }

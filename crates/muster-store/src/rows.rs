@@ -16,16 +16,12 @@ pub(crate) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
 
 pub(crate) type UserRow = (String, String, String, String, i64);
 
-pub(crate) fn user(
-    (handle, name, email, permission, created_at): UserRow,
-) -> Result<User, StoreError> {
+pub(crate) fn user((handle, name, email, permission, created_at): UserRow) -> Result<User, StoreError> {
     Ok(User {
         handle: Handle::parse(&handle).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         name,
         email,
-        permission: permission
-            .parse::<Permission>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        permission: permission.parse::<Permission>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: timestamp(created_at)?,
     })
 }
@@ -53,8 +49,7 @@ pub(crate) fn event_json(event: &Event) -> String {
 pub(crate) fn required_roles(value: Option<String>) -> Result<RequiredRoles, StoreError> {
     match value {
         None => Ok(RequiredRoles::default()),
-        Some(v) => serde_json::from_str(&v)
-            .map_err(|e| StoreError::Corrupt(format!("required roles: {e}"))),
+        Some(v) => serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("required roles: {e}"))),
     }
 }
 
@@ -85,9 +80,7 @@ pub(crate) fn limit(l: u32) -> i64 {
 
 /// `SELECT state FROM incidents` for a filter, newest first. The query
 /// builder writes each backend's placeholders, so both share this.
-pub(crate) fn incidents_query<'a, DB: sqlx::Database>(
-    filter: &IncidentFilter,
-) -> sqlx::QueryBuilder<'a, DB>
+pub(crate) fn incidents_query<'a, DB: sqlx::Database>(filter: &IncidentFilter) -> sqlx::QueryBuilder<'a, DB>
 where
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -109,7 +102,6 @@ where
     if let Some(before) = filter.before {
         q.push(" AND number < ").push_bind(before as i64);
     }
-    q.push(" ORDER BY number DESC LIMIT ")
-        .push_bind(limit(filter.limit));
+    q.push(" ORDER BY number DESC LIMIT ").push_bind(limit(filter.limit));
     q
 }

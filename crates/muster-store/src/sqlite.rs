@@ -17,9 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::rows::{self, micros};
-use crate::{
-    Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User,
-};
+use crate::{Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User};
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -36,36 +34,20 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(dir) = options
-            .get_filename()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Ok(SqliteStore { read, write })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.write)
-            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&self.write).await?;
         Ok(())
     }
 
-    async fn insert_events(
-        tx: &mut sqlx::SqliteConnection,
-        number: u64,
-        events: &[Event],
-    ) -> Result<()> {
+    async fn insert_events(tx: &mut sqlx::SqliteConnection, number: u64, events: &[Event]) -> Result<()> {
         for e in events {
             sqlx::query(
                 "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
@@ -100,21 +82,19 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
-        let result = sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(u.handle.as_str())
-            .bind(&u.name)
-            .bind(&u.email)
-            .bind(u.permission.as_str())
-            .bind(micros(now))
-            .execute(&self.write)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(u.handle.as_str())
+                .bind(&u.name)
+                .bind(&u.email)
+                .bind(u.permission.as_str())
+                .bind(micros(now))
+                .execute(&self.write)
+                .await;
         match result {
             Err(e) if rows::is_unique_violation(&e) => Err(rows::handle_taken(&u.handle)),
             Err(e) => Err(e.into()),
-            Ok(_) => self
-                .user(&u.handle)
-                .await?
-                .ok_or_else(|| rows::handle_taken(&u.handle)),
+            Ok(_) => self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle)),
         }
     }
 
@@ -130,31 +110,25 @@ impl Store for SqliteStore {
         .bind(micros(now))
         .execute(&self.write)
         .await?;
-        self.user(&u.handle)
-            .await?
-            .ok_or_else(|| rows::handle_taken(&u.handle))
+        self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle))
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        let found: Vec<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle"))
-            .fetch_all(&self.read)
-            .await?;
+        let found: Vec<rows::UserRow> =
+            sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle")).fetch_all(&self.read).await?;
         found.into_iter().map(rows::user).collect()
     }
 
     async fn user(&self, handle: &Handle) -> Result<Option<User>> {
-        let found: Option<rows::UserRow> =
-            sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = ?"))
-                .bind(handle.as_str())
-                .fetch_optional(&self.read)
-                .await?;
+        let found: Option<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = ?"))
+            .bind(handle.as_str())
+            .fetch_optional(&self.read)
+            .await?;
         found.map(rows::user).transpose()
     }
 
     async fn user_count(&self) -> Result<u64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.read)
-            .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?;
         Ok(n as u64)
     }
 
@@ -180,15 +154,13 @@ impl Store for SqliteStore {
     }
 
     async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO custom_roles (key, name, many, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(role.key.as_str())
-        .bind(&role.name)
-        .bind(role.many)
-        .bind(micros(now))
-        .execute(&self.write)
-        .await;
+        let result = sqlx::query("INSERT INTO custom_roles (key, name, many, created_at) VALUES (?, ?, ?, ?)")
+            .bind(role.key.as_str())
+            .bind(&role.name)
+            .bind(role.many)
+            .bind(micros(now))
+            .execute(&self.write)
+            .await;
         match result {
             Err(e) if rows::is_unique_violation(&e) => Err(rows::role_taken(role.key.as_str())),
             other => other.map(|_| ()).map_err(Into::into),
@@ -197,12 +169,8 @@ impl Store for SqliteStore {
 
     async fn role_catalog(&self) -> Result<RoleCatalog> {
         let found: Vec<(String, String, bool)> =
-            sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key")
-                .fetch_all(&self.read)
-                .await?;
-        Ok(RoleCatalog {
-            custom: found.into_iter().map(rows::role).collect::<Result<_>>()?,
-        })
+            sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&self.read).await?;
+        Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
     }
 
     async fn required_roles(&self) -> Result<RequiredRoles> {
@@ -214,24 +182,22 @@ impl Store for SqliteStore {
     }
 
     async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(rows::REQUIRED_ROLES_KEY)
-            .bind(rows::required_roles_json(required))
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(rows::REQUIRED_ROLES_KEY)
+        .bind(rows::required_roles_json(required))
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
-    async fn declare_incident(
-        &self,
-        decide: &DecideDeclaration<'_>,
-    ) -> Result<(Incident, Vec<Event>)> {
+    async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.write.begin().await?;
-        let (number,): (i64,) = sqlx::query_as(
-            "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let (number,): (i64,) =
+            sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?;
         let number = number as u64;
         let (state, events) = decide(number)?;
         sqlx::query(
@@ -253,17 +219,12 @@ impl Store for SqliteStore {
         Ok((state, events))
     }
 
-    async fn update_incident(
-        &self,
-        number: u64,
-        decide: &Decide<'_>,
-    ) -> Result<(Incident, Vec<Event>)> {
+    async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.write.begin().await?;
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
-                .bind(number as i64)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
+            .bind(number as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
         let current = rows::incident(&found.ok_or_else(|| rows::no_incident(number))?.0)?;
         let (state, events) = decide(&current)?;
         if events.is_empty() {
@@ -288,11 +249,10 @@ impl Store for SqliteStore {
     }
 
     async fn incident(&self, number: u64) -> Result<Option<Incident>> {
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
-                .bind(number as i64)
-                .fetch_optional(&self.read)
-                .await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
+            .bind(number as i64)
+            .fetch_optional(&self.read)
+            .await?;
         found.map(|(s,)| rows::incident(&s)).transpose()
     }
 
@@ -304,17 +264,14 @@ impl Store for SqliteStore {
 
     async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
         let mut conn = self.read.acquire().await?;
-        let exists: Option<(i64,)> =
-            sqlx::query_as("SELECT number FROM incidents WHERE number = ?")
-                .bind(number as i64)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT number FROM incidents WHERE number = ?")
+            .bind(number as i64)
+            .fetch_optional(&mut *conn)
+            .await?;
         if exists.is_none() {
             return Ok(None);
         }
-        let (at, seq) = query
-            .after
-            .map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
+        let (at, seq) = query.after.map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
         let found: Vec<(String,)> = sqlx::query_as(
             "SELECT body FROM incident_events
              WHERE incident = ? AND (occurred_at > ? OR (occurred_at = ? AND seq > ?))
@@ -327,19 +284,14 @@ impl Store for SqliteStore {
         .bind(rows::limit(query.limit))
         .fetch_all(&mut *conn)
         .await?;
-        found
-            .iter()
-            .map(|(b,)| rows::event(b))
-            .collect::<Result<_>>()
-            .map(Some)
+        found.iter().map(|(b,)| rows::event(b)).collect::<Result<_>>().map(Some)
     }
 
     async fn events(&self, number: u64) -> Result<Vec<Event>> {
-        let found: Vec<(String,)> =
-            sqlx::query_as("SELECT body FROM incident_events WHERE incident = ? ORDER BY seq")
-                .bind(number as i64)
-                .fetch_all(&self.read)
-                .await?;
+        let found: Vec<(String,)> = sqlx::query_as("SELECT body FROM incident_events WHERE incident = ? ORDER BY seq")
+            .bind(number as i64)
+            .fetch_all(&self.read)
+            .await?;
         found.iter().map(|(b,)| rows::event(b)).collect()
     }
 }

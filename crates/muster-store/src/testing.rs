@@ -41,21 +41,13 @@ impl TestDatabase {
                     N.fetch_add(1, Ordering::Relaxed),
                     rand::rng().random::<u32>()
                 ));
-                TestDatabase {
-                    backend,
-                    url: format!("sqlite://{}", file.display()),
-                    file: Some(file),
-                }
+                TestDatabase { backend, url: format!("sqlite://{}", file.display()), file: Some(file) }
             }
             Backend::Postgres => {
                 let base = postgres_url()?;
                 let schema = new_schema(&base).await;
                 let sep = if base.contains('?') { '&' } else { '?' };
-                TestDatabase {
-                    backend,
-                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                    file: None,
-                }
+                TestDatabase { backend, url: format!("{base}{sep}options=-c%20search_path%3D{schema}"), file: None }
             }
         };
         db.open().await;
@@ -64,9 +56,7 @@ impl TestDatabase {
 
     /// Opens the database (again), applying migrations.
     pub async fn open(&self) -> Arc<dyn Store> {
-        open(&self.url, true)
-            .await
-            .expect("the test database opens")
+        open(&self.url, true).await.expect("the test database opens")
     }
 }
 
@@ -86,9 +76,7 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("MUSTER_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but MUSTER_TEST_POSTGRES_URL is not set: PostgreSQL tests must not skip in CI"
-            )
+            panic!("CI=true but MUSTER_TEST_POSTGRES_URL is not set: PostgreSQL tests must not skip in CI")
         }
         _ => {
             eprintln!(
@@ -103,36 +91,21 @@ const SCHEMA_PREFIX: &str = "muster_t_";
 const SWEEP_AFTER_SECS: u64 = 6 * 3600;
 
 async fn new_schema(base: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let schema = format!("{SCHEMA_PREFIX}{now}_{:08x}", rand::rng().random::<u32>());
-    let mut conn = sqlx::PgConnection::connect(base)
+    let mut conn = sqlx::PgConnection::connect(base).await.expect("PostgreSQL at MUSTER_TEST_POSTGRES_URL answers");
+    let old: Vec<(String,)> = sqlx::query_as("SELECT nspname::TEXT FROM pg_namespace WHERE starts_with(nspname, $1)")
+        .bind(SCHEMA_PREFIX)
+        .fetch_all(&mut conn)
         .await
-        .expect("PostgreSQL at MUSTER_TEST_POSTGRES_URL answers");
-    let old: Vec<(String,)> =
-        sqlx::query_as("SELECT nspname::TEXT FROM pg_namespace WHERE starts_with(nspname, $1)")
-            .bind(SCHEMA_PREFIX)
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
+        .unwrap_or_default();
     for (name,) in old {
-        let born = name
-            .trim_start_matches(SCHEMA_PREFIX)
-            .split('_')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok());
+        let born = name.trim_start_matches(SCHEMA_PREFIX).split('_').next().and_then(|s| s.parse::<u64>().ok());
         if born.is_some_and(|b| b + SWEEP_AFTER_SECS < now) {
-            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")).execute(&mut conn).await;
         }
     }
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(&mut conn)
-        .await
-        .expect("a test schema");
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\"")).execute(&mut conn).await.expect("a test schema");
     schema
 }
 
@@ -142,23 +115,11 @@ impl TestDatabase {
     pub async fn tamper_with_timeline(&self) -> (Result<u64, String>, Result<u64, String>) {
         async fn run(url: &str, sql: &str) -> Result<u64, String> {
             if url.starts_with("sqlite:") {
-                let mut c = sqlx::SqliteConnection::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(sql)
-                    .execute(&mut c)
-                    .await
-                    .map(|r| r.rows_affected())
-                    .map_err(|e| e.to_string())
+                let mut c = sqlx::SqliteConnection::connect(url).await.map_err(|e| e.to_string())?;
+                sqlx::query(sql).execute(&mut c).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
             } else {
-                let mut c = sqlx::PgConnection::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(sql)
-                    .execute(&mut c)
-                    .await
-                    .map(|r| r.rows_affected())
-                    .map_err(|e| e.to_string())
+                let mut c = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+                sqlx::query(sql).execute(&mut c).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
             }
         }
         (

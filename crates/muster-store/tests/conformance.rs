@@ -5,8 +5,8 @@ use std::sync::Arc;
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::timeline::{EntryKind, projection_matches, verify_chain};
 use muster_domain::{
-    Actor, Command, DomainError, Handle, Incident, Permission, Priority, RequiredRoles,
-    RoleCatalog, RoleDef, RoleKind, Status, Timestamp,
+    Actor, Command, DomainError, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, RoleKind,
+    Status, Timestamp,
 };
 use muster_store::testing::{Backend, TestDatabase};
 use muster_store::{IncidentFilter, NewUser, Store, StoreError, TimelineQuery};
@@ -52,10 +52,7 @@ fn now() -> Timestamp {
 }
 
 fn actor(h: &str) -> Actor {
-    Actor {
-        handle: Handle::parse(h).unwrap(),
-        permission: Permission::Responder,
-    }
+    Actor { handle: Handle::parse(h).unwrap(), permission: Permission::Responder }
 }
 
 fn new_user(h: &str) -> NewUser {
@@ -71,21 +68,9 @@ async fn declare(store: &dyn Store, by: &str, priority: Priority) -> Incident {
     let by = actor(by);
     let catalog = RoleCatalog::default();
     let decide = |number| {
-        let d = Declaration {
-            title: "Checkout fails".into(),
-            summary: "".into(),
-            priority,
-            incident_manager: by.clone(),
-        };
-        Incident::declare(
-            number,
-            d,
-            Context {
-                actor: &by,
-                now: now(),
-                catalog: &catalog,
-            },
-        )
+        let d =
+            Declaration { title: "Checkout fails".into(), summary: "".into(), priority, incident_manager: by.clone() };
+        Incident::declare(number, d, Context { actor: &by, now: now(), catalog: &catalog })
     };
     store.declare_incident(&decide).await.unwrap().0
 }
@@ -97,48 +82,21 @@ async fn run(
     cmd: Command,
 ) -> Result<Vec<muster_domain::Event>, StoreError> {
     let catalog = RoleCatalog::default();
-    let decide = |state: &Incident| {
-        state.execute(
-            cmd.clone(),
-            Context {
-                actor: by,
-                now: now(),
-                catalog: &catalog,
-            },
-        )
-    };
-    store
-        .update_incident(number, &decide)
-        .await
-        .map(|(_, events)| events)
+    let decide = |state: &Incident| state.execute(cmd.clone(), Context { actor: by, now: now(), catalog: &catalog });
+    store.update_incident(number, &decide).await.map(|(_, events)| events)
 }
 
 fn note(text: &str, at: Option<Timestamp>) -> Command {
-    Command::AddEntry {
-        kind: EntryKind::Note,
-        text: text.into(),
-        tag: None,
-        corrects: None,
-        occurred_at: at,
-    }
+    Command::AddEntry { kind: EntryKind::Note, text: text.into(), tag: None, corrects: None, occurred_at: at }
 }
 
 async fn users_are_found_by_handle_and_by_token_hash(db: TestDatabase) {
     let store = db.open().await;
     let alice = store.create_user(&new_user("alice"), now()).await.unwrap();
     assert_eq!(alice.email, "alice@example.com");
-    assert_eq!(
-        store.user(&alice.handle).await.unwrap(),
-        Some(alice.clone())
-    );
-    store
-        .add_token(&alice.handle, "abc123", now())
-        .await
-        .unwrap();
-    store
-        .add_token(&alice.handle, "abc123", now())
-        .await
-        .unwrap();
+    assert_eq!(store.user(&alice.handle).await.unwrap(), Some(alice.clone()));
+    store.add_token(&alice.handle, "abc123", now()).await.unwrap();
+    store.add_token(&alice.handle, "abc123", now()).await.unwrap();
     assert_eq!(store.user_for_token("abc123").await.unwrap(), Some(alice));
     assert_eq!(store.user_for_token("nope").await.unwrap(), None);
     assert_eq!(store.user_count().await.unwrap(), 1);
@@ -147,10 +105,7 @@ async fn users_are_found_by_handle_and_by_token_hash(db: TestDatabase) {
 async fn a_second_user_with_the_same_handle_is_a_conflict(db: TestDatabase) {
     let store = db.open().await;
     store.create_user(&new_user("alice"), now()).await.unwrap();
-    assert!(matches!(
-        store.create_user(&new_user("alice"), now()).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.create_user(&new_user("alice"), now()).await, Err(StoreError::Conflict(_))));
 }
 
 async fn ensuring_a_user_twice_keeps_the_first(db: TestDatabase) {
@@ -166,24 +121,15 @@ async fn custom_roles_round_trip_and_duplicates_conflict(db: TestDatabase) {
     let store = db.open().await;
     let sme = RoleDef::new("sme", "Subject-matter expert", true).unwrap();
     store.create_role(&sme, now()).await.unwrap();
-    assert!(matches!(
-        store.create_role(&sme, now()).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.create_role(&sme, now()).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.role_catalog().await.unwrap().custom, vec![sme]);
 }
 
 async fn required_roles_default_until_configured(db: TestDatabase) {
     let store = db.open().await;
-    assert_eq!(
-        store.required_roles().await.unwrap(),
-        RequiredRoles::default()
-    );
+    assert_eq!(store.required_roles().await.unwrap(), RequiredRoles::default());
     let mut custom = RequiredRoles::default();
-    custom.0.insert(
-        Priority::P3,
-        vec![RoleKind::IncidentManager, RoleKind::Scribe],
-    );
+    custom.0.insert(Priority::P3, vec![RoleKind::IncidentManager, RoleKind::Scribe]);
     store.set_required_roles(&custom).await.unwrap();
     assert_eq!(store.required_roles().await.unwrap(), custom);
 }
@@ -197,20 +143,10 @@ async fn incidents_are_numbered_from_one(db: TestDatabase) {
 async fn an_update_writes_state_and_events_together(db: TestDatabase) {
     let store = db.open().await;
     let inc = declare(&*store, "alice", Priority::P1).await;
-    let cmd = Command::Assign {
-        role: RoleKind::Scribe,
-        user: actor("hank"),
-        scope: None,
-    };
-    run(&*store, inc.number, &actor("alice"), cmd)
-        .await
-        .unwrap();
+    let cmd = Command::Assign { role: RoleKind::Scribe, user: actor("hank"), scope: None };
+    run(&*store, inc.number, &actor("alice"), cmd).await.unwrap();
     let stored = store.incident(inc.number).await.unwrap().unwrap();
-    assert!(
-        stored.topic.ends_with("| Scribe @hank | FR @alice"),
-        "{}",
-        stored.topic
-    );
+    assert!(stored.topic.ends_with("| Scribe @hank | FR @alice"), "{}", stored.topic);
     let events = store.events(inc.number).await.unwrap();
     assert_eq!(events.len() as u64, stored.version);
     assert!(projection_matches(&events, &stored));
@@ -220,23 +156,11 @@ async fn an_update_writes_state_and_events_together(db: TestDatabase) {
 async fn a_refused_command_writes_nothing(db: TestDatabase) {
     let store = db.open().await;
     let inc = declare(&*store, "alice", Priority::P1).await;
-    let cmd = Command::Assign {
-        role: RoleKind::Scribe,
-        user: actor("hank"),
-        scope: None,
-    };
-    let err = run(&*store, inc.number, &actor("mallory"), cmd)
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        StoreError::Rejected(DomainError::Forbidden(_))
-    ));
+    let cmd = Command::Assign { role: RoleKind::Scribe, user: actor("hank"), scope: None };
+    let err = run(&*store, inc.number, &actor("mallory"), cmd).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(DomainError::Forbidden(_))));
     assert_eq!(store.incident(inc.number).await.unwrap().unwrap(), inc);
-    assert!(matches!(
-        run(&*store, 99, &actor("alice"), note("x", None)).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(run(&*store, 99, &actor("alice"), note("x", None)).await, Err(StoreError::NotFound(_))));
 }
 
 async fn the_timeline_is_in_time_order_and_pages(db: TestDatabase) {
@@ -244,64 +168,23 @@ async fn the_timeline_is_in_time_order_and_pages(db: TestDatabase) {
     let inc = declare(&*store, "alice", Priority::P1).await;
     let alice = actor("alice");
     let earlier: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
-    run(&*store, inc.number, &alice, note("later", None))
-        .await
-        .unwrap();
-    run(
-        &*store,
-        inc.number,
-        &alice,
-        note("backdated", Some(earlier)),
-    )
-    .await
-    .unwrap();
-    let all = store
-        .timeline(
-            inc.number,
-            &TimelineQuery {
-                after: None,
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    run(&*store, inc.number, &alice, note("later", None)).await.unwrap();
+    run(&*store, inc.number, &alice, note("backdated", Some(earlier))).await.unwrap();
+    let all = store.timeline(inc.number, &TimelineQuery { after: None, limit: 100 }).await.unwrap().unwrap();
     assert_eq!(all[0].text(), "backdated");
     assert_eq!(all.last().unwrap().text(), "later");
     assert_eq!(all.len(), 6);
 
-    let first = store
-        .timeline(
-            inc.number,
-            &TimelineQuery {
-                after: None,
-                limit: 4,
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let first = store.timeline(inc.number, &TimelineQuery { after: None, limit: 4 }).await.unwrap().unwrap();
     let last = first.last().unwrap();
     let rest = store
-        .timeline(
-            inc.number,
-            &TimelineQuery {
-                after: Some((last.at, last.seq)),
-                limit: 4,
-            },
-        )
+        .timeline(inc.number, &TimelineQuery { after: Some((last.at, last.seq)), limit: 4 })
         .await
         .unwrap()
         .unwrap();
     let paged: Vec<u64> = first.iter().chain(&rest).map(|e| e.seq).collect();
     assert_eq!(paged, all.iter().map(|e| e.seq).collect::<Vec<_>>());
-    assert!(
-        store
-            .timeline(99, &TimelineQuery::default())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.timeline(99, &TimelineQuery::default()).await.unwrap().is_none());
 }
 
 async fn stored_timeline_entries_cannot_be_changed_or_deleted(db: TestDatabase) {
@@ -320,14 +203,8 @@ async fn concurrent_commands_on_one_incident_are_all_applied(db: TestDatabase) {
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let cmd = Command::Assign {
-                    role: RoleKind::TechLead,
-                    user: actor(&format!("tl{i}")),
-                    scope: None,
-                };
-                run(&*store, inc.number, &actor("alice"), cmd)
-                    .await
-                    .unwrap();
+                let cmd = Command::Assign { role: RoleKind::TechLead, user: actor(&format!("tl{i}")), scope: None };
+                run(&*store, inc.number, &actor("alice"), cmd).await.unwrap();
             })
         })
         .collect();
@@ -346,38 +223,16 @@ async fn incidents_filter_by_status_and_priority_newest_first(db: TestDatabase) 
     for p in [Priority::P1, Priority::P2, Priority::P1, Priority::P3] {
         declare(&*store, "alice", p).await;
     }
-    let resolve = Command::Update {
-        title: None,
-        summary: None,
-        priority: None,
-        status: Some(Status::Resolved),
-    };
+    let resolve = Command::Update { title: None, summary: None, priority: None, status: Some(Status::Resolved) };
     run(&*store, 3, &actor("alice"), resolve).await.unwrap();
     let numbers = |v: Vec<Incident>| v.into_iter().map(|i| i.number).collect::<Vec<_>>();
-    let all = store
-        .incidents(&IncidentFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(numbers(all), [4, 3, 2, 1]);
-    let p1 = IncidentFilter {
-        priorities: vec![Priority::P1],
-        limit: 10,
-        ..Default::default()
-    };
+    let p1 = IncidentFilter { priorities: vec![Priority::P1], limit: 10, ..Default::default() };
     assert_eq!(numbers(store.incidents(&p1).await.unwrap()), [3, 1]);
-    let open_p1 = IncidentFilter {
-        statuses: vec![Status::Investigating],
-        ..p1
-    };
+    let open_p1 = IncidentFilter { statuses: vec![Status::Investigating], ..p1 };
     assert_eq!(numbers(store.incidents(&open_p1).await.unwrap()), [1]);
-    let page = IncidentFilter {
-        before: Some(3),
-        limit: 1,
-        ..Default::default()
-    };
+    let page = IncidentFilter { before: Some(3), limit: 1, ..Default::default() };
     assert_eq!(numbers(store.incidents(&page).await.unwrap()), [2]);
 }
 
@@ -385,26 +240,12 @@ async fn a_reopened_store_has_everything(db: TestDatabase) {
     let store = db.open().await;
     store.create_user(&new_user("alice"), now()).await.unwrap();
     let inc = declare(&*store, "alice", Priority::P1).await;
-    run(
-        &*store,
-        inc.number,
-        &actor("alice"),
-        note("checkpoint", None),
-    )
-    .await
-    .unwrap();
-    let before = (
-        store.incident(1).await.unwrap(),
-        store.events(1).await.unwrap(),
-        store.users().await.unwrap(),
-    );
+    run(&*store, inc.number, &actor("alice"), note("checkpoint", None)).await.unwrap();
+    let before = (store.incident(1).await.unwrap(), store.events(1).await.unwrap(), store.users().await.unwrap());
     drop(store);
     let reopened = db.open().await;
-    let after = (
-        reopened.incident(1).await.unwrap(),
-        reopened.events(1).await.unwrap(),
-        reopened.users().await.unwrap(),
-    );
+    let after =
+        (reopened.incident(1).await.unwrap(), reopened.events(1).await.unwrap(), reopened.users().await.unwrap());
     assert_eq!(before, after);
     assert_eq!(declare(&*reopened, "alice", Priority::P2).await.number, 2);
 }
@@ -412,8 +253,6 @@ async fn a_reopened_store_has_everything(db: TestDatabase) {
 #[tokio::test]
 async fn an_unknown_database_url_is_refused_with_the_field_named() {
     let err = muster_store::open("mysql://x", true).await.err().unwrap();
-    assert!(
-        matches!(err, StoreError::Rejected(DomainError::Invalid { field, .. }) if field == "database")
-    );
+    assert!(matches!(err, StoreError::Rejected(DomainError::Invalid { field, .. }) if field == "database"));
     let _ = Backend::Sqlite;
 }

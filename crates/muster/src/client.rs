@@ -16,21 +16,12 @@ impl Client {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .context("failed to build the HTTP client")?;
-        Ok(Client {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-        })
+        Ok(Client { http, base: base.trim_end_matches('/').to_owned(), token })
     }
 
     /// Sends a request; returns the JSON body (`Null` for 204), or an error
     /// carrying the problem document's detail and field.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
         if let Some(t) = &self.token {
@@ -39,33 +30,19 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Muster at {} (set MUSTER_URL)", self.base))?;
+        let resp =
+            req.send().await.with_context(|| format!("cannot reach Muster at {} (set MUSTER_URL)", self.base))?;
         let status = resp.status();
         let text = resp.text().await.context("failed to read the response")?;
         if status == StatusCode::NO_CONTENT || text.is_empty() {
-            return if status.is_success() {
-                Ok(Value::Null)
-            } else {
-                bail!("{method} {path}: {status}")
-            };
+            return if status.is_success() { Ok(Value::Null) } else { bail!("{method} {path}: {status}") };
         }
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|_| anyhow!("{method} {path}: {status}: {text}"))?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| anyhow!("{method} {path}: {status}: {text}"))?;
         if status.is_success() {
             return Ok(value);
         }
-        let detail = value
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or("no detail");
-        let hint = if status == StatusCode::UNAUTHORIZED {
-            " (set MUSTER_TOKEN)"
-        } else {
-            ""
-        };
+        let detail = value.get("detail").and_then(Value::as_str).unwrap_or("no detail");
+        let hint = if status == StatusCode::UNAUTHORIZED { " (set MUSTER_TOKEN)" } else { "" };
         match value.get("field").and_then(Value::as_str) {
             Some(field) => bail!("{} ({field}): {detail}{hint}", status.as_u16()),
             None => bail!("{}: {detail}{hint}", status.as_u16()),

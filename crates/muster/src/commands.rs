@@ -11,12 +11,7 @@ use crate::client::Client;
 #[derive(Args, Clone)]
 pub struct Connection {
     /// The server's URL.
-    #[arg(
-        long,
-        global = true,
-        env = "MUSTER_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "MUSTER_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// An API token.
     #[arg(long, global = true, env = "MUSTER_TOKEN", hide_env_values = true)]
@@ -190,11 +185,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
+        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
@@ -209,13 +200,7 @@ fn print_roles(roles: &Value) {
         .map(|a| {
             a.iter()
                 .map(|r| {
-                    vec![
-                        s(r, "id"),
-                        s(r, "role"),
-                        format!("@{}", s(r, "user")),
-                        s(r, "scope"),
-                        s(r, "assigned_at"),
-                    ]
+                    vec![s(r, "id"), s(r, "role"), format!("@{}", s(r, "user")), s(r, "scope"), s(r, "assigned_at")]
                 })
                 .collect()
         })
@@ -224,13 +209,7 @@ fn print_roles(roles: &Value) {
 }
 
 fn print_incident(v: &Value) {
-    println!(
-        "{}  {}  {}  {}",
-        s(v, "ref"),
-        s(v, "priority"),
-        s(v, "status"),
-        s(v, "title")
-    );
+    println!("{}  {}  {}  {}", s(v, "ref"), s(v, "priority"), s(v, "status"), s(v, "title"));
     println!("Topic:   {}", s(v, "topic"));
     if !s(v, "summary").is_empty() {
         println!("Summary: {}", s(v, "summary"));
@@ -238,11 +217,7 @@ fn print_incident(v: &Value) {
     println!("Declared {}", s(v, "declared_at"));
     let missing: Vec<String> = v["missing_roles"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.as_str().map(String::from))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
         .unwrap_or_default();
     if !missing.is_empty() {
         println!("Missing roles: {}", missing.join(", "));
@@ -253,21 +228,13 @@ fn print_incident(v: &Value) {
 
 async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Result<()> {
     match cmd {
-        IncidentCmd::Declare {
-            title,
-            priority,
-            summary,
-            incident_manager,
-        } => {
-            let body = json!({"title": title, "priority": priority, "summary": summary, "incident_manager": incident_manager});
+        IncidentCmd::Declare { title, priority, summary, incident_manager } => {
+            let body =
+                json!({"title": title, "priority": priority, "summary": summary, "incident_manager": incident_manager});
             let v = client.post("/api/v1/incidents", &body).await?;
             out.show(&v, print_incident);
         }
-        IncidentCmd::List {
-            status,
-            priority,
-            limit,
-        } => {
+        IncidentCmd::List { status, priority, limit } => {
             let mut path = format!("/api/v1/incidents?limit={limit}");
             if let Some(st) = status {
                 path.push_str(&format!("&status={st}"));
@@ -297,25 +264,12 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
             });
         }
         IncidentCmd::Show { reference } => {
-            let v = client
-                .get(&format!("/api/v1/incidents/{}", path_ref(&reference)))
-                .await?;
+            let v = client.get(&format!("/api/v1/incidents/{}", path_ref(&reference))).await?;
             out.show(&v, print_incident);
         }
-        IncidentCmd::Update {
-            reference,
-            title,
-            summary,
-            priority,
-            status,
-        } => {
+        IncidentCmd::Update { reference, title, summary, priority, status } => {
             let mut body = serde_json::Map::new();
-            for (k, val) in [
-                ("title", title),
-                ("summary", summary),
-                ("priority", priority),
-                ("status", status),
-            ] {
+            for (k, val) in [("title", title), ("summary", summary), ("priority", priority), ("status", status)] {
                 if let Some(val) = val {
                     body.insert(k.into(), Value::String(val));
                 }
@@ -323,12 +277,7 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
             if body.is_empty() {
                 bail!("nothing to update: give --title, --summary, --priority or --status");
             }
-            let v = client
-                .patch(
-                    &format!("/api/v1/incidents/{}", path_ref(&reference)),
-                    &Value::Object(body),
-                )
-                .await?;
+            let v = client.patch(&format!("/api/v1/incidents/{}", path_ref(&reference)), &Value::Object(body)).await?;
             out.show(&v, print_incident);
         }
     }
@@ -337,39 +286,20 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
 
 async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()> {
     match cmd {
-        RoleCmd::Assign {
-            reference,
-            role,
-            user,
-            scope,
-        } => {
+        RoleCmd::Assign { reference, role, user, scope } => {
             let body = json!({"role": role, "user": user, "scope": scope});
-            let v = client
-                .post(
-                    &format!("/api/v1/incidents/{}/roles", path_ref(&reference)),
-                    &body,
-                )
-                .await?;
+            let v = client.post(&format!("/api/v1/incidents/{}/roles", path_ref(&reference)), &body).await?;
             out.show(&v, |v| {
-                let scope = if s(v, "scope").is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", s(v, "scope"))
-                };
-                println!(
-                    "@{} is now {}{scope} (assignment {})",
-                    s(v, "user"),
-                    s(v, "role"),
-                    s(v, "id")
-                );
+                let scope = if s(v, "scope").is_empty() { String::new() } else { format!(" ({})", s(v, "scope")) };
+                println!("@{} is now {}{scope} (assignment {})", s(v, "user"), s(v, "role"), s(v, "id"));
             });
         }
         RoleCmd::Relieve { reference, what } => {
             let r = path_ref(&reference);
             let id = match what.as_slice() {
-                [id] => id.parse::<u64>().with_context(|| {
-                    format!("{id:?} is not an assignment id; give an id or a role and a handle")
-                })?,
+                [id] => id
+                    .parse::<u64>()
+                    .with_context(|| format!("{id:?} is not an assignment id; give an id or a role and a handle"))?,
                 [role, user] => {
                     let user = user.trim_start_matches('@');
                     let roles = client.get(&format!("/api/v1/incidents/{r}/roles")).await?;
@@ -390,9 +320,7 @@ async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()>
                 }
                 _ => bail!("give an assignment id, or a role and a handle"),
             };
-            client
-                .delete(&format!("/api/v1/incidents/{r}/roles/{id}"))
-                .await?;
+            client.delete(&format!("/api/v1/incidents/{r}/roles/{id}")).await?;
             if out.json {
                 out.json(&json!({"relieved": id}));
             } else {
@@ -400,9 +328,7 @@ async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()>
             }
         }
         RoleCmd::List { reference } => {
-            let v = client
-                .get(&format!("/api/v1/incidents/{}/roles", path_ref(&reference)))
-                .await?;
+            let v = client.get(&format!("/api/v1/incidents/{}/roles", path_ref(&reference))).await?;
             out.show(&v, print_roles);
         }
     }
@@ -424,9 +350,7 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                 let page = page.as_array().cloned().unwrap_or_default();
                 let full = page.len() == 1000;
                 if let Some(last) = page.last() {
-                    let at: jiff::Timestamp = s(last, "at")
-                        .parse()
-                        .context("a timeline entry without a time")?;
+                    let at: jiff::Timestamp = s(last, "at").parse().context("a timeline entry without a time")?;
                     after = Some(format!("{}.{}", at.as_microsecond(), s(last, "id")));
                 }
                 entries.extend(page);
@@ -458,28 +382,12 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                 table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
             });
         }
-        TimelineCmd::Add {
-            reference,
-            kind,
-            text,
-            tag,
-            occurred_at,
-            corrects,
-        } => {
-            let body = json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
-            let v = client
-                .post(
-                    &format!("/api/v1/incidents/{}/timeline", path_ref(&reference)),
-                    &body,
-                )
-                .await?;
+        TimelineCmd::Add { reference, kind, text, tag, occurred_at, corrects } => {
+            let body =
+                json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
+            let v = client.post(&format!("/api/v1/incidents/{}/timeline", path_ref(&reference)), &body).await?;
             out.show(&v, |v| {
-                println!(
-                    "Added {} {} to {}",
-                    s(v, "kind"),
-                    s(v, "id"),
-                    path_ref(&reference)
-                );
+                println!("Added {} {} to {}", s(v, "kind"), s(v, "id"), path_ref(&reference));
             });
         }
     }
@@ -488,29 +396,16 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
 
 async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add {
-            handle,
-            name,
-            email,
-            permission,
-        } => {
-            let body =
-                json!({"handle": handle, "name": name, "email": email, "permission": permission});
+        UserCmd::Add { handle, name, email, permission } => {
+            let body = json!({"handle": handle, "name": name, "email": email, "permission": permission});
             let v = client.post("/api/v1/users", &body).await?;
             out.show(&v, |v| {
-                println!(
-                    "Added @{} ({}, {})",
-                    s(v, "handle"),
-                    s(v, "name"),
-                    s(v, "permission")
-                );
+                println!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
             });
         }
         UserCmd::Token { handle } => {
             let handle = handle.trim_start_matches('@');
-            let v = client
-                .post(&format!("/api/v1/users/{handle}/tokens"), &json!({}))
-                .await?;
+            let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &json!({})).await?;
             out.show(&v, |v| println!("{}", s(v, "token")));
         }
         UserCmd::List => {
@@ -520,14 +415,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|u| {
-                        vec![
-                            format!("@{}", s(u, "handle")),
-                            s(u, "name"),
-                            s(u, "email"),
-                            s(u, "permission"),
-                        ]
-                    })
+                    .map(|u| vec![format!("@{}", s(u, "handle")), s(u, "name"), s(u, "email"), s(u, "permission")])
                     .collect();
                 table(&["HANDLE", "NAME", "EMAIL", "PERMISSION"], rows);
             });

@@ -55,10 +55,7 @@ enum Top {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -67,11 +64,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Top::Serve {
-                listen,
-                database,
-                admin_token,
-            } => serve(listen, &database, admin_token.as_deref()).await,
+            Top::Serve { listen, database, admin_token } => serve(listen, &database, admin_token.as_deref()).await,
             Top::Migrate { database } => migrate(&database).await,
             Top::Client(cmd) => commands::run(cmd, cli.connection).await,
         }
@@ -88,52 +81,30 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-async fn serve(
-    listen: SocketAddr,
-    database: &str,
-    admin_token: Option<&str>,
-) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, database: &str, admin_token: Option<&str>) -> anyhow::Result<()> {
     init_tracing();
-    let store = muster_store::open(database, true)
-        .await
-        .with_context(|| format!("failed to open the database {database}"))?;
-    let app = Arc::new(muster_server::app::App::new(
-        store,
-        Arc::new(muster_server::app::SystemClock),
-    ));
-    let generated = app
-        .bootstrap_admin(admin_token)
-        .await
-        .context("failed to set up the admin user")?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("failed to listen on {listen}"))?;
+    let store =
+        muster_store::open(database, true).await.with_context(|| format!("failed to open the database {database}"))?;
+    let app = Arc::new(muster_server::app::App::new(store, Arc::new(muster_server::app::SystemClock)));
+    let generated = app.bootstrap_admin(admin_token).await.context("failed to set up the admin user")?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    println!(
-        "Muster is listening on http://{addr} (database: {})",
-        redact(database)
-    );
+    println!("Muster is listening on http://{addr} (database: {})", redact(database));
     if let Some(token) = generated {
         println!("First start: created user admin. Its API token, shown only this once:");
         println!("  export MUSTER_URL=http://{addr} MUSTER_TOKEN={token}");
     }
-    muster_server::serve(listener, app, shutdown_signal())
-        .await
-        .context("the server failed")?;
+    muster_server::serve(listener, app, shutdown_signal()).await.context("the server failed")?;
     tracing::info!("shut down");
     Ok(())
 }
 
 async fn migrate(database: &str) -> anyhow::Result<()> {
-    muster_store::open(database, true)
-        .await
-        .with_context(|| format!("failed to migrate {database}"))?;
+    muster_store::open(database, true).await.with_context(|| format!("failed to migrate {database}"))?;
     println!("Migrations applied to {}", redact(database));
     Ok(())
 }
@@ -178,13 +149,7 @@ async fn shutdown_signal() {
 mod tests {
     #[test]
     fn a_database_password_is_not_printed() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
-            super::redact("sqlite://muster-data/muster.db"),
-            "sqlite://muster-data/muster.db"
-        );
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite://muster-data/muster.db"), "sqlite://muster-data/muster.db");
     }
 }

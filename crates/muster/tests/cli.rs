@@ -49,22 +49,13 @@ impl Server {
     /// Sends SIGTERM; returns whether it exited successfully, and the rest of stdout.
     fn terminate(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "muster serve did not stop within 20 s of SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "muster serve did not stop within 20 s of SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut rest = String::new();
@@ -73,23 +64,14 @@ impl Server {
     }
 
     fn run(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("MUSTER_URL", &self.url)
-            .env("MUSTER_TOKEN", token)
-            .output()
-            .unwrap()
+        Command::new(BIN).args(args).env("MUSTER_URL", &self.url).env("MUSTER_TOKEN", token).output().unwrap()
     }
 
     /// Runs a client command that must succeed; returns its stdout.
     #[track_caller]
     fn ok(&self, token: &str, args: &[&str]) -> String {
         let out = self.run(token, args);
-        assert!(
-            out.status.success(),
-            "muster {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "muster {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -136,91 +118,36 @@ on_both_backends!(
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     let server = Server::start(&db.url, Some(ADMIN));
     for (h, name) in [("alice", "Alice"), ("carol", "Carol")] {
-        let out = server.ok(
-            ADMIN,
-            &[
-                "user",
-                "add",
-                h,
-                "--name",
-                name,
-                "--email",
-                &format!("{h}@example.com"),
-            ],
-        );
+        let out = server.ok(ADMIN, &["user", "add", h, "--name", name, "--email", &format!("{h}@example.com")]);
         assert_eq!(out.trim(), format!("Added @{h} ({name}, responder)"));
     }
-    let alice = server
-        .ok(ADMIN, &["user", "token", "alice"])
-        .trim()
-        .to_owned();
+    let alice = server.ok(ADMIN, &["user", "token", "alice"]).trim().to_owned();
     assert!(alice.starts_with("mst_"));
 
-    let inc = server.json(
-        &alice,
-        &["incident", "declare", "Checkout fails", "--priority", "P1"],
-    );
+    let inc = server.json(&alice, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
     assert_eq!(inc["ref"], "INC-1");
-    let out = server.ok(
-        &alice,
-        &[
-            "role",
-            "assign",
-            "INC-1",
-            "tech_lead",
-            "@carol",
-            "--scope",
-            "database",
-        ],
-    );
+    let out = server.ok(&alice, &["role", "assign", "INC-1", "tech_lead", "@carol", "--scope", "database"]);
     assert!(out.contains("@carol is now tech_lead (database)"), "{out}");
-    server.ok(
-        &alice,
-        &[
-            "timeline",
-            "add",
-            "1",
-            "theory",
-            "connection pool exhausted",
-        ],
-    );
-    server.ok(
-        &alice,
-        &["incident", "update", "1", "--status", "identified"],
-    );
+    server.ok(&alice, &["timeline", "add", "1", "theory", "connection pool exhausted"]);
+    server.ok(&alice, &["incident", "update", "1", "--status", "identified"]);
 
     let show = server.ok(&alice, &["incident", "show", "INC-1"]);
-    assert!(show.contains("Topic:   INC-1 P1 identified — Checkout fails | IM @alice | TL @carol (database) | FR @alice"), "{show}");
     assert!(
-        show.contains("tech_lead") && show.contains("@carol"),
+        show.contains("Topic:   INC-1 P1 identified — Checkout fails | IM @alice | TL @carol (database) | FR @alice"),
         "{show}"
     );
+    assert!(show.contains("tech_lead") && show.contains("@carol"), "{show}");
     let list = server.ok(&alice, &["incident", "list"]);
     assert!(list.lines().next().unwrap().starts_with("REF"), "{list}");
-    assert!(
-        list.contains("INC-1") && list.contains("identified"),
-        "{list}"
-    );
+    assert!(list.contains("INC-1") && list.contains("identified"), "{list}");
 
     let timeline = server.ok(&alice, &["timeline", "show", "1"]);
-    assert!(
-        timeline.contains("theory") && timeline.contains("connection pool exhausted"),
-        "{timeline}"
-    );
-    assert!(
-        timeline.contains("@alice (first_responder, incident_manager)"),
-        "{timeline}"
-    );
+    assert!(timeline.contains("theory") && timeline.contains("connection pool exhausted"), "{timeline}");
+    assert!(timeline.contains("@alice (first_responder, incident_manager)"), "{timeline}");
 
     server.ok(&alice, &["role", "relieve", "INC-1", "tech_lead", "@carol"]);
     let roles = server.json(&alice, &["role", "list", "1"]);
-    assert!(
-        roles
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["user"] != "carol")
-    );
+    assert!(roles.as_array().unwrap().iter().all(|a| a["user"] != "carol"));
 
     // Errors: stderr, non-zero exit, the field named.
     let bad = server.run(&alice, &["incident", "declare", "x", "--priority", "P9"]);
@@ -228,38 +155,22 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("422 (priority)"), "{stderr}");
     let unauthorized = server.run("mst_nope", &["incident", "list"]);
-    assert!(
-        String::from_utf8_lossy(&unauthorized.stderr).contains("401"),
-        "a wrong token is refused"
-    );
+    assert!(String::from_utf8_lossy(&unauthorized.stderr).contains("401"), "a wrong token is refused");
 }
 
 fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {
     let server = Server::start(&db.url, Some(ADMIN));
-    server.ok(
-        ADMIN,
-        &["incident", "declare", "Checkout fails", "--priority", "P2"],
-    );
+    server.ok(ADMIN, &["incident", "declare", "Checkout fails", "--priority", "P2"]);
     server.ok(ADMIN, &["timeline", "add", "1", "note", "still failing"]);
-    let before = (
-        server.json(ADMIN, &["incident", "show", "1"]),
-        server.json(ADMIN, &["timeline", "show", "1"]),
-    );
+    let before = (server.json(ADMIN, &["incident", "show", "1"]), server.json(ADMIN, &["timeline", "show", "1"]));
     let (clean, _) = server.terminate();
     assert!(clean, "SIGTERM is a graceful shutdown with exit code 0");
 
     let server = Server::start(&db.url, Some(ADMIN));
-    let after = (
-        server.json(ADMIN, &["incident", "show", "1"]),
-        server.json(ADMIN, &["timeline", "show", "1"]),
-    );
+    let after = (server.json(ADMIN, &["incident", "show", "1"]), server.json(ADMIN, &["timeline", "show", "1"]));
     assert_eq!(before, after);
     let users = server.json(ADMIN, &["user", "list"]);
-    assert_eq!(
-        users.as_array().unwrap().len(),
-        1,
-        "the admin is not created twice"
-    );
+    assert_eq!(users.as_array().unwrap().len(), 1, "the admin is not created twice");
 }
 
 #[tokio::test]
@@ -269,12 +180,7 @@ async fn a_first_start_prints_an_admin_token_once() {
         let mut server = Server::start(&db.url, None);
         assert!(server.next_line().contains("created user admin"));
         let line = server.next_line();
-        let token = line
-            .split("MUSTER_TOKEN=")
-            .nth(1)
-            .expect("the token is printed")
-            .trim()
-            .to_owned();
+        let token = line.split("MUSTER_TOKEN=").nth(1).expect("the token is printed").trim().to_owned();
         let me = server.json(&token, &["user", "list"]);
         assert_eq!(me[0]["handle"], "admin");
         let (_, rest) = server.terminate();
@@ -282,10 +188,7 @@ async fn a_first_start_prints_an_admin_token_once() {
 
         let server = Server::start(&db.url, None);
         let (_, rest) = server.terminate();
-        assert!(
-            !rest.contains("MUSTER_TOKEN"),
-            "the token is shown only on the first start"
-        );
+        assert!(!rest.contains("MUSTER_TOKEN"), "the token is shown only on the first start");
     })
     .await
     .unwrap();
@@ -295,21 +198,11 @@ async fn a_first_start_prints_an_admin_token_once() {
 async fn migrate_applies_the_schema_and_can_run_again() {
     let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
     for _ in 0..2 {
-        let out = Command::new(BIN)
-            .args(["migrate", "--database", &db.url])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(BIN).args(["migrate", "--database", &db.url]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("Migrations applied"));
     }
-    let bad = Command::new(BIN)
-        .args(["migrate", "--database", "mysql://nope"])
-        .output()
-        .unwrap();
+    let bad = Command::new(BIN).args(["migrate", "--database", "mysql://nope"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("database"));
 }

@@ -5,24 +5,15 @@ use crate::RoleDef;
 use crate::timeline::verify_chain;
 
 fn user(h: &str) -> Actor {
-    Actor {
-        handle: Handle::parse(h).unwrap(),
-        permission: Permission::Responder,
-    }
+    Actor { handle: Handle::parse(h).unwrap(), permission: Permission::Responder }
 }
 
 fn admin(h: &str) -> Actor {
-    Actor {
-        handle: Handle::parse(h).unwrap(),
-        permission: Permission::Admin,
-    }
+    Actor { handle: Handle::parse(h).unwrap(), permission: Permission::Admin }
 }
 
 fn viewer(h: &str) -> Actor {
-    Actor {
-        handle: Handle::parse(h).unwrap(),
-        permission: Permission::Viewer,
-    }
+    Actor { handle: Handle::parse(h).unwrap(), permission: Permission::Viewer }
 }
 
 fn now() -> Timestamp {
@@ -31,10 +22,7 @@ fn now() -> Timestamp {
 
 fn catalog() -> RoleCatalog {
     RoleCatalog {
-        custom: vec![
-            RoleDef::new("sme", "SME", true).unwrap(),
-            RoleDef::new("liaison", "Liaison", false).unwrap(),
-        ],
+        custom: vec![RoleDef::new("sme", "SME", true).unwrap(), RoleDef::new("liaison", "Liaison", false).unwrap()],
     }
 }
 
@@ -47,11 +35,7 @@ struct World {
 impl World {
     fn declared_by(by: &Actor, priority: Priority) -> World {
         let catalog = catalog();
-        let ctx = Context {
-            actor: by,
-            now: now(),
-            catalog: &catalog,
-        };
+        let ctx = Context { actor: by, now: now(), catalog: &catalog };
         let d = Declaration {
             title: "Checkout fails".into(),
             summary: String::new(),
@@ -59,19 +43,11 @@ impl World {
             incident_manager: by.clone(),
         };
         let (state, log) = Incident::declare(7, d, ctx).unwrap();
-        World {
-            catalog,
-            state,
-            log,
-        }
+        World { catalog, state, log }
     }
 
     fn run(&mut self, by: &Actor, cmd: Command) -> Result<Vec<Event>, DomainError> {
-        let ctx = Context {
-            actor: by,
-            now: now(),
-            catalog: &self.catalog,
-        };
+        let ctx = Context { actor: by, now: now(), catalog: &self.catalog };
         let (state, events) = self.state.execute(cmd, ctx)?;
         self.state = state;
         self.log.extend(events.iter().cloned());
@@ -86,23 +62,11 @@ impl World {
         scope: Option<&str>,
     ) -> Result<Vec<Event>, DomainError> {
         let scope = self.catalog.parse_scope(&role, scope).unwrap();
-        self.run(
-            by,
-            Command::Assign {
-                role,
-                user: to.clone(),
-                scope,
-            },
-        )
+        self.run(by, Command::Assign { role, user: to.clone(), scope })
     }
 
     fn id_of(&self, role: &RoleKind, h: &str) -> u64 {
-        self.state
-            .roles
-            .iter()
-            .find(|a| &a.role == role && a.user.as_str() == h)
-            .unwrap()
-            .id
+        self.state.roles.iter().find(|a| &a.role == role && a.user.as_str() == h).unwrap().id
     }
 
     fn holders(&self, role: RoleKind) -> Vec<String> {
@@ -122,56 +86,28 @@ fn declaring_makes_the_declarer_first_responder_and_incident_manager() {
     let w = World::declared_by(&alice, Priority::P1);
     assert_eq!(w.holders(RoleKind::FirstResponder), ["alice"]);
     assert_eq!(w.holders(RoleKind::IncidentManager), ["alice"]);
-    assert_eq!(
-        w.state.topic,
-        "INC-7 P1 investigating — Checkout fails | IM @alice | FR @alice"
-    );
+    assert_eq!(w.state.topic, "INC-7 P1 investigating — Checkout fails | IM @alice | FR @alice");
     let kinds: Vec<&str> = w.log.iter().map(|e| e.change.kind()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "declared",
-            "role_assigned",
-            "role_assigned",
-            "topic_changed"
-        ]
-    );
-    assert_eq!(
-        w.log[0].actor_roles,
-        [RoleKind::FirstResponder, RoleKind::IncidentManager]
-    );
+    assert_eq!(kinds, ["declared", "role_assigned", "role_assigned", "topic_changed"]);
+    assert_eq!(w.log[0].actor_roles, [RoleKind::FirstResponder, RoleKind::IncidentManager]);
 }
 
 #[test]
 fn assigning_a_second_tech_lead_keeps_the_first() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::TechLead, &user("carol"), Some("database"))
-        .unwrap();
-    w.assign(&alice, RoleKind::TechLead, &user("dan"), Some("network"))
-        .unwrap();
-    assert_eq!(
-        w.holders(RoleKind::TechLead),
-        ["carol (database)", "dan (network)"]
-    );
-    assert!(
-        w.state
-            .topic
-            .contains("| TL @carol (database), @dan (network) |"),
-        "{}",
-        w.state.topic
-    );
+    w.assign(&alice, RoleKind::TechLead, &user("carol"), Some("database")).unwrap();
+    w.assign(&alice, RoleKind::TechLead, &user("dan"), Some("network")).unwrap();
+    assert_eq!(w.holders(RoleKind::TechLead), ["carol (database)", "dan (network)"]);
+    assert!(w.state.topic.contains("| TL @carol (database), @dan (network) |"), "{}", w.state.topic);
 }
 
 #[test]
 fn assigning_the_same_role_twice_to_the_same_person_is_a_conflict() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::TechLead, &user("carol"), Some("database"))
-        .unwrap();
-    let err = w
-        .assign(&alice, RoleKind::TechLead, &user("carol"), Some("database"))
-        .unwrap_err();
+    w.assign(&alice, RoleKind::TechLead, &user("carol"), Some("database")).unwrap();
+    let err = w.assign(&alice, RoleKind::TechLead, &user("carol"), Some("database")).unwrap_err();
     assert!(matches!(err, DomainError::Conflict(m) if m.contains("already holds")));
 }
 
@@ -179,10 +115,8 @@ fn assigning_the_same_role_twice_to_the_same_person_is_a_conflict() {
 fn a_single_holder_role_replaces_its_holder() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::Scribe, &user("hank"), None)
-        .unwrap();
-    w.assign(&alice, RoleKind::Scribe, &user("ivan"), None)
-        .unwrap();
+    w.assign(&alice, RoleKind::Scribe, &user("hank"), None).unwrap();
+    w.assign(&alice, RoleKind::Scribe, &user("ivan"), None).unwrap();
     assert_eq!(w.holders(RoleKind::Scribe), ["ivan"]);
     assert!(!w.state.topic.contains("hank"));
 }
@@ -191,81 +125,37 @@ fn a_single_holder_role_replaces_its_holder() {
 fn separate_internal_and_external_communications_managers_coexist() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(
-        &alice,
-        RoleKind::CommunicationsManager,
-        &user("erin"),
-        Some("internal"),
-    )
-    .unwrap();
-    w.assign(
-        &alice,
-        RoleKind::CommunicationsManager,
-        &user("frank"),
-        Some("external"),
-    )
-    .unwrap();
-    assert_eq!(
-        w.holders(RoleKind::CommunicationsManager),
-        ["erin (internal)", "frank (external)"]
-    );
-    assert!(
-        w.state
-            .topic
-            .contains("| Comms @erin (internal), @frank (external)")
-    );
+    w.assign(&alice, RoleKind::CommunicationsManager, &user("erin"), Some("internal")).unwrap();
+    w.assign(&alice, RoleKind::CommunicationsManager, &user("frank"), Some("external")).unwrap();
+    assert_eq!(w.holders(RoleKind::CommunicationsManager), ["erin (internal)", "frank (external)"]);
+    assert!(w.state.topic.contains("| Comms @erin (internal), @frank (external)"));
 }
 
 #[test]
 fn a_communications_manager_for_both_audiences_keeps_the_other_when_one_is_taken() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::CommunicationsManager, &user("erin"), None)
-        .unwrap();
-    w.assign(
-        &alice,
-        RoleKind::CommunicationsManager,
-        &user("frank"),
-        Some("external"),
-    )
-    .unwrap();
-    assert_eq!(
-        w.holders(RoleKind::CommunicationsManager),
-        ["erin (internal)", "frank (external)"]
-    );
+    w.assign(&alice, RoleKind::CommunicationsManager, &user("erin"), None).unwrap();
+    w.assign(&alice, RoleKind::CommunicationsManager, &user("frank"), Some("external")).unwrap();
+    assert_eq!(w.holders(RoleKind::CommunicationsManager), ["erin (internal)", "frank (external)"]);
 }
 
 #[test]
 fn a_responder_who_is_not_the_incident_manager_may_not_assign_roles() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    let err = w
-        .assign(&user("mallory"), RoleKind::TechLead, &user("mallory"), None)
-        .unwrap_err();
-    let DomainError::Forbidden(reason) = err else {
-        panic!("expected Forbidden")
-    };
-    assert!(
-        reason.contains("only the incident manager (@alice)"),
-        "{reason}"
-    );
+    let err = w.assign(&user("mallory"), RoleKind::TechLead, &user("mallory"), None).unwrap_err();
+    let DomainError::Forbidden(reason) = err else { panic!("expected Forbidden") };
+    assert!(reason.contains("only the incident manager (@alice)"), "{reason}");
 }
 
 #[test]
 fn the_backup_incident_manager_and_admins_may_assign_roles() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::BackupIncidentManager, &user("bob"), None)
-        .unwrap();
-    w.assign(&user("bob"), RoleKind::Scribe, &user("hank"), None)
-        .unwrap();
-    w.assign(
-        &admin("root"),
-        RoleKind::CustomerSupportLead,
-        &user("gina"),
-        None,
-    )
-    .unwrap();
+    w.assign(&alice, RoleKind::BackupIncidentManager, &user("bob"), None).unwrap();
+    w.assign(&user("bob"), RoleKind::Scribe, &user("hank"), None).unwrap();
+    w.assign(&admin("root"), RoleKind::CustomerSupportLead, &user("gina"), None).unwrap();
     assert_eq!(w.holders(RoleKind::Scribe), ["hank"]);
     assert_eq!(w.holders(RoleKind::CustomerSupportLead), ["gina"]);
 }
@@ -274,41 +164,30 @@ fn the_backup_incident_manager_and_admins_may_assign_roles() {
 fn anyone_may_relieve_themselves() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::Scribe, &user("hank"), None)
-        .unwrap();
+    w.assign(&alice, RoleKind::Scribe, &user("hank"), None).unwrap();
     let id = w.id_of(&RoleKind::Scribe, "hank");
-    w.run(&user("hank"), Command::Relieve { assignment: id })
-        .unwrap();
+    w.run(&user("hank"), Command::Relieve { assignment: id }).unwrap();
     assert!(w.holders(RoleKind::Scribe).is_empty());
-    assert_eq!(
-        w.log.iter().rev().nth(1).unwrap().text(),
-        "@hank stepped down as scribe"
-    );
+    assert_eq!(w.log.iter().rev().nth(1).unwrap().text(), "@hank stepped down as scribe");
 }
 
 #[test]
 fn assigning_a_new_incident_manager_is_a_handover() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    let events = w
-        .assign(&alice, RoleKind::IncidentManager, &user("bob"), None)
-        .unwrap();
+    let events = w.assign(&alice, RoleKind::IncidentManager, &user("bob"), None).unwrap();
     assert_eq!(w.holders(RoleKind::IncidentManager), ["bob"]);
     let texts: Vec<String> = events.iter().map(Event::text).collect();
     assert_eq!(texts[0], "@alice handed over incident manager to @bob");
     assert_eq!(texts[1], "@alice handed over incident manager to @bob");
-    assert_eq!(
-        events[1].actor_roles,
-        [RoleKind::FirstResponder, RoleKind::IncidentManager]
-    );
+    assert_eq!(events[1].actor_roles, [RoleKind::FirstResponder, RoleKind::IncidentManager]);
 }
 
 #[test]
 fn relieving_the_incident_manager_promotes_the_backup() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::BackupIncidentManager, &user("bob"), None)
-        .unwrap();
+    w.assign(&alice, RoleKind::BackupIncidentManager, &user("bob"), None).unwrap();
     let id = w.id_of(&RoleKind::IncidentManager, "alice");
     w.run(&alice, Command::Relieve { assignment: id }).unwrap();
     assert_eq!(w.holders(RoleKind::IncidentManager), ["bob"]);
@@ -320,12 +199,8 @@ fn relieving_the_incident_manager_without_a_backup_is_refused_with_the_reason() 
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
     let id = w.id_of(&RoleKind::IncidentManager, "alice");
-    let err = w
-        .run(&alice, Command::Relieve { assignment: id })
-        .unwrap_err();
-    assert!(
-        matches!(err, DomainError::Conflict(m) if m.contains("must always have an incident manager"))
-    );
+    let err = w.run(&alice, Command::Relieve { assignment: id }).unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(m) if m.contains("must always have an incident manager")));
 }
 
 #[test]
@@ -336,46 +211,27 @@ fn viewers_change_nothing_and_hold_no_roles() {
         w.assign(&alice, RoleKind::Scribe, &viewer("vic"), None),
         Err(DomainError::Invalid { field, .. }) if field == "user"
     ));
-    let note = Command::AddEntry {
-        kind: EntryKind::Note,
-        text: "hi".into(),
-        tag: None,
-        corrects: None,
-        occurred_at: None,
-    };
-    assert!(matches!(
-        w.run(&viewer("vic"), note),
-        Err(DomainError::Forbidden(_))
-    ));
+    let note =
+        Command::AddEntry { kind: EntryKind::Note, text: "hi".into(), tag: None, corrects: None, occurred_at: None };
+    assert!(matches!(w.run(&viewer("vic"), note), Err(DomainError::Forbidden(_))));
 }
 
 #[test]
 fn the_incident_manager_cannot_be_their_own_backup() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    assert!(
-        w.assign(&alice, RoleKind::BackupIncidentManager, &alice, None)
-            .is_err()
-    );
+    assert!(w.assign(&alice, RoleKind::BackupIncidentManager, &alice, None).is_err());
 }
 
 #[test]
 fn a_closed_incident_is_final_but_still_takes_notes() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P2);
-    let to = |s| Command::Update {
-        title: None,
-        summary: None,
-        priority: None,
-        status: Some(s),
-    };
+    let to = |s| Command::Update { title: None, summary: None, priority: None, status: Some(s) };
     w.run(&alice, to(Status::Resolved)).unwrap();
     w.run(&alice, to(Status::Closed)).unwrap();
     assert!(w.state.closed_at.is_some());
-    assert!(matches!(
-        w.run(&alice, to(Status::Investigating)),
-        Err(DomainError::Conflict(_))
-    ));
+    assert!(matches!(w.run(&alice, to(Status::Investigating)), Err(DomainError::Conflict(_))));
     let note = Command::AddEntry {
         kind: EntryKind::Note,
         text: "postmortem booked".into(),
@@ -391,37 +247,10 @@ fn missing_roles_follow_the_priority() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
     let req = crate::RequiredRoles::default();
-    assert_eq!(
-        w.state.missing_roles(&req),
-        [
-            RoleKind::TechLead,
-            RoleKind::CommunicationsManager,
-            RoleKind::Scribe
-        ]
-    );
-    w.assign(
-        &alice,
-        RoleKind::CommunicationsManager,
-        &user("erin"),
-        Some("internal"),
-    )
-    .unwrap();
-    assert!(
-        w.state
-            .missing_roles(&req)
-            .contains(&RoleKind::CommunicationsManager),
-        "external is still uncovered"
-    );
-    w.run(
-        &alice,
-        Command::Update {
-            title: None,
-            summary: None,
-            priority: Some(Priority::P3),
-            status: None,
-        },
-    )
-    .unwrap();
+    assert_eq!(w.state.missing_roles(&req), [RoleKind::TechLead, RoleKind::CommunicationsManager, RoleKind::Scribe]);
+    w.assign(&alice, RoleKind::CommunicationsManager, &user("erin"), Some("internal")).unwrap();
+    assert!(w.state.missing_roles(&req).contains(&RoleKind::CommunicationsManager), "external is still uncovered");
+    w.run(&alice, Command::Update { title: None, summary: None, priority: Some(Priority::P3), status: None }).unwrap();
     assert!(w.state.missing_roles(&req).is_empty());
 }
 
@@ -452,11 +281,7 @@ fn a_backdated_entry_keeps_its_true_recording_time() {
 const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "dan", "root"];
 
 fn person(i: usize) -> Actor {
-    if PEOPLE[i] == "root" {
-        admin("root")
-    } else {
-        user(PEOPLE[i])
-    }
+    if PEOPLE[i] == "root" { admin("root") } else { user(PEOPLE[i]) }
 }
 
 fn role_kinds() -> Vec<RoleKind> {
@@ -468,20 +293,9 @@ fn role_kinds() -> Vec<RoleKind> {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Assign {
-        by: usize,
-        role: usize,
-        to: usize,
-        scope: usize,
-    },
-    Relieve {
-        by: usize,
-        pick: usize,
-    },
-    Status {
-        by: usize,
-        status: usize,
-    },
+    Assign { by: usize, role: usize, to: usize, scope: usize },
+    Relieve { by: usize, pick: usize },
+    Status { by: usize, status: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -502,24 +316,15 @@ fn check_invariants(s: &Incident, catalog: &RoleCatalog) {
         }
     }
     for aud in Audience::BOTH {
-        assert!(
-            s.roles.iter().filter(|a| a.covers(aud)).count() <= 1,
-            "{aud:?} covered twice"
-        );
+        assert!(s.roles.iter().filter(|a| a.covers(aud)).count() <= 1, "{aud:?} covered twice");
     }
     if let Some(b) = s.holders(&RoleKind::BackupIncidentManager).next() {
-        assert_ne!(
-            b.user, ims[0].user,
-            "the backup is not the incident manager"
-        );
+        assert_ne!(b.user, ims[0].user, "the backup is not the incident manager");
     }
     for (i, a) in s.roles.iter().enumerate() {
         for b in &s.roles[i + 1..] {
             assert!(a.id != b.id, "assignment ids are unique");
-            assert!(
-                !(a.role == b.role && a.user == b.user && a.scope == b.scope),
-                "no duplicate assignment"
-            );
+            assert!(!(a.role == b.role && a.user == b.user && a.scope == b.scope), "no duplicate assignment");
         }
     }
     assert_eq!(s.topic, topic::render(s, catalog), "the topic is current");
@@ -582,8 +387,7 @@ proptest! {
 fn tampering_with_an_entry_breaks_the_chain_from_there() {
     let alice = user("alice");
     let mut w = World::declared_by(&alice, Priority::P1);
-    w.assign(&alice, RoleKind::Scribe, &user("hank"), None)
-        .unwrap();
+    w.assign(&alice, RoleKind::Scribe, &user("hank"), None).unwrap();
     assert_eq!(verify_chain(&w.log), Ok(()));
     w.log[1].actor = Handle::parse("mallory").unwrap();
     assert_eq!(verify_chain(&w.log), Err(2));

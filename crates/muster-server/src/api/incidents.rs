@@ -11,8 +11,8 @@ use super::{incident_ref, next_link};
 use crate::app::{App, DeclareInput, EntryInput, parse_handle};
 use crate::auth::Caller;
 use crate::dto::{
-    AssignRequest, AssignmentResponse, DeclareRequest, EntryResponse, IncidentListQuery,
-    IncidentResponse, NewEntryRequest, TimelineListQuery, UpdateRequest,
+    AssignRequest, AssignmentResponse, DeclareRequest, EntryResponse, IncidentListQuery, IncidentResponse,
+    NewEntryRequest, TimelineListQuery, UpdateRequest,
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
@@ -39,33 +39,22 @@ pub async fn declare(
         title: body.title,
         summary: body.summary.unwrap_or_default(),
         priority: body.priority.parse()?,
-        incident_manager: body
-            .incident_manager
-            .as_deref()
-            .map(|h| parse_handle(h, "incident_manager"))
-            .transpose()?,
+        incident_manager: body.incident_manager.as_deref().map(|h| parse_handle(h, "incident_manager")).transpose()?,
     };
     let view = app.declare(&actor, input).await?;
     Ok(created_incident(&view))
 }
 
-fn list_of<T: std::str::FromStr<Err = muster_domain::DomainError>>(
-    s: Option<&str>,
-) -> Result<Vec<T>, ApiError> {
-    s.map(|s| {
-        s.split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<T>, _>>()
-    })
-    .transpose()
-    .map(Option::unwrap_or_default)
-    .map_err(|e| match e {
-        muster_domain::DomainError::Invalid { field, message } => {
-            ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, message)
-        }
-        other => other.into(),
-    })
+fn list_of<T: std::str::FromStr<Err = muster_domain::DomainError>>(s: Option<&str>) -> Result<Vec<T>, ApiError> {
+    s.map(|s| s.split(',').filter(|p| !p.trim().is_empty()).map(str::parse).collect::<Result<Vec<T>, _>>())
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| match e {
+            muster_domain::DomainError::Invalid { field, message } => {
+                ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, message)
+            }
+            other => other.into(),
+        })
 }
 
 /// List incidents, newest first; filter by status and priority. A full page
@@ -90,10 +79,7 @@ pub async fn list(
     if found.len() == limit as usize
         && let Some(last) = found.last()
     {
-        let mut url = format!(
-            "/api/v1/incidents?limit={limit}&before={}",
-            last.incident.number
-        );
+        let mut url = format!("/api/v1/incidents?limit={limit}&before={}", last.incident.number);
         for (key, value) in [("status", &q.status), ("priority", &q.priority)] {
             if let Some(v) = value {
                 url.push_str(&format!("&{key}={v}"));
@@ -127,19 +113,9 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateRequest>,
 ) -> ApiResult<Json<IncidentResponse>> {
     let r = incident_ref(&r)?;
-    let priority = body
-        .priority
-        .as_deref()
-        .map(str::parse::<Priority>)
-        .transpose()?;
-    let status = body
-        .status
-        .as_deref()
-        .map(str::parse::<Status>)
-        .transpose()?;
-    let view = app
-        .update(&actor, r, body.title, body.summary, priority, status)
-        .await?;
+    let priority = body.priority.as_deref().map(str::parse::<Priority>).transpose()?;
+    let status = body.status.as_deref().map(str::parse::<Status>).transpose()?;
+    let view = app.update(&actor, r, body.title, body.summary, priority, status).await?;
     Ok(Json(IncidentResponse::from(&view)))
 }
 
@@ -156,13 +132,8 @@ pub async fn assign_role(
 ) -> ApiResult<(StatusCode, Json<AssignmentResponse>)> {
     let r = incident_ref(&r)?;
     let user = parse_handle(&body.user, "user")?;
-    let assignment = app
-        .assign(&actor, r, &body.role, &user, body.scope.as_deref())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AssignmentResponse::from(&assignment)),
-    ))
+    let assignment = app.assign(&actor, r, &body.role, &user, body.scope.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(AssignmentResponse::from(&assignment))))
 }
 
 /// The current role assignments.
@@ -174,13 +145,7 @@ pub async fn list_roles(
     Path(r): Path<String>,
 ) -> ApiResult<Json<Vec<AssignmentResponse>>> {
     let view = app.incident(incident_ref(&r)?).await?;
-    Ok(Json(
-        view.incident
-            .roles
-            .iter()
-            .map(AssignmentResponse::from)
-            .collect(),
-    ))
+    Ok(Json(view.incident.roles.iter().map(AssignmentResponse::from).collect()))
 }
 
 /// Relieve someone of a role. Anyone may relieve themselves; relieving the
@@ -194,22 +159,13 @@ pub async fn relieve_role(
     Path((r, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let r = incident_ref(&r)?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found("id", format!("{r} has no role assignment {id:?}")))?;
+    let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("{r} has no role assignment {id:?}")))?;
     app.relieve(&actor, r, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn parse_cursor(s: &str) -> Result<(Timestamp, u64), ApiError> {
-    let bad = || {
-        ApiError::field(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "after",
-            "not a cursor from a Link header",
-        )
-    };
+    let bad = || ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", "after", "not a cursor from a Link header");
     let (at, seq) = s.split_once('.').ok_or_else(bad)?;
     let at = Timestamp::from_microsecond(at.parse().map_err(|_| bad())?).map_err(|_| bad())?;
     Ok((at, seq.parse().map_err(|_| bad())?))
@@ -233,11 +189,8 @@ pub async fn timeline(
     if events.len() == limit as usize
         && let Some(last) = events.last()
     {
-        let url = format!(
-            "/api/v1/incidents/{r}/timeline?limit={limit}&after={}.{}",
-            last.at.as_microsecond(),
-            last.seq
-        );
+        let url =
+            format!("/api/v1/incidents/{r}/timeline?limit={limit}&after={}.{}", last.at.as_microsecond(), last.seq);
         response.headers_mut().extend(next_link(url));
     }
     Ok(response)

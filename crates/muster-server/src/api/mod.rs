@@ -46,10 +46,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::create_token))
         .routes(routes!(users::whoami))
         .routes(routes!(roles::create_role, roles::list_roles))
-        .routes(routes!(
-            roles::get_required_roles,
-            roles::set_required_roles
-        ))
+        .routes(routes!(roles::get_required_roles, roles::set_required_roles))
         .routes(routes!(incidents::declare, incidents::list))
         .routes(routes!(incidents::get, incidents::update))
         .routes(routes!(incidents::assign_role, incidents::list_roles))
@@ -60,17 +57,12 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
 
 /// An incident reference from a path; an unparsable one is simply not found.
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
-    s.parse().map_err(|_| {
-        ApiError::not_found(
-            "ref",
-            format!("there is no incident {s:?}; references look like INC-7 or 7"),
-        )
-    })
+    s.parse()
+        .map_err(|_| ApiError::not_found("ref", format!("there is no incident {s:?}; references look like INC-7 or 7")))
 }
 
 /// A `Link: <…>; rel="next"` header for the next page.
 fn next_link(url: String) -> [(header::HeaderName, HeaderValue); 1] {
-    let value = HeaderValue::from_str(&format!("<{url}>; rel=\"next\""))
-        .unwrap_or(HeaderValue::from_static(""));
+    let value = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).unwrap_or(HeaderValue::from_static(""));
     [(header::LINK, value)]
 }

@@ -22,9 +22,7 @@ pub async fn create_role(
 ) -> ApiResult<(StatusCode, Json<RoleResponse>)> {
     actor.require_admin()?;
     let role = RoleDef::new(&body.key, &body.name, body.many).map_err(|e| match e {
-        muster_domain::DomainError::Conflict(m) => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", m)
-        }
+        muster_domain::DomainError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
         other => other.into(),
     })?;
     let role = app.create_role(&actor, role).await?;
@@ -33,10 +31,7 @@ pub async fn create_role(
 
 /// Every role: the built-in ones and the custom ones.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", security(("bearer" = [])), responses((status = 200, body = [RoleResponse])))]
-pub async fn list_roles(
-    State(app): State<Arc<App>>,
-    _caller: Caller,
-) -> ApiResult<Json<Vec<RoleResponse>>> {
+pub async fn list_roles(State(app): State<Arc<App>>, _caller: Caller) -> ApiResult<Json<Vec<RoleResponse>>> {
     Ok(Json(RoleResponse::all(&app.role_catalog().await?)))
 }
 
@@ -45,25 +40,14 @@ type RequiredRolesBody = BTreeMap<String, Vec<String>>;
 fn required_body(r: &RequiredRoles) -> RequiredRolesBody {
     Priority::ALL
         .into_iter()
-        .map(|p| {
-            (
-                p.as_str().to_owned(),
-                r.for_priority(p)
-                    .iter()
-                    .map(|k| k.key().to_owned())
-                    .collect(),
-            )
-        })
+        .map(|p| (p.as_str().to_owned(), r.for_priority(p).iter().map(|k| k.key().to_owned()).collect()))
         .collect()
 }
 
 /// Which roles each priority requires.
 #[utoipa::path(get, path = "/api/v1/settings/required-roles", tag = "roles", security(("bearer" = [])),
     responses((status = 200, body = BTreeMap<String, Vec<String>>, example = json!({"P1": ["incident_manager", "tech_lead", "communications_manager", "scribe"], "P2": ["incident_manager", "tech_lead"], "P3": ["incident_manager"], "P4": ["incident_manager"]}))))]
-pub async fn get_required_roles(
-    State(app): State<Arc<App>>,
-    _caller: Caller,
-) -> ApiResult<Json<RequiredRolesBody>> {
+pub async fn get_required_roles(State(app): State<Arc<App>>, _caller: Caller) -> ApiResult<Json<RequiredRolesBody>> {
     Ok(Json(required_body(&app.required_roles().await?)))
 }
 
@@ -82,14 +66,9 @@ pub async fn set_required_roles(
     for (priority, roles) in body {
         let p: Priority = priority.parse()?;
         let field = format!("{p}");
-        let kinds = roles
-            .iter()
-            .map(|r| catalog.parse(r, &field))
-            .collect::<Result<Vec<_>, _>>()?;
+        let kinds = roles.iter().map(|r| catalog.parse(r, &field)).collect::<Result<Vec<_>, _>>()?;
         required.insert(p, kinds);
     }
-    let saved = app
-        .set_required_roles(&actor, RequiredRoles(required))
-        .await?;
+    let saved = app.set_required_roles(&actor, RequiredRoles(required)).await?;
     Ok(Json(required_body(&saved)))
 }

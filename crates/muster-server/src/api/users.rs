@@ -15,16 +15,12 @@ use crate::extract::ApiJson;
 fn parse_email(s: &str) -> Result<String, muster_domain::DomainError> {
     let s = s.trim();
     let ok = s.len() <= 254
-        && s.split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && s.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
         && !s.contains(char::is_whitespace);
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(muster_domain::DomainError::invalid(
-            "email",
-            format!("{s:?} is not an email address"),
-        ))
+        Err(muster_domain::DomainError::invalid("email", format!("{s:?} is not an email address")))
     }
 }
 
@@ -39,21 +35,13 @@ pub async fn create_user(
     actor.require_admin()?;
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(crate::error::ApiError::invalid(
-            "name",
-            "a name has 1-100 characters",
-        ));
+        return Err(crate::error::ApiError::invalid("name", "a name has 1-100 characters"));
     }
     let user = NewUser {
         handle: parse_handle(&body.handle, "handle")?,
         name,
         email: parse_email(&body.email)?,
-        permission: body
-            .permission
-            .as_deref()
-            .map(str::parse::<Permission>)
-            .transpose()?
-            .unwrap_or_default(),
+        permission: body.permission.as_deref().map(str::parse::<Permission>).transpose()?.unwrap_or_default(),
     };
     let user = app.create_user(&actor, user).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
@@ -61,18 +49,8 @@ pub async fn create_user(
 
 /// List users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [UserResponse])))]
-pub async fn list_users(
-    State(app): State<Arc<App>>,
-    _caller: Caller,
-) -> ApiResult<Json<Vec<UserResponse>>> {
-    Ok(Json(
-        app.store
-            .users()
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+pub async fn list_users(State(app): State<Arc<App>>, _caller: Caller) -> ApiResult<Json<Vec<UserResponse>>> {
+    Ok(Json(app.store.users().await?.into_iter().map(Into::into).collect()))
 }
 
 /// One user.
@@ -83,17 +61,14 @@ pub async fn get_user(
     _caller: Caller,
     Path(handle): Path<String>,
 ) -> ApiResult<Json<UserResponse>> {
-    let handle = parse_handle(&handle, "handle")
-        .map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
     Ok(Json(app.user(&handle).await?.into()))
 }
 
 /// The caller.
 #[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])), responses((status = 200, body = UserResponse)))]
-pub async fn whoami(
-    State(app): State<Arc<App>>,
-    Caller(actor): Caller,
-) -> ApiResult<Json<UserResponse>> {
+pub async fn whoami(State(app): State<Arc<App>>, Caller(actor): Caller) -> ApiResult<Json<UserResponse>> {
     Ok(Json(app.user(&actor.handle).await?.into()))
 }
 
@@ -106,8 +81,8 @@ pub async fn create_token(
     Path(handle): Path<String>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
     actor.require_write()?;
-    let handle = parse_handle(&handle, "handle")
-        .map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
     let token = app.issue_token(&actor, &handle).await?;
     Ok((StatusCode::CREATED, Json(TokenResponse { token })))
 }

@@ -31,27 +31,14 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// Asserts this is a problem document with `status`; returns it.
     #[track_caller]
     pub fn problem(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.body
-        );
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
         assert_eq!(self.body["status"], status);
         assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
         &self.body
@@ -59,12 +46,7 @@ impl Reply {
 
     #[track_caller]
     pub fn ok(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
         &self.body
     }
 }
@@ -79,12 +61,8 @@ impl TestServer {
     async fn start_on(db: TestDatabase) -> TestServer {
         let store = db.open().await;
         let app = Arc::new(App::new(store, Arc::new(SystemClock)));
-        app.bootstrap_admin(Some(ADMIN_TOKEN))
-            .await
-            .expect("the admin is set up");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
+        app.bootstrap_admin(Some(ADMIN_TOKEN)).await.expect("the admin is set up");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -94,13 +72,7 @@ impl TestServer {
             .await
             .expect("the server runs");
         });
-        TestServer {
-            url,
-            db: Some(db),
-            http: reqwest::Client::new(),
-            stop: Some(stop),
-            task: Some(task),
-        }
+        TestServer { url, db: Some(db), http: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the server (gracefully) and starts a new one on the same database.
@@ -113,13 +85,7 @@ impl TestServer {
         Self::start_on(db).await
     }
 
-    pub async fn request(
-        &self,
-        token: Option<&str>,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn request(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Reply {
         let mut req = self.http.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -131,16 +97,9 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Reply {
@@ -148,13 +107,11 @@ impl TestServer {
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
-        self.request(Some(token), Method::POST, path, Some(body))
-            .await
+        self.request(Some(token), Method::POST, path, Some(body)).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: Value) -> Reply {
-        self.request(Some(token), Method::PATCH, path, Some(body))
-            .await
+        self.request(Some(token), Method::PATCH, path, Some(body)).await
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Reply {
@@ -165,13 +122,7 @@ impl TestServer {
     pub async fn user(&self, handle: &str, permission: &str) -> String {
         let body = json!({"handle": handle, "name": handle.to_uppercase(), "email": format!("{handle}@example.com"), "permission": permission});
         self.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
-        let reply = self
-            .post(
-                ADMIN_TOKEN,
-                &format!("/api/v1/users/{handle}/tokens"),
-                json!({}),
-            )
-            .await;
+        let reply = self.post(ADMIN_TOKEN, &format!("/api/v1/users/{handle}/tokens"), json!({})).await;
         reply.ok(201)["token"].as_str().unwrap().to_owned()
     }
 
