@@ -482,6 +482,10 @@ impl Incident {
 struct Transaction<'s, 'c> {
     state: &'s mut Incident,
     ctx: Context<'c>,
+    /// The command's time, never before the incident's last event: clocks
+    /// of concurrent callers (or instances) may disagree, and the timeline's
+    /// order must follow the order of events.
+    now: Timestamp,
     /// The roles the actor held when the command began.
     actor_roles: Vec<RoleKind>,
     events: Vec<Event>,
@@ -490,14 +494,15 @@ struct Transaction<'s, 'c> {
 impl<'s, 'c> Transaction<'s, 'c> {
     fn new(state: &'s mut Incident, ctx: Context<'c>) -> Self {
         let actor_roles = state.roles_of(&ctx.actor.handle);
-        Transaction { state, ctx, actor_roles, events: Vec::new() }
+        let now = ctx.now.max(state.updated_at);
+        Transaction { state, ctx, now, actor_roles, events: Vec::new() }
     }
 
     fn record(&mut self, change: Change, at: Option<Timestamp>) {
         let mut event = Event {
             seq: self.state.version + 1,
-            at: at.unwrap_or(self.ctx.now),
-            recorded_at: self.ctx.now,
+            at: at.unwrap_or(self.now),
+            recorded_at: self.now,
             actor: self.ctx.actor.handle.clone(),
             actor_roles: self.actor_roles.clone(),
             change,
@@ -558,7 +563,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
             role,
             user,
             scope,
-            assigned_at: self.ctx.now,
+            assigned_at: self.now,
             assigned_by: self.ctx.actor.handle.clone(),
         };
         self.record(Change::RoleAssigned { assignment, via }, None);
@@ -769,7 +774,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
             return Err(DomainError::not_found("corrects", format!("{} has no timeline entry {c}", self.reference())));
         }
         if let Some(at) = occurred_at
-            && at > self.ctx.now + FUTURE_SKEW
+            && at > self.now + FUTURE_SKEW
         {
             return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
         }

@@ -211,8 +211,11 @@ impl App {
     async fn execute(&self, actor: &Actor, r: IncidentRef, command: Command) -> Result<(Incident, Vec<Event>)> {
         actor.require_write()?;
         let catalog = self.store.role_catalog().await?;
-        let now = self.clock.now();
-        let decide = |state: &Incident| state.execute(command.clone(), Context { actor, now, catalog: &catalog });
+        // The time is read inside the store's lock, so that commands queued
+        // behind one another get times in the order they are applied.
+        let decide = |state: &Incident| {
+            state.execute(command.clone(), Context { actor, now: self.clock.now(), catalog: &catalog })
+        };
         match self.store.update_incident(r.0, &decide).await {
             Err(StoreError::NotFound(_)) => Err(no_incident(r).into()),
             other => other,

@@ -392,3 +392,17 @@ fn tampering_with_an_entry_breaks_the_chain_from_there() {
     w.log[1].actor = Handle::parse("mallory").unwrap();
     assert_eq!(verify_chain(&w.log), Err(2));
 }
+
+#[test]
+fn a_command_with_a_slower_clock_is_recorded_no_earlier_than_the_last_event() {
+    let alice = user("alice");
+    let mut w = World::declared_by(&alice, Priority::P1);
+    let earlier: Timestamp = "2026-11-26T09:59:00Z".parse().unwrap();
+    let ctx = Context { actor: &alice, now: earlier, catalog: &w.catalog };
+    let note =
+        Command::AddEntry { kind: EntryKind::Note, text: "late".into(), tag: None, corrects: None, occurred_at: None };
+    let (state, events) = w.state.execute(note, ctx).unwrap();
+    assert_eq!(events[0].recorded_at, now());
+    assert_eq!(events[0].at, now());
+    w.state = state;
+}
