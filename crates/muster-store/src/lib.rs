@@ -18,10 +18,12 @@
 //! are therefore serialized, and each sees the effects of the one before.
 
 use async_trait::async_trait;
+use muster_domain::alert::{AlertRef, AlertStatus};
 use muster_domain::{
     DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
 };
 
+pub mod alerts;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -94,6 +96,16 @@ pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), Domain
 /// Decides a declaration, given the number the store allots.
 pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
+/// Decides linking an alert to an incident, given the incident's state.
+pub type DecideLink<'a> =
+    dyn Fn(&Incident, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+
+/// Decides a declaration for an alert, given the number the store allots.
+pub type DecideAlertDeclaration<'a> =
+    dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+
+pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is, for logs and benchmarks.
@@ -131,6 +143,33 @@ pub trait Store: Send + Sync + 'static {
     /// Every event of an incident in `seq` order, as stored (for replay and
     /// verifying the hash chain).
     async fn events(&self, number: u64) -> Result<Vec<Event>>;
+
+    async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
+    async fn services(&self) -> Result<Vec<Service>>;
+    async fn service(&self, id: u64) -> Result<Option<Service>>;
+    async fn service_by_key(&self, key: &str) -> Result<Option<Service>>;
+    async fn update_service(&self, id: u64, patch: &ServicePatch) -> Result<Service>;
+
+    /// Applies monitoring events in order, in one transaction: dedup,
+    /// acknowledge, resolve, auto-declare, and the resulting timeline
+    /// entries. Either all are durable when this returns, or none.
+    async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>>;
+    /// Records a change event; returns the incidents whose timeline shows it.
+    async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>>;
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>>;
+    async fn alert(&self, id: u64) -> Result<Option<Alert>>;
+    async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>>;
+    /// Acknowledges or resolves an alert for a person; other moves change nothing.
+    async fn set_alert_status(
+        &self,
+        id: u64,
+        status: AlertStatus,
+        actor: &muster_domain::Actor,
+        now: Timestamp,
+    ) -> Result<Alert>;
+    async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert>;
+    async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)>;
+    async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

@@ -12,11 +12,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use muster_domain::{Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
+use muster_domain::alert::AlertStatus;
+use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
+use crate::alerts::sqlite_queries as Q;
 use crate::rows::{self, micros};
+use crate::{
+    Alert, AlertFilter, ChangeEvent, DecideAlertDeclaration, DecideLink, IngestEvent, IngestOutcome, NewService,
+    Service, ServicePatch,
+};
 use crate::{Decide, DecideDeclaration, IncidentFilter, NewUser, Result, Store, TimelineQuery, User};
 
 pub struct SqliteStore {
@@ -44,26 +50,6 @@ impl SqliteStore {
 
     pub async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite").run(&self.write).await?;
-        Ok(())
-    }
-
-    async fn insert_events(tx: &mut sqlx::SqliteConnection, number: u64, events: &[Event]) -> Result<()> {
-        for e in events {
-            sqlx::query(
-                "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(number as i64)
-            .bind(e.seq as i64)
-            .bind(micros(e.at))
-            .bind(micros(e.recorded_at))
-            .bind(e.actor.as_str())
-            .bind(e.change.kind())
-            .bind(rows::event_json(e))
-            .bind(&e.hash)
-            .execute(&mut *tx)
-            .await?;
-        }
         Ok(())
     }
 }
@@ -194,56 +180,21 @@ impl Store for SqliteStore {
 
     async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.write.begin().await?;
-        let (number,): (i64,) =
-            sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
-                .fetch_one(&mut *tx)
-                .await?;
-        let number = number as u64;
+        let number = Q::next_number(&mut tx).await?;
         let (state, events) = decide(number)?;
-        sqlx::query(
-            "INSERT INTO incidents (number, title, priority, status, declared_at, updated_at, version, state)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(number as i64)
-        .bind(&state.title)
-        .bind(state.priority.as_str())
-        .bind(state.status.as_str())
-        .bind(micros(state.declared_at))
-        .bind(micros(state.updated_at))
-        .bind(state.version as i64)
-        .bind(rows::incident_json(&state))
-        .execute(&mut *tx)
-        .await?;
-        Self::insert_events(&mut tx, number, &events).await?;
+        Q::insert_incident(&mut tx, &state, &events).await?;
         tx.commit().await?;
         Ok((state, events))
     }
 
     async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
         let mut tx = self.write.begin().await?;
-        let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = ?")
-            .bind(number as i64)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current = rows::incident(&found.ok_or_else(|| rows::no_incident(number))?.0)?;
+        let current = Q::lock_incident(&mut tx, number).await?.ok_or_else(|| rows::no_incident(number))?;
         let (state, events) = decide(&current)?;
         if events.is_empty() {
             return Ok((current, events));
         }
-        sqlx::query(
-            "UPDATE incidents SET title = ?, priority = ?, status = ?, updated_at = ?, version = ?, state = ?
-             WHERE number = ?",
-        )
-        .bind(&state.title)
-        .bind(state.priority.as_str())
-        .bind(state.status.as_str())
-        .bind(micros(state.updated_at))
-        .bind(state.version as i64)
-        .bind(rows::incident_json(&state))
-        .bind(number as i64)
-        .execute(&mut *tx)
-        .await?;
-        Self::insert_events(&mut tx, number, &events).await?;
+        Q::save_incident(&mut tx, &state, &events).await?;
         tx.commit().await?;
         Ok((state, events))
     }
@@ -293,5 +244,90 @@ impl Store for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         found.iter().map(|(b,)| rows::event(b)).collect()
+    }
+
+    async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {
+        let mut c = self.write.acquire().await?;
+        Q::create_service(&mut c, service, now).await
+    }
+
+    async fn services(&self) -> Result<Vec<Service>> {
+        let mut c = self.read.acquire().await?;
+        Q::services(&mut c).await
+    }
+
+    async fn service(&self, id: u64) -> Result<Option<Service>> {
+        let mut c = self.read.acquire().await?;
+        Q::service_by_id(&mut c, id).await
+    }
+
+    async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
+        let mut c = self.read.acquire().await?;
+        Q::service_by_key(&mut c, key).await
+    }
+
+    async fn update_service(&self, id: u64, patch: &ServicePatch) -> Result<Service> {
+        let mut tx = self.write.begin().await?;
+        let s = Q::update_service(&mut tx, id, patch).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
+        let mut tx = self.write.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for e in batch {
+            outcomes.push(Q::ingest_one(&mut tx, e, now).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
+        let mut tx = self.write.begin().await?;
+        let touched = Q::record_change(&mut tx, change, now).await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        let mut c = self.read.acquire().await?;
+        Q::alerts(&mut c, filter).await
+    }
+
+    async fn alert(&self, id: u64) -> Result<Option<Alert>> {
+        let mut c = self.read.acquire().await?;
+        Q::alert(&mut c, id).await
+    }
+
+    async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>> {
+        let mut c = self.read.acquire().await?;
+        Q::alerts_of_incident(&mut c, number).await
+    }
+
+    async fn set_alert_status(&self, id: u64, status: AlertStatus, actor: &Actor, now: Timestamp) -> Result<Alert> {
+        let mut tx = self.write.begin().await?;
+        let a = Q::set_alert_status(&mut tx, id, status, now, actor).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
+        let mut c = self.write.acquire().await?;
+        Q::assess_alert(&mut c, id, assessment).await
+    }
+
+    async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = Q::link_alert(&mut tx, id, number, decide).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = Q::declare_for_alert(&mut tx, id, decide).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }

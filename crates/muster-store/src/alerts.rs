@@ -1,0 +1,691 @@
+//! Services, alerts and change events: the types, and the queries both
+//! backends share.
+//!
+//! The SQL here is written once with `$N` placeholders, which SQLite (through
+//! sqlx) and PostgreSQL both accept, and instantiated per backend by the
+//! [`shared_queries`] macro. The only difference is the row lock PostgreSQL
+//! takes on an incident (`FOR UPDATE`); SQLite serializes writers anyway.
+//!
+//! Dedup is the database's job: a partial unique index allows one alert that
+//! is not resolved per (service, dedup key), and a trigger is an upsert
+//! against it. That holds across instances, batches and crashes alike.
+
+use muster_domain::alert::{AlertAction, AlertRef, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
+use muster_domain::{Handle, Timestamp};
+use serde_json::Value;
+
+use crate::StoreError;
+
+/// The reserved handle that acts for integrations on the timeline.
+pub const SYSTEM: &str = "muster";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub owner: Option<Handle>,
+    pub integration_key: IntegrationKey,
+    pub auto_declare: AutoDeclare,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewService {
+    pub name: String,
+    pub description: String,
+    pub owner: Option<Handle>,
+    pub integration_key: IntegrationKey,
+    pub auto_declare: AutoDeclare,
+}
+
+/// Changes to a service; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ServicePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<Option<Handle>>,
+    pub auto_declare: Option<AutoDeclare>,
+    pub integration_key: Option<IntegrationKey>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: u64,
+    pub service: u64,
+    pub service_name: String,
+    pub dedup_key: String,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub summary: String,
+    pub source: String,
+    pub details: Value,
+    pub links: Value,
+    pub count: u64,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub incident: Option<u64>,
+    pub assessment: Option<Value>,
+}
+
+impl Alert {
+    pub fn reference(&self) -> AlertRef {
+        AlertRef {
+            id: self.id,
+            service: self.service_name.clone(),
+            summary: self.summary.clone(),
+            severity: self.severity,
+            status: self.status,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub statuses: Vec<AlertStatus>,
+    pub service: Option<u64>,
+    /// Only alerts numbered below this (the next page).
+    pub before: Option<u64>,
+    pub limit: u32,
+}
+
+/// One event from a monitoring tool, already parsed and matched to its service.
+#[derive(Debug, Clone)]
+pub struct IngestEvent {
+    pub service: u64,
+    pub action: AlertAction,
+    pub dedup_key: DedupKey,
+    pub summary: String,
+    pub severity: Severity,
+    pub source: String,
+    pub details: Value,
+    pub links: Value,
+}
+
+/// What an ingested event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The alert it created or touched; `None` for an acknowledge or resolve
+    /// with no open alert (accepted and ignored, as PagerDuty does).
+    pub alert: Option<u64>,
+    pub count: u64,
+    pub incident: Option<u64>,
+    /// Whether this event declared `incident`.
+    pub declared: bool,
+}
+
+/// A change event (a deploy, a config change) on a service.
+#[derive(Debug, Clone)]
+pub struct ChangeEvent {
+    pub service: u64,
+    pub summary: String,
+    pub source: Option<String>,
+    pub details: Value,
+    pub links: Value,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AlertRow {
+    id: i64,
+    service: i64,
+    service_name: String,
+    dedup_key: String,
+    status: String,
+    severity: String,
+    summary: String,
+    source: String,
+    details: String,
+    links: String,
+    count: i64,
+    first_seen_at: i64,
+    last_seen_at: i64,
+    acknowledged_at: Option<i64>,
+    resolved_at: Option<i64>,
+    incident: Option<i64>,
+    assessment: Option<String>,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn json(s: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+impl TryFrom<AlertRow> for Alert {
+    type Error = StoreError;
+    fn try_from(r: AlertRow) -> Result<Alert, StoreError> {
+        use crate::rows::timestamp;
+        Ok(Alert {
+            id: r.id as u64,
+            service: r.service as u64,
+            service_name: r.service_name,
+            dedup_key: r.dedup_key,
+            status: r.status.parse().map_err(corrupt)?,
+            severity: r.severity.parse().map_err(corrupt)?,
+            summary: r.summary,
+            source: r.source,
+            details: json(&r.details)?,
+            links: json(&r.links)?,
+            count: r.count as u64,
+            first_seen_at: timestamp(r.first_seen_at)?,
+            last_seen_at: timestamp(r.last_seen_at)?,
+            acknowledged_at: r.acknowledged_at.map(timestamp).transpose()?,
+            resolved_at: r.resolved_at.map(timestamp).transpose()?,
+            incident: r.incident.map(|n| n as u64),
+            assessment: r.assessment.as_deref().map(json).transpose()?,
+        })
+    }
+}
+
+pub(crate) type ServiceRow = (i64, String, String, Option<String>, String, String, i64);
+
+pub(crate) fn service(r: ServiceRow) -> Result<Service, StoreError> {
+    let (id, name, description, owner, key, auto, created_at) = r;
+    Ok(Service {
+        id: id as u64,
+        name,
+        description,
+        owner: owner.as_deref().map(Handle::parse).transpose().map_err(corrupt)?,
+        integration_key: IntegrationKey::parse(&key).map_err(corrupt)?,
+        auto_declare: serde_json::from_str(&auto).map_err(corrupt)?,
+        created_at: crate::rows::timestamp(created_at)?,
+    })
+}
+
+pub(crate) const SERVICE_COLUMNS: &str =
+    "SELECT id, name, description, owner, integration_key, auto_declare, created_at FROM services";
+
+pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \
+     a.severity, a.summary, a.source, a.details, a.links, a.count, a.first_seen_at, a.last_seen_at, \
+     a.acknowledged_at, a.resolved_at, a.incident, a.assessment FROM alerts a JOIN services s ON s.id = a.service";
+
+/// The queries both backends share, for connection type `$db` and with
+/// `$lock` appended where an incident row is read for a change.
+macro_rules! shared_queries {
+    ($db:ty, $lock:literal) => {
+        use muster_domain::alert::{AlertAction, AlertStatus};
+        use muster_domain::incident::{Context, Declaration};
+        use muster_domain::{Actor, Command, Event, Handle, Incident, Permission, RoleCatalog, Timestamp};
+
+        use crate::alerts::{
+            ALERT_COLUMNS, Alert, AlertFilter, AlertRow, ChangeEvent, IngestEvent, IngestOutcome, NewService,
+            SERVICE_COLUMNS, SYSTEM, Service, ServicePatch, ServiceRow,
+        };
+        use crate::rows::{self, micros};
+        use crate::{Result, StoreError};
+
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        pub(crate) async fn next_number(c: &mut Conn) -> Result<u64> {
+            let (n,): (i64,) =
+                sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
+                    .fetch_one(&mut *c)
+                    .await?;
+            Ok(n as u64)
+        }
+
+        pub(crate) async fn lock_incident(c: &mut Conn, number: u64) -> Result<Option<Incident>> {
+            let found: Option<(String,)> =
+                sqlx::query_as(concat!("SELECT state FROM incidents WHERE number = $1", $lock))
+                    .bind(number as i64)
+                    .fetch_optional(&mut *c)
+                    .await?;
+            found.map(|(s,)| rows::incident(&s)).transpose()
+        }
+
+        pub(crate) async fn insert_events(c: &mut Conn, number: u64, events: &[Event]) -> Result<()> {
+            for e in events {
+                sqlx::query(
+                    "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(number as i64)
+                .bind(e.seq as i64)
+                .bind(micros(e.at))
+                .bind(micros(e.recorded_at))
+                .bind(e.actor.as_str())
+                .bind(e.change.kind())
+                .bind(rows::event_json(e))
+                .bind(&e.hash)
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// Writes a new incident's state and events.
+        pub(crate) async fn insert_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO incidents (number, title, priority, status, declared_at, updated_at, version, state)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(state.number as i64)
+            .bind(&state.title)
+            .bind(state.priority.as_str())
+            .bind(state.status.as_str())
+            .bind(micros(state.declared_at))
+            .bind(micros(state.updated_at))
+            .bind(state.version as i64)
+            .bind(rows::incident_json(state))
+            .execute(&mut *c)
+            .await?;
+            insert_events(c, state.number, events).await
+        }
+
+        /// Writes an incident's new state and the events that led to it.
+        pub(crate) async fn save_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(
+                "UPDATE incidents SET title = $1, priority = $2, status = $3, updated_at = $4, version = $5, state = $6
+                 WHERE number = $7",
+            )
+            .bind(&state.title)
+            .bind(state.priority.as_str())
+            .bind(state.status.as_str())
+            .bind(micros(state.updated_at))
+            .bind(state.version as i64)
+            .bind(rows::incident_json(state))
+            .bind(state.number as i64)
+            .execute(&mut *c)
+            .await?;
+            insert_events(c, state.number, events).await
+        }
+
+        async fn catalog(c: &mut Conn) -> Result<RoleCatalog> {
+            let found: Vec<(String, String, bool)> =
+                sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&mut *c).await?;
+            Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
+        }
+
+        fn system() -> Actor {
+            Actor { handle: Handle::parse(SYSTEM).expect("a valid handle"), permission: Permission::Responder }
+        }
+
+        /// Runs a system command on an incident (alert linked, resolved …).
+        /// A refusal is logged and skipped: the alert itself is kept.
+        async fn system_command(c: &mut Conn, number: u64, command: Command, now: Timestamp) -> Result<()> {
+            let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
+            let catalog = catalog(c).await?;
+            let actor = system();
+            match state.execute(command, Context { actor: &actor, now, catalog: &catalog }) {
+                Ok((next, events)) => save_incident(c, &next, &events).await,
+                Err(e) => {
+                    tracing::info!(incident = number, error = %e, "alert event not recorded on the incident");
+                    Ok(())
+                }
+            }
+        }
+
+        pub(crate) async fn create_service(c: &mut Conn, s: &NewService, now: Timestamp) -> Result<Service> {
+            let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                "INSERT INTO services (name, description, owner, integration_key, auto_declare, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&s.name)
+            .bind(&s.description)
+            .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(s.integration_key.as_str())
+            .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
+            .bind(micros(now))
+            .fetch_one(&mut *c)
+            .await;
+            match result {
+                Err(e) if rows::is_unique_violation(&e) => {
+                    Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
+                }
+                Err(e) => Err(e.into()),
+                Ok((id,)) => service_by_id(c, id as u64).await?.ok_or_else(|| StoreError::NotFound("service".into())),
+            }
+        }
+
+        pub(crate) async fn services(c: &mut Conn) -> Result<Vec<Service>> {
+            let found: Vec<ServiceRow> =
+                sqlx::query_as(&format!("{SERVICE_COLUMNS} ORDER BY name")).fetch_all(&mut *c).await?;
+            found.into_iter().map(crate::alerts::service).collect()
+        }
+
+        pub(crate) async fn service_by_id(c: &mut Conn, id: u64) -> Result<Option<Service>> {
+            let found: Option<ServiceRow> = sqlx::query_as(&format!("{SERVICE_COLUMNS} WHERE id = $1"))
+                .bind(id as i64)
+                .fetch_optional(&mut *c)
+                .await?;
+            found.map(crate::alerts::service).transpose()
+        }
+
+        pub(crate) async fn service_by_key(c: &mut Conn, key: &str) -> Result<Option<Service>> {
+            let found: Option<ServiceRow> = sqlx::query_as(&format!("{SERVICE_COLUMNS} WHERE integration_key = $1"))
+                .bind(key)
+                .fetch_optional(&mut *c)
+                .await?;
+            found.map(crate::alerts::service).transpose()
+        }
+
+        pub(crate) async fn update_service(c: &mut Conn, id: u64, p: &ServicePatch) -> Result<Service> {
+            let Some(mut s) = service_by_id(c, id).await? else {
+                return Err(StoreError::NotFound(format!("there is no service {id}")));
+            };
+            if let Some(v) = &p.name {
+                s.name.clone_from(v);
+            }
+            if let Some(v) = &p.description {
+                s.description.clone_from(v);
+            }
+            if let Some(v) = &p.owner {
+                s.owner.clone_from(v);
+            }
+            if let Some(v) = &p.auto_declare {
+                s.auto_declare = v.clone();
+            }
+            if let Some(v) = &p.integration_key {
+                s.integration_key = v.clone();
+            }
+            let result = sqlx::query(
+                "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5
+                 WHERE id = $6",
+            )
+            .bind(&s.name)
+            .bind(&s.description)
+            .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(s.integration_key.as_str())
+            .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
+            .bind(id as i64)
+            .execute(&mut *c)
+            .await;
+            match result {
+                Err(e) if rows::is_unique_violation(&e) => {
+                    Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
+                }
+                Err(e) => Err(e.into()),
+                Ok(_) => Ok(s),
+            }
+        }
+
+        pub(crate) async fn alert(c: &mut Conn, id: u64) -> Result<Option<Alert>> {
+            let found: Option<AlertRow> = sqlx::query_as(&format!("{ALERT_COLUMNS} WHERE a.id = $1"))
+                .bind(id as i64)
+                .fetch_optional(&mut *c)
+                .await?;
+            found.map(Alert::try_from).transpose()
+        }
+
+        pub(crate) async fn alerts(c: &mut Conn, f: &AlertFilter) -> Result<Vec<Alert>> {
+            let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(ALERT_COLUMNS);
+            q.push(" WHERE 1 = 1");
+            if !f.statuses.is_empty() {
+                q.push(" AND a.status IN (");
+                let mut list = q.separated(", ");
+                for s in &f.statuses {
+                    list.push_bind(s.as_str());
+                }
+                q.push(")");
+            }
+            if let Some(s) = f.service {
+                q.push(" AND a.service = ").push_bind(s as i64);
+            }
+            if let Some(b) = f.before {
+                q.push(" AND a.id < ").push_bind(b as i64);
+            }
+            q.push(" ORDER BY a.id DESC LIMIT ").push_bind(rows::limit(f.limit));
+            let found: Vec<AlertRow> = q.build_query_as().fetch_all(&mut *c).await?;
+            found.into_iter().map(Alert::try_from).collect()
+        }
+
+        pub(crate) async fn alerts_of_incident(c: &mut Conn, number: u64) -> Result<Vec<Alert>> {
+            let found: Vec<AlertRow> = sqlx::query_as(&format!("{ALERT_COLUMNS} WHERE a.incident = $1 ORDER BY a.id"))
+                .bind(number as i64)
+                .fetch_all(&mut *c)
+                .await?;
+            found.into_iter().map(Alert::try_from).collect()
+        }
+
+        /// One monitoring event, inside the batch's transaction.
+        pub(crate) async fn ingest_one(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
+            match e.action {
+                AlertAction::Trigger => trigger(c, e, now).await,
+                AlertAction::Acknowledge | AlertAction::Resolve => {
+                    let (status, stamp, from) = if e.action == AlertAction::Resolve {
+                        ("resolved", "resolved_at", "status <> 'resolved'")
+                    } else {
+                        ("acknowledged", "acknowledged_at", "status = 'triggered'")
+                    };
+                    let sql = format!(
+                        "UPDATE alerts SET status = '{status}', {stamp} = $3
+                         WHERE service = $1 AND dedup_key = $2 AND {from} RETURNING id, count, incident"
+                    );
+                    let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(&sql)
+                        .bind(e.service as i64)
+                        .bind(e.dedup_key.as_str())
+                        .bind(micros(now))
+                        .fetch_optional(&mut *c)
+                        .await?;
+                    let Some((id, count, incident)) = row else {
+                        return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
+                    };
+                    if let Some(number) = incident {
+                        let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                        system_command(c, number as u64, Command::AlertStatus { alert: alert.reference() }, now).await?;
+                    }
+                    Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
+                }
+            }
+        }
+
+        async fn trigger(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
+            let (id, count, incident): (i64, i64, Option<i64>) = sqlx::query_as(
+                "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count,
+                                     first_seen_at, last_seen_at)
+                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, $7, 1, $8, $8)
+                 ON CONFLICT (service, dedup_key) WHERE status <> 'resolved'
+                 DO UPDATE SET count = alerts.count + 1, last_seen_at = excluded.last_seen_at,
+                               severity = excluded.severity, summary = excluded.summary,
+                               details = excluded.details, links = excluded.links
+                 RETURNING id, count, incident",
+            )
+            .bind(e.service as i64)
+            .bind(e.dedup_key.as_str())
+            .bind(e.severity.as_str())
+            .bind(&e.summary)
+            .bind(&e.source)
+            .bind(e.details.to_string())
+            .bind(e.links.to_string())
+            .bind(micros(now))
+            .fetch_one(&mut *c)
+            .await?;
+            let (id, count) = (id as u64, count as u64);
+            let mut outcome = IngestOutcome { alert: Some(id), count, incident: incident.map(|n| n as u64), declared: false };
+            if count > 1 {
+                return Ok(outcome);
+            }
+            // A new alert. If this key's previous alert belongs to an incident
+            // that is not closed, the alert fired again: link it there.
+            let previous: Option<(Option<i64>,)> = sqlx::query_as(
+                "SELECT incident FROM alerts WHERE service = $1 AND dedup_key = $2 AND id < $3 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(e.service as i64)
+            .bind(e.dedup_key.as_str())
+            .bind(id as i64)
+            .fetch_optional(&mut *c)
+            .await?;
+            if let Some((Some(number),)) = previous {
+                let open = lock_incident(c, number as u64).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
+                if open {
+                    link(c, id, number as u64).await?;
+                    let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                    system_command(c, number as u64, Command::LinkAlert { alert: alert.reference(), retriggered: true }, now)
+                        .await?;
+                    outcome.incident = Some(number as u64);
+                    return Ok(outcome);
+                }
+            }
+            // Auto-declare, when the service asks for it at this severity.
+            let service = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+            let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok(outcome) };
+            let declarer = match &service.owner {
+                Some(h) => {
+                    let found: Option<(String,)> =
+                        sqlx::query_as("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).fetch_optional(&mut *c).await?;
+                    match found.map(|(p,)| p.parse::<Permission>()) {
+                        Some(Ok(p)) if p != Permission::Viewer => Actor { handle: h.clone(), permission: p },
+                        _ => system(),
+                    }
+                }
+                None => system(),
+            };
+            let catalog = catalog(c).await?;
+            let number = next_number(c).await?;
+            let ctx = Context { actor: &declarer, now, catalog: &catalog };
+            let title: String = e.summary.chars().take(200).collect();
+            let title = if title.trim().is_empty() { format!("Alert on {}", service.name) } else { title };
+            let declaration = Declaration {
+                title,
+                summary: format!("Declared automatically: a {} alert on {}.", e.severity, service.name),
+                priority,
+                incident_manager: declarer.clone(),
+            };
+            let (state, mut events) = Incident::declare(number, declaration, ctx).map_err(StoreError::Rejected)?;
+            let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            let (state, more) =
+                state.execute(Command::LinkAlert { alert: alert.reference(), retriggered: false }, ctx).map_err(StoreError::Rejected)?;
+            events.extend(more);
+            insert_incident(c, &state, &events).await?;
+            link(c, id, number).await?;
+            outcome.incident = Some(number);
+            outcome.declared = true;
+            Ok(outcome)
+        }
+
+        async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {
+            sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2").bind(number as i64).bind(alert as i64).execute(&mut *c).await?;
+            Ok(())
+        }
+
+        /// Links an alert to an incident through `decide`; refuses an alert
+        /// that belongs to an incident already.
+        pub(crate) async fn link_alert(
+            c: &mut Conn,
+            id: u64,
+            number: u64,
+            decide: &crate::DecideLink<'_>,
+        ) -> Result<(Incident, Vec<Event>)> {
+            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            if let Some(other) = found.incident {
+                return Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already")));
+            }
+            let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
+            let (next, events) = decide(&state, &found.reference())?;
+            save_incident(c, &next, &events).await?;
+            link(c, id, number).await?;
+            Ok((next, events))
+        }
+
+        /// Declares an incident for an alert and links it, in one go.
+        pub(crate) async fn declare_for_alert(
+            c: &mut Conn,
+            id: u64,
+            decide: &crate::DecideAlertDeclaration<'_>,
+        ) -> Result<(Incident, Vec<Event>)> {
+            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            if let Some(other) = found.incident {
+                return Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already")));
+            }
+            let number = next_number(c).await?;
+            let (state, events) = decide(number, &found.reference())?;
+            insert_incident(c, &state, &events).await?;
+            link(c, id, number).await?;
+            Ok((state, events))
+        }
+
+        /// Acknowledges or resolves one alert by id, for a person.
+        pub(crate) async fn set_alert_status(
+            c: &mut Conn,
+            id: u64,
+            status: AlertStatus,
+            now: Timestamp,
+            actor: &Actor,
+        ) -> Result<Alert> {
+            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            let moves = match (found.status, status) {
+                (AlertStatus::Triggered, AlertStatus::Acknowledged) => true,
+                (AlertStatus::Triggered | AlertStatus::Acknowledged, AlertStatus::Resolved) => true,
+                _ => false,
+            };
+            if !moves {
+                return Ok(found);
+            }
+            let stamp = if status == AlertStatus::Resolved { "resolved_at" } else { "acknowledged_at" };
+            sqlx::query(&format!("UPDATE alerts SET status = $1, {stamp} = $2 WHERE id = $3"))
+                .bind(status.as_str())
+                .bind(micros(now))
+                .bind(id as i64)
+                .execute(&mut *c)
+                .await?;
+            let updated = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            if let Some(number) = updated.incident {
+                if let Some(state) = lock_incident(c, number).await? {
+                    let catalog = catalog(c).await?;
+                    let ctx = Context { actor, now, catalog: &catalog };
+                    if let Ok((next, events)) = state.execute(Command::AlertStatus { alert: updated.reference() }, ctx) {
+                        save_incident(c, &next, &events).await?;
+                    }
+                }
+            }
+            Ok(updated)
+        }
+
+        pub(crate) async fn assess_alert(c: &mut Conn, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
+            let done = sqlx::query("UPDATE alerts SET assessment = $1 WHERE id = $2")
+                .bind(assessment.to_string())
+                .bind(id as i64)
+                .execute(&mut *c)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("there is no alert {id}")));
+            }
+            alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))
+        }
+
+        /// Records a change event and puts it on the timeline of the
+        /// service's incidents that are not resolved or closed. Returns them.
+        pub(crate) async fn record_change(c: &mut Conn, e: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
+            sqlx::query("INSERT INTO change_events (service, summary, source, details, links, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(e.service as i64)
+                .bind(&e.summary)
+                .bind(e.source.clone())
+                .bind(e.details.to_string())
+                .bind(e.links.to_string())
+                .bind(micros(now))
+                .execute(&mut *c)
+                .await?;
+            let service = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+            let numbers: Vec<(i64,)> = sqlx::query_as(
+                "SELECT DISTINCT a.incident FROM alerts a JOIN incidents i ON i.number = a.incident
+                 WHERE a.service = $1 AND i.status NOT IN ('resolved', 'closed') ORDER BY a.incident",
+            )
+            .bind(e.service as i64)
+            .fetch_all(&mut *c)
+            .await?;
+            let mut touched = Vec::new();
+            for (n,) in numbers {
+                let command =
+                    Command::RecordChange { service: service.name.clone(), summary: e.summary.clone(), source: e.source.clone() };
+                system_command(c, n as u64, command, now).await?;
+                touched.push(n as u64);
+            }
+            Ok(touched)
+        }
+    };
+}
+
+pub(crate) mod sqlite_queries {
+    shared_queries!(sqlx::Sqlite, "");
+}
+
+pub(crate) mod postgres_queries {
+    shared_queries!(sqlx::Postgres, " FOR UPDATE");
+}
