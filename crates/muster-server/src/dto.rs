@@ -166,6 +166,20 @@ pub struct IncidentResponse {
     pub missing_roles: Vec<String>,
     /// The number of timeline entries.
     pub version: u64,
+    /// Alerts linked to the incident, with their last known status.
+    pub alerts: Vec<LinkedAlertResponse>,
+    /// Every linked alert has resolved: a hint that the incident may be
+    /// resolved too. It never resolves by itself.
+    pub all_alerts_resolved: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LinkedAlertResponse {
+    pub id: u64,
+    pub service: String,
+    pub summary: String,
+    pub severity: String,
+    pub status: String,
 }
 
 impl From<&IncidentView> for IncidentResponse {
@@ -189,6 +203,18 @@ impl From<&IncidentView> for IncidentResponse {
             topic: i.topic.clone(),
             missing_roles: v.missing_roles.iter().map(|r| r.key().to_owned()).collect(),
             version: i.version,
+            alerts: i
+                .alerts
+                .iter()
+                .map(|a| LinkedAlertResponse {
+                    id: a.id,
+                    service: a.service.clone(),
+                    summary: a.summary.clone(),
+                    severity: a.severity.as_str().into(),
+                    status: a.status.as_str().into(),
+                })
+                .collect(),
+            all_alerts_resolved: i.all_alerts_resolved(),
         }
     }
 }

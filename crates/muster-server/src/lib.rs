@@ -7,6 +7,8 @@
 //! - [`api`]: the JSON API handlers; thin: extract, parse into domain types,
 //!   call one `App` function, render a [`dto`].
 //! - [`auth`]: API tokens (stored hashed) and the [`auth::Caller`] extractor.
+//! - [`ingest`]: the batching pipeline that makes monitoring events durable
+//!   before they are answered, and the per-integration rate limit.
 //! - [`extract`]: JSON and query extractors whose rejections name the field.
 //! - [`error`]: the one error type, rendered as `application/problem+json`.
 //!
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -93,10 +96,11 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 /// itself (405, a bad path parameter).
 async fn ensure_problem(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    // Problem documents, and the JSON errors of wire formats that have their
+    // own (PagerDuty's), pass as they are.
+    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/problem+json") || v.as_bytes().starts_with(b"application/json")
+    });
     if status.as_u16() < 400 || is_problem {
         return response;
     }

@@ -127,6 +127,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()>;
     async fn role_catalog(&self) -> Result<RoleCatalog>;
 
+    /// A stored setting (JSON text), `None` when never set.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
     async fn required_roles(&self) -> Result<RequiredRoles>;
     async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()>;
 

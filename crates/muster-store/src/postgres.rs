@@ -152,23 +152,29 @@ impl Store for PgStore {
         Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
     }
 
-    async fn required_roles(&self) -> Result<RequiredRoles> {
-        let found: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
-            .bind(rows::REQUIRED_ROLES_KEY)
-            .fetch_optional(&self.pool)
-            .await?;
-        rows::required_roles(found.map(|r| r.0))
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        Ok(found.map(|(v,)| v))
     }
 
-    async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
-        .bind(rows::REQUIRED_ROLES_KEY)
-        .bind(rows::required_roles_json(required))
+        .bind(key)
+        .bind(value)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn required_roles(&self) -> Result<RequiredRoles> {
+        rows::required_roles(self.setting(rows::REQUIRED_ROLES_KEY).await?)
+    }
+
+    async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
+        self.set_setting(rows::REQUIRED_ROLES_KEY, &rows::required_roles_json(required)).await
     }
 
     async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {

@@ -14,7 +14,9 @@ use utoipa_axum::routes;
 use crate::app::App;
 use crate::error::ApiError;
 
+mod alerts;
 mod incidents;
+pub mod ingest;
 mod roles;
 mod users;
 
@@ -52,6 +54,20 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::assign_role, incidents::list_roles))
         .routes(routes!(incidents::relieve_role))
         .routes(routes!(incidents::timeline, incidents::add_entry))
+        .routes(routes!(alerts::create_service, alerts::list_services))
+        .routes(routes!(alerts::get_service, alerts::update_service))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::get_alert))
+        .routes(routes!(alerts::acknowledge_alert))
+        .routes(routes!(alerts::resolve_alert))
+        .routes(routes!(alerts::assess_alert))
+        .routes(routes!(alerts::declare_from_alert))
+        .routes(routes!(alerts::link_alert))
+        .routes(routes!(alerts::get_impact_matrix, alerts::set_impact_matrix))
+        .routes(routes!(ingest::pagerduty_enqueue))
+        .routes(routes!(ingest::pagerduty_change))
+        .routes(routes!(ingest::alertmanager))
+        .routes(routes!(ingest::generic))
         .split_for_parts()
 }
 

@@ -1,0 +1,139 @@
+//! The ingest pipeline: monitoring events are committed in batches, and an
+//! event is answered only once its batch is durable.
+//!
+//! Handlers send each parsed event to one batching task per server; the task
+//! takes whatever has queued up (up to [`MAX_BATCH`]), commits it in one
+//! transaction with `Store::ingest`, and replies to every sender. Under load
+//! many events share one commit (and one fsync on SQLite); with a single
+//! event in flight it commits at once. Dedup does not depend on the batching:
+//! it is enforced by the database (see `muster_store::alerts`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use muster_store::{IngestEvent, IngestOutcome, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::Clock;
+
+pub const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<IngestOutcome, Arc<StoreError>>>;
+
+/// Why an event was not accepted.
+#[derive(Debug)]
+pub enum IngestError {
+    /// The database failed; the sender should retry.
+    Unavailable(String),
+    /// The integration sends faster than its limit; retry after this long.
+    RateLimited(Duration),
+}
+
+#[derive(Clone)]
+pub struct Ingestor {
+    queue: mpsc::Sender<(IngestEvent, Reply)>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl Ingestor {
+    /// Starts the batching task on the current runtime.
+    pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Ingestor {
+        let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.drain(..).unzip();
+                match store.ingest(&events, clock.now()).await {
+                    Ok(outcomes) => {
+                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, events = events.len(), "ingest batch failed");
+                        let e = Arc::new(e);
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Ingestor { queue, limiter: Arc::new(RateLimiter::new(limit)) }
+    }
+
+    /// Takes one event from `service`; returns once it is durable.
+    pub async fn ingest(&self, event: IngestEvent) -> Result<IngestOutcome, IngestError> {
+        self.admit(event.service)?;
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((event, reply)).await.map_err(|_| IngestError::Unavailable("shutting down".into()))?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(IngestError::Unavailable(e.to_string())),
+            Err(_) => Err(IngestError::Unavailable("the ingest task stopped".into())),
+        }
+    }
+
+    /// Counts one request against the service's rate limit.
+    pub fn admit(&self, service: u64) -> Result<(), IngestError> {
+        self.limiter.admit(service).map_err(IngestError::RateLimited)
+    }
+}
+
+/// Events per second per integration, with a burst allowance.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+impl Default for RateLimit {
+    /// Generous: a storm from Alertmanager should get through, a runaway
+    /// script should not take the database with it.
+    fn default() -> Self {
+        RateLimit { per_second: 2_000.0, burst: 20_000.0 }
+    }
+}
+
+/// A token bucket per service.
+struct RateLimiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<u64, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    fn new(limit: RateLimit) -> Self {
+        RateLimiter { limit, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    fn admit(&self, service: u64) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = buckets.entry(service).or_insert((self.limit.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.limit.per_second).min(self.limit.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - *tokens) / self.limit.per_second.max(f64::MIN_POSITIVE);
+            Err(Duration::from_secs_f64(wait.clamp(0.001, 3600.0)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_admitted_then_the_rate_applies_per_service() {
+        let limiter = RateLimiter::new(RateLimit { per_second: 0.5, burst: 2.0 });
+        assert!(limiter.admit(1).is_ok());
+        assert!(limiter.admit(1).is_ok());
+        let wait = limiter.admit(1).unwrap_err();
+        assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(2), "{wait:?}");
+        assert!(limiter.admit(2).is_ok(), "another service has its own bucket");
+    }
+}
