@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use muster_server::app::{App, SystemClock};
+use muster_server::ingest::RateLimit;
 use muster_store::testing::{Backend, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -55,12 +56,18 @@ impl TestServer {
     /// `None` when the backend is PostgreSQL and it is not configured (outside CI).
     pub async fn start(backend: Backend) -> Option<TestServer> {
         let db = TestDatabase::new(backend).await?;
-        Some(Self::start_on(db).await)
+        Some(Self::start_on(db, RateLimit::default()).await)
     }
 
-    async fn start_on(db: TestDatabase) -> TestServer {
+    /// A server whose integrations may send only `limit`.
+    pub async fn start_with_rate_limit(backend: Backend, limit: RateLimit) -> Option<TestServer> {
+        let db = TestDatabase::new(backend).await?;
+        Some(Self::start_on(db, limit).await)
+    }
+
+    async fn start_on(db: TestDatabase, limit: RateLimit) -> TestServer {
         let store = db.open().await;
-        let app = Arc::new(App::new(store, Arc::new(SystemClock)));
+        let app = Arc::new(App::with_rate_limit(store, Arc::new(SystemClock), limit));
         app.bootstrap_admin(Some(ADMIN_TOKEN)).await.expect("the admin is set up");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -82,7 +89,7 @@ impl TestServer {
             t.await.expect("the server stops cleanly");
         }
         let db = self.db.take().expect("a database");
-        Self::start_on(db).await
+        Self::start_on(db, RateLimit::default()).await
     }
 
     pub async fn request(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Reply {
@@ -128,6 +135,18 @@ impl TestServer {
 
     pub fn database(&self) -> &TestDatabase {
         self.db.as_ref().expect("a database")
+    }
+
+    /// Creates a service and returns its JSON (with `integration_key`).
+    pub async fn service(&self, name: &str, body: Value) -> Value {
+        let mut body = body;
+        body["name"] = json!(name);
+        self.post(ADMIN_TOKEN, "/api/v1/services", body).await.ok(201).clone()
+    }
+
+    /// Posts raw JSON to an unauthenticated ingest path.
+    pub async fn ingest(&self, path: &str, body: &Value) -> Reply {
+        self.request(None, Method::POST, path, Some(body.clone())).await
     }
 
     pub fn http(&self) -> reqwest::Client {
