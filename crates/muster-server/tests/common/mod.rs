@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod external;
+
 use std::sync::Arc;
 
 use muster_server::app::{App, SystemClock};
