@@ -53,7 +53,10 @@ receivers:
 }
 
 async fn start_alertmanager(muster: &str, key: &str) -> Option<Alertmanager> {
-    let bin = program(&["prometheus-alertmanager", "alertmanager"], "Prometheus Alertmanager (Debian: prometheus-alertmanager)")?;
+    let bin = program(
+        &["prometheus-alertmanager", "alertmanager"],
+        "Prometheus Alertmanager (Debian: prometheus-alertmanager)",
+    )?;
     let dir = TempDir::new("muster-am");
     let config_file = dir.0.join("alertmanager.yml");
     std::fs::write(&config_file, config(muster, key)).unwrap();
@@ -112,7 +115,17 @@ async fn alerts_from_a_real_alertmanager_arrive_deduplicate_and_resolve(server: 
                 "annotations": {"summary": "latency on web-1"}, "generatorURL": "http://prometheus.test/graph"}]),
     )
     .await;
-    amtool(&am, &["alert", "add", "alertname=DiskFull", "instance=db-1", "severity=warning", "--annotation=summary=disk 98% full"]);
+    amtool(
+        &am,
+        &[
+            "alert",
+            "add",
+            "alertname=DiskFull",
+            "instance=db-1",
+            "severity=warning",
+            "--annotation=summary=disk 98% full",
+        ],
+    );
     post_alerts(
         &am,
         json!([{"labels": {"alertname": "PdTest", "instance": "lb-2", "severity": "critical", "via": "pagerduty"},
@@ -121,7 +134,8 @@ async fn alerts_from_a_real_alertmanager_arrive_deduplicate_and_resolve(server: 
     .await;
     let alerts = muster_alerts(&server, "three alerts in Muster", |a| {
         let pd = a.iter().find(|x| x["summary"].as_str().is_some_and(|s| s.contains("PdTest")));
-        (find(a, "latency on web-1").is_some() && find(a, "disk 98% full").is_some() && pd.is_some()).then(|| a.to_vec())
+        (find(a, "latency on web-1").is_some() && find(a, "disk 98% full").is_some() && pd.is_some())
+            .then(|| a.to_vec())
     })
     .await;
     let latency = find(&alerts, "latency on web-1").unwrap().clone();
@@ -137,7 +151,8 @@ async fn alerts_from_a_real_alertmanager_arrive_deduplicate_and_resolve(server: 
                 "annotations": {"summary": "latency on web-2"}}]),
     )
     .await;
-    let alerts = muster_alerts(&server, "the second HighLatency", |a| find(a, "latency on web-2").map(|_| a.to_vec())).await;
+    let alerts =
+        muster_alerts(&server, "the second HighLatency", |a| find(a, "latency on web-2").map(|_| a.to_vec())).await;
     let web1: Vec<&Value> = alerts.iter().filter(|a| a["summary"] == "latency on web-1").collect();
     assert_eq!(web1.len(), 1, "one alert per fingerprint");
     assert!(web1[0]["count"].as_u64().unwrap() >= 2, "the repeat was counted: {}", web1[0]);
@@ -152,11 +167,23 @@ async fn alerts_from_a_real_alertmanager_arrive_deduplicate_and_resolve(server: 
                 "annotations": {"summary": "lb-2 down"}, "endsAt": past}]),
     )
     .await;
-    amtool(&am, &["alert", "add", "alertname=DiskFull", "instance=db-1", "severity=warning", "--annotation=summary=disk 98% full", &format!("--end={past}")]);
+    amtool(
+        &am,
+        &[
+            "alert",
+            "add",
+            "alertname=DiskFull",
+            "instance=db-1",
+            "severity=warning",
+            "--annotation=summary=disk 98% full",
+            &format!("--end={past}"),
+        ],
+    );
     muster_alerts(&server, "the resolved alerts", |a| {
         let resolved = |s: &str| find(a, s).is_some_and(|x| x["status"] == "resolved");
         let pd = a.iter().find(|x| x["summary"].as_str().is_some_and(|s| s.contains("PdTest")));
-        (resolved("latency on web-1") && resolved("disk 98% full") && pd.is_some_and(|x| x["status"] == "resolved")).then_some(())
+        (resolved("latency on web-1") && resolved("disk 98% full") && pd.is_some_and(|x| x["status"] == "resolved"))
+            .then_some(())
     })
     .await;
     let still = muster_alerts(&server, "web-2 still firing", |a| find(a, "latency on web-2").cloned()).await;
