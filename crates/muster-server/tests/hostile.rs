@@ -98,6 +98,9 @@ enum Body_ {
     Json(Value),
 }
 
+/// The key of the service `setup` creates, for the ingest routes.
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
 fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (router, db) = rt.block_on(async {
@@ -111,6 +114,16 @@ fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
             .body(Body::from(r#"{"title":"target","priority":"P1"}"#))
             .unwrap();
         assert_eq!(router.clone().oneshot(declare).await.unwrap().status(), 201);
+        let service = muster_store::NewService {
+            name: "target".into(),
+            description: String::new(),
+            owner: None,
+            integration_key: muster_domain::alert::IntegrationKey::parse(KEY).unwrap(),
+            auto_declare: muster_domain::alert::AutoDeclare(
+                [(muster_domain::alert::Severity::Critical, muster_domain::Priority::P1)].into(),
+            ),
+        };
+        db.open().await.create_service(&service, muster_domain::Timestamp::now()).await.unwrap();
         (router, db)
     });
     (rt, router, db)
@@ -190,4 +203,43 @@ fn a_malformed_authorization_header_is_a_401_problem() {
         let response = rt.block_on(router.clone().oneshot(req)).unwrap();
         assert_eq!(response.status(), 401, "{value:?}");
     }
+}
+
+/// The three ingest parsers (PagerDuty, Alertmanager, generic) with
+/// arbitrary bytes and arbitrary JSON: never a panic, never a 5xx.
+#[test]
+fn no_body_at_any_ingest_route_panics_or_answers_5xx() {
+    let (rt, router, _db) = setup();
+    let routes = [
+        "/v2/enqueue".to_owned(),
+        "/v2/change/enqueue".to_owned(),
+        format!("/api/v1/integrations/alertmanager/{KEY}"),
+        format!("/api/v1/integrations/generic/{KEY}"),
+    ];
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512).prop_map(Body_::Bytes),
+        json_value().prop_map(Body_::Json),
+        // Structured enough to reach deep into each parser.
+        (json_value(), json_value(), json_value()).prop_map(|(payload, alert, extra)| Body_::Json(json!({
+            "routing_key": KEY, "event_action": "trigger", "payload": payload, "dedup_key": extra,
+            "alerts": [alert], "summary": "s",
+        }))),
+    ];
+    let mut runner = TestRunner::new(Config { cases: 600, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&(0..routes.len(), body), |(route, body)| {
+            let bytes = match body {
+                Body_::Bytes(b) => b,
+                Body_::Json(v) => serde_json::to_vec(&v).unwrap(),
+            };
+            let req = Request::post(routes[route].as_str())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(bytes))
+                .unwrap();
+            let what = format!("POST {}", req.uri());
+            let response = rt.block_on(router.clone().oneshot(req)).unwrap();
+            prop_assert!(response.status().as_u16() < 500, "{} answered {}", what, response.status());
+            Ok(())
+        })
+        .unwrap();
 }
