@@ -35,6 +35,75 @@ pub enum ClientCommand {
     /// Manage users and their API tokens.
     #[command(subcommand)]
     User(UserCmd),
+    /// The triage queue: list, acknowledge, assess, declare.
+    #[command(subcommand)]
+    Alert(AlertCmd),
+    /// Services and their integration keys.
+    #[command(subcommand)]
+    Service(ServiceCmd),
+}
+
+#[derive(Subcommand)]
+pub enum AlertCmd {
+    /// Alerts, newest first.
+    List {
+        /// Comma-separated: triggered, acknowledged, resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// A service id.
+        #[arg(long)]
+        service: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One alert with its details.
+    Show { id: u64 },
+    /// Acknowledge: you are on it.
+    Ack { id: u64 },
+    /// Resolve by hand.
+    Resolve { id: u64 },
+    /// Assess the impact; prints the suggested priority.
+    Assess {
+        id: u64,
+        /// none, some, many or all.
+        #[arg(long)]
+        customers: String,
+        #[arg(long, default_value_t = 1)]
+        services: u32,
+        #[arg(long)]
+        data_loss: bool,
+        #[arg(long)]
+        security: bool,
+    },
+    /// Declare an incident from the alert; you are first responder.
+    Declare {
+        id: u64,
+        /// Default: the assessment's suggestion, else from the severity.
+        #[arg(short, long)]
+        priority: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long = "im")]
+        incident_manager: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ServiceCmd {
+    /// Add a service; prints its integration key.
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// First responder of auto-declared incidents.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Severity=priority pairs that declare at once, e.g. critical=P1,error=P2.
+        #[arg(long)]
+        auto_declare: Option<String>,
+    },
+    /// List services with their integration keys.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +215,8 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Role(c) => role(&client, &out, c).await,
         ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
+        ClientCommand::Alert(c) => alert(&client, &out, c).await,
+        ClientCommand::Service(c) => service(&client, &out, c).await,
     }
 }
 
@@ -418,6 +489,117 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                     .map(|u| vec![format!("@{}", s(u, "handle")), s(u, "name"), s(u, "email"), s(u, "permission")])
                     .collect();
                 table(&["HANDLE", "NAME", "EMAIL", "PERMISSION"], rows);
+            });
+        }
+    }
+    Ok(())
+}
+
+fn print_alert_rows(v: &Value) {
+    let rows = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            vec![
+                s(a, "id"),
+                s(a, "status"),
+                s(a, "severity"),
+                s(a, "service"),
+                s(a, "count"),
+                s(a, "incident"),
+                s(a, "summary"),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATUS", "SEVERITY", "SERVICE", "COUNT", "INCIDENT", "SUMMARY"], rows);
+}
+
+fn print_alert(a: &Value) {
+    println!("Alert {}  {}  {}  {}", s(a, "id"), s(a, "status"), s(a, "severity"), s(a, "summary"));
+    println!("Service: {}   Source: {}   Dedup key: {}", s(a, "service"), s(a, "source"), s(a, "dedup_key"));
+    println!("Seen {} times, first {}, last {}", s(a, "count"), s(a, "first_seen_at"), s(a, "last_seen_at"));
+    if !s(a, "incident").is_empty() {
+        println!("Incident: {}", s(a, "incident"));
+    }
+    if let Some(p) = a["assessment"]["suggested_priority"].as_str() {
+        println!("Assessed by @{}: suggested priority {p}", s(&a["assessment"], "assessed_by"));
+    }
+}
+
+async fn alert(client: &Client, out: &Output, cmd: AlertCmd) -> anyhow::Result<()> {
+    match cmd {
+        AlertCmd::List { status, service, limit } => {
+            let mut path = format!("/api/v1/alerts?limit={limit}");
+            if let Some(st) = status {
+                path.push_str(&format!("&status={st}"));
+            }
+            if let Some(sv) = service {
+                path.push_str(&format!("&service={sv}"));
+            }
+            let v = client.get(&path).await?;
+            out.show(&v, print_alert_rows);
+        }
+        AlertCmd::Show { id } => {
+            let v = client.get(&format!("/api/v1/alerts/{id}")).await?;
+            out.show(&v, print_alert);
+        }
+        AlertCmd::Ack { id } => {
+            let v = client.post(&format!("/api/v1/alerts/{id}/acknowledge"), &json!({})).await?;
+            out.show(&v, print_alert);
+        }
+        AlertCmd::Resolve { id } => {
+            let v = client.post(&format!("/api/v1/alerts/{id}/resolve"), &json!({})).await?;
+            out.show(&v, print_alert);
+        }
+        AlertCmd::Assess { id, customers, services, data_loss, security } => {
+            let body = json!({"customer_impact": customers, "services_affected": services, "data_loss": data_loss, "security": security});
+            let v = client.post(&format!("/api/v1/alerts/{id}/assess"), &body).await?;
+            out.show(&v, |v| {
+                println!("Suggested priority: {}", s(&v["assessment"], "suggested_priority"));
+            });
+        }
+        AlertCmd::Declare { id, priority, title, incident_manager } => {
+            let body = json!({"priority": priority, "title": title, "incident_manager": incident_manager});
+            let v = client.post(&format!("/api/v1/alerts/{id}/declare"), &body).await?;
+            out.show(&v, print_incident);
+        }
+    }
+    Ok(())
+}
+
+async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Result<()> {
+    match cmd {
+        ServiceCmd::Add { name, description, owner, auto_declare } => {
+            let mut auto = serde_json::Map::new();
+            for pair in auto_declare.iter().flat_map(|a| a.split(',')).filter(|p| !p.trim().is_empty()) {
+                let (sev, p) = pair
+                    .split_once('=')
+                    .with_context(|| format!("{pair:?} is not severity=priority, e.g. critical=P1"))?;
+                auto.insert(sev.trim().to_owned(), Value::String(p.trim().to_owned()));
+            }
+            let body = json!({"name": name, "description": description, "owner": owner, "auto_declare": auto});
+            let v = client.post("/api/v1/services", &body).await?;
+            out.show(&v, |v| {
+                println!("Added service {} ({})", s(v, "name"), s(v, "id"));
+                println!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
+                println!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
+            });
+        }
+        ServiceCmd::List => {
+            let v = client.get("/api/v1/services").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| {
+                        let owner =
+                            if s(x, "owner").is_empty() { String::new() } else { format!("@{}", s(x, "owner")) };
+                        vec![s(x, "id"), s(x, "name"), owner, s(x, "integration_key")]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "OWNER", "INTEGRATION KEY"], rows);
             });
         }
     }

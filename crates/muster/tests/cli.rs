@@ -112,7 +112,8 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     the_five_minute_tour_works_from_the_command_line,
-    sigterm_stops_the_server_and_a_restart_keeps_everything
+    sigterm_stops_the_server_and_a_restart_keeps_everything,
+    the_first_responder_triages_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -205,4 +206,40 @@ async fn migrate_applies_the_schema_and_can_run_again() {
     let bad = Command::new(BIN).args(["migrate", "--database", "mysql://nope"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("database"));
+}
+
+/// Posts JSON from blocking test code.
+fn post_json(url: &str, body: &Value) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let resp = reqwest::Client::new().post(url).json(body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        resp.json().await.unwrap()
+    })
+}
+
+fn the_first_responder_triages_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let svc = server.json(ADMIN, &["service", "add", "web", "--auto-declare", "critical=P1"]);
+    let key = svc["integration_key"].as_str().unwrap().to_owned();
+    assert_eq!(svc["auto_declare"]["critical"], "P1");
+    let list = server.ok(ADMIN, &["service", "list"]);
+    assert!(list.contains("web") && list.contains(&key), "{list}");
+
+    let sent = post_json(
+        &format!("{}/api/v1/integrations/generic/{key}", server.url),
+        &serde_json::json!({"summary": "checkout latency high", "severity": "warning"}),
+    );
+    let id = sent["alert_id"].as_u64().unwrap().to_string();
+    let queue = server.ok(ADMIN, &["alert", "list", "--status", "triggered"]);
+    assert!(queue.contains("checkout latency high") && queue.contains("warning"), "{queue}");
+    server.ok(ADMIN, &["alert", "ack", &id]);
+    let assessed = server.ok(ADMIN, &["alert", "assess", &id, "--customers", "many"]);
+    assert_eq!(assessed.trim(), "Suggested priority: P2");
+    let inc = server.json(ADMIN, &["alert", "declare", &id]);
+    assert_eq!((inc["ref"].as_str(), inc["priority"].as_str()), (Some("INC-1"), Some("P2")));
+    let shown = server.ok(ADMIN, &["alert", "show", &id]);
+    assert!(shown.contains("Incident: INC-1") && shown.contains("acknowledged"), "{shown}");
+    let bad = server.run(ADMIN, &["service", "add", "x", "--auto-declare", "critical"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("severity=priority"));
 }
