@@ -1,114 +1,13 @@
 //! The `muster` binary, end to end: `muster serve` as a real process and
 //! the client commands against it.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Command;
+
+use common::{ADMIN, BIN, Server};
 use muster_store::testing::{Backend, TestDatabase};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_muster");
-const ADMIN: &str = "mst_cli_admin_token";
-
-struct Server {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    url: String,
-}
-
-impl Server {
-    fn start(database: &str, admin_token: Option<&str>) -> Server {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-            .env("MUSTER_LOG", "warn")
-            .env_remove("MUSTER_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(t) = admin_token {
-            cmd.env("MUSTER_ADMIN_TOKEN", t);
-        }
-        let mut child = cmd.spawn().expect("muster serve starts");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no listening line, got {line:?}"))
-            .to_owned();
-        Server { child, stdout, url }
-    }
-
-    fn next_line(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        line
-    }
-
-    /// Sends SIGTERM; returns whether it exited successfully, and the rest of stdout.
-    fn terminate(mut self) -> (bool, String) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "muster serve did not stop within 20 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        (status.success(), rest)
-    }
-
-    fn run(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(BIN).args(args).env("MUSTER_URL", &self.url).env("MUSTER_TOKEN", token).output().unwrap()
-    }
-
-    /// Runs a client command that must succeed; returns its stdout.
-    #[track_caller]
-    fn ok(&self, token: &str, args: &[&str]) -> String {
-        let out = self.run(token, args);
-        assert!(out.status.success(), "muster {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    #[track_caller]
-    fn json(&self, token: &str, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        serde_json::from_str(&self.ok(token, &args)).expect("--json prints JSON")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let db = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Sqlite).await.unwrap();
-                tokio::task::spawn_blocking(move || super::$name(db)).await.unwrap();
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Postgres).await {
-                    tokio::task::spawn_blocking(move || super::$name(db)).await.unwrap();
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     the_five_minute_tour_works_from_the_command_line,
