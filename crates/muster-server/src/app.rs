@@ -40,6 +40,34 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub ingestor: Ingestor,
+    /// Services by integration key, read on every ingested event.
+    services_by_key: ServiceCache,
+}
+
+/// How long a service looked up by integration key is trusted. A key rotated
+/// on another instance stops working here after at most this long.
+const SERVICE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Default)]
+struct ServiceCache(std::sync::Mutex<std::collections::HashMap<String, (Service, std::time::Instant)>>);
+
+impl ServiceCache {
+    fn get(&self, key: &str) -> Option<Service> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|(_, at)| at.elapsed() < SERVICE_CACHE_TTL).map(|(s, _)| s.clone())
+    }
+
+    fn put(&self, key: &str, service: &Service) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (service.clone(), std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }
 
 /// An incident with what is derived from it at read time.
@@ -81,7 +109,7 @@ impl App {
 
     pub fn with_rate_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Self {
         let ingestor = Ingestor::spawn(store.clone(), clock.clone(), limit);
-        App { store, clock, ingestor }
+        App { store, clock, ingestor, services_by_key: ServiceCache::default() }
     }
 
     /// Makes sure an admin can sign in. With `token` (from
@@ -350,6 +378,19 @@ impl App {
         self.store.create_service(&service, self.clock.now()).await
     }
 
+    /// The service an integration key belongs to (cached briefly: this is on
+    /// the path of every ingested event).
+    pub async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
+        if let Some(s) = self.services_by_key.get(key) {
+            return Ok(Some(s));
+        }
+        let found = self.store.service_by_key(key).await?;
+        if let Some(s) = &found {
+            self.services_by_key.put(key, s);
+        }
+        Ok(found)
+    }
+
     pub async fn service(&self, id: u64) -> Result<Service> {
         self.store
             .service(id)
@@ -371,10 +412,12 @@ impl App {
         if rotate_key {
             patch.integration_key = Some(new_integration_key());
         }
-        match self.store.update_service(id, &patch).await {
+        let updated = match self.store.update_service(id, &patch).await {
             Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
             other => other,
-        }
+        };
+        self.services_by_key.clear();
+        updated
     }
 
     // Alerts.

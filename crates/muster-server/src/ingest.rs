@@ -92,7 +92,7 @@ impl Default for RateLimit {
     /// Generous: a storm from Alertmanager should get through, a runaway
     /// script should not take the database with it.
     fn default() -> Self {
-        RateLimit { per_second: 2_000.0, burst: 20_000.0 }
+        RateLimit { per_second: 10_000.0, burst: 100_000.0 }
     }
 }
 

@@ -444,10 +444,16 @@ macro_rules! shared_queries {
             found.into_iter().map(Alert::try_from).collect()
         }
 
-        /// One monitoring event, inside the batch's transaction.
-        pub(crate) async fn ingest_one(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
+        /// One monitoring event, inside the batch's transaction. `services`
+        /// caches the services the batch has read.
+        pub(crate) async fn ingest_one(
+            c: &mut Conn,
+            e: &IngestEvent,
+            now: Timestamp,
+            services: &mut std::collections::HashMap<u64, Service>,
+        ) -> Result<IngestOutcome> {
             match e.action {
-                AlertAction::Trigger => trigger(c, e, now).await,
+                AlertAction::Trigger => trigger(c, e, now, services).await,
                 AlertAction::Acknowledge | AlertAction::Resolve => {
                     let (status, stamp, from) = if e.action == AlertAction::Resolve {
                         ("resolved", "resolved_at", "status <> 'resolved'")
@@ -476,16 +482,23 @@ macro_rules! shared_queries {
             }
         }
 
-        async fn trigger(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
-            let (id, count, incident): (i64, i64, Option<i64>) = sqlx::query_as(
+        async fn trigger(
+            c: &mut Conn,
+            e: &IngestEvent,
+            now: Timestamp,
+            services: &mut std::collections::HashMap<u64, Service>,
+        ) -> Result<IngestOutcome> {
+            let (id, count, incident, previous): (i64, i64, Option<i64>, Option<i64>) = sqlx::query_as(
                 "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count,
-                                     first_seen_at, last_seen_at)
-                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, $7, 1, $8, $8)
+                                     first_seen_at, last_seen_at, previous_incident)
+                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, $7, 1, $8, $8,
+                         (SELECT p.incident FROM alerts p WHERE p.service = $1 AND p.dedup_key = $2
+                          ORDER BY p.id DESC LIMIT 1))
                  ON CONFLICT (service, dedup_key) WHERE status <> 'resolved'
                  DO UPDATE SET count = alerts.count + 1, last_seen_at = excluded.last_seen_at,
                                severity = excluded.severity, summary = excluded.summary,
                                details = excluded.details, links = excluded.links
-                 RETURNING id, count, incident",
+                 RETURNING id, count, incident, previous_incident",
             )
             .bind(e.service as i64)
             .bind(e.dedup_key.as_str())
@@ -504,15 +517,7 @@ macro_rules! shared_queries {
             }
             // A new alert. If this key's previous alert belongs to an incident
             // that is not closed, the alert fired again: link it there.
-            let previous: Option<(Option<i64>,)> = sqlx::query_as(
-                "SELECT incident FROM alerts WHERE service = $1 AND dedup_key = $2 AND id < $3 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(e.service as i64)
-            .bind(e.dedup_key.as_str())
-            .bind(id as i64)
-            .fetch_optional(&mut *c)
-            .await?;
-            if let Some((Some(number),)) = previous {
+            if let Some(number) = previous {
                 let open = lock_incident(c, number as u64).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
                 if open {
                     link(c, id, number as u64).await?;
@@ -524,8 +529,13 @@ macro_rules! shared_queries {
                 }
             }
             // Auto-declare, when the service asks for it at this severity.
-            let service = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+            if !services.contains_key(&e.service) {
+                let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+                services.insert(e.service, found);
+            }
+            let service = &services[&e.service];
             let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok(outcome) };
+            let service = service.clone();
             let declarer = match &service.owner {
                 Some(h) => {
                     let found: Option<(String,)> =

@@ -43,6 +43,12 @@ enum Top {
         /// Ensure user `admin` exists with this API token (idempotent).
         #[arg(long, env = "MUSTER_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// Events per second each integration may send before it gets 429.
+        #[arg(long, env = "MUSTER_INGEST_RATE", default_value_t = 10_000.0)]
+        ingest_rate: f64,
+        /// How many events an integration may send at once above its rate.
+        #[arg(long, env = "MUSTER_INGEST_BURST", default_value_t = 100_000.0)]
+        ingest_burst: f64,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -64,7 +70,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Top::Serve { listen, database, admin_token } => serve(listen, &database, admin_token.as_deref()).await,
+            Top::Serve { listen, database, admin_token, ingest_rate, ingest_burst } => {
+                let limit = muster_server::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst };
+                serve(listen, &database, admin_token.as_deref(), limit).await
+            }
             Top::Migrate { database } => migrate(&database).await,
             Top::Client(cmd) => commands::run(cmd, cli.connection).await,
         }
@@ -84,11 +93,17 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-async fn serve(listen: SocketAddr, database: &str, admin_token: Option<&str>) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    database: &str,
+    admin_token: Option<&str>,
+    limit: muster_server::ingest::RateLimit,
+) -> anyhow::Result<()> {
     init_tracing();
     let store =
         muster_store::open(database, true).await.with_context(|| format!("failed to open the database {database}"))?;
-    let app = Arc::new(muster_server::app::App::new(store, Arc::new(muster_server::app::SystemClock)));
+    let clock = Arc::new(muster_server::app::SystemClock);
+    let app = Arc::new(muster_server::app::App::with_rate_limit(store, clock, limit));
     let generated = app.bootstrap_admin(admin_token).await.context("failed to set up the admin user")?;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;

@@ -107,7 +107,7 @@ async fn pd_service(
         errors.push("'routing_key' must be 32 characters".into());
         return Ok(None);
     }
-    match app.store.service_by_key(key).await {
+    match app.service_by_key(key).await {
         Ok(Some(s)) => Ok(Some(s)),
         Ok(None) => {
             errors.push("'routing_key' does not match any service's integration key".into());
@@ -380,7 +380,7 @@ async fn service_for_key(app: &App, key: &str) -> ApiResult<Service> {
     if key.len() != 32 {
         return Err(unknown());
     }
-    app.store.service_by_key(key).await?.ok_or_else(unknown)
+    app.service_by_key(key).await?.ok_or_else(unknown)
 }
 
 /// Prometheus Alertmanager webhook (`webhook_configs`, version 4). Each

@@ -27,7 +27,10 @@ CREATE TABLE alerts (
     acknowledged_at INTEGER,
     resolved_at     INTEGER,
     incident        INTEGER REFERENCES incidents (number),
-    assessment      TEXT
+    assessment      TEXT,
+    -- The incident of the alert this key had before, looked up when this
+    -- one was inserted: an alert firing again rejoins that incident.
+    previous_incident INTEGER
 );
 -- The dedup rule: at most one alert that is not resolved per (service, key).
 CREATE UNIQUE INDEX alerts_one_open ON alerts (service, dedup_key) WHERE status <> 'resolved';
