@@ -444,97 +444,167 @@ macro_rules! shared_queries {
             found.into_iter().map(Alert::try_from).collect()
         }
 
-        /// One monitoring event, inside the batch's transaction. `services`
-        /// caches the services the batch has read.
-        pub(crate) async fn ingest_one(
-            c: &mut Conn,
-            e: &IngestEvent,
-            now: Timestamp,
-            services: &mut std::collections::HashMap<u64, Service>,
-        ) -> Result<IngestOutcome> {
-            match e.action {
-                AlertAction::Trigger => trigger(c, e, now, services).await,
-                AlertAction::Acknowledge | AlertAction::Resolve => {
-                    let (status, stamp, from) = if e.action == AlertAction::Resolve {
-                        ("resolved", "resolved_at", "status <> 'resolved'")
-                    } else {
-                        ("acknowledged", "acknowledged_at", "status = 'triggered'")
-                    };
-                    let sql = format!(
-                        "UPDATE alerts SET status = '{status}', {stamp} = $3
-                         WHERE service = $1 AND dedup_key = $2 AND {from} RETURNING id, count, incident"
-                    );
-                    let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(&sql)
-                        .bind(e.service as i64)
-                        .bind(e.dedup_key.as_str())
-                        .bind(micros(now))
-                        .fetch_optional(&mut *c)
-                        .await?;
-                    let Some((id, count, incident)) = row else {
-                        return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
-                    };
-                    if let Some(number) = incident {
-                        let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                        system_command(c, number as u64, Command::AlertStatus { alert: alert.reference() }, now).await?;
-                    }
-                    Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
+        /// A batch of monitoring events, in order, inside one transaction.
+        ///
+        /// Runs of triggers become one multi-row upsert per (up to) 100
+        /// distinct keys: repeats of a key within a run are counted together
+        /// (`count + n`), so each key appears once per statement, which both
+        /// backends need. Acknowledge and resolve end a run and are applied
+        /// one by one, so the batch keeps the order events arrived in.
+        pub(crate) async fn ingest_batch(c: &mut Conn, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
+            let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; batch.len()];
+            let mut services = std::collections::HashMap::new();
+            let mut run: Vec<usize> = Vec::new();
+            for (i, e) in batch.iter().enumerate() {
+                if e.action == AlertAction::Trigger {
+                    run.push(i);
+                    continue;
                 }
+                triggers(c, batch, &run, now, &mut services, &mut outcomes).await?;
+                run.clear();
+                outcomes[i] = Some(acknowledge_or_resolve(c, e, now).await?);
             }
+            triggers(c, batch, &run, now, &mut services, &mut outcomes).await?;
+            Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
         }
 
-        async fn trigger(
+        async fn acknowledge_or_resolve(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
+            let (status, stamp, from) = if e.action == AlertAction::Resolve {
+                ("resolved", "resolved_at", "status <> 'resolved'")
+            } else {
+                ("acknowledged", "acknowledged_at", "status = 'triggered'")
+            };
+            let sql = format!(
+                "UPDATE alerts SET status = '{status}', {stamp} = $3
+                 WHERE service = $1 AND dedup_key = $2 AND {from} RETURNING id, count, incident"
+            );
+            let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(&sql)
+                .bind(e.service as i64)
+                .bind(e.dedup_key.as_str())
+                .bind(micros(now))
+                .fetch_optional(&mut *c)
+                .await?;
+            let Some((id, count, incident)) = row else {
+                return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
+            };
+            if let Some(number) = incident {
+                let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                system_command(c, number as u64, Command::AlertStatus { alert: alert.reference() }, now).await?;
+            }
+            Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
+        }
+
+        /// Keys per multi-row upsert: 12 parameters a row stays far below
+        /// both backends' limits.
+        const KEYS_PER_STATEMENT: usize = 100;
+
+        /// Upserts a run of triggers (indexes into `batch`).
+        async fn triggers(
             c: &mut Conn,
-            e: &IngestEvent,
+            batch: &[IngestEvent],
+            run: &[usize],
             now: Timestamp,
             services: &mut std::collections::HashMap<u64, Service>,
-        ) -> Result<IngestOutcome> {
-            let (id, count, incident, previous): (i64, i64, Option<i64>, Option<i64>) = sqlx::query_as(
-                "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count,
-                                     first_seen_at, last_seen_at, previous_incident)
-                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, $7, 1, $8, $8,
-                         (SELECT p.incident FROM alerts p WHERE p.service = $1 AND p.dedup_key = $2
-                          ORDER BY p.id DESC LIMIT 1))
-                 ON CONFLICT (service, dedup_key) WHERE status <> 'resolved'
-                 DO UPDATE SET count = alerts.count + 1, last_seen_at = excluded.last_seen_at,
-                               severity = excluded.severity, summary = excluded.summary,
-                               details = excluded.details, links = excluded.links
-                 RETURNING id, count, incident, previous_incident",
-            )
-            .bind(e.service as i64)
-            .bind(e.dedup_key.as_str())
-            .bind(e.severity.as_str())
-            .bind(&e.summary)
-            .bind(&e.source)
-            .bind(e.details.to_string())
-            .bind(e.links.to_string())
-            .bind(micros(now))
-            .fetch_one(&mut *c)
-            .await?;
-            let (id, count) = (id as u64, count as u64);
-            let mut outcome = IngestOutcome { alert: Some(id), count, incident: incident.map(|n| n as u64), declared: false };
-            if count > 1 {
-                return Ok(outcome);
-            }
-            // A new alert. If this key's previous alert belongs to an incident
-            // that is not closed, the alert fired again: link it there.
-            if let Some(number) = previous {
-                let open = lock_incident(c, number as u64).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
-                if open {
-                    link(c, id, number as u64).await?;
-                    let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                    system_command(c, number as u64, Command::LinkAlert { alert: alert.reference(), retriggered: true }, now)
-                        .await?;
-                    outcome.incident = Some(number as u64);
-                    return Ok(outcome);
+            outcomes: &mut [Option<IngestOutcome>],
+        ) -> Result<()> {
+            // Group the run by key, in order of first appearance; the latest
+            // event's fields win, as they would one by one.
+            let mut groups: Vec<(u64, &str, Vec<usize>)> = Vec::new();
+            let mut index: std::collections::HashMap<(u64, &str), usize> = std::collections::HashMap::new();
+            for &i in run {
+                let e = &batch[i];
+                let k = (e.service, e.dedup_key.as_str());
+                match index.get(&k) {
+                    Some(&g) => groups[g].2.push(i),
+                    None => {
+                        index.insert(k, groups.len());
+                        groups.push((e.service, e.dedup_key.as_str(), vec![i]));
+                    }
                 }
             }
-            // Auto-declare, when the service asks for it at this severity.
+            for chunk in groups.chunks(KEYS_PER_STATEMENT) {
+                let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count, \
+                     first_seen_at, last_seen_at, previous_incident) ",
+                );
+                q.push_values(chunk, |mut row, (service, key, members)| {
+                    let last = &batch[*members.last().expect("a group has members")];
+                    row.push_bind(*service as i64)
+                        .push_bind(key.to_string())
+                        .push("'triggered'")
+                        .push_bind(last.severity.as_str())
+                        .push_bind(last.summary.clone())
+                        .push_bind(last.source.clone())
+                        .push_bind(last.details.to_string())
+                        .push_bind(last.links.to_string())
+                        .push_bind(members.len() as i64)
+                        .push_bind(micros(now))
+                        .push_bind(micros(now));
+                    row.push("(SELECT p.incident FROM alerts p WHERE p.service = ")
+                        .push_bind_unseparated(*service as i64)
+                        .push_unseparated(" AND p.dedup_key = ")
+                        .push_bind_unseparated(key.to_string())
+                        .push_unseparated(" ORDER BY p.id DESC LIMIT 1)");
+                });
+                q.push(
+                    " ON CONFLICT (service, dedup_key) WHERE status <> 'resolved' \
+                     DO UPDATE SET count = alerts.count + excluded.count, last_seen_at = excluded.last_seen_at, \
+                     severity = excluded.severity, summary = excluded.summary, details = excluded.details, links = excluded.links \
+                     RETURNING id, service, dedup_key, count, incident, previous_incident",
+                );
+                let rows: Vec<(i64, i64, String, i64, Option<i64>, Option<i64>)> = q.build_query_as().fetch_all(&mut *c).await?;
+                let by_key: std::collections::HashMap<(u64, &str), &(i64, i64, String, i64, Option<i64>, Option<i64>)> =
+                    rows.iter().map(|r| ((r.1 as u64, r.2.as_str()), r)).collect();
+                for (service, key, members) in chunk {
+                    let &&(id, _, _, count, incident, previous) =
+                        by_key.get(&(*service, *key)).ok_or_else(|| StoreError::Corrupt("an upsert returned no row".into()))?;
+                    let (id, count, n) = (id as u64, count as u64, members.len() as u64);
+                    let mut incident = incident.map(|x| x as u64);
+                    let mut declared = false;
+                    if count == n {
+                        // Inserted: a new alert.
+                        let first = &batch[members[0]];
+                        (incident, declared) = new_alert(c, first, id, previous.map(|p| p as u64), now, services).await?;
+                    }
+                    for (j, &i) in members.iter().enumerate() {
+                        outcomes[i] = Some(IngestOutcome {
+                            alert: Some(id),
+                            count: count - n + j as u64 + 1,
+                            incident,
+                            declared: declared && j == 0,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// A new alert fired: it rejoins the incident of this key's previous
+        /// alert if that is not closed, else the service may auto-declare.
+        /// Returns the alert's incident and whether this declared it.
+        async fn new_alert(
+            c: &mut Conn,
+            e: &IngestEvent,
+            id: u64,
+            previous: Option<u64>,
+            now: Timestamp,
+            services: &mut std::collections::HashMap<u64, Service>,
+        ) -> Result<(Option<u64>, bool)> {
+            if let Some(number) = previous {
+                let open = lock_incident(c, number).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
+                if open {
+                    link(c, id, number).await?;
+                    let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                    system_command(c, number, Command::LinkAlert { alert: alert.reference(), retriggered: true }, now).await?;
+                    return Ok((Some(number), false));
+                }
+            }
             if !services.contains_key(&e.service) {
                 let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
                 services.insert(e.service, found);
             }
             let service = &services[&e.service];
-            let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok(outcome) };
+            let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok((None, false)) };
             let service = service.clone();
             let declarer = match &service.owner {
                 Some(h) => {
@@ -565,9 +635,7 @@ macro_rules! shared_queries {
             events.extend(more);
             insert_incident(c, &state, &events).await?;
             link(c, id, number).await?;
-            outcome.incident = Some(number);
-            outcome.declared = true;
-            Ok(outcome)
+            Ok((Some(number), true))
         }
 
         async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {

@@ -274,11 +274,7 @@ impl Store for PgStore {
 
     async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut services = std::collections::HashMap::new();
-        for e in batch {
-            outcomes.push(Q::ingest_one(&mut tx, e, now, &mut services).await?);
-        }
+        let outcomes = Q::ingest_batch(&mut tx, batch, now).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

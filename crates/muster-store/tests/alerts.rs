@@ -38,6 +38,7 @@ on_both_backends!(
     an_alert_firing_again_after_resolving_joins_its_incident,
     a_change_event_lands_on_the_open_incidents_of_its_service,
     service_names_and_keys_are_unique,
+    a_batch_keeps_the_order_events_arrived_in,
 );
 
 fn now() -> Timestamp {
@@ -191,4 +192,29 @@ async fn service_names_and_keys_are_unique(db: TestDatabase) {
     assert!(matches!(store.create_service(&again, now()).await, Err(StoreError::Conflict(_))));
     assert!(store.service_by_key(key(1).as_str()).await.unwrap().is_some());
     assert!(store.service_by_key(key(3).as_str()).await.unwrap().is_none());
+}
+
+async fn a_batch_keeps_the_order_events_arrived_in(db: TestDatabase) {
+    let store = db.open().await;
+    let s = service(&*store, &[(Severity::Critical, Priority::P1)]).await;
+    let t = |k: &str| event(s, AlertAction::Trigger, k, Severity::Warning);
+    let batch = [
+        t("k"),
+        t("j"),
+        t("k"),
+        event(s, AlertAction::Resolve, "k", Severity::Warning),
+        t("k"),
+        event(s, AlertAction::Trigger, "storm", Severity::Critical),
+        event(s, AlertAction::Trigger, "storm", Severity::Critical),
+    ];
+    let out = store.ingest(&batch, now()).await.unwrap();
+    let counts: Vec<u64> = out.iter().map(|o| o.count).collect();
+    assert_eq!(counts, [1, 1, 2, 2, 1, 1, 2]);
+    assert_eq!(out[0].alert, out[2].alert);
+    assert_eq!(out[3].alert, out[0].alert, "the resolve touched the open alert");
+    assert_ne!(out[4].alert, out[0].alert, "a trigger after the resolve opened a new one");
+    assert_eq!(out.iter().filter(|o| o.declared).count(), 1);
+    assert!(out[5].declared && out[6].incident == out[5].incident);
+    let first = store.alert(out[0].alert.unwrap()).await.unwrap().unwrap();
+    assert_eq!((first.status, first.count), (AlertStatus::Resolved, 2));
 }
