@@ -520,3 +520,100 @@ pub fn generic_event(e: GenericEvent, service: u64) -> ApiResult<IngestEvent> {
         links: e.links.unwrap_or(json!([])),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn pagerduty(name: &str) -> Result<IngestEvent, Vec<String>> {
+        let f = fixture(name);
+        let body = if f.get("body").is_some() { f["body"].clone() } else { f };
+        parse_pagerduty(body.as_object().unwrap(), 7)
+    }
+
+    #[test]
+    fn pdpyras_trigger_keeps_its_dedup_key_severity_and_details() {
+        let e = pagerduty("pdpyras-5.4.1-trigger.json").unwrap();
+        assert_eq!(
+            (e.action, e.dedup_key.as_str(), e.severity),
+            (AlertAction::Trigger, "disk-db-1", Severity::Critical)
+        );
+        assert_eq!((e.summary.as_str(), e.source.as_str()), ("disk full on db-1", "db-1"));
+        assert_eq!(e.details["custom_details"]["pct"], 98);
+    }
+
+    #[test]
+    fn a_trigger_without_a_dedup_key_gets_one() {
+        let e = pagerduty("pagerduty-7.2.0-trigger-no-dedup-key.json").unwrap();
+        assert_eq!(e.dedup_key.as_str().len(), 32);
+        assert_eq!(e.severity, Severity::Error);
+    }
+
+    #[test]
+    fn acknowledge_and_resolve_need_only_the_dedup_key() {
+        assert_eq!(pagerduty("pagerduty-7.2.0-acknowledge.json").unwrap().action, AlertAction::Acknowledge);
+        let r = pagerduty("pdpyras-5.4.1-resolve.json").unwrap();
+        assert_eq!((r.action, r.dedup_key.as_str()), (AlertAction::Resolve, "disk-db-1"));
+    }
+
+    #[test]
+    fn alertmanagers_pagerduty_receiver_payload_parses() {
+        let e = pagerduty("alertmanager-0.25-pagerduty-trigger.json").unwrap();
+        assert_eq!(e.summary, "[FIRING:1] PdTest (lb-2 critical pagerduty)");
+        assert_eq!(e.details["client"], "Alertmanager");
+        assert_eq!(e.dedup_key.as_str().len(), 64);
+    }
+
+    #[test]
+    fn a_pagerduty_event_missing_everything_names_every_field() {
+        let errors = parse_pagerduty(json!({"event_action": "trigger"}).as_object().unwrap(), 1).unwrap_err();
+        for field in ["'payload' is missing", "payload.summary", "payload.source", "payload.severity"] {
+            assert!(errors.iter().any(|e| e.contains(field)), "{field} in {errors:?}");
+        }
+    }
+
+    #[test]
+    fn alertmanager_webhooks_parse_firing_and_resolved_alerts() {
+        let firing: AlertmanagerPayload =
+            serde_json::from_value(fixture("alertmanager-0.25-webhook-firing.json")).unwrap();
+        assert_eq!(firing.version.as_deref(), Some("4"));
+        let e = firing.alerts[0].to_event(3, firing.external_url.as_deref(), 0).unwrap();
+        assert_eq!((e.action, e.dedup_key.as_str()), (AlertAction::Trigger, "e53f292757fdc998"));
+        assert_eq!(
+            (e.severity, e.summary.as_str(), e.source.as_str()),
+            (Severity::Critical, "p99 latency above 2s", "web-1")
+        );
+        assert_eq!(e.links[0]["href"], "http://runbooks.example.test/latency");
+
+        let resolved: AlertmanagerPayload =
+            serde_json::from_value(fixture("alertmanager-0.25-webhook-resolved.json")).unwrap();
+        let e = resolved.alerts[0].to_event(3, None, 0).unwrap();
+        assert_eq!(
+            (e.action, e.dedup_key.as_str(), e.severity),
+            (AlertAction::Resolve, "9556f853bb27ef8b", Severity::Critical)
+        );
+        assert_eq!(e.links[0]["href"], "http://prom.example.test/graph?g0.expr=x");
+    }
+
+    #[test]
+    fn an_alert_without_a_fingerprint_is_keyed_by_its_labels() {
+        let alert = |instance: &str| AlertmanagerAlert {
+            status: "firing".into(),
+            labels: [("alertname".to_owned(), "X".to_owned()), ("instance".to_owned(), instance.to_owned())].into(),
+            annotations: Default::default(),
+            starts_at: None,
+            ends_at: None,
+            generator_url: None,
+            fingerprint: None,
+        };
+        let a = alert("a").to_event(1, None, 0).unwrap();
+        assert_eq!(a.dedup_key, alert("a").to_event(1, None, 0).unwrap().dedup_key);
+        assert_ne!(a.dedup_key, alert("b").to_event(1, None, 0).unwrap().dedup_key);
+        assert_eq!(a.summary, "X on a");
+    }
+}
