@@ -24,6 +24,8 @@ use muster_domain::{
 };
 
 pub mod alerts;
+#[macro_use]
+mod backend;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

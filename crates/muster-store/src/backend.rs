@@ -1,0 +1,306 @@
+//! The `Store` implementation both backends share. The SQL is written once
+//! with `$N` placeholders, which SQLite (through sqlx) and PostgreSQL both
+//! accept; what differs per backend is the pools (SQLite has a one-connection
+//! write pool and a read pool, PostgreSQL one pool) and the row lock taken
+//! on an incident (see `alerts::shared_queries`).
+
+/// Implements `Store` for `$store`, a struct with pools `$write` and `$read`.
+macro_rules! store_impl {
+    ($store:ident, $name:literal, $db:ty, $queries:ident, write = $write:ident, read = $read:ident) => {
+        /// The shared implementation, in a module of its own so that its
+        /// imports stay out of the backend's.
+        mod store_impl {
+        use super::$store;
+        use muster_domain::alert::AlertStatus;
+        use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
+
+        use crate::rows::{self, micros};
+        use crate::{
+            Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink,
+            IncidentFilter, IngestEvent, IngestOutcome, NewService, NewUser, Result, Service, ServicePatch,
+            TimelineQuery, User,
+        };
+
+        const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at FROM users";
+
+        #[async_trait::async_trait]
+                impl crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.$read).await?;
+                Ok(())
+            }
+
+            async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+                let result =
+                    sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(u.handle.as_str())
+                        .bind(&u.name)
+                        .bind(&u.email)
+                        .bind(u.permission.as_str())
+                        .bind(micros(now))
+                        .execute(&self.$write)
+                        .await;
+                match result {
+                    Err(e) if rows::is_unique_violation(&e) => Err(rows::handle_taken(&u.handle)),
+                    Err(e) => Err(e.into()),
+                    Ok(_) => self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle)),
+                }
+            }
+
+            async fn ensure_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+                sqlx::query(
+                    "INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (handle) DO NOTHING",
+                )
+                .bind(u.handle.as_str())
+                .bind(&u.name)
+                .bind(&u.email)
+                .bind(u.permission.as_str())
+                .bind(micros(now))
+                .execute(&self.$write)
+                .await?;
+                self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle))
+            }
+
+            async fn users(&self) -> Result<Vec<User>> {
+                let found: Vec<rows::UserRow> =
+                    sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle")).fetch_all(&self.$read).await?;
+                found.into_iter().map(rows::user).collect()
+            }
+
+            async fn user(&self, handle: &Handle) -> Result<Option<User>> {
+                let found: Option<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = $1"))
+                    .bind(handle.as_str())
+                    .fetch_optional(&self.$read)
+                    .await?;
+                found.map(rows::user).transpose()
+            }
+
+            async fn user_count(&self) -> Result<u64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&self.$read).await?;
+                Ok(n as u64)
+            }
+
+            async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
+                sqlx::query("INSERT INTO api_tokens (hash, handle, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
+                    .bind(token_hash)
+                    .bind(handle.as_str())
+                    .bind(micros(now))
+                    .execute(&self.$write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
+                let found: Option<rows::UserRow> = sqlx::query_as(
+                    "SELECT u.handle, u.name, u.email, u.permission, u.created_at
+                     FROM api_tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.$read)
+                .await?;
+                found.map(rows::user).transpose()
+            }
+
+            async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
+                let result = sqlx::query("INSERT INTO custom_roles (key, name, many, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(role.key.as_str())
+                    .bind(&role.name)
+                    .bind(role.many)
+                    .bind(micros(now))
+                    .execute(&self.$write)
+                    .await;
+                match result {
+                    Err(e) if rows::is_unique_violation(&e) => Err(rows::role_taken(role.key.as_str())),
+                    other => other.map(|_| ()).map_err(Into::into),
+                }
+            }
+
+            async fn role_catalog(&self) -> Result<RoleCatalog> {
+                let found: Vec<(String, String, bool)> =
+                    sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&self.$read).await?;
+                Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
+            }
+
+            async fn setting(&self, key: &str) -> Result<Option<String>> {
+                let found: Option<(String,)> =
+                    sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.$read).await?;
+                Ok(found.map(|(v,)| v))
+            }
+
+            async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&self.$write)
+                .await?;
+                Ok(())
+            }
+
+            async fn required_roles(&self) -> Result<RequiredRoles> {
+                rows::required_roles(self.setting(rows::REQUIRED_ROLES_KEY).await?)
+            }
+
+            async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
+                self.set_setting(rows::REQUIRED_ROLES_KEY, &rows::required_roles_json(required)).await
+            }
+
+            async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
+                let mut tx = self.$write.begin().await?;
+                let number = crate::alerts::$queries::next_number(&mut tx).await?;
+                let (state, events) = decide(number)?;
+                crate::alerts::$queries::insert_incident(&mut tx, &state, &events).await?;
+                tx.commit().await?;
+                Ok((state, events))
+            }
+
+            async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
+                let mut tx = self.$write.begin().await?;
+                let current = crate::alerts::$queries::lock_incident(&mut tx, number).await?.ok_or_else(|| rows::no_incident(number))?;
+                let (state, events) = decide(&current)?;
+                if events.is_empty() {
+                    return Ok((current, events));
+                }
+                crate::alerts::$queries::save_incident(&mut tx, &state, &events).await?;
+                tx.commit().await?;
+                Ok((state, events))
+            }
+
+            async fn incident(&self, number: u64) -> Result<Option<Incident>> {
+                let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = $1")
+                    .bind(number as i64)
+                    .fetch_optional(&self.$read)
+                    .await?;
+                found.map(|(s,)| rows::incident(&s)).transpose()
+            }
+
+            async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+                let mut q = rows::incidents_query::<$db>(filter);
+                let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.$read).await?;
+                found.iter().map(|(s,)| rows::incident(s)).collect()
+            }
+
+            async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
+                let mut conn = self.$read.acquire().await?;
+                let exists: Option<(i64,)> = sqlx::query_as("SELECT number FROM incidents WHERE number = $1")
+                    .bind(number as i64)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                let (at, seq) = query.after.map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
+                let found: Vec<(String,)> = sqlx::query_as(
+                    "SELECT body FROM incident_events
+                     WHERE incident = $1 AND (occurred_at > $2 OR (occurred_at = $3 AND seq > $4))
+                     ORDER BY occurred_at, seq LIMIT $5",
+                )
+                .bind(number as i64)
+                .bind(at)
+                .bind(at)
+                .bind(seq)
+                .bind(rows::limit(query.limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                found.iter().map(|(b,)| rows::event(b)).collect::<Result<_>>().map(Some)
+            }
+
+            async fn events(&self, number: u64) -> Result<Vec<Event>> {
+                let found: Vec<(String,)> = sqlx::query_as("SELECT body FROM incident_events WHERE incident = $1 ORDER BY seq")
+                    .bind(number as i64)
+                    .fetch_all(&self.$read)
+                    .await?;
+                found.iter().map(|(b,)| rows::event(b)).collect()
+            }
+
+            async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {
+                let mut c = self.$write.acquire().await?;
+                crate::alerts::$queries::create_service(&mut c, service, now).await
+            }
+
+            async fn services(&self) -> Result<Vec<Service>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::services(&mut c).await
+            }
+
+            async fn service(&self, id: u64) -> Result<Option<Service>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::service_by_id(&mut c, id).await
+            }
+
+            async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::service_by_key(&mut c, key).await
+            }
+
+            async fn update_service(&self, id: u64, patch: &ServicePatch) -> Result<Service> {
+                let mut tx = self.$write.begin().await?;
+                let s = crate::alerts::$queries::update_service(&mut tx, id, patch).await?;
+                tx.commit().await?;
+                Ok(s)
+            }
+
+            async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
+                let mut tx = self.$write.begin().await?;
+                let outcomes = crate::alerts::$queries::ingest_batch(&mut tx, batch, now).await?;
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
+                let mut tx = self.$write.begin().await?;
+                let touched = crate::alerts::$queries::record_change(&mut tx, change, now).await?;
+                tx.commit().await?;
+                Ok(touched)
+            }
+
+            async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::alerts(&mut c, filter).await
+            }
+
+            async fn alert(&self, id: u64) -> Result<Option<Alert>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::alert(&mut c, id).await
+            }
+
+            async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::alerts_of_incident(&mut c, number).await
+            }
+
+            async fn set_alert_status(&self, id: u64, status: AlertStatus, actor: &Actor, now: Timestamp) -> Result<Alert> {
+                let mut tx = self.$write.begin().await?;
+                let a = crate::alerts::$queries::set_alert_status(&mut tx, id, status, now, actor).await?;
+                tx.commit().await?;
+                Ok(a)
+            }
+
+            async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
+                let mut c = self.$write.acquire().await?;
+                crate::alerts::$queries::assess_alert(&mut c, id, assessment).await
+            }
+
+            async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)> {
+                let mut tx = self.$write.begin().await?;
+                let done = crate::alerts::$queries::link_alert(&mut tx, id, number, decide).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
+                let mut tx = self.$write.begin().await?;
+                let done = crate::alerts::$queries::declare_for_alert(&mut tx, id, decide).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+        }
+        }
+    };
+}
