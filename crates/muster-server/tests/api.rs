@@ -106,6 +106,7 @@ async fn bad_input_gets_a_problem_naming_the_field_and_never_a_500(server: TestS
     assert_eq!(field(&post("/api/v1/incidents", json!({"priority": "P1"})).await, 422), "title");
     assert_eq!(field(&post("/api/v1/incidents", json!({"title": 5, "priority": "P1"})).await, 422), "title");
     assert_eq!(field(&post("/api/v1/incidents", json!({"title": " ", "priority": "P1"})).await, 422), "title");
+    assert_eq!(field(&post("/api/v1/incidents", json!({"title": "a\u{0}b", "priority": "P1"})).await, 422), "title");
     assert_eq!(
         field(&post("/api/v1/incidents", json!({"title": "x", "priority": "P1", "severity": 1})).await, 422),
         "severity"

@@ -101,10 +101,16 @@ enum Body_ {
 /// The key of the service `setup` creates, for the ingest routes.
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
+/// A server on each backend (PostgreSQL when configured): a runtime, the
+/// router and the database, with one incident and one service.
+fn setups() -> Vec<(tokio::runtime::Runtime, axum::Router, TestDatabase)> {
+    [Backend::Sqlite, Backend::Postgres].into_iter().filter_map(setup).collect()
+}
+
+fn setup(backend: Backend) -> Option<(tokio::runtime::Runtime, axum::Router, TestDatabase)> {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (router, db) = rt.block_on(async {
-        let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let db = rt.block_on(TestDatabase::new(backend))?;
+    let router = rt.block_on(async {
         let app = Arc::new(App::new(db.open().await, Arc::new(SystemClock)));
         app.bootstrap_admin(Some(TOKEN)).await.unwrap();
         let router = muster_server::router(app);
@@ -124,9 +130,9 @@ fn setup() -> (tokio::runtime::Runtime, axum::Router, TestDatabase) {
             ),
         };
         db.open().await.create_service(&service, muster_domain::Timestamp::now()).await.unwrap();
-        (router, db)
+        router
     });
-    (rt, router, db)
+    Some((rt, router, db))
 }
 
 /// Sends a request; fails unless the answer is below 500, and a problem
@@ -145,7 +151,12 @@ fn check(rt: &tokio::runtime::Runtime, router: &axum::Router, req: Request<Body>
 
 #[test]
 fn no_body_at_any_write_route_panics_or_answers_5xx() {
-    let (rt, router, _db) = setup();
+    for (rt, router, _db) in setups() {
+        no_body_at_any_write_route_panics_or_answers_5xx_on(&rt, &router);
+    }
+}
+
+fn no_body_at_any_write_route_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
     let body = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512).prop_map(Body_::Bytes),
         json_value().prop_map(Body_::Json),
@@ -165,14 +176,19 @@ fn no_body_at_any_write_route_panics_or_answers_5xx() {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(bytes))
                 .unwrap();
-            check(&rt, &router, req)
+            check(rt, router, req)
         })
         .unwrap();
 }
 
 #[test]
 fn no_path_or_query_panics_or_answers_5xx() {
-    let (rt, router, _db) = setup();
+    for (rt, router, _db) in setups() {
+        no_path_or_query_panics_or_answers_5xx_on(&rt, &router);
+    }
+}
+
+fn no_path_or_query_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
     let segment = "[a-zA-Z0-9%._~-]{0,24}";
     let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     runner
@@ -188,14 +204,19 @@ fn no_path_or_query_panics_or_answers_5xx() {
             else {
                 return Ok(());
             };
-            check(&rt, &router, req)
+            check(rt, router, req)
         })
         .unwrap();
 }
 
 #[test]
 fn a_malformed_authorization_header_is_a_401_problem() {
-    let (rt, router, _db) = setup();
+    for (rt, router, _db) in setups() {
+        a_malformed_authorization_header_is_a_401_problem_on(&rt, &router);
+    }
+}
+
+fn a_malformed_authorization_header_is_a_401_problem_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
     for value in ["", "Bearer", "Bearer ", "Basic abc", "bearer \u{7f}", "Bearer mst_x y"] {
         let Ok(req) = Request::get("/api/v1/incidents").header(header::AUTHORIZATION, value).body(Body::empty()) else {
             continue;
@@ -209,7 +230,12 @@ fn a_malformed_authorization_header_is_a_401_problem() {
 /// arbitrary bytes and arbitrary JSON: never a panic, never a 5xx.
 #[test]
 fn no_body_at_any_ingest_route_panics_or_answers_5xx() {
-    let (rt, router, _db) = setup();
+    for (rt, router, _db) in setups() {
+        no_body_at_any_ingest_route_panics_or_answers_5xx_on(&rt, &router);
+    }
+}
+
+fn no_body_at_any_ingest_route_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
     let routes = [
         "/v2/enqueue".to_owned(),
         "/v2/change/enqueue".to_owned(),
@@ -242,4 +268,48 @@ fn no_body_at_any_ingest_route_panics_or_answers_5xx() {
             Ok(())
         })
         .unwrap();
+}
+
+/// PostgreSQL refuses NUL in text, SQLite keeps it: either way a NUL in a
+/// string must be a 4xx (or dropped), never a failed write.
+#[test]
+fn a_nul_character_in_any_string_is_refused_or_dropped_not_a_500() {
+    for (rt, router, _db) in setups() {
+        let requests = [
+            ("POST", "/api/v1/incidents".to_owned(), json!({"title": "a\u{0}b", "priority": "P1"})),
+            ("POST", "/api/v1/incidents/1/timeline".to_owned(), json!({"kind": "note", "text": "a\u{0}b"})),
+            ("POST", "/api/v1/users".to_owned(), json!({"handle": "nul", "name": "a\u{0}b", "email": "a@b.c"})),
+            ("POST", "/api/v1/services".to_owned(), json!({"name": "a\u{0}b"})),
+            ("POST", "/api/v1/roles".to_owned(), json!({"key": "nul", "name": "a\u{0}b"})),
+            (
+                "POST",
+                "/v2/enqueue".to_owned(),
+                json!({"routing_key": KEY, "event_action": "trigger", "dedup_key": "a\u{0}b",
+                       "payload": {"summary": "a\u{0}b", "source": "s\u{0}", "severity": "critical"}}),
+            ),
+            (
+                "POST",
+                "/v2/enqueue".to_owned(),
+                json!({"routing_key": KEY, "event_action": "trigger",
+                       "payload": {"summary": "a\u{0}b", "source": "s\u{0}", "severity": "critical", "custom_details": {"k": "\u{0}"}}}),
+            ),
+            ("POST", format!("/api/v1/integrations/generic/{KEY}"), json!({"summary": "a\u{0}b"})),
+            (
+                "POST",
+                format!("/api/v1/integrations/alertmanager/{KEY}"),
+                json!({"alerts": [{"status": "firing", "labels": {"alertname": "a\u{0}"}, "annotations": {"summary": "\u{0}"}, "fingerprint": "f\u{0}"}]}),
+            ),
+        ];
+        for (method, path, body) in requests {
+            let req = Request::builder()
+                .method(method)
+                .uri(path.as_str())
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap();
+            let status = rt.block_on(router.clone().oneshot(req)).unwrap().status();
+            assert!(status.as_u16() < 500, "{method} {path} answered {status}");
+        }
+    }
 }

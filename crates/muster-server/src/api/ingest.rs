@@ -82,6 +82,9 @@ fn pd_json(body: &[u8]) -> Result<serde_json::Map<String, Value>, PagerDuty> {
             retry_after: None,
         });
     }
+    if let Some(field) = crate::extract::nul_field(body) {
+        return Err(PagerDuty::invalid(vec![format!("'{field}' may not contain NUL characters")]));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(PagerDuty::invalid(vec!["the event must be a JSON object".into()])),
