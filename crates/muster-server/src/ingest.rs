@@ -50,8 +50,23 @@ impl Ingestor {
                             let _ = reply.send(Ok(outcome));
                         }
                     }
+                    Err(e) if events.len() > 1 => {
+                        // One bad event must not fail its neighbours: retry
+                        // each on its own, so only the culprit gets the error.
+                        tracing::warn!(error = %e, events = events.len(), "ingest batch failed; retrying one by one");
+                        for (event, reply) in events.into_iter().zip(replies) {
+                            let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
+                            let _ = reply.send(match result {
+                                Ok(mut outcomes) => outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into()))),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "ingest failed");
+                                    Err(Arc::new(e))
+                                }
+                            });
+                        }
+                    }
                     Err(e) => {
-                        tracing::error!(error = %e, events = events.len(), "ingest batch failed");
+                        tracing::error!(error = %e, "ingest failed");
                         let e = Arc::new(e);
                         for reply in replies {
                             let _ = reply.send(Err(e.clone()));
