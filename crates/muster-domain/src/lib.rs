@@ -17,6 +17,8 @@
 //!   [`incident::Event`]s; [`incident::Incident::apply`] folds them into state.
 //!   Every command also re-renders the room topic and records a
 //!   `topic_changed` event when it differs.
+//! - [`schedule`]: on-call schedules: rotations, restrictions, overrides,
+//!   who is on call at an instant, shifts between two instants; DST-correct.
 //! - [`topic`]: the one-line room topic rendered from state.
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod incident;
 pub mod priority;
 pub mod role;
+pub mod schedule;
 pub mod status;
 pub mod timeline;
 pub mod topic;
