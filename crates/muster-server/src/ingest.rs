@@ -57,7 +57,9 @@ impl Ingestor {
                         for (event, reply) in events.into_iter().zip(replies) {
                             let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
                             let _ = reply.send(match result {
-                                Ok(mut outcomes) => outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into()))),
+                                Ok(mut outcomes) => {
+                                    outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into())))
+                                }
                                 Err(e) => {
                                     tracing::error!(error = %e, "ingest failed");
                                     Err(Arc::new(e))
