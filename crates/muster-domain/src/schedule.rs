@@ -322,5 +322,32 @@ impl Schedule {
     }
 }
 
+/// Text escaped for an iCalendar property value (RFC 5545 §3.3.11).
+fn ics_text(s: &str) -> String {
+    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n").replace('\r', "")
+}
+
+fn ics_time(t: Timestamp) -> String {
+    t.strftime("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// An iCalendar (RFC 5545) feed of shifts, one event each, that calendar
+/// apps can subscribe to. `uid` makes event ids stable across refreshes.
+pub fn icalendar(name: &str, uid: &str, shifts: &[(String, Shift)], now: Timestamp) -> String {
+    let mut out =
+        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Muster//On call//EN\r\nCALSCALE:GREGORIAN\r\n");
+    out.push_str(&format!("X-WR-CALNAME:{}\r\n", ics_text(name)));
+    for (schedule, shift) in shifts {
+        out.push_str("BEGIN:VEVENT\r\n");
+        out.push_str(&format!("UID:{uid}-{}-{}@muster\r\n", shift.start.as_second(), shift.user));
+        out.push_str(&format!("DTSTAMP:{}\r\n", ics_time(now)));
+        out.push_str(&format!("DTSTART:{}\r\nDTEND:{}\r\n", ics_time(shift.start), ics_time(shift.end)));
+        out.push_str(&format!("SUMMARY:{}\r\n", ics_text(&format!("On call: @{} ({schedule})", shift.user))));
+        out.push_str("END:VEVENT\r\n");
+    }
+    out.push_str("END:VCALENDAR\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -300,6 +300,69 @@ macro_rules! store_impl {
                 tx.commit().await?;
                 Ok(done)
             }
+
+            async fn create_schedule(&self, s: &crate::NewSchedule, now: Timestamp) -> Result<crate::ScheduleRecord> {
+                let layers = serde_json::to_string(&s.layers).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                    "INSERT INTO schedules (name, time_zone, layers, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&s.name)
+                .bind(&s.time_zone)
+                .bind(layers)
+                .bind(micros(now))
+                .fetch_one(&self.$write)
+                .await;
+                match result {
+                    Err(e) if rows::is_unique_violation(&e) => {
+                        Err(crate::StoreError::Conflict(format!("a schedule named {:?} exists already", s.name)))
+                    }
+                    Err(e) => Err(e.into()),
+                    Ok((id,)) => self.schedule(id as u64).await?.ok_or_else(|| crate::StoreError::NotFound("schedule".into())),
+                }
+            }
+
+            async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
+                let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM schedules ORDER BY name").fetch_all(&self.$read).await?;
+                let mut out = Vec::with_capacity(ids.len());
+                for (id,) in ids {
+                    if let Some(s) = self.schedule(id as u64).await? {
+                        out.push(s);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn schedule(&self, id: u64) -> Result<Option<crate::ScheduleRecord>> {
+                let row: Option<crate::schedules::ScheduleRow> =
+                    sqlx::query_as("SELECT id, name, time_zone, layers, created_at FROM schedules WHERE id = $1")
+                        .bind(id as i64)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                let Some(row) = row else { return Ok(None) };
+                let overrides: Vec<crate::schedules::OverrideRow> = sqlx::query_as(
+                    "SELECT id, handle, starts_at, ends_at FROM schedule_overrides WHERE schedule = $1 ORDER BY id",
+                )
+                .bind(id as i64)
+                .fetch_all(&self.$read)
+                .await?;
+                crate::schedules::record(row, overrides).map(Some)
+            }
+
+            async fn add_override(&self, o: &crate::NewOverride, now: Timestamp) -> Result<muster_domain::schedule::Override> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO schedule_overrides (schedule, handle, starts_at, ends_at, created_by, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(o.schedule as i64)
+                .bind(o.user.as_str())
+                .bind(micros(o.start))
+                .bind(micros(o.end))
+                .bind(o.created_by.as_str())
+                .bind(micros(now))
+                .fetch_one(&self.$write)
+                .await?;
+                Ok(muster_domain::schedule::Override { id: id as u64, user: o.user.clone(), start: o.start, end: o.end })
+            }
         }
         }
     };

@@ -28,6 +28,7 @@ pub mod alerts;
 mod backend;
 pub mod postgres;
 mod rows;
+pub mod schedules;
 pub mod sqlite;
 pub mod testing;
 
@@ -107,6 +108,7 @@ pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use schedules::{NewOverride, NewSchedule, ScheduleRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -176,6 +178,11 @@ pub trait Store: Send + Sync + 'static {
     async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert>;
     async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)>;
     async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)>;
+
+    async fn create_schedule(&self, schedule: &NewSchedule, now: Timestamp) -> Result<ScheduleRecord>;
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>>;
+    async fn schedule(&self, id: u64) -> Result<Option<ScheduleRecord>>;
+    async fn add_override(&self, o: &NewOverride, now: Timestamp) -> Result<muster_domain::schedule::Override>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

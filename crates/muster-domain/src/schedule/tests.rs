@@ -159,3 +159,20 @@ proptest! {
         prop_assert_eq!(shifts[0].user.as_str(), "zoe");
     }
 }
+
+#[test]
+fn the_icalendar_feed_has_one_event_per_shift_in_utc() {
+    let s = daily("Europe/Berlin", &["alice", "bob"]);
+    let shifts: Vec<(String, Shift)> = s
+        .shifts(ts("2026-03-23T08:00:00Z"), ts("2026-03-25T08:00:00Z"))
+        .into_iter()
+        .map(|sh| ("Primary, EU".to_owned(), sh))
+        .collect();
+    let ics = icalendar("On call; Primary", "schedule-1", &shifts, ts("2026-03-01T00:00:00Z"));
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+    assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), 2);
+    assert!(ics.contains("DTSTART:20260323T080000Z\r\nDTEND:20260324T080000Z"));
+    assert!(ics.contains("SUMMARY:On call: @bob (Primary\\, EU)"));
+    assert!(ics.contains("X-WR-CALNAME:On call\\; Primary"));
+}

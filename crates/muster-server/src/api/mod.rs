@@ -18,6 +18,7 @@ mod alerts;
 mod incidents;
 pub mod ingest;
 mod roles;
+mod schedules;
 mod users;
 
 #[derive(OpenApi)]
@@ -68,6 +69,12 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(ingest::pagerduty_change))
         .routes(routes!(ingest::alertmanager))
         .routes(routes!(ingest::generic))
+        .routes(routes!(schedules::create_schedule, schedules::list_schedules))
+        .routes(routes!(schedules::get_schedule))
+        .routes(routes!(schedules::add_override))
+        .routes(routes!(schedules::on_call))
+        .routes(routes!(schedules::shifts))
+        .routes(routes!(schedules::calendar))
         .split_for_parts()
 }
 

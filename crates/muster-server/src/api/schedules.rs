@@ -1,0 +1,248 @@
+//! On-call schedules: layers, overrides, who is on call, shifts and an
+//! iCalendar feed.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use muster_domain::Timestamp;
+use muster_domain::schedule::{Layer, Shift, icalendar};
+use muster_store::ScheduleRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::{App, parse_handle};
+use crate::auth::{Caller, hash_token};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    pub name: String,
+    /// An IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    /// `[{"rotation": {"users": ["alice","bob"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"},
+    /// "restrict": [{"days": ["mon","tue"], "start": "09:00", "end": "17:00"}]}]`; later layers win.
+    #[schema(value_type = Vec<Object>)]
+    pub layers: Vec<Layer>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleResponse {
+    pub id: u64,
+    pub name: String,
+    pub time_zone: String,
+    #[schema(value_type = Vec<Object>)]
+    pub layers: Vec<Layer>,
+    pub overrides: Vec<OverrideResponse>,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OverrideResponse {
+    pub id: u64,
+    pub user: String,
+    pub start: String,
+    pub end: String,
+}
+
+impl From<ScheduleRecord> for ScheduleResponse {
+    fn from(r: ScheduleRecord) -> Self {
+        ScheduleResponse {
+            id: r.id,
+            name: r.name,
+            time_zone: r.time_zone,
+            layers: r.layers,
+            overrides: r
+                .overrides
+                .into_iter()
+                .map(|o| OverrideResponse {
+                    id: o.id,
+                    user: o.user.to_string(),
+                    start: o.start.to_string(),
+                    end: o.end.to_string(),
+                })
+                .collect(),
+            created_at: r.created_at.to_string(),
+        }
+    }
+}
+
+fn id_of(s: &str) -> ApiResult<u64> {
+    s.parse().map_err(|_| ApiError::not_found("id", format!("there is no schedule {s:?}")))
+}
+
+fn instant(s: &str, field: &str) -> ApiResult<Timestamp> {
+    s.parse().map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, "not an RFC 3339 time"))
+}
+
+/// Create a schedule.
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "on-call", request_body = ScheduleRequest, security(("bearer" = [])),
+    responses((status = 201, body = ScheduleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_schedule(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<ScheduleRequest>,
+) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
+    let record = app.create_schedule(&actor, body.name, body.time_zone, body.layers).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
+/// All schedules.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "on-call", security(("bearer" = [])), responses((status = 200, body = [ScheduleResponse])))]
+pub async fn list_schedules(State(app): State<Arc<App>>, _c: Caller) -> ApiResult<Json<Vec<ScheduleResponse>>> {
+    Ok(Json(app.store.schedules().await?.into_iter().map(Into::into).collect()))
+}
+
+/// One schedule with its overrides.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "on-call", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = ScheduleResponse), (status = 404, body = Problem)))]
+pub async fn get_schedule(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScheduleResponse>> {
+    Ok(Json(app.schedule(id_of(&id)?).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    pub user: String,
+    /// RFC 3339.
+    pub start: String,
+    /// RFC 3339, after `start`.
+    pub end: String,
+}
+
+/// Put someone on call for a while, whatever the layers say.
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "on-call", security(("bearer" = [])), params(("id" = u64, Path)),
+    request_body = OverrideRequest, responses((status = 201, body = OverrideResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_override(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OverrideRequest>,
+) -> ApiResult<(StatusCode, Json<OverrideResponse>)> {
+    let id = id_of(&id)?;
+    let user = parse_handle(&body.user, "user")?;
+    let start: Timestamp = body.start.parse().map_err(|_| ApiError::invalid("start", "not an RFC 3339 time"))?;
+    let end: Timestamp = body.end.parse().map_err(|_| ApiError::invalid("end", "not an RFC 3339 time"))?;
+    let o = app.add_override(&actor, id, user, start, end).await?;
+    let body =
+        OverrideResponse { id: o.id, user: o.user.to_string(), start: o.start.to_string(), end: o.end.to_string() };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AtQuery {
+    /// RFC 3339; default now.
+    pub at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnCallResponse {
+    pub at: String,
+    pub users: Vec<String>,
+}
+
+/// Who is on call at an instant (default now).
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/on-call", tag = "on-call", security(("bearer" = [])), params(("id" = u64, Path), AtQuery),
+    responses((status = 200, body = OnCallResponse), (status = 404, body = Problem)))]
+pub async fn on_call(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AtQuery>,
+) -> ApiResult<Json<OnCallResponse>> {
+    let at = match q.at.as_deref() {
+        Some(s) => instant(s, "at")?,
+        None => app.clock.now(),
+    };
+    let schedule = app.schedule(id_of(&id)?).await?.schedule()?;
+    let users = schedule.on_call(at).map(|u| vec![u.to_string()]).unwrap_or_default();
+    Ok(Json(OnCallResponse { at: at.to_string(), users }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SpanQuery {
+    /// RFC 3339; default now.
+    pub from: Option<String>,
+    /// RFC 3339; default two weeks after `from`; at most 366 days after it.
+    pub to: Option<String>,
+    /// For calendar apps, which cannot send headers: an API token.
+    pub token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShiftResponse {
+    pub user: String,
+    pub start: String,
+    pub end: String,
+}
+
+fn span(app: &App, q: &SpanQuery) -> ApiResult<(Timestamp, Timestamp)> {
+    let from = match q.from.as_deref() {
+        Some(s) => instant(s, "from")?,
+        None => app.clock.now(),
+    };
+    let to = match q.to.as_deref() {
+        Some(s) => instant(s, "to")?,
+        None => from.checked_add(jiff::SignedDuration::from_hours(24 * 14)).unwrap_or(from),
+    };
+    Ok((from, to))
+}
+
+/// Who is on call from `from` to `to`, as shifts.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/shifts", tag = "on-call", security(("bearer" = [])), params(("id" = u64, Path), SpanQuery),
+    responses((status = 200, body = [ShiftResponse]), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn shifts(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SpanQuery>,
+) -> ApiResult<Json<Vec<ShiftResponse>>> {
+    let (from, to) = span(&app, &q)?;
+    let (_, shifts) = app.shifts(id_of(&id)?, from, to).await?;
+    Ok(Json(shifts.iter().map(shift_response).collect()))
+}
+
+fn shift_response(s: &Shift) -> ShiftResponse {
+    ShiftResponse { user: s.user.to_string(), start: s.start.to_string(), end: s.end.to_string() }
+}
+
+/// The schedule as an iCalendar feed (`text/calendar`), for calendar apps to
+/// subscribe to. They cannot send headers, so `?token=` works as well as
+/// `Authorization: Bearer`.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "on-call", params(("id" = u64, Path), SpanQuery),
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn calendar(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SpanQuery>,
+) -> ApiResult<Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = bearer.or(q.token.as_deref()).ok_or_else(|| {
+        ApiError::unauthorized("add ?token=<API token> to the feed's URL, or send Authorization: Bearer")
+    })?;
+    app.store
+        .user_for_token(&hash_token(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this API token is not valid"))?;
+    let (from, to) = span(&app, &q)?;
+    let (record, shifts) = app.shifts(id_of(&id)?, from, to).await?;
+    let events: Vec<(String, Shift)> = shifts.into_iter().map(|s| (record.name.clone(), s)).collect();
+    let body =
+        icalendar(&format!("On call: {}", record.name), &format!("schedule-{}", record.id), &events, app.clock.now());
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+}

@@ -1,0 +1,122 @@
+//! On-call schedules over HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{ADMIN_TOKEN, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_daily_rotation_answers_who_is_on_call_across_daylight_saving,
+    an_override_wins_and_the_calendar_feed_shows_the_shifts,
+    bad_schedules_get_problems_naming_the_field,
+);
+
+async fn berlin(server: &TestServer) -> Value {
+    for u in ["alice", "bob", "carol"] {
+        server.user(u, "responder").await;
+    }
+    let body = json!({"name": "Primary", "time_zone": "Europe/Berlin", "layers": [
+        {"rotation": {"users": ["alice", "bob"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"}}
+    ]});
+    server.post(ADMIN_TOKEN, "/api/v1/schedules", body).await.ok(201).clone()
+}
+
+async fn on_call(server: &TestServer, id: &Value, at: &str) -> Value {
+    server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/on-call?at={at}")).await.ok(200)["users"].clone()
+}
+
+async fn a_daily_rotation_answers_who_is_on_call_across_daylight_saving(server: TestServer) {
+    let s = berlin(&server).await;
+    let id = &s["id"];
+    assert_eq!(s["layers"][0]["rotation"]["shift"], "1d");
+    assert_eq!(on_call(&server, id, "2026-03-23T07:59:59Z").await, json!([]), "before the first shift");
+    assert_eq!(on_call(&server, id, "2026-03-23T08:00:00Z").await, json!(["alice"]));
+    assert_eq!(on_call(&server, id, "2026-03-24T08:00:00Z").await, json!(["bob"]));
+
+    // Spring forward on 2026-03-29: the handoff stays at 09:00 local, 07:00Z.
+    let shifts = server
+        .get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/shifts?from=2026-03-28T12:00:00Z&to=2026-03-30T12:00:00Z"))
+        .await;
+    let got: Vec<(String, String, String)> = shifts
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (s["user"].as_str().unwrap().into(), s["start"].as_str().unwrap().into(), s["end"].as_str().unwrap().into())
+        })
+        .collect();
+    let want = [
+        ("bob", "2026-03-28T12:00:00Z", "2026-03-29T07:00:00Z"),
+        ("alice", "2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z"),
+        ("bob", "2026-03-30T07:00:00Z", "2026-03-30T12:00:00Z"),
+    ];
+    assert_eq!(got, want.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+    let all = server.get(ADMIN_TOKEN, "/api/v1/schedules").await;
+    assert_eq!(all.ok(200).as_array().unwrap().len(), 1);
+}
+
+async fn an_override_wins_and_the_calendar_feed_shows_the_shifts(server: TestServer) {
+    let s = berlin(&server).await;
+    let id = &s["id"];
+    let o = json!({"user": "carol", "start": "2026-03-24T10:00:00Z", "end": "2026-03-24T12:00:00Z"});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/overrides"), o).await.ok(201);
+    assert_eq!(on_call(&server, id, "2026-03-24T11:00:00Z").await, json!(["carol"]));
+    assert_eq!(on_call(&server, id, "2026-03-24T12:00:00Z").await, json!(["bob"]));
+    assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}")).await.body["overrides"][0]["user"], "carol");
+
+    let path = format!("/api/v1/schedules/{id}/calendar.ics?from=2026-03-24T00:00:00Z&to=2026-03-25T00:00:00Z");
+    let resp = server.http().get(format!("{}{path}&token={ADMIN_TOKEN}", server.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let ics = resp.text().await.unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.ends_with("END:VCALENDAR\r\n"), "{ics}");
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), 4, "alice, bob, carol, bob: {ics}");
+    assert!(ics.contains("DTSTART:20260324T100000Z\r\nDTEND:20260324T120000Z\r\nSUMMARY:On call: @carol (Primary)"));
+    server.request(None, Method::GET, &path, None).await.problem(401);
+    server.request(None, Method::GET, &format!("{path}&token=mst_wrong"), None).await.problem(401);
+}
+
+async fn bad_schedules_get_problems_naming_the_field(server: TestServer) {
+    server.user("alice", "responder").await;
+    let layer =
+        |rotation: Value| json!({"name": "x", "time_zone": "Europe/Berlin", "layers": [{"rotation": rotation}]});
+    let ok_rotation = json!({"users": ["alice"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"});
+    let field = |r: &common::Reply, status: u16| r.problem(status)["field"].as_str().unwrap_or("").to_owned();
+
+    let mut bad_tz = layer(ok_rotation.clone());
+    bad_tz["time_zone"] = json!("Mars/Olympus");
+    assert_eq!(field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", bad_tz).await, 422), "time_zone");
+    let mut r = ok_rotation.clone();
+    r["shift"] = json!("1y");
+    assert_eq!(field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(r)).await, 422), "layers[0].rotation.shift");
+    let mut r = ok_rotation.clone();
+    r["handoff"] = json!("25:00");
+    assert_eq!(
+        field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(r)).await, 422),
+        "layers[0].rotation.handoff"
+    );
+    let mut r = ok_rotation.clone();
+    r["users"] = json!(["nobody"]);
+    assert_eq!(
+        field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(r)).await, 422),
+        "layers[0].rotation.users[0]"
+    );
+    let mut r = ok_rotation.clone();
+    r["users"] = json!([]);
+    assert_eq!(field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(r)).await, 422), "layers[0].rotation.users");
+    let mut w = layer(ok_rotation.clone());
+    w["layers"][0]["restrict"] = json!([{"days": ["someday"], "start": "09:00", "end": "17:00"}]);
+    assert_eq!(field(&server.post(ADMIN_TOKEN, "/api/v1/schedules", w).await, 422), "layers[0].restrict[0].days");
+
+    let created = server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(ok_rotation.clone())).await.ok(201).clone();
+    server.post(ADMIN_TOKEN, "/api/v1/schedules", layer(ok_rotation)).await.problem(409);
+    let id = &created["id"];
+    let o = json!({"user": "alice", "start": "2026-03-24T12:00:00Z", "end": "2026-03-24T10:00:00Z"});
+    assert_eq!(field(&server.post(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/overrides"), o).await, 422), "end");
+    server.get(ADMIN_TOKEN, "/api/v1/schedules/999/on-call").await.problem(404);
+    server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/on-call?at=yesterday")).await.problem(400);
+    let span = format!("/api/v1/schedules/{id}/shifts?from=2026-03-24T00:00:00Z&to=2026-03-23T00:00:00Z");
+    assert_eq!(field(&server.get(ADMIN_TOKEN, &span).await, 422), "to");
+}

@@ -1,0 +1,70 @@
+//! Stored schedules and their overrides.
+
+use muster_domain::schedule::{Layer, Override, Schedule, time_zone};
+use muster_domain::{Handle, Timestamp};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRecord {
+    pub id: u64,
+    pub name: String,
+    pub time_zone: String,
+    pub layers: Vec<Layer>,
+    /// Overrides that have not ended, oldest first.
+    pub overrides: Vec<Override>,
+    pub created_at: Timestamp,
+}
+
+impl ScheduleRecord {
+    /// The domain schedule, for on-call questions.
+    pub fn schedule(&self) -> Result<Schedule, StoreError> {
+        Ok(Schedule {
+            time_zone: time_zone(&self.time_zone).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            layers: self.layers.clone(),
+            overrides: self.overrides.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    pub name: String,
+    pub time_zone: String,
+    pub layers: Vec<Layer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOverride {
+    pub schedule: u64,
+    pub user: Handle,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub created_by: Handle,
+}
+
+pub(crate) type ScheduleRow = (i64, String, String, String, i64);
+pub(crate) type OverrideRow = (i64, String, i64, i64);
+
+pub(crate) fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<ScheduleRecord, StoreError> {
+    let (id, name, time_zone, layers, created_at) = row;
+    let corrupt = |e: String| StoreError::Corrupt(format!("schedule {id}: {e}"));
+    Ok(ScheduleRecord {
+        id: id as u64,
+        name,
+        time_zone,
+        layers: serde_json::from_str(&layers).map_err(|e| corrupt(e.to_string()))?,
+        overrides: overrides
+            .into_iter()
+            .map(|(oid, handle, start, end)| {
+                Ok(Override {
+                    id: oid as u64,
+                    user: Handle::parse(&handle).map_err(|e| corrupt(e.to_string()))?,
+                    start: crate::rows::timestamp(start)?,
+                    end: crate::rows::timestamp(end)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        created_at: crate::rows::timestamp(created_at)?,
+    })
+}
