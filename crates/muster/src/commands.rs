@@ -41,6 +41,58 @@ pub enum ClientCommand {
     /// Services and their integration keys.
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// On-call schedules: add, list, show, override.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Who is on call now (or --at), on one schedule or all.
+    Oncall {
+        /// A schedule id or name; all schedules when left out.
+        schedule: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCmd {
+    /// Add a schedule with one rotation: `muster schedule add Primary --tz Europe/Berlin --users alice,bob --shift 1w`.
+    Add {
+        name: String,
+        /// IANA time zone.
+        #[arg(long = "tz")]
+        time_zone: String,
+        /// Comma-separated handles, in rotation order.
+        #[arg(long)]
+        users: String,
+        /// 8h, 12h, 1d, 1w …
+        #[arg(long, default_value = "1w")]
+        shift: String,
+        /// Local handoff time.
+        #[arg(long, default_value = "09:00")]
+        handoff: String,
+        /// Local date of the first shift (default: today).
+        #[arg(long)]
+        start: Option<String>,
+    },
+    /// List schedules.
+    List,
+    /// Show the next shifts of a schedule.
+    Show {
+        schedule: String,
+        /// How many days ahead.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+    },
+    /// Put someone on call from --start to --end.
+    Override {
+        schedule: String,
+        user: String,
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +269,8 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
         ClientCommand::Service(c) => service(&client, &out, c).await,
+        ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
+        ClientCommand::Oncall { schedule, at } => oncall(&client, &out, schedule, at).await,
     }
 }
 
@@ -603,5 +657,126 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             });
         }
     }
+    Ok(())
+}
+
+/// A schedule's id from an id or a name.
+async fn schedule_id(client: &Client, which: &str) -> anyhow::Result<u64> {
+    if let Ok(id) = which.parse() {
+        return Ok(id);
+    }
+    let all = client.get("/api/v1/schedules").await?;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"].as_str() == Some(which))
+        .and_then(|s| s["id"].as_u64())
+        .with_context(|| format!("there is no schedule named {which:?}"))
+}
+
+fn print_shifts(v: &Value) {
+    let rows = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| vec![format!("@{}", s(x, "user")), s(x, "start"), s(x, "end")])
+        .collect();
+    table(&["WHO", "FROM", "UNTIL"], rows);
+}
+
+async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Result<()> {
+    match cmd {
+        ScheduleCmd::Add { name, time_zone, users, shift, handoff, start } => {
+            let start = match start {
+                Some(s) => s,
+                None => jiff::Zoned::now().date().to_string(),
+            };
+            let users: Vec<&str> =
+                users.split(',').map(|u| u.trim().trim_start_matches('@')).filter(|u| !u.is_empty()).collect();
+            let body = json!({"name": name, "time_zone": time_zone, "layers": [
+                {"rotation": {"users": users, "shift": shift, "handoff": handoff, "start": start}}]});
+            let v = client.post("/api/v1/schedules", &body).await?;
+            out.show(&v, |v| println!("Added schedule {} ({})", s(v, "name"), s(v, "id")));
+        }
+        ScheduleCmd::List => {
+            let v = client.get("/api/v1/schedules").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| {
+                        vec![
+                            s(x, "id"),
+                            s(x, "name"),
+                            s(x, "time_zone"),
+                            x["layers"].as_array().map_or(0, Vec::len).to_string(),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "TIME ZONE", "LAYERS"], rows);
+            });
+        }
+        ScheduleCmd::Show { schedule, days } => {
+            let id = schedule_id(client, &schedule).await?;
+            let from = jiff::Timestamp::now();
+            let to = from.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days.clamp(1, 366))))?;
+            let v = client.get(&format!("/api/v1/schedules/{id}/shifts?from={from}&to={to}")).await?;
+            out.show(&v, print_shifts);
+        }
+        ScheduleCmd::Override { schedule, user, start, end } => {
+            let id = schedule_id(client, &schedule).await?;
+            let body = json!({"user": user.trim_start_matches('@'), "start": start, "end": end});
+            let v = client.post(&format!("/api/v1/schedules/{id}/overrides"), &body).await?;
+            out.show(&v, |v| println!("@{} is on call from {} until {}", s(v, "user"), s(v, "start"), s(v, "end")));
+        }
+    }
+    Ok(())
+}
+
+async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option<String>) -> anyhow::Result<()> {
+    let ids: Vec<(u64, String)> = match which {
+        Some(w) => {
+            let id = schedule_id(client, &w).await?;
+            let one = client.get(&format!("/api/v1/schedules/{id}")).await?;
+            vec![(id, s(&one, "name"))]
+        }
+        None => client
+            .get("/api/v1/schedules")
+            .await?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| Some((x["id"].as_u64()?, s(x, "name"))))
+            .collect(),
+    };
+    let mut answers = Vec::new();
+    for (id, name) in ids {
+        let path = match &at {
+            Some(t) => format!("/api/v1/schedules/{id}/on-call?at={t}"),
+            None => format!("/api/v1/schedules/{id}/on-call"),
+        };
+        let v = client.get(&path).await?;
+        answers.push(json!({"schedule": name, "id": id, "users": v["users"], "at": v["at"]}));
+    }
+    let v = Value::Array(answers);
+    out.show(&v, |v| {
+        let rows = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                let users: Vec<String> = a["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str())
+                    .map(|u| format!("@{u}"))
+                    .collect();
+                vec![s(a, "schedule"), if users.is_empty() { "nobody".into() } else { users.join(", ") }]
+            })
+            .collect();
+        table(&["SCHEDULE", "ON CALL"], rows);
+    });
     Ok(())
 }

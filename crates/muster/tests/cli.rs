@@ -13,6 +13,7 @@ on_both_backends!(
     the_five_minute_tour_works_from_the_command_line,
     sigterm_stops_the_server_and_a_restart_keeps_everything,
     the_first_responder_triages_from_the_command_line,
+    who_is_on_call_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -141,4 +142,53 @@ fn the_first_responder_triages_from_the_command_line(db: TestDatabase) {
     assert!(shown.contains("Incident: INC-1") && shown.contains("acknowledged"), "{shown}");
     let bad = server.run(ADMIN, &["service", "add", "x", "--auto-declare", "critical"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("severity=priority"));
+}
+
+fn who_is_on_call_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    for u in ["alice", "bob", "carol"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    let out = server.ok(
+        ADMIN,
+        &[
+            "schedule",
+            "add",
+            "Primary",
+            "--tz",
+            "Europe/Berlin",
+            "--users",
+            "alice,@bob",
+            "--shift",
+            "1w",
+            "--start",
+            "2026-01-05",
+        ],
+    );
+    assert!(out.starts_with("Added schedule Primary"), "{out}");
+    let now = server.ok(ADMIN, &["oncall", "Primary", "--at", "2026-01-05T10:00:00Z"]);
+    assert!(now.lines().nth(1).unwrap().contains("@alice"), "{now}");
+    let later = server.json(ADMIN, &["oncall", "--at", "2026-01-12T10:00:00Z"]);
+    assert_eq!(later[0]["users"], serde_json::json!(["bob"]));
+    server.ok(
+        ADMIN,
+        &[
+            "schedule",
+            "override",
+            "Primary",
+            "carol",
+            "--start",
+            "2026-01-12T09:00:00Z",
+            "--end",
+            "2026-01-12T11:00:00Z",
+        ],
+    );
+    let covered = server.json(ADMIN, &["oncall", "1", "--at", "2026-01-12T10:00:00Z"]);
+    assert_eq!(covered[0]["users"], serde_json::json!(["carol"]));
+    let list = server.ok(ADMIN, &["schedule", "list"]);
+    assert!(list.contains("Primary") && list.contains("Europe/Berlin"), "{list}");
+    let shifts = server.json(ADMIN, &["schedule", "show", "Primary", "--days", "7"]);
+    assert!(!shifts.as_array().unwrap().is_empty());
+    let missing = server.run(ADMIN, &["oncall", "Secondary"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule named"));
 }
