@@ -198,11 +198,10 @@ macro_rules! store_impl {
                 let (at, seq) = query.after.map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
                 let found: Vec<(String,)> = sqlx::query_as(
                     "SELECT body FROM incident_events
-                     WHERE incident = $1 AND (occurred_at > $2 OR (occurred_at = $3 AND seq > $4))
-                     ORDER BY occurred_at, seq LIMIT $5",
+                     WHERE incident = $1 AND (occurred_at, seq) > ($2, $3)
+                     ORDER BY occurred_at, seq LIMIT $4",
                 )
                 .bind(number as i64)
-                .bind(at)
                 .bind(at)
                 .bind(seq)
                 .bind(rows::limit(query.limit))
