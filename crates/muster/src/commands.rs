@@ -7,6 +7,17 @@ use serde_json::{Value, json};
 
 use crate::client::Client;
 
+/// `println!` that ends the program quietly when stdout is gone (as with
+/// `muster incident list | head`), instead of panicking on a broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 /// How to reach the server; on every client command.
 #[derive(Args, Clone)]
 pub struct Connection {
@@ -280,7 +291,7 @@ struct Output {
 
 impl Output {
     fn json(&self, v: &Value) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     }
 
     /// Prints `v` as JSON, or as people read it.
@@ -311,7 +322,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
     }
     let line = |cells: Vec<String>| {
         let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
-        println!("{}", padded.join("  ").trim_end());
+        say!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
@@ -334,20 +345,20 @@ fn print_roles(roles: &Value) {
 }
 
 fn print_incident(v: &Value) {
-    println!("{}  {}  {}  {}", s(v, "ref"), s(v, "priority"), s(v, "status"), s(v, "title"));
-    println!("Topic:   {}", s(v, "topic"));
+    say!("{}  {}  {}  {}", s(v, "ref"), s(v, "priority"), s(v, "status"), s(v, "title"));
+    say!("Topic:   {}", s(v, "topic"));
     if !s(v, "summary").is_empty() {
-        println!("Summary: {}", s(v, "summary"));
+        say!("Summary: {}", s(v, "summary"));
     }
-    println!("Declared {}", s(v, "declared_at"));
+    say!("Declared {}", s(v, "declared_at"));
     let missing: Vec<String> = v["missing_roles"]
         .as_array()
         .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
         .unwrap_or_default();
     if !missing.is_empty() {
-        println!("Missing roles: {}", missing.join(", "));
+        say!("Missing roles: {}", missing.join(", "));
     }
-    println!();
+    say!();
     print_roles(&v["roles"]);
 }
 
@@ -416,7 +427,7 @@ async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()>
             let v = client.post(&format!("/api/v1/incidents/{}/roles", path_ref(&reference)), &body).await?;
             out.show(&v, |v| {
                 let scope = if s(v, "scope").is_empty() { String::new() } else { format!(" ({})", s(v, "scope")) };
-                println!("@{} is now {}{scope} (assignment {})", s(v, "user"), s(v, "role"), s(v, "id"));
+                say!("@{} is now {}{scope} (assignment {})", s(v, "user"), s(v, "role"), s(v, "id"));
             });
         }
         RoleCmd::Relieve { reference, what } => {
@@ -449,7 +460,7 @@ async fn role(client: &Client, out: &Output, cmd: RoleCmd) -> anyhow::Result<()>
             if out.json {
                 out.json(&json!({"relieved": id}));
             } else {
-                println!("Relieved assignment {id} in {r}");
+                say!("Relieved assignment {id} in {r}");
             }
         }
         RoleCmd::List { reference } => {
@@ -512,7 +523,7 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                 json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
             let v = client.post(&format!("/api/v1/incidents/{}/timeline", path_ref(&reference)), &body).await?;
             out.show(&v, |v| {
-                println!("Added {} {} to {}", s(v, "kind"), s(v, "id"), path_ref(&reference));
+                say!("Added {} {} to {}", s(v, "kind"), s(v, "id"), path_ref(&reference));
             });
         }
     }
@@ -525,13 +536,13 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
             let body = json!({"handle": handle, "name": name, "email": email, "permission": permission});
             let v = client.post("/api/v1/users", &body).await?;
             out.show(&v, |v| {
-                println!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
+                say!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
             });
         }
         UserCmd::Token { handle } => {
             let handle = handle.trim_start_matches('@');
             let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &json!({})).await?;
-            out.show(&v, |v| println!("{}", s(v, "token")));
+            out.show(&v, |v| say!("{}", s(v, "token")));
         }
         UserCmd::List => {
             let v = client.get("/api/v1/users").await?;
@@ -570,14 +581,14 @@ fn print_alert_rows(v: &Value) {
 }
 
 fn print_alert(a: &Value) {
-    println!("Alert {}  {}  {}  {}", s(a, "id"), s(a, "status"), s(a, "severity"), s(a, "summary"));
-    println!("Service: {}   Source: {}   Dedup key: {}", s(a, "service"), s(a, "source"), s(a, "dedup_key"));
-    println!("Seen {} times, first {}, last {}", s(a, "count"), s(a, "first_seen_at"), s(a, "last_seen_at"));
+    say!("Alert {}  {}  {}  {}", s(a, "id"), s(a, "status"), s(a, "severity"), s(a, "summary"));
+    say!("Service: {}   Source: {}   Dedup key: {}", s(a, "service"), s(a, "source"), s(a, "dedup_key"));
+    say!("Seen {} times, first {}, last {}", s(a, "count"), s(a, "first_seen_at"), s(a, "last_seen_at"));
     if !s(a, "incident").is_empty() {
-        println!("Incident: {}", s(a, "incident"));
+        say!("Incident: {}", s(a, "incident"));
     }
     if let Some(p) = a["assessment"]["suggested_priority"].as_str() {
-        println!("Assessed by @{}: suggested priority {p}", s(&a["assessment"], "assessed_by"));
+        say!("Assessed by @{}: suggested priority {p}", s(&a["assessment"], "assessed_by"));
     }
 }
 
@@ -610,7 +621,7 @@ async fn alert(client: &Client, out: &Output, cmd: AlertCmd) -> anyhow::Result<(
             let body = json!({"customer_impact": customers, "services_affected": services, "data_loss": data_loss, "security": security});
             let v = client.post(&format!("/api/v1/alerts/{id}/assess"), &body).await?;
             out.show(&v, |v| {
-                println!("Suggested priority: {}", s(&v["assessment"], "suggested_priority"));
+                say!("Suggested priority: {}", s(&v["assessment"], "suggested_priority"));
             });
         }
         AlertCmd::Declare { id, priority, title, incident_manager } => {
@@ -635,9 +646,9 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             let body = json!({"name": name, "description": description, "owner": owner, "auto_declare": auto});
             let v = client.post("/api/v1/services", &body).await?;
             out.show(&v, |v| {
-                println!("Added service {} ({})", s(v, "name"), s(v, "id"));
-                println!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
-                println!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
+                say!("Added service {} ({})", s(v, "name"), s(v, "id"));
+                say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
+                say!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
             });
         }
         ServiceCmd::List => {
@@ -687,16 +698,26 @@ fn print_shifts(v: &Value) {
 async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Result<()> {
     match cmd {
         ScheduleCmd::Add { name, time_zone, users, shift, handoff, start } => {
+            // By default the rotation starts at the last handoff, so someone
+            // is on call from now on.
             let start = match start {
                 Some(s) => s,
-                None => jiff::Zoned::now().date().to_string(),
+                None => {
+                    let tz = jiff::tz::TimeZone::get(&time_zone)
+                        .with_context(|| format!("{time_zone:?} is not a time zone"))?;
+                    let at: jiff::civil::Time =
+                        handoff.parse().with_context(|| format!("{handoff:?} is not a time like 09:00"))?;
+                    let now = jiff::Timestamp::now().to_zoned(tz);
+                    let date = if now.time() >= at { now.date() } else { now.date().yesterday()? };
+                    date.to_string()
+                }
             };
             let users: Vec<&str> =
                 users.split(',').map(|u| u.trim().trim_start_matches('@')).filter(|u| !u.is_empty()).collect();
             let body = json!({"name": name, "time_zone": time_zone, "layers": [
                 {"rotation": {"users": users, "shift": shift, "handoff": handoff, "start": start}}]});
             let v = client.post("/api/v1/schedules", &body).await?;
-            out.show(&v, |v| println!("Added schedule {} ({})", s(v, "name"), s(v, "id")));
+            out.show(&v, |v| say!("Added schedule {} ({})", s(v, "name"), s(v, "id")));
         }
         ScheduleCmd::List => {
             let v = client.get("/api/v1/schedules").await?;
@@ -728,7 +749,7 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             let id = schedule_id(client, &schedule).await?;
             let body = json!({"user": user.trim_start_matches('@'), "start": start, "end": end});
             let v = client.post(&format!("/api/v1/schedules/{id}/overrides"), &body).await?;
-            out.show(&v, |v| println!("@{} is on call from {} until {}", s(v, "user"), s(v, "start"), s(v, "end")));
+            out.show(&v, |v| say!("@{} is on call from {} until {}", s(v, "user"), s(v, "start"), s(v, "end")));
         }
     }
     Ok(())
