@@ -308,6 +308,17 @@ fn s(v: &Value, key: &str) -> String {
     }
 }
 
+/// `path` with `&key=value` added for each value given.
+fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
+    let mut out = path.to_owned();
+    for (key, value) in params {
+        if let Some(v) = value {
+            out.push_str(&format!("&{key}={v}"));
+        }
+    }
+    out
+}
+
 fn path_ref(r: &str) -> String {
     r.trim().to_owned()
 }
@@ -371,13 +382,8 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
             out.show(&v, print_incident);
         }
         IncidentCmd::List { status, priority, limit } => {
-            let mut path = format!("/api/v1/incidents?limit={limit}");
-            if let Some(st) = status {
-                path.push_str(&format!("&status={st}"));
-            }
-            if let Some(p) = priority {
-                path.push_str(&format!("&priority={p}"));
-            }
+            let path =
+                with_query(&format!("/api/v1/incidents?limit={limit}"), &[("status", status), ("priority", priority)]);
             let v = client.get(&path).await?;
             out.show(&v, |v| {
                 let rows = v
@@ -595,13 +601,10 @@ fn print_alert(a: &Value) {
 async fn alert(client: &Client, out: &Output, cmd: AlertCmd) -> anyhow::Result<()> {
     match cmd {
         AlertCmd::List { status, service, limit } => {
-            let mut path = format!("/api/v1/alerts?limit={limit}");
-            if let Some(st) = status {
-                path.push_str(&format!("&status={st}"));
-            }
-            if let Some(sv) = service {
-                path.push_str(&format!("&service={sv}"));
-            }
+            let path = with_query(
+                &format!("/api/v1/alerts?limit={limit}"),
+                &[("status", status), ("service", service.map(|s| s.to_string()))],
+            );
             let v = client.get(&path).await?;
             out.show(&v, print_alert_rows);
         }
