@@ -7,6 +7,8 @@
 //!
 //! - [`alert`]: severities, alert statuses and actions, integration and
 //!   dedup keys, auto-declare rules and the impact matrix.
+//! - [`paging`]: escalation policies: steps, targets, repeats, and who a
+//!   step notifies at an instant.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
 //!   with the allowed status moves.
 //! - [`user`]: handles, permission levels and the acting user.
@@ -26,6 +28,7 @@
 pub mod alert;
 pub mod error;
 pub mod incident;
+pub mod paging;
 pub mod priority;
 pub mod role;
 pub mod schedule;

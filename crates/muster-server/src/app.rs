@@ -342,6 +342,7 @@ pub struct ServiceInput {
     pub description: String,
     pub owner: Option<Handle>,
     pub auto_declare: AutoDeclare,
+    pub escalation_policy: Option<u64>,
 }
 
 fn new_integration_key() -> IntegrationKey {
@@ -368,12 +369,16 @@ impl App {
         if let Some(owner) = &input.owner {
             self.member(owner, "owner").await?;
         }
+        if let Some(p) = input.escalation_policy {
+            self.policy_for_field(p).await?;
+        }
         let service = NewService {
             name: input.name,
             description: input.description,
             owner: input.owner,
             integration_key: new_integration_key(),
             auto_declare: input.auto_declare,
+            escalation_policy: input.escalation_policy,
         };
         self.store.create_service(&service, self.clock.now()).await
     }
@@ -408,6 +413,9 @@ impl App {
         actor.require_write()?;
         if let Some(Some(owner)) = &patch.owner {
             self.member(owner, "owner").await?;
+        }
+        if let Some(Some(p)) = patch.escalation_policy {
+            self.policy_for_field(p).await?;
         }
         if rotate_key {
             patch.integration_key = Some(new_integration_key());
@@ -606,5 +614,50 @@ impl App {
         let record = self.schedule(id).await?;
         let shifts = record.schedule()?.shifts(from, to);
         Ok((record, shifts))
+    }
+}
+
+impl App {
+    // Escalation policies.
+
+    pub async fn create_policy(
+        &self,
+        actor: &Actor,
+        policy: muster_domain::paging::EscalationPolicy,
+    ) -> Result<muster_store::PolicyRecord> {
+        actor.require_write()?;
+        for (i, step) in policy.steps.iter().enumerate() {
+            for (j, target) in step.targets.iter().enumerate() {
+                let field = format!("steps[{i}].targets[{j}]");
+                match target {
+                    muster_domain::paging::Target::User(h) => {
+                        self.member(h, &field).await?;
+                    }
+                    muster_domain::paging::Target::Schedule(id) => {
+                        if self.store.schedule(*id).await?.is_none() {
+                            return Err(DomainError::invalid(field, format!("there is no schedule {id}")).into());
+                        }
+                    }
+                }
+            }
+        }
+        self.store.create_policy(&policy, self.clock.now()).await
+    }
+
+    pub async fn policy(&self, id: u64) -> Result<muster_store::PolicyRecord> {
+        self.store
+            .policy(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("id", format!("there is no escalation policy {id}")).into())
+    }
+
+    /// An escalation policy named in a service's `escalation_policy` field.
+    async fn policy_for_field(&self, id: u64) -> Result<()> {
+        match self.store.policy(id).await? {
+            Some(_) => Ok(()),
+            None => {
+                Err(DomainError::invalid("escalation_policy", format!("there is no escalation policy {id}")).into())
+            }
+        }
     }
 }

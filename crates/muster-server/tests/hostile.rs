@@ -128,6 +128,7 @@ fn setup(backend: Backend) -> Option<(tokio::runtime::Runtime, axum::Router, Tes
             auto_declare: muster_domain::alert::AutoDeclare(
                 [(muster_domain::alert::Severity::Critical, muster_domain::Priority::P1)].into(),
             ),
+            escalation_policy: None,
         };
         db.open().await.create_service(&service, muster_domain::Timestamp::now()).await.unwrap();
         router

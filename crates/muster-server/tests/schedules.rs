@@ -10,6 +10,7 @@ on_both_backends!(
     a_daily_rotation_answers_who_is_on_call_across_daylight_saving,
     an_override_wins_and_the_calendar_feed_shows_the_shifts,
     bad_schedules_get_problems_naming_the_field,
+    escalation_policies_target_people_and_schedules_and_services_point_at_them,
 );
 
 async fn berlin(server: &TestServer) -> Value {
@@ -119,4 +120,42 @@ async fn bad_schedules_get_problems_naming_the_field(server: TestServer) {
     server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}/on-call?at=yesterday")).await.problem(400);
     let span = format!("/api/v1/schedules/{id}/shifts?from=2026-03-24T00:00:00Z&to=2026-03-23T00:00:00Z");
     assert_eq!(field(&server.get(ADMIN_TOKEN, &span).await, 422), "to");
+}
+
+async fn escalation_policies_target_people_and_schedules_and_services_point_at_them(server: TestServer) {
+    let schedule = berlin(&server).await;
+    let sid = schedule["id"].as_u64().unwrap();
+    let body = json!({"name": "Checkout", "repeat": 2, "steps": [
+        {"delay_seconds": 0, "targets": [{"schedule": sid}]},
+        {"delay_seconds": 300, "targets": [{"user": "carol"}, {"schedule": sid}]},
+    ]});
+    let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", body.clone()).await.ok(201).clone();
+    assert_eq!(policy["steps"][1]["targets"][0], json!({"user": "carol"}));
+    assert_eq!(policy["repeat"], 2);
+    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", body).await.problem(409);
+    let pid = policy["id"].as_u64().unwrap();
+    assert_eq!(
+        server.get(ADMIN_TOKEN, &format!("/api/v1/escalation-policies/{pid}")).await.ok(200)["name"],
+        "Checkout"
+    );
+    assert_eq!(server.get(ADMIN_TOKEN, "/api/v1/escalation-policies").await.ok(200).as_array().unwrap().len(), 1);
+    server.get(ADMIN_TOKEN, "/api/v1/escalation-policies/999").await.problem(404);
+
+    let svc = server.service("checkout", json!({"escalation_policy": pid})).await;
+    assert_eq!(svc["escalation_policy"], pid);
+    let field = |r: &common::Reply| r.problem(422)["field"].as_str().unwrap_or("").to_owned();
+    let bad = server.post(ADMIN_TOKEN, "/api/v1/services", json!({"name": "x", "escalation_policy": 999})).await;
+    assert_eq!(field(&bad), "escalation_policy");
+
+    let step = |targets: Value| json!({"name": "Other", "steps": [{"delay_seconds": 60, "targets": targets}]});
+    let r = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", step(json!([{"user": "nobody"}]))).await;
+    assert_eq!(field(&r), "steps[0].targets[0]");
+    let r = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", step(json!([{"schedule": 999}]))).await;
+    assert_eq!(field(&r), "steps[0].targets[0]");
+    let r = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", step(json!([]))).await;
+    assert_eq!(field(&r), "steps[0].targets");
+    let r = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", step(json!([{"team": "x"}]))).await;
+    assert!(field(&r).starts_with("steps[0].targets[0]"), "{}", r.body);
+    let r = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", json!({"name": "Empty", "steps": []})).await;
+    assert_eq!(field(&r), "steps");
 }

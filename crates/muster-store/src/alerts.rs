@@ -27,6 +27,8 @@ pub struct Service {
     pub owner: Option<Handle>,
     pub integration_key: IntegrationKey,
     pub auto_declare: AutoDeclare,
+    /// The escalation policy that pages for this service's alerts.
+    pub escalation_policy: Option<u64>,
     pub created_at: Timestamp,
 }
 
@@ -37,6 +39,7 @@ pub struct NewService {
     pub owner: Option<Handle>,
     pub integration_key: IntegrationKey,
     pub auto_declare: AutoDeclare,
+    pub escalation_policy: Option<u64>,
 }
 
 /// Changes to a service; `None` leaves a field as it is.
@@ -47,6 +50,7 @@ pub struct ServicePatch {
     pub owner: Option<Option<Handle>>,
     pub auto_declare: Option<AutoDeclare>,
     pub integration_key: Option<IntegrationKey>,
+    pub escalation_policy: Option<Option<u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,10 +185,10 @@ impl TryFrom<AlertRow> for Alert {
     }
 }
 
-pub(crate) type ServiceRow = (i64, String, String, Option<String>, String, String, i64);
+pub(crate) type ServiceRow = (i64, String, String, Option<String>, String, String, i64, Option<i64>);
 
 pub(crate) fn service(r: ServiceRow) -> Result<Service, StoreError> {
-    let (id, name, description, owner, key, auto, created_at) = r;
+    let (id, name, description, owner, key, auto, created_at, policy) = r;
     Ok(Service {
         id: id as u64,
         name,
@@ -192,12 +196,13 @@ pub(crate) fn service(r: ServiceRow) -> Result<Service, StoreError> {
         owner: owner.as_deref().map(Handle::parse).transpose().map_err(corrupt)?,
         integration_key: IntegrationKey::parse(&key).map_err(corrupt)?,
         auto_declare: serde_json::from_str(&auto).map_err(corrupt)?,
+        escalation_policy: policy.map(|p| p as u64),
         created_at: crate::rows::timestamp(created_at)?,
     })
 }
 
 pub(crate) const SERVICE_COLUMNS: &str =
-    "SELECT id, name, description, owner, integration_key, auto_declare, created_at FROM services";
+    "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy FROM services";
 
 pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \
      a.severity, a.summary, a.source, a.details, a.links, a.count, a.first_seen_at, a.last_seen_at, \
@@ -324,8 +329,8 @@ macro_rules! shared_queries {
 
         pub(crate) async fn create_service(c: &mut Conn, s: &NewService, now: Timestamp) -> Result<Service> {
             let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                "INSERT INTO services (name, description, owner, integration_key, auto_declare, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO services (name, description, owner, integration_key, auto_declare, created_at, escalation_policy)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&s.name)
             .bind(&s.description)
@@ -333,6 +338,7 @@ macro_rules! shared_queries {
             .bind(s.integration_key.as_str())
             .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
             .bind(micros(now))
+            .bind(s.escalation_policy.map(|p| p as i64))
             .fetch_one(&mut *c)
             .await;
             match result {
@@ -385,15 +391,19 @@ macro_rules! shared_queries {
             if let Some(v) = &p.integration_key {
                 s.integration_key = v.clone();
             }
+            if let Some(v) = p.escalation_policy {
+                s.escalation_policy = v;
+            }
             let result = sqlx::query(
-                "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5
-                 WHERE id = $6",
+                "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5,
+                 escalation_policy = $6 WHERE id = $7",
             )
             .bind(&s.name)
             .bind(&s.description)
             .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
             .bind(s.integration_key.as_str())
             .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
+            .bind(s.escalation_policy.map(|p| p as i64))
             .bind(id as i64)
             .execute(&mut *c)
             .await;

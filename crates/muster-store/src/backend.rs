@@ -362,6 +362,47 @@ macro_rules! store_impl {
                 .await?;
                 Ok(muster_domain::schedule::Override { id: id as u64, user: o.user.clone(), start: o.start, end: o.end })
             }
+
+            async fn create_policy(
+                &self,
+                policy: &muster_domain::paging::EscalationPolicy,
+                now: Timestamp,
+            ) -> Result<crate::PolicyRecord> {
+                let steps = serde_json::to_string(&policy.steps).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                    "INSERT INTO escalation_policies (name, repeat, steps, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&policy.name)
+                .bind(i64::from(policy.repeat))
+                .bind(steps)
+                .bind(micros(now))
+                .fetch_one(&self.$write)
+                .await;
+                match result {
+                    Err(e) if rows::is_unique_violation(&e) => {
+                        Err(crate::StoreError::Conflict(format!("a policy named {:?} exists already", policy.name)))
+                    }
+                    Err(e) => Err(e.into()),
+                    Ok((id,)) => self.policy(id as u64).await?.ok_or_else(|| crate::StoreError::NotFound("policy".into())),
+                }
+            }
+
+            async fn policies(&self) -> Result<Vec<crate::PolicyRecord>> {
+                let found: Vec<crate::schedules::PolicyRow> =
+                    sqlx::query_as("SELECT id, name, repeat, steps, created_at FROM escalation_policies ORDER BY name")
+                        .fetch_all(&self.$read)
+                        .await?;
+                found.into_iter().map(crate::schedules::policy).collect()
+            }
+
+            async fn policy(&self, id: u64) -> Result<Option<crate::PolicyRecord>> {
+                let found: Option<crate::schedules::PolicyRow> =
+                    sqlx::query_as("SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1")
+                        .bind(id as i64)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                found.map(crate::schedules::policy).transpose()
+            }
         }
         }
     };

@@ -108,7 +108,7 @@ pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
-pub use schedules::{NewOverride, NewSchedule, ScheduleRecord};
+pub use schedules::{NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -183,6 +183,14 @@ pub trait Store: Send + Sync + 'static {
     async fn schedules(&self) -> Result<Vec<ScheduleRecord>>;
     async fn schedule(&self, id: u64) -> Result<Option<ScheduleRecord>>;
     async fn add_override(&self, o: &NewOverride, now: Timestamp) -> Result<muster_domain::schedule::Override>;
+
+    async fn create_policy(
+        &self,
+        policy: &muster_domain::paging::EscalationPolicy,
+        now: Timestamp,
+    ) -> Result<PolicyRecord>;
+    async fn policies(&self) -> Result<Vec<PolicyRecord>>;
+    async fn policy(&self, id: u64) -> Result<Option<PolicyRecord>>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

@@ -68,3 +68,26 @@ pub(crate) fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<Sc
         created_at: crate::rows::timestamp(created_at)?,
     })
 }
+
+/// A stored escalation policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRecord {
+    pub id: u64,
+    pub policy: muster_domain::paging::EscalationPolicy,
+    pub created_at: Timestamp,
+}
+
+pub(crate) type PolicyRow = (i64, String, i64, String, i64);
+
+pub(crate) fn policy(row: PolicyRow) -> Result<PolicyRecord, StoreError> {
+    let (id, name, repeat, steps, created_at) = row;
+    Ok(PolicyRecord {
+        id: id as u64,
+        policy: muster_domain::paging::EscalationPolicy {
+            name,
+            repeat: repeat as u32,
+            steps: serde_json::from_str(&steps).map_err(|e| StoreError::Corrupt(format!("policy {id}: {e}")))?,
+        },
+        created_at: crate::rows::timestamp(created_at)?,
+    })
+}

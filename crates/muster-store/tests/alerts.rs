@@ -63,6 +63,7 @@ async fn service(store: &dyn Store, auto: &[(Severity, Priority)]) -> u64 {
         owner: Some(owner.handle),
         integration_key: key(1),
         auto_declare: AutoDeclare(auto.iter().copied().collect::<BTreeMap<_, _>>()),
+        escalation_policy: None,
     };
     store.create_service(&s, now()).await.unwrap().id
 }
@@ -188,6 +189,7 @@ async fn service_names_and_keys_are_unique(db: TestDatabase) {
         owner: None,
         integration_key: key(2),
         auto_declare: AutoDeclare::default(),
+        escalation_policy: None,
     };
     assert!(matches!(store.create_service(&again, now()).await, Err(StoreError::Conflict(_))));
     assert!(store.service_by_key(key(1).as_str()).await.unwrap().is_some());

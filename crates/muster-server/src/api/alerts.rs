@@ -35,6 +35,8 @@ pub struct ServiceResponse {
     pub integration_key: String,
     /// Severity → priority: alerts of these severities declare an incident at once.
     pub auto_declare: BTreeMap<String, String>,
+    /// The id of the escalation policy that pages for this service.
+    pub escalation_policy: Option<u64>,
     pub created_at: String,
     /// Where to point Alertmanager's `webhook_configs`.
     pub alertmanager_url: String,
@@ -51,6 +53,7 @@ impl From<Service> for ServiceResponse {
             description: s.description,
             owner: s.owner.map(|h| h.to_string()),
             auto_declare: s.auto_declare.0.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect(),
+            escalation_policy: s.escalation_policy,
             created_at: ts(s.created_at),
             alertmanager_url: format!("/api/v1/integrations/alertmanager/{key}"),
             generic_url: format!("/api/v1/integrations/generic/{key}"),
@@ -68,6 +71,8 @@ pub struct ServiceRequest {
     pub owner: Option<String>,
     /// Severity → priority, e.g. `{"critical": "P1", "error": "P2"}`.
     pub auto_declare: Option<BTreeMap<String, String>>,
+    /// The id of an escalation policy.
+    pub escalation_policy: Option<u64>,
     /// With PATCH: `true` replaces the integration key.
     #[serde(default)]
     pub rotate_key: bool,
@@ -107,6 +112,7 @@ pub async fn create_service(
         description: body.description.unwrap_or_default(),
         owner: body.owner.as_deref().map(|h| parse_handle(h, "owner")).transpose()?,
         auto_declare: parse_auto_declare(body.auto_declare.unwrap_or_default())?,
+        escalation_policy: body.escalation_policy,
     };
     let service = app.create_service(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(service.into())))
@@ -149,6 +155,7 @@ pub async fn update_service(
         owner: body.owner.as_deref().map(|h| parse_handle(h, "owner").map(Some)).transpose()?,
         auto_declare: body.auto_declare.map(parse_auto_declare).transpose()?,
         integration_key: None,
+        escalation_policy: body.escalation_policy.map(Some),
     };
     Ok(Json(app.update_service(&actor, id, patch, body.rotate_key).await?.into()))
 }

@@ -246,3 +246,68 @@ pub async fn calendar(
         icalendar(&format!("On call: {}", record.name), &format!("schedule-{}", record.id), &events, app.clock.now());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRequest {
+    pub name: String,
+    /// How many more times the policy runs after its last step (0-10).
+    #[serde(default)]
+    pub repeat: u32,
+    /// `[{"delay_seconds": 300, "targets": [{"user": "alice"}, {"schedule": 1}]}]`
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<muster_domain::paging::Step>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyResponse {
+    pub id: u64,
+    pub name: String,
+    pub repeat: u32,
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<muster_domain::paging::Step>,
+    pub created_at: String,
+}
+
+impl From<muster_store::PolicyRecord> for PolicyResponse {
+    fn from(r: muster_store::PolicyRecord) -> Self {
+        PolicyResponse {
+            id: r.id,
+            name: r.policy.name,
+            repeat: r.policy.repeat,
+            steps: r.policy.steps,
+            created_at: r.created_at.to_string(),
+        }
+    }
+}
+
+/// Create an escalation policy: steps of targets (people, schedules), each
+/// waiting `delay_seconds` for an acknowledgement before the next.
+#[utoipa::path(post, path = "/api/v1/escalation-policies", tag = "on-call", request_body = PolicyRequest, security(("bearer" = [])),
+    responses((status = 201, body = PolicyResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_policy(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<PolicyRequest>,
+) -> ApiResult<(StatusCode, Json<PolicyResponse>)> {
+    let policy = muster_domain::paging::EscalationPolicy::new(&body.name, body.repeat, body.steps)?;
+    Ok((StatusCode::CREATED, Json(app.create_policy(&actor, policy).await?.into())))
+}
+
+/// All escalation policies.
+#[utoipa::path(get, path = "/api/v1/escalation-policies", tag = "on-call", security(("bearer" = [])), responses((status = 200, body = [PolicyResponse])))]
+pub async fn list_policies(State(app): State<Arc<App>>, _c: Caller) -> ApiResult<Json<Vec<PolicyResponse>>> {
+    Ok(Json(app.store.policies().await?.into_iter().map(Into::into).collect()))
+}
+
+/// One escalation policy.
+#[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "on-call", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = PolicyResponse), (status = 404, body = Problem)))]
+pub async fn get_policy(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PolicyResponse>> {
+    let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("there is no escalation policy {id:?}")))?;
+    Ok(Json(app.policy(id).await?.into()))
+}

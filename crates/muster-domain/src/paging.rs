@@ -1,0 +1,156 @@
+//! Escalation policies: who gets paged, in which order, after how long
+//! without an acknowledgement, and how often the whole policy repeats.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::Schedule;
+use crate::{DomainError, Handle, Timestamp};
+
+/// Someone to notify: a person, or whoever is on call on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    User(Handle),
+    Schedule(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// How long this step waits for an acknowledgement before the next
+    /// step is notified.
+    pub delay_seconds: u32,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationPolicy {
+    pub name: String,
+    /// How many more times the whole policy runs after its last step.
+    pub repeat: u32,
+    pub steps: Vec<Step>,
+}
+
+/// A step may wait at most a day; a policy repeats at most ten times.
+pub const MAX_DELAY_SECONDS: u32 = 86_400;
+pub const MAX_REPEAT: u32 = 10;
+
+impl EscalationPolicy {
+    /// Checks a policy as given; errors name the field.
+    pub fn new(name: &str, repeat: u32, steps: Vec<Step>) -> Result<Self, DomainError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(DomainError::invalid("name", "a policy name has 1-100 characters"));
+        }
+        if repeat > MAX_REPEAT {
+            return Err(DomainError::invalid("repeat", format!("a policy repeats at most {MAX_REPEAT} times")));
+        }
+        if steps.is_empty() {
+            return Err(DomainError::invalid("steps", "a policy needs at least one step"));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            if step.targets.is_empty() {
+                return Err(DomainError::invalid(format!("steps[{i}].targets"), "a step needs at least one target"));
+            }
+            if step.delay_seconds > MAX_DELAY_SECONDS {
+                return Err(DomainError::invalid(
+                    format!("steps[{i}].delay_seconds"),
+                    "a step waits at most 86400 seconds",
+                ));
+            }
+        }
+        Ok(EscalationPolicy { name: name.to_owned(), repeat, steps })
+    }
+
+    /// The step notified `n` steps into the escalation (counting repeats),
+    /// or `None` once the policy is exhausted.
+    pub fn step(&self, n: usize) -> Option<&Step> {
+        let total = self.steps.len() * (self.repeat as usize + 1);
+        (n < total).then(|| &self.steps[n % self.steps.len()])
+    }
+
+    /// The people a step notifies at `t`: its users, and whoever is on call
+    /// on its schedules (`schedules` finds a schedule by id). No one twice.
+    pub fn people<'a>(
+        &self,
+        step: &Step,
+        t: Timestamp,
+        schedules: impl Fn(u64) -> Option<&'a Schedule>,
+    ) -> Vec<Handle> {
+        let mut out: Vec<Handle> = Vec::new();
+        for target in &step.targets {
+            let person = match target {
+                Target::User(h) => Some(h.clone()),
+                Target::Schedule(id) => schedules(*id).and_then(|s| s.on_call(t)).cloned(),
+            };
+            if let Some(p) = person.filter(|p| !out.contains(p)) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Handle {
+        Handle::parse(s).unwrap()
+    }
+
+    fn policy(repeat: u32) -> EscalationPolicy {
+        let steps = vec![
+            Step { delay_seconds: 300, targets: vec![Target::Schedule(1)] },
+            Step { delay_seconds: 600, targets: vec![Target::User(h("lead")), Target::Schedule(1)] },
+        ];
+        EscalationPolicy::new("Primary", repeat, steps).unwrap()
+    }
+
+    #[test]
+    fn steps_run_in_order_and_repeat_then_stop() {
+        let p = policy(1);
+        let delays: Vec<u32> = (0..5).map_while(|n| p.step(n)).map(|s| s.delay_seconds).collect();
+        assert_eq!(delays, [300, 600, 300, 600]);
+    }
+
+    #[test]
+    fn a_schedule_target_pages_whoever_is_on_call_and_nobody_twice() {
+        use crate::schedule::{Layer, Rotation, Schedule, time_zone};
+        let schedule = Schedule {
+            time_zone: time_zone("UTC").unwrap(),
+            layers: vec![Layer {
+                rotation: Rotation {
+                    users: vec![h("lead")],
+                    shift: "1d".parse().unwrap(),
+                    handoff: "00:00".parse().unwrap(),
+                    start: "2026-01-01".parse().unwrap(),
+                },
+                restrict: vec![],
+            }],
+            overrides: vec![],
+        };
+        let p = policy(0);
+        let t: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+        let find = |id: u64| (id == 1).then_some(&schedule);
+        assert_eq!(p.people(p.step(0).unwrap(), t, find), [h("lead")]);
+        assert_eq!(p.people(p.step(1).unwrap(), t, find), [h("lead")], "the lead once, though targeted twice");
+        let before: Timestamp = "2025-06-01T12:00:00Z".parse().unwrap();
+        assert!(p.people(p.step(0).unwrap(), before, find).is_empty(), "nobody on call yet");
+    }
+
+    #[test]
+    fn bad_policies_name_the_field() {
+        let field = |r: Result<EscalationPolicy, DomainError>| match r {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(EscalationPolicy::new("x", 0, vec![])), "steps");
+        assert_eq!(field(EscalationPolicy::new("x", 11, vec![])), "repeat");
+        assert_eq!(field(EscalationPolicy::new(" ", 0, vec![])), "name");
+        let empty = vec![Step { delay_seconds: 0, targets: vec![] }];
+        assert_eq!(field(EscalationPolicy::new("x", 0, empty)), "steps[0].targets");
+        let slow = vec![Step { delay_seconds: 90_000, targets: vec![Target::Schedule(1)] }];
+        assert_eq!(field(EscalationPolicy::new("x", 0, slow)), "steps[0].delay_seconds");
+    }
+}
