@@ -154,3 +154,77 @@ mod tests {
         assert_eq!(field(EscalationPolicy::new("x", 0, slow)), "steps[0].delay_seconds");
     }
 }
+
+/// How a person is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    Email,
+    /// A JSON POST signed with HMAC-SHA256.
+    Webhook,
+}
+
+impl ContactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Email => "email",
+            ContactKind::Webhook => "webhook",
+        }
+    }
+}
+
+impl std::str::FromStr for ContactKind {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "email" => Ok(ContactKind::Email),
+            "webhook" => Ok(ContactKind::Webhook),
+            other => {
+                Err(DomainError::invalid("kind", format!("unknown contact kind {other:?}, expected email or webhook")))
+            }
+        }
+    }
+}
+
+/// Checks an address for its kind: an email address, or an http(s) URL.
+pub fn contact_address(kind: ContactKind, address: &str) -> Result<String, DomainError> {
+    let a = address.trim();
+    let ok = match kind {
+        ContactKind::Email => {
+            a.len() <= 254
+                && !a.contains(char::is_whitespace)
+                && a.split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && (domain.contains('.') || domain == "localhost"))
+        }
+        ContactKind::Webhook => {
+            a.len() <= 2048
+                && !a.contains(char::is_whitespace)
+                && ["http://", "https://"].iter().any(|p| a.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+        }
+    };
+    if ok {
+        Ok(a.to_owned())
+    } else {
+        let expected = match kind {
+            ContactKind::Email => "an email address",
+            ContactKind::Webhook => "an http:// or https:// URL",
+        };
+        Err(DomainError::invalid("address", format!("{a:?} is not {expected}")))
+    }
+}
+
+#[cfg(test)]
+mod contact_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_for_their_kind() {
+        assert!(contact_address(ContactKind::Email, "alice@example.com").is_ok());
+        assert!(contact_address(ContactKind::Email, "alice@localhost").is_ok());
+        assert!(contact_address(ContactKind::Email, "https://x.test").is_err());
+        assert!(contact_address(ContactKind::Email, "@localhost").is_err());
+        assert!(contact_address(ContactKind::Webhook, "http://127.0.0.1:9000/hook").is_ok());
+        assert!(contact_address(ContactKind::Webhook, "ftp://x").is_err());
+        assert!(contact_address(ContactKind::Webhook, "https://").is_err());
+    }
+}

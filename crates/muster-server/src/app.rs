@@ -661,3 +661,35 @@ impl App {
         }
     }
 }
+
+impl App {
+    // Contact methods.
+
+    /// Adds a way to reach `user` (the user themself or an admin). A
+    /// webhook gets a signing secret, returned here only.
+    pub async fn add_contact_method(
+        &self,
+        actor: &Actor,
+        user: &Handle,
+        kind: muster_domain::paging::ContactKind,
+        address: &str,
+    ) -> Result<muster_store::ContactMethod> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!(
+                    "@{} may only add contact methods for themself, not for @{user}",
+                    actor.handle
+                ))
+            })?;
+        }
+        self.user(user).await?;
+        let address = muster_domain::paging::contact_address(kind, address)?;
+        let secret = (kind == muster_domain::paging::ContactKind::Webhook).then(|| {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            format!("whsec_{}", hex::encode(bytes))
+        });
+        self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await
+    }
+}

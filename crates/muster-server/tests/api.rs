@@ -17,6 +17,7 @@ on_both_backends!(
     incidents_list_newest_first_with_filters_and_a_next_link,
     every_route_in_the_openapi_document_exists,
     status_moves_follow_the_lifecycle_and_stamp_their_time,
+    contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once,
 );
 
 async fn declare(server: &TestServer, token: &str, title: &str, priority: &str) -> Value {
@@ -380,4 +381,32 @@ async fn status_moves_follow_the_lifecycle_and_stamp_their_time(server: TestServ
     assert_eq!(closed["topic"].as_str().unwrap().split(" | ").next().unwrap(), "INC-1 P1 closed — Checkout failed");
     let refused = server.patch(&alice, path, json!({"status": "investigating"})).await;
     assert!(refused.problem(409)["detail"].as_str().unwrap().contains("closed is final"));
+}
+
+async fn contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once(server: TestServer) {
+    let alice = server.user("alice", "responder").await;
+    server.user("bob", "responder").await;
+    let path = "/api/v1/users/alice/contact-methods";
+    let mail = server.post(&alice, path, json!({"kind": "email", "address": "alice@example.com"})).await;
+    assert!(mail.ok(201).get("secret").is_none());
+    let hook = server.post(&alice, path, json!({"kind": "webhook", "address": "http://127.0.0.1:9/hook"})).await;
+    let secret = hook.ok(201)["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40);
+    let listed = server.get(&alice, path).await.ok(200).clone();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed.as_array().unwrap().iter().all(|m| m.get("secret").is_none()), "never shown again");
+
+    server
+        .post(&alice, "/api/v1/users/bob/contact-methods", json!({"kind": "email", "address": "b@x.io"}))
+        .await
+        .problem(403);
+    server
+        .post(ADMIN_TOKEN, "/api/v1/users/bob/contact-methods", json!({"kind": "email", "address": "b@x.io"}))
+        .await
+        .ok(201);
+    let bad = server.post(&alice, path, json!({"kind": "pigeon", "address": "roof"})).await;
+    assert_eq!(bad.problem(422)["field"], "kind");
+    let bad = server.post(&alice, path, json!({"kind": "webhook", "address": "ftp://x"})).await;
+    assert_eq!(bad.problem(422)["field"], "address");
+    server.get(&alice, "/api/v1/users/nobody/contact-methods").await.problem(404);
 }

@@ -403,6 +403,45 @@ macro_rules! store_impl {
                         .await?;
                 found.map(crate::schedules::policy).transpose()
             }
+
+            async fn add_contact_method(
+                &self,
+                user: &Handle,
+                kind: muster_domain::paging::ContactKind,
+                address: &str,
+                secret: Option<&str>,
+                now: Timestamp,
+            ) -> Result<crate::ContactMethod> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO contact_methods (handle, kind, address, secret, created_at) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id",
+                )
+                .bind(user.as_str())
+                .bind(kind.as_str())
+                .bind(address)
+                .bind(secret.map(str::to_owned))
+                .bind(micros(now))
+                .fetch_one(&self.$write)
+                .await?;
+                Ok(crate::ContactMethod {
+                    id: id as u64,
+                    user: user.clone(),
+                    kind,
+                    address: address.to_owned(),
+                    secret: secret.map(str::to_owned),
+                    created_at: now,
+                })
+            }
+
+            async fn contact_methods(&self, user: &Handle) -> Result<Vec<crate::ContactMethod>> {
+                let found: Vec<crate::schedules::ContactRow> = sqlx::query_as(
+                    "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE handle = $1 ORDER BY id",
+                )
+                .bind(user.as_str())
+                .fetch_all(&self.$read)
+                .await?;
+                found.into_iter().map(crate::schedules::contact).collect()
+            }
         }
         }
     };

@@ -108,7 +108,7 @@ pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
-pub use schedules::{NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
+pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -191,6 +191,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<PolicyRecord>;
     async fn policies(&self) -> Result<Vec<PolicyRecord>>;
     async fn policy(&self, id: u64) -> Result<Option<PolicyRecord>>;
+
+    async fn add_contact_method(
+        &self,
+        user: &Handle,
+        kind: muster_domain::paging::ContactKind,
+        address: &str,
+        secret: Option<&str>,
+        now: Timestamp,
+    ) -> Result<ContactMethod>;
+    async fn contact_methods(&self, user: &Handle) -> Result<Vec<ContactMethod>>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

@@ -91,3 +91,30 @@ pub(crate) fn policy(row: PolicyRow) -> Result<PolicyRecord, StoreError> {
         created_at: crate::rows::timestamp(created_at)?,
     })
 }
+
+/// A way to reach a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactMethod {
+    pub id: u64,
+    pub user: Handle,
+    pub kind: muster_domain::paging::ContactKind,
+    pub address: String,
+    /// A webhook's signing secret.
+    pub secret: Option<String>,
+    pub created_at: Timestamp,
+}
+
+pub(crate) type ContactRow = (i64, String, String, String, Option<String>, i64);
+
+pub(crate) fn contact(row: ContactRow) -> Result<ContactMethod, StoreError> {
+    let (id, handle, kind, address, secret, created_at) = row;
+    let corrupt = |e: String| StoreError::Corrupt(format!("contact method {id}: {e}"));
+    Ok(ContactMethod {
+        id: id as u64,
+        user: Handle::parse(&handle).map_err(|e| corrupt(e.to_string()))?,
+        kind: kind.parse().map_err(|e: muster_domain::DomainError| corrupt(e.to_string()))?,
+        address,
+        secret,
+        created_at: crate::rows::timestamp(created_at)?,
+    })
+}

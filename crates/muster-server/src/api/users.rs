@@ -86,3 +86,65 @@ pub async fn create_token(
     let token = app.issue_token(&actor, &handle).await?;
     Ok((StatusCode::CREATED, Json(TokenResponse { token })))
 }
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactMethodRequest {
+    /// `email` or `webhook`.
+    pub kind: String,
+    /// An email address, or an http(s) URL for a webhook.
+    pub address: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ContactMethodResponse {
+    pub id: u64,
+    pub kind: String,
+    pub address: String,
+    /// A webhook's HMAC-SHA256 signing secret: in the answer to its creation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+}
+
+fn contact_response(c: muster_store::ContactMethod, with_secret: bool) -> ContactMethodResponse {
+    ContactMethodResponse {
+        id: c.id,
+        kind: c.kind.as_str().into(),
+        address: c.address,
+        secret: c.secret.filter(|_| with_secret),
+        created_at: c.created_at.to_string(),
+    }
+}
+
+/// Add a way to reach a user (the user themself, or an admin).
+#[utoipa::path(post, path = "/api/v1/users/{handle}/contact-methods", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), request_body = ContactMethodRequest,
+    responses((status = 201, body = ContactMethodResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_contact_method(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<ContactMethodRequest>,
+) -> ApiResult<(StatusCode, Json<ContactMethodResponse>)> {
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let kind: muster_domain::paging::ContactKind = body.kind.parse()?;
+    let method = app.add_contact_method(&actor, &handle, kind, &body.address).await?;
+    Ok((StatusCode::CREATED, Json(contact_response(method, true))))
+}
+
+/// A user's contact methods (secrets are never shown again).
+#[utoipa::path(get, path = "/api/v1/users/{handle}/contact-methods", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), responses((status = 200, body = [ContactMethodResponse]), (status = 404, body = Problem)))]
+pub async fn list_contact_methods(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<Vec<ContactMethodResponse>>> {
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    app.user(&handle).await?;
+    let methods = app.store.contact_methods(&handle).await?;
+    Ok(Json(methods.into_iter().map(|c| contact_response(c, false)).collect()))
+}
