@@ -6,7 +6,7 @@
 
 /// Implements `Store` for `$store`, a struct with pools `$write` and `$read`.
 macro_rules! store_impl {
-    ($store:ident, $name:literal, $db:ty, $queries:ident, write = $write:ident, read = $read:ident) => {
+    ($store:ident, $name:literal, $db:ty, $queries:ident, write = $write:ident, read = $read:ident, skip_locked = $skip:literal) => {
         /// The shared implementation, in a module of its own so that its
         /// imports stay out of the backend's.
         mod store_impl {
@@ -441,6 +441,83 @@ macro_rules! store_impl {
                 .fetch_all(&self.$read)
                 .await?;
                 found.into_iter().map(crate::schedules::contact).collect()
+            }
+
+            async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
+                sqlx::query(
+                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(&job.idempotency_key)
+                .bind(micros(job.due_at))
+                .bind(micros(now))
+                .execute(&self.$write)
+                .await?;
+                let (id,): (i64,) = sqlx::query_as("SELECT id FROM jobs WHERE idempotency_key = $1")
+                    .bind(&job.idempotency_key)
+                    .fetch_one(&self.$write)
+                    .await?;
+                Ok(id as u64)
+            }
+
+            async fn claim_jobs(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::Job>> {
+                let rows: Vec<crate::jobs::JobRow> = sqlx::query_as(concat!(
+                    "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+                     WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $2
+                                  AND (locked_until IS NULL OR locked_until <= $2)
+                                  ORDER BY due_at, id LIMIT $3",
+                    $skip,
+                    ") RETURNING id, kind, payload, idempotency_key, attempts, due_at"
+                ))
+                .bind(micros(lease_until))
+                .bind(micros(now))
+                .bind(i64::from(limit))
+                .fetch_all(&self.$write)
+                .await?;
+                rows.into_iter().map(crate::jobs::job).collect()
+            }
+
+            async fn finish_job(&self, id: u64, now: Timestamp) -> Result<()> {
+                sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(micros(now))
+                    .bind(id as i64)
+                    .execute(&self.$write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn retry_job(&self, id: u64, due_at: Timestamp, error: &str) -> Result<()> {
+                sqlx::query("UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3 AND done_at IS NULL")
+                    .bind(micros(due_at))
+                    .bind(error)
+                    .bind(id as i64)
+                    .execute(&self.$write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn next_job_due(&self) -> Result<Option<Timestamp>> {
+                let (due,): (Option<i64>,) = sqlx::query_as(
+                    "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
+                     FROM jobs WHERE done_at IS NULL",
+                )
+                .fetch_one(&self.$read)
+                .await?;
+                due.map(rows::timestamp).transpose()
+            }
+
+            async fn job_status(&self, id: u64) -> Result<Option<crate::JobStatus>> {
+                let row: Option<(i64, Option<i64>, Option<String>)> =
+                    sqlx::query_as("SELECT attempts, done_at, last_error FROM jobs WHERE id = $1")
+                        .bind(id as i64)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                row.map(|(attempts, done, error)| {
+                    Ok(crate::JobStatus { attempts: attempts as u32, done_at: done.map(rows::timestamp).transpose()?, last_error: error })
+                })
+                .transpose()
             }
         }
         }

@@ -26,6 +26,7 @@ use muster_domain::{
 pub mod alerts;
 #[macro_use]
 mod backend;
+pub mod jobs;
 pub mod postgres;
 mod rows;
 pub mod schedules;
@@ -108,6 +109,7 @@ pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use jobs::{Job, JobStatus, NewJob};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
@@ -201,6 +203,18 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ContactMethod>;
     async fn contact_methods(&self, user: &Handle) -> Result<Vec<ContactMethod>>;
+
+    /// Adds a job to the outbox; the same idempotency key twice is one job.
+    async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<u64>;
+    /// Leases up to `limit` due jobs until `lease_until`. On PostgreSQL
+    /// `FOR UPDATE SKIP LOCKED`, so instances never claim the same job.
+    async fn claim_jobs(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<Job>>;
+    /// Records a delivery: the job is never run again.
+    async fn finish_job(&self, id: u64, now: Timestamp) -> Result<()>;
+    async fn retry_job(&self, id: u64, due_at: Timestamp, error: &str) -> Result<()>;
+    /// When the next unfinished job is due (or its lease runs out).
+    async fn next_job_due(&self) -> Result<Option<Timestamp>>;
+    async fn job_status(&self, id: u64) -> Result<Option<JobStatus>>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

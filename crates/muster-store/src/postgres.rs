@@ -36,4 +36,12 @@ impl PgStore {
     }
 }
 
-store_impl!(PgStore, "postgres", sqlx::Postgres, postgres_queries, write = pool, read = pool);
+store_impl!(
+    PgStore,
+    "postgres",
+    sqlx::Postgres,
+    postgres_queries,
+    write = pool,
+    read = pool,
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+);

@@ -45,4 +45,4 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore, "sqlite", sqlx::Sqlite, sqlite_queries, write = write, read = read);
+store_impl!(SqliteStore, "sqlite", sqlx::Sqlite, sqlite_queries, write = write, read = read, skip_locked = "");
