@@ -42,6 +42,7 @@ pub struct App {
     pub ingestor: Ingestor,
     /// Services by integration key, read on every ingested event.
     services_by_key: ServiceCache,
+    pub engine: Arc<crate::engine::Engine>,
 }
 
 /// How long a service looked up by integration key is trusted. A key rotated
@@ -109,7 +110,9 @@ impl App {
 
     pub fn with_rate_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Self {
         let ingestor = Ingestor::spawn(store.clone(), clock.clone(), limit);
-        App { store, clock, ingestor, services_by_key: ServiceCache::default() }
+        let engine = crate::engine::Engine::new(store.clone(), clock.clone());
+        engine.spawn();
+        App { store, clock, ingestor, services_by_key: ServiceCache::default(), engine }
     }
 
     /// Makes sure an admin can sign in. With `token` (from
@@ -691,5 +694,46 @@ impl App {
             format!("whsec_{}", hex::encode(bytes))
         });
         self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await
+    }
+}
+
+impl App {
+    /// Sends a test notification through a contact method: a job in the
+    /// outbox, delivered by the engine. Returns the job's id.
+    pub async fn test_notification(&self, actor: &Actor, user: &Handle, method: u64) -> Result<u64> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!("@{} may only test their own contact methods", actor.handle))
+            })?;
+        }
+        let methods = self.store.contact_methods(user).await?;
+        let Some(m) = methods.into_iter().find(|m| m.id == method) else {
+            return Err(DomainError::not_found("id", format!("@{user} has no contact method {method}")).into());
+        };
+        if m.kind != muster_domain::paging::ContactKind::Webhook {
+            return Err(DomainError::invalid(
+                "id",
+                "only webhook contact methods can be tested yet: email delivery is not built",
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let mut key = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        let job = muster_store::NewJob {
+            kind: "webhook".into(),
+            payload: serde_json::json!({
+                "url": m.address,
+                "secret": m.secret,
+                "body": {"type": "test", "user": user.as_str(), "contact_method": m.id,
+                         "summary": format!("Test notification for @{user} from Muster"), "sent_at": now.to_string()},
+            }),
+            idempotency_key: format!("test-{}", hex::encode(key)),
+            due_at: crate::engine::immediately(now),
+        };
+        let id = self.store.enqueue_job(&job, now).await?;
+        self.engine.wake();
+        Ok(id)
     }
 }

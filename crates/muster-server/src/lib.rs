@@ -7,6 +7,8 @@
 //! - [`api`]: the JSON API handlers; thin: extract, parse into domain types,
 //!   call one `App` function, render a [`dto`].
 //! - [`auth`]: API tokens (stored hashed) and the [`auth::Caller`] extractor.
+//! - [`engine`]: the delivery engine over the outbox (leases, retries with
+//!   backoff, the done ledger, signed webhooks).
 //! - [`ingest`]: the batching pipeline that makes monitoring events durable
 //!   before they are answered, and the per-integration rate limit.
 //! - [`extract`]: JSON and query extractors whose rejections name the field.
@@ -30,6 +32,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod dto;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod ingest;

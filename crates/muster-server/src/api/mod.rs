@@ -49,6 +49,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::create_token))
         .routes(routes!(users::whoami))
         .routes(routes!(users::add_contact_method, users::list_contact_methods))
+        .routes(routes!(users::test_contact_method))
         .routes(routes!(roles::create_role, roles::list_roles))
         .routes(routes!(roles::get_required_roles, roles::set_required_roles))
         .routes(routes!(incidents::declare, incidents::list))

@@ -148,3 +148,27 @@ pub async fn list_contact_methods(
     let methods = app.store.contact_methods(&handle).await?;
     Ok(Json(methods.into_iter().map(|c| contact_response(c, false)).collect()))
 }
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct JobResponse {
+    /// The outbox job that delivers it.
+    pub job: u64,
+}
+
+/// Send a test notification through a contact method.
+#[utoipa::path(post, path = "/api/v1/users/{handle}/contact-methods/{id}/test", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path), ("id" = u64, Path)),
+    responses((status = 202, body = JobResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn test_contact_method(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((handle, id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<JobResponse>)> {
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| crate::error::ApiError::not_found("id", format!("there is no contact method {id:?}")))?;
+    let job = app.test_notification(&actor, &handle, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobResponse { job })))
+}

@@ -1,0 +1,167 @@
+//! The delivery engine: takes jobs from the outbox and delivers them.
+//!
+//! A job is written in the same transaction as the event that caused it.
+//! The engine leases due jobs (so a crashed worker's job is taken over when
+//! its lease runs out), delivers each, and records the delivery in the
+//! store's ledger (`finish_job`), after which the job is never run again.
+//! A failed delivery is retried with exponential backoff (capped at five
+//! minutes), honouring the receiver's `Retry-After`.
+//!
+//! The ambiguous case: a delivery that reached the receiver, whose
+//! recording then failed (a crash between the two), is delivered again.
+//! Receivers tell the two apart by the `Idempotency-Key` header, which is
+//! the same on every attempt of a job.
+//!
+//! The engine wakes when work is enqueued (`Engine::wake`) and otherwise
+//! sleeps until the next job is due; there is no polling on the hot path.
+//! Its clock is injected, so tests step time with [`Engine::run_due`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use muster_domain::Timestamp;
+use muster_store::{Job, Store};
+use serde_json::Value;
+use sha2::Sha256;
+use tokio::sync::Notify;
+
+use crate::app::Clock;
+
+/// How long a claimed job is leased to one worker.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Sleeping longer than this re-checks the outbox anyway (other instances
+/// may have enqueued work).
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    wake: Notify,
+}
+
+/// Signs `timestamp.body` with the contact method's secret: the value of
+/// the `X-Muster-Signature` header is `sha256=<hex>`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Why a delivery failed, and when to try again at the earliest.
+struct Failure {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Engine> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client without TLS builds");
+        Arc::new(Engine { store, clock, http, wake: Notify::new() })
+    }
+
+    /// Runs the engine until the runtime stops.
+    pub fn spawn(self: &Arc<Self>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match engine.run_due().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "the engine could not read the outbox"),
+                }
+                let sleep = match engine.store.next_job_due().await {
+                    Ok(Some(due)) => {
+                        let now = engine.clock.now();
+                        Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO).min(IDLE_CHECK)
+                    }
+                    _ => IDLE_CHECK,
+                };
+                tokio::select! {
+                    () = engine.wake.notified() => {}
+                    () = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => {}
+                }
+            }
+        });
+    }
+
+    /// Wakes the engine: call after committing a job.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Delivers every job due now; returns how many it tried.
+    pub async fn run_due(&self) -> Result<usize, muster_store::StoreError> {
+        let now = self.clock.now();
+        let lease_until = now.checked_add(jiff::SignedDuration::try_from(LEASE).unwrap_or_default()).unwrap_or(now);
+        let jobs = self.store.claim_jobs(now, lease_until, 32).await?;
+        let n = jobs.len();
+        for job in jobs {
+            self.deliver(job).await?;
+        }
+        Ok(n)
+    }
+
+    #[tracing::instrument(name = "job.deliver", skip_all, fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
+    async fn deliver(&self, job: Job) -> Result<(), muster_store::StoreError> {
+        let result = match job.kind.as_str() {
+            "webhook" => self.webhook(&job).await,
+            other => Err(Failure { message: format!("no deliverer for jobs of kind {other:?}"), retry_after: None }),
+        };
+        let now = self.clock.now();
+        match result {
+            Ok(()) => self.store.finish_job(job.id, now).await,
+            Err(f) => {
+                let backoff = Duration::from_secs(1u64 << job.attempts.min(9)).min(MAX_BACKOFF);
+                let wait = f.retry_after.map_or(backoff, |r| r.max(backoff).min(Duration::from_secs(3600)));
+                tracing::warn!(error = %f.message, retry_in = ?wait, "delivery failed");
+                let due = now.checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default()).unwrap_or(now);
+                self.store.retry_job(job.id, due, &f.message).await
+            }
+        }
+    }
+
+    /// POSTs the job's `body` to its `url`, signed with its `secret`.
+    async fn webhook(&self, job: &Job) -> Result<(), Failure> {
+        let fail = |message: String| Failure { message, retry_after: None };
+        let url = job.payload["url"].as_str().ok_or_else(|| fail("the job has no url".into()))?;
+        let secret = job.payload["secret"].as_str().unwrap_or("");
+        let body = serde_json::to_vec(job.payload.get("body").unwrap_or(&Value::Null)).unwrap_or_default();
+        let timestamp = self.clock.now().as_second();
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", &job.idempotency_key)
+            .header("x-muster-timestamp", timestamp.to_string())
+            .header("x-muster-signature", signature(secret, timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| fail(format!("POST {url}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Err(Failure { message: format!("POST {url}: {status}"), retry_after })
+    }
+}
+
+/// When a job enqueued now for immediate delivery is due.
+pub fn immediately(now: Timestamp) -> Timestamp {
+    now
+}

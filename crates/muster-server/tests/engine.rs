@@ -1,0 +1,150 @@
+//! The delivery engine with a real HTTP receiver, on both backends: signed
+//! webhooks, retries honouring Retry-After with an injected clock, and a
+//! delivery recorded as done is never sent again.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use common::external::eventually;
+use common::{ADMIN_TOKEN, TestServer};
+use muster_domain::Timestamp;
+use muster_server::app::Clock;
+use muster_server::engine::{Engine, signature};
+use muster_store::NewJob;
+use muster_store::testing::TestDatabase;
+use serde_json::{Value, json};
+
+on_both_backends!(a_test_notification_reaches_the_webhook_signed_with_its_secret);
+
+/// A webhook receiver on 127.0.0.1 that records what it gets and answers
+/// with the statuses it is given, in order (then 200).
+/// A request as the receiver saw it: headers and body.
+type Received = (HeaderMap, Vec<u8>);
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<Vec<StatusCode>>>,
+}
+
+impl Receiver {
+    async fn start(answers: Vec<StatusCode>) -> (Receiver, String) {
+        let r = Receiver { answers: Arc::new(Mutex::new(answers)), ..Default::default() };
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().unwrap().push((headers, body.to_vec()));
+                    let mut answers = state.answers.lock().unwrap();
+                    let status = if answers.is_empty() { StatusCode::OK } else { answers.remove(0) };
+                    (status, [("retry-after", "30")], "")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, url)
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+async fn a_test_notification_reaches_the_webhook_signed_with_its_secret(server: TestServer) {
+    let alice = server.user("alice", "responder").await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let method =
+        server.post(&alice, "/api/v1/users/alice/contact-methods", json!({"kind": "webhook", "address": url})).await;
+    let (id, secret) = (method.ok(201)["id"].clone(), method.body["secret"].as_str().unwrap().to_owned());
+    let sent = server.post(&alice, &format!("/api/v1/users/alice/contact-methods/{id}/test"), json!({})).await;
+    sent.ok(202);
+
+    eventually(Duration::from_secs(10), "the webhook delivery", || async { (receiver.count() > 0).then_some(()) })
+        .await;
+    let (headers, body) = receiver.got.lock().unwrap()[0].clone();
+    let ts: i64 = headers["x-muster-timestamp"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        headers["x-muster-signature"].to_str().unwrap(),
+        signature(&secret, ts, &body),
+        "signed with the secret"
+    );
+    assert_ne!(signature("another secret", ts, &body), signature(&secret, ts, &body));
+    assert!(headers["idempotency-key"].to_str().unwrap().starts_with("test-"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((body["type"].as_str(), body["user"].as_str()), (Some("test"), Some("alice")));
+
+    let mail = server
+        .post(&alice, "/api/v1/users/alice/contact-methods", json!({"kind": "email", "address": "a@example.com"}))
+        .await;
+    let mail_id = mail.ok(201)["id"].clone();
+    server.post(&alice, &format!("/api/v1/users/alice/contact-methods/{mail_id}/test"), json!({})).await.problem(422);
+    server.post(&alice, "/api/v1/users/alice/contact-methods/999/test", json!({})).await.problem(404);
+    server.user("bob", "responder").await;
+    server.post(ADMIN_TOKEN, &format!("/api/v1/users/alice/contact-methods/{id}/test"), json!({})).await.ok(202);
+}
+
+/// A clock the test moves by hand.
+struct ManualClock(Mutex<Timestamp>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    fn advance(&self, seconds: i64) {
+        let mut t = self.0.lock().unwrap();
+        *t = Timestamp::from_second(t.as_second() + seconds).unwrap();
+    }
+}
+
+async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: TestDatabase) {
+    let store = db.open().await;
+    let clock = Arc::new(ManualClock(Mutex::new("2026-11-27T10:00:00Z".parse().unwrap())));
+    let engine = Engine::new(store.clone(), clock.clone());
+    let (receiver, url) = Receiver::start(vec![StatusCode::SERVICE_UNAVAILABLE]).await;
+    let job = NewJob {
+        kind: "webhook".into(),
+        payload: json!({"url": url, "secret": "s3cret", "body": {"hello": "world"}}),
+        idempotency_key: "page-1-step-0".into(),
+        due_at: clock.now(),
+    };
+    let id = store.enqueue_job(&job, clock.now()).await.unwrap();
+
+    assert_eq!(engine.run_due().await.unwrap(), 1);
+    assert_eq!(receiver.count(), 1);
+    let status = store.job_status(id).await.unwrap().unwrap();
+    assert!(status.done_at.is_none() && status.last_error.unwrap().contains("503"));
+    clock.advance(29);
+    assert_eq!(engine.run_due().await.unwrap(), 0, "Retry-After: 30 is honoured");
+    clock.advance(1);
+    assert_eq!(engine.run_due().await.unwrap(), 1);
+    assert_eq!(receiver.count(), 2);
+    assert!(store.job_status(id).await.unwrap().unwrap().done_at.is_some());
+    clock.advance(3600);
+    assert_eq!(engine.run_due().await.unwrap(), 0, "done is never delivered again");
+    let keys: Vec<String> =
+        receiver.got.lock().unwrap().iter().map(|(h, _)| h["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(keys, ["page-1-step-0", "page-1-step-0"], "every attempt carries the same key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_retries_honour_retry_after_and_a_delivered_job_is_never_sent_again() {
+    let db = TestDatabase::new(muster_store::testing::Backend::Sqlite).await.unwrap();
+    retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retries_honour_retry_after_and_a_delivered_job_is_never_sent_again() {
+    if let Some(db) = TestDatabase::new(muster_store::testing::Backend::Postgres).await {
+        retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db).await;
+    }
+}
