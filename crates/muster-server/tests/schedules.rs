@@ -77,6 +77,17 @@ async fn an_override_wins_and_the_calendar_feed_shows_the_shifts(server: TestSer
     assert!(ics.contains("DTSTART:20260324T100000Z\r\nDTEND:20260324T120000Z\r\nSUMMARY:On call: @carol (Primary)"));
     server.request(None, Method::GET, &path, None).await.problem(401);
     server.request(None, Method::GET, &format!("{path}&token=mst_wrong"), None).await.problem(401);
+
+    // Carol's own feed: only her shifts, across schedules.
+    let mine = "/api/v1/users/carol/calendar.ics?from=2026-03-24T00:00:00Z&to=2026-03-25T00:00:00Z";
+    let resp = server.http().get(format!("{}{mine}&token={ADMIN_TOKEN}", server.url)).send().await.unwrap();
+    let ics = resp.text().await.unwrap();
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1, "{ics}");
+    assert!(ics.contains("SUMMARY:On call: @carol (Primary)"));
+    server
+        .request(None, Method::GET, &format!("/api/v1/users/nobody/calendar.ics?token={ADMIN_TOKEN}"), None)
+        .await
+        .problem(404);
 }
 
 async fn bad_schedules_get_problems_naming_the_field(server: TestServer) {

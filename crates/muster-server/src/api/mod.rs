@@ -77,6 +77,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(schedules::on_call))
         .routes(routes!(schedules::shifts))
         .routes(routes!(schedules::calendar))
+        .routes(routes!(schedules::user_calendar))
         .routes(routes!(schedules::create_policy, schedules::list_policies))
         .routes(routes!(schedules::get_policy))
         .split_for_parts()

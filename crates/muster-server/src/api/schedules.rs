@@ -311,3 +311,44 @@ pub async fn get_policy(
     let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("there is no escalation policy {id:?}")))?;
     Ok(Json(app.policy(id).await?.into()))
 }
+
+/// Calendar apps cannot send headers: a feed takes `?token=` as well as
+/// `Authorization: Bearer`.
+async fn feed_caller(app: &App, headers: &axum::http::HeaderMap, q: &SpanQuery) -> ApiResult<()> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = bearer.or(q.token.as_deref()).ok_or_else(|| {
+        ApiError::unauthorized("add ?token=<API token> to the feed's URL, or send Authorization: Bearer")
+    })?;
+    app.store
+        .user_for_token(&hash_token(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this API token is not valid"))?;
+    Ok(())
+}
+
+/// A person's shifts on every schedule as an iCalendar feed.
+#[utoipa::path(get, path = "/api/v1/users/{handle}/calendar.ics", tag = "on-call", params(("handle" = String, Path), SpanQuery),
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn user_calendar(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    Path(handle): Path<String>,
+    ApiQuery(q): ApiQuery<SpanQuery>,
+) -> ApiResult<Response> {
+    feed_caller(&app, &headers, &q).await?;
+    let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
+    app.user(&handle).await?;
+    let (from, to) = span(&app, &q)?;
+    let mut events: Vec<(String, Shift)> = Vec::new();
+    for record in app.store.schedules().await? {
+        let (record, shifts) = app.shifts(record.id, from, to).await?;
+        events.extend(shifts.into_iter().filter(|s| s.user == handle).map(|s| (record.name.clone(), s)));
+    }
+    events.sort_by_key(|(_, s)| s.start);
+    let body = icalendar(&format!("On call: @{handle}"), &format!("user-{handle}"), &events, app.clock.now());
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+}
