@@ -55,6 +55,9 @@ pub enum ClientCommand {
     /// On-call schedules: add, list, show, override.
     #[command(subcommand)]
     Schedule(ScheduleCmd),
+    /// Escalation policies: add, list.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Who is on call now (or --at), on one schedule or all.
     Oncall {
         /// A schedule id or name; all schedules when left out.
@@ -63,6 +66,21 @@ pub enum ClientCommand {
         #[arg(long)]
         at: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Add a policy: `muster policy add Checkout --step 0=schedule:Primary --step 300=@lead,schedule:Primary --repeat 2`.
+    Add {
+        name: String,
+        /// DELAY_SECONDS=TARGET[,TARGET…], a target being @handle or schedule:<id or name>; in order.
+        #[arg(long = "step", required = true)]
+        steps: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        repeat: u32,
+    },
+    /// List policies.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -282,6 +300,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Service(c) => service(&client, &out, c).await,
         ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
         ClientCommand::Oncall { schedule, at } => oncall(&client, &out, schedule, at).await,
+        ClientCommand::Policy(c) => policy(&client, &out, c).await,
     }
 }
 
@@ -802,5 +821,47 @@ async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option
             .collect();
         table(&["SCHEDULE", "ON CALL"], rows);
     });
+    Ok(())
+}
+
+async fn policy(client: &Client, out: &Output, cmd: PolicyCmd) -> anyhow::Result<()> {
+    match cmd {
+        PolicyCmd::Add { name, steps, repeat } => {
+            let mut parsed = Vec::new();
+            for step in &steps {
+                let (delay, targets) =
+                    step.split_once('=').with_context(|| format!("{step:?} is not DELAY_SECONDS=TARGET[,TARGET…]"))?;
+                let delay: u32 =
+                    delay.trim().parse().with_context(|| format!("{delay:?} is not a number of seconds"))?;
+                let mut list = Vec::new();
+                for target in targets.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    match target.strip_prefix("schedule:") {
+                        Some(which) => list.push(json!({"schedule": schedule_id(client, which).await?})),
+                        None => list.push(json!({"user": target.trim_start_matches('@')})),
+                    }
+                }
+                parsed.push(json!({"delay_seconds": delay, "targets": list}));
+            }
+            let v = client
+                .post("/api/v1/escalation-policies", &json!({"name": name, "repeat": repeat, "steps": parsed}))
+                .await?;
+            out.show(&v, |v| say!("Added escalation policy {} ({})", s(v, "name"), s(v, "id")));
+        }
+        PolicyCmd::List => {
+            let v = client.get("/api/v1/escalation-policies").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        let steps = p["steps"].as_array().map_or(0, Vec::len);
+                        vec![s(p, "id"), s(p, "name"), steps.to_string(), s(p, "repeat")]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "STEPS", "REPEAT"], rows);
+            });
+        }
+    }
     Ok(())
 }

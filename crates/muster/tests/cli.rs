@@ -189,6 +189,24 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
     assert!(list.contains("Primary") && list.contains("Europe/Berlin"), "{list}");
     let shifts = server.json(ADMIN, &["schedule", "show", "Primary", "--days", "7"]);
     assert!(!shifts.as_array().unwrap().is_empty());
+    let policy = server.json(
+        ADMIN,
+        &[
+            "policy",
+            "add",
+            "Checkout",
+            "--step",
+            "0=schedule:Primary",
+            "--step",
+            "300=@carol,schedule:1",
+            "--repeat",
+            "2",
+        ],
+    );
+    assert_eq!(policy["steps"][1]["targets"], serde_json::json!([{"user": "carol"}, {"schedule": 1}]));
+    assert!(server.ok(ADMIN, &["policy", "list"]).contains("Checkout"));
+    let bad = server.run(ADMIN, &["policy", "add", "X", "--step", "soon=@carol"]);
+    assert!(!bad.status.success());
     let missing = server.run(ADMIN, &["oncall", "Secondary"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule named"));
 }
