@@ -128,3 +128,27 @@ impl TestDatabase {
         )
     }
 }
+
+/// Generates `sqlite::name` and `postgres::name` tests, each calling
+/// `name(db: TestDatabase)` with a fresh database of that backend (the
+/// PostgreSQL ones skip loudly when it is not configured, outside CI).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = $crate::testing::TestDatabase::new($crate::testing::Backend::Sqlite).await.unwrap();
+                super::$name(db).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(db) = $crate::testing::TestDatabase::new($crate::testing::Backend::Postgres).await {
+                    super::$name(db).await;
+                }
+            })*
+        }
+    };
+}

@@ -11,25 +11,7 @@ use muster_store::testing::TestDatabase;
 use muster_store::{ChangeEvent, IngestEvent, NewService, NewUser, Store, StoreError};
 use serde_json::json;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Sqlite).await.unwrap();
-                super::$name(db).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(db) = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Postgres).await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-    };
-}
+use muster_store::on_both_backends;
 
 on_both_backends!(
     repeated_triggers_make_one_alert_with_a_count,

@@ -11,25 +11,7 @@ use muster_domain::{
 use muster_store::testing::{Backend, TestDatabase};
 use muster_store::{IncidentFilter, NewUser, Store, StoreError, TimelineQuery};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Sqlite).await.unwrap();
-                super::$name(db).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(db) = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Postgres).await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-    };
-}
+use muster_store::on_both_backends;
 
 on_both_backends!(
     users_are_found_by_handle_and_by_token_hash,

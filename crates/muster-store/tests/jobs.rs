@@ -9,25 +9,7 @@ use muster_store::testing::TestDatabase;
 use muster_store::{NewJob, Store};
 use serde_json::json;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Sqlite).await.unwrap();
-                super::$name(db).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(db) = muster_store::testing::TestDatabase::new(muster_store::testing::Backend::Postgres).await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-    };
-}
+use muster_store::on_both_backends;
 
 on_both_backends!(a_job_is_leased_retried_and_once_done_never_claimed_again, concurrent_claims_never_share_a_job);
 
