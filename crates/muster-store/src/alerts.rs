@@ -661,15 +661,21 @@ macro_rules! shared_queries {
             number: u64,
             decide: &crate::DecideLink<'_>,
         ) -> Result<(Incident, Vec<Event>)> {
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
-            if let Some(other) = found.incident {
-                return Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already")));
-            }
+            let found = unlinked_alert(c, id).await?;
             let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
             let (next, events) = decide(&state, &found.reference())?;
             save_incident(c, &next, &events).await?;
             link(c, id, number).await?;
             Ok((next, events))
+        }
+
+        /// Alert `id`, which must not belong to an incident yet.
+        async fn unlinked_alert(c: &mut Conn, id: u64) -> Result<Alert> {
+            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            match found.incident {
+                Some(other) => Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already"))),
+                None => Ok(found),
+            }
         }
 
         /// Declares an incident for an alert and links it, in one go.
@@ -678,10 +684,7 @@ macro_rules! shared_queries {
             id: u64,
             decide: &crate::DecideAlertDeclaration<'_>,
         ) -> Result<(Incident, Vec<Event>)> {
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
-            if let Some(other) = found.incident {
-                return Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already")));
-            }
+            let found = unlinked_alert(c, id).await?;
             let number = next_number(c).await?;
             let (state, events) = decide(number, &found.reference())?;
             insert_incident(c, &state, &events).await?;
