@@ -21,6 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{AlertRef, AlertStatus};
+use crate::page::PageState;
 use crate::role::Audience;
 use crate::timeline::{self, EntryKind, MilestoneTag};
 use crate::{Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic};
@@ -97,6 +98,8 @@ pub enum Via {
     Narrowed,
     /// Recorded when the incident was declared.
     Declaration,
+    /// Taken on by acknowledging a page that asked for the role.
+    Page { page: u64 },
 }
 
 /// Something that happened to an incident. Each is one timeline entry.
@@ -158,6 +161,36 @@ pub enum Change {
         summary: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<String>,
+    },
+    /// Someone was paged for this incident.
+    PageSent {
+        page: u64,
+        /// Whom, as people read it (`@bob`, `the on-call of Primary`).
+        target: String,
+        message: String,
+        /// The roles whoever acknowledges takes on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<RoleKind>,
+    },
+    /// A page's escalation step notified these people (none when nobody
+    /// was on call).
+    PageNotified {
+        page: u64,
+        /// Counting from 1, repeats included.
+        step: u32,
+        people: Vec<Handle>,
+    },
+    /// A page ended: acknowledged or declined by the event's actor, expired,
+    /// or cancelled because its alert was answered elsewhere.
+    PageClosed {
+        page: u64,
+        state: PageState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The actor declined a page that goes on to its next step at once.
+    PageDeclined {
+        page: u64,
     },
     Entry {
         kind: EntryKind,
@@ -259,6 +292,35 @@ pub enum Command {
         service: String,
         summary: String,
         source: Option<String>,
+    },
+    /// Page someone for this incident. The incident manager, the backup and
+    /// admins may page anyone and ask for any role; a tech lead may page
+    /// subject-matter experts (no role). `automatic` pages come from an
+    /// alert's escalation policy and need no authority.
+    Page {
+        page: u64,
+        target: String,
+        message: String,
+        roles: Vec<RoleKind>,
+        automatic: bool,
+    },
+    /// A page's step notified people.
+    PageNotified {
+        page: u64,
+        step: u32,
+        people: Vec<Handle>,
+    },
+    /// A page ended. Acknowledged, the actor takes on `roles` (the authority
+    /// to give them was checked when the page was sent).
+    ClosePage {
+        page: u64,
+        state: PageState,
+        reason: Option<String>,
+        roles: Vec<RoleKind>,
+    },
+    /// The actor declined a page that goes on to its next step.
+    DeclinePage {
+        page: u64,
     },
 }
 
@@ -394,6 +456,18 @@ impl Incident {
             Command::RecordChange { service, summary, source } => {
                 tx.record(Change::ServiceChanged { service, summary, source }, None);
             }
+            Command::Page { page, target, message, roles, automatic } => {
+                tx.page(page, target, message, roles, automatic)?;
+            }
+            Command::PageNotified { page, step, people } => {
+                tx.require_not_closed()?;
+                tx.record(Change::PageNotified { page, step, people }, None);
+            }
+            Command::ClosePage { page, state, reason, roles } => tx.close_page(page, state, reason, roles)?,
+            Command::DeclinePage { page } => {
+                tx.require_not_closed()?;
+                tx.record(Change::PageDeclined { page }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -441,7 +515,13 @@ impl Incident {
     /// made, so applying cannot fail.
     pub fn apply(&mut self, e: &Event) {
         match &e.change {
-            Change::Declared { .. } | Change::Entry { .. } | Change::ServiceChanged { .. } => {}
+            Change::Declared { .. }
+            | Change::Entry { .. }
+            | Change::ServiceChanged { .. }
+            | Change::PageSent { .. }
+            | Change::PageNotified { .. }
+            | Change::PageClosed { .. }
+            | Change::PageDeclined { .. } => {}
             Change::AlertLinked { alert } | Change::AlertRetriggered { alert } => self.alerts.push(alert.clone()),
             Change::AlertAcknowledged { alert } | Change::AlertResolved { alert } => {
                 if let Some(a) = self.alerts.iter_mut().find(|a| a.id == alert.id) {
@@ -633,6 +713,19 @@ impl<'s, 'c> Transaction<'s, 'c> {
                 self.reference()
             )));
         }
+        self.place(role, user, scope, None)
+    }
+
+    /// Gives `user` the role, relieving whoever it displaces. `page` names
+    /// the page whose acknowledgement this is, if any.
+    fn place(
+        &mut self,
+        role: RoleKind,
+        user: Handle,
+        scope: Option<Scope>,
+        page: Option<u64>,
+    ) -> Result<(), DomainError> {
+        let via = |other: Via| page.map_or(other, |page| Via::Page { page });
         match &role {
             RoleKind::IncidentManager => {
                 let current =
@@ -642,7 +735,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
                 if let Some(backup) = backup {
                     self.relieve_existing(backup, Relief::BecameIncidentManager);
                 }
-                self.assign_new(role, user, None, Via::Handover { from: current.user });
+                self.assign_new(role, user, None, via(Via::Handover { from: current.user }));
             }
             RoleKind::BackupIncidentManager if self.state.incident_manager().is_some_and(|a| a.user == user) => {
                 return Err(DomainError::invalid(
@@ -678,17 +771,17 @@ impl<'s, 'c> Transaction<'s, 'c> {
                         }
                     }
                 }
-                self.assign_new(role, user, scope, Via::Assigned);
+                self.assign_new(role, user, scope, via(Via::Assigned));
             }
             role if self.ctx.catalog.many(role) => {
-                self.assign_new(role.clone(), user, scope, Via::Assigned);
+                self.assign_new(role.clone(), user, scope, via(Via::Assigned));
             }
             role => {
                 let holders: Vec<Assignment> = self.state.holders(role).cloned().collect();
                 for h in holders {
                     self.relieve_existing(h, Relief::Replaced { by: user.clone() });
                 }
-                self.assign_new(role.clone(), user, scope, Via::Assigned);
+                self.assign_new(role.clone(), user, scope, via(Via::Assigned));
             }
         }
         Ok(())
@@ -718,6 +811,76 @@ impl<'s, 'c> Transaction<'s, 'c> {
             self.assign_new(RoleKind::IncidentManager, backup.user, None, Via::Promotion { from });
         } else {
             self.relieve_existing(assignment, Relief::Relieved);
+        }
+        Ok(())
+    }
+
+    fn page(
+        &mut self,
+        page: u64,
+        target: String,
+        message: String,
+        roles: Vec<RoleKind>,
+        automatic: bool,
+    ) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        let tech_lead = self.actor_roles.contains(&RoleKind::TechLead);
+        if !automatic && !self.has_authority() && !(tech_lead && roles.is_empty()) {
+            return Err(if tech_lead {
+                self.authority_error("page someone to take on a role")
+            } else {
+                DomainError::Forbidden(format!(
+                    "only the incident manager, the backup incident manager, a tech lead or an admin may page people in {}; @{} is none of those",
+                    self.reference(),
+                    self.ctx.actor.handle
+                ))
+            });
+        }
+        let message = crate::page::parse_message(&message)?;
+        if roles.contains(&RoleKind::IncidentManager) && roles.contains(&RoleKind::BackupIncidentManager) {
+            return Err(DomainError::invalid(
+                "role",
+                "one person cannot be both incident manager and backup incident manager",
+            ));
+        }
+        let mut unique: Vec<RoleKind> = Vec::new();
+        for r in roles {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        let roles = unique;
+        self.record(Change::PageSent { page, target, message, roles }, None);
+        Ok(())
+    }
+
+    /// Ends a page; an acknowledgement gives the actor the roles the page
+    /// asked for (those they do not hold already).
+    fn close_page(
+        &mut self,
+        page: u64,
+        state: PageState,
+        reason: Option<String>,
+        roles: Vec<RoleKind>,
+    ) -> Result<(), DomainError> {
+        self.require_not_closed()?;
+        if state.is_open() {
+            return Err(DomainError::invalid("state", format!("a page does not end as {state}")));
+        }
+        self.record(Change::PageClosed { page, state, reason }, None);
+        if state == PageState::Acknowledged {
+            let user = self.ctx.actor.handle.clone();
+            for role in roles {
+                if self.state.roles.iter().any(|a| a.role == role && a.user == user) {
+                    continue;
+                }
+                if role == RoleKind::BackupIncidentManager
+                    && self.state.incident_manager().is_some_and(|a| a.user == user)
+                {
+                    continue;
+                }
+                self.place(role, user.clone(), None, Some(page))?;
+            }
         }
         Ok(())
     }

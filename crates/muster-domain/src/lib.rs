@@ -28,6 +28,7 @@
 pub mod alert;
 pub mod error;
 pub mod incident;
+pub mod page;
 pub mod paging;
 pub mod priority;
 pub mod role;

@@ -113,7 +113,8 @@ impl Change {
     /// The entry kind, stable for filtering: `declared`, `title_changed`,
     /// `summary_changed`, `priority_changed`, `status_changed`,
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
-    /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, or one of the
+    /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
+    /// `page_closed`, `page_declined`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -130,6 +131,10 @@ impl Change {
             Change::AlertAcknowledged { .. } => "alert_acknowledged",
             Change::AlertResolved { .. } => "alert_resolved",
             Change::ServiceChanged { .. } => "change",
+            Change::PageSent { .. } => "page_sent",
+            Change::PageNotified { .. } => "page_notified",
+            Change::PageClosed { .. } => "page_closed",
+            Change::PageDeclined { .. } => "page_declined",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -180,6 +185,7 @@ impl Event {
                         format!("backup @{} took over as incident manager from @{from}", a.user)
                     }
                     Via::Narrowed => format!("@{} now covers {role} only", a.user),
+                    Via::Page { page } => format!("@{} took on {role} by acknowledging page {page}", a.user),
                 }
             }
             Change::RoleRelieved { assignment: a, reason } => {
@@ -212,6 +218,29 @@ impl Event {
                 Some(src) => format!("Change on {service} from {src}: {summary}"),
                 None => format!("Change on {service}: {summary}"),
             },
+            Change::PageSent { page, target, message, roles } => {
+                let roles: Vec<String> = roles.iter().map(crate::RoleKind::name).collect();
+                let asks =
+                    if roles.is_empty() { String::new() } else { format!(" to take on {}", roles.join(" and ")) };
+                format!("@{by} paged {target}{asks} (page {page}): {message}")
+            }
+            Change::PageNotified { page, step, people } if people.is_empty() => {
+                format!("Page {page}, step {step}, reached nobody: no one is on call")
+            }
+            Change::PageNotified { page, step, people } => {
+                let people: Vec<String> = people.iter().map(|p| format!("@{p}")).collect();
+                format!("Page {page}, step {step}, notified {}", people.join(", "))
+            }
+            Change::PageClosed { page, state, reason } => {
+                let why = reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+                match state {
+                    crate::page::PageState::Acknowledged => format!("@{by} acknowledged page {page}"),
+                    crate::page::PageState::Declined => format!("@{by} declined page {page}"),
+                    crate::page::PageState::Expired => format!("Page {page} expired: nobody acknowledged it{why}"),
+                    other => format!("Page {page} {other}{why}"),
+                }
+            }
+            Change::PageDeclined { page } => format!("@{by} declined page {page}; it goes on to the next step"),
             Change::Entry { text, .. } => text.clone(),
         }
     }

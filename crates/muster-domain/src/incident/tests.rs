@@ -293,9 +293,26 @@ fn role_kinds() -> Vec<RoleKind> {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Assign { by: usize, role: usize, to: usize, scope: usize },
-    Relieve { by: usize, pick: usize },
-    Status { by: usize, status: usize },
+    Assign {
+        by: usize,
+        role: usize,
+        to: usize,
+        scope: usize,
+    },
+    Relieve {
+        by: usize,
+        pick: usize,
+    },
+    Status {
+        by: usize,
+        status: usize,
+    },
+    /// Someone pages for roles (`roles` picks a subset); someone else acknowledges.
+    Page {
+        by: usize,
+        roles: u16,
+        acker: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -303,6 +320,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..5usize, 0..9usize, 0..5usize, 0..4usize).prop_map(|(by, role, to, scope)| Op::Assign { by, role, to, scope }),
         2 => (0..5usize, 0..20usize).prop_map(|(by, pick)| Op::Relieve { by, pick }),
         1 => (0..5usize, 0..5usize).prop_map(|(by, status)| Op::Status { by, status }),
+        2 => (0..5usize, 0..512u16, 0..5usize).prop_map(|(by, roles, acker)| Op::Page { by, roles, acker }),
     ]
 }
 
@@ -356,6 +374,50 @@ proptest! {
                     &person(by),
                     Command::Update { title: None, summary: None, priority: None, status: Some(Status::ALL[status]) },
                 ),
+                Op::Page { by, roles: mask, acker } => {
+                    let asked: Vec<RoleKind> =
+                        roles.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, r)| r.clone()).collect();
+                    let page = w.state.version + 1;
+                    let sent = Command::Page {
+                        page,
+                        target: "@x".into(),
+                        message: "help".into(),
+                        roles: asked.clone(),
+                        automatic: false,
+                    };
+                    match w.run(&person(by), sent) {
+                        Err(e) => Err(e),
+                        Ok(mut sent_events) => {
+                            let ack = Command::ClosePage {
+                                page,
+                                state: crate::page::PageState::Acknowledged,
+                                reason: None,
+                                roles: asked.clone(),
+                            };
+                            let before_ack = w.state.clone();
+                            let r = w.run(&person(acker), ack);
+                            if r.is_ok() {
+                                // The acknowledger holds every role asked for.
+                                let acker_is_im =
+                                    w.state.incident_manager().is_some_and(|a| a.user == person(acker).handle);
+                                for role in &asked {
+                                    if *role == RoleKind::BackupIncidentManager && acker_is_im {
+                                        continue; // the incident manager is never their own backup
+                                    }
+                                    prop_assert!(
+                                        w.state.holders(role).any(|a| a.user == person(acker).handle),
+                                        "{} holds {role} after acknowledging", person(acker).handle
+                                    );
+                                }
+                            } else {
+                                // A refused acknowledgement changes nothing; the page was sent.
+                                prop_assert_eq!(&w.state, &before_ack);
+                            }
+                            sent_events.extend(r.unwrap_or_default());
+                            Ok(sent_events)
+                        }
+                    }
+                }
             };
             match result {
                 // A refused command changes nothing.

@@ -1,0 +1,197 @@
+//! Pages: a request for someone to respond, and its escalation.
+//!
+//! A page is sent to a person, to whoever is on call on a schedule, or
+//! through an escalation policy. It is notified one step at a time: step 1 at
+//! once, each next step when the one before waited `delay_seconds` without an
+//! acknowledgement, the policy again `repeat` times, and then it expires.
+//! Acknowledging, declining, or the alert behind it being acknowledged or
+//! resolved ends the escalation.
+//!
+//! ```text
+//! pending ──step 1──► notified ──step n──► notified ─┬─► acknowledged
+//!    │                    │                         ├─► declined
+//!    └────────────────────┴─────────────────────────┼─► expired   (every step, every repeat, no answer)
+//!                                                   └─► cancelled (the alert was acknowledged or resolved)
+//! ```
+//!
+//! Everything here is a pure decision on a page's state; the server turns a
+//! [`StepDecision`] into jobs and timeline entries in one transaction.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::paging::{EscalationPolicy, Step, Target};
+use crate::{DomainError, Handle};
+
+/// How long a page to one person or one schedule waits for an answer before
+/// it expires.
+pub const DEFAULT_ACK_TIMEOUT_SECONDS: u32 = 900;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageState {
+    /// Created; its first step has not been notified yet.
+    Pending,
+    Notified,
+    Acknowledged,
+    Declined,
+    /// Every step was notified and nobody answered.
+    Expired,
+    /// The alert it was about was acknowledged or resolved elsewhere.
+    Cancelled,
+}
+
+impl PageState {
+    pub const ALL: [PageState; 6] = [
+        PageState::Pending,
+        PageState::Notified,
+        PageState::Acknowledged,
+        PageState::Declined,
+        PageState::Expired,
+        PageState::Cancelled,
+    ];
+
+    /// Still escalating: waiting for someone to answer.
+    pub fn is_open(self) -> bool {
+        matches!(self, PageState::Pending | PageState::Notified)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageState::Pending => "pending",
+            PageState::Notified => "notified",
+            PageState::Acknowledged => "acknowledged",
+            PageState::Declined => "declined",
+            PageState::Expired => "expired",
+            PageState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for PageState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PageState {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PageState::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "state",
+                format!(
+                    "unknown page state {s:?}, expected one of {}",
+                    PageState::ALL.map(PageState::as_str).join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// Whom a page is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PageTarget {
+    User(Handle),
+    Schedule(u64),
+    Policy(u64),
+}
+
+impl fmt::Display for PageTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageTarget::User(h) => write!(f, "@{h}"),
+            PageTarget::Schedule(id) => write!(f, "the on-call of schedule {id}"),
+            PageTarget::Policy(id) => write!(f, "escalation policy {id}"),
+        }
+    }
+}
+
+/// The escalation a page to one person or one schedule follows: one step,
+/// waiting [`DEFAULT_ACK_TIMEOUT_SECONDS`] before the page expires.
+pub fn single_step(target: Target) -> EscalationPolicy {
+    EscalationPolicy {
+        name: "direct".into(),
+        repeat: 0,
+        steps: vec![Step { delay_seconds: DEFAULT_ACK_TIMEOUT_SECONDS, targets: vec![target] }],
+    }
+}
+
+/// A page message has 1-1000 characters (after trimming).
+pub fn parse_message(message: &str) -> Result<String, DomainError> {
+    let m = message.trim();
+    if m.is_empty() || m.chars().count() > 1000 {
+        return Err(DomainError::invalid("message", "a page message has 1-1000 characters"));
+    }
+    Ok(m.to_owned())
+}
+
+/// What a page's escalation does when its step `n` (counting from 0, repeats
+/// included) comes due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepDecision {
+    /// Nothing: the page was answered, or this step already ran.
+    Nothing,
+    /// Notify the step's people; the next step is due after `wait_seconds`.
+    Notify { step: u32, wait_seconds: u32 },
+    /// Every step ran without an answer.
+    Expire,
+}
+
+/// Decides step `n` of a page in `state` that has run `done` steps so far.
+pub fn decide_step(policy: &EscalationPolicy, state: PageState, done: u32, n: u32) -> StepDecision {
+    if !state.is_open() || n != done {
+        return StepDecision::Nothing;
+    }
+    match policy.step(n as usize) {
+        Some(step) => StepDecision::Notify { step: n, wait_seconds: step.delay_seconds },
+        None => StepDecision::Expire,
+    }
+}
+
+/// What a decline does: the page goes on to its next step at once when the
+/// escalation has one, else the page ends as declined.
+pub fn decide_decline(policy: &EscalationPolicy, state: PageState, done: u32) -> Result<DeclineDecision, DomainError> {
+    if !state.is_open() {
+        return Err(DomainError::Conflict(format!("the page is {state} already")));
+    }
+    if policy.step(done as usize).is_some() { Ok(DeclineDecision::Escalate) } else { Ok(DeclineDecision::End) }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclineDecision {
+    Escalate,
+    End,
+}
+
+/// When a person's contact method is used: `delay_seconds` after they are
+/// notified, unless the page was answered by then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRule {
+    pub contact_method: u64,
+    pub delay_seconds: u32,
+}
+
+/// The (contact method, delay) pairs that notify a person: their rules, or
+/// every method at once when they have none. A rule for a method they no
+/// longer have is skipped; each pair once.
+pub fn notifications(methods: &[u64], rules: &[NotificationRule]) -> Vec<(u64, u32)> {
+    let mut out: Vec<(u64, u32)> = if rules.is_empty() {
+        methods.iter().map(|m| (*m, 0)).collect()
+    } else {
+        rules
+            .iter()
+            .filter(|r| methods.contains(&r.contact_method))
+            .map(|r| (r.contact_method, r.delay_seconds))
+            .collect()
+    };
+    out.sort_by_key(|(m, d)| (*d, *m));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests;

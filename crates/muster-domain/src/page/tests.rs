@@ -1,0 +1,131 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn policy(steps: usize, repeat: u32) -> EscalationPolicy {
+    let steps = (0..steps)
+        .map(|i| Step { delay_seconds: 60 * (i as u32 + 1), targets: vec![Target::Schedule(i as u64 + 1)] })
+        .collect();
+    EscalationPolicy::new("p", repeat, steps).unwrap()
+}
+
+/// What may happen to a page: a step's timer fires (possibly late, twice, or
+/// out of order, as after a crash), someone acknowledges or declines, or the
+/// alert is acknowledged elsewhere.
+#[derive(Debug, Clone)]
+enum Op {
+    Fire(u32),
+    Ack,
+    Decline,
+    Cancel,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u32..12).prop_map(Op::Fire),
+        1 => Just(Op::Ack),
+        1 => Just(Op::Decline),
+        1 => Just(Op::Cancel),
+    ]
+}
+
+proptest! {
+    /// However timers fire (late, repeated, out of order), a page notifies
+    /// its steps in order, each once, never after it was answered, and only
+    /// expires once every step of every repeat has been notified.
+    #[test]
+    fn a_page_notifies_each_step_once_in_order_and_never_after_it_was_answered(
+        steps in 1usize..4,
+        repeat in 0u32..3,
+        ops in proptest::collection::vec(op(), 0..40),
+    ) {
+        let p = policy(steps, repeat);
+        let total = steps as u32 * (repeat + 1);
+        let mut state = PageState::Pending;
+        let mut done = 0u32;
+        let mut notified: Vec<u32> = Vec::new();
+        for op in ops {
+            let before = state;
+            match op {
+                Op::Fire(n) => match decide_step(&p, state, done, n) {
+                    StepDecision::Nothing => {}
+                    StepDecision::Notify { step, wait_seconds } => {
+                        prop_assert!(before.is_open());
+                        prop_assert_eq!(step, done);
+                        prop_assert_eq!(wait_seconds, p.step(step as usize).unwrap().delay_seconds);
+                        notified.push(step);
+                        done += 1;
+                        state = PageState::Notified;
+                    }
+                    StepDecision::Expire => {
+                        prop_assert_eq!(done, total, "expires only after every step");
+                        state = PageState::Expired;
+                    }
+                },
+                Op::Ack | Op::Cancel if state.is_open() => {
+                    state = if matches!(op, Op::Ack) { PageState::Acknowledged } else { PageState::Cancelled };
+                }
+                Op::Ack | Op::Cancel => {}
+                Op::Decline => match decide_decline(&p, state, done) {
+                    Ok(DeclineDecision::Escalate) => prop_assert!(done < total),
+                    Ok(DeclineDecision::End) => state = PageState::Declined,
+                    Err(_) => prop_assert!(!before.is_open()),
+                },
+            }
+            if !before.is_open() {
+                prop_assert_eq!(state, before, "an answered page stays as it was");
+            }
+        }
+        prop_assert_eq!(notified, (0..done).collect::<Vec<_>>());
+        prop_assert!(done <= total);
+    }
+
+    /// Every contact method of a person without rules is used at once; with
+    /// rules, exactly the rules for methods they have, each once.
+    #[test]
+    fn notification_rules_choose_methods_and_delays(
+        methods in proptest::collection::btree_set(1u64..10, 0..5),
+        rules in proptest::collection::vec((1u64..12, 0u32..600), 0..6),
+    ) {
+        let methods: Vec<u64> = methods.into_iter().collect();
+        let rules: Vec<NotificationRule> =
+            rules.into_iter().map(|(contact_method, delay_seconds)| NotificationRule { contact_method, delay_seconds }).collect();
+        let out = notifications(&methods, &rules);
+        if rules.is_empty() {
+            prop_assert_eq!(out, methods.iter().map(|m| (*m, 0)).collect::<Vec<_>>());
+        } else {
+            for (m, d) in &out {
+                prop_assert!(methods.contains(m));
+                prop_assert!(rules.iter().any(|r| r.contact_method == *m && r.delay_seconds == *d));
+            }
+            for r in rules.iter().filter(|r| methods.contains(&r.contact_method)) {
+                prop_assert!(out.contains(&(r.contact_method, r.delay_seconds)));
+            }
+            let mut unique = out.clone();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), out.len());
+        }
+    }
+}
+
+#[test]
+fn a_direct_page_waits_fifteen_minutes_then_expires() {
+    let p = single_step(Target::User(Handle::parse("bob").unwrap()));
+    assert_eq!(decide_step(&p, PageState::Pending, 0, 0), StepDecision::Notify { step: 0, wait_seconds: 900 });
+    assert_eq!(decide_step(&p, PageState::Notified, 1, 1), StepDecision::Expire);
+    assert_eq!(decide_step(&p, PageState::Acknowledged, 1, 1), StepDecision::Nothing);
+    assert_eq!(decide_decline(&p, PageState::Notified, 1).unwrap(), DeclineDecision::End);
+}
+
+#[test]
+fn page_states_and_messages_parse() {
+    for s in PageState::ALL {
+        assert_eq!(s.as_str().parse::<PageState>().unwrap(), s);
+    }
+    assert!("paged".parse::<PageState>().is_err());
+    assert!(parse_message("  ").is_err());
+    assert_eq!(parse_message(" db is down ").unwrap(), "db is down");
+    let t: PageTarget = serde_json::from_str(r#"{"policy":3}"#).unwrap();
+    assert_eq!(t, PageTarget::Policy(3));
+    assert!(serde_json::from_str::<PageTarget>(r#"{"team":3}"#).is_err());
+}
