@@ -43,6 +43,38 @@ pub struct App {
     /// Services by integration key, read on every ingested event.
     services_by_key: ServiceCache,
     pub engine: Arc<crate::engine::Engine>,
+    pub pager: Arc<crate::paging::Pager>,
+}
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rate_limit: RateLimit,
+    /// The address people's browsers reach this server at, for the links
+    /// in notifications (`--public-url`).
+    pub public_url: String,
+    /// Where mail goes, e.g. `smtp://127.0.0.1:2525` (`MUSTER_SMTP_URL`).
+    pub smtp_url: Option<String>,
+    /// The sender of notification mail.
+    pub mail_from: String,
+    /// How long a job claimed by one instance is its own.
+    pub job_lease: std::time::Duration,
+    /// Run the delivery engine in the background. Tests that step a manual
+    /// clock leave it off and call `engine.run_due()` themselves.
+    pub run_engine: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rate_limit: RateLimit::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "Muster <muster@localhost>".into(),
+            job_lease: crate::engine::LEASE,
+            run_engine: true,
+        }
+    }
 }
 
 /// How long a service looked up by integration key is trusted. A key rotated
@@ -109,10 +141,26 @@ impl App {
     }
 
     pub fn with_rate_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Self {
-        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), limit);
-        let engine = crate::engine::Engine::new(store.clone(), clock.clone());
-        engine.spawn();
-        App { store, clock, ingestor, services_by_key: ServiceCache::default(), engine }
+        Self::with_config(store, clock, Config { rate_limit: limit, ..Config::default() })
+            .expect("the default configuration is valid")
+    }
+
+    /// Fails on a configuration that cannot work (an SMTP URL that does not
+    /// parse).
+    pub fn with_config(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> std::result::Result<Self, String> {
+        let mailer =
+            config.smtp_url.as_deref().map(|url| crate::engine::Mailer::new(url, &config.mail_from)).transpose()?;
+        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit);
+        let pager = Arc::new(crate::paging::Pager::new(store.clone(), clock.clone(), &config.public_url));
+        let engine = crate::engine::Engine::new(store.clone(), clock.clone(), pager.clone(), mailer, config.job_lease);
+        if config.run_engine {
+            engine.spawn();
+        }
+        Ok(App { store, clock, ingestor, services_by_key: ServiceCache::default(), engine, pager })
     }
 
     /// Makes sure an admin can sign in. With `token` (from
@@ -711,26 +759,30 @@ impl App {
         let Some(m) = methods.into_iter().find(|m| m.id == method) else {
             return Err(DomainError::not_found("id", format!("@{user} has no contact method {method}")).into());
         };
-        if m.kind != muster_domain::paging::ContactKind::Webhook {
-            return Err(DomainError::invalid(
-                "id",
-                "only webhook contact methods can be tested yet: email delivery is not built",
-            )
-            .into());
-        }
         let now = self.clock.now();
         let mut key = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-        let job = muster_store::NewJob {
-            kind: "webhook".into(),
-            payload: serde_json::json!({
+        let summary = format!("Test notification for @{user} from Muster");
+        let payload = match m.kind {
+            muster_domain::paging::ContactKind::Webhook => serde_json::json!({
+                "to": m.address,
                 "url": m.address,
                 "secret": m.secret,
                 "body": {"type": "test", "user": user.as_str(), "contact_method": m.id,
-                         "summary": format!("Test notification for @{user} from Muster"), "sent_at": now.to_string()},
+                         "summary": summary, "sent_at": now.to_string()},
             }),
+            muster_domain::paging::ContactKind::Email => serde_json::json!({
+                "to": m.address,
+                "subject": format!("[Muster] {summary}"),
+                "text": format!("{summary}: this contact method works.\n"),
+            }),
+        };
+        let job = muster_store::NewJob {
+            kind: m.kind.as_str().into(),
+            payload,
             idempotency_key: format!("test-{}", hex::encode(key)),
             due_at: crate::engine::immediately(now),
+            page: None,
         };
         let id = self.store.enqueue_job(&job, now).await?;
         self.engine.wake();

@@ -12,9 +12,16 @@
 //! Receivers tell the two apart by the `Idempotency-Key` header, which is
 //! the same on every attempt of a job.
 //!
-//! The engine wakes when work is enqueued (`Engine::wake`) and otherwise
-//! sleeps until the next job is due; there is no polling on the hot path.
-//! Its clock is injected, so tests step time with [`Engine::run_due`].
+//! The engine wakes when work is enqueued (`Engine::wake`, and on
+//! PostgreSQL when another instance commits a job: `LISTEN muster_jobs`)
+//! and otherwise sleeps until the next job is due; there is no polling on
+//! the hot path. Its clock is injected, so tests step time with
+//! [`Engine::run_due`].
+//!
+//! Job kinds: `webhook` (a signed JSON POST), `email` (SMTP), and
+//! `page.step` (an escalation step's timer, run by [`crate::paging::Pager`]).
+//! A notification for a page that was answered before it went out is
+//! skipped: delayed notification rules stop with the page.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +34,12 @@ use sha2::Sha256;
 use tokio::sync::Notify;
 
 use crate::app::Clock;
+use crate::paging::Pager;
 
-/// How long a claimed job is leased to one worker.
+/// How long a claimed job is leased to one worker, unless configured.
 pub const LEASE: Duration = Duration::from_secs(60);
+/// Jobs delivered at the same time by one instance.
+const CONCURRENCY: usize = 16;
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Sleeping longer than this re-checks the outbox anyway (other instances
@@ -41,6 +51,42 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     wake: Notify,
+    pager: Arc<Pager>,
+    mailer: Option<Mailer>,
+    lease: Duration,
+}
+
+/// Where mail goes: an SMTP server from a URL like
+/// `smtp://[user:password@]host:port` (no TLS: a local relay).
+pub struct Mailer {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+}
+
+impl Mailer {
+    pub fn new(url: &str, from: &str) -> Result<Mailer, String> {
+        let rest = url.strip_prefix("smtp://").ok_or_else(|| format!("{url:?} is not an smtp:// URL"))?;
+        let (auth, host_port) = match rest.trim_end_matches('/').rsplit_once('@') {
+            Some((auth, hp)) => (Some(auth), hp),
+            None => (None, rest.trim_end_matches('/')),
+        };
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{url:?} has no valid port"))?),
+            None => (host_port, 25),
+        };
+        if host.is_empty() {
+            return Err(format!("{url:?} names no host"));
+        }
+        let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .timeout(Some(Duration::from_secs(10)));
+        if let Some((user, password)) = auth.and_then(|a| a.split_once(':')) {
+            builder = builder
+                .credentials(lettre::transport::smtp::authentication::Credentials::new(user.into(), password.into()));
+        }
+        let from = from.parse().map_err(|e| format!("the sender {from:?} is not an address: {e}"))?;
+        Ok(Mailer { transport: builder.build(), from })
+    }
 }
 
 /// Signs `timestamp.body` with the contact method's secret: the value of
@@ -60,18 +106,30 @@ struct Failure {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Engine> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        pager: Arc<Pager>,
+        mailer: Option<Mailer>,
+        lease: Duration,
+    ) -> Arc<Engine> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client without TLS builds");
-        Arc::new(Engine { store, clock, http, wake: Notify::new() })
+        Arc::new(Engine { store, clock, http, wake: Notify::new(), pager, mailer, lease })
     }
 
     /// Runs the engine until the runtime stops.
     pub fn spawn(self: &Arc<Self>) {
         let engine = self.clone();
         tokio::spawn(async move {
+            let waker = engine.clone();
+            match engine.store.listen_for_jobs(Arc::new(move || waker.wake())).await {
+                Ok(true) => tracing::info!("listening for jobs committed by other instances"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot listen for other instances' jobs; re-checking every 30 s"),
+            }
             loop {
                 match engine.run_due().await {
                     Ok(n) if n > 0 => continue,
@@ -101,19 +159,27 @@ impl Engine {
     /// Delivers every job due now; returns how many it tried.
     pub async fn run_due(&self) -> Result<usize, muster_store::StoreError> {
         let now = self.clock.now();
-        let lease_until = now.checked_add(jiff::SignedDuration::try_from(LEASE).unwrap_or_default()).unwrap_or(now);
+        let lease_until =
+            now.checked_add(jiff::SignedDuration::try_from(self.lease).unwrap_or_default()).unwrap_or(now);
         let jobs = self.store.claim_jobs(now, lease_until, 32).await?;
         let n = jobs.len();
-        for job in jobs {
-            self.deliver(job).await?;
-        }
+        use futures_util::StreamExt;
+        let results: Vec<Result<(), muster_store::StoreError>> =
+            futures_util::stream::iter(jobs).map(|job| self.deliver(job)).buffer_unordered(CONCURRENCY).collect().await;
+        results.into_iter().collect::<Result<(), _>>()?;
         Ok(n)
     }
 
     #[tracing::instrument(name = "job.deliver", skip_all, fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
     async fn deliver(&self, job: Job) -> Result<(), muster_store::StoreError> {
         let result = match job.kind.as_str() {
+            "page.step" => self.page_step(&job).await,
+            _ if self.answered(&job).await? => {
+                tracing::info!("skipped: the page was answered before this notification went out");
+                Ok(())
+            }
             "webhook" => self.webhook(&job).await,
+            "email" => self.email(&job).await,
             other => Err(Failure { message: format!("no deliverer for jobs of kind {other:?}"), retry_after: None }),
         };
         let now = self.clock.now();
@@ -127,6 +193,39 @@ impl Engine {
                 self.store.retry_job(job.id, due, &f.message).await
             }
         }
+    }
+
+    /// Whether the job notifies for a page that is no longer open.
+    async fn answered(&self, job: &Job) -> Result<bool, muster_store::StoreError> {
+        let Some(page) = job.payload.get("page").and_then(Value::as_u64) else { return Ok(false) };
+        Ok(self.store.page(page).await?.is_some_and(|p| !p.state.is_open()))
+    }
+
+    async fn page_step(&self, job: &Job) -> Result<(), Failure> {
+        let fail = |message: String| Failure { message, retry_after: None };
+        let page = job.payload["page"].as_u64().ok_or_else(|| fail("the job names no page".into()))?;
+        let step = job.payload["step"].as_u64().ok_or_else(|| fail("the job names no step".into()))?;
+        self.pager.run_step(page, step as u32).await.map_err(|e| fail(format!("page {page} step {step}: {e}")))
+    }
+
+    /// Sends the job's `subject` and `text` to `to` over SMTP.
+    async fn email(&self, job: &Job) -> Result<(), Failure> {
+        let fail = |message: String| Failure { message, retry_after: None };
+        let Some(mailer) = &self.mailer else {
+            return Err(fail("no SMTP server is configured (MUSTER_SMTP_URL)".into()));
+        };
+        let to = job.payload["to"].as_str().ok_or_else(|| fail("the job has no recipient".into()))?;
+        let message = lettre::Message::builder()
+            .from(mailer.from.clone())
+            .to(to.parse().map_err(|e| fail(format!("{to:?}: {e}")))?)
+            .subject(job.payload["subject"].as_str().unwrap_or("Muster"))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .message_id(Some(format!("<{}@muster>", job.idempotency_key.replace([':', ' '], "."))))
+            .body(job.payload["text"].as_str().unwrap_or_default().to_owned())
+            .map_err(|e| fail(format!("cannot build the mail: {e}")))?;
+        use lettre::AsyncTransport;
+        mailer.transport.send(message).await.map_err(|e| fail(format!("SMTP to {to}: {e}")))?;
+        Ok(())
     }
 
     /// POSTs the job's `body` to its `url`, signed with its `secret`.

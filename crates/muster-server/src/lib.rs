@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod paging;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -45,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes();
     api.route("/healthz", axum::routing::get(healthz))
         .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
+        .route("/pages/{id}/{action}", axum::routing::get(api::pages::answer_link_form).post(api::pages::answer_link))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is nothing at this path") })
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -102,7 +104,8 @@ async fn ensure_problem(response: Response) -> Response {
     // Problem documents, and the JSON errors of wire formats that have their
     // own (PagerDuty's), pass as they are.
     let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes().starts_with(b"application/problem+json") || v.as_bytes().starts_with(b"application/json")
+        let v = v.as_bytes();
+        v.starts_with(b"application/problem+json") || v.starts_with(b"application/json") || v.starts_with(b"text/html")
     });
     if status.as_u16() < 400 || is_problem {
         return response;

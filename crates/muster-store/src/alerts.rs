@@ -501,6 +501,12 @@ macro_rules! shared_queries {
                 let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
                 system_command(c, number as u64, Command::AlertStatus { alert: alert.reference() }, now).await?;
             }
+            let reason = if e.action == AlertAction::Resolve {
+                format!("alert {id} resolved")
+            } else {
+                format!("alert {id} was acknowledged by its monitoring")
+            };
+            close_alert_pages(c, id as u64, None, &reason, now).await?;
             Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
         }
 
@@ -600,6 +606,29 @@ macro_rules! shared_queries {
             now: Timestamp,
             services: &mut std::collections::HashMap<u64, Service>,
         ) -> Result<(Option<u64>, bool)> {
+            let (incident, declared) = alert_incident(c, e, id, previous, now, services).await?;
+            let service = &services[&e.service];
+            if let Some(policy) = service.escalation_policy {
+                let priority = if declared { service.auto_declare.priority_for(e.severity) } else { None };
+                let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                page_for_alert(c, &found, policy, priority, now).await?;
+            }
+            Ok((incident, declared))
+        }
+
+        /// The incident a new alert belongs to (see `new_alert`).
+        async fn alert_incident(
+            c: &mut Conn,
+            e: &IngestEvent,
+            id: u64,
+            previous: Option<u64>,
+            now: Timestamp,
+            services: &mut std::collections::HashMap<u64, Service>,
+        ) -> Result<(Option<u64>, bool)> {
+            if !services.contains_key(&e.service) {
+                let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+                services.insert(e.service, found);
+            }
             if let Some(number) = previous {
                 let open = lock_incident(c, number).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
                 if open {
@@ -608,10 +637,6 @@ macro_rules! shared_queries {
                     system_command(c, number, Command::LinkAlert { alert: alert.reference(), retriggered: true }, now).await?;
                     return Ok((Some(number), false));
                 }
-            }
-            if !services.contains_key(&e.service) {
-                let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
-                services.insert(e.service, found);
             }
             let service = &services[&e.service];
             let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok((None, false)) };
@@ -726,6 +751,9 @@ macro_rules! shared_queries {
                     }
                 }
             }
+            let by = (status == AlertStatus::Acknowledged).then_some(actor);
+            let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
+            close_alert_pages(c, id, by, &reason, now).await?;
             Ok(updated)
         }
 
@@ -775,8 +803,10 @@ macro_rules! shared_queries {
 
 pub(crate) mod sqlite_queries {
     shared_queries!(sqlx::Sqlite, "");
+    page_queries!();
 }
 
 pub(crate) mod postgres_queries {
     shared_queries!(sqlx::Postgres, " FOR UPDATE");
+    page_queries!();
 }

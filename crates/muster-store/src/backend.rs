@@ -444,17 +444,10 @@ macro_rules! store_impl {
             }
 
             async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
-                sqlx::query(
-                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(&job.kind)
-                .bind(job.payload.to_string())
-                .bind(&job.idempotency_key)
-                .bind(micros(job.due_at))
-                .bind(micros(now))
-                .execute(&self.$write)
-                .await?;
+                {
+                    let mut c = self.$write.acquire().await?;
+                    crate::alerts::$queries::insert_jobs(&mut c, std::slice::from_ref(job), now).await?;
+                }
                 let (id,): (i64,) = sqlx::query_as("SELECT id FROM jobs WHERE idempotency_key = $1")
                     .bind(&job.idempotency_key)
                     .fetch_one(&self.$write)
@@ -518,6 +511,130 @@ macro_rules! store_impl {
                     Ok(crate::JobStatus { attempts: attempts as u32, done_at: done.map(rows::timestamp).transpose()?, last_error: error })
                 })
                 .transpose()
+            }
+
+            async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+                self.listen_for_jobs_impl(wake).await
+            }
+
+            async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {
+                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.$write)
+                    .await?;
+                let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.$write)
+                    .await?;
+                Ok(stored)
+            }
+
+            async fn create_page(
+                &self,
+                page: &crate::NewPage,
+                now: Timestamp,
+                decide: &crate::DecidePage<'_>,
+            ) -> Result<(crate::PageRecord, Vec<Event>)> {
+                let mut tx = self.$write.begin().await?;
+                let done = crate::alerts::$queries::create_page(&mut tx, page, now, decide).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn move_page(&self, m: &crate::PageMove, now: Timestamp) -> Result<Option<crate::PageRecord>> {
+                let mut tx = self.$write.begin().await?;
+                let done = crate::alerts::$queries::move_page(&mut tx, m, now).await?;
+                if done.is_some() {
+                    tx.commit().await?;
+                }
+                Ok(done)
+            }
+
+            async fn page(&self, id: u64) -> Result<Option<crate::PageRecord>> {
+                let mut c = self.$read.acquire().await?;
+                crate::alerts::$queries::page_by_id(&mut c, id).await
+            }
+
+            async fn pages(&self, f: &crate::PageFilter) -> Result<Vec<crate::PageRecord>> {
+                let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(crate::pages::PAGE_COLUMNS);
+                q.push(" WHERE 1 = 1");
+                if let Some(n) = f.incident {
+                    q.push(" AND incident = ").push_bind(n as i64);
+                }
+                if let Some(a) = f.alert {
+                    q.push(" AND alert = ").push_bind(a as i64);
+                }
+                if f.open {
+                    q.push(" AND state IN ('pending', 'notified')");
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit));
+                let found: Vec<crate::pages::PageRow> = q.build_query_as().fetch_all(&self.$read).await?;
+                found.into_iter().map(crate::pages::page).collect()
+            }
+
+            async fn deliveries(&self, page: u64) -> Result<Vec<crate::Delivery>> {
+                let found: Vec<crate::pages::DeliveryRow> = sqlx::query_as(
+                    "SELECT id, kind, payload, due_at, attempts, done_at, last_error FROM jobs
+                     WHERE page = $1 AND kind <> 'page.step' ORDER BY due_at, id",
+                )
+                .bind(page as i64)
+                .fetch_all(&self.$read)
+                .await?;
+                found.into_iter().map(crate::pages::delivery).collect()
+            }
+
+            async fn add_notification_rule(
+                &self,
+                user: &Handle,
+                rule: &muster_domain::page::NotificationRule,
+                now: Timestamp,
+            ) -> Result<crate::NotificationRuleRecord> {
+                let owner: Option<(String,)> = sqlx::query_as("SELECT handle FROM contact_methods WHERE id = $1")
+                    .bind(rule.contact_method as i64)
+                    .fetch_optional(&self.$write)
+                    .await?;
+                if owner.as_ref().is_none_or(|(h,)| h != user.as_str()) {
+                    return Err(crate::StoreError::Rejected(muster_domain::DomainError::invalid(
+                        "contact_method",
+                        format!("@{user} has no contact method {}", rule.contact_method),
+                    )));
+                }
+                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                    "INSERT INTO notification_rules (handle, contact_method, delay_seconds, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(user.as_str())
+                .bind(rule.contact_method as i64)
+                .bind(i64::from(rule.delay_seconds))
+                .bind(micros(now))
+                .fetch_one(&self.$write)
+                .await;
+                match result {
+                    Err(e) if rows::is_unique_violation(&e) => Err(crate::StoreError::Conflict(format!(
+                        "contact method {} is used after {} seconds already",
+                        rule.contact_method, rule.delay_seconds
+                    ))),
+                    Err(e) => Err(e.into()),
+                    Ok((id,)) => Ok(crate::NotificationRuleRecord { id: id as u64, user: user.clone(), rule: *rule }),
+                }
+            }
+
+            async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {
+                let found: Vec<(i64, i64, i64)> = sqlx::query_as(
+                    "SELECT id, contact_method, delay_seconds FROM notification_rules WHERE handle = $1 ORDER BY delay_seconds, id",
+                )
+                .bind(user.as_str())
+                .fetch_all(&self.$read)
+                .await?;
+                Ok(found
+                    .into_iter()
+                    .map(|(id, m, d)| crate::NotificationRuleRecord {
+                        id: id as u64,
+                        user: user.clone(),
+                        rule: muster_domain::page::NotificationRule { contact_method: m as u64, delay_seconds: d as u32 },
+                    })
+                    .collect())
             }
         }
         }

@@ -14,6 +14,8 @@ pub struct NewJob {
     /// `Idempotency-Key` of every attempt.
     pub idempotency_key: String,
     pub due_at: Timestamp,
+    /// The page this job notifies for (or times), if any.
+    pub page: Option<u64>,
 }
 
 /// A job claimed for delivery (leased until a time; an unfinished lease

@@ -23,6 +23,8 @@ use muster_domain::{
     DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
 };
 
+#[macro_use]
+pub mod pages;
 pub mod alerts;
 #[macro_use]
 mod backend;
@@ -104,12 +106,17 @@ pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), D
 pub type DecideLink<'a> =
     dyn Fn(&Incident, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
+/// Decides the `page_sent` entry of a page on its incident, given the
+/// page's id.
+pub type DecidePage<'a> = dyn Fn(&Incident, u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+
 /// Decides a declaration for an alert, given the number the store allots.
 pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
 pub use jobs::{Job, JobStatus, NewJob};
+pub use pages::{Delivery, NewPage, NotificationRuleRecord, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
@@ -215,6 +222,38 @@ pub trait Store: Send + Sync + 'static {
     /// When the next unfinished job is due (or its lease runs out).
     async fn next_job_due(&self) -> Result<Option<Timestamp>>;
     async fn job_status(&self, id: u64) -> Result<Option<JobStatus>>;
+    /// Calls `wake` whenever another instance commits a job (PostgreSQL
+    /// `LISTEN`), from a task of its own, until the process ends. Returns
+    /// whether the backend can do that (SQLite has one instance).
+    async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool>;
+
+    /// Stores `value` under `key` unless a value is there; returns the
+    /// stored one (so instances starting together agree).
+    async fn ensure_setting(&self, key: &str, value: &str) -> Result<String>;
+
+    /// Writes a page, its first step's timer, and (with an incident) the
+    /// `page_sent` entry `decide` makes, in one transaction.
+    async fn create_page(
+        &self,
+        page: &NewPage,
+        now: Timestamp,
+        decide: &DecidePage<'_>,
+    ) -> Result<(PageRecord, Vec<Event>)>;
+    /// Moves a page if it is still open at `from_step`, with its incident
+    /// entry and jobs, in one transaction; `None` if it had moved on.
+    async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<Option<PageRecord>>;
+    async fn page(&self, id: u64) -> Result<Option<PageRecord>>;
+    async fn pages(&self, filter: &PageFilter) -> Result<Vec<PageRecord>>;
+    /// The notifications a page sent or is sending, in order.
+    async fn deliveries(&self, page: u64) -> Result<Vec<Delivery>>;
+
+    async fn add_notification_rule(
+        &self,
+        user: &Handle,
+        rule: &muster_domain::page::NotificationRule,
+        now: Timestamp,
+    ) -> Result<NotificationRuleRecord>;
+    async fn notification_rules(&self, user: &Handle) -> Result<Vec<NotificationRuleRecord>>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

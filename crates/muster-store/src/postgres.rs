@@ -34,6 +34,31 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
+
+    /// `LISTEN muster_jobs` on a connection of its own; a trigger notifies
+    /// on every commit that adds or reschedules jobs. A lost connection is
+    /// re-established (and `wake` called, as notifications may have been
+    /// missed meanwhile).
+    async fn listen_for_jobs_impl(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen("muster_jobs").await?;
+        tokio::spawn(async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => wake(),
+                    Ok(None) => {
+                        tracing::info!("the job listener reconnected");
+                        wake();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the job listener failed; retrying in a second");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(true)
+    }
 }
 
 store_impl!(

@@ -43,6 +43,11 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&self.write).await?;
         Ok(())
     }
+
+    /// One instance per SQLite file: the engine's own wake-up suffices.
+    async fn listen_for_jobs_impl(&self, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 store_impl!(SqliteStore, "sqlite", sqlx::Sqlite, sqlite_queries, write = write, read = read, skip_locked = "");

@@ -18,7 +18,13 @@ fn at(s: u64) -> Timestamp {
 }
 
 fn job(key: &str, due: u64) -> NewJob {
-    NewJob { kind: "webhook".into(), payload: json!({"k": key}), idempotency_key: key.into(), due_at: at(due) }
+    NewJob {
+        kind: "webhook".into(),
+        payload: json!({"k": key}),
+        idempotency_key: key.into(),
+        due_at: at(due),
+        page: None,
+    }
 }
 
 async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatabase) {

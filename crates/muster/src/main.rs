@@ -49,6 +49,20 @@ enum Top {
         /// How many events an integration may send at once above its rate.
         #[arg(long, env = "MUSTER_INGEST_BURST", default_value_t = 100_000.0)]
         ingest_burst: f64,
+        /// The address people reach this server at, for links in notifications
+        /// (default: http:// and the listening address).
+        #[arg(long, env = "MUSTER_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// SMTP server for email notifications: smtp://[user:password@]host:port (no TLS).
+        #[arg(long, env = "MUSTER_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// The sender of notification mail.
+        #[arg(long, env = "MUSTER_MAIL_FROM", default_value = "Muster <muster@localhost>")]
+        mail_from: String,
+        /// Seconds a claimed delivery job belongs to this instance before
+        /// another may take it over (longer than a delivery's 10 s timeout).
+        #[arg(long, env = "MUSTER_JOB_LEASE_SECONDS", default_value_t = 60)]
+        job_lease_seconds: u64,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -70,9 +84,26 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Top::Serve { listen, database, admin_token, ingest_rate, ingest_burst } => {
-                let limit = muster_server::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst };
-                serve(listen, &database, admin_token.as_deref(), limit).await
+            Top::Serve {
+                listen,
+                database,
+                admin_token,
+                ingest_rate,
+                ingest_burst,
+                public_url,
+                smtp_url,
+                mail_from,
+                job_lease_seconds,
+            } => {
+                let config = muster_server::app::Config {
+                    rate_limit: muster_server::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
+                    public_url: public_url.unwrap_or_default(),
+                    smtp_url,
+                    mail_from,
+                    job_lease: std::time::Duration::from_secs(job_lease_seconds.max(1)),
+                    run_engine: true,
+                };
+                serve(listen, &database, admin_token.as_deref(), config).await
             }
             Top::Migrate { database } => migrate(&database).await,
             Top::Client(cmd) => commands::run(cmd, cli.connection).await,
@@ -97,17 +128,23 @@ async fn serve(
     listen: SocketAddr,
     database: &str,
     admin_token: Option<&str>,
-    limit: muster_server::ingest::RateLimit,
+    mut config: muster_server::app::Config,
 ) -> anyhow::Result<()> {
     init_tracing();
     let store =
         muster_store::open(database, true).await.with_context(|| format!("failed to open the database {database}"))?;
-    let clock = Arc::new(muster_server::app::SystemClock);
-    let app = Arc::new(muster_server::app::App::with_rate_limit(store, clock, limit));
-    let generated = app.bootstrap_admin(admin_token).await.context("failed to set up the admin user")?;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    if config.public_url.is_empty() {
+        config.public_url = format!("http://{addr}");
+    }
+    let clock = Arc::new(muster_server::app::SystemClock);
+    let app = muster_server::app::App::with_config(store, clock, config)
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("invalid configuration")?;
+    let app = Arc::new(app);
+    let generated = app.bootstrap_admin(admin_token).await.context("failed to set up the admin user")?;
     println!("Muster is listening on http://{addr} (database: {})", redact(database));
     if let Some(token) = generated {
         println!("First start: created user admin. Its API token, shown only this once:");

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 mod alerts;
 mod incidents;
 pub mod ingest;
+pub mod pages;
 mod roles;
 mod schedules;
 mod users;
@@ -80,6 +81,12 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(schedules::user_calendar))
         .routes(routes!(schedules::create_policy, schedules::list_policies))
         .routes(routes!(schedules::get_policy))
+        .routes(routes!(pages::create_page, pages::incident_pages))
+        .routes(routes!(pages::list_pages))
+        .routes(routes!(pages::get_page))
+        .routes(routes!(pages::acknowledge_page))
+        .routes(routes!(pages::decline_page))
+        .routes(routes!(pages::add_notification_rule, pages::list_notification_rules))
         .split_for_parts()
 }
 

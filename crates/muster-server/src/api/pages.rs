@@ -1,0 +1,384 @@
+//! Pages: sending them from an incident, answering them, following them;
+//! notification rules; and the signed answer links in notifications.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use muster_domain::page::{NotificationRule, PageTarget};
+use muster_store::{Delivery, PageFilter, PageRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::incident_ref;
+use crate::app::{App, parse_handle};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::Answer;
+
+/// Whom to page: exactly one of `user`, `schedule` (whoever is on call) or
+/// `policy` (an escalation policy, step by step).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageTargetRequest {
+    pub user: Option<String>,
+    pub schedule: Option<u64>,
+    pub policy: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageRequest {
+    pub target: PageTargetRequest,
+    /// What the paged people read first.
+    pub message: String,
+    /// A role whoever acknowledges takes on, e.g. `tech_lead`.
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    pub job: u64,
+    /// `webhook` or `email`.
+    pub kind: String,
+    pub to: String,
+    pub person: Option<String>,
+    pub due_at: String,
+    pub attempts: u32,
+    /// When the receiver took it; absent while it is pending or retrying.
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageResponse {
+    pub id: u64,
+    /// `pending`, `notified`, `acknowledged`, `declined`, `expired` or `cancelled`.
+    pub state: String,
+    /// `{"user": …}`, `{"schedule": …}` or `{"policy": …}`.
+    #[schema(value_type = Object)]
+    pub target: serde_json::Value,
+    pub message: String,
+    /// The incident, as `INC-7`.
+    pub incident: Option<String>,
+    pub alert: Option<u64>,
+    /// The roles whoever acknowledges takes on.
+    pub roles: Vec<String>,
+    /// Escalation steps notified so far.
+    pub step: u32,
+    pub notified: Vec<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Who acknowledged or declined it.
+    pub answered_by: Option<String>,
+    pub reason: Option<String>,
+    /// Where its notifications went (on `GET /api/v1/pages/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryResponse>>,
+}
+
+fn page_response(p: PageRecord, deliveries: Option<Vec<Delivery>>) -> PageResponse {
+    PageResponse {
+        id: p.id,
+        state: p.state.as_str().into(),
+        target: serde_json::to_value(&p.target).unwrap_or_default(),
+        message: p.message,
+        incident: p.incident.map(|n| format!("INC-{n}")),
+        alert: p.alert,
+        roles: p.roles.iter().map(|r| r.key().to_owned()).collect(),
+        step: p.step,
+        notified: p.notified.iter().map(|h| h.as_str().to_owned()).collect(),
+        created_by: p.created_by.as_str().into(),
+        created_at: p.created_at.to_string(),
+        updated_at: p.updated_at.to_string(),
+        answered_by: p.closed_by.map(|h| h.as_str().to_owned()),
+        reason: p.reason,
+        deliveries: deliveries.map(|ds| {
+            ds.into_iter()
+                .map(|d| DeliveryResponse {
+                    job: d.job,
+                    kind: d.kind,
+                    to: d.to,
+                    person: d.person,
+                    due_at: d.due_at.to_string(),
+                    attempts: d.attempts,
+                    delivered_at: d.delivered_at.map(|t| t.to_string()),
+                    last_error: d.last_error,
+                })
+                .collect()
+        }),
+    }
+}
+
+fn target(t: PageTargetRequest) -> Result<PageTarget, ApiError> {
+    match (t.user, t.schedule, t.policy) {
+        (Some(u), None, None) => Ok(PageTarget::User(parse_handle(&u, "target.user")?)),
+        (None, Some(s), None) => Ok(PageTarget::Schedule(s)),
+        (None, None, Some(p)) => Ok(PageTarget::Policy(p)),
+        _ => Err(muster_domain::DomainError::invalid("target", "name exactly one of user, schedule or policy").into()),
+    }
+}
+
+fn page_id(s: &str) -> Result<u64, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found("id", format!("there is no page {s:?}")))
+}
+
+/// Page someone for an incident: a person, whoever is on call on a schedule,
+/// or an escalation policy. With `role`, whoever acknowledges takes it on.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/pages", tag = "pages", security(("bearer" = [])),
+    params(("ref" = String, Path)), request_body = PageRequest,
+    responses((status = 201, body = PageResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_page(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<PageRequest>,
+) -> ApiResult<(StatusCode, Json<PageResponse>)> {
+    let r = incident_ref(&r)?;
+    app.incident(r).await?;
+    let t = target(body.target)?;
+    let page = app.page_for_incident(&actor, r, t, &body.message, body.role.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(page_response(page, None))))
+}
+
+/// The pages of an incident, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/pages", tag = "pages", security(("bearer" = [])),
+    params(("ref" = String, Path)), responses((status = 200, body = [PageResponse]), (status = 404, body = Problem)))]
+pub async fn incident_pages(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<Vec<PageResponse>>> {
+    let r = incident_ref(&r)?;
+    app.incident(r).await?;
+    let found = app.pages(&PageFilter { incident: Some(r.0), limit: 1000, ..PageFilter::default() }).await?;
+    Ok(Json(found.into_iter().map(|p| page_response(p, None)).collect()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageListQuery {
+    /// Only pages still escalating.
+    pub open: Option<bool>,
+    pub alert: Option<u64>,
+    pub limit: Option<u32>,
+}
+
+/// Recent pages, newest first.
+#[utoipa::path(get, path = "/api/v1/pages", tag = "pages", security(("bearer" = [])), params(PageListQuery),
+    responses((status = 200, body = [PageResponse]), (status = 400, body = Problem)))]
+pub async fn list_pages(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<PageListQuery>,
+) -> ApiResult<Json<Vec<PageResponse>>> {
+    let filter = PageFilter {
+        incident: None,
+        alert: q.alert,
+        open: q.open.unwrap_or(false),
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    Ok(Json(app.pages(&filter).await?.into_iter().map(|p| page_response(p, None)).collect()))
+}
+
+/// A page with where each of its notifications went.
+#[utoipa::path(get, path = "/api/v1/pages/{id}", tag = "pages", security(("bearer" = [])),
+    params(("id" = u64, Path)), responses((status = 200, body = PageResponse), (status = 404, body = Problem)))]
+pub async fn get_page(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PageResponse>> {
+    let (p, deliveries) = app.page(page_id(&id)?).await?;
+    Ok(Json(page_response(p, Some(deliveries))))
+}
+
+/// Acknowledge a page: its escalation stops, and the caller takes on the
+/// roles it asked for. Acknowledging an alert's page acknowledges the alert.
+#[utoipa::path(post, path = "/api/v1/pages/{id}/acknowledge", tag = "pages", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = PageResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn acknowledge_page(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PageResponse>> {
+    Ok(Json(page_response(app.acknowledge_page(&actor, page_id(&id)?).await?, None)))
+}
+
+/// Decline a page: it goes on to its next escalation step at once, or ends
+/// as declined when there is none.
+#[utoipa::path(post, path = "/api/v1/pages/{id}/decline", tag = "pages", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = PageResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn decline_page(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PageResponse>> {
+    Ok(Json(page_response(app.decline_page(&actor, page_id(&id)?).await?, None)))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRuleRequest {
+    pub contact_method: u64,
+    /// Seconds after the person is paged (0: at once).
+    #[serde(default)]
+    pub delay_seconds: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationRuleResponse {
+    pub id: u64,
+    pub contact_method: u64,
+    pub delay_seconds: u32,
+}
+
+/// Add a notification rule: which contact method, how long after being
+/// paged. Someone without rules is notified on every method at once.
+#[utoipa::path(post, path = "/api/v1/users/{handle}/notification-rules", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), request_body = NotificationRuleRequest,
+    responses((status = 201, body = NotificationRuleResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_notification_rule(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<NotificationRuleRequest>,
+) -> ApiResult<(StatusCode, Json<NotificationRuleResponse>)> {
+    let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
+    let rule = NotificationRule { contact_method: body.contact_method, delay_seconds: body.delay_seconds };
+    let r = app.add_notification_rule(&actor, &handle, rule).await?;
+    let body = NotificationRuleResponse {
+        id: r.id,
+        contact_method: r.rule.contact_method,
+        delay_seconds: r.rule.delay_seconds,
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{handle}/notification-rules", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), responses((status = 200, body = [NotificationRuleResponse]), (status = 404, body = Problem)))]
+pub async fn list_notification_rules(
+    State(app): State<Arc<App>>,
+    _c: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<Vec<NotificationRuleResponse>>> {
+    let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
+    let rules = app.notification_rules(&handle).await?;
+    Ok(Json(
+        rules
+            .into_iter()
+            .map(|r| NotificationRuleResponse {
+                id: r.id,
+                contact_method: r.rule.contact_method,
+                delay_seconds: r.rule.delay_seconds,
+            })
+            .collect(),
+    ))
+}
+
+// The answer links in notifications: `GET` shows what the link does and a
+// button, `POST` (the button, or a chat bot) does it. A `GET` never changes
+// anything, because mail scanners open links before people do.
+
+#[derive(Debug, Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    sig: String,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let doc = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} · Muster</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}}\
+         button{{font-size:1.1rem;padding:.6rem 1.2rem}}@media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style>\
+         </head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    (status, Html(doc)).into_response()
+}
+
+fn answer_of(action: &str) -> Option<Answer> {
+    match action {
+        "ack" => Some(Answer::Acknowledge),
+        "decline" => Some(Answer::Decline),
+        _ => None,
+    }
+}
+
+fn link_error(e: ApiError) -> Response {
+    let (status, text) = (e.status, e.detail);
+    let title = if status == StatusCode::FORBIDDEN { "This link is not valid" } else { "Not done" };
+    html_page(status, title, &format!("<p>{}</p>", escape(&text)))
+}
+
+/// Shows a page and a button that answers it as the person the link is for.
+pub async fn answer_link_form(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Response {
+    let (Ok(id), Some(answer)) = (id.parse::<u64>(), answer_of(&action)) else {
+        return html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>");
+    };
+    let valid = match muster_domain::Handle::parse(&q.user) {
+        Ok(h) => app.pager.verify(answer, id, &h, &q.sig).await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if !valid {
+        return html_page(StatusCode::FORBIDDEN, "This link is not valid", "<p>Ask for a new page.</p>");
+    }
+    let p = match app.page(id).await {
+        Ok((p, _)) => p,
+        Err(e) => return link_error(e.into()),
+    };
+    let verb = if answer == Answer::Acknowledge { "Acknowledge" } else { "Decline" };
+    let incident = p.incident.map(|n| format!("<p>Incident: INC-{n}</p>")).unwrap_or_default();
+    let form = if p.state.is_open() {
+        format!("<form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>", escape(&q.user))
+    } else {
+        format!("<p>This page is {} already.</p>", p.state)
+    };
+    let body = format!("<p><strong>{}</strong></p>{incident}{form}", escape(&p.message));
+    html_page(StatusCode::OK, &format!("Page {id}"), &body)
+}
+
+/// Answers a page as the person the signed link is for.
+pub async fn answer_link(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Response {
+    let (Ok(id), Some(answer)) = (id.parse::<u64>(), answer_of(&action)) else {
+        return html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>");
+    };
+    match app.answer_by_link(answer, id, &q.user, &q.sig).await {
+        Ok(p) => {
+            let what = match p.state {
+                muster_domain::page::PageState::Acknowledged => "Acknowledged. The escalation has stopped.".to_owned(),
+                muster_domain::page::PageState::Declined => "Declined.".to_owned(),
+                _ => "Declined; the page goes on to the next step.".to_owned(),
+            };
+            let roles = if p.state == muster_domain::page::PageState::Acknowledged && !p.roles.is_empty() {
+                let names: Vec<String> = p.roles.iter().map(muster_domain::RoleKind::name).collect();
+                format!("<p>You are now {}.</p>", escape(&names.join(" and ")))
+            } else {
+                String::new()
+            };
+            html_page(StatusCode::OK, &format!("Page {id}"), &format!("<p>{what}</p>{roles}"))
+        }
+        Err(e) => link_error(e.into()),
+    }
+}

@@ -1,0 +1,470 @@
+//! Paging: sending pages, running their escalation steps, and answering
+//! them (in the API, with the CLI, or through a signed link).
+//!
+//! A page is written with the timer of its first step (a `page.step` job)
+//! in one transaction. The engine runs that job: [`Pager::run_step`] asks
+//! the domain what the step does, works out who is on call and how each
+//! person wants to be reached, and writes — again in one transaction — the
+//! page's move, the timeline entry, one job per notification and the next
+//! step's timer. A timer that fires twice, late, or on two instances at once
+//! acts once: the page's move is conditional on the step it expects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use muster_domain::page::{self, DeclineDecision, PageState, PageTarget, StepDecision};
+use muster_domain::paging::{ContactKind, Target};
+use muster_domain::{Actor, Command, DomainError, Handle, IncidentRef, RoleKind, Timestamp};
+use muster_store::pages::step_job;
+use muster_store::{NewJob, NewPage, PageMove, PageRecord, Store, StoreError};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::app::{App, Clock, Result};
+
+const SIGNING_KEY_SETTING: &str = "paging.signing_key";
+
+/// What an answer link does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Acknowledge,
+    Decline,
+}
+
+impl Answer {
+    fn as_str(self) -> &'static str {
+        match self {
+            Answer::Acknowledge => "ack",
+            Answer::Decline => "decline",
+        }
+    }
+}
+
+/// Runs escalation steps and signs answer links.
+pub struct Pager {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+    key: tokio::sync::OnceCell<Vec<u8>>,
+}
+
+impl Pager {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: &str) -> Pager {
+        Pager {
+            store,
+            clock,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            key: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The key answer links are signed with: made once per database and
+    /// shared by every instance on it.
+    async fn key(&self) -> Result<&[u8]> {
+        self.key
+            .get_or_try_init(|| async {
+                let mut fresh = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+                let stored = self.store.ensure_setting(SIGNING_KEY_SETTING, &hex::encode(fresh)).await?;
+                hex::decode(stored.trim()).map_err(|e| StoreError::Corrupt(format!("{SIGNING_KEY_SETTING}: {e}")))
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+
+    async fn signature(&self, answer: Answer, page: u64, user: &Handle) -> Result<String> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
+        mac.update(format!("{}\n{page}\n{user}", answer.as_str()).as_bytes());
+        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
+    /// The link that answers page `page` as `user`, without signing in.
+    pub async fn answer_url(&self, answer: Answer, page: u64, user: &Handle) -> Result<String> {
+        let sig = self.signature(answer, page, user).await?;
+        Ok(format!("{}/pages/{page}/{}?user={user}&sig={sig}", self.public_url, answer.as_str()))
+    }
+
+    /// Whether `sig` is the signature of that link (compared in constant time).
+    pub async fn verify(&self, answer: Answer, page: u64, user: &Handle, sig: &str) -> Result<bool> {
+        let Ok(given) = hex::decode(sig.trim()) else { return Ok(false) };
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
+        mac.update(format!("{}\n{page}\n{user}", answer.as_str()).as_bytes());
+        Ok(given.len() == 16 && mac.verify_truncated_left(&given).is_ok())
+    }
+
+    fn system() -> Actor {
+        Actor {
+            handle: Handle::parse(muster_store::alerts::SYSTEM).expect("a valid handle"),
+            permission: muster_domain::Permission::Responder,
+        }
+    }
+
+    /// Runs step `n` of page `id`: the engine calls this for a `page.step` job.
+    pub async fn run_step(&self, id: u64, n: u32) -> Result<()> {
+        let Some(p) = self.store.page(id).await? else { return Ok(()) };
+        let now = self.clock.now();
+        match page::decide_step(&p.policy, p.state, p.step, n) {
+            StepDecision::Nothing => Ok(()),
+            StepDecision::Expire => {
+                let command = Command::ClosePage { page: id, state: PageState::Expired, reason: None, roles: vec![] };
+                let m = PageMove {
+                    page: id,
+                    from_step: p.step,
+                    state: PageState::Expired,
+                    step: p.step,
+                    notified: vec![],
+                    closed_by: None,
+                    reason: Some("every step was notified and nobody acknowledged".into()),
+                    command: Some((Self::system(), command)),
+                    jobs: vec![],
+                };
+                self.store.move_page(&m, now).await?;
+                Ok(())
+            }
+            StepDecision::Notify { step, wait_seconds } => {
+                let policy_step = p.policy.step(step as usize).expect("the domain chose an existing step");
+                let mut schedules = HashMap::new();
+                for t in &policy_step.targets {
+                    if let Target::Schedule(sid) = t
+                        && let Some(found) = self.store.schedule(*sid).await?
+                    {
+                        schedules.insert(*sid, found.schedule()?);
+                    }
+                }
+                let people = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
+                let about = self.about(&p).await?;
+                let mut jobs = Vec::new();
+                for person in &people {
+                    jobs.extend(self.notifications(&p, step, person, now, &about).await?);
+                }
+                let next_due = now
+                    .checked_add(jiff::SignedDuration::from_secs(i64::from(wait_seconds)))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                jobs.push(step_job(id, step + 1, next_due));
+                let command = Command::PageNotified { page: id, step: step + 1, people: people.clone() };
+                let m = PageMove {
+                    page: id,
+                    from_step: step,
+                    state: PageState::Notified,
+                    step: step + 1,
+                    notified: people,
+                    closed_by: None,
+                    reason: None,
+                    command: Some((Self::system(), command)),
+                    jobs,
+                };
+                self.store.move_page(&m, now).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// What a page is about, for notifications: its alert and incident.
+    async fn about(&self, p: &PageRecord) -> Result<Value> {
+        let alert = match p.alert {
+            Some(a) => self.store.alert(a).await?.map(|a| {
+                json!({"id": a.id, "service": a.service_name, "dedup_key": a.dedup_key.as_str(),
+                       "severity": a.severity.as_str(), "status": a.status.as_str(), "summary": a.summary})
+            }),
+            None => None,
+        };
+        let incident = match p.incident {
+            Some(n) => self.store.incident(n).await?.map(|i| {
+                json!({"ref": i.reference().to_string(), "number": i.number, "title": i.title,
+                       "priority": i.priority.as_str(), "status": i.status.as_str(), "topic": i.topic,
+                       "url": format!("{}/incidents/{}", self.public_url, i.reference())})
+            }),
+            None => None,
+        };
+        Ok(json!({"alert": alert, "incident": incident}))
+    }
+
+    /// One job per way `person` is reached for step `step` of a page.
+    async fn notifications(
+        &self,
+        p: &PageRecord,
+        step: u32,
+        person: &Handle,
+        now: Timestamp,
+        about: &Value,
+    ) -> Result<Vec<NewJob>> {
+        let methods = self.store.contact_methods(person).await?;
+        let rules: Vec<page::NotificationRule> =
+            self.store.notification_rules(person).await?.into_iter().map(|r| r.rule).collect();
+        let ids: Vec<u64> = methods.iter().map(|m| m.id).collect();
+        let ack_url = self.answer_url(Answer::Acknowledge, p.id, person).await?;
+        let decline_url = self.answer_url(Answer::Decline, p.id, person).await?;
+        let summary = match &about["incident"]["ref"] {
+            Value::String(r) => format!("{r}: {}", p.message),
+            _ => p.message.clone(),
+        };
+        let mut jobs = Vec::new();
+        for (method, delay) in page::notifications(&ids, &rules) {
+            let Some(m) = methods.iter().find(|m| m.id == method) else { continue };
+            let due_at = now
+                .checked_add(jiff::SignedDuration::from_secs(i64::from(delay)))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body = json!({
+                "type": "page", "page_id": p.id, "step": step + 1, "person": person.as_str(),
+                "summary": summary, "message": p.message, "ack_url": ack_url, "decline_url": decline_url,
+                "alert": about["alert"], "incident": about["incident"],
+                "roles": p.roles.iter().map(RoleKind::key).collect::<Vec<_>>(), "sent_at": now.to_string(),
+            });
+            let payload = match m.kind {
+                ContactKind::Webhook => {
+                    json!({"page": p.id, "person": person.as_str(), "to": m.address, "url": m.address,
+                           "secret": m.secret, "body": body})
+                }
+                ContactKind::Email => {
+                    let subject: String = format!("[Muster] Page {}: {summary}", p.id).chars().take(200).collect();
+                    let mut text = format!("You are paged: {summary}\n\n");
+                    if let Some(i) = about["incident"].as_object() {
+                        text.push_str(&format!(
+                            "Incident: {} ({}, {}): {}\n",
+                            i["ref"].as_str().unwrap_or(""),
+                            i["priority"].as_str().unwrap_or(""),
+                            i["status"].as_str().unwrap_or(""),
+                            i["title"].as_str().unwrap_or("")
+                        ));
+                    }
+                    if let Some(a) = about["alert"].as_object() {
+                        text.push_str(&format!(
+                            "Alert {} on {} ({}): {}\n",
+                            a["id"],
+                            a["service"].as_str().unwrap_or(""),
+                            a["severity"].as_str().unwrap_or(""),
+                            a["summary"].as_str().unwrap_or("")
+                        ));
+                    }
+                    text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
+                    json!({"page": p.id, "person": person.as_str(), "to": m.address, "subject": subject, "text": text})
+                }
+            };
+            jobs.push(NewJob {
+                kind: m.kind.as_str().into(),
+                payload,
+                idempotency_key: format!("page:{}:step:{step}:method:{method}:after:{delay}", p.id),
+                due_at,
+                page: Some(p.id),
+            });
+        }
+        Ok(jobs)
+    }
+}
+
+/// A move that answers the page as it is now, or `None` when it is not open.
+fn answered(p: &PageRecord, state: PageState, by: &Actor, reason: Option<String>) -> Option<PageMove> {
+    if !p.state.is_open() {
+        return None;
+    }
+    let roles = if state == PageState::Acknowledged { p.roles.clone() } else { vec![] };
+    Some(PageMove {
+        page: p.id,
+        from_step: p.step,
+        state,
+        step: p.step,
+        notified: vec![],
+        closed_by: Some(by.handle.clone()),
+        reason: reason.clone(),
+        command: Some((by.clone(), Command::ClosePage { page: p.id, state, reason, roles })),
+        jobs: vec![],
+    })
+}
+
+fn not_open(p: &PageRecord) -> StoreError {
+    let by = p.closed_by.as_ref().map(|h| format!(" by @{h}")).unwrap_or_default();
+    DomainError::Conflict(format!("page {} was {}{by} already", p.id, p.state)).into()
+}
+
+impl App {
+    async fn page_record(&self, id: u64) -> Result<PageRecord> {
+        self.store.page(id).await?.ok_or_else(|| DomainError::not_found("id", format!("there is no page {id}")).into())
+    }
+
+    pub async fn page(&self, id: u64) -> Result<(PageRecord, Vec<muster_store::Delivery>)> {
+        let p = self.page_record(id).await?;
+        let deliveries = self.store.deliveries(id).await?;
+        Ok((p, deliveries))
+    }
+
+    pub async fn pages(&self, filter: &muster_store::PageFilter) -> Result<Vec<PageRecord>> {
+        self.store.pages(filter).await
+    }
+
+    /// Pages someone for an incident. The incident manager (or backup, or an
+    /// admin) may page anyone and ask for a role; a tech lead may page
+    /// subject-matter experts. The page's first step is notified at once.
+    pub async fn page_for_incident(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        target: PageTarget,
+        message: &str,
+        role: Option<&str>,
+    ) -> Result<PageRecord> {
+        actor.require_write()?;
+        let message = page::parse_message(message)?;
+        let catalog = self.store.role_catalog().await?;
+        let roles: Vec<RoleKind> = role.map(|r| catalog.parse(r, "role")).transpose()?.into_iter().collect();
+        let (policy, target_text) = match &target {
+            PageTarget::User(h) => {
+                let member = self.store.user(h).await?;
+                match member {
+                    Some(u) if u.permission != muster_domain::Permission::Viewer => {}
+                    Some(_) => {
+                        return Err(DomainError::invalid(
+                            "target.user",
+                            format!("@{h} is a viewer and cannot respond"),
+                        )
+                        .into());
+                    }
+                    None => return Err(DomainError::invalid("target.user", format!("there is no user @{h}")).into()),
+                }
+                (page::single_step(Target::User(h.clone())), format!("@{h}"))
+            }
+            PageTarget::Schedule(id) => {
+                let Some(s) = self.store.schedule(*id).await? else {
+                    return Err(DomainError::invalid("target.schedule", format!("there is no schedule {id}")).into());
+                };
+                (page::single_step(Target::Schedule(*id)), format!("the on-call of {:?}", s.name))
+            }
+            PageTarget::Policy(id) => {
+                let Some(p) = self.store.policy(*id).await? else {
+                    return Err(
+                        DomainError::invalid("target.policy", format!("there is no escalation policy {id}")).into()
+                    );
+                };
+                let text = format!("escalation policy {:?}", p.policy.name);
+                (p.policy, text)
+            }
+        };
+        let new = NewPage {
+            incident: Some(r.0),
+            alert: None,
+            target,
+            target_text: target_text.clone(),
+            message: message.clone(),
+            roles: roles.clone(),
+            policy,
+            created_by: actor.clone(),
+        };
+        let now = self.clock.now();
+        let decide = |state: &muster_domain::Incident, page: u64| {
+            let command = Command::Page {
+                page,
+                target: target_text.clone(),
+                message: message.clone(),
+                roles: roles.clone(),
+                automatic: false,
+            };
+            state.execute(command, muster_domain::incident::Context { actor, now, catalog: &catalog })
+        };
+        let (p, _) = self.store.create_page(&new, now, &decide).await?;
+        self.engine.wake();
+        Ok(p)
+    }
+
+    /// Acknowledges a page as `actor`, who takes on the roles it asked for.
+    /// Acknowledging a page twice is fine; after someone else did, 409.
+    pub async fn acknowledge_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
+        actor.require_write()?;
+        for _ in 0..5 {
+            let p = self.page_record(id).await?;
+            if p.state == PageState::Acknowledged && p.closed_by.as_ref() == Some(&actor.handle) {
+                return Ok(p);
+            }
+            let m = answered(&p, PageState::Acknowledged, actor, None).ok_or_else(|| not_open(&p))?;
+            if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
+                if let Some(alert) = done.alert {
+                    // The page was the alert's way of finding someone: it is
+                    // acknowledged too (its other pages with it).
+                    self.store
+                        .set_alert_status(
+                            alert,
+                            muster_domain::alert::AlertStatus::Acknowledged,
+                            actor,
+                            self.clock.now(),
+                        )
+                        .await?;
+                }
+                return Ok(done);
+            }
+            // A step ran in between: look again.
+        }
+        Err(DomainError::Conflict(format!("page {id} kept changing; try again")).into())
+    }
+
+    /// Declines a page as `actor`: an escalation with steps left goes on to
+    /// the next at once; otherwise the page ends as declined.
+    pub async fn decline_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
+        actor.require_write()?;
+        for _ in 0..5 {
+            let p = self.page_record(id).await?;
+            let now = self.clock.now();
+            let m = match page::decide_decline(&p.policy, p.state, p.step).map_err(|_| not_open(&p))? {
+                DeclineDecision::End => answered(&p, PageState::Declined, actor, None).ok_or_else(|| not_open(&p))?,
+                DeclineDecision::Escalate => {
+                    let mut next = step_job(id, p.step, now);
+                    next.idempotency_key = format!("page:{id}:step:{}:declined-by:{}", p.step, actor.handle);
+                    PageMove {
+                        page: id,
+                        from_step: p.step,
+                        state: p.state,
+                        step: p.step,
+                        notified: vec![],
+                        closed_by: None,
+                        reason: None,
+                        command: Some((actor.clone(), Command::DeclinePage { page: id })),
+                        jobs: vec![next],
+                    }
+                }
+            };
+            if let Some(done) = self.store.move_page(&m, now).await? {
+                self.engine.wake();
+                return Ok(done);
+            }
+        }
+        Err(DomainError::Conflict(format!("page {id} kept changing; try again")).into())
+    }
+
+    /// Answers a page through a signed link: no sign-in, the link names the
+    /// person and carries the signature.
+    pub async fn answer_by_link(&self, answer: Answer, id: u64, user: &str, sig: &str) -> Result<PageRecord> {
+        let handle = Handle::parse(user).map_err(|_| DomainError::Forbidden("this link is not valid".into()))?;
+        if !self.pager.verify(answer, id, &handle, sig).await? {
+            return Err(DomainError::Forbidden("this link is not valid".into()).into());
+        }
+        let Some(person) = self.store.user(&handle).await? else {
+            return Err(DomainError::Forbidden("this link is not valid".into()).into());
+        };
+        match answer {
+            Answer::Acknowledge => self.acknowledge_page(&person.actor(), id).await,
+            Answer::Decline => self.decline_page(&person.actor(), id).await,
+        }
+    }
+
+    pub async fn add_notification_rule(
+        &self,
+        actor: &Actor,
+        user: &Handle,
+        rule: page::NotificationRule,
+    ) -> Result<muster_store::NotificationRuleRecord> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!("@{} may only set their own notification rules", actor.handle))
+            })?;
+        }
+        if rule.delay_seconds > muster_domain::paging::MAX_DELAY_SECONDS {
+            return Err(DomainError::invalid("delay_seconds", "a rule waits at most 86400 seconds").into());
+        }
+        self.user(user).await?;
+        self.store.add_notification_rule(user, &rule, self.clock.now()).await
+    }
+
+    pub async fn notification_rules(&self, user: &Handle) -> Result<Vec<muster_store::NotificationRuleRecord>> {
+        self.user(user).await?;
+        self.store.notification_rules(user).await
+    }
+}

@@ -1,0 +1,40 @@
+-- Pages: a request for people to respond, escalated step by step through a
+-- snapshot of its escalation policy. `step` counts the steps notified so
+-- far; a step's timer is a job (`page.step`) in the outbox, and moving a
+-- page is a conditional update (`WHERE state IN ('pending', 'notified') AND
+-- step = …`), so a timer that fires twice, late, or on two instances acts once.
+
+CREATE TABLE pages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident    INTEGER REFERENCES incidents (number),
+    alert       INTEGER REFERENCES alerts (id),
+    target      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    roles       TEXT NOT NULL DEFAULT '[]',
+    policy      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'notified', 'acknowledged', 'declined', 'expired', 'cancelled')),
+    step        INTEGER NOT NULL DEFAULT 0,
+    notified    TEXT NOT NULL DEFAULT '[]',
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    closed_by   TEXT,
+    reason      TEXT
+);
+CREATE INDEX pages_by_incident ON pages (incident, id);
+CREATE INDEX pages_open_by_alert ON pages (alert) WHERE state IN ('pending', 'notified');
+
+-- Which contact method notifies a person how long after they are paged.
+-- Without rules, every method at once.
+CREATE TABLE notification_rules (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle          TEXT NOT NULL REFERENCES users (handle),
+    contact_method  INTEGER NOT NULL REFERENCES contact_methods (id),
+    delay_seconds   INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (contact_method, delay_seconds)
+);
+
+-- The page a notification job belongs to, to show a page's deliveries.
+ALTER TABLE jobs ADD COLUMN page INTEGER;
+CREATE INDEX jobs_by_page ON jobs (page) WHERE page IS NOT NULL;

@@ -1,0 +1,378 @@
+//! Stored pages, their moves, notification rules, and the page queries
+//! both backends share (`page_queries!`, expanded next to `shared_queries!`).
+
+use muster_domain::page::{PageState, PageTarget};
+use muster_domain::paging::EscalationPolicy;
+use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
+
+use crate::{NewJob, StoreError};
+
+/// A page to create.
+#[derive(Debug, Clone)]
+pub struct NewPage {
+    pub incident: Option<u64>,
+    pub alert: Option<u64>,
+    pub target: PageTarget,
+    /// How the target reads on the timeline.
+    pub target_text: String,
+    pub message: String,
+    /// What whoever acknowledges takes on.
+    pub roles: Vec<RoleKind>,
+    /// The escalation the page follows, as it was when the page was sent.
+    pub policy: EscalationPolicy,
+    pub created_by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRecord {
+    pub id: u64,
+    pub incident: Option<u64>,
+    pub alert: Option<u64>,
+    pub target: PageTarget,
+    pub message: String,
+    pub roles: Vec<RoleKind>,
+    pub policy: EscalationPolicy,
+    pub state: PageState,
+    /// How many steps were notified.
+    pub step: u32,
+    /// Everyone notified so far, in order, each once.
+    pub notified: Vec<Handle>,
+    pub created_by: Handle,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Who acknowledged or declined it.
+    pub closed_by: Option<Handle>,
+    pub reason: Option<String>,
+}
+
+/// A page's move, applied only if the page is still open and has notified
+/// exactly `from_step` steps; otherwise nothing is written.
+#[derive(Debug, Clone)]
+pub struct PageMove {
+    pub page: u64,
+    pub from_step: u32,
+    pub state: PageState,
+    pub step: u32,
+    /// Added to the people notified.
+    pub notified: Vec<Handle>,
+    pub closed_by: Option<Handle>,
+    pub reason: Option<String>,
+    /// Run on the page's incident, by this actor, in the same transaction.
+    /// A refusal (a closed incident) is logged and skipped.
+    pub command: Option<(Actor, Command)>,
+    /// Enqueued in the same transaction.
+    pub jobs: Vec<NewJob>,
+}
+
+/// Which pages to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PageFilter {
+    pub incident: Option<u64>,
+    pub alert: Option<u64>,
+    pub open: bool,
+    pub limit: u32,
+}
+
+/// One notification of a page (a job), for showing where it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub job: u64,
+    pub kind: String,
+    pub to: String,
+    pub person: Option<String>,
+    pub due_at: Timestamp,
+    pub attempts: u32,
+    pub delivered_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRuleRecord {
+    pub id: u64,
+    pub user: Handle,
+    pub rule: muster_domain::page::NotificationRule,
+}
+
+/// The job that runs step `step` of page `page` at `due_at`. Its key makes
+/// each step's timer one job, however often it is enqueued.
+pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
+    NewJob {
+        kind: "page.step".into(),
+        payload: serde_json::json!({"page": page, "step": step}),
+        idempotency_key: format!("page:{page}:step:{step}"),
+        due_at,
+        page: Some(page),
+    }
+}
+
+pub(crate) const PAGE_COLUMNS: &str = "SELECT id, incident, alert, target, message, roles, policy, state, step, notified, \
+     created_by, created_at, updated_at, closed_by, reason FROM pages";
+
+pub(crate) type PageRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn page(r: PageRow) -> Result<PageRecord, StoreError> {
+    let id = r.0;
+    let corrupt = |e: String| StoreError::Corrupt(format!("page {id}: {e}"));
+    let handle = |s: &str| Handle::parse(s).map_err(|e| corrupt(e.to_string()));
+    Ok(PageRecord {
+        id: id as u64,
+        incident: r.1.map(|n| n as u64),
+        alert: r.2.map(|n| n as u64),
+        target: serde_json::from_str(&r.3).map_err(|e| corrupt(e.to_string()))?,
+        message: r.4,
+        roles: serde_json::from_str(&r.5).map_err(|e| corrupt(e.to_string()))?,
+        policy: serde_json::from_str(&r.6).map_err(|e| corrupt(e.to_string()))?,
+        state: r.7.parse().map_err(|e: muster_domain::DomainError| corrupt(e.to_string()))?,
+        step: r.8 as u32,
+        notified: serde_json::from_str(&r.9).map_err(|e| corrupt(e.to_string()))?,
+        created_by: handle(&r.10)?,
+        created_at: crate::rows::timestamp(r.11)?,
+        updated_at: crate::rows::timestamp(r.12)?,
+        closed_by: r.13.as_deref().map(handle).transpose()?,
+        reason: r.14,
+    })
+}
+
+pub(crate) type DeliveryRow = (i64, String, String, i64, i64, Option<i64>, Option<String>);
+
+pub(crate) fn delivery(r: DeliveryRow) -> Result<Delivery, StoreError> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&r.2).map_err(|e| StoreError::Corrupt(format!("job {}: {e}", r.0)))?;
+    Ok(Delivery {
+        job: r.0 as u64,
+        kind: r.1,
+        to: payload["to"].as_str().unwrap_or_default().to_owned(),
+        person: payload["person"].as_str().map(str::to_owned),
+        due_at: crate::rows::timestamp(r.3)?,
+        attempts: r.4 as u32,
+        delivered_at: r.5.map(crate::rows::timestamp).transpose()?,
+        last_error: r.6,
+    })
+}
+
+/// Page queries for connection type `Conn`, expanded inside the modules of
+/// `shared_queries!` (whose imports and helpers they use).
+macro_rules! page_queries {
+    () => {
+        use crate::pages::{NewPage, PAGE_COLUMNS, PageMove, PageRecord, PageRow};
+
+        pub(crate) async fn insert_jobs(c: &mut Conn, jobs: &[crate::NewJob], now: Timestamp) -> Result<()> {
+            for job in jobs {
+                sqlx::query(
+                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(&job.idempotency_key)
+                .bind(micros(job.due_at))
+                .bind(micros(now))
+                .bind(job.page.map(|p| p as i64))
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn page_by_id(c: &mut Conn, id: u64) -> Result<Option<PageRecord>> {
+            let found: Option<PageRow> = sqlx::query_as(&format!("{PAGE_COLUMNS} WHERE id = $1"))
+                .bind(id as i64)
+                .fetch_optional(&mut *c)
+                .await?;
+            found.map(crate::pages::page).transpose()
+        }
+
+        /// Writes a page and its first step's timer (due now); with an
+        /// incident, also the `page_sent` entry that `decide` makes.
+        pub(crate) async fn create_page(
+            c: &mut Conn,
+            p: &NewPage,
+            now: Timestamp,
+            decide: &crate::DecidePage<'_>,
+        ) -> Result<(PageRecord, Vec<Event>)> {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO pages (incident, alert, target, message, roles, policy, state, created_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id",
+            )
+            .bind(p.incident.map(|n| n as i64))
+            .bind(p.alert.map(|n| n as i64))
+            .bind(serde_json::to_string(&p.target).expect("a target serializes"))
+            .bind(&p.message)
+            .bind(serde_json::to_string(&p.roles).expect("roles serialize"))
+            .bind(serde_json::to_string(&p.policy).expect("a policy serializes"))
+            .bind(p.created_by.handle.as_str())
+            .bind(micros(now))
+            .fetch_one(&mut *c)
+            .await?;
+            let id = id as u64;
+            let mut events = Vec::new();
+            if let Some(number) = p.incident {
+                let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
+                let (next, made) = decide(&state, id)?;
+                save_incident(c, &next, &made).await?;
+                events = made;
+            }
+            insert_jobs(c, &[crate::pages::step_job(id, 0, now)], now).await?;
+            let page = page_by_id(c, id).await?.ok_or_else(|| StoreError::Corrupt("page".into()))?;
+            Ok((page, events))
+        }
+
+        /// Applies a page move if the page is still where the mover saw it.
+        pub(crate) async fn move_page(c: &mut Conn, m: &PageMove, now: Timestamp) -> Result<Option<PageRecord>> {
+            let Some(current) = page_by_id(c, m.page).await? else {
+                return Err(StoreError::NotFound(format!("there is no page {}", m.page)));
+            };
+            let mut notified = current.notified.clone();
+            for p in &m.notified {
+                if !notified.contains(p) {
+                    notified.push(p.clone());
+                }
+            }
+            let done = sqlx::query(
+                "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6
+                 WHERE id = $7 AND step = $8 AND state IN ('pending', 'notified')",
+            )
+            .bind(m.state.as_str())
+            .bind(i64::from(m.step))
+            .bind(serde_json::to_string(&notified).expect("handles serialize"))
+            .bind(m.closed_by.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(m.reason.clone())
+            .bind(micros(now))
+            .bind(m.page as i64)
+            .bind(i64::from(m.from_step))
+            .execute(&mut *c)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(None);
+            }
+            if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
+                incident_command(c, number, actor, command.clone(), now).await?;
+            }
+            insert_jobs(c, &m.jobs, now).await?;
+            page_by_id(c, m.page).await
+        }
+
+        /// Runs a command on an incident as `actor`; a refusal (a closed
+        /// incident) is logged and skipped, the page's own move is kept.
+        async fn incident_command(c: &mut Conn, number: u64, actor: &Actor, command: Command, now: Timestamp) -> Result<()> {
+            let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
+            let catalog = catalog(c).await?;
+            match state.execute(command, Context { actor, now, catalog: &catalog }) {
+                Ok((next, events)) => save_incident(c, &next, &events).await,
+                Err(e) => {
+                    tracing::info!(incident = number, error = %e, "page event not recorded on the incident");
+                    Ok(())
+                }
+            }
+        }
+
+        /// Ends the open pages of an alert that was acknowledged or
+        /// resolved: acknowledged by `by` when a person acknowledged it (who
+        /// then takes on the roles the page asked for), else cancelled.
+        pub(crate) async fn close_alert_pages(
+            c: &mut Conn,
+            alert: u64,
+            by: Option<&Actor>,
+            reason: &str,
+            now: Timestamp,
+        ) -> Result<()> {
+            let open: Vec<PageRow> =
+                sqlx::query_as(&format!("{PAGE_COLUMNS} WHERE alert = $1 AND state IN ('pending', 'notified') ORDER BY id"))
+                    .bind(alert as i64)
+                    .fetch_all(&mut *c)
+                    .await?;
+            for row in open {
+                let page = crate::pages::page(row)?;
+                let (state, actor) = match by {
+                    Some(a) => (muster_domain::page::PageState::Acknowledged, a.clone()),
+                    None => (muster_domain::page::PageState::Cancelled, system()),
+                };
+                let roles = if by.is_some() { page.roles.clone() } else { Vec::new() };
+                let command = Command::ClosePage { page: page.id, state, reason: Some(reason.to_owned()), roles };
+                let m = PageMove {
+                    page: page.id,
+                    from_step: page.step,
+                    state,
+                    step: page.step,
+                    notified: Vec::new(),
+                    closed_by: by.map(|a| a.handle.clone()),
+                    reason: Some(reason.to_owned()),
+                    command: Some((actor, command)),
+                    jobs: Vec::new(),
+                };
+                move_page(c, &m, now).await?;
+            }
+            Ok(())
+        }
+
+        /// Pages a new alert through its service's escalation policy. An
+        /// incident it auto-declared at P1 or P2 gives whoever acknowledges
+        /// first the roles of first responder and incident manager.
+        async fn page_for_alert(
+            c: &mut Conn,
+            alert: &Alert,
+            policy_id: u64,
+            declared: Option<muster_domain::Priority>,
+            now: Timestamp,
+        ) -> Result<()> {
+            let found: Option<crate::schedules::PolicyRow> = sqlx::query_as(
+                "SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1",
+            )
+            .bind(policy_id as i64)
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(policy) = found.map(crate::schedules::policy).transpose()? else {
+                tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
+                return Ok(());
+            };
+            let urgent = declared.is_some_and(|p| p.is_major());
+            let roles = if urgent {
+                vec![muster_domain::RoleKind::FirstResponder, muster_domain::RoleKind::IncidentManager]
+            } else {
+                Vec::new()
+            };
+            let message = format!("[{}] {}: {}", alert.severity, alert.service, alert.summary);
+            let message: String = message.chars().take(1000).collect();
+            let new = NewPage {
+                incident: alert.incident,
+                alert: Some(alert.id),
+                target: muster_domain::page::PageTarget::Policy(policy_id),
+                target_text: format!("escalation policy {:?}", policy.policy.name),
+                message: message.clone(),
+                roles: roles.clone(),
+                policy: policy.policy,
+                created_by: system(),
+            };
+            let catalog = catalog(c).await?;
+            let decide = |state: &Incident, page: u64| {
+                let command = Command::Page {
+                    page,
+                    target: new.target_text.clone(),
+                    message: message.clone(),
+                    roles: roles.clone(),
+                    automatic: true,
+                };
+                let actor = system();
+                state.execute(command, Context { actor: &actor, now, catalog: &catalog })
+            };
+            create_page(c, &new, now, &decide).await?;
+            Ok(())
+        }
+    };
+}
