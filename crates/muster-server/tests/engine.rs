@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use common::external::eventually;
-use common::{ADMIN_TOKEN, TestServer};
-use muster_domain::Timestamp;
+use common::receiver::Receiver;
+use common::{ADMIN_TOKEN, ManualClock, TestServer};
 use muster_server::app::{App, Clock, Config};
 use muster_server::engine::signature;
 use muster_store::NewJob;
@@ -18,44 +17,6 @@ use muster_store::testing::TestDatabase;
 use serde_json::{Value, json};
 
 on_both_backends!(a_test_notification_reaches_the_webhook_signed_with_its_secret);
-
-/// A webhook receiver on 127.0.0.1 that records what it gets and answers
-/// with the statuses it is given, in order (then 200).
-/// A request as the receiver saw it: headers and body.
-type Received = (HeaderMap, Vec<u8>);
-
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<Vec<StatusCode>>>,
-}
-
-impl Receiver {
-    async fn start(answers: Vec<StatusCode>) -> (Receiver, String) {
-        let r = Receiver { answers: Arc::new(Mutex::new(answers)), ..Default::default() };
-        let state = r.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-                let state = state.clone();
-                async move {
-                    state.got.lock().unwrap().push((headers, body.to_vec()));
-                    let mut answers = state.answers.lock().unwrap();
-                    let status = if answers.is_empty() { StatusCode::OK } else { answers.remove(0) };
-                    (status, [("retry-after", "30")], "")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (r, url)
-    }
-
-    fn count(&self) -> usize {
-        self.got.lock().unwrap().len()
-    }
-}
 
 async fn a_test_notification_reaches_the_webhook_signed_with_its_secret(server: TestServer) {
     let alice = server.user("alice", "responder").await;
@@ -91,25 +52,9 @@ async fn a_test_notification_reaches_the_webhook_signed_with_its_secret(server: 
     server.post(ADMIN_TOKEN, &format!("/api/v1/users/alice/contact-methods/{id}/test"), json!({})).await.ok(202);
 }
 
-/// A clock the test moves by hand.
-struct ManualClock(Mutex<Timestamp>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, seconds: i64) {
-        let mut t = self.0.lock().unwrap();
-        *t = Timestamp::from_second(t.as_second() + seconds).unwrap();
-    }
-}
-
 async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: TestDatabase) {
     let store = db.open().await;
-    let clock = Arc::new(ManualClock(Mutex::new("2026-11-27T10:00:00Z".parse().unwrap())));
+    let clock = ManualClock::at("2026-11-27T10:00:00Z");
     let config = Config { run_engine: false, ..Config::default() };
     let app = App::with_config(store.clone(), clock.clone(), config).unwrap();
     let engine = app.engine.clone();

@@ -4,10 +4,12 @@
 #![allow(dead_code)]
 
 pub mod external;
+pub mod receiver;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use muster_server::app::{App, SystemClock};
+use muster_domain::Timestamp;
+use muster_server::app::{App, Clock, Config, SystemClock};
 use muster_server::ingest::RateLimit;
 use muster_store::testing::{Backend, TestDatabase};
 use reqwest::{Method, StatusCode};
@@ -19,6 +21,8 @@ pub const ADMIN_TOKEN: &str = "mst_test_admin_token";
 
 pub struct TestServer {
     pub url: String,
+    pub app: Arc<App>,
+    setup: Setup,
     db: Option<TestDatabase>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -54,34 +58,90 @@ impl Reply {
     }
 }
 
+/// A clock the test moves by hand.
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    pub fn at(t: &str) -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(t.parse().unwrap())))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        let mut t = self.0.lock().unwrap();
+        *t = Timestamp::from_second(t.as_second() + seconds).unwrap();
+    }
+}
+
+/// How a test server runs: its clock and configuration (`public_url` is
+/// filled in with the server's own address).
+#[derive(Clone)]
+pub struct Setup {
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup { clock: Arc::new(SystemClock), config: Config::default() }
+    }
+}
+
 impl TestServer {
     /// `None` when the backend is PostgreSQL and it is not configured (outside CI).
     pub async fn start(backend: Backend) -> Option<TestServer> {
-        let db = TestDatabase::new(backend).await?;
-        Some(Self::start_on(db, RateLimit::default()).await)
+        Self::start_with(backend, Setup::default()).await
     }
 
     /// A server whose integrations may send only `limit`.
     pub async fn start_with_rate_limit(backend: Backend, limit: RateLimit) -> Option<TestServer> {
-        let db = TestDatabase::new(backend).await?;
-        Some(Self::start_on(db, limit).await)
+        let mut setup = Setup::default();
+        setup.config.rate_limit = limit;
+        Self::start_with(backend, setup).await
     }
 
-    async fn start_on(db: TestDatabase, limit: RateLimit) -> TestServer {
+    pub async fn start_with(backend: Backend, setup: Setup) -> Option<TestServer> {
+        let db = TestDatabase::new(backend).await?;
+        Some(Self::start_on(db, setup).await)
+    }
+
+    async fn start_on(db: TestDatabase, setup: Setup) -> TestServer {
         let store = db.open().await;
-        let app = Arc::new(App::with_rate_limit(store, Arc::new(SystemClock), limit));
-        app.bootstrap_admin(Some(ADMIN_TOKEN)).await.expect("the admin is set up");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = setup.config.clone();
+        config.public_url.clone_from(&url);
+        let app = Arc::new(App::with_config(store, setup.clock.clone(), config).expect("a valid configuration"));
+        app.bootstrap_admin(Some(ADMIN_TOKEN)).await.expect("the admin is set up");
         let (stop, stopped) = oneshot::channel::<()>();
+        let serving = app.clone();
         let task = tokio::spawn(async move {
-            muster_server::serve(listener, app, async {
+            muster_server::serve(listener, serving, async {
                 let _ = stopped.await;
             })
             .await
             .expect("the server runs");
         });
-        TestServer { url, db: Some(db), http: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
+        TestServer { url, app, setup, db: Some(db), http: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
+    }
+
+    /// Runs the delivery engine until nothing is due at the current time
+    /// (for servers with `run_engine: false` and a manual clock).
+    pub async fn deliver_due(&self) -> usize {
+        let mut total = 0;
+        for _ in 0..50 {
+            let n = self.app.engine.run_due().await.expect("the engine reads the outbox");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+        panic!("the engine still had work after 50 rounds");
     }
 
     /// Stops the server (gracefully) and starts a new one on the same database.
@@ -91,7 +151,8 @@ impl TestServer {
             t.await.expect("the server stops cleanly");
         }
         let db = self.db.take().expect("a database");
-        Self::start_on(db, RateLimit::default()).await
+        let setup = self.setup.clone();
+        Self::start_on(db, setup).await
     }
 
     pub async fn request(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Reply {
@@ -184,4 +245,37 @@ macro_rules! on_both_backends {
             })*
         }
     };
+}
+
+/// Like `on_both_backends!`, for tests that drive the delivery engine
+/// themselves: `async fn name(server: TestServer, clock: Arc<ManualClock>)`.
+#[macro_export]
+macro_rules! on_both_backends_with_manual_clock {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (setup, clock) = $crate::common::manual_setup();
+                let server = $crate::common::TestServer::start_with(muster_store::testing::Backend::Sqlite, setup).await.unwrap();
+                super::$name(server, clock).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (setup, clock) = $crate::common::manual_setup();
+                if let Some(server) = $crate::common::TestServer::start_with(muster_store::testing::Backend::Postgres, setup).await {
+                    super::$name(server, clock).await;
+                }
+            })*
+        }
+    };
+}
+
+/// A manual clock at 2026-11-27T10:00:00Z and a server that leaves the
+/// engine to the test (`TestServer::deliver_due`).
+pub fn manual_setup() -> (Setup, Arc<ManualClock>) {
+    let clock = ManualClock::at("2026-11-27T10:00:00Z");
+    let config = Config { run_engine: false, ..Config::default() };
+    (Setup { clock: clock.clone(), config }, clock)
 }

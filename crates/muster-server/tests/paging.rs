@@ -1,0 +1,284 @@
+//! Pages and their escalation, on both backends, with an injected clock:
+//! the engine runs only when the test says so, and time moves only when
+//! the test moves it. Webhooks go to a real local HTTP receiver.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::receiver::Receiver;
+use common::{ADMIN_TOKEN, ManualClock, TestServer};
+use serde_json::{Value, json};
+
+on_both_backends_with_manual_clock!(
+    an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged,
+    resolving_the_alert_stops_the_escalation_and_a_decline_escalates_at_once,
+    the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged,
+    a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer,
+);
+
+/// A responder whose only contact method is a webhook to a fresh receiver.
+async fn on_webhook(server: &TestServer, handle: &str) -> (String, Receiver) {
+    let token = server.user(handle, "responder").await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let path = format!("/api/v1/users/{handle}/contact-methods");
+    server.post(&token, &path, json!({"kind": "webhook", "address": url})).await.ok(201);
+    (token, receiver)
+}
+
+async fn policy(server: &TestServer, body: Value) -> u64 {
+    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", body).await.ok(201)["id"].as_u64().unwrap()
+}
+
+async fn trigger(server: &TestServer, key: &str, dedup: &str, action: &str) {
+    let body = json!({"routing_key": key, "event_action": action, "dedup_key": dedup,
+                      "payload": {"summary": "checkout is failing", "source": "lb-1", "severity": "critical"}});
+    server.ingest("/v2/enqueue", &body).await.ok(202);
+}
+
+async fn kinds(server: &TestServer, r: &str) -> Vec<String> {
+    let timeline = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/timeline?limit=1000")).await;
+    timeline.ok(200).as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn texts(server: &TestServer, r: &str) -> Vec<String> {
+    let timeline = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/timeline?limit=1000")).await;
+    timeline.ok(200).as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let (_, bob) = on_webhook(&server, "bob").await;
+    let (carol_token, carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Checkout", "repeat": 1, "steps": [
+            {"delay_seconds": 60, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 120, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
+    let key = svc["integration_key"].as_str().unwrap();
+    trigger(&server, key, "checkout-5xx", "trigger").await;
+    trigger(&server, key, "checkout-5xx", "trigger").await; // a repeat is the same alert: no second page
+
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (1, 0), "step 1 at once, and only step 1");
+    let page = &bob.bodies()[0];
+    assert_eq!(page["type"], "page");
+    assert_eq!(page["step"], 1);
+    assert_eq!(page["incident"]["ref"], "INC-1");
+    assert_eq!(page["alert"]["summary"], "checkout is failing");
+    assert!(page["summary"].as_str().unwrap().contains("checkout is failing"));
+    assert!(page["ack_url"].as_str().unwrap().starts_with(&format!("{}/pages/1/ack?user=bob&sig=", server.url)));
+    let pages = server.get(ADMIN_TOKEN, "/api/v1/pages").await.ok(200).clone();
+    assert_eq!(pages.as_array().unwrap().len(), 1, "one page for one alert");
+
+    clock.advance(59);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (1, 0), "step 2 waits for step 1's delay");
+    clock.advance(1);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (1, 1), "step 2 after 60 s");
+    clock.advance(120);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (2, 1), "the policy repeats");
+    assert_eq!(bob.bodies()[1]["step"], 3);
+
+    // Carol acknowledges: the escalation stops, and as the first to answer
+    // a page of an auto-declared P1 she becomes first responder and incident manager.
+    let acked = server.post(&carol_token, "/api/v1/pages/1/acknowledge", json!({})).await;
+    assert_eq!(acked.ok(200)["state"], "acknowledged");
+    assert_eq!(acked.body["answered_by"], "carol");
+    let again = server.post(&carol_token, "/api/v1/pages/1/acknowledge", json!({})).await;
+    assert_eq!(again.ok(200)["state"], "acknowledged", "acknowledging twice is fine");
+    clock.advance(3600);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (2, 1), "nothing after the acknowledgement");
+
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
+    assert_eq!(incident["incident_manager"], "carol");
+    assert!(incident["topic"].as_str().unwrap().contains("@carol"));
+    let alert = server.get(ADMIN_TOKEN, "/api/v1/alerts").await.ok(200)[0].clone();
+    assert_eq!(alert["status"], "acknowledged", "acknowledging the page acknowledged its alert");
+    let kinds = kinds(&server, "INC-1").await;
+    let pages: Vec<&str> = kinds.iter().map(String::as_str).filter(|k| k.starts_with("page_")).collect();
+    assert_eq!(pages, ["page_sent", "page_notified", "page_notified", "page_notified", "page_closed"]);
+    let texts = texts(&server, "INC-1").await;
+    assert!(texts.iter().any(|t| t == "Page 1, step 2, notified @carol"), "{texts:#?}");
+    assert!(texts.iter().any(|t| t == "@carol acknowledged page 1"), "{texts:#?}");
+    assert!(texts.iter().any(|t| t == "@carol took on incident manager by acknowledging page 1"), "{texts:#?}");
+
+    let shown = server.get(ADMIN_TOKEN, "/api/v1/pages/1").await.ok(200).clone();
+    let deliveries = shown["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 3);
+    assert!(deliveries.iter().all(|d| d["delivered_at"].is_string() && d["kind"] == "webhook"));
+    assert_eq!(shown["notified"], json!(["bob", "carol"]));
+}
+
+async fn resolving_the_alert_stops_the_escalation_and_a_decline_escalates_at_once(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let (bob_token, bob) = on_webhook(&server, "bob").await;
+    let (_, carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Search", "repeat": 0, "steps": [
+            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("search", json!({"escalation_policy": id})).await;
+    let key = svc["integration_key"].as_str().unwrap();
+
+    // Resolved by the monitoring: cancelled, nobody else is woken.
+    trigger(&server, key, "a", "trigger").await;
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (1, 0));
+    trigger(&server, key, "a", "resolve").await;
+    clock.advance(300);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (1, 0), "resolving stopped the escalation");
+    let first = server.get(ADMIN_TOKEN, "/api/v1/pages/1").await.ok(200).clone();
+    assert_eq!((first["state"].as_str(), first["reason"].as_str()), (Some("cancelled"), Some("alert 1 resolved")));
+
+    // Bob declines: carol is notified at once, not after 300 s.
+    trigger(&server, key, "b", "trigger").await;
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (2, 0));
+    let declined = server.post(&bob_token, "/api/v1/pages/2/decline", json!({})).await;
+    assert_eq!(declined.ok(200)["state"], "notified", "the page goes on");
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (2, 1), "the next step at once");
+    clock.advance(300);
+    server.deliver_due().await;
+    assert_eq!(server.get(ADMIN_TOKEN, "/api/v1/pages/2").await.ok(200)["state"], "expired");
+    assert_eq!((bob.count(), carol.count()), (2, 1), "each step once, even after a decline");
+    server.post(&bob_token, "/api/v1/pages/2/acknowledge", json!({})).await.problem(409);
+    server.post(&bob_token, "/api/v1/pages/99/acknowledge", json!({})).await.problem(404);
+    server.post(&bob_token, "/api/v1/pages/x/acknowledge", json!({})).await.problem(404);
+}
+
+async fn the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let alice = server.user("alice", "responder").await;
+    let (bob_token, bob) = on_webhook(&server, "bob").await;
+    let (_, _carol) = on_webhook(&server, "carol").await;
+    let dave = server.user("dave", "responder").await;
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Payments down", "priority": "P1"})).await.ok(201);
+
+    // Only those with authority page for a role; a tech lead may page experts.
+    let ask = json!({"target": {"user": "bob"}, "message": "Payments down, need the database expert", "role": "tech_lead"});
+    let refused = server.post(&dave, "/api/v1/incidents/INC-1/pages", ask.clone()).await;
+    assert!(refused.problem(403)["detail"].as_str().unwrap().contains("may page"));
+    let sent = server.post(&alice, "/api/v1/incidents/INC-1/pages", ask).await;
+    assert_eq!((sent.ok(201)["state"].as_str(), sent.body["roles"][0].as_str()), (Some("pending"), Some("tech_lead")));
+    // Ids need not be contiguous (PostgreSQL keeps the id of the refused page).
+    let id = sent.body["id"].as_u64().unwrap();
+    let bad = server.post(&alice, "/api/v1/incidents/INC-1/pages", json!({"target": {"user": "zed"}, "message": "x"})).await;
+    assert_eq!(bad.problem(422)["field"], "target.user");
+    let two = json!({"target": {"user": "bob", "schedule": 1}, "message": "x"});
+    assert_eq!(server.post(&alice, "/api/v1/incidents/INC-1/pages", two).await.problem(422)["field"], "target");
+    let empty = json!({"target": {"user": "bob"}, "message": " "});
+    assert_eq!(server.post(&alice, "/api/v1/incidents/INC-1/pages", empty).await.problem(422)["field"], "message");
+
+    server.deliver_due().await;
+    assert_eq!(bob.count(), 1);
+    let ack_url = bob.bodies()[0]["ack_url"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+
+    // Forged: another person's name on bob's signature, or a changed signature.
+    let as_carol = ack_url.replace("user=bob", "user=carol");
+    let mut flipped = ack_url.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == '0' { '1' } else { '0' });
+    let other_page = ack_url.replace(&format!("/pages/{id}/"), &format!("/pages/{}/", id + 1));
+    assert_ne!(other_page, ack_url);
+    for forged in [&as_carol, &flipped, &other_page, &ack_url.replace("&sig=", "&sig=00")] {
+        let r = http.post(forged).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{forged} is refused");
+        assert_eq!(http.get(forged).send().await.unwrap().status(), 403);
+    }
+    assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200)["state"], "notified");
+
+    // The real link, without any login: GET shows a button and changes nothing; POST acknowledges.
+    let form = http.get(&ack_url).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("Acknowledge as @bob"));
+    assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200)["state"], "notified");
+    let done = http.post(&ack_url).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("You are now tech lead"));
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
+    let roles: Vec<(String, String)> = incident["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["role"].as_str().unwrap().to_owned(), a["user"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(roles.contains(&("tech_lead".into(), "bob".into())), "{roles:?}");
+    assert!(incident["topic"].as_str().unwrap().contains("@bob"));
+
+    // Now bob is tech lead: he may page a subject-matter expert, without a role.
+    let expert = json!({"target": {"user": "carol"}, "message": "Can you look at the replica lag?"});
+    server.post(&bob_token, "/api/v1/incidents/INC-1/pages", expert).await.ok(201);
+    let with_role = json!({"target": {"user": "carol"}, "message": "Be scribe", "role": "scribe"});
+    server.post(&bob_token, "/api/v1/incidents/INC-1/pages", with_role).await.problem(403);
+    let listed = server.get(&bob_token, "/api/v1/incidents/INC-1/pages").await.ok(200).clone();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let texts = texts(&server, "INC-1").await;
+    assert!(
+        texts.iter().any(|t| t
+            == &format!("@alice paged @bob to take on tech lead (page {id}): Payments down, need the database expert")),
+        "{texts:#?}"
+    );
+}
+
+async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let alice = server.user("alice", "responder").await;
+    let (bob_token, bob_hook) = on_webhook(&server, "bob").await;
+    let (bob_sms, url) = Receiver::start(vec![]).await;
+    let second = server.post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url})).await;
+    let (first_id, second_id) = (1, second.ok(201)["id"].as_u64().unwrap());
+    // Bob wants his first method at once and the second only after two minutes.
+    for (m, d) in [(first_id, 0), (second_id, 120)] {
+        let rule = json!({"contact_method": m, "delay_seconds": d});
+        server.post(&bob_token, "/api/v1/users/bob/notification-rules", rule).await.ok(201);
+    }
+    let dup = json!({"contact_method": second_id, "delay_seconds": 120});
+    server.post(&bob_token, "/api/v1/users/bob/notification-rules", dup).await.problem(409);
+    let foreign = json!({"contact_method": 999, "delay_seconds": 0});
+    assert_eq!(server.post(&bob_token, "/api/v1/users/bob/notification-rules", foreign).await.problem(422)["field"], "contact_method");
+    assert_eq!(server.get(&bob_token, "/api/v1/users/bob/notification-rules").await.ok(200).as_array().unwrap().len(), 2);
+
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Disk full", "priority": "P2"})).await.ok(201);
+    let page = json!({"target": {"user": "bob"}, "message": "Disk full on db-1"});
+    server.post(&alice, "/api/v1/incidents/INC-1/pages", page.clone()).await.ok(201);
+    server.deliver_due().await;
+    assert_eq!((bob_hook.count(), bob_sms.count()), (1, 0), "the first method at once");
+    clock.advance(120);
+    server.deliver_due().await;
+    assert_eq!((bob_hook.count(), bob_sms.count()), (1, 1), "the second after its delay");
+    clock.advance(780);
+    server.deliver_due().await;
+    let expired = server.get(ADMIN_TOKEN, "/api/v1/pages/1").await.ok(200).clone();
+    assert_eq!(expired["state"], "expired", "a direct page waits 15 minutes");
+    assert!(texts(&server, "INC-1").await.iter().any(|t| t.starts_with("Page 1 expired: nobody acknowledged it")));
+
+    // Answered before the delayed method's turn: it is never used.
+    server.post(&alice, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+    server.deliver_due().await;
+    assert_eq!((bob_hook.count(), bob_sms.count()), (2, 1));
+    server.post(&bob_token, "/api/v1/pages/2/acknowledge", json!({})).await.ok(200);
+    clock.advance(600);
+    server.deliver_due().await;
+    assert_eq!((bob_hook.count(), bob_sms.count()), (2, 1), "the delayed notification stopped with the answer");
+}
