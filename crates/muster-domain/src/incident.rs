@@ -825,7 +825,8 @@ impl<'s, 'c> Transaction<'s, 'c> {
     ) -> Result<(), DomainError> {
         self.require_not_closed()?;
         let tech_lead = self.actor_roles.contains(&RoleKind::TechLead);
-        if !automatic && !self.has_authority() && !(tech_lead && roles.is_empty()) {
+        let allowed = automatic || self.has_authority() || (tech_lead && roles.is_empty());
+        if !allowed {
             return Err(if tech_lead {
                 self.authority_error("page someone to take on a role")
             } else {

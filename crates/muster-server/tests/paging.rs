@@ -173,14 +173,16 @@ async fn the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged
     server.post(&alice, "/api/v1/incidents", json!({"title": "Payments down", "priority": "P1"})).await.ok(201);
 
     // Only those with authority page for a role; a tech lead may page experts.
-    let ask = json!({"target": {"user": "bob"}, "message": "Payments down, need the database expert", "role": "tech_lead"});
+    let ask =
+        json!({"target": {"user": "bob"}, "message": "Payments down, need the database expert", "role": "tech_lead"});
     let refused = server.post(&dave, "/api/v1/incidents/INC-1/pages", ask.clone()).await;
     assert!(refused.problem(403)["detail"].as_str().unwrap().contains("may page"));
     let sent = server.post(&alice, "/api/v1/incidents/INC-1/pages", ask).await;
     assert_eq!((sent.ok(201)["state"].as_str(), sent.body["roles"][0].as_str()), (Some("pending"), Some("tech_lead")));
     // Ids need not be contiguous (PostgreSQL keeps the id of the refused page).
     let id = sent.body["id"].as_u64().unwrap();
-    let bad = server.post(&alice, "/api/v1/incidents/INC-1/pages", json!({"target": {"user": "zed"}, "message": "x"})).await;
+    let bad =
+        server.post(&alice, "/api/v1/incidents/INC-1/pages", json!({"target": {"user": "zed"}, "message": "x"})).await;
     assert_eq!(bad.problem(422)["field"], "target.user");
     let two = json!({"target": {"user": "bob", "schedule": 1}, "message": "x"});
     assert_eq!(server.post(&alice, "/api/v1/incidents/INC-1/pages", two).await.problem(422)["field"], "target");
@@ -246,7 +248,8 @@ async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
     let alice = server.user("alice", "responder").await;
     let (bob_token, bob_hook) = on_webhook(&server, "bob").await;
     let (bob_sms, url) = Receiver::start(vec![]).await;
-    let second = server.post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url})).await;
+    let second =
+        server.post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url})).await;
     let (first_id, second_id) = (1, second.ok(201)["id"].as_u64().unwrap());
     // Bob wants his first method at once and the second only after two minutes.
     for (m, d) in [(first_id, 0), (second_id, 120)] {
@@ -256,8 +259,14 @@ async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
     let dup = json!({"contact_method": second_id, "delay_seconds": 120});
     server.post(&bob_token, "/api/v1/users/bob/notification-rules", dup).await.problem(409);
     let foreign = json!({"contact_method": 999, "delay_seconds": 0});
-    assert_eq!(server.post(&bob_token, "/api/v1/users/bob/notification-rules", foreign).await.problem(422)["field"], "contact_method");
-    assert_eq!(server.get(&bob_token, "/api/v1/users/bob/notification-rules").await.ok(200).as_array().unwrap().len(), 2);
+    assert_eq!(
+        server.post(&bob_token, "/api/v1/users/bob/notification-rules", foreign).await.problem(422)["field"],
+        "contact_method"
+    );
+    assert_eq!(
+        server.get(&bob_token, "/api/v1/users/bob/notification-rules").await.ok(200).as_array().unwrap().len(),
+        2
+    );
 
     server.post(&alice, "/api/v1/incidents", json!({"title": "Disk full", "priority": "P2"})).await.ok(201);
     let page = json!({"target": {"user": "bob"}, "message": "Disk full on db-1"});
