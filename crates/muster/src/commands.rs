@@ -58,6 +58,34 @@ pub enum ClientCommand {
     /// Escalation policies: add, list.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Page someone for an incident: `muster page INC-3 @carol --role tech_lead -m "DB replica lag"`.
+    Page {
+        /// The incident, e.g. INC-3.
+        incident: String,
+        /// @handle, schedule:<id or name>, or policy:<id or name>.
+        target: String,
+        /// What the paged person reads first.
+        #[arg(long, short)]
+        message: String,
+        /// A role whoever acknowledges takes on, e.g. tech_lead.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Acknowledge a page: its escalation stops (and you take on the role it asked for).
+    Ack { page: u64 },
+    /// Decline a page: it goes on to the next escalation step.
+    Decline { page: u64 },
+    /// Recent pages, or one page with where its notifications went.
+    Pages {
+        /// Show this page in full.
+        page: Option<u64>,
+        /// Only pages still escalating.
+        #[arg(long)]
+        open: bool,
+        /// Only the pages of this incident.
+        #[arg(long)]
+        incident: Option<String>,
+    },
     /// Who is on call now (or --at), on one schedule or all.
     Oncall {
         /// A schedule id or name; all schedules when left out.
@@ -301,6 +329,12 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
         ClientCommand::Oncall { schedule, at } => oncall(&client, &out, schedule, at).await,
         ClientCommand::Policy(c) => policy(&client, &out, c).await,
+        ClientCommand::Page { incident, target, message, role } => {
+            page(&client, &out, &incident, &target, &message, role).await
+        }
+        ClientCommand::Ack { page } => answer(&client, &out, page, "acknowledge").await,
+        ClientCommand::Decline { page } => answer(&client, &out, page, "decline").await,
+        ClientCommand::Pages { page, open, incident } => pages(&client, &out, page, open, incident).await,
     }
 }
 
@@ -863,5 +897,114 @@ async fn policy(client: &Client, out: &Output, cmd: PolicyCmd) -> anyhow::Result
             });
         }
     }
+    Ok(())
+}
+
+async fn policy_id(client: &Client, which: &str) -> anyhow::Result<u64> {
+    if let Ok(id) = which.parse() {
+        return Ok(id);
+    }
+    let all = client.get("/api/v1/escalation-policies").await?;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"].as_str() == Some(which))
+        .and_then(|p| p["id"].as_u64())
+        .with_context(|| format!("there is no escalation policy named {which:?}"))
+}
+
+async fn page(
+    client: &Client,
+    out: &Output,
+    incident: &str,
+    target: &str,
+    message: &str,
+    role: Option<String>,
+) -> anyhow::Result<()> {
+    let target = if let Some(which) = target.strip_prefix("schedule:") {
+        json!({"schedule": schedule_id(client, which).await?})
+    } else if let Some(which) = target.strip_prefix("policy:") {
+        json!({"policy": policy_id(client, which).await?})
+    } else {
+        json!({"user": target.trim_start_matches('@')})
+    };
+    let body = json!({"target": target, "message": message, "role": role});
+    let v = client.post(&format!("/api/v1/incidents/{incident}/pages"), &body).await?;
+    out.show(&v, |v| say!("Page {} sent for {}: {}", s(v, "id"), s(v, "incident"), s(v, "message")));
+    Ok(())
+}
+
+async fn answer(client: &Client, out: &Output, id: u64, action: &str) -> anyhow::Result<()> {
+    let v = client.post(&format!("/api/v1/pages/{id}/{action}"), &json!({})).await?;
+    out.show(&v, |v| {
+        let roles: Vec<String> =
+            v["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).map(str::to_owned).collect();
+        match s(v, "state").as_str() {
+            "acknowledged" if !roles.is_empty() => {
+                say!("Acknowledged page {}; you are now {}", s(v, "id"), roles.join(" and "))
+            }
+            "acknowledged" => say!("Acknowledged page {}", s(v, "id")),
+            "declined" => say!("Declined page {}", s(v, "id")),
+            _ => say!("Declined page {}; it goes on to the next step", s(v, "id")),
+        }
+    });
+    Ok(())
+}
+
+async fn pages(
+    client: &Client,
+    out: &Output,
+    id: Option<u64>,
+    open: bool,
+    incident: Option<String>,
+) -> anyhow::Result<()> {
+    if let Some(id) = id {
+        let v = client.get(&format!("/api/v1/pages/{id}")).await?;
+        out.show(&v, |v| {
+            say!("Page {} ({}): {}", s(v, "id"), s(v, "state"), s(v, "message"));
+            if !s(v, "incident").is_empty() {
+                say!("Incident: {}", s(v, "incident"));
+            }
+            let rows = v["deliveries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| vec![s(d, "person"), s(d, "kind"), s(d, "to"), s(d, "delivered_at"), s(d, "last_error")])
+                .collect();
+            table(&["PERSON", "KIND", "TO", "DELIVERED", "ERROR"], rows);
+        });
+        return Ok(());
+    }
+    let v = match incident {
+        Some(r) => client.get(&format!("/api/v1/incidents/{r}/pages")).await?,
+        None => {
+            client.get(&with_query("/api/v1/pages?limit=100", &[("open", open.then(|| "true".to_owned()))])).await?
+        }
+    };
+    out.show(&v, |v| {
+        let rows = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let notified: Vec<String> = p["notified"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| h.as_str())
+                    .map(|h| format!("@{h}"))
+                    .collect();
+                vec![
+                    s(p, "id"),
+                    s(p, "state"),
+                    s(p, "incident"),
+                    notified.join(","),
+                    s(p, "answered_by"),
+                    s(p, "message"),
+                ]
+            })
+            .collect();
+        table(&["ID", "STATE", "INCIDENT", "NOTIFIED", "ANSWERED BY", "MESSAGE"], rows);
+    });
     Ok(())
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     sigterm_stops_the_server_and_a_restart_keeps_everything,
     the_first_responder_triages_from_the_command_line,
     who_is_on_call_from_the_command_line,
+    the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -209,4 +210,42 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
     assert!(!bad.status.success());
     let missing = server.run(ADMIN, &["oncall", "Secondary"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule named"));
+}
+
+fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    for u in ["alice", "bob", "carol"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    let alice = server.ok(ADMIN, &["user", "token", "alice"]).trim().to_owned();
+    let bob = server.ok(ADMIN, &["user", "token", "bob"]).trim().to_owned();
+    let carol = server.ok(ADMIN, &["user", "token", "carol"]).trim().to_owned();
+    server.ok(&alice, &["incident", "declare", "Replica lag", "--priority", "P2"]);
+
+    let sent = server.ok(&alice, &["page", "INC-1", "@bob", "--role", "tech_lead", "-m", "Replica lag on db-2"]);
+    assert!(sent.starts_with("Page ") && sent.contains("sent for INC-1: Replica lag on db-2"), "{sent}");
+    let id = server.json(&alice, &["pages", "--incident", "INC-1"])[0]["id"].as_u64().unwrap().to_string();
+    let id = id.as_str();
+    let refused = server.run(&carol, &["page", "INC-1", "@alice", "-m", "help"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "only those in charge page");
+
+    // The engine notifies bob's step at once (he has no contact methods, so nothing is sent).
+    let notified = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            server.json(&alice, &["pages", id])
+        })
+        .find(|p| p["state"] == "notified")
+        .expect("the page's first step runs");
+    assert_eq!(notified["notified"], serde_json::json!(["bob"]));
+
+    let acked = server.ok(&bob, &["ack", id]);
+    assert_eq!(acked.trim(), format!("Acknowledged page {id}; you are now tech_lead"));
+    let again = server.run(&carol, &["decline", id]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("409"), "answered pages stay answered");
+    let list = server.ok(&alice, &["pages"]);
+    assert!(list.contains("acknowledged") && list.contains("@bob") && list.contains("bob"), "{list}");
+    assert!(server.ok(&alice, &["pages", "--open"]).lines().count() == 1, "only the header: none open");
+    let show = server.ok(&alice, &["incident", "show", "INC-1"]);
+    assert!(show.contains("TL @bob"), "{show}");
 }
