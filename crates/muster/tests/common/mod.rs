@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod pages;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -19,8 +21,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(database: &str, admin_token: Option<&str>) -> Server {
+        Self::start_with(database, admin_token, &[])
+    }
+
+    /// With more `serve` arguments.
+    pub fn start_with(database: &str, admin_token: Option<&str>, args: &[&str]) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .args(args)
             .env("MUSTER_LOG", "warn")
             .env_remove("MUSTER_ADMIN_TOKEN")
             .stdout(Stdio::piped())
