@@ -154,9 +154,10 @@ impl App {
     ) -> std::result::Result<Self, String> {
         let mailer =
             config.smtp_url.as_deref().map(|url| crate::engine::Mailer::new(url, &config.mail_from)).transpose()?;
-        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit);
         let pager = Arc::new(crate::paging::Pager::new(store.clone(), clock.clone(), &config.public_url));
         let engine = crate::engine::Engine::new(store.clone(), clock.clone(), pager.clone(), mailer, config.job_lease);
+        let waker = engine.clone();
+        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit, Arc::new(move || waker.wake()));
         if config.run_engine {
             engine.spawn();
         }

@@ -37,8 +37,15 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Starts the batching task on the current runtime.
-    pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Ingestor {
+    /// Starts the batching task on the current runtime. `on_new_alerts`
+    /// runs after a batch that created alerts committed (their pages' first
+    /// steps are in the outbox: it wakes the engine).
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        limit: RateLimit,
+        on_new_alerts: Arc<dyn Fn() + Send + Sync>,
+    ) -> Ingestor {
         let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -46,6 +53,9 @@ impl Ingestor {
                 let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.drain(..).unzip();
                 match store.ingest(&events, clock.now()).await {
                     Ok(outcomes) => {
+                        if outcomes.iter().any(|o| o.alert.is_some() && o.count == 1) {
+                            on_new_alerts();
+                        }
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
@@ -56,6 +66,9 @@ impl Ingestor {
                         tracing::warn!(error = %e, events = events.len(), "ingest batch failed; retrying one by one");
                         for (event, reply) in events.into_iter().zip(replies) {
                             let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
+                            if result.as_ref().is_ok_and(|o| o.iter().any(|o| o.alert.is_some() && o.count == 1)) {
+                                on_new_alerts();
+                            }
                             let _ = reply.send(match result {
                                 Ok(mut outcomes) => {
                                     outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into())))

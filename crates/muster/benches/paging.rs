@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -200,6 +200,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, wait: Duration, inbox: A
     let (server, url) = muster(&db.url, &log);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let key = setup(&http, &url, hook).await;
+    let duplicates_before = inbox.duplicates.load(Ordering::Relaxed);
 
     // Warm-up: connections, caches and the engine's first wake-up.
     let warm = format!("{tag}-warm-up");
@@ -262,7 +263,8 @@ async fn run(backend: Backend, rate: f64, seconds: f64, wait: Duration, inbox: A
         eprintln!("  server: {l}");
     }
     let _ = std::fs::remove_file(&log);
-    let failed: Vec<String> = sends.iter().filter(|s| s.status != Some(202)).map(|s| format!("{:?}", s.status)).collect();
+    let failed: Vec<String> =
+        sends.iter().filter(|s| s.status != Some(202)).map(|s| format!("{:?}", s.status)).collect();
     if !failed.is_empty() {
         eprintln!("  {} sends not accepted, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
     }
@@ -275,7 +277,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, wait: Duration, inbox: A
         sent: n,
         accepted: accepted.len(),
         received,
-        duplicates: inbox.duplicates.load(Ordering::Relaxed),
+        duplicates: inbox.duplicates.load(Ordering::Relaxed) - duplicates_before,
         from_accept,
         from_send,
         ingest,
@@ -356,10 +358,9 @@ fn main() {
             show(pct(i, 0.99)),
         );
     }
-    let _ = PathBuf::new();
     for r in rows.iter().filter(|r| r.received < r.accepted || r.warnings > 0 || r.duplicates > 0) {
         println!(
-            "\n{} at {}/s: {} of {} accepted alerts paged within the wait; {} server warnings; {} duplicate pages so far",
+            "\n{} at {}/s: {} of {} accepted alerts paged within the wait; {} server warnings; {} duplicate pages",
             r.backend, r.rate, r.received, r.accepted, r.warnings, r.duplicates
         );
     }
