@@ -97,3 +97,61 @@ async fn postgres_retries_honour_retry_after_and_a_delivered_job_is_never_sent_a
         retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db).await;
     }
 }
+
+/// The ingest task and the engine, on the store of both backends.
+mod ingest_wakes {
+    use std::sync::Arc;
+
+    use muster_server::app::Clock;
+    use muster_store::testing::TestDatabase;
+    use serde_json::json;
+
+    use super::ManualClock;
+
+    muster_store::on_both_backends!(a_batch_with_new_alerts_wakes_the_engine_and_repeats_do_not);
+
+    /// The engine sleeps until its next job is due; an alert whose service pages
+    /// puts a job in the outbox, so the ingest task must wake the engine after
+    /// committing a batch with new alerts (and only then).
+    async fn a_batch_with_new_alerts_wakes_the_engine_and_repeats_do_not(db: TestDatabase) {
+        use muster_domain::alert::{AlertAction, DedupKey, Severity};
+        use muster_server::ingest::{Ingestor, RateLimit};
+        use muster_store::{IngestEvent, NewService};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let store = db.open().await;
+        let clock = ManualClock::at("2026-11-27T10:00:00Z");
+        let service = NewService {
+            name: "web".into(),
+            description: String::new(),
+            owner: None,
+            integration_key: muster_domain::alert::IntegrationKey::from_bytes([7; 16]),
+            auto_declare: Default::default(),
+            escalation_policy: None,
+        };
+        let service = store.create_service(&service, clock.now()).await.unwrap();
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let ingestor = Ingestor::spawn(
+            store,
+            clock,
+            RateLimit::default(),
+            Arc::new(move || _ = counter.fetch_add(1, Ordering::SeqCst)),
+        );
+        let event = |action| IngestEvent {
+            service: service.id,
+            action,
+            dedup_key: DedupKey::parse("disk-full").unwrap(),
+            summary: "disk full".into(),
+            severity: Severity::Error,
+            source: "db-1".into(),
+            details: json!({}),
+            links: json!([]),
+        };
+        ingestor.ingest(event(AlertAction::Trigger)).await.unwrap();
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "a new alert wakes the engine");
+        ingestor.ingest(event(AlertAction::Trigger)).await.unwrap();
+        ingestor.ingest(event(AlertAction::Acknowledge)).await.unwrap();
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "a repeat or an acknowledgement adds no job");
+    }
+}

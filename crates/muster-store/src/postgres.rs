@@ -40,12 +40,14 @@ impl PgStore {
     /// re-established (and `wake` called, as notifications may have been
     /// missed meanwhile).
     async fn listen_for_jobs_impl(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&self.pool).await?;
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         listener.listen("muster_jobs").await?;
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(_)) => wake(),
+                    Ok(Some(n)) if n.payload() == schema => wake(),
+                    Ok(Some(_)) => {}
                     Ok(None) => {
                         tracing::info!("the job listener reconnected");
                         wake();

@@ -11,7 +11,11 @@ use serde_json::json;
 
 use muster_store::on_both_backends;
 
-on_both_backends!(a_job_is_leased_retried_and_once_done_never_claimed_again, concurrent_claims_never_share_a_job);
+on_both_backends!(
+    a_job_is_leased_retried_and_once_done_never_claimed_again,
+    concurrent_claims_never_share_a_job,
+    another_instance_hears_of_a_committed_job,
+);
 
 fn at(s: u64) -> Timestamp {
     Timestamp::from_second(1_790_000_000 + s as i64).unwrap()
@@ -76,4 +80,21 @@ async fn concurrent_claims_never_share_a_job(db: TestDatabase) {
         }
     }
     assert_eq!(seen.len(), 200);
+}
+
+/// PostgreSQL: an instance listening (`LISTEN muster_jobs`) is woken when
+/// another commits a job. SQLite has one instance and says it cannot listen.
+async fn another_instance_hears_of_a_committed_job(db: TestDatabase) {
+    let (listening, other) = (db.open().await, db.open().await);
+    let heard = Arc::new(tokio::sync::Notify::new());
+    let wake = heard.clone();
+    let listens = listening.listen_for_jobs(Arc::new(move || wake.notify_one())).await.unwrap();
+    assert_eq!(listens, db.backend == muster_store::testing::Backend::Postgres);
+    if !listens {
+        return;
+    }
+    other.enqueue_job(&job("from-the-other-instance", 0), at(0)).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
+        .await
+        .expect("the listener was woken by the other instance's commit");
 }

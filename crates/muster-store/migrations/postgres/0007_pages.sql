@@ -41,10 +41,11 @@ CREATE INDEX jobs_by_page ON jobs (page) WHERE page IS NOT NULL;
 
 -- Other instances wake when a job is committed (LISTEN muster_jobs): the
 -- notification is sent at commit, so a listener never sees a job that is
--- not there yet.
+-- not there yet. The payload is the schema, so databases holding several
+-- Muster schemas (tests) wake only their own instances.
 CREATE FUNCTION muster_notify_jobs() RETURNS trigger AS $$
 BEGIN
-    PERFORM pg_notify('muster_jobs', '');
+    PERFORM pg_notify('muster_jobs', current_schema());
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
