@@ -100,6 +100,10 @@ async fn an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged(
 
     let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
     assert_eq!(incident["incident_manager"], "carol");
+    let first_responders: Vec<&Value> =
+        incident["roles"].as_array().unwrap().iter().filter(|a| a["role"] == "first_responder").collect();
+    assert_eq!(first_responders.len(), 1);
+    assert_eq!(first_responders[0]["user"], "carol", "the first to answer is first responder");
     assert!(incident["topic"].as_str().unwrap().contains("@carol"));
     let alert = server.get(ADMIN_TOKEN, "/api/v1/alerts").await.ok(200)[0].clone();
     assert_eq!(alert["status"], "acknowledged", "acknowledging the page acknowledged its alert");
@@ -158,6 +162,17 @@ async fn resolving_the_alert_stops_the_escalation_and_a_decline_escalates_at_onc
     assert_eq!(server.get(ADMIN_TOKEN, "/api/v1/pages/2").await.ok(200)["state"], "expired");
     assert_eq!((bob.count(), carol.count()), (2, 1), "each step once, even after a decline");
     server.post(&bob_token, "/api/v1/pages/2/acknowledge", json!({})).await.problem(409);
+
+    // Acknowledging the alert itself answers its page.
+    trigger(&server, key, "c", "trigger").await;
+    server.deliver_due().await;
+    let alert = server.get(ADMIN_TOKEN, "/api/v1/alerts?status=triggered").await.ok(200)[0]["id"].clone();
+    server.post(&bob_token, &format!("/api/v1/alerts/{alert}/acknowledge"), json!({})).await.ok(200);
+    let third = server.get(ADMIN_TOKEN, "/api/v1/pages/3").await.ok(200).clone();
+    assert_eq!((third["state"].as_str(), third["answered_by"].as_str()), (Some("acknowledged"), Some("bob")));
+    clock.advance(300);
+    server.deliver_due().await;
+    assert_eq!((bob.count(), carol.count()), (3, 1), "no escalation after the alert was acknowledged");
     server.post(&bob_token, "/api/v1/pages/99/acknowledge", json!({})).await.problem(404);
     server.post(&bob_token, "/api/v1/pages/x/acknowledge", json!({})).await.problem(404);
 }
