@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "mst_hostile_admin";
 
-const WRITES: [(&str, &str); 8] = [
+const WRITES: [(&str, &str); 12] = [
     ("POST", "/api/v1/incidents"),
     ("PATCH", "/api/v1/incidents/1"),
     ("POST", "/api/v1/incidents/1/roles"),
@@ -24,6 +24,10 @@ const WRITES: [(&str, &str); 8] = [
     ("POST", "/api/v1/roles"),
     ("PUT", "/api/v1/settings/required-roles"),
     ("DELETE", "/api/v1/incidents/1/roles/2"),
+    ("POST", "/api/v1/incidents/1/pages"),
+    ("POST", "/api/v1/pages/1/acknowledge"),
+    ("POST", "/api/v1/pages/1/decline"),
+    ("POST", "/api/v1/users/admin/notification-rules"),
 ];
 
 /// JSON built from the field names and values the API knows, and others.
@@ -48,6 +52,12 @@ fn json_value() -> impl Strategy<Value = Value> {
         "permission",
         "key",
         "many",
+        "target",
+        "message",
+        "schedule",
+        "policy",
+        "contact_method",
+        "delay_seconds",
         "P1",
         "P3",
         "x",
@@ -193,11 +203,14 @@ fn no_path_or_query_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, route
     let segment = "[a-zA-Z0-9%._~-]{0,24}";
     let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     runner
-        .run(&(segment, segment, 0..4usize), |(a, b, shape)| {
+        .run(&(segment, segment, 0..7usize), |(a, b, shape)| {
             let uri = match shape {
                 0 => format!("/api/v1/incidents/{a}"),
                 1 => format!("/api/v1/incidents?{a}={b}"),
                 2 => format!("/api/v1/incidents/1/timeline?after={a}&limit={b}"),
+                3 => format!("/api/v1/pages/{a}"),
+                4 => format!("/api/v1/pages?{a}={b}"),
+                5 => format!("/api/v1/incidents/{a}/pages"),
                 _ => format!("/api/v1/incidents/{a}/roles/{b}"),
             };
             let Ok(req) =
@@ -312,5 +325,31 @@ fn a_nul_character_in_any_string_is_refused_or_dropped_not_a_500() {
             let status = rt.block_on(router.clone().oneshot(req)).unwrap().status();
             assert!(status.as_u16() < 500, "{method} {path} answered {status}");
         }
+    }
+}
+
+/// The answer links in notifications take no token: whatever the path,
+/// person and signature, a link without the right signature is refused,
+/// never with a 5xx, and explains itself in HTML.
+#[test]
+fn answer_links_refuse_anything_unsigned_without_5xx() {
+    for (rt, router, _db) in setups() {
+        let segment = "[a-zA-Z0-9%._~-]{0,24}";
+        let mut runner = TestRunner::new(Config { cases: 200, failure_persistence: None, ..Config::default() });
+        runner
+            .run(&(segment, segment, segment, any::<bool>()), |(page, user, sig, post)| {
+                let uri = format!("/pages/{page}/ack?user={user}&sig={sig}");
+                let method = if post { "POST" } else { "GET" };
+                let Ok(req) = Request::builder().method(method).uri(&uri).body(Body::empty()) else { return Ok(()) };
+                let response = rt.block_on(router.clone().oneshot(req)).unwrap();
+                let status = response.status().as_u16();
+                prop_assert!([400, 403, 404].contains(&status), "{} {} answered {}", method, uri, status);
+                let ct = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                // A path that is not even UTF-8 is refused by the router (a problem document).
+                let expected = if status == 400 { "application/problem+json" } else { "text/html" };
+                prop_assert!(ct.starts_with(expected), "{} answered {} {}", uri, status, ct);
+                Ok(())
+            })
+            .unwrap();
     }
 }
