@@ -939,14 +939,16 @@ async fn answer(client: &Client, out: &Output, id: u64, action: &str) -> anyhow:
     out.show(&v, |v| {
         let roles: Vec<String> =
             v["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).map(str::to_owned).collect();
-        match s(v, "state").as_str() {
+        let id = s(v, "id");
+        let line = match s(v, "state").as_str() {
             "acknowledged" if !roles.is_empty() => {
-                say!("Acknowledged page {}; you are now {}", s(v, "id"), roles.join(" and "))
+                format!("Acknowledged page {id}; you are now {}", roles.join(" and "))
             }
-            "acknowledged" => say!("Acknowledged page {}", s(v, "id")),
-            "declined" => say!("Declined page {}", s(v, "id")),
-            _ => say!("Declined page {}; it goes on to the next step", s(v, "id")),
-        }
+            "acknowledged" => format!("Acknowledged page {id}"),
+            "declined" => format!("Declined page {id}"),
+            _ => format!("Declined page {id}; it goes on to the next step"),
+        };
+        say!("{line}");
     });
     Ok(())
 }
