@@ -9,6 +9,8 @@
 //!   dedup keys, auto-declare rules and the impact matrix.
 //! - [`paging`]: escalation policies: steps, targets, repeats, and who a
 //!   step notifies at an instant.
+//! - [`page`]: pages and their escalation: states, what a step's timer
+//!   does, declines, and which contact methods notify a person when.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
 //!   with the allowed status moves.
 //! - [`user`]: handles, permission levels and the acting user.
