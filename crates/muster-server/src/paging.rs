@@ -118,6 +118,7 @@ impl Pager {
                     reason: Some("every step was notified and nobody acknowledged".into()),
                     command: Some((Self::system(), command)),
                     jobs: vec![],
+                    acknowledge_alert: false,
                 };
                 self.store.move_page(&m, now).await?;
                 Ok(())
@@ -153,6 +154,7 @@ impl Pager {
                     reason: None,
                     command: Some((Self::system(), command)),
                     jobs,
+                    acknowledge_alert: false,
                 };
                 self.store.move_page(&m, now).await?;
                 Ok(())
@@ -269,6 +271,8 @@ fn answered(p: &PageRecord, state: PageState, by: &Actor, reason: Option<String>
         reason: reason.clone(),
         command: Some((by.clone(), Command::ClosePage { page: p.id, state, reason, roles })),
         jobs: vec![],
+        // The page was the alert's way of finding someone: its answer acknowledges the alert.
+        acknowledge_alert: state == PageState::Acknowledged,
     })
 }
 
@@ -417,6 +421,7 @@ impl App {
                         reason: None,
                         command: Some((actor.clone(), Command::DeclinePage { page: id })),
                         jobs: vec![next],
+                        acknowledge_alert: false,
                     }
                 }
             };

@@ -62,6 +62,9 @@ pub struct PageMove {
     pub command: Option<(Actor, Command)>,
     /// Enqueued in the same transaction.
     pub jobs: Vec<NewJob>,
+    /// Acknowledge the page's alert too (if still triggered), as the
+    /// actor of `command`, in the same transaction.
+    pub acknowledge_alert: bool,
 }
 
 /// Which pages to list, newest first.
@@ -264,6 +267,21 @@ macro_rules! page_queries {
             if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
                 incident_command(c, number, actor, command.clone(), now).await?;
             }
+            if let (true, Some(alert_id), Some((actor, _))) = (m.acknowledge_alert, current.alert, &m.command) {
+                let acked = sqlx::query(
+                    "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 WHERE id = $2 AND status = 'triggered'",
+                )
+                .bind(micros(now))
+                .bind(alert_id as i64)
+                .execute(&mut *c)
+                .await?;
+                if acked.rows_affected() > 0 {
+                    let found = alert(c, alert_id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                    if let Some(number) = found.incident {
+                        incident_command(c, number, actor, Command::AlertStatus { alert: found.reference() }, now).await?;
+                    }
+                }
+            }
             insert_jobs(c, &m.jobs, now).await?;
             page_by_id(c, m.page).await
         }
@@ -315,6 +333,7 @@ macro_rules! page_queries {
                     reason: Some(reason.to_owned()),
                     command: Some((actor, command)),
                     jobs: Vec::new(),
+                    acknowledge_alert: false,
                 };
                 move_page(c, &m, now).await?;
             }
