@@ -595,9 +595,9 @@ macro_rules! shared_queries {
             Ok(())
         }
 
-        /// A new alert fired: it rejoins the incident of this key's previous
-        /// alert if that is not closed, else the service may auto-declare.
-        /// Returns the alert's incident and whether this declared it.
+        /// A new alert fired: it finds its incident (`alert_incident`) and,
+        /// when its service has an escalation policy, pages it. Returns the
+        /// alert's incident and whether this declared it.
         async fn new_alert(
             c: &mut Conn,
             e: &IngestEvent,
@@ -616,7 +616,9 @@ macro_rules! shared_queries {
             Ok((incident, declared))
         }
 
-        /// The incident a new alert belongs to (see `new_alert`).
+        /// The incident a new alert belongs to: the incident of this key's
+        /// previous alert if that is not closed, else one the service may
+        /// auto-declare.
         async fn alert_incident(
             c: &mut Conn,
             e: &IngestEvent,

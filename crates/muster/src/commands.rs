@@ -729,16 +729,21 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
 
 /// A schedule's id from an id or a name.
 async fn schedule_id(client: &Client, which: &str) -> anyhow::Result<u64> {
+    id_by_name(client, "/api/v1/schedules", "schedule", which).await
+}
+
+/// An id given as a number or as the name of one of the things `list` lists.
+async fn id_by_name(client: &Client, list: &str, what: &str, which: &str) -> anyhow::Result<u64> {
     if let Ok(id) = which.parse() {
         return Ok(id);
     }
-    let all = client.get("/api/v1/schedules").await?;
+    let all = client.get(list).await?;
     all.as_array()
         .into_iter()
         .flatten()
         .find(|s| s["name"].as_str() == Some(which))
         .and_then(|s| s["id"].as_u64())
-        .with_context(|| format!("there is no schedule named {which:?}"))
+        .with_context(|| format!("there is no {what} named {which:?}"))
 }
 
 fn print_shifts(v: &Value) {
@@ -901,16 +906,7 @@ async fn policy(client: &Client, out: &Output, cmd: PolicyCmd) -> anyhow::Result
 }
 
 async fn policy_id(client: &Client, which: &str) -> anyhow::Result<u64> {
-    if let Ok(id) = which.parse() {
-        return Ok(id);
-    }
-    let all = client.get("/api/v1/escalation-policies").await?;
-    all.as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"].as_str() == Some(which))
-        .and_then(|p| p["id"].as_u64())
-        .with_context(|| format!("there is no escalation policy named {which:?}"))
+    id_by_name(client, "/api/v1/escalation-policies", "escalation policy", which).await
 }
 
 async fn page(

@@ -310,11 +310,16 @@ fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(doc)).into_response()
 }
 
-fn answer_of(action: &str) -> Option<Answer> {
-    match action {
+/// The page and the answer a link's path names, or a 404 page.
+fn link_target(id: &str, action: &str) -> Result<(u64, Answer), Response> {
+    let answer = match action {
         "ack" => Some(Answer::Acknowledge),
         "decline" => Some(Answer::Decline),
         _ => None,
+    };
+    match (id.parse::<u64>(), answer) {
+        (Ok(id), Some(answer)) => Ok((id, answer)),
+        _ => Err(html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>")),
     }
 }
 
@@ -330,8 +335,9 @@ pub async fn answer_link_form(
     Path((id, action)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<LinkQuery>,
 ) -> Response {
-    let (Ok(id), Some(answer)) = (id.parse::<u64>(), answer_of(&action)) else {
-        return html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>");
+    let (id, answer) = match link_target(&id, &action) {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     let valid = match muster_domain::Handle::parse(&q.user) {
         Ok(h) => app.pager.verify(answer, id, &h, &q.sig).await.unwrap_or(false),
@@ -361,8 +367,9 @@ pub async fn answer_link(
     Path((id, action)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<LinkQuery>,
 ) -> Response {
-    let (Ok(id), Some(answer)) = (id.parse::<u64>(), answer_of(&action)) else {
-        return html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>");
+    let (id, answer) = match link_target(&id, &action) {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     match app.answer_by_link(answer, id, &q.user, &q.sig).await {
         Ok(p) => {
