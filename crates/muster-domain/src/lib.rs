@@ -21,6 +21,8 @@
 //!   [`incident::Event`]s; [`incident::Incident::apply`] folds them into state.
 //!   Every command also re-renders the room topic and records a
 //!   `topic_changed` event when it differs.
+//! - [`room`]: the incident room's input line: a message, or a command
+//!   (`/role tech_lead @carol database`, `/status identified` …).
 //! - [`schedule`]: on-call schedules: rotations, restrictions, overrides,
 //!   who is on call at an instant, shifts between two instants; DST-correct.
 //! - [`topic`]: the one-line room topic rendered from state.
@@ -34,6 +36,7 @@ pub mod page;
 pub mod paging;
 pub mod priority;
 pub mod role;
+pub mod room;
 pub mod schedule;
 pub mod status;
 pub mod timeline;

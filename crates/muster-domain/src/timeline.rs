@@ -24,11 +24,19 @@ pub enum EntryKind {
     Decision,
     Action,
     Milestone,
+    /// A line said in the incident room.
+    Message,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 5] =
-        [EntryKind::Note, EntryKind::Theory, EntryKind::Decision, EntryKind::Action, EntryKind::Milestone];
+    pub const ALL: [EntryKind; 6] = [
+        EntryKind::Note,
+        EntryKind::Theory,
+        EntryKind::Decision,
+        EntryKind::Action,
+        EntryKind::Milestone,
+        EntryKind::Message,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +45,7 @@ impl EntryKind {
             EntryKind::Decision => "decision",
             EntryKind::Action => "action",
             EntryKind::Milestone => "milestone",
+            EntryKind::Message => "message",
         }
     }
 }
@@ -47,7 +56,7 @@ impl FromStr for EntryKind {
         EntryKind::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| {
             DomainError::invalid(
                 "kind",
-                format!("unknown entry kind {s:?}, expected one of note, theory, decision, action, milestone"),
+                format!("unknown entry kind {s:?}, expected one of note, theory, decision, action, milestone, message"),
             )
         })
     }
@@ -115,7 +124,7 @@ impl Change {
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
     /// `page_closed`, `page_declined`, or one of the
-    /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`).
+    /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
             Change::Declared { .. } => "declared",

@@ -1,0 +1,181 @@
+//! The incident room's input box: a line is a message for the timeline, or
+//! a command (`/role tech_lead @carol database`, `/status identified` …)
+//! that does what the buttons do. Parsing is pure; an unknown or malformed
+//! command gets a reply that says how to write it, never an error page.
+
+use crate::timeline::EntryKind;
+use crate::{Handle, Priority, Status};
+
+/// What a line typed in the room asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomCommand {
+    /// Plain text: a `message` entry.
+    Say(String),
+    /// `/note …`, `/theory …`, `/decision …`, `/action …`.
+    Entry { kind: EntryKind, text: String },
+    /// `/role <role> @user [scope]`
+    Assign { role: String, user: Handle, scope: Option<String> },
+    /// `/relieve @user <role>`
+    Relieve { user: Handle, role: String },
+    /// `/page @user [role=<role>] [message]`
+    Page { user: Handle, role: Option<String>, message: Option<String> },
+    /// `/status <status>`
+    Status(Status),
+    /// `/priority <P1-P4>`
+    Priority(Priority),
+    /// `/help`
+    Help,
+}
+
+/// How to write each command, for `/help` and for replies to mistakes.
+pub const HELP: &str = "Commands: /note, /theory, /decision, /action <text>; /role <role> @user [scope]; \
+/relieve @user <role>; /page @user [role=<role>] [message]; /status <investigating|identified|monitoring|resolved|closed>; \
+/priority <P1|P2|P3|P4>; /help. Anything else is a message.";
+
+/// A line is at most this long.
+pub const MAX_LINE: usize = 10_000;
+
+/// Parses a line typed in the room. `Err` is the reply to show the person.
+pub fn parse(line: &str) -> Result<RoomCommand, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Err("Type a message, or /help for the commands.".into());
+    }
+    if line.chars().count() > MAX_LINE {
+        return Err(format!("A line has at most {MAX_LINE} characters."));
+    }
+    let Some(rest) = line.strip_prefix('/') else { return Ok(RoomCommand::Say(line.to_owned())) };
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim()),
+        None => (rest, ""),
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let usage = |how: &str| Err(format!("Usage: {how}"));
+    match name.to_ascii_lowercase().as_str() {
+        "help" | "?" => Ok(RoomCommand::Help),
+        kind @ ("note" | "theory" | "decision" | "action") => {
+            if args.is_empty() {
+                return usage(&format!("/{kind} <text>"));
+            }
+            let kind = kind.parse().expect("one of the written kinds");
+            Ok(RoomCommand::Entry { kind, text: args.to_owned() })
+        }
+        "role" | "assign" => match words.as_slice() {
+            [role, user, scope @ ..] if scope.len() <= 1 => match handle(user) {
+                Some(user) => Ok(RoomCommand::Assign {
+                    role: role.to_string(),
+                    user,
+                    scope: scope.first().map(|s| s.to_string()),
+                }),
+                None => Err(format!("{user:?} is not a person: write @handle. Usage: /role <role> @user [scope]")),
+            },
+            _ => usage("/role <role> @user [scope], e.g. /role tech_lead @carol database"),
+        },
+        "relieve" => match words.as_slice() {
+            [user, role] => match handle(user) {
+                Some(user) => Ok(RoomCommand::Relieve { user, role: role.to_string() }),
+                None => Err(format!("{user:?} is not a person: write @handle. Usage: /relieve @user <role>")),
+            },
+            _ => usage("/relieve @user <role>, e.g. /relieve @dan tech_lead"),
+        },
+        "page" => match words.as_slice() {
+            [user, rest @ ..] => {
+                let Some(user) = handle(user) else {
+                    return Err(format!(
+                        "{user:?} is not a person: write @handle. Usage: /page @user [role=<role>] [message]"
+                    ));
+                };
+                let (role, message_words) = match rest.first().and_then(|w| w.strip_prefix("role=")) {
+                    Some(r) if !r.is_empty() => (Some(r.to_owned()), &rest[1..]),
+                    _ => (None, rest),
+                };
+                let message = (!message_words.is_empty()).then(|| message_words.join(" "));
+                Ok(RoomCommand::Page { user, role, message })
+            }
+            _ => usage("/page @user [role=<role>] [message], e.g. /page @erin role=tech_lead the database is slow"),
+        },
+        "status" => match words.as_slice() {
+            [s] => s.parse().map(RoomCommand::Status).map_err(|_| {
+                format!("{s:?} is not a status. Usage: /status <investigating|identified|monitoring|resolved|closed>")
+            }),
+            _ => usage("/status <investigating|identified|monitoring|resolved|closed>"),
+        },
+        "priority" => match words.as_slice() {
+            [p] => p
+                .to_ascii_uppercase()
+                .parse()
+                .map(RoomCommand::Priority)
+                .map_err(|_| format!("{p:?} is not a priority. Usage: /priority <P1|P2|P3|P4>")),
+            _ => usage("/priority <P1|P2|P3|P4>"),
+        },
+        other => Err(format!("There is no command /{other}. {HELP}")),
+    }
+}
+
+/// `@carol` or `carol` as a handle.
+fn handle(word: &str) -> Option<Handle> {
+    Handle::parse(word.strip_prefix('@').unwrap_or(word)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn h(s: &str) -> Handle {
+        Handle::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_room_commands_parse() {
+        assert_eq!(parse("db is back"), Ok(RoomCommand::Say("db is back".into())));
+        assert_eq!(
+            parse("/role tech_lead @carol database"),
+            Ok(RoomCommand::Assign { role: "tech_lead".into(), user: h("carol"), scope: Some("database".into()) })
+        );
+        assert_eq!(
+            parse("/relieve @dan tech_lead"),
+            Ok(RoomCommand::Relieve { user: h("dan"), role: "tech_lead".into() })
+        );
+        assert_eq!(parse("/page @erin"), Ok(RoomCommand::Page { user: h("erin"), role: None, message: None }));
+        assert_eq!(
+            parse("/page @erin role=tech_lead replica lag"),
+            Ok(RoomCommand::Page {
+                user: h("erin"),
+                role: Some("tech_lead".into()),
+                message: Some("replica lag".into())
+            })
+        );
+        assert_eq!(parse("/status identified"), Ok(RoomCommand::Status(Status::Identified)));
+        assert_eq!(parse("/priority p1"), Ok(RoomCommand::Priority(Priority::P1)));
+        assert_eq!(
+            parse("/theory  connection pool exhausted "),
+            Ok(RoomCommand::Entry { kind: EntryKind::Theory, text: "connection pool exhausted".into() })
+        );
+        assert_eq!(parse("/help"), Ok(RoomCommand::Help));
+    }
+
+    #[test]
+    fn mistakes_get_a_reply_that_says_how() {
+        assert!(parse("/frobnicate").unwrap_err().contains("There is no command /frobnicate"));
+        assert!(parse("/status sleeping").unwrap_err().contains("Usage: /status"));
+        assert!(parse("/role tech_lead").unwrap_err().contains("Usage: /role"));
+        assert!(parse("/role tech_lead carol!!").unwrap_err().contains("not a person"));
+        assert!(parse("/note").unwrap_err().contains("Usage: /note <text>"));
+        assert!(parse("   ").is_err());
+    }
+
+    proptest! {
+        /// Any line parses to a command or to a reply; a line without a
+        /// leading slash is always a message with its text.
+        #[test]
+        fn any_line_is_a_command_a_message_or_a_reply(line in "\\PC{0,60}") {
+            match parse(&line) {
+                Ok(RoomCommand::Say(text)) => prop_assert_eq!(text, line.trim()),
+                Ok(_) => prop_assert!(line.trim().starts_with('/')),
+                Err(reply) => prop_assert!(!reply.is_empty()),
+            }
+        }
+    }
+}
