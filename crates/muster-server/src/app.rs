@@ -44,6 +44,9 @@ pub struct App {
     services_by_key: ServiceCache,
     pub engine: Arc<crate::engine::Engine>,
     pub pager: Arc<crate::paging::Pager>,
+    /// Failed sign-ins, per account and per address.
+    pub(crate) throttle: crate::signin::Throttle,
+    pub config: Config,
 }
 
 /// How a server runs.
@@ -161,7 +164,16 @@ impl App {
         if config.run_engine {
             engine.spawn();
         }
-        Ok(App { store, clock, ingestor, services_by_key: ServiceCache::default(), engine, pager })
+        Ok(App {
+            store,
+            clock,
+            ingestor,
+            services_by_key: ServiceCache::default(),
+            engine,
+            pager,
+            throttle: crate::signin::Throttle::default(),
+            config,
+        })
     }
 
     /// Makes sure an admin can sign in. With `token` (from

@@ -21,6 +21,8 @@ pub struct NewUserRequest {
     pub email: String,
     /// `admin`, `responder` (the default) or `viewer`.
     pub permission: Option<String>,
+    /// For signing in to the web UI (10-1024 characters).
+    pub password: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -37,6 +37,7 @@ pub mod error;
 pub mod extract;
 pub mod ingest;
 pub mod paging;
+pub mod signin;
 
 use crate::app::App;
 use crate::error::ApiError;

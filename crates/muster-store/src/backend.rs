@@ -620,6 +620,64 @@ macro_rules! store_impl {
                 }
             }
 
+            async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {
+                let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE handle = $2")
+                    .bind(hash)
+                    .bind(user.as_str())
+                    .execute(&self.$write)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound(format!("there is no user @{user}")));
+                }
+                Ok(())
+            }
+
+            async fn password_hash(&self, user: &Handle) -> Result<Option<String>> {
+                let found: Option<(Option<String>,)> = sqlx::query_as("SELECT password_hash FROM users WHERE handle = $1")
+                    .bind(user.as_str())
+                    .fetch_optional(&self.$read)
+                    .await?;
+                Ok(found.and_then(|(h,)| h))
+            }
+
+            async fn create_session(&self, s: &crate::Session) -> Result<()> {
+                sqlx::query("INSERT INTO sessions (id_hash, handle, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&s.id_hash)
+                    .bind(s.user.as_str())
+                    .bind(&s.csrf)
+                    .bind(micros(s.created_at))
+                    .bind(micros(s.expires_at))
+                    .execute(&self.$write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<(crate::Session, User)>> {
+                let found: Option<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT handle, csrf, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(micros(now))
+                .fetch_optional(&self.$read)
+                .await?;
+                let Some((handle, csrf, created, expires)) = found else { return Ok(None) };
+                let user = Handle::parse(&handle).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+                let Some(found_user) = self.user(&user).await? else { return Ok(None) };
+                let session = crate::Session {
+                    id_hash: id_hash.to_owned(),
+                    user,
+                    csrf,
+                    created_at: rows::timestamp(created)?,
+                    expires_at: rows::timestamp(expires)?,
+                };
+                Ok(Some((session, found_user)))
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.$write).await?;
+                Ok(())
+            }
+
             async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {
                 let found: Vec<(i64, i64, i64)> = sqlx::query_as(
                     "SELECT id, contact_method, delay_seconds FROM notification_rules WHERE handle = $1 ORDER BY delay_seconds, id",

@@ -254,6 +254,26 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<NotificationRuleRecord>;
     async fn notification_rules(&self, user: &Handle) -> Result<Vec<NotificationRuleRecord>>;
+
+    /// Sets (or with `None` removes) a user's password hash (a PHC string).
+    async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()>;
+    async fn password_hash(&self, user: &Handle) -> Result<Option<String>>;
+    /// Stores a web session by the SHA-256 of its id.
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// The session with this id hash and its user, unless it expired.
+    async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<(Session, User)>>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: Handle,
+    /// Sent with every form the session renders, and checked on every post.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

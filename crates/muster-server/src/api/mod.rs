@@ -48,6 +48,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::create_user, users::list_users))
         .routes(routes!(users::get_user))
         .routes(routes!(users::create_token))
+        .routes(routes!(users::set_password))
         .routes(routes!(users::whoami))
         .routes(routes!(users::add_contact_method, users::list_contact_methods))
         .routes(routes!(users::test_contact_method))

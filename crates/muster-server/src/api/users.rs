@@ -43,7 +43,13 @@ pub async fn create_user(
         email: parse_email(&body.email)?,
         permission: body.permission.as_deref().map(str::parse::<Permission>).transpose()?.unwrap_or_default(),
     };
+    if let Some(p) = &body.password {
+        crate::signin::check_password(p)?;
+    }
     let user = app.create_user(&actor, user).await?;
+    if let Some(p) = &body.password {
+        app.set_password(&actor, &user.handle, p).await?;
+    }
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -171,4 +177,27 @@ pub async fn test_contact_method(
         .map_err(|_| crate::error::ApiError::not_found("id", format!("there is no contact method {id:?}")))?;
     let job = app.test_notification(&actor, &handle, id).await?;
     Ok((StatusCode::ACCEPTED, Json(JobResponse { job })))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    /// 10-1024 characters.
+    pub password: String,
+}
+
+/// Set a user's password for the web UI (the user themself, or an admin).
+#[utoipa::path(post, path = "/api/v1/users/{handle}/password", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)), request_body = PasswordRequest,
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_password(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<PasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    app.set_password(&actor, &handle, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
