@@ -380,18 +380,6 @@ impl App {
             }
             let m = answered(&p, PageState::Acknowledged, actor, None).ok_or_else(|| not_open(&p))?;
             if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
-                if let Some(alert) = done.alert {
-                    // The page was the alert's way of finding someone: it is
-                    // acknowledged too (its other pages with it).
-                    self.store
-                        .set_alert_status(
-                            alert,
-                            muster_domain::alert::AlertStatus::Acknowledged,
-                            actor,
-                            self.clock.now(),
-                        )
-                        .await?;
-                }
                 return Ok(done);
             }
             // A step ran in between: look again.

@@ -195,18 +195,29 @@ macro_rules! store_impl {
                 if exists.is_none() {
                     return Ok(None);
                 }
-                let (at, seq) = query.after.map_or((i64::MIN, 0), |(at, seq)| (micros(at), seq as i64));
-                let found: Vec<(String,)> = sqlx::query_as(
-                    "SELECT body FROM incident_events
-                     WHERE incident = $1 AND (occurred_at, seq) > ($2, $3)
-                     ORDER BY occurred_at, seq LIMIT $4",
-                )
-                .bind(number as i64)
-                .bind(at)
-                .bind(seq)
-                .bind(rows::limit(query.limit))
-                .fetch_all(&mut *conn)
-                .await?;
+                let mut q: sqlx::QueryBuilder<'_, $db> =
+                    sqlx::QueryBuilder::new("SELECT body FROM incident_events WHERE incident = ");
+                q.push_bind(number as i64);
+                if let Some((at, seq)) = query.after {
+                    q.push(" AND (occurred_at, seq) > (").push_bind(micros(at)).push(", ").push_bind(seq as i64).push(")");
+                }
+                if let Some((at, seq)) = query.before {
+                    q.push(" AND (occurred_at, seq) < (").push_bind(micros(at)).push(", ").push_bind(seq as i64).push(")");
+                }
+                if !query.kinds.is_empty() {
+                    q.push(" AND kind IN (");
+                    let mut list = q.separated(", ");
+                    for k in &query.kinds {
+                        list.push_bind(k.clone());
+                    }
+                    q.push(")");
+                }
+                q.push(if query.latest { " ORDER BY occurred_at DESC, seq DESC" } else { " ORDER BY occurred_at, seq" });
+                q.push(" LIMIT ").push_bind(rows::limit(query.limit));
+                let mut found: Vec<(String,)> = q.build_query_as().fetch_all(&mut *conn).await?;
+                if query.latest {
+                    found.reverse();
+                }
                 found.iter().map(|(b,)| rows::event(b)).collect::<Result<_>>().map(Some)
             }
 
@@ -216,6 +227,26 @@ macro_rules! store_impl {
                     .fetch_all(&self.$read)
                     .await?;
                 found.iter().map(|(b,)| rows::event(b)).collect()
+            }
+
+            async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>> {
+                let found: Vec<(String,)> = sqlx::query_as(
+                    "SELECT body FROM incident_events WHERE incident = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(number as i64)
+                .bind(seq as i64)
+                .bind(rows::limit(limit))
+                .fetch_all(&self.$read)
+                .await?;
+                found.iter().map(|(b,)| rows::event(b)).collect()
+            }
+
+            async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
+                let found: Option<(i64,)> = sqlx::query_as("SELECT version FROM incidents WHERE number = $1")
+                    .bind(number as i64)
+                    .fetch_optional(&self.$read)
+                    .await?;
+                Ok(found.map(|(v,)| v as u64))
             }
 
             async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {

@@ -92,6 +92,12 @@ pub struct IncidentFilter {
 pub struct TimelineQuery {
     /// Start after this entry's position (`at`, `seq`).
     pub after: Option<(Timestamp, u64)>,
+    /// With `latest`: end before this entry's position.
+    pub before: Option<(Timestamp, u64)>,
+    /// The last `limit` entries (still returned in time order) instead of the first.
+    pub latest: bool,
+    /// Only entries of these kinds (all when empty).
+    pub kinds: Vec<String>,
     pub limit: u32,
 }
 
@@ -160,6 +166,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every event of an incident in `seq` order, as stored (for replay and
     /// verifying the hash chain).
     async fn events(&self, number: u64) -> Result<Vec<Event>>;
+    /// The events recorded after `seq`, in `seq` order (for live views).
+    async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>>;
+    /// An incident's version (its last `seq`), cheaply; `None` if there is none.
+    async fn incident_version(&self, number: u64) -> Result<Option<u64>>;
 
     async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
     async fn services(&self) -> Result<Vec<Service>>;

@@ -183,7 +183,7 @@ pub async fn timeline(
     let r = incident_ref(&r)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let events = app.timeline(r, &TimelineQuery { after, limit }).await?;
+    let events = app.timeline(r, &TimelineQuery { after, limit, ..TimelineQuery::default() }).await?;
     let body: Vec<EntryResponse> = events.iter().map(EntryResponse::from).collect();
     let mut response = Json(body).into_response();
     if events.len() == limit as usize
