@@ -23,7 +23,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::paging::{EscalationPolicy, Step, Target};
-use crate::{DomainError, Handle};
+use crate::{DomainError, Handle, RoleKind};
 
 /// How long a page to one person or one schedule waits for an answer before
 /// it expires.
@@ -165,6 +165,25 @@ pub fn decide_decline(policy: &EscalationPolicy, state: PageState, done: u32) ->
 pub enum DeclineDecision {
     Escalate,
     End,
+}
+
+/// Who may acknowledge a page: the people it notified, and those in
+/// charge of its incident (incident manager, backup) or admins.
+pub fn may_acknowledge(notified: &[Handle], who: &Handle, in_charge: bool) -> bool {
+    in_charge || notified.contains(who)
+}
+
+/// Only the people the current step notified may decline it: a decline
+/// says "not me, try the next step".
+pub fn may_decline(current: &[Handle], who: &Handle) -> bool {
+    current.contains(who)
+}
+
+/// The roles an acknowledgement gives: those the page asked for, to someone
+/// it asked (notified), while whoever sent it may still give them (an
+/// automatic page from an alert always may).
+pub fn roles_on_acknowledge(roles: &[RoleKind], answerer_was_notified: bool, sender_may_still: bool) -> Vec<RoleKind> {
+    if answerer_was_notified && sender_may_still { roles.to_vec() } else { Vec::new() }
 }
 
 /// When a person's contact method is used: `delay_seconds` after they are

@@ -161,37 +161,62 @@ impl Engine {
         let now = self.clock.now();
         let lease_until =
             now.checked_add(jiff::SignedDuration::try_from(self.lease).unwrap_or_default()).unwrap_or(now);
-        let jobs = self.store.claim_jobs(now, lease_until, 32).await?;
+        // Claim only what runs at once: a claimed job's lease is ticking.
+        let jobs = self.store.claim_jobs(now, lease_until, CONCURRENCY as u32).await?;
         let n = jobs.len();
         use futures_util::StreamExt;
-        let results: Vec<Result<(), muster_store::StoreError>> =
-            futures_util::stream::iter(jobs).map(|job| self.deliver(job)).buffer_unordered(CONCURRENCY).collect().await;
+        let results: Vec<Result<(), muster_store::StoreError>> = futures_util::stream::iter(jobs)
+            .map(|job| self.deliver(job, lease_until))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
         results.into_iter().collect::<Result<(), _>>()?;
         Ok(n)
     }
 
     #[tracing::instrument(name = "job.deliver", skip_all, fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
-    async fn deliver(&self, job: Job) -> Result<(), muster_store::StoreError> {
-        let result = match job.kind.as_str() {
-            "page.step" => self.page_step(&job).await,
-            _ if self.answered(&job).await? => {
-                tracing::info!("skipped: the page was answered before this notification went out");
-                Ok(())
-            }
-            "webhook" => self.webhook(&job).await,
-            "email" => self.email(&job).await,
-            other => Err(Failure { message: format!("no deliverer for jobs of kind {other:?}"), retry_after: None }),
+    async fn deliver(&self, job: Job, lease: Timestamp) -> Result<(), muster_store::StoreError> {
+        // A delivery must end well within its lease, or another instance
+        // could take the job over while this one still sends it.
+        let limit = (self.lease / 2).max(Duration::from_millis(500));
+        let result = match tokio::time::timeout(limit, self.attempt(&job)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure { message: format!("gave up after {limit:?}"), retry_after: None }),
         };
         let now = self.clock.now();
-        match result {
-            Ok(()) => self.store.finish_job(job.id, now).await,
+        let recorded = match result {
+            Ok(()) => self.store.finish_job(job.id, lease, now).await?,
             Err(f) => {
                 let backoff = Duration::from_secs(1u64 << job.attempts.min(9)).min(MAX_BACKOFF);
                 let wait = f.retry_after.map_or(backoff, |r| r.max(backoff).min(Duration::from_secs(3600)));
                 tracing::warn!(error = %f.message, retry_in = ?wait, "delivery failed");
                 let due = now.checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default()).unwrap_or(now);
-                self.store.retry_job(job.id, due, &f.message).await
+                self.store.retry_job(job.id, lease, due, &f.message).await?
             }
+        };
+        if !recorded {
+            tracing::warn!("the lease ran out before the outcome was recorded; another worker has the job");
+        }
+        Ok(())
+    }
+
+    async fn attempt(&self, job: &Job) -> Result<(), Failure> {
+        match job.kind.as_str() {
+            "page.step" => self.page_step(job).await,
+            _ => match self.answered(job).await {
+                Err(e) => Err(Failure { message: format!("reading the page: {e}"), retry_after: None }),
+                Ok(true) => {
+                    tracing::info!("skipped: the page was answered before this notification went out");
+                    Ok(())
+                }
+                Ok(false) => match job.kind.as_str() {
+                    "webhook" => self.webhook(job).await,
+                    "email" => self.email(job).await,
+                    other => {
+                        Err(Failure { message: format!("no deliverer for jobs of kind {other:?}"), retry_after: None })
+                    }
+                },
+            },
         }
     }
 

@@ -104,6 +104,35 @@ impl Pager {
     pub async fn run_step(&self, id: u64, n: u32) -> Result<()> {
         let Some(p) = self.store.page(id).await? else { return Ok(()) };
         let now = self.clock.now();
+        if p.state.is_open()
+            && let Some(number) = p.incident
+            && let Some(incident) = self.store.incident(number).await?
+            && matches!(incident.status, muster_domain::Status::Resolved | muster_domain::Status::Closed)
+        {
+            // Nobody is woken for an incident that is over.
+            let reason = format!("{} is {}", incident.reference(), incident.status);
+            let command = Command::ClosePage {
+                page: id,
+                state: PageState::Cancelled,
+                reason: Some(reason.clone()),
+                roles: vec![],
+            };
+            let m = PageMove {
+                page: id,
+                from_step: p.step,
+                state: PageState::Cancelled,
+                step: p.step,
+                notified: vec![],
+                current: Some(vec![]),
+                closed_by: None,
+                reason: Some(reason),
+                command: Some((Self::system(), command)),
+                jobs: vec![],
+                acknowledge_alert: false,
+            };
+            self.store.move_page(&m, now).await?;
+            return Ok(());
+        }
         match page::decide_step(&p.policy, p.state, p.step, n) {
             StepDecision::Nothing => Ok(()),
             StepDecision::Expire => {
@@ -114,6 +143,7 @@ impl Pager {
                     state: PageState::Expired,
                     step: p.step,
                     notified: vec![],
+                    current: Some(vec![]),
                     closed_by: None,
                     reason: Some("every step was notified and nobody acknowledged".into()),
                     command: Some((Self::system(), command)),
@@ -130,7 +160,14 @@ impl Pager {
                     if let Target::Schedule(sid) = t
                         && let Some(found) = self.store.schedule(*sid).await?
                     {
-                        schedules.insert(*sid, found.schedule()?);
+                        match found.schedule() {
+                            Ok(s) => {
+                                schedules.insert(*sid, s);
+                            }
+                            // Nobody is on call on a schedule that cannot be read;
+                            // the step's other targets are still notified.
+                            Err(e) => tracing::error!(schedule = sid, error = %e, "a schedule cannot be read"),
+                        }
                     }
                 }
                 let people = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
@@ -149,7 +186,8 @@ impl Pager {
                     from_step: step,
                     state: PageState::Notified,
                     step: step + 1,
-                    notified: people,
+                    notified: people.clone(),
+                    current: Some(people),
                     closed_by: None,
                     reason: None,
                     command: Some((Self::system(), command)),
@@ -255,21 +293,22 @@ impl Pager {
     }
 }
 
-/// A move that answers the page as it is now, or `None` when it is not open.
-fn answered(p: &PageRecord, state: PageState, by: &Actor, reason: Option<String>) -> Option<PageMove> {
+/// A move that answers the page as it is now (giving `roles` on an
+/// acknowledgement), or `None` when it is not open.
+fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) -> Option<PageMove> {
     if !p.state.is_open() {
         return None;
     }
-    let roles = if state == PageState::Acknowledged { p.roles.clone() } else { vec![] };
     Some(PageMove {
         page: p.id,
         from_step: p.step,
         state,
         step: p.step,
         notified: vec![],
+        current: Some(vec![]),
         closed_by: Some(by.handle.clone()),
-        reason: reason.clone(),
-        command: Some((by.clone(), Command::ClosePage { page: p.id, state, reason, roles })),
+        reason: None,
+        command: Some((by.clone(), Command::ClosePage { page: p.id, state, reason: None, roles })),
         jobs: vec![],
         // The page was the alert's way of finding someone: its answer acknowledges the alert.
         acknowledge_alert: state == PageState::Acknowledged,
@@ -369,8 +408,19 @@ impl App {
         Ok(p)
     }
 
-    /// Acknowledges a page as `actor`, who takes on the roles it asked for.
-    /// Acknowledging a page twice is fine; after someone else did, 409.
+    /// Whether `who` is in charge of the page's incident (incident manager
+    /// or backup), or an admin.
+    async fn in_charge(&self, incident: Option<&muster_domain::Incident>, who: &Handle) -> Result<bool> {
+        let holds = incident.is_some_and(|i| {
+            i.roles_of(who).iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+        });
+        Ok(holds || self.store.user(who).await?.is_some_and(|u| u.permission == muster_domain::Permission::Admin))
+    }
+
+    /// Acknowledges a page as `actor`: someone it notified (who takes on the
+    /// roles it asked for, if its sender may still give them), or whoever is
+    /// in charge of its incident. Acknowledging twice is fine; after someone
+    /// else did, 409.
     pub async fn acknowledge_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
         actor.require_write()?;
         for _ in 0..5 {
@@ -378,7 +428,25 @@ impl App {
             if p.state == PageState::Acknowledged && p.closed_by.as_ref() == Some(&actor.handle) {
                 return Ok(p);
             }
-            let m = answered(&p, PageState::Acknowledged, actor, None).ok_or_else(|| not_open(&p))?;
+            if !p.state.is_open() {
+                return Err(not_open(&p));
+            }
+            let incident = match p.incident {
+                Some(n) => self.store.incident(n).await?,
+                None => None,
+            };
+            let in_charge = self.in_charge(incident.as_ref(), &actor.handle).await?;
+            if !page::may_acknowledge(&p.notified, &actor.handle, in_charge) {
+                return Err(DomainError::Forbidden(format!(
+                    "only the people page {id} notified, the incident manager, the backup or an admin may acknowledge it; @{} is none of those",
+                    actor.handle
+                ))
+                .into());
+            }
+            let automatic = p.created_by.as_str() == muster_store::alerts::SYSTEM;
+            let sender_may = automatic || self.in_charge(incident.as_ref(), &p.created_by).await?;
+            let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
+            let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;
             if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
                 return Ok(done);
             }
@@ -387,38 +455,48 @@ impl App {
         Err(DomainError::Conflict(format!("page {id} kept changing; try again")).into())
     }
 
-    /// Declines a page as `actor`: an escalation with steps left goes on to
-    /// the next at once; otherwise the page ends as declined.
+    /// Declines a page as one of the people its current step notified: an
+    /// escalation with steps left goes on to the next at once; otherwise the
+    /// page ends as declined.
     pub async fn decline_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
         actor.require_write()?;
-        for _ in 0..5 {
-            let p = self.page_record(id).await?;
-            let now = self.clock.now();
-            let m = match page::decide_decline(&p.policy, p.state, p.step).map_err(|_| not_open(&p))? {
-                DeclineDecision::End => answered(&p, PageState::Declined, actor, None).ok_or_else(|| not_open(&p))?,
-                DeclineDecision::Escalate => {
-                    let mut next = step_job(id, p.step, now);
-                    next.idempotency_key = format!("page:{id}:step:{}:declined-by:{}", p.step, actor.handle);
-                    PageMove {
-                        page: id,
-                        from_step: p.step,
-                        state: p.state,
-                        step: p.step,
-                        notified: vec![],
-                        closed_by: None,
-                        reason: None,
-                        command: Some((actor.clone(), Command::DeclinePage { page: id })),
-                        jobs: vec![next],
-                        acknowledge_alert: false,
-                    }
-                }
-            };
-            if let Some(done) = self.store.move_page(&m, now).await? {
-                self.engine.wake();
-                return Ok(done);
-            }
+        let p = self.page_record(id).await?;
+        let now = self.clock.now();
+        let decision = page::decide_decline(&p.policy, p.state, p.step).map_err(|_| not_open(&p))?;
+        if !page::may_decline(&p.current, &actor.handle) {
+            return Err(DomainError::Forbidden(format!(
+                "only the people the current step of page {id} notified may decline it; @{} is not one of them",
+                actor.handle
+            ))
+            .into());
         }
-        Err(DomainError::Conflict(format!("page {id} kept changing; try again")).into())
+        let m = match decision {
+            DeclineDecision::End => answered(&p, PageState::Declined, actor, vec![]).ok_or_else(|| not_open(&p))?,
+            DeclineDecision::Escalate => {
+                let mut next = step_job(id, p.step, now);
+                next.idempotency_key = format!("page:{id}:step:{}:declined-by:{}", p.step, actor.handle);
+                PageMove {
+                    page: id,
+                    from_step: p.step,
+                    state: p.state,
+                    step: p.step,
+                    notified: vec![],
+                    current: Some(p.current.iter().filter(|h| **h != actor.handle).cloned().collect()),
+                    closed_by: None,
+                    reason: None,
+                    command: Some((actor.clone(), Command::DeclinePage { page: id })),
+                    jobs: vec![next],
+                    acknowledge_alert: false,
+                }
+            }
+        };
+        match self.store.move_page(&m, now).await? {
+            Some(done) => {
+                self.engine.wake();
+                Ok(done)
+            }
+            None => Err(DomainError::Conflict(format!("page {id} moved on meanwhile; look again")).into()),
+        }
     }
 
     /// Answers a page through a signed link: no sign-in, the link names the

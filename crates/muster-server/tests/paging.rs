@@ -15,6 +15,7 @@ on_both_backends_with_manual_clock!(
     resolving_the_alert_stops_the_escalation_and_a_decline_escalates_at_once,
     the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged,
     a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer,
+    bystanders_cannot_answer_and_a_page_for_an_incident_that_is_over_is_cancelled,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -305,4 +306,49 @@ async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
     clock.advance(600);
     server.deliver_due().await;
     assert_eq!((bob_hook.count(), bob_sms.count()), (2, 1), "the delayed notification stopped with the answer");
+}
+
+async fn bystanders_cannot_answer_and_a_page_for_an_incident_that_is_over_is_cancelled(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let alice = server.user("alice", "responder").await;
+    let (_, bob) = on_webhook(&server, "bob").await;
+    let (carol_token, _carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Payments", "repeat": 0, "steps": [
+            {"delay_seconds": 60, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 60, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("payments", json!({"escalation_policy": id})).await;
+    let key = svc["integration_key"].as_str().unwrap();
+    trigger(&server, key, "a", "trigger").await;
+    server.deliver_due().await;
+    assert_eq!(bob.count(), 1);
+
+    // Carol was not asked (yet): she may neither acknowledge nor decline bob's step.
+    server.post(&carol_token, "/api/v1/pages/1/acknowledge", json!({})).await.problem(403);
+    server.post(&carol_token, "/api/v1/pages/1/decline", json!({})).await.problem(403);
+    // A decline link works once: bob is no longer asked after declining.
+    let decline_url = bob.bodies()[0]["decline_url"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    assert_eq!(http.post(&decline_url).send().await.unwrap().status(), 200);
+    assert_eq!(http.post(&decline_url).send().await.unwrap().status(), 403, "a decline link is spent");
+
+    // The alert's page had no incident; declaring one for the alert adopts it.
+    let declared = server.post(&alice, "/api/v1/alerts/1/declare", json!({"priority": "P2"})).await;
+    let r = declared.ok(201)["ref"].as_str().unwrap().to_owned();
+    let pages = server.get(&alice, &format!("/api/v1/incidents/{r}/pages")).await.ok(200).clone();
+    assert_eq!(pages[0]["id"], 1, "{pages}");
+
+    // Once the incident is resolved, the escalation stops at its next step.
+    server.patch(&alice, &format!("/api/v1/incidents/{r}"), json!({"status": "resolved"})).await.ok(200);
+    server.deliver_due().await; // carol's step, due at once after bob's decline
+    clock.advance(120);
+    server.deliver_due().await;
+    let page = server.get(ADMIN_TOKEN, "/api/v1/pages/1").await.ok(200).clone();
+    assert_eq!(page["state"], "cancelled", "{page}");
+    assert_eq!(page["reason"], format!("{r} is resolved"));
 }

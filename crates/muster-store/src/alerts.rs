@@ -677,6 +677,12 @@ macro_rules! shared_queries {
 
         async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {
             sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2").bind(number as i64).bind(alert as i64).execute(&mut *c).await?;
+            // The alert's pages belong to the incident now, too.
+            sqlx::query("UPDATE pages SET incident = $1 WHERE alert = $2 AND incident IS NULL")
+                .bind(number as i64)
+                .bind(alert as i64)
+                .execute(&mut *c)
+                .await?;
             Ok(())
         }
 
@@ -805,10 +811,10 @@ macro_rules! shared_queries {
 
 pub(crate) mod sqlite_queries {
     shared_queries!(sqlx::Sqlite, "");
-    page_queries!();
+    page_queries!("");
 }
 
 pub(crate) mod postgres_queries {
     shared_queries!(sqlx::Postgres, " FOR UPDATE");
-    page_queries!();
+    page_queries!(" FOR UPDATE");
 }

@@ -503,23 +503,31 @@ macro_rules! store_impl {
                 rows.into_iter().map(crate::jobs::job).collect()
             }
 
-            async fn finish_job(&self, id: u64, now: Timestamp) -> Result<()> {
-                sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
-                    .bind(micros(now))
-                    .bind(id as i64)
-                    .execute(&self.$write)
-                    .await?;
-                Ok(())
+            async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL
+                     WHERE id = $2 AND locked_until = $3 AND done_at IS NULL",
+                )
+                .bind(micros(now))
+                .bind(id as i64)
+                .bind(micros(lease))
+                .execute(&self.$write)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
-            async fn retry_job(&self, id: u64, due_at: Timestamp, error: &str) -> Result<()> {
-                sqlx::query("UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3 AND done_at IS NULL")
-                    .bind(micros(due_at))
-                    .bind(error)
-                    .bind(id as i64)
-                    .execute(&self.$write)
-                    .await?;
-                Ok(())
+            async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2
+                     WHERE id = $3 AND locked_until = $4 AND done_at IS NULL",
+                )
+                .bind(micros(due_at))
+                .bind(error)
+                .bind(id as i64)
+                .bind(micros(lease))
+                .execute(&self.$write)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn next_job_due(&self) -> Result<Option<Timestamp>> {

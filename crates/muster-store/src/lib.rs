@@ -226,9 +226,12 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due jobs until `lease_until`. On PostgreSQL
     /// `FOR UPDATE SKIP LOCKED`, so instances never claim the same job.
     async fn claim_jobs(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<Job>>;
-    /// Records a delivery: the job is never run again.
-    async fn finish_job(&self, id: u64, now: Timestamp) -> Result<()>;
-    async fn retry_job(&self, id: u64, due_at: Timestamp, error: &str) -> Result<()>;
+    /// Records a delivery: the job is never run again. `lease` is the
+    /// `lease_until` of the claim: a worker whose lease ran out (and the job
+    /// was claimed again) records nothing, and gets `false`.
+    async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool>;
+    /// Puts a job back for another attempt at `due_at`, under the same lease rule.
+    async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool>;
     /// When the next unfinished job is due (or its lease runs out).
     async fn next_job_due(&self) -> Result<Option<Timestamp>>;
     async fn job_status(&self, id: u64) -> Result<Option<JobStatus>>;

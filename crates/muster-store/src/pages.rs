@@ -37,6 +37,9 @@ pub struct PageRecord {
     pub step: u32,
     /// Everyone notified so far, in order, each once.
     pub notified: Vec<Handle>,
+    /// Those the latest step notified (and who have not declined): the
+    /// people who may decline it.
+    pub current: Vec<Handle>,
     pub created_by: Handle,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -55,6 +58,8 @@ pub struct PageMove {
     pub step: u32,
     /// Added to the people notified.
     pub notified: Vec<Handle>,
+    /// Replaces the people of the current step, when given.
+    pub current: Option<Vec<Handle>>,
     pub closed_by: Option<Handle>,
     pub reason: Option<String>,
     /// Run on the page's incident, by this actor, in the same transaction.
@@ -109,7 +114,7 @@ pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
 }
 
 pub(crate) const PAGE_COLUMNS: &str = "SELECT id, incident, alert, target, message, roles, policy, state, step, notified, \
-     created_by, created_at, updated_at, closed_by, reason FROM pages";
+     created_by, created_at, updated_at, closed_by, reason, current FROM pages";
 
 pub(crate) type PageRow = (
     i64,
@@ -127,6 +132,7 @@ pub(crate) type PageRow = (
     i64,
     Option<String>,
     Option<String>,
+    String,
 );
 
 pub(crate) fn page(r: PageRow) -> Result<PageRecord, StoreError> {
@@ -149,6 +155,7 @@ pub(crate) fn page(r: PageRow) -> Result<PageRecord, StoreError> {
         updated_at: crate::rows::timestamp(r.12)?,
         closed_by: r.13.as_deref().map(handle).transpose()?,
         reason: r.14,
+        current: serde_json::from_str(&r.15).map_err(|e| corrupt(e.to_string()))?,
     })
 }
 
@@ -172,7 +179,7 @@ pub(crate) fn delivery(r: DeliveryRow) -> Result<Delivery, StoreError> {
 /// Page queries for connection type `Conn`, expanded inside the modules of
 /// `shared_queries!` (whose imports and helpers they use).
 macro_rules! page_queries {
-    () => {
+    ($lock:literal) => {
         use crate::pages::{NewPage, PAGE_COLUMNS, PageMove, PageRecord, PageRow};
 
         pub(crate) async fn insert_jobs(c: &mut Conn, jobs: &[crate::NewJob], now: Timestamp) -> Result<()> {
@@ -241,14 +248,24 @@ macro_rules! page_queries {
             let Some(current) = page_by_id(c, m.page).await? else {
                 return Err(StoreError::NotFound(format!("there is no page {}", m.page)));
             };
+            // Locks in the order every writer takes them: the alert, the
+            // incident, then the page (as acknowledging an alert does).
+            if let Some(a) = current.alert {
+                sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(a as i64).execute(&mut *c).await?;
+            }
+            if let Some(n) = current.incident {
+                lock_incident(c, n).await?;
+            }
             let mut notified = current.notified.clone();
             for p in &m.notified {
                 if !notified.contains(p) {
                     notified.push(p.clone());
                 }
             }
+            let people = m.current.as_ref().unwrap_or(&current.current);
             let done = sqlx::query(
-                "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6
+                "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6,
+                 current = $9
                  WHERE id = $7 AND step = $8 AND state IN ('pending', 'notified')",
             )
             .bind(m.state.as_str())
@@ -259,6 +276,7 @@ macro_rules! page_queries {
             .bind(micros(now))
             .bind(m.page as i64)
             .bind(i64::from(m.from_step))
+            .bind(serde_json::to_string(people).expect("handles serialize"))
             .execute(&mut *c)
             .await?;
             if done.rows_affected() == 0 {
@@ -321,7 +339,10 @@ macro_rules! page_queries {
                     Some(a) => (muster_domain::page::PageState::Acknowledged, a.clone()),
                     None => (muster_domain::page::PageState::Cancelled, system()),
                 };
-                let roles = if by.is_some() { page.roles.clone() } else { Vec::new() };
+                // Someone the page asked takes on its roles; anyone else
+                // acknowledging the alert just ends the page.
+                let asked = by.is_some_and(|a| page.notified.contains(&a.handle));
+                let roles = muster_domain::page::roles_on_acknowledge(&page.roles, asked, true);
                 let command = Command::ClosePage { page: page.id, state, reason: Some(reason.to_owned()), roles };
                 let m = PageMove {
                     page: page.id,
@@ -329,6 +350,7 @@ macro_rules! page_queries {
                     state,
                     step: page.step,
                     notified: Vec::new(),
+                    current: None,
                     closed_by: by.map(|a| a.handle.clone()),
                     reason: Some(reason.to_owned()),
                     command: Some((actor, command)),

@@ -152,12 +152,20 @@ async fn the_timeline_is_in_time_order_and_pages(db: TestDatabase) {
     let earlier: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
     run(&*store, inc.number, &alice, note("later", None)).await.unwrap();
     run(&*store, inc.number, &alice, note("backdated", Some(earlier))).await.unwrap();
-    let all = store.timeline(inc.number, &TimelineQuery { after: None, limit: 100, ..TimelineQuery::default() }).await.unwrap().unwrap();
+    let all = store
+        .timeline(inc.number, &TimelineQuery { after: None, limit: 100, ..TimelineQuery::default() })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(all[0].text(), "backdated");
     assert_eq!(all.last().unwrap().text(), "later");
     assert_eq!(all.len(), 6);
 
-    let first = store.timeline(inc.number, &TimelineQuery { after: None, limit: 4, ..TimelineQuery::default() }).await.unwrap().unwrap();
+    let first = store
+        .timeline(inc.number, &TimelineQuery { after: None, limit: 4, ..TimelineQuery::default() })
+        .await
+        .unwrap()
+        .unwrap();
     let last = first.last().unwrap();
     let rest = store
         .timeline(inc.number, &TimelineQuery { after: Some((last.at, last.seq)), limit: 4, ..TimelineQuery::default() })

@@ -42,11 +42,15 @@ async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatab
     assert!(store.claim_jobs(at(20), at(50), 10).await.unwrap().is_empty(), "leased");
     let again = store.claim_jobs(at(40), at(70), 10).await.unwrap();
     assert_eq!(again[0].attempts, 2, "an expired lease (a crashed worker) is claimed again");
-    store.retry_job(id, at(100), "503 from the receiver").await.unwrap();
+    assert!(!store.finish_job(id, at(40), at(41)).await.unwrap(), "the first worker's lease is gone");
+    assert!(!store.retry_job(id, at(40), at(41), "late").await.unwrap());
+    assert!(store.job_status(id).await.unwrap().unwrap().done_at.is_none(), "a lost lease records nothing");
+    assert!(store.retry_job(id, at(70), at(100), "503 from the receiver").await.unwrap());
     assert_eq!(store.job_status(id).await.unwrap().unwrap().last_error.as_deref(), Some("503 from the receiver"));
     assert!(store.claim_jobs(at(99), at(129), 10).await.unwrap().is_empty());
     assert_eq!(store.claim_jobs(at(100), at(130), 10).await.unwrap().len(), 1);
-    store.finish_job(id, at(101)).await.unwrap();
+    assert!(store.finish_job(id, at(130), at(101)).await.unwrap());
+    assert!(!store.finish_job(id, at(130), at(102)).await.unwrap(), "done once");
     assert!(store.claim_jobs(at(10_000), at(10_030), 10).await.unwrap().is_empty(), "done is done");
     assert_eq!(store.next_job_due().await.unwrap(), None);
     let status = store.job_status(id).await.unwrap().unwrap();

@@ -974,7 +974,11 @@ async fn pages(
         return Ok(());
     }
     let v = match incident {
-        Some(r) => client.get(&format!("/api/v1/incidents/{r}/pages")).await?,
+        Some(r) => {
+            let all = client.get(&format!("/api/v1/incidents/{r}/pages")).await?;
+            let keep = |p: &&Value| !open || matches!(p["state"].as_str(), Some("pending" | "notified"));
+            Value::Array(all.as_array().into_iter().flatten().filter(keep).cloned().collect())
+        }
         None => {
             client.get(&with_query("/api/v1/pages?limit=100", &[("open", open.then(|| "true".to_owned()))])).await?
         }

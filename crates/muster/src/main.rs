@@ -61,7 +61,8 @@ enum Top {
         mail_from: String,
         /// Seconds a claimed delivery job belongs to this instance before
         /// another may take it over (longer than a delivery's 10 s timeout).
-        #[arg(long, env = "MUSTER_JOB_LEASE_SECONDS", default_value_t = 60)]
+        #[arg(long, env = "MUSTER_JOB_LEASE_SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(2..=86_400))]
         job_lease_seconds: u64,
     },
     /// Apply database migrations and exit.
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
                     public_url: public_url.unwrap_or_default(),
                     smtp_url,
                     mail_from,
-                    job_lease: std::time::Duration::from_secs(job_lease_seconds.max(1)),
+                    job_lease: std::time::Duration::from_secs(job_lease_seconds),
                     run_engine: true,
                 };
                 serve(listen, &database, admin_token.as_deref(), config).await
@@ -137,6 +138,12 @@ async fn serve(
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     let addr = listener.local_addr()?;
     if config.public_url.is_empty() {
+        if addr.ip().is_unspecified() {
+            tracing::warn!(
+                "listening on {addr} without --public-url: links in notifications point at http://{addr}, \
+                 which people cannot open; set --public-url"
+            );
+        }
         config.public_url = format!("http://{addr}");
     }
     let clock = Arc::new(muster_server::app::SystemClock);

@@ -129,3 +129,17 @@ fn page_states_and_messages_parse() {
     assert_eq!(t, PageTarget::Policy(3));
     assert!(serde_json::from_str::<PageTarget>(r#"{"team":3}"#).is_err());
 }
+
+#[test]
+fn only_those_asked_or_in_charge_answer_and_only_those_asked_take_the_roles() {
+    let (bob, carol) = (Handle::parse("bob").unwrap(), Handle::parse("carol").unwrap());
+    let notified = [bob.clone()];
+    assert!(may_acknowledge(&notified, &bob, false));
+    assert!(!may_acknowledge(&notified, &carol, false), "a bystander may not answer someone else's page");
+    assert!(may_acknowledge(&notified, &carol, true), "the incident manager may");
+    assert!(may_decline(&notified, &bob) && !may_decline(&notified, &carol));
+    let roles = [RoleKind::TechLead];
+    assert_eq!(roles_on_acknowledge(&roles, true, true), roles);
+    assert!(roles_on_acknowledge(&roles, false, true).is_empty(), "the IM answering for someone takes no role");
+    assert!(roles_on_acknowledge(&roles, true, false).is_empty(), "the sender no longer in charge gives nothing");
+}

@@ -310,17 +310,18 @@ fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(doc)).into_response()
 }
 
-/// The page and the answer a link's path names, or a 404 page.
-fn link_target(id: &str, action: &str) -> Result<(u64, Answer), Response> {
+/// The page and the answer a link's path names; `None` means a 404 page.
+fn link_target(id: &str, action: &str) -> Option<(u64, Answer)> {
     let answer = match action {
         "ack" => Some(Answer::Acknowledge),
         "decline" => Some(Answer::Decline),
         _ => None,
     };
-    match (id.parse::<u64>(), answer) {
-        (Ok(id), Some(answer)) => Ok((id, answer)),
-        _ => Err(html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>")),
-    }
+    Some((id.parse::<u64>().ok()?, answer?))
+}
+
+fn no_such_page() -> Response {
+    html_page(StatusCode::NOT_FOUND, "Not found", "<p>There is no such page.</p>")
 }
 
 fn link_error(e: ApiError) -> Response {
@@ -335,10 +336,7 @@ pub async fn answer_link_form(
     Path((id, action)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<LinkQuery>,
 ) -> Response {
-    let (id, answer) = match link_target(&id, &action) {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+    let Some((id, answer)) = link_target(&id, &action) else { return no_such_page() };
     let valid = match muster_domain::Handle::parse(&q.user) {
         Ok(h) => app.pager.verify(answer, id, &h, &q.sig).await.unwrap_or(false),
         Err(_) => false,
@@ -367,10 +365,7 @@ pub async fn answer_link(
     Path((id, action)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<LinkQuery>,
 ) -> Response {
-    let (id, answer) = match link_target(&id, &action) {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+    let Some((id, answer)) = link_target(&id, &action) else { return no_such_page() };
     match app.answer_by_link(answer, id, &q.user, &q.sig).await {
         Ok(p) => {
             let what = match p.state {

@@ -15,6 +15,7 @@ CREATE TABLE pages (
     state       TEXT NOT NULL CHECK (state IN ('pending', 'notified', 'acknowledged', 'declined', 'expired', 'cancelled')),
     step        INTEGER NOT NULL DEFAULT 0,
     notified    TEXT NOT NULL DEFAULT '[]',
+    current     TEXT NOT NULL DEFAULT '[]',
     created_by  TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
