@@ -433,7 +433,9 @@ async fn reads(b: &Bench, cfg: &Config, backend: &'static str, rows: &mut Vec<Ro
     rows.push(Row { backend, what: "App::incident (in-process)".into(), stats, rate: None });
     for limit in [1000, 100] {
         let stats = app_latency(cfg, || async {
-            app.timeline(number, &TimelineQuery { after: None, limit, ..TimelineQuery::default() }).await.expect("App::timeline answers");
+            app.timeline(number, &TimelineQuery { after: None, limit, ..TimelineQuery::default() })
+                .await
+                .expect("App::timeline answers");
         })
         .await;
         rows.push(Row { backend, what: format!("App::timeline limit {limit} (in-process)"), stats, rate: None });
