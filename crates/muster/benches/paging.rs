@@ -25,6 +25,7 @@
 //! only with its URL) narrow a run.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -75,11 +76,13 @@ async fn hook(State(inbox): State<Arc<Inbox>>, body: axum::body::Bytes) -> Statu
             return StatusCode::OK;
         }
     };
-    let mut first = inbox.first.lock().unwrap();
-    if first.contains_key(&key) {
-        inbox.duplicates.fetch_add(1, Ordering::Relaxed);
-    } else {
-        first.insert(key, at);
+    match inbox.first.lock().unwrap().entry(key) {
+        Entry::Vacant(e) => {
+            e.insert(at);
+        }
+        Entry::Occupied(_) => {
+            inbox.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
     }
     StatusCode::OK
 }
