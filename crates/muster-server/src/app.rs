@@ -46,6 +46,8 @@ pub struct App {
     pub pager: Arc<crate::paging::Pager>,
     /// Failed sign-ins, per account and per address.
     pub(crate) throttle: crate::signin::Throttle,
+    /// Woken when this instance committed a change to an incident (live views wait on it).
+    pub changed: tokio::sync::Notify,
     pub config: Config,
 }
 
@@ -172,6 +174,7 @@ impl App {
             engine,
             pager,
             throttle: crate::signin::Throttle::default(),
+            changed: tokio::sync::Notify::new(),
             config,
         })
     }
@@ -322,10 +325,14 @@ impl App {
         let decide = |state: &Incident| {
             state.execute(command.clone(), Context { actor, now: self.clock.now(), catalog: &catalog })
         };
-        match self.store.update_incident(r.0, &decide).await {
+        let done = match self.store.update_incident(r.0, &decide).await {
             Err(StoreError::NotFound(_)) => Err(no_incident(r).into()),
             other => other,
+        };
+        if done.as_ref().is_ok_and(|(_, events)| !events.is_empty()) {
+            self.changed.notify_waiters();
         }
+        done
     }
 
     pub async fn update(

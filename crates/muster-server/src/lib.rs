@@ -38,6 +38,7 @@ pub mod extract;
 pub mod ingest;
 pub mod paging;
 pub mod signin;
+pub mod web;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -45,7 +46,8 @@ use crate::error::ApiError;
 /// The whole HTTP surface of a Muster server.
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes();
-    api.route("/healthz", axum::routing::get(healthz))
+    api.merge(web::routes())
+        .route("/healthz", axum::routing::get(healthz))
         .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
         .route("/pages/{id}/{action}", axum::routing::get(api::pages::answer_link_form).post(api::pages::answer_link))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is nothing at this path") })
@@ -128,5 +130,6 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -405,6 +405,7 @@ impl App {
         };
         let (p, _) = self.store.create_page(&new, now, &decide).await?;
         self.engine.wake();
+        self.changed.notify_waiters();
         Ok(p)
     }
 
@@ -448,6 +449,7 @@ impl App {
             let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
             let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;
             if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
+                self.changed.notify_waiters();
                 return Ok(done);
             }
             // A step ran in between: look again.
@@ -493,6 +495,7 @@ impl App {
         match self.store.move_page(&m, now).await? {
             Some(done) => {
                 self.engine.wake();
+                self.changed.notify_waiters();
                 Ok(done)
             }
             None => Err(DomainError::Conflict(format!("page {id} moved on meanwhile; look again")).into()),

@@ -1,0 +1,406 @@
+//! The incident page, the command center: role board, status and priority,
+//! paging, the timeline (filtered, windowed) and the incident room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use muster_domain::page::PageTarget;
+use muster_domain::room::{self, RoomCommand};
+use muster_domain::timeline::{EntryKind, MilestoneTag};
+use muster_domain::{Event, Incident, IncidentRef, Priority, RoleCatalog, RoleKind, Status};
+use muster_store::TimelineQuery;
+
+use super::{Nav, Posted, Viewer, back, outcome, page_error, render};
+use crate::app::{App, DeclareInput, EntryInput, parse_handle};
+use crate::error::ApiError;
+
+/// Entries shown at once; older ones are a link away.
+pub const WINDOW: u32 = 200;
+
+/// The timeline filters: a name for the link, the kinds it shows.
+pub const FILTERS: [(&str, &str, &[&str]); 9] = [
+    ("all", "All", &[]),
+    ("messages", "Room", &["message"]),
+    ("notes", "Notes", &["note"]),
+    ("theories", "Theories", &["theory"]),
+    ("decisions", "Decisions", &["decision"]),
+    ("actions", "Actions", &["action"]),
+    ("milestones", "Milestones", &["milestone", "declared", "status_changed"]),
+    ("roles", "Role changes", &["role_assigned", "role_relieved", "topic_changed"]),
+    ("alerts", "Alerts", &["alert_linked", "alert_retriggered", "alert_acknowledged", "alert_resolved", "change"]),
+];
+
+pub struct EntryView {
+    pub seq: u64,
+    pub kind: String,
+    pub at: String,
+    pub text: String,
+    pub by: String,
+    pub roles: String,
+}
+
+impl From<&Event> for EntryView {
+    fn from(e: &Event) -> Self {
+        EntryView {
+            seq: e.seq,
+            kind: e.change.kind().to_owned(),
+            at: e.at.to_string(),
+            text: e.text(),
+            by: if e.actor.as_str() == muster_store::alerts::SYSTEM { String::new() } else { e.actor.to_string() },
+            roles: e.actor_roles.iter().map(|r| r.key().to_owned()).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+pub struct Holder {
+    pub id: u64,
+    pub user: String,
+    pub scope: Option<String>,
+}
+
+pub struct Slot {
+    pub name: String,
+    pub missing: bool,
+    pub holders: Vec<Holder>,
+}
+
+/// The role board: every built-in role, and custom roles someone holds,
+/// with their holders; required roles nobody holds are marked missing.
+pub fn board(incident: &Incident, catalog: &RoleCatalog, missing: &[RoleKind]) -> Vec<Slot> {
+    let mut kinds: Vec<RoleKind> = RoleKind::BUILTIN.to_vec();
+    for a in &incident.roles {
+        if !kinds.contains(&a.role) {
+            kinds.push(a.role.clone());
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|k| Slot {
+            name: match &k {
+                RoleKind::Custom(_) => catalog
+                    .custom
+                    .iter()
+                    .find(|d| RoleKind::Custom(d.key.clone()) == k)
+                    .map_or_else(|| k.name(), |d| d.name.clone()),
+                builtin => builtin.name(),
+            },
+            missing: missing.contains(&k),
+            holders: incident
+                .holders(&k)
+                .map(|a| Holder { id: a.id, user: a.user.to_string(), scope: a.scope.as_ref().map(|s| s.to_string()) })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Whether `viewer` may assign and relieve: the incident manager, the
+/// backup, or an admin.
+pub fn can_manage(incident: &Incident, viewer: &Viewer) -> bool {
+    viewer.user.permission == muster_domain::Permission::Admin
+        || incident
+            .roles_of(&viewer.user.handle)
+            .iter()
+            .any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+pub struct BoardPart<'a> {
+    pub board: &'a [Slot],
+    pub can_manage: bool,
+    pub me: &'a str,
+    pub reference: &'a str,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "entry.html")]
+pub struct EntryPart<'a> {
+    pub e: &'a EntryView,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    nav: Nav,
+    reference: String,
+    /// The last entry this page shows, where its live stream starts.
+    version: u64,
+    title: String,
+    priority: String,
+    status: String,
+    declared_at: String,
+    topic: String,
+    board: Vec<Slot>,
+    can_manage: bool,
+    me: String,
+    csrf: String,
+    role_keys: Vec<String>,
+    people: Vec<String>,
+    schedules: Vec<(u64, String)>,
+    policies: Vec<(u64, String)>,
+    statuses: Vec<String>,
+    priorities: Vec<String>,
+    filters: Vec<(&'static str, &'static str)>,
+    filter: String,
+    filter_kinds: String,
+    entries: Vec<EntryView>,
+    older: Option<String>,
+    entry_kinds: Vec<&'static str>,
+    tags: Vec<&'static str>,
+}
+
+fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found("ref", format!("there is no incident {s:?}")))
+}
+
+pub async fn page(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(r): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match incident_page(&app, &viewer, &r, &q).await {
+        Ok(r) => r,
+        Err(e) => page_error(e),
+    }
+}
+
+async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    let r = incident_ref(r)?;
+    let view = app.incident(r).await?;
+    let catalog = app.role_catalog().await?;
+    let filter = q.get("filter").map(String::as_str).unwrap_or("all");
+    let (filter, kinds) = FILTERS.iter().find(|(k, _, _)| *k == filter).map_or(("all", &[][..]), |(k, _, v)| (*k, *v));
+    // `before` is an entry's position, `<micros>.<seq>`, from the "older" link.
+    let before = q.get("before").and_then(|b| {
+        let (at, seq) = b.split_once('.')?;
+        Some((muster_domain::Timestamp::from_microsecond(at.parse().ok()?).ok()?, seq.parse().ok()?))
+    });
+    let query = TimelineQuery {
+        latest: true,
+        before,
+        kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        limit: WINDOW,
+        ..TimelineQuery::default()
+    };
+    let events = app.timeline(r, &query).await?;
+    let older = (events.len() == WINDOW as usize)
+        .then(|| events.first().map(|e| format!("{}.{}", e.at.as_microsecond(), e.seq)))
+        .flatten();
+    let i = &view.incident;
+    let board = board(i, &catalog, &view.missing_roles);
+    let mut nav = viewer.nav("");
+    outcome(q, &mut nav);
+    let mut role_keys: Vec<String> = RoleKind::BUILTIN.iter().map(|k| k.key().to_owned()).collect();
+    role_keys.extend(catalog.custom.iter().map(|d| d.key.as_str().to_owned()));
+    let people = app
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.permission != muster_domain::Permission::Viewer)
+        .map(|u| u.handle.to_string())
+        .collect();
+    let schedules = app.store.schedules().await?.into_iter().map(|s| (s.id, s.name)).collect();
+    let policies = app.store.policies().await?.into_iter().map(|p| (p.id, p.policy.name)).collect();
+    let page = IncidentPage {
+        reference: i.reference().to_string(),
+        version: i.version,
+        title: i.title.clone(),
+        priority: i.priority.as_str().to_owned(),
+        status: i.status.as_str().to_owned(),
+        declared_at: i.declared_at.to_string(),
+        topic: i.topic.clone(),
+        can_manage: can_manage(i, viewer),
+        board,
+        me: viewer.user.handle.to_string(),
+        csrf: viewer.session.csrf.clone(),
+        nav,
+        role_keys,
+        people,
+        schedules,
+        policies,
+        statuses: Status::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+        priorities: Priority::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
+        filters: FILTERS.iter().map(|(k, name, _)| (*k, *name)).collect(),
+        filter: filter.to_owned(),
+        filter_kinds: kinds.join(","),
+        entries: events.iter().map(EntryView::from).collect(),
+        older,
+        entry_kinds: EntryKind::ALL.iter().map(|k| k.as_str()).collect(),
+        tags: MilestoneTag::ALL.iter().map(|t| t.as_str()).collect(),
+    };
+    Ok(render(&page))
+}
+
+fn here(r: &str) -> String {
+    format!("/incidents/{r}")
+}
+
+pub async fn declare(State(app): State<Arc<App>>, form: Posted) -> Response {
+    let result = async {
+        let priority: Priority = form.get("priority").unwrap_or("").parse()?;
+        let input = DeclareInput {
+            title: form.get("title").unwrap_or("").to_owned(),
+            summary: String::new(),
+            priority,
+            incident_manager: None,
+        };
+        let view = app.declare(&form.viewer.user.actor(), input).await?;
+        Ok::<_, ApiError>(view.incident.reference().to_string())
+    }
+    .await;
+    match result {
+        Ok(r) => back(&here(&r), Ok(format!("Declared {r}. You are first responder and incident manager."))),
+        Err(e) => back("/", Err(e)),
+    }
+}
+
+pub async fn assign(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let reference = incident_ref(&r)?;
+        let user = parse_handle(form.get("user").unwrap_or("").trim_start_matches('@'), "user")?;
+        let role = form.get("role").unwrap_or("");
+        let a = app.assign(&form.viewer.user.actor(), reference, role, &user, form.optional("scope")).await?;
+        Ok::<_, ApiError>(format!("@{} is now {}", a.user, a.role.name()))
+    }
+    .await;
+    back(&here(&r), result)
+}
+
+pub async fn relieve(State(app): State<Arc<App>>, Path((r, id)): Path<(String, u64)>, form: Posted) -> Response {
+    let result = async {
+        app.relieve(&form.viewer.user.actor(), incident_ref(&r)?, id).await?;
+        Ok::<_, ApiError>("Relieved.".to_owned())
+    }
+    .await;
+    back(&here(&r), result)
+}
+
+pub async fn update(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let status: Option<Status> = form.optional("status").map(str::parse).transpose()?;
+        let priority: Option<Priority> = form.optional("priority").map(str::parse).transpose()?;
+        app.update(&form.viewer.user.actor(), incident_ref(&r)?, None, None, priority, status).await?;
+        Ok::<_, ApiError>("Updated.".to_owned())
+    }
+    .await;
+    back(&here(&r), result)
+}
+
+fn page_target(s: &str) -> Result<PageTarget, ApiError> {
+    let bad = || ApiError::invalid("target", format!("{s:?} is not someone to page"));
+    let (kind, id) = s.split_once(':').ok_or_else(bad)?;
+    match kind {
+        "user" => Ok(PageTarget::User(parse_handle(id, "target")?)),
+        "schedule" => Ok(PageTarget::Schedule(id.parse().map_err(|_| bad())?)),
+        "policy" => Ok(PageTarget::Policy(id.parse().map_err(|_| bad())?)),
+        _ => Err(bad()),
+    }
+}
+
+pub async fn page_someone(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let target = page_target(form.get("target").unwrap_or(""))?;
+        let p = app
+            .page_for_incident(
+                &form.viewer.user.actor(),
+                incident_ref(&r)?,
+                target,
+                form.get("message").unwrap_or(""),
+                form.optional("role"),
+            )
+            .await?;
+        Ok::<_, ApiError>(format!("Page {} sent.", p.id))
+    }
+    .await;
+    back(&here(&r), result)
+}
+
+/// `datetime-local` gives `2026-11-27T10:00` (no zone): read as UTC, as
+/// the form says.
+fn occurred_at(s: Option<&str>) -> Result<Option<muster_domain::Timestamp>, ApiError> {
+    let Some(s) = s else { return Ok(None) };
+    let with_seconds = if s.len() == 16 { format!("{s}:00Z") } else { format!("{s}Z") };
+    with_seconds
+        .parse()
+        .or_else(|_| s.parse())
+        .map(Some)
+        .map_err(|_| ApiError::invalid("occurred_at", format!("{s:?} is not a time like 2026-11-27T10:00")))
+}
+
+pub async fn add_entry(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let kind: EntryKind = form.get("kind").unwrap_or("").parse()?;
+        let tag: Option<MilestoneTag> = form.optional("tag").map(str::parse).transpose()?;
+        let input = EntryInput {
+            kind,
+            text: form.get("text").unwrap_or("").to_owned(),
+            tag,
+            corrects: None,
+            occurred_at: occurred_at(form.optional("occurred_at"))?,
+        };
+        app.add_entry(&form.viewer.user.actor(), incident_ref(&r)?, input).await?;
+        Ok::<_, ApiError>(format!("Added the {kind}.", kind = kind.as_str()))
+    }
+    .await;
+    back(&here(&r), result)
+}
+
+/// A line from the room's box: a message, or a command run as the viewer.
+/// A mistake is answered with how to write it, on the same page.
+pub async fn room(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let reference = incident_ref(&r)?;
+        let actor = form.viewer.user.actor();
+        let command = room::parse(form.get("line").unwrap_or("")).map_err(|reply| ApiError::invalid("line", reply))?;
+        let entry =
+            |kind: EntryKind, text: String| EntryInput { kind, text, tag: None, corrects: None, occurred_at: None };
+        let done = match command {
+            RoomCommand::Say(text) => {
+                app.add_entry(&actor, reference, entry(EntryKind::Message, text)).await?;
+                String::new()
+            }
+            RoomCommand::Entry { kind, text } => {
+                app.add_entry(&actor, reference, entry(kind, text)).await?;
+                format!("Added the {}.", kind.as_str())
+            }
+            RoomCommand::Assign { role, user, scope } => {
+                let a = app.assign(&actor, reference, &role, &user, scope.as_deref()).await?;
+                format!("@{} is now {}", a.user, a.role.name())
+            }
+            RoomCommand::Relieve { user, role } => {
+                let view = app.incident(reference).await?;
+                let catalog = app.role_catalog().await?;
+                let role = catalog.parse(&role, "role")?;
+                let Some(a) = view.incident.roles.iter().find(|a| a.user == user && a.role == role) else {
+                    return Err(ApiError::invalid("line", format!("@{user} does not hold {}", role.name())));
+                };
+                app.relieve(&actor, reference, a.id).await?;
+                format!("Relieved @{user} as {}.", role.name())
+            }
+            RoomCommand::Page { user, role, message } => {
+                let message = message.unwrap_or_else(|| format!("You are needed in {reference}"));
+                let p =
+                    app.page_for_incident(&actor, reference, PageTarget::User(user), &message, role.as_deref()).await?;
+                format!("Page {} sent.", p.id)
+            }
+            RoomCommand::Status(s) => {
+                app.update(&actor, reference, None, None, None, Some(s)).await?;
+                format!("Status: {s}.")
+            }
+            RoomCommand::Priority(p) => {
+                app.update(&actor, reference, None, None, Some(p), None).await?;
+                format!("Priority: {p}.")
+            }
+            RoomCommand::Help => room::HELP.to_owned(),
+        };
+        Ok::<_, ApiError>(done)
+    }
+    .await;
+    back(&here(&r), result)
+}

@@ -1,0 +1,628 @@
+//! The pages around the incident: the dashboard, alerts, services,
+//! schedules, escalation policies, users and the personal page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use muster_domain::alert::AlertStatus;
+use muster_domain::{IncidentRef, Priority, Status, Timestamp};
+use muster_store::{AlertFilter, IncidentFilter, PageFilter};
+
+use super::{Nav, Posted, Viewer, back, outcome, page_error, render};
+use crate::app::{App, parse_handle};
+use crate::error::ApiError;
+
+fn show<T: Template>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(page) => render(&page),
+        Err(e) => page_error(e),
+    }
+}
+
+fn nav(viewer: &Viewer, current: &'static str, q: &HashMap<String, String>) -> Nav {
+    let mut nav = viewer.nav(current);
+    outcome(q, &mut nav);
+    nav
+}
+
+pub struct IncidentRow {
+    pub reference: String,
+    pub title: String,
+    pub priority: String,
+    pub status: String,
+    pub incident_manager: String,
+    pub missing: String,
+    pub declared_at: String,
+}
+
+pub struct AlertRow {
+    pub id: u64,
+    pub summary: String,
+    pub service: String,
+    pub severity: String,
+    pub status: String,
+    pub count: u64,
+    pub incident: String,
+    pub last_seen_at: String,
+}
+
+impl From<muster_store::Alert> for AlertRow {
+    fn from(a: muster_store::Alert) -> Self {
+        AlertRow {
+            id: a.id,
+            summary: a.summary,
+            service: a.service_name,
+            severity: a.severity.as_str().to_owned(),
+            status: a.status.as_str().to_owned(),
+            count: a.count,
+            incident: a.incident.map(|n| format!("INC-{n}")).unwrap_or_default(),
+            last_seen_at: a.last_seen_at.to_string(),
+        }
+    }
+}
+
+pub struct OnCall {
+    pub id: u64,
+    pub name: String,
+    pub users: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    nav: Nav,
+    incidents: Vec<IncidentRow>,
+    alerts: Vec<AlertRow>,
+    on_call: Vec<OnCall>,
+    priorities: Vec<&'static str>,
+}
+
+/// Open incidents, most urgent and oldest first.
+async fn open_incidents(app: &App) -> Result<Vec<IncidentRow>, ApiError> {
+    let filter = IncidentFilter {
+        statuses: vec![Status::Investigating, Status::Identified, Status::Monitoring],
+        limit: 500,
+        ..IncidentFilter::default()
+    };
+    let mut views = app.incidents(&filter).await?;
+    views.sort_by_key(|v| (v.incident.priority, v.incident.declared_at));
+    Ok(views
+        .into_iter()
+        .map(|v| IncidentRow {
+            reference: v.incident.reference().to_string(),
+            title: v.incident.title.clone(),
+            priority: v.incident.priority.as_str().to_owned(),
+            status: v.incident.status.as_str().to_owned(),
+            incident_manager: v.incident.incident_manager().map(|a| a.user.to_string()).unwrap_or_default(),
+            missing: v.missing_roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
+            declared_at: v.incident.declared_at.to_string(),
+        })
+        .collect())
+}
+
+async fn on_call_now(app: &App, now: Timestamp) -> Result<Vec<OnCall>, ApiError> {
+    let mut out = Vec::new();
+    for s in app.store.schedules().await? {
+        let users = s.schedule()?.on_call(now).map(|h| format!("@{h}")).unwrap_or_default();
+        out.push(OnCall { id: s.id, name: s.name, users });
+    }
+    Ok(out)
+}
+
+pub async fn dashboard(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    show(
+        async {
+            let incidents = open_incidents(&app).await?;
+            let filter = AlertFilter {
+                statuses: vec![AlertStatus::Triggered, AlertStatus::Acknowledged],
+                limit: 100,
+                ..AlertFilter::default()
+            };
+            let alerts = app
+                .store
+                .alerts(&filter)
+                .await?
+                .into_iter()
+                .filter(|a| a.incident.is_none())
+                .map(AlertRow::from)
+                .collect();
+            let on_call = on_call_now(&app, app.clock.now()).await?;
+            Ok(Dashboard {
+                nav: nav(&viewer, "dashboard", &q),
+                incidents,
+                alerts,
+                on_call,
+                priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+            })
+        }
+        .await,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct Alerts {
+    nav: Nav,
+    alerts: Vec<AlertRow>,
+    status: String,
+    statuses: Vec<String>,
+}
+
+pub async fn alerts(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+    show(
+        async {
+            let status = q.get("status").cloned().unwrap_or_default();
+            let statuses = match status.as_str() {
+                "" => vec![],
+                s => vec![s.parse::<AlertStatus>()?],
+            };
+            let filter = AlertFilter { statuses, limit: 500, ..AlertFilter::default() };
+            let alerts = app.store.alerts(&filter).await?.into_iter().map(AlertRow::from).collect();
+            Ok(Alerts {
+                nav: nav(&viewer, "alerts", &q),
+                alerts,
+                status,
+                statuses: ["triggered", "acknowledged", "resolved"].map(String::from).to_vec(),
+            })
+        }
+        .await,
+    )
+}
+
+fn alert_id(s: &str) -> Result<u64, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found("id", format!("there is no alert {s:?}")))
+}
+
+pub async fn acknowledge_alerts(State(app): State<Arc<App>>, form: Posted) -> Response {
+    let result = async {
+        let ids: Vec<u64> = form.all("alert").iter().map(|s| alert_id(s)).collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Err(ApiError::invalid("alert", "tick the alerts to acknowledge"));
+        }
+        for id in &ids {
+            app.set_alert_status(&form.viewer.user.actor(), *id, AlertStatus::Acknowledged).await?;
+        }
+        Ok(format!("Acknowledged {} alert{}.", ids.len(), if ids.len() == 1 { "" } else { "s" }))
+    }
+    .await;
+    back("/alerts", result)
+}
+
+/// Where a form on the dashboard or the alerts page goes back to.
+fn from(form: &Posted) -> &str {
+    match form.get("back") {
+        Some("/alerts") => "/alerts",
+        _ => "/",
+    }
+}
+
+pub async fn acknowledge_alert(State(app): State<Arc<App>>, Path(id): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let a = app.set_alert_status(&form.viewer.user.actor(), alert_id(&id)?, AlertStatus::Acknowledged).await?;
+        Ok(format!("Acknowledged alert {}.", a.id))
+    }
+    .await;
+    back(from(&form), result)
+}
+
+pub async fn declare_alert(State(app): State<Arc<App>>, Path(id): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let priority: Option<Priority> = form.optional("priority").map(str::parse).transpose()?;
+        let view = app.declare_from_alert(&form.viewer.user.actor(), alert_id(&id)?, priority, None, None).await?;
+        Ok::<_, ApiError>(view.incident.reference().to_string())
+    }
+    .await;
+    match result {
+        Ok(r) => back(&format!("/incidents/{r}"), Ok(format!("Declared {r} for alert {id}."))),
+        Err(e) => back(from(&form), Err(e)),
+    }
+}
+
+pub async fn link_alert(State(app): State<Arc<App>>, Path(id): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let r: IncidentRef = form.get("incident").unwrap_or("").parse()?;
+        app.link_alert(&form.viewer.user.actor(), r, alert_id(&id)?).await?;
+        Ok(format!("Linked alert {id} to {r}."))
+    }
+    .await;
+    back(from(&form), result)
+}
+
+pub struct ServiceRow {
+    pub id: u64,
+    pub name: String,
+    pub owner: String,
+    pub key: String,
+    pub policy: String,
+    pub auto_declare: String,
+}
+
+#[derive(Template)]
+#[template(path = "services.html")]
+struct Services {
+    nav: Nav,
+    services: Vec<ServiceRow>,
+}
+
+pub async fn services(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    show(
+        async {
+            let policies: HashMap<u64, String> =
+                app.store.policies().await?.into_iter().map(|p| (p.id, p.policy.name)).collect();
+            let services = app
+                .store
+                .services()
+                .await?
+                .into_iter()
+                .map(|s| ServiceRow {
+                    id: s.id,
+                    name: s.name,
+                    owner: s.owner.map(|h| format!("@{h}")).unwrap_or_default(),
+                    // Integration keys are credentials: only admins see them.
+                    key: if viewer.user.permission == muster_domain::Permission::Admin {
+                        s.integration_key.as_str().to_owned()
+                    } else {
+                        "hidden".to_owned()
+                    },
+                    policy: s
+                        .escalation_policy
+                        .map(|id| policies.get(&id).cloned().unwrap_or_else(|| id.to_string()))
+                        .unwrap_or_default(),
+                    auto_declare: serde_json::to_string(&s.auto_declare).unwrap_or_default(),
+                })
+                .collect();
+            Ok(Services { nav: nav(&viewer, "services", &q), services })
+        }
+        .await,
+    )
+}
+
+pub struct ScheduleRow {
+    pub id: u64,
+    pub name: String,
+    pub time_zone: String,
+    pub on_call: String,
+}
+
+#[derive(Template)]
+#[template(path = "schedules.html")]
+struct Schedules {
+    nav: Nav,
+    schedules: Vec<ScheduleRow>,
+}
+
+pub async fn schedules(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    show(
+        async {
+            let now = app.clock.now();
+            let mut rows = Vec::new();
+            for s in app.store.schedules().await? {
+                let on_call = s.schedule()?.on_call(now).map(|h| format!("@{h}")).unwrap_or_default();
+                rows.push(ScheduleRow { id: s.id, name: s.name, time_zone: s.time_zone, on_call });
+            }
+            Ok(Schedules { nav: nav(&viewer, "schedules", &q), schedules: rows })
+        }
+        .await,
+    )
+}
+
+/// A shift drawn on a two-week line: where it starts and how wide it is,
+/// in percent of the line.
+pub struct Bar {
+    pub user: String,
+    pub left: String,
+    pub width: String,
+    pub start: String,
+    pub end: String,
+}
+
+pub struct Lane {
+    pub name: String,
+    pub bars: Vec<Bar>,
+}
+
+pub struct OverrideRow {
+    pub user: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Template)]
+#[template(path = "schedule.html")]
+struct SchedulePage {
+    nav: Nav,
+    name: String,
+    time_zone: String,
+    from: String,
+    to: String,
+    lanes: Vec<Lane>,
+    overrides: Vec<OverrideRow>,
+}
+
+const DAYS_SHOWN: i64 = 14;
+
+fn bars(shifts: &[muster_domain::schedule::Shift], from: Timestamp, to: Timestamp) -> Vec<Bar> {
+    let span = to.duration_since(from).as_secs_f64().max(1.0);
+    shifts
+        .iter()
+        .map(|s| {
+            let start = s.start.max(from);
+            let end = s.end.min(to);
+            Bar {
+                user: s.user.to_string(),
+                left: format!("{:.3}", start.duration_since(from).as_secs_f64() / span * 100.0),
+                width: format!("{:.3}", end.duration_since(start).as_secs_f64() / span * 100.0),
+                start: s.start.to_string(),
+                end: s.end.to_string(),
+            }
+        })
+        .collect()
+}
+
+pub async fn schedule(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    show(
+        async {
+            let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("there is no schedule {id:?}")))?;
+            let from = app.clock.now();
+            let to = from
+                .checked_add(jiff::SignedDuration::from_hours(24 * DAYS_SHOWN))
+                .map_err(|e| ApiError::internal("a time out of range", e))?;
+            let (record, shifts) = app.shifts(id, from, to).await?;
+            let schedule = record.schedule()?;
+            let mut lanes = vec![Lane { name: "On call (layers and overrides)".into(), bars: bars(&shifts, from, to) }];
+            for (i, layer) in schedule.layers.iter().enumerate() {
+                // A layer on its own: the same schedule with only this layer.
+                let alone = muster_domain::schedule::Schedule {
+                    time_zone: schedule.time_zone.clone(),
+                    layers: vec![layer.clone()],
+                    overrides: vec![],
+                };
+                lanes.push(Lane { name: format!("Layer {}", i + 1), bars: bars(&alone.shifts(from, to), from, to) });
+            }
+            let overrides = record
+                .overrides
+                .iter()
+                .map(|o| OverrideRow { user: o.user.to_string(), start: o.start.to_string(), end: o.end.to_string() })
+                .collect();
+            Ok(SchedulePage {
+                nav: nav(&viewer, "schedules", &q),
+                name: record.name,
+                time_zone: record.time_zone,
+                from: from.to_string(),
+                to: to.to_string(),
+                lanes,
+                overrides,
+            })
+        }
+        .await,
+    )
+}
+
+pub struct PolicyRow {
+    pub id: u64,
+    pub name: String,
+    pub repeat: u32,
+    pub steps: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "policies.html")]
+struct Policies {
+    nav: Nav,
+    policies: Vec<PolicyRow>,
+}
+
+pub async fn policies(
+    State(app): State<Arc<App>>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    show(
+        async {
+            let names: HashMap<u64, String> =
+                app.store.schedules().await?.into_iter().map(|s| (s.id, s.name)).collect();
+            let policies = app
+                .store
+                .policies()
+                .await?
+                .into_iter()
+                .map(|p| PolicyRow {
+                    id: p.id,
+                    name: p.policy.name.clone(),
+                    repeat: p.policy.repeat,
+                    steps: p
+                        .policy
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            let targets: Vec<String> = s
+                                .targets
+                                .iter()
+                                .map(|t| match t {
+                                    muster_domain::paging::Target::User(h) => format!("@{h}"),
+                                    muster_domain::paging::Target::Schedule(id) => {
+                                        format!("on call: {}", names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                                    }
+                                })
+                                .collect();
+                            format!("{} — then wait {} s", targets.join(", "), s.delay_seconds)
+                        })
+                        .collect(),
+                })
+                .collect();
+            Ok(Policies { nav: nav(&viewer, "policies", &q), policies })
+        }
+        .await,
+    )
+}
+
+pub struct MethodRow {
+    pub id: u64,
+    pub kind: String,
+    pub address: String,
+}
+
+pub struct UserRow {
+    pub handle: String,
+    pub name: String,
+    pub permission: String,
+    pub methods: Vec<MethodRow>,
+    pub may_test: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct Users {
+    nav: Nav,
+    users: Vec<UserRow>,
+}
+
+pub async fn users(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+    show(
+        async {
+            let mut rows = Vec::new();
+            for u in app.store.users().await? {
+                let methods = app
+                    .store
+                    .contact_methods(&u.handle)
+                    .await?
+                    .into_iter()
+                    .map(|m| MethodRow { id: m.id, kind: m.kind.as_str().to_owned(), address: m.address })
+                    .collect();
+                let may_test =
+                    u.handle == viewer.user.handle || viewer.user.permission == muster_domain::Permission::Admin;
+                rows.push(UserRow {
+                    handle: u.handle.to_string(),
+                    name: u.name,
+                    permission: u.permission.as_str().to_owned(),
+                    methods,
+                    may_test,
+                });
+            }
+            Ok(Users { nav: nav(&viewer, "users", &q), users: rows })
+        }
+        .await,
+    )
+}
+
+pub async fn test_contact_method(
+    State(app): State<Arc<App>>,
+    Path((handle, id)): Path<(String, u64)>,
+    form: Posted,
+) -> Response {
+    let result = async {
+        let handle = parse_handle(&handle, "handle")?;
+        app.test_notification(&form.viewer.user.actor(), &handle, id).await?;
+        Ok::<_, ApiError>(format!("A test notification to @{handle} is on its way."))
+    }
+    .await;
+    back("/users", result)
+}
+
+pub struct PageRow {
+    pub id: u64,
+    pub state: String,
+    pub incident: String,
+    pub message: String,
+    pub updated_at: String,
+}
+
+pub struct RoleRow {
+    pub incident: String,
+    pub title: String,
+    pub role: String,
+}
+
+pub struct ShiftRow {
+    pub schedule: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct Me {
+    nav: Nav,
+    name: String,
+    pages: Vec<PageRow>,
+    roles: Vec<RoleRow>,
+    shifts: Vec<ShiftRow>,
+}
+
+pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+    show(
+        async {
+            let me = &viewer.user.handle;
+            let pages = app
+                .pages(&PageFilter { limit: 200, ..PageFilter::default() })
+                .await?
+                .into_iter()
+                .filter(|p| p.notified.contains(me))
+                .take(20)
+                .map(|p| PageRow {
+                    id: p.id,
+                    state: p.state.as_str().to_owned(),
+                    incident: p.incident.map(|n| format!("INC-{n}")).unwrap_or_default(),
+                    message: p.message,
+                    updated_at: p.updated_at.to_string(),
+                })
+                .collect();
+            let filter = IncidentFilter {
+                statuses: vec![Status::Investigating, Status::Identified, Status::Monitoring],
+                limit: 500,
+                ..IncidentFilter::default()
+            };
+            let mut roles = Vec::new();
+            for v in app.incidents(&filter).await? {
+                for a in v.incident.roles.iter().filter(|a| &a.user == me) {
+                    let role = match &a.scope {
+                        Some(s) => format!("{} ({s})", a.role.name()),
+                        None => a.role.name(),
+                    };
+                    roles.push(RoleRow {
+                        incident: v.incident.reference().to_string(),
+                        title: v.incident.title.clone(),
+                        role,
+                    });
+                }
+            }
+            let from = app.clock.now();
+            let to = from
+                .checked_add(jiff::SignedDuration::from_hours(24 * DAYS_SHOWN))
+                .map_err(|e| ApiError::internal("a time out of range", e))?;
+            let mut shifts = Vec::new();
+            for s in app.store.schedules().await? {
+                for shift in s.schedule()?.shifts(from, to).into_iter().filter(|x| &x.user == me) {
+                    shifts.push(ShiftRow {
+                        schedule: s.name.clone(),
+                        start: shift.start.to_string(),
+                        end: shift.end.to_string(),
+                    });
+                }
+            }
+            shifts.sort_by(|a, b| a.start.cmp(&b.start));
+            Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, roles, shifts })
+        }
+        .await,
+    )
+}

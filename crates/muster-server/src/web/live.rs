@@ -1,0 +1,169 @@
+//! `GET /incidents/{ref}/events`: the incident's new timeline entries as
+//! Server-Sent Events, each with the topic, status, priority and role
+//! board after it, so every viewer's page follows without reloading.
+//!
+//! Each event's id is the entry's `seq`; a browser that reconnects sends
+//! `Last-Event-ID` and gets everything after it, so nothing is missed. The
+//! page starts the stream at the version it was rendered from (`?after=`).
+//! A stream wakes when this instance commits a change to an incident
+//! (`App::changed`) and otherwise checks the incident's version every
+//! second, which covers changes made by other instances and the engine.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use muster_domain::IncidentRef;
+use muster_store::User;
+
+use super::incident::{BoardPart, EntryPart, EntryView, board};
+use super::{SESSION_COOKIE, cookie};
+use crate::app::App;
+use crate::auth::hash_token;
+use crate::error::ApiError;
+
+/// Entries sent per read.
+const BATCH: u32 = 100;
+/// How often a quiet stream checks the incident anyway.
+const RECHECK: Duration = Duration::from_secs(1);
+
+#[derive(serde::Deserialize)]
+pub struct LiveQuery {
+    after: Option<u64>,
+}
+
+/// Who is watching: a session (with its CSRF token, for the board's forms)
+/// or an API token.
+async fn watcher(app: &App, headers: &HeaderMap) -> Result<(User, String), ApiError> {
+    if let Some(id) = cookie(headers, SESSION_COOKIE)
+        && let Some((session, user)) = app.session(&id).await?
+    {
+        return Ok((user, session.csrf));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(t) = token
+        && let Some(user) = app.store.user_for_token(&hash_token(t)).await?
+    {
+        return Ok((user, String::new()));
+    }
+    Err(ApiError::unauthorized("sign in, or send an API token as Authorization: Bearer <token>"))
+}
+
+struct Stream {
+    app: Arc<App>,
+    number: u64,
+    after: u64,
+    user: User,
+    csrf: String,
+    pending: VecDeque<SseEvent>,
+}
+
+impl Stream {
+    /// The next events, waiting for changes when there are none.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            // Listen before reading, so a change committed in between wakes us.
+            let app = self.app.clone();
+            let changed = app.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self.read().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.detail, incident = self.number, "a live view could not read the timeline");
+                }
+            }
+            tokio::select! {
+                () = &mut changed => {}
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+
+    /// Reads entries after `after` into `pending`; whether there were any.
+    async fn read(&mut self) -> Result<bool, ApiError> {
+        let events = self.app.store.events_since(self.number, self.after, BATCH).await?;
+        if events.is_empty() {
+            return Ok(false);
+        }
+        let view = self.app.incident(IncidentRef(self.number)).await?;
+        let catalog = self.app.role_catalog().await?;
+        let slots = board(&view.incident, &catalog, &view.missing_roles);
+        let manage = self.user.permission == muster_domain::Permission::Admin
+            || view.incident.roles_of(&self.user.handle).iter().any(|r| {
+                matches!(r, muster_domain::RoleKind::IncidentManager | muster_domain::RoleKind::BackupIncidentManager)
+            });
+        let reference = view.incident.reference().to_string();
+        let board_html = BoardPart {
+            board: &slots,
+            can_manage: manage && !self.csrf.is_empty(),
+            me: self.user.handle.as_str(),
+            reference: &reference,
+            csrf: &self.csrf,
+        }
+        .render()
+        .map_err(|e| ApiError::internal("the board failed to render", e))?;
+        for e in &events {
+            let entry = EntryView::from(e);
+            let html =
+                EntryPart { e: &entry }.render().map_err(|e| ApiError::internal("an entry failed to render", e))?;
+            let data = serde_json::json!({
+                "seq": e.seq,
+                "kind": entry.kind,
+                "html": html,
+                "topic": view.incident.topic,
+                "status": view.incident.status.as_str(),
+                "priority": view.incident.priority.as_str(),
+                "board": board_html,
+            });
+            self.pending.push_back(SseEvent::default().id(e.seq.to_string()).event("entry").data(data.to_string()));
+            self.after = e.seq;
+        }
+        Ok(true)
+    }
+}
+
+pub async fn events(
+    State(app): State<Arc<App>>,
+    Path(r): Path<String>,
+    Query(q): Query<LiveQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (user, csrf) = match watcher(&app, &headers).await {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(r) = r.parse::<IncidentRef>() else {
+        return ApiError::not_found("ref", format!("there is no incident {r:?}")).into_response();
+    };
+    let version = match app.store.incident_version(r.0).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return ApiError::not_found("ref", format!("there is no incident {r}")).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let after = last_event_id.or(q.after).unwrap_or(version).min(version);
+    let stream = Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new() };
+    let events = futures_util::stream::unfold(stream, |mut s| async move {
+        let e = s.next().await?;
+        Some((Ok::<_, Infallible>(e), s))
+    });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
+    // Proxies must not buffer the stream.
+    response.headers_mut().insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    response
+}

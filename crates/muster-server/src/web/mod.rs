@@ -1,0 +1,240 @@
+//! The web UI: server-rendered pages (askama templates in `templates/`,
+//! compiled into the binary, like `static/app.css` and `static/app.js`)
+//! with a little JavaScript for live updates and local times.
+//!
+//! Every page needs a session (`/login` sets the cookie); a signed-out GET
+//! is redirected to `/login`. Every POST carries the session's CSRF token
+//! (checked by [`Posted`]); viewers may look but not post. Forms call the
+//! same `App` use cases as the API, so the rules are the same.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use muster_domain::Permission;
+use muster_store::{Session, StoreError, User};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+mod auth;
+mod incident;
+mod lists;
+pub mod live;
+
+pub const SESSION_COOKIE: &str = "muster_session";
+
+pub fn routes() -> axum::Router<Arc<App>> {
+    axum::Router::new()
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/static/app.css", get(|| async { asset("text/css", include_str!("../../static/app.css")) }))
+        .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }))
+        .route("/", get(lists::dashboard))
+        .route("/incidents", post(incident::declare))
+        .route("/incidents/{ref}", get(incident::page))
+        .route("/incidents/{ref}/events", get(live::events))
+        .route("/incidents/{ref}/roles", post(incident::assign))
+        .route("/incidents/{ref}/roles/{id}/relieve", post(incident::relieve))
+        .route("/incidents/{ref}/update", post(incident::update))
+        .route("/incidents/{ref}/pages", post(incident::page_someone))
+        .route("/incidents/{ref}/entries", post(incident::add_entry))
+        .route("/incidents/{ref}/room", post(incident::room))
+        .route("/alerts", get(lists::alerts))
+        .route("/alerts/acknowledge", post(lists::acknowledge_alerts))
+        .route("/alerts/{id}/acknowledge", post(lists::acknowledge_alert))
+        .route("/alerts/{id}/declare", post(lists::declare_alert))
+        .route("/alerts/{id}/link", post(lists::link_alert))
+        .route("/services", get(lists::services))
+        .route("/schedules", get(lists::schedules))
+        .route("/schedules/{id}", get(lists::schedule))
+        .route("/policies", get(lists::policies))
+        .route("/users", get(lists::users))
+        .route("/users/{handle}/contact-methods/{id}/test", post(lists::test_contact_method))
+        .route("/me", get(lists::me))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}
+
+/// What every page's frame shows: who is signed in, the CSRF token for its
+/// forms, which section is current, and a message from the last action.
+pub struct Nav {
+    pub handle: String,
+    pub csrf: String,
+    pub can_write: bool,
+    pub is_admin: bool,
+    pub current: &'static str,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// The signed-in person looking at a page.
+pub struct Viewer {
+    pub user: User,
+    pub session: Session,
+}
+
+impl Viewer {
+    pub fn nav(&self, current: &'static str) -> Nav {
+        Nav {
+            handle: self.user.handle.as_str().to_owned(),
+            csrf: self.session.csrf.clone(),
+            can_write: self.user.permission != Permission::Viewer,
+            is_admin: self.user.permission == Permission::Admin,
+            current,
+            error: None,
+            notice: None,
+        }
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<Arc<App>> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let to_login = || {
+            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
+        match app.session(&id).await {
+            Ok(Some((session, user))) => Ok(Viewer { user, session }),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(page_error(e.into())),
+        }
+    }
+}
+
+/// A form posted by a signed-in person who may write, with its CSRF token
+/// checked: the fields, by name (the last of repeated names wins, except
+/// through [`Posted::all`]).
+pub struct Posted {
+    pub viewer: Viewer,
+    pairs: Vec<(String, String)>,
+}
+
+impl Posted {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A field that may be left empty: `None` when missing or blank.
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+impl FromRequest<Arc<App>> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, app).await?;
+        let bytes = axum::body::to_bytes(body, crate::extract::BODY_LIMIT)
+            .await
+            .map_err(|_| message(&viewer, StatusCode::PAYLOAD_TOO_LARGE, "Too large", "That form was too large."))?;
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+        if csrf != Some(viewer.session.csrf.as_str()) {
+            return Err(message(
+                &viewer,
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form did not come from your session (CSRF check). Reload the page and try again.",
+            ));
+        }
+        if viewer.user.permission == Permission::Viewer {
+            return Err(message(
+                &viewer,
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "Viewers may look, but not change anything.",
+            ));
+        }
+        Ok(Posted { viewer, pairs })
+    }
+}
+
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal("a template failed to render", e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    nav: Nav,
+    title: &'a str,
+    text: &'a str,
+    back: &'a str,
+}
+
+/// A page with one message, e.g. why a form was refused.
+pub fn message(viewer: &Viewer, status: StatusCode, title: &str, text: &str) -> Response {
+    let mut r = render(&MessagePage { nav: viewer.nav(""), title, text, back: "/" });
+    *r.status_mut() = status;
+    r
+}
+
+/// An error from a use case, as a plain HTML page (for failures outside a
+/// form, where there is no page to show the message on).
+pub fn page_error(e: ApiError) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error · Muster</title>\
+         <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{}</h1><p>{}</p>\
+         <p><a href=\"/\">Dashboard</a></p></main></body></html>",
+        e.status.canonical_reason().unwrap_or("Error"),
+        escape(&e.detail)
+    );
+    (e.status, Html(body)).into_response()
+}
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// After a form: back to `to`, with the outcome in the query (shown once).
+pub fn back(to: &str, outcome: Result<String, ApiError>) -> Response {
+    let (key, text) = match outcome {
+        Ok(notice) => ("notice", notice),
+        Err(e) => ("error", e.detail),
+    };
+    let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    let sep = if to.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{to}{sep}{key}={text}")).into_response()
+}
+
+/// The `notice` and `error` a redirect after a form carries.
+pub fn outcome(query: &HashMap<String, String>, nav: &mut Nav) {
+    nav.notice = query.get("notice").filter(|s| !s.is_empty()).map(|s| s.chars().take(500).collect());
+    nav.error = query.get("error").filter(|s| !s.is_empty()).map(|s| s.chars().take(500).collect());
+}
+
+pub fn store_error(e: StoreError) -> ApiError {
+    e.into()
+}

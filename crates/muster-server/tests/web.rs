@@ -1,0 +1,261 @@
+//! The web UI over HTTP, on both backends: signing in (CSRF, the guessing
+//! slow-down), every page signed in and out, forms refused to viewers and
+//! without the session's CSRF token, the incident room's commands, and the
+//! live stream of an incident.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN_TOKEN, TestServer};
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+on_both_backends!(
+    signing_in_sets_a_session_and_every_page_needs_one,
+    forms_need_the_session_csrf_token_and_a_writer,
+    guessing_passwords_is_slowed_down,
+    the_room_takes_messages_and_commands_and_the_live_stream_follows,
+);
+
+/// A browser: no automatic redirects (to see them), cookies by hand.
+struct Browser {
+    http: reqwest::Client,
+    url: String,
+    cookie: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Browser {
+        let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Browser { http, url: server.url.clone(), cookie: String::new() }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.url)).header("cookie", &self.cookie).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in as `handle`; returns the login answer.
+    async fn sign_in(&mut self, handle: &str, password: &str) -> reqwest::Response {
+        let form = self.get("/login").await;
+        let login_cookie = set_cookie(&form, "muster_login").expect("the form sets its CSRF cookie");
+        let html = form.text().await.unwrap();
+        let csrf = hidden(&html, "csrf");
+        self.cookie = format!("muster_login={login_cookie}");
+        let answer =
+            self.post("/login", &[("csrf", &csrf), ("handle", handle), ("password", password), ("next", "/")]).await;
+        if let Some(session) = set_cookie(&answer, "muster_session") {
+            self.cookie = format!("muster_session={session}");
+        }
+        answer
+    }
+
+    /// The CSRF token of the forms on a page.
+    async fn csrf(&self, path: &str) -> String {
+        hidden(&self.get(path).await.text().await.unwrap(), "csrf")
+    }
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+        let (k, val) = kv.split_once('=')?;
+        (k == name).then(|| val.to_owned())
+    })
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in {html}")) + marker.len();
+    html[start..].chars().take_while(|c| *c != '"').collect()
+}
+
+async fn user_with_password(server: &TestServer, handle: &str, permission: &str) {
+    let body = json!({"handle": handle, "name": handle, "email": format!("{handle}@example.com"),
+                      "permission": permission, "password": "correct horse battery"});
+    server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+}
+
+async fn signing_in_sets_a_session_and_every_page_needs_one(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    server
+        .post(
+            ADMIN_TOKEN,
+            "/api/v1/users",
+            json!({"handle": "x", "name": "x", "email": "x@e.com", "password": "short"}),
+        )
+        .await
+        .problem(422);
+    let mut b = Browser::new(&server);
+    let pages = ["/", "/alerts", "/services", "/schedules", "/policies", "/users", "/me", "/incidents/INC-1"];
+    for p in pages {
+        let r = b.get(p).await;
+        assert_eq!(r.status(), 303, "{p} signed out");
+        let to = r.headers()["location"].to_str().unwrap();
+        assert!(to.starts_with("/login?next="), "{p} → {to}");
+    }
+    let wrong = b.sign_in("alice", "wrong password!").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap().contains("do not match"));
+    let right = b.sign_in("alice", "correct horse battery").await;
+    assert_eq!(right.status(), 303);
+    let session =
+        right.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(
+        session
+            .iter()
+            .any(|c| c.starts_with("muster_session=") && c.contains("HttpOnly") && c.contains("SameSite=Lax"))
+    );
+
+    let csrf = b.csrf("/").await;
+    b.post("/incidents", &[("csrf", &csrf), ("title", "Checkout down"), ("priority", "P1")]).await;
+    server
+        .post(
+            ADMIN_TOKEN,
+            "/api/v1/schedules",
+            json!({"name": "Primary", "time_zone": "Europe/Berlin",
+        "layers": [{"rotation": {"users": ["alice"], "shift": "1w", "handoff": "09:00", "start": "2026-01-05"}}]}),
+        )
+        .await
+        .ok(201);
+    for p in pages.iter().chain(&["/schedules/1", "/incidents/INC-1?filter=roles", "/alerts?status=triggered"]) {
+        let r = b.get(p).await;
+        assert_eq!(r.status(), 200, "{p} signed in");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = r.text().await.unwrap();
+        assert!(html.contains("@alice"), "{p} shows who is signed in");
+    }
+    let incident = b.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(incident.contains("INC-1 P1 investigating — Checkout down | IM @alice | FR @alice"), "{incident}");
+    assert_eq!(b.get("/incidents/INC-99").await.status(), 404);
+
+    let csrf = b.csrf("/").await;
+    let out = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(b.get("/").await.status(), 303, "signed out again: the session is gone");
+}
+
+async fn forms_need_the_session_csrf_token_and_a_writer(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    user_with_password(&server, "vera", "viewer").await;
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", "correct horse battery").await;
+    let refused = alice.post("/incidents", &[("csrf", "forged"), ("title", "x"), ("priority", "P1")]).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("CSRF"));
+    let missing = alice.post("/incidents", &[("title", "x"), ("priority", "P1")]).await;
+    assert_eq!(missing.status(), 403);
+    assert_eq!(server.get(ADMIN_TOKEN, "/api/v1/incidents").await.ok(200).as_array().unwrap().len(), 0);
+
+    let mut vera = Browser::new(&server);
+    vera.sign_in("vera", "correct horse battery").await;
+    let csrf = vera.csrf("/").await;
+    let viewer = vera.post("/incidents", &[("csrf", &csrf), ("title", "x"), ("priority", "P1")]).await;
+    assert_eq!(viewer.status(), 403, "viewers look but do not post");
+    assert_eq!(vera.get("/").await.status(), 200);
+
+    // A login form without its cookie is refused too (login CSRF).
+    let bare = Browser::new(&server);
+    let r = bare.post("/login", &[("csrf", "x"), ("handle", "alice"), ("password", "correct horse battery")]).await;
+    assert_eq!(r.status(), 403);
+
+    // A good form with a bad field comes back with the reason.
+    let csrf = alice.csrf("/").await;
+    let bad = alice.post("/incidents", &[("csrf", &csrf), ("title", "x"), ("priority", "P9")]).await;
+    assert_eq!(bad.status(), 303);
+    let back = bad.headers()["location"].to_str().unwrap().to_owned();
+    let shown = alice.get(&back).await.text().await.unwrap();
+    assert!(shown.contains("class=\"error\"") && shown.contains("P9"), "{shown}");
+}
+
+async fn guessing_passwords_is_slowed_down(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    let mut b = Browser::new(&server);
+    for _ in 0..5 {
+        assert_eq!(b.sign_in("alice", "not the password").await.status(), 401);
+    }
+    let slowed = b.sign_in("alice", "correct horse battery").await;
+    assert_eq!(slowed.status(), 429, "after five failures even the right password waits");
+    assert!(slowed.headers().contains_key("retry-after"));
+    assert!(slowed.text().await.unwrap().contains("Too many failed attempts"));
+}
+
+async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    user_with_password(&server, "carol", "responder").await;
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", "correct horse battery").await;
+    let csrf = alice.csrf("/").await;
+    alice.post("/incidents", &[("csrf", &csrf), ("title", "Checkout down"), ("priority", "P1")]).await;
+
+    // A second viewer watches the live stream from the version it saw.
+    let mut carol = Browser::new(&server);
+    carol.sign_in("carol", "correct horse battery").await;
+    let page = carol.get("/incidents/INC-1").await.text().await.unwrap();
+    let live = hidden_attr(&page, "data-live");
+    let mut stream = carol.get(&live).await;
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+
+    for line in [
+        "/role tech_lead @carol database",
+        "/theory connection pool exhausted",
+        "db looks saturated",
+        "/status identified",
+    ] {
+        let r = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", line)]).await;
+        assert_eq!(r.status(), 303, "{line}");
+        let to = r.headers()["location"].to_str().unwrap();
+        assert!(!to.contains("error="), "{line}: {to}");
+    }
+    let unknown = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", "/frobnicate")]).await;
+    let back = unknown.headers()["location"].to_str().unwrap().to_owned();
+    assert!(alice.get(&back).await.text().await.unwrap().contains("There is no command /frobnicate"));
+
+    let timeline = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline").await.ok(200).clone();
+    let kinds: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"theory") && kinds.contains(&"message"), "{kinds:?}");
+
+    // Carol's stream got every change: the role (and topic), the theory, the message, the status.
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(got.contains("connection pool exhausted") && got.contains("\"status\":\"identified\"")) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("live events within 10 s");
+        got.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+    }
+    assert!(got.contains("event: entry") && got.contains("TL @carol (database)"), "{got}");
+    assert!(got.contains("db looks saturated"));
+
+    // Reconnecting with Last-Event-ID replays what came after it.
+    let again = carol
+        .http
+        .get(format!("{}/incidents/INC-1/events", carol.url))
+        .header("cookie", &carol.cookie)
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .unwrap();
+    let mut replay = again;
+    let first = tokio::time::timeout(Duration::from_secs(10), replay.chunk()).await.unwrap().unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("id: 2"), "the entry after 1 comes first");
+    // Without a session or token, no stream.
+    assert_eq!(Browser::new(&server).get("/incidents/INC-1/events").await.status(), 401);
+}
+
+fn hidden_attr(html: &str, name: &str) -> String {
+    let marker = format!("{name}=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    html[start..].chars().take_while(|c| *c != '"').collect::<String>().replace("&amp;", "&")
+}
