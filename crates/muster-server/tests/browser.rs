@@ -1,0 +1,200 @@
+//! End to end in a real browser: Chromium driven over WebDriver
+//! (chromedriver) by fantoccini, on both backends. Alice signs in,
+//! declares, assigns a tech lead from the role board and types a theory in
+//! the room; Bob, in a second browser, sees the topic and the timeline change
+//! live, without reloading.
+//!
+//! The screenshots in docs/screenshots are taken here: run with
+//! `MUSTER_UPDATE_SCREENSHOTS=1` to refresh them (otherwise they go to the
+//! temporary directory).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::external::{eventually, free_port, program};
+use common::{ADMIN_TOKEN, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use muster_store::testing::Backend;
+use serde_json::json;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver on a free port, and where to connect to it.
+async fn chromedriver() -> Option<(Driver, String)> {
+    let driver = program(&["chromedriver"], "chromedriver (Debian's chromium-driver)")?;
+    program(&["chromium", "chromium-browser"], "chromium")?;
+    let port = free_port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let status = format!("{url}/status");
+    eventually(Duration::from_secs(20), "chromedriver to listen", || async {
+        reqwest::get(&status).await.ok().filter(|r| r.status().is_success()).map(|_| ())
+    })
+    .await;
+    Some((Driver(child), url))
+}
+
+async fn browser(webdriver: &str, width: u32, height: u32) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                        format!("--window-size={width},{height}")]}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(webdriver).await.expect("a browser session")
+}
+
+async fn sign_in(c: &Client, base: &str, handle: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    // Signed out: the dashboard sends us to the form.
+    c.wait().for_element(Locator::Css("input[name=handle]")).await.unwrap().send_keys(handle).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
+    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("header.top .me")).await.unwrap();
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+/// Waits (at most 10 s) until the element's text contains `want`.
+async fn until_text(c: &Client, css: &str, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = text(c, css).await;
+        if got.contains(want) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} never showed {want:?}; it shows {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var("MUSTER_UPDATE_SCREENSHOTS")
+        .is_ok_and(|v| v == "1")
+        .then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots"))
+}
+
+async fn shoot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = screenshot_dir().unwrap_or_else(|| std::env::temp_dir().join("muster-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
+    for (h, name) in [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")] {
+        let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
+        server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+    }
+    let schedule = json!({"name": "Primary", "time_zone": "Europe/Berlin", "layers": [
+        {"rotation": {"users": ["alice", "bob", "carol"], "shift": "1d", "handoff": "09:00", "start": "2026-01-05"}}]});
+    server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201);
+    let base = server.url.clone();
+
+    let alice = browser(&webdriver, 1280, 900).await;
+    sign_in(&alice, &base, "alice").await;
+    // Declare from the dashboard.
+    alice.find(Locator::Css("details.card summary")).await.unwrap().click().await.unwrap();
+    alice.find(Locator::Css("input[name=title]")).await.unwrap().send_keys("Checkout returns 500").await.unwrap();
+    alice.find(Locator::Css("select[name=priority]")).await.unwrap().select_by_value("P1").await.unwrap();
+    alice.find(Locator::Css("form[action='/incidents'] button")).await.unwrap().click().await.unwrap();
+    alice.wait().for_element(Locator::Id("topic")).await.unwrap();
+    assert!(alice.current_url().await.unwrap().path().starts_with("/incidents/INC-1"));
+
+    let bob = browser(&webdriver, 1280, 900).await;
+    sign_in(&bob, &base, "bob").await;
+    bob.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    until_text(&bob, "#topic", "IM @alice").await;
+    // Mark Bob's page: a reload would lose the mark.
+    bob.execute("document.body.dataset.untouched = 'yes'", vec![]).await.unwrap();
+
+    // Alice assigns Carol from the role board.
+    let form = "form[aria-label='Assign a role']";
+    alice
+        .find(Locator::Css(&format!("{form} select[name=role]")))
+        .await
+        .unwrap()
+        .select_by_value("tech_lead")
+        .await
+        .unwrap();
+    alice
+        .find(Locator::Css(&format!("{form} select[name=user]")))
+        .await
+        .unwrap()
+        .select_by_value("carol")
+        .await
+        .unwrap();
+    alice.find(Locator::Css(&format!("{form} input[name=scope]"))).await.unwrap().send_keys("database").await.unwrap();
+    alice.find(Locator::Css(&format!("{form} button"))).await.unwrap().click().await.unwrap();
+    until_text(&alice, "#topic", "TL @carol (database)").await;
+
+    // Bob sees it without reloading.
+    until_text(&bob, "#topic", "TL @carol (database)").await;
+    until_text(&bob, "#board", "@carol").await;
+
+    // A theory typed in the room reaches both timelines.
+    let room = alice.find(Locator::Css("form.room textarea")).await.unwrap();
+    room.send_keys("/theory cache stampede after the deploy").await.unwrap();
+    alice.find(Locator::Css("form.room button")).await.unwrap().click().await.unwrap();
+    until_text(&alice, "#timeline", "cache stampede after the deploy").await;
+    until_text(&bob, "#timeline", "cache stampede after the deploy").await;
+    let marked = bob.execute("return document.body.dataset.untouched || ''", vec![]).await.unwrap();
+    assert_eq!(marked, json!("yes"), "Bob's page was never reloaded");
+
+    if backend == Backend::Sqlite {
+        shoot(&alice, "incident").await;
+        alice.goto(&format!("{base}/")).await.unwrap();
+        alice.wait().for_element(Locator::Css("h1")).await.unwrap();
+        shoot(&alice, "dashboard").await;
+        alice.goto(&format!("{base}/schedules/1")).await.unwrap();
+        alice.wait().for_element(Locator::Css(".shifts")).await.unwrap();
+        shoot(&alice, "schedule").await;
+        let phone = browser(&webdriver, 390, 844).await;
+        sign_in(&phone, &base, "carol").await;
+        phone.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+        phone.wait().for_element(Locator::Id("topic")).await.unwrap();
+        shoot(&phone, "incident-phone").await;
+        let wide = phone
+            .execute(
+                "return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5).join(' ')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(wide, json!(""), "nothing is wider than a phone");
+        phone.close().await.unwrap();
+    }
+    alice.close().await.unwrap();
+    bob.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_role_change_and_a_theory_reach_a_second_browser_live() {
+    a_role_change_and_a_theory_reach_a_second_browser_live(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_role_change_and_a_theory_reach_a_second_browser_live() {
+    a_role_change_and_a_theory_reach_a_second_browser_live(Backend::Postgres).await;
+}
