@@ -16,6 +16,7 @@ on_both_backends!(
     forms_need_the_session_csrf_token_and_a_writer,
     guessing_passwords_is_slowed_down,
     the_room_takes_messages_and_commands_and_the_live_stream_follows,
+    the_first_responder_triages_from_the_dashboard,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -258,4 +259,42 @@ fn hidden_attr(html: &str, name: &str) -> String {
     let marker = format!("{name}=\"");
     let start = html.find(&marker).unwrap() + marker.len();
     html[start..].chars().take_while(|c| *c != '"').collect::<String>().replace("&amp;", "&")
+}
+
+async fn the_first_responder_triages_from_the_dashboard(server: TestServer) {
+    user_with_password(&server, "fiona", "responder").await;
+    let key = server.service("search", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    let hook = format!("/api/v1/integrations/generic/{key}");
+    for d in ["latency", "errors", "disk"] {
+        server
+            .ingest(&hook, &json!({"summary": format!("search {d}"), "severity": "error", "dedup_key": d}))
+            .await
+            .ok(202);
+    }
+    let mut b = Browser::new(&server);
+    b.sign_in("fiona", "correct horse battery").await;
+    let dashboard = b.get("/").await.text().await.unwrap();
+    assert!(dashboard.contains("search latency") && !dashboard.contains("Nothing to triage"));
+    let csrf = hidden(&dashboard, "csrf");
+
+    let assessed =
+        b.post("/alerts/1/assess", &[("csrf", &csrf), ("customer_impact", "many"), ("services_affected", "1")]).await;
+    let back = assessed.headers()["location"].to_str().unwrap().to_owned();
+    let shown = b.get(&back).await.text().await.unwrap();
+    assert!(shown.contains("the impact suggests P2"), "{shown}");
+    assert!(shown.contains("Assess (suggests P2)"));
+    assert!(shown.contains("<option value=\"P2\" selected>"), "the suggestion is preselected");
+
+    let declared = b.post("/alerts/1/declare", &[("csrf", &csrf), ("priority", "P2")]).await;
+    assert!(declared.headers()["location"].to_str().unwrap().starts_with("/incidents/INC-1"));
+    let linked = b.post("/alerts/2/link", &[("csrf", &csrf), ("incident", "INC-1")]).await;
+    assert!(!linked.headers()["location"].to_str().unwrap().contains("error="));
+    let acked = b.post("/alerts/acknowledge", &[("csrf", &csrf), ("alert", "3")]).await;
+    assert!(acked.headers()["location"].to_str().unwrap().contains("Acknowledged+1+alert"));
+    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts").await.ok(200).clone();
+    let by_id = |id: u64| alerts.as_array().unwrap().iter().find(|a| a["id"] == id).unwrap().clone();
+    assert_eq!((by_id(1)["incident"].as_str(), by_id(2)["incident"].as_str()), (Some("INC-1"), Some("INC-1")));
+    assert_eq!(by_id(3)["status"], "acknowledged");
+    let none = b.post("/alerts/acknowledge", &[("csrf", &csrf)]).await;
+    assert!(none.headers()["location"].to_str().unwrap().contains("error="), "nothing ticked is explained");
 }

@@ -47,6 +47,8 @@ pub struct AlertRow {
     pub count: u64,
     pub incident: String,
     pub last_seen_at: String,
+    /// The priority the first responder's assessment suggests, if assessed.
+    pub suggested: String,
 }
 
 impl From<muster_store::Alert> for AlertRow {
@@ -60,6 +62,12 @@ impl From<muster_store::Alert> for AlertRow {
             count: a.count,
             incident: a.incident.map(|n| format!("INC-{n}")).unwrap_or_default(),
             last_seen_at: a.last_seen_at.to_string(),
+            suggested: a
+                .assessment
+                .as_ref()
+                .and_then(|v| v["suggested_priority"].as_str())
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }
@@ -77,7 +85,7 @@ struct Dashboard {
     incidents: Vec<IncidentRow>,
     alerts: Vec<AlertRow>,
     on_call: Vec<OnCall>,
-    priorities: Vec<&'static str>,
+    priorities: Vec<String>,
 }
 
 /// Open incidents, most urgent and oldest first.
@@ -139,7 +147,7 @@ pub async fn dashboard(
                 incidents,
                 alerts,
                 on_call,
-                priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+                priorities: Priority::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
             })
         }
         .await,
@@ -207,6 +215,29 @@ pub async fn acknowledge_alert(State(app): State<Arc<App>>, Path(id): Path<Strin
     let result = async {
         let a = app.set_alert_status(&form.viewer.user.actor(), alert_id(&id)?, AlertStatus::Acknowledged).await?;
         Ok(format!("Acknowledged alert {}.", a.id))
+    }
+    .await;
+    back(from(&form), result)
+}
+
+/// The first responder's assessment: who is affected, and how badly.
+pub async fn assess_alert(State(app): State<Arc<App>>, Path(id): Path<String>, form: Posted) -> Response {
+    let result = async {
+        let impact = muster_domain::alert::Impact {
+            customer_impact: form.get("customer_impact").unwrap_or("").parse()?,
+            services_affected: form
+                .optional("services_affected")
+                .map(|n| n.parse::<u32>())
+                .transpose()
+                .map_err(|_| ApiError::invalid("services_affected", "give a number of services"))?
+                .unwrap_or(1)
+                .max(1),
+            data_loss: form.get("data_loss").is_some(),
+            security: form.get("security").is_some(),
+        };
+        let a = app.assess(&form.viewer.user.actor(), alert_id(&id)?, impact).await?;
+        let suggested = a.assessment.as_ref().and_then(|v| v["suggested_priority"].as_str()).unwrap_or("?").to_owned();
+        Ok::<_, ApiError>(format!("Alert {id} assessed: the impact suggests {suggested}."))
     }
     .await;
     back(from(&form), result)

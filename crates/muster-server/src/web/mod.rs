@@ -47,6 +47,7 @@ pub fn routes() -> axum::Router<Arc<App>> {
         .route("/alerts", get(lists::alerts))
         .route("/alerts/acknowledge", post(lists::acknowledge_alerts))
         .route("/alerts/{id}/acknowledge", post(lists::acknowledge_alert))
+        .route("/alerts/{id}/assess", post(lists::assess_alert))
         .route("/alerts/{id}/declare", post(lists::declare_alert))
         .route("/alerts/{id}/link", post(lists::link_alert))
         .route("/services", get(lists::services))
