@@ -312,6 +312,9 @@ pub enum UserCmd {
     },
     /// Create an API token for a user (yourself, or anyone if you are an admin).
     Token { handle: String },
+    /// Set a password for the web UI, read from the first line of stdin
+    /// (yourself, or anyone if you are an admin).
+    Password { handle: String },
     /// List users.
     List,
 }
@@ -602,6 +605,14 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
             let handle = handle.trim_start_matches('@');
             let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &json!({})).await?;
             out.show(&v, |v| say!("{}", s(v, "token")));
+        }
+        UserCmd::Password { handle } => {
+            let handle = handle.trim_start_matches('@');
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("failed to read the password from stdin")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            client.post(&format!("/api/v1/users/{handle}/password"), &json!({"password": password})).await?;
+            say!("Password set for @{handle}; sign in at {}/login", client.base());
         }
         UserCmd::List => {
             let v = client.get("/api/v1/users").await?;

@@ -58,6 +58,14 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     assert!(stderr.contains("422 (priority)"), "{stderr}");
     let unauthorized = server.run("mst_nope", &["incident", "list"]);
     assert!(String::from_utf8_lossy(&unauthorized.stderr).contains("401"), "a wrong token is refused");
+
+    // A password for the web UI, from stdin.
+    let set = server.run_with_stdin(&alice, &["user", "password", "alice"], "correct horse battery\n");
+    assert!(String::from_utf8_lossy(&set.stdout).starts_with("Password set for @alice"), "{set:?}");
+    let short = server.run_with_stdin(&alice, &["user", "password", "alice"], "short\n");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("422 (password)"), "{short:?}");
+    let other = server.run_with_stdin(&alice, &["user", "password", "carol"], "correct horse battery\n");
+    assert!(String::from_utf8_lossy(&other.stderr).contains("403"), "only your own, unless admin");
 }
 
 fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {

@@ -77,6 +77,22 @@ impl Server {
         self.child.wait().unwrap();
     }
 
+    /// Runs a client command with `input` on its stdin.
+    pub fn run_with_stdin(&self, token: &str, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("MUSTER_URL", &self.url)
+            .env("MUSTER_TOKEN", token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn run(&self, token: &str, args: &[&str]) -> Output {
         Command::new(BIN).args(args).env("MUSTER_URL", &self.url).env("MUSTER_TOKEN", token).output().unwrap()
     }
