@@ -165,6 +165,33 @@ async fn forms_need_the_session_csrf_token_and_a_writer(server: TestServer) {
     let csrf = vera.csrf("/").await;
     let viewer = vera.post("/incidents", &[("csrf", &csrf), ("title", "x"), ("priority", "P1")]).await;
     assert_eq!(viewer.status(), 403, "viewers look but do not post");
+    // Every form, as a viewer with the right token, and as a writer without it.
+    let alice_csrf = alice.csrf("/").await;
+    alice.post("/incidents", &[("csrf", &alice_csrf), ("title", "Disk full"), ("priority", "P2")]).await;
+    let forms = [
+        "/incidents",
+        "/incidents/INC-1/roles",
+        "/incidents/INC-1/roles/1/relieve",
+        "/incidents/INC-1/update",
+        "/incidents/INC-1/pages",
+        "/incidents/INC-1/entries",
+        "/incidents/INC-1/room",
+        "/alerts/acknowledge",
+        "/alerts/1/acknowledge",
+        "/alerts/1/assess",
+        "/alerts/1/declare",
+        "/alerts/1/link",
+        "/users/vera/contact-methods/1/test",
+    ];
+    for path in forms {
+        let as_viewer = vera.post(path, &[("csrf", &csrf), ("line", "/status resolved"), ("status", "resolved")]).await;
+        assert_eq!(as_viewer.status(), 403, "{path} as a viewer");
+        let forged =
+            alice.post(path, &[("csrf", "not-the-token"), ("line", "/status resolved"), ("status", "resolved")]).await;
+        assert_eq!(forged.status(), 403, "{path} without the session's token");
+    }
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
+    assert_eq!(incident["status"], "investigating", "no refused form changed anything");
     assert_eq!(vera.get("/").await.status(), 200);
 
     // A login form without its cookie is refused too (login CSRF).

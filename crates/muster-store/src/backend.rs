@@ -680,6 +680,8 @@ macro_rules! store_impl {
             }
 
             async fn create_session(&self, s: &crate::Session) -> Result<()> {
+                // Expired sessions go when new ones come.
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(micros(s.created_at)).execute(&self.$write).await?;
                 sqlx::query("INSERT INTO sessions (id_hash, handle, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&s.id_hash)
                     .bind(s.user.as_str())
