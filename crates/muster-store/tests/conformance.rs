@@ -27,6 +27,8 @@ on_both_backends!(
     concurrent_commands_on_one_incident_are_all_applied,
     incidents_filter_by_status_and_priority_newest_first,
     a_reopened_store_has_everything,
+    the_latest_entries_window_filters_by_kind_and_live_views_read_since_a_seq,
+    sessions_expire_and_passwords_are_kept_as_hashes,
 );
 
 fn now() -> Timestamp {
@@ -245,4 +247,66 @@ async fn an_unknown_database_url_is_refused_with_the_field_named() {
     let err = muster_store::open("mysql://x", true).await.err().unwrap();
     assert!(matches!(err, StoreError::Rejected(DomainError::Invalid { field, .. }) if field == "database"));
     let _ = Backend::Sqlite;
+}
+
+async fn the_latest_entries_window_filters_by_kind_and_live_views_read_since_a_seq(db: TestDatabase) {
+    let store = db.open().await;
+    let inc = declare(&*store, "alice", Priority::P1).await;
+    let alice = actor("alice");
+    for i in 0..5 {
+        run(&*store, inc.number, &alice, note(&format!("note {i}"), None)).await.unwrap();
+    }
+    let version = store.incident_version(inc.number).await.unwrap().unwrap();
+    assert_eq!(version, inc.version + 5);
+    assert_eq!(store.incident_version(99).await.unwrap(), None);
+
+    let latest = |limit, before, kinds: &[&str]| TimelineQuery {
+        latest: true,
+        before,
+        kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        limit,
+        ..TimelineQuery::default()
+    };
+    let last_two = store.timeline(inc.number, &latest(2, None, &[])).await.unwrap().unwrap();
+    assert_eq!(last_two.iter().map(|e| e.text()).collect::<Vec<_>>(), ["note 3", "note 4"], "in time order");
+    let first = &last_two[0];
+    let older = store.timeline(inc.number, &latest(2, Some((first.at, first.seq)), &[])).await.unwrap().unwrap();
+    assert_eq!(older.iter().map(|e| e.text()).collect::<Vec<_>>(), ["note 1", "note 2"]);
+    let notes = store.timeline(inc.number, &latest(100, None, &["note"])).await.unwrap().unwrap();
+    assert_eq!(notes.len(), 5);
+    assert!(notes.iter().all(|e| e.change.kind() == "note"));
+
+    let since = store.events_since(inc.number, version - 2, 100).await.unwrap();
+    assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), [version - 1, version]);
+    assert!(store.events_since(inc.number, version, 100).await.unwrap().is_empty());
+}
+
+async fn sessions_expire_and_passwords_are_kept_as_hashes(db: TestDatabase) {
+    let store = db.open().await;
+    let alice = store.create_user(&new_user("alice"), now()).await.unwrap();
+    assert_eq!(store.password_hash(&alice.handle).await.unwrap(), None);
+    store.set_password_hash(&alice.handle, Some("$argon2id$v=19$example")).await.unwrap();
+    assert_eq!(store.password_hash(&alice.handle).await.unwrap().as_deref(), Some("$argon2id$v=19$example"));
+    let nobody = Handle::parse("nobody").unwrap();
+    assert!(matches!(store.set_password_hash(&nobody, Some("x")).await, Err(StoreError::NotFound(_))));
+
+    let later = |h: i64| now().checked_add(jiff::SignedDuration::from_hours(h)).unwrap();
+    let session = muster_store::Session {
+        id_hash: "abc".into(),
+        user: alice.handle.clone(),
+        csrf: "token".into(),
+        created_at: now(),
+        expires_at: later(12),
+    };
+    store.create_session(&session).await.unwrap();
+    let (found, user) = store.session("abc", later(1)).await.unwrap().unwrap();
+    assert_eq!((found, user.handle), (session.clone(), alice.handle.clone()));
+    assert!(store.session("abc", later(12)).await.unwrap().is_none(), "expired");
+    assert!(store.session("other", later(1)).await.unwrap().is_none());
+    // A new session sweeps the expired ones away.
+    let next = muster_store::Session { id_hash: "def".into(), created_at: later(13), expires_at: later(25), ..session };
+    store.create_session(&next).await.unwrap();
+    assert!(store.session("abc", later(1)).await.unwrap().is_none(), "swept");
+    store.delete_session("def").await.unwrap();
+    assert!(store.session("def", later(14)).await.unwrap().is_none(), "signed out");
 }
