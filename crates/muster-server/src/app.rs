@@ -47,7 +47,7 @@ pub struct App {
     /// Failed sign-ins, per account and per address.
     pub(crate) throttle: crate::signin::Throttle,
     /// Woken when this instance committed a change to an incident (live views wait on it).
-    pub changed: tokio::sync::Notify,
+    pub changed: Arc<tokio::sync::Notify>,
     pub config: Config,
 }
 
@@ -166,6 +166,14 @@ impl App {
         if config.run_engine {
             engine.spawn();
         }
+        // Live views wake on every instance's timeline commits, too.
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let (listening, waker) = (store.clone(), changed.clone());
+        tokio::spawn(async move {
+            if let Err(e) = listening.listen_for_incidents(Arc::new(move || waker.notify_waiters())).await {
+                tracing::warn!(error = %e, "cannot listen for other instances' incident changes; live views re-check every second");
+            }
+        });
         Ok(App {
             store,
             clock,
@@ -174,7 +182,7 @@ impl App {
             engine,
             pager,
             throttle: crate::signin::Throttle::default(),
-            changed: tokio::sync::Notify::new(),
+            changed,
             config,
         })
     }

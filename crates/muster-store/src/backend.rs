@@ -553,7 +553,11 @@ macro_rules! store_impl {
             }
 
             async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
-                self.listen_for_jobs_impl(wake).await
+                self.listen_impl("muster_jobs", wake).await
+            }
+
+            async fn listen_for_incidents(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+                self.listen_impl("muster_incidents", wake).await
             }
 
             async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {

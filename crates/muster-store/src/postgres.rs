@@ -35,25 +35,25 @@ impl PgStore {
         Ok(())
     }
 
-    /// `LISTEN muster_jobs` on a connection of its own; a trigger notifies
-    /// on every commit that adds or reschedules jobs. A lost connection is
-    /// re-established (and `wake` called, as notifications may have been
-    /// missed meanwhile).
-    async fn listen_for_jobs_impl(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+    /// `LISTEN` on `channel` (`muster_jobs`, `muster_incidents`) on a
+    /// connection of its own; triggers notify on the commits that matter.
+    /// A lost connection is re-established (and `wake` called, as
+    /// notifications may have been missed meanwhile).
+    async fn listen_impl(&self, channel: &str, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
         let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&self.pool).await?;
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        listener.listen("muster_jobs").await?;
+        listener.listen(channel).await?;
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
                     Ok(Some(n)) if n.payload() == schema => wake(),
                     Ok(Some(_)) => {}
                     Ok(None) => {
-                        tracing::info!("the job listener reconnected");
+                        tracing::info!("a listener reconnected");
                         wake();
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "the job listener failed; retrying in a second");
+                        tracing::warn!(error = %e, "a listener failed; retrying in a second");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }

@@ -45,7 +45,7 @@ impl SqliteStore {
     }
 
     /// One instance per SQLite file: the engine's own wake-up suffices.
-    async fn listen_for_jobs_impl(&self, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+    async fn listen_impl(&self, _channel: &str, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
         Ok(false)
     }
 }

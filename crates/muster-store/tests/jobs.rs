@@ -15,6 +15,7 @@ on_both_backends!(
     a_job_is_leased_retried_and_once_done_never_claimed_again,
     concurrent_claims_never_share_a_job,
     another_instance_hears_of_a_committed_job,
+    another_instance_hears_of_new_timeline_entries,
 );
 
 fn at(s: u64) -> Timestamp {
@@ -101,4 +102,34 @@ async fn another_instance_hears_of_a_committed_job(db: TestDatabase) {
     tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
         .await
         .expect("the listener was woken by the other instance's commit");
+}
+
+/// PostgreSQL: live views on one instance wake when another commits
+/// timeline entries (`LISTEN muster_incidents`).
+async fn another_instance_hears_of_new_timeline_entries(db: TestDatabase) {
+    use muster_domain::incident::{Context, Declaration};
+    use muster_domain::{Actor, Handle, Incident, Permission, Priority, RoleCatalog};
+    let (listening, other) = (db.open().await, db.open().await);
+    let heard = Arc::new(tokio::sync::Notify::new());
+    let wake = heard.clone();
+    let listens = listening.listen_for_incidents(Arc::new(move || wake.notify_one())).await.unwrap();
+    assert_eq!(listens, db.backend == muster_store::testing::Backend::Postgres);
+    if !listens {
+        return;
+    }
+    let alice = Actor { handle: Handle::parse("alice").unwrap(), permission: Permission::Responder };
+    let catalog = RoleCatalog::default();
+    let decide = |number: u64| {
+        let d = Declaration {
+            title: "x".into(),
+            summary: String::new(),
+            priority: Priority::P2,
+            incident_manager: alice.clone(),
+        };
+        Incident::declare(number, d, Context { actor: &alice, now: at(0), catalog: &catalog })
+    };
+    other.declare_incident(&decide).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
+        .await
+        .expect("the listener was woken by the other instance's timeline entries");
 }
