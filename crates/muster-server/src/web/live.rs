@@ -5,9 +5,10 @@
 //! Each event's id is the entry's `seq`; a browser that reconnects sends
 //! `Last-Event-ID` and gets everything after it, so nothing is missed. The
 //! page starts the stream at the version it was rendered from (`?after=`).
-//! A stream wakes when this instance commits a change to an incident
-//! (`App::changed`) and otherwise checks the incident's version every
-//! second, which covers changes made by other instances and the engine.
+//! A stream wakes on `App::changed`: when this instance commits a change to
+//! an incident, and on PostgreSQL when any instance commits timeline
+//! entries (`LISTEN muster_incidents`). It also re-checks every second, in
+//! case a wake-up was missed.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
