@@ -31,7 +31,12 @@
     ["topic", "status", "priority"].forEach(function (k) {
       var el = document.getElementById(k);
       if (el && data[k] !== undefined) el.textContent = data[k];
+      // Keep the controls in step, unless someone is using them.
+      var select = document.querySelector("select[name=" + k + "]");
+      if (select && data[k] !== undefined && document.activeElement !== select) select.value = data[k];
     });
+    var badge = document.getElementById("priority");
+    if (badge && data.priority) badge.className = "badge " + data.priority;
     var board = document.getElementById("board");
     if (board && data.board) { board.innerHTML = data.board; localTimes(board); }
   });

@@ -159,6 +159,12 @@ async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend
     alice.find(Locator::Css("form.room button")).await.unwrap().click().await.unwrap();
     until_text(&alice, "#timeline", "cache stampede after the deploy").await;
     until_text(&bob, "#timeline", "cache stampede after the deploy").await;
+    let room = alice.find(Locator::Css("form.room textarea")).await.unwrap();
+    room.send_keys("/status identified").await.unwrap();
+    alice.find(Locator::Css("form.room button")).await.unwrap().click().await.unwrap();
+    until_text(&bob, "#status", "identified").await;
+    let selected = bob.execute("return document.querySelector('select[name=status]').value", vec![]).await.unwrap();
+    assert_eq!(selected, json!("identified"), "the status control follows too");
     let marked = bob.execute("return document.body.dataset.untouched || ''", vec![]).await.unwrap();
     assert_eq!(marked, json!("yes"), "Bob's page was never reloaded");
 
