@@ -46,6 +46,8 @@ pub struct App {
     pub pager: Arc<crate::paging::Pager>,
     /// Failed sign-ins, per account and per address.
     pub(crate) throttle: crate::signin::Throttle,
+    /// At most a few password checks at once (argon2 is memory-hard).
+    pub(crate) password_checks: tokio::sync::Semaphore,
     /// Woken when this instance committed a change to an incident (live views wait on it).
     pub changed: Arc<tokio::sync::Notify>,
     pub config: Config,
@@ -182,6 +184,7 @@ impl App {
             engine,
             pager,
             throttle: crate::signin::Throttle::default(),
+            password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
             changed,
             config,
         })

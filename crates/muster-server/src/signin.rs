@@ -27,6 +27,21 @@ const FREE_FAILURES: u32 = 5;
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Failures older than this are forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Keys the throttle remembers at most.
+const MAX_KEYS: usize = 100_000;
+/// Password checks at once (each takes ~19 MiB and a core for a moment).
+pub const CONCURRENT_CHECKS: usize = 4;
+
+/// The key for an address: IPv6 by its /64, which one holder has whole.
+pub fn address_key(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => format!("addr:{address}"),
+    }
+}
 
 /// Why signing in did not work.
 #[derive(Debug)]
@@ -63,8 +78,15 @@ impl Throttle {
 
     pub fn fail(&self, key: &str, now: Instant) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
+        if map.len() >= MAX_KEYS {
             map.retain(|_, (_, last)| now.saturating_duration_since(*last) < FORGET_AFTER);
+            if map.len() >= MAX_KEYS {
+                // A flood of keys: forget the quiet half rather than grow.
+                let mut ages: Vec<Instant> = map.values().map(|(_, last)| *last).collect();
+                ages.sort();
+                let cut = ages[ages.len() / 2];
+                map.retain(|_, (_, last)| *last > cut);
+            }
         }
         let entry = map.entry(key.to_owned()).or_insert((0, now));
         if now.saturating_duration_since(entry.1) > FORGET_AFTER {
@@ -76,6 +98,14 @@ impl Throttle {
 
     pub fn clear(&self, key: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    /// Takes back one failure counted in advance (an attempt that succeeded).
+    pub fn undo(&self, key: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, _)) = map.get_mut(key) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
@@ -141,14 +171,27 @@ impl App {
         address: &str,
     ) -> std::result::Result<(String, Session, User), SignInError> {
         let now = Instant::now();
-        let account = format!("user:{}", handle.trim().to_ascii_lowercase());
-        let from = format!("addr:{address}");
+        // Handles are lower case; phones capitalise the first letter.
+        let handle = handle.trim().trim_start_matches('@').to_ascii_lowercase();
+        let parsed = Handle::parse(&handle).ok();
+        let account = match &parsed {
+            Some(h) => format!("user:{h}"),
+            None => "user:(not a handle)".to_owned(),
+        };
+        let from = address_key(address);
         if let Some(wait) = [&account, &from].iter().filter_map(|k| self.throttle.wait(k, now)).max() {
             return Err(SignInError::TooSoon(wait));
         }
-        let user = match Handle::parse(handle.trim()) {
-            Ok(h) => self.store.user(&h).await?,
-            Err(_) => None,
+        // Count the attempt before checking it, so parallel guesses are
+        // counted too; a success takes it back.
+        self.throttle.fail(&account, now);
+        self.throttle.fail(&from, now);
+        let Ok(_permit) = self.password_checks.try_acquire() else {
+            return Err(SignInError::TooSoon(Duration::from_secs(1)));
+        };
+        let user = match &parsed {
+            Some(h) => self.store.user(h).await?,
+            None => None,
         };
         let hash = match &user {
             Some(u) => self.store.password_hash(&u.handle).await?,
@@ -158,10 +201,9 @@ impl App {
         let stored = hash.clone().unwrap_or_else(|| decoy_hash().to_owned());
         let matches = tokio::task::spawn_blocking(move || verify_password(&given, &stored)).await.unwrap_or(false);
         let (Some(user), true, Some(_)) = (user, matches, hash) else {
-            self.throttle.fail(&account, now);
-            self.throttle.fail(&from, now);
             return Err(SignInError::Invalid);
         };
+        self.throttle.undo(&from);
         self.throttle.clear(&account);
         let id = random_hex(32);
         let created_at = self.clock.now();

@@ -31,13 +31,40 @@
     ["topic", "status", "priority"].forEach(function (k) {
       var el = document.getElementById(k);
       if (el && data[k] !== undefined) el.textContent = data[k];
-      // Keep the controls in step, unless someone is using them.
+      // Keep a control in step only while it still shows what the server
+      // last said: a choice someone made but did not submit stays theirs.
       var select = document.querySelector("select[name=" + k + "]");
-      if (select && data[k] !== undefined && document.activeElement !== select) select.value = data[k];
+      var was = document.querySelector("input[name=was_" + k + "]");
+      if (select && was && data[k] !== undefined && select.value === was.value) {
+        select.value = data[k];
+        was.value = data[k];
+      }
     });
     var badge = document.getElementById("priority");
     if (badge && data.priority) badge.className = "badge " + data.priority;
+    // Rebuild the board only when it changed, and give focus back.
     var board = document.getElementById("board");
-    if (board && data.board) { board.innerHTML = data.board; localTimes(board); }
+    if (board && data.board && board.dataset.html !== data.board) {
+      var focused = document.activeElement && board.contains(document.activeElement)
+        ? document.activeElement.getAttribute("aria-label") : null;
+      board.innerHTML = data.board;
+      board.dataset.html = data.board;
+      localTimes(board);
+      if (focused) {
+        var again = board.querySelector("[aria-label='" + focused.replace(/'/g, "\\'") + "']");
+        if (again) again.focus();
+      }
+    }
+  });
+  // A stream the server ended (signed out, expired) does not come back:
+  // say so instead of looking live.
+  source.addEventListener("error", function () {
+    if (source.readyState !== EventSource.CLOSED || document.getElementById("live-lost")) return;
+    var note = document.createElement("p");
+    note.id = "live-lost";
+    note.className = "error";
+    note.setAttribute("role", "alert");
+    note.textContent = "Live updates stopped. Reload the page to see changes.";
+    live.insertBefore(note, live.firstChild);
   });
 })();

@@ -17,6 +17,7 @@ on_both_backends!(
     guessing_passwords_is_slowed_down,
     the_room_takes_messages_and_commands_and_the_live_stream_follows,
     the_first_responder_triages_from_the_dashboard,
+    stale_pages_and_old_sessions_do_no_harm,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -324,4 +325,63 @@ async fn the_first_responder_triages_from_the_dashboard(server: TestServer) {
     assert_eq!(by_id(3)["status"], "acknowledged");
     let none = b.post("/alerts/acknowledge", &[("csrf", &csrf)]).await;
     assert!(none.headers()["location"].to_str().unwrap().contains("error="), "nothing ticked is explained");
+}
+
+async fn stale_pages_and_old_sessions_do_no_harm(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    user_with_password(&server, "vera", "viewer").await;
+    let mut alice = Browser::new(&server);
+    // Phones capitalise the first letter of a handle.
+    assert_eq!(alice.sign_in("Alice", "correct horse battery").await.status(), 303);
+    let csrf = alice.csrf("/").await;
+    alice.post("/incidents", &[("csrf", &csrf), ("title", "Checkout down"), ("priority", "P2")]).await;
+    let page = alice.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(page.contains("name=\"was_status\" value=\"investigating\""));
+
+    // Someone resolves it meanwhile; Alice's older page only raises the priority.
+    server.patch(ADMIN_TOKEN, "/api/v1/incidents/INC-1", json!({"status": "resolved"})).await.ok(200);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("status", "investigating"),
+        ("was_status", "investigating"),
+        ("priority", "P1"),
+        ("was_priority", "P2"),
+    ];
+    alice.post("/incidents/INC-1/update", &form).await;
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
+    assert_eq!((incident["status"].as_str(), incident["priority"].as_str()), (Some("resolved"), Some("P1")));
+
+    // A path segment that is not a reference goes back to the dashboard, not to a 5xx.
+    let odd = alice.post("/incidents/%0A/update", &form).await;
+    assert_eq!(odd.status(), 303);
+    assert!(odd.headers()["location"].to_str().unwrap().starts_with("/?error="));
+
+    // After sign-in, `next` only ever points into this site.
+    let mut b = Browser::new(&server);
+    let form_page = b.get("/login?next=/%09/evil.example").await.text().await.unwrap();
+    assert!(form_page.contains("name=\"next\" value=\"/\""), "an unsafe next becomes /");
+    let _ = b.sign_in("alice", "correct horse battery").await;
+
+    // Viewers may sign out too.
+    let mut vera = Browser::new(&server);
+    vera.sign_in("vera", "correct horse battery").await;
+    let vera_csrf = vera.csrf("/").await;
+    assert_eq!(vera.post("/logout", &[("csrf", &vera_csrf)]).await.status(), 303);
+    assert_eq!(vera.get("/").await.status(), 303);
+
+    // A new password ends the sessions signed in with the old one.
+    assert_eq!(alice.get("/").await.status(), 200);
+    server.post(ADMIN_TOKEN, "/api/v1/users/alice/password", json!({"password": "a new long password"})).await.ok(204);
+    assert_eq!(alice.get("/").await.status(), 303, "the old session is gone");
+    // A form posted after the session ended leads back to its page, not to its action.
+    let late = alice
+        .http
+        .post(format!("{}/incidents/INC-1/room", alice.url))
+        .header("cookie", &alice.cookie)
+        .header("referer", format!("{}/incidents/INC-1", alice.url))
+        .form(&[("csrf", "x"), ("line", "hello")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.headers()["location"].to_str().unwrap(), "/login?next=%2Fincidents%2FINC-1");
 }

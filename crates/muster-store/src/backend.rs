@@ -664,14 +664,18 @@ macro_rules! store_impl {
             }
 
             async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {
+                let mut tx = self.$write.begin().await?;
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE handle = $2")
                     .bind(hash)
                     .bind(user.as_str())
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(crate::StoreError::NotFound(format!("there is no user @{user}")));
                 }
+                // A new password ends every session signed in with the old one.
+                sqlx::query("DELETE FROM sessions WHERE handle = $1").bind(user.as_str()).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -271,7 +271,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<NotificationRuleRecord>;
     async fn notification_rules(&self, user: &Handle) -> Result<Vec<NotificationRuleRecord>>;
 
-    /// Sets (or with `None` removes) a user's password hash (a PHC string).
+    /// Sets (or with `None` removes) a user's password hash (a PHC string),
+    /// and ends the user's sessions.
     async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()>;
     async fn password_hash(&self, user: &Handle) -> Result<Option<String>>;
     /// Stores a web session by the SHA-256 of its id.

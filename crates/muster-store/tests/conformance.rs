@@ -307,6 +307,10 @@ async fn sessions_expire_and_passwords_are_kept_as_hashes(db: TestDatabase) {
     let next = muster_store::Session { id_hash: "def".into(), created_at: later(13), expires_at: later(25), ..session };
     store.create_session(&next).await.unwrap();
     assert!(store.session("abc", later(1)).await.unwrap().is_none(), "swept");
-    store.delete_session("def").await.unwrap();
-    assert!(store.session("def", later(14)).await.unwrap().is_none(), "signed out");
+    assert!(store.session("def", later(14)).await.unwrap().is_some());
+    store.set_password_hash(&alice.handle, Some("$argon2id$v=19$new")).await.unwrap();
+    assert!(store.session("def", later(14)).await.unwrap().is_none(), "a new password ends the sessions");
+    store.create_session(&muster_store::Session { id_hash: "ghi".into(), ..next.clone() }).await.unwrap();
+    store.delete_session("ghi").await.unwrap();
+    assert!(store.session("ghi", later(14)).await.unwrap().is_none(), "signed out");
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngCore;
 
-use super::{Posted, SESSION_COOKIE, cookie, render};
+use super::{SESSION_COOKIE, SessionForm, cookie, render};
 use crate::app::App;
 use crate::signin::SignInError;
 
@@ -28,10 +28,18 @@ struct LoginPage {
     error: Option<String>,
 }
 
-/// Only local paths: `next` must not send people to another site.
-fn safe_next(next: Option<&str>) -> String {
+/// Only local paths: `next` must not send people to another site. Visible
+/// ASCII only (browsers drop tabs and newlines, so `/\t/evil` would become
+/// `//evil`), no backslash, and no second slash right after the first.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with('/')
+                && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -110,8 +118,8 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
     }
 }
 
-pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, posted: Posted) -> Response {
-    let _ = posted.viewer;
+pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, form: SessionForm) -> Response {
+    let _ = form.viewer;
     if let Some(id) = cookie(&headers, SESSION_COOKIE)
         && let Err(e) = app.sign_out(&id).await
     {
@@ -122,4 +130,18 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, posted: Pos
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/incidents/INC-1?filter=roles")), "/incidents/INC-1?filter=roles");
+        for bad in ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "", "/\n"] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -237,8 +237,10 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     Ok(render(&page))
 }
 
+/// Where a form on an incident page goes back to: the incident, named
+/// canonically (the path segment is input), or the dashboard.
 fn here(r: &str) -> String {
-    format!("/incidents/{r}")
+    r.parse::<IncidentRef>().map_or_else(|_| "/".to_owned(), |r| format!("/incidents/{r}"))
 }
 
 pub async fn declare(State(app): State<Arc<App>>, form: Posted) -> Response {
@@ -283,8 +285,18 @@ pub async fn relieve(State(app): State<Arc<App>>, Path((r, id)): Path<(String, u
 
 pub async fn update(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
     let result = async {
-        let status: Option<Status> = form.optional("status").map(str::parse).transpose()?;
-        let priority: Option<Priority> = form.optional("priority").map(str::parse).transpose()?;
+        // Only what the person changed on the form they saw: a field equal
+        // to the value the page was rendered with (`was_…`) is left alone, so
+        // an older page does not undo someone else's change.
+        let changed = |field: &str| {
+            let v = form.optional(field);
+            v.filter(|v| Some(*v) != form.optional(&format!("was_{field}")))
+        };
+        let status: Option<Status> = changed("status").map(str::parse).transpose()?;
+        let priority: Option<Priority> = changed("priority").map(str::parse).transpose()?;
+        if status.is_none() && priority.is_none() {
+            return Ok("Nothing to change.".to_owned());
+        }
         app.update(&form.viewer.user.actor(), incident_ref(&r)?, None, None, priority, status).await?;
         Ok::<_, ApiError>("Updated.".to_owned())
     }

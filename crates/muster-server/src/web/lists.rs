@@ -533,15 +533,20 @@ pub async fn users(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<
         async {
             let mut rows = Vec::new();
             for u in app.store.users().await? {
+                let may_test =
+                    u.handle == viewer.user.handle || viewer.user.permission == muster_domain::Permission::Admin;
+                // Webhook URLs are often credentials: only the person and admins see them.
                 let methods = app
                     .store
                     .contact_methods(&u.handle)
                     .await?
                     .into_iter()
-                    .map(|m| MethodRow { id: m.id, kind: m.kind.as_str().to_owned(), address: m.address })
+                    .map(|m| MethodRow {
+                        id: m.id,
+                        kind: m.kind.as_str().to_owned(),
+                        address: if may_test { m.address } else { "(hidden)".to_owned() },
+                    })
                     .collect();
-                let may_test =
-                    u.handle == viewer.user.handle || viewer.user.permission == muster_domain::Permission::Admin;
                 rows.push(UserRow {
                     handle: u.handle.to_string(),
                     name: u.name,

@@ -39,13 +39,31 @@ pub struct LiveQuery {
     after: Option<u64>,
 }
 
+/// How a watcher signed in, to check again while the stream lasts.
+#[derive(Clone)]
+enum Credential {
+    Session(String),
+    Token(String),
+}
+
+/// How often an open stream checks that its session or token still works
+/// (signed out, expired, password changed, token revoked).
+const REAUTHORIZE: Duration = Duration::from_secs(30);
+
+async fn still_valid(app: &App, credential: &Credential) -> bool {
+    match credential {
+        Credential::Session(id) => app.session(id).await.is_ok_and(|s| s.is_some()),
+        Credential::Token(t) => app.store.user_for_token(&hash_token(t)).await.is_ok_and(|u| u.is_some()),
+    }
+}
+
 /// Who is watching: a session (with its CSRF token, for the board's forms)
 /// or an API token.
-async fn watcher(app: &App, headers: &HeaderMap) -> Result<(User, String), ApiError> {
+async fn watcher(app: &App, headers: &HeaderMap) -> Result<(User, String, Credential), ApiError> {
     if let Some(id) = cookie(headers, SESSION_COOKIE)
         && let Some((session, user)) = app.session(&id).await?
     {
-        return Ok((user, session.csrf));
+        return Ok((user, session.csrf, Credential::Session(id)));
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -55,7 +73,7 @@ async fn watcher(app: &App, headers: &HeaderMap) -> Result<(User, String), ApiEr
     if let Some(t) = token
         && let Some(user) = app.store.user_for_token(&hash_token(t)).await?
     {
-        return Ok((user, String::new()));
+        return Ok((user, String::new(), Credential::Token(t.to_owned())));
     }
     Err(ApiError::unauthorized("sign in, or send an API token as Authorization: Bearer <token>"))
 }
@@ -67,12 +85,20 @@ struct Stream {
     user: User,
     csrf: String,
     pending: VecDeque<SseEvent>,
+    credential: Credential,
+    checked: tokio::time::Instant,
 }
 
 impl Stream {
     /// The next events, waiting for changes when there are none.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
+            if self.checked.elapsed() >= REAUTHORIZE {
+                if !still_valid(&self.app, &self.credential).await {
+                    return None;
+                }
+                self.checked = tokio::time::Instant::now();
+            }
             if let Some(e) = self.pending.pop_front() {
                 return Some(e);
             }
@@ -144,7 +170,7 @@ pub async fn events(
     Query(q): Query<LiveQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (user, csrf) = match watcher(&app, &headers).await {
+    let (user, csrf, credential) = match watcher(&app, &headers).await {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
@@ -158,7 +184,8 @@ pub async fn events(
     };
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let after = last_event_id.or(q.after).unwrap_or(version).min(version);
-    let stream = Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new() };
+    let checked = tokio::time::Instant::now();
+    let stream = Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new(), credential, checked };
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let e = s.next().await?;
         Some((Ok::<_, Infallible>(e), s))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use muster_domain::Permission;
@@ -111,7 +111,21 @@ impl FromRequestParts<Arc<App>> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let to_login = || {
-            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            // A form posted after the session ended cannot be replayed: come
+            // back to the page it was on (same site only), not to its action.
+            let referer = parts
+                .headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+                .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+                .filter(|_| parts.method != axum::http::Method::GET);
+            let next = if parts.method == axum::http::Method::GET {
+                parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            } else {
+                referer.unwrap_or("/")
+            };
+            let next = auth::safe_next(Some(next));
             let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
             Redirect::to(&format!("/login?next={next}")).into_response()
         };
@@ -147,7 +161,14 @@ impl Posted {
     }
 }
 
-impl FromRequest<Arc<App>> for Posted {
+/// A form posted from a session, with its CSRF token checked, by anyone
+/// signed in (viewers too: signing out is for everyone).
+pub struct SessionForm {
+    pub viewer: Viewer,
+    pairs: Vec<(String, String)>,
+}
+
+impl FromRequest<Arc<App>> for SessionForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
@@ -167,6 +188,15 @@ impl FromRequest<Arc<App>> for Posted {
                 "This form did not come from your session (CSRF check). Reload the page and try again.",
             ));
         }
+        Ok(SessionForm { viewer, pairs })
+    }
+}
+
+impl FromRequest<Arc<App>> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let SessionForm { viewer, pairs } = SessionForm::from_request(req, app).await?;
         if viewer.user.permission == Permission::Viewer {
             return Err(message(
                 &viewer,
@@ -181,7 +211,16 @@ impl FromRequest<Arc<App>> for Posted {
 
 pub fn render(t: &impl Template) -> Response {
     match t.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => {
+            let mut r = Html(html).into_response();
+            let h = r.headers_mut();
+            // Pages carry CSRF tokens and incident details: not for caches or frames.
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+            r
+        }
         Err(e) => ApiError::internal("a template failed to render", e).into_response(),
     }
 }
