@@ -15,6 +15,19 @@
   }
   localTimes(document);
 
+  // Backdating: the picker shows the viewer's local time; send it as UTC.
+  document.querySelectorAll("input[type=datetime-local][data-local]").forEach(function (input) {
+    var hint = document.getElementById(input.id + "-zone");
+    if (hint) hint.textContent = "(your local time)";
+    input.form.addEventListener("submit", function () {
+      if (!input.value) return;
+      var d = new Date(input.value);
+      if (isNaN(d)) return;
+      input.type = "text";
+      input.value = d.toISOString();
+    });
+  });
+
   var live = document.querySelector("[data-live]");
   if (!live || !window.EventSource) return;
   var source = new EventSource(live.getAttribute("data-live"));

@@ -253,9 +253,28 @@ async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server
     let back = unknown.headers()["location"].to_str().unwrap().to_owned();
     assert!(alice.get(&back).await.text().await.unwrap().contains("There is no command /frobnicate"));
 
+    // Backdated entries: a picker's value without JavaScript (UTC), or as the script sends it.
+    for (when, text) in [("2026-01-01T08:30", "users saw errors"), ("2026-01-01T08:45:00.000Z", "support noticed")] {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("kind", "milestone"),
+            ("tag", "impact_detected"),
+            ("text", text),
+            ("occurred_at", when),
+        ];
+        let r = alice.post("/incidents/INC-1/entries", &form).await;
+        assert!(!r.headers()["location"].to_str().unwrap().contains("error="), "{when}");
+    }
+    let bad = [("csrf", csrf.as_str()), ("kind", "note"), ("text", "x"), ("occurred_at", "yesterday")];
+    let r = alice.post("/incidents/INC-1/entries", &bad).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("error="), "a bad time is explained");
+
     let timeline = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline").await.ok(200).clone();
-    let kinds: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let entries = timeline.as_array().unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"theory") && kinds.contains(&"message"), "{kinds:?}");
+    assert_eq!(entries[0]["at"], "2026-01-01T08:30:00Z", "backdated entries sort where they happened");
+    assert_eq!(entries[1]["at"], "2026-01-01T08:45:00Z");
 
     // Carol's stream got every change: the role (and topic), the theory, the message, the status.
     let mut got = String::new();
