@@ -21,12 +21,14 @@
 //!    when its response arrived, and when the first and the last viewer
 //!    had the `role_assigned` event naming that scope. At the end every
 //!    viewer must have had every event of the incident since it connected,
-//!    once each and in order.
+//!    once each and in order. Last, in-process, the store reads one live
+//!    stream makes per change.
 //!
 //! Run: `MUSTER_TEST_POSTGRES_URL=postgres://… cargo bench -p muster-server --bench web`.
 //! `MUSTER_BENCH_BACKENDS=sqlite` (or `postgres`) runs only one backend.
 //! Clients and server share one process, one tokio runtime and the
 //! machine's cores, so client-side times include the clients' own work.
+//! The in-process measurements run on a runtime worker, as handlers do.
 //! See docs/PERFORMANCE.md.
 
 use std::collections::HashMap;
@@ -54,6 +56,7 @@ const FAN_OUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A bound on any single request of the benchmark.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+#[derive(Clone)]
 struct Config {
     entries: usize,
     reads: usize,
@@ -368,8 +371,8 @@ async fn page_http(b: &Bench, cfg: &Config, cookie: &str, path: &str) -> (Stats,
 }
 
 /// The same page through the router, in-process: no socket, no HTTP parsing.
-async fn page_router(b: &Bench, cfg: &Config, cookie: &str, path: &str) -> Stats {
-    let router = muster_server::router(b.app.clone());
+async fn page_router(app: Arc<App>, cfg: &Config, cookie: &str, path: &str) -> Stats {
+    let router = muster_server::router(app);
     let once = || async {
         let request =
             axum::http::Request::builder().uri(path).header("cookie", cookie).body(Body::empty()).expect("a request");
@@ -391,6 +394,13 @@ async fn page_router(b: &Bench, cfg: &Config, cookie: &str, path: &str) -> Stats
         samples.push(once().await.1);
     }
     Stats::of(&samples)
+}
+
+/// Runs `f` on a runtime worker thread, where the server's handlers run too
+/// (the benchmark's main future runs on the thread that called `block_on`,
+/// and waking that thread costs more).
+async fn on_worker<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    tokio::spawn(f).await.expect("a measuring task finishes")
 }
 
 /// Times `call` after a warm-up.
@@ -730,9 +740,11 @@ async fn run(b: &Bench, cfg: &Config, backend: &'static str, rows: &mut Vec<Row>
     let (stats, bytes) = page_http(b, cfg, &alice, &path).await;
     let note = format!("{:.0} KiB of HTML", bytes as f64 / 1024.0);
     rows.push(Row { backend, what: format!("GET {path}, HTTP loopback"), stats, note });
-    let stats = page_router(b, cfg, &alice, &path).await;
+    let (app, c, cookie, p) = (b.app.clone(), cfg.clone(), alice.clone(), path.clone());
+    let stats = on_worker(async move { page_router(app, &c, &cookie, &p).await }).await;
     rows.push(Row { backend, what: format!("GET {path}, router in-process"), stats, note: String::new() });
-    let stats = page_reads(&b.app, cfg, &alice, number).await;
+    let (app, c, cookie) = (b.app.clone(), cfg.clone(), alice.clone());
+    let stats = on_worker(async move { page_reads(&app, &c, &cookie, number).await }).await;
     rows.push(Row { backend, what: "  its store reads, in-process".into(), stats, note: "7 reads".into() });
 
     println!("{backend}: {} live viewers …", cfg.viewers);
@@ -748,7 +760,8 @@ async fn run(b: &Bench, cfg: &Config, backend: &'static str, rows: &mut Vec<Row>
     println!("{backend}: {} role changes …", cfg.warmup_changes + cfg.changes);
     fan_out(b, cfg, &mut fanout, &r, &token, backend, rows).await;
     fanout.close().await;
-    let stats = stream_reads(&b.app, cfg, number).await;
+    let (app, c) = (b.app.clone(), cfg.clone());
+    let stats = on_worker(async move { stream_reads(&app, &c, number).await }).await;
     rows.push(Row {
         backend,
         what: "  one viewer's store reads, in-process".into(),
