@@ -69,8 +69,13 @@ async fn sign_in(c: &Client, base: &str, handle: &str) {
     c.wait().for_element(Locator::Css("header.top .me")).await.unwrap();
 }
 
+/// The element's text; empty while it is missing or being replaced (a page
+/// loading after a form, the board rebuilt by a live update).
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// Waits (at most 10 s) until the element's text contains `want`.
