@@ -364,6 +364,11 @@ fn s(v: &Value, key: &str) -> String {
     }
 }
 
+/// A JSON list of handles as `@handle`s.
+fn handles(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|h| h.as_str()).map(|h| format!("@{h}")).collect()
+}
+
 /// `path` with `&key=value` added for each value given.
 fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
     let mut out = path.to_owned();
@@ -859,13 +864,7 @@ async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option
             .into_iter()
             .flatten()
             .map(|a| {
-                let users: Vec<String> = a["users"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|u| u.as_str())
-                    .map(|u| format!("@{u}"))
-                    .collect();
+                let users = handles(&a["users"]);
                 vec![s(a, "schedule"), if users.is_empty() { "nobody".into() } else { users.join(", ") }]
             })
             .collect();
@@ -1000,13 +999,7 @@ async fn pages(
             .into_iter()
             .flatten()
             .map(|p| {
-                let notified: Vec<String> = p["notified"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h.as_str())
-                    .map(|h| format!("@{h}"))
-                    .collect();
+                let notified = handles(&p["notified"]);
                 vec![
                     s(p, "id"),
                     s(p, "state"),
