@@ -253,7 +253,7 @@ impl Pager {
             });
             let payload = match m.kind {
                 ContactKind::Webhook => {
-                    json!({"page": p.id, "person": person.as_str(), "to": m.address, "url": m.address,
+                    json!({"page": p.id, "step": step + 1, "person": person.as_str(), "to": m.address, "url": m.address,
                            "secret": m.secret, "body": body})
                 }
                 ContactKind::Email => {
@@ -278,7 +278,8 @@ impl Pager {
                         ));
                     }
                     text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
-                    json!({"page": p.id, "person": person.as_str(), "to": m.address, "subject": subject, "text": text})
+                    json!({"page": p.id, "step": step + 1, "person": person.as_str(), "to": m.address,
+                           "subject": subject, "text": text})
                 }
             };
             jobs.push(NewJob {
