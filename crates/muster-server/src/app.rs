@@ -46,6 +46,9 @@ pub struct App {
     pub pager: Arc<crate::paging::Pager>,
     /// Failed sign-ins, per account and per address.
     pub(crate) throttle: crate::signin::Throttle,
+    /// Failed sign-ins and open live streams, for `/metrics`.
+    pub sign_in_failures: std::sync::atomic::AtomicU64,
+    pub live_streams: Arc<std::sync::atomic::AtomicI64>,
     /// At most a few password checks at once (argon2 is memory-hard).
     pub(crate) password_checks: tokio::sync::Semaphore,
     /// Woken when this instance committed a change to an incident (live views wait on it).
@@ -185,6 +188,8 @@ impl App {
             pager,
             throttle: crate::signin::Throttle::default(),
             password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
+            sign_in_failures: Default::default(),
+            live_streams: Default::default(),
             changed,
             config,
         })

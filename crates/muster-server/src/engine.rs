@@ -54,6 +54,9 @@ pub struct Engine {
     pager: Arc<Pager>,
     mailer: Option<Mailer>,
     lease: Duration,
+    /// Attempts that succeeded and failed, for `/metrics`.
+    delivered: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
 }
 
 /// Where mail goes: an SMTP server from a URL like
@@ -117,7 +120,17 @@ impl Engine {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client without TLS builds");
-        Arc::new(Engine { store, clock, http, wake: Notify::new(), pager, mailer, lease })
+        Arc::new(Engine {
+            store,
+            clock,
+            http,
+            wake: Notify::new(),
+            pager,
+            mailer,
+            lease,
+            delivered: Default::default(),
+            failed: Default::default(),
+        })
     }
 
     /// Runs the engine until the runtime stops.
@@ -149,6 +162,12 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// Jobs run by this instance so far: (succeeded, failed attempts).
+    pub fn attempts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.delivered.load(Relaxed), self.failed.load(Relaxed))
     }
 
     /// Wakes the engine: call after committing a job.
@@ -184,6 +203,8 @@ impl Engine {
             Err(_) => Err(Failure { message: format!("gave up after {limit:?}"), retry_after: None }),
         };
         let now = self.clock.now();
+        let counter = if result.is_ok() { &self.delivered } else { &self.failed };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let recorded = match result {
             Ok(()) => self.store.finish_job(job.id, lease, now).await?,
             Err(f) => {

@@ -34,6 +34,8 @@ pub enum IngestError {
 pub struct Ingestor {
     queue: mpsc::Sender<(IngestEvent, Reply)>,
     limiter: Arc<RateLimiter>,
+    /// Events accepted (durable) by this instance, for `/metrics`.
+    accepted: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Ingestor {
@@ -90,7 +92,7 @@ impl Ingestor {
                 }
             }
         });
-        Ingestor { queue, limiter: Arc::new(RateLimiter::new(limit)) }
+        Ingestor { queue, limiter: Arc::new(RateLimiter::new(limit)), accepted: Arc::default() }
     }
 
     /// Takes one event from `service`; returns once it is durable.
@@ -99,10 +101,18 @@ impl Ingestor {
         let (reply, answer) = oneshot::channel();
         self.queue.send((event, reply)).await.map_err(|_| IngestError::Unavailable("shutting down".into()))?;
         match answer.await {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcome)) => {
+                self.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(outcome)
+            }
             Ok(Err(e)) => Err(IngestError::Unavailable(e.to_string())),
             Err(_) => Err(IngestError::Unavailable("the ingest task stopped".into())),
         }
+    }
+
+    /// Events accepted so far by this instance.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Counts one request against the service's rate limit.

@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod metrics;
 pub mod paging;
 pub mod signin;
 pub mod web;
@@ -48,6 +49,7 @@ pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes();
     api.merge(web::routes())
         .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
         .route("/pages/{id}/{action}", axum::routing::get(api::pages::answer_link_form).post(api::pages::answer_link))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is nothing at this path") })
@@ -72,6 +74,10 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
                 "/healthz": {"get": {
                     "summary": "200 when the server reaches its database, 503 otherwise. No authentication.",
                     "responses": {"200": {"description": "healthy"}, "503": {"description": "the database does not answer"}}
+                }},
+                "/metrics": {"get": {
+                    "summary": "Muster's own gauges and counters in the Prometheus text format. No authentication.",
+                    "responses": {"200": {"description": "the metrics"}}
                 }},
                 "/api/v1/openapi.json": {"get": {
                     "summary": "This document. No authentication.",

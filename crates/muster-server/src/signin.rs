@@ -201,6 +201,7 @@ impl App {
         let stored = hash.clone().unwrap_or_else(|| decoy_hash().to_owned());
         let matches = tokio::task::spawn_blocking(move || verify_password(&given, &stored)).await.unwrap_or(false);
         let (Some(user), true, Some(_)) = (user, matches, hash) else {
+            self.sign_in_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(SignInError::Invalid);
         };
         self.throttle.undo(&from);

@@ -18,6 +18,7 @@ on_both_backends!(
     every_route_in_the_openapi_document_exists,
     status_moves_follow_the_lifecycle_and_stamp_their_time,
     contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once,
+    metrics_count_incidents_alerts_and_this_instances_work,
 );
 
 async fn declare(server: &TestServer, token: &str, title: &str, priority: &str) -> Value {
@@ -409,4 +410,30 @@ async fn contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once(se
     let bad = server.post(&alice, path, json!({"kind": "webhook", "address": "ftp://x"})).await;
     assert_eq!(bad.problem(422)["field"], "address");
     server.get(&alice, "/api/v1/users/nobody/contact-methods").await.problem(404);
+}
+
+/// `/metrics` tells an operator how Muster itself is doing, in the
+/// Prometheus text format: every sample line belongs to a declared family.
+async fn metrics_count_incidents_alerts_and_this_instances_work(server: TestServer) {
+    let alice = server.user("alice", "responder").await;
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Checkout down", "priority": "P1"})).await.ok(201);
+    let key = server.service("web", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    let hook = format!("/api/v1/integrations/generic/{key}");
+    server.ingest(&hook, &json!({"summary": "5xx", "severity": "error", "dedup_key": "a"})).await.ok(202);
+    let r = server.http().get(format!("{}/metrics", server.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("muster_incidents{status=\"investigating\",priority=\"P1\"} 1"), "{text}");
+    assert!(text.contains("muster_alerts{status=\"triggered\"} 1"), "{text}");
+    assert!(text.contains("muster_ingested_events_total 1"), "{text}");
+    assert!(text.contains("muster_live_streams 0"), "{text}");
+    let families: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap()).collect();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(families.contains(&name), "{name} has no # TYPE");
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
 }

@@ -722,6 +722,35 @@ macro_rules! store_impl {
                 Ok(Some((session, found_user)))
             }
 
+            async fn gauges(&self) -> Result<crate::Gauges> {
+                let incidents: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT status, priority, COUNT(*) FROM incidents GROUP BY status, priority ORDER BY status, priority",
+                )
+                .fetch_all(&self.$read)
+                .await?;
+                let alerts: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT status, COUNT(*) FROM alerts GROUP BY status ORDER BY status")
+                        .fetch_all(&self.$read)
+                        .await?;
+                let (open_pages,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM pages WHERE state IN ('pending', 'notified')")
+                        .fetch_one(&self.$read)
+                        .await?;
+                let (pending, retrying): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0)
+                     FROM jobs WHERE done_at IS NULL",
+                )
+                .fetch_one(&self.$read)
+                .await?;
+                Ok(crate::Gauges {
+                    incidents: incidents.into_iter().map(|(s, p, n)| (s, p, n as u64)).collect(),
+                    alerts: alerts.into_iter().map(|(s, n)| (s, n as u64)).collect(),
+                    open_pages: open_pages as u64,
+                    jobs_pending: pending as u64,
+                    jobs_retrying: retrying as u64,
+                })
+            }
+
             async fn delete_session(&self, id_hash: &str) -> Result<()> {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.$write).await?;
                 Ok(())

@@ -280,6 +280,23 @@ pub trait Store: Send + Sync + 'static {
     /// The session with this id hash and its user, unless it expired.
     async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<(Session, User)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
+
+    /// Counts for `/metrics`.
+    async fn gauges(&self) -> Result<Gauges>;
+}
+
+/// What the database holds now, for monitoring Muster itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Incidents by (status, priority).
+    pub incidents: Vec<(String, String, u64)>,
+    /// Alerts by status.
+    pub alerts: Vec<(String, u64)>,
+    /// Pages still escalating.
+    pub open_pages: u64,
+    /// Outbox jobs not done yet, and those among them that failed at least once.
+    pub jobs_pending: u64,
+    pub jobs_retrying: u64,
 }
 
 /// A signed-in browser.

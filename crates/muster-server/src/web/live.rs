@@ -87,6 +87,23 @@ struct Stream {
     pending: VecDeque<SseEvent>,
     credential: Credential,
     checked: tokio::time::Instant,
+    /// Counts this stream among the open ones while it lives.
+    _open: OpenStream,
+}
+
+struct OpenStream(Arc<std::sync::atomic::AtomicI64>);
+
+impl OpenStream {
+    fn new(counter: Arc<std::sync::atomic::AtomicI64>) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OpenStream(counter)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Stream {
@@ -185,7 +202,9 @@ pub async fn events(
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let after = last_event_id.or(q.after).unwrap_or(version).min(version);
     let checked = tokio::time::Instant::now();
-    let stream = Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new(), credential, checked };
+    let open = OpenStream::new(app.live_streams.clone());
+    let stream =
+        Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new(), credential, checked, _open: open };
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let e = s.next().await?;
         Some((Ok::<_, Infallible>(e), s))

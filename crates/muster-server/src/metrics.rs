@@ -1,0 +1,57 @@
+//! `GET /metrics`: Muster's own health in the Prometheus text format, for
+//! whoever watches the watcher. Gauges come from the database (the same on
+//! every instance); counters are this instance's since it started.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// A label value, escaped as the text format wants.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let gauges = match app.store.gauges().await {
+        Ok(g) => g,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut out = String::new();
+    family(&mut out, "muster_incidents", "gauge", "Incidents by status and priority.");
+    for (status, priority, n) in &gauges.incidents {
+        let _ = writeln!(out, "muster_incidents{{status=\"{}\",priority=\"{}\"}} {n}", label(status), label(priority));
+    }
+    family(&mut out, "muster_alerts", "gauge", "Alerts by status.");
+    for (status, n) in &gauges.alerts {
+        let _ = writeln!(out, "muster_alerts{{status=\"{}\"}} {n}", label(status));
+    }
+    family(&mut out, "muster_pages_open", "gauge", "Pages still escalating.");
+    let _ = writeln!(out, "muster_pages_open {}", gauges.open_pages);
+    family(&mut out, "muster_outbox_jobs_pending", "gauge", "Outbox jobs not done yet.");
+    let _ = writeln!(out, "muster_outbox_jobs_pending {}", gauges.jobs_pending);
+    family(&mut out, "muster_outbox_jobs_retrying", "gauge", "Outbox jobs not done yet that failed at least once.");
+    let _ = writeln!(out, "muster_outbox_jobs_retrying {}", gauges.jobs_retrying);
+    family(&mut out, "muster_ingested_events_total", "counter", "Monitoring events this instance accepted.");
+    let _ = writeln!(out, "muster_ingested_events_total {}", app.ingestor.accepted());
+    let (delivered, failed) = app.engine.attempts();
+    family(&mut out, "muster_job_attempts_total", "counter", "Outbox jobs this instance ran, by outcome.");
+    let _ = writeln!(out, "muster_job_attempts_total{{outcome=\"succeeded\"}} {delivered}");
+    let _ = writeln!(out, "muster_job_attempts_total{{outcome=\"failed\"}} {failed}");
+    family(&mut out, "muster_sign_in_failures_total", "counter", "Failed web sign-ins on this instance.");
+    let _ = writeln!(out, "muster_sign_in_failures_total {}", app.sign_in_failures.load(Ordering::Relaxed));
+    family(&mut out, "muster_live_streams", "gauge", "Open live incident streams on this instance.");
+    let _ = writeln!(out, "muster_live_streams {}", app.live_streams.load(Ordering::Relaxed));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}
