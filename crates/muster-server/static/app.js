@@ -34,7 +34,7 @@
   var timeline = document.getElementById("timeline");
   source.addEventListener("entry", function (e) {
     var data = JSON.parse(e.data);
-    if (timeline && data.html && !document.getElementById("entry-" + data.seq)) {
+    if (timeline && data.html && !timeline.hasAttribute("data-history") && !document.getElementById("entry-" + data.seq)) {
       var filter = timeline.getAttribute("data-filter");
       if (!filter || filter.split(",").indexOf(data.kind) >= 0) {
         timeline.insertAdjacentHTML("beforeend", data.html);

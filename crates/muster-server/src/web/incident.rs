@@ -149,6 +149,8 @@ struct IncidentPage {
     filter_kinds: String,
     entries: Vec<EntryView>,
     older: Option<String>,
+    /// Showing older entries: new ones do not belong at the end of this window.
+    history: bool,
     entry_kinds: Vec<&'static str>,
     tags: Vec<&'static str>,
 }
@@ -231,6 +233,7 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
         filter_kinds: kinds.join(","),
         entries: events.iter().map(EntryView::from).collect(),
         older,
+        history: before.is_some(),
         entry_kinds: EntryKind::ALL.iter().map(|k| k.as_str()).collect(),
         tags: MilestoneTag::ALL.iter().map(|t| t.as_str()).collect(),
     };
