@@ -13,7 +13,7 @@ use muster_domain::timeline::{EntryKind, MilestoneTag};
 use muster_domain::{Event, Incident, IncidentRef, Priority, RoleCatalog, RoleKind, Status};
 use muster_store::TimelineQuery;
 
-use super::{Nav, Posted, Viewer, back, outcome, page_error, render};
+use super::{Nav, Posted, Viewer, back, page_error, render};
 use crate::app::{App, DeclareInput, EntryInput, parse_handle};
 use crate::error::ApiError;
 
@@ -195,8 +195,7 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
         .flatten();
     let i = &view.incident;
     let board = board(i, &catalog, &view.missing_roles);
-    let mut nav = viewer.nav("");
-    outcome(q, &mut nav);
+    let nav = viewer.nav("");
     let mut role_keys: Vec<String> = RoleKind::BUILTIN.iter().map(|k| k.key().to_owned()).collect();
     role_keys.extend(catalog.custom.iter().map(|d| d.key.as_str().to_owned()));
     let people = app

@@ -11,7 +11,7 @@ use muster_domain::alert::AlertStatus;
 use muster_domain::{IncidentRef, Priority, Status, Timestamp};
 use muster_store::{AlertFilter, IncidentFilter, PageFilter};
 
-use super::{Nav, Posted, Viewer, back, outcome, page_error, render};
+use super::{Nav, Posted, Viewer, back, page_error, render};
 use crate::app::{App, parse_handle};
 use crate::error::ApiError;
 
@@ -22,10 +22,8 @@ fn show<T: Template>(result: Result<T, ApiError>) -> Response {
     }
 }
 
-fn nav(viewer: &Viewer, current: &'static str, q: &HashMap<String, String>) -> Nav {
-    let mut nav = viewer.nav(current);
-    outcome(q, &mut nav);
-    nav
+fn nav(viewer: &Viewer, current: &'static str, _q: &HashMap<String, String>) -> Nav {
+    viewer.nav(current)
 }
 
 pub struct IncidentRow {

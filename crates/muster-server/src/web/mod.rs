@@ -7,7 +7,6 @@
 //! (checked by [`Posted`]); viewers may look but not post. Forms call the
 //! same `App` use cases as the API, so the rules are the same.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -27,6 +26,9 @@ mod lists;
 pub mod live;
 
 pub const SESSION_COOKIE: &str = "muster_session";
+/// The outcome of the last form, shown once on the page it leads back to
+/// (a cookie, not the URL: a link cannot put words in Muster's mouth).
+pub const FLASH_COOKIE: &str = "muster_flash";
 
 pub fn routes() -> axum::Router<Arc<App>> {
     axum::Router::new()
@@ -79,6 +81,8 @@ pub struct Nav {
 pub struct Viewer {
     pub user: User,
     pub session: Session,
+    /// The last form's outcome: `(is_error, text)`.
+    pub flash: Option<(bool, String)>,
 }
 
 impl Viewer {
@@ -89,8 +93,8 @@ impl Viewer {
             can_write: self.user.permission != Permission::Viewer,
             is_admin: self.user.permission == Permission::Admin,
             current,
-            error: None,
-            notice: None,
+            error: self.flash.as_ref().filter(|(e, _)| *e).map(|(_, t)| t.clone()),
+            notice: self.flash.as_ref().filter(|(e, _)| !*e).map(|(_, t)| t.clone()),
         }
     }
 }
@@ -131,7 +135,15 @@ impl FromRequestParts<Arc<App>> for Viewer {
         };
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match app.session(&id).await {
-            Ok(Some((session, user))) => Ok(Viewer { user, session }),
+            Ok(Some((session, user))) => {
+                let flash = cookie(&parts.headers, FLASH_COOKIE).and_then(|v| {
+                    let text: String = form_urlencoded::parse(format!("f={v}").as_bytes()).next()?.1.into_owned();
+                    let (kind, text) = text.split_once(':')?;
+                    let text: String = text.chars().take(500).collect();
+                    (!text.is_empty()).then(|| (kind == "error", text))
+                });
+                Ok(Viewer { user, session, flash })
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(page_error(e.into())),
         }
@@ -219,6 +231,11 @@ pub fn render(t: &impl Template) -> Response {
             h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
             h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+            // A page shows the last outcome once: then it is gone.
+            h.append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("muster_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+            );
             r
         }
         Err(e) => ApiError::internal("a template failed to render", e).into_response(),
@@ -258,21 +275,22 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// After a form: back to `to`, with the outcome in the query (shown once).
+/// After a form: back to `to`, with the outcome in a cookie the next page
+/// shows once.
 pub fn back(to: &str, outcome: Result<String, ApiError>) -> Response {
-    let (key, text) = match outcome {
+    let (kind, text) = match outcome {
         Ok(notice) => ("notice", notice),
         Err(e) => ("error", e.detail),
     };
-    let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}{key}={text}")).into_response()
-}
-
-/// The `notice` and `error` a redirect after a form carries.
-pub fn outcome(query: &HashMap<String, String>, nav: &mut Nav) {
-    nav.notice = query.get("notice").filter(|s| !s.is_empty()).map(|s| s.chars().take(500).collect());
-    nav.error = query.get("error").filter(|s| !s.is_empty()).map(|s| s.chars().take(500).collect());
+    let mut r = Redirect::to(to).into_response();
+    if !text.is_empty() {
+        let value: String = form_urlencoded::byte_serialize(format!("{kind}:{text}").as_bytes()).collect();
+        let set = format!("{FLASH_COOKIE}={value}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+        if let Ok(v) = HeaderValue::from_str(&set) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 pub fn store_error(e: StoreError) -> ApiError {
