@@ -37,7 +37,17 @@
     if (timeline && data.html && !timeline.hasAttribute("data-history") && !document.getElementById("entry-" + data.seq)) {
       var filter = timeline.getAttribute("data-filter");
       if (!filter || filter.split(",").indexOf(data.kind) >= 0) {
-        timeline.insertAdjacentHTML("beforeend", data.html);
+        // In time order: a backdated entry goes where it happened.
+        var holder = document.createElement("ol");
+        holder.innerHTML = data.html;
+        var item = holder.firstElementChild;
+        var key = function (li) { return [Date.parse(li.dataset.at), Number(li.dataset.seq)]; };
+        var mine = key(item);
+        var after = Array.prototype.find.call(timeline.children, function (li) {
+          var k = key(li);
+          return k[0] > mine[0] || (k[0] === mine[0] && k[1] > mine[1]);
+        });
+        timeline.insertBefore(item, after || null);
         localTimes(timeline);
       }
     }

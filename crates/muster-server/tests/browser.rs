@@ -164,6 +164,20 @@ async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend
     alice.find(Locator::Css("form.room button")).await.unwrap().click().await.unwrap();
     until_text(&alice, "#timeline", "cache stampede after the deploy").await;
     until_text(&bob, "#timeline", "cache stampede after the deploy").await;
+    // A backdated entry arrives live where it happened, before the theory.
+    let early = json!({"kind": "note", "text": "first error in the logs", "occurred_at": "2026-01-01T00:00:00Z"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline", early).await.ok(201);
+    until_text(&bob, "#timeline", "first error in the logs").await;
+    let order = bob
+        .execute(
+            "const t = Array.from(document.querySelectorAll('#timeline li')).map(li => li.textContent); \
+             return t.findIndex(x => x.includes('first error')) < t.findIndex(x => x.includes('cache stampede'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(order, json!(true), "in time order, not arrival order");
+
     let room = alice.find(Locator::Css("form.room textarea")).await.unwrap();
     room.send_keys("/status identified").await.unwrap();
     alice.find(Locator::Css("form.room button")).await.unwrap().click().await.unwrap();
