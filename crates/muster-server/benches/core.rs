@@ -14,17 +14,18 @@
 //! Latencies are client-side round trips (loopback HTTP included), so they
 //! are an upper bound on server time. See docs/PERFORMANCE.md.
 
-use std::sync::Arc;
+mod common;
+
+use common::env_usize;
 use std::time::{Duration, Instant};
 
 use muster_domain::timeline::EntryKind;
 use muster_domain::{Actor, Handle, IncidentRef};
-use muster_server::app::{App, EntryInput, SystemClock};
+use muster_server::app::EntryInput;
 use muster_store::TimelineQuery;
-use muster_store::testing::{Backend, TestDatabase};
+use muster_store::testing::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "bench-token";
 
@@ -37,28 +38,9 @@ struct Config {
     backends: Vec<Backend>,
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number"))
-        }
-        _ => default,
-    }
-}
-
 impl Config {
     fn from_env() -> Config {
-        let backends = match std::env::var("MUSTER_BENCH_BACKENDS") {
-            Ok(v) if !v.trim().is_empty() => v
-                .split(',')
-                .map(|b| match b.trim() {
-                    "sqlite" => Backend::Sqlite,
-                    "postgres" => Backend::Postgres,
-                    other => panic!("MUSTER_BENCH_BACKENDS: {other:?} is neither \"sqlite\" nor \"postgres\""),
-                })
-                .collect(),
-            _ => vec![Backend::Sqlite, Backend::Postgres],
-        };
+        let backends = common::backends_from_env();
         Config {
             pairs: env_usize("MUSTER_BENCH_N", 3000).max(1),
             concurrency: env_usize("MUSTER_BENCH_CONCURRENCY", 8).max(1),
@@ -116,45 +98,29 @@ struct Row {
     rate: Option<String>,
 }
 
-/// A running server and a client for it.
-struct Bench {
-    app: Arc<App>,
-    base: String,
-    http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    // Dropped last: removes the SQLite file.
-    _db: TestDatabase,
+/// The server under test (see `common::Server`).
+struct Bench(common::Server);
+
+impl std::ops::Deref for Bench {
+    type Target = common::Server;
+    fn deref(&self) -> &common::Server {
+        &self.0
+    }
 }
 
 impl Bench {
     async fn start(backend: Backend) -> Option<Bench> {
-        let db = TestDatabase::new(backend).await?;
-        let store = db.open().await;
-        let app = Arc::new(App::new(store, Arc::new(SystemClock)));
-        app.bootstrap_admin(Some(TOKEN)).await.expect("the admin user and bench token are set up");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port on 127.0.0.1");
-        let addr = listener.local_addr().expect("the listener has a local address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server_app = app.clone();
-        let task = tokio::spawn(async move {
-            muster_server::serve(listener, server_app, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("the server runs until told to stop");
-        });
-        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("a reqwest client");
-        Some(Bench { app, base: format!("http://{addr}"), http, stop: Some(stop), task: Some(task), _db: db })
+        common::Server::start(
+            backend,
+            TOKEN,
+            reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("a reqwest client"),
+        )
+        .await
+        .map(Bench)
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("the server stops cleanly");
-        }
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

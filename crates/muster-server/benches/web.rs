@@ -31,6 +31,9 @@
 //! The in-process measurements run on a runtime worker, as handlers do.
 //! See docs/PERFORMANCE.md.
 
+mod common;
+
+use common::env_usize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,13 +41,13 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use muster_domain::timeline::EntryKind;
 use muster_domain::{Handle, IncidentRef};
-use muster_server::app::{App, EntryInput, SystemClock};
+use muster_server::app::{App, EntryInput};
 use muster_store::TimelineQuery;
-use muster_store::testing::{Backend, TestDatabase};
+use muster_store::testing::Backend;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -68,28 +71,9 @@ struct Config {
     backends: Vec<Backend>,
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number"))
-        }
-        _ => default,
-    }
-}
-
 impl Config {
     fn from_env() -> Config {
-        let backends = match std::env::var("MUSTER_BENCH_BACKENDS") {
-            Ok(v) if !v.trim().is_empty() => v
-                .split(',')
-                .map(|b| match b.trim() {
-                    "sqlite" => Backend::Sqlite,
-                    "postgres" => Backend::Postgres,
-                    other => panic!("MUSTER_BENCH_BACKENDS: {other:?} is neither \"sqlite\" nor \"postgres\""),
-                })
-                .collect(),
-            _ => vec![Backend::Sqlite, Backend::Postgres],
-        };
+        let backends = common::backends_from_env();
         Config {
             entries: env_usize("MUSTER_BENCH_ENTRIES", 10_000).max(1),
             reads: env_usize("MUSTER_BENCH_READS", 300).max(1),
@@ -148,55 +132,23 @@ struct Row {
     note: String,
 }
 
-/// A running server, its app and a client for it.
-struct Bench {
-    app: Arc<App>,
-    base: String,
-    http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    // Dropped last: removes the SQLite file.
-    _db: TestDatabase,
+/// The server under test (see `common::Server`).
+struct Bench(common::Server);
+
+impl std::ops::Deref for Bench {
+    type Target = common::Server;
+    fn deref(&self) -> &common::Server {
+        &self.0
+    }
 }
 
 impl Bench {
     async fn start(backend: Backend) -> Option<Bench> {
-        let db = TestDatabase::new(backend).await?;
-        let store = db.open().await;
-        let app = Arc::new(App::new(store, Arc::new(SystemClock)));
-        app.bootstrap_admin(Some(ADMIN_TOKEN)).await.expect("the admin user and bench token are set up");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port on 127.0.0.1");
-        let addr = listener.local_addr().expect("the listener has a local address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server_app = app.clone();
-        let task = tokio::spawn(async move {
-            muster_server::serve(listener, server_app, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("the server runs until told to stop");
-        });
-        Some(Bench {
-            app,
-            base: format!("http://{addr}"),
-            http: browser(),
-            stop: Some(stop),
-            task: Some(task),
-            _db: db,
-        })
+        common::Server::start(backend, ADMIN_TOKEN, browser()).await.map(Bench)
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            // Graceful shutdown waits for open connections; every stream is
-            // closed by now, but do not hang on one that is not.
-            if tokio::time::timeout(Duration::from_secs(30), task).await.is_err() {
-                println!("the server did not stop within 30 s; leaving it to the runtime");
-            }
-        }
+    async fn stop(self) {
+        self.0.stop().await;
     }
 
     /// An API call with a bearer token; the JSON reply.
