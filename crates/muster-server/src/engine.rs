@@ -143,11 +143,35 @@ impl Engine {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot listen for other instances' jobs; re-checking every 30 s"),
             }
+            // Up to CONCURRENCY deliveries run at once; a slot that frees up
+            // is filled with the next due job at once, so one slow receiver
+            // does not hold back the rest.
+            let mut running: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
             loop {
-                match engine.run_due().await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "the engine could not read the outbox"),
+                let free = CONCURRENCY.saturating_sub(running.len());
+                let mut maybe_more = false;
+                if free > 0 {
+                    match engine.claim(free).await {
+                        Ok((jobs, lease)) => {
+                            maybe_more = jobs.len() == free;
+                            for job in jobs {
+                                let worker = engine.clone();
+                                running.spawn(async move {
+                                    if let Err(e) = worker.deliver(job, lease).await {
+                                        tracing::error!(error = %e, "the engine could not record a delivery");
+                                    }
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "the engine could not read the outbox; retrying in a second");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                }
+                if maybe_more {
+                    continue;
                 }
                 let sleep = match engine.store.next_job_due().await {
                     Ok(Some(due)) => {
@@ -157,6 +181,7 @@ impl Engine {
                     _ => IDLE_CHECK,
                 };
                 tokio::select! {
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
                     () = engine.wake.notified() => {}
                     () = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => {}
                 }
@@ -177,11 +202,8 @@ impl Engine {
 
     /// Delivers every job due now; returns how many it tried.
     pub async fn run_due(&self) -> Result<usize, muster_store::StoreError> {
-        let now = self.clock.now();
-        let lease_until =
-            now.checked_add(jiff::SignedDuration::try_from(self.lease).unwrap_or_default()).unwrap_or(now);
         // Claim only what runs at once: a claimed job's lease is ticking.
-        let jobs = self.store.claim_jobs(now, lease_until, CONCURRENCY as u32).await?;
+        let (jobs, lease_until) = self.claim(CONCURRENCY).await?;
         let n = jobs.len();
         use futures_util::StreamExt;
         let results: Vec<Result<(), muster_store::StoreError>> = futures_util::stream::iter(jobs)
@@ -191,6 +213,15 @@ impl Engine {
             .await;
         results.into_iter().collect::<Result<(), _>>()?;
         Ok(n)
+    }
+
+    /// Leases up to `n` due jobs; returns them and the lease's end.
+    async fn claim(&self, n: usize) -> Result<(Vec<Job>, Timestamp), muster_store::StoreError> {
+        let now = self.clock.now();
+        let lease_until =
+            now.checked_add(jiff::SignedDuration::try_from(self.lease).unwrap_or_default()).unwrap_or(now);
+        let jobs = self.store.claim_jobs(now, lease_until, n as u32).await?;
+        Ok((jobs, lease_until))
     }
 
     #[tracing::instrument(name = "job.deliver", skip_all, fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
