@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::env_usize;
+use common::{Stats, env_usize};
 use std::time::{Duration, Instant};
 
 use muster_domain::timeline::EntryKind;
@@ -52,41 +52,8 @@ impl Config {
     }
 }
 
-/// Latency figures over a set of samples (nearest-rank percentiles).
-struct Stats {
-    count: usize,
-    p50: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
-    mean: Duration,
-}
-
-impl Stats {
-    fn of(samples: &[Duration]) -> Stats {
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable();
-        let pick = |p: f64| -> Duration {
-            if sorted.is_empty() {
-                return Duration::ZERO;
-            }
-            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-            sorted[rank.clamp(1, sorted.len()) - 1]
-        };
-        let total: Duration = sorted.iter().sum();
-        Stats {
-            count: sorted.len(),
-            p50: pick(50.0),
-            p90: pick(90.0),
-            p99: pick(99.0),
-            max: sorted.last().copied().unwrap_or_default(),
-            mean: total.checked_div(sorted.len().max(1) as u32).unwrap_or_default(),
-        }
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+fn ms(v: f64) -> String {
+    format!("{v:.2}")
 }
 
 /// One row of the final table.
@@ -334,21 +301,12 @@ async fn read_latency(b: &Bench, cfg: &Config, path: &str, check: impl Fn(&Value
 }
 
 /// The same reads through the App, without HTTP or JSON: the store's share.
-async fn app_latency<F, Fut>(cfg: &Config, mut call: F) -> Stats
+async fn app_latency<F, Fut>(cfg: &Config, call: F) -> Stats
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for _ in 0..cfg.warmup.max(1) {
-        call().await;
-    }
-    let mut samples = Vec::with_capacity(cfg.reads);
-    for _ in 0..cfg.reads {
-        let t = Instant::now();
-        call().await;
-        samples.push(t.elapsed());
-    }
-    Stats::of(&samples)
+    common::timed(cfg.warmup, cfg.reads, call).await
 }
 
 /// Checks a reply's shape once, before timing.

@@ -33,7 +33,7 @@
 
 mod common;
 
-use common::env_usize;
+use common::{Stats, env_usize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,43 +84,6 @@ impl Config {
             gap: Duration::from_millis(env_usize("MUSTER_BENCH_GAP_MS", 250) as u64),
             backends,
         }
-    }
-}
-
-/// Latency figures in milliseconds (signed: a viewer may see an event
-/// before the change's own response arrives), nearest-rank percentiles.
-struct Stats {
-    count: usize,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    max: f64,
-    mean: f64,
-}
-
-impl Stats {
-    fn of_ms(samples: &[f64]) -> Stats {
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
-        let pick = |p: f64| -> f64 {
-            if sorted.is_empty() {
-                return 0.0;
-            }
-            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-            sorted[rank.clamp(1, sorted.len()) - 1]
-        };
-        Stats {
-            count: sorted.len(),
-            p50: pick(50.0),
-            p90: pick(90.0),
-            p99: pick(99.0),
-            max: sorted.last().copied().unwrap_or_default(),
-            mean: sorted.iter().sum::<f64>() / sorted.len().max(1) as f64,
-        }
-    }
-
-    fn of(samples: &[Duration]) -> Stats {
-        Stats::of_ms(&samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>())
     }
 }
 
@@ -355,31 +318,13 @@ async fn on_worker<T: Send + 'static>(f: impl std::future::Future<Output = T> + 
     tokio::spawn(f).await.expect("a measuring task finishes")
 }
 
-/// Times `call` after a warm-up.
-async fn timed<F, Fut>(cfg: &Config, mut call: F) -> Stats
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..cfg.warmup.max(1) {
-        call().await;
-    }
-    let mut samples = Vec::with_capacity(cfg.reads);
-    for _ in 0..cfg.reads {
-        let t = Instant::now();
-        call().await;
-        samples.push(t.elapsed());
-    }
-    Stats::of(&samples)
-}
-
 /// The store reads the page handler makes, in the same order, in-process:
 /// the session, the incident (and required roles), the role catalog, the
 /// last window of the timeline, users, schedules, policies.
 async fn page_reads(app: &App, cfg: &Config, cookie: &str, number: u64) -> Stats {
     let id = cookie.trim_start_matches("muster_session=").to_owned();
     let r = IncidentRef(number);
-    timed(cfg, || async {
+    common::timed(cfg.warmup, cfg.reads, || async {
         app.session(&id).await.expect("the session reads").expect("the session exists");
         app.incident(r).await.expect("the incident reads");
         app.role_catalog().await.expect("the catalog reads");
@@ -398,7 +343,7 @@ async fn page_reads(app: &App, cfg: &Config, cookie: &str, number: u64) -> Stats
 async fn stream_reads(app: &App, cfg: &Config, number: u64) -> Stats {
     let version = app.store.incident_version(number).await.expect("the version reads").expect("the incident exists");
     let r = IncidentRef(number);
-    timed(cfg, || async {
+    common::timed(cfg.warmup, cfg.reads, || async {
         let events = app.store.events_since(number, version.saturating_sub(2), 100).await.expect("events read");
         assert_eq!(events.len() as u64, version.min(2));
         app.incident(r).await.expect("the incident reads");

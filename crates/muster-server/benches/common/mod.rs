@@ -35,6 +35,61 @@ pub fn backends_from_env() -> Vec<Backend> {
     }
 }
 
+/// Latency figures in milliseconds (signed: a viewer may see an event
+/// before the change's own response arrives), nearest-rank percentiles.
+pub struct Stats {
+    pub count: usize,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Stats {
+    pub fn of_ms(samples: &[f64]) -> Stats {
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let pick = |p: f64| -> f64 {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        };
+        Stats {
+            count: sorted.len(),
+            p50: pick(50.0),
+            p90: pick(90.0),
+            p99: pick(99.0),
+            max: sorted.last().copied().unwrap_or_default(),
+            mean: sorted.iter().sum::<f64>() / sorted.len().max(1) as f64,
+        }
+    }
+
+    pub fn of(samples: &[Duration]) -> Stats {
+        Stats::of_ms(&samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>())
+    }
+}
+
+/// Times `call` `reads` times after `warmup` untimed calls (at least one).
+pub async fn timed<F, Fut>(warmup: usize, reads: usize, mut call: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..warmup.max(1) {
+        call().await;
+    }
+    let mut samples = Vec::with_capacity(reads);
+    for _ in 0..reads {
+        let t = std::time::Instant::now();
+        call().await;
+        samples.push(t.elapsed());
+    }
+    Stats::of(&samples)
+}
+
 /// A running server, its app, and a client for it.
 pub struct Server {
     pub app: Arc<App>,
