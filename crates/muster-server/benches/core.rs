@@ -19,9 +19,9 @@ mod common;
 use common::{Stats, env_usize};
 use std::time::{Duration, Instant};
 
+use muster_app::EntryInput;
 use muster_domain::timeline::EntryKind;
 use muster_domain::{Actor, Handle, IncidentRef};
-use muster_server::app::EntryInput;
 use muster_store::TimelineQuery;
 use muster_store::testing::Backend;
 use reqwest::StatusCode;

@@ -39,9 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use muster_app::{App, EntryInput};
 use muster_domain::timeline::EntryKind;
 use muster_domain::{Handle, IncidentRef};
-use muster_server::app::{App, EntryInput};
 use muster_store::TimelineQuery;
 use muster_store::testing::Backend;
 use reqwest::StatusCode;

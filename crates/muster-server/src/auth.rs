@@ -1,28 +1,16 @@
 //! API tokens and the authenticated caller.
 //!
-//! A token is `mst_` and 40 hex characters (160 random bits). Only its
-//! SHA-256 is stored, so a leaked database does not leak working tokens.
+//! The token itself is made and hashed in `muster_app::tokens`.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
+use muster_app::tokens::hash_token;
 use muster_domain::Actor;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use crate::app::App;
 use crate::error::ApiError;
-
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 20];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("mst_{}", hex::encode(bytes))
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+use muster_app::App;
 
 /// The caller, from `Authorization: Bearer <token>`; 401 otherwise.
 pub struct Caller(pub Actor);

@@ -7,7 +7,7 @@ use muster_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::IncidentView;
+use muster_app::IncidentView;
 
 fn ts(t: Timestamp) -> String {
     t.to_string()

@@ -29,20 +29,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod api;
-pub mod app;
 pub mod auth;
 pub mod dto;
-pub mod engine;
 pub mod error;
 pub mod extract;
-pub mod ingest;
 pub mod metrics;
-pub mod paging;
-pub mod signin;
 pub mod web;
 
-use crate::app::App;
 use crate::error::ApiError;
+use muster_app::App;
 
 /// The whole HTTP surface of a Muster server.
 pub fn router(app: Arc<App>) -> Router {

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::App;
 use crate::error::ApiError;
+use muster_app::App;
 
 /// A label value, escaped as the text format wants.
 fn label(v: &str) -> String {

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use common::external::eventually;
 use common::receiver::Receiver;
 use common::{ADMIN_TOKEN, ManualClock, TestServer};
-use muster_server::app::{App, Clock, Config};
-use muster_server::engine::signature;
+use muster_app::engine::signature;
+use muster_app::{App, Clock, Config};
 use muster_store::NewJob;
 use muster_store::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -102,7 +102,7 @@ async fn postgres_retries_honour_retry_after_and_a_delivered_job_is_never_sent_a
 mod ingest_wakes {
     use std::sync::Arc;
 
-    use muster_server::app::Clock;
+    use muster_app::Clock;
     use muster_store::testing::TestDatabase;
     use serde_json::json;
 
@@ -114,8 +114,8 @@ mod ingest_wakes {
     /// puts a job in the outbox, so the ingest task must wake the engine after
     /// committing a batch with new alerts (and only then).
     async fn a_batch_with_new_alerts_wakes_the_engine_and_repeats_do_not(db: TestDatabase) {
+        use muster_app::ingest::{Ingestor, RateLimit};
         use muster_domain::alert::{AlertAction, DedupKey, Severity};
-        use muster_server::ingest::{Ingestor, RateLimit};
         use muster_store::{IngestEvent, NewService};
         use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use muster_server::app::{App, SystemClock};
+use muster_app::{App, SystemClock};
 use muster_store::testing::{Backend, TestDatabase};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{ADMIN_TOKEN, TestServer};
-use muster_server::ingest::RateLimit;
+use muster_app::ingest::RateLimit;
 use muster_store::testing::Backend;
 use serde_json::{Value, json};
 

@@ -96,8 +96,8 @@ fn main() -> ExitCode {
                 mail_from,
                 job_lease_seconds,
             } => {
-                let config = muster_server::app::Config {
-                    rate_limit: muster_server::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
+                let config = muster_app::Config {
+                    rate_limit: muster_app::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
                     public_url: public_url.unwrap_or_default(),
                     smtp_url,
                     mail_from,
@@ -129,7 +129,7 @@ async fn serve(
     listen: SocketAddr,
     database: &str,
     admin_token: Option<&str>,
-    mut config: muster_server::app::Config,
+    mut config: muster_app::Config,
 ) -> anyhow::Result<()> {
     init_tracing();
     let store =
@@ -146,8 +146,8 @@ async fn serve(
         }
         config.public_url = format!("http://{addr}");
     }
-    let clock = Arc::new(muster_server::app::SystemClock);
-    let app = muster_server::app::App::with_config(store, clock, config)
+    let clock = Arc::new(muster_app::SystemClock);
+    let app = muster_app::App::with_config(store, clock, config)
         .map_err(|e| anyhow::anyhow!(e))
         .context("invalid configuration")?;
     let app = Arc::new(app);

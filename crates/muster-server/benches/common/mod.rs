@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster_server::app::{App, SystemClock};
+use muster_app::{App, SystemClock};
 use muster_store::testing::{Backend, TestDatabase};
 use tokio::sync::oneshot;
 

@@ -15,11 +15,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{incident_ref, next_link};
-use crate::app::{App, ServiceInput, parse_handle};
 use crate::auth::Caller;
 use crate::dto::IncidentResponse;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use muster_app::{App, ServiceInput, parse_handle};
 
 fn ts(t: Timestamp) -> String {
     t.to_string()

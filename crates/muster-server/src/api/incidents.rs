@@ -8,7 +8,6 @@ use muster_domain::{Priority, Status, Timestamp};
 use muster_store::{IncidentFilter, TimelineQuery};
 
 use super::{incident_ref, next_link};
-use crate::app::{App, DeclareInput, EntryInput, parse_handle};
 use crate::auth::Caller;
 use crate::dto::{
     AssignRequest, AssignmentResponse, DeclareRequest, EntryResponse, IncidentListQuery, IncidentResponse,
@@ -16,8 +15,9 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use muster_app::{App, DeclareInput, EntryInput, parse_handle};
 
-fn created_incident(v: &crate::app::IncidentView) -> Response {
+fn created_incident(v: &muster_app::IncidentView) -> Response {
     let location = format!("/api/v1/incidents/{}", v.incident.reference());
     let mut response = (StatusCode::CREATED, Json(IncidentResponse::from(v))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

@@ -14,10 +14,10 @@ use muster_store::{ChangeEvent, IngestEvent, Service};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, parse_json};
-use crate::ingest::IngestError;
+use muster_app::App;
+use muster_app::ingest::IngestError;
 
 /// PagerDuty's own limit on an event's size.
 pub const PAGERDUTY_BODY_LIMIT: usize = 512 * 1024;

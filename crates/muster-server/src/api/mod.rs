@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::App;
 use crate::error::ApiError;
+use muster_app::App;
 
 mod alerts;
 mod incidents;

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::incident_ref;
-use crate::app::{App, parse_handle};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::paging::Answer;
+use muster_app::pager::Answer;
+use muster_app::{App, parse_handle};
 
 /// Whom to page: exactly one of `user`, `schedule` (whoever is on call) or
 /// `policy` (an escalation policy, step by step).

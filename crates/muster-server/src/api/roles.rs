@@ -6,11 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use muster_domain::{Priority, RequiredRoles, RoleDef};
 
-use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::{NewRoleRequest, RoleResponse};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
+use muster_app::App;
 
 /// Define a custom role (admins only).
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = NewRoleRequest, security(("bearer" = [])),

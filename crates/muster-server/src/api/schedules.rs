@@ -13,10 +13,11 @@ use muster_store::ScheduleRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::{App, parse_handle};
-use crate::auth::{Caller, hash_token};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use muster_app::tokens::hash_token;
+use muster_app::{App, parse_handle};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

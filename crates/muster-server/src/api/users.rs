@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use muster_domain::Permission;
 use muster_store::NewUser;
 
-use crate::app::{App, parse_handle};
 use crate::auth::Caller;
 use crate::dto::{NewUserRequest, TokenResponse, UserResponse};
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
+use muster_app::{App, parse_handle};
 
 fn parse_email(s: &str) -> Result<String, muster_domain::DomainError> {
     let s = s.trim();
@@ -44,7 +44,7 @@ pub async fn create_user(
         permission: body.permission.as_deref().map(str::parse::<Permission>).transpose()?.unwrap_or_default(),
     };
     if let Some(p) = &body.password {
-        crate::signin::check_password(p)?;
+        muster_app::signin::check_password(p)?;
     }
     let user = app.create_user(&actor, user).await?;
     if let Some(p) = &body.password {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngCore;
 
 use super::{SESSION_COOKIE, SessionForm, cookie, render};
-use crate::app::App;
-use crate::signin::SignInError;
+use muster_app::App;
+use muster_app::signin::SignInError;
 
 const LOGIN_CSRF_COOKIE: &str = "muster_login";
 
@@ -94,7 +94,7 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
             let mut r = Redirect::to(&next).into_response();
             let set = format!(
                 "{SESSION_COOKIE}={id}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-                crate::signin::SESSION_HOURS * 3600,
+                muster_app::signin::SESSION_HOURS * 3600,
                 secure(&app)
             );
             if let Ok(v) = set.parse() {

@@ -14,8 +14,8 @@ use muster_domain::{Event, Incident, IncidentRef, Priority, RoleCatalog, RoleKin
 use muster_store::TimelineQuery;
 
 use super::{Nav, Posted, Viewer, back, page_error, render};
-use crate::app::{App, DeclareInput, EntryInput, parse_handle};
 use crate::error::ApiError;
+use muster_app::{App, DeclareInput, EntryInput, parse_handle};
 
 /// Entries shown at once; older ones are a link away.
 pub const WINDOW: u32 = 200;

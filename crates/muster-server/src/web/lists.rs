@@ -12,8 +12,8 @@ use muster_domain::{IncidentRef, Priority, Status, Timestamp};
 use muster_store::{AlertFilter, IncidentFilter, PageFilter};
 
 use super::{Nav, Posted, Viewer, back, page_error, render};
-use crate::app::{App, parse_handle};
 use crate::error::ApiError;
+use muster_app::{App, parse_handle};
 
 fn show<T: Template>(result: Result<T, ApiError>) -> Response {
     match result {

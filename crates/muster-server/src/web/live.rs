@@ -25,9 +25,9 @@ use muster_store::User;
 
 use super::incident::{BoardPart, EntryPart, EntryView, board};
 use super::{SESSION_COOKIE, cookie};
-use crate::app::App;
-use crate::auth::hash_token;
 use crate::error::ApiError;
+use muster_app::App;
+use muster_app::tokens::hash_token;
 
 /// Entries sent per read.
 const BATCH: u32 = 100;

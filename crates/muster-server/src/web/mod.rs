@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use muster_domain::Permission;
 use muster_store::{Session, StoreError, User};
 
-use crate::app::App;
 use crate::error::ApiError;
+use muster_app::App;
 
 mod auth;
 mod incident;

@@ -8,9 +8,9 @@ pub mod receiver;
 
 use std::sync::{Arc, Mutex};
 
+use muster_app::ingest::RateLimit;
+use muster_app::{App, Clock, Config, SystemClock};
 use muster_domain::Timestamp;
-use muster_server::app::{App, Clock, Config, SystemClock};
-use muster_server::ingest::RateLimit;
 use muster_store::testing::{Backend, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -33,8 +33,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use tokio::sync::Notify;
 
-use crate::app::Clock;
-use crate::paging::Pager;
+use crate::clock::Clock;
+use crate::pager::Pager;
 
 /// How long a claimed job is leased to one worker, unless configured.
 pub const LEASE: Duration = Duration::from_secs(60);

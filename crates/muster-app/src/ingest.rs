@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use muster_store::{IngestEvent, IngestOutcome, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::Clock;
+use crate::clock::Clock;
 
 pub const MAX_BATCH: usize = 512;
 

@@ -1,0 +1,215 @@
+//! Services and alerts: the triage queue, assessment, declaring from an alert.
+
+use muster_domain::alert::{AlertRef, AlertStatus, AutoDeclare, Impact, ImpactMatrix, IntegrationKey, Severity};
+use muster_domain::incident::{Context, Declaration};
+use muster_domain::{Actor, Command, DomainError, Handle, Incident, IncidentRef, Priority};
+use muster_store::{Alert, NewService, Service, ServicePatch, StoreError};
+
+use crate::incidents::no_incident;
+use crate::{App, IncidentView, Result};
+
+const IMPACT_MATRIX_KEY: &str = "impact_matrix";
+
+/// A service's fields as given by a person.
+pub struct ServiceInput {
+    pub name: String,
+    pub description: String,
+    pub owner: Option<Handle>,
+    pub auto_declare: AutoDeclare,
+    pub escalation_policy: Option<u64>,
+}
+
+fn new_integration_key() -> IntegrationKey {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    IntegrationKey::from_bytes(bytes)
+}
+
+/// The priority an alert suggests before anyone assessed it.
+pub fn priority_for_severity(s: Severity) -> Priority {
+    match s {
+        Severity::Critical => Priority::P1,
+        Severity::Error => Priority::P2,
+        Severity::Warning => Priority::P3,
+        Severity::Info => Priority::P4,
+    }
+}
+
+impl App {
+    // Services.
+
+    pub async fn create_service(&self, actor: &Actor, input: ServiceInput) -> Result<Service> {
+        actor.require_write()?;
+        if let Some(owner) = &input.owner {
+            self.member(owner, "owner").await?;
+        }
+        if let Some(p) = input.escalation_policy {
+            self.policy_for_field(p).await?;
+        }
+        let service = NewService {
+            name: input.name,
+            description: input.description,
+            owner: input.owner,
+            integration_key: new_integration_key(),
+            auto_declare: input.auto_declare,
+            escalation_policy: input.escalation_policy,
+        };
+        self.store.create_service(&service, self.clock.now()).await
+    }
+
+    /// The service an integration key belongs to (cached briefly: this is on
+    /// the path of every ingested event).
+    pub async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
+        if let Some(s) = self.services_by_key.get(key) {
+            return Ok(Some(s));
+        }
+        let found = self.store.service_by_key(key).await?;
+        if let Some(s) = &found {
+            self.services_by_key.put(key, s);
+        }
+        Ok(found)
+    }
+
+    pub async fn service(&self, id: u64) -> Result<Service> {
+        self.store
+            .service(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("id", format!("there is no service {id}")).into())
+    }
+
+    pub async fn update_service(
+        &self,
+        actor: &Actor,
+        id: u64,
+        mut patch: ServicePatch,
+        rotate_key: bool,
+    ) -> Result<Service> {
+        actor.require_write()?;
+        if let Some(Some(owner)) = &patch.owner {
+            self.member(owner, "owner").await?;
+        }
+        if let Some(Some(p)) = patch.escalation_policy {
+            self.policy_for_field(p).await?;
+        }
+        if rotate_key {
+            patch.integration_key = Some(new_integration_key());
+        }
+        let updated = match self.store.update_service(id, &patch).await {
+            Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
+            other => other,
+        };
+        self.services_by_key.clear();
+        updated
+    }
+
+    // Alerts.
+
+    pub async fn alert(&self, id: u64) -> Result<Alert> {
+        self.store
+            .alert(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("id", format!("there is no alert {id}")).into())
+    }
+
+    pub async fn set_alert_status(&self, actor: &Actor, id: u64, status: AlertStatus) -> Result<Alert> {
+        actor.require_write()?;
+        match self.store.set_alert_status(id, status, actor, self.clock.now()).await {
+            Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
+            other => other,
+        }
+    }
+
+    pub async fn impact_matrix(&self) -> Result<ImpactMatrix> {
+        match self.store.setting(IMPACT_MATRIX_KEY).await? {
+            None => Ok(ImpactMatrix::default()),
+            Some(v) => serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("impact matrix: {e}"))),
+        }
+    }
+
+    pub async fn set_impact_matrix(&self, actor: &Actor, matrix: ImpactMatrix) -> Result<ImpactMatrix> {
+        actor.require_admin()?;
+        let json = serde_json::to_string(&matrix).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.set_setting(IMPACT_MATRIX_KEY, &json).await?;
+        Ok(matrix)
+    }
+
+    /// Records the first responder's assessment and the priority it suggests.
+    pub async fn assess(&self, actor: &Actor, id: u64, impact: Impact) -> Result<Alert> {
+        actor.require_write()?;
+        let suggested = self.impact_matrix().await?.suggest(&impact);
+        let assessment = serde_json::json!({
+            "customer_impact": impact.customer_impact,
+            "services_affected": impact.services_affected,
+            "data_loss": impact.data_loss,
+            "security": impact.security,
+            "suggested_priority": suggested.as_str(),
+            "assessed_by": actor.handle.as_str(),
+            "assessed_at": self.clock.now().to_string(),
+        });
+        match self.store.assess_alert(id, &assessment).await {
+            Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
+            other => other,
+        }
+    }
+
+    /// Declares an incident from an alert: the caller is first responder;
+    /// the priority defaults to the assessment's suggestion, else the severity's.
+    pub async fn declare_from_alert(
+        &self,
+        actor: &Actor,
+        id: u64,
+        priority: Option<Priority>,
+        title: Option<String>,
+        incident_manager: Option<Handle>,
+    ) -> Result<IncidentView> {
+        actor.require_write()?;
+        let alert = self.alert(id).await?;
+        let suggested = alert
+            .assessment
+            .as_ref()
+            .and_then(|a| a["suggested_priority"].as_str())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| priority_for_severity(alert.severity));
+        let incident_manager = match &incident_manager {
+            Some(h) => self.member(h, "incident_manager").await?,
+            None => actor.clone(),
+        };
+        let catalog = self.store.role_catalog().await?;
+        let now = self.clock.now();
+        let declaration = Declaration {
+            title: title.unwrap_or_else(|| alert.summary.chars().take(200).collect()),
+            summary: format!("Declared from alert {} on {}.", alert.id, alert.service_name),
+            priority: priority.unwrap_or(suggested),
+            incident_manager,
+        };
+        let decide = |number, alert: &AlertRef| {
+            let ctx = Context { actor, now, catalog: &catalog };
+            let (state, mut events) = Incident::declare(number, declaration.clone(), ctx)?;
+            let (state, more) = state.execute(Command::LinkAlert { alert: alert.clone(), retriggered: false }, ctx)?;
+            events.extend(more);
+            Ok((state, events))
+        };
+        let (incident, _) = match self.store.declare_for_alert(id, &decide).await {
+            Err(StoreError::NotFound(m)) => return Err(DomainError::not_found("id", m).into()),
+            other => other?,
+        };
+        self.view(incident).await
+    }
+
+    pub async fn link_alert(&self, actor: &Actor, r: IncidentRef, alert_id: u64) -> Result<IncidentView> {
+        actor.require_write()?;
+        self.alert(alert_id)
+            .await
+            .map_err(|_| DomainError::invalid("alert_id", format!("there is no alert {alert_id}")))?;
+        let catalog = self.store.role_catalog().await?;
+        let decide = |state: &Incident, alert: &AlertRef| {
+            let ctx = Context { actor, now: self.clock.now(), catalog: &catalog };
+            state.execute(Command::LinkAlert { alert: alert.clone(), retriggered: false }, ctx)
+        };
+        let (incident, _) = match self.store.link_alert(alert_id, r.0, &decide).await {
+            Err(StoreError::NotFound(_)) => return Err(no_incident(r).into()),
+            other => other?,
+        };
+        self.view(incident).await
+    }
+}

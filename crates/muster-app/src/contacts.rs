@@ -1,0 +1,82 @@
+//! Contact methods and test notifications.
+
+use muster_domain::{Actor, DomainError, Handle};
+
+use crate::{App, Result};
+
+impl App {
+    // Contact methods.
+
+    /// Adds a way to reach `user` (the user themself or an admin). A
+    /// webhook gets a signing secret, returned here only.
+    pub async fn add_contact_method(
+        &self,
+        actor: &Actor,
+        user: &Handle,
+        kind: muster_domain::paging::ContactKind,
+        address: &str,
+    ) -> Result<muster_store::ContactMethod> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!(
+                    "@{} may only add contact methods for themself, not for @{user}",
+                    actor.handle
+                ))
+            })?;
+        }
+        self.user(user).await?;
+        let address = muster_domain::paging::contact_address(kind, address)?;
+        let secret = (kind == muster_domain::paging::ContactKind::Webhook).then(|| {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            format!("whsec_{}", hex::encode(bytes))
+        });
+        self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await
+    }
+}
+
+impl App {
+    /// Sends a test notification through a contact method: a job in the
+    /// outbox, delivered by the engine. Returns the job's id.
+    pub async fn test_notification(&self, actor: &Actor, user: &Handle, method: u64) -> Result<u64> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!("@{} may only test their own contact methods", actor.handle))
+            })?;
+        }
+        let methods = self.store.contact_methods(user).await?;
+        let Some(m) = methods.into_iter().find(|m| m.id == method) else {
+            return Err(DomainError::not_found("id", format!("@{user} has no contact method {method}")).into());
+        };
+        let now = self.clock.now();
+        let mut key = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        let summary = format!("Test notification for @{user} from Muster");
+        let payload = match m.kind {
+            muster_domain::paging::ContactKind::Webhook => serde_json::json!({
+                "to": m.address,
+                "url": m.address,
+                "secret": m.secret,
+                "body": {"type": "test", "user": user.as_str(), "contact_method": m.id,
+                         "summary": summary, "sent_at": now.to_string()},
+            }),
+            muster_domain::paging::ContactKind::Email => serde_json::json!({
+                "to": m.address,
+                "subject": format!("[Muster] {summary}"),
+                "text": format!("{summary}: this contact method works.\n"),
+            }),
+        };
+        let job = muster_store::NewJob {
+            kind: m.kind.as_str().into(),
+            payload,
+            idempotency_key: format!("test-{}", hex::encode(key)),
+            due_at: crate::engine::immediately(now),
+            page: None,
+        };
+        let id = self.store.enqueue_job(&job, now).await?;
+        self.engine.wake();
+        Ok(id)
+    }
+}

@@ -1,0 +1,172 @@
+//! Muster's application layer: one function per use case, and the parts
+//! that run without a request — ingest, paging, the outbox engine.
+//!
+//! Each use case loads what the command needs, lets the domain decide inside
+//! the store's transaction, and returns domain values. Nothing here knows
+//! HTTP: the API, the web UI, the CLI's server side and chat adapters all
+//! call the same functions.
+//!
+//! # Layout
+//!
+//! - [`App`] and [`Config`] (this file): the handle every edge holds.
+//! - Use cases, each an `impl App` block: [`incidents`], [`users`],
+//!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`].
+//! - Parts the use cases stand on, which know nothing of `App`: [`clock`],
+//!   [`tokens`], [`throttle`], [`ingest`] (the batching pipeline),
+//!   [`pager`] (runs escalation steps, signs answer links) and [`engine`]
+//!   (the outbox's delivery loop).
+
+use std::sync::Arc;
+
+use muster_store::{Service, Store, StoreError};
+
+pub mod alerts;
+pub mod clock;
+pub mod contacts;
+pub mod engine;
+pub mod incidents;
+pub mod ingest;
+pub mod pager;
+pub mod paging;
+pub mod schedules;
+pub mod signin;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use alerts::ServiceInput;
+pub use clock::{Clock, SystemClock};
+pub use incidents::{DeclareInput, EntryInput, IncidentView, parse_handle};
+
+use crate::ingest::{Ingestor, RateLimit};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ingestor: Ingestor,
+    /// Services by integration key, read on every ingested event.
+    pub(crate) services_by_key: ServiceCache,
+    pub engine: Arc<crate::engine::Engine>,
+    pub pager: Arc<crate::pager::Pager>,
+    /// Failed sign-ins, per account and per address.
+    pub(crate) throttle: crate::throttle::Throttle,
+    /// Failed sign-ins and open live streams, for `/metrics`.
+    pub sign_in_failures: std::sync::atomic::AtomicU64,
+    pub live_streams: Arc<std::sync::atomic::AtomicI64>,
+    /// At most a few password checks at once (argon2 is memory-hard).
+    pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Woken when this instance committed a change to an incident (live views wait on it).
+    pub changed: Arc<tokio::sync::Notify>,
+    pub config: Config,
+}
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rate_limit: RateLimit,
+    /// The address people's browsers reach this server at, for the links
+    /// in notifications (`--public-url`).
+    pub public_url: String,
+    /// Where mail goes, e.g. `smtp://127.0.0.1:2525` (`MUSTER_SMTP_URL`).
+    pub smtp_url: Option<String>,
+    /// The sender of notification mail.
+    pub mail_from: String,
+    /// How long a job claimed by one instance is its own.
+    pub job_lease: std::time::Duration,
+    /// Run the delivery engine in the background. Tests that step a manual
+    /// clock leave it off and call `engine.run_due()` themselves.
+    pub run_engine: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rate_limit: RateLimit::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "Muster <muster@localhost>".into(),
+            job_lease: crate::engine::LEASE,
+            run_engine: true,
+        }
+    }
+}
+
+/// How long a service looked up by integration key is trusted. A key rotated
+/// on another instance stops working here after at most this long.
+const SERVICE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Default)]
+pub(crate) struct ServiceCache(std::sync::Mutex<std::collections::HashMap<String, (Service, std::time::Instant)>>);
+
+impl ServiceCache {
+    pub(crate) fn get(&self, key: &str) -> Option<Service> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|(_, at)| at.elapsed() < SERVICE_CACHE_TTL).map(|(s, _)| s.clone())
+    }
+
+    pub(crate) fn put(&self, key: &str, service: &Service) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (service.clone(), std::time::Instant::now()));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+impl App {
+    /// Needs a Tokio runtime: it starts the ingest task.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_rate_limit(store, clock, RateLimit::default())
+    }
+
+    pub fn with_rate_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit) -> Self {
+        Self::with_config(store, clock, Config { rate_limit: limit, ..Config::default() })
+            .expect("the default configuration is valid")
+    }
+
+    /// Fails on a configuration that cannot work (an SMTP URL that does not
+    /// parse).
+    pub fn with_config(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> std::result::Result<Self, String> {
+        let mailer =
+            config.smtp_url.as_deref().map(|url| crate::engine::Mailer::new(url, &config.mail_from)).transpose()?;
+        let pager = Arc::new(crate::pager::Pager::new(store.clone(), clock.clone(), &config.public_url));
+        let engine = crate::engine::Engine::new(store.clone(), clock.clone(), pager.clone(), mailer, config.job_lease);
+        let waker = engine.clone();
+        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit, Arc::new(move || waker.wake()));
+        if config.run_engine {
+            engine.spawn();
+        }
+        // Live views wake on every instance's timeline commits, too.
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let (listening, waker) = (store.clone(), changed.clone());
+        tokio::spawn(async move {
+            if let Err(e) = listening.listen_for_incidents(Arc::new(move || waker.notify_waiters())).await {
+                tracing::warn!(error = %e, "cannot listen for other instances' incident changes; live views re-check every second");
+            }
+        });
+        Ok(App {
+            store,
+            clock,
+            ingestor,
+            services_by_key: ServiceCache::default(),
+            engine,
+            pager,
+            throttle: crate::throttle::Throttle::default(),
+            password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
+            sign_in_failures: Default::default(),
+            live_streams: Default::default(),
+            changed,
+            config,
+        })
+    }
+}

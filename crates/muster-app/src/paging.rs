@@ -1,0 +1,260 @@
+//! The paging use cases: sending a page, answering it, notification rules.
+
+use muster_domain::page::{self, DeclineDecision, PageState, PageTarget};
+use muster_domain::paging::Target;
+use muster_domain::{Actor, Command, DomainError, Handle, IncidentRef, RoleKind};
+use muster_store::pages::step_job;
+use muster_store::{NewPage, PageMove, PageRecord, StoreError};
+
+use crate::pager::Answer;
+use crate::{App, Result};
+
+/// A move that answers the page as it is now (giving `roles` on an
+/// acknowledgement), or `None` when it is not open.
+fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) -> Option<PageMove> {
+    if !p.state.is_open() {
+        return None;
+    }
+    Some(PageMove {
+        page: p.id,
+        from_step: p.step,
+        state,
+        step: p.step,
+        notified: vec![],
+        current: Some(vec![]),
+        closed_by: Some(by.handle.clone()),
+        reason: None,
+        command: Some((by.clone(), Command::ClosePage { page: p.id, state, reason: None, roles })),
+        jobs: vec![],
+        // The page was the alert's way of finding someone: its answer acknowledges the alert.
+        acknowledge_alert: state == PageState::Acknowledged,
+    })
+}
+
+fn not_open(p: &PageRecord) -> StoreError {
+    let by = p.closed_by.as_ref().map(|h| format!(" by @{h}")).unwrap_or_default();
+    DomainError::Conflict(format!("page {} was {}{by} already", p.id, p.state)).into()
+}
+
+impl App {
+    async fn page_record(&self, id: u64) -> Result<PageRecord> {
+        self.store.page(id).await?.ok_or_else(|| DomainError::not_found("id", format!("there is no page {id}")).into())
+    }
+
+    pub async fn page(&self, id: u64) -> Result<(PageRecord, Vec<muster_store::Delivery>)> {
+        let p = self.page_record(id).await?;
+        let deliveries = self.store.deliveries(id).await?;
+        Ok((p, deliveries))
+    }
+
+    pub async fn pages(&self, filter: &muster_store::PageFilter) -> Result<Vec<PageRecord>> {
+        self.store.pages(filter).await
+    }
+
+    /// Pages someone for an incident. The incident manager (or backup, or an
+    /// admin) may page anyone and ask for a role; a tech lead may page
+    /// subject-matter experts. The page's first step is notified at once.
+    pub async fn page_for_incident(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        target: PageTarget,
+        message: &str,
+        role: Option<&str>,
+    ) -> Result<PageRecord> {
+        actor.require_write()?;
+        let message = page::parse_message(message)?;
+        let catalog = self.store.role_catalog().await?;
+        let roles: Vec<RoleKind> = role.map(|r| catalog.parse(r, "role")).transpose()?.into_iter().collect();
+        let (policy, target_text) = match &target {
+            PageTarget::User(h) => {
+                let member = self.store.user(h).await?;
+                match member {
+                    Some(u) if u.permission != muster_domain::Permission::Viewer => {}
+                    Some(_) => {
+                        return Err(DomainError::invalid(
+                            "target.user",
+                            format!("@{h} is a viewer and cannot respond"),
+                        )
+                        .into());
+                    }
+                    None => return Err(DomainError::invalid("target.user", format!("there is no user @{h}")).into()),
+                }
+                (page::single_step(Target::User(h.clone())), format!("@{h}"))
+            }
+            PageTarget::Schedule(id) => {
+                let Some(s) = self.store.schedule(*id).await? else {
+                    return Err(DomainError::invalid("target.schedule", format!("there is no schedule {id}")).into());
+                };
+                (page::single_step(Target::Schedule(*id)), format!("the on-call of {:?}", s.name))
+            }
+            PageTarget::Policy(id) => {
+                let Some(p) = self.store.policy(*id).await? else {
+                    return Err(
+                        DomainError::invalid("target.policy", format!("there is no escalation policy {id}")).into()
+                    );
+                };
+                let text = format!("escalation policy {:?}", p.policy.name);
+                (p.policy, text)
+            }
+        };
+        let new = NewPage {
+            incident: Some(r.0),
+            alert: None,
+            target,
+            target_text: target_text.clone(),
+            message: message.clone(),
+            roles: roles.clone(),
+            policy,
+            created_by: actor.clone(),
+        };
+        let now = self.clock.now();
+        let decide = |state: &muster_domain::Incident, page: u64| {
+            let command = Command::Page {
+                page,
+                target: target_text.clone(),
+                message: message.clone(),
+                roles: roles.clone(),
+                automatic: false,
+            };
+            state.execute(command, muster_domain::incident::Context { actor, now, catalog: &catalog })
+        };
+        let (p, _) = self.store.create_page(&new, now, &decide).await?;
+        self.engine.wake();
+        self.changed.notify_waiters();
+        Ok(p)
+    }
+
+    /// Whether `who` is in charge of the page's incident (incident manager
+    /// or backup), or an admin.
+    async fn in_charge(&self, incident: Option<&muster_domain::Incident>, who: &Handle) -> Result<bool> {
+        let holds = incident.is_some_and(|i| {
+            i.roles_of(who).iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+        });
+        Ok(holds || self.store.user(who).await?.is_some_and(|u| u.permission == muster_domain::Permission::Admin))
+    }
+
+    /// Acknowledges a page as `actor`: someone it notified (who takes on the
+    /// roles it asked for, if its sender may still give them), or whoever is
+    /// in charge of its incident. Acknowledging twice is fine; after someone
+    /// else did, 409.
+    pub async fn acknowledge_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
+        actor.require_write()?;
+        for _ in 0..5 {
+            let p = self.page_record(id).await?;
+            if p.state == PageState::Acknowledged && p.closed_by.as_ref() == Some(&actor.handle) {
+                return Ok(p);
+            }
+            if !p.state.is_open() {
+                return Err(not_open(&p));
+            }
+            let incident = match p.incident {
+                Some(n) => self.store.incident(n).await?,
+                None => None,
+            };
+            let in_charge = self.in_charge(incident.as_ref(), &actor.handle).await?;
+            if !page::may_acknowledge(&p.notified, &actor.handle, in_charge) {
+                return Err(DomainError::Forbidden(format!(
+                    "only the people page {id} notified, the incident manager, the backup or an admin may acknowledge it; @{} is none of those",
+                    actor.handle
+                ))
+                .into());
+            }
+            let automatic = p.created_by.as_str() == muster_store::alerts::SYSTEM;
+            let sender_may = automatic || self.in_charge(incident.as_ref(), &p.created_by).await?;
+            let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
+            let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;
+            if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
+                self.changed.notify_waiters();
+                return Ok(done);
+            }
+            // A step ran in between: look again.
+        }
+        Err(DomainError::Conflict(format!("page {id} kept changing; try again")).into())
+    }
+
+    /// Declines a page as one of the people its current step notified: an
+    /// escalation with steps left goes on to the next at once; otherwise the
+    /// page ends as declined.
+    pub async fn decline_page(&self, actor: &Actor, id: u64) -> Result<PageRecord> {
+        actor.require_write()?;
+        let p = self.page_record(id).await?;
+        let now = self.clock.now();
+        let decision = page::decide_decline(&p.policy, p.state, p.step).map_err(|_| not_open(&p))?;
+        if !page::may_decline(&p.current, &actor.handle) {
+            return Err(DomainError::Forbidden(format!(
+                "only the people the current step of page {id} notified may decline it; @{} is not one of them",
+                actor.handle
+            ))
+            .into());
+        }
+        let m = match decision {
+            DeclineDecision::End => answered(&p, PageState::Declined, actor, vec![]).ok_or_else(|| not_open(&p))?,
+            DeclineDecision::Escalate => {
+                let mut next = step_job(id, p.step, now);
+                next.idempotency_key = format!("page:{id}:step:{}:declined-by:{}", p.step, actor.handle);
+                PageMove {
+                    page: id,
+                    from_step: p.step,
+                    state: p.state,
+                    step: p.step,
+                    notified: vec![],
+                    current: Some(p.current.iter().filter(|h| **h != actor.handle).cloned().collect()),
+                    closed_by: None,
+                    reason: None,
+                    command: Some((actor.clone(), Command::DeclinePage { page: id })),
+                    jobs: vec![next],
+                    acknowledge_alert: false,
+                }
+            }
+        };
+        match self.store.move_page(&m, now).await? {
+            Some(done) => {
+                self.engine.wake();
+                self.changed.notify_waiters();
+                Ok(done)
+            }
+            None => Err(DomainError::Conflict(format!("page {id} moved on meanwhile; look again")).into()),
+        }
+    }
+
+    /// Answers a page through a signed link: no sign-in, the link names the
+    /// person and carries the signature.
+    pub async fn answer_by_link(&self, answer: Answer, id: u64, user: &str, sig: &str) -> Result<PageRecord> {
+        let handle = Handle::parse(user).map_err(|_| DomainError::Forbidden("this link is not valid".into()))?;
+        if !self.pager.verify(answer, id, &handle, sig).await? {
+            return Err(DomainError::Forbidden("this link is not valid".into()).into());
+        }
+        let Some(person) = self.store.user(&handle).await? else {
+            return Err(DomainError::Forbidden("this link is not valid".into()).into());
+        };
+        match answer {
+            Answer::Acknowledge => self.acknowledge_page(&person.actor(), id).await,
+            Answer::Decline => self.decline_page(&person.actor(), id).await,
+        }
+    }
+
+    pub async fn add_notification_rule(
+        &self,
+        actor: &Actor,
+        user: &Handle,
+        rule: page::NotificationRule,
+    ) -> Result<muster_store::NotificationRuleRecord> {
+        actor.require_write()?;
+        if &actor.handle != user {
+            actor.require_admin().map_err(|_| {
+                DomainError::Forbidden(format!("@{} may only set their own notification rules", actor.handle))
+            })?;
+        }
+        if rule.delay_seconds > muster_domain::paging::MAX_DELAY_SECONDS {
+            return Err(DomainError::invalid("delay_seconds", "a rule waits at most 86400 seconds").into());
+        }
+        self.user(user).await?;
+        self.store.add_notification_rule(user, &rule, self.clock.now()).await
+    }
+
+    pub async fn notification_rules(&self, user: &Handle) -> Result<Vec<muster_store::NotificationRuleRecord>> {
+        self.user(user).await?;
+        self.store.notification_rules(user).await
+    }
+}
