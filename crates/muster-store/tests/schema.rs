@@ -165,12 +165,17 @@ fn partial_index_predicates_compare_equal_across_the_two_spellings() {
         ("s <> 'x' AND (a IS NULL OR a > 3)", "((s <> 'x'::text) AND ((a IS NULL) OR (a > 3)))"),
         ("v = 'x'", "((v)::text = 'x'::character varying)"),
         ("status != 'resolved'", "(status <> 'resolved'::text)"),
+        ("state IN ('pending')", "(state = 'pending'::text)"),
     ];
     for (sqlite, postgres) in pairs {
         assert_eq!(normalize_predicate(sqlite), normalize_predicate(postgres), "{sqlite} vs {postgres}");
     }
     assert_ne!(normalize_predicate("done_at IS NULL"), normalize_predicate("(done_at IS NOT NULL)"));
     assert_ne!(normalize_predicate("status <> 'resolved'"), normalize_predicate("(status = 'resolved'::text)"));
+    assert_ne!(
+        normalize_predicate("state IN ('pending', 'notified')"),
+        normalize_predicate("(state = 'pending'::text)")
+    );
 }
 
 /// Every difference, one object at a time, or "" when there is none.
@@ -440,8 +445,9 @@ fn sqlite_index_predicate(sql: &str) -> String {
 
 /// A partial index predicate in a form where SQLite's text as written and
 /// PostgreSQL's `pg_get_expr` deparse compare equal: lower case, casts
-/// (`::text`) dropped, `!=` spelled `<>`, `= ANY (ARRAY[…])` spelled `IN (…)`, and every
-/// parenthesis and space removed.
+/// (`::text`) dropped, `!=` spelled `<>`, `IN ('a')` spelled `= 'a'`,
+/// `= ANY (ARRAY[…])` spelled `IN (…)`, and every parenthesis and space
+/// removed.
 ///
 /// This is a heuristic, not a parser. Dropping parentheses forgets grouping,
 /// so two predicates that differ only in how `AND` and `OR` nest compare
@@ -459,7 +465,26 @@ fn normalize_predicate(predicate: &str) -> String {
         rest = rest[i + 2..].trim_start_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '[' || c == ']');
     }
     out.push_str(rest);
-    let compact: String = out.chars().filter(|c| !c.is_whitespace()).collect();
+    // PostgreSQL keeps `x IN ('a')`, one value, as `x = 'a'`.
+    let mut rest = out.as_str();
+    let mut single = String::new();
+    while let Some(i) = rest.find(" in (") {
+        let list = &rest[i + " in (".len()..];
+        match list.find(')') {
+            Some(j) if !list[..j].contains(',') => {
+                single.push_str(&rest[..i]);
+                single.push_str(" = ");
+                single.push_str(&list[..j]);
+                rest = &list[j + 1..];
+            }
+            _ => {
+                single.push_str(&rest[..i + " in (".len()]);
+                rest = list;
+            }
+        }
+    }
+    single.push_str(rest);
+    let compact: String = single.chars().filter(|c| !c.is_whitespace()).collect();
     // `x=any(array['a','b'])` is how PostgreSQL writes `x IN ('a', 'b')`.
     let mut s = String::new();
     let mut rest = compact.as_str();
