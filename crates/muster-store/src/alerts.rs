@@ -676,8 +676,18 @@ macro_rules! shared_queries {
             Ok((Some(number), true))
         }
 
+        /// Puts an alert, and its pages, in incident `number`. Only an alert
+        /// in no incident yet: anything else is a conflict, and the caller's
+        /// transaction, dropped on the error, writes nothing.
         async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {
-            sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2").bind(number as i64).bind(alert as i64).execute(&mut *c).await?;
+            let done = sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2 AND incident IS NULL")
+                .bind(number as i64)
+                .bind(alert as i64)
+                .execute(&mut *c)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!("alert {alert} belongs to an incident already")));
+            }
             // The alert's pages belong to the incident now, too.
             sqlx::query("UPDATE pages SET incident = $1 WHERE alert = $2 AND incident IS NULL")
                 .bind(number as i64)
