@@ -4,7 +4,8 @@
 //! The SQL here is written once with `$N` placeholders, which SQLite (through
 //! sqlx) and PostgreSQL both accept, and instantiated per backend by the
 //! [`shared_queries`] macro. The only difference is the row lock PostgreSQL
-//! takes on an incident (`FOR UPDATE`); SQLite serializes writers anyway.
+//! takes on an incident or an alert (`FOR UPDATE`); SQLite serializes writers
+//! anyway.
 //!
 //! Dedup is the database's job: a partial unique index allows one alert that
 //! is not resolved per (service, dedup key), and a trigger is an upsert
@@ -209,7 +210,7 @@ pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS servic
      a.acknowledged_at, a.resolved_at, a.incident, a.assessment FROM alerts a JOIN services s ON s.id = a.service";
 
 /// The queries both backends share, for connection type `$db` and with
-/// `$lock` appended where an incident row is read for a change.
+/// `$lock` appended where an incident or an alert row is read for a change.
 macro_rules! shared_queries {
     ($db:ty, $lock:literal) => {
         use muster_domain::alert::{AlertAction, AlertStatus};
@@ -675,8 +676,18 @@ macro_rules! shared_queries {
             Ok((Some(number), true))
         }
 
+        /// Puts an alert, and its pages, in incident `number`. Only an alert
+        /// in no incident yet: anything else is a conflict, and the caller's
+        /// transaction, dropped on the error, writes nothing.
         async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {
-            sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2").bind(number as i64).bind(alert as i64).execute(&mut *c).await?;
+            let done = sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2 AND incident IS NULL")
+                .bind(number as i64)
+                .bind(alert as i64)
+                .execute(&mut *c)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!("alert {alert} belongs to an incident already")));
+            }
             // The alert's pages belong to the incident now, too.
             sqlx::query("UPDATE pages SET incident = $1 WHERE alert = $2 AND incident IS NULL")
                 .bind(number as i64)
@@ -702,8 +713,13 @@ macro_rules! shared_queries {
             Ok((next, events))
         }
 
-        /// Alert `id`, which must not belong to an incident yet.
+        /// Alert `id`, which must not belong to an incident yet, locked
+        /// before it is read: the first lock of the writers' order (alert,
+        /// incident, page), so two writers cannot both find it unlinked. The
+        /// lock is on its row alone: on the read, which joins the service,
+        /// `FOR UPDATE` would lock the service's row too.
         async fn unlinked_alert(c: &mut Conn, id: u64) -> Result<Alert> {
+            sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(id as i64).execute(&mut *c).await?;
             let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
             match found.incident {
                 Some(other) => Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already"))),
