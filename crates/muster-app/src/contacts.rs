@@ -2,6 +2,9 @@
 
 use muster_domain::{Actor, DomainError, Handle};
 
+use muster_domain::outbox::{Email, Job, Webhook};
+use muster_domain::paging::ContactKind;
+
 use crate::{App, Result};
 
 impl App {
@@ -54,26 +57,26 @@ impl App {
         let mut key = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
         let summary = format!("Test notification for @{user} from Muster");
-        let payload = match m.kind {
-            muster_domain::paging::ContactKind::Webhook => serde_json::json!({
-                "to": m.address,
-                "url": m.address,
-                "secret": m.secret,
-                "body": {"type": "test", "user": user.as_str(), "contact_method": m.id,
-                         "summary": summary, "sent_at": now.to_string()},
+        let job = match m.kind {
+            ContactKind::Webhook => Job::Webhook(Webhook {
+                contact_method: Some(m.id),
+                to: m.address.clone(),
+                for_page: None,
+                body: serde_json::json!({"type": "test", "user": user.as_str(), "contact_method": m.id,
+                                         "summary": summary, "sent_at": now.to_string()}),
+                legacy_secret: None,
             }),
-            muster_domain::paging::ContactKind::Email => serde_json::json!({
-                "to": m.address,
-                "subject": format!("[Muster] {summary}"),
-                "text": format!("{summary}: this contact method works.\n"),
+            ContactKind::Email => Job::Email(Email {
+                to: m.address.clone(),
+                subject: format!("[Muster] {summary}"),
+                text: format!("{summary}: this contact method works.\n"),
+                for_page: None,
             }),
         };
         let job = muster_store::NewJob {
-            kind: m.kind.as_str().into(),
-            payload,
+            job,
             idempotency_key: format!("test-{}", hex::encode(key)),
             due_at: crate::engine::immediately(now),
-            page: None,
         };
         let id = self.store.enqueue_job(&job, now).await?;
         self.engine.wake();

@@ -13,14 +13,16 @@
 //!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`].
 //! - Parts the use cases stand on, which know nothing of `App`: [`clock`],
 //!   [`tokens`], [`throttle`], [`ingest`] (the batching pipeline),
-//!   [`pager`] (runs escalation steps, signs answer links) and [`engine`]
-//!   (the outbox's delivery loop).
+//!   [`pager`] (runs escalation steps, signs answer links), [`engine`]
+//!   (the outbox's delivery loop) and [`channels`] (webhooks, mail, page
+//!   steps: how each kind of job is delivered).
 
 use std::sync::Arc;
 
 use muster_store::{Service, Store, StoreError};
 
 pub mod alerts;
+pub mod channels;
 pub mod clock;
 pub mod contacts;
 pub mod engine;
@@ -63,18 +65,28 @@ pub struct App {
 }
 
 /// How a server runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub rate_limit: RateLimit,
     /// The address people's browsers reach this server at, for the links
     /// in notifications (`--public-url`).
     pub public_url: String,
-    /// Where mail goes, e.g. `smtp://127.0.0.1:2525` (`MUSTER_SMTP_URL`).
+    /// Where mail goes, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://mail.example.com` (`MUSTER_SMTP_URL`; see
+    /// [`channels::email::SmtpServer`]).
     pub smtp_url: Option<String>,
+    /// The SMTP user name and password when the URL has none
+    /// (`MUSTER_SMTP_USERNAME`, `MUSTER_SMTP_PASSWORD`).
+    pub smtp_credentials: Option<(String, String)>,
+    /// Certificates to trust besides the system's, for webhooks and mail
+    /// (`--ca-file`).
+    pub trust: channels::tls::TrustRoots,
     /// The sender of notification mail.
     pub mail_from: String,
     /// How long a job claimed by one instance is its own.
     pub job_lease: std::time::Duration,
+    /// Attempts before a job is dead-lettered.
+    pub job_max_attempts: u32,
     /// Run the delivery engine in the background. Tests that step a manual
     /// clock leave it off and call `engine.run_due()` themselves.
     pub run_engine: bool,
@@ -86,10 +98,30 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             public_url: "http://127.0.0.1:8080".into(),
             smtp_url: None,
+            smtp_credentials: None,
+            trust: channels::tls::TrustRoots::system(),
             mail_from: "Muster <muster@localhost>".into(),
             job_lease: crate::engine::LEASE,
+            job_max_attempts: crate::engine::MAX_ATTEMPTS,
             run_engine: true,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// Everything but the SMTP password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("rate_limit", &self.rate_limit)
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|u| u.split('@').next_back().unwrap_or_default()))
+            .field("smtp_user", &self.smtp_credentials.as_ref().map(|(u, _)| u))
+            .field("trust", &self.trust)
+            .field("mail_from", &self.mail_from)
+            .field("job_lease", &self.job_lease)
+            .field("job_max_attempts", &self.job_max_attempts)
+            .field("run_engine", &self.run_engine)
+            .finish()
     }
 }
 
@@ -131,16 +163,33 @@ impl App {
     }
 
     /// Fails on a configuration that cannot work (an SMTP URL that does not
-    /// parse).
+    /// parse, a sender that is no address).
     pub fn with_config(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> std::result::Result<Self, String> {
-        let mailer =
-            config.smtp_url.as_deref().map(|url| crate::engine::Mailer::new(url, &config.mail_from)).transpose()?;
+        use channels::email::{EmailChannel, Mailer, SmtpServer};
+        let mailer = match &config.smtp_url {
+            Some(url) => {
+                let server = SmtpServer::parse(url, config.smtp_credentials.clone())?;
+                Some(Mailer::new(&server, &config.mail_from, &config.trust)?)
+            }
+            None => None,
+        };
         let pager = Arc::new(crate::pager::Pager::new(store.clone(), clock.clone(), &config.public_url));
-        let engine = crate::engine::Engine::new(store.clone(), clock.clone(), pager.clone(), mailer, config.job_lease);
+        let http = config.trust.http_client(std::time::Duration::from_secs(10))?;
+        let channels: Vec<Arc<dyn channels::Channel>> = vec![
+            Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
+            Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http)),
+            Arc::new(EmailChannel::new(mailer)),
+        ];
+        let settings = engine::Settings {
+            lease: config.job_lease,
+            max_attempts: config.job_max_attempts.max(1),
+            ..engine::Settings::default()
+        };
+        let engine = engine::Engine::new(store.clone(), clock.clone(), channels, settings);
         let waker = engine.clone();
         let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit, Arc::new(move || waker.wake()));
         if config.run_engine {

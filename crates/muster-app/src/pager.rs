@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use muster_domain::page::{self, PageState, StepDecision};
+use muster_domain::outbox::{Email, ForPage, Job, Webhook};
 use muster_domain::paging::{ContactKind, Target};
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
 use muster_store::pages::step_job;
@@ -252,11 +253,15 @@ impl Pager {
                 "alert": about["alert"], "incident": about["incident"],
                 "roles": p.roles.iter().map(RoleKind::key).collect::<Vec<_>>(), "sent_at": now.to_string(),
             });
-            let payload = match m.kind {
-                ContactKind::Webhook => {
-                    json!({"page": p.id, "step": step + 1, "person": person.as_str(), "to": m.address, "url": m.address,
-                           "secret": m.secret, "body": body})
-                }
+            let for_page = Some(ForPage { page: p.id, step: step + 1, person: person.as_str().to_owned() });
+            let job = match m.kind {
+                ContactKind::Webhook => Job::Webhook(Webhook {
+                    contact_method: Some(m.id),
+                    to: m.address.clone(),
+                    for_page,
+                    body,
+                    legacy_secret: None,
+                }),
                 ContactKind::Email => {
                     let subject: String = format!("[Muster] Page {}: {summary}", p.id).chars().take(200).collect();
                     let mut text = format!("You are paged: {summary}\n\n");
@@ -279,16 +284,13 @@ impl Pager {
                         ));
                     }
                     text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
-                    json!({"page": p.id, "step": step + 1, "person": person.as_str(), "to": m.address,
-                           "subject": subject, "text": text})
+                    Job::Email(Email { to: m.address.clone(), subject, text, for_page })
                 }
             };
             jobs.push(NewJob {
-                kind: m.kind.as_str().into(),
-                payload,
+                job,
                 idempotency_key: format!("page:{}:step:{step}:method:{method}:after:{delay}", p.id),
                 due_at,
-                page: Some(p.id),
             });
         }
         Ok(jobs)

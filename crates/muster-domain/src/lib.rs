@@ -11,6 +11,8 @@
 //!   step notifies at an instant.
 //! - [`page`]: pages and their escalation: states, what a step's timer
 //!   does, declines, and which contact methods notify a person when.
+//! - [`outbox`]: the side effects to deliver (page steps, webhooks, mail)
+//!   as one enum, their stored form and which lane they take.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
 //!   with the allowed status moves.
 //! - [`user`]: handles, permission levels and the acting user.
@@ -32,6 +34,7 @@
 pub mod alert;
 pub mod error;
 pub mod incident;
+pub mod outbox;
 pub mod page;
 pub mod paging;
 pub mod priority;

@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use common::external::eventually;
 use common::receiver::Receiver;
 use common::{ADMIN_TOKEN, ManualClock, TestServer};
-use muster_app::engine::signature;
+use muster_app::channels::webhook::signature;
 use muster_app::{App, Clock, Config};
+use muster_domain::outbox::{Job, Webhook};
 use muster_store::NewJob;
 use muster_store::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -60,11 +61,15 @@ async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: 
     let engine = app.engine.clone();
     let (receiver, url) = Receiver::start(vec![StatusCode::SERVICE_UNAVAILABLE]).await;
     let job = NewJob {
-        kind: "webhook".into(),
-        payload: json!({"url": url, "secret": "s3cret", "body": {"hello": "world"}}),
+        job: Job::Webhook(Webhook {
+            contact_method: None,
+            to: url,
+            for_page: None,
+            body: json!({"hello": "world"}),
+            legacy_secret: None,
+        }),
         idempotency_key: "page-1-step-0".into(),
         due_at: clock.now(),
-        page: None,
     };
     let id = store.enqueue_job(&job, clock.now()).await.unwrap();
 

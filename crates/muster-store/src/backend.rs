@@ -464,6 +464,16 @@ macro_rules! store_impl {
                 })
             }
 
+            async fn contact_method(&self, id: u64) -> Result<Option<crate::ContactMethod>> {
+                let found: Option<crate::schedules::ContactRow> = sqlx::query_as(
+                    "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE id = $1",
+                )
+                .bind(id as i64)
+                .fetch_optional(&self.$read)
+                .await?;
+                found.map(crate::schedules::contact).transpose()
+            }
+
             async fn contact_methods(&self, user: &Handle) -> Result<Vec<crate::ContactMethod>> {
                 let found: Vec<crate::schedules::ContactRow> = sqlx::query_as(
                     "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE handle = $1 ORDER BY id",
@@ -486,11 +496,17 @@ macro_rules! store_impl {
                 Ok(id as u64)
             }
 
-            async fn claim_jobs(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::Job>> {
-                let rows: Vec<crate::jobs::JobRow> = sqlx::query_as(concat!(
+            async fn claim_jobs(
+                &self,
+                lane: muster_domain::outbox::Lane,
+                now: Timestamp,
+                lease_until: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<crate::ClaimedJob>> {
+                let rows: Vec<crate::jobs::ClaimedRow> = sqlx::query_as(concat!(
                     "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
-                     WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $2
-                                  AND (locked_until IS NULL OR locked_until <= $2)
+                     WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND dead_at IS NULL AND lane = $4
+                                  AND due_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)
                                   ORDER BY due_at, id LIMIT $3",
                     $skip,
                     ") RETURNING id, kind, payload, idempotency_key, attempts, due_at"
@@ -498,15 +514,16 @@ macro_rules! store_impl {
                 .bind(micros(lease_until))
                 .bind(micros(now))
                 .bind(i64::from(limit))
+                .bind(lane.as_i64())
                 .fetch_all(&self.$write)
                 .await?;
-                rows.into_iter().map(crate::jobs::job).collect()
+                rows.into_iter().map(crate::jobs::ClaimedRow::into_job).collect()
             }
 
             async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL
-                     WHERE id = $2 AND locked_until = $3 AND done_at IS NULL",
+                     WHERE id = $2 AND locked_until = $3 AND done_at IS NULL AND dead_at IS NULL",
                 )
                 .bind(micros(now))
                 .bind(id as i64)
@@ -530,10 +547,47 @@ macro_rules! store_impl {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn bury_job(&self, id: u64, lease: Timestamp, now: Timestamp, error: &str) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET dead_at = $1, locked_until = NULL, last_error = $2
+                     WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL",
+                )
+                .bind(micros(now))
+                .bind(error)
+                .bind(id as i64)
+                .bind(micros(lease))
+                .execute(&self.$write)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn jobs(&self, f: &crate::JobFilter) -> Result<Vec<crate::JobRecord>> {
+                let mut q = sqlx::QueryBuilder::new(crate::jobs::JOB_COLUMNS);
+                q.push(" WHERE 1 = 1");
+                match f.state {
+                    None => {}
+                    Some(crate::JobState::Pending) => {
+                        q.push(" AND done_at IS NULL AND dead_at IS NULL");
+                    }
+                    Some(crate::JobState::Done) => {
+                        q.push(" AND done_at IS NOT NULL");
+                    }
+                    Some(crate::JobState::Dead) => {
+                        q.push(" AND dead_at IS NOT NULL AND done_at IS NULL");
+                    }
+                }
+                if let Some(before) = f.before {
+                    q.push(" AND id < ").push_bind(before as i64);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit.unwrap_or(100)));
+                let found: Vec<crate::jobs::JobRow> = q.build_query_as().fetch_all(&self.$read).await?;
+                found.into_iter().map(crate::jobs::JobRow::into_record).collect()
+            }
+
             async fn next_job_due(&self) -> Result<Option<Timestamp>> {
                 let (due,): (Option<i64>,) = sqlx::query_as(
                     "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
-                     FROM jobs WHERE done_at IS NULL",
+                     FROM jobs WHERE done_at IS NULL AND dead_at IS NULL",
                 )
                 .fetch_one(&self.$read)
                 .await?;
@@ -541,13 +595,18 @@ macro_rules! store_impl {
             }
 
             async fn job_status(&self, id: u64) -> Result<Option<crate::JobStatus>> {
-                let row: Option<(i64, Option<i64>, Option<String>)> =
-                    sqlx::query_as("SELECT attempts, done_at, last_error FROM jobs WHERE id = $1")
+                let row: Option<(i64, Option<i64>, Option<i64>, Option<String>)> =
+                    sqlx::query_as("SELECT attempts, done_at, dead_at, last_error FROM jobs WHERE id = $1")
                         .bind(id as i64)
                         .fetch_optional(&self.$read)
                         .await?;
-                row.map(|(attempts, done, error)| {
-                    Ok(crate::JobStatus { attempts: attempts as u32, done_at: done.map(rows::timestamp).transpose()?, last_error: error })
+                row.map(|(attempts, done, dead, error)| {
+                    Ok(crate::JobStatus {
+                        attempts: attempts as u32,
+                        done_at: done.map(rows::timestamp).transpose()?,
+                        dead_at: dead.map(rows::timestamp).transpose()?,
+                        last_error: error,
+                    })
                 })
                 .transpose()
             }
@@ -738,16 +797,21 @@ macro_rules! store_impl {
                         .await?;
                 let (pending, retrying): (i64, i64) = sqlx::query_as(
                     "SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0)
-                     FROM jobs WHERE done_at IS NULL",
+                     FROM jobs WHERE done_at IS NULL AND dead_at IS NULL",
                 )
                 .fetch_one(&self.$read)
                 .await?;
+                let (dead,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE dead_at IS NOT NULL AND done_at IS NULL")
+                        .fetch_one(&self.$read)
+                        .await?;
                 Ok(crate::Gauges {
                     incidents: incidents.into_iter().map(|(s, p, n)| (s, p, n as u64)).collect(),
                     alerts: alerts.into_iter().map(|(s, n)| (s, n as u64)).collect(),
                     open_pages: open_pages as u64,
                     jobs_pending: pending as u64,
                     jobs_retrying: retrying as u64,
+                    jobs_dead: dead as u64,
                 })
             }
 

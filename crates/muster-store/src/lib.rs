@@ -121,7 +121,7 @@ pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
-pub use jobs::{Job, JobStatus, NewJob};
+pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, NotificationRuleRecord, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
 
@@ -220,18 +220,32 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ContactMethod>;
     async fn contact_methods(&self, user: &Handle) -> Result<Vec<ContactMethod>>;
+    /// One contact method by id (with its secret: channels read it at delivery).
+    async fn contact_method(&self, id: u64) -> Result<Option<ContactMethod>>;
 
     /// Adds a job to the outbox; the same idempotency key twice is one job.
     async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<u64>;
-    /// Leases up to `limit` due jobs until `lease_until`. On PostgreSQL
-    /// `FOR UPDATE SKIP LOCKED`, so instances never claim the same job.
-    async fn claim_jobs(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<Job>>;
+    /// Leases up to `limit` due jobs of `lane` until `lease_until`, the
+    /// longest due first. On PostgreSQL `FOR UPDATE SKIP LOCKED`, so
+    /// instances never claim the same job.
+    async fn claim_jobs(
+        &self,
+        lane: muster_domain::outbox::Lane,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>>;
     /// Records a delivery: the job is never run again. `lease` is the
     /// `lease_until` of the claim: a worker whose lease ran out (and the job
     /// was claimed again) records nothing, and gets `false`.
     async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool>;
     /// Puts a job back for another attempt at `due_at`, under the same lease rule.
     async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool>;
+    /// Dead-letters a job (its last attempt failed, or it can never be
+    /// delivered): kept with its error, never run again. Same lease rule.
+    async fn bury_job(&self, id: u64, lease: Timestamp, now: Timestamp, error: &str) -> Result<bool>;
+    /// Jobs newest first, for admins.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
     /// When the next unfinished job is due (or its lease runs out).
     async fn next_job_due(&self) -> Result<Option<Timestamp>>;
     async fn job_status(&self, id: u64) -> Result<Option<JobStatus>>;
@@ -297,6 +311,8 @@ pub struct Gauges {
     /// Outbox jobs not done yet, and those among them that failed at least once.
     pub jobs_pending: u64,
     pub jobs_retrying: u64,
+    /// Outbox jobs that were given up on (dead-lettered).
+    pub jobs_dead: u64,
 }
 
 /// A signed-in browser.

@@ -105,11 +105,9 @@ pub struct NotificationRuleRecord {
 /// each step's timer one job, however often it is enqueued.
 pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
     NewJob {
-        kind: "page.step".into(),
-        payload: serde_json::json!({"page": page, "step": step}),
+        job: muster_domain::outbox::Job::PageStep { page, step },
         idempotency_key: format!("page:{page}:step:{step}"),
         due_at,
-        page: Some(page),
     }
 }
 
@@ -184,16 +182,18 @@ macro_rules! page_queries {
 
         pub(crate) async fn insert_jobs(c: &mut Conn, jobs: &[crate::NewJob], now: Timestamp) -> Result<()> {
             for job in jobs {
+                let (kind, payload) = job.job.to_stored();
                 sqlx::query(
-                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
                 )
-                .bind(&job.kind)
-                .bind(job.payload.to_string())
+                .bind(kind)
+                .bind(payload.to_string())
                 .bind(&job.idempotency_key)
                 .bind(micros(job.due_at))
                 .bind(micros(now))
-                .bind(job.page.map(|p| p as i64))
+                .bind(job.job.page().map(|p| p as i64))
+                .bind(job.job.lane().as_i64())
                 .execute(&mut *c)
                 .await?;
             }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use muster_domain::Timestamp;
 use muster_store::testing::TestDatabase;
 use muster_store::{NewJob, Store};
-use serde_json::json;
+use muster_domain::outbox::{Email, Job, Lane};
+use muster_store::{JobFilter, JobState};
 
 use muster_store::on_both_backends;
 
 on_both_backends!(
     a_job_is_leased_retried_and_once_done_never_claimed_again,
     concurrent_claims_never_share_a_job,
+    each_lane_is_claimed_on_its_own,
+    a_buried_job_is_never_claimed_again_and_is_listed_as_dead,
     another_instance_hears_of_a_committed_job,
     another_instance_hears_of_new_timeline_entries,
 );
@@ -22,14 +25,15 @@ fn at(s: u64) -> Timestamp {
     Timestamp::from_second(1_790_000_000 + s as i64).unwrap()
 }
 
+/// A job outside the paging lane (a mail to `key`).
 fn job(key: &str, due: u64) -> NewJob {
-    NewJob {
-        kind: "webhook".into(),
-        payload: json!({"k": key}),
-        idempotency_key: key.into(),
-        due_at: at(due),
-        page: None,
-    }
+    let mail = Email { to: key.into(), subject: "s".into(), text: "t".into(), for_page: None };
+    NewJob { job: Job::Email(mail), idempotency_key: key.into(), due_at: at(due) }
+}
+
+/// A page step's timer: the paging lane.
+fn step(page: u64, due: u64) -> NewJob {
+    NewJob { job: Job::PageStep { page, step: 0 }, idempotency_key: format!("step-{page}"), due_at: at(due) }
 }
 
 async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatabase) {
@@ -37,25 +41,65 @@ async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatab
     let id = store.enqueue_job(&job("a", 10), at(0)).await.unwrap();
     assert_eq!(store.enqueue_job(&job("a", 10), at(0)).await.unwrap(), id, "one job per idempotency key");
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(10)));
-    assert!(store.claim_jobs(at(9), at(39), 10).await.unwrap().is_empty(), "not due yet");
-    let claimed = store.claim_jobs(at(10), at(40), 10).await.unwrap();
-    assert_eq!((claimed.len(), claimed[0].attempts, claimed[0].payload["k"].as_str()), (1, 1, Some("a")));
-    assert!(store.claim_jobs(at(20), at(50), 10).await.unwrap().is_empty(), "leased");
-    let again = store.claim_jobs(at(40), at(70), 10).await.unwrap();
+    assert!(store.claim_jobs(Lane::Other, at(9), at(39), 10).await.unwrap().is_empty(), "not due yet");
+    let claimed = store.claim_jobs(Lane::Other, at(10), at(40), 10).await.unwrap();
+    assert_eq!((claimed.len(), claimed[0].attempts), (1, 1));
+    assert_eq!(claimed[0].job, Ok(job("a", 10).job), "the job reads back as it was written");
+    assert!(store.claim_jobs(Lane::Other, at(20), at(50), 10).await.unwrap().is_empty(), "leased");
+    let again = store.claim_jobs(Lane::Other, at(40), at(70), 10).await.unwrap();
     assert_eq!(again[0].attempts, 2, "an expired lease (a crashed worker) is claimed again");
     assert!(!store.finish_job(id, at(40), at(41)).await.unwrap(), "the first worker's lease is gone");
     assert!(!store.retry_job(id, at(40), at(41), "late").await.unwrap());
     assert!(store.job_status(id).await.unwrap().unwrap().done_at.is_none(), "a lost lease records nothing");
     assert!(store.retry_job(id, at(70), at(100), "503 from the receiver").await.unwrap());
     assert_eq!(store.job_status(id).await.unwrap().unwrap().last_error.as_deref(), Some("503 from the receiver"));
-    assert!(store.claim_jobs(at(99), at(129), 10).await.unwrap().is_empty());
-    assert_eq!(store.claim_jobs(at(100), at(130), 10).await.unwrap().len(), 1);
+    assert!(store.claim_jobs(Lane::Other, at(99), at(129), 10).await.unwrap().is_empty());
+    assert_eq!(store.claim_jobs(Lane::Other, at(100), at(130), 10).await.unwrap().len(), 1);
     assert!(store.finish_job(id, at(130), at(101)).await.unwrap());
     assert!(!store.finish_job(id, at(130), at(102)).await.unwrap(), "done once");
-    assert!(store.claim_jobs(at(10_000), at(10_030), 10).await.unwrap().is_empty(), "done is done");
+    assert!(store.claim_jobs(Lane::Other, at(10_000), at(10_030), 10).await.unwrap().is_empty(), "done is done");
     assert_eq!(store.next_job_due().await.unwrap(), None);
     let status = store.job_status(id).await.unwrap().unwrap();
     assert_eq!((status.attempts, status.done_at), (3, Some(at(101))));
+}
+
+async fn each_lane_is_claimed_on_its_own(db: TestDatabase) {
+    let store = db.open().await;
+    store.enqueue_job(&job("test-mail", 0), at(0)).await.unwrap();
+    store.enqueue_job(&step(7, 5), at(0)).await.unwrap();
+    let paging = store.claim_jobs(Lane::Paging, at(10), at(40), 10).await.unwrap();
+    assert_eq!(paging.iter().map(|j| j.job.clone()).collect::<Vec<_>>(), [Ok(Job::PageStep { page: 7, step: 0 })]);
+    let other = store.claim_jobs(Lane::Other, at(10), at(40), 10).await.unwrap();
+    assert_eq!(other.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["email"]);
+    let listed = store.jobs(&JobFilter::default()).await.unwrap();
+    let lanes: Vec<(&str, Lane)> = listed.iter().map(|j| (j.kind.as_str(), j.lane)).collect();
+    assert_eq!(lanes, [("page.step", Lane::Paging), ("email", Lane::Other)], "newest first");
+}
+
+async fn a_buried_job_is_never_claimed_again_and_is_listed_as_dead(db: TestDatabase) {
+    let store = db.open().await;
+    let dead = store.enqueue_job(&job("dead@example.com", 0), at(0)).await.unwrap();
+    let alive = store.enqueue_job(&job("alive@example.com", 0), at(0)).await.unwrap();
+    let claimed = store.claim_jobs(Lane::Other, at(1), at(31), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(!store.bury_job(dead, at(99), at(2), "late").await.unwrap(), "only under the lease it was claimed with");
+    assert!(store.bury_job(dead, at(31), at(2), "550 no such user").await.unwrap());
+    assert!(store.retry_job(alive, at(31), at(5), "timeout").await.unwrap());
+    assert!(!store.finish_job(dead, at(31), at(3)).await.unwrap(), "dead is never done");
+    let later = store.claim_jobs(Lane::Other, at(1000), at(1030), 10).await.unwrap();
+    assert_eq!(later.iter().map(|j| j.id).collect::<Vec<_>>(), [alive], "the dead job is not claimed again");
+    assert!(store.finish_job(alive, at(1030), at(1001)).await.unwrap());
+    assert_eq!(store.next_job_due().await.unwrap(), None, "a dead job is never due");
+
+    let status = store.job_status(dead).await.unwrap().unwrap();
+    assert_eq!((status.dead_at, status.done_at, status.last_error.as_deref()), (Some(at(2)), None, Some("550 no such user")));
+    let listed = store.jobs(&JobFilter { state: Some(JobState::Dead), ..Default::default() }).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id, listed[0].state, listed[0].to.as_deref()), (dead, JobState::Dead, Some("dead@example.com")));
+    let done = store.jobs(&JobFilter { state: Some(JobState::Done), ..Default::default() }).await.unwrap();
+    assert_eq!(done.iter().map(|j| j.id).collect::<Vec<_>>(), [alive]);
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!((gauges.jobs_pending, gauges.jobs_dead), (0, 1));
 }
 
 async fn concurrent_claims_never_share_a_job(db: TestDatabase) {
@@ -69,7 +113,7 @@ async fn concurrent_claims_never_share_a_job(db: TestDatabase) {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let got = store.claim_jobs(at(1), at(1000), 7).await.unwrap();
+                    let got = store.claim_jobs(Lane::Other, at(1), at(1000), 7).await.unwrap();
                     if got.is_empty() {
                         return mine;
                     }

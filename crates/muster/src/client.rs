@@ -11,11 +11,19 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .context("failed to build the HTTP client")?;
+    /// A client for the server at `base` (http:// or https://, verified
+    /// against the system's roots and those in `ca_file`).
+    pub fn new(base: &str, token: Option<String>, ca_file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("the CA file {} is not a PEM bundle", path.display()))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().context("failed to build the HTTP client")?;
         Ok(Client { http, base: base.trim_end_matches('/').to_owned(), token })
     }
 
@@ -31,7 +39,7 @@ impl Client {
             req = req.json(b);
         }
         let resp =
-            req.send().await.with_context(|| format!("cannot reach Muster at {} (set MUSTER_URL)", self.base))?;
+            req.send().await.map_err(|e| anyhow!("cannot reach Muster at {} (set MUSTER_URL): {}", self.base, chain(&e)))?;
         let status = resp.status();
         let text = resp.text().await.context("failed to read the response")?;
         if status == StatusCode::NO_CONTENT || text.is_empty() {
@@ -69,4 +77,17 @@ impl Client {
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(Method::DELETE, path, None).await
     }
+}
+
+/// An error with its causes (reqwest's own message hides why: a refused
+/// connection, a certificate not trusted).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }

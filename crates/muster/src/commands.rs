@@ -30,6 +30,11 @@ pub struct Connection {
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// PEM file of CA certificates to trust besides the system's: for the
+    /// client against an https:// server, and for the server's https://
+    /// webhooks and SMTP over TLS (a private CA).
+    #[arg(long, global = true, env = "MUSTER_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -320,7 +325,7 @@ pub enum UserCmd {
 }
 
 pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
-    let client = Client::new(&conn.url, conn.token.clone())?;
+    let client = Client::new(&conn.url, conn.token.clone(), conn.ca_file.as_deref())?;
     let out = Output { json: conn.json };
     match cmd {
         ClientCommand::Incident(c) => incident(&client, &out, c).await,

@@ -53,9 +53,17 @@ enum Top {
         /// (default: http:// and the listening address).
         #[arg(long, env = "MUSTER_PUBLIC_URL")]
         public_url: Option<String>,
-        /// SMTP server for email notifications: smtp://[user:password@]host:port (no TLS).
-        #[arg(long, env = "MUSTER_SMTP_URL")]
+        /// SMTP server for email notifications: smtp://[user:password@]host[:port][?tls=none|starttls|required]
+        /// or smtps://… (TLS from the start, port 465).
+        #[arg(long, env = "MUSTER_SMTP_URL", hide_env_values = true)]
         smtp_url: Option<String>,
+        /// SMTP user name, when the URL has none.
+        #[arg(long, env = "MUSTER_SMTP_USERNAME")]
+        smtp_username: Option<String>,
+        /// SMTP password, when the URL has none.
+        #[arg(long, env = "MUSTER_SMTP_PASSWORD", hide_env_values = true)]
+        smtp_password: Option<String>,
+
         /// The sender of notification mail.
         #[arg(long, env = "MUSTER_MAIL_FROM", default_value = "Muster <muster@localhost>")]
         mail_from: String,
@@ -64,6 +72,11 @@ enum Top {
         #[arg(long, env = "MUSTER_JOB_LEASE_SECONDS", default_value_t = 60,
               value_parser = clap::value_parser!(u64).range(2..=86_400))]
         job_lease_seconds: u64,
+        /// Attempts at delivering a job before it is dead-lettered
+        /// (GET /api/v1/jobs?state=dead).
+        #[arg(long, env = "MUSTER_JOB_MAX_ATTEMPTS", default_value_t = muster_app::engine::MAX_ATTEMPTS,
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        job_max_attempts: u32,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -93,18 +106,33 @@ fn main() -> ExitCode {
                 ingest_burst,
                 public_url,
                 smtp_url,
+                smtp_username,
+                smtp_password,
                 mail_from,
                 job_lease_seconds,
+                job_max_attempts,
             } => {
-                let config = muster_app::Config {
-                    rate_limit: muster_app::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
-                    public_url: public_url.unwrap_or_default(),
-                    smtp_url,
-                    mail_from,
-                    job_lease: std::time::Duration::from_secs(job_lease_seconds),
-                    run_engine: true,
+                let trust = match &cli.connection.ca_file {
+                    Some(path) => muster_app::channels::tls::TrustRoots::from_file(path).map_err(anyhow::Error::msg),
+                    None => Ok(muster_app::channels::tls::TrustRoots::system()),
                 };
-                serve(listen, &database, admin_token.as_deref(), config).await
+                match trust {
+                    Ok(trust) => {
+                        let config = muster_app::Config {
+                            rate_limit: muster_app::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
+                            public_url: public_url.unwrap_or_default(),
+                            smtp_url,
+                            smtp_credentials: smtp_username.map(|u| (u, smtp_password.unwrap_or_default())),
+                            trust,
+                            mail_from,
+                            job_lease: std::time::Duration::from_secs(job_lease_seconds),
+                            job_max_attempts,
+                            run_engine: true,
+                        };
+                        serve(listen, &database, admin_token.as_deref(), config).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Top::Migrate { database } => migrate(&database).await,
             Top::Client(cmd) => commands::run(cmd, cli.connection).await,

@@ -1,0 +1,66 @@
+//! Channels: the ways a job leaves Muster.
+//!
+//! The engine knows none of them. It hands each claimed job to the channel
+//! registered for the job's kind ([`Channel::kinds`]) and records what came
+//! back: done, try again (after `Retry-After`, when the receiver said), or
+//! never (a permanent failure goes straight to the dead letters). A new way
+//! to reach people is a new file here implementing [`Channel`], registered
+//! in `App::with_config`.
+//!
+//! - [`webhook`]: signed JSON POSTs over HTTP or HTTPS.
+//! - [`email`]: mail over SMTP, with STARTTLS or implicit TLS.
+//! - [`page_step`]: an escalation step's timer, run by the pager.
+//! - [`tls`]: the roots both trust (the system's, plus `--ca-file`).
+
+use std::time::Duration;
+
+use muster_domain::Timestamp;
+use muster_domain::outbox::Job;
+
+pub mod email;
+pub mod page_step;
+pub mod tls;
+pub mod webhook;
+
+/// One attempt at delivering a job.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub job: u64,
+    /// The same on every attempt of the job: receivers deduplicate with it.
+    pub idempotency_key: &'a str,
+    /// 1 for the first attempt.
+    pub number: u32,
+    pub now: Timestamp,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// The receiver asked to wait at least this long.
+    pub retry_after: Option<Duration>,
+    /// Trying again cannot help (the contact method is gone, the job names
+    /// nothing that exists): dead-letter it now.
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), retry_after: None, permanent: false }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), retry_after: None, permanent: true }
+    }
+}
+
+/// A way to deliver jobs of some kinds.
+#[async_trait::async_trait]
+pub trait Channel: Send + Sync {
+    /// The [`Job::kind`]s this channel delivers.
+    fn kinds(&self) -> &'static [&'static str];
+
+    /// Delivers `job` once. The engine bounds how long this may take (half
+    /// the job's lease) and records the outcome.
+    async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure>;
+}

@@ -1,0 +1,239 @@
+//! The outbox's jobs: every side effect Muster causes, as data.
+//!
+//! A job is written in the transaction of the event that causes it and
+//! delivered later by a channel of the application layer. This module says
+//! *what* is to be delivered; *how* is the channel's business.
+//!
+//! Stored, a job is its `kind` (the serde tag, e.g. `"webhook"`) and its
+//! `payload` (the variant's fields as JSON), in two columns. Both are a
+//! contract with every job already in a database: a variant's tag never
+//! changes, a field is only ever added with a default, so a job written by
+//! an older version is still delivered by a newer one. A job that no
+//! longer parses (a kind from a newer version, say) is dead-lettered, not
+//! retried.
+//!
+//! Secrets never go into a job: a webhook names its contact method, whose
+//! URL and signing secret the channel reads at delivery.
+
+use serde::{Deserialize, Serialize};
+
+/// Something to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload")]
+pub enum Job {
+    /// An escalation step's timer: run step `step` (0-based) of page `page`.
+    #[serde(rename = "page.step")]
+    PageStep { page: u64, step: u32 },
+    /// A signed JSON POST to a person's webhook contact method.
+    #[serde(rename = "webhook")]
+    Webhook(Webhook),
+    /// A plain-text mail.
+    #[serde(rename = "email")]
+    Email(Email),
+}
+
+/// Which jobs go first. Pages find people; everything else can wait for a
+/// free delivery slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Lane {
+    /// Page steps and page notifications: claimed before any other job, and
+    /// always left delivery slots of their own.
+    Paging,
+    /// Everything else (test notifications, later stakeholder mail, chat).
+    Other,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Paging, Lane::Other];
+
+    /// The value stored in the `lane` column; lower goes first.
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Lane::Paging => 0,
+            Lane::Other => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Paging => "paging",
+            Lane::Other => "other",
+        }
+    }
+}
+
+/// Who a notification is for, when it is for a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForPage {
+    pub page: u64,
+    /// 1-based, as people count steps.
+    pub step: u32,
+    pub person: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// The contact method: its current URL and secret are read at delivery.
+    /// `None` only in jobs written before secrets left the payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_method: Option<u64>,
+    /// The URL when the job was written, for showing where it goes (and
+    /// where it goes when the job names no contact method).
+    pub to: String,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub for_page: Option<ForPage>,
+    /// The JSON that is posted.
+    pub body: serde_json::Value,
+    /// Jobs written by older versions carried the secret; read, never written.
+    #[serde(default, rename = "secret", skip_serializing)]
+    pub legacy_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub for_page: Option<ForPage>,
+}
+
+impl Job {
+    /// The serde tag, which is also the `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::PageStep { .. } => "page.step",
+            Job::Webhook(_) => "webhook",
+            Job::Email(_) => "email",
+        }
+    }
+
+    pub fn lane(&self) -> Lane {
+        match self {
+            Job::PageStep { .. } => Lane::Paging,
+            _ if self.notifies_for_page().is_some() => Lane::Paging,
+            _ => Lane::Other,
+        }
+    }
+
+    /// The page this job times or notifies for.
+    pub fn page(&self) -> Option<u64> {
+        match self {
+            Job::PageStep { page, .. } => Some(*page),
+            _ => self.notifies_for_page(),
+        }
+    }
+
+    /// The page this job notifies someone of: such a notification is
+    /// pointless once the page was answered.
+    pub fn notifies_for_page(&self) -> Option<u64> {
+        match self {
+            Job::PageStep { .. } => None,
+            Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
+            Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
+        }
+    }
+
+    /// Where it goes, for people reading the outbox.
+    pub fn to(&self) -> Option<&str> {
+        match self {
+            Job::PageStep { .. } => None,
+            Job::Webhook(w) => Some(&w.to),
+            Job::Email(e) => Some(&e.to),
+        }
+    }
+
+    /// The person a page notification is for.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Job::PageStep { .. } => None,
+            Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
+            Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
+        }
+    }
+
+    /// The two stored columns: `kind` and the payload's JSON.
+    pub fn to_stored(&self) -> (&'static str, serde_json::Value) {
+        let payload = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut o)) => o.remove("payload").unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        (self.kind(), payload)
+    }
+
+    /// A job from its stored columns, or why it cannot be read.
+    pub fn from_stored(kind: &str, payload: serde_json::Value) -> Result<Job, String> {
+        serde_json::from_value(serde_json::json!({"kind": kind, "payload": payload}))
+            .map_err(|e| format!("a job of kind {kind:?} that cannot be read: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn webhook() -> Job {
+        Job::Webhook(Webhook {
+            contact_method: Some(7),
+            to: "https://hooks.example.com/x".into(),
+            for_page: Some(ForPage { page: 3, step: 1, person: "dan".into() }),
+            body: json!({"type": "page"}),
+            legacy_secret: None,
+        })
+    }
+
+    #[test]
+    fn every_job_survives_being_stored_and_read_back() {
+        let jobs = [
+            Job::PageStep { page: 3, step: 2 },
+            webhook(),
+            Job::Email(Email { to: "dan@example.com".into(), subject: "s".into(), text: "t".into(), for_page: None }),
+        ];
+        for job in jobs {
+            let (kind, payload) = job.to_stored();
+            assert_eq!(Job::from_stored(kind, payload), Ok(job));
+        }
+    }
+
+    #[test]
+    fn the_stored_form_of_a_page_step_is_the_one_older_versions_wrote() {
+        let (kind, payload) = Job::PageStep { page: 3, step: 2 }.to_stored();
+        assert_eq!((kind, payload), ("page.step", json!({"page": 3, "step": 2})));
+    }
+
+    #[test]
+    fn a_webhook_job_written_before_secrets_left_the_payload_is_still_read() {
+        let old = json!({"page": 3, "step": 1, "person": "dan", "to": "http://h/x", "url": "http://h/x",
+                         "secret": "whsec_1", "body": {"type": "page"}});
+        let Ok(Job::Webhook(w)) = Job::from_stored("webhook", old) else { panic!("an old webhook job reads") };
+        assert_eq!(w.contact_method, None);
+        assert_eq!(w.legacy_secret.as_deref(), Some("whsec_1"));
+        assert_eq!(w.for_page.map(|f| f.page), Some(3));
+    }
+
+    #[test]
+    fn no_secret_is_ever_written_into_a_payload() {
+        let mut job = webhook();
+        if let Job::Webhook(w) = &mut job {
+            w.legacy_secret = Some("whsec_1".into());
+        }
+        let (_, payload) = job.to_stored();
+        assert!(!payload.to_string().contains("whsec_1"), "{payload}");
+    }
+
+    #[test]
+    fn page_notifications_and_steps_go_first_and_the_rest_waits() {
+        assert_eq!(Job::PageStep { page: 1, step: 0 }.lane(), Lane::Paging);
+        assert_eq!(webhook().lane(), Lane::Paging);
+        let test = Job::Email(Email { to: "a@b.c".into(), subject: "s".into(), text: "t".into(), for_page: None });
+        assert_eq!(test.lane(), Lane::Other);
+    }
+
+    #[test]
+    fn a_kind_this_version_does_not_know_is_an_error_not_a_panic() {
+        assert!(Job::from_stored("matrix.topic", json!({})).unwrap_err().contains("matrix.topic"));
+        assert!(Job::from_stored("webhook", json!({"nonsense": true})).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+-- Jobs take a lane: 0 (page steps and page notifications) is claimed before
+-- 1 (everything else). A job that failed its last allowed attempt, or can
+-- never be delivered, is dead: kept for people to see, never run again.
+ALTER TABLE jobs ADD COLUMN lane BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN dead_at BIGINT;
+UPDATE jobs SET lane = 0 WHERE page IS NOT NULL;
+DROP INDEX jobs_due;
+CREATE INDEX jobs_ready ON jobs (lane, due_at) WHERE done_at IS NULL AND dead_at IS NULL;
+CREATE INDEX jobs_dead ON jobs (dead_at) WHERE dead_at IS NOT NULL;
