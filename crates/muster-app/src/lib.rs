@@ -10,7 +10,7 @@
 //!
 //! - [`App`] and [`Config`] (this file): the handle every edge holds.
 //! - Use cases, each an `impl App` block: [`incidents`], [`users`],
-//!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`].
+//!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`], [`jobs`].
 //! - Parts the use cases stand on, which know nothing of `App`: [`clock`],
 //!   [`tokens`], [`throttle`], [`ingest`] (the batching pipeline),
 //!   [`pager`] (runs escalation steps, signs answer links), [`engine`]
@@ -28,6 +28,7 @@ pub mod contacts;
 pub mod engine;
 pub mod incidents;
 pub mod ingest;
+pub mod jobs;
 pub mod pager;
 pub mod paging;
 pub mod schedules;
@@ -37,7 +38,7 @@ pub mod tokens;
 pub mod users;
 
 pub use alerts::ServiceInput;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use incidents::{DeclareInput, EntryInput, IncidentView, parse_handle};
 
 use crate::ingest::{Ingestor, RateLimit};

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
-use muster_domain::page::{self, PageState, StepDecision};
 use muster_domain::outbox::{Email, ForPage, Job, Webhook};
+use muster_domain::page::{self, PageState, StepDecision};
 use muster_domain::paging::{ContactKind, Target};
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
 use muster_store::pages::step_job;

@@ -43,6 +43,13 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let _ = writeln!(out, "muster_outbox_jobs_pending {}", gauges.jobs_pending);
     family(&mut out, "muster_outbox_jobs_retrying", "gauge", "Outbox jobs not done yet that failed at least once.");
     let _ = writeln!(out, "muster_outbox_jobs_retrying {}", gauges.jobs_retrying);
+    family(
+        &mut out,
+        "muster_outbox_jobs_dead",
+        "gauge",
+        "Outbox jobs given up on after their last attempt (GET /api/v1/jobs?state=dead).",
+    );
+    let _ = writeln!(out, "muster_outbox_jobs_dead {}", gauges.jobs_dead);
     family(&mut out, "muster_ingested_events_total", "counter", "Monitoring events this instance accepted.");
     let _ = writeln!(out, "muster_ingested_events_total {}", app.ingestor.accepted());
     let (delivered, failed) = app.engine.attempts();

@@ -677,7 +677,7 @@ macro_rules! store_impl {
 
             async fn deliveries(&self, page: u64) -> Result<Vec<crate::Delivery>> {
                 let found: Vec<crate::pages::DeliveryRow> = sqlx::query_as(
-                    "SELECT id, kind, payload, due_at, attempts, done_at, last_error FROM jobs
+                    "SELECT id, kind, payload, due_at, attempts, done_at, last_error, dead_at FROM jobs
                      WHERE page = $1 AND kind <> 'page.step' ORDER BY due_at, id",
                 )
                 .bind(page as i64)

@@ -91,6 +91,8 @@ pub struct Delivery {
     pub due_at: Timestamp,
     pub attempts: u32,
     pub delivered_at: Option<Timestamp>,
+    /// When it was given up on (dead-lettered).
+    pub dead_at: Option<Timestamp>,
     pub last_error: Option<String>,
 }
 
@@ -157,7 +159,7 @@ pub(crate) fn page(r: PageRow) -> Result<PageRecord, StoreError> {
     })
 }
 
-pub(crate) type DeliveryRow = (i64, String, String, i64, i64, Option<i64>, Option<String>);
+pub(crate) type DeliveryRow = (i64, String, String, i64, i64, Option<i64>, Option<String>, Option<i64>);
 
 pub(crate) fn delivery(r: DeliveryRow) -> Result<Delivery, StoreError> {
     let payload: serde_json::Value =
@@ -170,6 +172,7 @@ pub(crate) fn delivery(r: DeliveryRow) -> Result<Delivery, StoreError> {
         due_at: crate::rows::timestamp(r.3)?,
         attempts: r.4 as u32,
         delivered_at: r.5.map(crate::rows::timestamp).transpose()?,
+        dead_at: r.7.map(crate::rows::timestamp).transpose()?,
         last_error: r.6,
     })
 }

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use muster_domain::Timestamp;
-use muster_store::testing::TestDatabase;
-use muster_store::{NewJob, Store};
 use muster_domain::outbox::{Email, Job, Lane};
+use muster_store::testing::TestDatabase;
 use muster_store::{JobFilter, JobState};
+use muster_store::{NewJob, Store};
 
 use muster_store::on_both_backends;
 
@@ -92,10 +92,16 @@ async fn a_buried_job_is_never_claimed_again_and_is_listed_as_dead(db: TestDatab
     assert_eq!(store.next_job_due().await.unwrap(), None, "a dead job is never due");
 
     let status = store.job_status(dead).await.unwrap().unwrap();
-    assert_eq!((status.dead_at, status.done_at, status.last_error.as_deref()), (Some(at(2)), None, Some("550 no such user")));
+    assert_eq!(
+        (status.dead_at, status.done_at, status.last_error.as_deref()),
+        (Some(at(2)), None, Some("550 no such user"))
+    );
     let listed = store.jobs(&JobFilter { state: Some(JobState::Dead), ..Default::default() }).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].id, listed[0].state, listed[0].to.as_deref()), (dead, JobState::Dead, Some("dead@example.com")));
+    assert_eq!(
+        (listed[0].id, listed[0].state, listed[0].to.as_deref()),
+        (dead, JobState::Dead, Some("dead@example.com"))
+    );
     let done = store.jobs(&JobFilter { state: Some(JobState::Done), ..Default::default() }).await.unwrap();
     assert_eq!(done.iter().map(|j| j.id).collect::<Vec<_>>(), [alive]);
     let gauges = store.gauges().await.unwrap();

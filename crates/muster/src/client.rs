@@ -38,8 +38,10 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp =
-            req.send().await.map_err(|e| anyhow!("cannot reach Muster at {} (set MUSTER_URL): {}", self.base, chain(&e)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach Muster at {} (set MUSTER_URL): {}", self.base, chain(&e)))?;
         let status = resp.status();
         let text = resp.text().await.context("failed to read the response")?;
         if status == StatusCode::NO_CONTENT || text.is_empty() {

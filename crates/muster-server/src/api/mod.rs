@@ -17,6 +17,7 @@ use muster_app::App;
 mod alerts;
 mod incidents;
 pub mod ingest;
+mod jobs;
 pub mod pages;
 mod roles;
 mod schedules;
@@ -88,6 +89,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(pages::acknowledge_page))
         .routes(routes!(pages::decline_page))
         .routes(routes!(pages::add_notification_rule, pages::list_notification_rules))
+        .routes(routes!(jobs::list_jobs))
         .split_for_parts()
 }
 

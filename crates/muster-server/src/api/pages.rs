@@ -50,6 +50,8 @@ pub struct DeliveryResponse {
     pub attempts: u32,
     /// When the receiver took it; absent while it is pending or retrying.
     pub delivered_at: Option<String>,
+    /// When Muster gave up on it after its last attempt (it is dead-lettered).
+    pub gave_up_at: Option<String>,
     pub last_error: Option<String>,
 }
 
@@ -107,6 +109,7 @@ fn page_response(p: PageRecord, deliveries: Option<Vec<Delivery>>) -> PageRespon
                     due_at: d.due_at.to_string(),
                     attempts: d.attempts,
                     delivered_at: d.delivered_at.map(|t| t.to_string()),
+                    gave_up_at: d.dead_at.map(|t| t.to_string()),
                     last_error: d.last_error,
                 })
                 .collect()
