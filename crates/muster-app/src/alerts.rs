@@ -113,10 +113,14 @@ impl App {
 
     pub async fn set_alert_status(&self, actor: &Actor, id: u64, status: AlertStatus) -> Result<Alert> {
         actor.require_write()?;
-        match self.store.set_alert_status(id, status, actor, self.clock.now()).await {
-            Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
-            other => other,
+        let alert = match self.store.set_alert_status(id, status, actor, self.clock.now()).await {
+            Err(StoreError::NotFound(m)) => return Err(DomainError::not_found("id", m).into()),
+            other => other?,
+        };
+        if let Some(number) = alert.incident {
+            self.changes.changed(number);
         }
+        Ok(alert)
     }
 
     pub async fn impact_matrix(&self) -> Result<ImpactMatrix> {
@@ -210,6 +214,17 @@ impl App {
             Err(StoreError::NotFound(_)) => return Err(no_incident(r).into()),
             other => other?,
         };
+        self.changes.changed(r.0);
         self.view(incident).await
+    }
+
+    /// A change event (a deploy, a config push) from monitoring: it goes on
+    /// the timeline of the service's open incidents, whose numbers it returns.
+    pub async fn record_change(&self, change: &muster_store::ChangeEvent) -> Result<Vec<u64>> {
+        let touched = self.store.record_change(change, self.clock.now()).await?;
+        for number in &touched {
+            self.changes.changed(*number);
+        }
+        Ok(touched)
     }
 }

@@ -102,7 +102,7 @@ impl App {
             other => other,
         };
         if done.as_ref().is_ok_and(|(_, events)| !events.is_empty()) {
-            self.changed.notify_waiters();
+            self.changes.changed(r.0);
         }
         done
     }

@@ -38,16 +38,28 @@ pub struct Ingestor {
     accepted: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// Told of every committed batch: its events and their outcomes, in order.
+pub type AfterCommit = Arc<dyn Fn(&[IngestEvent], &[IngestOutcome]) + Send + Sync>;
+
+/// Whether an event's outcome created an alert.
+pub fn is_new_alert(o: &IngestOutcome) -> bool {
+    o.alert.is_some() && o.count == 1
+}
+
+/// The incident whose timeline an event's outcome wrote to: a new alert
+/// joining (or declaring) it, or its alert acknowledged or resolved. A
+/// repeat only counts, and wakes nobody.
+pub fn touched_incident(e: &IngestEvent, o: &IngestOutcome) -> Option<u64> {
+    let wrote = e.action != muster_domain::alert::AlertAction::Trigger || is_new_alert(o);
+    o.incident.filter(|_| wrote)
+}
+
 impl Ingestor {
-    /// Starts the batching task on the current runtime. `on_new_alerts`
-    /// runs after a batch that created alerts committed (their pages' first
-    /// steps are in the outbox: it wakes the engine).
-    pub fn spawn(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        limit: RateLimit,
-        on_new_alerts: Arc<dyn Fn() + Send + Sync>,
-    ) -> Ingestor {
+    /// Starts the batching task on the current runtime. `committed` runs
+    /// after each batch committed, with its events and their outcomes: the
+    /// app wakes the engine for new alerts (their pages' first steps are in
+    /// the outbox) and the live views of incidents whose timeline moved.
+    pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit, committed: AfterCommit) -> Ingestor {
         let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -55,9 +67,7 @@ impl Ingestor {
                 let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.drain(..).unzip();
                 match store.ingest(&events, clock.now()).await {
                     Ok(outcomes) => {
-                        if outcomes.iter().any(|o| o.alert.is_some() && o.count == 1) {
-                            on_new_alerts();
-                        }
+                        committed(&events, &outcomes);
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
@@ -68,8 +78,8 @@ impl Ingestor {
                         tracing::warn!(error = %e, events = events.len(), "ingest batch failed; retrying one by one");
                         for (event, reply) in events.into_iter().zip(replies) {
                             let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
-                            if result.as_ref().is_ok_and(|o| o.iter().any(|o| o.alert.is_some() && o.count == 1)) {
-                                on_new_alerts();
+                            if let Ok(outcomes) = &result {
+                                committed(std::slice::from_ref(&event), outcomes);
                             }
                             let _ = reply.send(match result {
                                 Ok(mut outcomes) => {

@@ -10,8 +10,10 @@
 //!
 //! - [`App`] and [`Config`] (this file): the handle every edge holds.
 //! - Use cases, each an `impl App` block: [`incidents`], [`users`],
-//!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`], [`jobs`].
+//!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`], [`jobs`],
+//!   [`room`] (a line typed in an incident room).
 //! - Parts the use cases stand on, which know nothing of `App`: [`clock`],
+//!   [`changes`] (who is woken when an incident changes),
 //!   [`tokens`], [`throttle`], [`ingest`] (the batching pipeline),
 //!   [`pager`] (runs escalation steps, signs answer links), [`engine`]
 //!   (the outbox's delivery loop) and [`channels`] (webhooks, mail, page
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use muster_store::{Service, Store, StoreError};
 
 pub mod alerts;
+pub mod changes;
 pub mod channels;
 pub mod clock;
 pub mod contacts;
@@ -31,6 +34,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod pager;
 pub mod paging;
+pub mod room;
 pub mod schedules;
 pub mod signin;
 pub mod throttle;
@@ -60,8 +64,8 @@ pub struct App {
     pub live_streams: Arc<std::sync::atomic::AtomicI64>,
     /// At most a few password checks at once (argon2 is memory-hard).
     pub(crate) password_checks: tokio::sync::Semaphore,
-    /// Woken when this instance committed a change to an incident (live views wait on it).
-    pub changed: Arc<tokio::sync::Notify>,
+    /// Live views wait here for changes to their incident.
+    pub changes: Arc<changes::Changes>,
     pub config: Config,
 }
 
@@ -178,7 +182,9 @@ impl App {
             }
             None => None,
         };
-        let pager = Arc::new(crate::pager::Pager::new(store.clone(), clock.clone(), &config.public_url));
+        let changes = Arc::new(changes::Changes::default());
+        let pager =
+            Arc::new(crate::pager::Pager::new(store.clone(), clock.clone(), changes.clone(), &config.public_url));
         let http = config.trust.http_client(std::time::Duration::from_secs(10))?;
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
@@ -192,15 +198,31 @@ impl App {
         };
         let engine = engine::Engine::new(store.clone(), clock.clone(), channels, settings);
         let waker = engine.clone();
-        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit, Arc::new(move || waker.wake()));
+        let woken = changes.clone();
+        let committed: ingest::AfterCommit = Arc::new(move |events, outcomes| {
+            if outcomes.iter().any(ingest::is_new_alert) {
+                waker.wake();
+            }
+            let mut touched: Vec<u64> =
+                events.iter().zip(outcomes).filter_map(|(e, o)| ingest::touched_incident(e, o)).collect();
+            touched.sort_unstable();
+            touched.dedup();
+            for number in touched {
+                woken.changed(number);
+            }
+        });
+        let ingestor = Ingestor::spawn(store.clone(), clock.clone(), config.rate_limit, committed);
         if config.run_engine {
             engine.spawn();
         }
         // Live views wake on every instance's timeline commits, too.
-        let changed = Arc::new(tokio::sync::Notify::new());
-        let (listening, waker) = (store.clone(), changed.clone());
+        let (listening, waker) = (store.clone(), changes.clone());
         tokio::spawn(async move {
-            if let Err(e) = listening.listen_for_incidents(Arc::new(move || waker.notify_waiters())).await {
+            let wake = move |number: Option<u64>| match number {
+                Some(n) => waker.changed(n),
+                None => waker.changed_all(),
+            };
+            if let Err(e) = listening.listen_for_incidents(Arc::new(wake)).await {
                 tracing::warn!(error = %e, "cannot listen for other instances' incident changes; live views re-check every second");
             }
         });
@@ -215,7 +237,7 @@ impl App {
             password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
             sign_in_failures: Default::default(),
             live_streams: Default::default(),
-            changed,
+            changes,
             config,
         })
     }

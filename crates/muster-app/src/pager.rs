@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::Result;
+use crate::changes::Changes;
 use crate::clock::Clock;
 
 const SIGNING_KEY_SETTING: &str = "paging.signing_key";
@@ -47,15 +48,17 @@ impl Answer {
 pub struct Pager {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    changes: Arc<Changes>,
     public_url: String,
     key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Pager {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: &str) -> Pager {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, changes: Arc<Changes>, public_url: &str) -> Pager {
         Pager {
             store,
             clock,
+            changes,
             public_url: public_url.trim_end_matches('/').to_owned(),
             key: tokio::sync::OnceCell::new(),
         }
@@ -132,7 +135,7 @@ impl Pager {
                 jobs: vec![],
                 acknowledge_alert: false,
             };
-            self.store.move_page(&m, now).await?;
+            self.move_page(&m, now).await?;
             return Ok(());
         }
         match page::decide_step(&p.policy, p.state, p.step, n) {
@@ -152,7 +155,7 @@ impl Pager {
                     jobs: vec![],
                     acknowledge_alert: false,
                 };
-                self.store.move_page(&m, now).await?;
+                self.move_page(&m, now).await?;
                 Ok(())
             }
             StepDecision::Notify { step, wait_seconds } => {
@@ -196,10 +199,20 @@ impl Pager {
                     jobs,
                     acknowledge_alert: false,
                 };
-                self.store.move_page(&m, now).await?;
+                self.move_page(&m, now).await?;
                 Ok(())
             }
         }
+    }
+
+    /// Moves a page and wakes the live views of its incident.
+    async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<()> {
+        if let Some(moved) = self.store.move_page(m, now).await?
+            && let Some(number) = moved.incident
+        {
+            self.changes.changed(number);
+        }
+        Ok(())
     }
 
     /// What a page is about, for notifications: its alert and incident.

@@ -37,6 +37,13 @@ fn not_open(p: &PageRecord) -> StoreError {
 }
 
 impl App {
+    /// Wakes the live views of a page's incident after it moved.
+    fn page_changed(&self, p: &PageRecord) {
+        if let Some(number) = p.incident {
+            self.changes.changed(number);
+        }
+    }
+
     async fn page_record(&self, id: u64) -> Result<PageRecord> {
         self.store.page(id).await?.ok_or_else(|| DomainError::not_found("id", format!("there is no page {id}")).into())
     }
@@ -121,7 +128,7 @@ impl App {
         };
         let (p, _) = self.store.create_page(&new, now, &decide).await?;
         self.engine.wake();
-        self.changed.notify_waiters();
+        self.changes.changed(r.0);
         Ok(p)
     }
 
@@ -165,7 +172,7 @@ impl App {
             let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
             let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;
             if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
-                self.changed.notify_waiters();
+                self.page_changed(&done);
                 return Ok(done);
             }
             // A step ran in between: look again.
@@ -211,7 +218,7 @@ impl App {
         match self.store.move_page(&m, now).await? {
             Some(done) => {
                 self.engine.wake();
-                self.changed.notify_waiters();
+                self.page_changed(&done);
                 Ok(done)
             }
             None => Err(DomainError::Conflict(format!("page {id} moved on meanwhile; look again")).into()),

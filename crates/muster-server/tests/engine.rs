@@ -141,7 +141,11 @@ mod ingest_wakes {
             store,
             clock,
             RateLimit::default(),
-            Arc::new(move || _ = counter.fetch_add(1, Ordering::SeqCst)),
+            Arc::new(move |_: &[IngestEvent], outcomes: &[muster_store::IngestOutcome]| {
+                if outcomes.iter().any(muster_app::ingest::is_new_alert) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            }),
         );
         let event = |action| IngestEvent {
             service: service.id,

@@ -612,10 +612,10 @@ macro_rules! store_impl {
             }
 
             async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
-                self.listen_impl("muster_jobs", wake).await
+                self.listen_impl("muster_jobs", std::sync::Arc::new(move |_| wake())).await
             }
 
-            async fn listen_for_incidents(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+            async fn listen_for_incidents(&self, wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>) -> Result<bool> {
                 self.listen_impl("muster_incidents", wake).await
             }
 

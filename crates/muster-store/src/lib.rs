@@ -253,9 +253,11 @@ pub trait Store: Send + Sync + 'static {
     /// `LISTEN`), from a task of its own, until the process ends. Returns
     /// whether the backend can do that (SQLite has one instance).
     async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool>;
-    /// Calls `wake` whenever an instance commits timeline entries (PostgreSQL
-    /// `LISTEN`), like `listen_for_jobs`.
-    async fn listen_for_incidents(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool>;
+    /// Calls `wake` with the incident's number whenever an instance commits
+    /// timeline entries to it (PostgreSQL `LISTEN`; once per incident and
+    /// transaction), like `listen_for_jobs`. `None` means "any incident may
+    /// have changed" (the listener reconnected and may have missed some).
+    async fn listen_for_incidents(&self, wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>) -> Result<bool>;
 
     /// Stores `value` under `key` unless a value is there; returns the
     /// stored one (so instances starting together agree).

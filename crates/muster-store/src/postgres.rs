@@ -39,18 +39,26 @@ impl PgStore {
     /// connection of its own; triggers notify on the commits that matter.
     /// A lost connection is re-established (and `wake` called, as
     /// notifications may have been missed meanwhile).
-    async fn listen_impl(&self, channel: &str, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+    async fn listen_impl(
+        &self,
+        channel: &str,
+        wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>,
+    ) -> Result<bool> {
         let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&self.pool).await?;
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         listener.listen(channel).await?;
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(n)) if n.payload() == schema => wake(),
-                    Ok(Some(_)) => {}
+                    // "<schema>" alone, or "<schema> <number>" naming an incident.
+                    Ok(Some(n)) => match n.payload().split_once(' ') {
+                        None if n.payload() == schema => wake(None),
+                        Some((s, number)) if s == schema => wake(number.parse().ok()),
+                        _ => {}
+                    },
                     Ok(None) => {
                         tracing::info!("a listener reconnected");
-                        wake();
+                        wake(None);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "a listener failed; retrying in a second");

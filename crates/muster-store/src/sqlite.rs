@@ -45,7 +45,11 @@ impl SqliteStore {
     }
 
     /// One instance per SQLite file: the engine's own wake-up suffices.
-    async fn listen_impl(&self, _channel: &str, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+    async fn listen_impl(
+        &self,
+        _channel: &str,
+        _wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>,
+    ) -> Result<bool> {
         Ok(false)
     }
 }

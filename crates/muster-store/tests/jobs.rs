@@ -160,9 +160,8 @@ async fn another_instance_hears_of_new_timeline_entries(db: TestDatabase) {
     use muster_domain::incident::{Context, Declaration};
     use muster_domain::{Actor, Handle, Incident, Permission, Priority, RoleCatalog};
     let (listening, other) = (db.open().await, db.open().await);
-    let heard = Arc::new(tokio::sync::Notify::new());
-    let wake = heard.clone();
-    let listens = listening.listen_for_incidents(Arc::new(move || wake.notify_one())).await.unwrap();
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listens = listening.listen_for_incidents(Arc::new(move |number| _ = tx.send(number))).await.unwrap();
     assert_eq!(listens, db.backend == muster_store::testing::Backend::Postgres);
     if !listens {
         return;
@@ -178,8 +177,12 @@ async fn another_instance_hears_of_new_timeline_entries(db: TestDatabase) {
         };
         Incident::declare(number, d, Context { actor: &alice, now: at(0), catalog: &catalog })
     };
-    other.declare_incident(&decide).await.unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
+    let (declared, events) = other.declare_incident(&decide).await.unwrap();
+    assert!(events.len() > 1, "a declaration writes several entries");
+    let number = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
         .await
         .expect("the listener was woken by the other instance's timeline entries");
+    assert_eq!(number, Some(Some(declared.number)), "the wake names the incident");
+    let again = tokio::time::timeout(std::time::Duration::from_millis(300), heard.recv()).await;
+    assert!(again.is_err(), "one wake per incident and transaction, not one per entry: {again:?}");
 }

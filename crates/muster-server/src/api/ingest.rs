@@ -258,10 +258,7 @@ pub async fn pagerduty_change(State(app): State<Arc<App>>, body: Bytes) -> Resul
         details: json!({"custom_details": payload.get("custom_details"), "timestamp": payload.get("timestamp")}),
         links: o.get("links").filter(|v| v.is_array()).cloned().unwrap_or(json!([])),
     };
-    app.store
-        .record_change(&change, app.clock.now())
-        .await
-        .map_err(|e| PagerDuty::from_ingest(IngestError::Unavailable(e.to_string())))?;
+    app.record_change(&change).await.map_err(|e| PagerDuty::from_ingest(IngestError::Unavailable(e.to_string())))?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "success", "message": "Change event processed"}))).into_response())
 }
 

@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use muster_domain::page::PageTarget;
-use muster_domain::room::{self, RoomCommand};
 use muster_domain::timeline::{EntryKind, MilestoneTag};
 use muster_domain::{Event, Incident, IncidentRef, Priority, RoleCatalog, RoleKind, Status};
 use muster_store::TimelineQuery;
@@ -365,55 +364,14 @@ pub async fn add_entry(State(app): State<Arc<App>>, Path(r): Path<String>, form:
     back(&here(&r), result)
 }
 
-/// A line from the room's box: a message, or a command run as the viewer.
-/// A mistake is answered with how to write it, on the same page.
+/// A line from the room's box: a message, or a command run as the viewer
+/// (`App::room_line`, which every room shares). A mistake is answered with
+/// how to write it, on the same page.
 pub async fn room(State(app): State<Arc<App>>, Path(r): Path<String>, form: Posted) -> Response {
     let result = async {
         let reference = incident_ref(&r)?;
-        let actor = form.viewer.user.actor();
-        let command = room::parse(form.get("line").unwrap_or("")).map_err(|reply| ApiError::invalid("line", reply))?;
-        let entry =
-            |kind: EntryKind, text: String| EntryInput { kind, text, tag: None, corrects: None, occurred_at: None };
-        let done = match command {
-            RoomCommand::Say(text) => {
-                app.add_entry(&actor, reference, entry(EntryKind::Message, text)).await?;
-                String::new()
-            }
-            RoomCommand::Entry { kind, text } => {
-                app.add_entry(&actor, reference, entry(kind, text)).await?;
-                format!("Added the {}.", kind.as_str())
-            }
-            RoomCommand::Assign { role, user, scope } => {
-                let a = app.assign(&actor, reference, &role, &user, scope.as_deref()).await?;
-                format!("@{} is now {}", a.user, a.role.name())
-            }
-            RoomCommand::Relieve { user, role } => {
-                let view = app.incident(reference).await?;
-                let catalog = app.role_catalog().await?;
-                let role = catalog.parse(&role, "role")?;
-                let Some(a) = view.incident.roles.iter().find(|a| a.user == user && a.role == role) else {
-                    return Err(ApiError::invalid("line", format!("@{user} does not hold {}", role.name())));
-                };
-                app.relieve(&actor, reference, a.id).await?;
-                format!("Relieved @{user} as {}.", role.name())
-            }
-            RoomCommand::Page { user, role, message } => {
-                let message = message.unwrap_or_else(|| format!("You are needed in {reference}"));
-                let p =
-                    app.page_for_incident(&actor, reference, PageTarget::User(user), &message, role.as_deref()).await?;
-                format!("Page {} sent.", p.id)
-            }
-            RoomCommand::Status(s) => {
-                app.update(&actor, reference, None, None, None, Some(s)).await?;
-                format!("Status: {s}.")
-            }
-            RoomCommand::Priority(p) => {
-                app.update(&actor, reference, None, None, Some(p), None).await?;
-                format!("Priority: {p}.")
-            }
-            RoomCommand::Help => room::HELP.to_owned(),
-        };
-        Ok::<_, ApiError>(done)
+        let line = form.get("line").unwrap_or("");
+        Ok::<_, ApiError>(app.room_line(&form.viewer.user.actor(), reference, line).await?)
     }
     .await;
     back(&here(&r), result)

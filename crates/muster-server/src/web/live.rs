@@ -87,6 +87,8 @@ struct Stream {
     pending: VecDeque<SseEvent>,
     credential: Credential,
     checked: tokio::time::Instant,
+    /// Woken when this incident changes (`App::changes`).
+    watch: Arc<tokio::sync::Notify>,
     /// Counts this stream among the open ones while it lives.
     _open: OpenStream,
 }
@@ -120,8 +122,8 @@ impl Stream {
                 return Some(e);
             }
             // Listen before reading, so a change committed in between wakes us.
-            let app = self.app.clone();
-            let changed = app.changed.notified();
+            let watch = self.watch.clone();
+            let changed = watch.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             match self.read().await {
@@ -203,8 +205,19 @@ pub async fn events(
     let after = last_event_id.or(q.after).unwrap_or(version).min(version);
     let checked = tokio::time::Instant::now();
     let open = OpenStream::new(app.live_streams.clone());
-    let stream =
-        Stream { app, number: r.0, after, user, csrf, pending: VecDeque::new(), credential, checked, _open: open };
+    let watch = app.changes.watch(r.0);
+    let stream = Stream {
+        app,
+        number: r.0,
+        after,
+        user,
+        csrf,
+        pending: VecDeque::new(),
+        credential,
+        checked,
+        watch,
+        _open: open,
+    };
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let e = s.next().await?;
         Some((Ok::<_, Infallible>(e), s))

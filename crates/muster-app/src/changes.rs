@@ -1,0 +1,90 @@
+//! Who is told that an incident changed: the live views watching it.
+//!
+//! Every write that puts entries on an incident's timeline calls
+//! [`Changes::changed`] with its number after committing — the use cases,
+//! the pager (escalation steps), the ingest task (alerts joining, acknowledged,
+//! resolved) — and on PostgreSQL the entries other instances commit arrive
+//! the same way (`LISTEN muster_incidents`, whose payload names the
+//! incident). A change to INC-3 wakes INC-3's streams only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Changes {
+    watched: Mutex<HashMap<u64, Weak<Notify>>>,
+}
+
+impl Changes {
+    /// What to wait on for changes to incident `number`; held while watching.
+    pub fn watch(&self, number: u64) -> Arc<Notify> {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = watched.get(&number).and_then(Weak::upgrade) {
+            return n;
+        }
+        if watched.len() >= 1024 {
+            watched.retain(|_, w| w.strong_count() > 0);
+        }
+        let n = Arc::new(Notify::new());
+        watched.insert(number, Arc::downgrade(&n));
+        n
+    }
+
+    /// Wakes everyone watching incident `number`.
+    pub fn changed(&self, number: u64) {
+        let found = self.watched.lock().unwrap_or_else(|p| p.into_inner()).get(&number).and_then(Weak::upgrade);
+        if let Some(n) = found {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes every watcher (a change may have been missed).
+    pub fn changed_all(&self) {
+        let all: Vec<Arc<Notify>> =
+            self.watched.lock().unwrap_or_else(|p| p.into_inner()).values().filter_map(Weak::upgrade).collect();
+        for n in all {
+            n.notify_waiters();
+        }
+    }
+
+    /// Incidents watched now.
+    pub fn watched(&self) -> usize {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|w| w.strong_count() > 0).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(f: std::pin::Pin<&mut impl std::future::Future>) -> bool {
+        f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_ready()
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_the_watchers_of_that_incident_only() {
+        let changes = Changes::default();
+        let (three, four) = (changes.watch(3), changes.watch(4));
+        let (woken3, woken4) = (three.notified(), four.notified());
+        tokio::pin!(woken3, woken4);
+        woken3.as_mut().enable();
+        woken4.as_mut().enable();
+        changes.changed(3);
+        assert!(ready(woken3.as_mut()), "INC-3's watcher wakes");
+        assert!(!ready(woken4.as_mut()), "INC-4's does not");
+        changes.changed_all();
+        assert!(ready(woken4.as_mut()));
+    }
+
+    #[test]
+    fn watchers_share_one_notify_per_incident_and_it_goes_when_they_do() {
+        let changes = Changes::default();
+        let (a, b) = (changes.watch(3), changes.watch(3));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(changes.watched(), 1);
+        drop((a, b));
+        assert_eq!(changes.watched(), 0);
+    }
+}
