@@ -1,8 +1,9 @@
 //! Services and alerts: the triage queue, assessment, declaring from an alert.
 
-use muster_domain::alert::{AlertRef, AlertStatus, AutoDeclare, Impact, ImpactMatrix, IntegrationKey, Severity};
-use muster_domain::incident::{Context, Declaration};
-use muster_domain::{Actor, Command, DomainError, Handle, Incident, IncidentRef, Priority};
+use muster_domain::alert::{AlertRef, AlertStatus, AutoDeclare, Impact, ImpactMatrix, IntegrationKey};
+use muster_domain::incident::Context;
+use muster_domain::intake;
+use muster_domain::{Actor, DomainError, Handle, Incident, IncidentRef, Priority};
 use muster_store::{Alert, NewService, Service, ServicePatch, StoreError};
 
 use crate::incidents::no_incident;
@@ -23,16 +24,6 @@ fn new_integration_key() -> IntegrationKey {
     let mut bytes = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     IntegrationKey::from_bytes(bytes)
-}
-
-/// The priority an alert suggests before anyone assessed it.
-pub fn priority_for_severity(s: Severity) -> Priority {
-    match s {
-        Severity::Critical => Priority::P1,
-        Severity::Error => Priority::P2,
-        Severity::Warning => Priority::P3,
-        Severity::Info => Priority::P4,
-    }
 }
 
 impl App {
@@ -168,28 +159,20 @@ impl App {
     ) -> Result<IncidentView> {
         actor.require_write()?;
         let alert = self.alert(id).await?;
-        let suggested = alert
-            .assessment
-            .as_ref()
-            .and_then(|a| a["suggested_priority"].as_str())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| priority_for_severity(alert.severity));
+        let assessed =
+            alert.assessment.as_ref().and_then(|a| a["suggested_priority"].as_str()).and_then(|p| p.parse().ok());
         let incident_manager = match &incident_manager {
             Some(h) => self.member(h, "incident_manager").await?,
             None => actor.clone(),
         };
         let catalog = self.store.role_catalog().await?;
         let now = self.clock.now();
-        let declaration = Declaration {
-            title: title.unwrap_or_else(|| alert.summary.chars().take(200).collect()),
-            summary: format!("Declared from alert {} on {}.", alert.id, alert.service_name),
-            priority: priority.unwrap_or(suggested),
-            incident_manager,
-        };
+        let declaration =
+            intake::declaration_from_alert(&alert.reference(), assessed, priority, title, incident_manager);
         let decide = |number, alert: &AlertRef| {
             let ctx = Context { actor, now, catalog: &catalog };
             let (state, mut events) = Incident::declare(number, declaration.clone(), ctx)?;
-            let (state, more) = state.execute(Command::LinkAlert { alert: alert.clone(), retriggered: false }, ctx)?;
+            let (state, more) = state.execute(intake::link_entry(alert), ctx)?;
             events.extend(more);
             Ok((state, events))
         };
@@ -208,7 +191,7 @@ impl App {
         let catalog = self.store.role_catalog().await?;
         let decide = |state: &Incident, alert: &AlertRef| {
             let ctx = Context { actor, now: self.clock.now(), catalog: &catalog };
-            state.execute(Command::LinkAlert { alert: alert.clone(), retriggered: false }, ctx)
+            state.execute(intake::link_entry(alert), ctx)
         };
         let (incident, _) = match self.store.link_alert(alert_id, r.0, &decide).await {
             Err(StoreError::NotFound(_)) => return Err(no_incident(r).into()),

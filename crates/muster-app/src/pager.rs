@@ -99,10 +99,7 @@ impl Pager {
     }
 
     fn system() -> Actor {
-        Actor {
-            handle: Handle::parse(muster_store::alerts::SYSTEM).expect("a valid handle"),
-            permission: muster_domain::Permission::Responder,
-        }
+        muster_domain::intake::system_actor()
     }
 
     /// Runs step `n` of page `id`: the engine calls this for a `page.step` job.

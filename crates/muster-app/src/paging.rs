@@ -135,10 +135,13 @@ impl App {
     /// Whether `who` is in charge of the page's incident (incident manager
     /// or backup), or an admin.
     async fn in_charge(&self, incident: Option<&muster_domain::Incident>, who: &Handle) -> Result<bool> {
-        let holds = incident.is_some_and(|i| {
-            i.roles_of(who).iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
-        });
-        Ok(holds || self.store.user(who).await?.is_some_and(|u| u.permission == muster_domain::Permission::Admin))
+        let Some(person) = self.store.user(who).await? else { return Ok(false) };
+        let person = person.actor();
+        // Without an incident, only the rule's admin part applies.
+        Ok(match incident {
+            Some(i) => i.in_charge(&person),
+            None => person.is_admin(),
+        })
     }
 
     /// Acknowledges a page as `actor`: someone it notified (who takes on the
@@ -167,7 +170,7 @@ impl App {
                 ))
                 .into());
             }
-            let automatic = p.created_by.as_str() == muster_store::alerts::SYSTEM;
+            let automatic = p.created_by.as_str() == muster_domain::intake::SYSTEM;
             let sender_may = automatic || self.in_charge(incident.as_ref(), &p.created_by).await?;
             let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
             let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;

@@ -38,7 +38,7 @@ impl App {
                 let view = self.incident(r).await?;
                 let catalog = self.role_catalog().await?;
                 let role = catalog.parse(&role, "line")?;
-                let Some(a) = view.incident.roles.iter().find(|a| a.user == user && a.role == role) else {
+                let Some(a) = view.incident.assignment_of(&user, &role) else {
                     return Err(DomainError::invalid("line", format!("@{user} does not hold {}", role.name())).into());
                 };
                 self.relieve(actor, r, a.id).await?;

@@ -38,7 +38,7 @@ impl App {
 
     pub async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User> {
         actor.require_admin()?;
-        if user.handle.as_str() == muster_store::alerts::SYSTEM {
+        if user.handle.as_str() == muster_domain::intake::SYSTEM {
             return Err(DomainError::invalid("handle", "@muster is reserved for Muster itself").into());
         }
         self.store.create_user(&user, self.clock.now()).await

@@ -324,6 +324,11 @@ pub enum Command {
     },
 }
 
+/// Whether holding `roles` puts someone in charge of an incident.
+fn grants_authority(roles: &[RoleKind]) -> bool {
+    roles.iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+}
+
 /// A new incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declaration {
@@ -375,6 +380,20 @@ impl Incident {
 
     pub fn holders<'a>(&'a self, role: &'a RoleKind) -> impl Iterator<Item = &'a Assignment> + 'a {
         self.roles.iter().filter(move |a| &a.role == role)
+    }
+
+    /// Whether `who` is in charge of this incident: its incident manager,
+    /// its backup, or an admin. They assign and relieve roles, page anyone,
+    /// answer any of its pages. The one place this rule is written: the
+    /// API, the web, the room and paging all ask here.
+    pub fn in_charge(&self, who: &Actor) -> bool {
+        who.is_admin() || grants_authority(&self.roles_of(&who.handle))
+    }
+
+    /// The assignment of `role` held by `user`, if they hold it: what
+    /// relieving "@dan as tech lead" relieves (the first, if several).
+    pub fn assignment_of(&self, user: &Handle, role: &RoleKind) -> Option<&Assignment> {
+        self.roles.iter().find(|a| &a.user == user && &a.role == role)
     }
 
     /// The roles a user holds now, without duplicates, in assignment order.
@@ -616,10 +635,11 @@ impl<'s, 'c> Transaction<'s, 'c> {
         Ok(())
     }
 
-    /// The incident manager, the backup and admins have authority over roles.
+    /// The incident manager, the backup and admins have authority over roles
+    /// (the rule of [`Incident::in_charge`], on the roles the actor held
+    /// when the command began).
     fn has_authority(&self) -> bool {
-        self.ctx.actor.is_admin()
-            || self.actor_roles.iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+        self.ctx.actor.is_admin() || grants_authority(&self.actor_roles)
     }
 
     fn authority_error(&self, what: &str) -> DomainError {

@@ -11,6 +11,9 @@
 //!   step notifies at an instant.
 //! - [`page`]: pages and their escalation: states, what a step's timer
 //!   does, declines, and which contact methods notify a person when.
+//! - [`intake`]: what alerts do to incidents and pages: rejoin or
+//!   auto-declare (title, summary, first responder), the automatic page,
+//!   alert status moves, ending an alert's pages.
 //! - [`outbox`]: the side effects to deliver (page steps, webhooks, mail)
 //!   as one enum, their stored form and which lane they take.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
@@ -34,6 +37,7 @@
 pub mod alert;
 pub mod error;
 pub mod incident;
+pub mod intake;
 pub mod outbox;
 pub mod page;
 pub mod paging;

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::StoreError;
 
 /// The reserved handle that acts for integrations on the timeline.
-pub const SYSTEM: &str = "muster";
+pub use muster_domain::intake::SYSTEM;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
@@ -214,12 +214,13 @@ pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS servic
 macro_rules! shared_queries {
     ($db:ty, $lock:literal) => {
         use muster_domain::alert::{AlertAction, AlertStatus};
-        use muster_domain::incident::{Context, Declaration};
-        use muster_domain::{Actor, Command, Event, Handle, Incident, Permission, RoleCatalog, Timestamp};
+        use muster_domain::incident::Context;
+        use muster_domain::intake::{self, NewAlert, system_actor as system};
+        use muster_domain::{Actor, Command, Event, Incident, Permission, RoleCatalog, Timestamp};
 
         use crate::alerts::{
             ALERT_COLUMNS, Alert, AlertFilter, AlertRow, ChangeEvent, IngestEvent, IngestOutcome, NewService,
-            SERVICE_COLUMNS, SYSTEM, Service, ServicePatch, ServiceRow,
+            SERVICE_COLUMNS, Service, ServicePatch, ServiceRow,
         };
         use crate::rows::{self, micros};
         use crate::{Result, StoreError};
@@ -309,23 +310,24 @@ macro_rules! shared_queries {
             Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
         }
 
-        fn system() -> Actor {
-            Actor { handle: Handle::parse(SYSTEM).expect("a valid handle"), permission: Permission::Responder }
-        }
-
-        /// Runs a system command on an incident (alert linked, resolved …).
-        /// A refusal is logged and skipped: the alert itself is kept.
-        async fn system_command(c: &mut Conn, number: u64, command: Command, now: Timestamp) -> Result<()> {
+        /// Runs `command` on incident `number` as `actor`, in the caller's
+        /// transaction. Nothing is written on a closed incident
+        /// (`intake::records_on`); any other refusal is an error, which rolls
+        /// the caller's transaction back.
+        pub(crate) async fn run_on_incident(
+            c: &mut Conn,
+            number: u64,
+            actor: &Actor,
+            command: Command,
+            now: Timestamp,
+        ) -> Result<()> {
             let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
-            let catalog = catalog(c).await?;
-            let actor = system();
-            match state.execute(command, Context { actor: &actor, now, catalog: &catalog }) {
-                Ok((next, events)) => save_incident(c, &next, &events).await,
-                Err(e) => {
-                    tracing::info!(incident = number, error = %e, "alert event not recorded on the incident");
-                    Ok(())
-                }
+            if !intake::records_on(&state) {
+                return Ok(());
             }
+            let catalog = catalog(c).await?;
+            let (next, events) = state.execute(command, Context { actor, now, catalog: &catalog })?;
+            save_incident(c, &next, &events).await
         }
 
         pub(crate) async fn create_service(c: &mut Conn, s: &NewService, now: Timestamp) -> Result<Service> {
@@ -480,14 +482,17 @@ macro_rules! shared_queries {
         }
 
         async fn acknowledge_or_resolve(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
-            let (status, stamp, from) = if e.action == AlertAction::Resolve {
-                ("resolved", "resolved_at", "status <> 'resolved'")
+            let (to, stamp) = if e.action == AlertAction::Resolve {
+                (AlertStatus::Resolved, "resolved_at")
             } else {
-                ("acknowledged", "acknowledged_at", "status = 'triggered'")
+                (AlertStatus::Acknowledged, "acknowledged_at")
             };
+            let from: Vec<String> = AlertStatus::moves_from(to).iter().map(|s| format!("'{}'", s.as_str())).collect();
             let sql = format!(
-                "UPDATE alerts SET status = '{status}', {stamp} = $3
-                 WHERE service = $1 AND dedup_key = $2 AND {from} RETURNING id, count, incident"
+                "UPDATE alerts SET status = '{}', {stamp} = $3
+                 WHERE service = $1 AND dedup_key = $2 AND status IN ({}) RETURNING id, count, incident",
+                to.as_str(),
+                from.join(", ")
             );
             let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(&sql)
                 .bind(e.service as i64)
@@ -500,7 +505,7 @@ macro_rules! shared_queries {
             };
             if let Some(number) = incident {
                 let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                system_command(c, number as u64, Command::AlertStatus { alert: alert.reference() }, now).await?;
+                run_on_incident(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
             }
             let reason = if e.action == AlertAction::Resolve {
                 format!("alert {id} resolved")
@@ -610,16 +615,16 @@ macro_rules! shared_queries {
             let (incident, declared) = alert_incident(c, e, id, previous, now, services).await?;
             let service = &services[&e.service];
             if let Some(policy) = service.escalation_policy {
-                let priority = if declared { service.auto_declare.priority_for(e.severity) } else { None };
+                let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
                 let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
                 page_for_alert(c, &found, policy, priority, now).await?;
             }
             Ok((incident, declared))
         }
 
-        /// The incident a new alert belongs to: the incident of this key's
-        /// previous alert if that is not closed, else one the service may
-        /// auto-declare.
+        /// The incident a new alert belongs to, as `intake::new_alert`
+        /// decides from the service's rules and the key's previous incident
+        /// (locked here). Returns it and whether it was declared now.
         async fn alert_incident(
             c: &mut Conn,
             e: &IngestEvent,
@@ -632,48 +637,40 @@ macro_rules! shared_queries {
                 let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
                 services.insert(e.service, found);
             }
-            if let Some(number) = previous {
-                let open = lock_incident(c, number).await?.is_some_and(|i| i.status != muster_domain::Status::Closed);
-                if open {
-                    link(c, id, number).await?;
-                    let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                    system_command(c, number, Command::LinkAlert { alert: alert.reference(), retriggered: true }, now).await?;
-                    return Ok((Some(number), false));
-                }
-            }
-            let service = &services[&e.service];
-            let Some(priority) = service.auto_declare.priority_for(e.severity) else { return Ok((None, false)) };
-            let service = service.clone();
-            let declarer = match &service.owner {
+            let service = services[&e.service].clone();
+            let previous = match previous {
+                Some(number) => lock_incident(c, number).await?,
+                None => None,
+            };
+            let owner = match &service.owner {
                 Some(h) => {
                     let found: Option<(String,)> =
                         sqlx::query_as("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).fetch_optional(&mut *c).await?;
-                    match found.map(|(p,)| p.parse::<Permission>()) {
-                        Some(Ok(p)) if p != Permission::Viewer => Actor { handle: h.clone(), permission: p },
-                        _ => system(),
-                    }
+                    found.and_then(|(p,)| p.parse::<Permission>().ok()).map(|permission| Actor { handle: h.clone(), permission })
                 }
-                None => system(),
+                None => None,
             };
-            let catalog = catalog(c).await?;
-            let number = next_number(c).await?;
-            let ctx = Context { actor: &declarer, now, catalog: &catalog };
-            let title: String = e.summary.chars().take(200).collect();
-            let title = if title.trim().is_empty() { format!("Alert on {}", service.name) } else { title };
-            let declaration = Declaration {
-                title,
-                summary: format!("Declared automatically: a {} alert on {}.", e.severity, service.name),
-                priority,
-                incident_manager: declarer.clone(),
-            };
-            let (state, mut events) = Incident::declare(number, declaration, ctx).map_err(StoreError::Rejected)?;
-            let alert = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-            let (state, more) =
-                state.execute(Command::LinkAlert { alert: alert.reference(), retriggered: false }, ctx).map_err(StoreError::Rejected)?;
-            events.extend(more);
-            insert_incident(c, &state, &events).await?;
-            link(c, id, number).await?;
-            Ok((Some(number), true))
+            let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
+            let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            match intake::new_alert(&found.reference(), &rules, previous.as_ref()) {
+                NewAlert::Triage => Ok((None, false)),
+                NewAlert::Rejoin { incident, command } => {
+                    link(c, id, incident).await?;
+                    run_on_incident(c, incident, &system(), command, now).await?;
+                    Ok((Some(incident), false))
+                }
+                NewAlert::Declare(d) => {
+                    let catalog = catalog(c).await?;
+                    let number = next_number(c).await?;
+                    let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
+                    let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
+                    let (state, more) = state.execute(d.link, ctx)?;
+                    events.extend(more);
+                    insert_incident(c, &state, &events).await?;
+                    link(c, id, number).await?;
+                    Ok((Some(number), true))
+                }
+            }
         }
 
         /// Puts an alert, and its pages, in incident `number`. Only an alert
@@ -750,12 +747,7 @@ macro_rules! shared_queries {
             actor: &Actor,
         ) -> Result<Alert> {
             let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
-            let moves = match (found.status, status) {
-                (AlertStatus::Triggered, AlertStatus::Acknowledged) => true,
-                (AlertStatus::Triggered | AlertStatus::Acknowledged, AlertStatus::Resolved) => true,
-                _ => false,
-            };
-            if !moves {
+            if !found.status.moves_to(status) {
                 return Ok(found);
             }
             let stamp = if status == AlertStatus::Resolved { "resolved_at" } else { "acknowledged_at" };
@@ -767,13 +759,7 @@ macro_rules! shared_queries {
                 .await?;
             let updated = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
             if let Some(number) = updated.incident {
-                if let Some(state) = lock_incident(c, number).await? {
-                    let catalog = catalog(c).await?;
-                    let ctx = Context { actor, now, catalog: &catalog };
-                    if let Ok((next, events)) = state.execute(Command::AlertStatus { alert: updated.reference() }, ctx) {
-                        save_incident(c, &next, &events).await?;
-                    }
-                }
+                run_on_incident(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
             }
             let by = (status == AlertStatus::Acknowledged).then_some(actor);
             let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
@@ -815,9 +801,8 @@ macro_rules! shared_queries {
             .await?;
             let mut touched = Vec::new();
             for (n,) in numbers {
-                let command =
-                    Command::RecordChange { service: service.name.clone(), summary: e.summary.clone(), source: e.source.clone() };
-                system_command(c, n as u64, command, now).await?;
+                let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
+                run_on_incident(c, n as u64, &system(), command, now).await?;
                 touched.push(n as u64);
             }
             Ok(touched)

@@ -63,7 +63,8 @@ pub struct PageMove {
     pub closed_by: Option<Handle>,
     pub reason: Option<String>,
     /// Run on the page's incident, by this actor, in the same transaction.
-    /// A refusal (a closed incident) is logged and skipped.
+    /// Nothing is written on a closed incident (`intake::records_on`); any
+    /// other refusal is an error and the move is not made.
     pub command: Option<(Actor, Command)>,
     /// Enqueued in the same transaction.
     pub jobs: Vec<NewJob>,
@@ -286,7 +287,7 @@ macro_rules! page_queries {
                 return Ok(None);
             }
             if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
-                incident_command(c, number, actor, command.clone(), now).await?;
+                run_on_incident(c, number, actor, command.clone(), now).await?;
             }
             if let (true, Some(alert_id), Some((actor, _))) = (m.acknowledge_alert, current.alert, &m.command) {
                 let acked = sqlx::query(
@@ -299,26 +300,12 @@ macro_rules! page_queries {
                 if acked.rows_affected() > 0 {
                     let found = alert(c, alert_id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
                     if let Some(number) = found.incident {
-                        incident_command(c, number, actor, Command::AlertStatus { alert: found.reference() }, now).await?;
+                        run_on_incident(c, number, actor, intake::alert_status_entry(&found.reference()), now).await?;
                     }
                 }
             }
             insert_jobs(c, &m.jobs, now).await?;
             page_by_id(c, m.page).await
-        }
-
-        /// Runs a command on an incident as `actor`; a refusal (a closed
-        /// incident) is logged and skipped, the page's own move is kept.
-        async fn incident_command(c: &mut Conn, number: u64, actor: &Actor, command: Command, now: Timestamp) -> Result<()> {
-            let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
-            let catalog = catalog(c).await?;
-            match state.execute(command, Context { actor, now, catalog: &catalog }) {
-                Ok((next, events)) => save_incident(c, &next, &events).await,
-                Err(e) => {
-                    tracing::info!(incident = number, error = %e, "page event not recorded on the incident");
-                    Ok(())
-                }
-            }
         }
 
         /// Ends the open pages of an alert that was acknowledged or
@@ -338,25 +325,18 @@ macro_rules! page_queries {
                     .await?;
             for row in open {
                 let page = crate::pages::page(row)?;
-                let (state, actor) = match by {
-                    Some(a) => (muster_domain::page::PageState::Acknowledged, a.clone()),
-                    None => (muster_domain::page::PageState::Cancelled, system()),
-                };
-                // Someone the page asked takes on its roles; anyone else
-                // acknowledging the alert just ends the page.
-                let asked = by.is_some_and(|a| page.notified.contains(&a.handle));
-                let roles = muster_domain::page::roles_on_acknowledge(&page.roles, asked, true);
-                let command = Command::ClosePage { page: page.id, state, reason: Some(reason.to_owned()), roles };
+                let open = intake::OpenPage { id: page.id, notified: &page.notified, roles: &page.roles };
+                let closing = intake::close_for_alert(&open, by, reason);
                 let m = PageMove {
                     page: page.id,
                     from_step: page.step,
-                    state,
+                    state: closing.state,
                     step: page.step,
                     notified: Vec::new(),
                     current: None,
-                    closed_by: by.map(|a| a.handle.clone()),
+                    closed_by: closing.closed_by,
                     reason: Some(reason.to_owned()),
-                    command: Some((actor, command)),
+                    command: Some((closing.actor, closing.command)),
                     jobs: Vec::new(),
                     acknowledge_alert: false,
                 };
@@ -385,35 +365,21 @@ macro_rules! page_queries {
                 tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
                 return Ok(());
             };
-            let urgent = declared.is_some_and(|p| p.is_major());
-            let roles = if urgent {
-                vec![muster_domain::RoleKind::FirstResponder, muster_domain::RoleKind::IncidentManager]
-            } else {
-                Vec::new()
-            };
-            let message = format!("[{}] {}: {}", alert.severity, alert.service, alert.summary);
-            let message: String = message.chars().take(1000).collect();
+            let page = intake::automatic_page(&alert.reference(), &policy.policy.name, declared);
             let new = NewPage {
                 incident: alert.incident,
                 alert: Some(alert.id),
                 target: muster_domain::page::PageTarget::Policy(policy_id),
-                target_text: format!("escalation policy {:?}", policy.policy.name),
-                message: message.clone(),
-                roles: roles.clone(),
+                target_text: page.target_text.clone(),
+                message: page.message.clone(),
+                roles: page.roles.clone(),
                 policy: policy.policy,
                 created_by: system(),
             };
             let catalog = catalog(c).await?;
-            let decide = |state: &Incident, page: u64| {
-                let command = Command::Page {
-                    page,
-                    target: new.target_text.clone(),
-                    message: message.clone(),
-                    roles: roles.clone(),
-                    automatic: true,
-                };
+            let decide = |state: &Incident, id: u64| {
                 let actor = system();
-                state.execute(command, Context { actor: &actor, now, catalog: &catalog })
+                state.execute(page.command(id), Context { actor: &actor, now, catalog: &catalog })
             };
             create_page(c, &new, now, &decide).await?;
             Ok(())

@@ -431,6 +431,34 @@ proptest! {
     }
 
     #[test]
+    fn in_charge_says_exactly_who_may_assign_after_any_handovers(ops in proptest::collection::vec(op(), 1..30)) {
+        let mut w = World::declared_by(&user("alice"), Priority::P1);
+        let roles = role_kinds();
+        for op in ops {
+            // Only role changes move authority; other ops are skipped here.
+            match op {
+                Op::Assign { by, role, to, .. } => {
+                    let _ = w.run(&person(by), Command::Assign { role: roles[role].clone(), user: person(to), scope: None });
+                }
+                Op::Relieve { by, pick } => {
+                    let id = w.state.roles.get(pick % w.state.roles.len().max(1)).map_or(999, |a| a.id);
+                    let _ = w.run(&person(by), Command::Relieve { assignment: id });
+                }
+                _ => {}
+            }
+        }
+        for p in 0..5 {
+            let who = person(p);
+            let attempt = w.state.execute(
+                Command::Assign { role: RoleKind::Scribe, user: person((p + 1) % 5), scope: None },
+                Context { actor: &who, now: now(), catalog: &w.catalog },
+            );
+            let forbidden = matches!(attempt, Err(DomainError::Forbidden(_)));
+            prop_assert_eq!(!forbidden, w.state.in_charge(&who), "@{} in charge: {:?}", who.handle, w.state.roles);
+        }
+    }
+
+    #[test]
     fn only_authorities_or_the_holder_change_roles(by in 0..5usize, to in 0..5usize, role in 0..9usize) {
         let mut w = World::declared_by(&user("alice"), Priority::P1);
         w.assign(&user("alice"), RoleKind::BackupIncidentManager, &user("bob"), None).unwrap();

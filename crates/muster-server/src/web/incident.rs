@@ -98,11 +98,7 @@ pub fn board(incident: &Incident, catalog: &RoleCatalog, missing: &[RoleKind]) -
 /// Whether `viewer` may assign and relieve: the incident manager, the
 /// backup, or an admin.
 pub fn can_manage(incident: &Incident, viewer: &Viewer) -> bool {
-    viewer.user.permission == muster_domain::Permission::Admin
-        || incident
-            .roles_of(&viewer.user.handle)
-            .iter()
-            .any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
+    incident.in_charge(&viewer.user.actor())
 }
 
 #[derive(Template)]

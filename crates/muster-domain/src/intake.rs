@@ -1,0 +1,361 @@
+//! What alerts do to incidents and pages, decided here and executed by the
+//! store inside the transaction that ingests or moves the alert.
+//!
+//! - A new alert rejoins the open incident of its key's previous alert, or
+//!   its service's auto-declare rule declares one (with which title,
+//!   summary and first responder), or it stays in triage: [`new_alert`].
+//! - A service with an escalation policy pages it, asking for first
+//!   responder and incident manager when it declared a P1 or P2:
+//!   [`automatic_page`].
+//! - Alert statuses move forward only: [`AlertStatus::moves_to`].
+//! - An alert acknowledged or resolved ends its open pages — acknowledged by
+//!   the person who acknowledged it, else cancelled: [`close_for_alert`].
+//! - Nothing more is written on a closed incident: [`records_on`].
+//!
+//! Each decision carries the commands to run on the incident, so the store
+//! builds none; a command the incident then refuses is an error that rolls
+//! the transaction back, never dropped.
+
+use crate::alert::{AlertRef, AlertStatus, AutoDeclare, Severity};
+use crate::incident::{Command, Declaration};
+use crate::page::{PageState, roles_on_acknowledge};
+use crate::{Actor, Handle, Incident, Permission, Priority, RoleKind, Status};
+
+/// The handle of Muster itself: the actor of what nobody did by hand.
+pub const SYSTEM: &str = "muster";
+
+/// Muster itself, as an actor: a responder who holds no role.
+pub fn system_actor() -> Actor {
+    Actor { handle: Handle::parse(SYSTEM).expect("a valid handle"), permission: Permission::Responder }
+}
+
+impl AlertStatus {
+    /// Whether an alert in this status may move to `to`: triggered →
+    /// acknowledged → resolved, or triggered → resolved; never back (a new
+    /// trigger after a resolve is a new alert).
+    pub fn moves_to(self, to: AlertStatus) -> bool {
+        matches!(
+            (self, to),
+            (AlertStatus::Triggered, AlertStatus::Acknowledged)
+                | (AlertStatus::Triggered | AlertStatus::Acknowledged, AlertStatus::Resolved)
+        )
+    }
+
+    /// The statuses an alert may be in to move to `to`.
+    pub fn moves_from(to: AlertStatus) -> Vec<AlertStatus> {
+        AlertStatus::ALL.into_iter().filter(|from| from.moves_to(to)).collect()
+    }
+}
+
+/// What is known about an alert's service when the alert arrives.
+#[derive(Debug, Clone)]
+pub struct ServiceRules<'a> {
+    pub name: &'a str,
+    pub auto_declare: &'a AutoDeclare,
+    /// The service owner, with their permission, if they still exist.
+    pub owner: Option<Actor>,
+}
+
+/// Where a new alert goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewAlert {
+    /// Its key's previous alert is in `incident`, which is still open.
+    Rejoin { incident: u64, command: Command },
+    /// The service declares an incident for it.
+    Declare(AutoDeclaration),
+    /// It waits in the triage queue.
+    Triage,
+}
+
+/// An incident declared automatically for a new alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoDeclaration {
+    pub declaration: Declaration,
+    /// Declares it, and so becomes its first responder: the service owner
+    /// (unless a viewer, who holds no roles), else Muster.
+    pub declarer: Actor,
+    /// Links the alert, run after the declaration.
+    pub link: Command,
+}
+
+/// Decides where a new alert goes, given its key's previous incident (if
+/// any; loaded and locked by the caller).
+pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<&Incident>) -> NewAlert {
+    if let Some(incident) = previous.filter(|i| i.status != Status::Closed) {
+        let command = Command::LinkAlert { alert: alert.clone(), retriggered: true };
+        return NewAlert::Rejoin { incident: incident.number, command };
+    }
+    let Some(priority) = service.auto_declare.priority_for(alert.severity) else { return NewAlert::Triage };
+    let declarer = match &service.owner {
+        Some(owner) if owner.permission != Permission::Viewer => owner.clone(),
+        _ => system_actor(),
+    };
+    let title: String = alert.summary.chars().take(200).collect();
+    let title = if title.trim().is_empty() { format!("Alert on {}", service.name) } else { title };
+    let declaration = Declaration {
+        title,
+        summary: format!("Declared automatically: a {} alert on {}.", alert.severity, service.name),
+        priority,
+        incident_manager: declarer.clone(),
+    };
+    let link = link_entry(alert);
+    NewAlert::Declare(AutoDeclaration { declaration, declarer, link })
+}
+
+/// The priority an alert suggests before anyone assessed it.
+pub fn priority_for_severity(s: Severity) -> Priority {
+    match s {
+        Severity::Critical => Priority::P1,
+        Severity::Error => Priority::P2,
+        Severity::Warning => Priority::P3,
+        Severity::Info => Priority::P4,
+    }
+}
+
+/// What a first responder declares from an alert in triage, with what
+/// they did not say filled in: the alert's summary as title, the
+/// assessment's suggested priority (else the severity's).
+pub fn declaration_from_alert(
+    alert: &AlertRef,
+    assessed: Option<Priority>,
+    priority: Option<Priority>,
+    title: Option<String>,
+    incident_manager: Actor,
+) -> Declaration {
+    Declaration {
+        title: title.unwrap_or_else(|| alert.summary.chars().take(200).collect()),
+        summary: format!("Declared from alert {} on {}.", alert.id, alert.service),
+        priority: priority.or(assessed).unwrap_or_else(|| priority_for_severity(alert.severity)),
+        incident_manager,
+    }
+}
+
+/// Links an alert to an incident someone chose (or just declared for it).
+pub fn link_entry(alert: &AlertRef) -> Command {
+    Command::LinkAlert { alert: alert.clone(), retriggered: false }
+}
+
+/// The page a new alert sends through its service's escalation policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomaticPage {
+    pub message: String,
+    pub target_text: String,
+    /// What whoever acknowledges first takes on.
+    pub roles: Vec<RoleKind>,
+}
+
+impl AutomaticPage {
+    /// The `page_sent` entry on the alert's incident, once the page has its id.
+    pub fn command(&self, page: u64) -> Command {
+        Command::Page {
+            page,
+            target: self.target_text.clone(),
+            message: self.message.clone(),
+            roles: self.roles.clone(),
+            automatic: true,
+        }
+    }
+}
+
+/// The page for a new alert on policy `policy_name`; `declared` is the
+/// priority of the incident the alert just declared, if it did. Whoever
+/// answers a page for an auto-declared P1 or P2 first becomes its first
+/// responder and incident manager.
+pub fn automatic_page(alert: &AlertRef, policy_name: &str, declared: Option<Priority>) -> AutomaticPage {
+    let roles = if declared.is_some_and(Priority::is_major) {
+        vec![RoleKind::FirstResponder, RoleKind::IncidentManager]
+    } else {
+        Vec::new()
+    };
+    let message: String =
+        format!("[{}] {}: {}", alert.severity, alert.service, alert.summary).chars().take(1000).collect();
+    AutomaticPage { message, target_text: format!("escalation policy {policy_name:?}"), roles }
+}
+
+/// An open page of an alert that was just acknowledged or resolved.
+#[derive(Debug, Clone)]
+pub struct OpenPage<'a> {
+    pub id: u64,
+    pub notified: &'a [Handle],
+    pub roles: &'a [RoleKind],
+}
+
+/// How such a page ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageClosing {
+    pub state: PageState,
+    pub closed_by: Option<Handle>,
+    /// Runs the `page_closed` entry, as this actor.
+    pub actor: Actor,
+    pub command: Command,
+}
+
+/// Ends an alert's open page: a person who acknowledged or resolved the
+/// alert (`by`) acknowledges it — taking on its roles if the page asked
+/// them — while monitoring acknowledging or resolving it cancels it.
+pub fn close_for_alert(page: &OpenPage<'_>, by: Option<&Actor>, reason: &str) -> PageClosing {
+    let (state, actor) = match by {
+        Some(a) => (PageState::Acknowledged, a.clone()),
+        None => (PageState::Cancelled, system_actor()),
+    };
+    let asked = by.is_some_and(|a| page.notified.contains(&a.handle));
+    let roles = roles_on_acknowledge(page.roles, asked, true);
+    let command = Command::ClosePage { page: page.id, state, reason: Some(reason.to_owned()), roles };
+    PageClosing { state, closed_by: by.map(|a| a.handle.clone()), actor, command }
+}
+
+/// The timeline entry of an alert's new status on its incident.
+pub fn alert_status_entry(alert: &AlertRef) -> Command {
+    Command::AlertStatus { alert: alert.clone() }
+}
+
+/// The timeline entry of a change event (a deploy) on one of its service's
+/// incidents that are not resolved or closed yet.
+pub fn change_entry(service: &str, summary: &str, source: Option<&str>) -> Command {
+    Command::RecordChange {
+        service: service.to_owned(),
+        summary: summary.to_owned(),
+        source: source.map(str::to_owned),
+    }
+}
+
+/// Whether alerts and pages still write on `incident`: not once it is
+/// closed (closed is final). The page or the alert moves on all the same.
+pub fn records_on(incident: &Incident) -> bool {
+    incident.status != Status::Closed
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::RoleCatalog;
+    use crate::incident::Context;
+
+    fn alert(summary: &str, severity: Severity) -> AlertRef {
+        AlertRef {
+            id: 12,
+            service: "checkout".into(),
+            summary: summary.into(),
+            severity,
+            status: AlertStatus::Triggered,
+        }
+    }
+
+    fn rules(auto: &AutoDeclare, owner: Option<Actor>) -> ServiceRules<'_> {
+        ServiceRules { name: "checkout", auto_declare: auto, owner }
+    }
+
+    fn person(h: &str, permission: Permission) -> Actor {
+        Actor { handle: Handle::parse(h).unwrap(), permission }
+    }
+
+    fn critical_is_p1() -> AutoDeclare {
+        AutoDeclare(BTreeMap::from([(Severity::Critical, Priority::P1)]))
+    }
+
+    fn incident(status: Status) -> Incident {
+        let alice = person("alice", Permission::Responder);
+        let catalog = RoleCatalog::default();
+        let ctx = Context { actor: &alice, now: "2026-12-01T09:00:00Z".parse().unwrap(), catalog: &catalog };
+        let d = Declaration {
+            title: "t".into(),
+            summary: String::new(),
+            priority: Priority::P2,
+            incident_manager: alice.clone(),
+        };
+        let (mut i, _) = Incident::declare(4, d, ctx).unwrap();
+        i.status = status;
+        i
+    }
+
+    #[test]
+    fn a_critical_alert_declares_a_p1_with_the_owner_as_first_responder() {
+        let auto = critical_is_p1();
+        let dan = person("dan", Permission::Responder);
+        let NewAlert::Declare(d) =
+            new_alert(&alert("Checkout returns 500", Severity::Critical), &rules(&auto, Some(dan.clone())), None)
+        else {
+            panic!("declares")
+        };
+        assert_eq!((d.declaration.priority, d.declaration.title.as_str()), (Priority::P1, "Checkout returns 500"));
+        assert_eq!(d.declaration.summary, "Declared automatically: a critical alert on checkout.");
+        assert_eq!((d.declarer.clone(), d.declaration.incident_manager), (dan.clone(), dan));
+        assert!(matches!(d.link, Command::LinkAlert { retriggered: false, .. }));
+    }
+
+    #[test]
+    fn a_viewer_owner_or_none_leaves_the_declaring_to_muster_and_an_empty_summary_gets_a_title() {
+        let auto = critical_is_p1();
+        for owner in [None, Some(person("vic", Permission::Viewer))] {
+            let NewAlert::Declare(d) = new_alert(&alert("  ", Severity::Critical), &rules(&auto, owner), None) else {
+                panic!("declares")
+            };
+            assert_eq!(d.declarer.handle.as_str(), SYSTEM);
+            assert_eq!(d.declaration.title, "Alert on checkout");
+        }
+    }
+
+    #[test]
+    fn an_alert_rejoins_its_keys_open_incident_but_not_a_closed_one() {
+        let auto = critical_is_p1();
+        let open = incident(Status::Resolved);
+        let got = new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&open));
+        assert!(matches!(got, NewAlert::Rejoin { incident: 4, command: Command::LinkAlert { retriggered: true, .. } }));
+        let closed = incident(Status::Closed);
+        assert!(matches!(
+            new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&closed)),
+            NewAlert::Declare(_)
+        ));
+        assert_eq!(new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed)), NewAlert::Triage);
+    }
+
+    #[test]
+    fn a_page_for_an_auto_declared_major_incident_asks_for_its_first_responder_and_manager() {
+        let a = alert("disk full", Severity::Critical);
+        assert_eq!(
+            automatic_page(&a, "Primary", Some(Priority::P2)).roles,
+            [RoleKind::FirstResponder, RoleKind::IncidentManager]
+        );
+        assert!(automatic_page(&a, "Primary", Some(Priority::P3)).roles.is_empty());
+        let p = automatic_page(&a, "Primary", None);
+        assert_eq!(
+            (p.message.as_str(), p.target_text.as_str()),
+            ("[critical] checkout: disk full", "escalation policy \"Primary\"")
+        );
+        assert!(p.roles.is_empty());
+    }
+
+    #[test]
+    fn alert_statuses_only_move_forward() {
+        use AlertStatus::*;
+        for from in AlertStatus::ALL {
+            for to in AlertStatus::ALL {
+                let rank = |s| AlertStatus::ALL.iter().position(|x| *x == s).unwrap();
+                assert_eq!(from.moves_to(to), rank(to) > rank(from), "{from:?} → {to:?}");
+            }
+        }
+        assert_eq!(AlertStatus::moves_from(Resolved), [Triggered, Acknowledged]);
+        assert_eq!(AlertStatus::moves_from(Acknowledged), [Triggered]);
+    }
+
+    #[test]
+    fn a_person_acknowledging_an_alert_answers_its_page_and_monitoring_cancels_it() {
+        let dan = person("dan", Permission::Responder);
+        let notified = [dan.handle.clone()];
+        let roles = [RoleKind::IncidentManager];
+        let page = OpenPage { id: 9, notified: &notified, roles: &roles };
+        let by_dan = close_for_alert(&page, Some(&dan), "alert 12 acknowledged");
+        assert_eq!((by_dan.state, &by_dan.closed_by), (PageState::Acknowledged, &Some(dan.handle)));
+        assert!(matches!(&by_dan.command, Command::ClosePage { roles, .. } if roles == &[RoleKind::IncidentManager]));
+        let erin = person("erin", Permission::Responder);
+        let by_erin = close_for_alert(&page, Some(&erin), "alert 12 acknowledged");
+        assert!(
+            matches!(&by_erin.command, Command::ClosePage { roles, .. } if roles.is_empty()),
+            "only someone it asked takes its roles"
+        );
+        let by_monitoring = close_for_alert(&page, None, "alert 12 resolved");
+        assert_eq!((by_monitoring.state, by_monitoring.actor.handle.as_str()), (PageState::Cancelled, SYSTEM));
+    }
+}
