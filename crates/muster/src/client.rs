@@ -38,10 +38,9 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach Muster at {} (set MUSTER_URL): {}", self.base, chain(&e)))?;
+        let resp = req.send().await.map_err(|e| {
+            anyhow!("cannot reach Muster at {} (set MUSTER_URL): {}", self.base, muster_app::channels::error_chain(&e))
+        })?;
         let status = resp.status();
         let text = resp.text().await.context("failed to read the response")?;
         if status == StatusCode::NO_CONTENT || text.is_empty() {
@@ -79,17 +78,4 @@ impl Client {
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(Method::DELETE, path, None).await
     }
-}
-
-/// An error with its causes (reqwest's own message hides why: a refused
-/// connection, a certificate not trusted).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

@@ -64,3 +64,17 @@ pub trait Channel: Send + Sync {
     /// the job's lease) and records the outcome.
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure>;
 }
+
+/// An error with its causes, for people: reqwest's own message says only
+/// "error sending request"; the causes say why (a refused connection, a
+/// certificate for another name).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

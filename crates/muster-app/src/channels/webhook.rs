@@ -14,7 +14,7 @@ use muster_domain::outbox::Job;
 use muster_store::Store;
 use sha2::Sha256;
 
-use super::{Attempt, Channel, Failure};
+use super::{Attempt, Channel, Failure, error_chain};
 
 /// Signs `timestamp.body` with the contact method's secret: the value of
 /// the `X-Muster-Signature` header is `sha256=<hex>`.
@@ -78,17 +78,4 @@ impl Channel for WebhookChannel {
             .map(Duration::from_secs);
         Err(Failure { message: format!("POST {url}: {status}"), retry_after, permanent: false })
     }
-}
-
-/// An error with its causes: reqwest's own message says only "error sending
-/// request", the cause says why (a refused connection, a bad certificate).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
