@@ -76,7 +76,7 @@ fn scenario() -> Vec<Event> {
                 status: None,
             },
         ),
-        (&alice, Command::Assign { role: RoleKind::BackupIncidentManager, user: bob.clone(), scope: None }),
+        (&alice, Command::Assign { role: RoleKind::BackupIncidentManager, user: bob, scope: None }),
         (
             &alice,
             Command::Assign {
