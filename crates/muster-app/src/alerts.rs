@@ -45,7 +45,7 @@ impl App {
             auto_declare: input.auto_declare,
             escalation_policy: input.escalation_policy,
         };
-        self.store.create_service(&service, self.clock.now()).await
+        Ok(self.store.create_service(&service, self.clock.now()).await?)
     }
 
     /// The service an integration key belongs to (cached briefly: this is on
@@ -87,7 +87,7 @@ impl App {
         }
         let updated = match self.store.update_service(id, &patch).await {
             Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
-            other => other,
+            other => Ok(other?),
         };
         self.services_by_key.clear();
         updated
@@ -117,13 +117,13 @@ impl App {
     pub async fn impact_matrix(&self) -> Result<ImpactMatrix> {
         match self.store.setting(IMPACT_MATRIX_KEY).await? {
             None => Ok(ImpactMatrix::default()),
-            Some(v) => serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("impact matrix: {e}"))),
+            Some(v) => serde_json::from_str(&v).map_err(|e| crate::Error::Internal(format!("impact matrix: {e}"))),
         }
     }
 
     pub async fn set_impact_matrix(&self, actor: &Actor, matrix: ImpactMatrix) -> Result<ImpactMatrix> {
         actor.require_admin()?;
-        let json = serde_json::to_string(&matrix).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(&matrix).map_err(|e| crate::Error::Internal(e.to_string()))?;
         self.store.set_setting(IMPACT_MATRIX_KEY, &json).await?;
         Ok(matrix)
     }
@@ -143,7 +143,7 @@ impl App {
         });
         match self.store.assess_alert(id, &assessment).await {
             Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
-            other => other,
+            other => Ok(other?),
         }
     }
 

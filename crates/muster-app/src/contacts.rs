@@ -35,7 +35,7 @@ impl App {
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
             format!("whsec_{}", hex::encode(bytes))
         });
-        self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await
+        Ok(self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await?)
     }
 }
 

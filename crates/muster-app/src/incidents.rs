@@ -99,7 +99,7 @@ impl App {
         };
         let done = match self.store.update_incident(r.0, &decide).await {
             Err(StoreError::NotFound(_)) => Err(no_incident(r).into()),
-            other => other,
+            other => other.map_err(crate::Error::from),
         };
         if done.as_ref().is_ok_and(|(_, events)| !events.is_empty()) {
             self.changes.changed(r.0);
@@ -142,7 +142,7 @@ impl App {
                 Change::RoleAssigned { assignment, .. } if &assignment.user == user => Some(assignment),
                 _ => None,
             })
-            .ok_or_else(|| StoreError::Corrupt("an assignment made no role_assigned event".into()))
+            .ok_or_else(|| crate::Error::Internal("an assignment made no role_assigned event".into()))
     }
 
     pub async fn relieve(&self, actor: &Actor, r: IncidentRef, assignment: u64) -> Result<()> {
@@ -161,7 +161,7 @@ impl App {
         events
             .into_iter()
             .find(|e| matches!(e.change, Change::Entry { .. }))
-            .ok_or_else(|| StoreError::Corrupt("an entry made no event".into()))
+            .ok_or_else(|| crate::Error::Internal("an entry made no event".into()))
     }
 
     pub async fn timeline(&self, r: IncidentRef, query: &TimelineQuery) -> Result<Vec<Event>> {

@@ -9,6 +9,6 @@ impl App {
     /// Jobs newest first (admins only: they say who is reached where).
     pub async fn jobs(&self, actor: &Actor, filter: &JobFilter) -> Result<Vec<JobRecord>> {
         actor.require_admin()?;
-        self.store.jobs(filter).await
+        Ok(self.store.jobs(filter).await?)
     }
 }

@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use muster_store::{Service, Store, StoreError};
+use muster_store::{Service, Store};
 
 pub mod alerts;
 pub mod changes;
@@ -29,6 +29,7 @@ pub mod channels;
 pub mod clock;
 pub mod contacts;
 pub mod engine;
+pub mod error;
 pub mod incidents;
 pub mod ingest;
 pub mod jobs;
@@ -47,7 +48,7 @@ pub use incidents::{DeclareInput, EntryInput, IncidentView, parse_handle};
 
 use crate::ingest::{Ingestor, RateLimit};
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+pub use error::{Error, Result};
 
 pub struct App {
     pub store: Arc<dyn Store>,

@@ -18,7 +18,7 @@ use muster_domain::page::{self, PageState, StepDecision};
 use muster_domain::paging::{ContactKind, Target};
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
 use muster_store::pages::step_job;
-use muster_store::{NewJob, PageMove, PageRecord, Store, StoreError};
+use muster_store::{NewJob, PageMove, PageRecord, Store};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -72,7 +72,7 @@ impl Pager {
                 let mut fresh = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
                 let stored = self.store.ensure_setting(SIGNING_KEY_SETTING, &hex::encode(fresh)).await?;
-                hex::decode(stored.trim()).map_err(|e| StoreError::Corrupt(format!("{SIGNING_KEY_SETTING}: {e}")))
+                hex::decode(stored.trim()).map_err(|e| crate::Error::Internal(format!("{SIGNING_KEY_SETTING}: {e}")))
             })
             .await
             .map(Vec::as_slice)
@@ -180,7 +180,7 @@ impl Pager {
                 }
                 let next_due = now
                     .checked_add(jiff::SignedDuration::from_secs(i64::from(wait_seconds)))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e| crate::Error::Internal(e.to_string()))?;
                 jobs.push(step_job(id, step + 1, next_due));
                 let command = Command::PageNotified { page: id, step: step + 1, people: people.clone() };
                 let m = PageMove {
@@ -256,7 +256,7 @@ impl Pager {
             let Some(m) = methods.iter().find(|m| m.id == method) else { continue };
             let due_at = now
                 .checked_add(jiff::SignedDuration::from_secs(i64::from(delay)))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .map_err(|e| crate::Error::Internal(e.to_string()))?;
             let body = json!({
                 "type": "page", "page_id": p.id, "step": step + 1, "person": person.as_str(),
                 "summary": summary, "message": p.message, "ack_url": ack_url, "decline_url": decline_url,

@@ -4,7 +4,7 @@ use muster_domain::page::{self, DeclineDecision, PageState, PageTarget};
 use muster_domain::paging::Target;
 use muster_domain::{Actor, Command, DomainError, Handle, IncidentRef, RoleKind};
 use muster_store::pages::step_job;
-use muster_store::{NewPage, PageMove, PageRecord, StoreError};
+use muster_store::{NewPage, PageMove, PageRecord};
 
 use crate::pager::Answer;
 use crate::{App, Result};
@@ -31,7 +31,7 @@ fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) 
     })
 }
 
-fn not_open(p: &PageRecord) -> StoreError {
+fn not_open(p: &PageRecord) -> crate::Error {
     let by = p.closed_by.as_ref().map(|h| format!(" by @{h}")).unwrap_or_default();
     DomainError::Conflict(format!("page {} was {}{by} already", p.id, p.state)).into()
 }
@@ -55,7 +55,7 @@ impl App {
     }
 
     pub async fn pages(&self, filter: &muster_store::PageFilter) -> Result<Vec<PageRecord>> {
-        self.store.pages(filter).await
+        Ok(self.store.pages(filter).await?)
     }
 
     /// Pages someone for an incident. The incident manager (or backup, or an
@@ -260,11 +260,11 @@ impl App {
             return Err(DomainError::invalid("delay_seconds", "a rule waits at most 86400 seconds").into());
         }
         self.user(user).await?;
-        self.store.add_notification_rule(user, &rule, self.clock.now()).await
+        Ok(self.store.add_notification_rule(user, &rule, self.clock.now()).await?)
     }
 
     pub async fn notification_rules(&self, user: &Handle) -> Result<Vec<muster_store::NotificationRuleRecord>> {
         self.user(user).await?;
-        self.store.notification_rules(user).await
+        Ok(self.store.notification_rules(user).await?)
     }
 }

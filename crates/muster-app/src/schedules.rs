@@ -37,7 +37,7 @@ impl App {
             }
         }
         let schedule = muster_store::NewSchedule { name, time_zone: time_zone.trim().to_owned(), layers };
-        self.store.create_schedule(&schedule, self.clock.now()).await
+        Ok(self.store.create_schedule(&schedule, self.clock.now()).await?)
     }
 
     pub async fn schedule(&self, id: u64) -> Result<muster_store::ScheduleRecord> {
@@ -62,7 +62,7 @@ impl App {
             return Err(DomainError::invalid("end", "an override ends after it starts").into());
         }
         let o = muster_store::NewOverride { schedule, user, start, end, created_by: actor.handle.clone() };
-        self.store.add_override(&o, self.clock.now()).await
+        Ok(self.store.add_override(&o, self.clock.now()).await?)
     }
 
     /// Shifts of one schedule between two instants (at most a year apart).
@@ -105,7 +105,7 @@ impl App {
                 }
             }
         }
-        self.store.create_policy(&policy, self.clock.now()).await
+        Ok(self.store.create_policy(&policy, self.clock.now()).await?)
     }
 
     pub async fn policy(&self, id: u64) -> Result<muster_store::PolicyRecord> {

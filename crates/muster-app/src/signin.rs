@@ -41,12 +41,19 @@ pub enum SignInError {
     Invalid,
     /// Too many failures: try again after this long.
     TooSoon(Duration),
-    Store(StoreError),
+    /// Not the person's doing.
+    Failed(crate::Error),
 }
 
 impl From<StoreError> for SignInError {
     fn from(e: StoreError) -> Self {
-        SignInError::Store(e)
+        SignInError::Failed(e.into())
+    }
+}
+
+impl From<crate::Error> for SignInError {
+    fn from(e: crate::Error) -> Self {
+        SignInError::Failed(e)
     }
 }
 
@@ -59,14 +66,14 @@ pub fn check_password(password: &str) -> std::result::Result<(), DomainError> {
     Ok(())
 }
 
-fn hash_password(password: &str) -> std::result::Result<String, StoreError> {
+fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| crate::Error::Internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| StoreError::Corrupt(format!("hashing a password: {e}")))
+        .map_err(|e| crate::Error::Internal(format!("hashing a password: {e}")))
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -99,8 +106,8 @@ impl App {
         let password = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        self.store.set_password_hash(user, Some(&hash)).await
+            .map_err(|e| crate::Error::Internal(e.to_string()))??;
+        Ok(self.store.set_password_hash(user, Some(&hash)).await?)
     }
 
     /// Signs in with a handle and password from `address`; returns the
@@ -156,7 +163,7 @@ impl App {
             created_at,
             expires_at: created_at
                 .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(|e| crate::Error::Internal(e.to_string()))?,
         };
         self.store.create_session(&session).await?;
         Ok((id, session, user))
@@ -164,11 +171,11 @@ impl App {
 
     /// The session a cookie names, and its user.
     pub async fn session(&self, id: &str) -> Result<Option<(Session, User)>> {
-        self.store.session(&hash_token(id), self.clock.now()).await
+        Ok(self.store.session(&hash_token(id), self.clock.now()).await?)
     }
 
     pub async fn sign_out(&self, id: &str) -> Result<()> {
-        self.store.delete_session(&hash_token(id)).await
+        Ok(self.store.delete_session(&hash_token(id)).await?)
     }
 }
 

@@ -41,7 +41,7 @@ impl App {
         if user.handle.as_str() == muster_domain::intake::SYSTEM {
             return Err(DomainError::invalid("handle", "@muster is reserved for Muster itself").into());
         }
-        self.store.create_user(&user, self.clock.now()).await
+        Ok(self.store.create_user(&user, self.clock.now()).await?)
     }
 
     pub async fn user(&self, handle: &Handle) -> Result<User> {
@@ -84,11 +84,11 @@ impl App {
     }
 
     pub async fn role_catalog(&self) -> Result<RoleCatalog> {
-        self.store.role_catalog().await
+        Ok(self.store.role_catalog().await?)
     }
 
     pub async fn required_roles(&self) -> Result<RequiredRoles> {
-        self.store.required_roles().await
+        Ok(self.store.required_roles().await?)
     }
 
     pub async fn set_required_roles(&self, actor: &Actor, required: RequiredRoles) -> Result<RequiredRoles> {

@@ -89,6 +89,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<muster_app::Error> for ApiError {
+    fn from(e: muster_app::Error) -> Self {
+        use muster_app::Error;
+        match e {
+            Error::Refused(d) => d.into(),
+            Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            Error::NotFound(m) => ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m),
+            Error::Store(e) => ApiError::internal("the store failed", e),
+            Error::Internal(m) => ApiError::internal("an invariant broke", m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error").to_owned();

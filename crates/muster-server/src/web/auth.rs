@@ -114,7 +114,7 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
             }
             r
         }
-        Err(SignInError::Store(e)) => super::page_error(e.into()),
+        Err(SignInError::Failed(e)) => super::page_error(e.into()),
     }
 }
 

@@ -292,7 +292,3 @@ pub fn back(to: &str, outcome: Result<String, ApiError>) -> Response {
     }
     r
 }
-
-pub fn store_error(e: StoreError) -> ApiError {
-    e.into()
-}
