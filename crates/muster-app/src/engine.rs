@@ -275,7 +275,7 @@ impl Engine {
     async fn bury(&self, job: &ClaimedJob, lease: Timestamp, now: Timestamp, why: &str) -> Result<bool, StoreError> {
         self.buried.fetch_add(1, Relaxed);
         tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
-        Ok(self.store.bury_job(job.id, lease, now, why).await?)
+        self.store.bury_job(job.id, lease, now, why).await
     }
 
     async fn attempt(&self, claimed: &ClaimedJob) -> Outcome {
