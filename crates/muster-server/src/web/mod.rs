@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use muster_domain::Permission;
-use muster_store::{Session, StoreError, User};
+use muster_store::{Session, User};
 
 use crate::error::ApiError;
 use muster_app::App;
