@@ -31,9 +31,13 @@ for crate in muster-domain muster-store muster-app; do
         status=1
     fi
     # hyper is an HTTP client dependency of reqwest; its server half must stay off.
-    if grep -qx hyper <<<"$deps" && cargo tree -p "$crate" -e normal,features -i hyper | grep -q 'hyper feature "server"'; then
-        echo "error: $crate pulls in hyper's server feature" >&2
-        status=1
+    # (Into a variable first: under `if`, a failing cargo tree would pass unnoticed.)
+    if grep -qx hyper <<<"$deps"; then
+        features=$(cargo tree -p "$crate" -e normal,features -i hyper)
+        if grep -q 'hyper feature "server"' <<<"$features"; then
+            echo "error: $crate pulls in hyper's server feature" >&2
+            status=1
+        fi
     fi
 done
 [ "$status" -eq 0 ] && echo "ok: muster-domain, muster-store and muster-app depend on no HTTP server"

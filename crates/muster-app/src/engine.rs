@@ -54,6 +54,11 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// Sleeping longer than this re-checks the outbox anyway (other instances
 /// may have enqueued work).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// After the outbox could not be read.
+const RETRY_READ: Duration = Duration::from_secs(1);
+/// How often to look again while the only due jobs wait for slots of
+/// their lane: a paging timer coming due meanwhile is this late at most.
+const CROWDED: Duration = Duration::from_millis(250);
 
 /// How the engine delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +147,8 @@ impl Engine {
             while paging.try_join_next().is_some() {}
             while other.try_join_next().is_some() {}
             let mut maybe_more = false;
+            let mut claimed_any = false;
+            let mut failed = false;
             for lane in Lane::ALL {
                 let free = self.free_slots(lane, paging.len() + other.len(), other.len());
                 if free == 0 {
@@ -150,6 +157,7 @@ impl Engine {
                 match self.claim(lane, free).await {
                     Ok((jobs, lease)) => {
                         maybe_more |= jobs.len() == free;
+                        claimed_any |= !jobs.is_empty();
                         let set = if lane == Lane::Paging { &mut paging } else { &mut other };
                         for job in jobs {
                             let worker = self.clone();
@@ -162,19 +170,33 @@ impl Engine {
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "the engine could not read the outbox; retrying in a second");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        failed = true;
+                        break;
                     }
                 }
             }
             if maybe_more {
                 continue;
             }
-            let sleep = match self.store.next_job_due().await {
-                Ok(Some(due)) => {
-                    let now = self.clock.now();
-                    Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO).min(IDLE_CHECK)
+            let sleep = if failed {
+                RETRY_READ
+            } else {
+                match self.store.next_job_due().await {
+                    Ok(Some(due)) => {
+                        let now = self.clock.now();
+                        let wait = Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO);
+                        // Due now but nothing was claimable: the due jobs are
+                        // in a lane whose slots are full. A freed slot wakes
+                        // the loop; until then look again only now and then,
+                        // for the paging lane's timers.
+                        if wait.is_zero() && !claimed_any { CROWDED } else { wait.min(IDLE_CHECK) }
+                    }
+                    Ok(None) => IDLE_CHECK,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the engine could not read the outbox; retrying in a second");
+                        RETRY_READ
+                    }
                 }
-                _ => IDLE_CHECK,
             };
             tokio::select! {
                 Some(_) = paging.join_next(), if !paging.is_empty() => {}
@@ -252,7 +274,7 @@ impl Engine {
                 self.delivered.fetch_add(1, Relaxed);
                 self.store.finish_job(job.id, lease, now).await?
             }
-            Outcome::Retry(f) if !f.permanent && job.attempts < self.settings.max_attempts => {
+            Outcome::Retry(f) if !f.permanent && (f.waiting || job.attempts < self.settings.max_attempts) => {
                 self.failed.fetch_add(1, Relaxed);
                 let backoff = Duration::from_secs(1u64 << job.attempts.min(9)).min(MAX_BACKOFF);
                 let wait = f.retry_after.map_or(backoff, |r| r.max(backoff).min(Duration::from_secs(3600)));
@@ -275,7 +297,18 @@ impl Engine {
     async fn bury(&self, job: &ClaimedJob, lease: Timestamp, now: Timestamp, why: &str) -> Result<bool, StoreError> {
         self.buried.fetch_add(1, Relaxed);
         tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
-        self.store.bury_job(job.id, lease, now, why).await
+        // The channel says what giving up means (a page step's page
+        // expires). If even that fails, the job is buried all the same —
+        // nothing retries forever — with both errors on it.
+        let mut why = why.to_owned();
+        if let Ok(j) = claimed_job(job)
+            && let Some(channel) = self.channels.get(j.kind())
+            && let Err(f) = channel.gave_up(j, &why).await
+        {
+            tracing::error!(error = %f.message, "giving up the job failed too");
+            why = format!("{why}; then {}", f.message);
+        }
+        self.store.bury_job(job.id, lease, now, &why).await
     }
 
     async fn attempt(&self, claimed: &ClaimedJob) -> Outcome {
@@ -311,6 +344,10 @@ impl Engine {
             Err(_) => Outcome::Retry(Failure::new(format!("gave up after {limit:?}"))),
         }
     }
+}
+
+fn claimed_job(job: &ClaimedJob) -> Result<&muster_domain::outbox::Job, &String> {
+    job.job.as_ref()
 }
 
 /// When a job enqueued now for immediate delivery is due.

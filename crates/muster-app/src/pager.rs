@@ -22,9 +22,9 @@ use muster_store::{NewJob, PageMove, PageRecord, Store};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::Result;
 use crate::changes::Changes;
 use crate::clock::Clock;
+use crate::error::Result;
 
 const SIGNING_KEY_SETTING: &str = "paging.signing_key";
 
@@ -72,7 +72,8 @@ impl Pager {
                 let mut fresh = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
                 let stored = self.store.ensure_setting(SIGNING_KEY_SETTING, &hex::encode(fresh)).await?;
-                hex::decode(stored.trim()).map_err(|e| crate::Error::Internal(format!("{SIGNING_KEY_SETTING}: {e}")))
+                hex::decode(stored.trim())
+                    .map_err(|e| crate::error::Error::Internal(format!("{SIGNING_KEY_SETTING}: {e}")))
             })
             .await
             .map(Vec::as_slice)
@@ -180,7 +181,7 @@ impl Pager {
                 }
                 let next_due = now
                     .checked_add(jiff::SignedDuration::from_secs(i64::from(wait_seconds)))
-                    .map_err(|e| crate::Error::Internal(e.to_string()))?;
+                    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
                 jobs.push(step_job(id, step + 1, next_due));
                 let command = Command::PageNotified { page: id, step: step + 1, people: people.clone() };
                 let m = PageMove {
@@ -200,6 +201,31 @@ impl Pager {
                 Ok(())
             }
         }
+    }
+
+    /// Expires an open page whose escalation cannot go on (its step was
+    /// given up), saying why on the page and its incident's timeline.
+    pub async fn give_up(&self, id: u64, reason: &str) -> Result<()> {
+        let Some(p) = self.store.page(id).await? else { return Ok(()) };
+        if !p.state.is_open() {
+            return Ok(());
+        }
+        let state = PageState::Expired;
+        let command = Command::ClosePage { page: id, state, reason: Some(reason.to_owned()), roles: vec![] };
+        let m = PageMove {
+            page: id,
+            from_step: p.step,
+            state,
+            step: p.step,
+            notified: vec![],
+            current: Some(vec![]),
+            closed_by: None,
+            reason: Some(reason.to_owned()),
+            command: Some((Self::system(), command)),
+            jobs: vec![],
+            acknowledge_alert: false,
+        };
+        self.move_page(&m, self.clock.now()).await
     }
 
     /// Moves a page and wakes the live views of its incident.
@@ -256,7 +282,7 @@ impl Pager {
             let Some(m) = methods.iter().find(|m| m.id == method) else { continue };
             let due_at = now
                 .checked_add(jiff::SignedDuration::from_secs(i64::from(delay)))
-                .map_err(|e| crate::Error::Internal(e.to_string()))?;
+                .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
             let body = json!({
                 "type": "page", "page_id": p.id, "step": step + 1, "person": person.as_str(),
                 "summary": summary, "message": p.message, "ack_url": ack_url, "decline_url": decline_url,

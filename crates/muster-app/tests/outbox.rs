@@ -7,9 +7,15 @@ mod common;
 
 use common::mail::{Smtp, SmtpTls};
 use common::{Receiver, TestApp, TestCa};
+use std::sync::Arc;
+
 use muster_app::channels::tls::TrustRoots;
 use muster_app::channels::webhook::signature;
+use muster_app::channels::{Attempt, Channel, Failure};
+use muster_app::engine::{Engine, Settings};
 use muster_app::{Config, DeclareInput};
+use muster_domain::outbox::Job;
+use muster_domain::page::PageState;
 use muster_domain::page::PageTarget;
 use muster_domain::paging::ContactKind;
 use muster_domain::{Actor, Priority};
@@ -22,6 +28,8 @@ muster_store::on_both_backends!(
     a_page_is_not_held_up_by_a_thousand_failing_test_notifications,
     mail_goes_through_starttls_and_smtps_and_not_in_the_clear_where_tls_is_required,
     a_job_whose_contact_method_was_removed_is_dead_lettered_at_once,
+    a_page_step_given_up_expires_its_page_with_the_reason_on_the_timeline,
+    mail_waits_for_an_smtp_server_without_running_out_of_attempts,
 );
 
 fn trusting(ca: &TestCa) -> Config {
@@ -175,4 +183,67 @@ async fn a_job_whose_contact_method_was_removed_is_dead_lettered_at_once(db: Tes
     assert_eq!(status.attempts, 1);
     assert!(status.dead_at.is_some(), "retrying cannot bring a contact method back: {status:?}");
     assert!(status.last_error.unwrap().contains("4242"));
+}
+
+/// A page-step channel whose steps always fail, giving up as the real one does.
+struct StepsFail(muster_app::channels::page_step::PageStepChannel);
+
+#[async_trait::async_trait]
+impl Channel for StepsFail {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["page.step"]
+    }
+
+    async fn deliver(&self, _: &Job, _: &Attempt<'_>) -> Result<(), Failure> {
+        Err(Failure::new("the schedule cannot be read"))
+    }
+
+    async fn gave_up(&self, job: &Job, why: &str) -> Result<(), Failure> {
+        self.0.gave_up(job, why).await
+    }
+}
+
+async fn a_page_step_given_up_expires_its_page_with_the_reason_on_the_timeline(db: TestDatabase) {
+    let t = TestApp::new(db).await;
+    let (alice, carol) = (t.person("alice").await, t.person("carol").await);
+    let input = DeclareInput {
+        title: "Checkout down".into(),
+        summary: String::new(),
+        priority: Priority::P1,
+        incident_manager: None,
+    };
+    let incident = t.app.declare(&alice, input).await.unwrap().incident.reference();
+    let page =
+        t.app.page_for_incident(&alice, incident, PageTarget::User(carol.handle.clone()), "help", None).await.unwrap();
+    let channel = StepsFail(muster_app::channels::page_step::PageStepChannel::new(t.app.pager.clone()));
+    let settings = Settings { max_attempts: 2, ..Settings::default() };
+    let engine = Engine::new(t.app.store.clone(), t.clock.clone(), vec![Arc::new(channel)], settings);
+
+    assert_eq!(engine.run_due().await.unwrap(), 1);
+    assert!(t.app.page(page.id).await.unwrap().0.state.is_open(), "one failure: the step is retried");
+    t.clock.advance(2);
+    assert_eq!(engine.run_due().await.unwrap(), 1);
+    let (p, _) = t.app.page(page.id).await.unwrap();
+    assert_eq!(p.state, PageState::Expired, "a step that cannot run does not leave its page waiting forever");
+    assert!(p.reason.as_deref().is_some_and(|r| r.contains("could not run step 1") && r.contains("schedule")), "{p:?}");
+    let events = t.app.store.events(incident.0).await.unwrap();
+    assert!(events.iter().any(|e| e.change.kind() == "page_closed"), "the timeline says so");
+    assert_eq!(engine.buried(), 1);
+    let dead = t.app.jobs(&t.admin, &JobFilter { state: Some(JobState::Dead), ..Default::default() }).await.unwrap();
+    assert_eq!(dead.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["page.step"]);
+}
+
+async fn mail_waits_for_an_smtp_server_without_running_out_of_attempts(db: TestDatabase) {
+    let t = TestApp::with_config(db, Config { job_max_attempts: 2, ..Config::default() }).await;
+    let alice = t.person("alice").await;
+    let method =
+        t.app.add_contact_method(&alice, &alice.handle, ContactKind::Email, "alice@example.com").await.unwrap();
+    let job = t.app.test_notification(&alice, &alice.handle, method.id).await.unwrap();
+    for _ in 0..4 {
+        t.deliver_due(5).await;
+        t.clock.advance(301);
+    }
+    let status = t.app.store.job_status(job).await.unwrap().unwrap();
+    assert_eq!((status.attempts, status.dead_at, status.done_at), (4, None, None), "still waiting: {status:?}");
+    assert!(status.last_error.unwrap().contains("no SMTP server"));
 }

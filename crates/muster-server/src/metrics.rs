@@ -56,6 +56,8 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     family(&mut out, "muster_job_attempts_total", "counter", "Outbox jobs this instance ran, by outcome.");
     let _ = writeln!(out, "muster_job_attempts_total{{outcome=\"succeeded\"}} {delivered}");
     let _ = writeln!(out, "muster_job_attempts_total{{outcome=\"failed\"}} {failed}");
+    family(&mut out, "muster_jobs_given_up_total", "counter", "Outbox jobs this instance dead-lettered.");
+    let _ = writeln!(out, "muster_jobs_given_up_total {}", app.engine.buried());
     family(&mut out, "muster_sign_in_failures_total", "counter", "Failed web sign-ins on this instance.");
     let _ = writeln!(out, "muster_sign_in_failures_total {}", app.sign_in_failures.load(Ordering::Relaxed));
     family(&mut out, "muster_live_streams", "gauge", "Open live incident streams on this instance.");

@@ -44,26 +44,44 @@ impl SmtpServer {
     /// Parses a URL; `env_credentials` (user, password) apply when the URL
     /// has none.
     pub fn parse(url: &str, env_credentials: Option<(String, String)>) -> Result<SmtpServer, String> {
+        // Errors show the URL without its user and password.
+        let shown = redacted(url);
         let (implicit, rest) = match (url.strip_prefix("smtp://"), url.strip_prefix("smtps://")) {
             (Some(rest), _) => (false, rest),
             (_, Some(rest)) => (true, rest),
-            _ => return Err(format!("{url:?} is not an smtp:// or smtps:// URL")),
+            _ => return Err(format!("{shown:?} is not an smtp:// or smtps:// URL")),
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let rest = rest.trim_end_matches('/');
-        let (auth, host_port) = match rest.rsplit_once('@') {
-            Some((auth, hp)) => (Some(auth), hp),
+        // The user info ends at the last '@' (a password may hold '@' and
+        // '?' only percent-encoded, as in any URL).
+        let (auth, rest) = match rest.rsplit_once('@') {
+            Some((auth, rest)) => (Some(auth), rest),
             None => (None, rest),
         };
-        let (host, port) = match host_port.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{url:?} has no valid port"))?),
-            None => (host_port, if implicit { 465 } else { 25 }),
+        let (host_port, query) = match rest.split_once('?') {
+            Some((hp, q)) => (hp, Some(q)),
+            None => (rest, None),
+        };
+        let host_port = host_port.trim_end_matches('/');
+        let default_port = if implicit { 465 } else { 25 };
+        let (host, port) = match host_port.strip_prefix('[') {
+            // An IPv6 address: [::1] or [::1]:2525.
+            Some(v6) => {
+                let (addr, after) =
+                    v6.split_once(']').ok_or_else(|| format!("{shown:?}: an unclosed [ in the host"))?;
+                let port = match after.strip_prefix(':') {
+                    Some(p) => p.parse::<u16>().map_err(|_| format!("{shown:?} has no valid port"))?,
+                    None if after.is_empty() => default_port,
+                    None => return Err(format!("{shown:?}: unexpected {after:?} after the host")),
+                };
+                (addr, port)
+            }
+            None => match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{shown:?} has no valid port"))?),
+                None => (host_port, default_port),
+            },
         };
         if host.is_empty() {
-            return Err(format!("{url:?} names no host"));
+            return Err(format!("{shown:?} names no host"));
         }
         let mut tls = if implicit { SmtpTls::Implicit } else { SmtpTls::None };
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -71,22 +89,34 @@ impl SmtpServer {
                 ("tls", "none", false) => tls = SmtpTls::None,
                 ("tls", "starttls", false) => tls = SmtpTls::StartTls,
                 ("tls", "required", false) => tls = SmtpTls::Required,
-                ("tls", _, true) => return Err(format!("{url:?}: smtps:// is TLS already; leave out tls=")),
+                ("tls", _, true) => return Err(format!("{shown:?}: smtps:// is TLS already; leave out tls=")),
                 ("tls", other, false) => {
-                    return Err(format!("{url:?}: tls={other} is not one of none, starttls, required"));
+                    return Err(format!("{shown:?}: tls={other} is not one of none, starttls, required"));
                 }
-                (other, _, _) => return Err(format!("{url:?}: unknown parameter {other:?}")),
+                (other, _, _) => return Err(format!("{shown:?}: unknown parameter {other:?}")),
             }
         }
-        let credentials = match auth {
-            Some(auth) => {
-                let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
-                let decode = |s: &str| percent_decode(s).ok_or_else(|| format!("{url:?}: bad percent-encoding"));
+        let credentials = match auth.and_then(|a| a.split_once(':')) {
+            Some((user, password)) => {
+                let decode = |s: &str| percent_decode(s).ok_or_else(|| format!("{shown:?}: bad percent-encoding"));
                 Some((decode(user)?, decode(password)?))
             }
+            // A user without a password (`smtp://relay-user@host`) sends no
+            // credentials, as a relay that wants none expects.
             None => env_credentials,
         };
         Ok(SmtpServer { host: host.to_owned(), port, tls, credentials })
+    }
+}
+
+/// `url` with its user and password replaced by `…`, for messages.
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -154,7 +184,7 @@ impl Channel for EmailChannel {
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Email(mail) = job else { return Err(Failure::permanent("not an email job")) };
         let Some(mailer) = &self.mailer else {
-            return Err(Failure::new("no SMTP server is configured (MUSTER_SMTP_URL)"));
+            return Err(Failure::waiting("no SMTP server is configured (MUSTER_SMTP_URL): the mail waits"));
         };
         let to = mail.to.parse().map_err(|e| Failure::permanent(format!("{:?}: {e}", mail.to)))?;
         let message = lettre::Message::builder()
@@ -210,9 +240,26 @@ mod tests {
             ("smtps://h?tls=required", "TLS already"),
             ("smtp://h?verify=no", "unknown parameter"),
             ("smtp://a%zz:b@h", "percent-encoding"),
+            ("smtp://u:hunter2@h?tls=maybe", "…@h"),
+            ("smtp://[::1", "unclosed"),
         ] {
             let e = parse(url).unwrap_err();
             assert!(e.contains(says), "{url}: {e}");
+            assert!(!e.contains("hunter2"), "no password in an error: {e}");
         }
+    }
+
+    #[test]
+    fn a_password_may_hold_an_encoded_at_or_question_mark_and_a_user_alone_sends_no_credentials() {
+        let s = parse("smtp://me:p%40ss%3F@h:587?tls=required").unwrap();
+        assert_eq!((s.credentials, s.tls), (Some(("me".into(), "p@ss?".into())), SmtpTls::Required));
+        assert_eq!(parse("smtp://relay-user@h").unwrap().credentials, None);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_written_in_brackets() {
+        let s = parse("smtp://[::1]:2525").unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("::1", 2525));
+        assert_eq!(parse("smtps://[::1]").unwrap().port, 465);
     }
 }

@@ -42,15 +42,23 @@ pub struct Failure {
     /// Trying again cannot help (the contact method is gone, the job names
     /// nothing that exists): dead-letter it now.
     pub permanent: bool,
+    /// The channel cannot deliver anything yet (no SMTP server configured):
+    /// the job waits, and this attempt does not bring it nearer its last.
+    pub waiting: bool,
 }
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), retry_after: None, permanent: false }
+        Failure { message: message.into(), retry_after: None, permanent: false, waiting: false }
     }
 
     pub fn permanent(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), retry_after: None, permanent: true }
+        Failure { permanent: true, ..Failure::new(message) }
+    }
+
+    /// Not deliverable until the operator configures the channel.
+    pub fn waiting(message: impl Into<String>) -> Failure {
+        Failure { waiting: true, retry_after: Some(std::time::Duration::from_secs(300)), ..Failure::new(message) }
     }
 }
 
@@ -63,6 +71,13 @@ pub trait Channel: Send + Sync {
     /// Delivers `job` once. The engine bounds how long this may take (half
     /// the job's lease) and records the outcome.
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure>;
+
+    /// Called when the engine gives `job` up (its last attempt failed, or
+    /// it can never be delivered), before it is dead-lettered: what giving
+    /// up means for what the job was part of. Nothing, for most.
+    async fn gave_up(&self, _job: &Job, _why: &str) -> Result<(), Failure> {
+        Ok(())
+    }
 }
 
 /// An error with its causes, for people: reqwest's own message says only

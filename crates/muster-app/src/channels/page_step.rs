@@ -27,4 +27,12 @@ impl Channel for PageStepChannel {
         let Job::PageStep { page, step } = job else { return Err(Failure::permanent("not a page step")) };
         self.pager.run_step(*page, *step).await.map_err(|e| Failure::new(format!("page {page} step {step}: {e}")))
     }
+
+    /// A step that can never run would leave its page waiting forever: it
+    /// expires instead, with why on the incident's timeline.
+    async fn gave_up(&self, job: &Job, why: &str) -> Result<(), Failure> {
+        let Job::PageStep { page, step } = job else { return Ok(()) };
+        let reason = format!("Muster could not run step {}: {why}", step + 1);
+        self.pager.give_up(*page, &reason).await.map_err(|e| Failure::new(format!("expiring page {page}: {e}")))
+    }
 }

@@ -76,6 +76,6 @@ impl Channel for WebhookChannel {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        Err(Failure { message: format!("POST {url}: {status}"), retry_after, permanent: false })
+        Err(Failure { retry_after, ..Failure::new(format!("POST {url}: {status}")) })
     }
 }
