@@ -32,6 +32,14 @@ impl TestDatabase {
     /// A new, migrated database, or `None` when PostgreSQL is not configured
     /// outside CI.
     pub async fn new(backend: Backend) -> Option<TestDatabase> {
+        let db = Self::empty(backend).await?;
+        db.open().await;
+        Some(db)
+    }
+
+    /// A new database with no tables yet (for upgrade tests, which migrate
+    /// it part of the way themselves).
+    pub async fn empty(backend: Backend) -> Option<TestDatabase> {
         let db = match backend {
             Backend::Sqlite => {
                 static N: AtomicU64 = AtomicU64::new(0);
@@ -50,7 +58,6 @@ impl TestDatabase {
                 TestDatabase { backend, url: format!("{base}{sep}options=-c%20search_path%3D{schema}"), file: None }
             }
         };
-        db.open().await;
         Some(db)
     }
 

@@ -1,0 +1,112 @@
+//! A database written by the version before the typed outbox (migrations up
+//! to 0009, jobs with their secrets in the payload) upgrades in place: its
+//! pending jobs still read as jobs, take the right lane and keep what they
+//! need to be delivered, and the jobs that are done lose their secrets.
+
+use std::str::FromStr;
+
+use muster_domain::outbox::{Job, Lane};
+use muster_store::testing::{Backend, TestDatabase};
+use sqlx::Connection;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pending_jobs_of_the_previous_version_survive_the_upgrade_and_done_ones_lose_their_secrets() {
+    upgrade(TestDatabase::empty(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pending_jobs_of_the_previous_version_survive_the_upgrade_and_done_ones_lose_their_secrets() {
+    if let Some(db) = TestDatabase::empty(Backend::Postgres).await {
+        upgrade(db).await;
+    }
+}
+
+/// The jobs 0009's code wrote: (kind, payload, key, due, done).
+const OLD_JOBS: [(&str, &str, &str, i64, Option<i64>); 4] = [
+    ("page.step", r#"{"page":5,"step":1}"#, "page:5:step:1", 10, None),
+    (
+        "webhook",
+        r#"{"page":5,"step":1,"person":"dan","to":"http://h/x","url":"http://h/x","secret":"whsec_pending","body":{"type":"page"}}"#,
+        "page:5:step:0:method:2:after:0",
+        10,
+        None,
+    ),
+    ("email", r#"{"to":"a@example.com","subject":"[Muster] Test","text":"works"}"#, "test-1", 10, None),
+    (
+        "webhook",
+        r#"{"to":"http://h/y","url":"http://h/y","secret":"whsec_done","body":{"type":"test"}}"#,
+        "test-2",
+        5,
+        Some(6),
+    ),
+];
+
+async fn migrate_to_0009(db: &TestDatabase) {
+    match db.backend {
+        Backend::Sqlite => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
+            let mut c = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+            let mut m = sqlx::migrate!("./migrations/sqlite");
+            m.migrations = m.migrations.iter().filter(|x| x.version <= 9).cloned().collect::<Vec<_>>().into();
+            m.run(&mut c).await.unwrap();
+            for (kind, payload, key, due, done) in OLD_JOBS {
+                sqlx::query("INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, done_at, page) VALUES ($1, $2, $3, $4, 0, $5, $6)")
+                    .bind(kind).bind(payload).bind(key).bind(due).bind(done).bind(payload.contains("\"page\"").then_some(5i64))
+                    .execute(&mut c).await.unwrap();
+            }
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let mut m = sqlx::migrate!("./migrations/postgres");
+            m.migrations = m.migrations.iter().filter(|x| x.version <= 9).cloned().collect::<Vec<_>>().into();
+            m.run(&mut c).await.unwrap();
+            for (kind, payload, key, due, done) in OLD_JOBS {
+                sqlx::query("INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, done_at, page) VALUES ($1, $2, $3, $4, 0, $5, $6)")
+                    .bind(kind).bind(payload).bind(key).bind(due).bind(done).bind(payload.contains("\"page\"").then_some(5i64))
+                    .execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
+async fn done_payload(db: &TestDatabase) -> String {
+    let sql = "SELECT payload FROM jobs WHERE idempotency_key = 'test-2'";
+    match db.backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        }
+    }
+}
+
+async fn upgrade(db: TestDatabase) {
+    migrate_to_0009(&db).await;
+    let store = db.open().await; // the rest of the migrations, as a new version's start does
+    let at = |s: i64| muster_domain::Timestamp::from_second(s).unwrap();
+
+    let paging = store.claim_jobs(Lane::Paging, at(100), at(130), 10).await.unwrap();
+    let mut kinds: Vec<&str> = paging.iter().map(|j| j.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["page.step", "webhook"], "page steps and page notifications took the paging lane");
+    for j in &paging {
+        match j.job.as_ref().expect("an old job still reads") {
+            Job::PageStep { page, step } => assert_eq!((*page, *step), (5, 1)),
+            Job::Webhook(w) => {
+                assert_eq!((w.to.as_str(), w.legacy_secret.as_deref()), ("http://h/x", Some("whsec_pending")));
+                assert_eq!(w.for_page.as_ref().map(|f| (f.page, f.person.as_str())), Some((5, "dan")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let other = store.claim_jobs(Lane::Other, at(100), at(130), 10).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert!(matches!(other[0].job.as_ref().unwrap(), Job::Email(e) if e.to == "a@example.com"));
+
+    let done = done_payload(&db).await;
+    assert!(!done.contains("whsec_done"), "a done job keeps no secret: {done}");
+    assert!(done.contains("http://h/y"), "and keeps the rest: {done}");
+}
