@@ -50,12 +50,17 @@ impl PgStore {
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
-                    // "<schema>" alone, or "<schema> <number>" naming an incident.
-                    Ok(Some(n)) => match n.payload().split_once(' ') {
-                        None if n.payload() == schema => wake(None),
-                        Some((s, number)) if s == schema => wake(number.parse().ok()),
-                        _ => {}
-                    },
+                    // "<schema>" alone, or "<schema> <number>" naming an
+                    // incident (a schema name may hold spaces: the number is
+                    // after the last one).
+                    Ok(Some(n)) if n.payload() == schema => wake(None),
+                    Ok(Some(n)) => {
+                        if let Some((s, number)) = n.payload().rsplit_once(' ')
+                            && s == schema
+                        {
+                            wake(number.parse().ok());
+                        }
+                    }
                     Ok(None) => {
                         tracing::info!("a listener reconnected");
                         wake(None);
