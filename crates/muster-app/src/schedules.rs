@@ -65,6 +65,40 @@ impl App {
         Ok(self.store.add_override(&o, self.clock.now()).await?)
     }
 
+    /// Who is on call on every schedule at `at`, by schedule (nobody, in a
+    /// gap between rotations).
+    pub async fn on_call_everywhere(
+        &self,
+        at: Timestamp,
+    ) -> Result<Vec<(muster_store::ScheduleRecord, Option<Handle>)>> {
+        let mut out = Vec::new();
+        for record in self.store.schedules().await? {
+            let who = record.schedule()?.on_call(at).cloned();
+            out.push((record, who));
+        }
+        Ok(out)
+    }
+
+    /// One person's shifts on every schedule between two instants (at most
+    /// a year apart), soonest first, with the schedule's name.
+    pub async fn shifts_of(
+        &self,
+        user: &Handle,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, muster_domain::schedule::Shift)>> {
+        if to <= from || to.duration_since(from) > MAX_SHIFT_SPAN {
+            return Err(DomainError::invalid("to", "give a `to` after `from`, at most 366 days later").into());
+        }
+        let mut out = Vec::new();
+        for record in self.store.schedules().await? {
+            let shifts = record.schedule()?.shifts(from, to);
+            out.extend(shifts.into_iter().filter(|s| &s.user == user).map(|s| (record.name.clone(), s)));
+        }
+        out.sort_by_key(|(_, s)| s.start);
+        Ok(out)
+    }
+
     /// Shifts of one schedule between two instants (at most a year apart).
     pub async fn shifts(
         &self,

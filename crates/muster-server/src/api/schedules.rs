@@ -344,12 +344,7 @@ pub async fn user_calendar(
     let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
     app.user(&handle).await?;
     let (from, to) = span(&app, &q)?;
-    let mut events: Vec<(String, Shift)> = Vec::new();
-    for record in app.store.schedules().await? {
-        let (record, shifts) = app.shifts(record.id, from, to).await?;
-        events.extend(shifts.into_iter().filter(|s| s.user == handle).map(|s| (record.name.clone(), s)));
-    }
-    events.sort_by_key(|(_, s)| s.start);
+    let events: Vec<(String, Shift)> = app.shifts_of(&handle, from, to).await?;
     let body = icalendar(&format!("On call: @{handle}"), &format!("user-{handle}"), &events, app.clock.now());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }

@@ -110,12 +110,11 @@ async fn open_incidents(app: &App) -> Result<Vec<IncidentRow>, ApiError> {
 }
 
 async fn on_call_now(app: &App, now: Timestamp) -> Result<Vec<OnCall>, ApiError> {
-    let mut out = Vec::new();
-    for s in app.store.schedules().await? {
-        let users = s.schedule()?.on_call(now).map(|h| format!("@{h}")).unwrap_or_default();
-        out.push(OnCall { id: s.id, name: s.name, users });
-    }
-    Ok(out)
+    let found = app.on_call_everywhere(now).await?;
+    Ok(found
+        .into_iter()
+        .map(|(s, who)| OnCall { id: s.id, name: s.name, users: who.map(|h| format!("@{h}")).unwrap_or_default() })
+        .collect())
 }
 
 pub async fn dashboard(
@@ -339,11 +338,17 @@ pub async fn schedules(
     show(
         async {
             let now = app.clock.now();
-            let mut rows = Vec::new();
-            for s in app.store.schedules().await? {
-                let on_call = s.schedule()?.on_call(now).map(|h| format!("@{h}")).unwrap_or_default();
-                rows.push(ScheduleRow { id: s.id, name: s.name, time_zone: s.time_zone, on_call });
-            }
+            let rows = app
+                .on_call_everywhere(now)
+                .await?
+                .into_iter()
+                .map(|(s, who)| ScheduleRow {
+                    id: s.id,
+                    name: s.name,
+                    time_zone: s.time_zone,
+                    on_call: who.map(|h| format!("@{h}")).unwrap_or_default(),
+                })
+                .collect();
             Ok(Schedules { nav: nav(&viewer, "schedules", &q), schedules: rows })
         }
         .await,
@@ -644,17 +649,16 @@ pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<Has
             let to = from
                 .checked_add(jiff::SignedDuration::from_hours(24 * DAYS_SHOWN))
                 .map_err(|e| ApiError::internal("a time out of range", e))?;
-            let mut shifts = Vec::new();
-            for s in app.store.schedules().await? {
-                for shift in s.schedule()?.shifts(from, to).into_iter().filter(|x| &x.user == me) {
-                    shifts.push(ShiftRow {
-                        schedule: s.name.clone(),
-                        start: shift.start.to_string(),
-                        end: shift.end.to_string(),
-                    });
-                }
-            }
-            shifts.sort_by(|a, b| a.start.cmp(&b.start));
+            let shifts = app
+                .shifts_of(me, from, to)
+                .await?
+                .into_iter()
+                .map(|(schedule, shift)| ShiftRow {
+                    schedule,
+                    start: shift.start.to_string(),
+                    end: shift.end.to_string(),
+                })
+                .collect();
             Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, roles, shifts })
         }
         .await,
