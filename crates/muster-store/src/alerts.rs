@@ -225,6 +225,7 @@ macro_rules! shared_queries {
         use crate::rows::{self, micros};
         use crate::{Result, StoreError};
 
+        type Db = $db;
         type Conn = <$db as sqlx::Database>::Connection;
 
         pub(crate) async fn next_number(c: &mut Conn) -> Result<u64> {

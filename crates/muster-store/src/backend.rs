@@ -6,7 +6,7 @@
 
 /// Implements `Store` for `$store`, a struct with pools `$write` and `$read`.
 macro_rules! store_impl {
-    ($store:ident, $name:literal, $db:ty, $queries:ident, write = $write:ident, read = $read:ident, skip_locked = $skip:literal) => {
+    ($store:ident, $db:ty, $queries:ident, write = $write:ident, read = $read:ident) => {
         /// The shared implementation, in a module of its own so that its
         /// imports stay out of the backend's.
         mod store_impl {
@@ -26,7 +26,7 @@ macro_rules! store_impl {
         #[async_trait::async_trait]
                 impl crate::Store for $store {
             fn backend(&self) -> &'static str {
-                $name
+                <$db as crate::dialect::Dialect>::NAME
             }
 
             async fn ping(&self) -> Result<()> {
@@ -485,15 +485,7 @@ macro_rules! store_impl {
             }
 
             async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
-                {
-                    let mut c = self.$write.acquire().await?;
-                    crate::alerts::$queries::insert_jobs(&mut c, std::slice::from_ref(job), now).await?;
-                }
-                let (id,): (i64,) = sqlx::query_as("SELECT id FROM jobs WHERE idempotency_key = $1")
-                    .bind(&job.idempotency_key)
-                    .fetch_one(&self.$write)
-                    .await?;
-                Ok(id as u64)
+                crate::jobs::enqueue::<$db>(&mut *self.$write.acquire().await?, job, now).await
             }
 
             async fn claim_jobs(
@@ -503,112 +495,31 @@ macro_rules! store_impl {
                 lease_until: Timestamp,
                 limit: u32,
             ) -> Result<Vec<crate::ClaimedJob>> {
-                let rows: Vec<crate::jobs::ClaimedRow> = sqlx::query_as(concat!(
-                    "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
-                     WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND dead_at IS NULL AND lane = $4
-                                  AND due_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)
-                                  ORDER BY due_at, id LIMIT $3",
-                    $skip,
-                    ") RETURNING id, kind, payload, idempotency_key, attempts, due_at"
-                ))
-                .bind(micros(lease_until))
-                .bind(micros(now))
-                .bind(i64::from(limit))
-                .bind(lane.as_i64())
-                .fetch_all(&self.$write)
-                .await?;
-                rows.into_iter().map(crate::jobs::ClaimedRow::into_job).collect()
+                crate::jobs::claim::<$db>(&mut *self.$write.acquire().await?, lane, now, lease_until, limit).await
             }
 
             async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL
-                     WHERE id = $2 AND locked_until = $3 AND done_at IS NULL AND dead_at IS NULL",
-                )
-                .bind(micros(now))
-                .bind(id as i64)
-                .bind(micros(lease))
-                .execute(&self.$write)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                crate::jobs::finish::<$db>(&mut *self.$write.acquire().await?, id, lease, now).await
             }
 
             async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2
-                     WHERE id = $3 AND locked_until = $4 AND done_at IS NULL",
-                )
-                .bind(micros(due_at))
-                .bind(error)
-                .bind(id as i64)
-                .bind(micros(lease))
-                .execute(&self.$write)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                crate::jobs::retry::<$db>(&mut *self.$write.acquire().await?, id, lease, due_at, error).await
             }
 
             async fn bury_job(&self, id: u64, lease: Timestamp, now: Timestamp, error: &str) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE jobs SET dead_at = $1, locked_until = NULL, last_error = $2
-                     WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL",
-                )
-                .bind(micros(now))
-                .bind(error)
-                .bind(id as i64)
-                .bind(micros(lease))
-                .execute(&self.$write)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                crate::jobs::bury::<$db>(&mut *self.$write.acquire().await?, id, lease, now, error).await
             }
 
             async fn jobs(&self, f: &crate::JobFilter) -> Result<Vec<crate::JobRecord>> {
-                let mut q = sqlx::QueryBuilder::new(crate::jobs::JOB_COLUMNS);
-                q.push(" WHERE 1 = 1");
-                match f.state {
-                    None => {}
-                    Some(crate::JobState::Pending) => {
-                        q.push(" AND done_at IS NULL AND dead_at IS NULL");
-                    }
-                    Some(crate::JobState::Done) => {
-                        q.push(" AND done_at IS NOT NULL");
-                    }
-                    Some(crate::JobState::Dead) => {
-                        q.push(" AND dead_at IS NOT NULL AND done_at IS NULL");
-                    }
-                }
-                if let Some(before) = f.before {
-                    q.push(" AND id < ").push_bind(before as i64);
-                }
-                q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit.unwrap_or(100)));
-                let found: Vec<crate::jobs::JobRow> = q.build_query_as().fetch_all(&self.$read).await?;
-                found.into_iter().map(crate::jobs::JobRow::into_record).collect()
+                crate::jobs::list::<$db>(&mut *self.$read.acquire().await?, f).await
             }
 
             async fn next_job_due(&self) -> Result<Option<Timestamp>> {
-                let (due,): (Option<i64>,) = sqlx::query_as(
-                    "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
-                     FROM jobs WHERE done_at IS NULL AND dead_at IS NULL",
-                )
-                .fetch_one(&self.$read)
-                .await?;
-                due.map(rows::timestamp).transpose()
+                crate::jobs::next_due::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn job_status(&self, id: u64) -> Result<Option<crate::JobStatus>> {
-                let row: Option<(i64, Option<i64>, Option<i64>, Option<String>)> =
-                    sqlx::query_as("SELECT attempts, done_at, dead_at, last_error FROM jobs WHERE id = $1")
-                        .bind(id as i64)
-                        .fetch_optional(&self.$read)
-                        .await?;
-                row.map(|(attempts, done, dead, error)| {
-                    Ok(crate::JobStatus {
-                        attempts: attempts as u32,
-                        done_at: done.map(rows::timestamp).transpose()?,
-                        dead_at: dead.map(rows::timestamp).transpose()?,
-                        last_error: error,
-                    })
-                })
-                .transpose()
+                crate::jobs::status::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn listen_for_jobs(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<bool> {

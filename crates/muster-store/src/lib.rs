@@ -28,6 +28,7 @@ pub mod pages;
 pub mod alerts;
 #[macro_use]
 mod backend;
+mod dialect;
 pub mod jobs;
 pub mod postgres;
 mod rows;

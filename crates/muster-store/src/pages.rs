@@ -184,26 +184,6 @@ macro_rules! page_queries {
     ($lock:literal) => {
         use crate::pages::{NewPage, PAGE_COLUMNS, PageMove, PageRecord, PageRow};
 
-        pub(crate) async fn insert_jobs(c: &mut Conn, jobs: &[crate::NewJob], now: Timestamp) -> Result<()> {
-            for job in jobs {
-                let (kind, payload) = job.job.to_stored();
-                sqlx::query(
-                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(kind)
-                .bind(payload.to_string())
-                .bind(&job.idempotency_key)
-                .bind(micros(job.due_at))
-                .bind(micros(now))
-                .bind(job.job.page().map(|p| p as i64))
-                .bind(job.job.lane().as_i64())
-                .execute(&mut *c)
-                .await?;
-            }
-            Ok(())
-        }
-
         pub(crate) async fn page_by_id(c: &mut Conn, id: u64) -> Result<Option<PageRecord>> {
             let found: Option<PageRow> = sqlx::query_as(&format!("{PAGE_COLUMNS} WHERE id = $1"))
                 .bind(id as i64)
@@ -242,7 +222,7 @@ macro_rules! page_queries {
                 save_incident(c, &next, &made).await?;
                 events = made;
             }
-            insert_jobs(c, &[crate::pages::step_job(id, 0, now)], now).await?;
+            crate::jobs::insert::<Db>(c, &[crate::pages::step_job(id, 0, now)], now).await?;
             let page = page_by_id(c, id).await?.ok_or_else(|| StoreError::Corrupt("page".into()))?;
             Ok((page, events))
         }
@@ -304,7 +284,7 @@ macro_rules! page_queries {
                     }
                 }
             }
-            insert_jobs(c, &m.jobs, now).await?;
+            crate::jobs::insert::<Db>(c, &m.jobs, now).await?;
             page_by_id(c, m.page).await
         }
 

@@ -8,10 +8,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Arguments as _, PgConnection, PgPool, Postgres};
 
 use crate::Result;
+use crate::dialect::{BoxFuture, Dialect, Record, Value};
 
 pub struct PgStore {
     pool: PgPool,
@@ -71,12 +73,41 @@ impl PgStore {
     }
 }
 
-store_impl!(
-    PgStore,
-    "postgres",
-    sqlx::Postgres,
-    postgres_queries,
-    write = pool,
-    read = pool,
-    skip_locked = " FOR UPDATE SKIP LOCKED"
-);
+impl Dialect for Postgres {
+    const NAME: &'static str = "postgres";
+    // Instances write side by side: a row read to be changed is locked
+    // until the transaction ends.
+    const LOCK: &'static str = " FOR UPDATE";
+    // A locked job is another instance's claim: pass it over, don't wait.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    fn execute<'c, 'q: 'c>(
+        c: &'c mut PgConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<u64, sqlx::Error>> {
+        Box::pin(async move { Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected()) })
+    }
+
+    fn fetch_all<'c, 'q: 'c, R: Record>(
+        c: &'c mut PgConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<Vec<R>, sqlx::Error>> {
+        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_all(c).await })
+    }
+
+    fn fetch_optional<'c, 'q: 'c, R: Record>(
+        c: &'c mut PgConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>> {
+        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_optional(c).await })
+    }
+}
+
+store_impl!(PgStore, sqlx::Postgres, postgres_queries, write = pool, read = pool);

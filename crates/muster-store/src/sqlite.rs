@@ -11,10 +11,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Arguments as _, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::Result;
+use crate::dialect::{BoxFuture, Dialect, Record, Value};
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -54,4 +56,40 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore, "sqlite", sqlx::Sqlite, sqlite_queries, write = write, read = read, skip_locked = "");
+impl Dialect for Sqlite {
+    const NAME: &'static str = "sqlite";
+    // SQLite has one writer at a time: a transaction that writes holds the
+    // database, so no row lock is needed (nor understood).
+    const LOCK: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
+    fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    fn execute<'c, 'q: 'c>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<u64, sqlx::Error>> {
+        Box::pin(async move { Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected()) })
+    }
+
+    fn fetch_all<'c, 'q: 'c, R: Record>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<Vec<R>, sqlx::Error>> {
+        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_all(c).await })
+    }
+
+    fn fetch_optional<'c, 'q: 'c, R: Record>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'q>,
+    ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>> {
+        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_optional(c).await })
+    }
+}
+
+store_impl!(SqliteStore, sqlx::Sqlite, sqlite_queries, write = write, read = read);
