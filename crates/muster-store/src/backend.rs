@@ -332,66 +332,20 @@ macro_rules! store_impl {
             }
 
             async fn create_schedule(&self, s: &crate::NewSchedule, now: Timestamp) -> Result<crate::ScheduleRecord> {
-                let layers = serde_json::to_string(&s.layers).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
-                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                    "INSERT INTO schedules (name, time_zone, layers, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(&s.name)
-                .bind(&s.time_zone)
-                .bind(layers)
-                .bind(micros(now))
-                .fetch_one(&self.$write)
-                .await;
-                match result {
-                    Err(e) if rows::is_unique_violation(&e) => {
-                        Err(crate::StoreError::Conflict(format!("a schedule named {:?} exists already", s.name)))
-                    }
-                    Err(e) => Err(e.into()),
-                    Ok((id,)) => self.schedule(id as u64).await?.ok_or_else(|| crate::StoreError::NotFound("schedule".into())),
-                }
+                let id = crate::schedules::create_schedule::<$db>(&mut *self.$write.acquire().await?, s, now).await?;
+                self.schedule(id).await?.ok_or_else(|| crate::StoreError::NotFound("schedule".into()))
             }
 
             async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
-                let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM schedules ORDER BY name").fetch_all(&self.$read).await?;
-                let mut out = Vec::with_capacity(ids.len());
-                for (id,) in ids {
-                    if let Some(s) = self.schedule(id as u64).await? {
-                        out.push(s);
-                    }
-                }
-                Ok(out)
+                crate::schedules::schedules::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn schedule(&self, id: u64) -> Result<Option<crate::ScheduleRecord>> {
-                let row: Option<crate::schedules::ScheduleRow> =
-                    sqlx::query_as("SELECT id, name, time_zone, layers, created_at FROM schedules WHERE id = $1")
-                        .bind(id as i64)
-                        .fetch_optional(&self.$read)
-                        .await?;
-                let Some(row) = row else { return Ok(None) };
-                let overrides: Vec<crate::schedules::OverrideRow> = sqlx::query_as(
-                    "SELECT id, handle, starts_at, ends_at FROM schedule_overrides WHERE schedule = $1 ORDER BY id",
-                )
-                .bind(id as i64)
-                .fetch_all(&self.$read)
-                .await?;
-                crate::schedules::record(row, overrides).map(Some)
+                crate::schedules::schedule::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn add_override(&self, o: &crate::NewOverride, now: Timestamp) -> Result<muster_domain::schedule::Override> {
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO schedule_overrides (schedule, handle, starts_at, ends_at, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(o.schedule as i64)
-                .bind(o.user.as_str())
-                .bind(micros(o.start))
-                .bind(micros(o.end))
-                .bind(o.created_by.as_str())
-                .bind(micros(now))
-                .fetch_one(&self.$write)
-                .await?;
-                Ok(muster_domain::schedule::Override { id: id as u64, user: o.user.clone(), start: o.start, end: o.end })
+                crate::schedules::add_override::<$db>(&mut *self.$write.acquire().await?, o, now).await
             }
 
             async fn create_policy(
@@ -399,40 +353,16 @@ macro_rules! store_impl {
                 policy: &muster_domain::paging::EscalationPolicy,
                 now: Timestamp,
             ) -> Result<crate::PolicyRecord> {
-                let steps = serde_json::to_string(&policy.steps).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
-                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                    "INSERT INTO escalation_policies (name, repeat, steps, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(&policy.name)
-                .bind(i64::from(policy.repeat))
-                .bind(steps)
-                .bind(micros(now))
-                .fetch_one(&self.$write)
-                .await;
-                match result {
-                    Err(e) if rows::is_unique_violation(&e) => {
-                        Err(crate::StoreError::Conflict(format!("a policy named {:?} exists already", policy.name)))
-                    }
-                    Err(e) => Err(e.into()),
-                    Ok((id,)) => self.policy(id as u64).await?.ok_or_else(|| crate::StoreError::NotFound("policy".into())),
-                }
+                let id = crate::schedules::create_policy::<$db>(&mut *self.$write.acquire().await?, policy, now).await?;
+                self.policy(id).await?.ok_or_else(|| crate::StoreError::NotFound("policy".into()))
             }
 
             async fn policies(&self) -> Result<Vec<crate::PolicyRecord>> {
-                let found: Vec<crate::schedules::PolicyRow> =
-                    sqlx::query_as("SELECT id, name, repeat, steps, created_at FROM escalation_policies ORDER BY name")
-                        .fetch_all(&self.$read)
-                        .await?;
-                found.into_iter().map(crate::schedules::policy).collect()
+                crate::schedules::policies::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn policy(&self, id: u64) -> Result<Option<crate::PolicyRecord>> {
-                let found: Option<crate::schedules::PolicyRow> =
-                    sqlx::query_as("SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1")
-                        .bind(id as i64)
-                        .fetch_optional(&self.$read)
-                        .await?;
-                found.map(crate::schedules::policy).transpose()
+                crate::schedules::policy::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn add_contact_method(
@@ -443,45 +373,16 @@ macro_rules! store_impl {
                 secret: Option<&str>,
                 now: Timestamp,
             ) -> Result<crate::ContactMethod> {
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO contact_methods (handle, kind, address, secret, created_at) VALUES ($1, $2, $3, $4, $5)
-                     RETURNING id",
-                )
-                .bind(user.as_str())
-                .bind(kind.as_str())
-                .bind(address)
-                .bind(secret.map(str::to_owned))
-                .bind(micros(now))
-                .fetch_one(&self.$write)
-                .await?;
-                Ok(crate::ContactMethod {
-                    id: id as u64,
-                    user: user.clone(),
-                    kind,
-                    address: address.to_owned(),
-                    secret: secret.map(str::to_owned),
-                    created_at: now,
-                })
+                let mut c = self.$write.acquire().await?;
+                crate::schedules::add_contact_method::<$db>(&mut c, user, kind, address, secret, now).await
             }
 
             async fn contact_method(&self, id: u64) -> Result<Option<crate::ContactMethod>> {
-                let found: Option<crate::schedules::ContactRow> = sqlx::query_as(
-                    "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE id = $1",
-                )
-                .bind(id as i64)
-                .fetch_optional(&self.$read)
-                .await?;
-                found.map(crate::schedules::contact).transpose()
+                crate::schedules::contact_method::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn contact_methods(&self, user: &Handle) -> Result<Vec<crate::ContactMethod>> {
-                let found: Vec<crate::schedules::ContactRow> = sqlx::query_as(
-                    "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE handle = $1 ORDER BY id",
-                )
-                .bind(user.as_str())
-                .fetch_all(&self.$read)
-                .await?;
-                found.into_iter().map(crate::schedules::contact).collect()
+                crate::schedules::contact_methods::<$db>(&mut *self.$read.acquire().await?, user).await
             }
 
             async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
@@ -603,34 +504,7 @@ macro_rules! store_impl {
                 rule: &muster_domain::page::NotificationRule,
                 now: Timestamp,
             ) -> Result<crate::NotificationRuleRecord> {
-                let owner: Option<(String,)> = sqlx::query_as("SELECT handle FROM contact_methods WHERE id = $1")
-                    .bind(rule.contact_method as i64)
-                    .fetch_optional(&self.$write)
-                    .await?;
-                if owner.as_ref().is_none_or(|(h,)| h != user.as_str()) {
-                    return Err(crate::StoreError::Rejected(muster_domain::DomainError::invalid(
-                        "contact_method",
-                        format!("@{user} has no contact method {}", rule.contact_method),
-                    )));
-                }
-                let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                    "INSERT INTO notification_rules (handle, contact_method, delay_seconds, created_at)
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(user.as_str())
-                .bind(rule.contact_method as i64)
-                .bind(i64::from(rule.delay_seconds))
-                .bind(micros(now))
-                .fetch_one(&self.$write)
-                .await;
-                match result {
-                    Err(e) if rows::is_unique_violation(&e) => Err(crate::StoreError::Conflict(format!(
-                        "contact method {} is used after {} seconds already",
-                        rule.contact_method, rule.delay_seconds
-                    ))),
-                    Err(e) => Err(e.into()),
-                    Ok((id,)) => Ok(crate::NotificationRuleRecord { id: id as u64, user: user.clone(), rule: *rule }),
-                }
+                crate::schedules::add_notification_rule::<$db>(&mut *self.$write.acquire().await?, user, rule, now).await
             }
 
             async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {
@@ -732,20 +606,7 @@ macro_rules! store_impl {
             }
 
             async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {
-                let found: Vec<(i64, i64, i64)> = sqlx::query_as(
-                    "SELECT id, contact_method, delay_seconds FROM notification_rules WHERE handle = $1 ORDER BY delay_seconds, id",
-                )
-                .bind(user.as_str())
-                .fetch_all(&self.$read)
-                .await?;
-                Ok(found
-                    .into_iter()
-                    .map(|(id, m, d)| crate::NotificationRuleRecord {
-                        id: id as u64,
-                        user: user.clone(),
-                        rule: muster_domain::page::NotificationRule { contact_method: m as u64, delay_seconds: d as u32 },
-                    })
-                    .collect())
+                crate::schedules::notification_rules::<$db>(&mut *self.$read.acquire().await?, user).await
             }
         }
         }

@@ -170,7 +170,6 @@ impl<'q, D: Dialect> Query<'q, D> {
     }
 
     /// The first column of the row, if there is one.
-    #[allow(dead_code, reason = "the accounts queries move here next")]
     pub(crate) async fn scalar_optional<T>(self, c: &mut D::Connection) -> Result<Option<T>, sqlx::Error>
     where
         (T,): Record,
@@ -179,7 +178,6 @@ impl<'q, D: Dialect> Query<'q, D> {
     }
 
     /// The first column of every row.
-    #[allow(dead_code, reason = "the schedule queries move here next")]
     pub(crate) async fn scalars<T>(self, c: &mut D::Connection) -> Result<Vec<T>, sqlx::Error>
     where
         (T,): Record,

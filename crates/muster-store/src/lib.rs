@@ -123,8 +123,8 @@ pub type DecideAlertDeclaration<'a> =
 
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
-pub use pages::{Delivery, NewPage, NotificationRuleRecord, PageFilter, PageMove, PageRecord};
-pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
+pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
+pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

@@ -1,4 +1,4 @@
-//! Stored pages, their moves, notification rules, and the page queries
+//! Stored pages, their moves, and the page queries
 //! both backends share (`page_queries!`, expanded next to `shared_queries!`).
 
 use muster_domain::page::{PageState, PageTarget};
@@ -95,13 +95,6 @@ pub struct Delivery {
     /// When it was given up on (dead-lettered).
     pub dead_at: Option<Timestamp>,
     pub last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationRuleRecord {
-    pub id: u64,
-    pub user: Handle,
-    pub rule: muster_domain::page::NotificationRule,
 }
 
 /// The job that runs step `step` of page `page` at `due_at`. Its key makes
@@ -335,13 +328,7 @@ macro_rules! page_queries {
             declared: Option<muster_domain::Priority>,
             now: Timestamp,
         ) -> Result<()> {
-            let found: Option<crate::schedules::PolicyRow> = sqlx::query_as(
-                "SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1",
-            )
-            .bind(policy_id as i64)
-            .fetch_optional(&mut *c)
-            .await?;
-            let Some(policy) = found.map(crate::schedules::policy).transpose()? else {
+            let Some(policy) = crate::schedules::policy::<Db>(c, policy_id).await? else {
                 tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
                 return Ok(());
             };
