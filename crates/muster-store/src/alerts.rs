@@ -216,7 +216,7 @@ macro_rules! shared_queries {
         use muster_domain::alert::{AlertAction, AlertStatus};
         use muster_domain::incident::Context;
         use muster_domain::intake::{self, NewAlert, system_actor as system};
-        use muster_domain::{Actor, Command, Event, Incident, Permission, RoleCatalog, Timestamp};
+        use muster_domain::{Actor, Command, Event, Incident, Permission, Timestamp};
 
         use crate::alerts::{
             ALERT_COLUMNS, Alert, AlertFilter, AlertRow, ChangeEvent, IngestEvent, IngestOutcome, NewService,
@@ -305,12 +305,6 @@ macro_rules! shared_queries {
             insert_events(c, state.number, events).await
         }
 
-        async fn catalog(c: &mut Conn) -> Result<RoleCatalog> {
-            let found: Vec<(String, String, bool)> =
-                sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&mut *c).await?;
-            Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
-        }
-
         /// Runs `command` on incident `number` as `actor`, in the caller's
         /// transaction. Nothing is written on a closed incident
         /// (`intake::records_on`); any other refusal is an error, which rolls
@@ -326,7 +320,7 @@ macro_rules! shared_queries {
             if !intake::records_on(&state) {
                 return Ok(());
             }
-            let catalog = catalog(c).await?;
+            let catalog = crate::accounts::role_catalog::<Db>(c).await?;
             let (next, events) = state.execute(command, Context { actor, now, catalog: &catalog })?;
             save_incident(c, &next, &events).await
         }
@@ -661,7 +655,7 @@ macro_rules! shared_queries {
                     Ok((Some(incident), false))
                 }
                 NewAlert::Declare(d) => {
-                    let catalog = catalog(c).await?;
+                    let catalog = crate::accounts::role_catalog::<Db>(c).await?;
                     let number = next_number(c).await?;
                     let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
                     let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;

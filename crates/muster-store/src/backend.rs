@@ -21,8 +21,6 @@ macro_rules! store_impl {
             TimelineQuery, User,
         };
 
-        const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at FROM users";
-
         #[async_trait::async_trait]
                 impl crate::Store for $store {
             fn backend(&self) -> &'static str {
@@ -35,120 +33,57 @@ macro_rules! store_impl {
             }
 
             async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
-                let result =
-                    sqlx::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(u.handle.as_str())
-                        .bind(&u.name)
-                        .bind(&u.email)
-                        .bind(u.permission.as_str())
-                        .bind(micros(now))
-                        .execute(&self.$write)
-                        .await;
-                match result {
-                    Err(e) if rows::is_unique_violation(&e) => Err(rows::handle_taken(&u.handle)),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle)),
-                }
+                crate::accounts::create_user::<$db>(&mut *self.$write.acquire().await?, u, now).await?;
+                crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
             }
 
             async fn ensure_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
-                sqlx::query(
-                    "INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (handle) DO NOTHING",
-                )
-                .bind(u.handle.as_str())
-                .bind(&u.name)
-                .bind(&u.email)
-                .bind(u.permission.as_str())
-                .bind(micros(now))
-                .execute(&self.$write)
-                .await?;
-                self.user(&u.handle).await?.ok_or_else(|| rows::handle_taken(&u.handle))
+                crate::accounts::ensure_user::<$db>(&mut *self.$write.acquire().await?, u, now).await?;
+                crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
             }
 
             async fn users(&self) -> Result<Vec<User>> {
-                let found: Vec<rows::UserRow> =
-                    sqlx::query_as(&format!("{USER_COLUMNS} ORDER BY handle")).fetch_all(&self.$read).await?;
-                found.into_iter().map(rows::user).collect()
+                crate::accounts::users::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn user(&self, handle: &Handle) -> Result<Option<User>> {
-                let found: Option<rows::UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} WHERE handle = $1"))
-                    .bind(handle.as_str())
-                    .fetch_optional(&self.$read)
-                    .await?;
-                found.map(rows::user).transpose()
+                crate::accounts::user::<$db>(&mut *self.$read.acquire().await?, handle).await
             }
 
             async fn user_count(&self) -> Result<u64> {
-                let (n,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&self.$read).await?;
-                Ok(n as u64)
+                crate::accounts::user_count::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
-                sqlx::query("INSERT INTO api_tokens (hash, handle, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
-                    .bind(token_hash)
-                    .bind(handle.as_str())
-                    .bind(micros(now))
-                    .execute(&self.$write)
-                    .await?;
-                Ok(())
+                crate::accounts::add_token::<$db>(&mut *self.$write.acquire().await?, handle, token_hash, now).await
             }
 
             async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
-                let found: Option<rows::UserRow> = sqlx::query_as(
-                    "SELECT u.handle, u.name, u.email, u.permission, u.created_at
-                     FROM api_tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
-                )
-                .bind(token_hash)
-                .fetch_optional(&self.$read)
-                .await?;
-                found.map(rows::user).transpose()
+                crate::accounts::user_for_token::<$db>(&mut *self.$read.acquire().await?, token_hash).await
             }
 
             async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
-                let result = sqlx::query("INSERT INTO custom_roles (key, name, many, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(role.key.as_str())
-                    .bind(&role.name)
-                    .bind(role.many)
-                    .bind(micros(now))
-                    .execute(&self.$write)
-                    .await;
-                match result {
-                    Err(e) if rows::is_unique_violation(&e) => Err(rows::role_taken(role.key.as_str())),
-                    other => other.map(|_| ()).map_err(Into::into),
-                }
+                crate::accounts::create_role::<$db>(&mut *self.$write.acquire().await?, role, now).await
             }
 
             async fn role_catalog(&self) -> Result<RoleCatalog> {
-                let found: Vec<(String, String, bool)> =
-                    sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&self.$read).await?;
-                Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
+                crate::accounts::role_catalog::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn setting(&self, key: &str) -> Result<Option<String>> {
-                let found: Option<(String,)> =
-                    sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.$read).await?;
-                Ok(found.map(|(v,)| v))
+                crate::accounts::setting::<$db>(&mut *self.$read.acquire().await?, key).await
             }
 
             async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(key)
-                .bind(value)
-                .execute(&self.$write)
-                .await?;
-                Ok(())
+                crate::accounts::set_setting::<$db>(&mut *self.$write.acquire().await?, key, value).await
             }
 
             async fn required_roles(&self) -> Result<RequiredRoles> {
-                rows::required_roles(self.setting(rows::REQUIRED_ROLES_KEY).await?)
+                crate::accounts::required_roles::<$db>(&mut *self.$read.acquire().await?).await
             }
 
             async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
-                self.set_setting(rows::REQUIRED_ROLES_KEY, &rows::required_roles_json(required)).await
+                crate::accounts::set_required_roles::<$db>(&mut *self.$write.acquire().await?, required).await
             }
 
             async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
@@ -432,16 +367,7 @@ macro_rules! store_impl {
             }
 
             async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {
-                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                    .bind(key)
-                    .bind(value)
-                    .execute(&self.$write)
-                    .await?;
-                let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
-                    .bind(key)
-                    .fetch_one(&self.$write)
-                    .await?;
-                Ok(stored)
+                crate::accounts::ensure_setting::<$db>(&mut *self.$write.acquire().await?, key, value).await
             }
 
             async fn create_page(
@@ -509,61 +435,21 @@ macro_rules! store_impl {
 
             async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {
                 let mut tx = self.$write.begin().await?;
-                let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE handle = $2")
-                    .bind(hash)
-                    .bind(user.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(crate::StoreError::NotFound(format!("there is no user @{user}")));
-                }
-                // A new password ends every session signed in with the old one.
-                sqlx::query("DELETE FROM sessions WHERE handle = $1").bind(user.as_str()).execute(&mut *tx).await?;
+                crate::accounts::set_password_hash::<$db>(&mut tx, user, hash).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn password_hash(&self, user: &Handle) -> Result<Option<String>> {
-                let found: Option<(Option<String>,)> = sqlx::query_as("SELECT password_hash FROM users WHERE handle = $1")
-                    .bind(user.as_str())
-                    .fetch_optional(&self.$read)
-                    .await?;
-                Ok(found.and_then(|(h,)| h))
+                crate::accounts::password_hash::<$db>(&mut *self.$read.acquire().await?, user).await
             }
 
             async fn create_session(&self, s: &crate::Session) -> Result<()> {
-                // Expired sessions go when new ones come.
-                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(micros(s.created_at)).execute(&self.$write).await?;
-                sqlx::query("INSERT INTO sessions (id_hash, handle, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&s.id_hash)
-                    .bind(s.user.as_str())
-                    .bind(&s.csrf)
-                    .bind(micros(s.created_at))
-                    .bind(micros(s.expires_at))
-                    .execute(&self.$write)
-                    .await?;
-                Ok(())
+                crate::accounts::create_session::<$db>(&mut *self.$write.acquire().await?, s).await
             }
 
             async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<(crate::Session, User)>> {
-                let found: Option<(String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT handle, csrf, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-                )
-                .bind(id_hash)
-                .bind(micros(now))
-                .fetch_optional(&self.$read)
-                .await?;
-                let Some((handle, csrf, created, expires)) = found else { return Ok(None) };
-                let user = Handle::parse(&handle).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
-                let Some(found_user) = self.user(&user).await? else { return Ok(None) };
-                let session = crate::Session {
-                    id_hash: id_hash.to_owned(),
-                    user,
-                    csrf,
-                    created_at: rows::timestamp(created)?,
-                    expires_at: rows::timestamp(expires)?,
-                };
-                Ok(Some((session, found_user)))
+                crate::accounts::session::<$db>(&mut *self.$read.acquire().await?, id_hash, now).await
             }
 
             async fn gauges(&self) -> Result<crate::Gauges> {
@@ -601,8 +487,7 @@ macro_rules! store_impl {
             }
 
             async fn delete_session(&self, id_hash: &str) -> Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.$write).await?;
-                Ok(())
+                crate::accounts::delete_session::<$db>(&mut *self.$write.acquire().await?, id_hash).await
             }
 
             async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {

@@ -20,9 +20,10 @@
 use async_trait::async_trait;
 use muster_domain::alert::{AlertRef, AlertStatus};
 use muster_domain::{
-    DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
+    DomainError, Event, Handle, Incident, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
 };
 
+pub mod accounts;
 #[macro_use]
 pub mod pages;
 pub mod alerts;
@@ -54,29 +55,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub handle: Handle,
-    pub name: String,
-    pub email: String,
-    pub permission: Permission,
-    pub created_at: Timestamp,
-}
-
-impl User {
-    pub fn actor(&self) -> muster_domain::Actor {
-        muster_domain::Actor { handle: self.handle.clone(), permission: self.permission }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUser {
-    pub handle: Handle,
-    pub name: String,
-    pub email: String,
-    pub permission: Permission,
 }
 
 /// Which incidents to list: newest first, `before` an incident number.
@@ -121,6 +99,7 @@ pub type DecidePage<'a> = dyn Fn(&Incident, u64) -> Result<(Incident, Vec<Event>
 pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
+pub use accounts::{NewUser, Session, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
@@ -316,17 +295,6 @@ pub struct Gauges {
     pub jobs_retrying: u64,
     /// Outbox jobs that were given up on (dead-lettered).
     pub jobs_dead: u64,
-}
-
-/// A signed-in browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id_hash: String,
-    pub user: Handle,
-    /// Sent with every form the session renders, and checked on every post.
-    pub csrf: String,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

@@ -343,7 +343,7 @@ macro_rules! page_queries {
                 policy: policy.policy,
                 created_by: system(),
             };
-            let catalog = catalog(c).await?;
+            let catalog = crate::accounts::role_catalog::<Db>(c).await?;
             let decide = |state: &Incident, id: u64| {
                 let actor = system();
                 state.execute(page.command(id), Context { actor: &actor, now, catalog: &catalog })

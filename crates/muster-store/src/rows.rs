@@ -1,10 +1,8 @@
 //! Turning rows into domain values; shared by both backends.
 
-use muster_domain::{Event, Handle, Incident, Permission, RequiredRoles, RoleDef, Timestamp};
+use muster_domain::{Event, Incident, Timestamp};
 
-use crate::{IncidentFilter, StoreError, User};
-
-pub(crate) const REQUIRED_ROLES_KEY: &str = "required_roles";
+use crate::{IncidentFilter, StoreError};
 
 pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -12,22 +10,6 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 
 pub(crate) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
-}
-
-pub(crate) type UserRow = (String, String, String, String, i64);
-
-pub(crate) fn user((handle, name, email, permission, created_at): UserRow) -> Result<User, StoreError> {
-    Ok(User {
-        handle: Handle::parse(&handle).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name,
-        email,
-        permission: permission.parse::<Permission>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        created_at: timestamp(created_at)?,
-    })
-}
-
-pub(crate) fn role((key, name, many): (String, String, bool)) -> Result<RoleDef, StoreError> {
-    RoleDef::new(&key, &name, many).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub(crate) fn incident(state: &str) -> Result<Incident, StoreError> {
@@ -44,25 +26,6 @@ pub(crate) fn event(body: &str) -> Result<Event, StoreError> {
 
 pub(crate) fn event_json(event: &Event) -> String {
     serde_json::to_string(event).expect("an event serializes")
-}
-
-pub(crate) fn required_roles(value: Option<String>) -> Result<RequiredRoles, StoreError> {
-    match value {
-        None => Ok(RequiredRoles::default()),
-        Some(v) => serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("required roles: {e}"))),
-    }
-}
-
-pub(crate) fn required_roles_json(r: &RequiredRoles) -> String {
-    serde_json::to_string(r).expect("required roles serialize")
-}
-
-pub(crate) fn handle_taken(handle: &Handle) -> StoreError {
-    StoreError::Conflict(format!("a user @{handle} exists already"))
-}
-
-pub(crate) fn role_taken(key: &str) -> StoreError {
-    StoreError::Conflict(format!("a role {key:?} exists already"))
 }
 
 pub(crate) fn no_incident(number: u64) -> StoreError {
