@@ -216,7 +216,7 @@ macro_rules! shared_queries {
         use muster_domain::alert::{AlertAction, AlertStatus};
         use muster_domain::incident::Context;
         use muster_domain::intake::{self, NewAlert, system_actor as system};
-        use muster_domain::{Actor, Command, Event, Incident, Permission, Timestamp};
+        use muster_domain::{Actor, Event, Incident, Permission, Timestamp};
 
         use crate::alerts::{
             ALERT_COLUMNS, Alert, AlertFilter, AlertRow, ChangeEvent, IngestEvent, IngestOutcome, NewService,
@@ -227,103 +227,6 @@ macro_rules! shared_queries {
 
         type Db = $db;
         type Conn = <$db as sqlx::Database>::Connection;
-
-        pub(crate) async fn next_number(c: &mut Conn) -> Result<u64> {
-            let (n,): (i64,) =
-                sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
-                    .fetch_one(&mut *c)
-                    .await?;
-            Ok(n as u64)
-        }
-
-        pub(crate) async fn lock_incident(c: &mut Conn, number: u64) -> Result<Option<Incident>> {
-            let found: Option<(String,)> =
-                sqlx::query_as(concat!("SELECT state FROM incidents WHERE number = $1", $lock))
-                    .bind(number as i64)
-                    .fetch_optional(&mut *c)
-                    .await?;
-            found.map(|(s,)| rows::incident(&s)).transpose()
-        }
-
-        pub(crate) async fn insert_events(c: &mut Conn, number: u64, events: &[Event]) -> Result<()> {
-            for e in events {
-                sqlx::query(
-                    "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(number as i64)
-                .bind(e.seq as i64)
-                .bind(micros(e.at))
-                .bind(micros(e.recorded_at))
-                .bind(e.actor.as_str())
-                .bind(e.change.kind())
-                .bind(rows::event_json(e))
-                .bind(&e.hash)
-                .execute(&mut *c)
-                .await?;
-            }
-            Ok(())
-        }
-
-        /// Writes a new incident's state and events.
-        pub(crate) async fn insert_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO incidents (number, title, priority, status, declared_at, updated_at, version, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(state.number as i64)
-            .bind(&state.title)
-            .bind(state.priority.as_str())
-            .bind(state.status.as_str())
-            .bind(micros(state.declared_at))
-            .bind(micros(state.updated_at))
-            .bind(state.version as i64)
-            .bind(rows::incident_json(state))
-            .execute(&mut *c)
-            .await?;
-            insert_events(c, state.number, events).await
-        }
-
-        /// Writes an incident's new state and the events that led to it.
-        pub(crate) async fn save_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
-            if events.is_empty() {
-                return Ok(());
-            }
-            sqlx::query(
-                "UPDATE incidents SET title = $1, priority = $2, status = $3, updated_at = $4, version = $5, state = $6
-                 WHERE number = $7",
-            )
-            .bind(&state.title)
-            .bind(state.priority.as_str())
-            .bind(state.status.as_str())
-            .bind(micros(state.updated_at))
-            .bind(state.version as i64)
-            .bind(rows::incident_json(state))
-            .bind(state.number as i64)
-            .execute(&mut *c)
-            .await?;
-            insert_events(c, state.number, events).await
-        }
-
-        /// Runs `command` on incident `number` as `actor`, in the caller's
-        /// transaction. Nothing is written on a closed incident
-        /// (`intake::records_on`); any other refusal is an error, which rolls
-        /// the caller's transaction back.
-        pub(crate) async fn run_on_incident(
-            c: &mut Conn,
-            number: u64,
-            actor: &Actor,
-            command: Command,
-            now: Timestamp,
-        ) -> Result<()> {
-            let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
-            if !intake::records_on(&state) {
-                return Ok(());
-            }
-            let catalog = crate::accounts::role_catalog::<Db>(c).await?;
-            let (next, events) = state.execute(command, Context { actor, now, catalog: &catalog })?;
-            save_incident(c, &next, &events).await
-        }
 
         pub(crate) async fn create_service(c: &mut Conn, s: &NewService, now: Timestamp) -> Result<Service> {
             let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
@@ -500,7 +403,7 @@ macro_rules! shared_queries {
             };
             if let Some(number) = incident {
                 let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                run_on_incident(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
+                crate::incidents::run_on_incident::<Db>(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
             }
             let reason = if e.action == AlertAction::Resolve {
                 format!("alert {id} resolved")
@@ -634,7 +537,7 @@ macro_rules! shared_queries {
             }
             let service = services[&e.service].clone();
             let previous = match previous {
-                Some(number) => lock_incident(c, number).await?,
+                Some(number) => crate::incidents::lock_incident::<Db>(c, number).await?,
                 None => None,
             };
             let owner = match &service.owner {
@@ -651,17 +554,17 @@ macro_rules! shared_queries {
                 NewAlert::Triage => Ok((None, false)),
                 NewAlert::Rejoin { incident, command } => {
                     link(c, id, incident).await?;
-                    run_on_incident(c, incident, &system(), command, now).await?;
+                    crate::incidents::run_on_incident::<Db>(c, incident, &system(), command, now).await?;
                     Ok((Some(incident), false))
                 }
                 NewAlert::Declare(d) => {
                     let catalog = crate::accounts::role_catalog::<Db>(c).await?;
-                    let number = next_number(c).await?;
+                    let number = crate::incidents::next_number::<Db>(c).await?;
                     let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
                     let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
                     let (state, more) = state.execute(d.link, ctx)?;
                     events.extend(more);
-                    insert_incident(c, &state, &events).await?;
+                    crate::incidents::insert_incident::<Db>(c, &state, &events).await?;
                     link(c, id, number).await?;
                     Ok((Some(number), true))
                 }
@@ -698,9 +601,9 @@ macro_rules! shared_queries {
             decide: &crate::DecideLink<'_>,
         ) -> Result<(Incident, Vec<Event>)> {
             let found = unlinked_alert(c, id).await?;
-            let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
+            let state = crate::incidents::lock_incident::<Db>(c, number).await?.ok_or_else(|| crate::incidents::no_incident(number))?;
             let (next, events) = decide(&state, &found.reference())?;
-            save_incident(c, &next, &events).await?;
+            crate::incidents::save_incident::<Db>(c, &next, &events).await?;
             link(c, id, number).await?;
             Ok((next, events))
         }
@@ -726,9 +629,9 @@ macro_rules! shared_queries {
             decide: &crate::DecideAlertDeclaration<'_>,
         ) -> Result<(Incident, Vec<Event>)> {
             let found = unlinked_alert(c, id).await?;
-            let number = next_number(c).await?;
+            let number = crate::incidents::next_number::<Db>(c).await?;
             let (state, events) = decide(number, &found.reference())?;
-            insert_incident(c, &state, &events).await?;
+            crate::incidents::insert_incident::<Db>(c, &state, &events).await?;
             link(c, id, number).await?;
             Ok((state, events))
         }
@@ -754,7 +657,7 @@ macro_rules! shared_queries {
                 .await?;
             let updated = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
             if let Some(number) = updated.incident {
-                run_on_incident(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
+                crate::incidents::run_on_incident::<Db>(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
             }
             let by = (status == AlertStatus::Acknowledged).then_some(actor);
             let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
@@ -797,7 +700,7 @@ macro_rules! shared_queries {
             let mut touched = Vec::new();
             for (n,) in numbers {
                 let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
-                run_on_incident(c, n as u64, &system(), command, now).await?;
+                crate::incidents::run_on_incident::<Db>(c, n as u64, &system(), command, now).await?;
                 touched.push(n as u64);
             }
             Ok(touched)

@@ -14,7 +14,7 @@ macro_rules! store_impl {
         use muster_domain::alert::AlertStatus;
         use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
-        use crate::rows::{self, micros};
+        use crate::rows;
         use crate::{
             Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink,
             IncidentFilter, IngestEvent, IngestOutcome, NewService, NewUser, Result, Service, ServicePatch,
@@ -88,100 +88,42 @@ macro_rules! store_impl {
 
             async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
                 let mut tx = self.$write.begin().await?;
-                let number = crate::alerts::$queries::next_number(&mut tx).await?;
-                let (state, events) = decide(number)?;
-                crate::alerts::$queries::insert_incident(&mut tx, &state, &events).await?;
+                let done = crate::incidents::declare::<$db>(&mut tx, decide).await?;
                 tx.commit().await?;
-                Ok((state, events))
+                Ok(done)
             }
 
             async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
                 let mut tx = self.$write.begin().await?;
-                let current = crate::alerts::$queries::lock_incident(&mut tx, number).await?.ok_or_else(|| rows::no_incident(number))?;
-                let (state, events) = decide(&current)?;
-                if events.is_empty() {
-                    return Ok((current, events));
+                let done = crate::incidents::update::<$db>(&mut tx, number, decide).await?;
+                if !done.1.is_empty() {
+                    tx.commit().await?;
                 }
-                crate::alerts::$queries::save_incident(&mut tx, &state, &events).await?;
-                tx.commit().await?;
-                Ok((state, events))
+                Ok(done)
             }
 
             async fn incident(&self, number: u64) -> Result<Option<Incident>> {
-                let found: Option<(String,)> = sqlx::query_as("SELECT state FROM incidents WHERE number = $1")
-                    .bind(number as i64)
-                    .fetch_optional(&self.$read)
-                    .await?;
-                found.map(|(s,)| rows::incident(&s)).transpose()
+                crate::incidents::incident_by_number::<$db>(&mut *self.$read.acquire().await?, number).await
             }
 
             async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
-                let mut q = rows::incidents_query::<$db>(filter);
-                let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.$read).await?;
-                found.iter().map(|(s,)| rows::incident(s)).collect()
+                crate::incidents::incidents::<$db>(&mut *self.$read.acquire().await?, filter).await
             }
 
             async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
-                let mut conn = self.$read.acquire().await?;
-                let exists: Option<(i64,)> = sqlx::query_as("SELECT number FROM incidents WHERE number = $1")
-                    .bind(number as i64)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if exists.is_none() {
-                    return Ok(None);
-                }
-                let mut q: sqlx::QueryBuilder<'_, $db> =
-                    sqlx::QueryBuilder::new("SELECT body FROM incident_events WHERE incident = ");
-                q.push_bind(number as i64);
-                if let Some((at, seq)) = query.after {
-                    q.push(" AND (occurred_at, seq) > (").push_bind(micros(at)).push(", ").push_bind(seq as i64).push(")");
-                }
-                if let Some((at, seq)) = query.before {
-                    q.push(" AND (occurred_at, seq) < (").push_bind(micros(at)).push(", ").push_bind(seq as i64).push(")");
-                }
-                if !query.kinds.is_empty() {
-                    q.push(" AND kind IN (");
-                    let mut list = q.separated(", ");
-                    for k in &query.kinds {
-                        list.push_bind(k.clone());
-                    }
-                    q.push(")");
-                }
-                q.push(if query.latest { " ORDER BY occurred_at DESC, seq DESC" } else { " ORDER BY occurred_at, seq" });
-                q.push(" LIMIT ").push_bind(rows::limit(query.limit));
-                let mut found: Vec<(String,)> = q.build_query_as().fetch_all(&mut *conn).await?;
-                if query.latest {
-                    found.reverse();
-                }
-                found.iter().map(|(b,)| rows::event(b)).collect::<Result<_>>().map(Some)
+                crate::incidents::timeline::<$db>(&mut *self.$read.acquire().await?, number, query).await
             }
 
             async fn events(&self, number: u64) -> Result<Vec<Event>> {
-                let found: Vec<(String,)> = sqlx::query_as("SELECT body FROM incident_events WHERE incident = $1 ORDER BY seq")
-                    .bind(number as i64)
-                    .fetch_all(&self.$read)
-                    .await?;
-                found.iter().map(|(b,)| rows::event(b)).collect()
+                crate::incidents::events::<$db>(&mut *self.$read.acquire().await?, number).await
             }
 
             async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>> {
-                let found: Vec<(String,)> = sqlx::query_as(
-                    "SELECT body FROM incident_events WHERE incident = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                )
-                .bind(number as i64)
-                .bind(seq as i64)
-                .bind(rows::limit(limit))
-                .fetch_all(&self.$read)
-                .await?;
-                found.iter().map(|(b,)| rows::event(b)).collect()
+                crate::incidents::events_since::<$db>(&mut *self.$read.acquire().await?, number, seq, limit).await
             }
 
             async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
-                let found: Option<(i64,)> = sqlx::query_as("SELECT version FROM incidents WHERE number = $1")
-                    .bind(number as i64)
-                    .fetch_optional(&self.$read)
-                    .await?;
-                Ok(found.map(|(v,)| v as u64))
+                crate::incidents::version::<$db>(&mut *self.$read.acquire().await?, number).await
             }
 
             async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {

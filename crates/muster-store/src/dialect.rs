@@ -68,7 +68,6 @@ pub(crate) trait Dialect: sqlx::Database {
     const NAME: &'static str;
     /// Appended where a row is read to be changed: `" FOR UPDATE"` on
     /// PostgreSQL; SQLite serializes writers anyway.
-    #[allow(dead_code, reason = "the incident and alert queries move here next")]
     const LOCK: &'static str;
     /// Appended to the job claim's inner `SELECT`: `" FOR UPDATE SKIP
     /// LOCKED"` on PostgreSQL, so instances never claim the same job.
@@ -95,6 +94,14 @@ pub(crate) trait Dialect: sqlx::Database {
         sql: &'c str,
         args: Self::Arguments<'q>,
     ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>>;
+
+    /// `sql`, a statement written with PostgreSQL's row lock at its end
+    /// (`… FOR UPDATE`), as this backend runs it: as it is, or without
+    /// the lock. A slice of the one text, so nothing is allocated.
+    fn locking(sql: &'static str) -> &'static str {
+        let unlocked = sql.strip_suffix(" FOR UPDATE").expect("a locking statement ends in FOR UPDATE");
+        if Self::LOCK.is_empty() { unlocked } else { sql }
+    }
 
     /// A statement to bind and run on this backend.
     fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q, Self> {

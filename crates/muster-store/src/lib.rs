@@ -19,9 +19,7 @@
 
 use async_trait::async_trait;
 use muster_domain::alert::{AlertRef, AlertStatus};
-use muster_domain::{
-    DomainError, Event, Handle, Incident, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
-};
+use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
 pub mod accounts;
 #[macro_use]
@@ -30,6 +28,7 @@ pub mod alerts;
 #[macro_use]
 mod backend;
 mod dialect;
+pub mod incidents;
 pub mod jobs;
 pub mod postgres;
 mod rows;
@@ -57,29 +56,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Which incidents to list: newest first, `before` an incident number.
-#[derive(Debug, Clone, Default)]
-pub struct IncidentFilter {
-    pub statuses: Vec<Status>,
-    pub priorities: Vec<Priority>,
-    pub before: Option<u64>,
-    pub limit: u32,
-}
-
-/// A page of the timeline, in the order things happened: by `at`, then `seq`.
-#[derive(Debug, Clone, Default)]
-pub struct TimelineQuery {
-    /// Start after this entry's position (`at`, `seq`).
-    pub after: Option<(Timestamp, u64)>,
-    /// With `latest`: end before this entry's position.
-    pub before: Option<(Timestamp, u64)>,
-    /// The last `limit` entries (still returned in time order) instead of the first.
-    pub latest: bool,
-    /// Only entries of these kinds (all when empty).
-    pub kinds: Vec<String>,
-    pub limit: u32,
-}
-
 /// Decides a command on an incident's current state: the new state and the
 /// events that lead to it (see `muster_domain::Incident::execute`).
 pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
@@ -101,6 +77,7 @@ pub type DecideAlertDeclaration<'a> =
 
 pub use accounts::{NewUser, Session, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};

@@ -210,9 +210,9 @@ macro_rules! page_queries {
             let id = id as u64;
             let mut events = Vec::new();
             if let Some(number) = p.incident {
-                let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
+                let state = crate::incidents::lock_incident::<Db>(c, number).await?.ok_or_else(|| crate::incidents::no_incident(number))?;
                 let (next, made) = decide(&state, id)?;
-                save_incident(c, &next, &made).await?;
+                crate::incidents::save_incident::<Db>(c, &next, &made).await?;
                 events = made;
             }
             crate::jobs::insert::<Db>(c, &[crate::pages::step_job(id, 0, now)], now).await?;
@@ -231,7 +231,7 @@ macro_rules! page_queries {
                 sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(a as i64).execute(&mut *c).await?;
             }
             if let Some(n) = current.incident {
-                lock_incident(c, n).await?;
+                crate::incidents::lock_incident::<Db>(c, n).await?;
             }
             let mut notified = current.notified.clone();
             for p in &m.notified {
@@ -260,7 +260,7 @@ macro_rules! page_queries {
                 return Ok(None);
             }
             if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
-                run_on_incident(c, number, actor, command.clone(), now).await?;
+                crate::incidents::run_on_incident::<Db>(c, number, actor, command.clone(), now).await?;
             }
             if let (true, Some(alert_id), Some((actor, _))) = (m.acknowledge_alert, current.alert, &m.command) {
                 let acked = sqlx::query(
@@ -273,7 +273,7 @@ macro_rules! page_queries {
                 if acked.rows_affected() > 0 {
                     let found = alert(c, alert_id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
                     if let Some(number) = found.incident {
-                        run_on_incident(c, number, actor, intake::alert_status_entry(&found.reference()), now).await?;
+                        crate::incidents::run_on_incident::<Db>(c, number, actor, intake::alert_status_entry(&found.reference()), now).await?;
                     }
                 }
             }
