@@ -16,6 +16,7 @@ use muster_domain::{Handle, Timestamp};
 use serde_json::Value;
 
 use crate::StoreError;
+use crate::dialect::Dialect;
 
 /// The reserved handle that acts for integrations on the timeline.
 pub use muster_domain::intake::SYSTEM;
@@ -209,6 +210,19 @@ pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS servic
      a.severity, a.summary, a.source, a.details, a.links, a.count, a.first_seen_at, a.last_seen_at, \
      a.acknowledged_at, a.resolved_at, a.incident, a.assessment FROM alerts a JOIN services s ON s.id = a.service";
 
+pub(crate) async fn alert<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<Alert>, StoreError> {
+    let found: Option<AlertRow> =
+        D::query(format!("{ALERT_COLUMNS} WHERE a.id = $1")).bind(id as i64).fetch_optional(c).await?;
+    found.map(Alert::try_from).transpose()
+}
+
+/// Locks alert `id`'s row (alone: on the read, which joins the service,
+/// `FOR UPDATE` would lock the service's row too).
+pub(crate) async fn lock_alert<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<(), StoreError> {
+    D::query(D::locking("SELECT id FROM alerts WHERE id = $1 FOR UPDATE")).bind(id as i64).execute(c).await?;
+    Ok(())
+}
+
 /// The queries both backends share, for connection type `$db` and with
 /// `$lock` appended where an incident or an alert row is read for a change.
 macro_rules! shared_queries {
@@ -317,14 +331,6 @@ macro_rules! shared_queries {
             }
         }
 
-        pub(crate) async fn alert(c: &mut Conn, id: u64) -> Result<Option<Alert>> {
-            let found: Option<AlertRow> = sqlx::query_as(&format!("{ALERT_COLUMNS} WHERE a.id = $1"))
-                .bind(id as i64)
-                .fetch_optional(&mut *c)
-                .await?;
-            found.map(Alert::try_from).transpose()
-        }
-
         pub(crate) async fn alerts(c: &mut Conn, f: &AlertFilter) -> Result<Vec<Alert>> {
             let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(ALERT_COLUMNS);
             q.push(" WHERE 1 = 1");
@@ -402,7 +408,7 @@ macro_rules! shared_queries {
                 return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
             };
             if let Some(number) = incident {
-                let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                let alert = crate::alerts::alert::<Db>(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
                 crate::incidents::run_on_incident::<Db>(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
             }
             let reason = if e.action == AlertAction::Resolve {
@@ -410,7 +416,7 @@ macro_rules! shared_queries {
             } else {
                 format!("alert {id} was acknowledged by its monitoring")
             };
-            close_alert_pages(c, id as u64, None, &reason, now).await?;
+            crate::pages::close_alert_pages::<Db>(c, id as u64, None, &reason, now).await?;
             Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
         }
 
@@ -514,8 +520,8 @@ macro_rules! shared_queries {
             let service = &services[&e.service];
             if let Some(policy) = service.escalation_policy {
                 let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
-                let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                page_for_alert(c, &found, policy, priority, now).await?;
+                let found = crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+                crate::pages::page_for_alert::<Db>(c, &found, policy, priority, now).await?;
             }
             Ok((incident, declared))
         }
@@ -549,7 +555,7 @@ macro_rules! shared_queries {
                 None => None,
             };
             let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            let found = crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
             match intake::new_alert(&found.reference(), &rules, previous.as_ref()) {
                 NewAlert::Triage => Ok((None, false)),
                 NewAlert::Rejoin { incident, command } => {
@@ -614,8 +620,8 @@ macro_rules! shared_queries {
         /// lock is on its row alone: on the read, which joins the service,
         /// `FOR UPDATE` would lock the service's row too.
         async fn unlinked_alert(c: &mut Conn, id: u64) -> Result<Alert> {
-            sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(id as i64).execute(&mut *c).await?;
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            crate::alerts::lock_alert::<Db>(c, id).await?;
+            let found = crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
             match found.incident {
                 Some(other) => Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already"))),
                 None => Ok(found),
@@ -644,7 +650,7 @@ macro_rules! shared_queries {
             now: Timestamp,
             actor: &Actor,
         ) -> Result<Alert> {
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+            let found = crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
             if !found.status.moves_to(status) {
                 return Ok(found);
             }
@@ -655,13 +661,13 @@ macro_rules! shared_queries {
                 .bind(id as i64)
                 .execute(&mut *c)
                 .await?;
-            let updated = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            let updated = crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
             if let Some(number) = updated.incident {
                 crate::incidents::run_on_incident::<Db>(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
             }
             let by = (status == AlertStatus::Acknowledged).then_some(actor);
             let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
-            close_alert_pages(c, id, by, &reason, now).await?;
+            crate::pages::close_alert_pages::<Db>(c, id, by, &reason, now).await?;
             Ok(updated)
         }
 
@@ -674,7 +680,7 @@ macro_rules! shared_queries {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("there is no alert {id}")));
             }
-            alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))
+            crate::alerts::alert::<Db>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))
         }
 
         /// Records a change event and puts it on the timeline of the
@@ -710,10 +716,8 @@ macro_rules! shared_queries {
 
 pub(crate) mod sqlite_queries {
     shared_queries!(sqlx::Sqlite, "");
-    page_queries!("");
 }
 
 pub(crate) mod postgres_queries {
     shared_queries!(sqlx::Postgres, " FOR UPDATE");
-    page_queries!(" FOR UPDATE");
 }

@@ -14,7 +14,6 @@ macro_rules! store_impl {
         use muster_domain::alert::AlertStatus;
         use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
-        use crate::rows;
         use crate::{
             Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink,
             IncidentFilter, IngestEvent, IngestOutcome, NewService, NewUser, Result, Service, ServicePatch,
@@ -173,8 +172,7 @@ macro_rules! store_impl {
             }
 
             async fn alert(&self, id: u64) -> Result<Option<Alert>> {
-                let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::alert(&mut c, id).await
+                crate::alerts::alert::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>> {
@@ -319,14 +317,14 @@ macro_rules! store_impl {
                 decide: &crate::DecidePage<'_>,
             ) -> Result<(crate::PageRecord, Vec<Event>)> {
                 let mut tx = self.$write.begin().await?;
-                let done = crate::alerts::$queries::create_page(&mut tx, page, now, decide).await?;
+                let done = crate::pages::create_page::<$db>(&mut tx, page, now, decide).await?;
                 tx.commit().await?;
                 Ok(done)
             }
 
             async fn move_page(&self, m: &crate::PageMove, now: Timestamp) -> Result<Option<crate::PageRecord>> {
                 let mut tx = self.$write.begin().await?;
-                let done = crate::alerts::$queries::move_page(&mut tx, m, now).await?;
+                let done = crate::pages::move_page::<$db>(&mut tx, m, now).await?;
                 if done.is_some() {
                     tx.commit().await?;
                 }
@@ -334,36 +332,15 @@ macro_rules! store_impl {
             }
 
             async fn page(&self, id: u64) -> Result<Option<crate::PageRecord>> {
-                let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::page_by_id(&mut c, id).await
+                crate::pages::page::<$db>(&mut *self.$read.acquire().await?, id).await
             }
 
             async fn pages(&self, f: &crate::PageFilter) -> Result<Vec<crate::PageRecord>> {
-                let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(crate::pages::PAGE_COLUMNS);
-                q.push(" WHERE 1 = 1");
-                if let Some(n) = f.incident {
-                    q.push(" AND incident = ").push_bind(n as i64);
-                }
-                if let Some(a) = f.alert {
-                    q.push(" AND alert = ").push_bind(a as i64);
-                }
-                if f.open {
-                    q.push(" AND state IN ('pending', 'notified')");
-                }
-                q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit));
-                let found: Vec<crate::pages::PageRow> = q.build_query_as().fetch_all(&self.$read).await?;
-                found.into_iter().map(crate::pages::page).collect()
+                crate::pages::pages::<$db>(&mut *self.$read.acquire().await?, f).await
             }
 
             async fn deliveries(&self, page: u64) -> Result<Vec<crate::Delivery>> {
-                let found: Vec<crate::pages::DeliveryRow> = sqlx::query_as(
-                    "SELECT id, kind, payload, due_at, attempts, done_at, last_error, dead_at FROM jobs
-                     WHERE page = $1 AND kind <> 'page.step' ORDER BY due_at, id",
-                )
-                .bind(page as i64)
-                .fetch_all(&self.$read)
-                .await?;
-                found.into_iter().map(crate::pages::delivery).collect()
+                crate::pages::deliveries::<$db>(&mut *self.$read.acquire().await?, page).await
             }
 
             async fn add_notification_rule(

@@ -22,9 +22,8 @@ use muster_domain::alert::{AlertRef, AlertStatus};
 use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
 pub mod accounts;
-#[macro_use]
-pub mod pages;
 pub mod alerts;
+pub mod pages;
 #[macro_use]
 mod backend;
 mod dialect;
