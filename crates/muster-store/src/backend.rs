@@ -6,7 +6,7 @@
 
 /// Implements `Store` for `$store`, a struct with pools `$write` and `$read`.
 macro_rules! store_impl {
-    ($store:ident, $db:ty, $queries:ident, write = $write:ident, read = $read:ident) => {
+    ($store:ident, $db:ty, write = $write:ident, read = $read:ident) => {
         /// The shared implementation, in a module of its own so that its
         /// imports stay out of the backend's.
         mod store_impl {
@@ -127,48 +127,48 @@ macro_rules! store_impl {
 
             async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {
                 let mut c = self.$write.acquire().await?;
-                crate::alerts::$queries::create_service(&mut c, service, now).await
+                crate::alerts::create_service::<$db>(&mut c, service, now).await
             }
 
             async fn services(&self) -> Result<Vec<Service>> {
                 let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::services(&mut c).await
+                crate::alerts::services::<$db>(&mut c).await
             }
 
             async fn service(&self, id: u64) -> Result<Option<Service>> {
                 let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::service_by_id(&mut c, id).await
+                crate::alerts::service::<$db>(&mut c, id).await
             }
 
             async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
                 let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::service_by_key(&mut c, key).await
+                crate::alerts::service_by_key::<$db>(&mut c, key).await
             }
 
             async fn update_service(&self, id: u64, patch: &ServicePatch) -> Result<Service> {
                 let mut tx = self.$write.begin().await?;
-                let s = crate::alerts::$queries::update_service(&mut tx, id, patch).await?;
+                let s = crate::alerts::update_service::<$db>(&mut tx, id, patch).await?;
                 tx.commit().await?;
                 Ok(s)
             }
 
             async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
                 let mut tx = self.$write.begin().await?;
-                let outcomes = crate::alerts::$queries::ingest_batch(&mut tx, batch, now).await?;
+                let outcomes = crate::alerts::ingest::<$db>(&mut tx, batch, now).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
 
             async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
                 let mut tx = self.$write.begin().await?;
-                let touched = crate::alerts::$queries::record_change(&mut tx, change, now).await?;
+                let touched = crate::alerts::record_change::<$db>(&mut tx, change, now).await?;
                 tx.commit().await?;
                 Ok(touched)
             }
 
             async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
                 let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::alerts(&mut c, filter).await
+                crate::alerts::alerts::<$db>(&mut c, filter).await
             }
 
             async fn alert(&self, id: u64) -> Result<Option<Alert>> {
@@ -177,31 +177,31 @@ macro_rules! store_impl {
 
             async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>> {
                 let mut c = self.$read.acquire().await?;
-                crate::alerts::$queries::alerts_of_incident(&mut c, number).await
+                crate::alerts::alerts_of_incident::<$db>(&mut c, number).await
             }
 
             async fn set_alert_status(&self, id: u64, status: AlertStatus, actor: &Actor, now: Timestamp) -> Result<Alert> {
                 let mut tx = self.$write.begin().await?;
-                let a = crate::alerts::$queries::set_alert_status(&mut tx, id, status, now, actor).await?;
+                let a = crate::alerts::set_alert_status::<$db>(&mut tx, id, status, now, actor).await?;
                 tx.commit().await?;
                 Ok(a)
             }
 
             async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
                 let mut c = self.$write.acquire().await?;
-                crate::alerts::$queries::assess_alert(&mut c, id, assessment).await
+                crate::alerts::assess_alert::<$db>(&mut c, id, assessment).await
             }
 
             async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)> {
                 let mut tx = self.$write.begin().await?;
-                let done = crate::alerts::$queries::link_alert(&mut tx, id, number, decide).await?;
+                let done = crate::alerts::link_alert::<$db>(&mut tx, id, number, decide).await?;
                 tx.commit().await?;
                 Ok(done)
             }
 
             async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
                 let mut tx = self.$write.begin().await?;
-                let done = crate::alerts::$queries::declare_for_alert(&mut tx, id, decide).await?;
+                let done = crate::alerts::declare_for_alert::<$db>(&mut tx, id, decide).await?;
                 tx.commit().await?;
                 Ok(done)
             }

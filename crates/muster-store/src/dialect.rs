@@ -36,7 +36,7 @@ use std::fmt::Write as _;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Encode, FromRow, Postgres, Sqlite, Type};
+use sqlx::{Arguments as _, Encode, FromRow, Postgres, Sqlite, Type};
 
 /// What a backend's statement runs as. Boxed: a generic future that holds
 /// `D::Arguments<'q>` trips a known limitation of rustc's `Send` checks
@@ -112,7 +112,7 @@ pub(crate) trait Dialect: sqlx::Database {
 /// A statement and its arguments. Static SQL numbers its placeholders
 /// (`$1`, `$2`, …) and is bound in order with [`Query::bind`]; dynamic SQL
 /// is written with [`Query::push`] and [`Query::push_bind`], which writes
-/// the next placeholder.
+/// each placeholder (the two are not mixed in one statement).
 #[must_use]
 pub(crate) struct Query<'q, D: Dialect> {
     sql: Cow<'q, str>,
@@ -143,10 +143,20 @@ impl<'q, D: Dialect> Query<'q, D> {
         self
     }
 
-    /// Appends the next placeholder and binds `value` to it.
+    /// Binds `value` and appends its placeholder, in the backend's own
+    /// style as sqlx's `QueryBuilder` writes it (`?` on SQLite, where
+    /// numbered ones cost SQLite a search per parameter when it prepares a
+    /// statement; `$N` on PostgreSQL). So a statement that uses `push_bind`
+    /// does not number placeholders itself.
     pub(crate) fn push_bind(&mut self, value: impl Value<'q>) -> &mut Self {
         self.add(value);
-        write!(self.sql.to_mut(), "${}", self.binds).expect("writing to a String succeeds");
+        let sql = self.sql.to_mut();
+        match &self.args {
+            Ok(args) => args.format_placeholder(sql),
+            // The statement fails with the encoding error; any text does.
+            Err(_) => write!(sql, "${}", self.binds),
+        }
+        .expect("writing to a String succeeds");
         self
     }
 

@@ -110,4 +110,4 @@ impl Dialect for Postgres {
     }
 }
 
-store_impl!(PgStore, sqlx::Postgres, postgres_queries, write = pool, read = pool);
+store_impl!(PgStore, sqlx::Postgres, write = pool, read = pool);

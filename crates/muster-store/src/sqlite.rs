@@ -92,4 +92,4 @@ impl Dialect for Sqlite {
     }
 }
 
-store_impl!(SqliteStore, sqlx::Sqlite, sqlite_queries, write = write, read = read);
+store_impl!(SqliteStore, sqlx::Sqlite, write = write, read = read);
