@@ -20,9 +20,9 @@
 //! - [`Record`]: a row both backends can decode (a `#[derive(sqlx::FromRow)]`
 //!   struct, or a one-column tuple for a scalar), blanket-implemented;
 //! - [`Dialect`], implemented for `sqlx::Sqlite` (in `sqlite.rs`) and
-//!   `sqlx::Postgres` (in `postgres.rs`): the two strings, and four
-//!   one-line methods that hand a statement to sqlx, where the backend's
-//!   types are concrete.
+//!   `sqlx::Postgres` (in `postgres.rs`): the two strings, four one-line
+//!   methods that hand a statement to sqlx, where the backend's types are
+//!   concrete, and `LISTEN`.
 //!
 //! The store's functions are then plain `async fn f<D: Dialect>(c: &mut
 //! D::Connection, …)` that build a [`Query`] with `D::query("…")` and
@@ -32,6 +32,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgRow;
@@ -65,7 +66,7 @@ impl<T> Record for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'
 /// A backend: `sqlx::Sqlite` or `sqlx::Postgres`.
 pub(crate) trait Dialect: sqlx::Database {
     /// For logs and benchmarks.
-    const NAME: &'static str;
+    const BACKEND: &'static str;
     /// Appended where a row is read to be changed: `" FOR UPDATE"` on
     /// PostgreSQL; SQLite serializes writers anyway.
     const LOCK: &'static str;
@@ -94,6 +95,15 @@ pub(crate) trait Dialect: sqlx::Database {
         sql: &'c str,
         args: Self::Arguments<'q>,
     ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>>;
+
+    /// Calls `wake` whenever another instance commits to `channel`
+    /// (`muster_jobs`, `muster_incidents`), from a task of its own; whether
+    /// the backend can (SQLite has one instance).
+    fn listen<'a>(
+        pool: &'a sqlx::Pool<Self>,
+        channel: &'a str,
+        wake: Arc<dyn Fn(Option<u64>) + Send + Sync>,
+    ) -> BoxFuture<'a, crate::Result<bool>>;
 
     /// `sql`, a statement written with PostgreSQL's row lock at its end
     /// (`… FOR UPDATE`), as this backend runs it: as it is, or without

@@ -23,16 +23,16 @@ use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCat
 
 pub mod accounts;
 pub mod alerts;
-pub mod pages;
-#[macro_use]
-mod backend;
 mod dialect;
+pub mod gauges;
 pub mod incidents;
 pub mod jobs;
+pub mod pages;
 pub mod postgres;
 mod rows;
 pub mod schedules;
 pub mod sqlite;
+mod store;
 pub mod testing;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -76,6 +76,7 @@ pub type DecideAlertDeclaration<'a> =
 
 pub use accounts::{NewUser, Session, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
@@ -255,22 +256,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts for `/metrics`.
     async fn gauges(&self) -> Result<Gauges>;
-}
-
-/// What the database holds now, for monitoring Muster itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Gauges {
-    /// Incidents by (status, priority).
-    pub incidents: Vec<(String, String, u64)>,
-    /// Alerts by status.
-    pub alerts: Vec<(String, u64)>,
-    /// Pages still escalating.
-    pub open_pages: u64,
-    /// Outbox jobs not done yet, and those among them that failed at least once.
-    pub jobs_pending: u64,
-    pub jobs_retrying: u64,
-    /// Outbox jobs that were given up on (dead-lettered).
-    pub jobs_dead: u64,
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

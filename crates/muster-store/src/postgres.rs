@@ -6,6 +6,7 @@
 //! PostgreSQL's advisory lock, so instances may start together.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::error::BoxDynError;
@@ -14,10 +15,9 @@ use sqlx::{Arguments as _, PgConnection, PgPool, Postgres};
 
 use crate::Result;
 use crate::dialect::{BoxFuture, Dialect, Record, Value};
+use crate::store::Db;
 
-pub struct PgStore {
-    pool: PgPool,
-}
+pub type PgStore = Db<Postgres>;
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`; tests add
@@ -29,57 +29,60 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        // One pool: reads and writes go to the same database.
+        Ok(Db { read: pool.clone(), write: pool })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/postgres").run(&self.write).await?;
         Ok(())
-    }
-
-    /// `LISTEN` on `channel` (`muster_jobs`, `muster_incidents`) on a
-    /// connection of its own; triggers notify on the commits that matter.
-    /// A lost connection is re-established (and `wake` called, as
-    /// notifications may have been missed meanwhile).
-    async fn listen_impl(
-        &self,
-        channel: &str,
-        wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>,
-    ) -> Result<bool> {
-        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&self.pool).await?;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        listener.listen(channel).await?;
-        tokio::spawn(async move {
-            loop {
-                match listener.try_recv().await {
-                    // "<schema>" alone, or "<schema> <number>" naming an incident.
-                    Ok(Some(n)) => match n.payload().split_once(' ') {
-                        None if n.payload() == schema => wake(None),
-                        Some((s, number)) if s == schema => wake(number.parse().ok()),
-                        _ => {}
-                    },
-                    Ok(None) => {
-                        tracing::info!("a listener reconnected");
-                        wake(None);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a listener failed; retrying in a second");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
-        Ok(true)
     }
 }
 
 impl Dialect for Postgres {
-    const NAME: &'static str = "postgres";
+    const BACKEND: &'static str = "postgres";
     // Instances write side by side: a row read to be changed is locked
     // until the transaction ends.
     const LOCK: &'static str = " FOR UPDATE";
     // A locked job is another instance's claim: pass it over, don't wait.
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    /// `LISTEN` on `channel` (`muster_jobs`, `muster_incidents`) on a
+    /// connection of its own; triggers notify on the commits that matter.
+    /// A lost connection is re-established (and `wake` called, as
+    /// notifications may have been missed meanwhile).
+    fn listen<'a>(
+        pool: &'a PgPool,
+        channel: &'a str,
+        wake: Arc<dyn Fn(Option<u64>) + Send + Sync>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(pool).await?;
+            let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+            listener.listen(channel).await?;
+            tokio::spawn(async move {
+                loop {
+                    match listener.try_recv().await {
+                        // "<schema>" alone, or "<schema> <number>" naming an incident.
+                        Ok(Some(n)) => match n.payload().split_once(' ') {
+                            None if n.payload() == schema => wake(None),
+                            Some((s, number)) if s == schema => wake(number.parse().ok()),
+                            _ => {}
+                        },
+                        Ok(None) => {
+                            tracing::info!("a listener reconnected");
+                            wake(None);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a listener failed; retrying in a second");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+            Ok(true)
+        })
+    }
 
     fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError> {
         args.add(value)
@@ -109,5 +112,3 @@ impl Dialect for Postgres {
         Box::pin(async move { sqlx::query_as_with(sql, args).fetch_optional(c).await })
     }
 }
-
-store_impl!(PgStore, sqlx::Postgres, write = pool, read = pool);
