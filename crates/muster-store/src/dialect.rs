@@ -32,6 +32,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::error::BoxDynError;
@@ -39,9 +40,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Arguments as _, Encode, FromRow, Postgres, Sqlite, Type};
 
-/// What a backend's statement runs as. Boxed: a generic future that holds
-/// `D::Arguments<'q>` trips a known limitation of rustc's `Send` checks
-/// (rust-lang/rust#100013); sqlx boxes each statement's future itself too.
+/// A future of the backend's `LISTEN` (once per process, so boxed).
 pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A value both backends bind.
@@ -74,27 +73,39 @@ pub(crate) trait Dialect: sqlx::Database {
     /// LOCKED"` on PostgreSQL, so instances never claim the same job.
     const SKIP_LOCKED: &'static str;
 
+    /// `args`, for a statement that lives shorter than the values they
+    /// borrow (the arguments are covariant; rustc does not know that of
+    /// `Self::Arguments<'q>` here).
+    fn shorten<'a, 'b: 'a>(args: Self::Arguments<'b>) -> Self::Arguments<'a>;
+
     /// Adds `value` to `args`.
     fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError>;
 
+    // The statements below take one lifetime for the connection, the SQL
+    // and the arguments: a future that also captured an outlives bound
+    // (`'q: 'c`) would not be `Send` "generally enough" for rustc once it
+    // sits inside the store's own futures (rust-lang/rust#100013), so the
+    // arguments are shortened first (`shorten`) rather than the future
+    // boxed.
+
     /// Runs a statement; the number of rows it changed.
-    fn execute<'c, 'q: 'c>(
+    fn execute<'c>(
         c: &'c mut Self::Connection,
         sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<u64, sqlx::Error>>;
+        args: Self::Arguments<'c>,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
-    fn fetch_all<'c, 'q: 'c, R: Record>(
+    fn fetch_all<'c, R: Record>(
         c: &'c mut Self::Connection,
         sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<Vec<R>, sqlx::Error>>;
+        args: Self::Arguments<'c>,
+    ) -> impl Future<Output = Result<Vec<R>, sqlx::Error>> + Send;
 
-    fn fetch_optional<'c, 'q: 'c, R: Record>(
+    fn fetch_optional<'c, R: Record>(
         c: &'c mut Self::Connection,
         sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>>;
+        args: Self::Arguments<'c>,
+    ) -> impl Future<Output = Result<Option<R>, sqlx::Error>> + Send;
 
     /// Calls `wake` whenever another instance commits to `channel`
     /// (`muster_jobs`, `muster_incidents`), from a task of its own; whether
@@ -172,15 +183,18 @@ impl<'q, D: Dialect> Query<'q, D> {
 
     /// Runs the statement; the number of rows it changed.
     pub(crate) async fn execute(self, c: &mut D::Connection) -> Result<u64, sqlx::Error> {
-        D::execute(c, &self.sql, self.args.map_err(sqlx::Error::Encode)?).await
+        let args = D::shorten(self.args.map_err(sqlx::Error::Encode)?);
+        D::execute(c, &self.sql, args).await
     }
 
     pub(crate) async fn fetch_all<R: Record>(self, c: &mut D::Connection) -> Result<Vec<R>, sqlx::Error> {
-        D::fetch_all(c, &self.sql, self.args.map_err(sqlx::Error::Encode)?).await
+        let args = D::shorten(self.args.map_err(sqlx::Error::Encode)?);
+        D::fetch_all(c, &self.sql, args).await
     }
 
     pub(crate) async fn fetch_optional<R: Record>(self, c: &mut D::Connection) -> Result<Option<R>, sqlx::Error> {
-        D::fetch_optional(c, &self.sql, self.args.map_err(sqlx::Error::Encode)?).await
+        let args = D::shorten(self.args.map_err(sqlx::Error::Encode)?);
+        D::fetch_optional(c, &self.sql, args).await
     }
 
     /// The one row (`RowNotFound` without one, as in sqlx).

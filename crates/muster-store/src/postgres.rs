@@ -84,31 +84,31 @@ impl Dialect for Postgres {
         })
     }
 
+    fn shorten<'a, 'b: 'a>(args: Self::Arguments<'b>) -> Self::Arguments<'a> {
+        args
+    }
+
     fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError> {
         args.add(value)
     }
 
-    fn execute<'c, 'q: 'c>(
-        c: &'c mut PgConnection,
-        sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<u64, sqlx::Error>> {
-        Box::pin(async move { Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected()) })
+    async fn execute<'c>(c: &'c mut PgConnection, sql: &'c str, args: Self::Arguments<'c>) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected())
     }
 
-    fn fetch_all<'c, 'q: 'c, R: Record>(
+    async fn fetch_all<'c, R: Record>(
         c: &'c mut PgConnection,
         sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<Vec<R>, sqlx::Error>> {
-        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_all(c).await })
+        args: Self::Arguments<'c>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, args).fetch_all(c).await
     }
 
-    fn fetch_optional<'c, 'q: 'c, R: Record>(
+    async fn fetch_optional<'c, R: Record>(
         c: &'c mut PgConnection,
         sql: &'c str,
-        args: Self::Arguments<'q>,
-    ) -> BoxFuture<'c, Result<Option<R>, sqlx::Error>> {
-        Box::pin(async move { sqlx::query_as_with(sql, args).fetch_optional(c).await })
+        args: Self::Arguments<'c>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, args).fetch_optional(c).await
     }
 }
