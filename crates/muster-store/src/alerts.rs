@@ -1,6 +1,6 @@
 //! Services, alerts and change events, and ingest: the types, and the
 //! queries on them. Where a row is read to be changed, it is locked
-//! ([`Dialect::LOCK`]: `FOR UPDATE` on PostgreSQL; SQLite serializes writers
+//! (`Dialect::LOCK`: `FOR UPDATE` on PostgreSQL; SQLite serializes writers
 //! anyway), in the writers' one order: the alert, its incident, a page.
 //!
 //! Dedup is the database's job: a partial unique index allows one alert that

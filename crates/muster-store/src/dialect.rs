@@ -26,9 +26,20 @@
 //!
 //! The store's functions are then plain `async fn f<D: Dialect>(c: &mut
 //! D::Connection, …)` that build a [`Query`] with `D::query("…")` and
-//! `.bind(…)`, or `push`/`push_bind` for dynamic SQL. They run the same
-//! statements sqlx's `query_as` would (prepared and cached, the same
-//! arguments), with no boxing and no allocation sqlx does not make itself.
+//! `.bind(…)`, or `push`/`push_bind` for dynamic SQL, and decode into
+//! `#[derive(sqlx::FromRow)]` structs. They run the same statements sqlx's
+//! `query_as` would (prepared and cached, the same arguments), with no
+//! boxing. A locking statement is written once, ending in ` FOR UPDATE`,
+//! and [`Dialect::locking`] hands SQLite the text without it, as a slice,
+//! so taking a lock allocates nothing; only the job claim, whose
+//! `SKIP LOCKED` sits inside a subquery, formats its text per claim.
+//!
+//! Rejected: one implementation per backend (the same SQL twice), macros
+//! that instantiate the SQL per backend (what this replaced: neither
+//! rustfmt nor rust-analyzer sees their bodies), and `sqlx::Any` (a
+//! runtime dispatch on every value, and fewer types). The cost of this
+//! design is the turbofish: `D` cannot be inferred from `D::Connection`,
+//! so calls read `lock_incident::<D>(c, n)`.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

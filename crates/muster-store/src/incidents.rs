@@ -3,7 +3,7 @@
 //! in `incident_events`; the queries on them.
 //!
 //! Commands on one incident are serialized by locking its row
-//! ([`lock_incident`]: `FOR UPDATE` on PostgreSQL; SQLite has one writer),
+//! (`lock_incident`: `FOR UPDATE` on PostgreSQL; SQLite has one writer),
 //! and every writer locks in one order: an alert, then its incident, then a
 //! page.
 

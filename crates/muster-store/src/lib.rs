@@ -5,6 +5,15 @@
 //! - [`Store`]: the one trait the server uses, held as `Arc<dyn Store>`.
 //! - [`sqlite::SqliteStore`]: the default, an embedded SQLite file in WAL mode.
 //! - [`postgres::PgStore`]: PostgreSQL, for several instances on one database.
+//! - One implementation of [`Store`] for both (`store.rs`), over plain
+//!   generic functions that hold the SQL, once, in modules named for what
+//!   they store: [`incidents`] (and the timeline), [`alerts`] (services,
+//!   change events, ingest), [`pages`], [`jobs`] (the outbox),
+//!   [`schedules`] (with policies, contact methods, notification rules),
+//!   [`accounts`] (users, tokens, sessions, roles, settings) and
+//!   [`gauges`]. They are generic over a small `Dialect` (`dialect.rs`):
+//!   what the backends do differently (the row lock, `SKIP LOCKED`,
+//!   `LISTEN`) and how a statement reaches sqlx.
 //! - `migrations/sqlite` and `migrations/postgres`: one schema per backend,
 //!   kept in step by hand and checked by the conformance suite
 //!   (`tests/conformance.rs`), which runs every test on both.

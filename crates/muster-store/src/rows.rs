@@ -1,4 +1,5 @@
-//! Turning rows into domain values; shared by both backends.
+//! Small helpers every query module uses: timestamps as stored
+//! (microseconds), page sizes, unique violations.
 
 use muster_domain::Timestamp;
 
