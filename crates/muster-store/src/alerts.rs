@@ -1,21 +1,26 @@
-//! Services, alerts and change events: the types, and the queries both
-//! backends share.
-//!
-//! The SQL here is written once with `$N` placeholders, which SQLite (through
-//! sqlx) and PostgreSQL both accept, and instantiated per backend by the
-//! [`shared_queries`] macro. The only difference is the row lock PostgreSQL
-//! takes on an incident or an alert (`FOR UPDATE`); SQLite serializes writers
-//! anyway.
+//! Services, alerts and change events, and ingest: the types, and the
+//! queries on them. Where a row is read to be changed, it is locked
+//! (`Dialect::LOCK`: `FOR UPDATE` on PostgreSQL; SQLite serializes writers
+//! anyway), in the writers' one order: the alert, its incident, a page.
 //!
 //! Dedup is the database's job: a partial unique index allows one alert that
 //! is not resolved per (service, dedup key), and a trigger is an upsert
 //! against it. That holds across instances, batches and crashes alike.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use muster_domain::alert::{AlertAction, AlertRef, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
-use muster_domain::{Handle, Timestamp};
+use muster_domain::incident::Context;
+use muster_domain::intake::{self, NewAlert, system_actor as system};
+use muster_domain::{Actor, Event, Handle, Incident, Permission, Timestamp};
 use serde_json::Value;
 
-use crate::StoreError;
+use crate::dialect::{Dialect, Query};
+use crate::incidents::{insert_incident, lock_incident, next_number, no_incident, run_on_incident, save_incident};
+use crate::pages::{close_alert_pages, page_for_alert};
+use crate::rows::{self, micros};
+use crate::{DecideAlertDeclaration, DecideLink, Result, StoreError};
 
 /// The reserved handle that acts for integrations on the timeline.
 pub use muster_domain::intake::SYSTEM;
@@ -132,7 +137,7 @@ pub struct ChangeEvent {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct AlertRow {
+struct AlertRow {
     id: i64,
     service: i64,
     service_name: String,
@@ -156,13 +161,13 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn json(s: &str) -> Result<Value, StoreError> {
+fn json(s: &str) -> Result<Value> {
     serde_json::from_str(s).map_err(corrupt)
 }
 
 impl TryFrom<AlertRow> for Alert {
     type Error = StoreError;
-    fn try_from(r: AlertRow) -> Result<Alert, StoreError> {
+    fn try_from(r: AlertRow) -> Result<Alert> {
         use crate::rows::timestamp;
         Ok(Alert {
             id: r.id as u64,
@@ -186,636 +191,562 @@ impl TryFrom<AlertRow> for Alert {
     }
 }
 
-pub(crate) type ServiceRow = (i64, String, String, Option<String>, String, String, i64, Option<i64>);
-
-pub(crate) fn service(r: ServiceRow) -> Result<Service, StoreError> {
-    let (id, name, description, owner, key, auto, created_at, policy) = r;
-    Ok(Service {
-        id: id as u64,
-        name,
-        description,
-        owner: owner.as_deref().map(Handle::parse).transpose().map_err(corrupt)?,
-        integration_key: IntegrationKey::parse(&key).map_err(corrupt)?,
-        auto_declare: serde_json::from_str(&auto).map_err(corrupt)?,
-        escalation_policy: policy.map(|p| p as u64),
-        created_at: crate::rows::timestamp(created_at)?,
-    })
+#[derive(sqlx::FromRow)]
+struct ServiceRow {
+    id: i64,
+    name: String,
+    description: String,
+    owner: Option<String>,
+    integration_key: String,
+    auto_declare: String,
+    created_at: i64,
+    escalation_policy: Option<i64>,
 }
 
-pub(crate) const SERVICE_COLUMNS: &str =
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+    fn try_from(r: ServiceRow) -> Result<Service> {
+        Ok(Service {
+            id: r.id as u64,
+            name: r.name,
+            description: r.description,
+            owner: r.owner.as_deref().map(Handle::parse).transpose().map_err(corrupt)?,
+            integration_key: IntegrationKey::parse(&r.integration_key).map_err(corrupt)?,
+            auto_declare: serde_json::from_str(&r.auto_declare).map_err(corrupt)?,
+            escalation_policy: r.escalation_policy.map(|p| p as u64),
+            created_at: rows::timestamp(r.created_at)?,
+        })
+    }
+}
+
+/// What the multi-row upsert of a run of triggers returns for each key.
+#[derive(sqlx::FromRow)]
+struct UpsertRow {
+    id: i64,
+    service: i64,
+    dedup_key: String,
+    count: i64,
+    incident: Option<i64>,
+    previous_incident: Option<i64>,
+}
+
+/// What acknowledging or resolving by key returns.
+#[derive(sqlx::FromRow)]
+struct MovedRow {
+    id: i64,
+    count: i64,
+    incident: Option<i64>,
+}
+
+const SERVICE_COLUMNS: &str =
     "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy FROM services";
 
-pub(crate) const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \
+const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \
      a.severity, a.summary, a.source, a.details, a.links, a.count, a.first_seen_at, a.last_seen_at, \
      a.acknowledged_at, a.resolved_at, a.incident, a.assessment FROM alerts a JOIN services s ON s.id = a.service";
 
-/// The queries both backends share, for connection type `$db` and with
-/// `$lock` appended where an incident or an alert row is read for a change.
-macro_rules! shared_queries {
-    ($db:ty, $lock:literal) => {
-        use muster_domain::alert::{AlertAction, AlertStatus};
-        use muster_domain::incident::Context;
-        use muster_domain::intake::{self, NewAlert, system_actor as system};
-        use muster_domain::{Actor, Command, Event, Incident, Permission, RoleCatalog, Timestamp};
+pub(crate) async fn alert<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<Alert>> {
+    let found: Option<AlertRow> =
+        D::query(format!("{ALERT_COLUMNS} WHERE a.id = $1")).bind(id as i64).fetch_optional(c).await?;
+    found.map(Alert::try_from).transpose()
+}
 
-        use crate::alerts::{
-            ALERT_COLUMNS, Alert, AlertFilter, AlertRow, ChangeEvent, IngestEvent, IngestOutcome, NewService,
-            SERVICE_COLUMNS, Service, ServicePatch, ServiceRow,
-        };
-        use crate::rows::{self, micros};
-        use crate::{Result, StoreError};
+/// Locks alert `id`'s row (alone: on the read, which joins the service,
+/// `FOR UPDATE` would lock the service's row too).
+pub(crate) async fn lock_alert<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<()> {
+    D::query(D::locking("SELECT id FROM alerts WHERE id = $1 FOR UPDATE")).bind(id as i64).execute(c).await?;
+    Ok(())
+}
 
-        type Conn = <$db as sqlx::Database>::Connection;
-
-        pub(crate) async fn next_number(c: &mut Conn) -> Result<u64> {
-            let (n,): (i64,) =
-                sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
-                    .fetch_one(&mut *c)
-                    .await?;
-            Ok(n as u64)
+pub(crate) async fn create_service<D: Dialect>(
+    c: &mut D::Connection,
+    s: &NewService,
+    now: Timestamp,
+) -> Result<Service> {
+    let result = D::query(
+        "INSERT INTO services (name, description, owner, integration_key, auto_declare, created_at, escalation_policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(s.integration_key.as_str())
+    .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
+    .bind(micros(now))
+    .bind(s.escalation_policy.map(|p| p as i64))
+    .scalar::<i64>(c)
+    .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
         }
+        Err(e) => Err(e.into()),
+        Ok(id) => service::<D>(c, id as u64).await?.ok_or_else(|| StoreError::NotFound("service".into())),
+    }
+}
 
-        pub(crate) async fn lock_incident(c: &mut Conn, number: u64) -> Result<Option<Incident>> {
-            let found: Option<(String,)> =
-                sqlx::query_as(concat!("SELECT state FROM incidents WHERE number = $1", $lock))
-                    .bind(number as i64)
-                    .fetch_optional(&mut *c)
-                    .await?;
-            found.map(|(s,)| rows::incident(&s)).transpose()
-        }
+/// Every service, by name.
+pub(crate) async fn services<D: Dialect>(c: &mut D::Connection) -> Result<Vec<Service>> {
+    let found: Vec<ServiceRow> = D::query(format!("{SERVICE_COLUMNS} ORDER BY name")).fetch_all(c).await?;
+    found.into_iter().map(Service::try_from).collect()
+}
 
-        pub(crate) async fn insert_events(c: &mut Conn, number: u64, events: &[Event]) -> Result<()> {
-            for e in events {
-                sqlx::query(
-                    "INSERT INTO incident_events (incident, seq, occurred_at, recorded_at, actor, kind, body, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(number as i64)
-                .bind(e.seq as i64)
-                .bind(micros(e.at))
-                .bind(micros(e.recorded_at))
-                .bind(e.actor.as_str())
-                .bind(e.change.kind())
-                .bind(rows::event_json(e))
-                .bind(&e.hash)
-                .execute(&mut *c)
-                .await?;
-            }
-            Ok(())
-        }
+pub(crate) async fn service<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<Service>> {
+    let found: Option<ServiceRow> =
+        D::query(format!("{SERVICE_COLUMNS} WHERE id = $1")).bind(id as i64).fetch_optional(c).await?;
+    found.map(Service::try_from).transpose()
+}
 
-        /// Writes a new incident's state and events.
-        pub(crate) async fn insert_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO incidents (number, title, priority, status, declared_at, updated_at, version, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(state.number as i64)
-            .bind(&state.title)
-            .bind(state.priority.as_str())
-            .bind(state.status.as_str())
-            .bind(micros(state.declared_at))
-            .bind(micros(state.updated_at))
-            .bind(state.version as i64)
-            .bind(rows::incident_json(state))
-            .execute(&mut *c)
-            .await?;
-            insert_events(c, state.number, events).await
-        }
+pub(crate) async fn service_by_key<D: Dialect>(c: &mut D::Connection, key: &str) -> Result<Option<Service>> {
+    let found: Option<ServiceRow> =
+        D::query(format!("{SERVICE_COLUMNS} WHERE integration_key = $1")).bind(key).fetch_optional(c).await?;
+    found.map(Service::try_from).transpose()
+}
 
-        /// Writes an incident's new state and the events that led to it.
-        pub(crate) async fn save_incident(c: &mut Conn, state: &Incident, events: &[Event]) -> Result<()> {
-            if events.is_empty() {
-                return Ok(());
-            }
-            sqlx::query(
-                "UPDATE incidents SET title = $1, priority = $2, status = $3, updated_at = $4, version = $5, state = $6
-                 WHERE number = $7",
-            )
-            .bind(&state.title)
-            .bind(state.priority.as_str())
-            .bind(state.status.as_str())
-            .bind(micros(state.updated_at))
-            .bind(state.version as i64)
-            .bind(rows::incident_json(state))
-            .bind(state.number as i64)
-            .execute(&mut *c)
-            .await?;
-            insert_events(c, state.number, events).await
-        }
-
-        async fn catalog(c: &mut Conn) -> Result<RoleCatalog> {
-            let found: Vec<(String, String, bool)> =
-                sqlx::query_as("SELECT key, name, many FROM custom_roles ORDER BY key").fetch_all(&mut *c).await?;
-            Ok(RoleCatalog { custom: found.into_iter().map(rows::role).collect::<Result<_>>()? })
-        }
-
-        /// Runs `command` on incident `number` as `actor`, in the caller's
-        /// transaction. Nothing is written on a closed incident
-        /// (`intake::records_on`); any other refusal is an error, which rolls
-        /// the caller's transaction back.
-        pub(crate) async fn run_on_incident(
-            c: &mut Conn,
-            number: u64,
-            actor: &Actor,
-            command: Command,
-            now: Timestamp,
-        ) -> Result<()> {
-            let Some(state) = lock_incident(c, number).await? else { return Ok(()) };
-            if !intake::records_on(&state) {
-                return Ok(());
-            }
-            let catalog = catalog(c).await?;
-            let (next, events) = state.execute(command, Context { actor, now, catalog: &catalog })?;
-            save_incident(c, &next, &events).await
-        }
-
-        pub(crate) async fn create_service(c: &mut Conn, s: &NewService, now: Timestamp) -> Result<Service> {
-            let result: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                "INSERT INTO services (name, description, owner, integration_key, auto_declare, created_at, escalation_policy)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(&s.name)
-            .bind(&s.description)
-            .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
-            .bind(s.integration_key.as_str())
-            .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
-            .bind(micros(now))
-            .bind(s.escalation_policy.map(|p| p as i64))
-            .fetch_one(&mut *c)
-            .await;
-            match result {
-                Err(e) if rows::is_unique_violation(&e) => {
-                    Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
-                }
-                Err(e) => Err(e.into()),
-                Ok((id,)) => service_by_id(c, id as u64).await?.ok_or_else(|| StoreError::NotFound("service".into())),
-            }
-        }
-
-        pub(crate) async fn services(c: &mut Conn) -> Result<Vec<Service>> {
-            let found: Vec<ServiceRow> =
-                sqlx::query_as(&format!("{SERVICE_COLUMNS} ORDER BY name")).fetch_all(&mut *c).await?;
-            found.into_iter().map(crate::alerts::service).collect()
-        }
-
-        pub(crate) async fn service_by_id(c: &mut Conn, id: u64) -> Result<Option<Service>> {
-            let found: Option<ServiceRow> = sqlx::query_as(&format!("{SERVICE_COLUMNS} WHERE id = $1"))
-                .bind(id as i64)
-                .fetch_optional(&mut *c)
-                .await?;
-            found.map(crate::alerts::service).transpose()
-        }
-
-        pub(crate) async fn service_by_key(c: &mut Conn, key: &str) -> Result<Option<Service>> {
-            let found: Option<ServiceRow> = sqlx::query_as(&format!("{SERVICE_COLUMNS} WHERE integration_key = $1"))
-                .bind(key)
-                .fetch_optional(&mut *c)
-                .await?;
-            found.map(crate::alerts::service).transpose()
-        }
-
-        pub(crate) async fn update_service(c: &mut Conn, id: u64, p: &ServicePatch) -> Result<Service> {
-            let Some(mut s) = service_by_id(c, id).await? else {
-                return Err(StoreError::NotFound(format!("there is no service {id}")));
-            };
-            if let Some(v) = &p.name {
-                s.name.clone_from(v);
-            }
-            if let Some(v) = &p.description {
-                s.description.clone_from(v);
-            }
-            if let Some(v) = &p.owner {
-                s.owner.clone_from(v);
-            }
-            if let Some(v) = &p.auto_declare {
-                s.auto_declare = v.clone();
-            }
-            if let Some(v) = &p.integration_key {
-                s.integration_key = v.clone();
-            }
-            if let Some(v) = p.escalation_policy {
-                s.escalation_policy = v;
-            }
-            let result = sqlx::query(
-                "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5,
-                 escalation_policy = $6 WHERE id = $7",
-            )
-            .bind(&s.name)
-            .bind(&s.description)
-            .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
-            .bind(s.integration_key.as_str())
-            .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
-            .bind(s.escalation_policy.map(|p| p as i64))
-            .bind(id as i64)
-            .execute(&mut *c)
-            .await;
-            match result {
-                Err(e) if rows::is_unique_violation(&e) => {
-                    Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
-                }
-                Err(e) => Err(e.into()),
-                Ok(_) => Ok(s),
-            }
-        }
-
-        pub(crate) async fn alert(c: &mut Conn, id: u64) -> Result<Option<Alert>> {
-            let found: Option<AlertRow> = sqlx::query_as(&format!("{ALERT_COLUMNS} WHERE a.id = $1"))
-                .bind(id as i64)
-                .fetch_optional(&mut *c)
-                .await?;
-            found.map(Alert::try_from).transpose()
-        }
-
-        pub(crate) async fn alerts(c: &mut Conn, f: &AlertFilter) -> Result<Vec<Alert>> {
-            let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(ALERT_COLUMNS);
-            q.push(" WHERE 1 = 1");
-            if !f.statuses.is_empty() {
-                q.push(" AND a.status IN (");
-                let mut list = q.separated(", ");
-                for s in &f.statuses {
-                    list.push_bind(s.as_str());
-                }
-                q.push(")");
-            }
-            if let Some(s) = f.service {
-                q.push(" AND a.service = ").push_bind(s as i64);
-            }
-            if let Some(b) = f.before {
-                q.push(" AND a.id < ").push_bind(b as i64);
-            }
-            q.push(" ORDER BY a.id DESC LIMIT ").push_bind(rows::limit(f.limit));
-            let found: Vec<AlertRow> = q.build_query_as().fetch_all(&mut *c).await?;
-            found.into_iter().map(Alert::try_from).collect()
-        }
-
-        pub(crate) async fn alerts_of_incident(c: &mut Conn, number: u64) -> Result<Vec<Alert>> {
-            let found: Vec<AlertRow> = sqlx::query_as(&format!("{ALERT_COLUMNS} WHERE a.incident = $1 ORDER BY a.id"))
-                .bind(number as i64)
-                .fetch_all(&mut *c)
-                .await?;
-            found.into_iter().map(Alert::try_from).collect()
-        }
-
-        /// A batch of monitoring events, in order, inside one transaction.
-        ///
-        /// Runs of triggers become one multi-row upsert per (up to) 100
-        /// distinct keys: repeats of a key within a run are counted together
-        /// (`count + n`), so each key appears once per statement, which both
-        /// backends need. Acknowledge and resolve end a run and are applied
-        /// one by one, so the batch keeps the order events arrived in.
-        pub(crate) async fn ingest_batch(c: &mut Conn, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
-            let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; batch.len()];
-            let mut services = std::collections::HashMap::new();
-            let mut run: Vec<usize> = Vec::new();
-            for (i, e) in batch.iter().enumerate() {
-                if e.action == AlertAction::Trigger {
-                    run.push(i);
-                    continue;
-                }
-                triggers(c, batch, &run, now, &mut services, &mut outcomes).await?;
-                run.clear();
-                outcomes[i] = Some(acknowledge_or_resolve(c, e, now).await?);
-            }
-            triggers(c, batch, &run, now, &mut services, &mut outcomes).await?;
-            Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
-        }
-
-        async fn acknowledge_or_resolve(c: &mut Conn, e: &IngestEvent, now: Timestamp) -> Result<IngestOutcome> {
-            let (to, stamp) = if e.action == AlertAction::Resolve {
-                (AlertStatus::Resolved, "resolved_at")
-            } else {
-                (AlertStatus::Acknowledged, "acknowledged_at")
-            };
-            let from: Vec<String> = AlertStatus::moves_from(to).iter().map(|s| format!("'{}'", s.as_str())).collect();
-            let sql = format!(
-                "UPDATE alerts SET status = '{}', {stamp} = $3
-                 WHERE service = $1 AND dedup_key = $2 AND status IN ({}) RETURNING id, count, incident",
-                to.as_str(),
-                from.join(", ")
-            );
-            let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(&sql)
-                .bind(e.service as i64)
-                .bind(e.dedup_key.as_str())
-                .bind(micros(now))
-                .fetch_optional(&mut *c)
-                .await?;
-            let Some((id, count, incident)) = row else {
-                return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
-            };
-            if let Some(number) = incident {
-                let alert = alert(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                run_on_incident(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
-            }
-            let reason = if e.action == AlertAction::Resolve {
-                format!("alert {id} resolved")
-            } else {
-                format!("alert {id} was acknowledged by its monitoring")
-            };
-            close_alert_pages(c, id as u64, None, &reason, now).await?;
-            Ok(IngestOutcome { alert: Some(id as u64), count: count as u64, incident: incident.map(|n| n as u64), declared: false })
-        }
-
-        /// Keys per multi-row upsert: 12 parameters a row stays far below
-        /// both backends' limits.
-        const KEYS_PER_STATEMENT: usize = 100;
-
-        /// Upserts a run of triggers (indexes into `batch`).
-        async fn triggers(
-            c: &mut Conn,
-            batch: &[IngestEvent],
-            run: &[usize],
-            now: Timestamp,
-            services: &mut std::collections::HashMap<u64, Service>,
-            outcomes: &mut [Option<IngestOutcome>],
-        ) -> Result<()> {
-            // Group the run by key, in order of first appearance; the latest
-            // event's fields win, as they would one by one.
-            let mut groups: Vec<(u64, &str, Vec<usize>)> = Vec::new();
-            let mut index: std::collections::HashMap<(u64, &str), usize> = std::collections::HashMap::new();
-            for &i in run {
-                let e = &batch[i];
-                let k = (e.service, e.dedup_key.as_str());
-                match index.get(&k) {
-                    Some(&g) => groups[g].2.push(i),
-                    None => {
-                        index.insert(k, groups.len());
-                        groups.push((e.service, e.dedup_key.as_str(), vec![i]));
-                    }
-                }
-            }
-            for chunk in groups.chunks(KEYS_PER_STATEMENT) {
-                let mut q: sqlx::QueryBuilder<'_, $db> = sqlx::QueryBuilder::new(
-                    "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count, \
-                     first_seen_at, last_seen_at, previous_incident) ",
-                );
-                q.push_values(chunk, |mut row, (service, key, members)| {
-                    let last = &batch[*members.last().expect("a group has members")];
-                    row.push_bind(*service as i64)
-                        .push_bind(key.to_string())
-                        .push("'triggered'")
-                        .push_bind(last.severity.as_str())
-                        .push_bind(last.summary.clone())
-                        .push_bind(last.source.clone())
-                        .push_bind(last.details.to_string())
-                        .push_bind(last.links.to_string())
-                        .push_bind(members.len() as i64)
-                        .push_bind(micros(now))
-                        .push_bind(micros(now));
-                    row.push("(SELECT p.incident FROM alerts p WHERE p.service = ")
-                        .push_bind_unseparated(*service as i64)
-                        .push_unseparated(" AND p.dedup_key = ")
-                        .push_bind_unseparated(key.to_string())
-                        .push_unseparated(" ORDER BY p.id DESC LIMIT 1)");
-                });
-                q.push(
-                    " ON CONFLICT (service, dedup_key) WHERE status <> 'resolved' \
-                     DO UPDATE SET count = alerts.count + excluded.count, last_seen_at = excluded.last_seen_at, \
-                     severity = excluded.severity, summary = excluded.summary, details = excluded.details, links = excluded.links \
-                     RETURNING id, service, dedup_key, count, incident, previous_incident",
-                );
-                let rows: Vec<(i64, i64, String, i64, Option<i64>, Option<i64>)> = q.build_query_as().fetch_all(&mut *c).await?;
-                let by_key: std::collections::HashMap<(u64, &str), &(i64, i64, String, i64, Option<i64>, Option<i64>)> =
-                    rows.iter().map(|r| ((r.1 as u64, r.2.as_str()), r)).collect();
-                for (service, key, members) in chunk {
-                    let &&(id, _, _, count, incident, previous) =
-                        by_key.get(&(*service, *key)).ok_or_else(|| StoreError::Corrupt("an upsert returned no row".into()))?;
-                    let (id, count, n) = (id as u64, count as u64, members.len() as u64);
-                    let mut incident = incident.map(|x| x as u64);
-                    let mut declared = false;
-                    if count == n {
-                        // Inserted: a new alert.
-                        let first = &batch[members[0]];
-                        (incident, declared) = new_alert(c, first, id, previous.map(|p| p as u64), now, services).await?;
-                    }
-                    for (j, &i) in members.iter().enumerate() {
-                        outcomes[i] = Some(IngestOutcome {
-                            alert: Some(id),
-                            count: count - n + j as u64 + 1,
-                            incident,
-                            declared: declared && j == 0,
-                        });
-                    }
-                }
-            }
-            Ok(())
-        }
-
-        /// A new alert fired: it finds its incident (`alert_incident`) and,
-        /// when its service has an escalation policy, pages it. Returns the
-        /// alert's incident and whether this declared it.
-        async fn new_alert(
-            c: &mut Conn,
-            e: &IngestEvent,
-            id: u64,
-            previous: Option<u64>,
-            now: Timestamp,
-            services: &mut std::collections::HashMap<u64, Service>,
-        ) -> Result<(Option<u64>, bool)> {
-            let (incident, declared) = alert_incident(c, e, id, previous, now, services).await?;
-            let service = &services[&e.service];
-            if let Some(policy) = service.escalation_policy {
-                let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
-                let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                page_for_alert(c, &found, policy, priority, now).await?;
-            }
-            Ok((incident, declared))
-        }
-
-        /// The incident a new alert belongs to, as `intake::new_alert`
-        /// decides from the service's rules and the key's previous incident
-        /// (locked here). Returns it and whether it was declared now.
-        async fn alert_incident(
-            c: &mut Conn,
-            e: &IngestEvent,
-            id: u64,
-            previous: Option<u64>,
-            now: Timestamp,
-            services: &mut std::collections::HashMap<u64, Service>,
-        ) -> Result<(Option<u64>, bool)> {
-            if !services.contains_key(&e.service) {
-                let found = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
-                services.insert(e.service, found);
-            }
-            let service = services[&e.service].clone();
-            let previous = match previous {
-                Some(number) => lock_incident(c, number).await?,
-                None => None,
-            };
-            let owner = match &service.owner {
-                Some(h) => {
-                    let found: Option<(String,)> =
-                        sqlx::query_as("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).fetch_optional(&mut *c).await?;
-                    found.and_then(|(p,)| p.parse::<Permission>().ok()).map(|permission| Actor { handle: h.clone(), permission })
-                }
-                None => None,
-            };
-            let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-            match intake::new_alert(&found.reference(), &rules, previous.as_ref()) {
-                NewAlert::Triage => Ok((None, false)),
-                NewAlert::Rejoin { incident, command } => {
-                    link(c, id, incident).await?;
-                    run_on_incident(c, incident, &system(), command, now).await?;
-                    Ok((Some(incident), false))
-                }
-                NewAlert::Declare(d) => {
-                    let catalog = catalog(c).await?;
-                    let number = next_number(c).await?;
-                    let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
-                    let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
-                    let (state, more) = state.execute(d.link, ctx)?;
-                    events.extend(more);
-                    insert_incident(c, &state, &events).await?;
-                    link(c, id, number).await?;
-                    Ok((Some(number), true))
-                }
-            }
-        }
-
-        /// Puts an alert, and its pages, in incident `number`. Only an alert
-        /// in no incident yet: anything else is a conflict, and the caller's
-        /// transaction, dropped on the error, writes nothing.
-        async fn link(c: &mut Conn, alert: u64, number: u64) -> Result<()> {
-            let done = sqlx::query("UPDATE alerts SET incident = $1 WHERE id = $2 AND incident IS NULL")
-                .bind(number as i64)
-                .bind(alert as i64)
-                .execute(&mut *c)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!("alert {alert} belongs to an incident already")));
-            }
-            // The alert's pages belong to the incident now, too.
-            sqlx::query("UPDATE pages SET incident = $1 WHERE alert = $2 AND incident IS NULL")
-                .bind(number as i64)
-                .bind(alert as i64)
-                .execute(&mut *c)
-                .await?;
-            Ok(())
-        }
-
-        /// Links an alert to an incident through `decide`; refuses an alert
-        /// that belongs to an incident already.
-        pub(crate) async fn link_alert(
-            c: &mut Conn,
-            id: u64,
-            number: u64,
-            decide: &crate::DecideLink<'_>,
-        ) -> Result<(Incident, Vec<Event>)> {
-            let found = unlinked_alert(c, id).await?;
-            let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
-            let (next, events) = decide(&state, &found.reference())?;
-            save_incident(c, &next, &events).await?;
-            link(c, id, number).await?;
-            Ok((next, events))
-        }
-
-        /// Alert `id`, which must not belong to an incident yet, locked
-        /// before it is read: the first lock of the writers' order (alert,
-        /// incident, page), so two writers cannot both find it unlinked. The
-        /// lock is on its row alone: on the read, which joins the service,
-        /// `FOR UPDATE` would lock the service's row too.
-        async fn unlinked_alert(c: &mut Conn, id: u64) -> Result<Alert> {
-            sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(id as i64).execute(&mut *c).await?;
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
-            match found.incident {
-                Some(other) => Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already"))),
-                None => Ok(found),
-            }
-        }
-
-        /// Declares an incident for an alert and links it, in one go.
-        pub(crate) async fn declare_for_alert(
-            c: &mut Conn,
-            id: u64,
-            decide: &crate::DecideAlertDeclaration<'_>,
-        ) -> Result<(Incident, Vec<Event>)> {
-            let found = unlinked_alert(c, id).await?;
-            let number = next_number(c).await?;
-            let (state, events) = decide(number, &found.reference())?;
-            insert_incident(c, &state, &events).await?;
-            link(c, id, number).await?;
-            Ok((state, events))
-        }
-
-        /// Acknowledges or resolves one alert by id, for a person.
-        pub(crate) async fn set_alert_status(
-            c: &mut Conn,
-            id: u64,
-            status: AlertStatus,
-            now: Timestamp,
-            actor: &Actor,
-        ) -> Result<Alert> {
-            let found = alert(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
-            if !found.status.moves_to(status) {
-                return Ok(found);
-            }
-            let stamp = if status == AlertStatus::Resolved { "resolved_at" } else { "acknowledged_at" };
-            sqlx::query(&format!("UPDATE alerts SET status = $1, {stamp} = $2 WHERE id = $3"))
-                .bind(status.as_str())
-                .bind(micros(now))
-                .bind(id as i64)
-                .execute(&mut *c)
-                .await?;
-            let updated = alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-            if let Some(number) = updated.incident {
-                run_on_incident(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
-            }
-            let by = (status == AlertStatus::Acknowledged).then_some(actor);
-            let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
-            close_alert_pages(c, id, by, &reason, now).await?;
-            Ok(updated)
-        }
-
-        pub(crate) async fn assess_alert(c: &mut Conn, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
-            let done = sqlx::query("UPDATE alerts SET assessment = $1 WHERE id = $2")
-                .bind(assessment.to_string())
-                .bind(id as i64)
-                .execute(&mut *c)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("there is no alert {id}")));
-            }
-            alert(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))
-        }
-
-        /// Records a change event and puts it on the timeline of the
-        /// service's incidents that are not resolved or closed. Returns them.
-        pub(crate) async fn record_change(c: &mut Conn, e: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
-            sqlx::query("INSERT INTO change_events (service, summary, source, details, links, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(e.service as i64)
-                .bind(&e.summary)
-                .bind(e.source.clone())
-                .bind(e.details.to_string())
-                .bind(e.links.to_string())
-                .bind(micros(now))
-                .execute(&mut *c)
-                .await?;
-            let service = service_by_id(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
-            let numbers: Vec<(i64,)> = sqlx::query_as(
-                "SELECT DISTINCT a.incident FROM alerts a JOIN incidents i ON i.number = a.incident
-                 WHERE a.service = $1 AND i.status NOT IN ('resolved', 'closed') ORDER BY a.incident",
-            )
-            .bind(e.service as i64)
-            .fetch_all(&mut *c)
-            .await?;
-            let mut touched = Vec::new();
-            for (n,) in numbers {
-                let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
-                run_on_incident(c, n as u64, &system(), command, now).await?;
-                touched.push(n as u64);
-            }
-            Ok(touched)
-        }
+pub(crate) async fn update_service<D: Dialect>(c: &mut D::Connection, id: u64, p: &ServicePatch) -> Result<Service> {
+    let Some(mut s) = service::<D>(c, id).await? else {
+        return Err(StoreError::NotFound(format!("there is no service {id}")));
     };
+    if let Some(v) = &p.name {
+        s.name.clone_from(v);
+    }
+    if let Some(v) = &p.description {
+        s.description.clone_from(v);
+    }
+    if let Some(v) = &p.owner {
+        s.owner.clone_from(v);
+    }
+    if let Some(v) = &p.auto_declare {
+        s.auto_declare = v.clone();
+    }
+    if let Some(v) = &p.integration_key {
+        s.integration_key = v.clone();
+    }
+    if let Some(v) = p.escalation_policy {
+        s.escalation_policy = v;
+    }
+    let result = D::query(
+        "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5,
+         escalation_policy = $6 WHERE id = $7",
+    )
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(s.owner.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(s.integration_key.as_str())
+    .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
+    .bind(s.escalation_policy.map(|p| p as i64))
+    .bind(id as i64)
+    .execute(c)
+    .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("a service named {:?} exists already", s.name)))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(s),
+    }
 }
 
-pub(crate) mod sqlite_queries {
-    shared_queries!(sqlx::Sqlite, "");
-    page_queries!("");
+/// The alerts a filter selects, newest first.
+pub(crate) async fn alerts<D: Dialect>(c: &mut D::Connection, f: &AlertFilter) -> Result<Vec<Alert>> {
+    let mut q = D::query(ALERT_COLUMNS);
+    q.push(" WHERE 1 = 1");
+    if !f.statuses.is_empty() {
+        q.push(" AND a.status IN (");
+        for (i, s) in f.statuses.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(s.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(s) = f.service {
+        q.push(" AND a.service = ").push_bind(s as i64);
+    }
+    if let Some(b) = f.before {
+        q.push(" AND a.id < ").push_bind(b as i64);
+    }
+    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(rows::limit(f.limit));
+    let found: Vec<AlertRow> = q.fetch_all(c).await?;
+    found.into_iter().map(Alert::try_from).collect()
 }
 
-pub(crate) mod postgres_queries {
-    shared_queries!(sqlx::Postgres, " FOR UPDATE");
-    page_queries!(" FOR UPDATE");
+pub(crate) async fn alerts_of_incident<D: Dialect>(c: &mut D::Connection, number: u64) -> Result<Vec<Alert>> {
+    let found: Vec<AlertRow> = D::query(format!("{ALERT_COLUMNS} WHERE a.incident = $1 ORDER BY a.id"))
+        .bind(number as i64)
+        .fetch_all(c)
+        .await?;
+    found.into_iter().map(Alert::try_from).collect()
+}
+
+/// A batch of monitoring events, in order, inside one transaction.
+///
+/// Runs of triggers become one multi-row upsert per (up to) 100
+/// distinct keys: repeats of a key within a run are counted together
+/// (`count + n`), so each key appears once per statement, which both
+/// backends need. Acknowledge and resolve end a run and are applied
+/// one by one, so the batch keeps the order events arrived in.
+pub(crate) async fn ingest<D: Dialect>(
+    c: &mut D::Connection,
+    batch: &[IngestEvent],
+    now: Timestamp,
+) -> Result<Vec<IngestOutcome>> {
+    let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; batch.len()];
+    let mut services = HashMap::new();
+    let mut run: Vec<usize> = Vec::new();
+    for (i, e) in batch.iter().enumerate() {
+        if e.action == AlertAction::Trigger {
+            run.push(i);
+            continue;
+        }
+        triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
+        run.clear();
+        outcomes[i] = Some(acknowledge_or_resolve::<D>(c, e, now).await?);
+    }
+    triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
+    Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
+}
+
+async fn acknowledge_or_resolve<D: Dialect>(
+    c: &mut D::Connection,
+    e: &IngestEvent,
+    now: Timestamp,
+) -> Result<IngestOutcome> {
+    let (to, stamp) = if e.action == AlertAction::Resolve {
+        (AlertStatus::Resolved, "resolved_at")
+    } else {
+        (AlertStatus::Acknowledged, "acknowledged_at")
+    };
+    let from: Vec<String> = AlertStatus::moves_from(to).iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let sql = format!(
+        "UPDATE alerts SET status = '{}', {stamp} = $3
+         WHERE service = $1 AND dedup_key = $2 AND status IN ({}) RETURNING id, count, incident",
+        to.as_str(),
+        from.join(", ")
+    );
+    let row: Option<MovedRow> =
+        D::query(sql).bind(e.service as i64).bind(e.dedup_key.as_str()).bind(micros(now)).fetch_optional(c).await?;
+    let Some(MovedRow { id, count, incident }) = row else {
+        return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
+    };
+    if let Some(number) = incident {
+        let alert = alert::<D>(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+        run_on_incident::<D>(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
+    }
+    let reason = if e.action == AlertAction::Resolve {
+        format!("alert {id} resolved")
+    } else {
+        format!("alert {id} was acknowledged by its monitoring")
+    };
+    close_alert_pages::<D>(c, id as u64, None, &reason, now).await?;
+    Ok(IngestOutcome {
+        alert: Some(id as u64),
+        count: count as u64,
+        incident: incident.map(|n| n as u64),
+        declared: false,
+    })
+}
+
+/// Keys per multi-row upsert: 12 parameters a row stays far below
+/// both backends' limits.
+const KEYS_PER_STATEMENT: usize = 100;
+
+/// Upserts a run of triggers (indexes into `batch`).
+async fn triggers<D: Dialect>(
+    c: &mut D::Connection,
+    batch: &[IngestEvent],
+    run: &[usize],
+    now: Timestamp,
+    services: &mut HashMap<u64, Service>,
+    outcomes: &mut [Option<IngestOutcome>],
+) -> Result<()> {
+    // Group the run by key, in order of first appearance; the latest
+    // event's fields win, as they would one by one.
+    let mut groups: Vec<(u64, &str, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<(u64, &str), usize> = HashMap::new();
+    for &i in run {
+        let e = &batch[i];
+        let k = (e.service, e.dedup_key.as_str());
+        match index.get(&k) {
+            Some(&g) => groups[g].2.push(i),
+            None => {
+                index.insert(k, groups.len());
+                groups.push((e.service, e.dedup_key.as_str(), vec![i]));
+            }
+        }
+    }
+    for chunk in groups.chunks(KEYS_PER_STATEMENT) {
+        let found: Vec<UpsertRow> = upsert::<D>(batch, chunk, now).fetch_all(c).await?;
+        let by_key: HashMap<(u64, &str), &UpsertRow> =
+            found.iter().map(|r| ((r.service as u64, r.dedup_key.as_str()), r)).collect();
+        for (service, key, members) in chunk {
+            let row =
+                by_key.get(&(*service, *key)).ok_or_else(|| StoreError::Corrupt("an upsert returned no row".into()))?;
+            let (id, count, n) = (row.id as u64, row.count as u64, members.len() as u64);
+            let mut incident = row.incident.map(|x| x as u64);
+            let mut declared = false;
+            if count == n {
+                // Inserted: a new alert.
+                let first = &batch[members[0]];
+                let previous = row.previous_incident.map(|p| p as u64);
+                (incident, declared) = new_alert::<D>(c, first, id, previous, now, services).await?;
+            }
+            for (j, &i) in members.iter().enumerate() {
+                outcomes[i] = Some(IngestOutcome {
+                    alert: Some(id),
+                    count: count - n + j as u64 + 1,
+                    incident,
+                    declared: declared && j == 0,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The multi-row upsert of some keys' triggers (each key's latest event).
+fn upsert<'q, D: Dialect>(
+    batch: &'q [IngestEvent],
+    chunk: &[(u64, &'q str, Vec<usize>)],
+    now: Timestamp,
+) -> Query<'q, D> {
+    let mut q = D::query(
+        "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count, \
+         first_seen_at, last_seen_at, previous_incident) VALUES ",
+    );
+    for (i, (service, key, members)) in chunk.iter().enumerate() {
+        let last = &batch[*members.last().expect("a group has members")];
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.push_bind(*service as i64).push(", ").push_bind(*key).push(", 'triggered', ");
+        q.push_bind(last.severity.as_str()).push(", ");
+        q.push_bind(last.summary.as_str()).push(", ");
+        q.push_bind(last.source.as_str()).push(", ");
+        q.push_bind(last.details.to_string()).push(", ");
+        q.push_bind(last.links.to_string()).push(", ");
+        q.push_bind(members.len() as i64).push(", ");
+        q.push_bind(micros(now)).push(", ");
+        q.push_bind(micros(now)).push(", ");
+        q.push("(SELECT p.incident FROM alerts p WHERE p.service = ").push_bind(*service as i64);
+        q.push(" AND p.dedup_key = ").push_bind(*key).push(" ORDER BY p.id DESC LIMIT 1))");
+    }
+    q.push(
+        " ON CONFLICT (service, dedup_key) WHERE status <> 'resolved' \
+         DO UPDATE SET count = alerts.count + excluded.count, last_seen_at = excluded.last_seen_at, \
+         severity = excluded.severity, summary = excluded.summary, details = excluded.details, links = excluded.links \
+         RETURNING id, service, dedup_key, count, incident, previous_incident",
+    );
+    q
+}
+
+/// A new alert fired: it finds its incident (`alert_incident`) and,
+/// when its service has an escalation policy, pages it. Returns the
+/// alert's incident and whether this declared it.
+async fn new_alert<D: Dialect>(
+    c: &mut D::Connection,
+    e: &IngestEvent,
+    id: u64,
+    previous: Option<u64>,
+    now: Timestamp,
+    services: &mut HashMap<u64, Service>,
+) -> Result<(Option<u64>, bool)> {
+    let (incident, declared) = alert_incident::<D>(c, e, id, previous, now, services).await?;
+    let service = &services[&e.service];
+    if let Some(policy) = service.escalation_policy {
+        let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
+        let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+        page_for_alert::<D>(c, &found, policy, priority, now).await?;
+    }
+    Ok((incident, declared))
+}
+
+/// The incident a new alert belongs to, as `intake::new_alert`
+/// decides from the service's rules and the key's previous incident
+/// (locked here). Returns it and whether it was declared now.
+async fn alert_incident<D: Dialect>(
+    c: &mut D::Connection,
+    e: &IngestEvent,
+    id: u64,
+    previous: Option<u64>,
+    now: Timestamp,
+    services: &mut HashMap<u64, Service>,
+) -> Result<(Option<u64>, bool)> {
+    if let Entry::Vacant(slot) = services.entry(e.service) {
+        slot.insert(service::<D>(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?);
+    }
+    let service = services[&e.service].clone();
+    let previous = match previous {
+        Some(number) => lock_incident::<D>(c, number).await?,
+        None => None,
+    };
+    let owner = match &service.owner {
+        Some(h) => {
+            let found: Option<String> =
+                D::query("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).scalar_optional(c).await?;
+            found.and_then(|p| p.parse::<Permission>().ok()).map(|permission| Actor { handle: h.clone(), permission })
+        }
+        None => None,
+    };
+    let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
+    let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+    match intake::new_alert(&found.reference(), &rules, previous.as_ref()) {
+        NewAlert::Triage => Ok((None, false)),
+        NewAlert::Rejoin { incident, command } => {
+            link::<D>(c, id, incident).await?;
+            run_on_incident::<D>(c, incident, &system(), command, now).await?;
+            Ok((Some(incident), false))
+        }
+        NewAlert::Declare(d) => {
+            let catalog = crate::accounts::role_catalog::<D>(c).await?;
+            let number = next_number::<D>(c).await?;
+            let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
+            let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
+            let (state, more) = state.execute(d.link, ctx)?;
+            events.extend(more);
+            insert_incident::<D>(c, &state, &events).await?;
+            link::<D>(c, id, number).await?;
+            Ok((Some(number), true))
+        }
+    }
+}
+
+/// Puts an alert, and its pages, in incident `number`. Only an alert
+/// in no incident yet: anything else is a conflict, and the caller's
+/// transaction, dropped on the error, writes nothing.
+async fn link<D: Dialect>(c: &mut D::Connection, alert: u64, number: u64) -> Result<()> {
+    let done = D::query("UPDATE alerts SET incident = $1 WHERE id = $2 AND incident IS NULL")
+        .bind(number as i64)
+        .bind(alert as i64)
+        .execute(c)
+        .await?;
+    if done == 0 {
+        return Err(StoreError::Conflict(format!("alert {alert} belongs to an incident already")));
+    }
+    // The alert's pages belong to the incident now, too.
+    D::query("UPDATE pages SET incident = $1 WHERE alert = $2 AND incident IS NULL")
+        .bind(number as i64)
+        .bind(alert as i64)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Links an alert to an incident through `decide`; refuses an alert
+/// that belongs to an incident already.
+pub(crate) async fn link_alert<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    number: u64,
+    decide: &DecideLink<'_>,
+) -> Result<(Incident, Vec<Event>)> {
+    let found = unlinked_alert::<D>(c, id).await?;
+    let state = lock_incident::<D>(c, number).await?.ok_or_else(|| no_incident(number))?;
+    let (next, events) = decide(&state, &found.reference())?;
+    save_incident::<D>(c, &next, &events).await?;
+    link::<D>(c, id, number).await?;
+    Ok((next, events))
+}
+
+/// Alert `id`, which must not belong to an incident yet, locked
+/// before it is read: the first lock of the writers' order (alert,
+/// incident, page), so two writers cannot both find it unlinked. The
+/// lock is on its row alone: on the read, which joins the service,
+/// `FOR UPDATE` would lock the service's row too.
+async fn unlinked_alert<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Alert> {
+    lock_alert::<D>(c, id).await?;
+    let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+    match found.incident {
+        Some(other) => Err(StoreError::Conflict(format!("alert {id} belongs to INC-{other} already"))),
+        None => Ok(found),
+    }
+}
+
+/// Declares an incident for an alert and links it, in one go.
+pub(crate) async fn declare_for_alert<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    decide: &DecideAlertDeclaration<'_>,
+) -> Result<(Incident, Vec<Event>)> {
+    let found = unlinked_alert::<D>(c, id).await?;
+    let number = next_number::<D>(c).await?;
+    let (state, events) = decide(number, &found.reference())?;
+    insert_incident::<D>(c, &state, &events).await?;
+    link::<D>(c, id, number).await?;
+    Ok((state, events))
+}
+
+/// Acknowledges or resolves one alert by id, for a person.
+pub(crate) async fn set_alert_status<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    status: AlertStatus,
+    now: Timestamp,
+    actor: &Actor,
+) -> Result<Alert> {
+    let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("there is no alert {id}")))?;
+    if !found.status.moves_to(status) {
+        return Ok(found);
+    }
+    let stamp = if status == AlertStatus::Resolved { "resolved_at" } else { "acknowledged_at" };
+    D::query(format!("UPDATE alerts SET status = $1, {stamp} = $2 WHERE id = $3"))
+        .bind(status.as_str())
+        .bind(micros(now))
+        .bind(id as i64)
+        .execute(c)
+        .await?;
+    let updated = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+    if let Some(number) = updated.incident {
+        run_on_incident::<D>(c, number, actor, intake::alert_status_entry(&updated.reference()), now).await?;
+    }
+    let by = (status == AlertStatus::Acknowledged).then_some(actor);
+    let reason = format!("@{} {} alert {id}", actor.handle, if by.is_some() { "acknowledged" } else { "resolved" });
+    close_alert_pages::<D>(c, id, by, &reason, now).await?;
+    Ok(updated)
+}
+
+pub(crate) async fn assess_alert<D: Dialect>(c: &mut D::Connection, id: u64, assessment: &Value) -> Result<Alert> {
+    let done = D::query("UPDATE alerts SET assessment = $1 WHERE id = $2")
+        .bind(assessment.to_string())
+        .bind(id as i64)
+        .execute(c)
+        .await?;
+    if done == 0 {
+        return Err(StoreError::NotFound(format!("there is no alert {id}")));
+    }
+    alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))
+}
+
+/// Records a change event and puts it on the timeline of the
+/// service's incidents that are not resolved or closed. Returns them.
+pub(crate) async fn record_change<D: Dialect>(
+    c: &mut D::Connection,
+    e: &ChangeEvent,
+    now: Timestamp,
+) -> Result<Vec<u64>> {
+    D::query(
+        "INSERT INTO change_events (service, summary, source, details, links, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.service as i64)
+    .bind(&e.summary)
+    .bind(e.source.clone())
+    .bind(e.details.to_string())
+    .bind(e.links.to_string())
+    .bind(micros(now))
+    .execute(c)
+    .await?;
+    let service = service::<D>(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
+    let numbers: Vec<i64> = D::query(
+        "SELECT DISTINCT a.incident FROM alerts a JOIN incidents i ON i.number = a.incident
+         WHERE a.service = $1 AND i.status NOT IN ('resolved', 'closed') ORDER BY a.incident",
+    )
+    .bind(e.service as i64)
+    .scalars(c)
+    .await?;
+    let mut touched = Vec::new();
+    for n in numbers {
+        let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
+        run_on_incident::<D>(c, n as u64, &system(), command, now).await?;
+        touched.push(n as u64);
+    }
+    Ok(touched)
 }

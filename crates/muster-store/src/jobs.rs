@@ -1,11 +1,14 @@
 //! The outbox's jobs, as stored: a [`muster_domain::outbox::Job`] in two
 //! columns (`kind`, `payload`), its lane, and its delivery ledger
-//! (`attempts`, `locked_until`, `done_at`, `dead_at`, `last_error`).
+//! (`attempts`, `locked_until`, `done_at`, `dead_at`, `last_error`); and
+//! the queries on them.
 
 use muster_domain::Timestamp;
 use muster_domain::outbox::{Job, Lane};
 
-use crate::StoreError;
+use crate::dialect::Dialect;
+use crate::rows::{self, micros};
+use crate::{Result, StoreError};
 
 /// A side effect to deliver.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +100,7 @@ pub struct JobRecord {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ClaimedRow {
+struct ClaimedRow {
     id: i64,
     kind: String,
     payload: String,
@@ -107,7 +110,7 @@ pub(crate) struct ClaimedRow {
 }
 
 impl ClaimedRow {
-    pub(crate) fn into_job(self) -> Result<ClaimedJob, StoreError> {
+    fn into_job(self) -> Result<ClaimedJob, StoreError> {
         let job = serde_json::from_str(&self.payload)
             .map_err(|e| format!("job {}: the payload is not JSON: {e}", self.id))
             .and_then(|payload| Job::from_stored(&self.kind, payload));
@@ -123,7 +126,7 @@ impl ClaimedRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct JobRow {
+struct JobRow {
     id: i64,
     kind: String,
     payload: String,
@@ -137,11 +140,11 @@ pub(crate) struct JobRow {
     last_error: Option<String>,
 }
 
-pub(crate) const JOB_COLUMNS: &str =
+const JOB_COLUMNS: &str =
     "SELECT id, kind, payload, lane, page, attempts, due_at, created_at, done_at, dead_at, last_error FROM jobs";
 
 impl JobRow {
-    pub(crate) fn into_record(self) -> Result<JobRecord, StoreError> {
+    fn into_record(self) -> Result<JobRecord, StoreError> {
         let ts = crate::rows::timestamp;
         let to = serde_json::from_str::<serde_json::Value>(&self.payload)
             .ok()
@@ -166,4 +169,174 @@ impl JobRow {
             last_error: self.last_error,
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    attempts: i64,
+    done_at: Option<i64>,
+    dead_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// Adds jobs, in the caller's transaction; a key enqueued before is skipped.
+pub(crate) async fn insert<D: Dialect>(c: &mut D::Connection, jobs: &[NewJob], now: Timestamp) -> Result<()> {
+    for job in jobs {
+        let (kind, payload) = job.job.to_stored();
+        D::query(
+            "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(&job.idempotency_key)
+        .bind(micros(job.due_at))
+        .bind(micros(now))
+        .bind(job.job.page().map(|p| p as i64))
+        .bind(job.job.lane().as_i64())
+        .execute(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds a job unless its key was enqueued before; its id either way.
+pub(crate) async fn enqueue<D: Dialect>(c: &mut D::Connection, job: &NewJob, now: Timestamp) -> Result<u64> {
+    insert::<D>(c, std::slice::from_ref(job), now).await?;
+    let id: i64 =
+        D::query("SELECT id FROM jobs WHERE idempotency_key = $1").bind(&job.idempotency_key).scalar(c).await?;
+    Ok(id as u64)
+}
+
+pub(crate) async fn claim<D: Dialect>(
+    c: &mut D::Connection,
+    lane: Lane,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+) -> Result<Vec<ClaimedJob>> {
+    let sql = format!(
+        "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND dead_at IS NULL AND lane = $4
+                      AND due_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)
+                      ORDER BY due_at, id LIMIT $3{}) RETURNING id, kind, payload, idempotency_key, attempts, due_at",
+        D::SKIP_LOCKED
+    );
+    let found: Vec<ClaimedRow> = D::query(sql)
+        .bind(micros(lease_until))
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .bind(lane.as_i64())
+        .fetch_all(c)
+        .await?;
+    found.into_iter().map(ClaimedRow::into_job).collect()
+}
+
+pub(crate) async fn finish<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    lease: Timestamp,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = D::query(
+        "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL
+         WHERE id = $2 AND locked_until = $3 AND done_at IS NULL AND dead_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(id as i64)
+    .bind(micros(lease))
+    .execute(c)
+    .await?;
+    Ok(done == 1)
+}
+
+pub(crate) async fn retry<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    lease: Timestamp,
+    due_at: Timestamp,
+    error: &str,
+) -> Result<bool> {
+    let done = D::query(
+        "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2
+         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL",
+    )
+    .bind(micros(due_at))
+    .bind(error)
+    .bind(id as i64)
+    .bind(micros(lease))
+    .execute(c)
+    .await?;
+    Ok(done == 1)
+}
+
+pub(crate) async fn bury<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    lease: Timestamp,
+    now: Timestamp,
+    error: &str,
+) -> Result<bool> {
+    let done = D::query(
+        "UPDATE jobs SET dead_at = $1, locked_until = NULL, last_error = $2
+         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(error)
+    .bind(id as i64)
+    .bind(micros(lease))
+    .execute(c)
+    .await?;
+    Ok(done == 1)
+}
+
+pub(crate) async fn list<D: Dialect>(c: &mut D::Connection, f: &JobFilter) -> Result<Vec<JobRecord>> {
+    let mut q = D::query(JOB_COLUMNS);
+    q.push(" WHERE 1 = 1");
+    match f.state {
+        None => {}
+        Some(JobState::Pending) => {
+            q.push(" AND done_at IS NULL AND dead_at IS NULL");
+        }
+        Some(JobState::Done) => {
+            q.push(" AND done_at IS NOT NULL");
+        }
+        Some(JobState::Dead) => {
+            q.push(" AND dead_at IS NOT NULL AND done_at IS NULL");
+        }
+    }
+    if let Some(before) = f.before {
+        q.push(" AND id < ").push_bind(before as i64);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit.unwrap_or(100)));
+    let found: Vec<JobRow> = q.fetch_all(c).await?;
+    found.into_iter().map(JobRow::into_record).collect()
+}
+
+/// When the next unfinished job is due (or its lease runs out).
+pub(crate) async fn next_due<D: Dialect>(c: &mut D::Connection) -> Result<Option<Timestamp>> {
+    let due: Option<i64> = D::query(
+        "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
+         FROM jobs WHERE done_at IS NULL AND dead_at IS NULL",
+    )
+    .scalar(c)
+    .await?;
+    due.map(rows::timestamp).transpose()
+}
+
+pub(crate) async fn status<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<JobStatus>> {
+    let found: Option<StatusRow> = D::query("SELECT attempts, done_at, dead_at, last_error FROM jobs WHERE id = $1")
+        .bind(id as i64)
+        .fetch_optional(c)
+        .await?;
+    found
+        .map(|r| {
+            Ok(JobStatus {
+                attempts: r.attempts as u32,
+                done_at: r.done_at.map(rows::timestamp).transpose()?,
+                dead_at: r.dead_at.map(rows::timestamp).transpose()?,
+                last_error: r.last_error,
+            })
+        })
+        .transpose()
 }

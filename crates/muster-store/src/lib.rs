@@ -5,6 +5,15 @@
 //! - [`Store`]: the one trait the server uses, held as `Arc<dyn Store>`.
 //! - [`sqlite::SqliteStore`]: the default, an embedded SQLite file in WAL mode.
 //! - [`postgres::PgStore`]: PostgreSQL, for several instances on one database.
+//! - One implementation of [`Store`] for both (`store.rs`), over plain
+//!   generic functions that hold the SQL, once, in modules named for what
+//!   they store: [`incidents`] (and the timeline), [`alerts`] (services,
+//!   change events, ingest), [`pages`], [`jobs`] (the outbox),
+//!   [`schedules`] (with policies, contact methods, notification rules),
+//!   [`accounts`] (users, tokens, sessions, roles, settings) and
+//!   [`gauges`]. They are generic over a small `Dialect` (`dialect.rs`):
+//!   what the backends do differently (the row lock, `SKIP LOCKED`,
+//!   `LISTEN`) and how a statement reaches sqlx.
 //! - `migrations/sqlite` and `migrations/postgres`: one schema per backend,
 //!   kept in step by hand and checked by the conformance suite
 //!   (`tests/conformance.rs`), which runs every test on both.
@@ -19,20 +28,20 @@
 
 use async_trait::async_trait;
 use muster_domain::alert::{AlertRef, AlertStatus};
-use muster_domain::{
-    DomainError, Event, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, Status, Timestamp,
-};
+use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
-#[macro_use]
-pub mod pages;
+pub mod accounts;
 pub mod alerts;
-#[macro_use]
-mod backend;
+mod dialect;
+pub mod gauges;
+pub mod incidents;
 pub mod jobs;
+pub mod pages;
 pub mod postgres;
 mod rows;
 pub mod schedules;
 pub mod sqlite;
+mod store;
 pub mod testing;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -55,52 +64,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub handle: Handle,
-    pub name: String,
-    pub email: String,
-    pub permission: Permission,
-    pub created_at: Timestamp,
-}
-
-impl User {
-    pub fn actor(&self) -> muster_domain::Actor {
-        muster_domain::Actor { handle: self.handle.clone(), permission: self.permission }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUser {
-    pub handle: Handle,
-    pub name: String,
-    pub email: String,
-    pub permission: Permission,
-}
-
-/// Which incidents to list: newest first, `before` an incident number.
-#[derive(Debug, Clone, Default)]
-pub struct IncidentFilter {
-    pub statuses: Vec<Status>,
-    pub priorities: Vec<Priority>,
-    pub before: Option<u64>,
-    pub limit: u32,
-}
-
-/// A page of the timeline, in the order things happened: by `at`, then `seq`.
-#[derive(Debug, Clone, Default)]
-pub struct TimelineQuery {
-    /// Start after this entry's position (`at`, `seq`).
-    pub after: Option<(Timestamp, u64)>,
-    /// With `latest`: end before this entry's position.
-    pub before: Option<(Timestamp, u64)>,
-    /// The last `limit` entries (still returned in time order) instead of the first.
-    pub latest: bool,
-    /// Only entries of these kinds (all when empty).
-    pub kinds: Vec<String>,
-    pub limit: u32,
-}
-
 /// Decides a command on an incident's current state: the new state and the
 /// events that lead to it (see `muster_domain::Incident::execute`).
 pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
@@ -120,10 +83,13 @@ pub type DecidePage<'a> = dyn Fn(&Incident, u64) -> Result<(Incident, Vec<Event>
 pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
+pub use accounts::{NewUser, Session, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use gauges::Gauges;
+pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
-pub use pages::{Delivery, NewPage, NotificationRuleRecord, PageFilter, PageMove, PageRecord};
-pub use schedules::{ContactMethod, NewOverride, NewSchedule, PolicyRecord, ScheduleRecord};
+pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
+pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -299,33 +265,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts for `/metrics`.
     async fn gauges(&self) -> Result<Gauges>;
-}
-
-/// What the database holds now, for monitoring Muster itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Gauges {
-    /// Incidents by (status, priority).
-    pub incidents: Vec<(String, String, u64)>,
-    /// Alerts by status.
-    pub alerts: Vec<(String, u64)>,
-    /// Pages still escalating.
-    pub open_pages: u64,
-    /// Outbox jobs not done yet, and those among them that failed at least once.
-    pub jobs_pending: u64,
-    pub jobs_retrying: u64,
-    /// Outbox jobs that were given up on (dead-lettered).
-    pub jobs_dead: u64,
-}
-
-/// A signed-in browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id_hash: String,
-    pub user: Handle,
-    /// Sent with every form the session renders, and checked on every post.
-    pub csrf: String,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or `sqlite::memory:`) or

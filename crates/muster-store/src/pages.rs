@@ -1,11 +1,17 @@
-//! Stored pages, their moves, notification rules, and the page queries
-//! both backends share (`page_queries!`, expanded next to `shared_queries!`).
+//! Stored pages and their moves, the notifications they sent; the types,
+//! and the queries on them.
 
+use muster_domain::incident::Context;
+use muster_domain::intake::{self, system_actor as system};
 use muster_domain::page::{PageState, PageTarget};
 use muster_domain::paging::EscalationPolicy;
-use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
+use muster_domain::{Actor, Command, DomainError, Event, Handle, Incident, Priority, RoleKind, Timestamp};
 
-use crate::{NewJob, StoreError};
+use crate::alerts::Alert;
+use crate::dialect::Dialect;
+use crate::incidents::{lock_incident, no_incident, run_on_incident, save_incident};
+use crate::rows::{self, micros};
+use crate::{DecidePage, NewJob, Result, StoreError};
 
 /// A page to create.
 #[derive(Debug, Clone)]
@@ -97,13 +103,6 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationRuleRecord {
-    pub id: u64,
-    pub user: Handle,
-    pub rule: muster_domain::page::NotificationRule,
-}
-
 /// The job that runs step `step` of page `page` at `due_at`. Its key makes
 /// each step's timer one job, however often it is enqueued.
 pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
@@ -114,275 +113,291 @@ pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
     }
 }
 
-pub(crate) const PAGE_COLUMNS: &str = "SELECT id, incident, alert, target, message, roles, policy, state, step, notified, \
+const PAGE_COLUMNS: &str = "SELECT id, incident, alert, target, message, roles, policy, state, step, notified, \
      created_by, created_at, updated_at, closed_by, reason, current FROM pages";
 
-pub(crate) type PageRow = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
-pub(crate) fn page(r: PageRow) -> Result<PageRecord, StoreError> {
-    let id = r.0;
-    let corrupt = |e: String| StoreError::Corrupt(format!("page {id}: {e}"));
-    let handle = |s: &str| Handle::parse(s).map_err(|e| corrupt(e.to_string()));
-    Ok(PageRecord {
-        id: id as u64,
-        incident: r.1.map(|n| n as u64),
-        alert: r.2.map(|n| n as u64),
-        target: serde_json::from_str(&r.3).map_err(|e| corrupt(e.to_string()))?,
-        message: r.4,
-        roles: serde_json::from_str(&r.5).map_err(|e| corrupt(e.to_string()))?,
-        policy: serde_json::from_str(&r.6).map_err(|e| corrupt(e.to_string()))?,
-        state: r.7.parse().map_err(|e: muster_domain::DomainError| corrupt(e.to_string()))?,
-        step: r.8 as u32,
-        notified: serde_json::from_str(&r.9).map_err(|e| corrupt(e.to_string()))?,
-        created_by: handle(&r.10)?,
-        created_at: crate::rows::timestamp(r.11)?,
-        updated_at: crate::rows::timestamp(r.12)?,
-        closed_by: r.13.as_deref().map(handle).transpose()?,
-        reason: r.14,
-        current: serde_json::from_str(&r.15).map_err(|e| corrupt(e.to_string()))?,
-    })
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    id: i64,
+    incident: Option<i64>,
+    alert: Option<i64>,
+    target: String,
+    message: String,
+    roles: String,
+    policy: String,
+    state: String,
+    step: i64,
+    notified: String,
+    created_by: String,
+    created_at: i64,
+    updated_at: i64,
+    closed_by: Option<String>,
+    reason: Option<String>,
+    current: String,
 }
 
-pub(crate) type DeliveryRow = (i64, String, String, i64, i64, Option<i64>, Option<String>, Option<i64>);
-
-pub(crate) fn delivery(r: DeliveryRow) -> Result<Delivery, StoreError> {
-    let payload: serde_json::Value =
-        serde_json::from_str(&r.2).map_err(|e| StoreError::Corrupt(format!("job {}: {e}", r.0)))?;
-    Ok(Delivery {
-        job: r.0 as u64,
-        kind: r.1,
-        to: payload["to"].as_str().unwrap_or_default().to_owned(),
-        person: payload["person"].as_str().map(str::to_owned),
-        due_at: crate::rows::timestamp(r.3)?,
-        attempts: r.4 as u32,
-        delivered_at: r.5.map(crate::rows::timestamp).transpose()?,
-        dead_at: r.7.map(crate::rows::timestamp).transpose()?,
-        last_error: r.6,
-    })
+impl TryFrom<PageRow> for PageRecord {
+    type Error = StoreError;
+    fn try_from(r: PageRow) -> Result<PageRecord> {
+        let id = r.id;
+        let corrupt = |e: String| StoreError::Corrupt(format!("page {id}: {e}"));
+        let handle = |s: &str| Handle::parse(s).map_err(|e| corrupt(e.to_string()));
+        Ok(PageRecord {
+            id: id as u64,
+            incident: r.incident.map(|n| n as u64),
+            alert: r.alert.map(|n| n as u64),
+            target: serde_json::from_str(&r.target).map_err(|e| corrupt(e.to_string()))?,
+            message: r.message,
+            roles: serde_json::from_str(&r.roles).map_err(|e| corrupt(e.to_string()))?,
+            policy: serde_json::from_str(&r.policy).map_err(|e| corrupt(e.to_string()))?,
+            state: r.state.parse().map_err(|e: DomainError| corrupt(e.to_string()))?,
+            step: r.step as u32,
+            notified: serde_json::from_str(&r.notified).map_err(|e| corrupt(e.to_string()))?,
+            created_by: handle(&r.created_by)?,
+            created_at: rows::timestamp(r.created_at)?,
+            updated_at: rows::timestamp(r.updated_at)?,
+            closed_by: r.closed_by.as_deref().map(handle).transpose()?,
+            reason: r.reason,
+            current: serde_json::from_str(&r.current).map_err(|e| corrupt(e.to_string()))?,
+        })
+    }
 }
 
-/// Page queries for connection type `Conn`, expanded inside the modules of
-/// `shared_queries!` (whose imports and helpers they use).
-macro_rules! page_queries {
-    ($lock:literal) => {
-        use crate::pages::{NewPage, PAGE_COLUMNS, PageMove, PageRecord, PageRow};
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    kind: String,
+    payload: String,
+    due_at: i64,
+    attempts: i64,
+    done_at: Option<i64>,
+    last_error: Option<String>,
+    dead_at: Option<i64>,
+}
 
-        pub(crate) async fn insert_jobs(c: &mut Conn, jobs: &[crate::NewJob], now: Timestamp) -> Result<()> {
-            for job in jobs {
-                let (kind, payload) = job.job.to_stored();
-                sqlx::query(
-                    "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(kind)
-                .bind(payload.to_string())
-                .bind(&job.idempotency_key)
-                .bind(micros(job.due_at))
-                .bind(micros(now))
-                .bind(job.job.page().map(|p| p as i64))
-                .bind(job.job.lane().as_i64())
-                .execute(&mut *c)
-                .await?;
-            }
-            Ok(())
-        }
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Delivery> {
+        let payload: serde_json::Value =
+            serde_json::from_str(&r.payload).map_err(|e| StoreError::Corrupt(format!("job {}: {e}", r.id)))?;
+        Ok(Delivery {
+            job: r.id as u64,
+            kind: r.kind,
+            to: payload["to"].as_str().unwrap_or_default().to_owned(),
+            person: payload["person"].as_str().map(str::to_owned),
+            due_at: rows::timestamp(r.due_at)?,
+            attempts: r.attempts as u32,
+            delivered_at: r.done_at.map(rows::timestamp).transpose()?,
+            dead_at: r.dead_at.map(rows::timestamp).transpose()?,
+            last_error: r.last_error,
+        })
+    }
+}
 
-        pub(crate) async fn page_by_id(c: &mut Conn, id: u64) -> Result<Option<PageRecord>> {
-            let found: Option<PageRow> = sqlx::query_as(&format!("{PAGE_COLUMNS} WHERE id = $1"))
-                .bind(id as i64)
-                .fetch_optional(&mut *c)
-                .await?;
-            found.map(crate::pages::page).transpose()
-        }
+pub(crate) async fn page<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<PageRecord>> {
+    let found: Option<PageRow> =
+        D::query(format!("{PAGE_COLUMNS} WHERE id = $1")).bind(id as i64).fetch_optional(c).await?;
+    found.map(PageRecord::try_from).transpose()
+}
 
-        /// Writes a page and its first step's timer (due now); with an
-        /// incident, also the `page_sent` entry that `decide` makes.
-        pub(crate) async fn create_page(
-            c: &mut Conn,
-            p: &NewPage,
-            now: Timestamp,
-            decide: &crate::DecidePage<'_>,
-        ) -> Result<(PageRecord, Vec<Event>)> {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO pages (incident, alert, target, message, roles, policy, state, created_by, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id",
-            )
-            .bind(p.incident.map(|n| n as i64))
-            .bind(p.alert.map(|n| n as i64))
-            .bind(serde_json::to_string(&p.target).expect("a target serializes"))
-            .bind(&p.message)
-            .bind(serde_json::to_string(&p.roles).expect("roles serialize"))
-            .bind(serde_json::to_string(&p.policy).expect("a policy serializes"))
-            .bind(p.created_by.handle.as_str())
-            .bind(micros(now))
-            .fetch_one(&mut *c)
-            .await?;
-            let id = id as u64;
-            let mut events = Vec::new();
-            if let Some(number) = p.incident {
-                let state = lock_incident(c, number).await?.ok_or_else(|| rows::no_incident(number))?;
-                let (next, made) = decide(&state, id)?;
-                save_incident(c, &next, &made).await?;
-                events = made;
-            }
-            insert_jobs(c, &[crate::pages::step_job(id, 0, now)], now).await?;
-            let page = page_by_id(c, id).await?.ok_or_else(|| StoreError::Corrupt("page".into()))?;
-            Ok((page, events))
-        }
+/// The pages a filter selects, newest first.
+pub(crate) async fn pages<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> Result<Vec<PageRecord>> {
+    let mut q = D::query(PAGE_COLUMNS);
+    q.push(" WHERE 1 = 1");
+    if let Some(n) = f.incident {
+        q.push(" AND incident = ").push_bind(n as i64);
+    }
+    if let Some(a) = f.alert {
+        q.push(" AND alert = ").push_bind(a as i64);
+    }
+    if f.open {
+        q.push(" AND state IN ('pending', 'notified')");
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit));
+    let found: Vec<PageRow> = q.fetch_all(c).await?;
+    found.into_iter().map(PageRecord::try_from).collect()
+}
 
-        /// Applies a page move if the page is still where the mover saw it.
-        pub(crate) async fn move_page(c: &mut Conn, m: &PageMove, now: Timestamp) -> Result<Option<PageRecord>> {
-            let Some(current) = page_by_id(c, m.page).await? else {
-                return Err(StoreError::NotFound(format!("there is no page {}", m.page)));
-            };
-            // Locks in the order every writer takes them: the alert, the
-            // incident, then the page (as acknowledging an alert does).
-            if let Some(a) = current.alert {
-                sqlx::query(concat!("SELECT id FROM alerts WHERE id = $1", $lock)).bind(a as i64).execute(&mut *c).await?;
-            }
-            if let Some(n) = current.incident {
-                lock_incident(c, n).await?;
-            }
-            let mut notified = current.notified.clone();
-            for p in &m.notified {
-                if !notified.contains(p) {
-                    notified.push(p.clone());
-                }
-            }
-            let people = m.current.as_ref().unwrap_or(&current.current);
-            let done = sqlx::query(
-                "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6,
-                 current = $9
-                 WHERE id = $7 AND step = $8 AND state IN ('pending', 'notified')",
-            )
-            .bind(m.state.as_str())
-            .bind(i64::from(m.step))
-            .bind(serde_json::to_string(&notified).expect("handles serialize"))
-            .bind(m.closed_by.as_ref().map(|h| h.as_str().to_owned()))
-            .bind(m.reason.clone())
-            .bind(micros(now))
-            .bind(m.page as i64)
-            .bind(i64::from(m.from_step))
-            .bind(serde_json::to_string(people).expect("handles serialize"))
-            .execute(&mut *c)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Ok(None);
-            }
-            if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
-                run_on_incident(c, number, actor, command.clone(), now).await?;
-            }
-            if let (true, Some(alert_id), Some((actor, _))) = (m.acknowledge_alert, current.alert, &m.command) {
-                let acked = sqlx::query(
-                    "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 WHERE id = $2 AND status = 'triggered'",
-                )
-                .bind(micros(now))
-                .bind(alert_id as i64)
-                .execute(&mut *c)
-                .await?;
-                if acked.rows_affected() > 0 {
-                    let found = alert(c, alert_id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-                    if let Some(number) = found.incident {
-                        run_on_incident(c, number, actor, intake::alert_status_entry(&found.reference()), now).await?;
-                    }
-                }
-            }
-            insert_jobs(c, &m.jobs, now).await?;
-            page_by_id(c, m.page).await
-        }
+/// The notifications a page sent or is sending, in order.
+pub(crate) async fn deliveries<D: Dialect>(c: &mut D::Connection, page: u64) -> Result<Vec<Delivery>> {
+    let found: Vec<DeliveryRow> = D::query(
+        "SELECT id, kind, payload, due_at, attempts, done_at, last_error, dead_at FROM jobs
+         WHERE page = $1 AND kind <> 'page.step' ORDER BY due_at, id",
+    )
+    .bind(page as i64)
+    .fetch_all(c)
+    .await?;
+    found.into_iter().map(Delivery::try_from).collect()
+}
 
-        /// Ends the open pages of an alert that was acknowledged or
-        /// resolved: acknowledged by `by` when a person acknowledged it (who
-        /// then takes on the roles the page asked for), else cancelled.
-        pub(crate) async fn close_alert_pages(
-            c: &mut Conn,
-            alert: u64,
-            by: Option<&Actor>,
-            reason: &str,
-            now: Timestamp,
-        ) -> Result<()> {
-            let open: Vec<PageRow> =
-                sqlx::query_as(&format!("{PAGE_COLUMNS} WHERE alert = $1 AND state IN ('pending', 'notified') ORDER BY id"))
-                    .bind(alert as i64)
-                    .fetch_all(&mut *c)
-                    .await?;
-            for row in open {
-                let page = crate::pages::page(row)?;
-                let open = intake::OpenPage { id: page.id, notified: &page.notified, roles: &page.roles };
-                let closing = intake::close_for_alert(&open, by, reason);
-                let m = PageMove {
-                    page: page.id,
-                    from_step: page.step,
-                    state: closing.state,
-                    step: page.step,
-                    notified: Vec::new(),
-                    current: None,
-                    closed_by: closing.closed_by,
-                    reason: Some(reason.to_owned()),
-                    command: Some((closing.actor, closing.command)),
-                    jobs: Vec::new(),
-                    acknowledge_alert: false,
-                };
-                move_page(c, &m, now).await?;
-            }
-            Ok(())
-        }
+/// Writes a page and its first step's timer (due now); with an
+/// incident, also the `page_sent` entry that `decide` makes.
+pub(crate) async fn create_page<D: Dialect>(
+    c: &mut D::Connection,
+    p: &NewPage,
+    now: Timestamp,
+    decide: &DecidePage<'_>,
+) -> Result<(PageRecord, Vec<Event>)> {
+    let id: i64 = D::query(
+        "INSERT INTO pages (incident, alert, target, message, roles, policy, state, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id",
+    )
+    .bind(p.incident.map(|n| n as i64))
+    .bind(p.alert.map(|n| n as i64))
+    .bind(serde_json::to_string(&p.target).expect("a target serializes"))
+    .bind(&p.message)
+    .bind(serde_json::to_string(&p.roles).expect("roles serialize"))
+    .bind(serde_json::to_string(&p.policy).expect("a policy serializes"))
+    .bind(p.created_by.handle.as_str())
+    .bind(micros(now))
+    .scalar(c)
+    .await?;
+    let id = id as u64;
+    let mut events = Vec::new();
+    if let Some(number) = p.incident {
+        let state = lock_incident::<D>(c, number).await?.ok_or_else(|| no_incident(number))?;
+        let (next, made) = decide(&state, id)?;
+        save_incident::<D>(c, &next, &made).await?;
+        events = made;
+    }
+    crate::jobs::insert::<D>(c, &[step_job(id, 0, now)], now).await?;
+    let page = page::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("page".into()))?;
+    Ok((page, events))
+}
 
-        /// Pages a new alert through its service's escalation policy. An
-        /// incident it auto-declared at P1 or P2 gives whoever acknowledges
-        /// first the roles of first responder and incident manager.
-        async fn page_for_alert(
-            c: &mut Conn,
-            alert: &Alert,
-            policy_id: u64,
-            declared: Option<muster_domain::Priority>,
-            now: Timestamp,
-        ) -> Result<()> {
-            let found: Option<crate::schedules::PolicyRow> = sqlx::query_as(
-                "SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1",
-            )
-            .bind(policy_id as i64)
-            .fetch_optional(&mut *c)
-            .await?;
-            let Some(policy) = found.map(crate::schedules::policy).transpose()? else {
-                tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
-                return Ok(());
-            };
-            let page = intake::automatic_page(&alert.reference(), &policy.policy.name, declared);
-            let new = NewPage {
-                incident: alert.incident,
-                alert: Some(alert.id),
-                target: muster_domain::page::PageTarget::Policy(policy_id),
-                target_text: page.target_text.clone(),
-                message: page.message.clone(),
-                roles: page.roles.clone(),
-                policy: policy.policy,
-                created_by: system(),
-            };
-            let catalog = catalog(c).await?;
-            let decide = |state: &Incident, id: u64| {
-                let actor = system();
-                state.execute(page.command(id), Context { actor: &actor, now, catalog: &catalog })
-            };
-            create_page(c, &new, now, &decide).await?;
-            Ok(())
-        }
+/// Applies a page move if the page is still where the mover saw it.
+pub(crate) async fn move_page<D: Dialect>(
+    c: &mut D::Connection,
+    m: &PageMove,
+    now: Timestamp,
+) -> Result<Option<PageRecord>> {
+    let Some(current) = page::<D>(c, m.page).await? else {
+        return Err(StoreError::NotFound(format!("there is no page {}", m.page)));
     };
+    // Locks in the order every writer takes them: the alert, the
+    // incident, then the page (as acknowledging an alert does).
+    if let Some(a) = current.alert {
+        crate::alerts::lock_alert::<D>(c, a).await?;
+    }
+    if let Some(n) = current.incident {
+        lock_incident::<D>(c, n).await?;
+    }
+    let mut notified = current.notified.clone();
+    for p in &m.notified {
+        if !notified.contains(p) {
+            notified.push(p.clone());
+        }
+    }
+    let people = m.current.as_ref().unwrap_or(&current.current);
+    let done = D::query(
+        "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6,
+         current = $9
+         WHERE id = $7 AND step = $8 AND state IN ('pending', 'notified')",
+    )
+    .bind(m.state.as_str())
+    .bind(i64::from(m.step))
+    .bind(serde_json::to_string(&notified).expect("handles serialize"))
+    .bind(m.closed_by.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(m.reason.clone())
+    .bind(micros(now))
+    .bind(m.page as i64)
+    .bind(i64::from(m.from_step))
+    .bind(serde_json::to_string(people).expect("handles serialize"))
+    .execute(c)
+    .await?;
+    if done == 0 {
+        return Ok(None);
+    }
+    if let (Some(number), Some((actor, command))) = (current.incident, &m.command) {
+        run_on_incident::<D>(c, number, actor, command.clone(), now).await?;
+    }
+    if let (true, Some(alert_id), Some((actor, _))) = (m.acknowledge_alert, current.alert, &m.command) {
+        let acked = D::query(
+            "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 WHERE id = $2 AND status = 'triggered'",
+        )
+        .bind(micros(now))
+        .bind(alert_id as i64)
+        .execute(c)
+        .await?;
+        if acked > 0 {
+            let found =
+                crate::alerts::alert::<D>(c, alert_id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            if let Some(number) = found.incident {
+                run_on_incident::<D>(c, number, actor, intake::alert_status_entry(&found.reference()), now).await?;
+            }
+        }
+    }
+    crate::jobs::insert::<D>(c, &m.jobs, now).await?;
+    page::<D>(c, m.page).await
+}
+
+/// Ends the open pages of an alert that was acknowledged or
+/// resolved: acknowledged by `by` when a person acknowledged it (who
+/// then takes on the roles the page asked for), else cancelled.
+pub(crate) async fn close_alert_pages<D: Dialect>(
+    c: &mut D::Connection,
+    alert: u64,
+    by: Option<&Actor>,
+    reason: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let open: Vec<PageRow> =
+        D::query(format!("{PAGE_COLUMNS} WHERE alert = $1 AND state IN ('pending', 'notified') ORDER BY id"))
+            .bind(alert as i64)
+            .fetch_all(c)
+            .await?;
+    for row in open {
+        let page = PageRecord::try_from(row)?;
+        let open = intake::OpenPage { id: page.id, notified: &page.notified, roles: &page.roles };
+        let closing = intake::close_for_alert(&open, by, reason);
+        let m = PageMove {
+            page: page.id,
+            from_step: page.step,
+            state: closing.state,
+            step: page.step,
+            notified: Vec::new(),
+            current: None,
+            closed_by: closing.closed_by,
+            reason: Some(reason.to_owned()),
+            command: Some((closing.actor, closing.command)),
+            jobs: Vec::new(),
+            acknowledge_alert: false,
+        };
+        move_page::<D>(c, &m, now).await?;
+    }
+    Ok(())
+}
+
+/// Pages a new alert through its service's escalation policy. An
+/// incident it auto-declared at P1 or P2 gives whoever acknowledges
+/// first the roles of first responder and incident manager.
+pub(crate) async fn page_for_alert<D: Dialect>(
+    c: &mut D::Connection,
+    alert: &Alert,
+    policy_id: u64,
+    declared: Option<Priority>,
+    now: Timestamp,
+) -> Result<()> {
+    let Some(policy) = crate::schedules::policy::<D>(c, policy_id).await? else {
+        tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
+        return Ok(());
+    };
+    let page = intake::automatic_page(&alert.reference(), &policy.policy.name, declared);
+    let new = NewPage {
+        incident: alert.incident,
+        alert: Some(alert.id),
+        target: PageTarget::Policy(policy_id),
+        target_text: page.target_text.clone(),
+        message: page.message.clone(),
+        roles: page.roles.clone(),
+        policy: policy.policy,
+        created_by: system(),
+    };
+    let catalog = crate::accounts::role_catalog::<D>(c).await?;
+    let decide = |state: &Incident, id: u64| {
+        let actor = system();
+        state.execute(page.command(id), Context { actor: &actor, now, catalog: &catalog })
+    };
+    create_page::<D>(c, &new, now, &decide).await?;
+    Ok(())
 }

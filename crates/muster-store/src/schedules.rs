@@ -1,9 +1,15 @@
-//! Stored schedules and their overrides.
+//! Who is on call and how to reach them: stored schedules and their
+//! overrides, escalation policies, contact methods and notification rules;
+//! the types, and the queries on them.
 
+use muster_domain::page::NotificationRule;
+use muster_domain::paging::{ContactKind, EscalationPolicy};
 use muster_domain::schedule::{Layer, Override, Schedule, time_zone};
-use muster_domain::{Handle, Timestamp};
+use muster_domain::{DomainError, Handle, Timestamp};
 
-use crate::StoreError;
+use crate::dialect::Dialect;
+use crate::rows::{self, micros};
+use crate::{Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleRecord {
@@ -43,29 +49,43 @@ pub struct NewOverride {
     pub created_by: Handle,
 }
 
-pub(crate) type ScheduleRow = (i64, String, String, String, i64);
-pub(crate) type OverrideRow = (i64, String, i64, i64);
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    id: i64,
+    name: String,
+    time_zone: String,
+    layers: String,
+    created_at: i64,
+}
 
-pub(crate) fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<ScheduleRecord, StoreError> {
-    let (id, name, time_zone, layers, created_at) = row;
+#[derive(sqlx::FromRow)]
+struct OverrideRow {
+    id: i64,
+    handle: String,
+    starts_at: i64,
+    ends_at: i64,
+}
+
+fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<ScheduleRecord> {
+    let id = row.id;
     let corrupt = |e: String| StoreError::Corrupt(format!("schedule {id}: {e}"));
     Ok(ScheduleRecord {
         id: id as u64,
-        name,
-        time_zone,
-        layers: serde_json::from_str(&layers).map_err(|e| corrupt(e.to_string()))?,
+        name: row.name,
+        time_zone: row.time_zone,
+        layers: serde_json::from_str(&row.layers).map_err(|e| corrupt(e.to_string()))?,
         overrides: overrides
             .into_iter()
-            .map(|(oid, handle, start, end)| {
+            .map(|o| {
                 Ok(Override {
-                    id: oid as u64,
-                    user: Handle::parse(&handle).map_err(|e| corrupt(e.to_string()))?,
-                    start: crate::rows::timestamp(start)?,
-                    end: crate::rows::timestamp(end)?,
+                    id: o.id as u64,
+                    user: Handle::parse(&o.handle).map_err(|e| corrupt(e.to_string()))?,
+                    start: rows::timestamp(o.starts_at)?,
+                    end: rows::timestamp(o.ends_at)?,
                 })
             })
-            .collect::<Result<_, StoreError>>()?,
-        created_at: crate::rows::timestamp(created_at)?,
+            .collect::<Result<_>>()?,
+        created_at: rows::timestamp(row.created_at)?,
     })
 }
 
@@ -73,22 +93,29 @@ pub(crate) fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<Sc
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRecord {
     pub id: u64,
-    pub policy: muster_domain::paging::EscalationPolicy,
+    pub policy: EscalationPolicy,
     pub created_at: Timestamp,
 }
 
-pub(crate) type PolicyRow = (i64, String, i64, String, i64);
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    id: i64,
+    name: String,
+    repeat: i64,
+    steps: String,
+    created_at: i64,
+}
 
-pub(crate) fn policy(row: PolicyRow) -> Result<PolicyRecord, StoreError> {
-    let (id, name, repeat, steps, created_at) = row;
+fn policy_record(row: PolicyRow) -> Result<PolicyRecord> {
+    let id = row.id;
     Ok(PolicyRecord {
         id: id as u64,
-        policy: muster_domain::paging::EscalationPolicy {
-            name,
-            repeat: repeat as u32,
-            steps: serde_json::from_str(&steps).map_err(|e| StoreError::Corrupt(format!("policy {id}: {e}")))?,
+        policy: EscalationPolicy {
+            name: row.name,
+            repeat: row.repeat as u32,
+            steps: serde_json::from_str(&row.steps).map_err(|e| StoreError::Corrupt(format!("policy {id}: {e}")))?,
         },
-        created_at: crate::rows::timestamp(created_at)?,
+        created_at: rows::timestamp(row.created_at)?,
     })
 }
 
@@ -97,24 +124,264 @@ pub(crate) fn policy(row: PolicyRow) -> Result<PolicyRecord, StoreError> {
 pub struct ContactMethod {
     pub id: u64,
     pub user: Handle,
-    pub kind: muster_domain::paging::ContactKind,
+    pub kind: ContactKind,
     pub address: String,
     /// A webhook's signing secret.
     pub secret: Option<String>,
     pub created_at: Timestamp,
 }
 
-pub(crate) type ContactRow = (i64, String, String, String, Option<String>, i64);
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    id: i64,
+    handle: String,
+    kind: String,
+    address: String,
+    secret: Option<String>,
+    created_at: i64,
+}
 
-pub(crate) fn contact(row: ContactRow) -> Result<ContactMethod, StoreError> {
-    let (id, handle, kind, address, secret, created_at) = row;
+fn contact(row: ContactRow) -> Result<ContactMethod> {
+    let id = row.id;
     let corrupt = |e: String| StoreError::Corrupt(format!("contact method {id}: {e}"));
     Ok(ContactMethod {
         id: id as u64,
-        user: Handle::parse(&handle).map_err(|e| corrupt(e.to_string()))?,
-        kind: kind.parse().map_err(|e: muster_domain::DomainError| corrupt(e.to_string()))?,
-        address,
-        secret,
-        created_at: crate::rows::timestamp(created_at)?,
+        user: Handle::parse(&row.handle).map_err(|e| corrupt(e.to_string()))?,
+        kind: row.kind.parse().map_err(|e: DomainError| corrupt(e.to_string()))?,
+        address: row.address,
+        secret: row.secret,
+        created_at: rows::timestamp(row.created_at)?,
     })
+}
+
+/// When to use which of a person's contact methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRuleRecord {
+    pub id: u64,
+    pub user: Handle,
+    pub rule: NotificationRule,
+}
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    id: i64,
+    contact_method: i64,
+    delay_seconds: i64,
+}
+
+/// Stores a schedule; its id.
+pub(crate) async fn create_schedule<D: Dialect>(c: &mut D::Connection, s: &NewSchedule, now: Timestamp) -> Result<u64> {
+    let layers = serde_json::to_string(&s.layers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let result =
+        D::query("INSERT INTO schedules (name, time_zone, layers, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(&s.name)
+            .bind(&s.time_zone)
+            .bind(layers)
+            .bind(micros(now))
+            .scalar::<i64>(c)
+            .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("a schedule named {:?} exists already", s.name)))
+        }
+        Err(e) => Err(e.into()),
+        Ok(id) => Ok(id as u64),
+    }
+}
+
+/// Every schedule, by name.
+pub(crate) async fn schedules<D: Dialect>(c: &mut D::Connection) -> Result<Vec<ScheduleRecord>> {
+    let ids: Vec<i64> = D::query("SELECT id FROM schedules ORDER BY name").scalars(c).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(s) = schedule::<D>(c, id as u64).await? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn schedule<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<ScheduleRecord>> {
+    let row: Option<ScheduleRow> =
+        D::query("SELECT id, name, time_zone, layers, created_at FROM schedules WHERE id = $1")
+            .bind(id as i64)
+            .fetch_optional(c)
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    let overrides: Vec<OverrideRow> =
+        D::query("SELECT id, handle, starts_at, ends_at FROM schedule_overrides WHERE schedule = $1 ORDER BY id")
+            .bind(id as i64)
+            .fetch_all(c)
+            .await?;
+    record(row, overrides).map(Some)
+}
+
+pub(crate) async fn add_override<D: Dialect>(
+    c: &mut D::Connection,
+    o: &NewOverride,
+    now: Timestamp,
+) -> Result<Override> {
+    let id: i64 = D::query(
+        "INSERT INTO schedule_overrides (schedule, handle, starts_at, ends_at, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(o.schedule as i64)
+    .bind(o.user.as_str())
+    .bind(micros(o.start))
+    .bind(micros(o.end))
+    .bind(o.created_by.as_str())
+    .bind(micros(now))
+    .scalar(c)
+    .await?;
+    Ok(Override { id: id as u64, user: o.user.clone(), start: o.start, end: o.end })
+}
+
+/// Stores a policy; its id.
+pub(crate) async fn create_policy<D: Dialect>(
+    c: &mut D::Connection,
+    policy: &EscalationPolicy,
+    now: Timestamp,
+) -> Result<u64> {
+    let steps = serde_json::to_string(&policy.steps).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let result = D::query(
+        "INSERT INTO escalation_policies (name, repeat, steps, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&policy.name)
+    .bind(i64::from(policy.repeat))
+    .bind(steps)
+    .bind(micros(now))
+    .scalar::<i64>(c)
+    .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("a policy named {:?} exists already", policy.name)))
+        }
+        Err(e) => Err(e.into()),
+        Ok(id) => Ok(id as u64),
+    }
+}
+
+/// Every policy, by name.
+pub(crate) async fn policies<D: Dialect>(c: &mut D::Connection) -> Result<Vec<PolicyRecord>> {
+    let found: Vec<PolicyRow> =
+        D::query("SELECT id, name, repeat, steps, created_at FROM escalation_policies ORDER BY name")
+            .fetch_all(c)
+            .await?;
+    found.into_iter().map(policy_record).collect()
+}
+
+pub(crate) async fn policy<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<PolicyRecord>> {
+    let found: Option<PolicyRow> =
+        D::query("SELECT id, name, repeat, steps, created_at FROM escalation_policies WHERE id = $1")
+            .bind(id as i64)
+            .fetch_optional(c)
+            .await?;
+    found.map(policy_record).transpose()
+}
+
+pub(crate) async fn add_contact_method<D: Dialect>(
+    c: &mut D::Connection,
+    user: &Handle,
+    kind: ContactKind,
+    address: &str,
+    secret: Option<&str>,
+    now: Timestamp,
+) -> Result<ContactMethod> {
+    let id: i64 = D::query(
+        "INSERT INTO contact_methods (handle, kind, address, secret, created_at) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id",
+    )
+    .bind(user.as_str())
+    .bind(kind.as_str())
+    .bind(address)
+    .bind(secret.map(str::to_owned))
+    .bind(micros(now))
+    .scalar(c)
+    .await?;
+    Ok(ContactMethod {
+        id: id as u64,
+        user: user.clone(),
+        kind,
+        address: address.to_owned(),
+        secret: secret.map(str::to_owned),
+        created_at: now,
+    })
+}
+
+pub(crate) async fn contact_method<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<ContactMethod>> {
+    let found: Option<ContactRow> =
+        D::query("SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE id = $1")
+            .bind(id as i64)
+            .fetch_optional(c)
+            .await?;
+    found.map(contact).transpose()
+}
+
+/// A person's contact methods, oldest first.
+pub(crate) async fn contact_methods<D: Dialect>(c: &mut D::Connection, user: &Handle) -> Result<Vec<ContactMethod>> {
+    let found: Vec<ContactRow> = D::query(
+        "SELECT id, handle, kind, address, secret, created_at FROM contact_methods WHERE handle = $1 ORDER BY id",
+    )
+    .bind(user.as_str())
+    .fetch_all(c)
+    .await?;
+    found.into_iter().map(contact).collect()
+}
+
+/// Adds a rule on one of the person's own contact methods.
+pub(crate) async fn add_notification_rule<D: Dialect>(
+    c: &mut D::Connection,
+    user: &Handle,
+    rule: &NotificationRule,
+    now: Timestamp,
+) -> Result<NotificationRuleRecord> {
+    let owner: Option<String> = D::query("SELECT handle FROM contact_methods WHERE id = $1")
+        .bind(rule.contact_method as i64)
+        .scalar_optional(c)
+        .await?;
+    if owner.as_deref() != Some(user.as_str()) {
+        return Err(StoreError::Rejected(DomainError::invalid(
+            "contact_method",
+            format!("@{user} has no contact method {}", rule.contact_method),
+        )));
+    }
+    let result = D::query(
+        "INSERT INTO notification_rules (handle, contact_method, delay_seconds, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(user.as_str())
+    .bind(rule.contact_method as i64)
+    .bind(i64::from(rule.delay_seconds))
+    .bind(micros(now))
+    .scalar::<i64>(c)
+    .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "contact method {} is used after {} seconds already",
+            rule.contact_method, rule.delay_seconds
+        ))),
+        Err(e) => Err(e.into()),
+        Ok(id) => Ok(NotificationRuleRecord { id: id as u64, user: user.clone(), rule: *rule }),
+    }
+}
+
+/// A person's rules, by delay.
+pub(crate) async fn notification_rules<D: Dialect>(
+    c: &mut D::Connection,
+    user: &Handle,
+) -> Result<Vec<NotificationRuleRecord>> {
+    let found: Vec<RuleRow> = D::query(
+        "SELECT id, contact_method, delay_seconds FROM notification_rules WHERE handle = $1 ORDER BY delay_seconds, id",
+    )
+    .bind(user.as_str())
+    .fetch_all(c)
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|r| NotificationRuleRecord {
+            id: r.id as u64,
+            user: user.clone(),
+            rule: NotificationRule { contact_method: r.contact_method as u64, delay_seconds: r.delay_seconds as u32 },
+        })
+        .collect())
 }

@@ -9,17 +9,18 @@
 //! run beside the writer thanks to WAL.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Arguments as _, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::Result;
+use crate::dialect::{BoxFuture, Dialect, Record, Value};
+use crate::store::Db;
 
-pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
-}
+pub type SqliteStore = Db<Sqlite>;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g.
@@ -36,22 +37,60 @@ impl SqliteStore {
         }
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Ok(SqliteStore { read, write })
+        Ok(Db { read, write })
     }
 
     pub async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite").run(&self.write).await?;
         Ok(())
     }
-
-    /// One instance per SQLite file: the engine's own wake-up suffices.
-    async fn listen_impl(
-        &self,
-        _channel: &str,
-        _wake: std::sync::Arc<dyn Fn(Option<u64>) + Send + Sync>,
-    ) -> Result<bool> {
-        Ok(false)
-    }
 }
 
-store_impl!(SqliteStore, "sqlite", sqlx::Sqlite, sqlite_queries, write = write, read = read, skip_locked = "");
+impl Dialect for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    // SQLite has one writer at a time: a transaction that writes holds the
+    // database, so no row lock is needed (nor understood).
+    const LOCK: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
+    /// One instance per SQLite file: the engine's own wake-up suffices.
+    fn listen<'a>(
+        _pool: &'a SqlitePool,
+        _channel: &'a str,
+        _wake: Arc<dyn Fn(Option<u64>) + Send + Sync>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+
+    fn shorten<'a, 'b: 'a>(args: Self::Arguments<'b>) -> Self::Arguments<'a> {
+        args
+    }
+
+    fn add<'q>(args: &mut Self::Arguments<'q>, value: impl Value<'q>) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    async fn execute<'c>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'c>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected())
+    }
+
+    async fn fetch_all<'c, R: Record>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'c>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, args).fetch_all(c).await
+    }
+
+    async fn fetch_optional<'c, R: Record>(
+        c: &'c mut SqliteConnection,
+        sql: &'c str,
+        args: Self::Arguments<'c>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, args).fetch_optional(c).await
+    }
+}

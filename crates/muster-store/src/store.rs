@@ -1,0 +1,395 @@
+//! The one `Store` implementation, for both backends: each method takes a
+//! connection from the pool it reads or writes with (SQLite has a
+//! one-connection write pool and a read pool, PostgreSQL one pool for
+//! both), or begins a transaction on the write pool, and calls the plain
+//! generic function that holds its SQL (see [`crate::dialect`] for why they
+//! are generic over a [`Dialect`] and not over sqlx's traits).
+//!
+//! A connection taken for one call is returned at the end of that
+//! statement (`&mut *self.read.acquire().await?`), as sqlx's pool executor
+//! would: no method holds two at once.
+
+use std::sync::Arc;
+
+use muster_domain::alert::AlertStatus;
+use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
+use sqlx::Pool;
+
+use crate::dialect::Dialect;
+use crate::{
+    Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink, IncidentFilter,
+    IngestEvent, IngestOutcome, NewService, NewUser, Result, Service, ServicePatch, Store, TimelineQuery, User,
+};
+
+/// A store on backend `D`: [`crate::sqlite::SqliteStore`] or
+/// [`crate::postgres::PgStore`].
+pub struct Db<D: sqlx::Database> {
+    /// Where writes (and every transaction) go.
+    pub(crate) write: Pool<D>,
+    /// Where reads go; on PostgreSQL the same pool.
+    pub(crate) read: Pool<D>,
+}
+
+#[async_trait::async_trait]
+impl<D: Dialect> Store for Db<D> {
+    fn backend(&self) -> &'static str {
+        D::BACKEND
+    }
+
+    async fn ping(&self) -> Result<()> {
+        D::query("SELECT 1").execute(&mut *self.read.acquire().await?).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+        crate::accounts::create_user::<D>(&mut *self.write.acquire().await?, u, now).await?;
+        crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
+    }
+
+    async fn ensure_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+        crate::accounts::ensure_user::<D>(&mut *self.write.acquire().await?, u, now).await?;
+        crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        crate::accounts::users::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn user(&self, handle: &Handle) -> Result<Option<User>> {
+        crate::accounts::user::<D>(&mut *self.read.acquire().await?, handle).await
+    }
+
+    async fn user_count(&self) -> Result<u64> {
+        crate::accounts::user_count::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
+        crate::accounts::add_token::<D>(&mut *self.write.acquire().await?, handle, token_hash, now).await
+    }
+
+    async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
+        crate::accounts::user_for_token::<D>(&mut *self.read.acquire().await?, token_hash).await
+    }
+
+    async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {
+        crate::accounts::create_role::<D>(&mut *self.write.acquire().await?, role, now).await
+    }
+
+    async fn role_catalog(&self) -> Result<RoleCatalog> {
+        crate::accounts::role_catalog::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        crate::accounts::setting::<D>(&mut *self.read.acquire().await?, key).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        crate::accounts::set_setting::<D>(&mut *self.write.acquire().await?, key, value).await
+    }
+
+    async fn required_roles(&self) -> Result<RequiredRoles> {
+        crate::accounts::required_roles::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn set_required_roles(&self, required: &RequiredRoles) -> Result<()> {
+        crate::accounts::set_required_roles::<D>(&mut *self.write.acquire().await?, required).await
+    }
+
+    async fn declare_incident(&self, decide: &DecideDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::incidents::declare::<D>(&mut tx, decide).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::incidents::update::<D>(&mut tx, number, decide).await?;
+        if !done.1.is_empty() {
+            tx.commit().await?;
+        }
+        Ok(done)
+    }
+
+    async fn incident(&self, number: u64) -> Result<Option<Incident>> {
+        crate::incidents::incident_by_number::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+        crate::incidents::incidents::<D>(&mut *self.read.acquire().await?, filter).await
+    }
+
+    async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>> {
+        crate::incidents::timeline::<D>(&mut *self.read.acquire().await?, number, query).await
+    }
+
+    async fn events(&self, number: u64) -> Result<Vec<Event>> {
+        crate::incidents::events::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>> {
+        crate::incidents::events_since::<D>(&mut *self.read.acquire().await?, number, seq, limit).await
+    }
+
+    async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
+        crate::incidents::version::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service> {
+        let mut c = self.write.acquire().await?;
+        crate::alerts::create_service::<D>(&mut c, service, now).await
+    }
+
+    async fn services(&self) -> Result<Vec<Service>> {
+        let mut c = self.read.acquire().await?;
+        crate::alerts::services::<D>(&mut c).await
+    }
+
+    async fn service(&self, id: u64) -> Result<Option<Service>> {
+        let mut c = self.read.acquire().await?;
+        crate::alerts::service::<D>(&mut c, id).await
+    }
+
+    async fn service_by_key(&self, key: &str) -> Result<Option<Service>> {
+        let mut c = self.read.acquire().await?;
+        crate::alerts::service_by_key::<D>(&mut c, key).await
+    }
+
+    async fn update_service(&self, id: u64, patch: &ServicePatch) -> Result<Service> {
+        let mut tx = self.write.begin().await?;
+        let s = crate::alerts::update_service::<D>(&mut tx, id, patch).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
+        let mut tx = self.write.begin().await?;
+        let outcomes = crate::alerts::ingest::<D>(&mut tx, batch, now).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {
+        let mut tx = self.write.begin().await?;
+        let touched = crate::alerts::record_change::<D>(&mut tx, change, now).await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        let mut c = self.read.acquire().await?;
+        crate::alerts::alerts::<D>(&mut c, filter).await
+    }
+
+    async fn alert(&self, id: u64) -> Result<Option<Alert>> {
+        crate::alerts::alert::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn alerts_of_incident(&self, number: u64) -> Result<Vec<Alert>> {
+        let mut c = self.read.acquire().await?;
+        crate::alerts::alerts_of_incident::<D>(&mut c, number).await
+    }
+
+    async fn set_alert_status(&self, id: u64, status: AlertStatus, actor: &Actor, now: Timestamp) -> Result<Alert> {
+        let mut tx = self.write.begin().await?;
+        let a = crate::alerts::set_alert_status::<D>(&mut tx, id, status, now, actor).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    async fn assess_alert(&self, id: u64, assessment: &serde_json::Value) -> Result<Alert> {
+        let mut c = self.write.acquire().await?;
+        crate::alerts::assess_alert::<D>(&mut c, id, assessment).await
+    }
+
+    async fn link_alert(&self, id: u64, number: u64, decide: &DecideLink<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::alerts::link_alert::<D>(&mut tx, id, number, decide).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn declare_for_alert(&self, id: u64, decide: &DecideAlertDeclaration<'_>) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::alerts::declare_for_alert::<D>(&mut tx, id, decide).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn create_schedule(&self, s: &crate::NewSchedule, now: Timestamp) -> Result<crate::ScheduleRecord> {
+        let id = crate::schedules::create_schedule::<D>(&mut *self.write.acquire().await?, s, now).await?;
+        self.schedule(id).await?.ok_or_else(|| crate::StoreError::NotFound("schedule".into()))
+    }
+
+    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
+        crate::schedules::schedules::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn schedule(&self, id: u64) -> Result<Option<crate::ScheduleRecord>> {
+        crate::schedules::schedule::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn add_override(&self, o: &crate::NewOverride, now: Timestamp) -> Result<muster_domain::schedule::Override> {
+        crate::schedules::add_override::<D>(&mut *self.write.acquire().await?, o, now).await
+    }
+
+    async fn create_policy(
+        &self,
+        policy: &muster_domain::paging::EscalationPolicy,
+        now: Timestamp,
+    ) -> Result<crate::PolicyRecord> {
+        let id = crate::schedules::create_policy::<D>(&mut *self.write.acquire().await?, policy, now).await?;
+        self.policy(id).await?.ok_or_else(|| crate::StoreError::NotFound("policy".into()))
+    }
+
+    async fn policies(&self) -> Result<Vec<crate::PolicyRecord>> {
+        crate::schedules::policies::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn policy(&self, id: u64) -> Result<Option<crate::PolicyRecord>> {
+        crate::schedules::policy::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn add_contact_method(
+        &self,
+        user: &Handle,
+        kind: muster_domain::paging::ContactKind,
+        address: &str,
+        secret: Option<&str>,
+        now: Timestamp,
+    ) -> Result<crate::ContactMethod> {
+        let mut c = self.write.acquire().await?;
+        crate::schedules::add_contact_method::<D>(&mut c, user, kind, address, secret, now).await
+    }
+
+    async fn contact_method(&self, id: u64) -> Result<Option<crate::ContactMethod>> {
+        crate::schedules::contact_method::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn contact_methods(&self, user: &Handle) -> Result<Vec<crate::ContactMethod>> {
+        crate::schedules::contact_methods::<D>(&mut *self.read.acquire().await?, user).await
+    }
+
+    async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
+        crate::jobs::enqueue::<D>(&mut *self.write.acquire().await?, job, now).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        lane: muster_domain::outbox::Lane,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::ClaimedJob>> {
+        crate::jobs::claim::<D>(&mut *self.write.acquire().await?, lane, now, lease_until, limit).await
+    }
+
+    async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool> {
+        crate::jobs::finish::<D>(&mut *self.write.acquire().await?, id, lease, now).await
+    }
+
+    async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool> {
+        crate::jobs::retry::<D>(&mut *self.write.acquire().await?, id, lease, due_at, error).await
+    }
+
+    async fn bury_job(&self, id: u64, lease: Timestamp, now: Timestamp, error: &str) -> Result<bool> {
+        crate::jobs::bury::<D>(&mut *self.write.acquire().await?, id, lease, now, error).await
+    }
+
+    async fn jobs(&self, f: &crate::JobFilter) -> Result<Vec<crate::JobRecord>> {
+        crate::jobs::list::<D>(&mut *self.read.acquire().await?, f).await
+    }
+
+    async fn next_job_due(&self) -> Result<Option<Timestamp>> {
+        crate::jobs::next_due::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn job_status(&self, id: u64) -> Result<Option<crate::JobStatus>> {
+        crate::jobs::status::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn listen_for_jobs(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
+        D::listen(&self.write, "muster_jobs", Arc::new(move |_| wake())).await
+    }
+
+    async fn listen_for_incidents(&self, wake: Arc<dyn Fn(Option<u64>) + Send + Sync>) -> Result<bool> {
+        D::listen(&self.write, "muster_incidents", wake).await
+    }
+
+    async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {
+        crate::accounts::ensure_setting::<D>(&mut *self.write.acquire().await?, key, value).await
+    }
+
+    async fn create_page(
+        &self,
+        page: &crate::NewPage,
+        now: Timestamp,
+        decide: &crate::DecidePage<'_>,
+    ) -> Result<(crate::PageRecord, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::pages::create_page::<D>(&mut tx, page, now, decide).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn move_page(&self, m: &crate::PageMove, now: Timestamp) -> Result<Option<crate::PageRecord>> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::pages::move_page::<D>(&mut tx, m, now).await?;
+        if done.is_some() {
+            tx.commit().await?;
+        }
+        Ok(done)
+    }
+
+    async fn page(&self, id: u64) -> Result<Option<crate::PageRecord>> {
+        crate::pages::page::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn pages(&self, f: &crate::PageFilter) -> Result<Vec<crate::PageRecord>> {
+        crate::pages::pages::<D>(&mut *self.read.acquire().await?, f).await
+    }
+
+    async fn deliveries(&self, page: u64) -> Result<Vec<crate::Delivery>> {
+        crate::pages::deliveries::<D>(&mut *self.read.acquire().await?, page).await
+    }
+
+    async fn add_notification_rule(
+        &self,
+        user: &Handle,
+        rule: &muster_domain::page::NotificationRule,
+        now: Timestamp,
+    ) -> Result<crate::NotificationRuleRecord> {
+        crate::schedules::add_notification_rule::<D>(&mut *self.write.acquire().await?, user, rule, now).await
+    }
+
+    async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        crate::accounts::set_password_hash::<D>(&mut tx, user, hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn password_hash(&self, user: &Handle) -> Result<Option<String>> {
+        crate::accounts::password_hash::<D>(&mut *self.read.acquire().await?, user).await
+    }
+
+    async fn create_session(&self, s: &crate::Session) -> Result<()> {
+        crate::accounts::create_session::<D>(&mut *self.write.acquire().await?, s).await
+    }
+
+    async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<(crate::Session, User)>> {
+        crate::accounts::session::<D>(&mut *self.read.acquire().await?, id_hash, now).await
+    }
+
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        crate::gauges::gauges::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        crate::accounts::delete_session::<D>(&mut *self.write.acquire().await?, id_hash).await
+    }
+
+    async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {
+        crate::schedules::notification_rules::<D>(&mut *self.read.acquire().await?, user).await
+    }
+}
