@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - [`Store`]: the one trait the server uses, held as `Arc<dyn Store>`.
+//! - [`Store`]: the one trait the application layer uses, held as `Arc<dyn Store>`.
 //! - [`sqlite::SqliteStore`]: the default, an embedded SQLite file in WAL mode.
 //! - [`postgres::PgStore`]: PostgreSQL, for several instances on one database.
 //! - One implementation of [`Store`] for both (`store.rs`), over plain
@@ -15,8 +15,9 @@
 //!   what the backends do differently (the row lock, `SKIP LOCKED`,
 //!   `LISTEN`) and how a statement reaches sqlx.
 //! - `migrations/sqlite` and `migrations/postgres`: one schema per backend,
-//!   kept in step by hand and checked by the conformance suite
-//!   (`tests/conformance.rs`), which runs every test on both.
+//!   kept equal by `tests/schema.rs` (it migrates both and compares tables,
+//!   columns, keys, indexes and triggers); `tests/conformance.rs` runs
+//!   every store test on both.
 //! - [`testing`]: fresh stores for tests (a temporary SQLite file, a
 //!   PostgreSQL schema of its own).
 //!
