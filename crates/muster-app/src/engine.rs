@@ -56,9 +56,6 @@ pub const MAX_ATTEMPTS: u32 = 12;
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 /// After the outbox could not be read.
 const RETRY_READ: Duration = Duration::from_secs(1);
-/// How often to look again while the only due jobs wait for slots of
-/// their lane: a paging timer coming due meanwhile is this late at most.
-const CROWDED: Duration = Duration::from_millis(250);
 
 /// How the engine delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +144,6 @@ impl Engine {
             while paging.try_join_next().is_some() {}
             while other.try_join_next().is_some() {}
             let mut maybe_more = false;
-            let mut claimed_any = false;
             let mut failed = false;
             for lane in Lane::ALL {
                 let free = self.free_slots(lane, paging.len() + other.len(), other.len());
@@ -157,7 +153,6 @@ impl Engine {
                 match self.claim(lane, free).await {
                     Ok((jobs, lease)) => {
                         maybe_more |= jobs.len() == free;
-                        claimed_any |= !jobs.is_empty();
                         let set = if lane == Lane::Paging { &mut paging } else { &mut other };
                         for job in jobs {
                             let worker = self.clone();
@@ -178,18 +173,21 @@ impl Engine {
             if maybe_more {
                 continue;
             }
+            // Sleep until the next job is due in a lane with a free slot (a
+            // full lane wakes the loop when one of its deliveries ends).
+            let open: Vec<Lane> = Lane::ALL
+                .into_iter()
+                .filter(|lane| self.free_slots(*lane, paging.len() + other.len(), other.len()) > 0)
+                .collect();
             let sleep = if failed {
                 RETRY_READ
+            } else if open.is_empty() {
+                IDLE_CHECK
             } else {
-                match self.store.next_job_due().await {
+                match self.store.next_job_due(&open).await {
                     Ok(Some(due)) => {
                         let now = self.clock.now();
-                        let wait = Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO);
-                        // Due now but nothing was claimable: the due jobs are
-                        // in a lane whose slots are full. A freed slot wakes
-                        // the loop; until then look again only now and then,
-                        // for the paging lane's timers.
-                        if wait.is_zero() && !claimed_any { CROWDED } else { wait.min(IDLE_CHECK) }
+                        Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO).min(IDLE_CHECK)
                     }
                     Ok(None) => IDLE_CHECK,
                     Err(e) => {
@@ -272,15 +270,20 @@ impl Engine {
         let recorded = match outcome {
             Outcome::Done => {
                 self.delivered.fetch_add(1, Relaxed);
-                self.store.finish_job(job.id, lease, now).await?
+                let done = self.store.finish_job(job.id, lease, now).await?;
+                self.scrub(&job).await?;
+                done
             }
-            Outcome::Retry(f) if !f.permanent && (f.waiting || job.attempts < self.settings.max_attempts) => {
-                self.failed.fetch_add(1, Relaxed);
-                let backoff = Duration::from_secs(1u64 << job.attempts.min(9)).min(MAX_BACKOFF);
-                let wait = f.retry_after.map_or(backoff, |r| r.max(backoff).min(Duration::from_secs(3600)));
-                tracing::warn!(error = %f.message, retry_in = ?wait, "delivery failed");
+            Outcome::Retry(f) if f.waiting => {
+                // The channel could not try: the job waits, its attempts untouched.
+                let wait = f.retry_after.unwrap_or(MAX_BACKOFF);
+                tracing::info!(reason = %f.message, retry_in = ?wait, "delivery waits");
                 let due = now.checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default()).unwrap_or(now);
-                self.store.retry_job(job.id, lease, due, &f.message).await?
+                self.store.put_back_job(job.id, lease, due, &f.message).await?
+            }
+            Outcome::Retry(f) if !f.permanent && job.attempts < self.settings.max_attempts => {
+                self.failed.fetch_add(1, Relaxed);
+                self.retry(&job, lease, now, &f).await?
             }
             Outcome::Retry(f) => {
                 self.failed.fetch_add(1, Relaxed);
@@ -294,21 +297,43 @@ impl Engine {
         Ok(())
     }
 
+    /// Tries again later, after the backoff (or the receiver's `Retry-After`).
+    async fn retry(&self, job: &ClaimedJob, lease: Timestamp, now: Timestamp, f: &Failure) -> Result<bool, StoreError> {
+        let backoff = Duration::from_secs(1u64 << job.attempts.min(9)).min(MAX_BACKOFF);
+        let wait = f.retry_after.map_or(backoff, |r| r.max(backoff).min(Duration::from_secs(3600)));
+        tracing::warn!(error = %f.message, retry_in = ?wait, "delivery failed");
+        let due = now.checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default()).unwrap_or(now);
+        self.store.retry_job(job.id, lease, due, &f.message).await
+    }
+
     async fn bury(&self, job: &ClaimedJob, lease: Timestamp, now: Timestamp, why: &str) -> Result<bool, StoreError> {
-        self.buried.fetch_add(1, Relaxed);
-        tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
         // The channel says what giving up means (a page step's page
-        // expires). If even that fails, the job is buried all the same —
-        // nothing retries forever — with both errors on it.
-        let mut why = why.to_owned();
+        // expires). If that fails, the job is not buried but tried again
+        // later: burying it would leave, say, a page waiting forever.
         if let Ok(j) = claimed_job(job)
             && let Some(channel) = self.channels.get(j.kind())
-            && let Err(f) = channel.gave_up(j, &why).await
+            && let Err(f) = channel.gave_up(j, why).await
         {
-            tracing::error!(error = %f.message, "giving up the job failed too");
-            why = format!("{why}; then {}", f.message);
+            tracing::error!(error = %f.message, "giving up the job failed; trying again later");
+            let f = Failure::new(format!("{why}; giving up failed: {}", f.message));
+            return self.retry(job, lease, now, &f).await;
         }
-        self.store.bury_job(job.id, lease, now, &why).await
+        self.buried.fetch_add(1, Relaxed);
+        tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
+        let buried = self.store.bury_job(job.id, lease, now, why).await?;
+        self.scrub(job).await?;
+        Ok(buried)
+    }
+
+    /// Drops a secret that an older version copied into the job, now that
+    /// the job is done with.
+    async fn scrub(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        match &job.job {
+            Ok(j @ muster_domain::outbox::Job::Webhook(w)) if w.legacy_secret.is_some() => {
+                self.store.rewrite_job(job.id, j).await
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn attempt(&self, claimed: &ClaimedJob) -> Outcome {

@@ -313,15 +313,53 @@ pub(crate) async fn list<D: Dialect>(c: &mut D::Connection, f: &JobFilter) -> Re
     found.into_iter().map(JobRow::into_record).collect()
 }
 
-/// When the next unfinished job is due (or its lease runs out).
-pub(crate) async fn next_due<D: Dialect>(c: &mut D::Connection) -> Result<Option<Timestamp>> {
-    let due: Option<i64> = D::query(
+/// When the next unfinished job (of `lanes`) is due, or its lease runs out.
+pub(crate) async fn next_due<D: Dialect>(c: &mut D::Connection, lanes: &[Lane]) -> Result<Option<Timestamp>> {
+    let mut q = D::query(
         "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
-         FROM jobs WHERE done_at IS NULL AND dead_at IS NULL",
-    )
-    .scalar(c)
-    .await?;
+         FROM jobs WHERE done_at IS NULL AND dead_at IS NULL AND lane IN (",
+    );
+    for (i, lane) in lanes.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push_bind(lane.as_i64());
+    }
+    if lanes.is_empty() {
+        q.push("NULL");
+    }
+    q.push(")");
+    let due: Option<i64> = q.scalar(c).await?;
     due.map(rows::timestamp).transpose()
+}
+
+/// Puts a job back for later without counting the attempt: its channel
+/// could not try (nothing is configured to deliver it yet). Same lease rule.
+pub(crate) async fn put_back<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    lease: Timestamp,
+    due_at: Timestamp,
+    why: &str,
+) -> Result<bool> {
+    let done = D::query(
+        "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2, attempts = attempts - 1
+         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND attempts > 0",
+    )
+    .bind(micros(due_at))
+    .bind(why)
+    .bind(id as i64)
+    .bind(micros(lease))
+    .execute(c)
+    .await?;
+    Ok(done == 1)
+}
+
+/// Rewrites a job's payload (to drop what an older version put in it).
+pub(crate) async fn rewrite<D: Dialect>(c: &mut D::Connection, id: u64, job: &Job) -> Result<()> {
+    let (_, payload) = job.to_stored();
+    D::query("UPDATE jobs SET payload = $1 WHERE id = $2").bind(payload.to_string()).bind(id as i64).execute(c).await?;
+    Ok(())
 }
 
 pub(crate) async fn status<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<JobStatus>> {

@@ -213,8 +213,14 @@ pub trait Store: Send + Sync + 'static {
     async fn bury_job(&self, id: u64, lease: Timestamp, now: Timestamp, error: &str) -> Result<bool>;
     /// Jobs newest first, for admins.
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
-    /// When the next unfinished job is due (or its lease runs out).
-    async fn next_job_due(&self) -> Result<Option<Timestamp>>;
+    /// When the next unfinished job of `lanes` is due (or its lease runs out).
+    async fn next_job_due(&self, lanes: &[muster_domain::outbox::Lane]) -> Result<Option<Timestamp>>;
+    /// Puts a job back for `due_at` without counting the attempt (its
+    /// channel could not try yet), under the same lease rule.
+    async fn put_back_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, why: &str) -> Result<bool>;
+    /// Rewrites a job's stored payload from `job` (which drops what older
+    /// versions put there and no longer belongs: a copied secret).
+    async fn rewrite_job(&self, id: u64, job: &muster_domain::outbox::Job) -> Result<()>;
     async fn job_status(&self, id: u64) -> Result<Option<JobStatus>>;
     /// Calls `wake` whenever another instance commits a job (PostgreSQL
     /// `LISTEN`), from a task of its own, until the process ends. Returns

@@ -300,8 +300,16 @@ impl<D: Dialect> Store for Db<D> {
         crate::jobs::list::<D>(&mut *self.read.acquire().await?, f).await
     }
 
-    async fn next_job_due(&self) -> Result<Option<Timestamp>> {
-        crate::jobs::next_due::<D>(&mut *self.read.acquire().await?).await
+    async fn next_job_due(&self, lanes: &[muster_domain::outbox::Lane]) -> Result<Option<Timestamp>> {
+        crate::jobs::next_due::<D>(&mut *self.read.acquire().await?, lanes).await
+    }
+
+    async fn put_back_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, why: &str) -> Result<bool> {
+        crate::jobs::put_back::<D>(&mut *self.write.acquire().await?, id, lease, due_at, why).await
+    }
+
+    async fn rewrite_job(&self, id: u64, job: &muster_domain::outbox::Job) -> Result<()> {
+        crate::jobs::rewrite::<D>(&mut *self.write.acquire().await?, id, job).await
     }
 
     async fn job_status(&self, id: u64) -> Result<Option<crate::JobStatus>> {

@@ -40,7 +40,7 @@ async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatab
     let store = db.open().await;
     let id = store.enqueue_job(&job("a", 10), at(0)).await.unwrap();
     assert_eq!(store.enqueue_job(&job("a", 10), at(0)).await.unwrap(), id, "one job per idempotency key");
-    assert_eq!(store.next_job_due().await.unwrap(), Some(at(10)));
+    assert_eq!(store.next_job_due(&Lane::ALL).await.unwrap(), Some(at(10)));
     assert!(store.claim_jobs(Lane::Other, at(9), at(39), 10).await.unwrap().is_empty(), "not due yet");
     let claimed = store.claim_jobs(Lane::Other, at(10), at(40), 10).await.unwrap();
     assert_eq!((claimed.len(), claimed[0].attempts), (1, 1));
@@ -58,7 +58,7 @@ async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatab
     assert!(store.finish_job(id, at(130), at(101)).await.unwrap());
     assert!(!store.finish_job(id, at(130), at(102)).await.unwrap(), "done once");
     assert!(store.claim_jobs(Lane::Other, at(10_000), at(10_030), 10).await.unwrap().is_empty(), "done is done");
-    assert_eq!(store.next_job_due().await.unwrap(), None);
+    assert_eq!(store.next_job_due(&Lane::ALL).await.unwrap(), None);
     let status = store.job_status(id).await.unwrap().unwrap();
     assert_eq!((status.attempts, status.done_at), (3, Some(at(101))));
 }
@@ -89,7 +89,7 @@ async fn a_buried_job_is_never_claimed_again_and_is_listed_as_dead(db: TestDatab
     let later = store.claim_jobs(Lane::Other, at(1000), at(1030), 10).await.unwrap();
     assert_eq!(later.iter().map(|j| j.id).collect::<Vec<_>>(), [alive], "the dead job is not claimed again");
     assert!(store.finish_job(alive, at(1030), at(1001)).await.unwrap());
-    assert_eq!(store.next_job_due().await.unwrap(), None, "a dead job is never due");
+    assert_eq!(store.next_job_due(&Lane::ALL).await.unwrap(), None, "a dead job is never due");
 
     let status = store.job_status(dead).await.unwrap().unwrap();
     assert_eq!(

@@ -41,6 +41,24 @@ const OLD_JOBS: [(&str, &str, &str, i64, Option<i64>); 4] = [
     ),
 ];
 
+/// One INSERT of `OLD_JOBS`, as SQL both backends read (the values are this
+/// file's constants, so quoting them by hand is safe).
+fn old_jobs_sql() -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let rows: Vec<String> = OLD_JOBS
+        .iter()
+        .map(|(kind, payload, key, due, done)| {
+            let done = done.map_or("NULL".to_owned(), |d| d.to_string());
+            let page = if payload.contains("\"page\"") { "5" } else { "NULL" };
+            format!("({}, {}, {}, {due}, 0, {done}, {page})", quote(kind), quote(payload), quote(key))
+        })
+        .collect();
+    format!(
+        "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, done_at, page) VALUES {}",
+        rows.join(", ")
+    )
+}
+
 async fn migrate_to_0009(db: &TestDatabase) {
     match db.backend {
         Backend::Sqlite => {
@@ -49,22 +67,14 @@ async fn migrate_to_0009(db: &TestDatabase) {
             let mut m = sqlx::migrate!("./migrations/sqlite");
             m.migrations = m.migrations.iter().filter(|x| x.version <= 9).cloned().collect::<Vec<_>>().into();
             m.run(&mut c).await.unwrap();
-            for (kind, payload, key, due, done) in OLD_JOBS {
-                sqlx::query("INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, done_at, page) VALUES ($1, $2, $3, $4, 0, $5, $6)")
-                    .bind(kind).bind(payload).bind(key).bind(due).bind(done).bind(payload.contains("\"page\"").then_some(5i64))
-                    .execute(&mut c).await.unwrap();
-            }
+            sqlx::raw_sql(&old_jobs_sql()).execute(&mut c).await.unwrap();
         }
         Backend::Postgres => {
             let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
             let mut m = sqlx::migrate!("./migrations/postgres");
             m.migrations = m.migrations.iter().filter(|x| x.version <= 9).cloned().collect::<Vec<_>>().into();
             m.run(&mut c).await.unwrap();
-            for (kind, payload, key, due, done) in OLD_JOBS {
-                sqlx::query("INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, done_at, page) VALUES ($1, $2, $3, $4, 0, $5, $6)")
-                    .bind(kind).bind(payload).bind(key).bind(due).bind(done).bind(payload.contains("\"page\"").then_some(5i64))
-                    .execute(&mut c).await.unwrap();
-            }
+            sqlx::raw_sql(&old_jobs_sql()).execute(&mut c).await.unwrap();
         }
     }
 }

@@ -7,7 +7,8 @@
 //! `tls=required` refuses to send unless the upgrade succeeds. Certificates
 //! are verified against [`super::tls::TrustRoots`]. The user name and
 //! password come from the URL (percent-encoded) or from
-//! `MUSTER_SMTP_USERNAME` / `MUSTER_SMTP_PASSWORD`.
+//! `MUSTER_SMTP_USERNAME` / `MUSTER_SMTP_PASSWORD`; a URL with a user and no
+//! password takes the password from the environment, or sends none.
 
 use std::time::Duration;
 
@@ -96,13 +97,16 @@ impl SmtpServer {
                 (other, _, _) => return Err(format!("{shown:?}: unknown parameter {other:?}")),
             }
         }
-        let credentials = match auth.and_then(|a| a.split_once(':')) {
-            Some((user, password)) => {
-                let decode = |s: &str| percent_decode(s).ok_or_else(|| format!("{shown:?}: bad percent-encoding"));
-                Some((decode(user)?, decode(password)?))
-            }
-            // A user without a password (`smtp://relay-user@host`) sends no
+        let decode = |s: &str| percent_decode(s).ok_or_else(|| format!("{shown:?}: bad percent-encoding"));
+        let credentials = match auth.map(|a| a.split_once(':').ok_or(a)) {
+            Some(Ok((user, password))) => Some((decode(user)?, decode(password)?)),
+            // A user without a password (`smtp://relay-user@host`) takes the
+            // password from the environment, and without one sends no
             // credentials, as a relay that wants none expects.
+            Some(Err(user)) => env_credentials
+                .map(|(_, password)| (user, password))
+                .map(|(u, p)| Ok::<_, String>((decode(u)?, p)))
+                .transpose()?,
             None => env_credentials,
         };
         Ok(SmtpServer { host: host.to_owned(), port, tls, credentials })
@@ -254,6 +258,12 @@ mod tests {
         let s = parse("smtp://me:p%40ss%3F@h:587?tls=required").unwrap();
         assert_eq!((s.credentials, s.tls), (Some(("me".into(), "p@ss?".into())), SmtpTls::Required));
         assert_eq!(parse("smtp://relay-user@h").unwrap().credentials, None);
+        let with_env = SmtpServer::parse("smtp://relay-user@h", Some(("env".into(), "pw".into()))).unwrap();
+        assert_eq!(
+            with_env.credentials,
+            Some(("relay-user".into(), "pw".into())),
+            "the URL's user, the environment's password"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct Failure {
     /// nothing that exists): dead-letter it now.
     pub permanent: bool,
     /// The channel cannot deliver anything yet (no SMTP server configured):
-    /// the job waits, and this attempt does not bring it nearer its last.
+    /// the job waits (`retry_after`), and this attempt is not counted.
     pub waiting: bool,
 }
 

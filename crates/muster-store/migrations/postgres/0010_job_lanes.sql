@@ -10,5 +10,17 @@ CREATE INDEX jobs_dead ON jobs (dead_at) WHERE dead_at IS NOT NULL;
 -- Secrets no longer travel in jobs: a webhook names its contact method.
 -- Jobs that will never run again lose the secret older versions copied in;
 -- pending ones keep it until they are delivered (they need it).
-UPDATE jobs SET payload = (payload::jsonb - 'secret')::text
-    WHERE kind = 'webhook' AND done_at IS NOT NULL AND payload LIKE '%"secret"%';
+-- Row by row: a payload that is not a JSON object keeps its text rather
+-- than stop the migration (and so the server's start).
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT id, payload FROM jobs
+             WHERE kind = 'webhook' AND done_at IS NOT NULL AND payload LIKE '%"secret"%' LOOP
+        BEGIN
+            UPDATE jobs SET payload = (r.payload::jsonb - 'secret')::text WHERE id = r.id;
+        EXCEPTION WHEN others THEN
+            NULL;
+        END;
+    END LOOP;
+END $$;

@@ -11,4 +11,4 @@ CREATE INDEX jobs_dead ON jobs (dead_at) WHERE dead_at IS NOT NULL;
 -- Jobs that will never run again lose the secret older versions copied in;
 -- pending ones keep it until they are delivered (they need it).
 UPDATE jobs SET payload = json_remove(payload, '$.secret')
-    WHERE kind = 'webhook' AND done_at IS NOT NULL AND json_valid(payload);
+    WHERE kind = 'webhook' AND done_at IS NOT NULL AND payload LIKE '%"secret"%' AND json_valid(payload);
