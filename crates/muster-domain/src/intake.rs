@@ -78,10 +78,23 @@ pub struct AutoDeclaration {
     pub link: Command,
 }
 
+/// Whether a new alert of `severity` declares an incident (its key's
+/// previous incident, if any, is closed, and the service's rule names the
+/// severity): only then does [`new_alert`] need the service owner, which
+/// the caller may look up just for that.
+pub fn declares(auto_declare: &AutoDeclare, severity: Severity, previous: Option<&Incident>) -> bool {
+    rejoins(previous).is_none() && auto_declare.priority_for(severity).is_some()
+}
+
+/// The still-open incident a new alert rejoins.
+fn rejoins(previous: Option<&Incident>) -> Option<&Incident> {
+    previous.filter(|i| i.status != Status::Closed)
+}
+
 /// Decides where a new alert goes, given its key's previous incident (if
 /// any; loaded and locked by the caller).
 pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<&Incident>) -> NewAlert {
-    if let Some(incident) = previous.filter(|i| i.status != Status::Closed) {
+    if let Some(incident) = rejoins(previous) {
         let command = Command::LinkAlert { alert: alert.clone(), retriggered: true };
         return NewAlert::Rejoin { incident: incident.number, command };
     }
@@ -309,6 +322,27 @@ mod tests {
             NewAlert::Declare(_)
         ));
         assert_eq!(new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed)), NewAlert::Triage);
+    }
+
+    #[test]
+    fn the_owner_is_needed_exactly_when_the_alert_declares() {
+        let auto = critical_is_p1();
+        let owner = Some(person("dan", Permission::Responder));
+        let (open, closed) = (incident(Status::Identified), incident(Status::Closed));
+        for severity in [Severity::Critical, Severity::Warning] {
+            for previous in [None, Some(&open), Some(&closed)] {
+                let declared = matches!(
+                    new_alert(&alert("x", severity), &rules(&auto, owner.clone()), previous),
+                    NewAlert::Declare(_)
+                );
+                assert_eq!(
+                    declares(&auto, severity, previous),
+                    declared,
+                    "{severity:?}, {:?}",
+                    previous.map(|i| i.status)
+                );
+            }
+        }
     }
 
     #[test]

@@ -487,10 +487,11 @@ async fn triggers<D: Dialect>(
             let mut incident = row.incident.map(|x| x as u64);
             let mut declared = false;
             if count == n {
-                // Inserted: a new alert.
-                let first = &batch[members[0]];
+                // Inserted: a new alert, with the fields of its key's last
+                // event in the run (what the upsert wrote).
+                let last = &batch[*members.last().expect("a group has members")];
                 let previous = row.previous_incident.map(|p| p as u64);
-                (incident, declared) = new_alert::<D>(c, first, id, previous, now, services).await?;
+                (incident, declared) = new_alert::<D>(c, last, id, previous, now, services).await?;
             }
             for (j, &i) in members.iter().enumerate() {
                 outcomes[i] = Some(IngestOutcome {
@@ -574,22 +575,32 @@ async fn alert_incident<D: Dialect>(
     if let Entry::Vacant(slot) = services.entry(e.service) {
         slot.insert(service::<D>(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?);
     }
-    let service = services[&e.service].clone();
+    let service = &services[&e.service];
     let previous = match previous {
         Some(number) => lock_incident::<D>(c, number).await?,
         None => None,
     };
+    // The owner is looked up only when the alert declares: most alerts
+    // don't, and this runs for every new alert of a storm.
     let owner = match &service.owner {
-        Some(h) => {
+        Some(h) if intake::declares(&service.auto_declare, e.severity, previous.as_ref()) => {
             let found: Option<String> =
                 D::query("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).scalar_optional(c).await?;
             found.and_then(|p| p.parse::<Permission>().ok()).map(|permission| Actor { handle: h.clone(), permission })
         }
-        None => None,
+        _ => None,
     };
     let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
-    let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-    match intake::new_alert(&found.reference(), &rules, previous.as_ref()) {
+    // The alert as its row now reads: `e` is the last event of its key in
+    // the batch, whose fields the upsert wrote.
+    let found = AlertRef {
+        id,
+        service: service.name.clone(),
+        summary: e.summary.clone(),
+        severity: e.severity,
+        status: AlertStatus::Triggered,
+    };
+    match intake::new_alert(&found, &rules, previous.as_ref()) {
         NewAlert::Triage => Ok((None, false)),
         NewAlert::Rejoin { incident, command } => {
             link::<D>(c, id, incident).await?;
