@@ -140,6 +140,11 @@ impl Engine {
         // lane run in a set of their own, which counts them.
         let mut paging: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         let mut other: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+        // The other lane is claimed only when it may have something: not
+        // again after it came back short, until something happens that may
+        // have changed that (a wake-up, one of its deliveries ending, time
+        // passing). On the hot path of a page that saves a claim per hop.
+        let mut other_quiet = false;
         loop {
             while paging.try_join_next().is_some() {}
             while other.try_join_next().is_some() {}
@@ -147,12 +152,15 @@ impl Engine {
             let mut failed = false;
             for lane in Lane::ALL {
                 let free = self.free_slots(lane, paging.len() + other.len(), other.len());
-                if free == 0 {
+                if free == 0 || (lane == Lane::Other && other_quiet) {
                     continue;
                 }
                 match self.claim(lane, free).await {
                     Ok((jobs, lease)) => {
                         maybe_more |= jobs.len() == free;
+                        if lane == Lane::Other {
+                            other_quiet = jobs.len() < free;
+                        }
                         let set = if lane == Lane::Paging { &mut paging } else { &mut other };
                         for job in jobs {
                             let worker = self.clone();
@@ -198,9 +206,9 @@ impl Engine {
             };
             tokio::select! {
                 Some(_) = paging.join_next(), if !paging.is_empty() => {}
-                Some(_) = other.join_next(), if !other.is_empty() => {}
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => {}
+                Some(_) = other.join_next(), if !other.is_empty() => other_quiet = false,
+                () = self.wake.notified() => other_quiet = false,
+                () = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => other_quiet = false,
             }
         }
     }
