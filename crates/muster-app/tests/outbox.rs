@@ -9,16 +9,16 @@ use common::mail::{Smtp, SmtpTls};
 use common::{Receiver, TestApp, TestCa};
 use std::sync::Arc;
 
+use muster_app::Config;
 use muster_app::channels::tls::TrustRoots;
 use muster_app::channels::webhook::signature;
 use muster_app::channels::{Attempt, Channel, Failure};
 use muster_app::engine::{Engine, Settings};
-use muster_app::{Config, DeclareInput};
+use muster_domain::Actor;
 use muster_domain::outbox::Job;
 use muster_domain::page::PageState;
 use muster_domain::page::PageTarget;
 use muster_domain::paging::ContactKind;
-use muster_domain::{Actor, Priority};
 use muster_store::testing::TestDatabase;
 use muster_store::{JobFilter, JobState};
 
@@ -103,13 +103,7 @@ async fn a_page_is_not_held_up_by_a_thousand_failing_test_notifications(db: Test
         t.app.test_notification(&bob, &bob.handle, noisy.id).await.unwrap();
     }
     webhook(&t, &carol, &format!("http://127.0.0.1:{}/", paged.port)).await;
-    let input = DeclareInput {
-        title: "Checkout down".into(),
-        summary: String::new(),
-        priority: Priority::P1,
-        incident_manager: None,
-    };
-    let incident = t.app.declare(&alice, input).await.unwrap().incident.reference();
+    let incident = t.declare(&alice, "Checkout down").await;
     let page = t
         .app
         .page_for_incident(&alice, incident, PageTarget::User(carol.handle.clone()), "need you", None)
@@ -206,13 +200,7 @@ impl Channel for StepsFail {
 async fn a_page_step_given_up_expires_its_page_with_the_reason_on_the_timeline(db: TestDatabase) {
     let t = TestApp::new(db).await;
     let (alice, carol) = (t.person("alice").await, t.person("carol").await);
-    let input = DeclareInput {
-        title: "Checkout down".into(),
-        summary: String::new(),
-        priority: Priority::P1,
-        incident_manager: None,
-    };
-    let incident = t.app.declare(&alice, input).await.unwrap().incident.reference();
+    let incident = t.declare(&alice, "Checkout down").await;
     let page =
         t.app.page_for_incident(&alice, incident, PageTarget::User(carol.handle.clone()), "help", None).await.unwrap();
     let channel = StepsFail(muster_app::channels::page_step::PageStepChannel::new(t.app.pager.clone()));

@@ -8,10 +8,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Receiver, TestApp};
-use muster_app::DeclareInput;
 use muster_domain::page::{PageState, PageTarget};
 use muster_domain::paging::ContactKind;
-use muster_domain::{Actor, IncidentRef, Priority, RoleKind, Status};
+use muster_domain::{RoleKind, Status};
 use muster_store::testing::TestDatabase;
 use tokio::sync::Notify;
 
@@ -20,12 +19,6 @@ muster_store::on_both_backends!(
     the_room_line_runs_commands_as_the_person_who_typed_it,
     a_change_to_one_incident_wakes_only_its_own_watchers,
 );
-
-async fn declare(t: &TestApp, who: &Actor, title: &str) -> IncidentRef {
-    let input =
-        DeclareInput { title: title.into(), summary: String::new(), priority: Priority::P1, incident_manager: None };
-    t.app.declare(who, input).await.unwrap().incident.reference()
-}
 
 /// Whether `notify` was woken since `armed` was enabled.
 fn woken(armed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool {
@@ -36,7 +29,7 @@ fn woken(armed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool 
 async fn an_incident_is_declared_mustered_paged_and_answered_without_http(db: TestDatabase) {
     let t = TestApp::new(db).await;
     let (alice, bob, carol) = (t.person("alice").await, t.person("bob").await, t.person("carol").await);
-    let inc = declare(&t, &alice, "Checkout returns 500").await;
+    let inc = t.declare(&alice, "Checkout returns 500").await;
     let view = t.app.incident(inc).await.unwrap();
     assert_eq!(view.incident.incident_manager().map(|a| a.user.as_str()), Some("alice"));
     assert!(view.missing_roles.contains(&RoleKind::TechLead), "a P1 misses its tech lead");
@@ -82,7 +75,7 @@ async fn an_incident_is_declared_mustered_paged_and_answered_without_http(db: Te
 async fn the_room_line_runs_commands_as_the_person_who_typed_it(db: TestDatabase) {
     let t = TestApp::new(db).await;
     let (alice, carol) = (t.person("alice").await, t.person("carol").await);
-    let inc = declare(&t, &alice, "Checkout returns 500").await;
+    let inc = t.declare(&alice, "Checkout returns 500").await;
 
     assert_eq!(t.app.room_line(&alice, inc, "the pool is exhausted").await.unwrap(), "", "a message needs no reply");
     assert_eq!(
@@ -115,7 +108,7 @@ async fn the_room_line_runs_commands_as_the_person_who_typed_it(db: TestDatabase
 async fn a_change_to_one_incident_wakes_only_its_own_watchers(db: TestDatabase) {
     let t = TestApp::new(db).await;
     let alice = t.person("alice").await;
-    let (one, two) = (declare(&t, &alice, "one").await, declare(&t, &alice, "two").await);
+    let (one, two) = (t.declare(&alice, "one").await, t.declare(&alice, "two").await);
     let (watch_one, watch_two): (Arc<Notify>, Arc<Notify>) = (t.app.changes.watch(one.0), t.app.changes.watch(two.0));
     let (a, b) = (watch_one.notified(), watch_two.notified());
     tokio::pin!(a, b);

@@ -53,6 +53,17 @@ impl TestApp {
         self.app.create_user(&self.admin, user).await.unwrap().actor()
     }
 
+    /// A P1 declared by `who` (its incident manager); its reference.
+    pub async fn declare(&self, who: &Actor, title: &str) -> muster_domain::IncidentRef {
+        let input = muster_app::DeclareInput {
+            title: title.into(),
+            summary: String::new(),
+            priority: muster_domain::Priority::P1,
+            incident_manager: None,
+        };
+        self.app.declare(who, input).await.unwrap().incident.reference()
+    }
+
     /// Runs the engine until nothing more is due now (at most `rounds` times).
     pub async fn deliver_due(&self, rounds: usize) -> usize {
         let mut total = 0;
