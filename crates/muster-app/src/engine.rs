@@ -318,7 +318,7 @@ impl Engine {
         // The channel says what giving up means (a page step's page
         // expires). If that fails, the job is not buried but tried again
         // later: burying it would leave, say, a page waiting forever.
-        if let Ok(j) = claimed_job(job)
+        if let Ok(j) = &job.job
             && let Some(channel) = self.channels.get(j.kind())
             && let Err(f) = channel.gave_up(j, why).await
         {
@@ -377,10 +377,6 @@ impl Engine {
             Err(_) => Outcome::Retry(Failure::new(format!("gave up after {limit:?}"))),
         }
     }
-}
-
-fn claimed_job(job: &ClaimedJob) -> Result<&muster_domain::outbox::Job, &String> {
-    job.job.as_ref()
 }
 
 /// When a job enqueued now for immediate delivery is due.

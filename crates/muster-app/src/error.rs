@@ -37,10 +37,3 @@ impl From<StoreError> for Error {
         }
     }
 }
-
-impl Error {
-    /// Whether the caller can do something about it (else it is ours).
-    pub fn is_callers(&self) -> bool {
-        matches!(self, Error::Refused(_) | Error::Conflict(_) | Error::NotFound(_))
-    }
-}

@@ -232,24 +232,37 @@ pub(crate) async fn claim<D: Dialect>(
     found.into_iter().map(ClaimedRow::into_job).collect()
 }
 
+/// Records what became of a claimed job, only under the lease it was
+/// claimed with: a worker whose lease ran out (the job was claimed again)
+/// records nothing and gets `false`. `set` assigns `$1` (a time) and `$2`
+/// (the error, if any).
+async fn record<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    lease: Timestamp,
+    set: &str,
+    at: Timestamp,
+    error: Option<&str>,
+) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET {set}, locked_until = NULL
+         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL"
+    );
+    let done = D::query(sql).bind(micros(at)).bind(error).bind(id as i64).bind(micros(lease)).execute(c).await?;
+    Ok(done == 1)
+}
+
+/// Delivered: never run again.
 pub(crate) async fn finish<D: Dialect>(
     c: &mut D::Connection,
     id: u64,
     lease: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
-    let done = D::query(
-        "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL
-         WHERE id = $2 AND locked_until = $3 AND done_at IS NULL AND dead_at IS NULL",
-    )
-    .bind(micros(now))
-    .bind(id as i64)
-    .bind(micros(lease))
-    .execute(c)
-    .await?;
-    Ok(done == 1)
+    record::<D>(c, id, lease, "done_at = $1, last_error = $2", now, None).await
 }
 
+/// Failed: try again at `due_at`.
 pub(crate) async fn retry<D: Dialect>(
     c: &mut D::Connection,
     id: u64,
@@ -257,19 +270,10 @@ pub(crate) async fn retry<D: Dialect>(
     due_at: Timestamp,
     error: &str,
 ) -> Result<bool> {
-    let done = D::query(
-        "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2
-         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL",
-    )
-    .bind(micros(due_at))
-    .bind(error)
-    .bind(id as i64)
-    .bind(micros(lease))
-    .execute(c)
-    .await?;
-    Ok(done == 1)
+    record::<D>(c, id, lease, "due_at = $1, last_error = $2", due_at, Some(error)).await
 }
 
+/// Given up: kept with its error, never run again.
 pub(crate) async fn bury<D: Dialect>(
     c: &mut D::Connection,
     id: u64,
@@ -277,17 +281,7 @@ pub(crate) async fn bury<D: Dialect>(
     now: Timestamp,
     error: &str,
 ) -> Result<bool> {
-    let done = D::query(
-        "UPDATE jobs SET dead_at = $1, locked_until = NULL, last_error = $2
-         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL",
-    )
-    .bind(micros(now))
-    .bind(error)
-    .bind(id as i64)
-    .bind(micros(lease))
-    .execute(c)
-    .await?;
-    Ok(done == 1)
+    record::<D>(c, id, lease, "dead_at = $1, last_error = $2", now, Some(error)).await
 }
 
 pub(crate) async fn list<D: Dialect>(c: &mut D::Connection, f: &JobFilter) -> Result<Vec<JobRecord>> {
@@ -342,17 +336,7 @@ pub(crate) async fn put_back<D: Dialect>(
     due_at: Timestamp,
     why: &str,
 ) -> Result<bool> {
-    let done = D::query(
-        "UPDATE jobs SET due_at = $1, locked_until = NULL, last_error = $2, attempts = attempts - 1
-         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND attempts > 0",
-    )
-    .bind(micros(due_at))
-    .bind(why)
-    .bind(id as i64)
-    .bind(micros(lease))
-    .execute(c)
-    .await?;
-    Ok(done == 1)
+    record::<D>(c, id, lease, "due_at = $1, last_error = $2, attempts = attempts - 1", due_at, Some(why)).await
 }
 
 /// Rewrites a job's payload (to drop what an older version put in it).
