@@ -982,7 +982,14 @@ async fn pages(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|d| vec![s(d, "person"), s(d, "kind"), s(d, "to"), s(d, "delivered_at"), s(d, "last_error")])
+                .map(|d| {
+                    // A delivery given up on says so where the time it arrived would be.
+                    let delivered = match (s(d, "delivered_at"), s(d, "gave_up_at")) {
+                        (at, gave_up) if at.is_empty() && !gave_up.is_empty() => format!("gave up {gave_up}"),
+                        (at, _) => at,
+                    };
+                    vec![s(d, "person"), s(d, "kind"), s(d, "to"), delivered, s(d, "last_error")]
+                })
                 .collect();
             table(&["PERSON", "KIND", "TO", "DELIVERED", "ERROR"], rows);
         });
