@@ -1,5 +1,6 @@
 //! Services and alerts: the triage queue, assessment, declaring from an alert.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::alert::{AlertRef, AlertStatus, AutoDeclare, Impact, ImpactMatrix, IntegrationKey};
 use muster_domain::incident::Context;
 use muster_domain::intake;
@@ -29,8 +30,13 @@ fn new_integration_key() -> IntegrationKey {
 impl App {
     // Services.
 
-    pub async fn create_service(&self, actor: &Actor, input: ServiceInput) -> Result<Service> {
-        actor.require_write()?;
+    /// Creates a service. A responder who names no owner becomes its owner,
+    /// so that someone may see its integration key besides admins.
+    pub async fn create_service(&self, actor: &Actor, mut input: ServiceInput) -> Result<Service> {
+        access::check(actor, Action::CreateService, &Standing::none())?;
+        if input.owner.is_none() && !actor.is_admin() {
+            input.owner = Some(actor.handle.clone());
+        }
         if let Some(owner) = &input.owner {
             self.member(owner, "owner").await?;
         }
@@ -61,6 +67,12 @@ impl App {
         Ok(found)
     }
 
+    /// Whether `actor` may see `service`'s integration key: its owner and
+    /// admins. Others see the service without it.
+    pub fn shows_key(actor: &Actor, service: &Service) -> bool {
+        access::may(actor, Action::SeeIntegrationKey, &Standing::service(service.id, service.owner.iter(), actor))
+    }
+
     pub async fn service(&self, id: u64) -> Result<Service> {
         self.store
             .service(id)
@@ -75,7 +87,8 @@ impl App {
         mut patch: ServicePatch,
         rotate_key: bool,
     ) -> Result<Service> {
-        actor.require_write()?;
+        let current = self.service(id).await?;
+        access::check(actor, Action::ChangeService, &Standing::service(id, current.owner.iter(), actor))?;
         if let Some(Some(owner)) = &patch.owner {
             self.member(owner, "owner").await?;
         }
@@ -103,7 +116,7 @@ impl App {
     }
 
     pub async fn set_alert_status(&self, actor: &Actor, id: u64, status: AlertStatus) -> Result<Alert> {
-        actor.require_write()?;
+        access::check(actor, Action::TriageAlerts, &Standing::none())?;
         let alert = match self.store.set_alert_status(id, status, actor, self.clock.now()).await {
             Err(StoreError::NotFound(m)) => return Err(DomainError::not_found("id", m).into()),
             other => other?,
@@ -122,7 +135,7 @@ impl App {
     }
 
     pub async fn set_impact_matrix(&self, actor: &Actor, matrix: ImpactMatrix) -> Result<ImpactMatrix> {
-        actor.require_admin()?;
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
         let json = serde_json::to_string(&matrix).map_err(|e| crate::Error::Internal(e.to_string()))?;
         self.store.set_setting(IMPACT_MATRIX_KEY, &json).await?;
         Ok(matrix)
@@ -130,7 +143,7 @@ impl App {
 
     /// Records the first responder's assessment and the priority it suggests.
     pub async fn assess(&self, actor: &Actor, id: u64, impact: Impact) -> Result<Alert> {
-        actor.require_write()?;
+        access::check(actor, Action::TriageAlerts, &Standing::none())?;
         let suggested = self.impact_matrix().await?.suggest(&impact);
         let assessment = serde_json::json!({
             "customer_impact": impact.customer_impact,
@@ -157,7 +170,7 @@ impl App {
         title: Option<String>,
         incident_manager: Option<Handle>,
     ) -> Result<IncidentView> {
-        actor.require_write()?;
+        access::check(actor, Action::TriageAlerts, &Standing::none())?;
         let alert = self.alert(id).await?;
         let assessed =
             alert.assessment.as_ref().and_then(|a| a["suggested_priority"].as_str()).and_then(|p| p.parse().ok());
@@ -184,7 +197,7 @@ impl App {
     }
 
     pub async fn link_alert(&self, actor: &Actor, r: IncidentRef, alert_id: u64) -> Result<IncidentView> {
-        actor.require_write()?;
+        access::check(actor, Action::AddToTimeline, &Standing::none())?;
         self.alert(alert_id)
             .await
             .map_err(|_| DomainError::invalid("alert_id", format!("there is no alert {alert_id}")))?;

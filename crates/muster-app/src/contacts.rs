@@ -1,14 +1,31 @@
 //! Contact methods and test notifications.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::{Actor, DomainError, Handle};
 
 use muster_domain::outbox::{Email, Job, Webhook};
-use muster_domain::paging::ContactKind;
+use muster_domain::paging::{ContactKind, shown_address};
 
 use crate::{App, Result};
 
 impl App {
     // Contact methods.
+
+    /// A user's contact methods as `actor` may see them: whole for the user
+    /// and admins, others see each address only as [`shown_address`].
+    /// Secrets are never shown again.
+    pub async fn contact_methods(&self, actor: &Actor, user: &Handle) -> Result<Vec<muster_store::ContactMethod>> {
+        self.user(user).await?;
+        let whole = access::may(actor, Action::SeeContactAddresses, &Standing::user(user, actor));
+        let mut methods = self.store.contact_methods(user).await?;
+        for m in &mut methods {
+            m.secret = None;
+            if !whole {
+                m.address = shown_address(m.kind, &m.address);
+            }
+        }
+        Ok(methods)
+    }
 
     /// Adds a way to reach `user` (the user themself or an admin). A
     /// webhook gets a signing secret, returned here only.
@@ -19,15 +36,7 @@ impl App {
         kind: muster_domain::paging::ContactKind,
         address: &str,
     ) -> Result<muster_store::ContactMethod> {
-        actor.require_write()?;
-        if &actor.handle != user {
-            actor.require_admin().map_err(|_| {
-                DomainError::Forbidden(format!(
-                    "@{} may only add contact methods for themself, not for @{user}",
-                    actor.handle
-                ))
-            })?;
-        }
+        access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
         self.user(user).await?;
         let address = muster_domain::paging::contact_address(kind, address)?;
         let secret = (kind == muster_domain::paging::ContactKind::Webhook).then(|| {
@@ -43,12 +52,7 @@ impl App {
     /// Sends a test notification through a contact method: a job in the
     /// outbox, delivered by the engine. Returns the job's id.
     pub async fn test_notification(&self, actor: &Actor, user: &Handle, method: u64) -> Result<u64> {
-        actor.require_write()?;
-        if &actor.handle != user {
-            actor.require_admin().map_err(|_| {
-                DomainError::Forbidden(format!("@{} may only test their own contact methods", actor.handle))
-            })?;
-        }
+        access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
         let methods = self.store.contact_methods(user).await?;
         let Some(m) = methods.into_iter().find(|m| m.id == method) else {
             return Err(DomainError::not_found("id", format!("@{user} has no contact method {method}")).into());

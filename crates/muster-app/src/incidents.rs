@@ -1,5 +1,6 @@
 //! Incidents: declaring, commands on them, their timeline.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::timeline::{EntryKind, MilestoneTag};
 use muster_domain::{
@@ -52,7 +53,7 @@ impl App {
 
     #[tracing::instrument(name = "incident.declare", skip_all, fields(user.handle = %actor.handle))]
     pub async fn declare(&self, actor: &Actor, input: DeclareInput) -> Result<IncidentView> {
-        actor.require_write()?;
+        access::check(actor, Action::DeclareIncident, &Standing::none())?;
         let incident_manager = match &input.incident_manager {
             Some(h) => self.member(h, "incident_manager").await?,
             None => actor.clone(),

@@ -8,7 +8,11 @@ use crate::{App, Result};
 impl App {
     /// Jobs newest first (admins only: they say who is reached where).
     pub async fn jobs(&self, actor: &Actor, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        actor.require_admin()?;
+        muster_domain::access::check(
+            actor,
+            muster_domain::access::Action::SeeDeliveries,
+            &muster_domain::access::Standing::none(),
+        )?;
         Ok(self.store.jobs(filter).await?)
     }
 }

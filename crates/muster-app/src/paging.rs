@@ -1,7 +1,8 @@
 //! The paging use cases: sending a page, answering it, notification rules.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::page::{self, DeclineDecision, PageState, PageTarget};
-use muster_domain::paging::Target;
+use muster_domain::paging::{ContactKind, Target, shown_address};
 use muster_domain::{Actor, Command, DomainError, Handle, IncidentRef, RoleKind};
 use muster_store::pages::step_job;
 use muster_store::{NewPage, PageMove, PageRecord};
@@ -44,13 +45,25 @@ impl App {
         }
     }
 
-    async fn page_record(&self, id: u64) -> Result<PageRecord> {
+    pub async fn page_record(&self, id: u64) -> Result<PageRecord> {
         self.store.page(id).await?.ok_or_else(|| DomainError::not_found("id", format!("there is no page {id}")).into())
     }
 
-    pub async fn page(&self, id: u64) -> Result<(PageRecord, Vec<muster_store::Delivery>)> {
+    /// A page and where its notifications went, as `actor` may see them:
+    /// someone else's address only as [`shown_address`] (webhook URLs are
+    /// often credentials), unless the actor is an admin.
+    pub async fn page(&self, actor: &Actor, id: u64) -> Result<(PageRecord, Vec<muster_store::Delivery>)> {
         let p = self.page_record(id).await?;
-        let deliveries = self.store.deliveries(id).await?;
+        let mut deliveries = self.store.deliveries(id).await?;
+        for d in &mut deliveries {
+            let person = d.person.as_deref().and_then(|h| Handle::parse(h).ok());
+            let whole = person
+                .is_some_and(|h| access::may(actor, Action::SeeContactAddresses, &Standing::user(&h, actor)))
+                || actor.is_admin();
+            if !whole && let Ok(kind) = d.kind.parse::<ContactKind>() {
+                d.to = shown_address(kind, &d.to);
+            }
+        }
         Ok((p, deliveries))
     }
 
@@ -250,12 +263,7 @@ impl App {
         user: &Handle,
         rule: page::NotificationRule,
     ) -> Result<muster_store::NotificationRuleRecord> {
-        actor.require_write()?;
-        if &actor.handle != user {
-            actor.require_admin().map_err(|_| {
-                DomainError::Forbidden(format!("@{} may only set their own notification rules", actor.handle))
-            })?;
-        }
+        access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
         if rule.delay_seconds > muster_domain::paging::MAX_DELAY_SECONDS {
             return Err(DomainError::invalid("delay_seconds", "a rule waits at most 86400 seconds").into());
         }

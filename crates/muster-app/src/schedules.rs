@@ -1,5 +1,6 @@
 //! Schedules, overrides, shifts and escalation policies.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::{Actor, DomainError, Handle, Timestamp};
 
 use crate::{App, Result};
@@ -17,7 +18,7 @@ impl App {
         time_zone: String,
         layers: Vec<muster_domain::schedule::Layer>,
     ) -> Result<muster_store::ScheduleRecord> {
-        actor.require_write()?;
+        access::check(actor, Action::CreateSchedule, &Standing::none())?;
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(DomainError::invalid("name", "a schedule name has 1-100 characters").into());
@@ -55,8 +56,9 @@ impl App {
         start: Timestamp,
         end: Timestamp,
     ) -> Result<muster_domain::schedule::Override> {
-        actor.require_write()?;
-        self.schedule(schedule).await?;
+        let record = self.schedule(schedule).await?;
+        let members = record.layers.iter().flat_map(|l| l.rotation.users.iter());
+        access::check(actor, Action::AddOverride, &Standing::schedule(schedule, members, actor))?;
         self.member(&user, "user").await?;
         if end <= start {
             return Err(DomainError::invalid("end", "an override ends after it starts").into());
@@ -123,7 +125,7 @@ impl App {
         actor: &Actor,
         policy: muster_domain::paging::EscalationPolicy,
     ) -> Result<muster_store::PolicyRecord> {
-        actor.require_write()?;
+        access::check(actor, Action::ChangePolicy, &Standing::none())?;
         for (i, step) in policy.steps.iter().enumerate() {
             for (j, target) in step.targets.iter().enumerate() {
                 let field = format!("steps[{i}].targets[{j}]");

@@ -96,11 +96,11 @@ fn random_hex(bytes: usize) -> String {
 impl App {
     /// Sets a user's password: the user themself or an admin.
     pub async fn set_password(&self, actor: &Actor, user: &Handle, password: &str) -> Result<()> {
-        if &actor.handle != user {
-            actor
-                .require_admin()
-                .map_err(|_| DomainError::Forbidden(format!("@{} may only set their own password", actor.handle)))?;
-        }
+        muster_domain::access::check(
+            actor,
+            muster_domain::access::Action::ManageTokens,
+            &muster_domain::access::Standing::user(user, actor),
+        )?;
         check_password(password)?;
         self.user(user).await?;
         let password = password.to_owned();

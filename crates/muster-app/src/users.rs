@@ -1,5 +1,6 @@
 //! People, their tokens, roles and required roles.
 
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::{Actor, DomainError, Handle, Permission, RequiredRoles, RoleCatalog, RoleDef};
 use muster_store::{NewUser, User};
 
@@ -37,7 +38,7 @@ impl App {
     // Users.
 
     pub async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User> {
-        actor.require_admin()?;
+        access::check(actor, Action::ManageUsers, &Standing::none())?;
         if user.handle.as_str() == muster_domain::intake::SYSTEM {
             return Err(DomainError::invalid("handle", "@muster is reserved for Muster itself").into());
         }
@@ -53,14 +54,7 @@ impl App {
 
     /// A new API token for `handle`: admins for anyone, users for themselves.
     pub async fn issue_token(&self, actor: &Actor, handle: &Handle) -> Result<String> {
-        if &actor.handle != handle {
-            actor.require_admin().map_err(|_| {
-                DomainError::Forbidden(format!(
-                    "@{} may only create tokens for themself, not for @{handle}",
-                    actor.handle
-                ))
-            })?;
-        }
+        access::check(actor, Action::ManageTokens, &Standing::user(handle, actor))?;
         self.user(handle).await?;
         let token = crate::tokens::new_token();
         self.store.add_token(handle, &crate::tokens::hash_token(&token), self.clock.now()).await?;
@@ -78,7 +72,7 @@ impl App {
     // Roles and required roles.
 
     pub async fn create_role(&self, actor: &Actor, role: RoleDef) -> Result<RoleDef> {
-        actor.require_admin()?;
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
         self.store.create_role(&role, self.clock.now()).await?;
         Ok(role)
     }
@@ -92,7 +86,7 @@ impl App {
     }
 
     pub async fn set_required_roles(&self, actor: &Actor, required: RequiredRoles) -> Result<RequiredRoles> {
-        actor.require_admin()?;
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
         self.store.set_required_roles(&required).await?;
         Ok(required)
     }

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{self, Action, Standing};
 use crate::alert::{AlertRef, AlertStatus};
 use crate::page::PageState;
 use crate::role::Audience;
@@ -324,11 +325,6 @@ pub enum Command {
     },
 }
 
-/// Whether holding `roles` puts someone in charge of an incident.
-fn grants_authority(roles: &[RoleKind]) -> bool {
-    roles.iter().any(|r| matches!(r, RoleKind::IncidentManager | RoleKind::BackupIncidentManager))
-}
-
 /// A new incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declaration {
@@ -387,7 +383,7 @@ impl Incident {
     /// answer any of its pages. The one place this rule is written: the
     /// API, the web, the room and paging all ask here.
     pub fn in_charge(&self, who: &Actor) -> bool {
-        who.is_admin() || grants_authority(&self.roles_of(&who.handle))
+        access::may(who, Action::ManageRoles, &Standing::incident(self, who))
     }
 
     /// The assignment of `role` held by `user`, if they hold it: what
@@ -635,26 +631,17 @@ impl<'s, 'c> Transaction<'s, 'c> {
         Ok(())
     }
 
-    /// The incident manager, the backup and admins have authority over roles
-    /// (the rule of [`Incident::in_charge`], on the roles the actor held
-    /// when the command began).
-    fn has_authority(&self) -> bool {
-        self.ctx.actor.is_admin() || grants_authority(&self.actor_roles)
+    /// The actor's standing, from the roles they held when the command
+    /// began (the rule of [`Incident::in_charge`] is [`Action::ManageRoles`]).
+    fn standing(&self) -> Standing {
+        Standing::roles(self.state, self.actor_roles.clone())
     }
 
-    fn authority_error(&self, what: &str) -> DomainError {
-        let im = self.state.incident_manager().map(|a| format!(" (@{})", a.user)).unwrap_or_default();
-        let backup = self
-            .state
-            .holders(&RoleKind::BackupIncidentManager)
-            .next()
-            .map(|a| format!(" (@{})", a.user))
-            .unwrap_or_default();
-        DomainError::Forbidden(format!(
-            "only the incident manager{im}, the backup incident manager{backup} or an admin may {what} in {}; @{} is none of those",
-            self.reference(),
-            self.ctx.actor.handle
-        ))
+    /// Refuses unless the table lets the actor take `action` here; the
+    /// refusal names who holds the roles that may.
+    fn require(&self, action: Action) -> Result<(), DomainError> {
+        let holders = |role: RoleKind| self.state.holders(&role).map(|a| a.user.clone()).collect();
+        access::check_naming(self.ctx.actor, action, &self.standing(), &holders)
     }
 
     fn assign_new(&mut self, role: RoleKind, user: Handle, scope: Option<Scope>, via: Via) {
@@ -699,6 +686,15 @@ impl<'s, 'c> Transaction<'s, 'c> {
                 ));
             }
         }
+        let edits = title.as_ref().is_some_and(|t| *t != self.state.title)
+            || summary.as_ref().is_some_and(|s| *s != self.state.summary)
+            || priority.is_some_and(|p| p != self.state.priority);
+        if edits {
+            self.require(Action::EditIncident)?;
+        }
+        if let Some(to) = status.filter(|s| *s != self.state.status) {
+            self.require(access::status_action(self.state.status, to))?;
+        }
         if let Some(to) = title.filter(|t| *t != self.state.title) {
             let from = self.state.title.clone();
             self.record(Change::TitleChanged { from, to }, None);
@@ -720,9 +716,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
 
     fn assign(&mut self, role: RoleKind, user: Actor, scope: Option<Scope>) -> Result<(), DomainError> {
         self.require_not_closed()?;
-        if !self.has_authority() {
-            return Err(self.authority_error("assign roles"));
-        }
+        self.require(Action::ManageRoles)?;
         require_role_holder(&user)?;
         let user = user.handle;
         if let Some(same) = self.state.roles.iter().find(|a| a.role == role && a.user == user && a.scope == scope) {
@@ -815,8 +809,8 @@ impl<'s, 'c> Transaction<'s, 'c> {
                 format!("{} has no current role assignment {id}", self.reference()),
             ));
         };
-        if !self.has_authority() && assignment.user != self.ctx.actor.handle {
-            return Err(self.authority_error("relieve others of their roles"));
+        if assignment.user != self.ctx.actor.handle {
+            self.require(Action::ManageRoles)?;
         }
         if assignment.role == RoleKind::IncidentManager {
             let Some(backup) = self.state.holders(&RoleKind::BackupIncidentManager).next().cloned() else {
@@ -844,18 +838,8 @@ impl<'s, 'c> Transaction<'s, 'c> {
         automatic: bool,
     ) -> Result<(), DomainError> {
         self.require_not_closed()?;
-        let tech_lead = self.actor_roles.contains(&RoleKind::TechLead);
-        let allowed = automatic || self.has_authority() || (tech_lead && roles.is_empty());
-        if !allowed {
-            return Err(if tech_lead {
-                self.authority_error("page someone to take on a role")
-            } else {
-                DomainError::Forbidden(format!(
-                    "only the incident manager, the backup incident manager, a tech lead or an admin may page people in {}; @{} is none of those",
-                    self.reference(),
-                    self.ctx.actor.handle
-                ))
-            });
+        if !automatic {
+            self.require(if roles.is_empty() { Action::PageForHelp } else { Action::ManageRoles })?;
         }
         let message = crate::page::parse_message(&message)?;
         if roles.contains(&RoleKind::IncidentManager) && roles.contains(&RoleKind::BackupIncidentManager) {

@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: who may do what — the one table of permissions, the
+//!   actor's standing towards an incident, service, schedule or user.
 //! - [`alert`]: severities, alert statuses and actions, integration and
 //!   dedup keys, auto-declare rules and the impact matrix.
 //! - [`paging`]: escalation policies: steps, targets, repeats, and who a
@@ -34,6 +36,7 @@
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
 
+pub mod access;
 pub mod alert;
 pub mod error;
 pub mod incident;

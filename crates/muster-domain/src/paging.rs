@@ -213,9 +213,35 @@ pub fn contact_address(kind: ContactKind, address: &str) -> Result<String, Domai
     }
 }
 
+/// An address as shown to someone who may not see it whole: a webhook's
+/// scheme and host (its path and query are often credentials), an email's
+/// domain. Enough to tell how a person is reached, not to reach them.
+pub fn shown_address(kind: ContactKind, address: &str) -> String {
+    match kind {
+        ContactKind::Email => match address.rsplit_once('@') {
+            Some((_, domain)) => format!("…@{domain}"),
+            None => "…".to_owned(),
+        },
+        ContactKind::Webhook => {
+            let (scheme, rest) = address.split_once("://").unwrap_or(("http", address));
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}/…")
+        }
+    }
+}
+
 #[cfg(test)]
 mod contact_tests {
     use super::*;
+
+    #[test]
+    fn a_shown_address_keeps_only_the_scheme_and_host_or_the_domain() {
+        let hook = "https://user:pw@hooks.example.com:8443/T0/B1/secret?token=x";
+        assert_eq!(shown_address(ContactKind::Webhook, hook), "https://hooks.example.com:8443/…");
+        assert_eq!(shown_address(ContactKind::Webhook, "http://h?k=1"), "http://h/…");
+        assert_eq!(shown_address(ContactKind::Email, "dan@example.com"), "…@example.com");
+    }
 
     #[test]
     fn addresses_are_checked_for_their_kind() {

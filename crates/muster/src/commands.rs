@@ -726,6 +726,7 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
                 say!("Added service {} ({})", s(v, "name"), s(v, "id"));
                 say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
                 say!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
+                say!("Only the service's owner and admins see the key again.");
             });
         }
         ServiceCmd::List => {
@@ -738,7 +739,12 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
                     .map(|x| {
                         let owner =
                             if s(x, "owner").is_empty() { String::new() } else { format!("@{}", s(x, "owner")) };
-                        vec![s(x, "id"), s(x, "name"), owner, s(x, "integration_key")]
+                        // The owner and admins see the key; others do not get it.
+                        let key = match s(x, "integration_key") {
+                            k if k.is_empty() => "(hidden)".to_owned(),
+                            k => k,
+                        };
+                        vec![s(x, "id"), s(x, "name"), owner, key]
                     })
                     .collect();
                 table(&["ID", "NAME", "OWNER", "INTEGRATION KEY"], rows);

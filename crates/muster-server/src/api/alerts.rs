@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use muster_domain::alert::{AlertStatus, AutoDeclare, CustomerImpact, Impact, ImpactMatrix, Severity};
-use muster_domain::{Priority, Timestamp};
+use muster_domain::{Actor, Priority, Timestamp};
 use muster_store::{Alert, AlertFilter, Service, ServicePatch};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,22 +31,27 @@ pub struct ServiceResponse {
     pub name: String,
     pub description: String,
     pub owner: Option<String>,
-    /// 32 lowercase hex characters; also a PagerDuty routing key.
-    pub integration_key: String,
+    /// 32 lowercase hex characters; also a PagerDuty routing key. Shown to
+    /// the service's owner and admins only (absent for others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration_key: Option<String>,
     /// Severity → priority: alerts of these severities declare an incident at once.
     pub auto_declare: BTreeMap<String, String>,
     /// The id of the escalation policy that pages for this service.
     pub escalation_policy: Option<u64>,
     pub created_at: String,
-    /// Where to point Alertmanager's `webhook_configs`.
-    pub alertmanager_url: String,
-    /// Where to point anything that can POST JSON.
-    pub generic_url: String,
+    /// Where to point Alertmanager's `webhook_configs` (with the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager_url: Option<String>,
+    /// Where to point anything that can POST JSON (with the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generic_url: Option<String>,
 }
 
-impl From<Service> for ServiceResponse {
-    fn from(s: Service) -> Self {
-        let key = s.integration_key.as_str().to_owned();
+impl ServiceResponse {
+    /// The service as `actor` may see it: the key only for its owner and admins.
+    fn seen_by(actor: &Actor, s: Service) -> Self {
+        let key = App::shows_key(actor, &s).then(|| s.integration_key.as_str().to_owned());
         ServiceResponse {
             id: s.id,
             name: s.name,
@@ -55,8 +60,8 @@ impl From<Service> for ServiceResponse {
             auto_declare: s.auto_declare.0.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect(),
             escalation_policy: s.escalation_policy,
             created_at: ts(s.created_at),
-            alertmanager_url: format!("/api/v1/integrations/alertmanager/{key}"),
-            generic_url: format!("/api/v1/integrations/generic/{key}"),
+            alertmanager_url: key.as_ref().map(|k| format!("/api/v1/integrations/alertmanager/{k}")),
+            generic_url: key.as_ref().map(|k| format!("/api/v1/integrations/generic/{k}")),
             integration_key: key,
         }
     }
@@ -106,7 +111,6 @@ pub async fn create_service(
     Caller(actor): Caller,
     ApiJson(body): ApiJson<ServiceRequest>,
 ) -> ApiResult<(StatusCode, Json<ServiceResponse>)> {
-    actor.require_write()?;
     let input = ServiceInput {
         name: parse_name(body.name.as_deref().ok_or_else(|| ApiError::invalid("name", "a service needs a name"))?)?,
         description: body.description.unwrap_or_default(),
@@ -115,13 +119,18 @@ pub async fn create_service(
         escalation_policy: body.escalation_policy,
     };
     let service = app.create_service(&actor, input).await?;
-    Ok((StatusCode::CREATED, Json(service.into())))
+    // Its creator sees the key once, whoever owns it.
+    let admin = Actor { permission: muster_domain::Permission::Admin, ..actor };
+    Ok((StatusCode::CREATED, Json(ServiceResponse::seen_by(&admin, service))))
 }
 
 /// All services.
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", security(("bearer" = [])), responses((status = 200, body = [ServiceResponse])))]
-pub async fn list_services(State(app): State<Arc<App>>, _c: Caller) -> ApiResult<Json<Vec<ServiceResponse>>> {
-    Ok(Json(app.store.services().await?.into_iter().map(Into::into).collect()))
+pub async fn list_services(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<ServiceResponse>>> {
+    Ok(Json(app.store.services().await?.into_iter().map(|s| ServiceResponse::seen_by(&actor, s)).collect()))
 }
 
 fn id_of(s: &str, what: &str) -> ApiResult<u64> {
@@ -133,10 +142,10 @@ fn id_of(s: &str, what: &str) -> ApiResult<u64> {
     responses((status = 200, body = ServiceResponse), (status = 404, body = Problem)))]
 pub async fn get_service(
     State(app): State<Arc<App>>,
-    _c: Caller,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ServiceResponse>> {
-    Ok(Json(app.service(id_of(&id, "service")?).await?.into()))
+    Ok(Json(ServiceResponse::seen_by(&actor, app.service(id_of(&id, "service")?).await?)))
 }
 
 /// Change a service, or rotate its integration key (`"rotate_key": true`).
@@ -157,7 +166,8 @@ pub async fn update_service(
         integration_key: None,
         escalation_policy: body.escalation_policy.map(Some),
     };
-    Ok(Json(app.update_service(&actor, id, patch, body.rotate_key).await?.into()))
+    let service = app.update_service(&actor, id, patch, body.rotate_key).await?;
+    Ok(Json(ServiceResponse::seen_by(&actor, service)))
 }
 
 #[derive(Serialize, ToSchema)]

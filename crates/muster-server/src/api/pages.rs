@@ -193,10 +193,10 @@ pub async fn list_pages(
     params(("id" = u64, Path)), responses((status = 200, body = PageResponse), (status = 404, body = Problem)))]
 pub async fn get_page(
     State(app): State<Arc<App>>,
-    _c: Caller,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PageResponse>> {
-    let (p, deliveries) = app.page(page_id(&id)?).await?;
+    let (p, deliveries) = app.page(&actor, page_id(&id)?).await?;
     Ok(Json(page_response(p, Some(deliveries))))
 }
 
@@ -347,8 +347,8 @@ pub async fn answer_link_form(
     if !valid {
         return html_page(StatusCode::FORBIDDEN, "This link is not valid", "<p>Ask for a new page.</p>");
     }
-    let p = match app.page(id).await {
-        Ok((p, _)) => p,
+    let p = match app.page_record(id).await {
+        Ok(p) => p,
         Err(e) => return link_error(e.into()),
     };
     let verb = if answer == Answer::Acknowledge { "Acknowledge" } else { "Decline" };

@@ -140,18 +140,18 @@ pub async fn add_contact_method(
     Ok((StatusCode::CREATED, Json(contact_response(method, true))))
 }
 
-/// A user's contact methods (secrets are never shown again).
+/// A user's contact methods (secrets are never shown again; others than the
+/// user and admins see only a webhook's scheme and host, an email's domain).
 #[utoipa::path(get, path = "/api/v1/users/{handle}/contact-methods", tag = "users", security(("bearer" = [])),
     params(("handle" = String, Path)), responses((status = 200, body = [ContactMethodResponse]), (status = 404, body = Problem)))]
 pub async fn list_contact_methods(
     State(app): State<Arc<App>>,
-    _caller: Caller,
+    Caller(actor): Caller,
     Path(handle): Path<String>,
 ) -> ApiResult<Json<Vec<ContactMethodResponse>>> {
     let handle =
         parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
-    app.user(&handle).await?;
-    let methods = app.store.contact_methods(&handle).await?;
+    let methods = app.contact_methods(&actor, &handle).await?;
     Ok(Json(methods.into_iter().map(|c| contact_response(c, false)).collect()))
 }
 

@@ -294,15 +294,15 @@ pub async fn services(
                 .await?
                 .into_iter()
                 .map(|s| ServiceRow {
-                    id: s.id,
-                    name: s.name,
-                    owner: s.owner.map(|h| format!("@{h}")).unwrap_or_default(),
-                    // Integration keys are credentials: only admins see them.
-                    key: if viewer.user.permission == muster_domain::Permission::Admin {
+                    // Integration keys are credentials: only the owner and admins see them.
+                    key: if App::shows_key(&viewer.user.actor(), &s) {
                         s.integration_key.as_str().to_owned()
                     } else {
                         "hidden".to_owned()
                     },
+                    id: s.id,
+                    name: s.name,
+                    owner: s.owner.map(|h| format!("@{h}")).unwrap_or_default(),
                     policy: s
                         .escalation_policy
                         .map(|id| policies.get(&id).cloned().unwrap_or_else(|| id.to_string()))
@@ -536,19 +536,17 @@ pub async fn users(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<
         async {
             let mut rows = Vec::new();
             for u in app.store.users().await? {
-                let may_test =
-                    u.handle == viewer.user.handle || viewer.user.permission == muster_domain::Permission::Admin;
+                let may_test = muster_domain::access::may(
+                    &viewer.user.actor(),
+                    muster_domain::access::Action::ManageContacts,
+                    &muster_domain::access::Standing::user(&u.handle, &viewer.user.actor()),
+                );
                 // Webhook URLs are often credentials: only the person and admins see them.
                 let methods = app
-                    .store
-                    .contact_methods(&u.handle)
+                    .contact_methods(&viewer.user.actor(), &u.handle)
                     .await?
                     .into_iter()
-                    .map(|m| MethodRow {
-                        id: m.id,
-                        kind: m.kind.as_str().to_owned(),
-                        address: if may_test { m.address } else { "(hidden)".to_owned() },
-                    })
+                    .map(|m| MethodRow { id: m.id, kind: m.kind.as_str().to_owned(), address: m.address })
                     .collect();
                 rows.push(UserRow {
                     handle: u.handle.to_string(),
