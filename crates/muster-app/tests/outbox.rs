@@ -114,7 +114,7 @@ async fn a_page_is_not_held_up_by_a_thousand_failing_test_notifications(db: Test
     t.app.engine.run_due().await.unwrap();
     t.app.engine.run_due().await.unwrap();
     assert_eq!(paged.count(), 1, "the page reached carol in the second round");
-    let (_, deliveries) = t.app.page(page.id).await.unwrap();
+    let (_, deliveries) = t.app.page(&t.admin, page.id).await.unwrap();
     assert!(deliveries[0].delivered_at.is_some(), "{deliveries:?}");
     assert!(failing.count() <= 24, "test notifications got only their own slots: {}", failing.count());
 }
@@ -208,10 +208,10 @@ async fn a_page_step_given_up_expires_its_page_with_the_reason_on_the_timeline(d
     let engine = Engine::new(t.app.store.clone(), t.clock.clone(), vec![Arc::new(channel)], settings);
 
     assert_eq!(engine.run_due().await.unwrap(), 1);
-    assert!(t.app.page(page.id).await.unwrap().0.state.is_open(), "one failure: the step is retried");
+    assert!(t.app.page(&t.admin, page.id).await.unwrap().0.state.is_open(), "one failure: the step is retried");
     t.clock.advance(2);
     assert_eq!(engine.run_due().await.unwrap(), 1);
-    let (p, _) = t.app.page(page.id).await.unwrap();
+    let (p, _) = t.app.page(&t.admin, page.id).await.unwrap();
     assert_eq!(p.state, PageState::Expired, "a step that cannot run does not leave its page waiting forever");
     assert!(p.reason.as_deref().is_some_and(|r| r.contains("could not run step 1") && r.contains("schedule")), "{p:?}");
     let events = t.app.store.events(incident.0).await.unwrap();

@@ -132,7 +132,7 @@ impl Action {
             Action::EditIncident => "change the title, summary or priority",
             Action::MoveStatus => "move the status between investigating, identified and monitoring",
             Action::ResolveIncident => "resolve, close or reopen",
-            Action::ManageRoles => "assign or relieve roles, or page someone to take one",
+            Action::ManageRoles => "page someone to take a role, or assign and relieve roles",
             Action::PageForHelp => "page people",
             Action::AddToTimeline => "add to the timeline or link alerts",
             Action::TriageAlerts => "acknowledge, resolve, assess or declare from alerts",
