@@ -22,8 +22,9 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -42,11 +43,9 @@ use muster_app::App;
 /// The whole HTTP surface of a Muster server.
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes();
+    let others = other_routes().into_iter().fold(axum::Router::new(), |r, (path, _, handler)| r.route(path, handler));
     api.merge(web::routes())
-        .route("/healthz", axum::routing::get(healthz))
-        .route("/metrics", axum::routing::get(metrics::metrics))
-        .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
-        .route("/pages/{id}/{action}", axum::routing::get(api::pages::answer_link_form).post(api::pages::answer_link))
+        .merge(others)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is nothing at this path") })
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -55,6 +54,43 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+type Route = (&'static str, Method, MethodRouter<Arc<App>>);
+
+/// The routes neither in the API's document's operations nor in the web's
+/// table: health, metrics, the document itself, the answer links in
+/// notifications.
+fn other_routes() -> Vec<Route> {
+    vec![
+        ("/healthz", Method::GET, get(healthz)),
+        ("/metrics", Method::GET, get(metrics::metrics)),
+        ("/api/v1/openapi.json", Method::GET, get(openapi_json)),
+        ("/pages/{id}/{action}", Method::GET, get(api::pages::answer_link_form)),
+        ("/pages/{id}/{action}", Method::POST, post(api::pages::answer_link)),
+    ]
+}
+
+/// Every route the server answers, as (method, path): the API's from its
+/// OpenAPI document, the web's from its table, and the others. The
+/// route-by-principal test walks this list, so a new route without a row in
+/// its table fails it.
+pub fn route_list() -> Vec<(Method, String)> {
+    let (_, doc) = api::routes();
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            (Method::GET, item.get.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+        ];
+        out.extend(ops.into_iter().filter(|(_, has)| *has).map(|(m, _)| (m, path.clone())));
+    }
+    out.extend(web::listed().into_iter().map(|(m, p)| (m, p.to_owned())));
+    out.extend(other_routes().into_iter().map(|(p, m, _)| (m, p.to_owned())));
+    out
 }
 
 /// The OpenAPI document, built once from the same route list as the router.

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use muster_domain::Permission;
 use muster_store::{Session, User};
 
@@ -30,35 +31,55 @@ pub const SESSION_COOKIE: &str = "muster_session";
 /// (a cookie, not the URL: a link cannot put words in Muster's mouth).
 pub const FLASH_COOKIE: &str = "muster_flash";
 
+/// A web route: its path, method and handler.
+type Route = (&'static str, Method, MethodRouter<Arc<App>>);
+
+/// Every page and form, one row per method: [`routes`] is built from it and
+/// [`listed`] lists it, so the route-by-principal test sees every row.
+fn table() -> Vec<Route> {
+    vec![
+        ("/login", Method::GET, get(auth::login_form)),
+        ("/login", Method::POST, post(auth::login)),
+        ("/logout", Method::POST, post(auth::logout)),
+        ("/static/app.css", Method::GET, get(|| async { asset("text/css", include_str!("../../static/app.css")) })),
+        (
+            "/static/app.js",
+            Method::GET,
+            get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }),
+        ),
+        ("/", Method::GET, get(lists::dashboard)),
+        ("/incidents", Method::POST, post(incident::declare)),
+        ("/incidents/{ref}", Method::GET, get(incident::page)),
+        ("/incidents/{ref}/events", Method::GET, get(live::events)),
+        ("/incidents/{ref}/roles", Method::POST, post(incident::assign)),
+        ("/incidents/{ref}/roles/{id}/relieve", Method::POST, post(incident::relieve)),
+        ("/incidents/{ref}/update", Method::POST, post(incident::update)),
+        ("/incidents/{ref}/pages", Method::POST, post(incident::page_someone)),
+        ("/incidents/{ref}/entries", Method::POST, post(incident::add_entry)),
+        ("/incidents/{ref}/room", Method::POST, post(incident::room)),
+        ("/alerts", Method::GET, get(lists::alerts)),
+        ("/alerts/acknowledge", Method::POST, post(lists::acknowledge_alerts)),
+        ("/alerts/{id}/acknowledge", Method::POST, post(lists::acknowledge_alert)),
+        ("/alerts/{id}/assess", Method::POST, post(lists::assess_alert)),
+        ("/alerts/{id}/declare", Method::POST, post(lists::declare_alert)),
+        ("/alerts/{id}/link", Method::POST, post(lists::link_alert)),
+        ("/services", Method::GET, get(lists::services)),
+        ("/schedules", Method::GET, get(lists::schedules)),
+        ("/schedules/{id}", Method::GET, get(lists::schedule)),
+        ("/policies", Method::GET, get(lists::policies)),
+        ("/users", Method::GET, get(lists::users)),
+        ("/users/{handle}/contact-methods/{id}/test", Method::POST, post(lists::test_contact_method)),
+        ("/me", Method::GET, get(lists::me)),
+    ]
+}
+
 pub fn routes() -> axum::Router<Arc<App>> {
-    axum::Router::new()
-        .route("/login", get(auth::login_form).post(auth::login))
-        .route("/logout", post(auth::logout))
-        .route("/static/app.css", get(|| async { asset("text/css", include_str!("../../static/app.css")) }))
-        .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }))
-        .route("/", get(lists::dashboard))
-        .route("/incidents", post(incident::declare))
-        .route("/incidents/{ref}", get(incident::page))
-        .route("/incidents/{ref}/events", get(live::events))
-        .route("/incidents/{ref}/roles", post(incident::assign))
-        .route("/incidents/{ref}/roles/{id}/relieve", post(incident::relieve))
-        .route("/incidents/{ref}/update", post(incident::update))
-        .route("/incidents/{ref}/pages", post(incident::page_someone))
-        .route("/incidents/{ref}/entries", post(incident::add_entry))
-        .route("/incidents/{ref}/room", post(incident::room))
-        .route("/alerts", get(lists::alerts))
-        .route("/alerts/acknowledge", post(lists::acknowledge_alerts))
-        .route("/alerts/{id}/acknowledge", post(lists::acknowledge_alert))
-        .route("/alerts/{id}/assess", post(lists::assess_alert))
-        .route("/alerts/{id}/declare", post(lists::declare_alert))
-        .route("/alerts/{id}/link", post(lists::link_alert))
-        .route("/services", get(lists::services))
-        .route("/schedules", get(lists::schedules))
-        .route("/schedules/{id}", get(lists::schedule))
-        .route("/policies", get(lists::policies))
-        .route("/users", get(lists::users))
-        .route("/users/{handle}/contact-methods/{id}/test", post(lists::test_contact_method))
-        .route("/me", get(lists::me))
+    table().into_iter().fold(axum::Router::new(), |router, (path, _, handler)| router.route(path, handler))
+}
+
+/// The web's routes as (method, path).
+pub fn listed() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|(path, method, _)| (method, path)).collect()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -140,7 +161,7 @@ impl FromRequestParts<Arc<App>> for Viewer {
                     let text: String = form_urlencoded::parse(format!("f={v}").as_bytes()).next()?.1.into_owned();
                     let (kind, text) = text.split_once(':')?;
                     let text: String = text.chars().take(500).collect();
-                    (!text.is_empty()).then(|| (kind == "error", text))
+                    (!text.is_empty()).then(|| (kind != "notice", text))
                 });
                 Ok(Viewer { user, session, flash })
             }
@@ -278,8 +299,11 @@ pub fn escape(s: &str) -> String {
 /// After a form: back to `to`, with the outcome in a cookie the next page
 /// shows once.
 pub fn back(to: &str, outcome: Result<String, ApiError>) -> Response {
+    // A refusal is an error with its own kind, so that what the page shows
+    // and what a test reads agree on why.
     let (kind, text) = match outcome {
         Ok(notice) => ("notice", notice),
+        Err(e) if e.status == StatusCode::FORBIDDEN => ("forbidden", e.detail),
         Err(e) => ("error", e.detail),
     };
     let mut r = Redirect::to(to).into_response();

@@ -1,0 +1,523 @@
+//! Who may do what, route by route: every route the server answers
+//! (`muster_server::route_list`, the API's from its OpenAPI document, the
+//! web's from its table) × every kind of caller, each cell an expected
+//! allow or deny written once, in `rows()` below. A route without a row
+//! fails the test, and so does a row for a route that is gone.
+//!
+//! Each row runs on a fresh server with the same cast: refusals first, then
+//! the callers who may, so that a change one of them makes (closing an
+//! incident) cannot hide a refusal. Refused means 401 for the anonymous API
+//! caller, 403 with a problem naming who may for the others; on the web, a
+//! redirect to sign in, a 403 page, or a form sent back with a refusal.
+//! Allowed means the request got past authorization: no 401 or 403, and no
+//! server error.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{ADMIN_TOKEN, TestServer};
+use muster_app::Clock;
+use muster_store::Session;
+use muster_store::testing::Backend;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum P {
+    Anonymous,
+    Viewer,
+    /// A responder with no role anywhere, owning nothing.
+    Responder,
+    /// The incident manager of INC-1, the incident the paths name.
+    Im,
+    /// The incident manager of INC-2.
+    OtherIm,
+    /// The owner of the service the paths name.
+    Owner,
+    /// In the rotation of the schedule the paths name.
+    Member,
+    /// The user the `{handle}` paths name.
+    TheUser,
+    Admin,
+}
+
+use P::*;
+
+const CAST: [P; 9] = [Anonymous, Viewer, Responder, Im, OtherIm, Owner, Member, TheUser, Admin];
+const EVERYONE: &[P] = &CAST;
+const SIGNED_IN: &[P] = &[Viewer, Responder, Im, OtherIm, Owner, Member, TheUser, Admin];
+const WRITERS: &[P] = &[Responder, Im, OtherIm, Owner, Member, TheUser, Admin];
+const NOBODY: &[P] = &[];
+
+impl P {
+    fn handle(self) -> Option<&'static str> {
+        Some(match self {
+            Anonymous => return None,
+            Viewer => "vic",
+            Responder => "rita",
+            Im => "ian",
+            OtherIm => "olga",
+            Owner => "owen",
+            Member => "mia",
+            TheUser => "sam",
+            Admin => "admin",
+        })
+    }
+}
+
+/// What the cast's requests refer to, made fresh for each row.
+struct World {
+    tokens: Vec<(P, String)>,
+    service_key: String,
+    alert: u64,
+    page: u64,
+    scribe_assignment: u64,
+    contact_method: u64,
+    impact_matrix: Value,
+    required_roles: Value,
+}
+
+impl World {
+    fn token(&self, p: P) -> Option<&str> {
+        self.tokens.iter().find(|(q, _)| *q == p).map(|(_, t)| t.as_str())
+    }
+}
+
+enum Body {
+    None,
+    Json(fn(&World) -> Value),
+    Form(fn(&World) -> Vec<(&'static str, String)>),
+}
+
+struct Row {
+    method: Method,
+    path: &'static str,
+    allowed: &'static [P],
+    body: Body,
+}
+
+fn row(method: Method, path: &'static str, allowed: &'static [P], body: Body) -> Row {
+    Row { method, path, allowed, body }
+}
+
+fn rows() -> Vec<Row> {
+    use Body::{Form, Json};
+    let none = || Body::None;
+    let (get, post, patch, put, delete) = (Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE);
+    vec![
+        // Users, tokens, contact methods: the user themself and admins.
+        row(get.clone(), "/api/v1/users", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/users",
+            &[Admin],
+            Json(|_| json!({"handle": "newbie", "name": "New", "email": "newbie@example.com"})),
+        ),
+        row(get.clone(), "/api/v1/users/{handle}", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/me", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/users/{handle}/tokens", &[TheUser, Admin], Json(|_| json!({}))),
+        row(
+            post.clone(),
+            "/api/v1/users/{handle}/password",
+            &[TheUser, Admin],
+            Json(|_| json!({"password": "correct horse battery"})),
+        ),
+        row(get.clone(), "/api/v1/users/{handle}/contact-methods", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/users/{handle}/contact-methods",
+            &[TheUser, Admin],
+            Json(|_| json!({"kind": "email", "address": "sam.other@example.com"})),
+        ),
+        row(post.clone(), "/api/v1/users/{handle}/contact-methods/{id}/test", &[TheUser, Admin], Json(|_| json!({}))),
+        row(get.clone(), "/api/v1/users/{handle}/notification-rules", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/users/{handle}/notification-rules",
+            &[TheUser, Admin],
+            Json(|w| json!({"contact_method": w.contact_method, "delay_seconds": 60})),
+        ),
+        row(get.clone(), "/api/v1/users/{handle}/calendar.ics", SIGNED_IN, none()),
+        // Settings and custom roles: admins.
+        row(get.clone(), "/api/v1/roles", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/roles", &[Admin], Json(|_| json!({"key": "liaison", "name": "Liaison"}))),
+        row(get.clone(), "/api/v1/settings/required-roles", SIGNED_IN, none()),
+        row(put.clone(), "/api/v1/settings/required-roles", &[Admin], Json(|w| w.required_roles.clone())),
+        row(get.clone(), "/api/v1/settings/impact-matrix", SIGNED_IN, none()),
+        row(put.clone(), "/api/v1/settings/impact-matrix", &[Admin], Json(|w| w.impact_matrix.clone())),
+        row(get.clone(), "/api/v1/jobs", &[Admin], none()),
+        // Incidents: anyone declares and writes; the incident managers
+        // (and admins) change it; a tech lead would move its status.
+        row(get.clone(), "/api/v1/incidents", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/incidents", WRITERS, Json(|_| json!({"title": "Checkout down", "priority": "P2"}))),
+        row(get.clone(), "/api/v1/incidents/{ref}", SIGNED_IN, none()),
+        row(patch.clone(), "/api/v1/incidents/{ref}", &[Im, Admin], Json(|_| json!({"priority": "P4"}))),
+        row(get.clone(), "/api/v1/incidents/{ref}/roles", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/incidents/{ref}/roles",
+            &[Im, Admin],
+            Json(|_| json!({"role": "tech_lead", "user": "pat"})),
+        ),
+        row(delete.clone(), "/api/v1/incidents/{ref}/roles/{id}", &[Im, Admin], none()),
+        row(get.clone(), "/api/v1/incidents/{ref}/timeline", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/incidents/{ref}/timeline", WRITERS, Json(|_| json!({"kind": "note", "text": "x"}))),
+        row(post.clone(), "/api/v1/incidents/{ref}/alerts", WRITERS, Json(|w| json!({"alert_id": w.alert}))),
+        row(get.clone(), "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/incidents/{ref}/pages",
+            &[Im, Admin],
+            Json(|_| json!({"target": {"user": "pat"}, "message": "need a hand"})),
+        ),
+        // Pages: those it notified and whoever is in charge answer it.
+        row(get.clone(), "/api/v1/pages", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/pages/{id}", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/pages/{id}/acknowledge", &[Im, Admin], Json(|_| json!({}))),
+        // Declining is for the people it notified only (here @pat, none of
+        // the cast): nobody declines on someone else's behalf.
+        row(post.clone(), "/api/v1/pages/{id}/decline", NOBODY, Json(|_| json!({}))),
+        // Services: anyone creates one; its owner and admins change it.
+        row(get.clone(), "/api/v1/services", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/services", WRITERS, Json(|_| json!({"name": "search"}))),
+        row(get.clone(), "/api/v1/services/{id}", SIGNED_IN, none()),
+        row(patch.clone(), "/api/v1/services/{id}", &[Owner, Admin], Json(|_| json!({"rotate_key": true}))),
+        // Alerts: any responder triages.
+        row(get.clone(), "/api/v1/alerts", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/alerts/{id}", SIGNED_IN, none()),
+        row(post.clone(), "/api/v1/alerts/{id}/acknowledge", WRITERS, Json(|_| json!({}))),
+        row(post.clone(), "/api/v1/alerts/{id}/resolve", WRITERS, Json(|_| json!({}))),
+        row(post.clone(), "/api/v1/alerts/{id}/assess", WRITERS, Json(|_| json!({"customer_impact": "some"}))),
+        row(post.clone(), "/api/v1/alerts/{id}/declare", WRITERS, Json(|_| json!({}))),
+        // Ingest: the integration key is the credential, whoever sends it.
+        row(
+            post.clone(),
+            "/api/v1/integrations/alertmanager/{integration_key}",
+            EVERYONE,
+            Json(|_| {
+                json!({"version": "4", "status": "firing", "receiver": "muster", "groupKey": "{}:{}",
+                       "alerts": [{"status": "firing", "labels": {"alertname": "Down"}, "annotations": {},
+                                   "startsAt": "2026-11-27T10:00:00Z", "fingerprint": "abc"}]})
+            }),
+        ),
+        row(
+            post.clone(),
+            "/api/v1/integrations/generic/{integration_key}",
+            EVERYONE,
+            Json(|_| json!({"summary": "5xx", "severity": "error", "dedup_key": "g"})),
+        ),
+        row(
+            post.clone(),
+            "/v2/enqueue",
+            EVERYONE,
+            Json(|w| {
+                json!({"routing_key": w.service_key, "event_action": "trigger", "dedup_key": "pd",
+                       "payload": {"summary": "slow", "source": "lb", "severity": "warning"}})
+            }),
+        ),
+        row(
+            post.clone(),
+            "/v2/change/enqueue",
+            EVERYONE,
+            Json(|w| json!({"routing_key": w.service_key, "payload": {"summary": "deploy v2", "source": "ci"}})),
+        ),
+        // Schedules and policies: admins; members add overrides.
+        row(get.clone(), "/api/v1/schedules", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/schedules",
+            &[Admin],
+            Json(|_| {
+                json!({"name": "Secondary", "time_zone": "UTC", "layers": [
+                    {"rotation": {"users": ["mia"], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]})
+            }),
+        ),
+        row(get.clone(), "/api/v1/schedules/{id}", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/schedules/{id}/on-call", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/schedules/{id}/shifts", SIGNED_IN, none()),
+        row(get.clone(), "/api/v1/schedules/{id}/calendar.ics", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/schedules/{id}/overrides",
+            &[Member, Admin],
+            Json(|_| json!({"user": "pat", "start": "2026-12-02T10:00:00Z", "end": "2026-12-02T12:00:00Z"})),
+        ),
+        row(get.clone(), "/api/v1/escalation-policies", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/api/v1/escalation-policies",
+            &[Admin],
+            Json(|_| json!({"name": "Other", "steps": [{"delay_seconds": 0, "targets": [{"user": "mia"}]}]})),
+        ),
+        row(get.clone(), "/api/v1/escalation-policies/{id}", SIGNED_IN, none()),
+        // Outside the API's operations.
+        row(get.clone(), "/healthz", EVERYONE, none()),
+        row(get.clone(), "/metrics", EVERYONE, none()),
+        row(get.clone(), "/api/v1/openapi.json", EVERYONE, none()),
+        // An answer link works by its signature alone: without one, nobody.
+        row(get.clone(), "/pages/{id}/{action}", NOBODY, none()),
+        row(post.clone(), "/pages/{id}/{action}", NOBODY, Form(|_| vec![])),
+        // The web: pages for everyone signed in, forms by the same rules.
+        row(get.clone(), "/login", EVERYONE, none()),
+        row(
+            post.clone(),
+            "/login",
+            EVERYONE,
+            Form(|_| vec![("handle", "nobody".into()), ("password", "wrong".into())]),
+        ),
+        row(post.clone(), "/logout", SIGNED_IN, Form(|_| vec![])),
+        row(get.clone(), "/static/app.css", EVERYONE, none()),
+        row(get.clone(), "/static/app.js", EVERYONE, none()),
+        row(get.clone(), "/", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/incidents",
+            WRITERS,
+            Form(|_| vec![("title", "Search slow".into()), ("priority", "P3".into())]),
+        ),
+        row(get.clone(), "/incidents/{ref}", SIGNED_IN, none()),
+        row(get.clone(), "/incidents/{ref}/events", SIGNED_IN, none()),
+        row(
+            post.clone(),
+            "/incidents/{ref}/roles",
+            &[Im, Admin],
+            Form(|_| vec![("role", "tech_lead".into()), ("user", "pat".into())]),
+        ),
+        row(post.clone(), "/incidents/{ref}/roles/{id}/relieve", &[Im, Admin], Form(|_| vec![])),
+        row(
+            post.clone(),
+            "/incidents/{ref}/update",
+            &[Im, Admin],
+            Form(|_| vec![("status", "resolved".into()), ("was_status", "investigating".into())]),
+        ),
+        row(
+            post.clone(),
+            "/incidents/{ref}/pages",
+            &[Im, Admin],
+            Form(|_| vec![("target", "user:pat".into()), ("message", "need a hand".into())]),
+        ),
+        row(
+            post.clone(),
+            "/incidents/{ref}/entries",
+            WRITERS,
+            Form(|_| vec![("kind", "note".into()), ("text", "x".into())]),
+        ),
+        row(post.clone(), "/incidents/{ref}/room", &[Im, Admin], Form(|_| vec![("line", "/priority P4".into())])),
+        row(get.clone(), "/alerts", SIGNED_IN, none()),
+        row(post.clone(), "/alerts/acknowledge", WRITERS, Form(|w| vec![("alert", w.alert.to_string())])),
+        row(post.clone(), "/alerts/{id}/acknowledge", WRITERS, Form(|_| vec![])),
+        row(post.clone(), "/alerts/{id}/assess", WRITERS, Form(|_| vec![("customer_impact", "some".into())])),
+        row(post.clone(), "/alerts/{id}/declare", WRITERS, Form(|_| vec![])),
+        row(post.clone(), "/alerts/{id}/link", WRITERS, Form(|_| vec![("incident", "INC-1".into())])),
+        row(get.clone(), "/services", SIGNED_IN, none()),
+        row(get.clone(), "/schedules", SIGNED_IN, none()),
+        row(get.clone(), "/schedules/{id}", SIGNED_IN, none()),
+        row(get.clone(), "/policies", SIGNED_IN, none()),
+        row(get.clone(), "/users", SIGNED_IN, none()),
+        row(post.clone(), "/users/{handle}/contact-methods/{id}/test", &[TheUser, Admin], Form(|_| vec![])),
+        row(get, "/me", SIGNED_IN, none()),
+    ]
+}
+
+/// The cast, the incidents, the service, its alert, the schedule, the
+/// policy, a page and a contact method every row's paths refer to.
+async fn world(server: &TestServer) -> World {
+    let mut tokens = vec![(Admin, ADMIN_TOKEN.to_owned())];
+    for (p, permission) in [
+        (Viewer, "viewer"),
+        (Responder, "responder"),
+        (Im, "responder"),
+        (OtherIm, "responder"),
+        (Owner, "responder"),
+        (Member, "responder"),
+        (TheUser, "responder"),
+    ] {
+        tokens.push((p, server.user(p.handle().unwrap(), permission).await));
+    }
+    // Someone who is paged and holds a role, but is none of the cast.
+    server.user("pat", "responder").await;
+    let declare = |im: &str| json!({"title": "Payments down", "priority": "P1", "incident_manager": im});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("ian")).await.ok(201);
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("olga")).await.ok(201);
+    let scribe = server.post(ADMIN_TOKEN, "/api/v1/incidents/1/roles", json!({"role": "scribe", "user": "pat"})).await;
+    let scribe_assignment = scribe.ok(201)["id"].as_u64().unwrap();
+    let service = server.service("payments", json!({"owner": "owen"})).await;
+    let service_key = service["integration_key"].as_str().unwrap().to_owned();
+    let alert = json!({"summary": "5xx", "severity": "error", "dedup_key": "first"});
+    server.ingest(&format!("/api/v1/integrations/generic/{service_key}"), &alert).await.ok(202);
+    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts").await;
+    let alert = alerts.ok(200)[0]["id"].as_u64().unwrap();
+    let schedule = json!({"name": "Primary", "time_zone": "UTC", "layers": [
+        {"rotation": {"users": ["mia"], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]});
+    server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201);
+    let policy = json!({"name": "Payments", "steps": [{"delay_seconds": 0, "targets": [{"schedule": 1}]}]});
+    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201);
+    let page = json!({"target": {"user": "pat"}, "message": "need the payments expert"});
+    let page = server.post(ADMIN_TOKEN, "/api/v1/incidents/1/pages", page).await.ok(201)["id"].as_u64().unwrap();
+    let method = json!({"kind": "email", "address": "sam@example.com"});
+    let contact_method =
+        server.post(ADMIN_TOKEN, "/api/v1/users/sam/contact-methods", method).await.ok(201)["id"].as_u64().unwrap();
+    let impact_matrix = server.get(ADMIN_TOKEN, "/api/v1/settings/impact-matrix").await.ok(200).clone();
+    let required_roles = server.get(ADMIN_TOKEN, "/api/v1/settings/required-roles").await.ok(200).clone();
+    // A web session for each of the cast, as signing in would make it.
+    for p in CAST.iter().filter_map(|p| p.handle()) {
+        let session = Session {
+            id_hash: muster_app::tokens::hash_token(&format!("session-{p}")),
+            user: p.parse().unwrap(),
+            csrf: format!("csrf-{p}"),
+            created_at: server.app.clock.now(),
+            expires_at: server.app.clock.now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap(),
+        };
+        server.app.store.create_session(&session).await.unwrap();
+    }
+    World { tokens, service_key, alert, page, scribe_assignment, contact_method, impact_matrix, required_roles }
+}
+
+/// The row's path with its parameters filled in from the world.
+fn concrete(path: &str, w: &World) -> String {
+    let id = if path.contains("/roles/{id}") {
+        w.scribe_assignment.to_string()
+    } else if path.contains("contact-methods/{id}") {
+        w.contact_method.to_string()
+    } else if path.starts_with("/api/v1/alerts/") || path.starts_with("/alerts/") {
+        w.alert.to_string()
+    } else if path.contains("pages/{id}") {
+        w.page.to_string()
+    } else {
+        "1".to_owned()
+    };
+    let mut out = path
+        .replace("{ref}", "INC-1")
+        .replace("{handle}", "sam")
+        .replace("{integration_key}", &w.service_key)
+        .replace("{action}", "ack")
+        .replace("{id}", &id);
+    if path.starts_with("/pages/") {
+        out.push_str("?user=pat&sig=forged");
+    }
+    if out.ends_with("/shifts") || out.ends_with(".ics") {
+        out.push_str("?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z");
+    }
+    out
+}
+
+/// Whether a response says the caller was turned away, and why not if not.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Allowed(u16),
+    Refused(u16),
+}
+
+async fn call(server: &TestServer, w: &World, r: &Row, who: P) -> Outcome {
+    let web = !r.path.starts_with("/api/") && !r.path.starts_with("/v2/") && !r.path.starts_with("/pages/");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let url = format!("{}{}", server.url, concrete(r.path, w));
+    let mut req = client.request(r.method.clone(), &url);
+    if let Some(h) = who.handle() {
+        if web {
+            req = req.header("cookie", format!("muster_session=session-{h}"));
+        } else if !r.path.contains("{integration_key}") && !r.path.starts_with("/v2/") {
+            req = req.bearer_auth(w.token(who).unwrap());
+        }
+    }
+    req = match &r.body {
+        Body::None => req,
+        Body::Json(f) => req.json(&f(w)),
+        Body::Form(f) => {
+            let mut fields = f(w);
+            match (who.handle(), r.path) {
+                (_, "/login") => {
+                    req = req.header("cookie", "muster_login=login-csrf");
+                    fields.push(("csrf", "login-csrf".into()));
+                }
+                (Some(h), _) => fields.push(("csrf", format!("csrf-{h}"))),
+                (None, _) => {}
+            }
+            req.form(&fields)
+        }
+    };
+    let resp = req.send().await.expect("the server answers");
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let flash: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("muster_flash=forbidden"))
+        .map(str::to_owned)
+        .collect();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    // A live stream never ends: its headers are the answer.
+    let body = if r.path.ends_with("/events") { String::new() } else { resp.text().await.unwrap_or_default() };
+    assert!(status < 500, "{} {} as {who:?}: {status} {body}", r.method, r.path);
+    if r.path == "/login" {
+        // Signing in is for everyone: a wrong password is not a refusal.
+        return if status == 403 { Outcome::Refused(status) } else { Outcome::Allowed(status) };
+    }
+    if web && status == 303 && location.starts_with("/login") && who == Anonymous {
+        return Outcome::Refused(401);
+    }
+    if !flash.is_empty() {
+        return Outcome::Refused(403);
+    }
+    if status == 401 || status == 403 {
+        if !web && !r.path.starts_with("/pages/") {
+            assert_eq!(content_type, "application/problem+json", "{} {}: {body}", r.method, r.path);
+            if status == 403 {
+                assert!(
+                    body.contains(" may ") || body.contains("viewer"),
+                    "{} {} as {who:?}: a refusal says who may: {body}",
+                    r.method,
+                    r.path
+                );
+            }
+        }
+        return Outcome::Refused(status);
+    }
+    Outcome::Allowed(status)
+}
+
+async fn every_route_lets_in_exactly_the_callers_its_row_names(backend: Backend) {
+    let table = rows();
+    let listed: BTreeSet<(String, String)> =
+        muster_server::route_list().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
+    let written: BTreeSet<(String, String)> = table.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
+    let missing: Vec<_> = listed.difference(&written).collect();
+    let gone: Vec<_> = written.difference(&listed).collect();
+    assert!(missing.is_empty(), "routes without a row in the access table: {missing:?}");
+    assert!(gone.is_empty(), "rows for routes that do not exist: {gone:?}");
+    assert_eq!(written.len(), table.len(), "a route has two rows");
+
+    let mut wrong = Vec::new();
+    for r in &table {
+        let Some(server) = TestServer::start(backend).await else { return };
+        let w = world(&server).await;
+        let (allowed, refused): (Vec<P>, Vec<P>) = CAST.iter().partition(|p| r.allowed.contains(p));
+        for who in refused.into_iter().chain(allowed) {
+            let outcome = call(&server, &w, r, who).await;
+            let expected_allowed = r.allowed.contains(&who);
+            if matches!(outcome, Outcome::Allowed(_)) != expected_allowed {
+                wrong.push(format!(
+                    "{} {} as {who:?}: expected {}, got {outcome:?}",
+                    r.method,
+                    r.path,
+                    if expected_allowed { "allowed" } else { "refused" }
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} cells differ from the table:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_lets_in_exactly_the_callers_its_row_names_on_sqlite() {
+    every_route_lets_in_exactly_the_callers_its_row_names(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_lets_in_exactly_the_callers_its_row_names_on_postgres() {
+    every_route_lets_in_exactly_the_callers_its_row_names(Backend::Postgres).await;
+}
