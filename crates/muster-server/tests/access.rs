@@ -52,7 +52,8 @@ const WRITERS: &[P] = &[Responder, Im, OtherIm, Owner, Member, TheUser, Admin];
 const NOBODY: &[P] = &[];
 
 impl P {
-    fn handle(self) -> Option<&'static str> {
+    /// The caller's handle stem; each row's world adds its number.
+    fn stem(self) -> Option<&'static str> {
         Some(match self {
             Anonymous => return None,
             Viewer => "vic",
@@ -67,9 +68,15 @@ impl P {
     }
 }
 
-/// What the cast's requests refer to, made fresh for each row.
+/// What the cast's requests refer to, made fresh for each row: row `n`'s
+/// cast is @vic{n}, @rita{n}, ... (the admin is the same for all).
 struct World {
+    n: usize,
     tokens: Vec<(P, String)>,
+    incident: u64,
+    service: u64,
+    schedule: u64,
+    policy: u64,
     service_key: String,
     alert: u64,
     page: u64,
@@ -80,6 +87,18 @@ struct World {
 }
 
 impl World {
+    fn handle(&self, p: P) -> Option<String> {
+        match p {
+            Admin => Some("admin".to_owned()),
+            p => p.stem().map(|s| format!("{s}{}", self.n)),
+        }
+    }
+
+    /// Someone paged and holding a role who is none of the cast.
+    fn pat(&self) -> String {
+        format!("pat{}", self.n)
+    }
+
     fn token(&self, p: P) -> Option<&str> {
         self.tokens.iter().find(|(q, _)| *q == p).map(|(_, t)| t.as_str())
     }
@@ -113,7 +132,7 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/api/v1/users",
             &[Admin],
-            Json(|_| json!({"handle": "newbie", "name": "New", "email": "newbie@example.com"})),
+            Json(|w| json!({"handle": format!("newbie{}", w.n), "name": "New", "email": "newbie@example.com"})),
         ),
         row(get.clone(), "/api/v1/users/{handle}", SIGNED_IN, none()),
         row(get.clone(), "/api/v1/me", SIGNED_IN, none()),
@@ -142,7 +161,12 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/users/{handle}/calendar.ics", SIGNED_IN, none()),
         // Settings and custom roles: admins.
         row(get.clone(), "/api/v1/roles", SIGNED_IN, none()),
-        row(post.clone(), "/api/v1/roles", &[Admin], Json(|_| json!({"key": "liaison", "name": "Liaison"}))),
+        row(
+            post.clone(),
+            "/api/v1/roles",
+            &[Admin],
+            Json(|w| json!({"key": format!("liaison{}", w.n), "name": "Liaison"})),
+        ),
         row(get.clone(), "/api/v1/settings/required-roles", SIGNED_IN, none()),
         row(put.clone(), "/api/v1/settings/required-roles", &[Admin], Json(|w| w.required_roles.clone())),
         row(get.clone(), "/api/v1/settings/impact-matrix", SIGNED_IN, none()),
@@ -159,7 +183,7 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/api/v1/incidents/{ref}/roles",
             &[Im, Admin],
-            Json(|_| json!({"role": "tech_lead", "user": "pat"})),
+            Json(|w| json!({"role": "tech_lead", "user": w.pat()})),
         ),
         row(delete.clone(), "/api/v1/incidents/{ref}/roles/{id}", &[Im, Admin], none()),
         row(get.clone(), "/api/v1/incidents/{ref}/timeline", SIGNED_IN, none()),
@@ -170,7 +194,7 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/api/v1/incidents/{ref}/pages",
             &[Im, Admin],
-            Json(|_| json!({"target": {"user": "pat"}, "message": "need a hand"})),
+            Json(|w| json!({"target": {"user": w.pat()}, "message": "need a hand"})),
         ),
         // Pages: those it notified and whoever is in charge answer it.
         row(get.clone(), "/api/v1/pages", SIGNED_IN, none()),
@@ -181,7 +205,7 @@ fn rows() -> Vec<Row> {
         row(post.clone(), "/api/v1/pages/{id}/decline", NOBODY, Json(|_| json!({}))),
         // Services: anyone creates one; its owner and admins change it.
         row(get.clone(), "/api/v1/services", SIGNED_IN, none()),
-        row(post.clone(), "/api/v1/services", WRITERS, Json(|_| json!({"name": "search"}))),
+        row(post.clone(), "/api/v1/services", WRITERS, Json(|w| json!({"name": format!("search-{}", w.n)}))),
         row(get.clone(), "/api/v1/services/{id}", SIGNED_IN, none()),
         row(patch.clone(), "/api/v1/services/{id}", &[Owner, Admin], Json(|_| json!({"rotate_key": true}))),
         // Alerts: any responder triages.
@@ -229,9 +253,9 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/api/v1/schedules",
             &[Admin],
-            Json(|_| {
-                json!({"name": "Secondary", "time_zone": "UTC", "layers": [
-                    {"rotation": {"users": ["mia"], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]})
+            Json(|w| {
+                json!({"name": format!("Secondary {}", w.n), "time_zone": "UTC", "layers": [
+                    {"rotation": {"users": [w.handle(Member)], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]})
             }),
         ),
         row(get.clone(), "/api/v1/schedules/{id}", SIGNED_IN, none()),
@@ -242,14 +266,16 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/api/v1/schedules/{id}/overrides",
             &[Member, Admin],
-            Json(|_| json!({"user": "pat", "start": "2026-12-02T10:00:00Z", "end": "2026-12-02T12:00:00Z"})),
+            Json(|w| json!({"user": w.pat(), "start": "2026-12-02T10:00:00Z", "end": "2026-12-02T12:00:00Z"})),
         ),
         row(get.clone(), "/api/v1/escalation-policies", SIGNED_IN, none()),
         row(
             post.clone(),
             "/api/v1/escalation-policies",
             &[Admin],
-            Json(|_| json!({"name": "Other", "steps": [{"delay_seconds": 0, "targets": [{"user": "mia"}]}]})),
+            Json(
+                |w| json!({"name": format!("Other {}", w.n), "steps": [{"delay_seconds": 0, "targets": [{"user": w.handle(Member)}]}]}),
+            ),
         ),
         row(get.clone(), "/api/v1/escalation-policies/{id}", SIGNED_IN, none()),
         // Outside the API's operations.
@@ -283,7 +309,7 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/incidents/{ref}/roles",
             &[Im, Admin],
-            Form(|_| vec![("role", "tech_lead".into()), ("user", "pat".into())]),
+            Form(|w| vec![("role", "tech_lead".into()), ("user", w.pat())]),
         ),
         row(post.clone(), "/incidents/{ref}/roles/{id}/relieve", &[Im, Admin], Form(|_| vec![])),
         row(
@@ -296,7 +322,7 @@ fn rows() -> Vec<Row> {
             post.clone(),
             "/incidents/{ref}/pages",
             &[Im, Admin],
-            Form(|_| vec![("target", "user:pat".into()), ("message", "need a hand".into())]),
+            Form(|w| vec![("target", format!("user:{}", w.pat())), ("message", "need a hand".into())]),
         ),
         row(
             post.clone(),
@@ -310,7 +336,7 @@ fn rows() -> Vec<Row> {
         row(post.clone(), "/alerts/{id}/acknowledge", WRITERS, Form(|_| vec![])),
         row(post.clone(), "/alerts/{id}/assess", WRITERS, Form(|_| vec![("customer_impact", "some".into())])),
         row(post.clone(), "/alerts/{id}/declare", WRITERS, Form(|_| vec![])),
-        row(post.clone(), "/alerts/{id}/link", WRITERS, Form(|_| vec![("incident", "INC-1".into())])),
+        row(post.clone(), "/alerts/{id}/link", WRITERS, Form(|w| vec![("incident", format!("INC-{}", w.incident))])),
         row(get.clone(), "/services", SIGNED_IN, none()),
         row(get.clone(), "/schedules", SIGNED_IN, none()),
         row(get.clone(), "/schedules/{id}", SIGNED_IN, none()),
@@ -322,9 +348,23 @@ fn rows() -> Vec<Row> {
 }
 
 /// The cast, the incidents, the service, its alert, the schedule, the
-/// policy, a page and a contact method every row's paths refer to.
-async fn world(server: &TestServer) -> World {
-    let mut tokens = vec![(Admin, ADMIN_TOKEN.to_owned())];
+/// policy, a page and a contact method row `n`'s paths refer to.
+async fn world(server: &TestServer, n: usize) -> World {
+    let mut w = World {
+        n,
+        tokens: vec![(Admin, ADMIN_TOKEN.to_owned())],
+        incident: 0,
+        service: 0,
+        schedule: 0,
+        policy: 0,
+        service_key: String::new(),
+        alert: 0,
+        page: 0,
+        scribe_assignment: 0,
+        contact_method: 0,
+        impact_matrix: Value::Null,
+        required_roles: Value::Null,
+    };
     for (p, permission) in [
         (Viewer, "viewer"),
         (Responder, "responder"),
@@ -334,50 +374,70 @@ async fn world(server: &TestServer) -> World {
         (Member, "responder"),
         (TheUser, "responder"),
     ] {
-        tokens.push((p, server.user(p.handle().unwrap(), permission).await));
+        let token = server.user(&w.handle(p).unwrap(), permission).await;
+        w.tokens.push((p, token));
     }
-    // Someone who is paged and holds a role, but is none of the cast.
-    server.user("pat", "responder").await;
+    let (pat, im, other_im, owner, member, the_user) = (
+        w.pat(),
+        w.handle(Im).unwrap(),
+        w.handle(OtherIm).unwrap(),
+        w.handle(Owner).unwrap(),
+        w.handle(Member).unwrap(),
+        w.handle(TheUser).unwrap(),
+    );
+    server.user(&pat, "responder").await;
     let declare = |im: &str| json!({"title": "Payments down", "priority": "P1", "incident_manager": im});
-    server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("ian")).await.ok(201);
-    server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("olga")).await.ok(201);
-    let scribe = server.post(ADMIN_TOKEN, "/api/v1/incidents/1/roles", json!({"role": "scribe", "user": "pat"})).await;
-    let scribe_assignment = scribe.ok(201)["id"].as_u64().unwrap();
-    let service = server.service("payments", json!({"owner": "owen"})).await;
-    let service_key = service["integration_key"].as_str().unwrap().to_owned();
-    let alert = json!({"summary": "5xx", "severity": "error", "dedup_key": "first"});
-    server.ingest(&format!("/api/v1/integrations/generic/{service_key}"), &alert).await.ok(202);
-    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts").await;
-    let alert = alerts.ok(200)[0]["id"].as_u64().unwrap();
-    let schedule = json!({"name": "Primary", "time_zone": "UTC", "layers": [
-        {"rotation": {"users": ["mia"], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]});
-    server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201);
-    let policy = json!({"name": "Payments", "steps": [{"delay_seconds": 0, "targets": [{"schedule": 1}]}]});
-    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201);
-    let page = json!({"target": {"user": "pat"}, "message": "need the payments expert"});
-    let page = server.post(ADMIN_TOKEN, "/api/v1/incidents/1/pages", page).await.ok(201)["id"].as_u64().unwrap();
-    let method = json!({"kind": "email", "address": "sam@example.com"});
-    let contact_method =
-        server.post(ADMIN_TOKEN, "/api/v1/users/sam/contact-methods", method).await.ok(201)["id"].as_u64().unwrap();
-    let impact_matrix = server.get(ADMIN_TOKEN, "/api/v1/settings/impact-matrix").await.ok(200).clone();
-    let required_roles = server.get(ADMIN_TOKEN, "/api/v1/settings/required-roles").await.ok(200).clone();
+    let incident = server.post(ADMIN_TOKEN, "/api/v1/incidents", declare(&im)).await;
+    w.incident = incident.ok(201)["number"].as_u64().unwrap();
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", declare(&other_im)).await.ok(201);
+    let r = w.incident;
+    let scribe =
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), json!({"role": "scribe", "user": pat})).await;
+    w.scribe_assignment = scribe.ok(201)["id"].as_u64().unwrap();
+    let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
+    w.service = service["id"].as_u64().unwrap();
+    w.service_key = service["integration_key"].as_str().unwrap().to_owned();
+    let dedup = format!("first-{n}");
+    let alert = json!({"summary": "5xx", "severity": "error", "dedup_key": dedup});
+    server.ingest(&format!("/api/v1/integrations/generic/{}", w.service_key), &alert).await.ok(202);
+    let alerts = server.get(ADMIN_TOKEN, &format!("/api/v1/alerts?service={}", w.service)).await;
+    w.alert = alerts.ok(200)[0]["id"].as_u64().expect("the alert was stored");
+    let schedule = json!({"name": format!("Primary {n}"), "time_zone": "UTC", "layers": [
+        {"rotation": {"users": [member], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]});
+    w.schedule = server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201)["id"].as_u64().unwrap();
+    let policy = json!({"name": format!("Payments {n}"), "steps": [{"delay_seconds": 0, "targets": [{"schedule": w.schedule}]}]});
+    w.policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201)["id"].as_u64().unwrap();
+    let page = json!({"target": {"user": pat}, "message": "need the payments expert"});
+    let page = server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/pages"), page).await;
+    w.page = page.ok(201)["id"].as_u64().unwrap();
+    let method = json!({"kind": "email", "address": format!("{the_user}@example.com")});
+    let method = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/contact-methods"), method).await;
+    w.contact_method = method.ok(201)["id"].as_u64().unwrap();
+    w.impact_matrix = server.get(ADMIN_TOKEN, "/api/v1/settings/impact-matrix").await.ok(200).clone();
+    w.required_roles = server.get(ADMIN_TOKEN, "/api/v1/settings/required-roles").await.ok(200).clone();
     // A web session for each of the cast, as signing in would make it.
-    for p in CAST.iter().filter_map(|p| p.handle()) {
+    for p in CAST {
+        let Some(h) = w.handle(p) else { continue };
         let session = Session {
-            id_hash: muster_app::tokens::hash_token(&format!("session-{p}")),
-            user: p.parse().unwrap(),
-            csrf: format!("csrf-{p}"),
+            id_hash: muster_app::tokens::hash_token(&format!("session-{h}")),
+            user: h.parse().unwrap(),
+            csrf: format!("csrf-{h}"),
             created_at: server.app.clock.now(),
             expires_at: server.app.clock.now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap(),
         };
-        server.app.store.create_session(&session).await.unwrap();
+        if server.app.store.create_session(&session).await.is_err() {
+            // The admin's session from an earlier row is still good.
+            assert_eq!(p, Admin);
+        }
     }
-    World { tokens, service_key, alert, page, scribe_assignment, contact_method, impact_matrix, required_roles }
+    w
 }
 
 /// The row's path with its parameters filled in from the world.
 fn concrete(path: &str, w: &World) -> String {
-    let id = if path.contains("/roles/{id}") {
+    let id = if !path.contains("{id}") {
+        String::new()
+    } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
     } else if path.contains("contact-methods/{id}") {
         w.contact_method.to_string()
@@ -385,17 +445,23 @@ fn concrete(path: &str, w: &World) -> String {
         w.alert.to_string()
     } else if path.contains("pages/{id}") {
         w.page.to_string()
+    } else if path.contains("services/{id}") {
+        w.service.to_string()
+    } else if path.contains("schedules/{id}") {
+        w.schedule.to_string()
+    } else if path.contains("policies/{id}") {
+        w.policy.to_string()
     } else {
-        "1".to_owned()
+        panic!("no id for {path}")
     };
     let mut out = path
-        .replace("{ref}", "INC-1")
-        .replace("{handle}", "sam")
+        .replace("{ref}", &format!("INC-{}", w.incident))
+        .replace("{handle}", &w.handle(TheUser).unwrap())
         .replace("{integration_key}", &w.service_key)
         .replace("{action}", "ack")
         .replace("{id}", &id);
     if path.starts_with("/pages/") {
-        out.push_str("?user=pat&sig=forged");
+        out.push_str(&format!("?user={}&sig=forged", w.pat()));
     }
     if out.ends_with("/shifts") || out.ends_with(".ics") {
         out.push_str("?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z");
@@ -410,12 +476,11 @@ enum Outcome {
     Refused(u16),
 }
 
-async fn call(server: &TestServer, w: &World, r: &Row, who: P) -> Outcome {
+async fn call(server: &TestServer, client: &reqwest::Client, w: &World, r: &Row, who: P) -> Outcome {
     let web = !r.path.starts_with("/api/") && !r.path.starts_with("/v2/") && !r.path.starts_with("/pages/");
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let url = format!("{}{}", server.url, concrete(r.path, w));
     let mut req = client.request(r.method.clone(), &url);
-    if let Some(h) = who.handle() {
+    if let Some(h) = w.handle(who) {
         if web {
             req = req.header("cookie", format!("muster_session=session-{h}"));
         } else if !r.path.contains("{integration_key}") && !r.path.starts_with("/v2/") {
@@ -427,7 +492,7 @@ async fn call(server: &TestServer, w: &World, r: &Row, who: P) -> Outcome {
         Body::Json(f) => req.json(&f(w)),
         Body::Form(f) => {
             let mut fields = f(w);
-            match (who.handle(), r.path) {
+            match (w.handle(who), r.path) {
                 (_, "/login") => {
                     req = req.header("cookie", "muster_login=login-csrf");
                     fields.push(("csrf", "login-csrf".into()));
@@ -491,13 +556,14 @@ async fn every_route_lets_in_exactly_the_callers_its_row_names(backend: Backend)
     assert!(gone.is_empty(), "rows for routes that do not exist: {gone:?}");
     assert_eq!(written.len(), table.len(), "a route has two rows");
 
+    let Some(server) = TestServer::start(backend).await else { return };
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut wrong = Vec::new();
-    for r in &table {
-        let Some(server) = TestServer::start(backend).await else { return };
-        let w = world(&server).await;
+    for (n, r) in table.iter().enumerate() {
+        let w = world(&server, n).await;
         let (allowed, refused): (Vec<P>, Vec<P>) = CAST.iter().partition(|p| r.allowed.contains(p));
         for who in refused.into_iter().chain(allowed) {
-            let outcome = call(&server, &w, r, who).await;
+            let outcome = call(&server, &client, &w, r, who).await;
             let expected_allowed = r.allowed.contains(&who);
             if matches!(outcome, Outcome::Allowed(_)) != expected_allowed {
                 wrong.push(format!(
