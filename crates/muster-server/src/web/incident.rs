@@ -7,6 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use muster_domain::access;
 use muster_domain::page::PageTarget;
 use muster_domain::timeline::{EntryKind, MilestoneTag};
 use muster_domain::{Event, Incident, IncidentRef, Priority, RoleCatalog, RoleKind, Status};
@@ -137,8 +138,18 @@ struct IncidentPage {
     people: Vec<String>,
     schedules: Vec<(u64, String)>,
     policies: Vec<(u64, String)>,
-    statuses: Vec<String>,
+    /// Every status, and whether the viewer may choose it (the others show
+    /// disabled, so the control still follows live changes).
+    statuses: Vec<(String, bool)>,
     priorities: Vec<String>,
+    /// Whether the viewer may change the priority.
+    can_edit: bool,
+    /// Whether the viewer may change anything on the status form, and if
+    /// not, who may.
+    can_update: bool,
+    who_may_update: String,
+    /// Whether the viewer may page people from here.
+    can_page: bool,
     filters: Vec<(&'static str, &'static str)>,
     filter: String,
     filter_kinds: String,
@@ -203,7 +214,25 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
         .collect();
     let schedules = app.store.schedules().await?.into_iter().map(|s| (s.id, s.name)).collect();
     let policies = app.store.policies().await?.into_iter().map(|p| (p.id, p.policy.name)).collect();
+    // The forms offer only what the access table lets this viewer do.
+    let actor = viewer.user.actor();
+    let standing = access::Standing::incident(i, &actor);
+    let statuses: Vec<(String, bool)> = Status::ALL
+        .into_iter()
+        .map(|s| {
+            let may = s == i.status
+                || (i.status.can_move_to(s) && access::may(&actor, access::status_action(i.status, s), &standing));
+            (s.as_str().to_owned(), may)
+        })
+        .collect();
+    let can_edit = access::may(&actor, access::Action::EditIncident, &standing);
+    let can_update = can_edit || statuses.iter().filter(|(_, may)| *may).count() > 1;
+    let holders = |role: RoleKind| i.holders(&role).map(|a| a.user.clone()).collect();
+    let who_may_update = access::who_may(access::Action::ResolveIncident, &holders);
+    let can_page = access::may(&actor, access::Action::PageForHelp, &standing);
     let page = IncidentPage {
+        can_update,
+        can_page,
         reference: i.reference().to_string(),
         version: i.version,
         title: i.title.clone(),
@@ -220,8 +249,10 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
         people,
         schedules,
         policies,
-        statuses: Status::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+        statuses,
         priorities: Priority::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
+        can_edit,
+        who_may_update,
         filters: FILTERS.iter().map(|(k, name, _)| (*k, *name)).collect(),
         filter: filter.to_owned(),
         filter_kinds: kinds.join(","),
