@@ -232,11 +232,23 @@ async fn a_disabled_user_is_skipped_by_paging_and_cannot_be_given_a_role(
     let refused = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", direct).await;
     assert_eq!(refused.problem(422)["field"], "target.user");
 
+    let email = json!({"kind": "email", "address": "erin@example.com"});
+    server.post(ADMIN_TOKEN, "/api/v1/users/erin/contact-methods", email).await.ok(201);
     let by_policy = json!({"target": {"policy": policy["id"]}, "message": "replica lag"});
     let page = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", by_policy).await.ok(201).clone();
-    server.deliver_due().await;
+    server.app.engine.run_due().await.unwrap(); // the step: who, and the mail to erin
     let page = server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{}", page["id"])).await.ok(200).clone();
     assert_eq!(page["notified"], json!(["erin"]), "dan is skipped: {page}");
+
+    // Erin is disabled before her mail goes out: it is dropped, not sent
+    // (without the skip it would wait for an SMTP server, pending).
+    server.post(ADMIN_TOKEN, "/api/v1/users/erin/disable", json!({})).await.ok(200);
+    server.deliver_due().await;
+    let done = server.get(ADMIN_TOKEN, "/api/v1/jobs?state=done").await.ok(200).clone();
+    let mail = done.as_array().unwrap().iter().find(|j| j["to"] == "erin@example.com").cloned();
+    assert!(mail.is_some_and(|j| j["attempts"] == 0 || j["attempts"] == 1), "{done}");
+    let pending = server.get(ADMIN_TOKEN, "/api/v1/jobs?state=pending").await.ok(200).clone();
+    assert!(!pending.to_string().contains("erin@example.com"), "{pending}");
 }
 
 async fn a_calendar_feed_token_cannot_call_the_api(server: TestServer, _clock: Arc<ManualClock>) {
