@@ -281,16 +281,39 @@ pub(crate) async fn tokens<D: Dialect>(c: &mut D::Connection, user: &Handle) -> 
     found.into_iter().map(TokenRecord::try_from).collect()
 }
 
+/// A token and its user, read in one statement (every API request does).
+#[derive(sqlx::FromRow)]
+struct TokenOwnerRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    name_of_user: String,
+    email: String,
+    permission: String,
+    user_created_at: i64,
+    disabled_at: Option<i64>,
+}
+
 /// The token with this hash and its user, revoked or not: whether it is
 /// accepted is the caller's decision.
 pub(crate) async fn token<D: Dialect>(c: &mut D::Connection, hash: &str) -> Result<Option<(TokenRecord, User)>> {
-    let found: Option<TokenRow> =
-        D::query(format!("{TOKEN_COLUMNS} WHERE hash = $1")).bind(hash).fetch_optional(&mut *c).await?;
-    let Some(token) = found.map(TokenRecord::try_from).transpose()? else { return Ok(None) };
-    let owner = user::<D>(c, &token.user).await?.ok_or_else(|| {
-        StoreError::Corrupt(format!("token {} belongs to @{}, who does not exist", token.id, token.user))
+    let found: Option<TokenOwnerRow> = D::query(
+        "SELECT t.id, t.handle, t.kind, t.name, t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
+                u.name AS name_of_user, u.email, u.permission, u.created_at AS user_created_at, u.disabled_at
+         FROM tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(c)
+    .await?;
+    let Some(row) = found else { return Ok(None) };
+    let user = User::try_from(UserRow {
+        handle: row.token.handle.clone(),
+        name: row.name_of_user,
+        email: row.email,
+        permission: row.permission,
+        created_at: row.user_created_at,
+        disabled_at: row.disabled_at,
     })?;
-    Ok(Some((token, owner)))
+    Ok(Some((row.token.try_into()?, user)))
 }
 
 /// Revokes one of a user's tokens; not found unless it is theirs and was
