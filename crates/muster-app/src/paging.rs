@@ -78,9 +78,11 @@ impl App {
                 let member = self.store.user(h).await?;
                 match member {
                     Some(u) if u.disabled_at.is_some() => {
-                        return Err(
-                            DomainError::invalid("target.user", format!("@{h} is disabled and cannot be paged")).into()
-                        );
+                        return Err(DomainError::invalid(
+                            "target.user",
+                            format!("@{h} is disabled and cannot be paged"),
+                        )
+                        .into());
                     }
                     Some(u) if u.permission != muster_domain::Permission::Viewer => {}
                     Some(_) => {

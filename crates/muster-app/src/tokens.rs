@@ -99,10 +99,7 @@ impl App {
     pub async fn revoke_token(&self, actor: &Actor, user: &Handle, id: u64) -> Result<()> {
         if &actor.handle != user {
             actor.require_admin().map_err(|_| {
-                DomainError::Forbidden(format!(
-                    "@{} may only revoke their own tokens, not @{user}'s",
-                    actor.handle
-                ))
+                DomainError::Forbidden(format!("@{} may only revoke their own tokens, not @{user}'s", actor.handle))
             })?;
         }
         self.user(user).await?;

@@ -142,7 +142,10 @@ pub enum Refusal {
     /// Its user is disabled.
     Disabled(Handle),
     /// A token of the other kind.
-    WrongKind { wanted: TokenKind, got: TokenKind },
+    WrongKind {
+        wanted: TokenKind,
+        got: TokenKind,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -233,8 +236,13 @@ mod tests {
     #[test]
     fn a_feed_token_is_refused_for_the_api_and_says_what_it_is() {
         let alice = Handle::parse("alice").unwrap();
-        let token =
-            Presented { kind: TokenKind::Feed, expires_at: None, revoked_at: None, user: &alice, user_disabled_at: None };
+        let token = Presented {
+            kind: TokenKind::Feed,
+            expires_at: None,
+            revoked_at: None,
+            user: &alice,
+            user_disabled_at: None,
+        };
         let refused = accept(TokenKind::Api, token, at(0)).unwrap_err();
         assert!(refused.to_string().contains("calendar feed token"), "{refused}");
     }

@@ -214,13 +214,11 @@ async fn a_disabled_user_cannot_sign_in_or_use_a_token(server: TestServer, _cloc
     assert_eq!(again["disabled_at"], "2026-11-27T10:00:00Z");
 }
 
-async fn a_disabled_user_is_skipped_by_paging_and_cannot_be_given_a_role(
-    server: TestServer,
-    _clock: Arc<ManualClock>,
-) {
+async fn a_disabled_user_is_skipped_by_paging_and_cannot_be_given_a_role(server: TestServer, _clock: Arc<ManualClock>) {
     server.user("dan", "responder").await;
     server.user("erin", "responder").await;
-    let policy = json!({"name": "db", "steps": [{"delay_seconds": 300, "targets": [{"user": "dan"}, {"user": "erin"}]}]});
+    let policy =
+        json!({"name": "db", "steps": [{"delay_seconds": 300, "targets": [{"user": "dan"}, {"user": "erin"}]}]});
     let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201).clone();
     server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Replica lag", "priority": "P2"})).await.ok(201);
     server.post(ADMIN_TOKEN, "/api/v1/users/dan/disable", json!({})).await.ok(200);
@@ -332,12 +330,8 @@ async fn the_admin_token_setting_replaces_the_token_it_set_before(server: TestSe
 /// session cookie) and waits for it to end, up to 10 s, after `then` ran.
 async fn stream_ends_after(server: &TestServer, auth: (&str, String), then: impl std::future::Future<Output = ()>) {
     let http = reqwest::Client::new();
-    let mut stream = http
-        .get(format!("{}/incidents/INC-1/events", server.url))
-        .header(auth.0, auth.1)
-        .send()
-        .await
-        .unwrap();
+    let mut stream =
+        http.get(format!("{}/incidents/INC-1/events", server.url)).header(auth.0, auth.1).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     then.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

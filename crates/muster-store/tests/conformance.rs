@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::timeline::{EntryKind, projection_matches, verify_chain};
+use muster_domain::token::TokenKind;
 use muster_domain::{
     Actor, Command, DomainError, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, RoleKind,
     Status, Timestamp,
 };
 use muster_store::testing::{Backend, TestDatabase};
-use muster_domain::token::TokenKind;
 use muster_store::{IncidentFilter, NewToken, NewUser, Store, StoreError, TimelineQuery};
 
 use muster_store::on_both_backends;
@@ -155,7 +155,11 @@ async fn replacing_a_token_revokes_the_others_of_its_name_and_revives_itself(db:
         store.replace_token(&new_token("admin", "other", "SETTING"), hours(4)).await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.token("first").await.unwrap().unwrap().0.revoked_at, None, "a refused replacement revokes nothing");
+    assert_eq!(
+        store.token("first").await.unwrap().unwrap().0.revoked_at,
+        None,
+        "a refused replacement revokes nothing"
+    );
     assert_eq!(second.revoked_at, None);
 }
 

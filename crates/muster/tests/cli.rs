@@ -88,8 +88,7 @@ fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {
 fn tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line(db: TestDatabase) {
     let server = Server::start(&db.url, Some(ADMIN));
     server.ok(ADMIN, &["user", "add", "dan", "--name", "Dan", "--email", "dan@example.com"]);
-    let laptop =
-        server.ok(ADMIN, &["user", "token", "dan", "--name", "laptop", "--expires", "2099-01-01T00:00:00Z"]);
+    let laptop = server.ok(ADMIN, &["user", "token", "dan", "--name", "laptop", "--expires", "2099-01-01T00:00:00Z"]);
     let laptop = laptop.trim().to_owned();
     let ci = server.ok(ADMIN, &["user", "token", "dan", "--name", "ci"]).trim().to_owned();
 
@@ -114,7 +113,10 @@ fn tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line(db: Te
 
     // A calendar feed token comes with the feed's URL.
     let url = server.ok(ADMIN, &["user", "calendar-token", "admin"]);
-    assert!(url.trim().starts_with(&server.url) && url.contains("/api/v1/users/admin/calendar.ics?token=msc_"), "{url}");
+    assert!(
+        url.trim().starts_with(&server.url) && url.contains("/api/v1/users/admin/calendar.ics?token=msc_"),
+        "{url}"
+    );
 
     // Another MUSTER_ADMIN_TOKEN on the next start replaces the first.
     let (clean, _) = server.terminate();

@@ -10,8 +10,8 @@ use crate::auth::Caller;
 use crate::dto::{NewTokenRequest, NewUserRequest, TokenInfo, TokenResponse, UserResponse};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, OptionalJson};
-use muster_domain::token::TokenName;
 use muster_app::{App, parse_handle};
+use muster_domain::token::TokenName;
 
 fn parse_email(s: &str) -> Result<String, muster_domain::DomainError> {
     let s = s.trim();
