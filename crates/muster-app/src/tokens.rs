@@ -19,6 +19,10 @@ use crate::{App, Result};
 /// token costs a write only every few minutes, not on every request.
 pub const LAST_USED_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
+/// Working (or expired, not revoked) tokens one user may hold: enough for
+/// every laptop and script, few enough that a loop cannot fill the table.
+pub const MAX_TOKENS_PER_USER: usize = 50;
+
 pub fn new_token() -> String {
     random_token("mst_")
 }

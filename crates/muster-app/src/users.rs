@@ -91,6 +91,13 @@ impl App {
         muster_domain::token::check_expiry(expires_at, now)?;
         let owner = self.user(handle).await?;
         crate::tokens::refuse_disabled(&owner)?;
+        if self.store.tokens(handle).await?.len() >= crate::tokens::MAX_TOKENS_PER_USER {
+            return Err(DomainError::Conflict(format!(
+                "@{handle} has {} tokens already; revoke some first",
+                crate::tokens::MAX_TOKENS_PER_USER
+            ))
+            .into());
+        }
         let token = crate::tokens::new_token();
         let new = NewToken {
             hash: crate::tokens::hash_token(&token),

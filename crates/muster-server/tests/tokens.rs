@@ -124,6 +124,16 @@ async fn tokens_are_listed_without_their_secrets_and_only_to_their_user_and_admi
     let reserved = server.post(ADMIN_TOKEN, "/api/v1/users/alice/tokens", json!({"name": "MUSTER_ADMIN_TOKEN"}));
     assert_eq!(reserved.await.problem(422)["field"], "name");
     server.post(&bob, "/api/v1/users/alice/tokens", json!({})).await.problem(403);
+
+    // At most 50 a user: then revoke some first.
+    for _ in 2..50 {
+        server.post(ADMIN_TOKEN, "/api/v1/users/alice/tokens", json!({})).await.ok(201);
+    }
+    let full = server.post(ADMIN_TOKEN, "/api/v1/users/alice/tokens", json!({})).await;
+    assert!(full.problem(409)["detail"].as_str().unwrap().contains("revoke some first"));
+    let id = laptop["id"].as_u64().unwrap();
+    server.delete(ADMIN_TOKEN, &format!("/api/v1/users/alice/tokens/{id}")).await.ok(204);
+    server.post(ADMIN_TOKEN, "/api/v1/users/alice/tokens", json!({})).await.ok(201);
 }
 
 async fn a_token_is_made_without_a_body_for_old_clients(server: TestServer, _clock: Arc<ManualClock>) {
