@@ -15,6 +15,9 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Changes {
     watched: Mutex<HashMap<u64, Weak<Notify>>>,
+    /// Bumped whenever a token is revoked or a user disabled, so open
+    /// live streams check their credentials again at once.
+    credentials: std::sync::atomic::AtomicU64,
 }
 
 impl Changes {
@@ -47,6 +50,19 @@ impl Changes {
         for n in all {
             n.notify_waiters();
         }
+    }
+
+    /// A token was revoked or a user disabled: every live stream on this
+    /// instance wakes and checks its credential (other instances' streams
+    /// find out at their next periodic check).
+    pub fn credentials_changed(&self) {
+        self.credentials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.changed_all();
+    }
+
+    /// How many times credentials changed; a stream re-checks when it moved.
+    pub fn credentials_version(&self) -> u64 {
+        self.credentials.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Incidents watched now.

@@ -359,6 +359,16 @@ impl Engine {
                 Ok(_) => {}
             }
         }
+        if let Some(person) = job.notifies_person().and_then(|p| muster_domain::Handle::parse(p).ok()) {
+            match self.store.user(&person).await {
+                Err(e) => return Outcome::Retry(Failure::new(format!("reading @{person}: {e}"))),
+                Ok(Some(u)) if u.disabled_at.is_some() => {
+                    tracing::info!(user.handle = %person, "skipped: the person was disabled before this notification went out");
+                    return Outcome::Done;
+                }
+                Ok(_) => {}
+            }
+        }
         let Some(channel) = self.channels.get(job.kind()) else {
             return Outcome::Bury(format!("no channel delivers jobs of kind {:?}", job.kind()));
         };

@@ -10,11 +10,13 @@
 //!
 //! - [`App`] and [`Config`] (this file): the handle every edge holds.
 //! - Use cases, each an `impl App` block: [`incidents`], [`users`],
+//!   [`tokens`] (authenticating, listing, revoking, calendar feed tokens),
 //!   [`alerts`], [`schedules`], [`contacts`], [`paging`], [`signin`], [`jobs`],
 //!   [`room`] (a line typed in an incident room).
 //! - Parts the use cases stand on, which know nothing of `App`: [`clock`],
-//!   [`changes`] (who is woken when an incident changes),
-//!   [`tokens`], [`throttle`], [`ingest`] (the batching pipeline),
+//!   [`changes`] (who is woken when an incident changes, and when
+//!   credentials were revoked),
+//!   [`throttle`], [`ingest`] (the batching pipeline),
 //!   [`pager`] (runs escalation steps, signs answer links), [`engine`]
 //!   (the outbox's delivery loop) and [`channels`] (webhooks, mail, page
 //!   steps: how each kind of job is delivered).

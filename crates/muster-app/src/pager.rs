@@ -173,7 +173,17 @@ impl Pager {
                         }
                     }
                 }
-                let people = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
+                let named = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
+                // A disabled user is skipped, whether named or on call.
+                let mut people = Vec::with_capacity(named.len());
+                for person in named {
+                    match self.store.user(&person).await? {
+                        Some(u) if u.disabled_at.is_some() => {
+                            tracing::info!(page = id, user.handle = %person, "not paging a disabled user");
+                        }
+                        _ => people.push(person),
+                    }
+                }
                 let about = self.about(&p).await?;
                 let mut jobs = Vec::new();
                 for person in &people {

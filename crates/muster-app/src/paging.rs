@@ -90,6 +90,13 @@ impl App {
             PageTarget::User(h) => {
                 let member = self.store.user(h).await?;
                 match member {
+                    Some(u) if u.disabled_at.is_some() => {
+                        return Err(DomainError::invalid(
+                            "target.user",
+                            format!("@{h} is disabled and cannot be paged"),
+                        )
+                        .into());
+                    }
                     Some(u) if u.permission != muster_domain::Permission::Viewer => {}
                     Some(_) => {
                         return Err(DomainError::invalid(
@@ -251,6 +258,9 @@ impl App {
         let Some(person) = self.store.user(&handle).await? else {
             return Err(DomainError::Forbidden("this link is not valid".into()).into());
         };
+        if person.disabled_at.is_some() {
+            return Err(DomainError::Forbidden(format!("@{handle} is disabled")).into());
+        }
         match answer {
             Answer::Acknowledge => self.acknowledge_page(&person.actor(), id).await,
             Answer::Decline => self.decline_page(&person.actor(), id).await,

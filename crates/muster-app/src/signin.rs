@@ -41,6 +41,8 @@ pub enum SignInError {
     Invalid,
     /// Too many failures: try again after this long.
     TooSoon(Duration),
+    /// The right password, for an account an admin disabled.
+    Disabled(Handle),
     /// Not the person's doing.
     Failed(crate::Error),
 }
@@ -154,6 +156,9 @@ impl App {
         };
         self.throttle.undo(&from);
         self.throttle.clear(&account);
+        if user.disabled_at.is_some() {
+            return Err(SignInError::Disabled(user.handle));
+        }
         let id = random_hex(32);
         let created_at = self.clock.now();
         let session = Session {
@@ -169,9 +174,10 @@ impl App {
         Ok((id, session, user))
     }
 
-    /// The session a cookie names, and its user.
+    /// The session a cookie names, and its user (never a disabled one).
     pub async fn session(&self, id: &str) -> Result<Option<(Session, User)>> {
-        Ok(self.store.session(&hash_token(id), self.clock.now()).await?)
+        let found = self.store.session(&hash_token(id), self.clock.now()).await?;
+        Ok(found.filter(|(_, user)| user.disabled_at.is_none()))
     }
 
     pub async fn sign_out(&self, id: &str) -> Result<()> {

@@ -1,17 +1,23 @@
-//! People, their tokens, roles and required roles.
+//! People (and disabling them), their API tokens, roles and required roles.
 
 use muster_domain::access::{self, Action, Standing};
-use muster_domain::{Actor, DomainError, Handle, Permission, RequiredRoles, RoleCatalog, RoleDef};
-use muster_store::{NewUser, User};
+use muster_domain::token::{ADMIN_TOKEN_NAME, TokenKind, TokenName};
+use muster_domain::{Actor, DomainError, Handle, Permission, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
+use muster_store::{NewToken, NewUser, TokenRecord, User};
 
 use crate::{App, Result};
 
 impl App {
     /// Makes sure an admin can sign in. With `token` (from
-    /// `MUSTER_ADMIN_TOKEN`), user `admin` exists and that token works, on
-    /// every start. Without it, a first start on an empty database creates
-    /// `admin` with a fresh token and returns it, to be shown once.
+    /// `MUSTER_ADMIN_TOKEN`, at least 32 characters), user `admin` exists
+    /// and that token works, on every start; the token an earlier setting
+    /// made (named `MUSTER_ADMIN_TOKEN`) is revoked. Without it, a first
+    /// start on an empty database creates `admin` with a fresh token and
+    /// returns it, to be shown once.
     pub async fn bootstrap_admin(&self, token: Option<&str>) -> Result<Option<String>> {
+        if let Some(t) = token {
+            muster_domain::token::check_admin_token(t)?;
+        }
         let admin = NewUser {
             handle: Handle::parse("admin")?,
             name: "Administrator".into(),
@@ -19,16 +25,28 @@ impl App {
             permission: Permission::Admin,
         };
         let now = self.clock.now();
+        let new_token = |hash: String, name: &str| NewToken {
+            hash,
+            user: admin.handle.clone(),
+            kind: TokenKind::Api,
+            name: name.to_owned(),
+            expires_at: None,
+        };
         match token {
             Some(token) => {
                 let user = self.store.ensure_user(&admin, now).await?;
-                self.store.add_token(&user.handle, &crate::tokens::hash_token(token), now).await?;
+                if user.disabled_at.is_some() {
+                    tracing::warn!("user admin is disabled: MUSTER_ADMIN_TOKEN does not let anyone in");
+                }
+                let set = new_token(crate::tokens::hash_token(token), ADMIN_TOKEN_NAME);
+                self.store.replace_token(&set, now).await?;
+                self.changes.credentials_changed();
                 Ok(None)
             }
             None if self.store.user_count().await? == 0 => {
-                let user = self.store.ensure_user(&admin, now).await?;
+                self.store.ensure_user(&admin, now).await?;
                 let token = crate::tokens::new_token();
-                self.store.add_token(&user.handle, &crate::tokens::hash_token(&token), now).await?;
+                self.store.add_token(&new_token(crate::tokens::hash_token(&token), "first start"), now).await?;
                 Ok(Some(token))
             }
             None => Ok(None),
@@ -52,18 +70,66 @@ impl App {
             .ok_or_else(|| DomainError::not_found("handle", format!("there is no user @{handle}")).into())
     }
 
-    /// A new API token for `handle`: admins for anyone, users for themselves.
-    pub async fn issue_token(&self, actor: &Actor, handle: &Handle) -> Result<String> {
+    /// A new API token for `handle`: admins for anyone, users for
+    /// themselves. It works until it is revoked or `expires_at` (which must
+    /// be in the future).
+    pub async fn issue_token(
+        &self,
+        actor: &Actor,
+        handle: &Handle,
+        name: TokenName,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(String, TokenRecord)> {
         access::check(actor, Action::ManageTokens, &Standing::user(handle, actor))?;
-        self.user(handle).await?;
+        let now = self.clock.now();
+        muster_domain::token::check_expiry(expires_at, now)?;
+        let owner = self.user(handle).await?;
+        crate::tokens::refuse_disabled(&owner)?;
+        if self.store.tokens(handle).await?.len() >= crate::tokens::MAX_TOKENS_PER_USER {
+            return Err(DomainError::Conflict(format!(
+                "@{handle} has {} tokens already; revoke some first",
+                crate::tokens::MAX_TOKENS_PER_USER
+            ))
+            .into());
+        }
         let token = crate::tokens::new_token();
-        self.store.add_token(handle, &crate::tokens::hash_token(&token), self.clock.now()).await?;
-        Ok(token)
+        let new = NewToken {
+            hash: crate::tokens::hash_token(&token),
+            user: handle.clone(),
+            kind: TokenKind::Api,
+            name: name.as_str().to_owned(),
+            expires_at,
+        };
+        let record = self.store.add_token(&new, now).await?;
+        Ok((token, record))
+    }
+
+    /// Disables a user (admins only, and not themselves): they can no
+    /// longer sign in or use a token, their sessions end and their tokens
+    /// are revoked at once (open live streams too), nobody can give them a
+    /// role, and paging skips them. They stay on past timelines, and keep
+    /// the roles they hold until someone relieves them.
+    pub async fn disable_user(&self, actor: &Actor, handle: &Handle) -> Result<User> {
+        access::check(actor, Action::ManageUsers, &Standing::none())?;
+        if &actor.handle == handle {
+            return Err(DomainError::invalid(
+                "handle",
+                "admins cannot disable themselves: ask another admin, so that someone can still get in",
+            )
+            .into());
+        }
+        self.user(handle).await?;
+        self.store.disable_user(handle, self.clock.now()).await?;
+        self.changes.credentials_changed();
+        self.user(handle).await
     }
 
     /// The user named in `field` as someone to hold a role.
     pub(crate) async fn member(&self, handle: &Handle, field: &str) -> Result<Actor> {
         match self.store.user(handle).await? {
+            Some(u) if u.disabled_at.is_some() => {
+                Err(DomainError::invalid(field, format!("@{handle} is disabled and cannot take part")).into())
+            }
             Some(u) => Ok(u.actor()),
             None => Err(DomainError::invalid(field, format!("there is no user @{handle}")).into()),
         }

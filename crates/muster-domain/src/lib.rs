@@ -32,6 +32,8 @@
 //!   (`/role tech_lead @carol database`, `/status identified` …).
 //! - [`schedule`]: on-call schedules: rotations, restrictions, overrides,
 //!   who is on call at an instant, shifts between two instants; DST-correct.
+//! - [`token`]: API and calendar feed tokens: their kinds, names, and when
+//!   one is accepted (not revoked, not expired, its user not disabled).
 //! - [`topic`]: the one-line room topic rendered from state.
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
@@ -50,6 +52,7 @@ pub mod room;
 pub mod schedule;
 pub mod status;
 pub mod timeline;
+pub mod token;
 pub mod topic;
 pub mod user;
 

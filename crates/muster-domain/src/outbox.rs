@@ -134,6 +134,15 @@ impl Job {
         }
     }
 
+    /// The person this job notifies of a page: nobody disabled is.
+    pub fn notifies_person(&self) -> Option<&str> {
+        match self {
+            Job::PageStep { .. } => None,
+            Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
+            Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
+        }
+    }
+
     /// Where it goes, for people reading the outbox.
     pub fn to(&self) -> Option<&str> {
         match self {

@@ -50,7 +50,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-const ADMIN_TOKEN: &str = "bench-admin-token";
+const ADMIN_TOKEN: &str = "bench-admin-token-of-32-characters";
 const PASSWORD: &str = "correct horse battery";
 /// Entries the incident page shows at once (`web::incident::WINDOW`).
 const WINDOW: usize = 200;

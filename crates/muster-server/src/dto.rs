@@ -32,6 +32,8 @@ pub struct UserResponse {
     pub email: String,
     pub permission: String,
     pub created_at: String,
+    /// When an admin disabled the account (RFC 3339); null while it works.
+    pub disabled_at: Option<String>,
 }
 
 impl From<User> for UserResponse {
@@ -42,6 +44,7 @@ impl From<User> for UserResponse {
             email: u.email,
             permission: u.permission.as_str().into(),
             created_at: ts(u.created_at),
+            disabled_at: u.disabled_at.map(ts),
         }
     }
 }
@@ -50,6 +53,47 @@ impl From<User> for UserResponse {
 pub struct TokenResponse {
     /// Shown once; only its hash is stored.
     pub token: String,
+    #[serde(flatten)]
+    pub about: TokenInfo,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// 1-100 characters to tell tokens apart; default `api`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// RFC 3339, in the future; null or absent: it never expires.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// A token, without its secret (which is shown only once, at creation).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    /// For `DELETE /api/v1/users/{handle}/tokens/{id}`.
+    pub id: u64,
+    pub name: String,
+    /// `api`, or `feed` for a calendar feed token.
+    pub kind: String,
+    pub created_at: String,
+    /// Null: it never expires.
+    pub expires_at: Option<String>,
+    /// To the nearest five minutes; null: never used.
+    pub last_used_at: Option<String>,
+}
+
+impl From<muster_store::TokenRecord> for TokenInfo {
+    fn from(t: muster_store::TokenRecord) -> Self {
+        TokenInfo {
+            id: t.id,
+            name: t.name,
+            kind: t.kind.as_str().into(),
+            created_at: ts(t.created_at),
+            expires_at: t.expires_at.map(ts),
+            last_used_at: t.last_used_at.map(ts),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

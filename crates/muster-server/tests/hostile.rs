@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const TOKEN: &str = "mst_hostile_admin";
+const TOKEN: &str = "mst_hostile_admin_token_of_32_characters";
 
 const WRITES: [(&str, &str); 12] = [
     ("POST", "/api/v1/incidents"),

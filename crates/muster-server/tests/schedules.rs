@@ -67,8 +67,11 @@ async fn an_override_wins_and_the_calendar_feed_shows_the_shifts(server: TestSer
     assert_eq!(on_call(&server, id, "2026-03-24T12:00:00Z").await, json!(["bob"]));
     assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}")).await.body["overrides"][0]["user"], "carol");
 
+    // Calendar apps cannot send headers: a calendar feed token goes in the URL.
+    let feed = server.post(ADMIN_TOKEN, "/api/v1/users/admin/calendar-token", json!({})).await.ok(201)["token"].clone();
+    let feed = feed.as_str().unwrap();
     let path = format!("/api/v1/schedules/{id}/calendar.ics?from=2026-03-24T00:00:00Z&to=2026-03-25T00:00:00Z");
-    let resp = server.http().get(format!("{}{path}&token={ADMIN_TOKEN}", server.url)).send().await.unwrap();
+    let resp = server.http().get(format!("{}{path}&token={feed}", server.url)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
     let ics = resp.text().await.unwrap();
@@ -80,12 +83,12 @@ async fn an_override_wins_and_the_calendar_feed_shows_the_shifts(server: TestSer
 
     // Carol's own feed: only her shifts, across schedules.
     let mine = "/api/v1/users/carol/calendar.ics?from=2026-03-24T00:00:00Z&to=2026-03-25T00:00:00Z";
-    let resp = server.http().get(format!("{}{mine}&token={ADMIN_TOKEN}", server.url)).send().await.unwrap();
+    let resp = server.http().get(format!("{}{mine}&token={feed}", server.url)).send().await.unwrap();
     let ics = resp.text().await.unwrap();
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1, "{ics}");
     assert!(ics.contains("SUMMARY:On call: @carol (Primary)"));
     server
-        .request(None, Method::GET, &format!("/api/v1/users/nobody/calendar.ics?token={ADMIN_TOKEN}"), None)
+        .request(None, Method::GET, &format!("/api/v1/users/nobody/calendar.ics?token={feed}"), None)
         .await
         .problem(404);
 }

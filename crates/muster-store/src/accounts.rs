@@ -1,7 +1,8 @@
-//! People and what they sign in with (users, API tokens, passwords, web
-//! sessions), the role catalog, and settings; the types, and the queries
-//! on them.
+//! People and what they sign in with (users, API and calendar feed
+//! tokens, passwords, web sessions), the role catalog, and settings; the
+//! types, and the queries on them.
 
+use muster_domain::token::TokenKind;
 use muster_domain::{Handle, Permission, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
 use crate::dialect::Dialect;
@@ -15,6 +16,8 @@ pub struct User {
     pub email: String,
     pub permission: Permission,
     pub created_at: Timestamp,
+    /// When an admin disabled the account: no sign-in, no token, no page.
+    pub disabled_at: Option<Timestamp>,
 }
 
 impl User {
@@ -42,9 +45,36 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
+/// A token to store: only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub hash: String,
+    pub user: Handle,
+    pub kind: TokenKind,
+    pub name: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A stored token, without its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: u64,
+    pub user: Handle,
+    pub kind: TokenKind,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// To the nearest few minutes (see `muster_app::tokens`).
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
 const REQUIRED_ROLES_KEY: &str = "required_roles";
 
-const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at FROM users";
+const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at, disabled_at FROM users";
+
+const TOKEN_COLUMNS: &str =
+    "SELECT id, handle, kind, name, created_at, expires_at, last_used_at, revoked_at FROM tokens";
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -53,6 +83,39 @@ struct UserRow {
     email: String,
     permission: String,
     created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    handle: String,
+    kind: String,
+    name: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+fn optional_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
+    us.map(rows::timestamp).transpose()
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<TokenRecord> {
+        Ok(TokenRecord {
+            id: r.id as u64,
+            user: Handle::parse(&r.handle).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            kind: r.kind.parse().map_err(|e: muster_domain::DomainError| StoreError::Corrupt(e.to_string()))?,
+            name: r.name,
+            created_at: rows::timestamp(r.created_at)?,
+            expires_at: optional_timestamp(r.expires_at)?,
+            last_used_at: optional_timestamp(r.last_used_at)?,
+            revoked_at: optional_timestamp(r.revoked_at)?,
+        })
+    }
 }
 
 impl TryFrom<UserRow> for User {
@@ -64,6 +127,7 @@ impl TryFrom<UserRow> for User {
             email: r.email,
             permission: r.permission.parse::<Permission>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
             created_at: rows::timestamp(r.created_at)?,
+            disabled_at: optional_timestamp(r.disabled_at)?,
         })
     }
 }
@@ -142,31 +206,160 @@ pub(crate) async fn user_count<D: Dialect>(c: &mut D::Connection) -> Result<u64>
     Ok(n as u64)
 }
 
-/// Stores a token's hash for a user; the same hash again is a no-op.
-pub(crate) async fn add_token<D: Dialect>(
+/// Stores a new token; a conflict if its hash is stored already.
+pub(crate) async fn add_token<D: Dialect>(c: &mut D::Connection, t: &NewToken, now: Timestamp) -> Result<TokenRecord> {
+    let result = D::query(
+        "INSERT INTO tokens (hash, handle, kind, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&t.hash)
+    .bind(t.user.as_str())
+    .bind(t.kind.as_str())
+    .bind(&t.name)
+    .bind(micros(now))
+    .bind(t.expires_at.map(micros))
+    .execute(c)
+    .await;
+    match result {
+        Err(e) if rows::is_unique_violation(&e) => Err(StoreError::Conflict("this token exists already".into())),
+        Err(e) => Err(e.into()),
+        Ok(_) => stored_token::<D>(c, &t.hash).await,
+    }
+}
+
+async fn stored_token<D: Dialect>(c: &mut D::Connection, hash: &str) -> Result<TokenRecord> {
+    let found: TokenRow = D::query(format!("{TOKEN_COLUMNS} WHERE hash = $1")).bind(hash).fetch_one(c).await?;
+    found.try_into()
+}
+
+/// Makes `t` the user's one working token of its kind and name, in the
+/// caller's transaction: the others of that kind and name are revoked, and
+/// `t` is stored, or made to work again if it was stored before. A conflict
+/// if its hash is another user's or another kind's token.
+pub(crate) async fn replace_token<D: Dialect>(
     c: &mut D::Connection,
-    handle: &Handle,
-    token_hash: &str,
+    t: &NewToken,
+    now: Timestamp,
+) -> Result<TokenRecord> {
+    D::query(
+        "UPDATE tokens SET revoked_at = $1
+         WHERE handle = $2 AND kind = $3 AND name = $4 AND hash <> $5 AND revoked_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(t.user.as_str())
+    .bind(t.kind.as_str())
+    .bind(&t.name)
+    .bind(&t.hash)
+    .execute(&mut *c)
+    .await?;
+    D::query(
+        "INSERT INTO tokens (hash, handle, kind, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (hash) DO UPDATE SET revoked_at = NULL, expires_at = excluded.expires_at
+         WHERE tokens.handle = excluded.handle AND tokens.kind = excluded.kind AND tokens.name = excluded.name",
+    )
+    .bind(&t.hash)
+    .bind(t.user.as_str())
+    .bind(t.kind.as_str())
+    .bind(&t.name)
+    .bind(micros(now))
+    .bind(t.expires_at.map(micros))
+    .execute(&mut *c)
+    .await?;
+    let stored = stored_token::<D>(c, &t.hash).await?;
+    if stored.user != t.user || stored.kind != t.kind || stored.name != t.name {
+        return Err(StoreError::Conflict("this token exists already".into()));
+    }
+    Ok(stored)
+}
+
+/// A user's tokens that were not revoked (expired ones too), oldest first.
+pub(crate) async fn tokens<D: Dialect>(c: &mut D::Connection, user: &Handle) -> Result<Vec<TokenRecord>> {
+    let found: Vec<TokenRow> =
+        D::query(format!("{TOKEN_COLUMNS} WHERE handle = $1 AND revoked_at IS NULL ORDER BY id"))
+            .bind(user.as_str())
+            .fetch_all(c)
+            .await?;
+    found.into_iter().map(TokenRecord::try_from).collect()
+}
+
+/// A token and its user, read in one statement (every API request does).
+#[derive(sqlx::FromRow)]
+struct TokenOwnerRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    name_of_user: String,
+    email: String,
+    permission: String,
+    user_created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+/// The token with this hash and its user, revoked or not: whether it is
+/// accepted is the caller's decision.
+pub(crate) async fn token<D: Dialect>(c: &mut D::Connection, hash: &str) -> Result<Option<(TokenRecord, User)>> {
+    let found: Option<TokenOwnerRow> = D::query(
+        "SELECT t.id, t.handle, t.kind, t.name, t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
+                u.name AS name_of_user, u.email, u.permission, u.created_at AS user_created_at, u.disabled_at
+         FROM tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(c)
+    .await?;
+    let Some(row) = found else { return Ok(None) };
+    let user = User::try_from(UserRow {
+        handle: row.token.handle.clone(),
+        name: row.name_of_user,
+        email: row.email,
+        permission: row.permission,
+        created_at: row.user_created_at,
+        disabled_at: row.disabled_at,
+    })?;
+    Ok(Some((row.token.try_into()?, user)))
+}
+
+/// Revokes one of a user's tokens; not found unless it is theirs and was
+/// not revoked already.
+pub(crate) async fn revoke_token<D: Dialect>(
+    c: &mut D::Connection,
+    user: &Handle,
+    id: u64,
     now: Timestamp,
 ) -> Result<()> {
-    D::query("INSERT INTO api_tokens (hash, handle, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
-        .bind(token_hash)
-        .bind(handle.as_str())
+    let done = D::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND handle = $3 AND revoked_at IS NULL")
         .bind(micros(now))
+        .bind(id as i64)
+        .bind(user.as_str())
         .execute(c)
         .await?;
+    if done == 0 {
+        return Err(StoreError::NotFound(format!("@{user} has no token {id}")));
+    }
     Ok(())
 }
 
-pub(crate) async fn user_for_token<D: Dialect>(c: &mut D::Connection, token_hash: &str) -> Result<Option<User>> {
-    let found: Option<UserRow> = D::query(
-        "SELECT u.handle, u.name, u.email, u.permission, u.created_at
-         FROM api_tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(c)
-    .await?;
-    found.map(User::try_from).transpose()
+/// Records that a token was used at `now`.
+pub(crate) async fn touch_token<D: Dialect>(c: &mut D::Connection, id: u64, now: Timestamp) -> Result<()> {
+    D::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2").bind(micros(now)).bind(id as i64).execute(c).await?;
+    Ok(())
+}
+
+/// Disables a user in the caller's transaction: ends their sessions and
+/// revokes their tokens. Disabling a disabled user keeps the first time.
+pub(crate) async fn disable_user<D: Dialect>(c: &mut D::Connection, user: &Handle, now: Timestamp) -> Result<()> {
+    let done = D::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE handle = $2")
+        .bind(micros(now))
+        .bind(user.as_str())
+        .execute(&mut *c)
+        .await?;
+    if done == 0 {
+        return Err(StoreError::NotFound(format!("there is no user @{user}")));
+    }
+    D::query("DELETE FROM sessions WHERE handle = $1").bind(user.as_str()).execute(&mut *c).await?;
+    D::query("UPDATE tokens SET revoked_at = $1 WHERE handle = $2 AND revoked_at IS NULL")
+        .bind(micros(now))
+        .bind(user.as_str())
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn create_role<D: Dialect>(c: &mut D::Connection, role: &RoleDef, now: Timestamp) -> Result<()> {

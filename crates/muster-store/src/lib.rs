@@ -84,7 +84,7 @@ pub type DecidePage<'a> = dyn Fn(&Incident, u64) -> Result<(Incident, Vec<Event>
 pub type DecideAlertDeclaration<'a> =
     dyn Fn(u64, &AlertRef) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
-pub use accounts::{NewUser, Session, User};
+pub use accounts::{NewToken, NewUser, Session, TokenRecord, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
 pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
@@ -106,9 +106,23 @@ pub trait Store: Send + Sync + 'static {
     async fn users(&self) -> Result<Vec<User>>;
     async fn user(&self, handle: &Handle) -> Result<Option<User>>;
     async fn user_count(&self) -> Result<u64>;
-    /// Stores a token's hash for a user. Storing the same hash again is a no-op.
-    async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()>;
-    async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>>;
+    /// Stores a new token (its hash); a conflict if the hash is stored already.
+    async fn add_token(&self, token: &NewToken, now: Timestamp) -> Result<TokenRecord>;
+    /// Makes `token` its user's one working token of its kind and name, in
+    /// one transaction: the others are revoked, and it is stored or, if it
+    /// was stored and revoked before, works again.
+    async fn replace_token(&self, token: &NewToken, now: Timestamp) -> Result<TokenRecord>;
+    /// A user's tokens that were not revoked, oldest first.
+    async fn tokens(&self, user: &Handle) -> Result<Vec<TokenRecord>>;
+    /// The token with this hash and its user, whatever its state.
+    async fn token(&self, token_hash: &str) -> Result<Option<(TokenRecord, User)>>;
+    /// Revokes a user's token; not found unless theirs and still working.
+    async fn revoke_token(&self, user: &Handle, id: u64, now: Timestamp) -> Result<()>;
+    /// Records when a token was last used.
+    async fn touch_token(&self, id: u64, now: Timestamp) -> Result<()>;
+    /// Disables a user, ends their sessions and revokes their tokens, in
+    /// one transaction.
+    async fn disable_user(&self, user: &Handle, now: Timestamp) -> Result<()>;
 
     async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()>;
     async fn role_catalog(&self) -> Result<RoleCatalog>;

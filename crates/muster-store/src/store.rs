@@ -18,7 +18,8 @@ use sqlx::Pool;
 use crate::dialect::Dialect;
 use crate::{
     Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink, IncidentFilter,
-    IngestEvent, IngestOutcome, NewService, NewUser, Result, Service, ServicePatch, Store, TimelineQuery, User,
+    IngestEvent, IngestOutcome, NewService, NewToken, NewUser, Result, Service, ServicePatch, Store, TimelineQuery,
+    TokenRecord, User,
 };
 
 /// A store on backend `D`: [`crate::sqlite::SqliteStore`] or
@@ -63,12 +64,38 @@ impl<D: Dialect> Store for Db<D> {
         crate::accounts::user_count::<D>(&mut *self.read.acquire().await?).await
     }
 
-    async fn add_token(&self, handle: &Handle, token_hash: &str, now: Timestamp) -> Result<()> {
-        crate::accounts::add_token::<D>(&mut *self.write.acquire().await?, handle, token_hash, now).await
+    async fn add_token(&self, token: &NewToken, now: Timestamp) -> Result<TokenRecord> {
+        crate::accounts::add_token::<D>(&mut *self.write.acquire().await?, token, now).await
     }
 
-    async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
-        crate::accounts::user_for_token::<D>(&mut *self.read.acquire().await?, token_hash).await
+    async fn replace_token(&self, token: &NewToken, now: Timestamp) -> Result<TokenRecord> {
+        let mut tx = self.write.begin().await?;
+        let stored = crate::accounts::replace_token::<D>(&mut tx, token, now).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn tokens(&self, user: &Handle) -> Result<Vec<TokenRecord>> {
+        crate::accounts::tokens::<D>(&mut *self.read.acquire().await?, user).await
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<(TokenRecord, User)>> {
+        crate::accounts::token::<D>(&mut *self.read.acquire().await?, token_hash).await
+    }
+
+    async fn revoke_token(&self, user: &Handle, id: u64, now: Timestamp) -> Result<()> {
+        crate::accounts::revoke_token::<D>(&mut *self.write.acquire().await?, user, id, now).await
+    }
+
+    async fn touch_token(&self, id: u64, now: Timestamp) -> Result<()> {
+        crate::accounts::touch_token::<D>(&mut *self.write.acquire().await?, id, now).await
+    }
+
+    async fn disable_user(&self, user: &Handle, now: Timestamp) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        crate::accounts::disable_user::<D>(&mut tx, user, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_role(&self, role: &RoleDef, now: Timestamp) -> Result<()> {

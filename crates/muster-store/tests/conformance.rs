@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::timeline::{EntryKind, projection_matches, verify_chain};
+use muster_domain::token::TokenKind;
 use muster_domain::{
     Actor, Command, DomainError, Handle, Incident, Permission, Priority, RequiredRoles, RoleCatalog, RoleDef, RoleKind,
     Status, Timestamp,
 };
 use muster_store::testing::{Backend, TestDatabase};
-use muster_store::{IncidentFilter, NewUser, Store, StoreError, TimelineQuery};
+use muster_store::{IncidentFilter, NewToken, NewUser, Store, StoreError, TimelineQuery};
 
 use muster_store::on_both_backends;
 
@@ -29,6 +30,9 @@ on_both_backends!(
     a_reopened_store_has_everything,
     the_latest_entries_window_filters_by_kind_and_live_views_read_since_a_seq,
     sessions_expire_and_passwords_are_kept_as_hashes,
+    tokens_are_listed_without_their_hashes_and_revoked_ones_stay_readable,
+    replacing_a_token_revokes_the_others_of_its_name_and_revives_itself,
+    disabling_a_user_ends_their_sessions_and_revokes_their_tokens,
 );
 
 fn now() -> Timestamp {
@@ -79,11 +83,115 @@ async fn users_are_found_by_handle_and_by_token_hash(db: TestDatabase) {
     let alice = store.create_user(&new_user("alice"), now()).await.unwrap();
     assert_eq!(alice.email, "alice@example.com");
     assert_eq!(store.user(&alice.handle).await.unwrap(), Some(alice.clone()));
-    store.add_token(&alice.handle, "abc123", now()).await.unwrap();
-    store.add_token(&alice.handle, "abc123", now()).await.unwrap();
-    assert_eq!(store.user_for_token("abc123").await.unwrap(), Some(alice));
-    assert_eq!(store.user_for_token("nope").await.unwrap(), None);
+    let token = store.add_token(&new_token("alice", "abc123", "laptop"), now()).await.unwrap();
+    assert!(matches!(
+        store.add_token(&new_token("alice", "abc123", "again"), now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.token("abc123").await.unwrap(), Some((token, alice)));
+    assert_eq!(store.token("nope").await.unwrap(), None);
     assert_eq!(store.user_count().await.unwrap(), 1);
+}
+
+fn new_token(user: &str, hash: &str, name: &str) -> NewToken {
+    NewToken {
+        hash: hash.into(),
+        user: Handle::parse(user).unwrap(),
+        kind: TokenKind::Api,
+        name: name.into(),
+        expires_at: None,
+    }
+}
+
+fn hours(h: i64) -> Timestamp {
+    now().checked_add(jiff::SignedDuration::from_hours(h)).unwrap()
+}
+
+async fn tokens_are_listed_without_their_hashes_and_revoked_ones_stay_readable(db: TestDatabase) {
+    let store = db.open().await;
+    let alice = store.create_user(&new_user("alice"), now()).await.unwrap();
+    store.create_user(&new_user("bob"), now()).await.unwrap();
+    let expiring = NewToken { expires_at: Some(hours(24)), ..new_token("alice", "h1", "laptop") };
+    let laptop = store.add_token(&expiring, now()).await.unwrap();
+    assert_eq!(
+        (laptop.kind, laptop.name.as_str(), laptop.expires_at, laptop.last_used_at, laptop.revoked_at),
+        (TokenKind::Api, "laptop", Some(hours(24)), None, None)
+    );
+    let feed = NewToken { kind: TokenKind::Feed, ..new_token("alice", "h2", "calendar") };
+    let calendar = store.add_token(&feed, hours(1)).await.unwrap();
+    let bobs = store.add_token(&new_token("bob", "h3", "ci"), now()).await.unwrap();
+    assert_eq!(store.tokens(&alice.handle).await.unwrap(), [laptop.clone(), calendar.clone()]);
+
+    store.touch_token(laptop.id, hours(2)).await.unwrap();
+    let (used, _) = store.token("h1").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(hours(2)));
+
+    // Only the owner's token, once.
+    assert!(matches!(store.revoke_token(&alice.handle, bobs.id, hours(3)).await, Err(StoreError::NotFound(_))));
+    store.revoke_token(&alice.handle, laptop.id, hours(3)).await.unwrap();
+    assert!(matches!(store.revoke_token(&alice.handle, laptop.id, hours(4)).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.tokens(&alice.handle).await.unwrap(), [calendar]);
+    let (revoked, owner) = store.token("h1").await.unwrap().unwrap();
+    assert_eq!((revoked.revoked_at, owner.handle), (Some(hours(3)), alice.handle));
+    assert_eq!(store.token("h3").await.unwrap().unwrap().0.revoked_at, None, "bob's token still works");
+}
+
+async fn replacing_a_token_revokes_the_others_of_its_name_and_revives_itself(db: TestDatabase) {
+    let store = db.open().await;
+    let admin = store.create_user(&new_user("admin"), now()).await.unwrap();
+    let other = store.add_token(&new_token("admin", "other", "laptop"), now()).await.unwrap();
+    let first = store.replace_token(&new_token("admin", "first", "SETTING"), now()).await.unwrap();
+    // The same token again changes nothing.
+    assert_eq!(store.replace_token(&new_token("admin", "first", "SETTING"), hours(1)).await.unwrap(), first);
+    let second = store.replace_token(&new_token("admin", "second", "SETTING"), hours(2)).await.unwrap();
+    assert_eq!(store.tokens(&admin.handle).await.unwrap(), [other.clone(), second.clone()]);
+    assert_eq!(store.token("first").await.unwrap().unwrap().0.revoked_at, Some(hours(2)));
+    // Back to the first: it works again and the second is revoked.
+    let again = store.replace_token(&new_token("admin", "first", "SETTING"), hours(3)).await.unwrap();
+    assert_eq!((again.id, again.revoked_at), (first.id, None));
+    assert_eq!(store.tokens(&admin.handle).await.unwrap(), [other, again]);
+    // A hash that is another token's is not taken over.
+    assert!(matches!(
+        store.replace_token(&new_token("admin", "other", "SETTING"), hours(4)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.token("first").await.unwrap().unwrap().0.revoked_at,
+        None,
+        "a refused replacement revokes nothing"
+    );
+    assert_eq!(second.revoked_at, None);
+}
+
+async fn disabling_a_user_ends_their_sessions_and_revokes_their_tokens(db: TestDatabase) {
+    let store = db.open().await;
+    let dan = store.create_user(&new_user("dan"), now()).await.unwrap();
+    assert_eq!(dan.disabled_at, None);
+    store.create_user(&new_user("erin"), now()).await.unwrap();
+    store.add_token(&new_token("dan", "d1", "api"), now()).await.unwrap();
+    store.add_token(&new_token("erin", "e1", "api"), now()).await.unwrap();
+    let session = |id: &str, user: &str| muster_store::Session {
+        id_hash: id.into(),
+        user: Handle::parse(user).unwrap(),
+        csrf: "csrf".into(),
+        created_at: now(),
+        expires_at: hours(12),
+    };
+    store.create_session(&session("ds", "dan")).await.unwrap();
+    store.create_session(&session("es", "erin")).await.unwrap();
+
+    store.disable_user(&dan.handle, hours(1)).await.unwrap();
+    store.disable_user(&dan.handle, hours(2)).await.unwrap();
+    let dan = store.user(&dan.handle).await.unwrap().unwrap();
+    assert_eq!(dan.disabled_at, Some(hours(1)), "disabling twice keeps the first time");
+    assert!(store.session("ds", hours(1)).await.unwrap().is_none());
+    assert!(store.tokens(&dan.handle).await.unwrap().is_empty());
+    assert_eq!(store.token("d1").await.unwrap().unwrap().0.revoked_at, Some(hours(1)));
+    assert!(store.session("es", hours(1)).await.unwrap().is_some(), "others keep theirs");
+    assert_eq!(store.token("e1").await.unwrap().unwrap().0.revoked_at, None);
+    assert!(store.users().await.unwrap().iter().any(|u| u.handle == dan.handle), "a disabled user is still listed");
+    let nobody = Handle::parse("nobody").unwrap();
+    assert!(matches!(store.disable_user(&nobody, hours(1)).await, Err(StoreError::NotFound(_))));
 }
 
 async fn a_second_user_with_the_same_handle_is_a_conflict(db: TestDatabase) {

@@ -2,6 +2,8 @@
 //! to 0009, jobs with their secrets in the payload) upgrades in place: its
 //! pending jobs still read as jobs, take the right lane and keep what they
 //! need to be delivered, and the jobs that are done lose their secrets.
+//! Its API tokens (before names, expiry and revocation) keep working, as
+//! API tokens named `api`.
 
 use std::str::FromStr;
 
@@ -19,6 +21,54 @@ async fn postgres_pending_jobs_of_the_previous_version_survive_the_upgrade_and_d
     if let Some(db) = TestDatabase::empty(Backend::Postgres).await {
         upgrade(db).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_tokens_of_the_previous_version_keep_working_after_the_upgrade() {
+    old_tokens(TestDatabase::empty(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tokens_of_the_previous_version_keep_working_after_the_upgrade() {
+    if let Some(db) = TestDatabase::empty(Backend::Postgres).await {
+        old_tokens(db).await;
+    }
+}
+
+/// A user and a token as 0001's code wrote them.
+const OLD_TOKEN_SQL: &str = "INSERT INTO users (handle, name, email, permission, created_at) \
+     VALUES ('alice', 'Alice', 'alice@example.com', 'responder', 7); \
+     INSERT INTO api_tokens (hash, handle, created_at) VALUES ('oldhash', 'alice', 8);";
+
+async fn old_tokens(db: TestDatabase) {
+    migrate_to_0009(&db).await;
+    match db.backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(OLD_TOKEN_SQL).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(OLD_TOKEN_SQL).execute(&mut c).await.unwrap();
+        }
+    }
+    let store = db.open().await;
+    let (token, user) = store.token("oldhash").await.unwrap().expect("the old token is still there");
+    assert_eq!((user.handle.as_str(), user.disabled_at), ("alice", None));
+    assert_eq!(
+        (token.kind, token.name.as_str(), token.created_at.as_microsecond(), token.expires_at, token.revoked_at),
+        (muster_domain::token::TokenKind::Api, "api", 8, None, None)
+    );
+    // New tokens get ids after it.
+    let new = muster_store::NewToken {
+        hash: "newhash".into(),
+        user: user.handle.clone(),
+        kind: muster_domain::token::TokenKind::Api,
+        name: "laptop".into(),
+        expires_at: None,
+    };
+    let added = store.add_token(&new, muster_domain::Timestamp::from_second(9).unwrap()).await.unwrap();
+    assert!(added.id > token.id);
 }
 
 /// The jobs 0009's code wrote: (kind, payload, key, due, done).

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use muster_store::testing::{Backend, TestDatabase};
 
-const ADMIN: &str = "mst_bench_admin";
+const ADMIN: &str = "mst_bench_admin_token_of_32_characters";
 
 struct Proc(Child);
 

@@ -39,7 +39,7 @@ use axum::routing::post;
 use muster_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "mst_bench_admin";
+const ADMIN: &str = "mst_bench_admin_token_of_32_characters";
 
 struct Proc(Child);
 

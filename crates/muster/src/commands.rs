@@ -48,9 +48,12 @@ pub enum ClientCommand {
     /// Read and write an incident's timeline.
     #[command(subcommand)]
     Timeline(TimelineCmd),
-    /// Manage users and their API tokens.
-    #[command(subcommand)]
+    /// Manage users: add, list, disable, passwords, new tokens.
+    #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
+    /// A user's API tokens: list and revoke.
+    #[command(subcommand, visible_alias = "tokens")]
+    Token(TokenCmd),
     /// The triage queue: list, acknowledge, assess, declare.
     #[command(subcommand)]
     Alert(AlertCmd),
@@ -316,12 +319,39 @@ pub enum UserCmd {
         permission: String,
     },
     /// Create an API token for a user (yourself, or anyone if you are an admin).
-    Token { handle: String },
+    Token {
+        handle: String,
+        /// To tell your tokens apart later (`muster token list`); default "api".
+        #[arg(long)]
+        name: Option<String>,
+        /// When it stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z); never by default.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Create a calendar feed token for a user, replacing their previous one,
+    /// and print their feed's URL (it reads calendar feeds and nothing else).
+    CalendarToken { handle: String },
+    /// Disable a user (admins only): ends their sessions, revokes their
+    /// tokens; they can no longer sign in, hold new roles or be paged.
+    Disable { handle: String },
     /// Set a password for the web UI, read from the first line of stdin
     /// (yourself, or anyone if you are an admin).
     Password { handle: String },
     /// List users.
     List,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// A user's tokens (never their secrets); yours when no handle is given.
+    List { handle: Option<String> },
+    /// Revoke a token by its id (from `muster token list`): it stops working at once.
+    Revoke {
+        id: u64,
+        /// Whose token it is; yours by default.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
@@ -332,6 +362,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Role(c) => role(&client, &out, c).await,
         ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
+        ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
         ClientCommand::Service(c) => service(&client, &out, c).await,
         ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
@@ -611,10 +642,21 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                 say!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
             });
         }
-        UserCmd::Token { handle } => {
+        UserCmd::Token { handle, name, expires } => {
             let handle = handle.trim_start_matches('@');
-            let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &json!({})).await?;
+            let body = json!({"name": name, "expires_at": expires});
+            let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &body).await?;
             out.show(&v, |v| say!("{}", s(v, "token")));
+        }
+        UserCmd::CalendarToken { handle } => {
+            let handle = handle.trim_start_matches('@');
+            let v = client.post(&format!("/api/v1/users/{handle}/calendar-token"), &json!({})).await?;
+            out.show(&v, |v| say!("{}", s(v, "feed_url")));
+        }
+        UserCmd::Disable { handle } => {
+            let handle = handle.trim_start_matches('@');
+            let v = client.post(&format!("/api/v1/users/{handle}/disable"), &json!({})).await?;
+            out.show(&v, |v| say!("Disabled @{} at {}", s(v, "handle"), s(v, "disabled_at")));
         }
         UserCmd::Password { handle } => {
             let handle = handle.trim_start_matches('@');
@@ -635,6 +677,48 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                     .collect();
                 table(&["HANDLE", "NAME", "EMAIL", "PERMISSION"], rows);
             });
+        }
+    }
+    Ok(())
+}
+
+/// The handle given, or the caller's own.
+async fn handle_or_me(client: &Client, handle: Option<String>) -> anyhow::Result<String> {
+    match handle {
+        Some(h) => Ok(h.trim_start_matches('@').to_owned()),
+        None => Ok(s(&client.get("/api/v1/me").await?, "handle")),
+    }
+}
+
+async fn token(client: &Client, out: &Output, cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::List { handle } => {
+            let handle = handle_or_me(client, handle).await?;
+            let v = client.get(&format!("/api/v1/users/{handle}/tokens")).await?;
+            out.show(&v, |v| {
+                let never = |t: String| if t.is_empty() { "never".to_owned() } else { t };
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        vec![
+                            s(t, "id"),
+                            s(t, "kind"),
+                            s(t, "name"),
+                            s(t, "created_at"),
+                            never(s(t, "expires_at")),
+                            never(s(t, "last_used_at")),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "KIND", "NAME", "CREATED", "EXPIRES", "LAST USED"], rows);
+            });
+        }
+        TokenCmd::Revoke { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            client.delete(&format!("/api/v1/users/{handle}/tokens/{id}")).await?;
+            say!("Revoked token {id} of @{handle}");
         }
     }
     Ok(())

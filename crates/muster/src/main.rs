@@ -40,7 +40,8 @@ enum Top {
         /// sqlite://PATH or postgres://…
         #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
-        /// Ensure user `admin` exists with this API token (idempotent).
+        /// Ensure user `admin` exists with this API token (at least 32
+        /// characters); it replaces the token an earlier value set.
         #[arg(long, env = "MUSTER_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
         /// Events per second each integration may send before it gets 429.
@@ -160,6 +161,12 @@ async fn serve(
     mut config: muster_app::Config,
 ) -> anyhow::Result<()> {
     init_tracing();
+    // Before anything else: a short admin token is refused, not stored.
+    if let Some(token) = admin_token {
+        muster_domain::token::check_admin_token(token)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("refusing to start: MUSTER_ADMIN_TOKEN (--admin-token) is too weak")?;
+    }
     let store =
         muster_store::open(database, true).await.with_context(|| format!("failed to open the database {database}"))?;
     let listener =

@@ -15,6 +15,8 @@ on_both_backends!(
     the_first_responder_triages_from_the_command_line,
     who_is_on_call_from_the_command_line,
     the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line,
+    tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line,
+    a_too_short_admin_token_is_refused_at_start,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -81,6 +83,76 @@ fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {
     assert_eq!(before, after);
     let users = server.json(ADMIN, &["user", "list"]);
     assert_eq!(users.as_array().unwrap().len(), 1, "the admin is not created twice");
+}
+
+fn tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "dan", "--name", "Dan", "--email", "dan@example.com"]);
+    let laptop = server.ok(ADMIN, &["user", "token", "dan", "--name", "laptop", "--expires", "2099-01-01T00:00:00Z"]);
+    let laptop = laptop.trim().to_owned();
+    let ci = server.ok(ADMIN, &["user", "token", "dan", "--name", "ci"]).trim().to_owned();
+
+    let list = server.ok(&laptop, &["tokens", "list"]);
+    let header = list.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("LAST USED"), "{list}");
+    assert!(list.contains("laptop") && list.contains("2099-01-01T00:00:00Z") && list.contains("ci"), "{list}");
+    assert!(!list.contains(&laptop) && !list.contains(&ci), "no secret is shown: {list}");
+    let tokens = server.json(ADMIN, &["token", "list", "@dan"]);
+    let ci_id = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["id"].to_string();
+
+    let out = server.ok(&laptop, &["token", "revoke", &ci_id]);
+    assert_eq!(out.trim(), format!("Revoked token {ci_id} of @dan"));
+    let refused = server.run(&ci, &["incident", "list"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{refused:?}");
+
+    let out = server.ok(ADMIN, &["users", "disable", "@dan"]);
+    assert!(out.starts_with("Disabled @dan at "), "{out}");
+    let refused = server.run(&laptop, &["incident", "list"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("403") && stderr.contains("disabled"), "{stderr}");
+
+    // A calendar feed token comes with the feed's URL.
+    let url = server.ok(ADMIN, &["user", "calendar-token", "admin"]);
+    assert!(
+        url.trim().starts_with(&server.url) && url.contains("/api/v1/users/admin/calendar.ics?token=msc_"),
+        "{url}"
+    );
+
+    // Another MUSTER_ADMIN_TOKEN on the next start replaces the first.
+    let (clean, _) = server.terminate();
+    assert!(clean);
+    let next = "mst_the_next_cli_admin_token_of_32_chars";
+    let server = Server::start(&db.url, Some(next));
+    let refused = server.run(ADMIN, &["incident", "list"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{refused:?}");
+    let mine = server.json(next, &["token", "list"]);
+    let set: Vec<&Value> = mine.as_array().unwrap().iter().filter(|t| t["name"] == "MUSTER_ADMIN_TOKEN").collect();
+    assert_eq!(set.len(), 1, "{mine}");
+}
+
+fn a_too_short_admin_token_is_refused_at_start(db: TestDatabase) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .env("MUSTER_LOG", "warn")
+        .env("MUSTER_ADMIN_TOKEN", "mst_only_twenty_chars")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must exit on its own; a server that started would run forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("muster serve started with a 21-character admin token");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MUSTER_ADMIN_TOKEN") && stderr.contains("at least 32"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "it never listened");
 }
 
 #[tokio::test]

@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use muster_app::tokens::hash_token;
 use muster_app::{App, parse_handle};
 
 #[derive(Deserialize, ToSchema)]
@@ -176,7 +175,8 @@ pub struct SpanQuery {
     pub from: Option<String>,
     /// RFC 3339; default two weeks after `from`; at most 366 days after it.
     pub to: Option<String>,
-    /// For calendar apps, which cannot send headers: an API token.
+    /// For calendar apps, which cannot send headers: a calendar feed token
+    /// (`POST /api/v1/users/{handle}/calendar-token`), never an API token.
     pub token: Option<String>,
 }
 
@@ -218,28 +218,17 @@ fn shift_response(s: &Shift) -> ShiftResponse {
 }
 
 /// The schedule as an iCalendar feed (`text/calendar`), for calendar apps to
-/// subscribe to. They cannot send headers, so `?token=` works as well as
-/// `Authorization: Bearer`.
+/// subscribe to. They cannot send headers, so a calendar feed token goes in
+/// `?token=`; an API token only in `Authorization: Bearer`.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "on-call", params(("id" = u64, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SpanQuery>,
 ) -> ApiResult<Response> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let token = bearer.or(q.token.as_deref()).ok_or_else(|| {
-        ApiError::unauthorized("add ?token=<API token> to the feed's URL, or send Authorization: Bearer")
-    })?;
-    app.store
-        .user_for_token(&hash_token(token))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("this API token is not valid"))?;
+    crate::auth::feed_reader(&app, &headers, q.token.as_deref()).await?;
     let (from, to) = span(&app, &q)?;
     let (record, shifts) = app.shifts(id_of(&id)?, from, to).await?;
     let events: Vec<(String, Shift)> = shifts.into_iter().map(|s| (record.name.clone(), s)).collect();
@@ -313,34 +302,16 @@ pub async fn get_policy(
     Ok(Json(app.policy(id).await?.into()))
 }
 
-/// Calendar apps cannot send headers: a feed takes `?token=` as well as
-/// `Authorization: Bearer`.
-async fn feed_caller(app: &App, headers: &axum::http::HeaderMap, q: &SpanQuery) -> ApiResult<()> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let token = bearer.or(q.token.as_deref()).ok_or_else(|| {
-        ApiError::unauthorized("add ?token=<API token> to the feed's URL, or send Authorization: Bearer")
-    })?;
-    app.store
-        .user_for_token(&hash_token(token))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("this API token is not valid"))?;
-    Ok(())
-}
-
 /// A person's shifts on every schedule as an iCalendar feed.
 #[utoipa::path(get, path = "/api/v1/users/{handle}/calendar.ics", tag = "on-call", params(("handle" = String, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn user_calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,
     Path(handle): Path<String>,
     ApiQuery(q): ApiQuery<SpanQuery>,
 ) -> ApiResult<Response> {
-    feed_caller(&app, &headers, &q).await?;
+    crate::auth::feed_reader(&app, &headers, q.token.as_deref()).await?;
     let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
     app.user(&handle).await?;
     let (from, to) = span(&app, &q)?;

@@ -7,10 +7,11 @@ use muster_domain::Permission;
 use muster_store::NewUser;
 
 use crate::auth::Caller;
-use crate::dto::{NewUserRequest, TokenResponse, UserResponse};
+use crate::dto::{NewTokenRequest, NewUserRequest, TokenInfo, TokenResponse, UserResponse};
 use crate::error::{ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, OptionalJson};
 use muster_app::{App, parse_handle};
+use muster_domain::token::TokenName;
 
 fn parse_email(s: &str) -> Result<String, muster_domain::DomainError> {
     let s = s.trim();
@@ -78,19 +79,107 @@ pub async fn whoami(State(app): State<Arc<App>>, Caller(actor): Caller) -> ApiRe
     Ok(Json(app.user(&actor.handle).await?.into()))
 }
 
-/// Create an API token: admins for anyone, users for themselves.
+fn path_handle(handle: &str) -> ApiResult<muster_domain::Handle> {
+    parse_handle(handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))
+}
+
+/// Create an API token: admins for anyone, users for themselves. The body
+/// may be left out (a token named `api` that never expires).
 #[utoipa::path(post, path = "/api/v1/users/{handle}/tokens", tag = "users", security(("bearer" = [])),
-    params(("handle" = String, Path)), responses((status = 201, body = TokenResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("handle" = String, Path)), request_body(content = Option<NewTokenRequest>, description = "optional"),
+    responses((status = 201, body = TokenResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_token(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,
     Path(handle): Path<String>,
+    OptionalJson(body): OptionalJson<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
     actor.require_write()?;
-    let handle =
-        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
-    let token = app.issue_token(&actor, &handle).await?;
-    Ok((StatusCode::CREATED, Json(TokenResponse { token })))
+    let handle = path_handle(&handle)?;
+    let name = body.name.as_deref().map(TokenName::parse).transpose()?.unwrap_or_default();
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|s| s.parse().map_err(|_| crate::error::ApiError::invalid("expires_at", "not an RFC 3339 time")))
+        .transpose()?;
+    let (token, record) = app.issue_token(&actor, &handle, name, expires_at).await?;
+    Ok((StatusCode::CREATED, Json(TokenResponse { token, about: record.into() })))
+}
+
+/// A user's tokens, working or expired, without their secrets: the user
+/// themself or an admin. Revoked tokens are not listed.
+#[utoipa::path(get, path = "/api/v1/users/{handle}/tokens", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = [TokenInfo]), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_tokens(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<Vec<TokenInfo>>> {
+    let handle = path_handle(&handle)?;
+    Ok(Json(app.tokens(&actor, &handle).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Revoke a token (the user themself or an admin): it gets 401 from now on,
+/// and live streams using it close.
+#[utoipa::path(delete, path = "/api/v1/users/{handle}/tokens/{id}", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path), ("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((handle, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let handle = path_handle(&handle)?;
+    let id: u64 =
+        id.parse().map_err(|_| crate::error::ApiError::not_found("id", format!("there is no token {id:?}")))?;
+    app.revoke_token(&actor, &handle, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CalendarTokenResponse {
+    /// Shown once; goes in the feeds' URLs as `?token=`. It reads calendar
+    /// feeds and nothing else.
+    pub token: String,
+    #[serde(flatten)]
+    pub about: TokenInfo,
+    /// This user's own feed, with the token.
+    pub feed_url: String,
+}
+
+/// Make a calendar feed token (the user themself or an admin), replacing
+/// the user's previous one: read-only, valid only for the calendar feeds.
+#[utoipa::path(post, path = "/api/v1/users/{handle}/calendar-token", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 201, body = CalendarTokenResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn create_calendar_token(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<(StatusCode, Json<CalendarTokenResponse>)> {
+    let handle = path_handle(&handle)?;
+    let (token, record) = app.issue_feed_token(&actor, &handle).await?;
+    let feed_url = format!("{}/api/v1/users/{handle}/calendar.ics?token={token}", app.config.public_url);
+    Ok((StatusCode::CREATED, Json(CalendarTokenResponse { token, about: record.into(), feed_url })))
+}
+
+/// Disable a user (admins only): their sessions end and their tokens are
+/// revoked; they cannot sign in, use a token, be given a role or be paged.
+/// They stay on past timelines.
+#[utoipa::path(post, path = "/api/v1/users/{handle}/disable", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = UserResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn disable_user(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<UserResponse>> {
+    let handle = path_handle(&handle)?;
+    Ok(Json(app.disable_user(&actor, &handle).await?.into()))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]

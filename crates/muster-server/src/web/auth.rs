@@ -114,6 +114,10 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
             }
             r
         }
+        Err(SignInError::Disabled(who)) => {
+            let why = format!("@{who} is disabled: an admin turned this account off.");
+            form(&app, StatusCode::FORBIDDEN, next, handle, Some(why))
+        }
         Err(SignInError::Failed(e)) => super::page_error(e.into()),
     }
 }

@@ -551,7 +551,10 @@ pub async fn users(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<
                 rows.push(UserRow {
                     handle: u.handle.to_string(),
                     name: u.name,
-                    permission: u.permission.as_str().to_owned(),
+                    permission: match u.disabled_at {
+                        Some(_) => format!("{} (disabled)", u.permission.as_str()),
+                        None => u.permission.as_str().to_owned(),
+                    },
                     methods,
                     may_test,
                 });

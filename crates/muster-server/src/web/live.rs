@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use muster_domain::IncidentRef;
@@ -27,7 +27,7 @@ use super::incident::{BoardPart, EntryPart, EntryView, board};
 use super::{SESSION_COOKIE, cookie};
 use crate::error::ApiError;
 use muster_app::App;
-use muster_app::tokens::hash_token;
+use muster_domain::token::TokenKind;
 
 /// Entries sent per read.
 const BATCH: u32 = 100;
@@ -47,13 +47,15 @@ enum Credential {
 }
 
 /// How often an open stream checks that its session or token still works
-/// (signed out, expired, password changed, token revoked).
+/// (signed out, expired, password changed). A token revoked or a user
+/// disabled on this instance makes every stream check at once
+/// (`Changes::credentials_changed`); on another instance, within this.
 const REAUTHORIZE: Duration = Duration::from_secs(30);
 
 async fn still_valid(app: &App, credential: &Credential) -> bool {
     match credential {
         Credential::Session(id) => app.session(id).await.is_ok_and(|s| s.is_some()),
-        Credential::Token(t) => app.store.user_for_token(&hash_token(t)).await.is_ok_and(|u| u.is_some()),
+        Credential::Token(t) => app.authenticate(t, TokenKind::Api).await.is_ok(),
     }
 }
 
@@ -65,14 +67,9 @@ async fn watcher(app: &App, headers: &HeaderMap) -> Result<(User, String, Creden
     {
         return Ok((user, session.csrf, Credential::Session(id)));
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if let Some(t) = token
-        && let Some(user) = app.store.user_for_token(&hash_token(t)).await?
-    {
+    if let Some(t) = crate::auth::bearer(headers) {
+        let user =
+            app.authenticate(t, TokenKind::Api).await.map_err(|e| crate::auth::token_problem(e, TokenKind::Api))?;
         return Ok((user, String::new(), Credential::Token(t.to_owned())));
     }
     Err(ApiError::unauthorized("sign in, or send an API token as Authorization: Bearer <token>"))
@@ -87,6 +84,8 @@ struct Stream {
     pending: VecDeque<SseEvent>,
     credential: Credential,
     checked: tokio::time::Instant,
+    /// `Changes::credentials_version` when the credential was last checked.
+    credentials: u64,
     /// Woken when this incident changes (`App::changes`).
     watch: Arc<tokio::sync::Notify>,
     /// Counts this stream among the open ones while it lives.
@@ -112,11 +111,13 @@ impl Stream {
     /// The next events, waiting for changes when there are none.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
-            if self.checked.elapsed() >= REAUTHORIZE {
+            let credentials = self.app.changes.credentials_version();
+            if self.checked.elapsed() >= REAUTHORIZE || credentials != self.credentials {
                 if !still_valid(&self.app, &self.credential).await {
                     return None;
                 }
                 self.checked = tokio::time::Instant::now();
+                self.credentials = credentials;
             }
             if let Some(e) = self.pending.pop_front() {
                 return Some(e);
@@ -189,6 +190,8 @@ pub async fn events(
     Query(q): Query<LiveQuery>,
     headers: HeaderMap,
 ) -> Response {
+    // Read before the check, so a revocation during it is seen.
+    let credentials = app.changes.credentials_version();
     let (user, csrf, credential) = match watcher(&app, &headers).await {
         Ok(w) => w,
         Err(e) => return e.into_response(),
@@ -215,6 +218,7 @@ pub async fn events(
         pending: VecDeque::new(),
         credential,
         checked,
+        credentials,
         watch,
         _open: open,
     };

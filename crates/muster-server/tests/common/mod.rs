@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const ADMIN_TOKEN: &str = "mst_test_admin_token";
+pub const ADMIN_TOKEN: &str = "mst_test_admin_token_of_32_characters";
 
 pub struct TestServer {
     pub url: String,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_muster");
-pub const ADMIN: &str = "mst_cli_admin_token";
+pub const ADMIN: &str = "mst_cli_admin_token_of_32_characters";
 
 pub struct Server {
     pub child: Child,
