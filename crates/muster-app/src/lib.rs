@@ -58,13 +58,15 @@ pub struct App {
     pub(crate) services_by_key: ServiceCache,
     pub engine: Arc<crate::engine::Engine>,
     pub pager: Arc<crate::pager::Pager>,
-    /// Failed sign-ins, per account and per address.
+    /// Failed sign-ins, per account and address, per address, per account.
     pub(crate) throttle: crate::throttle::Throttle,
     /// Failed sign-ins and open live streams, for `/metrics`.
     pub sign_in_failures: std::sync::atomic::AtomicU64,
     pub live_streams: Arc<std::sync::atomic::AtomicI64>,
-    /// At most a few password checks at once (argon2 is memory-hard).
-    pub(crate) password_checks: tokio::sync::Semaphore,
+    /// At most a few password checks or hashes at once (argon2 is
+    /// memory-hard). A sign-in that finds none free is refused as busy;
+    /// setting a password waits for one.
+    pub password_checks: tokio::sync::Semaphore,
     /// Live views wait here for changes to their incident.
     pub changes: Arc<changes::Changes>,
     pub config: Config,
