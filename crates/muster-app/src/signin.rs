@@ -112,8 +112,11 @@ impl App {
         self.user(user).await?;
         let password = password.to_owned();
         // Hashing costs what a check costs: it waits for one of the same slots.
-        let _permit =
-            self.password_checks.acquire().await.map_err(|e| crate::Error::Internal(format!("password checks: {e}")))?;
+        let _permit = self
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| crate::Error::Internal(format!("password checks: {e}")))?;
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(|e| crate::Error::Internal(e.to_string()))??;

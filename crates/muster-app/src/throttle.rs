@@ -25,6 +25,9 @@ pub const PER_ADDRESS: Limit = Limit { free: 30 };
 /// One account, from all addresses together.
 pub const PER_ACCOUNT: Limit = Limit { free: 100 };
 
+// The allowances grow from the pair to the address to the account.
+const _: () = assert!(PER_PAIR.free < PER_ADDRESS.free && PER_ADDRESS.free < PER_ACCOUNT.free);
+
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Failures older than this are forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
@@ -104,8 +107,4 @@ mod tests {
         assert_eq!(t.wait("user:bob", PER_PAIR, start + Duration::from_secs(1)), None);
     }
 
-    #[test]
-    fn the_limits_grow_from_pair_to_address_to_account() {
-        assert!(PER_PAIR.free < PER_ADDRESS.free && PER_ADDRESS.free < PER_ACCOUNT.free);
-    }
 }

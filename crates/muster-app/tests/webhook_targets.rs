@@ -84,8 +84,12 @@ async fn a_stored_webhook_to_an_internal_address_or_name_is_never_sent_and_given
         format!("http://localhost:{}/hook/abc?token=s3cret", receiver.port),
         format!("http://[::ffff:7f00:1]:{}/hook/abc?token=s3cret", receiver.port),
     ] {
-        let m =
-            t.app.store.add_contact_method(&alice.handle, ContactKind::Webhook, &url, Some("whsec_x"), now).await.unwrap();
+        let m = t
+            .app
+            .store
+            .add_contact_method(&alice.handle, ContactKind::Webhook, &url, Some("whsec_x"), now)
+            .await
+            .unwrap();
         let status = notify_once(&t, &alice, m.id).await;
         assert!(status.dead_at.is_some() && status.attempts == 1, "{url}: given up at once: {status:?}");
         let error = status.last_error.unwrap();

@@ -41,8 +41,8 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
 
 pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !authorized(&app, &headers) {
-        let mut r = ApiError::unauthorized("/metrics needs the metrics token: Authorization: Bearer <token>")
-            .into_response();
+        let mut r =
+            ApiError::unauthorized("/metrics needs the metrics token: Authorization: Bearer <token>").into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
         return r;
     }
