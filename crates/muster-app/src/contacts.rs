@@ -39,6 +39,11 @@ impl App {
         access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
         self.user(user).await?;
         let address = muster_domain::paging::contact_address(kind, address)?;
+        if kind == ContactKind::Webhook {
+            crate::channels::webhook::check_target(&self.config.webhook_allow, &address)
+                .await
+                .map_err(|e| DomainError::invalid("address", e.to_string()))?;
+        }
         let secret = (kind == muster_domain::paging::ContactKind::Webhook).then(|| {
             let mut bytes = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);

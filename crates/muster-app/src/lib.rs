@@ -60,13 +60,15 @@ pub struct App {
     pub(crate) services_by_key: ServiceCache,
     pub engine: Arc<crate::engine::Engine>,
     pub pager: Arc<crate::pager::Pager>,
-    /// Failed sign-ins, per account and per address.
+    /// Failed sign-ins, per account and address, per address, per account.
     pub(crate) throttle: crate::throttle::Throttle,
     /// Failed sign-ins and open live streams, for `/metrics`.
     pub sign_in_failures: std::sync::atomic::AtomicU64,
     pub live_streams: Arc<std::sync::atomic::AtomicI64>,
-    /// At most a few password checks at once (argon2 is memory-hard).
-    pub(crate) password_checks: tokio::sync::Semaphore,
+    /// At most a few password checks or hashes at once (argon2 is
+    /// memory-hard). A sign-in that finds none free is refused as busy;
+    /// setting a password waits for one.
+    pub password_checks: tokio::sync::Semaphore,
     /// Live views wait here for changes to their incident.
     pub changes: Arc<changes::Changes>,
     pub config: Config,
@@ -95,6 +97,15 @@ pub struct Config {
     pub job_lease: std::time::Duration,
     /// Attempts before a job is dead-lettered.
     pub job_max_attempts: u32,
+    /// The internal hosts and networks webhooks may reach anyway
+    /// (`--webhook-allow`); none by default.
+    pub webhook_allow: muster_domain::egress::WebhookAllow,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for the
+    /// sign-in slow-down (`--trusted-proxy`); none by default.
+    pub trusted_proxies: Vec<muster_domain::egress::Cidr>,
+    /// The bearer token `/metrics` requires (`--metrics-token`); open
+    /// without one.
+    pub metrics_token: Option<String>,
     /// Run the delivery engine in the background. Tests that step a manual
     /// clock leave it off and call `engine.run_due()` themselves.
     pub run_engine: bool,
@@ -111,13 +122,16 @@ impl Default for Config {
             mail_from: "Muster <muster@localhost>".into(),
             job_lease: crate::engine::LEASE,
             job_max_attempts: crate::engine::MAX_ATTEMPTS,
+            webhook_allow: muster_domain::egress::WebhookAllow::none(),
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
             run_engine: true,
         }
     }
 }
 
 impl std::fmt::Debug for Config {
-    /// Everything but the SMTP password.
+    /// Everything but the SMTP password and the metrics token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("rate_limit", &self.rate_limit)
@@ -128,6 +142,9 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("job_lease", &self.job_lease)
             .field("job_max_attempts", &self.job_max_attempts)
+            .field("webhook_allow", &self.webhook_allow)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "(set)"))
             .field("run_engine", &self.run_engine)
             .finish()
     }
@@ -188,10 +205,11 @@ impl App {
         let changes = Arc::new(changes::Changes::default());
         let pager =
             Arc::new(crate::pager::Pager::new(store.clone(), clock.clone(), changes.clone(), &config.public_url));
-        let http = config.trust.http_client(std::time::Duration::from_secs(10))?;
+        let guard = Arc::new(channels::webhook::Guard::new(config.webhook_allow.clone()));
+        let http = config.trust.http_client(std::time::Duration::from_secs(10), guard)?;
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
-            Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http)),
+            Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
             Arc::new(EmailChannel::new(mailer)),
         ];
         let settings = engine::Settings {

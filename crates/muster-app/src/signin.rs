@@ -3,9 +3,12 @@
 //! Passwords are hashed with argon2id (a PHC string in `users`). A session
 //! is 256 random bits in an HttpOnly cookie; the store keeps only its
 //! SHA-256, with a CSRF token that every form of the session carries.
-//! Guessing is slowed per account and per address: after a few failures,
-//! each further attempt must wait twice as long as the last (up to 15
-//! minutes), whether or not the password would have been right.
+//! Guessing is slowed per account and address, per address, and (with a
+//! much higher allowance) per account ([`crate::throttle`]): after the
+//! free failures, each further attempt must wait twice as long as the
+//! last (up to 15 minutes), whether or not the password would have been
+//! right. An attempt that finds every password check busy is refused
+//! before anything is counted ([`SignInError::Busy`]).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,7 @@ use muster_domain::{Actor, DomainError, Handle};
 use muster_store::{Session, StoreError, User};
 use rand::RngCore;
 
+use crate::throttle::{PER_ACCOUNT, PER_ADDRESS, PER_PAIR};
 use crate::tokens::hash_token;
 use crate::{App, Result};
 
@@ -43,6 +47,9 @@ pub enum SignInError {
     TooSoon(Duration),
     /// The right password, for an account an admin disabled.
     Disabled(Handle),
+    /// Every password check is taken: try again after this long. Not
+    /// counted as a failure.
+    Busy(Duration),
     /// Not the person's doing.
     Failed(crate::Error),
 }
@@ -106,6 +113,12 @@ impl App {
         check_password(password)?;
         self.user(user).await?;
         let password = password.to_owned();
+        // Hashing costs what a check costs: it waits for one of the same slots.
+        let _permit = self
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| crate::Error::Internal(format!("password checks: {e}")))?;
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(|e| crate::Error::Internal(e.to_string()))??;
@@ -129,16 +142,20 @@ impl App {
             None => "user:(not a handle)".to_owned(),
         };
         let from = address_key(address);
-        if let Some(wait) = [&account, &from].iter().filter_map(|k| self.throttle.wait(k, now)).max() {
+        let pair = format!("{account} {from}");
+        let keys = [(&pair, PER_PAIR), (&from, PER_ADDRESS), (&account, PER_ACCOUNT)];
+        if let Some(wait) = keys.iter().filter_map(|(k, limit)| self.throttle.wait(k, *limit, now)).max() {
             return Err(SignInError::TooSoon(wait));
         }
+        // Nothing is counted for an attempt that was not checked.
+        let Ok(_permit) = self.password_checks.try_acquire() else {
+            return Err(SignInError::Busy(Duration::from_secs(1)));
+        };
         // Count the attempt before checking it, so parallel guesses are
         // counted too; a success takes it back.
-        self.throttle.fail(&account, now);
-        self.throttle.fail(&from, now);
-        let Ok(_permit) = self.password_checks.try_acquire() else {
-            return Err(SignInError::TooSoon(Duration::from_secs(1)));
-        };
+        for (key, _) in keys {
+            self.throttle.fail(key, now);
+        }
         let user = match &parsed {
             Some(h) => self.store.user(h).await?,
             None => None,
@@ -154,8 +171,11 @@ impl App {
             self.sign_in_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(SignInError::Invalid);
         };
+        // The account's ceiling keeps others' failures: only this one is
+        // taken back, so signing in does not reset a distributed guess.
+        self.throttle.clear(&pair);
         self.throttle.undo(&from);
-        self.throttle.clear(&account);
+        self.throttle.undo(&account);
         if user.disabled_at.is_some() {
             return Err(SignInError::Disabled(user.handle));
         }

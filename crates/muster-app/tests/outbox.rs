@@ -6,7 +6,7 @@
 mod common;
 
 use common::mail::{Smtp, SmtpTls};
-use common::{Receiver, TestApp, TestCa};
+use common::{Receiver, TestApp, TestCa, allowing_receivers};
 use std::sync::Arc;
 
 use muster_app::Config;
@@ -33,7 +33,7 @@ muster_store::on_both_backends!(
 );
 
 fn trusting(ca: &TestCa) -> Config {
-    Config { trust: TrustRoots::with_pem(ca.pem().into_bytes()).unwrap(), ..Config::default() }
+    allowing_receivers(Config { trust: TrustRoots::with_pem(ca.pem().into_bytes()).unwrap(), ..Config::default() })
 }
 
 async fn webhook(t: &TestApp, who: &Actor, url: &str) -> muster_store::ContactMethod {
@@ -96,7 +96,7 @@ async fn a_certificate_for_another_name_is_refused_retried_and_then_dead_lettere
 async fn a_page_is_not_held_up_by_a_thousand_failing_test_notifications(db: TestDatabase) {
     let failing = Receiver::start(500, None).await;
     let paged = Receiver::start(200, None).await;
-    let t = TestApp::new(db).await;
+    let t = TestApp::with_receivers(db).await;
     let (alice, bob, carol) = (t.person("alice").await, t.person("bob").await, t.person("carol").await);
     let noisy = webhook(&t, &bob, &format!("http://127.0.0.1:{}/", failing.port)).await;
     for _ in 0..1000 {

@@ -27,7 +27,7 @@ fn woken(armed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool 
 }
 
 async fn an_incident_is_declared_mustered_paged_and_answered_without_http(db: TestDatabase) {
-    let t = TestApp::new(db).await;
+    let t = TestApp::with_receivers(db).await;
     let (alice, bob, carol) = (t.person("alice").await, t.person("bob").await, t.person("carol").await);
     let inc = t.declare(&alice, "Checkout returns 500").await;
     let view = t.app.incident(inc).await.unwrap();

@@ -16,6 +16,9 @@
 //! - [`intake`]: what alerts do to incidents and pages: rejoin or
 //!   auto-declare (title, summary, first responder), the automatic page,
 //!   alert status moves, ending an alert's pages.
+//! - [`egress`]: which addresses webhooks may reach (not loopback,
+//!   link-local, private…, unless the operator allows them), and networks
+//!   written as CIDRs.
 //! - [`outbox`]: the side effects to deliver (page steps, webhooks, mail)
 //!   as one enum, their stored form and which lane they take.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
@@ -40,6 +43,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod egress;
 pub mod error;
 pub mod incident;
 pub mod intake;

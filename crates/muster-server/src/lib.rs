@@ -12,6 +12,7 @@
 //! - [`ingest`]: the batching pipeline that makes monitoring events durable
 //!   before they are answered, and the per-integration rate limit.
 //! - [`extract`]: JSON and query extractors whose rejections name the field.
+//! - [`forwarded`]: the client's address behind trusted reverse proxies.
 //! - [`error`]: the one error type, rendered as `application/problem+json`.
 //!
 //! [`serve`] takes its listener and shutdown signal as arguments, so tests
@@ -34,6 +35,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod metrics;
 pub mod web;
 
@@ -107,8 +109,9 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
                     "responses": {"200": {"description": "healthy"}, "503": {"description": "the database does not answer"}}
                 }},
                 "/metrics": {"get": {
-                    "summary": "Muster's own gauges and counters in the Prometheus text format. No authentication.",
-                    "responses": {"200": {"description": "the metrics"}}
+                    "summary": "Muster's own gauges and counters in the Prometheus text format. No authentication, unless the server runs with --metrics-token: then that token as a bearer token.",
+                    "responses": {"200": {"description": "the metrics"},
+                                  "401": {"description": "the server has a metrics token and the request does not carry it"}}
                 }},
                 "/api/v1/openapi.json": {"get": {
                     "summary": "This document. No authentication.",

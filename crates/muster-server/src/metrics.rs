@@ -1,17 +1,21 @@
 //! `GET /metrics`: Muster's own health in the Prometheus text format, for
 //! whoever watches the watcher. Gauges come from the database (the same on
 //! every instance); counters are this instance's since it started.
+//!
+//! Open by default; with `--metrics-token` it wants that token as
+//! `Authorization: Bearer …` and answers 401 without it.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use muster_app::App;
+use sha2::{Digest, Sha256};
 
 /// A label value, escaped as the text format wants.
 fn label(v: &str) -> String {
@@ -23,7 +27,25 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// Whether the request carries the metrics token (compared by their
+/// SHA-256, so the time taken says nothing about how much matched).
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    let Some(expected) = &app.config.metrics_token else { return true };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    given.is_some_and(|g| Sha256::digest(g.as_bytes()) == Sha256::digest(expected.trim().as_bytes()))
+}
+
+pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        let mut r =
+            ApiError::unauthorized("/metrics needs the metrics token: Authorization: Bearer <token>").into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        return r;
+    }
     let gauges = match app.store.gauges().await {
         Ok(g) => g,
         Err(e) => return ApiError::from(e).into_response(),

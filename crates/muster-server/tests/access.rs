@@ -81,6 +81,8 @@ struct World {
     page: u64,
     scribe_assignment: u64,
     contact_method: u64,
+    /// A token of the user the paths name, besides the one they call with.
+    spare_token: u64,
     impact_matrix: Value,
     required_roles: Value,
 }
@@ -135,6 +137,10 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/users/{handle}", SIGNED_IN, none()),
         row("GET", "/api/v1/me", SIGNED_IN, none()),
         row("POST", "/api/v1/users/{handle}/tokens", &[TheUser, Admin], Json(|_| json!({}))),
+        row("GET", "/api/v1/users/{handle}/tokens", &[TheUser, Admin], none()),
+        row("DELETE", "/api/v1/users/{handle}/tokens/{id}", &[TheUser, Admin], none()),
+        row("POST", "/api/v1/users/{handle}/calendar-token", &[TheUser, Admin], Json(|_| json!({}))),
+        row("POST", "/api/v1/users/{handle}/disable", &[Admin], Json(|_| json!({}))),
         row(
             "POST",
             "/api/v1/users/{handle}/password",
@@ -340,6 +346,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         page: 0,
         scribe_assignment: 0,
         contact_method: 0,
+        spare_token: 0,
         impact_matrix: Value::Null,
         required_roles: Value::Null,
     };
@@ -391,6 +398,8 @@ async fn world(server: &TestServer, n: usize) -> World {
     let method = json!({"kind": "email", "address": format!("{the_user}@example.com")});
     let method = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/contact-methods"), method).await;
     w.contact_method = method.ok(201)["id"].as_u64().unwrap();
+    let spare = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/tokens"), json!({"name": "spare"})).await;
+    w.spare_token = spare.ok(201)["id"].as_u64().unwrap();
     w.impact_matrix = server.get(ADMIN_TOKEN, "/api/v1/settings/impact-matrix").await.ok(200).clone();
     w.required_roles = server.get(ADMIN_TOKEN, "/api/v1/settings/required-roles").await.ok(200).clone();
     // A web session for each of the cast, as signing in would make it.
@@ -417,6 +426,8 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
+    } else if path.contains("tokens/{id}") {
+        w.spare_token.to_string()
     } else if path.contains("contact-methods/{id}") {
         w.contact_method.to_string()
     } else if path.starts_with("/api/v1/alerts/") || path.starts_with("/alerts/") {

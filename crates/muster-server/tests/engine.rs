@@ -17,7 +17,7 @@ use muster_store::NewJob;
 use muster_store::testing::TestDatabase;
 use serde_json::{Value, json};
 
-on_both_backends!(a_test_notification_reaches_the_webhook_signed_with_its_secret);
+on_both_backends!(setup = crate::common::receivers_setup; a_test_notification_reaches_the_webhook_signed_with_its_secret);
 
 async fn a_test_notification_reaches_the_webhook_signed_with_its_secret(server: TestServer) {
     let alice = server.user("alice", "responder").await;
@@ -56,7 +56,7 @@ async fn a_test_notification_reaches_the_webhook_signed_with_its_secret(server: 
 async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: TestDatabase) {
     let store = db.open().await;
     let clock = ManualClock::at("2026-11-27T10:00:00Z");
-    let config = Config { run_engine: false, ..Config::default() };
+    let config = common::allowing_receivers(Config { run_engine: false, ..Config::default() });
     let app = App::with_config(store.clone(), clock.clone(), config).unwrap();
     let engine = app.engine.clone();
     let (receiver, url) = Receiver::start(vec![StatusCode::SERVICE_UNAVAILABLE]).await;

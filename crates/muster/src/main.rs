@@ -78,6 +78,19 @@ enum Top {
         #[arg(long, env = "MUSTER_JOB_MAX_ATTEMPTS", default_value_t = muster_app::engine::MAX_ATTEMPTS,
               value_parser = clap::value_parser!(u32).range(1..=1000))]
         job_max_attempts: u32,
+        /// Internal hosts or networks webhooks may reach anyway (repeatable or
+        /// comma-separated: 127.0.0.1/32, 10.1.0.0/16, hooks.internal). By default
+        /// webhooks reach only internet addresses: not loopback, link-local,
+        /// private, CGNAT, unique-local, multicast or unspecified ones.
+        #[arg(long, env = "MUSTER_WEBHOOK_ALLOW", value_delimiter = ',', value_name = "HOST|CIDR")]
+        webhook_allow: Vec<String>,
+        /// Reverse proxies whose X-Forwarded-For says the client's address, for
+        /// the sign-in slow-down (repeatable or comma-separated CIDRs).
+        #[arg(long, env = "MUSTER_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
+        trusted_proxy: Vec<String>,
+        /// A token /metrics then requires as `Authorization: Bearer …` (open without it).
+        #[arg(long, env = "MUSTER_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -112,13 +125,17 @@ fn main() -> ExitCode {
                 mail_from,
                 job_lease_seconds,
                 job_max_attempts,
+                webhook_allow,
+                trusted_proxy,
+                metrics_token,
             } => {
                 let trust = match &cli.connection.ca_file {
                     Some(path) => muster_app::channels::tls::TrustRoots::from_file(path).map_err(anyhow::Error::msg),
                     None => Ok(muster_app::channels::tls::TrustRoots::system()),
                 };
-                match trust {
-                    Ok(trust) => {
+                let network = network_settings(&webhook_allow, &trusted_proxy, metrics_token);
+                match trust.and_then(|t| network.map(|n| (t, n))) {
+                    Ok((trust, (webhook_allow, trusted_proxies, metrics_token))) => {
                         let config = muster_app::Config {
                             rate_limit: muster_app::ingest::RateLimit { per_second: ingest_rate, burst: ingest_burst },
                             public_url: public_url.unwrap_or_default(),
@@ -128,6 +145,9 @@ fn main() -> ExitCode {
                             mail_from,
                             job_lease: std::time::Duration::from_secs(job_lease_seconds),
                             job_max_attempts,
+                            webhook_allow,
+                            trusted_proxies,
+                            metrics_token,
                             run_engine: true,
                         };
                         serve(listen, &database, admin_token.as_deref(), config).await
@@ -146,6 +166,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The allowed webhook targets, the trusted proxies and the metrics token,
+/// parsed: a value that does not parse stops the server naming its flag.
+fn network_settings(
+    webhook_allow: &[String],
+    trusted_proxy: &[String],
+    metrics_token: Option<String>,
+) -> anyhow::Result<(muster_domain::egress::WebhookAllow, Vec<muster_domain::egress::Cidr>, Option<String>)> {
+    let allow = muster_domain::egress::WebhookAllow::parse(webhook_allow.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("--webhook-allow (MUSTER_WEBHOOK_ALLOW): {e}"))?;
+    let proxies = trusted_proxy
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--trusted-proxy (MUSTER_TRUSTED_PROXY): {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if metrics_token.as_deref().is_some_and(|t| t.trim().len() < 16) {
+        anyhow::bail!("--metrics-token (MUSTER_METRICS_TOKEN) must have at least 16 characters");
+    }
+    Ok((allow, proxies, metrics_token))
 }
 
 fn init_tracing() {

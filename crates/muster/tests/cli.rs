@@ -189,6 +189,44 @@ async fn migrate_applies_the_schema_and_can_run_again() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("database"));
 }
 
+#[tokio::test]
+async fn serve_refuses_network_settings_that_do_not_parse_naming_the_setting() {
+    let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url]).args(args);
+        for var in ["MUSTER_WEBHOOK_ALLOW", "MUSTER_TRUSTED_PROXY", "MUSTER_METRICS_TOKEN"] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{args:?} {env:?} started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(serve(&["--webhook-allow", "127.0.0.1/32,http://x"], &[]).contains("--webhook-allow"));
+    assert!(serve(&[], &[("MUSTER_WEBHOOK_ALLOW", "10.0.0.0/40")]).contains("MUSTER_WEBHOOK_ALLOW"));
+    assert!(serve(&["--trusted-proxy", "proxy.internal"], &[]).contains("--trusted-proxy"));
+    assert!(serve(&["--metrics-token", "short"], &[]).contains("--metrics-token"));
+}
+
+#[tokio::test]
+async fn with_a_metrics_token_the_binary_serves_metrics_only_to_its_bearer() {
+    let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let token = "metrics-0123456789abcdef";
+    let server = tokio::task::spawn_blocking(move || {
+        let s = Server::start_with(&db.url, Some(ADMIN), &["--metrics-token", token]);
+        (s, db)
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", server.0.url);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(http.get(&url).bearer_auth(ADMIN).send().await.unwrap().status(), 401);
+    assert_eq!(http.get(&url).bearer_auth(token).send().await.unwrap().status(), 200);
+    tokio::task::spawn_blocking(move || server.0.terminate()).await.unwrap();
+}
+
 /// Posts JSON from blocking test code.
 fn post_json(url: &str, body: &Value) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

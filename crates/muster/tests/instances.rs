@@ -23,7 +23,8 @@ async fn two_instances_share_the_pages_and_one_finishes_when_the_other_is_killed
 }
 
 fn run(db: TestDatabase) {
-    let args = ["--job-lease-seconds", "2"];
+    // The receiver is on 127.0.0.1, which webhooks may reach only when allowed.
+    let args = ["--job-lease-seconds", "2", "--webhook-allow", "127.0.0.1/32"];
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let (receiver, hook) = rt.block_on(Receiver::start());

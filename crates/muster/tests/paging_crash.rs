@@ -18,7 +18,8 @@ on_both_backends!(a_sigkill_during_escalations_loses_no_page_and_resends_nothing
 const ALERTS: usize = 30;
 
 fn a_sigkill_during_escalations_loses_no_page_and_resends_nothing_recorded_as_delivered(db: TestDatabase) {
-    let args = ["--job-lease-seconds", "2"];
+    // The receiver is on 127.0.0.1, which webhooks may reach only when allowed.
+    let args = ["--job-lease-seconds", "2", "--webhook-allow", "127.0.0.1/32,::1"];
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let (receiver, hook) = rt.block_on(Receiver::start());

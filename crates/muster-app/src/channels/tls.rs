@@ -39,12 +39,22 @@ impl TrustRoots {
         TrustRoots::with_pem(pem).map_err(|e| format!("the CA file {} {e}", path.display()))
     }
 
-    /// An HTTP client for outgoing requests: HTTP and HTTPS, these roots,
-    /// no redirects followed (a receiver answers, it does not send us on).
-    pub fn http_client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
+    /// An HTTP client for webhooks: HTTP and HTTPS, these roots, no
+    /// redirects followed (a receiver answers, it does not send us on),
+    /// and names resolved by `resolver` (the webhook channel's
+    /// [`super::webhook::Guard`], which drops internal addresses). No
+    /// proxy from the environment either: through a proxy, the proxy would
+    /// resolve the name and the guard would see only the proxy's.
+    pub fn http_client(
+        &self,
+        timeout: Duration,
+        resolver: Arc<super::webhook::Guard>,
+    ) -> Result<reqwest::Client, String> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(resolver)
             .user_agent(concat!("Muster/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &self.extra {
             for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())? {

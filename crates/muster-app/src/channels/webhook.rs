@@ -5,16 +5,159 @@
 //! delivery, so no secret is ever in the outbox and a corrected URL is used
 //! by the next retry. Receivers check `X-Muster-Signature` (see
 //! [`signature`]) and deduplicate retries by `Idempotency-Key`.
+//!
+//! A webhook reaches only addresses on the internet, unless the operator
+//! allowed more (`--webhook-allow`, [`WebhookAllow`]): [`check_target`]
+//! refuses an internal target when a contact method is created, and at
+//! delivery [`Guard`] — the HTTP client's resolver — keeps only the
+//! resolved addresses that may be reached, so a name that resolves
+//! elsewhere by then (DNS rebinding) connects nowhere. A URL with a literal
+//! address never asks a resolver, so it is checked before sending.
+//! Redirects are not followed. What is stored, shown or logged about a
+//! target is its [`origin`]: the path and query of a webhook URL are often
+//! its credential.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use muster_domain::egress::WebhookAllow;
 use muster_domain::outbox::Job;
 use muster_store::Store;
 use sha2::Sha256;
 
 use super::{Attempt, Channel, Failure, error_chain};
+
+/// How long creating a contact method waits for its host to resolve.
+const CREATION_LOOKUP: Duration = Duration::from_secs(5);
+
+/// What may be said about a webhook URL: its scheme, host and port, never
+/// its user, path or query.
+pub fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match u.host_str() {
+            Some(host) => match u.port() {
+                Some(port) => format!("{}://{host}:{port}", u.scheme()),
+                None => format!("{}://{host}", u.scheme()),
+            },
+            None => format!("{}: (no host)", u.scheme()),
+        },
+        Err(_) => "(a URL that does not parse)".to_owned(),
+    }
+}
+
+/// A webhook target that may not be reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0} does not parse as a URL")]
+    Unreadable(String),
+    #[error(
+        "{origin} is a {why} address, which webhooks may not reach unless the operator allows it (--webhook-allow)"
+    )]
+    Address { origin: String, why: muster_domain::egress::Internal },
+    #[error(
+        "{host} resolves only to {why} addresses, which webhooks may not reach unless the operator allows them (--webhook-allow)"
+    )]
+    Resolves { host: String, why: String },
+}
+
+/// Keeps the addresses `allow` lets a webhook reach; fails naming why
+/// when none is left.
+fn reachable(allow: &WebhookAllow, host: &str, found: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, TargetError> {
+    if allow.allows_host(host) {
+        return Ok(found);
+    }
+    let mut refused = Vec::new();
+    let kept: Vec<SocketAddr> = found
+        .into_iter()
+        .filter(|a| match allow.check(a.ip()) {
+            Ok(()) => true,
+            Err(r) => {
+                if !refused.contains(&r.why) {
+                    refused.push(r.why);
+                }
+                false
+            }
+        })
+        .collect();
+    if kept.is_empty() && !refused.is_empty() {
+        let why = refused.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" or ");
+        return Err(TargetError::Resolves { host: host.to_owned(), why });
+    }
+    Ok(kept)
+}
+
+/// The literal address of a URL's host, if it has one.
+fn literal(url: &reqwest::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Refuses a URL whose host is an internal address the operator did not
+/// allow. Names are left to [`Guard`], which sees what they resolve to.
+fn check_literal(allow: &WebhookAllow, url: &str) -> Result<reqwest::Url, TargetError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| TargetError::Unreadable(origin(url)))?;
+    if let Some(ip) = literal(&parsed) {
+        allow.check(ip).map_err(|r| TargetError::Address { origin: origin(url), why: r.why })?;
+    }
+    Ok(parsed)
+}
+
+/// Whether a webhook to `url` may be created: its host is not an internal
+/// address, nor a name that resolves only to internal ones. A name that
+/// does not resolve (yet) is accepted; delivery checks again.
+pub async fn check_target(allow: &WebhookAllow, url: &str) -> Result<(), TargetError> {
+    let parsed = check_literal(allow, url)?;
+    let Some(url::Host::Domain(host)) = parsed.host() else { return Ok(()) };
+    let port = parsed.port_or_known_default().unwrap_or(0);
+    match tokio::time::timeout(CREATION_LOOKUP, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(found)) => reachable(allow, host, found.collect()).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// The webhook client's resolver: the system's, keeping only the
+/// addresses a webhook may reach. Connecting happens to what this returns,
+/// so no answer given later can change where a request goes.
+pub struct Guard {
+    allow: Arc<WebhookAllow>,
+}
+
+impl Guard {
+    pub fn new(allow: WebhookAllow) -> Guard {
+        Guard { allow: Arc::new(allow) }
+    }
+}
+
+impl reqwest::dns::Resolve for Guard {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept = reachable(&allow, &host, found)?;
+            let addrs: reqwest::dns::Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Whether a delivery failed because the target may not be reached (the
+/// resolver's refusal comes back inside reqwest's error).
+fn refused_target(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.downcast_ref::<TargetError>().is_some() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
 
 /// Signs `timestamp.body` with the contact method's secret: the value of
 /// the `X-Muster-Signature` header is `sha256=<hex>`.
@@ -28,12 +171,15 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 pub struct WebhookChannel {
     store: Arc<dyn Store>,
+    /// Built with [`Guard`] as its resolver and no redirects
+    /// ([`super::tls::TrustRoots::http_client`]).
     http: reqwest::Client,
+    allow: WebhookAllow,
 }
 
 impl WebhookChannel {
-    pub fn new(store: Arc<dyn Store>, http: reqwest::Client) -> WebhookChannel {
-        WebhookChannel { store, http }
+    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, allow: WebhookAllow) -> WebhookChannel {
+        WebhookChannel { store, http, allow }
     }
 }
 
@@ -53,11 +199,14 @@ impl Channel for WebhookChannel {
             },
             None => (hook.to.clone(), hook.legacy_secret.clone().unwrap_or_default()),
         };
+        let target = origin(&url);
+        // Trying again cannot make an internal address external: give up.
+        let parsed = check_literal(&self.allow, &url).map_err(|e| Failure::permanent(e.to_string()))?;
         let body = serde_json::to_vec(&hook.body).unwrap_or_default();
         let timestamp = attempt.now.as_second();
         let response = self
             .http
-            .post(&url)
+            .post(parsed)
             .header("content-type", "application/json")
             .header("idempotency-key", attempt.idempotency_key)
             .header("x-muster-timestamp", timestamp.to_string())
@@ -65,10 +214,17 @@ impl Channel for WebhookChannel {
             .body(body)
             .send()
             .await
-            .map_err(|e| Failure::new(format!("POST {url}: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                let refused = refused_target(&e);
+                let message = format!("POST {target}: {}", error_chain(&e.without_url()));
+                if refused { Failure::permanent(message) } else { Failure::new(message) }
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(Failure::new(format!("POST {target}: {status} (webhooks do not follow redirects)")));
         }
         let retry_after = response
             .headers()
@@ -76,6 +232,6 @@ impl Channel for WebhookChannel {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        Err(Failure { retry_after, ..Failure::new(format!("POST {url}: {status}")) })
+        Err(Failure { retry_after, ..Failure::new(format!("POST {target}: {status}")) })
     }
 }

@@ -22,9 +22,20 @@ pub struct TestApp {
     _db: TestDatabase,
 }
 
+/// `config` with the operator setting that lets webhooks reach the tests'
+/// receivers on 127.0.0.1, which they refuse by default.
+pub fn allowing_receivers(config: Config) -> Config {
+    Config { webhook_allow: muster_domain::egress::WebhookAllow::parse(["127.0.0.1/32"]).unwrap(), ..config }
+}
+
 impl TestApp {
     pub async fn new(db: TestDatabase) -> TestApp {
         Self::with_config(db, Config::default()).await
+    }
+
+    /// An app whose webhooks may reach the test's receivers.
+    pub async fn with_receivers(db: TestDatabase) -> TestApp {
+        Self::with_config(db, allowing_receivers(Config::default())).await
     }
 
     pub async fn with_config(db: TestDatabase, config: Config) -> TestApp {
@@ -40,6 +51,11 @@ impl TestApp {
         };
         app.store.ensure_user(&user, app.clock.now()).await.unwrap();
         TestApp { app, clock, admin, _db: db }
+    }
+
+    /// Its database, to start another app on.
+    pub fn into_db(self) -> TestDatabase {
+        self._db
     }
 
     /// A responder named `handle`.
@@ -148,6 +164,13 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(status: u16, cert: Option<&ServerCert>) -> Receiver {
+        Self::answering(status, "", cert).await
+    }
+
+    /// A receiver that answers with `status` and the header lines `extra`
+    /// (each ending in CRLF), e.g. a redirect's `location`.
+    pub async fn answering(status: u16, extra: &str, cert: Option<&ServerCert>) -> Receiver {
+        let extra: Arc<str> = extra.into();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -166,16 +189,16 @@ impl Receiver {
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { return };
-                let (record, acceptor) = (record.clone(), acceptor.clone());
+                let (record, acceptor, extra) = (record.clone(), acceptor.clone(), extra.clone());
                 tokio::spawn(async move {
                     match acceptor {
                         Some(a) => {
                             // A client that refuses the certificate ends the handshake: nothing to record.
                             if let Ok(tls) = a.accept(tcp).await {
-                                answer(tls, status, &record).await;
+                                answer(tls, status, &extra, &record).await;
                             }
                         }
-                        None => answer(tcp, status, &record).await,
+                        None => answer(tcp, status, &extra, &record).await,
                     }
                 });
             }
@@ -188,8 +211,9 @@ impl Receiver {
     }
 }
 
-/// Reads one HTTP/1.1 request, records it, answers `status` and closes.
-async fn answer(mut io: impl AsyncRead + AsyncWrite + Unpin, status: u16, record: &Mutex<Vec<Got>>) {
+/// Reads one HTTP/1.1 request, records it, answers `status` (with the
+/// header lines `extra`) and closes.
+async fn answer(mut io: impl AsyncRead + AsyncWrite + Unpin, status: u16, extra: &str, record: &Mutex<Vec<Got>>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -211,7 +235,7 @@ async fn answer(mut io: impl AsyncRead + AsyncWrite + Unpin, status: u16, record
         }
     }
     record.lock().unwrap().push(Got { body: buf[head_end..head_end + length].to_vec(), ..got });
-    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let reply = format!("HTTP/1.1 {status} X\r\n{extra}content-length: 0\r\nconnection: close\r\n\r\n");
     let _ = io.write_all(reply.as_bytes()).await;
     let _ = io.shutdown().await;
 }

@@ -69,8 +69,12 @@ pub async fn login_form(State(app): State<Arc<App>>, Query(q): Query<HashMap<Str
 pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
     // The address slows down guessing from one place; without one (in
     // tests that call the router directly) everyone shares a bucket.
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
     let headers = req.headers().clone();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| crate::forwarded::client_address(c.0.ip(), &headers, &app.config.trusted_proxies).to_string())
+        .unwrap_or_default();
     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
         return form(
             &app,
@@ -117,6 +121,14 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
         Err(SignInError::Disabled(who)) => {
             let why = format!("@{who} is disabled: an admin turned this account off.");
             form(&app, StatusCode::FORBIDDEN, next, handle, Some(why))
+        }
+        Err(SignInError::Busy(wait)) => {
+            let why = "Too many sign-ins at once. Try again in a moment.".to_owned();
+            let mut r = form(&app, StatusCode::SERVICE_UNAVAILABLE, next, handle, Some(why));
+            if let Ok(v) = wait.as_secs().max(1).to_string().parse() {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
         }
         Err(SignInError::Failed(e)) => super::page_error(e.into()),
     }

@@ -225,21 +225,25 @@ impl Drop for TestServer {
     }
 }
 
-/// Generates `sqlite::name` and `postgres::name` tests that call `name(server)`.
+/// Generates `sqlite::name` and `postgres::name` tests that call `name(server)`;
+/// with `setup = f;` first, the servers start with the [`Setup`] `f()` returns.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(setup = $crate::common::Setup::default; $($name),*);
+    };
+    (setup = $setup:path; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let server = $crate::common::TestServer::start(muster_store::testing::Backend::Sqlite).await.unwrap();
+                let server = $crate::common::TestServer::start_with(muster_store::testing::Backend::Sqlite, $setup()).await.unwrap();
                 super::$name(server).await;
             })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                if let Some(server) = $crate::common::TestServer::start(muster_store::testing::Backend::Postgres).await {
+                if let Some(server) = $crate::common::TestServer::start_with(muster_store::testing::Backend::Postgres, $setup()).await {
                     super::$name(server).await;
                 }
             })*
@@ -273,9 +277,22 @@ macro_rules! on_both_backends_with_manual_clock {
 }
 
 /// A manual clock at 2026-11-27T10:00:00Z and a server that leaves the
-/// engine to the test (`TestServer::deliver_due`).
+/// engine to the test (`TestServer::deliver_due`), delivering to the
+/// test's receivers on 127.0.0.1 ([`allowing_receivers`]).
 pub fn manual_setup() -> (Setup, Arc<ManualClock>) {
     let clock = ManualClock::at("2026-11-27T10:00:00Z");
-    let config = Config { run_engine: false, ..Config::default() };
+    let config = allowing_receivers(Config { run_engine: false, ..Config::default() });
     (Setup { clock: clock.clone(), config }, clock)
+}
+
+/// `config` with the operator setting that lets webhooks reach the tests'
+/// receivers on 127.0.0.1 (`--webhook-allow 127.0.0.1/32`): without it
+/// they are refused, as every internal address is.
+pub fn allowing_receivers(config: Config) -> Config {
+    Config { webhook_allow: muster_domain::egress::WebhookAllow::parse(["127.0.0.1/32"]).unwrap(), ..config }
+}
+
+/// A server whose webhooks may reach the test's receivers.
+pub fn receivers_setup() -> Setup {
+    Setup { config: allowing_receivers(Config::default()), ..Setup::default() }
 }
