@@ -14,6 +14,8 @@
 //! - [`intake`]: what alerts do to incidents and pages: rejoin or
 //!   auto-declare (title, summary, first responder), the automatic page,
 //!   alert status moves, ending an alert's pages.
+//! - [`limits`]: every limit on input (layers, windows, alerts per
+//!   payload, ids per bulk action, streams, contact methods …), in one place.
 //! - [`outbox`]: the side effects to deliver (page steps, webhooks, mail)
 //!   as one enum, their stored form and which lane they take.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
@@ -38,6 +40,7 @@ pub mod alert;
 pub mod error;
 pub mod incident;
 pub mod intake;
+pub mod limits;
 pub mod outbox;
 pub mod page;
 pub mod paging;
