@@ -63,8 +63,14 @@ pub struct App {
     /// Failed sign-ins and open live streams, for `/metrics`.
     pub sign_in_failures: std::sync::atomic::AtomicU64,
     pub live_streams: Arc<std::sync::atomic::AtomicI64>,
+    /// Open live streams per user, at most `limits::MAX_LIVE_STREAMS_PER_USER`.
+    pub live_slots: crate::throttle::Slots,
+    /// Test notifications per user, at most `limits::MAX_TEST_NOTIFICATIONS` a window.
+    pub(crate) test_notifications: crate::throttle::Recent,
     /// At most a few password checks at once (argon2 is memory-hard).
     pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Turns for schedule maths on the blocking pool (`schedules::compute`).
+    pub(crate) schedule_work: tokio::sync::Semaphore,
     /// Live views wait here for changes to their incident.
     pub changes: Arc<changes::Changes>,
     pub config: Config,
@@ -236,8 +242,11 @@ impl App {
             pager,
             throttle: crate::throttle::Throttle::default(),
             password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
+            schedule_work: tokio::sync::Semaphore::new(crate::schedules::listings_at_once()),
             sign_in_failures: Default::default(),
             live_streams: Default::default(),
+            live_slots: Default::default(),
+            test_notifications: Default::default(),
             changes,
             config,
         })
