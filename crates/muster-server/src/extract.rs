@@ -52,8 +52,12 @@ pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
 /// raw body and call this after.
 pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        // The body's own error is some layers down (each body wrapper boxes it).
+        let mut causes = std::iter::successors(std::error::Error::source(&e), |c| c.source());
+        let source = std::error::Error::source(&e);
+        if causes.any(|c| c.is::<tower_http::timeout::TimeoutError>()) {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "body-timeout", "the body stalled; send it without pauses")
+        } else if source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
