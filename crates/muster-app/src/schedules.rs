@@ -141,7 +141,7 @@ impl App {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<muster_domain::schedule::Shift>> {
-        Ok(self.compute(move || schedule.shifts(from, to)).await?)
+        self.compute(move || schedule.shifts(from, to)).await
     }
 
     /// Runs schedule maths off the runtime's threads, a few at a time, so

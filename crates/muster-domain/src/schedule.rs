@@ -334,12 +334,8 @@ impl Schedule {
             }
             clock_changes.push(transition.timestamp());
         }
-        let mut override_edges: Vec<Timestamp> = self
-            .overrides
-            .iter()
-            .flat_map(|o| [o.start, o.end])
-            .filter(|t| from < *t && *t < to)
-            .collect();
+        let mut override_edges: Vec<Timestamp> =
+            self.overrides.iter().flat_map(|o| [o.start, o.end]).filter(|t| from < *t && *t < to).collect();
         override_edges.sort_unstable();
         override_edges.dedup();
         let mut layers: Vec<LayerSweep<'_>> = self.layers.iter().map(LayerSweep::new).collect();

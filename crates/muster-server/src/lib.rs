@@ -181,11 +181,13 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let body_read = timeouts.body_read;
-        let service = tower::ServiceExt::map_request(router.clone(), move |req: axum::http::Request<hyper::body::Incoming>| {
-            let mut req = req.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_read, body)));
-            req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
-            req
-        });
+        let service =
+            tower::ServiceExt::map_request(router.clone(), move |req: axum::http::Request<hyper::body::Incoming>| {
+                let mut req =
+                    req.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_read, body)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+                req
+            });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(timeouts.header_read)

@@ -37,9 +37,35 @@ fn field_names() -> Vec<&'static str> {
     }
     walk(&doc, &mut names);
     for extra in [
-        "layers", "rotation", "users", "shift", "handoff", "start", "end", "restrict", "days", "time_zone", "steps",
-        "targets", "delay_seconds", "repeat", "schedule", "address", "alerts", "labels", "annotations",
-        "fingerprint", "routing_key", "event_action", "payload", "dedup_key", "severity", "source", "x", "P1", "P3",
+        "layers",
+        "rotation",
+        "users",
+        "shift",
+        "handoff",
+        "start",
+        "end",
+        "restrict",
+        "days",
+        "time_zone",
+        "steps",
+        "targets",
+        "delay_seconds",
+        "repeat",
+        "schedule",
+        "address",
+        "alerts",
+        "labels",
+        "annotations",
+        "fingerprint",
+        "routing_key",
+        "event_action",
+        "payload",
+        "dedup_key",
+        "severity",
+        "source",
+        "x",
+        "P1",
+        "P3",
     ] {
         names.insert(extra.to_owned());
     }

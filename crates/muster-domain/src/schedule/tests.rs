@@ -164,7 +164,8 @@ proptest! {
 fn the_icalendar_feed_has_one_event_per_shift_in_utc() {
     let s = daily("Europe/Berlin", &["alice", "bob"]);
     let shifts: Vec<(String, Shift)> = s
-        .shifts(ts("2026-03-23T08:00:00Z"), ts("2026-03-25T08:00:00Z")).unwrap()
+        .shifts(ts("2026-03-23T08:00:00Z"), ts("2026-03-25T08:00:00Z"))
+        .unwrap()
         .into_iter()
         .map(|sh| ("Primary, EU".to_owned(), sh))
         .collect();
@@ -250,7 +251,10 @@ fn a_schedule_with_too_many_layers_or_windows_is_refused() {
         })
         .collect();
     let e = check_size(&[windows_layer("alice", minutes)]).unwrap_err();
-    assert!(matches!(&e, DomainError::Invalid { field, message } if field == "layers[0].restrict" && message.contains("1441")), "{e:?}");
+    assert!(
+        matches!(&e, DomainError::Invalid { field, message } if field == "layers[0].restrict" && message.contains("1441")),
+        "{e:?}"
+    );
     let split = vec![
         windows_layer("alice", vec![window(vec![], "09:00", "17:00"); MAX_WINDOWS - 1]),
         windows_layer("bob", vec![window(vec![], "09:00", "17:00"); 2]),
