@@ -1,6 +1,7 @@
 //! Contact methods and test notifications.
 
 use muster_domain::access::{self, Action, Standing};
+use muster_domain::limits::{MAX_CONTACT_METHODS, MAX_TEST_NOTIFICATIONS, TEST_NOTIFICATION_WINDOW};
 use muster_domain::{Actor, DomainError, Handle};
 
 use muster_domain::outbox::{Email, Job, Webhook};
@@ -39,6 +40,15 @@ impl App {
         access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
         self.user(user).await?;
         let address = muster_domain::paging::contact_address(kind, address)?;
+        // Counted, then added: two adds racing may pass one over; the
+        // limit bounds what a user builds up, not a single request.
+        if self.store.contact_methods(user).await?.len() >= MAX_CONTACT_METHODS {
+            return Err(DomainError::invalid(
+                "contact_methods",
+                format!("@{user} has {MAX_CONTACT_METHODS} contact methods, the most a user may have"),
+            )
+            .into());
+        }
         if kind == ContactKind::Webhook {
             crate::channels::webhook::check_target(&self.config.webhook_allow, &address)
                 .await
@@ -63,6 +73,18 @@ impl App {
             return Err(DomainError::not_found("id", format!("@{user} has no contact method {method}")).into());
         };
         let now = self.clock.now();
+        if let Err(wait) =
+            self.test_notifications.admit(user.as_str(), now, MAX_TEST_NOTIFICATIONS, TEST_NOTIFICATION_WINDOW)
+        {
+            return Err(crate::Error::TooMany {
+                message: format!(
+                    "@{user} was sent {MAX_TEST_NOTIFICATIONS} test notifications in the last {} s; try again in {} s",
+                    TEST_NOTIFICATION_WINDOW.as_secs(),
+                    wait.as_secs()
+                ),
+                retry_after: wait,
+            });
+        }
         let mut key = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
         let summary = format!("Test notification for @{user} from Muster");

@@ -19,6 +19,10 @@ pub enum Error {
     /// The thing asked for is not there.
     #[error("{0}")]
     NotFound(String),
+    /// Too many of something in too short a time; try again after
+    /// `retry_after`.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: std::time::Duration },
     /// The database failed, or holds what cannot be read.
     #[error(transparent)]
     Store(StoreError),

@@ -69,6 +69,12 @@ pub struct App {
     /// memory-hard). A sign-in that finds none free is refused as busy;
     /// setting a password waits for one.
     pub password_checks: tokio::sync::Semaphore,
+    /// Open live streams per user, at most `limits::MAX_LIVE_STREAMS_PER_USER`.
+    pub live_slots: crate::throttle::Slots,
+    /// Test notifications per user, at most `limits::MAX_TEST_NOTIFICATIONS` a window.
+    pub(crate) test_notifications: crate::throttle::Recent,
+    /// Turns for schedule maths on the blocking pool (`schedules::compute`).
+    pub(crate) schedule_work: tokio::sync::Semaphore,
     /// Live views wait here for changes to their incident.
     pub changes: Arc<changes::Changes>,
     pub config: Config,
@@ -256,8 +262,11 @@ impl App {
             pager,
             throttle: crate::throttle::Throttle::default(),
             password_checks: tokio::sync::Semaphore::new(crate::signin::CONCURRENT_CHECKS),
+            schedule_work: tokio::sync::Semaphore::new(crate::schedules::listings_at_once()),
             sign_in_failures: Default::default(),
             live_streams: Default::default(),
+            live_slots: Default::default(),
+            test_notifications: Default::default(),
             changes,
             config,
         })

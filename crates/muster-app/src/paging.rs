@@ -1,6 +1,7 @@
 //! The paging use cases: sending a page, answering it, notification rules.
 
 use muster_domain::access::{self, Action, Standing};
+use muster_domain::limits::MAX_NOTIFICATION_RULES;
 use muster_domain::page::{self, DeclineDecision, PageState, PageTarget};
 use muster_domain::paging::{ContactKind, Target, shown_address};
 use muster_domain::{Actor, Command, DomainError, Handle, IncidentRef, RoleKind};
@@ -278,6 +279,14 @@ impl App {
             return Err(DomainError::invalid("delay_seconds", "a rule waits at most 86400 seconds").into());
         }
         self.user(user).await?;
+        // Counted, then added (see `add_contact_method`).
+        if self.store.notification_rules(user).await?.len() >= MAX_NOTIFICATION_RULES {
+            return Err(DomainError::invalid(
+                "notification_rules",
+                format!("@{user} has {MAX_NOTIFICATION_RULES} notification rules, the most a user may have"),
+            )
+            .into());
+        }
         Ok(self.store.add_notification_rule(user, &rule, self.clock.now()).await?)
     }
 

@@ -6,7 +6,14 @@ use muster_domain::{Actor, DomainError, Handle, Timestamp};
 use crate::{App, Result};
 
 /// Shifts further ahead than this are not computed in one request.
-pub const MAX_SHIFT_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 366);
+pub const MAX_SHIFT_SPAN: jiff::SignedDuration =
+    jiff::SignedDuration::from_hours(24 * muster_domain::limits::MAX_SHIFT_SPAN_DAYS);
+
+/// Shift listings computed at once: half the cores, at least one, so the
+/// runtime's threads (ingest, paging) always keep a core.
+pub(crate) fn listings_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 impl App {
     // Schedules.
@@ -27,6 +34,7 @@ impl App {
         if layers.is_empty() {
             return Err(DomainError::invalid("layers", "a schedule needs at least one layer").into());
         }
+        muster_domain::schedule::check_size(&layers)?;
         for (i, layer) in layers.iter().enumerate() {
             if layer.rotation.users.is_empty() {
                 return Err(
@@ -92,13 +100,24 @@ impl App {
         if to <= from || to.duration_since(from) > MAX_SHIFT_SPAN {
             return Err(DomainError::invalid("to", "give a `to` after `from`, at most 366 days later").into());
         }
-        let mut out = Vec::new();
-        for record in self.store.schedules().await? {
-            let shifts = record.schedule()?.shifts(from, to);
-            out.extend(shifts.into_iter().filter(|s| &s.user == user).map(|s| (record.name.clone(), s)));
-        }
-        out.sort_by_key(|(_, s)| s.start);
-        Ok(out)
+        let schedules = self
+            .store
+            .schedules()
+            .await?
+            .into_iter()
+            .map(|r| Ok((r.name.clone(), r.schedule()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let user = user.clone();
+        self.compute(move || {
+            let mut out = Vec::new();
+            for (name, schedule) in schedules {
+                let shifts = schedule.shifts(from, to)?;
+                out.extend(shifts.into_iter().filter(|s| s.user == user).map(|s| (name.clone(), s)));
+            }
+            out.sort_by_key(|(_, s)| s.start);
+            Ok(out)
+        })
+        .await
     }
 
     /// Shifts of one schedule between two instants (at most a year apart).
@@ -112,8 +131,37 @@ impl App {
             return Err(DomainError::invalid("to", "give a `to` after `from`, at most 366 days later").into());
         }
         let record = self.schedule(id).await?;
-        let shifts = record.schedule()?.shifts(from, to);
+        let schedule = record.schedule()?;
+        let shifts = self.compute(move || schedule.shifts(from, to)).await?;
         Ok((record, shifts))
+    }
+
+    /// Shifts of a schedule as it is given, for views of one layer alone.
+    pub async fn shifts_of_schedule(
+        &self,
+        schedule: muster_domain::schedule::Schedule,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<muster_domain::schedule::Shift>> {
+        self.compute(move || schedule.shifts(from, to)).await
+    }
+
+    /// Runs schedule maths off the runtime's threads, a few at a time, so
+    /// a large listing never stalls ingest or paging. The domain's step
+    /// budget bounds how long each runs.
+    async fn compute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> std::result::Result<T, DomainError> + Send + 'static,
+    ) -> Result<T> {
+        let _turn = self
+            .schedule_work
+            .acquire()
+            .await
+            .map_err(|_| crate::Error::Internal("the schedule workers are closed".into()))?;
+        match tokio::task::spawn_blocking(work).await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(crate::Error::Internal(format!("a shift computation failed: {e}"))),
+        }
     }
 }
 

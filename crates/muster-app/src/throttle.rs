@@ -7,9 +7,12 @@
 //! account alone ([`PER_ACCOUNT`]: a ceiling far higher, so guesses spread
 //! over many addresses are slowed too). Someone else's wrong guesses thus
 //! cannot lock an account's owner out from another address.
+//!
+//! Also how often one user may do something ([`Recent`]) and how many of
+//! something one user may hold open at once ([`Slots`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How many failures a key may have before its attempts are slowed down.
@@ -27,6 +30,8 @@ pub const PER_ACCOUNT: Limit = Limit { free: 100 };
 
 // The allowances grow from the pair to the address to the account.
 const _: () = assert!(PER_PAIR.free < PER_ADDRESS.free && PER_ADDRESS.free < PER_ACCOUNT.free);
+
+use muster_domain::Timestamp;
 
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Failures older than this are forgotten.
@@ -85,9 +90,101 @@ impl Throttle {
     }
 }
 
+/// At most `max` actions per key within a sliding window, on the app's
+/// clock (so tests step it). Keys with nothing recent are forgotten.
+#[derive(Default)]
+pub struct Recent(Mutex<HashMap<String, VecDeque<Timestamp>>>);
+
+impl Recent {
+    /// Counts one action at `now`, or says how long until one is allowed.
+    pub fn admit(&self, key: &str, now: Timestamp, max: usize, window: Duration) -> Result<(), Duration> {
+        let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let times = map.entry(key.to_owned()).or_default();
+        while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            times.pop_front();
+        }
+        if times.len() >= max.max(1) {
+            let oldest = times.front().copied().unwrap_or(now);
+            let wait = window - now.duration_since(oldest);
+            return Err(Duration::try_from(wait).unwrap_or(Duration::ZERO).max(Duration::from_secs(1)));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}
+
+/// How many of something each key holds at once (a user's open live
+/// streams). A [`Slot`] gives its place back when dropped.
+#[derive(Default, Clone)]
+pub struct Slots(Arc<Mutex<HashMap<String, usize>>>);
+
+pub struct Slot {
+    slots: Slots,
+    key: String,
+}
+
+impl Slots {
+    /// A slot for `key`, unless it holds `max` already.
+    pub fn take(&self, key: &str, max: usize) -> Option<Slot> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let held = map.entry(key.to_owned()).or_default();
+        if *held >= max {
+            return None;
+        }
+        *held += 1;
+        Some(Slot { slots: self.clone(), key: key.to_owned() })
+    }
+
+    pub fn held(&self, key: &str) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = map.get_mut(&self.key) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_gets_max_actions_a_window_and_is_told_how_long_to_wait() {
+        let r = Recent::default();
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let at = |s: i64| Timestamp::from_second(t0.as_second() + s).unwrap();
+        let minute = Duration::from_secs(60);
+        for i in 0..5 {
+            assert_eq!(r.admit("bob", at(i * 10), 5, minute), Ok(()));
+        }
+        assert_eq!(r.admit("bob", at(50), 5, minute), Err(Duration::from_secs(10)));
+        assert_eq!(r.admit("alice", at(50), 5, minute), Ok(()), "each key on its own");
+        assert_eq!(r.admit("bob", at(60), 5, minute), Ok(()), "the first one left the window");
+    }
+
+    #[test]
+    fn a_slot_is_given_back_when_dropped() {
+        let s = Slots::default();
+        let a = s.take("bob", 2).unwrap();
+        let _b = s.take("bob", 2).unwrap();
+        assert!(s.take("bob", 2).is_none());
+        assert!(s.take("alice", 2).is_some());
+        drop(a);
+        assert_eq!(s.held("bob"), 1);
+        assert!(s.take("bob", 2).is_some());
+    }
 
     #[test]
     fn a_few_failures_are_free_then_each_waits_twice_as_long() {

@@ -19,6 +19,8 @@
 //! - [`egress`]: which addresses webhooks may reach (not loopback,
 //!   link-local, private…, unless the operator allows them), and networks
 //!   written as CIDRs.
+//! - [`limits`]: every limit on input (layers, windows, alerts per
+//!   payload, ids per bulk action, streams, contact methods …), in one place.
 //! - [`outbox`]: the side effects to deliver (page steps, webhooks, mail)
 //!   as one enum, their stored form and which lane they take.
 //! - [`priority`], [`status`]: the incident's priority and its lifecycle,
@@ -47,6 +49,7 @@ pub mod egress;
 pub mod error;
 pub mod incident;
 pub mod intake;
+pub mod limits;
 pub mod outbox;
 pub mod page;
 pub mod paging;

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{DomainError, Handle};
@@ -44,7 +44,9 @@ impl FromStr for ShiftLength {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || DomainError::invalid("shift", format!("{s:?} is not a shift length like 8h, 12h, 1d or 1w"));
         let s = s.trim();
-        let (n, unit) = s.split_at(s.len().saturating_sub(1));
+        // The unit is the last character, which need not be one byte long.
+        let unit_at = s.char_indices().next_back().map_or(0, |(i, _)| i);
+        let (n, unit) = s.split_at(unit_at);
         let n: u32 = n.parse().map_err(|_| bad())?;
         match unit {
             "h" if (1..=24 * 7).contains(&n) => Ok(ShiftLength::Hours(n)),
@@ -148,9 +150,7 @@ pub struct Shift {
     pub end: Timestamp,
 }
 
-/// The most steps `shifts` takes, so a query over a long span of short
-/// shifts stays bounded.
-pub const MAX_SHIFTS: usize = 10_000;
+pub use crate::limits::{MAX_LAYERS, MAX_ROTATION_USERS, MAX_SCHEDULE_STEPS, MAX_SHIFTS, MAX_WINDOWS};
 
 /// Weekdays as `mon`, `tue` … on the wire.
 mod weekdays {
@@ -199,9 +199,18 @@ pub fn time_zone(name: &str) -> Result<TimeZone, DomainError> {
         .map_err(|_| DomainError::invalid("time_zone", format!("{name:?} is not an IANA time zone like Europe/Berlin")))
 }
 
-fn civil_seconds(dt: DateTime) -> i64 {
-    // A civil date-time read as if it were UTC: arithmetic on local clocks.
-    dt.to_zoned(TimeZone::UTC).map(|z| z.timestamp().as_second()).unwrap_or(0)
+/// `dt` plus `seconds` on the local clock, across the whole civil range:
+/// jiff refuses one duration longer than about 12,000 years even when the
+/// sum is in range, so a long one is added in pieces.
+fn add_civil(dt: DateTime, seconds: i64) -> Option<DateTime> {
+    const PIECE: i64 = 1_000_000 * 86_400;
+    let (mut dt, mut left) = (dt, seconds);
+    while left != 0 {
+        let piece = left.clamp(-PIECE, PIECE);
+        dt = dt.checked_add(SignedDuration::from_secs(piece)).ok()?;
+        left -= piece;
+    }
+    Some(dt)
 }
 
 fn local(t: Timestamp, tz: &TimeZone) -> DateTime {
@@ -221,8 +230,10 @@ impl Rotation {
 
     /// The instant shift `k` starts (shift 0 is the first).
     fn boundary(&self, k: i64, tz: &TimeZone) -> Option<Timestamp> {
+        // A signed duration, not a span: a span's seconds are bounded far
+        // below what an extreme start date with long shifts reaches.
         let seconds = k.checked_mul(self.shift.civil_seconds())?;
-        let dt = self.anchor().checked_add(seconds.seconds()).ok()?;
+        let dt = add_civil(self.anchor(), seconds)?;
         instant(dt, tz)
     }
 
@@ -234,13 +245,24 @@ impl Rotation {
         }
         // Estimate from local clocks, then settle on real boundary instants,
         // which are what a handoff is.
-        let elapsed = civil_seconds(local(t, tz)) - civil_seconds(self.anchor());
+        // The estimate is off by at most a shift or two (a clock change), so
+        // a few steps settle it; more means the instants are out of range.
+        let elapsed = local(t, tz).duration_since(self.anchor()).as_secs();
         let mut k = elapsed.div_euclid(self.shift.civil_seconds()).max(0);
+        let mut steps = 0;
         while k > 0 && self.boundary(k, tz).is_none_or(|b| b > t) {
             k -= 1;
+            steps += 1;
+            if steps > 8 {
+                return None;
+            }
         }
         while self.boundary(k + 1, tz).is_some_and(|b| b <= t) {
             k += 1;
+            steps += 1;
+            if steps > 8 {
+                return None;
+            }
         }
         Some(k)
     }
@@ -266,19 +288,6 @@ impl Layer {
             self.restrict.iter().any(|w| w.contains(l))
         }
     }
-
-    /// The next instant after `t` at which a window opens or closes.
-    fn next_window_edge(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        let today = local(t, tz).date();
-        (-1..=8)
-            .filter_map(|d| today.checked_add(d.days()).ok())
-            .flat_map(|date| {
-                self.restrict.iter().flat_map(move |w| [date.to_datetime(w.start), date.to_datetime(w.end)])
-            })
-            .filter_map(|dt| instant(dt, tz))
-            .filter(|i| *i > t)
-            .min()
-    }
 }
 
 impl Schedule {
@@ -295,30 +304,233 @@ impl Schedule {
             .find_map(|l| l.rotation.on_call(t, &self.time_zone))
     }
 
-    /// The first instant after `t` at which who is on call may change.
-    fn next_change(&self, t: Timestamp) -> Option<Timestamp> {
-        let tz = &self.time_zone;
-        let layers = self.layers.iter().flat_map(|l| [l.rotation.next_boundary(t, tz), l.next_window_edge(t, tz)]);
-        let overrides = self.overrides.iter().flat_map(|o| [Some(o.start), Some(o.end)]);
-        layers.chain(overrides).flatten().filter(|i| *i > t).min()
-    }
-
     /// Who is on call from `from` to `to`, as consecutive shifts (gaps with
-    /// nobody on call are left out), at most [`MAX_SHIFTS`] of them.
-    pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+    /// nobody on call are left out).
+    ///
+    /// A sweep over the moments at which who is on call may change: each
+    /// layer knows its own next one (a handoff, or an edge of its windows
+    /// as one weekly pattern; only edges while it is off), overrides and
+    /// the zone's clock changes are known in advance, so a step costs the
+    /// layers whose moment it is, not every layer and window. At most
+    /// [`MAX_SCHEDULE_STEPS`] steps and [`MAX_SHIFTS`] shifts: a span
+    /// needing more is refused (field `to`) rather than computed.
+    pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Shift>, DomainError> {
+        let tz = &self.time_zone;
+        let too_long = |what: String| {
+            DomainError::invalid("to", format!("{what} between `from` and `to`; ask for a shorter span"))
+        };
         let mut out: Vec<Shift> = Vec::new();
+        if to <= from {
+            return Ok(out);
+        }
+        // The clock changes and override edges inside the span, soonest first.
+        let mut clock_changes = Vec::new();
+        for transition in tz.following(from) {
+            if transition.timestamp() >= to {
+                break;
+            }
+            if clock_changes.len() >= MAX_SCHEDULE_STEPS {
+                return Err(too_long(format!("the time zone changes its clocks more than {MAX_SCHEDULE_STEPS} times")));
+            }
+            clock_changes.push(transition.timestamp());
+        }
+        let mut override_edges: Vec<Timestamp> =
+            self.overrides.iter().flat_map(|o| [o.start, o.end]).filter(|t| from < *t && *t < to).collect();
+        override_edges.sort_unstable();
+        override_edges.dedup();
+        let mut layers: Vec<LayerSweep<'_>> = self.layers.iter().map(LayerSweep::new).collect();
+        for layer in &mut layers {
+            layer.refresh(from, tz);
+        }
+        let (mut next_clock, mut next_override) = (0, 0);
         let mut t = from;
-        while t < to && out.len() < MAX_SHIFTS {
-            let next = self.next_change(t).map_or(to, |n| n.min(to));
-            if let Some(user) = self.on_call(t) {
+        let mut steps = 0;
+        while t < to {
+            steps += 1;
+            if steps > MAX_SCHEDULE_STEPS {
+                return Err(too_long(format!("who is on call changes more than {MAX_SCHEDULE_STEPS} times")));
+            }
+            let who = match self.overrides.iter().rev().find(|o| o.start <= t && t < o.end) {
+                Some(o) => Some(&o.user),
+                None => layers.iter().rev().find_map(LayerSweep::on_call),
+            };
+            while clock_changes.get(next_clock).is_some_and(|c| *c <= t) {
+                next_clock += 1;
+            }
+            while override_edges.get(next_override).is_some_and(|e| *e <= t) {
+                next_override += 1;
+            }
+            let next = layers
+                .iter()
+                .filter_map(|l| l.next)
+                .chain(clock_changes.get(next_clock).copied())
+                .chain(override_edges.get(next_override).copied())
+                .filter(|n| *n > t)
+                .min()
+                .map_or(to, |n| n.min(to));
+            if let Some(user) = who {
                 match out.last_mut() {
                     Some(last) if last.end == t && &last.user == user => last.end = next,
-                    _ => out.push(Shift { user: user.clone(), start: t, end: next }),
+                    _ => {
+                        if out.len() >= MAX_SHIFTS {
+                            return Err(too_long(format!("there are more than {MAX_SHIFTS} shifts")));
+                        }
+                        out.push(Shift { user: user.clone(), start: t, end: next });
+                    }
                 }
             }
             t = next;
+            let clock_changed = clock_changes.get(next_clock) == Some(&t);
+            for layer in &mut layers {
+                if clock_changed || layer.next.is_some_and(|n| n <= t) {
+                    layer.refresh(t, tz);
+                }
+            }
         }
-        out
+        Ok(out)
+    }
+}
+
+/// Refuses a schedule larger than the limits: at most [`MAX_LAYERS`]
+/// layers, [`MAX_WINDOWS`] restriction windows in all, and
+/// [`MAX_ROTATION_USERS`] people per rotation.
+pub fn check_size(layers: &[Layer]) -> Result<(), DomainError> {
+    if layers.len() > MAX_LAYERS {
+        return Err(DomainError::invalid(
+            "layers",
+            format!("a schedule has at most {MAX_LAYERS} layers, not {}", layers.len()),
+        ));
+    }
+    let mut windows = 0;
+    for (i, layer) in layers.iter().enumerate() {
+        windows += layer.restrict.len();
+        if windows > MAX_WINDOWS {
+            let all: usize = layers.iter().map(|l| l.restrict.len()).sum();
+            return Err(DomainError::invalid(
+                format!("layers[{i}].restrict"),
+                format!("a schedule has at most {MAX_WINDOWS} restriction windows in all its layers, not {all}"),
+            ));
+        }
+        if layer.rotation.users.len() > MAX_ROTATION_USERS {
+            return Err(DomainError::invalid(
+                format!("layers[{i}].rotation.users"),
+                format!("a rotation has at most {MAX_ROTATION_USERS} people"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Nanoseconds in a week.
+const WEEK: i64 = 7 * 86_400 * 1_000_000_000;
+
+/// A local date-time's place in its week: nanoseconds since Monday 00:00.
+fn week_nanos(dt: DateTime) -> i64 {
+    i64::from(dt.weekday().to_monday_zero_offset()) * 86_400 * 1_000_000_000 + day_nanos(dt.time())
+}
+
+fn day_nanos(t: Time) -> i64 {
+    (i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())) * 1_000_000_000
+        + i64::from(t.subsec_nanosecond())
+}
+
+/// A layer's windows as one weekly pattern: the sorted places in the week
+/// (see [`week_nanos`]) at which their union opens or closes. Whether the
+/// layer applies changes only there, or when the clock itself jumps.
+struct WeeklyEdges(Vec<i64>);
+
+impl WeeklyEdges {
+    fn of(windows: &[Window]) -> Self {
+        const DAY: i64 = 86_400 * 1_000_000_000;
+        let mut spans: Vec<(i64, i64)> = Vec::new();
+        for w in windows {
+            let (start, end) = (day_nanos(w.start), day_nanos(w.end));
+            let length = if start < end { end - start } else { DAY - start + end };
+            for (d, day) in (0i64..).zip(std::iter::successors(Some(Weekday::Monday), |d| Some(d.next())).take(7)) {
+                if w.starts_on(day) {
+                    let (s, e) = (d * DAY + start, d * DAY + start + length);
+                    if e <= WEEK {
+                        spans.push((s, e));
+                    } else {
+                        spans.push((s, WEEK));
+                        spans.push((0, e - WEEK));
+                    }
+                }
+            }
+        }
+        spans.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::new();
+        for (s, e) in spans {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let mut edges: Vec<i64> = merged.iter().flat_map(|(s, e)| [*s, *e % WEEK]).collect();
+        edges.sort_unstable();
+        edges.dedup();
+        WeeklyEdges(edges)
+    }
+
+    /// The first instant after `t` at which the local clock reaches an
+    /// edge: in a fold (fall back) either of the two instants, whichever
+    /// is next.
+    fn next(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let first = *self.0.first()?;
+        let mut l = local(t, tz);
+        // Only in a fold can an edge's instants all lie before `t`; the
+        // edge after it then does not.
+        for _ in 0..4 {
+            let here = week_nanos(l);
+            let i = self.0.partition_point(|e| *e <= here);
+            let ahead = self.0.get(i).map_or(first + WEEK - here, |e| e - here);
+            let edge = l.checked_add(SignedDuration::from_nanos(ahead)).ok()?;
+            let found = [tz.to_ambiguous_timestamp(edge).earlier(), tz.to_ambiguous_timestamp(edge).later()]
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|i| *i > t)
+                .min();
+            if found.is_some() {
+                return found;
+            }
+            l = edge;
+        }
+        None
+    }
+}
+
+/// One layer during a sweep: whether it applies and who its rotation has
+/// on call, as of its last refresh, and when that may next change.
+struct LayerSweep<'a> {
+    layer: &'a Layer,
+    edges: WeeklyEdges,
+    applies: bool,
+    user: Option<&'a Handle>,
+    next: Option<Timestamp>,
+}
+
+impl<'a> LayerSweep<'a> {
+    fn new(layer: &'a Layer) -> Self {
+        LayerSweep { layer, edges: WeeklyEdges::of(&layer.restrict), applies: false, user: None, next: None }
+    }
+
+    fn refresh(&mut self, t: Timestamp, tz: &TimeZone) {
+        self.applies = self.layer.applies(t, tz);
+        let edge = self.edges.next(t, tz);
+        if self.applies {
+            self.user = self.layer.rotation.on_call(t, tz);
+            let handoff = self.layer.rotation.next_boundary(t, tz);
+            self.next = [edge, handoff].into_iter().flatten().min();
+        } else {
+            // While the layer is off its handoffs change nothing; whoever
+            // is on call is read again when a window opens.
+            self.user = None;
+            self.next = edge;
+        }
+    }
+
+    fn on_call(&self) -> Option<&'a Handle> {
+        if self.applies { self.user } else { None }
     }
 }
 

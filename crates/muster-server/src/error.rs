@@ -17,6 +17,8 @@ pub struct ApiError {
     pub detail: String,
     /// The request field that is wrong, when one is.
     pub field: Option<String>,
+    /// Seconds to wait before trying again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,11 +36,18 @@ pub struct Problem {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into(), field: None }
+        ApiError { status, slug, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn field(status: StatusCode, slug: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into(), field: Some(field.into()) }
+        ApiError { status, slug, detail: detail.into(), field: Some(field.into()), retry_after: None }
+    }
+
+    /// 429: too many too fast; try again after `wait` (at least a second).
+    pub fn too_many(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail);
+        e.retry_after = Some(wait.as_secs().max(1));
+        e
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -96,6 +105,7 @@ impl From<muster_app::Error> for ApiError {
             Error::Refused(d) => d.into(),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             Error::NotFound(m) => ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m),
+            Error::TooMany { message, retry_after } => ApiError::too_many(message, retry_after),
             Error::Store(e) => ApiError::internal("the store failed", e),
             Error::Internal(m) => ApiError::internal("an invariant broke", m),
         }
@@ -115,6 +125,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(wait) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

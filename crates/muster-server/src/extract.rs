@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 /// Bodies larger than this are refused with 413.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub use muster_domain::limits::BODY_LIMIT;
 
 /// A JSON body: 415 unless the content type is JSON, 413 when too large,
 /// 400 when it is not JSON, 422 naming the field when a value is wrong.
@@ -17,11 +17,9 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(not_json());
-        }
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        require_json(req.headers())?;
+        let bytes = read_body(req.into_body()).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -34,21 +32,20 @@ pub struct OptionalJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = is_json(req.headers());
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let json = require_json(req.headers());
+        let bytes = read_body(req.into_body()).await?;
         if bytes.is_empty() {
             return Ok(OptionalJson(T::default()));
         }
-        if !json {
-            return Err(not_json());
-        }
+        json?;
         parse_json(&bytes).map(OptionalJson)
     }
 }
 
-fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    headers
+/// 415 unless the content type is JSON (`application/json` or `…+json`).
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -56,27 +53,37 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
             let mime = mime.trim().to_ascii_lowercase();
             mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the body as JSON with Content-Type: application/json",
+        ))
+    }
 }
 
-fn not_json() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-        "send the body as JSON with Content-Type: application/json",
-    )
-}
-
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+/// Reads a body of at most [`BODY_LIMIT`] bytes: 413 beyond, 400 when it
+/// cannot be read (the client stalled past the body read timeout, or left).
+/// Handlers that must check something first (an integration key) take the
+/// raw body and call this after.
+pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        // The body's own error is some layers down (each body wrapper boxes it).
+        let mut causes = std::iter::successors(std::error::Error::source(&e), |c| c.source());
+        let source = std::error::Error::source(&e);
+        if causes.any(|c| c.is::<tower_http::timeout::TimeoutError>()) {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "body-timeout", "the body stalled; send it without pauses")
+        } else if source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 format!("the body is larger than {BODY_LIMIT} bytes"),
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", rejection.body_text())
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", format!("the body could not be read: {e}"))
         }
     })
 }

@@ -164,12 +164,81 @@ async fn ensure_problem(response: Response) -> Response {
     ApiError::new(status, slug, detail).into_response()
 }
 
+/// How long clients may take to send a request, so slow ones (slowloris)
+/// cannot hold connections open for free.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// To send all of a request's headers, from the connection's start or
+    /// the previous response; the connection is closed past it.
+    pub header_read: std::time::Duration,
+    /// Between two pieces of a request's body; the request gets 408.
+    pub body_read: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: muster_domain::limits::HEADER_READ_TIMEOUT,
+            body_read: muster_domain::limits::BODY_READ_TIMEOUT,
+        }
+    }
+}
+
 /// Serves until `shutdown` completes, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    serve_with(listener, app, shutdown, Timeouts::default()).await
+}
+
+/// [`serve`] with other timeouts. HTTP/1.1 through hyper's own connection
+/// builder rather than `axum::serve`, which has no header read timeout.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    timeouts: Timeouts,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let router = router(app);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, usually: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let body_read = timeouts.body_read;
+        let service =
+            tower::ServiceExt::map_request(router.clone(), move |req: axum::http::Request<hyper::body::Incoming>| {
+                let mut req =
+                    req.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_read, body)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+                req
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeouts.header_read)
+            .serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, client = %remote, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

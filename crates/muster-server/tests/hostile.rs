@@ -1,5 +1,7 @@
-//! Hostile input: arbitrary bytes and arbitrary JSON at every write route,
-//! arbitrary paths and queries at the read routes. Nothing may panic or
+//! Hostile input: arbitrary bytes and arbitrary JSON at every route that
+//! takes a body, arbitrary values at every route that takes a query — both
+//! lists read from `muster_server::openapi()`, so a new route is covered
+//! without editing this file — and arbitrary paths. Nothing may panic or
 //! answer 5xx, and every error is a problem document.
 
 use std::sync::Arc;
@@ -15,53 +17,64 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "mst_hostile_admin_token_of_32_characters";
 
-const WRITES: [(&str, &str); 12] = [
-    ("POST", "/api/v1/incidents"),
-    ("PATCH", "/api/v1/incidents/1"),
-    ("POST", "/api/v1/incidents/1/roles"),
-    ("POST", "/api/v1/incidents/1/timeline"),
-    ("POST", "/api/v1/users"),
-    ("POST", "/api/v1/roles"),
-    ("PUT", "/api/v1/settings/required-roles"),
-    ("DELETE", "/api/v1/incidents/1/roles/2"),
-    ("POST", "/api/v1/incidents/1/pages"),
-    ("POST", "/api/v1/pages/1/acknowledge"),
-    ("POST", "/api/v1/pages/1/decline"),
-    ("POST", "/api/v1/users/admin/notification-rules"),
-];
+/// Property names in the OpenAPI document's schemas, and those inside
+/// the free-form objects it does not describe (schedule layers, policy
+/// steps, wire formats).
+fn field_names() -> Vec<&'static str> {
+    let doc = serde_json::to_value(muster_server::openapi()).unwrap();
+    let mut names: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    fn walk(v: &Value, names: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Object(props)) = m.get("properties") {
+                    names.extend(props.keys().cloned());
+                }
+                m.values().for_each(|v| walk(v, names));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, names)),
+            _ => {}
+        }
+    }
+    walk(&doc, &mut names);
+    for extra in [
+        "layers",
+        "rotation",
+        "users",
+        "shift",
+        "handoff",
+        "start",
+        "end",
+        "restrict",
+        "days",
+        "time_zone",
+        "steps",
+        "targets",
+        "delay_seconds",
+        "repeat",
+        "schedule",
+        "address",
+        "alerts",
+        "labels",
+        "annotations",
+        "fingerprint",
+        "routing_key",
+        "event_action",
+        "payload",
+        "dedup_key",
+        "severity",
+        "source",
+        "x",
+        "P1",
+        "P3",
+    ] {
+        names.insert(extra.to_owned());
+    }
+    names.into_iter().map(|n| &*Box::leak(n.into_boxed_str())).collect()
+}
 
 /// JSON built from the field names and values the API knows, and others.
 fn json_value() -> impl Strategy<Value = Value> {
-    let names = prop::sample::select(vec![
-        "title",
-        "priority",
-        "summary",
-        "incident_manager",
-        "status",
-        "role",
-        "user",
-        "scope",
-        "kind",
-        "text",
-        "tag",
-        "corrects",
-        "occurred_at",
-        "handle",
-        "name",
-        "email",
-        "permission",
-        "key",
-        "many",
-        "target",
-        "message",
-        "schedule",
-        "policy",
-        "contact_method",
-        "delay_seconds",
-        "P1",
-        "P3",
-        "x",
-    ]);
+    let names = prop::sample::select(field_names());
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -89,6 +102,24 @@ fn json_value() -> impl Strategy<Value = Value> {
             "a@b.c",
             "\u{0}",
             "🔥",
+            "1é",
+            "52w",
+            "1d",
+            "12h",
+            "09:00",
+            "24:00",
+            "mon",
+            "UTC",
+            "Europe/Berlin",
+            "Mars/Olympus",
+            "-009999-01-01",
+            "9999-12-31",
+            "-009999-01-01T00:00:00Z",
+            "9999-12-30T23:59:59Z",
+            "firing",
+            "webhook",
+            "email",
+            "http://127.0.0.1:1/",
         ])
         .prop_map(Value::from),
         ".{0,40}".prop_map(Value::from),
@@ -130,6 +161,17 @@ fn setup(backend: Backend) -> Option<(tokio::runtime::Runtime, axum::Router, Tes
             .body(Body::from(r#"{"title":"target","priority":"P1"}"#))
             .unwrap();
         assert_eq!(router.clone().oneshot(declare).await.unwrap().status(), 201);
+        // Schedule 1 starts as early as dates go, with long shifts, so
+        // queries for its shifts reach the extremes of the calendar.
+        let schedule = json!({"name": "ancient", "time_zone": "Pacific/Kiritimati", "layers": [
+            {"rotation": {"users": ["admin"], "shift": "52w", "handoff": "23:59", "start": "-009998-01-01"},
+             "restrict": [{"days": ["mon"], "start": "02:30", "end": "02:00"}]}]});
+        let create = Request::post("/api/v1/schedules")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(schedule.to_string()))
+            .unwrap();
+        assert_eq!(router.clone().oneshot(create).await.unwrap().status(), 201);
         let service = muster_store::NewService {
             name: "target".into(),
             description: String::new(),
@@ -160,36 +202,173 @@ fn check(rt: &tokio::runtime::Runtime, router: &axum::Router, req: Request<Body>
     Ok(())
 }
 
+/// One operation of the OpenAPI document, its path parameters filled in
+/// with things that exist (incident 1, the admin, the service's key).
+#[derive(Debug, Clone)]
+struct Operation {
+    method: String,
+    path: String,
+    body: bool,
+    query: Vec<String>,
+}
+
+/// Every operation in `muster_server::openapi()`: a route added to the API
+/// is attacked here without editing this file.
+fn operations() -> Vec<Operation> {
+    let doc = serde_json::to_value(muster_server::openapi()).unwrap();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let mut filled = path.clone();
+            for (name, value) in [("{integration_key}", KEY), ("{handle}", "admin")] {
+                filled = filled.replace(name, value);
+            }
+            while let (Some(a), Some(b)) = (filled.find('{'), filled.find('}')) {
+                filled.replace_range(a..=b, "1");
+            }
+            let parameters = op["parameters"].as_array().cloned().unwrap_or_default();
+            let query = parameters
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            out.push(Operation {
+                method: method.to_uppercase(),
+                path: filled,
+                body: op.get("requestBody").is_some(),
+                query,
+            });
+        }
+    }
+    assert!(out.iter().filter(|o| o.body).count() >= 20, "the document lists the API's write routes");
+    out
+}
+
+/// The PagerDuty-compatible routes answer errors in PagerDuty's format.
+fn speaks_problems(path: &str) -> bool {
+    !path.starts_with("/v2/")
+}
+
+/// A schedule-shaped body with hostile leaves where the schedule maths
+/// reads them (shift lengths, start dates, zones), the rest well formed so
+/// that parsing gets that far (serde reads the keys in sorted order).
+fn schedule_like() -> impl Strategy<Value = Value> {
+    let shift = prop::sample::select(vec!["1é", "52w", "366d", "1h", "é", "0d"]);
+    let start = prop::sample::select(vec!["-009999-01-01", "9999-12-31", "2026-03-29", "0000-01-01"]);
+    let time = prop::sample::select(vec!["00:00", "02:30", "09:00", "23:59"]);
+    let days = prop::sample::select(vec![json!([]), json!(["mon", "sun"]), json!(["sat"])]);
+    let zone = prop::sample::select(vec!["UTC", "Pacific/Kiritimati", "Europe/Berlin", "America/Santiago"]);
+    (shift, start, time.clone(), time, days, zone).prop_map(|(shift, start, a, b, days, zone)| {
+        json!({"name": "hostile", "time_zone": zone, "layers": [
+            {"rotation": {"users": ["admin"], "shift": shift, "handoff": a, "start": start},
+             "restrict": [{"days": days, "start": a, "end": b}]}
+        ]})
+    })
+}
+
 #[test]
-fn no_body_at_any_write_route_panics_or_answers_5xx() {
+fn no_body_at_any_route_that_takes_one_panics_or_answers_5xx() {
     for (rt, router, _db) in setups() {
-        no_body_at_any_write_route_panics_or_answers_5xx_on(&rt, &router);
+        no_body_at_any_route_that_takes_one_panics_or_answers_5xx_on(&rt, &router);
     }
 }
 
-fn no_body_at_any_write_route_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
+fn no_body_at_any_route_that_takes_one_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
     let body = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512).prop_map(Body_::Bytes),
         json_value().prop_map(Body_::Json),
+        schedule_like().prop_map(Body_::Json),
     ];
-    let mut runner = TestRunner::new(Config { cases: 600, failure_persistence: None, ..Config::default() });
-    runner
-        .run(&(0..WRITES.len(), body), |(route, body)| {
-            let (method, path) = WRITES[route];
-            let bytes = match body {
-                Body_::Bytes(b) => b,
-                Body_::Json(v) => serde_json::to_vec(&v).unwrap(),
-            };
-            let req = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(bytes))
-                .unwrap();
-            check(rt, router, req)
-        })
-        .unwrap();
+    for op in operations().into_iter().filter(|o| o.body) {
+        let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
+        runner
+            .run(&body, |body| {
+                let bytes = match body {
+                    Body_::Bytes(b) => b,
+                    Body_::Json(v) => serde_json::to_vec(&v).unwrap(),
+                };
+                let req = Request::builder()
+                    .method(op.method.as_str())
+                    .uri(op.path.as_str())
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(bytes))
+                    .unwrap();
+                if speaks_problems(&op.path) { check(rt, router, req) } else { below_500(rt, router, req) }
+            })
+            .unwrap_or_else(|e| panic!("{} {}: {e}", op.method, op.path));
+    }
+}
+
+/// Values that have broken query parsers elsewhere: out of range, out of
+/// the calendar, not a number, not UTF-8 once decoded.
+fn query_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            "0",
+            "-1",
+            "4294967296",
+            "99999999999999999999999",
+            "1.5",
+            "true",
+            "2026-01-01T00:00:00Z",
+            "-009999-01-01T00:00:00Z",
+            "9999-12-30T23:59:59Z",
+            "2026-13-45",
+            "1%C3%A9",
+            "%FF%FE",
+            "%00",
+            "triggered,acknowledged",
+            "P1,P9",
+            ",,,",
+        ])
+        .prop_map(str::to_owned),
+        "[a-zA-Z0-9%._~-]{0,24}",
+    ]
+}
+
+#[test]
+fn no_query_at_any_route_that_takes_one_panics_or_answers_5xx() {
+    for (rt, router, _db) in setups() {
+        no_query_at_any_route_that_takes_one_panics_or_answers_5xx_on(&rt, &router);
+    }
+}
+
+fn no_query_at_any_route_that_takes_one_panics_or_answers_5xx_on(rt: &tokio::runtime::Runtime, router: &axum::Router) {
+    for op in operations().into_iter().filter(|o| !o.query.is_empty()) {
+        let values = prop::collection::vec((0..op.query.len() + 1, query_value()), 0..4);
+        let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
+        runner
+            .run(&values, |values| {
+                let query: Vec<String> = values
+                    .iter()
+                    .map(|(i, v)| format!("{}={v}", op.query.get(*i).map_or("unknown", String::as_str)))
+                    .collect();
+                let uri = format!("{}?{}", op.path, query.join("&"));
+                let Ok(req) = Request::builder()
+                    .method(op.method.as_str())
+                    .uri(&uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from("{}"))
+                else {
+                    return Ok(());
+                };
+                if speaks_problems(&op.path) { check(rt, router, req) } else { below_500(rt, router, req) }
+            })
+            .unwrap_or_else(|e| panic!("{} {}: {e}", op.method, op.path));
+    }
+}
+
+fn below_500(rt: &tokio::runtime::Runtime, router: &axum::Router, req: Request<Body>) -> Result<(), TestCaseError> {
+    let what = format!("{} {}", req.method(), req.uri());
+    let response = rt.block_on(router.clone().oneshot(req)).unwrap();
+    prop_assert!(response.status().as_u16() < 500, "{} answered {}", what, response.status());
+    Ok(())
 }
 
 #[test]

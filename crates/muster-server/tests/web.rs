@@ -369,6 +369,13 @@ async fn the_first_responder_triages_from_the_dashboard(server: TestServer) {
     assert_eq!(by_id(3)["status"], "acknowledged");
     let none = b.post("/alerts/acknowledge", &[("csrf", &csrf)]).await;
     assert!(flash(&none).starts_with("error:"), "nothing ticked is explained");
+    // A bulk action takes at most 500 ids, and a refused one does nothing.
+    let mut too_many = vec![("csrf", csrf.as_str())];
+    too_many.extend(std::iter::repeat_n(("alert", "2"), muster_domain::limits::MAX_BULK_IDS + 1));
+    let refused = b.post("/alerts/acknowledge", &too_many).await;
+    assert!(flash(&refused).starts_with("error:acknowledge at most 500 alerts"), "{}", flash(&refused));
+    let alert = server.get(ADMIN_TOKEN, "/api/v1/alerts/2").await.ok(200).clone();
+    assert_eq!(alert["status"], "triggered");
 }
 
 async fn stale_pages_and_old_sessions_do_no_harm(server: TestServer) {

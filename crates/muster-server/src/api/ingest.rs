@@ -5,17 +5,18 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use muster_domain::alert::{AlertAction, DedupKey, Severity};
+use muster_domain::limits::MAX_ALERTS_PER_PAYLOAD;
 use muster_store::{ChangeEvent, IngestEvent, Service};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, parse_json};
+use crate::extract::{parse_json, read_body, require_json};
 use muster_app::App;
 use muster_app::ingest::IngestError;
 
@@ -387,17 +388,31 @@ async fn service_for_key(app: &App, key: &str) -> ApiResult<Service> {
 /// alert is handled on its own, keyed by its fingerprint.
 #[utoipa::path(post, path = "/api/v1/integrations/alertmanager/{integration_key}", tag = "ingest",
     params(("integration_key" = String, Path)), request_body(content = Object, description = "Alertmanager webhook payload"),
-    responses((status = 200, description = "{\"status\":\"success\",\"accepted\":n}"), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
-pub async fn alertmanager(State(app): State<Arc<App>>, Path(key): Path<String>, body: Bytes) -> Response {
-    match alertmanager_inner(&app, &key, &body).await {
+    responses((status = 200, description = "{\"status\":\"success\",\"accepted\":n}"), (status = 404, body = Problem), (status = 413, body = Problem, description = "more than 1000 alerts, or a body over 1 MiB"), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn alertmanager(State(app): State<Arc<App>>, Path(key): Path<String>, body: Body) -> Response {
+    match alertmanager_inner(&app, &key, body).await {
         Ok(n) => (StatusCode::OK, Json(json!({"status": "success", "accepted": n}))).into_response(),
         Err((e, wait)) => with_retry_after(e, wait),
     }
 }
 
-async fn alertmanager_inner(app: &App, key: &str, body: &[u8]) -> Result<usize, (ApiError, Option<u64>)> {
+async fn alertmanager_inner(app: &App, key: &str, body: Body) -> Result<usize, (ApiError, Option<u64>)> {
+    // The key first: a stranger's body is not even read.
     let service = service_for_key(app, key).await.map_err(|e| (e, None))?;
-    let payload: AlertmanagerPayload = parse_json(body).map_err(|e| (e, None))?;
+    let body = read_body(body).await.map_err(|e| (e, None))?;
+    let payload: AlertmanagerPayload = parse_json(&body).map_err(|e| (e, None))?;
+    if payload.alerts.len() > MAX_ALERTS_PER_PAYLOAD {
+        let e = ApiError::field(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-alerts",
+            "alerts",
+            format!(
+                "a payload holds at most {MAX_ALERTS_PER_PAYLOAD} alerts, not {}; set max_alerts in Alertmanager's webhook_configs",
+                payload.alerts.len()
+            ),
+        );
+        return Err((e, None));
+    }
     let events = payload
         .alerts
         .iter()
@@ -462,10 +477,20 @@ pub struct GenericEvent {
 pub async fn generic(
     State(app): State<Arc<App>>,
     Path(key): Path<String>,
-    ApiJson(e): ApiJson<GenericEvent>,
+    headers: axum::http::HeaderMap,
+    body: Body,
 ) -> Response {
+    // The key first: a stranger's body is not even read.
     let service = match service_for_key(&app, &key).await {
         Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let parsed = match require_json(&headers) {
+        Ok(()) => read_body(body).await.and_then(|bytes| parse_json::<GenericEvent>(&bytes)),
+        Err(e) => Err(e),
+    };
+    let e = match parsed {
+        Ok(e) => e,
         Err(e) => return e.into_response(),
     };
     let event = match generic_event(e, service.id) {

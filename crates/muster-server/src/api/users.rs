@@ -253,7 +253,7 @@ pub struct JobResponse {
 /// Send a test notification through a contact method.
 #[utoipa::path(post, path = "/api/v1/users/{handle}/contact-methods/{id}/test", tag = "users", security(("bearer" = [])),
     params(("handle" = String, Path), ("id" = u64, Path)),
-    responses((status = 202, body = JobResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 202, body = JobResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem, description = "more than 5 test notifications for this user in a minute; see Retry-After")))]
 pub async fn test_contact_method(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,

@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use muster_domain::alert::AlertStatus;
+use muster_domain::limits::MAX_BULK_IDS;
 use muster_domain::{IncidentRef, Priority, Status, Timestamp};
 use muster_store::{AlertFilter, IncidentFilter, PageFilter};
 
@@ -187,7 +188,14 @@ fn alert_id(s: &str) -> Result<u64, ApiError> {
 
 pub async fn acknowledge_alerts(State(app): State<Arc<App>>, form: Posted) -> Response {
     let result = async {
-        let ids: Vec<u64> = form.all("alert").iter().map(|s| alert_id(s)).collect::<Result<_, _>>()?;
+        let ticked = form.all("alert");
+        if ticked.len() > MAX_BULK_IDS {
+            return Err(ApiError::invalid(
+                "alert",
+                format!("acknowledge at most {MAX_BULK_IDS} alerts at once, not {}", ticked.len()),
+            ));
+        }
+        let ids: Vec<u64> = ticked.iter().map(|s| alert_id(s)).collect::<Result<_, _>>()?;
         if ids.is_empty() {
             return Err(ApiError::invalid("alert", "tick the alerts to acknowledge"));
         }
@@ -431,7 +439,8 @@ pub async fn schedule(
                     layers: vec![layer.clone()],
                     overrides: vec![],
                 };
-                lanes.push(Lane { name: format!("Layer {}", i + 1), bars: bars(&alone.shifts(from, to), from, to) });
+                let alone = app.shifts_of_schedule(alone, from, to).await?;
+                lanes.push(Lane { name: format!("Layer {}", i + 1), bars: bars(&alone, from, to) });
             }
             let overrides = record
                 .overrides

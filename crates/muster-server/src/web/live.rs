@@ -8,7 +8,8 @@
 //! A stream wakes on `App::changed`: when this instance commits a change to
 //! an incident, and on PostgreSQL when any instance commits timeline
 //! entries (`LISTEN muster_incidents`). It also re-checks every second, in
-//! case a wake-up was missed.
+//! case a wake-up was missed. One person holds at most
+//! `limits::MAX_LIVE_STREAMS_PER_USER` streams; the next gets 429.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -21,6 +22,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use muster_domain::IncidentRef;
+use muster_domain::limits::MAX_LIVE_STREAMS_PER_USER;
 use muster_store::User;
 
 use super::incident::{BoardPart, EntryPart, EntryView, board};
@@ -90,6 +92,8 @@ struct Stream {
     watch: Arc<tokio::sync::Notify>,
     /// Counts this stream among the open ones while it lives.
     _open: OpenStream,
+    /// One of its user's live views while it lives.
+    _slot: muster_app::throttle::Slot,
 }
 
 struct OpenStream(Arc<std::sync::atomic::AtomicI64>);
@@ -206,6 +210,13 @@ pub async fn events(
     };
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let after = last_event_id.or(q.after).unwrap_or(version).min(version);
+    let Some(slot) = app.live_slots.take(user.handle.as_str(), MAX_LIVE_STREAMS_PER_USER) else {
+        let detail = format!(
+            "@{} has {MAX_LIVE_STREAMS_PER_USER} live views open, the most one person may; close one",
+            user.handle
+        );
+        return ApiError::too_many(detail, Duration::from_secs(5)).into_response();
+    };
     let checked = tokio::time::Instant::now();
     let open = OpenStream::new(app.live_streams.clone());
     let watch = app.changes.watch(r.0);
@@ -221,6 +232,7 @@ pub async fn events(
         credentials,
         watch,
         _open: open,
+        _slot: slot,
     };
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let e = s.next().await?;
