@@ -539,6 +539,17 @@ pub mod schema {
     pub fn limit() -> RefOr<Schema> {
         build(json!({"type": "integer", "minimum": 1, "maximum": muster_domain::MAX_PAGE_SIZE}))
     }
+    /// A count or id a body carries: what the server reads it into.
+    pub fn u32_value() -> RefOr<Schema> {
+        build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX}))
+    }
+    pub fn u64_value() -> RefOr<Schema> {
+        build(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))
+    }
+    pub fn u64_value_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX}))
+    }
+
     /// A number a query parameter takes (`before`, `service`, `alert`).
     pub fn u64_param() -> RefOr<Schema> {
         build(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))

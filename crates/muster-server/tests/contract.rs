@@ -15,9 +15,14 @@ use std::process::Command;
 
 use common::external::{TempDir, missing};
 use common::{ADMIN_TOKEN, TestServer};
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{Value, json};
 
-on_both_backends!(schemathesis_finds_every_answer_as_the_openapi_document_describes_it);
+on_both_backends!(
+    schemathesis_finds_every_answer_as_the_openapi_document_describes_it,
+    every_error_the_document_lists_is_a_problem_and_every_authenticated_operation_may_refuse,
+    a_limit_outside_the_documented_range_is_refused_naming_it,
+);
 
 fn python_with_schemathesis() -> Option<PathBuf> {
     let candidates = std::env::var_os("MUSTER_TEST_PYTHON")
@@ -118,4 +123,53 @@ async fn schemathesis_finds_every_answer_as_the_openapi_document_describes_it(se
     .unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "schemathesis found the API breaking its OpenAPI document:\n{report}");
+}
+
+async fn every_error_the_document_lists_is_a_problem_and_every_authenticated_operation_may_refuse(
+    server: TestServer,
+) {
+    let doc = server.request(None, Method::GET, "/api/v1/openapi.json", None).await.ok(200).clone();
+    let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                for status in ["401", "403"] {
+                    assert!(responses.contains_key(status), "{method} {path} does not list {status}");
+                }
+            }
+            if op["requestBody"]["content"].get("application/json").is_some() && !path.starts_with("/v2/") {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} does not list {status}");
+                }
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') && !path.starts_with("/v2/") {
+                    assert_eq!(
+                        response["content"]["application/problem+json"], problem,
+                        "{method} {path} {status} is not a problem document"
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn a_limit_outside_the_documented_range_is_refused_naming_it(server: TestServer) {
+    let doc = server.request(None, Method::GET, "/api/v1/openapi.json", None).await.ok(200).clone();
+    let params = doc["paths"]["/api/v1/incidents"]["get"]["parameters"].as_array().unwrap().clone();
+    let limit: &Value = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!((limit["in"].as_str(), limit["schema"]["minimum"].as_u64()), (Some("query"), Some(1)));
+    assert_eq!(limit["schema"]["maximum"], 1000);
+    for path in ["/api/v1/incidents", "/api/v1/alerts", "/api/v1/pages", "/api/v1/jobs", "/api/v1/incidents/1/timeline"] {
+        for bad in [0, 1001] {
+            let reply = server.get(ADMIN_TOKEN, &format!("{path}?limit={bad}")).await;
+            assert_eq!(reply.problem(400)["field"], "limit", "{path}?limit={bad}");
+        }
+    }
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P1"})).await.ok(201);
+    for path in ["/api/v1/incidents?limit=1000", "/api/v1/incidents/1/timeline?limit=1"] {
+        server.get(ADMIN_TOKEN, path).await.ok(200);
+    }
 }

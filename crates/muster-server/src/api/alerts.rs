@@ -77,6 +77,7 @@ pub struct ServiceRequest {
     #[schema(schema_with = crate::dto::schema::auto_declare_or_null)]
     pub auto_declare: Option<BTreeMap<String, String>>,
     /// The id of an escalation policy.
+    #[schema(schema_with = crate::dto::schema::u64_value_or_null)]
     pub escalation_policy: Option<u64>,
     /// With PATCH: `true` replaces the integration key.
     #[serde(default)]
@@ -207,7 +208,7 @@ pub struct AlertResponse {
     #[schema(value_type = Vec<Object>)]
     pub links: Value,
     /// The first responder's assessment and the priority it suggests.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub assessment: Option<Value>,
 }
 
@@ -329,6 +330,7 @@ pub struct AssessRequest {
     #[schema(schema_with = crate::dto::schema::customer_impact)]
     pub customer_impact: String,
     /// How many services are affected; default 1.
+    #[schema(schema_with = crate::dto::schema::u32_value)]
     pub services_affected: Option<u32>,
     #[serde(default)]
     pub data_loss: bool,
@@ -387,6 +389,7 @@ pub async fn declare_from_alert(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkAlertRequest {
+    #[schema(schema_with = crate::dto::schema::u64_value)]
     pub alert_id: u64,
 }
 

@@ -242,6 +242,7 @@ pub async fn decline_page(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationRuleRequest {
+    #[schema(schema_with = crate::dto::schema::u64_value)]
     pub contact_method: u64,
     /// Seconds after the person is paged (0: at once), at most a day.
     #[schema(maximum = 86_400)]
