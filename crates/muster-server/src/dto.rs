@@ -273,7 +273,6 @@ pub struct NewEntryRequest {
     pub occurred_at: Option<String>,
 }
 
-
 impl utoipa::PartialSchema for NewEntryRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         schema::new_entry_request()
@@ -386,9 +385,9 @@ pub mod schema {
     use muster_domain::alert::{AlertStatus, CustomerImpact, Severity};
     use muster_domain::page::PageState;
     use muster_domain::paging::ContactKind;
-    use muster_store::JobState;
     use muster_domain::timeline::{EntryKind, MilestoneTag};
     use muster_domain::{Permission, Priority, Status};
+    use muster_store::JobState;
     use serde_json::{Value, json};
     use utoipa::openapi::{RefOr, Schema};
 
@@ -592,7 +591,8 @@ pub mod schema {
 
     /// A contact method: an email address, or an http(s) URL for a webhook.
     pub fn contact_method_request() -> RefOr<Schema> {
-        let webhook = json!({"type": "string", "maxLength": 2048, "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")});
+        let webhook =
+            json!({"type": "string", "maxLength": 2048, "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")});
         build(json!({
             "oneOf": [
                 {"type": "object", "additionalProperties": false, "required": ["kind", "address"],
@@ -606,9 +606,7 @@ pub mod schema {
 
     /// Exactly one of `user`, `schedule` or `policy`.
     pub fn page_target() -> RefOr<Schema> {
-        let one = |key: &str, schema: Value| {
-            json!({"type": "object", "additionalProperties": false, "required": [key], "properties": {key: schema}})
-        };
+        let one = |key: &str, schema: Value| json!({"type": "object", "additionalProperties": false, "required": [key], "properties": {key: schema}});
         build(json!({"oneOf": [
             one("user", handle_schema(false)),
             one("schedule", id()),

@@ -46,10 +46,7 @@ fn python_with_schemathesis() -> Option<PathBuf> {
 async fn seed(server: &TestServer) {
     let alice = server.user("alice", "responder").await;
     server.user("vera", "viewer").await;
-    server
-        .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P1"}))
-        .await
-        .ok(201);
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P1"})).await.ok(201);
     server
         .post(&alice, "/api/v1/incidents", json!({"title": "Slow search", "priority": "P3", "summary": "p99 at 4 s"}))
         .await
@@ -58,9 +55,14 @@ async fn seed(server: &TestServer) {
     let key = service["integration_key"].as_str().unwrap().to_owned();
     let event = json!({"summary": "disk full", "severity": "error", "dedup_key": "disk"});
     server.post(ADMIN_TOKEN, &format!("/api/v1/integrations/generic/{key}"), event).await.ok(202);
-    let layers = json!([{"rotation": {"users": ["alice", "admin"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"}}]);
+    let layers =
+        json!([{"rotation": {"users": ["alice", "admin"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"}}]);
     server
-        .post(ADMIN_TOKEN, "/api/v1/schedules", json!({"name": "primary", "time_zone": "Europe/Berlin", "layers": layers}))
+        .post(
+            ADMIN_TOKEN,
+            "/api/v1/schedules",
+            json!({"name": "primary", "time_zone": "Europe/Berlin", "layers": layers}),
+        )
         .await
         .ok(201);
     let steps = json!([{"delay_seconds": 300, "targets": [{"user": "alice"}, {"schedule": 1}]}]);
@@ -125,9 +127,7 @@ async fn schemathesis_finds_every_answer_as_the_openapi_document_describes_it(se
     assert!(out.status.success(), "schemathesis found the API breaking its OpenAPI document:\n{report}");
 }
 
-async fn every_error_the_document_lists_is_a_problem_and_every_authenticated_operation_may_refuse(
-    server: TestServer,
-) {
+async fn every_error_the_document_lists_is_a_problem_and_every_authenticated_operation_may_refuse(server: TestServer) {
     let doc = server.request(None, Method::GET, "/api/v1/openapi.json", None).await.ok(200).clone();
     let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -162,7 +162,8 @@ async fn a_limit_outside_the_documented_range_is_refused_naming_it(server: TestS
     let limit: &Value = params.iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!((limit["in"].as_str(), limit["schema"]["minimum"].as_u64()), (Some("query"), Some(1)));
     assert_eq!(limit["schema"]["maximum"], 1000);
-    for path in ["/api/v1/incidents", "/api/v1/alerts", "/api/v1/pages", "/api/v1/jobs", "/api/v1/incidents/1/timeline"] {
+    for path in ["/api/v1/incidents", "/api/v1/alerts", "/api/v1/pages", "/api/v1/jobs", "/api/v1/incidents/1/timeline"]
+    {
         for bad in [0, 1001] {
             let reply = server.get(ADMIN_TOKEN, &format!("{path}?limit={bad}")).await;
             assert_eq!(reply.problem(400)["field"], "limit", "{path}?limit={bad}");

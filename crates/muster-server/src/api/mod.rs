@@ -150,7 +150,8 @@ pub(crate) fn describe_errors(doc: &mut serde_json::Value) {
                     }
                 }
                 if status == "401" && !own_errors {
-                    response["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}});
+                    response["headers"] =
+                        json!({"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}});
                 }
             }
         }
