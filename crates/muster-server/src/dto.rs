@@ -423,7 +423,7 @@ pub mod schema {
 
     /// Text of `min`-`max` characters (counted before trimming); with
     /// `min` > 0, not only white space.
-    pub fn text_schema(min: u32, max: u32, null: bool) -> Value {
+    fn text_schema(min: u32, max: u32, null: bool) -> Value {
         let mut v = json!({"type": "string", "maxLength": max});
         if min > 0 {
             v["minLength"] = json!(min);
@@ -449,9 +449,6 @@ pub mod schema {
     }
     pub fn name_64() -> RefOr<Schema> {
         build(text_schema(1, 64, false))
-    }
-    pub fn entry_text() -> RefOr<Schema> {
-        build(text_schema(1, 10_000, false))
     }
     pub fn message() -> RefOr<Schema> {
         build(text_schema(1, 1000, false))
@@ -514,12 +511,6 @@ pub mod schema {
     pub fn page_state() -> RefOr<Schema> {
         one_of(PageState::ALL.map(PageState::as_str), false)
     }
-    pub fn entry_kind() -> RefOr<Schema> {
-        one_of(EntryKind::ALL.map(EntryKind::as_str), false)
-    }
-    pub fn milestone_tag_or_null() -> RefOr<Schema> {
-        one_of(MilestoneTag::ALL.map(MilestoneTag::as_str), true)
-    }
 
     pub fn customer_impact() -> RefOr<Schema> {
         one_of(CustomerImpact::ALL.map(CustomerImpact::as_str), false)
@@ -529,9 +520,6 @@ pub mod schema {
     }
     pub fn job_state() -> RefOr<Schema> {
         one_of(JobState::ALL.map(JobState::as_str), false)
-    }
-    pub fn job_state_or_null() -> RefOr<Schema> {
-        one_of(JobState::ALL.map(JobState::as_str), true)
     }
 
     /// A page size for list queries (a query parameter: absent, never null).
