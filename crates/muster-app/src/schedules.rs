@@ -26,8 +26,9 @@ impl App {
         layers: Vec<muster_domain::schedule::Layer>,
     ) -> Result<muster_store::ScheduleRecord> {
         access::check(actor, Action::CreateSchedule, &Standing::none())?;
+        let sent = name.chars().count();
         let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || sent > 100 {
             return Err(DomainError::invalid("name", "a schedule name has 1-100 characters").into());
         }
         muster_domain::schedule::time_zone(&time_zone)?;

@@ -233,6 +233,20 @@ pub enum CustomerImpact {
     All,
 }
 
+impl CustomerImpact {
+    pub const ALL: [CustomerImpact; 4] =
+        [CustomerImpact::None, CustomerImpact::Some, CustomerImpact::Many, CustomerImpact::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerImpact::None => "none",
+            CustomerImpact::Some => "some",
+            CustomerImpact::Many => "many",
+            CustomerImpact::All => "all",
+        }
+    }
+}
+
 impl FromStr for CustomerImpact {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

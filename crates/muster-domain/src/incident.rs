@@ -340,7 +340,7 @@ const FUTURE_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
 fn parse_title(title: &str) -> Result<String, DomainError> {
     let t = title.trim();
-    if t.is_empty() || t.chars().count() > 200 {
+    if t.is_empty() || title.chars().count() > 200 {
         return Err(DomainError::invalid("title", "a title has 1-200 characters"));
     }
     Ok(t.to_owned())
@@ -348,7 +348,7 @@ fn parse_title(title: &str) -> Result<String, DomainError> {
 
 fn parse_summary(summary: &str) -> Result<String, DomainError> {
     let s = summary.trim();
-    if s.chars().count() > 10_000 {
+    if summary.chars().count() > 10_000 {
         return Err(DomainError::invalid("summary", "a summary has at most 10,000 characters"));
     }
     Ok(s.to_owned())
@@ -922,8 +922,10 @@ impl<'s, 'c> Transaction<'s, 'c> {
         corrects: Option<u64>,
         occurred_at: Option<Timestamp>,
     ) -> Result<(), DomainError> {
+        // Limits count what was sent, as the API's document says.
+        let sent = text.chars().count();
         let text = text.trim().to_owned();
-        if text.is_empty() || text.chars().count() > 10_000 {
+        if text.is_empty() || sent > 10_000 {
             return Err(DomainError::invalid("text", "an entry's text has 1-10,000 characters"));
         }
         match (kind, tag) {

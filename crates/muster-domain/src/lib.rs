@@ -72,3 +72,30 @@ pub use user::{Actor, Handle, Permission};
 
 /// Times are UTC instants throughout.
 pub use jiff::Timestamp;
+
+/// The most items one page of a list answers with.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// How many items a list answers with: `default` when the caller did not
+/// say, else what they asked for, from 1 to [`MAX_PAGE_SIZE`].
+pub fn page_size(limit: Option<u32>, default: u32) -> Result<u32, DomainError> {
+    match limit {
+        None => Ok(default.clamp(1, MAX_PAGE_SIZE)),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        Some(_) => Err(DomainError::invalid("limit", format!("limit is from 1 to {MAX_PAGE_SIZE}"))),
+    }
+}
+
+#[cfg(test)]
+mod page_size_tests {
+    use super::*;
+
+    #[test]
+    fn a_page_size_outside_one_to_a_thousand_is_refused() {
+        assert_eq!(page_size(None, 50), Ok(50));
+        assert_eq!(page_size(Some(1), 50), Ok(1));
+        assert_eq!(page_size(Some(MAX_PAGE_SIZE), 50), Ok(MAX_PAGE_SIZE));
+        assert!(page_size(Some(0), 50).is_err());
+        assert!(page_size(Some(MAX_PAGE_SIZE + 1), 50).is_err());
+    }
+}

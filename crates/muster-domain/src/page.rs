@@ -120,10 +120,10 @@ pub fn single_step(target: Target) -> EscalationPolicy {
     }
 }
 
-/// A page message has 1-1000 characters (after trimming).
+/// A page message has at most 1000 characters, not all white space.
 pub fn parse_message(message: &str) -> Result<String, DomainError> {
     let m = message.trim();
-    if m.is_empty() || m.chars().count() > 1000 {
+    if m.is_empty() || message.chars().count() > 1000 {
         return Err(DomainError::invalid("message", "a page message has 1-1000 characters"));
     }
     Ok(m.to_owned())

@@ -38,8 +38,9 @@ pub const MAX_REPEAT: u32 = 10;
 impl EscalationPolicy {
     /// Checks a policy as given; errors name the field.
     pub fn new(name: &str, repeat: u32, steps: Vec<Step>) -> Result<Self, DomainError> {
+        let sent = name.chars().count();
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || sent > 100 {
             return Err(DomainError::invalid("name", "a policy name has 1-100 characters"));
         }
         if repeat > MAX_REPEAT {
@@ -165,6 +166,8 @@ pub enum ContactKind {
 }
 
 impl ContactKind {
+    pub const ALL: [ContactKind; 2] = [ContactKind::Email, ContactKind::Webhook];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ContactKind::Email => "email",
@@ -189,15 +192,17 @@ impl std::str::FromStr for ContactKind {
 /// Checks an address for its kind: an email address, or an http(s) URL.
 pub fn contact_address(kind: ContactKind, address: &str) -> Result<String, DomainError> {
     let a = address.trim();
+    // Lengths count what was sent, in characters, as the API's document says.
+    let sent = address.chars().count();
     let ok = match kind {
         ContactKind::Email => {
-            a.len() <= 254
+            sent <= 254
                 && !a.contains(char::is_whitespace)
                 && a.split_once('@')
                     .is_some_and(|(local, domain)| !local.is_empty() && (domain.contains('.') || domain == "localhost"))
         }
         ContactKind::Webhook => {
-            a.len() <= 2048
+            sent <= 2048
                 && !a.contains(char::is_whitespace)
                 && ["http://", "https://"].iter().any(|p| a.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
         }

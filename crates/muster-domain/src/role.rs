@@ -191,8 +191,9 @@ pub struct RoleDef {
 impl RoleDef {
     pub fn new(key: &str, name: &str, many: bool) -> Result<Self, DomainError> {
         let key = RoleKey::parse(key)?;
+        let sent = name.chars().count();
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
+        if name.is_empty() || sent > 64 {
             return Err(DomainError::invalid("name", "a role name has 1-64 characters"));
         }
         Ok(RoleDef { key, name: name.to_owned(), many })
@@ -248,6 +249,7 @@ impl RoleCatalog {
     /// `internal` or `external` (none covers both), tech leads and custom
     /// roles take a free workstream name, other roles take none.
     pub fn parse_scope(&self, role: &RoleKind, scope: Option<&str>) -> Result<Option<Scope>, DomainError> {
+        let sent = scope.map_or(0, |s| s.chars().count());
         let Some(raw) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
@@ -260,7 +262,7 @@ impl RoleCatalog {
                 )),
             },
             RoleKind::TechLead | RoleKind::Custom(_) => {
-                if raw.chars().count() > 64 || raw.contains(['\n', '|']) {
+                if sent > 64 || raw.contains(['\n', '|']) {
                     Err(DomainError::invalid(
                         "scope",
                         "a workstream name has at most 64 characters, no '|' and no line breaks",

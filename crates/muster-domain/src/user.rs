@@ -73,6 +73,8 @@ pub enum Permission {
 }
 
 impl Permission {
+    pub const ALL: [Permission; 3] = [Permission::Admin, Permission::Responder, Permission::Viewer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::Admin => "admin",

@@ -16,21 +16,29 @@ fn ts(t: Timestamp) -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
+    #[schema(schema_with = schema::handle)]
     pub handle: String,
+    #[schema(schema_with = schema::name_100)]
     pub name: String,
+    #[schema(schema_with = schema::email)]
     pub email: String,
     /// `admin`, `responder` (the default) or `viewer`.
+    #[schema(schema_with = schema::permission_or_null)]
     pub permission: Option<String>,
     /// For signing in to the web UI (10-1024 characters).
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse {
+    #[schema(schema_with = schema::handle_in_path)]
     pub handle: String,
     pub name: String,
     pub email: String,
+    #[schema(schema_with = schema::permission)]
     pub permission: String,
+    #[schema(schema_with = schema::date_time)]
     pub created_at: String,
     /// When an admin disabled the account (RFC 3339); null while it works.
     pub disabled_at: Option<String>,
@@ -62,9 +70,11 @@ pub struct TokenResponse {
 pub struct NewTokenRequest {
     /// 1-100 characters to tell tokens apart; default `api`.
     #[serde(default)]
+    #[schema(schema_with = schema::token_name_or_null)]
     pub name: Option<String>,
     /// RFC 3339, in the future; null or absent: it never expires.
     #[serde(default)]
+    #[schema(schema_with = schema::date_time_or_null)]
     pub expires_at: Option<String>,
 }
 
@@ -99,7 +109,9 @@ impl From<muster_store::TokenRecord> for TokenInfo {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoleRequest {
+    #[schema(schema_with = schema::role_key)]
     pub key: String,
+    #[schema(schema_with = schema::name_64)]
     pub name: String,
     /// Several holders at once, like tech leads. Default false.
     #[serde(default)]
@@ -136,25 +148,33 @@ impl From<&RoleDef> for RoleResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclareRequest {
+    #[schema(schema_with = schema::title)]
     pub title: String,
     /// `P1`, `P2`, `P3` or `P4`.
+    #[schema(schema_with = schema::priority)]
     pub priority: String,
+    #[schema(schema_with = schema::summary_or_null)]
     pub summary: Option<String>,
     /// A handle; defaults to the caller.
+    #[schema(schema_with = schema::handle_or_null)]
     pub incident_manager: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
+    #[schema(schema_with = schema::title_or_null)]
     pub title: Option<String>,
+    #[schema(schema_with = schema::summary_or_null)]
     pub summary: Option<String>,
+    #[schema(schema_with = schema::priority_or_null)]
     pub priority: Option<String>,
     /// `investigating`, `identified`, `monitoring`, `resolved` or `closed`.
+    #[schema(schema_with = schema::status_or_null)]
     pub status: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// A built-in role key (`incident_manager`, `tech_lead`, …) or a custom one.
@@ -165,12 +185,21 @@ pub struct AssignRequest {
     pub scope: Option<String>,
 }
 
+impl utoipa::PartialSchema for AssignRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::assign_request()
+    }
+}
+
+impl ToSchema for AssignRequest {}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct AssignmentResponse {
     pub id: u64,
     pub role: String,
     pub user: String,
     pub scope: Option<String>,
+    #[schema(schema_with = schema::date_time)]
     pub assigned_at: String,
     pub assigned_by: String,
 }
@@ -196,13 +225,21 @@ pub struct IncidentResponse {
     pub number: u64,
     pub title: String,
     pub summary: String,
+    #[schema(schema_with = schema::priority)]
     pub priority: String,
+    #[schema(schema_with = schema::status)]
     pub status: String,
+    #[schema(schema_with = schema::date_time)]
     pub declared_at: String,
+    #[schema(schema_with = schema::date_time)]
     pub updated_at: String,
+    #[schema(schema_with = schema::date_time_or_null)]
     pub identified_at: Option<String>,
+    #[schema(schema_with = schema::date_time_or_null)]
     pub monitoring_at: Option<String>,
+    #[schema(schema_with = schema::date_time_or_null)]
     pub resolved_at: Option<String>,
+    #[schema(schema_with = schema::date_time_or_null)]
     pub closed_at: Option<String>,
     /// The handle of the incident manager.
     pub incident_manager: String,
@@ -224,7 +261,9 @@ pub struct LinkedAlertResponse {
     pub id: u64,
     pub service: String,
     pub summary: String,
+    #[schema(schema_with = schema::severity)]
     pub severity: String,
+    #[schema(schema_with = schema::alert_status)]
     pub status: String,
 }
 
@@ -265,10 +304,10 @@ impl From<&IncidentView> for IncidentResponse {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntryRequest {
-    /// `note`, `theory`, `decision`, `action` or `milestone`.
+    /// `note`, `theory`, `decision`, `action`, `milestone` or `message` (a line said in the room).
     pub kind: String,
     pub text: String,
     /// For milestones: `impact_detected`, `customers_notified`, `cause_identified`,
@@ -280,12 +319,22 @@ pub struct NewEntryRequest {
     pub occurred_at: Option<String>,
 }
 
+impl utoipa::PartialSchema for NewEntryRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::new_entry_request()
+    }
+}
+
+impl ToSchema for NewEntryRequest {}
+
 #[derive(Serialize, ToSchema)]
 pub struct EntryResponse {
     /// Counts from 1 within the incident.
     pub id: u64,
     /// When it happened (backdated entries differ from `recorded_at`).
+    #[schema(schema_with = schema::date_time)]
     pub at: String,
+    #[schema(schema_with = schema::date_time)]
     pub recorded_at: String,
     pub actor: String,
     /// The roles the actor held at that moment.
@@ -315,23 +364,430 @@ impl From<&Event> for EntryResponse {
 }
 
 #[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentListQuery {
     /// Comma-separated statuses, e.g. `investigating,identified`.
+    #[param(schema_with = schema::statuses_param)]
     pub status: Option<String>,
     /// Comma-separated priorities, e.g. `P1,P2`.
+    #[param(schema_with = schema::priorities_param)]
     pub priority: Option<String>,
     /// Only incidents numbered below this (the next page).
+    #[param(schema_with = schema::u64_param)]
     pub before: Option<u64>,
     /// 1 to 1000, default 50.
+    #[param(schema_with = schema::limit)]
     pub limit: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineListQuery {
     /// The cursor from the previous page's `Link: rel="next"`.
+    #[param(schema_with = schema::cursor_param)]
     pub after: Option<String>,
     /// 1 to 1000, default 1000.
+    #[param(schema_with = schema::limit)]
     pub limit: Option<u32>,
+}
+
+/// The impact matrix on the wire (`muster_domain::alert::ImpactMatrix`).
+pub struct ImpactMatrixBody;
+
+impl utoipa::PartialSchema for ImpactMatrixBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::impact_matrix()
+    }
+}
+
+impl ToSchema for ImpactMatrixBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ImpactMatrix".into()
+    }
+}
+
+/// The required roles per priority on the wire.
+pub struct RequiredRolesBody;
+
+impl utoipa::PartialSchema for RequiredRolesBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::required_roles()
+    }
+}
+
+impl ToSchema for RequiredRolesBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RequiredRoles".into()
+    }
+}
+
+/// Schemas for fields that travel as plain strings (or numbers) but are
+/// parsed into domain types: each says exactly what the parser accepts, with
+/// the values taken from the domain's own lists, so the document cannot
+/// drift from the rules. Used with `#[schema(schema_with = …)]`.
+pub mod schema {
+    use muster_domain::alert::{AlertStatus, CustomerImpact, Severity};
+    use muster_domain::page::PageState;
+    use muster_domain::paging::ContactKind;
+    use muster_domain::timeline::{EntryKind, MilestoneTag};
+    use muster_domain::{Permission, Priority, Status};
+    use muster_store::JobState;
+    use serde_json::{Value, json};
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// What `str::trim` removes (Unicode White_Space), spelled out so that
+    /// every regex dialect (ECMA 262 in the document, Python's in clients
+    /// and fuzzers) reads the same set.
+    const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+    /// The schema `v` as utoipa's model; a keyword the model would drop is
+    /// a mistake here, found when the document is first built.
+    fn build(v: Value) -> RefOr<Schema> {
+        let schema: RefOr<Schema> =
+            serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("not a schema ({e}): {v}"));
+        let back = serde_json::to_value(&schema).unwrap_or_default();
+        assert_eq!(back, v, "utoipa's schema model changes this schema");
+        schema
+    }
+
+    fn nullable(mut v: Value, null: bool) -> Value {
+        if null {
+            v["type"] = json!([v["type"].clone(), "null"]);
+            if let Some(values) = v.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
+        }
+        v
+    }
+
+    fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, null: bool) -> RefOr<Schema> {
+        let values: Vec<&str> = values.into_iter().collect();
+        build(nullable(json!({"type": "string", "enum": values}), null))
+    }
+
+    /// Text of `min`-`max` characters (counted before trimming); with
+    /// `min` > 0, not only white space.
+    fn text_schema(min: u32, max: u32, null: bool) -> Value {
+        let mut v = json!({"type": "string", "maxLength": max});
+        if min > 0 {
+            v["minLength"] = json!(min);
+            v["pattern"] = json!(format!("[^{WS}]"));
+        }
+        nullable(v, null)
+    }
+
+    pub fn title() -> RefOr<Schema> {
+        build(text_schema(1, 200, false))
+    }
+    pub fn title_or_null() -> RefOr<Schema> {
+        build(text_schema(1, 200, true))
+    }
+    pub fn summary_or_null() -> RefOr<Schema> {
+        build(text_schema(0, 10_000, true))
+    }
+    pub fn name_100() -> RefOr<Schema> {
+        build(text_schema(1, 100, false))
+    }
+    pub fn name_100_or_null() -> RefOr<Schema> {
+        build(text_schema(1, 100, true))
+    }
+    /// A token's name: like a name, and no control characters (it is shown
+    /// in tables and logs).
+    pub fn token_name_or_null() -> RefOr<Schema> {
+        const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+        let pattern = format!("^[^{CONTROL}]*[^{WS}{CONTROL}][^{CONTROL}]*$");
+        build(nullable(json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": pattern}), true))
+    }
+    pub fn name_64() -> RefOr<Schema> {
+        build(text_schema(1, 64, false))
+    }
+    pub fn message() -> RefOr<Schema> {
+        build(text_schema(1, 1000, false))
+    }
+
+    fn handle_schema(null: bool) -> Value {
+        nullable(json!({"type": "string", "pattern": format!("^[{WS}]*@?[a-z0-9][a-z0-9._-]{{0,31}}[{WS}]*$")}), null)
+    }
+    /// A user's handle (`@` and surrounding white space are dropped).
+    pub fn handle() -> RefOr<Schema> {
+        build(handle_schema(false))
+    }
+    pub fn handle_or_null() -> RefOr<Schema> {
+        build(handle_schema(true))
+    }
+    /// A handle in a path: exactly as stored.
+    pub fn handle_in_path() -> RefOr<Schema> {
+        build(json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,31}$"}))
+    }
+
+    pub fn handle_in_path_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["string", "null"], "pattern": "^[a-z0-9][a-z0-9._-]{0,31}$"}))
+    }
+
+    pub fn role_key() -> RefOr<Schema> {
+        build(json!({"type": "string", "pattern": format!("^[{WS}]*[a-z][a-z0-9_]{{1,31}}[{WS}]*$")}))
+    }
+
+    pub fn date_time() -> RefOr<Schema> {
+        build(json!({"type": "string", "format": "date-time"}))
+    }
+    pub fn date_time_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["string", "null"], "format": "date-time"}))
+    }
+
+    pub fn priority() -> RefOr<Schema> {
+        one_of(Priority::ALL.map(Priority::as_str), false)
+    }
+    pub fn priority_or_null() -> RefOr<Schema> {
+        one_of(Priority::ALL.map(Priority::as_str), true)
+    }
+    pub fn status() -> RefOr<Schema> {
+        one_of(Status::ALL.map(Status::as_str), false)
+    }
+    pub fn status_or_null() -> RefOr<Schema> {
+        one_of(Status::ALL.map(Status::as_str), true)
+    }
+    pub fn permission() -> RefOr<Schema> {
+        one_of(Permission::ALL.map(Permission::as_str), false)
+    }
+    pub fn permission_or_null() -> RefOr<Schema> {
+        one_of(Permission::ALL.map(Permission::as_str), true)
+    }
+    pub fn severity() -> RefOr<Schema> {
+        one_of(Severity::ALL.map(Severity::as_str), false)
+    }
+    pub fn alert_status() -> RefOr<Schema> {
+        one_of(AlertStatus::ALL.map(AlertStatus::as_str), false)
+    }
+    pub fn page_state() -> RefOr<Schema> {
+        one_of(PageState::ALL.map(PageState::as_str), false)
+    }
+
+    pub fn customer_impact() -> RefOr<Schema> {
+        one_of(CustomerImpact::ALL.map(CustomerImpact::as_str), false)
+    }
+    pub fn contact_kind() -> RefOr<Schema> {
+        one_of(ContactKind::ALL.map(ContactKind::as_str), false)
+    }
+    pub fn job_state() -> RefOr<Schema> {
+        one_of(JobState::ALL.map(JobState::as_str), false)
+    }
+
+    /// A page size for list queries (a query parameter: absent, never null).
+    pub fn limit() -> RefOr<Schema> {
+        build(json!({"type": "integer", "minimum": 1, "maximum": muster_domain::MAX_PAGE_SIZE}))
+    }
+    /// A count or id a body carries: what the server reads it into.
+    pub fn u32_value() -> RefOr<Schema> {
+        build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX}))
+    }
+    pub fn u64_value() -> RefOr<Schema> {
+        build(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))
+    }
+    pub fn u64_value_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX}))
+    }
+
+    /// A number a query parameter takes (`before`, `service`, `alert`).
+    pub fn u64_param() -> RefOr<Schema> {
+        build(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))
+    }
+
+    /// A comma-separated list of `values` (each may have white space around it).
+    fn list_param(values: &str) -> RefOr<Schema> {
+        let one = format!("[{WS}]*({values})?[{WS}]*");
+        build(json!({"type": "string", "pattern": format!("^{one}(,{one})*$")}))
+    }
+    pub fn statuses_param() -> RefOr<Schema> {
+        list_param(&Status::ALL.map(Status::as_str).join("|"))
+    }
+    /// Priorities are read in any case.
+    pub fn priorities_param() -> RefOr<Schema> {
+        list_param("[Pp][1-4]")
+    }
+    pub fn alert_statuses_param() -> RefOr<Schema> {
+        list_param(&AlertStatus::ALL.map(AlertStatus::as_str).join("|"))
+    }
+    /// A timeline cursor: `<microseconds>.<entry>`, as in the `Link` header.
+    pub fn cursor_param() -> RefOr<Schema> {
+        build(json!({"type": "string", "pattern": "^-?[0-9]{1,17}\\.[0-9]{1,19}$"}))
+    }
+
+    /// An instant in a query parameter.
+    pub fn date_time_param() -> RefOr<Schema> {
+        build(json!({"type": "string", "format": "date-time"}))
+    }
+    pub fn job_state_param() -> RefOr<Schema> {
+        one_of(JobState::ALL.map(JobState::as_str), false)
+    }
+
+    fn email_schema() -> Value {
+        json!({"type": "string", "maxLength": 254, "pattern": format!("^[{WS}]*[^{WS}@]+@([^{WS}]*\\.[^{WS}]*|localhost)[{WS}]*$")})
+    }
+    pub fn email() -> RefOr<Schema> {
+        build(email_schema())
+    }
+
+    /// A contact method: an email address, or an http(s) URL for a webhook.
+    pub fn contact_method_request() -> RefOr<Schema> {
+        let webhook =
+            json!({"type": "string", "maxLength": 2048, "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")});
+        build(json!({
+            "oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["kind", "address"],
+                 "properties": {"kind": {"type": "string", "enum": ["email"]}, "address": email_schema()}},
+                {"type": "object", "additionalProperties": false, "required": ["kind", "address"],
+                 "properties": {"kind": {"type": "string", "enum": ["webhook"]}, "address": webhook}},
+            ],
+            "description": "`email` with an email address, or `webhook` with an http(s) URL (at most 2048 characters).",
+        }))
+    }
+
+    /// Exactly one of `user`, `schedule` or `policy`.
+    pub fn page_target() -> RefOr<Schema> {
+        let one = |key: &str, schema: Value| json!({"type": "object", "additionalProperties": false, "required": [key], "properties": {key: schema}});
+        build(json!({"oneOf": [
+            one("user", handle_schema(false)),
+            one("schedule", id()),
+            one("policy", id()),
+        ]}))
+    }
+
+    /// An id: what the store can hold.
+    fn id() -> Value {
+        json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX})
+    }
+
+    /// Severity → priority for alerts that declare at once.
+    pub fn auto_declare_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["object", "null"],
+            "propertyNames": {"type": "string", "enum": Severity::ALL.map(Severity::as_str)},
+            "additionalProperties": {"type": "string", "enum": Priority::ALL.map(Priority::as_str)},
+            "description": "Severity → priority, e.g. `{\"critical\": \"P1\", \"error\": \"P2\"}`."}))
+    }
+
+    fn steps_schema() -> Value {
+        use muster_domain::paging::MAX_DELAY_SECONDS;
+        let target = json!({"oneOf": [
+            {"type": "object", "additionalProperties": false, "required": ["user"], "properties": {"user": handle_schema(false)}},
+            {"type": "object", "additionalProperties": false, "required": ["schedule"], "properties": {"schedule": id()}},
+        ]});
+        json!({"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": false, "required": ["delay_seconds", "targets"],
+            "properties": {
+                "delay_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_SECONDS},
+                "targets": {"type": "array", "minItems": 1, "items": target},
+            },
+        }})
+    }
+    /// An escalation policy's steps: each waits up to a day, for people or schedules.
+    pub fn steps() -> RefOr<Schema> {
+        build(steps_schema())
+    }
+
+    /// A timeline entry: milestones, and only they, take a tag.
+    pub fn new_entry_request() -> RefOr<Schema> {
+        let kinds: Vec<&str> =
+            EntryKind::ALL.into_iter().filter(|k| *k != EntryKind::Milestone).map(EntryKind::as_str).collect();
+        let tags: Vec<&str> = MilestoneTag::ALL.map(MilestoneTag::as_str).to_vec();
+        let common = json!({
+            "text": text_schema(1, 10_000, false),
+            "corrects": {"type": ["integer", "null"], "minimum": 0, "description": "The id of an entry this one corrects."},
+            "occurred_at": {"type": ["string", "null"], "format": "date-time",
+                "description": "RFC 3339; backdates the entry (not into the future). `recorded_at` stays the true time."},
+        });
+        let with = |kind: Value, tag: Value| {
+            let mut properties = common.clone();
+            properties["kind"] = kind;
+            properties["tag"] = tag;
+            json!({"type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": properties})
+        };
+        let milestone = with(json!({"type": "string", "enum": ["milestone"]}), json!({"type": "string", "enum": tags}));
+        let mut milestone = milestone;
+        milestone["required"] = json!(["kind", "text", "tag"]);
+        build(json!({
+            "description": "A note, theory, decision, action or message; or a milestone, which takes a tag.",
+            "oneOf": [with(json!({"type": "string", "enum": kinds}), json!({"type": "null"})), milestone],
+        }))
+    }
+
+    /// A role assignment. Which scope a role takes depends on the role (and
+    /// custom roles are data), so the document gives the bounds all share.
+    pub fn assign_request() -> RefOr<Schema> {
+        let role = json!({"type": "string", "pattern": format!("^[{WS}]*[a-z][a-z0-9_]{{1,31}}[{WS}]*$"),
+            "description": "A built-in role key (`incident_manager`, `tech_lead`, …) or a custom one."});
+        let scope = json!({"type": ["string", "null"], "maxLength": 64,
+            "pattern": format!("^[{WS}]*([^|{WS}]([^|\\n]*[^|{WS}])?)?[{WS}]*$"),
+            "description": "`internal` or `external` for communications managers (none: both), a workstream for \
+                tech leads and custom roles, none for the other roles."});
+        build(json!({"type": "object", "additionalProperties": false, "required": ["role", "user"],
+            "properties": {"role": role, "user": handle_schema(false), "scope": scope}}))
+    }
+
+    /// Which priority each customer impact suggests, and the rest of the matrix.
+    pub fn impact_matrix() -> RefOr<Schema> {
+        let priority = json!({"type": "string", "enum": Priority::ALL.map(Priority::as_str)});
+        let impacts = CustomerImpact::ALL.map(CustomerImpact::as_str);
+        build(json!({
+            "type": "object", "required": ["customer_impact", "data_loss", "security", "escalate_at_services"],
+            "properties": {
+                "customer_impact": {"type": "object", "propertyNames": {"type": "string", "enum": impacts}, "additionalProperties": priority},
+                "data_loss": priority,
+                "security": priority,
+                "escalate_at_services": {"type": "integer", "minimum": 0, "maximum": u32::MAX},
+            },
+        }))
+    }
+
+    /// Priority → the role keys it requires.
+    pub fn required_roles() -> RefOr<Schema> {
+        build(json!({
+            "type": "object",
+            "propertyNames": {"type": "string", "pattern": padded_priority()},
+            "additionalProperties": {"type": "array", "items": {"type": "string",
+                "pattern": format!("^[{WS}]*[a-z][a-z0-9_]{{1,31}}[{WS}]*$")}},
+            "example": {"P1": ["incident_manager", "tech_lead", "communications_manager", "scribe"], "P2": ["incident_manager", "tech_lead"], "P3": ["incident_manager"], "P4": ["incident_manager"]},
+        }))
+    }
+
+    /// A priority as its parser reads it: any case, white space around.
+    fn padded_priority() -> String {
+        format!("^[{WS}]*[Pp][1-4][{WS}]*$")
+    }
+
+    /// Every IANA time zone the server knows.
+    pub fn time_zone() -> RefOr<Schema> {
+        let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
+        names.sort();
+        build(json!({"type": "string", "enum": names}))
+    }
+
+    /// A schedule's layers: a rotation each, with optional weekly windows.
+    pub fn layers() -> RefOr<Schema> {
+        let time = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"});
+        let hours = "[1-9]|[1-9][0-9]|1[0-5][0-9]|16[0-8]";
+        let days = "[1-9]|[1-9][0-9]|[12][0-9][0-9]|3[0-5][0-9]|36[0-6]";
+        let weeks = "[1-9]|[1-4][0-9]|5[0-2]";
+        let shift = format!("^[{WS}]*\\+?0*(({hours})h|({days})d|({weeks})w)[{WS}]*$");
+        // Read as the first three letters of a day's name, in any case.
+        let day = json!({"type": "string", "pattern": format!("^[{WS}]*([Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt]|[Ss][Uu][Nn])")});
+        build(json!({"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["rotation"],
+            "properties": {
+                "rotation": {"type": "object", "required": ["users", "shift", "handoff", "start"], "properties": {
+                    "users": {"type": "array", "minItems": 1, "items": handle_schema(false)},
+                    "shift": {"type": "string", "pattern": shift, "description": "hours (1h-168h), days (1d-366d) or weeks (1w-52w)"},
+                    "handoff": time,
+                    "start": {"type": "string", "format": "date"},
+                }},
+                "restrict": {"type": "array", "items": {"type": "object", "required": ["start", "end"], "properties": {
+                    "days": {"type": "array", "items": day},
+                    "start": time,
+                    "end": time,
+                }}},
+            },
+        }}))
+    }
 }

@@ -24,7 +24,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be left out: no body at all reads as
+/// A JSON body that may be left out: no body at all (or `null`) reads as
 /// `T::default()` (for routes that took no body before); otherwise as
 /// [`ApiJson`].
 pub struct OptionalJson<T>(pub T);
@@ -35,7 +35,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let json = require_json(req.headers());
         let bytes = read_body(req.into_body()).await?;
-        if bytes.is_empty() {
+        // No body, or JSON's null, is the default.
+        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
             return Ok(OptionalJson(T::default()));
         }
         json?;
@@ -93,7 +94,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::invalid(&field, "text may not contain NUL characters"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let first: Result<T, _> = serde_path_to_error::deserialize(de);
+    let result = match first {
+        // JSON Schema counts `16.0` as an integer, so the document's integers
+        // accept it: read the body again with such numbers made integers.
+        Err(e) if e.inner().to_string().starts_with("invalid type: floating point") => {
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(mut value) => {
+                    integral_floats_as_integers(&mut value);
+                    serde_path_to_error::deserialize(value)
+                }
+                Err(_) => Err(e),
+            }
+        }
+        other => other,
+    };
+    result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -106,6 +122,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     })
+}
+
+/// Turns every number like `16.0` (a float with no fraction that fits an
+/// `i64` or `u64`) into the integer it is.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64 {
+                *value = serde_json::Value::from(f as u64);
+            } else if f.fract() == 0.0 && f < 0.0 && f >= i64::MIN as f64 {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// serde reports a missing field at the top level as "missing field `x`".

@@ -121,7 +121,9 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
         }))
         .expect("a valid OpenAPI fragment");
         doc.merge(extra);
-        doc
+        let mut value = serde_json::to_value(&doc).expect("the document serializes");
+        api::describe_errors(&mut value);
+        serde_json::from_value(value).expect("the described document is still a document")
     })
 }
 

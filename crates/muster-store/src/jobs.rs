@@ -54,6 +54,8 @@ pub enum JobState {
 }
 
 impl JobState {
+    pub const ALL: [JobState; 3] = [JobState::Pending, JobState::Done, JobState::Dead];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Pending => "pending",

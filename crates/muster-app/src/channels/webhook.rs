@@ -52,9 +52,7 @@ pub fn origin(url: &str) -> String {
 pub enum TargetError {
     #[error("{0} does not parse as a URL")]
     Unreadable(String),
-    #[error(
-        "{origin} is a {why} address, which webhooks may not reach unless the operator allows it (--webhook-allow)"
-    )]
+    #[error("{origin} is an address webhooks may not reach ({why}) unless the operator allows it (--webhook-allow)")]
     Address { origin: String, why: muster_domain::egress::Internal },
     #[error(
         "{host} resolves only to {why} addresses, which webhooks may not reach unless the operator allows them (--webhook-allow)"

@@ -30,15 +30,18 @@ pub struct ServiceResponse {
     pub id: u64,
     pub name: String,
     pub description: String,
+    #[schema(schema_with = crate::dto::schema::handle_in_path_or_null)]
     pub owner: Option<String>,
     /// 32 lowercase hex characters; also a PagerDuty routing key. Shown to
     /// the service's owner and admins only (absent for others).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub integration_key: Option<String>,
     /// Severity → priority: alerts of these severities declare an incident at once.
     pub auto_declare: BTreeMap<String, String>,
     /// The id of the escalation policy that pages for this service.
     pub escalation_policy: Option<u64>,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
     /// Where to point Alertmanager's `webhook_configs` (with the key).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,18 +73,35 @@ impl ServiceResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {
+    #[schema(schema_with = crate::dto::schema::name_100_or_null)]
     pub name: Option<String>,
     pub description: Option<String>,
     /// A handle; the first responder of auto-declared incidents.
+    #[schema(schema_with = crate::dto::schema::handle_or_null)]
     pub owner: Option<String>,
-    /// Severity → priority, e.g. `{"critical": "P1", "error": "P2"}`.
+    #[schema(schema_with = crate::dto::schema::auto_declare_or_null)]
     pub auto_declare: Option<BTreeMap<String, String>>,
     /// The id of an escalation policy.
+    #[schema(schema_with = crate::dto::schema::u64_value_or_null)]
     pub escalation_policy: Option<u64>,
     /// With PATCH: `true` replaces the integration key.
     #[serde(default)]
     pub rotate_key: bool,
 }
+
+/// [`ServiceRequest`] as creating a service reads it: with a name.
+pub struct NewServiceRequest;
+
+impl utoipa::PartialSchema for NewServiceRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut v = serde_json::to_value(<ServiceRequest as utoipa::PartialSchema>::schema()).unwrap_or_default();
+        v["required"] = serde_json::json!(["name"]);
+        v["properties"]["name"]["type"] = serde_json::json!("string");
+        serde_json::from_value(v).expect("still a schema")
+    }
+}
+
+impl ToSchema for NewServiceRequest {}
 
 fn parse_auto_declare(m: BTreeMap<String, String>) -> ApiResult<AutoDeclare> {
     let mut out = BTreeMap::new();
@@ -97,14 +117,14 @@ fn parse_auto_declare(m: BTreeMap<String, String>) -> ApiResult<AutoDeclare> {
 
 fn parse_name(name: &str) -> ApiResult<String> {
     let n = name.trim();
-    if n.is_empty() || n.chars().count() > 100 {
+    if n.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "a service name has 1-100 characters"));
     }
     Ok(n.to_owned())
 }
 
 /// Add a service; it gets an integration key for its monitoring.
-#[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = ServiceRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = NewServiceRequest, security(("bearer" = [])),
     responses((status = 201, body = ServiceResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_service(
     State(app): State<Arc<App>>,
@@ -150,7 +170,7 @@ pub async fn get_service(
 
 /// Change a service, or rotate its integration key (`"rotate_key": true`).
 #[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = u64, Path)),
-    request_body = ServiceRequest, responses((status = 200, body = ServiceResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    request_body = ServiceRequest, responses((status = 200, body = ServiceResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_service(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,
@@ -177,13 +197,19 @@ pub struct AlertResponse {
     pub service_id: u64,
     pub dedup_key: String,
     pub summary: String,
+    #[schema(schema_with = crate::dto::schema::severity)]
     pub severity: String,
     pub source: String,
+    #[schema(schema_with = crate::dto::schema::alert_status)]
     pub status: String,
     pub count: u64,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub first_seen_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub last_seen_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub acknowledged_at: Option<String>,
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub resolved_at: Option<String>,
     /// `INC-<n>` when the alert belongs to an incident.
     pub incident: Option<String>,
@@ -192,7 +218,7 @@ pub struct AlertResponse {
     #[schema(value_type = Vec<Object>)]
     pub links: Value,
     /// The first responder's assessment and the priority it suggests.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub assessment: Option<Value>,
 }
 
@@ -221,14 +247,20 @@ impl From<Alert> for AlertResponse {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertListQuery {
     /// Comma-separated: triggered, acknowledged, resolved.
+    #[param(schema_with = crate::dto::schema::alert_statuses_param)]
     pub status: Option<String>,
     /// A service id.
+    #[param(schema_with = crate::dto::schema::u64_param)]
     pub service: Option<u64>,
+    /// Only alerts with a smaller id (the next page).
+    #[param(schema_with = crate::dto::schema::u64_param)]
     pub before: Option<u64>,
     /// 1 to 1000, default 100.
+    #[param(schema_with = crate::dto::schema::limit)]
     pub limit: Option<u32>,
 }
 
@@ -240,7 +272,7 @@ pub async fn list_alerts(
     _c: Caller,
     ApiQuery(q): ApiQuery<AlertListQuery>,
 ) -> ApiResult<Response> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::page_size(q.limit, 100)?;
     let statuses = match q.status.as_deref() {
         None => Vec::new(),
         Some(s) => s
@@ -305,8 +337,10 @@ pub async fn resolve_alert(
 #[serde(deny_unknown_fields)]
 pub struct AssessRequest {
     /// none, some, many or all.
+    #[schema(schema_with = crate::dto::schema::customer_impact)]
     pub customer_impact: String,
     /// How many services are affected; default 1.
+    #[schema(schema_with = crate::dto::schema::u32_value)]
     pub services_affected: Option<u32>,
     #[serde(default)]
     pub data_loss: bool,
@@ -336,9 +370,12 @@ pub async fn assess_alert(
 #[serde(deny_unknown_fields)]
 pub struct DeclareFromAlertRequest {
     /// Default: the assessment's suggestion, else from the severity.
+    #[schema(schema_with = crate::dto::schema::priority_or_null)]
     pub priority: Option<String>,
     /// Default: the alert's summary.
+    #[schema(schema_with = crate::dto::schema::title_or_null)]
     pub title: Option<String>,
+    #[schema(schema_with = crate::dto::schema::handle_or_null)]
     pub incident_manager: Option<String>,
 }
 
@@ -362,6 +399,7 @@ pub async fn declare_from_alert(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkAlertRequest {
+    #[schema(schema_with = crate::dto::schema::u64_value)]
     pub alert_id: u64,
 }
 
@@ -380,14 +418,14 @@ pub async fn link_alert(
 }
 
 /// The impact matrix that suggests priorities.
-#[utoipa::path(get, path = "/api/v1/settings/impact-matrix", tag = "alerts", security(("bearer" = [])), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/settings/impact-matrix", tag = "alerts", security(("bearer" = [])), responses((status = 200, body = crate::dto::ImpactMatrixBody)))]
 pub async fn get_impact_matrix(State(app): State<Arc<App>>, _c: Caller) -> ApiResult<Json<ImpactMatrix>> {
     Ok(Json(app.impact_matrix().await?))
 }
 
 /// Replace the impact matrix (admins only).
-#[utoipa::path(put, path = "/api/v1/settings/impact-matrix", tag = "alerts", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(put, path = "/api/v1/settings/impact-matrix", tag = "alerts", security(("bearer" = [])), request_body = crate::dto::ImpactMatrixBody,
+    responses((status = 200, body = crate::dto::ImpactMatrixBody), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_impact_matrix(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,

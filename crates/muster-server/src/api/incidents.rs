@@ -66,7 +66,7 @@ pub async fn list(
     _caller: Caller,
     ApiQuery(q): ApiQuery<IncidentListQuery>,
 ) -> ApiResult<Response> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let limit = super::page_size(q.limit, 50)?;
     let filter = IncidentFilter {
         statuses: list_of::<Status>(q.status.as_deref())?,
         priorities: list_of::<Priority>(q.priority.as_deref())?,
@@ -181,7 +181,7 @@ pub async fn timeline(
     ApiQuery(q): ApiQuery<TimelineListQuery>,
 ) -> ApiResult<Response> {
     let r = incident_ref(&r)?;
-    let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
+    let limit = super::page_size(q.limit, 1000)?;
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
     let events = app.timeline(r, &TimelineQuery { after, limit, ..TimelineQuery::default() }).await?;
     let body: Vec<EntryResponse> = events.iter().map(EntryResponse::from).collect();

@@ -17,12 +17,16 @@ use crate::extract::ApiQuery;
 use muster_app::App;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobListQuery {
     /// `pending`, `done` or `dead`; all when absent.
+    #[param(schema_with = crate::dto::schema::job_state_param)]
     pub state: Option<String>,
     /// Only jobs with a smaller id (the next page).
+    #[param(schema_with = crate::dto::schema::u64_param)]
     pub before: Option<u64>,
+    #[param(schema_with = crate::dto::schema::limit)]
     pub limit: Option<u32>,
 }
 
@@ -34,15 +38,20 @@ pub struct JobResponse {
     /// `paging` (page steps and page notifications, delivered first) or `other`.
     pub lane: String,
     /// `pending`, `done` or `dead`.
+    #[schema(schema_with = crate::dto::schema::job_state)]
     pub state: String,
     /// Where it goes: an address or URL.
     pub to: Option<String>,
     pub page: Option<u64>,
     pub attempts: u32,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub due_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub done_at: Option<String>,
     /// When it was given up on.
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub dead_at: Option<String>,
     pub last_error: Option<String>,
 }
@@ -80,7 +89,7 @@ pub async fn list_jobs(
             Some(JobState::parse(s).ok_or_else(|| ApiError::invalid("state", "state is one of pending, done, dead"))?)
         }
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::page_size(q.limit, 100)?;
     let found = app.jobs(&actor, &JobFilter { state, before: q.before, limit: Some(limit) }).await?;
     let next = (found.len() == limit as usize).then(|| found.last().map(|j| j.id)).flatten();
     let body: Vec<JobResponse> = found.into_iter().map(JobResponse::from).collect();

@@ -96,10 +96,83 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The answers every operation can give besides its own, added to the
+/// document so that each annotation lists only what is particular to it:
+/// a token missing (401) or not allowed (403), a path naming nothing (404),
+/// a body that is not JSON (400, 415), too large (413) or wrong (422), a
+/// query that is wrong (400). Every error is a problem document; the
+/// PagerDuty-compatible routes (`/v2/…`) keep PagerDuty's own error body.
+pub(crate) fn describe_errors(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (_, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else { continue };
+            let params = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            let has_in = |place: &str| params.iter().any(|p| p["in"] == place);
+            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            let json_body = op
+                .get("requestBody")
+                .and_then(|b| b.get("content"))
+                .and_then(Value::as_object)
+                .is_some_and(|c| c.contains_key("application/json"));
+            let own_errors = path.starts_with("/v2/");
+            let mut standard: Vec<(&str, &str)> = Vec::new();
+            if json_body || has_in("query") {
+                standard.push(("400", "The body is not JSON, or a query parameter is not valid"));
+            }
+            if secured || path.ends_with(".ics") {
+                standard.push(("401", "No token, or one that is not valid"));
+            }
+            if secured {
+                standard.push(("403", "The caller may not do this"));
+            }
+            if has_in("path") {
+                standard.push(("404", "The path names nothing that exists"));
+            }
+            if json_body {
+                standard.push(("413", "The body is too large"));
+                standard.push(("415", "The body is not sent as JSON"));
+                standard.push(("422", "A field's value is not valid; `field` names it"));
+            }
+            let responses = op.entry("responses").or_insert_with(|| json!({}));
+            let Some(responses) = responses.as_object_mut() else { continue };
+            if !own_errors {
+                for (status, description) in standard {
+                    responses.entry(status).or_insert_with(|| json!({"description": description}));
+                }
+            }
+            for (status, response) in responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if is_error && !own_errors {
+                    response["content"] = problem.clone();
+                    if response.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+                        response["description"] = json!("A problem document");
+                    }
+                }
+                if status == "401" && !own_errors {
+                    response["headers"] =
+                        json!({"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}});
+                }
+            }
+        }
+    }
+}
+
 /// An incident reference from a path; an unparsable one is simply not found.
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
     s.parse()
         .map_err(|_| ApiError::not_found("ref", format!("there is no incident {s:?}; references look like INC-7 or 7")))
+}
+
+/// A list's page size from its `limit` query parameter; out of range is a 400.
+fn page_size(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
+    muster_domain::page_size(limit, default).map_err(|_| {
+        let detail = format!("limit is from 1 to {}", muster_domain::MAX_PAGE_SIZE);
+        ApiError::field(axum::http::StatusCode::BAD_REQUEST, "invalid-query", "limit", detail)
+    })
 }
 
 /// A `Link: <…>; rel="next"` header for the next page.

@@ -24,6 +24,7 @@ use muster_app::{App, parse_handle};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageTargetRequest {
+    #[schema(schema_with = crate::dto::schema::handle_or_null)]
     pub user: Option<String>,
     pub schedule: Option<u64>,
     pub policy: Option<u64>,
@@ -32,8 +33,10 @@ pub struct PageTargetRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageRequest {
+    #[schema(schema_with = crate::dto::schema::page_target)]
     pub target: PageTargetRequest,
     /// What the paged people read first.
+    #[schema(schema_with = crate::dto::schema::message)]
     pub message: String,
     /// A role whoever acknowledges takes on, e.g. `tech_lead`.
     pub role: Option<String>,
@@ -46,11 +49,14 @@ pub struct DeliveryResponse {
     pub kind: String,
     pub to: String,
     pub person: Option<String>,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub due_at: String,
     pub attempts: u32,
     /// When the receiver took it; absent while it is pending or retrying.
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub delivered_at: Option<String>,
     /// When Muster gave up on it after its last attempt (it is dead-lettered).
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
     pub gave_up_at: Option<String>,
     pub last_error: Option<String>,
 }
@@ -59,6 +65,7 @@ pub struct DeliveryResponse {
 pub struct PageResponse {
     pub id: u64,
     /// `pending`, `notified`, `acknowledged`, `declined`, `expired` or `cancelled`.
+    #[schema(schema_with = crate::dto::schema::page_state)]
     pub state: String,
     /// `{"user": …}`, `{"schedule": …}` or `{"policy": …}`.
     #[schema(value_type = Object)]
@@ -73,7 +80,9 @@ pub struct PageResponse {
     pub step: u32,
     pub notified: Vec<String>,
     pub created_by: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub updated_at: String,
     /// Who acknowledged or declined it.
     pub answered_by: Option<String>,
@@ -163,11 +172,15 @@ pub async fn incident_pages(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageListQuery {
     /// Only pages still escalating.
     pub open: Option<bool>,
+    /// Only the pages of this alert.
+    #[param(schema_with = crate::dto::schema::u64_param)]
     pub alert: Option<u64>,
+    #[param(schema_with = crate::dto::schema::limit)]
     pub limit: Option<u32>,
 }
 
@@ -183,7 +196,7 @@ pub async fn list_pages(
         incident: None,
         alert: q.alert,
         open: q.open.unwrap_or(false),
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        limit: super::page_size(q.limit, 100)?,
     };
     Ok(Json(app.pages(&filter).await?.into_iter().map(|p| page_response(p, None)).collect()))
 }
@@ -229,8 +242,10 @@ pub async fn decline_page(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationRuleRequest {
+    #[schema(schema_with = crate::dto::schema::u64_value)]
     pub contact_method: u64,
-    /// Seconds after the person is paged (0: at once).
+    /// Seconds after the person is paged (0: at once), at most a day.
+    #[schema(maximum = 86_400)]
     #[serde(default)]
     pub delay_seconds: u32,
 }

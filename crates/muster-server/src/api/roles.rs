@@ -46,15 +46,15 @@ fn required_body(r: &RequiredRoles) -> RequiredRolesBody {
 
 /// Which roles each priority requires.
 #[utoipa::path(get, path = "/api/v1/settings/required-roles", tag = "roles", security(("bearer" = [])),
-    responses((status = 200, body = BTreeMap<String, Vec<String>>, example = json!({"P1": ["incident_manager", "tech_lead", "communications_manager", "scribe"], "P2": ["incident_manager", "tech_lead"], "P3": ["incident_manager"], "P4": ["incident_manager"]}))))]
+    responses((status = 200, body = crate::dto::RequiredRolesBody)))]
 pub async fn get_required_roles(State(app): State<Arc<App>>, _caller: Caller) -> ApiResult<Json<RequiredRolesBody>> {
     Ok(Json(required_body(&app.required_roles().await?)))
 }
 
 /// Set which roles each priority requires (admins only). Priorities left out require nothing.
 #[utoipa::path(put, path = "/api/v1/settings/required-roles", tag = "roles", security(("bearer" = [])),
-    request_body = BTreeMap<String, Vec<String>>,
-    responses((status = 200, body = BTreeMap<String, Vec<String>>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    request_body = crate::dto::RequiredRolesBody,
+    responses((status = 200, body = crate::dto::RequiredRolesBody), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_required_roles(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,

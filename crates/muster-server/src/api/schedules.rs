@@ -21,12 +21,14 @@ use muster_app::{App, parse_handle};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
+    #[schema(schema_with = crate::dto::schema::name_100)]
     pub name: String,
     /// An IANA time zone, e.g. `Europe/Berlin`.
+    #[schema(schema_with = crate::dto::schema::time_zone)]
     pub time_zone: String,
     /// `[{"rotation": {"users": ["alice","bob"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"},
     /// "restrict": [{"days": ["mon","tue"], "start": "09:00", "end": "17:00"}]}]`; later layers win.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = crate::dto::schema::layers)]
     pub layers: Vec<Layer>,
 }
 
@@ -38,6 +40,7 @@ pub struct ScheduleResponse {
     #[schema(value_type = Vec<Object>)]
     pub layers: Vec<Layer>,
     pub overrides: Vec<OverrideResponse>,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
 }
 
@@ -45,7 +48,9 @@ pub struct ScheduleResponse {
 pub struct OverrideResponse {
     pub id: u64,
     pub user: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub start: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub end: String,
 }
 
@@ -111,10 +116,13 @@ pub async fn get_schedule(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideRequest {
+    #[schema(schema_with = crate::dto::schema::handle)]
     pub user: String,
     /// RFC 3339.
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub start: String,
     /// RFC 3339, after `start`.
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub end: String,
 }
 
@@ -138,14 +146,17 @@ pub async fn add_override(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AtQuery {
     /// RFC 3339; default now.
+    #[param(schema_with = crate::dto::schema::date_time_param)]
     pub at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct OnCallResponse {
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub at: String,
     pub users: Vec<String>,
 }
@@ -169,11 +180,14 @@ pub async fn on_call(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SpanQuery {
     /// RFC 3339; default now.
+    #[param(schema_with = crate::dto::schema::date_time_param)]
     pub from: Option<String>,
     /// RFC 3339; default two weeks after `from`; at most 366 days after it.
+    #[param(schema_with = crate::dto::schema::date_time_param)]
     pub to: Option<String>,
     /// For calendar apps, which cannot send headers: a calendar feed token
     /// (`POST /api/v1/users/{handle}/calendar-token`), never an API token.
@@ -183,7 +197,9 @@ pub struct SpanQuery {
 #[derive(Serialize, ToSchema)]
 pub struct ShiftResponse {
     pub user: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub start: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub end: String,
 }
 
@@ -221,7 +237,7 @@ fn shift_response(s: &Shift) -> ShiftResponse {
 /// subscribe to. They cannot send headers, so a calendar feed token goes in
 /// `?token=`; an API token only in `Authorization: Bearer`.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "on-call", params(("id" = u64, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,
@@ -240,12 +256,14 @@ pub async fn calendar(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
+    #[schema(schema_with = crate::dto::schema::name_100)]
     pub name: String,
     /// How many more times the policy runs after its last step (0-10).
     #[serde(default)]
+    #[schema(maximum = 10)]
     pub repeat: u32,
     /// `[{"delay_seconds": 300, "targets": [{"user": "alice"}, {"schedule": 1}]}]`
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = crate::dto::schema::steps)]
     pub steps: Vec<muster_domain::paging::Step>,
 }
 
@@ -256,6 +274,7 @@ pub struct PolicyResponse {
     pub repeat: u32,
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<muster_domain::paging::Step>,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
 }
 
@@ -304,7 +323,7 @@ pub async fn get_policy(
 
 /// A person's shifts on every schedule as an iCalendar feed.
 #[utoipa::path(get, path = "/api/v1/users/{handle}/calendar.ics", tag = "on-call", params(("handle" = String, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn user_calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,

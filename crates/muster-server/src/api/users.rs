@@ -35,7 +35,7 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
     actor.require_admin()?;
     let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || body.name.chars().count() > 100 {
         return Err(crate::error::ApiError::invalid("name", "a name has 1-100 characters"));
     }
     let user = NewUser {
@@ -182,7 +182,7 @@ pub async fn disable_user(
     Ok(Json(app.disable_user(&actor, &handle).await?.into()))
 }
 
-#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactMethodRequest {
     /// `email` or `webhook`.
@@ -191,14 +191,24 @@ pub struct ContactMethodRequest {
     pub address: String,
 }
 
+impl utoipa::PartialSchema for ContactMethodRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::dto::schema::contact_method_request()
+    }
+}
+
+impl utoipa::ToSchema for ContactMethodRequest {}
+
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ContactMethodResponse {
     pub id: u64,
+    #[schema(schema_with = crate::dto::schema::contact_kind)]
     pub kind: String,
     pub address: String,
     /// A webhook's HMAC-SHA256 signing secret: in the answer to its creation only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
 }
 
@@ -245,6 +255,7 @@ pub async fn list_contact_methods(
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = TestNotificationResponse)]
 pub struct JobResponse {
     /// The outbox job that delivers it.
     pub job: u64,
@@ -272,6 +283,7 @@ pub async fn test_contact_method(
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     /// 10-1024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
 }
 
