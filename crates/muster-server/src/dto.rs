@@ -773,16 +773,19 @@ pub mod schema {
         let shift = format!("^[{WS}]*\\+?0*(({hours})h|({days})d|({weeks})w)[{WS}]*$");
         // Read as the first three letters of a day's name, in any case.
         let day = json!({"type": "string", "pattern": format!("^[{WS}]*([Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt]|[Ss][Uu][Nn])")});
-        build(json!({"type": "array", "minItems": 1, "items": {
+        use muster_domain::limits::{MAX_LAYERS, MAX_ROTATION_USERS, MAX_WINDOWS};
+        build(json!({"type": "array", "minItems": 1, "maxItems": MAX_LAYERS, "items": {
             "type": "object", "required": ["rotation"],
             "properties": {
                 "rotation": {"type": "object", "required": ["users", "shift", "handoff", "start"], "properties": {
-                    "users": {"type": "array", "minItems": 1, "items": handle_schema(false)},
+                    "users": {"type": "array", "minItems": 1, "maxItems": MAX_ROTATION_USERS, "items": handle_schema(false)},
                     "shift": {"type": "string", "pattern": shift, "description": "hours (1h-168h), days (1d-366d) or weeks (1w-52w)"},
                     "handoff": time,
                     "start": {"type": "string", "format": "date"},
                 }},
-                "restrict": {"type": "array", "items": {"type": "object", "required": ["start", "end"], "properties": {
+                "restrict": {"type": "array", "maxItems": MAX_WINDOWS,
+                    "description": format!("at most {MAX_WINDOWS} windows in all the layers together"),
+                    "items": {"type": "object", "required": ["start", "end"], "properties": {
                     "days": {"type": "array", "items": day},
                     "start": time,
                     "end": time,
