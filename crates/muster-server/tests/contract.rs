@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::external::{TempDir, missing};
+use common::external::TempDir;
 use common::{ADMIN_TOKEN, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -25,20 +25,7 @@ on_both_backends!(
 );
 
 fn python_with_schemathesis() -> Option<PathBuf> {
-    let candidates = std::env::var_os("MUSTER_TEST_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")]);
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-W", "ignore", "-c", "import schemathesis.cli"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(python);
-        }
-    }
-    missing("a Python with schemathesis (set MUSTER_TEST_PYTHON, or .venv/bin/pip install schemathesis)")
+    common::external::python_with("schemathesis.cli", "set MUSTER_TEST_PYTHON, or .venv/bin/pip install schemathesis")
 }
 
 /// A few of everything, so that generated ids and handles sometimes name

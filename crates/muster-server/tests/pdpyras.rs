@@ -8,27 +8,16 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::external::missing;
 use common::{ADMIN_TOKEN, TestServer};
 use serde_json::{Value, json};
 
 on_both_backends!(the_pdpyras_client_triggers_acknowledges_resolves_and_sends_changes);
 
 fn python_with_pdpyras() -> Option<PathBuf> {
-    let candidates = std::env::var_os("MUSTER_TEST_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")]);
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-W", "ignore", "-c", "import pdpyras"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(python);
-        }
-    }
-    missing("a Python with pdpyras (set MUSTER_TEST_PYTHON, or python3 -m venv .venv && .venv/bin/pip install pdpyras)")
+    common::external::python_with(
+        "pdpyras",
+        "set MUSTER_TEST_PYTHON, or python3 -m venv .venv && .venv/bin/pip install pdpyras",
+    )
 }
 
 async fn the_pdpyras_client_triggers_acknowledges_resolves_and_sends_changes(server: TestServer) {

@@ -72,3 +72,24 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A Python that can import `module`: `MUSTER_TEST_PYTHON`, else the
+/// repository's `.venv`; missing (see [`missing`]) otherwise, with `how` to
+/// get one.
+pub fn python_with(module: &str, how: &str) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let candidates = std::env::var_os("MUSTER_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")]);
+    for python in candidates {
+        let ok = std::process::Command::new(&python)
+            .args(["-W", "ignore", "-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    missing(&format!("a Python with {module} ({how})"))
+}
