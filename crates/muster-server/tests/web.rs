@@ -166,6 +166,10 @@ async fn signing_in_sets_a_session_and_every_page_needs_one(server: TestServer) 
     }
     let incident = b.get("/incidents/INC-1").await.text().await.unwrap();
     assert!(incident.contains("INC-1 P1 investigating — Checkout down | IM @alice | FR @alice"), "{incident}");
+    // Whom to give a role or to page is chosen, never preselected.
+    assert!(incident.contains("<option value=\"\" selected disabled>choose someone</option>"), "{incident}");
+    assert!(incident.contains("<option value=\"\" selected disabled>choose who</option>"), "{incident}");
+    assert!(!incident.contains("<option value=\"admin\" selected"), "{incident}");
     assert_eq!(b.get("/incidents/INC-99").await.status(), 404);
 
     let csrf = b.csrf("/").await;
@@ -347,6 +351,11 @@ async fn the_first_responder_triages_from_the_dashboard(server: TestServer) {
     b.sign_in("fiona", "correct horse battery").await;
     let dashboard = b.get("/").await.text().await.unwrap();
     assert!(dashboard.contains("search latency") && !dashboard.contains("Nothing to triage"));
+    // Nothing risky is chosen for her: no priority before an assessment,
+    // none for a new incident.
+    assert!(!dashboard.contains("<option value=\"P1\" selected>"), "P1 is not preselected");
+    assert!(dashboard.contains("<option value=\"\" selected>from the severity</option>"));
+    assert!(dashboard.contains("<option value=\"\" selected disabled>choose</option>"));
     let csrf = hidden(&dashboard, "csrf");
 
     let assessed =
