@@ -3,7 +3,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use common::{ADMIN, BIN, Server};
 use muster_store::testing::{Backend, TestDatabase};
@@ -187,6 +188,29 @@ async fn migrate_applies_the_schema_and_can_run_again() {
     let bad = Command::new(BIN).args(["migrate", "--database", "mysql://nope"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("database"));
+}
+
+#[tokio::test]
+async fn log_lines_written_to_a_file_or_pipe_carry_no_colour_codes() {
+    let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .env("MUSTER_LOG", "info")
+        .env_remove("MUSTER_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    // Serving, so SIGTERM is the graceful stop that logs.
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("INFO"), "serve logged something: {log}");
+    assert!(!log.contains('\u{1b}'), "no escape codes in a piped log: {log:?}");
 }
 
 #[tokio::test]
