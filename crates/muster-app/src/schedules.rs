@@ -31,7 +31,9 @@ impl App {
         if name.is_empty() || sent > 100 {
             return Err(DomainError::invalid("name", "a schedule name has 1-100 characters").into());
         }
-        muster_domain::schedule::time_zone(&time_zone)?;
+        // Stored by its canonical name: "europe/berlin" is kept as "Europe/Berlin".
+        let zone = muster_domain::schedule::time_zone(&time_zone)?;
+        let time_zone = zone.iana_name().map_or_else(|| time_zone.trim().to_owned(), str::to_owned);
         if layers.is_empty() {
             return Err(DomainError::invalid("layers", "a schedule needs at least one layer").into());
         }
@@ -46,7 +48,7 @@ impl App {
                 self.member(user, &format!("layers[{i}].rotation.users[{j}]")).await?;
             }
         }
-        let schedule = muster_store::NewSchedule { name, time_zone: time_zone.trim().to_owned(), layers };
+        let schedule = muster_store::NewSchedule { name, time_zone, layers };
         Ok(self.store.create_schedule(&schedule, self.clock.now()).await?)
     }
 

@@ -11,7 +11,19 @@ on_both_backends!(
     an_override_wins_and_the_calendar_feed_shows_the_shifts,
     bad_schedules_get_problems_naming_the_field,
     escalation_policies_target_people_and_schedules_and_services_point_at_them,
+    a_time_zone_in_the_wrong_case_is_stored_by_its_canonical_name,
 );
+
+async fn a_time_zone_in_the_wrong_case_is_stored_by_its_canonical_name(server: TestServer) {
+    server.user("alice", "responder").await;
+    let body = json!({"name": "Primary", "time_zone": " europe/berlin ", "layers": [
+        {"rotation": {"users": ["alice"], "shift": "1d", "handoff": "09:00", "start": "2026-03-23"}}
+    ]});
+    let created = server.post(ADMIN_TOKEN, "/api/v1/schedules", body).await;
+    assert_eq!(created.ok(201)["time_zone"], "Europe/Berlin");
+    let id = &created.body["id"];
+    assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/schedules/{id}")).await.ok(200)["time_zone"], "Europe/Berlin");
+}
 
 async fn berlin(server: &TestServer) -> Value {
     for u in ["alice", "bob", "carol"] {
