@@ -328,6 +328,19 @@ fn rows() -> Vec<Row> {
         row("GET", "/users", SIGNED_IN, none()),
         row("POST", "/users/{handle}/contact-methods/{id}/test", &[TheUser, Admin], Form(|_| vec![])),
         row("GET", "/me", SIGNED_IN, none()),
+        row("GET", "/users/{handle}", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/users/{handle}/contact-methods",
+            &[TheUser, Admin],
+            Form(|_| vec![("kind", "email".into()), ("address", "sam.web@example.com".into())]),
+        ),
+        row(
+            "POST",
+            "/users/{handle}/notification-rules",
+            &[TheUser, Admin],
+            Form(|w| vec![("contact_method", w.contact_method.to_string()), ("delay_minutes", "1".into())]),
+        ),
     ]
 }
 

@@ -18,6 +18,7 @@ on_both_backends!(
     the_room_takes_messages_and_commands_and_the_live_stream_follows,
     the_first_responder_triages_from_the_dashboard,
     stale_pages_and_old_sessions_do_no_harm,
+    people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -212,6 +213,8 @@ async fn forms_need_the_session_csrf_token_and_a_writer(server: TestServer) {
         "/alerts/1/declare",
         "/alerts/1/link",
         "/users/vera/contact-methods/1/test",
+        "/users/vera/contact-methods",
+        "/users/vera/notification-rules",
     ];
     for path in forms {
         let as_viewer = vera.post(path, &[("csrf", &csrf), ("line", "/status resolved"), ("status", "resolved")]).await;
@@ -453,4 +456,113 @@ async fn stale_pages_and_old_sessions_do_no_harm(server: TestServer) {
         .await
         .unwrap();
     assert_eq!(late.headers()["location"].to_str().unwrap(), "/login?next=%2Fincidents%2FINC-1");
+}
+
+/// The id of the contact method a page lists with `address`, from its test form.
+fn method_id(html: &str, address: &str) -> String {
+    let at = html
+        .find(&format!("<span class=\"address\">{address}</span>"))
+        .unwrap_or_else(|| panic!("{address} in {html}"));
+    let marker = "/contact-methods/";
+    let start = html[at..].find(marker).unwrap() + at + marker.len();
+    html[start..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    user_with_password(&server, "bob", "responder").await;
+    user_with_password(&server, "ada", "admin").await;
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", "correct horse battery").await;
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(me.contains("aria-label=\"Add a contact method\""), "{me}");
+    let csrf = hidden(&me, "csrf");
+
+    // An email: added, and back on my page with the news.
+    let form = [("csrf", csrf.as_str()), ("back", "/me"), ("kind", "email"), ("address", "alice.pager@example.com")];
+    let added = alice.post("/users/alice/contact-methods", &form).await;
+    assert_eq!((added.status().as_u16(), added.headers()["location"].to_str().unwrap()), (303, "/me"));
+    assert_eq!(flash(&added), "notice:Added email alice.pager@example.com for @alice.");
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(me.contains("Added email alice.pager@example.com"), "the outcome is shown");
+    let email = method_id(&me, "alice.pager@example.com");
+
+    // A webhook: its signing secret is on the answer, once, and nowhere after.
+    let form =
+        [("csrf", csrf.as_str()), ("back", "/me"), ("kind", "webhook"), ("address", "https://hooks.invalid/alice")];
+    let added = alice.post("/users/alice/contact-methods", &form).await;
+    assert_eq!(added.status(), 201);
+    assert!(set_cookie(&added, "muster_flash").is_none_or(|v| !v.contains("whsec_")), "the secret is in no cookie");
+    let shown = added.text().await.unwrap();
+    let at = shown.find("whsec_").expect("the secret is shown");
+    let secret: String = shown[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    assert!(shown.contains("shown only this once") && shown.contains("href=\"/me\""));
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(me.contains("https://hooks.invalid/alice") && !me.contains("whsec_"), "never shown again");
+
+    // Rules: the email after 5 minutes; a delay that is not minutes is refused by name.
+    let rule = [("csrf", csrf.as_str()), ("back", "/me"), ("contact_method", email.as_str()), ("delay_minutes", "5")];
+    let added = alice.post("/users/alice/notification-rules", &rule).await;
+    assert!(flash(&added).starts_with("notice:"), "{}", flash(&added));
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(me.contains("email alice.pager@example.com, after 5 min"), "{me}");
+    let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
+    assert_eq!(rules[0]["delay_seconds"], 300);
+    for bad in ["-1", "five", "1441"] {
+        let rule =
+            [("csrf", csrf.as_str()), ("back", "/me"), ("contact_method", email.as_str()), ("delay_minutes", bad)];
+        let refused = alice.post("/users/alice/notification-rules", &rule).await;
+        assert!(flash(&refused).starts_with("error:give a whole number of minutes"), "{bad}: {}", flash(&refused));
+    }
+    let bad = [("csrf", csrf.as_str()), ("back", "/me"), ("kind", "email"), ("address", "not an address")];
+    assert!(flash(&alice.post("/users/alice/contact-methods", &bad).await).starts_with("error:"));
+
+    // A test through the email, from my page, comes back to my page.
+    let tested =
+        alice.post(&format!("/users/alice/contact-methods/{email}/test"), &[("csrf", &csrf), ("back", "/me")]).await;
+    assert_eq!(tested.headers()["location"].to_str().unwrap(), "/me");
+    assert_eq!(flash(&tested), "notice:A test notification to @alice is on its way.");
+
+    // Bob sees Alice's page with her addresses shortened, and may not change them.
+    let mut bob = Browser::new(&server);
+    bob.sign_in("bob", "correct horse battery").await;
+    let page = bob.get("/users/alice").await.text().await.unwrap();
+    assert!(!page.contains("alice.pager@") && page.contains("example.com"), "{page}");
+    assert!(!page.contains("aria-label=\"Add a contact method\"") && !page.contains("Send a test"));
+    let bob_csrf = hidden(&page, "csrf");
+    let form = [("csrf", bob_csrf.as_str()), ("kind", "email"), ("address", "bob.for.alice@example.com")];
+    let refused = bob.post("/users/alice/contact-methods", &form).await;
+    assert!(flash(&refused).starts_with("forbidden:"), "{}", flash(&refused));
+    assert_eq!(refused.headers()["location"].to_str().unwrap(), "/users/alice");
+    // "Back to my page" only ever leads to one's own.
+    let form = [("csrf", bob_csrf.as_str()), ("back", "/me"), ("contact_method", email.as_str())];
+    let refused = bob.post("/users/alice/notification-rules", &form).await;
+    assert!(flash(&refused).starts_with("forbidden:"));
+    assert_eq!(refused.headers()["location"].to_str().unwrap(), "/users/alice");
+
+    // An admin manages anyone's, from their page.
+    let mut ada = Browser::new(&server);
+    ada.sign_in("ada", "correct horse battery").await;
+    let users = ada.get("/users").await.text().await.unwrap();
+    assert!(users.contains("<a href=\"/users/alice\">@alice</a>"));
+    let page = ada.get("/users/alice").await.text().await.unwrap();
+    assert!(page.contains("alice.pager@example.com") && page.contains("aria-label=\"Add a contact method\""));
+    let ada_csrf = hidden(&page, "csrf");
+    let form = [
+        ("csrf", ada_csrf.as_str()),
+        ("back", "/users/alice"),
+        ("kind", "email"),
+        ("address", "alice.home@example.com"),
+    ];
+    let added = ada.post("/users/alice/contact-methods", &form).await;
+    assert_eq!(added.headers()["location"].to_str().unwrap(), "/users/alice");
+    assert!(flash(&added).starts_with("notice:"));
+    let methods = server.get(ADMIN_TOKEN, "/api/v1/users/alice/contact-methods").await.ok(200).clone();
+    let addresses: Vec<&str> = methods.as_array().unwrap().iter().filter_map(|m| m["address"].as_str()).collect();
+    for a in ["alice.pager@example.com", "https://hooks.invalid/alice", "alice.home@example.com"] {
+        assert!(addresses.contains(&a), "{a} in {addresses:?}");
+    }
+    assert!(!addresses.contains(&"bob.for.alice@example.com"));
+    assert_eq!(ada.get("/users/nobody").await.status(), 404);
 }

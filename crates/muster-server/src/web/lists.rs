@@ -14,7 +14,7 @@ use muster_store::{AlertFilter, IncidentFilter, PageFilter};
 
 use super::{Nav, Posted, Viewer, back, page_error, render};
 use crate::error::ApiError;
-use muster_app::{App, parse_handle};
+use muster_app::App;
 
 fn show<T: Template>(result: Result<T, ApiError>) -> Response {
     match result {
@@ -574,20 +574,6 @@ pub async fn users(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<
     )
 }
 
-pub async fn test_contact_method(
-    State(app): State<Arc<App>>,
-    Path((handle, id)): Path<(String, u64)>,
-    form: Posted,
-) -> Response {
-    let result = async {
-        let handle = parse_handle(&handle, "handle")?;
-        app.test_notification(&form.viewer.user.actor(), &handle, id).await?;
-        Ok::<_, ApiError>(format!("A test notification to @{handle} is on its way."))
-    }
-    .await;
-    back("/users", result)
-}
-
 pub struct PageRow {
     pub id: u64,
     pub state: String,
@@ -616,6 +602,7 @@ struct Me {
     pages: Vec<PageRow>,
     roles: Vec<RoleRow>,
     shifts: Vec<ShiftRow>,
+    contacts: super::contacts::ContactPanel,
 }
 
 pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -669,7 +656,8 @@ pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<Has
                     end: shift.end.to_string(),
                 })
                 .collect();
-            Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, roles, shifts })
+            let contacts = super::contacts::ContactPanel::load(&app, &viewer, me, "/me".to_owned()).await?;
+            Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, roles, shifts, contacts })
         }
         .await,
     )

@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use muster_app::App;
 
 mod auth;
+mod contacts;
 mod incident;
 mod lists;
 pub mod live;
@@ -68,8 +69,11 @@ fn table() -> Vec<Route> {
         ("/schedules/{id}", Method::GET, get(lists::schedule)),
         ("/policies", Method::GET, get(lists::policies)),
         ("/users", Method::GET, get(lists::users)),
-        ("/users/{handle}/contact-methods/{id}/test", Method::POST, post(lists::test_contact_method)),
+        ("/users/{handle}/contact-methods/{id}/test", Method::POST, post(contacts::test_contact_method)),
         ("/me", Method::GET, get(lists::me)),
+        ("/users/{handle}", Method::GET, get(contacts::user_page)),
+        ("/users/{handle}/contact-methods", Method::POST, post(contacts::add_contact_method)),
+        ("/users/{handle}/notification-rules", Method::POST, post(contacts::add_notification_rule)),
     ]
 }
 
