@@ -223,3 +223,151 @@ async fn sqlite_a_role_change_and_a_theory_reach_a_second_browser_live() {
 async fn postgres_a_role_change_and_a_theory_reach_a_second_browser_live() {
     a_role_change_and_a_theory_reach_a_second_browser_live(Backend::Postgres).await;
 }
+
+/// Every page a person reaches, as paths into the world that
+/// [`long_text_everywhere`] makes: kept in this one list, so that a new page
+/// is checked for long text by adding it here.
+fn pages_to_fit() -> Vec<&'static str> {
+    vec![
+        "/",
+        "/alerts",
+        "/alerts?status=resolved",
+        "/incidents/INC-1",
+        "/incidents/INC-1?filter=roles",
+        "/services",
+        "/schedules",
+        "/schedules/1",
+        "/policies",
+        "/users",
+        "/users/alice",
+        "/me",
+    ]
+}
+
+/// A browser the size of a phone: 390 px wide, as a phone reports itself
+/// (a desktop window is never narrower than 500 px in headless Chromium).
+async fn phone(webdriver: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+               "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true}}}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(webdriver).await.expect("a browser session")
+}
+
+/// One "word" of `n` characters: no space to break at.
+fn word(stem: &str, n: usize) -> String {
+    stem.chars().cycle().take(n).collect()
+}
+
+/// A world where every kind of free text is as long as Muster lets it be,
+/// without a space: alert summaries (one resolved), an incident title, a
+/// role's scope, a timeline entry, a page message, names of the service,
+/// schedule and policy, a person's name and contact addresses.
+async fn long_text_everywhere(server: &TestServer) {
+    let alice = json!({"handle": "alice", "name": word("Alice", 100), "email": "alice@example.com",
+                       "password": "correct horse battery", "permission": "admin"});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    let method =
+        json!({"kind": "email", "address": format!("{}@{}.example.com", word("alice", 64), word("mail", 150))});
+    server.post(ADMIN_TOKEN, "/api/v1/users/alice/contact-methods", method).await.ok(201);
+    let hook = json!({"kind": "webhook", "address": format!("https://hooks.invalid/{}", word("path", 1000))});
+    server.post(ADMIN_TOKEN, "/api/v1/users/alice/contact-methods", hook).await.ok(201);
+    let schedule = json!({"name": word("Primary", 100), "time_zone": "Europe/Berlin", "layers": [
+        {"rotation": {"users": ["alice"], "shift": "1d", "handoff": "09:00", "start": "2026-01-05"}}]});
+    let schedule = server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201)["id"].clone();
+    let policy = json!({"name": word("Checkout", 100), "repeat": 2, "steps": [
+        {"delay_seconds": 300, "targets": [{"schedule": schedule}]}, {"delay_seconds": 0, "targets": [{"user": "alice"}]}]});
+    let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201)["id"].clone();
+    let service = server.service(&word("checkout", 100), json!({"owner": "alice", "escalation_policy": policy})).await;
+    let key = service["integration_key"].as_str().unwrap().to_owned();
+    let ingest = format!("/api/v1/integrations/generic/{key}");
+    for (dedup, stem) in [("one", "Summary"), ("two", "Resolved")] {
+        let alert = json!({"summary": word(stem, 1024), "severity": "error", "dedup_key": dedup});
+        server.ingest(&ingest, &alert).await.ok(202);
+    }
+    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts").await.ok(200).clone();
+    let resolved = alerts.as_array().unwrap().iter().find(|a| a["dedup_key"] == "two").unwrap()["id"].clone();
+    server.post(ADMIN_TOKEN, &format!("/api/v1/alerts/{resolved}/resolve"), json!({})).await.ok(200);
+    let incident = json!({"title": word("Title", 200), "priority": "P1", "incident_manager": "alice"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", incident).await.ok(201);
+    let scope = json!({"role": "tech_lead", "user": "alice", "scope": word("scope", 64)});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/roles", scope).await.ok(201);
+    let entry = json!({"kind": "note", "text": word("Entry", 10_000)});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline", entry).await.ok(201);
+    let page = json!({"target": {"user": "alice"}, "message": word("Message", 1000)});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+}
+
+/// What on the page reaches past the window's right edge (a few, for the
+/// message), or an empty string when the page fits.
+async fn wider_than_the_window(c: &Client) -> String {
+    let found = c
+        .execute(
+            "const sideways = Array.from(document.querySelectorAll('.scroll')).filter(e => e.scrollWidth > e.clientWidth + 1); \
+             if (sideways.length) return 'a table scrolls sideways: ' + sideways[0].scrollWidth + ' px in ' + sideways[0].clientWidth; \
+             if (document.documentElement.scrollWidth <= window.innerWidth) return ''; \
+             return document.documentElement.scrollWidth + ' px in ' + window.innerWidth + ': ' + \
+               Array.from(document.querySelectorAll('body *')) \
+                 .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1) \
+                 .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(-5).join(' ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_str().unwrap_or_default().to_owned()
+}
+
+async fn long_text_never_makes_a_page_wider_than_the_window(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
+    long_text_everywhere(&server).await;
+    let base = server.url.clone();
+    let mut wrong = Vec::new();
+    for width in [1280, 390] {
+        let c = if width == 390 { phone(&webdriver).await } else { browser(&webdriver, width, 900).await };
+        // Signed out: the sign-in form, after a long wrong handle.
+        c.goto(&format!("{base}/login")).await.unwrap();
+        let handle = c.wait().for_element(Locator::Css("input[name=handle]")).await.unwrap();
+        let shown = c.execute("return window.innerWidth", vec![]).await.unwrap();
+        assert_eq!(shown, json!(width), "the window is {width} px wide");
+        handle.send_keys(&word("mallory", 300)).await.unwrap();
+        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("wrong password").await.unwrap();
+        c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("p.error")).await.unwrap();
+        let wide = wider_than_the_window(&c).await;
+        if !wide.is_empty() {
+            wrong.push(format!("/login at {width} px: {wide}"));
+        }
+        c.goto(&format!("{base}/login")).await.unwrap();
+        sign_in(&c, &base, "alice").await;
+        for path in pages_to_fit() {
+            c.goto(&format!("{base}{path}")).await.unwrap();
+            c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+            let wide = wider_than_the_window(&c).await;
+            if !wide.is_empty() {
+                wrong.push(format!("{path} at {width} px: {wide}"));
+            }
+            // To look at (never into the README's screenshots).
+            let png = c.screenshot().await.unwrap();
+            let dir = std::env::temp_dir().join(format!("muster-long-text-{backend:?}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let name: String = path.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' }).collect();
+            std::fs::write(dir.join(format!("{width}{name}.png")), png).unwrap();
+        }
+        c.close().await.unwrap();
+    }
+    assert!(wrong.is_empty(), "pages wider than the window:\n{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_long_text_never_makes_a_page_wider_than_the_window() {
+    long_text_never_makes_a_page_wider_than_the_window(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_long_text_never_makes_a_page_wider_than_the_window() {
+    long_text_never_makes_a_page_wider_than_the_window(Backend::Postgres).await;
+}
