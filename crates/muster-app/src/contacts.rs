@@ -61,6 +61,18 @@ impl App {
         });
         Ok(self.store.add_contact_method(user, kind, &address, secret.as_deref(), self.clock.now()).await?)
     }
+
+    /// Removes one of `user`'s contact methods (the user themself or an
+    /// admin) and the notification rules that use it. Notifications already
+    /// on their way through it are given up at delivery.
+    pub async fn remove_contact_method(&self, actor: &Actor, user: &Handle, id: u64) -> Result<()> {
+        access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
+        self.user(user).await?;
+        if !self.store.remove_contact_method(user, id).await? {
+            return Err(DomainError::not_found("id", format!("@{user} has no contact method {id}")).into());
+        }
+        Ok(())
+    }
 }
 
 impl App {
@@ -102,6 +114,7 @@ impl App {
                 subject: format!("[Muster] {summary}"),
                 text: format!("{summary}: this contact method works.\n"),
                 for_page: None,
+                contact_method: Some(m.id),
             }),
         };
         let job = muster_store::NewJob {

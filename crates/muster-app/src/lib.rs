@@ -216,7 +216,7 @@ impl App {
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
             Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
-            Arc::new(EmailChannel::new(mailer)),
+            Arc::new(EmailChannel::new(store.clone(), mailer)),
         ];
         let settings = engine::Settings {
             lease: config.job_lease,

@@ -330,7 +330,7 @@ impl Pager {
                         ));
                     }
                     text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
-                    Job::Email(Email { to: m.address.clone(), subject, text, for_page })
+                    Job::Email(Email { to: m.address.clone(), subject, text, for_page, contact_method: Some(m.id) })
                 }
             };
             jobs.push(NewJob {

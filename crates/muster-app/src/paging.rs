@@ -290,6 +290,16 @@ impl App {
         Ok(self.store.add_notification_rule(user, &rule, self.clock.now()).await?)
     }
 
+    /// Removes one of `user`'s notification rules (the user themself or an admin).
+    pub async fn remove_notification_rule(&self, actor: &Actor, user: &Handle, id: u64) -> Result<()> {
+        access::check(actor, Action::ManageContacts, &Standing::user(user, actor))?;
+        self.user(user).await?;
+        if !self.store.remove_notification_rule(user, id).await? {
+            return Err(DomainError::not_found("id", format!("@{user} has no notification rule {id}")).into());
+        }
+        Ok(())
+    }
+
     pub async fn notification_rules(&self, user: &Handle) -> Result<Vec<muster_store::NotificationRuleRecord>> {
         self.user(user).await?;
         Ok(self.store.notification_rules(user).await?)

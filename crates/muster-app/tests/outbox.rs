@@ -28,6 +28,7 @@ muster_store::on_both_backends!(
     a_page_is_not_held_up_by_a_thousand_failing_test_notifications,
     mail_goes_through_starttls_and_smtps_and_not_in_the_clear_where_tls_is_required,
     a_job_whose_contact_method_was_removed_is_dead_lettered_at_once,
+    a_mail_written_before_its_contact_method_was_removed_is_not_sent,
     a_page_step_given_up_expires_its_page_with_the_reason_on_the_timeline,
     mail_waits_for_an_smtp_server_without_running_out_of_attempts,
 );
@@ -181,6 +182,19 @@ async fn a_job_whose_contact_method_was_removed_is_dead_lettered_at_once(db: Tes
     assert_eq!(status.attempts, 1);
     assert!(status.dead_at.is_some(), "retrying cannot bring a contact method back: {status:?}");
     assert!(status.last_error.unwrap().contains("4242"));
+}
+
+async fn a_mail_written_before_its_contact_method_was_removed_is_not_sent(db: TestDatabase) {
+    let t = TestApp::new(db).await;
+    let alice = t.person("alice").await;
+    let method =
+        t.app.add_contact_method(&alice, &alice.handle, ContactKind::Email, "alice@example.com").await.unwrap();
+    let job = t.app.test_notification(&alice, &alice.handle, method.id).await.unwrap();
+    t.app.remove_contact_method(&alice, &alice.handle, method.id).await.unwrap();
+    assert_eq!(t.deliver_due(5).await, 1);
+    let status = t.app.store.job_status(job).await.unwrap().unwrap();
+    assert!(status.dead_at.is_some(), "given up, not waiting for an SMTP server: {status:?}");
+    assert!(status.last_error.unwrap().contains("was removed"));
 }
 
 /// A page-step channel whose steps always fail, giving up as the real one does.

@@ -96,6 +96,10 @@ pub struct Email {
     pub text: String,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub for_page: Option<ForPage>,
+    /// The contact method it goes to, read again at delivery: a mail to a
+    /// method removed since is not sent. Older jobs have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_method: Option<u64>,
 }
 
 impl Job {
@@ -198,7 +202,13 @@ mod tests {
         let jobs = [
             Job::PageStep { page: 3, step: 2 },
             webhook(),
-            Job::Email(Email { to: "dan@example.com".into(), subject: "s".into(), text: "t".into(), for_page: None }),
+            Job::Email(Email {
+                to: "dan@example.com".into(),
+                subject: "s".into(),
+                text: "t".into(),
+                for_page: None,
+                contact_method: None,
+            }),
         ];
         for job in jobs {
             let (kind, payload) = job.to_stored();
@@ -236,7 +246,13 @@ mod tests {
     fn page_notifications_and_steps_go_first_and_the_rest_waits() {
         assert_eq!(Job::PageStep { page: 1, step: 0 }.lane(), Lane::Paging);
         assert_eq!(webhook().lane(), Lane::Paging);
-        let test = Job::Email(Email { to: "a@b.c".into(), subject: "s".into(), text: "t".into(), for_page: None });
+        let test = Job::Email(Email {
+            to: "a@b.c".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            for_page: None,
+            contact_method: None,
+        });
         assert_eq!(test.lane(), Lane::Other);
     }
 

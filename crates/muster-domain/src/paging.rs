@@ -92,6 +92,169 @@ impl EscalationPolicy {
     }
 }
 
+/// A policy told as a timeline, one line per step, then its repeats and
+/// when the page expires, as the pager runs it: step 1 at once, each next
+/// step after the previous step's `delay_seconds` without an answer, the
+/// whole policy `repeat` more times, and the page expires after the last
+/// step's wait. `schedule_name` names a schedule target by its id.
+///
+/// ```text
+/// at 0 min: the on-call of Primary
+/// at 5 min: @carol and the on-call of Primary
+/// then again from the start, 2 more times (every 10 min)
+/// at 30 min without an answer, the page expires
+/// ```
+pub fn describe_policy(policy: &EscalationPolicy, schedule_name: &dyn Fn(u64) -> String) -> Vec<String> {
+    let mut lines = Vec::with_capacity(policy.steps.len() + 2);
+    let mut at: u64 = 0;
+    for step in &policy.steps {
+        let targets: Vec<String> = step
+            .targets
+            .iter()
+            .map(|t| match t {
+                Target::User(h) => format!("@{h}"),
+                Target::Schedule(id) => format!("the on-call of {}", schedule_name(*id)),
+            })
+            .collect();
+        lines.push(format!("at {}: {}", minutes(at), and_list(&targets)));
+        at += u64::from(step.delay_seconds);
+    }
+    let round = at;
+    if policy.repeat > 0 {
+        let times = if policy.repeat == 1 { "1 more time".to_owned() } else { format!("{} more times", policy.repeat) };
+        lines.push(format!("then again from the start, {times} (every {})", minutes(round)));
+    }
+    let end = round * (u64::from(policy.repeat) + 1);
+    lines.push(format!("at {} without an answer, the page expires", minutes(end)));
+    lines
+}
+
+/// A span of seconds as people say it in a timeline: `0 min`, `45 s`,
+/// `5 min`, `2 min 30 s`, `1 h 30 min`.
+pub fn minutes(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 || (h == 0 && s == 0) {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 {
+        parts.push(format!("{s} s"));
+    }
+    parts.join(" ")
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => "nobody".to_owned(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name(id: u64) -> String {
+        if id == 1 { "Primary".to_owned() } else { format!("schedule {id}") }
+    }
+
+    fn describe(p: &EscalationPolicy) -> Vec<String> {
+        describe_policy(p, &name)
+    }
+
+    fn step(delay_seconds: u32, targets: Vec<Target>) -> Step {
+        Step { delay_seconds, targets }
+    }
+
+    #[test]
+    fn a_policy_reads_as_a_timeline_from_its_step_delays_and_repeats() {
+        let carol = Target::User(Handle::parse("carol").unwrap());
+        let steps = vec![step(300, vec![Target::Schedule(1)]), step(300, vec![carol, Target::Schedule(1)])];
+        let p = EscalationPolicy::new("Checkout", 2, steps).unwrap();
+        assert_eq!(
+            describe(&p),
+            [
+                "at 0 min: the on-call of Primary",
+                "at 5 min: @carol and the on-call of Primary",
+                "then again from the start, 2 more times (every 10 min)",
+                "at 30 min without an answer, the page expires",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_that_waits_nothing_is_at_the_same_time_as_the_next() {
+        // The old CLI's `--step 0=schedule:Primary --step 300=@carol`: both at once.
+        let carol = Target::User(Handle::parse("carol").unwrap());
+        let dan = Target::User(Handle::parse("dan").unwrap());
+        let steps = vec![step(0, vec![Target::Schedule(1)]), step(90, vec![carol, dan, Target::Schedule(7)])];
+        let p = EscalationPolicy::new("Checkout", 1, steps).unwrap();
+        assert_eq!(
+            describe(&p),
+            [
+                "at 0 min: the on-call of Primary",
+                "at 0 min: @carol, @dan and the on-call of schedule 7",
+                "then again from the start, 1 more time (every 1 min 30 s)",
+                "at 3 min without an answer, the page expires",
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_are_said_in_hours_minutes_and_seconds() {
+        assert_eq!(minutes(0), "0 min");
+        assert_eq!(minutes(45), "45 s");
+        assert_eq!(minutes(300), "5 min");
+        assert_eq!(minutes(150), "2 min 30 s");
+        assert_eq!(minutes(5400), "1 h 30 min");
+        assert_eq!(minutes(7200), "2 h");
+        assert_eq!(minutes(3601), "1 h 1 s");
+    }
+
+    /// The minutes a timeline line starts at, e.g. `at 5 min: …` → 300 s.
+    fn seconds_of(line: &str) -> Option<u64> {
+        let rest = line.strip_prefix("at ")?;
+        let span = rest.split([':']).next()?.trim_end_matches(" without an answer, the page expires");
+        let words: Vec<&str> = span.split(' ').collect();
+        let mut total = 0;
+        for pair in words.chunks(2) {
+            let n: u64 = pair[0].parse().ok()?;
+            total += n * match pair[1] {
+                "h" => 3600,
+                "min" => 60,
+                "s" => 1,
+                _ => return None,
+            };
+        }
+        Some(total)
+    }
+
+    proptest! {
+        #[test]
+        fn a_timeline_has_one_line_per_step_in_time_order_and_ends_with_the_expiry(
+            delays in proptest::collection::vec(0u32..=MAX_DELAY_SECONDS, 1..6),
+            repeat in 0u32..=MAX_REPEAT,
+        ) {
+            let steps: Vec<Step> = delays.iter().map(|d| step(*d, vec![Target::Schedule(1)])).collect();
+            let p = EscalationPolicy::new("p", repeat, steps).unwrap();
+            let lines = describe(&p);
+            prop_assert_eq!(lines.len(), delays.len() + usize::from(repeat > 0) + 1);
+            let times: Vec<u64> = lines.iter().filter_map(|l| seconds_of(l)).collect();
+            prop_assert_eq!(times.len(), delays.len() + 1, "every step and the expiry say when: {:?}", lines);
+            prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order: {:?}", lines);
+            let round: u64 = delays.iter().map(|d| u64::from(*d)).sum();
+            prop_assert_eq!(*times.last().unwrap(), round * (u64::from(repeat) + 1));
+            prop_assert!(lines.last().unwrap().ends_with("the page expires"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

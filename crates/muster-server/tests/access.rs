@@ -81,6 +81,8 @@ struct World {
     page: u64,
     scribe_assignment: u64,
     contact_method: u64,
+    /// A notification rule of the user the paths name, on `contact_method`.
+    notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
     spare_token: u64,
     impact_matrix: Value,
@@ -163,6 +165,8 @@ fn rows() -> Vec<Row> {
             Json(|w| json!({"contact_method": w.contact_method, "delay_seconds": 60})),
         ),
         row("GET", "/api/v1/users/{handle}/calendar.ics", SIGNED_IN, none()),
+        row("DELETE", "/api/v1/users/{handle}/contact-methods/{id}", &[TheUser, Admin], none()),
+        row("DELETE", "/api/v1/users/{handle}/notification-rules/{id}", &[TheUser, Admin], none()),
         // Settings and custom roles: admins.
         row("GET", "/api/v1/roles", SIGNED_IN, none()),
         row("POST", "/api/v1/roles", &[Admin], Json(|w| json!({"key": format!("liaison{}", w.n), "name": "Liaison"}))),
@@ -359,6 +363,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         page: 0,
         scribe_assignment: 0,
         contact_method: 0,
+        notification_rule: 0,
         spare_token: 0,
         impact_matrix: Value::Null,
         required_roles: Value::Null,
@@ -411,6 +416,9 @@ async fn world(server: &TestServer, n: usize) -> World {
     let method = json!({"kind": "email", "address": format!("{the_user}@example.com")});
     let method = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/contact-methods"), method).await;
     w.contact_method = method.ok(201)["id"].as_u64().unwrap();
+    let rule = json!({"contact_method": w.contact_method, "delay_seconds": 120});
+    let rule = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/notification-rules"), rule).await;
+    w.notification_rule = rule.ok(201)["id"].as_u64().unwrap();
     let spare = server.post(ADMIN_TOKEN, &format!("/api/v1/users/{the_user}/tokens"), json!({"name": "spare"})).await;
     w.spare_token = spare.ok(201)["id"].as_u64().unwrap();
     w.impact_matrix = server.get(ADMIN_TOKEN, "/api/v1/settings/impact-matrix").await.ok(200).clone();
@@ -443,6 +451,8 @@ fn concrete(path: &str, w: &World) -> String {
         w.spare_token.to_string()
     } else if path.contains("contact-methods/{id}") {
         w.contact_method.to_string()
+    } else if path.contains("notification-rules/{id}") {
+        w.notification_rule.to_string()
     } else if path.starts_with("/api/v1/alerts/") || path.starts_with("/alerts/") {
         w.alert.to_string()
     } else if path.contains("pages/{id}") {

@@ -18,6 +18,7 @@ on_both_backends!(
     every_route_in_the_openapi_document_exists,
     status_moves_follow_the_lifecycle_and_stamp_their_time,
     contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once,
+    removing_a_contact_method_takes_its_rules_with_it_and_only_its_user_or_an_admin_may,
     metrics_count_incidents_alerts_and_this_instances_work,
 );
 
@@ -410,6 +411,47 @@ async fn contact_methods_belong_to_their_user_and_a_webhook_secret_shows_once(se
     let bad = server.post(&alice, path, json!({"kind": "webhook", "address": "ftp://x"})).await;
     assert_eq!(bad.problem(422)["field"], "address");
     server.get(&alice, "/api/v1/users/nobody/contact-methods").await.problem(404);
+}
+
+async fn removing_a_contact_method_takes_its_rules_with_it_and_only_its_user_or_an_admin_may(server: TestServer) {
+    let alice = server.user("alice", "responder").await;
+    let bob = server.user("bob", "responder").await;
+    let methods = "/api/v1/users/alice/contact-methods";
+    let rules = "/api/v1/users/alice/notification-rules";
+    let before = server.get(&alice, methods).await.ok(200).as_array().unwrap().len();
+    let add = |address: &'static str| server.post(&alice, methods, json!({"kind": "email", "address": address}));
+    let first = add("alice.one@example.com").await.ok(201)["id"].as_u64().unwrap();
+    let second = add("alice.two@example.com").await.ok(201)["id"].as_u64().unwrap();
+    let rule = |method: u64, delay: u32| json!({"contact_method": method, "delay_seconds": delay});
+    let kept = server.post(&alice, rules, rule(second, 0)).await.ok(201)["id"].as_u64().unwrap();
+    server.post(&alice, rules, rule(first, 300)).await.ok(201);
+
+    // Nobody else's, and nothing that is not there.
+    assert_eq!(server.delete(&bob, &format!("{methods}/{first}")).await.problem(403)["status"], 403);
+    server.post(&bob, "/api/v1/users/bob/contact-methods", json!({"kind": "email", "address": "b@x.io"})).await.ok(201);
+    let bobs = server.get(&bob, "/api/v1/users/bob/contact-methods").await.ok(200).clone();
+    let bobs = bobs.as_array().unwrap().last().unwrap()["id"].as_u64().unwrap();
+    let not_hers = server.delete(&alice, &format!("/api/v1/users/alice/contact-methods/{bobs}")).await;
+    assert_eq!(not_hers.problem(404)["field"], "id", "another user's method is not hers to remove");
+    assert_eq!(server.delete(&alice, &format!("{methods}/nine")).await.problem(404)["field"], "id");
+    assert_eq!(server.delete(&alice, &format!("{methods}/99999")).await.problem(404)["field"], "id");
+
+    let removed = server.delete(&alice, &format!("{methods}/{first}")).await;
+    assert_eq!(removed.status.as_u16(), 204, "{}", removed.body);
+    let left = server.get(&alice, methods).await.ok(200).clone();
+    assert_eq!(left.as_array().unwrap().len(), before + 1);
+    assert!(left.as_array().unwrap().iter().all(|m| m["id"] != first));
+    let left = server.get(&alice, rules).await.ok(200).clone();
+    assert_eq!(left, json!([{"id": kept, "contact_method": second, "delay_seconds": 0}]), "its rule went with it");
+    assert_eq!(server.delete(&alice, &format!("{methods}/{first}")).await.problem(404)["field"], "id");
+
+    // A rule alone; an admin may remove anyone's.
+    assert_eq!(server.delete(&bob, &format!("{rules}/{kept}")).await.problem(403)["status"], 403);
+    assert_eq!(server.delete(ADMIN_TOKEN, &format!("{rules}/{kept}")).await.status.as_u16(), 204);
+    assert_eq!(server.get(&alice, rules).await.ok(200).clone(), json!([]));
+    assert_eq!(server.delete(&alice, &format!("{rules}/{kept}")).await.problem(404)["field"], "id");
+    assert_eq!(server.delete(ADMIN_TOKEN, &format!("{methods}/{second}")).await.status.as_u16(), 204);
+    server.delete(ADMIN_TOKEN, "/api/v1/users/nobody/notification-rules/1").await.problem(404);
 }
 
 /// `/metrics` tells an operator how Muster itself is doing, in the

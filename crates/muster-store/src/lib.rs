@@ -203,6 +203,9 @@ pub trait Store: Send + Sync + 'static {
     async fn contact_methods(&self, user: &Handle) -> Result<Vec<ContactMethod>>;
     /// One contact method by id (with its secret: channels read it at delivery).
     async fn contact_method(&self, id: u64) -> Result<Option<ContactMethod>>;
+    /// Removes one of `user`'s contact methods with the rules that use it,
+    /// in one transaction; `false` if `user` has no method `id`.
+    async fn remove_contact_method(&self, user: &Handle, id: u64) -> Result<bool>;
 
     /// Adds a job to the outbox; the same idempotency key twice is one job.
     async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<u64>;
@@ -273,6 +276,8 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<NotificationRuleRecord>;
     async fn notification_rules(&self, user: &Handle) -> Result<Vec<NotificationRuleRecord>>;
+    /// Removes one of `user`'s rules; `false` if `user` has no rule `id`.
+    async fn remove_notification_rule(&self, user: &Handle, id: u64) -> Result<bool>;
 
     /// Sets (or with `None` removes) a user's password hash (a PHC string),
     /// and ends the user's sessions.

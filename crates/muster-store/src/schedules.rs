@@ -328,6 +328,37 @@ pub(crate) async fn contact_methods<D: Dialect>(c: &mut D::Connection, user: &Ha
     found.into_iter().map(contact).collect()
 }
 
+/// Removes one of the person's contact methods and the rules that use it;
+/// `false` if the person has no such method. Jobs already written for it
+/// are given up at delivery (their channel finds no method).
+pub(crate) async fn remove_contact_method<D: Dialect>(c: &mut D::Connection, user: &Handle, id: u64) -> Result<bool> {
+    D::query("DELETE FROM notification_rules WHERE contact_method = $1 AND handle = $2")
+        .bind(id as i64)
+        .bind(user.as_str())
+        .execute(&mut *c)
+        .await?;
+    let removed = D::query("DELETE FROM contact_methods WHERE id = $1 AND handle = $2")
+        .bind(id as i64)
+        .bind(user.as_str())
+        .execute(&mut *c)
+        .await?;
+    Ok(removed > 0)
+}
+
+/// Removes one of the person's rules; `false` if the person has no such rule.
+pub(crate) async fn remove_notification_rule<D: Dialect>(
+    c: &mut D::Connection,
+    user: &Handle,
+    id: u64,
+) -> Result<bool> {
+    let removed = D::query("DELETE FROM notification_rules WHERE id = $1 AND handle = $2")
+        .bind(id as i64)
+        .bind(user.as_str())
+        .execute(c)
+        .await?;
+    Ok(removed > 0)
+}
+
 /// Adds a rule on one of the person's own contact methods.
 pub(crate) async fn add_notification_rule<D: Dialect>(
     c: &mut D::Connection,

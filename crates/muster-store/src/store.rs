@@ -297,6 +297,13 @@ impl<D: Dialect> Store for Db<D> {
         crate::schedules::contact_methods::<D>(&mut *self.read.acquire().await?, user).await
     }
 
+    async fn remove_contact_method(&self, user: &Handle, id: u64) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let removed = crate::schedules::remove_contact_method::<D>(&mut tx, user, id).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     async fn enqueue_job(&self, job: &crate::NewJob, now: Timestamp) -> Result<u64> {
         crate::jobs::enqueue::<D>(&mut *self.write.acquire().await?, job, now).await
     }
@@ -426,5 +433,9 @@ impl<D: Dialect> Store for Db<D> {
 
     async fn notification_rules(&self, user: &Handle) -> Result<Vec<crate::NotificationRuleRecord>> {
         crate::schedules::notification_rules::<D>(&mut *self.read.acquire().await?, user).await
+    }
+
+    async fn remove_notification_rule(&self, user: &Handle, id: u64) -> Result<bool> {
+        crate::schedules::remove_notification_rule::<D>(&mut *self.write.acquire().await?, user, id).await
     }
 }

@@ -170,12 +170,13 @@ impl Mailer {
 /// Delivers `email` jobs; without an SMTP server configured, mail waits in
 /// the outbox (each attempt fails until one is).
 pub struct EmailChannel {
+    store: std::sync::Arc<dyn muster_store::Store>,
     mailer: Option<Mailer>,
 }
 
 impl EmailChannel {
-    pub fn new(mailer: Option<Mailer>) -> EmailChannel {
-        EmailChannel { mailer }
+    pub fn new(store: std::sync::Arc<dyn muster_store::Store>, mailer: Option<Mailer>) -> EmailChannel {
+        EmailChannel { store, mailer }
     }
 }
 
@@ -187,6 +188,13 @@ impl Channel for EmailChannel {
 
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Email(mail) = job else { return Err(Failure::permanent("not an email job")) };
+        if let Some(id) = mail.contact_method {
+            match self.store.contact_method(id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Failure::permanent(format!("contact method {id} was removed"))),
+                Err(e) => return Err(Failure::new(format!("reading contact method {id}: {e}"))),
+            }
+        }
         let Some(mailer) = &self.mailer else {
             return Err(Failure::waiting("no SMTP server is configured (MUSTER_SMTP_URL): the mail waits"));
         };

@@ -93,6 +93,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(pages::decline_page))
         .routes(routes!(pages::add_notification_rule, pages::list_notification_rules))
         .routes(routes!(jobs::list_jobs))
+        .routes(routes!(users::remove_contact_method))
+        .routes(routes!(pages::remove_notification_rule))
         .split_for_parts()
 }
 

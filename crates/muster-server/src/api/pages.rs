@@ -300,6 +300,21 @@ pub async fn list_notification_rules(
     ))
 }
 
+/// Remove a notification rule (the user themself, or an admin).
+#[utoipa::path(delete, path = "/api/v1/users/{handle}/notification-rules/{id}", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path), ("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem, description = "no such user, or the user has no notification rule `id`")))]
+pub async fn remove_notification_rule(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((handle, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
+    let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("there is no notification rule {id:?}")))?;
+    app.remove_notification_rule(&actor, &handle, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // The answer links in notifications: `GET` shows what the link does and a
 // button, `POST` (the button, or a chat bot) does it. A `GET` never changes
 // anything, because mail scanners open links before people do.

@@ -254,6 +254,25 @@ pub async fn list_contact_methods(
     Ok(Json(methods.into_iter().map(|c| contact_response(c, false)).collect()))
 }
 
+/// Remove a contact method (the user themself, or an admin), with the
+/// notification rules that use it.
+#[utoipa::path(delete, path = "/api/v1/users/{handle}/contact-methods/{id}", tag = "users", security(("bearer" = [])),
+    params(("handle" = String, Path), ("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem, description = "no such user, or the user has no contact method `id`")))]
+pub async fn remove_contact_method(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((handle, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let handle =
+        parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| crate::error::ApiError::not_found("id", format!("there is no contact method {id:?}")))?;
+    app.remove_contact_method(&actor, &handle, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = TestNotificationResponse)]
 pub struct JobResponse {
