@@ -345,6 +345,8 @@ fn rows() -> Vec<Row> {
             &[TheUser, Admin],
             Form(|w| vec![("contact_method", w.contact_method.to_string()), ("delay_minutes", "1".into())]),
         ),
+        row("POST", "/users/{handle}/contact-methods/{id}/remove", &[TheUser, Admin], Form(|_| vec![])),
+        row("POST", "/users/{handle}/notification-rules/{id}/remove", &[TheUser, Admin], Form(|_| vec![])),
     ]
 }
 

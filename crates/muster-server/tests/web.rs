@@ -215,6 +215,8 @@ async fn forms_need_the_session_csrf_token_and_a_writer(server: TestServer) {
         "/users/vera/contact-methods/1/test",
         "/users/vera/contact-methods",
         "/users/vera/notification-rules",
+        "/users/vera/contact-methods/1/remove",
+        "/users/vera/notification-rules/1/remove",
     ];
     for path in forms {
         let as_viewer = vera.post(path, &[("csrf", &csrf), ("line", "/status resolved"), ("status", "resolved")]).await;
@@ -460,9 +462,7 @@ async fn stale_pages_and_old_sessions_do_no_harm(server: TestServer) {
 
 /// The id of the contact method a page lists with `address`, from its test form.
 fn method_id(html: &str, address: &str) -> String {
-    let at = html
-        .find(&format!("<span class=\"address\">{address}</span>"))
-        .unwrap_or_else(|| panic!("{address} in {html}"));
+    let at = html.find(&format!(">{address}</span>")).unwrap_or_else(|| panic!("{address} in {html}"));
     let marker = "/contact-methods/";
     let start = html[at..].find(marker).unwrap() + at + marker.len();
     html[start..].chars().take_while(char::is_ascii_digit).collect()
@@ -564,5 +564,30 @@ async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(serv
         assert!(addresses.contains(&a), "{a} in {addresses:?}");
     }
     assert!(!addresses.contains(&"bob.for.alice@example.com"));
+
+    // Removing: Bob may not; Alice removes her rule, then her webhook, from her page.
+    let rule_id = rules[0]["id"].as_u64().unwrap();
+    let refused = bob.post(&format!("/users/alice/notification-rules/{rule_id}/remove"), &[("csrf", &bob_csrf)]).await;
+    assert!(flash(&refused).starts_with("forbidden:"), "{}", flash(&refused));
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(me.contains(&format!("action=\"/users/alice/notification-rules/{rule_id}/remove\"")), "{me}");
+    let removed = alice
+        .post(&format!("/users/alice/notification-rules/{rule_id}/remove"), &[("csrf", &csrf), ("back", "/me")])
+        .await;
+    assert_eq!(
+        (flash(&removed).as_str(), removed.headers()["location"].to_str().unwrap()),
+        (format!("notice:Removed notification rule {rule_id} of @alice.").as_str(), "/me")
+    );
+    let hook = method_id(&alice.get("/me").await.text().await.unwrap(), "https://hooks.invalid/alice");
+    let removed =
+        alice.post(&format!("/users/alice/contact-methods/{hook}/remove"), &[("csrf", &csrf), ("back", "/me")]).await;
+    assert!(flash(&removed).starts_with("notice:Removed contact method"), "{}", flash(&removed));
+    let again =
+        alice.post(&format!("/users/alice/contact-methods/{hook}/remove"), &[("csrf", &csrf), ("back", "/me")]).await;
+    assert!(flash(&again).starts_with("error:@alice has no contact method"), "{}", flash(&again));
+    let me = alice.get("/me").await.text().await.unwrap();
+    assert!(!me.contains("hooks.invalid") && !me.contains("after 5 min"), "{me}");
+    let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
+    assert_eq!(rules, json!([]));
     assert_eq!(ada.get("/users/nobody").await.status(), 404);
 }

@@ -10,10 +10,10 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use muster_domain::Handle;
 use muster_domain::access::{self, Action, Standing};
 use muster_domain::page::NotificationRule;
 use muster_domain::paging::{ContactKind, MAX_DELAY_SECONDS};
+use muster_domain::{Actor, Handle};
 
 use super::{Nav, Posted, Viewer, back, page_error, render};
 use crate::error::ApiError;
@@ -212,6 +212,40 @@ pub async fn add_notification_rule(State(app): State<Arc<App>>, Path(handle): Pa
             r.rule.contact_method,
             delay_text(r.rule.delay_seconds)
         ))
+    }
+    .await;
+    back(&to, result)
+}
+/// The actor, for the forms below.
+fn actor(form: &Posted) -> Actor {
+    form.viewer.user.actor()
+}
+
+pub async fn remove_contact_method(
+    State(app): State<Arc<App>>,
+    Path((handle, id)): Path<(String, u64)>,
+    form: Posted,
+) -> Response {
+    let to = from(&form, &handle);
+    let result = async {
+        let handle = user_in_path(&handle)?;
+        app.remove_contact_method(&actor(&form), &handle, id).await?;
+        Ok::<_, ApiError>(format!("Removed contact method {id} of @{handle}."))
+    }
+    .await;
+    back(&to, result)
+}
+
+pub async fn remove_notification_rule(
+    State(app): State<Arc<App>>,
+    Path((handle, id)): Path<(String, u64)>,
+    form: Posted,
+) -> Response {
+    let to = from(&form, &handle);
+    let result = async {
+        let handle = user_in_path(&handle)?;
+        app.remove_notification_rule(&actor(&form), &handle, id).await?;
+        Ok::<_, ApiError>(format!("Removed notification rule {id} of @{handle}."))
     }
     .await;
     back(&to, result)

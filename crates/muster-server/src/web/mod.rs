@@ -74,6 +74,8 @@ fn table() -> Vec<Route> {
         ("/users/{handle}", Method::GET, get(contacts::user_page)),
         ("/users/{handle}/contact-methods", Method::POST, post(contacts::add_contact_method)),
         ("/users/{handle}/notification-rules", Method::POST, post(contacts::add_notification_rule)),
+        ("/users/{handle}/contact-methods/{id}/remove", Method::POST, post(contacts::remove_contact_method)),
+        ("/users/{handle}/notification-rules/{id}/remove", Method::POST, post(contacts::remove_notification_rule)),
     ]
 }
 
