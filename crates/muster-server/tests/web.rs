@@ -19,6 +19,7 @@ on_both_backends!(
     the_first_responder_triages_from_the_dashboard,
     stale_pages_and_old_sessions_do_no_harm,
     people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs,
+    the_policies_page_tells_each_policy_as_a_timeline,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -590,4 +591,39 @@ async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(serv
     let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
     assert_eq!(rules, json!([]));
     assert_eq!(ada.get("/users/nobody").await.status(), 404);
+}
+
+async fn the_policies_page_tells_each_policy_as_a_timeline(server: TestServer) {
+    user_with_password(&server, "alice", "responder").await;
+    user_with_password(&server, "carol", "responder").await;
+    let schedule = json!({"name": "Primary", "time_zone": "UTC", "layers": [
+        {"rotation": {"users": ["alice"], "shift": "1w", "handoff": "09:00", "start": "2026-11-23"}}]});
+    let schedule = server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201)["id"].clone();
+    let policy = json!({"name": "Checkout", "repeat": 2, "steps": [
+        {"delay_seconds": 300, "targets": [{"schedule": schedule}]},
+        {"delay_seconds": 300, "targets": [{"user": "carol"}, {"user": "alice"}]}]});
+    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201);
+    let once = json!({"name": "Just Carol", "steps": [{"delay_seconds": 600, "targets": [{"user": "carol"}]}]});
+    server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", once).await.ok(201);
+
+    let mut b = Browser::new(&server);
+    b.sign_in("alice", "correct horse battery").await;
+    let page = b.get("/policies").await.text().await.unwrap();
+    let checkout =
+        &page[page.find("Policy Checkout").expect("the Checkout policy")..page.find("Policy Just Carol").unwrap()];
+    let lines: Vec<&str> = checkout.split("<li>").skip(1).map(|l| l.split("</li>").next().unwrap()).collect();
+    assert_eq!(
+        lines,
+        [
+            "at 0 min: the on-call of Primary",
+            "at 5 min: @carol and @alice",
+            "then again from the start, 2 more times (every 10 min)",
+            "at 30 min without an answer, the page expires",
+        ],
+        "{checkout}"
+    );
+    let carol = &page[page.find("Policy Just Carol").unwrap()..];
+    assert!(carol.contains("<li>at 0 min: @carol</li>"), "{carol}");
+    assert!(carol.contains("<li>at 10 min without an answer, the page expires</li>"), "{carol}");
+    assert!(!carol.contains("again from the start"), "a policy that does not repeat says no repeat");
 }

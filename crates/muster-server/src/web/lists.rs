@@ -464,8 +464,8 @@ pub async fn schedule(
 pub struct PolicyRow {
     pub id: u64,
     pub name: String,
-    pub repeat: u32,
-    pub steps: Vec<String>,
+    /// The policy as a timeline: "at 0 min: the on-call of Primary", …
+    pub timeline: Vec<String>,
 }
 
 #[derive(Template)]
@@ -484,6 +484,7 @@ pub async fn policies(
         async {
             let names: HashMap<u64, String> =
                 app.store.schedules().await?.into_iter().map(|s| (s.id, s.name)).collect();
+            let schedule_name = |id: u64| names.get(&id).cloned().unwrap_or_else(|| format!("schedule {id}"));
             let policies = app
                 .store
                 .policies()
@@ -491,26 +492,8 @@ pub async fn policies(
                 .into_iter()
                 .map(|p| PolicyRow {
                     id: p.id,
-                    name: p.policy.name.clone(),
-                    repeat: p.policy.repeat,
-                    steps: p
-                        .policy
-                        .steps
-                        .iter()
-                        .map(|s| {
-                            let targets: Vec<String> = s
-                                .targets
-                                .iter()
-                                .map(|t| match t {
-                                    muster_domain::paging::Target::User(h) => format!("@{h}"),
-                                    muster_domain::paging::Target::Schedule(id) => {
-                                        format!("on call: {}", names.get(id).cloned().unwrap_or_else(|| id.to_string()))
-                                    }
-                                })
-                                .collect();
-                            format!("{} — then wait {} s", targets.join(", "), s.delay_seconds)
-                        })
-                        .collect(),
+                    timeline: muster_domain::paging::describe_policy(&p.policy, &schedule_name),
+                    name: p.policy.name,
                 })
                 .collect();
             Ok(Policies { nav: nav(&viewer, "policies", &q), policies })
