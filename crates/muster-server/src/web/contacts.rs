@@ -30,6 +30,15 @@ impl MethodRow {
     pub fn label(&self) -> String {
         format!("{} {}", self.kind, self.address)
     }
+
+    /// The label cut to fit a form's list of choices.
+    pub fn short_label(&self) -> String {
+        let label = self.label();
+        match label.char_indices().nth(60) {
+            Some((i, _)) => format!("{}…", &label[..i]),
+            None => label,
+        }
+    }
 }
 
 pub struct RuleRow {
