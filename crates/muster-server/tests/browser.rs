@@ -265,7 +265,8 @@ fn word(stem: &str, n: usize) -> String {
 /// A world where every kind of free text is as long as Muster lets it be,
 /// without a space: alert summaries (one resolved), an incident title, a
 /// role's scope, a timeline entry, a page message, names of the service,
-/// schedule and policy, a person's name and contact addresses.
+/// schedule and policy, a person's name and contact addresses, an alert
+/// linked to the incident and a line said in its room.
 async fn long_text_everywhere(server: &TestServer) {
     let alice = json!({"handle": "alice", "name": word("Alice", 100), "email": "alice@example.com",
                        "password": "correct horse battery", "permission": "admin"});
@@ -299,6 +300,12 @@ async fn long_text_everywhere(server: &TestServer) {
     server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline", entry).await.ok(201);
     let page = json!({"target": {"user": "alice"}, "message": word("Message", 1000)});
     server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+    let linked = alerts.as_array().unwrap().iter().find(|a| a["dedup_key"] == "one").unwrap()["id"].clone();
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/alerts", json!({"alert_id": linked})).await.ok(200);
+    // A line said in the room, as the web's room box says it.
+    let alice: muster_domain::Handle = "alice".parse().unwrap();
+    let alice = server.app.user(&alice).await.unwrap().actor();
+    server.app.room_line(&alice, "INC-1".parse().unwrap(), &word("Room", 5000)).await.unwrap();
 }
 
 /// What on the page reaches past the window's right edge (a few, for the
