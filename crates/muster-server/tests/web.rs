@@ -590,6 +590,8 @@ async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(serv
     let again =
         alice.post(&format!("/users/alice/contact-methods/{hook}/remove"), &[("csrf", &csrf), ("back", "/me")]).await;
     assert!(flash(&again).starts_with("error:@alice has no contact method"), "{}", flash(&again));
+    let odd = alice.post("/users/alice/notification-rules/x1/remove", &[("csrf", &csrf), ("back", "/me")]).await;
+    assert_eq!(flash(&odd), "error:there is no notification rule \"x1\"");
     let me = alice.get("/me").await.text().await.unwrap();
     assert!(!me.contains("hooks.invalid") && !me.contains("after 5 min"), "{me}");
     let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();

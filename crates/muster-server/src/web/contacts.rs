@@ -106,6 +106,11 @@ fn from(form: &Posted, user: &str) -> String {
     }
 }
 
+/// An id from the path: one that is not a number names nothing there is.
+fn id_in_path(id: &str, what: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found("id", format!("there is no {what} {id:?}")))
+}
+
 fn user_in_path(handle: &str) -> Result<Handle, ApiError> {
     parse_handle(handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))
 }
@@ -180,13 +185,13 @@ pub async fn add_contact_method(State(app): State<Arc<App>>, Path(handle): Path<
 
 pub async fn test_contact_method(
     State(app): State<Arc<App>>,
-    Path((handle, id)): Path<(String, u64)>,
+    Path((handle, id)): Path<(String, String)>,
     form: Posted,
 ) -> Response {
     let to = from(&form, &handle);
     let result = async {
         let handle = parse_handle(&handle, "handle")?;
-        app.test_notification(&form.viewer.user.actor(), &handle, id).await?;
+        app.test_notification(&form.viewer.user.actor(), &handle, id_in_path(&id, "contact method")?).await?;
         Ok::<_, ApiError>(format!("A test notification to @{handle} is on its way."))
     }
     .await;
@@ -232,13 +237,13 @@ fn actor(form: &Posted) -> Actor {
 
 pub async fn remove_contact_method(
     State(app): State<Arc<App>>,
-    Path((handle, id)): Path<(String, u64)>,
+    Path((handle, id)): Path<(String, String)>,
     form: Posted,
 ) -> Response {
     let to = from(&form, &handle);
     let result = async {
         let handle = user_in_path(&handle)?;
-        app.remove_contact_method(&actor(&form), &handle, id).await?;
+        app.remove_contact_method(&actor(&form), &handle, id_in_path(&id, "contact method")?).await?;
         Ok::<_, ApiError>(format!("Removed contact method {id} of @{handle}."))
     }
     .await;
@@ -247,13 +252,13 @@ pub async fn remove_contact_method(
 
 pub async fn remove_notification_rule(
     State(app): State<Arc<App>>,
-    Path((handle, id)): Path<(String, u64)>,
+    Path((handle, id)): Path<(String, String)>,
     form: Posted,
 ) -> Response {
     let to = from(&form, &handle);
     let result = async {
         let handle = user_in_path(&handle)?;
-        app.remove_notification_rule(&actor(&form), &handle, id).await?;
+        app.remove_notification_rule(&actor(&form), &handle, id_in_path(&id, "notification rule")?).await?;
         Ok::<_, ApiError>(format!("Removed notification rule {id} of @{handle}."))
     }
     .await;
