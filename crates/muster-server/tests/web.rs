@@ -511,7 +511,12 @@ async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(serv
     // (A user made with an email may have a rule of its own already: find ours.)
     let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
     let ours = |rules: &serde_json::Value| {
-        rules.as_array().unwrap().iter().find(|r| r["contact_method"].to_string() == email).cloned()
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["contact_method"].as_u64().map(|id| id.to_string()).as_deref() == Some(email.as_str()))
+            .cloned()
     };
     assert_eq!(ours(&rules).expect("the rule")["delay_seconds"], 300);
     for bad in ["-1", "five", "1441"] {
