@@ -63,9 +63,15 @@ pub enum ClientCommand {
     /// On-call schedules: add, list, show, override.
     #[command(subcommand)]
     Schedule(ScheduleCmd),
-    /// Escalation policies: add, list.
+    /// Escalation policies: add, list, show (as a timeline).
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// How you are reached when paged: add, list, remove, test (yours, or --user's for admins).
+    #[command(subcommand, visible_alias = "contacts")]
+    Contact(ContactCmd),
+    /// When each contact method is used after you are paged: add, list, remove.
+    #[command(subcommand, visible_alias = "rules")]
+    Rule(RuleCmd),
     /// Page someone for an incident: `muster page INC-3 @carol --role tech_lead -m "DB replica lag"`.
     Page {
         /// The incident, e.g. INC-3.
@@ -106,17 +112,183 @@ pub enum ClientCommand {
 
 #[derive(Subcommand)]
 pub enum PolicyCmd {
-    /// Add a policy: `muster policy add Checkout --step 0=schedule:Primary --step 300=@lead,schedule:Primary --repeat 2`.
+    /// Add a policy, read as "notify these, and after N minutes without an answer, go on to …":
+    /// `muster policy add Checkout --notify schedule:Primary --after 5m --notify @carol,schedule:Primary --repeat 2`.
+    #[command(verbatim_doc_comment)]
     Add {
         name: String,
-        /// DELAY_SECONDS=TARGET[,TARGET…], a target being @handle or schedule:<id or name>; in order.
-        #[arg(long = "step", required = true)]
-        steps: Vec<String>,
+        /// Whom a step notifies: TARGET[,TARGET…], a target being @handle or
+        /// schedule:<id or name>. The first step is notified at once.
+        #[arg(long, value_name = "TARGETS")]
+        notify: Vec<String>,
+        /// How long the step before waits for an answer before the next
+        /// --notify (30s, 5m, 1h, 1h30m). A last --after is how long the last
+        /// step waits before the policy repeats or the page expires (5m if not given).
+        #[arg(long, value_name = "DURATION")]
+        after: Vec<String>,
+        /// How many more times the whole policy runs when nobody answers.
         #[arg(long, default_value_t = 0)]
         repeat: u32,
+        /// Gone: see --notify and --after.
+        #[arg(long, hide = true)]
+        step: Vec<String>,
+        /// --notify and --after in the order given (filled from the parsed command line).
+        #[arg(skip)]
+        order: Vec<PolicyWord>,
     },
-    /// List policies.
+    /// List policies, each with its timeline in brief.
     List,
+    /// Show a policy as a timeline: who is notified when, repeats, when the page expires.
+    Show {
+        /// A policy id or name.
+        policy: String,
+    },
+}
+
+/// A `--notify` or an `--after` of `muster policy add`, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyWord {
+    Notify(String),
+    After(String),
+}
+
+/// The `--notify` and `--after` values of `policy add` in the order they
+/// were given: clap keeps each argument's values apart, and their indices.
+pub fn policy_order(matches: &clap::ArgMatches) -> Vec<PolicyWord> {
+    let Some(add) = matches.subcommand_matches("policy").and_then(|m| m.subcommand_matches("add")) else {
+        return Vec::new();
+    };
+    let mut words: Vec<(usize, PolicyWord)> = Vec::new();
+    for (id, make) in [("notify", PolicyWord::Notify as fn(String) -> PolicyWord), ("after", PolicyWord::After)] {
+        if let (Some(indices), Some(values)) = (add.indices_of(id), add.get_many::<String>(id)) {
+            words.extend(indices.zip(values).map(|(i, v)| (i, make(v.clone()))));
+        }
+    }
+    words.sort_by_key(|(i, _)| *i);
+    words.into_iter().map(|(_, w)| w).collect()
+}
+
+/// The last step's wait when no final `--after` is given.
+const DEFAULT_LAST_WAIT: u32 = 300;
+
+/// Steps as (targets, wait in seconds) from `--notify`/`--after` in order:
+/// a `--notify` first, never two `--after`s or two `--notify`s in a row.
+pub fn policy_steps(words: &[PolicyWord]) -> anyhow::Result<Vec<(String, u32)>> {
+    let mut steps: Vec<(String, Option<u32>)> = Vec::new();
+    for word in words {
+        match word {
+            PolicyWord::Notify(targets) => {
+                if let Some((before, None)) = steps.last() {
+                    bail!(
+                        "--notify {before} --notify {targets}: say how long to wait between them \
+                         (--after 5m), or notify both at once (--notify {before},{targets})"
+                    );
+                }
+                steps.push((targets.clone(), None));
+            }
+            PolicyWord::After(d) => match steps.last_mut() {
+                None => bail!("--after {d} comes before any --notify: start with whom to notify first"),
+                Some((_, Some(_))) => bail!("--after {d} follows another --after: give one wait between two --notify"),
+                Some((_, wait)) => *wait = Some(duration(d).with_context(|| format!("--after {d}"))?),
+            },
+        }
+    }
+    if steps.is_empty() {
+        bail!("give at least one --notify");
+    }
+    Ok(steps.into_iter().map(|(t, w)| (t, w.unwrap_or(DEFAULT_LAST_WAIT))).collect())
+}
+
+/// A duration as people write it: `30s`, `5m`, `1h`, `1h30m`, `0`; in seconds.
+pub fn duration(text: &str) -> anyhow::Result<u32> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(0);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut any = false;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => bail!("{text:?} is not a duration like 30s, 5m, 1h or 1h30m"),
+        };
+        let n: u64 = number.parse().map_err(|_| anyhow::anyhow!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        number.clear();
+        any = true;
+    }
+    if !number.is_empty() || !any {
+        bail!("{text:?} needs a unit: 30s, 5m, 1h");
+    }
+    u32::try_from(total).map_err(|_| anyhow::anyhow!("{text:?} is too long"))
+}
+
+#[derive(Subcommand)]
+pub enum ContactCmd {
+    /// Add a contact method: `muster contact add email bob@example.com` or
+    /// `muster contact add webhook https://hooks.example.com/…` (prints its signing secret, once).
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// email or webhook.
+        kind: String,
+        /// An email address, or an http(s) URL.
+        address: String,
+        /// Whose (admins); yours by default.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Your contact methods with the rules that use them (or --user's).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove a contact method by id, with the rules that use it.
+    Remove {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Send a test notification through a contact method.
+    Test {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RuleCmd {
+    /// Use a contact method this long after you are paged: `muster rule add --method 3 --after 2m`.
+    /// Someone without rules is notified on every method at once.
+    Add {
+        /// The contact method's id (muster contact list).
+        #[arg(long)]
+        method: u64,
+        /// 0 (at once), 30s, 2m, 1h …
+        #[arg(long, default_value = "0")]
+        after: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Your notification rules (or --user's).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove a notification rule by id.
+    Remove {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -368,6 +540,8 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
         ClientCommand::Oncall { schedule, at } => oncall(&client, &out, schedule, at).await,
         ClientCommand::Policy(c) => policy(&client, &out, c).await,
+        ClientCommand::Contact(c) => contact(&client, &out, c).await,
+        ClientCommand::Rule(c) => rule(&client, &out, c).await,
         ClientCommand::Page { incident, target, message, role } => {
             page(&client, &out, &incident, &target, &message, role).await
         }
@@ -968,43 +1142,212 @@ async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option
     Ok(())
 }
 
+/// A policy's timeline from its JSON, naming schedules from `schedules`.
+fn timeline_of(p: &Value, schedules: &Value) -> Vec<String> {
+    let steps: Vec<muster_domain::paging::Step> = serde_json::from_value(p["steps"].clone()).unwrap_or_default();
+    let policy = muster_domain::paging::EscalationPolicy {
+        name: s(p, "name"),
+        repeat: p["repeat"].as_u64().unwrap_or(0) as u32,
+        steps,
+    };
+    let name = |id: u64| {
+        schedules
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["id"].as_u64() == Some(id))
+            .map_or_else(|| format!("schedule {id}"), |x| s(x, "name"))
+    };
+    muster_domain::paging::describe_policy(&policy, &name)
+}
+
+fn print_policy(p: &Value, schedules: &Value) {
+    say!("Escalation policy {} ({})", s(p, "name"), s(p, "id"));
+    for line in timeline_of(p, schedules) {
+        say!("  {line}");
+    }
+}
+
 async fn policy(client: &Client, out: &Output, cmd: PolicyCmd) -> anyhow::Result<()> {
     match cmd {
-        PolicyCmd::Add { name, steps, repeat } => {
+        PolicyCmd::Add { name, repeat, step, order, .. } => {
+            if let Some(old) = step.first() {
+                bail!(
+                    "--step {old}: --step is gone (its number was the wait after the step, which read backwards); \
+                     write whom to notify and how long to wait: --notify schedule:Primary --after 5m --notify @carol"
+                );
+            }
             let mut parsed = Vec::new();
-            for step in &steps {
-                let (delay, targets) =
-                    step.split_once('=').with_context(|| format!("{step:?} is not DELAY_SECONDS=TARGET[,TARGET…]"))?;
-                let delay: u32 =
-                    delay.trim().parse().with_context(|| format!("{delay:?} is not a number of seconds"))?;
+            for (targets, wait) in policy_steps(&order)? {
                 let mut list = Vec::new();
                 for target in targets.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     match target.strip_prefix("schedule:") {
                         Some(which) => list.push(json!({"schedule": schedule_id(client, which).await?})),
+                        None if target.contains(':') => {
+                            bail!("--notify {target}: a target is @handle or schedule:<id or name>")
+                        }
                         None => list.push(json!({"user": target.trim_start_matches('@')})),
                     }
                 }
-                parsed.push(json!({"delay_seconds": delay, "targets": list}));
+                if list.is_empty() {
+                    bail!("--notify {targets:?} names nobody: give @handle or schedule:<id or name>");
+                }
+                parsed.push(json!({"delay_seconds": wait, "targets": list}));
             }
             let v = client
                 .post("/api/v1/escalation-policies", &json!({"name": name, "repeat": repeat, "steps": parsed}))
                 .await?;
-            out.show(&v, |v| say!("Added escalation policy {} ({})", s(v, "name"), s(v, "id")));
+            if out.json {
+                out.json(&v);
+            } else {
+                let schedules = client.get("/api/v1/schedules").await?;
+                say!("Added escalation policy {} ({})", s(&v, "name"), s(&v, "id"));
+                for line in timeline_of(&v, &schedules) {
+                    say!("  {line}");
+                }
+            }
         }
         PolicyCmd::List => {
             let v = client.get("/api/v1/escalation-policies").await?;
-            out.show(&v, |v| {
+            if out.json {
+                out.json(&v);
+            } else {
+                let schedules = client.get("/api/v1/schedules").await?;
                 let rows = v
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|p| {
-                        let steps = p["steps"].as_array().map_or(0, Vec::len);
-                        vec![s(p, "id"), s(p, "name"), steps.to_string(), s(p, "repeat")]
+                    .map(|p| vec![s(p, "id"), s(p, "name"), timeline_of(p, &schedules).join("; ")])
+                    .collect();
+                table(&["ID", "NAME", "TIMELINE"], rows);
+            }
+        }
+        PolicyCmd::Show { policy } => {
+            let id = policy_id(client, &policy).await?;
+            let v = client.get(&format!("/api/v1/escalation-policies/{id}")).await?;
+            if out.json {
+                out.json(&v);
+            } else {
+                print_policy(&v, &client.get("/api/v1/schedules").await?);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn contact(client: &Client, out: &Output, cmd: ContactCmd) -> anyhow::Result<()> {
+    match cmd {
+        ContactCmd::Add { kind, address, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let body = json!({"kind": kind, "address": address});
+            let v = client.post(&format!("/api/v1/users/{handle}/contact-methods"), &body).await?;
+            out.show(&v, |v| {
+                say!("Added {} contact method {} for @{handle}: {}", s(v, "kind"), s(v, "id"), s(v, "address"));
+                if !s(v, "secret").is_empty() {
+                    say!("Signing secret, shown only this once: {}", s(v, "secret"));
+                    say!("Each request is signed in X-Muster-Signature with it (HMAC-SHA256).");
+                }
+            });
+        }
+        ContactCmd::List { user } => {
+            let handle = handle_or_me(client, user).await?;
+            let methods = client.get(&format!("/api/v1/users/{handle}/contact-methods")).await?;
+            let rules = client.get(&format!("/api/v1/users/{handle}/notification-rules")).await?;
+            if out.json {
+                out.json(&json!({"contact_methods": methods, "notification_rules": rules}));
+                return Ok(());
+            }
+            let no_rules = rules.as_array().is_none_or(Vec::is_empty);
+            let rows = methods
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let used: Vec<String> = rules
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["contact_method"] == m["id"])
+                        .map(|r| after_words(r["delay_seconds"].as_u64().unwrap_or(0)))
+                        .collect();
+                    let used = match (used.is_empty(), no_rules) {
+                        (false, _) => used.join(", "),
+                        (true, true) => "at once (no rules)".to_owned(),
+                        (true, false) => "never (no rule uses it)".to_owned(),
+                    };
+                    vec![s(m, "id"), s(m, "kind"), s(m, "address"), used]
+                })
+                .collect::<Vec<_>>();
+            if rows.is_empty() {
+                say!("@{handle} has no contact methods: a page reaches nobody. Add one: muster contact add email …");
+            } else {
+                table(&["ID", "KIND", "ADDRESS", "USED WHEN PAGED"], rows);
+            }
+        }
+        ContactCmd::Remove { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            client.delete(&format!("/api/v1/users/{handle}/contact-methods/{id}")).await?;
+            if out.json {
+                out.json(&json!({"removed": id}));
+            } else {
+                say!("Removed contact method {id} of @{handle}, with the rules that used it");
+            }
+        }
+        ContactCmd::Test { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let v = client.post(&format!("/api/v1/users/{handle}/contact-methods/{id}/test"), &json!({})).await?;
+            out.show(&v, |v| {
+                say!("Sent a test notification through contact method {id} of @{handle} (job {})", s(v, "job"));
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `at once`, `after 2 min`.
+fn after_words(seconds: u64) -> String {
+    if seconds == 0 { "at once".to_owned() } else { format!("after {}", muster_domain::paging::minutes(seconds)) }
+}
+
+async fn rule(client: &Client, out: &Output, cmd: RuleCmd) -> anyhow::Result<()> {
+    match cmd {
+        RuleCmd::Add { method, after, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let delay = duration(&after).with_context(|| format!("--after {after}"))?;
+            let body = json!({"contact_method": method, "delay_seconds": delay});
+            let v = client.post(&format!("/api/v1/users/{handle}/notification-rules"), &body).await?;
+            out.show(&v, |v| {
+                let when = after_words(v["delay_seconds"].as_u64().unwrap_or(0));
+                say!("Added rule {}: @{handle} is notified through contact method {method} {when}", s(v, "id"));
+            });
+        }
+        RuleCmd::List { user } => {
+            let handle = handle_or_me(client, user).await?;
+            let v = client.get(&format!("/api/v1/users/{handle}/notification-rules")).await?;
+            out.show(&v, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        vec![s(r, "id"), s(r, "contact_method"), after_words(r["delay_seconds"].as_u64().unwrap_or(0))]
                     })
                     .collect();
-                table(&["ID", "NAME", "STEPS", "REPEAT"], rows);
+                if rows.is_empty() {
+                    say!("@{handle} has no notification rules: every contact method is used at once");
+                } else {
+                    table(&["ID", "METHOD", "WHEN"], rows);
+                }
             });
+        }
+        RuleCmd::Remove { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            client.delete(&format!("/api/v1/users/{handle}/notification-rules/{id}")).await?;
+            if out.json {
+                out.json(&json!({"removed": id}));
+            } else {
+                say!("Removed rule {id} of @{handle}");
+            }
         }
     }
     Ok(())

@@ -17,6 +17,8 @@ on_both_backends!(
     who_is_on_call_from_the_command_line,
     the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line,
     tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line,
+    contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
+    a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
     a_too_short_admin_token_is_refused_at_start,
 );
 
@@ -338,18 +340,16 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
             "policy",
             "add",
             "Checkout",
-            "--step",
-            "0=schedule:Primary",
-            "--step",
-            "300=@carol,schedule:1",
-            "--repeat",
-            "2",
+            "--notify",
+            "schedule:Primary",
+            "--after",
+            "5m",
+            "--notify",
+            "@carol,schedule:1",
         ],
     );
     assert_eq!(policy["steps"][1]["targets"], serde_json::json!([{"user": "carol"}, {"schedule": 1}]));
     assert!(server.ok(ADMIN, &["policy", "list"]).contains("Checkout"));
-    let bad = server.run(ADMIN, &["policy", "add", "X", "--step", "soon=@carol"]);
-    assert!(!bad.status.success());
     let missing = server.run(ADMIN, &["oncall", "Secondary"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule named"));
 }
@@ -390,4 +390,114 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
     assert!(server.ok(&alice, &["pages", "--open"]).lines().count() == 1, "only the header: none open");
     let show = server.ok(&alice, &["incident", "show", "INC-1"]);
     assert!(show.contains("TL @bob"), "{show}");
+}
+
+fn contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "bob", "--name", "Bob", "--email", "bob@example.com"]);
+    let bob = server.ok(ADMIN, &["user", "token", "bob"]).trim().to_owned();
+    let before = server.json(&bob, &["contact", "list"])["contact_methods"].as_array().unwrap().len();
+
+    let mail = server.ok(&bob, &["contact", "add", "email", "bob.mobile@example.com"]);
+    assert!(mail.starts_with("Added email contact method ") && mail.contains("for @bob"), "{mail}");
+    let hook = server.ok(&bob, &["contact", "add", "webhook", "https://hooks.example.com/bob"]);
+    let secret = hook.lines().find_map(|l| l.strip_prefix("Signing secret, shown only this once: ")).unwrap();
+    assert!(secret.starts_with("whsec_"), "{hook}");
+    let listed = server.json(&bob, &["contact", "list"]);
+    let methods = listed["contact_methods"].as_array().unwrap().clone();
+    assert_eq!(methods.len(), before + 2);
+    let id_of = |address: &str| methods.iter().find(|m| m["address"] == address).unwrap()["id"].to_string();
+    let (mail_id, hook_id) = (id_of("bob.mobile@example.com"), id_of("https://hooks.example.com/bob"));
+    let table = server.ok(&bob, &["contact", "list"]);
+    assert!(!table.contains(secret), "the secret is shown once: {table}");
+    assert!(table.lines().next().unwrap().starts_with("ID  KIND"), "{table}");
+    assert!(table.contains("at once (no rules)"), "{table}");
+
+    let added = server.ok(&bob, &["rule", "add", "--method", &hook_id, "--after", "2m"]);
+    assert!(added.contains(&format!("contact method {hook_id} after 2 min")), "{added}");
+    let rules = server.json(&bob, &["rule", "list"]);
+    assert_eq!(rules[0]["delay_seconds"], 120);
+    let table = server.ok(&bob, &["contact", "list"]);
+    let line = |id: &str| table.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap().to_owned();
+    assert!(line(&hook_id).ends_with("after 2 min"), "{table}");
+    assert!(line(&mail_id).ends_with("never (no rule uses it)"), "{table}");
+    let bad = server.run(&bob, &["rule", "add", "--method", &hook_id, "--after", "soon"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--after soon"), "{bad:?}");
+
+    let tested = server.ok(&bob, &["contact", "test", &mail_id]);
+    assert!(tested.starts_with(&format!("Sent a test notification through contact method {mail_id} of @bob")));
+
+    // Someone else's: only admins, with --user.
+    server.ok(ADMIN, &["user", "add", "eve", "--name", "Eve", "--email", "eve@example.com"]);
+    let eve = server.ok(ADMIN, &["user", "token", "eve"]).trim().to_owned();
+    let refused = server.run(&eve, &["contact", "remove", &hook_id, "--user", "@bob"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{refused:?}");
+    let not_hers = server.run(&eve, &["contact", "remove", &hook_id]);
+    assert!(String::from_utf8_lossy(&not_hers.stderr).contains("404 (id)"), "{not_hers:?}");
+
+    let removed = server.ok(ADMIN, &["contact", "remove", &hook_id, "--user", "@bob"]);
+    assert_eq!(removed.trim(), format!("Removed contact method {hook_id} of @bob, with the rules that used it"));
+    assert_eq!(server.json(&bob, &["rule", "list"]), serde_json::json!([]), "its rule went with it");
+    let rule = server.json(&bob, &["rule", "add", "--method", &mail_id])["id"].to_string();
+    assert_eq!(server.ok(&bob, &["rule", "remove", &rule]).trim(), format!("Removed rule {rule} of @bob"));
+    let gone = server.run(&bob, &["rule", "remove", &rule]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("404 (id)"), "{gone:?}");
+}
+
+fn a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    for u in ["alice", "carol"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    server.ok(ADMIN, &["schedule", "add", "Primary", "--tz", "UTC", "--users", "alice"]);
+    let args = [
+        "policy",
+        "add",
+        "Checkout",
+        "--notify",
+        "schedule:Primary",
+        "--after",
+        "5m",
+        "--notify",
+        "@carol,schedule:Primary",
+        "--repeat",
+        "2",
+    ];
+    let timeline = [
+        "at 0 min: the on-call of Primary",
+        "at 5 min: @carol and the on-call of Primary",
+        "then again from the start, 2 more times (every 10 min)",
+        "at 30 min without an answer, the page expires",
+    ];
+    let added = server.ok(ADMIN, &args);
+    let lines: Vec<&str> = added.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "Added escalation policy Checkout (1)");
+    assert_eq!(lines[1..], timeline, "{added}");
+    let shown = server.ok(ADMIN, &["policy", "show", "Checkout"]);
+    assert_eq!(shown.lines().skip(1).map(str::trim).collect::<Vec<_>>(), timeline);
+    // What the server stores: each step waits before the next is notified.
+    let stored = server.json(ADMIN, &["policy", "show", "1"]);
+    let waits: Vec<&Value> = stored["steps"].as_array().unwrap().iter().map(|s| &s["delay_seconds"]).collect();
+    assert_eq!(waits, [300, 300]);
+    let list = server.ok(ADMIN, &["policy", "list"]);
+    assert!(list.contains("Checkout") && list.contains("at 5 min: @carol"), "{list}");
+
+    // A final --after is how long the last step waits.
+    let one = server.json(ADMIN, &["policy", "add", "Solo", "--notify", "@carol", "--after", "1h30m"]);
+    assert_eq!(one["steps"][0]["delay_seconds"], 5400);
+
+    let refused = |args: &[&str], says: &str| {
+        let out = server.run(ADMIN, args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(&["policy", "add", "X", "--notify", "@carol", "--notify", "@alice"], "--after");
+    refused(&["policy", "add", "X", "--after", "5m", "--notify", "@carol"], "before any --notify");
+    refused(&["policy", "add", "X", "--notify", "@carol", "--after", "5m", "--after", "2m"], "another --after");
+    refused(&["policy", "add", "X", "--notify", "@carol", "--after", "5"], "needs a unit");
+    refused(&["policy", "add", "X", "--notify", "team:ops"], "@handle or schedule:");
+    refused(&["policy", "add", "X", "--step", "0=@carol"], "--step is gone");
+    refused(&["policy", "add", "X"], "at least one --notify");
+    refused(&["policy", "show", "Nope"], "no escalation policy named");
 }
