@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::Client;
+use crate::text;
 
 /// `println!` that ends the program quietly when stdout is gone (as with
 /// `muster incident list | head`), instead of panicking on a broken pipe.
@@ -30,6 +31,9 @@ pub struct Connection {
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Times in UTC (2026-12-01 14:04:05Z) instead of local time (2026-12-01 15:04:05 CET).
+    #[arg(long, global = true, env = "MUSTER_UTC", value_parser = clap::builder::FalseyValueParser::new())]
+    pub utc: bool,
     /// PEM file of CA certificates to trust besides the system's: for the
     /// client against an https:// server, and for the server's https://
     /// webhooks and SMTP over TLS (a private CA).
@@ -528,7 +532,8 @@ pub enum TokenCmd {
 
 pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
     let client = Client::new(&conn.url, conn.token.clone(), conn.ca_file.as_deref())?;
-    let out = Output { json: conn.json };
+    text::init(conn.utc);
+    let out = Output { json: conn.json, utc: conn.utc };
     match cmd {
         ClientCommand::Incident(c) => incident(&client, &out, c).await,
         ClientCommand::Role(c) => role(&client, &out, c).await,
@@ -553,6 +558,8 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
 
 struct Output {
     json: bool,
+    /// Times in UTC rather than local time.
+    utc: bool,
 }
 
 impl Output {
@@ -571,6 +578,19 @@ fn s(v: &Value, key: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
+    }
+}
+
+/// A time from the API as people read it (see [`text::when`]); empty when absent.
+fn t(v: &Value, key: &str) -> String {
+    text::when(&s(v, key))
+}
+
+/// A handle from the API as `@handle`; empty when absent.
+fn at(v: &Value, key: &str) -> String {
+    match s(v, key) {
+        h if h.is_empty() => h,
+        h => format!("@{h}"),
     }
 }
 
@@ -594,16 +614,20 @@ fn path_ref(r: &str) -> String {
     r.trim().to_owned()
 }
 
-/// Prints rows as left-aligned columns under a header.
+/// Prints rows as left-aligned columns under a header, fitting the
+/// terminal's width: the widest column is cut with `…` first.
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let headers: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut natural = headers.clone();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            natural[i] = natural[i].max(cell.chars().count());
         }
     }
+    let widths = text::fit(&natural, &headers, text::width());
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{:<w$}", text::cut(c, widths[i]), w = widths[i])).collect();
         say!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
@@ -617,9 +641,7 @@ fn print_roles(roles: &Value) {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|r| {
-                    vec![s(r, "id"), s(r, "role"), format!("@{}", s(r, "user")), s(r, "scope"), s(r, "assigned_at")]
-                })
+                .map(|r| vec![s(r, "id"), s(r, "role"), at(r, "user"), s(r, "scope"), t(r, "assigned_at")])
                 .collect()
         })
         .unwrap_or_default();
@@ -632,7 +654,7 @@ fn print_incident(v: &Value) {
     if !s(v, "summary").is_empty() {
         say!("Summary: {}", s(v, "summary"));
     }
-    say!("Declared {}", s(v, "declared_at"));
+    say!("Declared {}", t(v, "declared_at"));
     let missing: Vec<String> = v["missing_roles"]
         .as_array()
         .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
@@ -666,7 +688,7 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
                                     s(i, "ref"),
                                     s(i, "priority"),
                                     s(i, "status"),
-                                    format!("@{}", s(i, "incident_manager")),
+                                    at(i, "incident_manager"),
                                     s(i, "title"),
                                 ]
                             })
@@ -789,7 +811,7 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                         } else {
                             format!("@{} ({})", s(e, "actor"), roles.join(", "))
                         };
-                        vec![s(e, "id"), s(e, "at"), actor, s(e, "kind"), s(e, "text")]
+                        vec![s(e, "id"), t(e, "at"), actor, s(e, "kind"), s(e, "text")]
                     })
                     .collect();
                 table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
@@ -830,7 +852,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
         UserCmd::Disable { handle } => {
             let handle = handle.trim_start_matches('@');
             let v = client.post(&format!("/api/v1/users/{handle}/disable"), &json!({})).await?;
-            out.show(&v, |v| say!("Disabled @{} at {}", s(v, "handle"), s(v, "disabled_at")));
+            out.show(&v, |v| say!("Disabled @{} at {}", s(v, "handle"), t(v, "disabled_at")));
         }
         UserCmd::Password { handle } => {
             let handle = handle.trim_start_matches('@');
@@ -880,9 +902,9 @@ async fn token(client: &Client, out: &Output, cmd: TokenCmd) -> anyhow::Result<(
                             s(t, "id"),
                             s(t, "kind"),
                             s(t, "name"),
-                            s(t, "created_at"),
-                            never(s(t, "expires_at")),
-                            never(s(t, "last_used_at")),
+                            text::when(&s(t, "created_at")),
+                            never(text::when(&s(t, "expires_at"))),
+                            never(text::when(&s(t, "last_used_at"))),
                         ]
                     })
                     .collect();
@@ -921,7 +943,7 @@ fn print_alert_rows(v: &Value) {
 fn print_alert(a: &Value) {
     say!("Alert {}  {}  {}  {}", s(a, "id"), s(a, "status"), s(a, "severity"), s(a, "summary"));
     say!("Service: {}   Source: {}   Dedup key: {}", s(a, "service"), s(a, "source"), s(a, "dedup_key"));
-    say!("Seen {} times, first {}, last {}", s(a, "count"), s(a, "first_seen_at"), s(a, "last_seen_at"));
+    say!("Seen {} times, first {}, last {}", s(a, "count"), t(a, "first_seen_at"), t(a, "last_seen_at"));
     if !s(a, "incident").is_empty() {
         say!("Incident: {}", s(a, "incident"));
     }
@@ -983,7 +1005,8 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             out.show(&v, |v| {
                 say!("Added service {} ({})", s(v, "name"), s(v, "id"));
                 say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
-                say!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
+                say!("Alertmanager webhook: {}{}", client.base(), s(v, "alertmanager_url"));
+                say!("Generic webhook:      {}{}", client.base(), s(v, "generic_url"));
                 say!("Only the service's owner and admins see the key again.");
             });
         }
@@ -995,8 +1018,7 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
                     .into_iter()
                     .flatten()
                     .map(|x| {
-                        let owner =
-                            if s(x, "owner").is_empty() { String::new() } else { format!("@{}", s(x, "owner")) };
+                        let owner = at(x, "owner");
                         // The owner and admins see the key; others do not get it.
                         let key = match s(x, "integration_key") {
                             k if k.is_empty() => "(hidden)".to_owned(),
@@ -1031,12 +1053,13 @@ async fn id_by_name(client: &Client, list: &str, what: &str, which: &str) -> any
         .with_context(|| format!("there is no {what} named {which:?}"))
 }
 
-fn print_shifts(v: &Value) {
+/// Shifts with their times in `tz` (the schedule's own zone).
+fn print_shifts(v: &Value, tz: &jiff::tz::TimeZone) {
     let rows = v
         .as_array()
         .into_iter()
         .flatten()
-        .map(|x| vec![format!("@{}", s(x, "user")), s(x, "start"), s(x, "end")])
+        .map(|x| vec![at(x, "user"), text::when_in(&s(x, "start"), tz), text::when_in(&s(x, "end"), tz)])
         .collect();
     table(&["WHO", "FROM", "UNTIL"], rows);
 }
@@ -1089,13 +1112,25 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             let from = jiff::Timestamp::now();
             let to = from.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days.clamp(1, 366))))?;
             let v = client.get(&format!("/api/v1/schedules/{id}/shifts?from={from}&to={to}")).await?;
-            out.show(&v, print_shifts);
+            if out.json {
+                out.json(&v);
+            } else {
+                let one = client.get(&format!("/api/v1/schedules/{id}")).await?;
+                let (tz, zone) = if out.utc {
+                    (jiff::tz::TimeZone::UTC, "UTC".to_owned())
+                } else {
+                    let zone = s(&one, "time_zone");
+                    (jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC), zone)
+                };
+                say!("Shifts of {} in the next {days} days, in {zone}:", s(&one, "name"));
+                print_shifts(&v, &tz);
+            }
         }
         ScheduleCmd::Override { schedule, user, start, end } => {
             let id = schedule_id(client, &schedule).await?;
             let body = json!({"user": user.trim_start_matches('@'), "start": start, "end": end});
             let v = client.post(&format!("/api/v1/schedules/{id}/overrides"), &body).await?;
-            out.show(&v, |v| say!("@{} is on call from {} until {}", s(v, "user"), s(v, "start"), s(v, "end")));
+            out.show(&v, |v| say!("@{} is on call from {} until {}", s(v, "user"), t(v, "start"), t(v, "end")));
         }
     }
     Ok(())
@@ -1411,17 +1446,37 @@ async fn pages(
             if !s(v, "incident").is_empty() {
                 say!("Incident: {}", s(v, "incident"));
             }
+            let notified = handles(&v["notified"]);
+            if !notified.is_empty() {
+                say!("Notified: {}", notified.join(", "));
+            }
+            let answered = match (s(v, "state").as_str(), at(v, "answered_by")) {
+                ("acknowledged", who) if !who.is_empty() => {
+                    Some(format!("Acknowledged by {who} at {}", t(v, "updated_at")))
+                }
+                ("declined", who) if !who.is_empty() => Some(format!("Declined by {who} at {}", t(v, "updated_at"))),
+                ("pending" | "notified", _) => Some("Not answered yet".to_owned()),
+                (state, _) => {
+                    let why = s(v, "reason");
+                    let why = if why.is_empty() { String::new() } else { format!(": {why}") };
+                    Some(format!("Nobody answered: {state} at {}{why}", t(v, "updated_at")))
+                }
+            };
+            if let Some(line) = answered {
+                say!("{line}");
+            }
             let rows = v["deliveries"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|d| {
                     // A delivery given up on says so where the time it arrived would be.
-                    let delivered = match (s(d, "delivered_at"), s(d, "gave_up_at")) {
+                    let delivered = match (t(d, "delivered_at"), t(d, "gave_up_at")) {
                         (at, gave_up) if at.is_empty() && !gave_up.is_empty() => format!("gave up {gave_up}"),
+                        (at, _) if at.is_empty() => "not yet".to_owned(),
                         (at, _) => at,
                     };
-                    vec![s(d, "person"), s(d, "kind"), s(d, "to"), delivered, s(d, "last_error")]
+                    vec![at(d, "person"), s(d, "kind"), s(d, "to"), delivered, s(d, "last_error")]
                 })
                 .collect();
             table(&["PERSON", "KIND", "TO", "DELIVERED", "ERROR"], rows);
@@ -1449,8 +1504,8 @@ async fn pages(
                     s(p, "id"),
                     s(p, "state"),
                     s(p, "incident"),
-                    notified.join(","),
-                    s(p, "answered_by"),
+                    notified.join(", "),
+                    at(p, "answered_by"),
                     s(p, "message"),
                 ]
             })

@@ -19,6 +19,7 @@ on_both_backends!(
     tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line,
     contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
     a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
+    times_are_local_to_the_second_and_long_text_fits_the_width,
     a_too_short_admin_token_is_refused_at_start,
 );
 
@@ -48,7 +49,7 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     assert!(list.lines().next().unwrap().starts_with("REF"), "{list}");
     assert!(list.contains("INC-1") && list.contains("identified"), "{list}");
 
-    let timeline = server.ok(&alice, &["timeline", "show", "1"]);
+    let timeline = server.ok_with_env(&alice, &["timeline", "show", "1"], &[("COLUMNS", "200")]);
     assert!(timeline.contains("theory") && timeline.contains("connection pool exhausted"), "{timeline}");
     assert!(timeline.contains("@alice (first_responder, incident_manager)"), "{timeline}");
 
@@ -98,7 +99,7 @@ fn tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line(db: Te
     let list = server.ok(&laptop, &["tokens", "list"]);
     let header = list.lines().next().unwrap();
     assert!(header.starts_with("ID") && header.contains("LAST USED"), "{list}");
-    assert!(list.contains("laptop") && list.contains("2099-01-01T00:00:00Z") && list.contains("ci"), "{list}");
+    assert!(list.contains("laptop") && list.contains("2099-01-01 00:00:00 UTC") && list.contains("ci"), "{list}");
     assert!(!list.contains(&laptop) && !list.contains(&ci), "no secret is shown: {list}");
     let tokens = server.json(ADMIN, &["token", "list", "@dan"]);
     let ci_id = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["id"].to_string();
@@ -383,6 +384,11 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
 
     let acked = server.ok(&bob, &["ack", id]);
     assert_eq!(acked.trim(), format!("Acknowledged page {id}; you are now tech_lead"));
+    let shown = server.ok(&alice, &["pages", id]);
+    assert!(shown.contains("Notified: @bob"), "{shown}");
+    let answered =
+        shown.lines().find(|l| l.starts_with("Acknowledged by @bob at ")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(answered.ends_with(" UTC") && !answered.contains('.'), "{answered}");
     let again = server.run(&carol, &["decline", id]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("409"), "answered pages stay answered");
     let list = server.ok(&alice, &["pages"]);
@@ -500,4 +506,64 @@ fn a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline(db: Te
     refused(&["policy", "add", "X", "--step", "0=@carol"], "--step is gone");
     refused(&["policy", "add", "X"], "at least one --notify");
     refused(&["policy", "show", "Nope"], "no escalation policy named");
+}
+
+/// `2026-12-01 15:04:05 CET`: a date, a time to the second, a zone.
+fn is_local_time(text: &str, zone: &str) -> bool {
+    let Some(rest) = text.strip_suffix(zone) else { return false };
+    let rest = rest.trim_end();
+    rest.len() == 19
+        && rest.as_bytes()[10] == b' '
+        && jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", rest).is_ok()
+}
+
+fn times_are_local_to_the_second_and_long_text_fits_the_width(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let berlin = [("TZ", "Europe/Berlin")];
+    let shown = server.ok_with_env(ADMIN, &["incident", "declare", "Checkout fails", "-p", "P2"], &berlin);
+    let declared = shown.lines().find_map(|l| l.strip_prefix("Declared ")).unwrap();
+    assert!(is_local_time(declared, "CET") || is_local_time(declared, "CEST"), "{declared:?}");
+    let roles = server.ok_with_env(ADMIN, &["role", "list", "1"], &berlin);
+    assert!(roles.lines().nth(1).unwrap().trim_end().ends_with("CET") || roles.contains("CEST"), "{roles}");
+    for utc in [vec![("MUSTER_UTC", "1")], vec![]] {
+        let args: &[&str] =
+            if utc.is_empty() { &["incident", "show", "1", "--utc"] } else { &["incident", "show", "1"] };
+        let shown = server.ok_with_env(ADMIN, args, &[berlin.as_slice(), &utc].concat());
+        let declared = shown.lines().find_map(|l| l.strip_prefix("Declared ")).unwrap();
+        assert!(is_local_time(declared, "Z"), "--utc or MUSTER_UTC=1: {declared:?}");
+    }
+
+    // A schedule's shifts in its own zone, whatever the reader's.
+    for u in ["alice", "bob"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    server
+        .ok(ADMIN, &["schedule", "add", "Nights", "--tz", "America/New_York", "--users", "alice,bob", "--shift", "1d"]);
+    let shifts = server.ok_with_env(ADMIN, &["schedule", "show", "Nights", "--days", "2"], &berlin);
+    let mut lines = shifts.lines();
+    assert_eq!(lines.next().unwrap(), "Shifts of Nights in the next 2 days, in America/New_York:");
+    assert!(lines.next().unwrap().starts_with("WHO"));
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("@alice") && (first.contains(" EST ") || first.contains(" EDT ")), "{first}");
+    assert!(first.ends_with(" 09:00:00 EST") || first.ends_with(" 09:00:00 EDT"), "the handoff, in its zone: {first}");
+
+    // The service's real URLs; a 1,024-character summary cut to the width.
+    let added = server.ok(ADMIN, &["service", "add", "web", "--auto-declare", "error=P2"]);
+    assert!(!added.contains("<MUSTER_URL>"), "{added}");
+    let key = server.json(ADMIN, &["service", "list"])[0]["integration_key"].as_str().unwrap().to_owned();
+    let hook = format!("{}/api/v1/integrations/alertmanager/{key}", server.url);
+    assert!(added.lines().any(|l| l == format!("Alertmanager webhook: {hook}")), "{added}");
+    let long = "x".repeat(1024);
+    let url = format!("{}/api/v1/integrations/generic/{key}", server.url);
+    post_json(&url, &serde_json::json!({"summary": long, "severity": "error"}));
+    let list = server.ok(ADMIN, &["alert", "list"]);
+    assert!(list.lines().all(|l| l.chars().count() <= 100), "{list}");
+    assert!(list.lines().nth(1).unwrap().ends_with('…'), "{list}");
+    let narrow = server.ok_with_env(ADMIN, &["incident", "list"], &[("COLUMNS", "60")]);
+    assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
+    assert!(narrow.contains("xxxx…"), "{narrow}");
+    let full = server.json(ADMIN, &["alert", "list"]);
+    assert_eq!(full[0]["summary"], long, "--json is whole");
+    let incident = server.json(ADMIN, &["incident", "list"]);
+    assert_eq!(incident[0]["summary"], "Declared automatically: an error alert on web.");
 }
