@@ -22,12 +22,16 @@ macro_rules! say {
 /// How to reach the server; on every client command.
 #[derive(Args, Clone)]
 pub struct Connection {
-    /// The server's URL.
-    #[arg(long, global = true, env = "MUSTER_URL", default_value = "http://127.0.0.1:8080")]
-    pub url: String,
-    /// An API token.
+    /// The server's URL [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "MUSTER_URL")]
+    pub url: Option<String>,
+    /// An API token [default: the profile's].
     #[arg(long, global = true, env = "MUSTER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A profile from the config file (muster profile add); flags and MUSTER_URL/MUSTER_TOKEN win
+    /// over it. Without one, the profile named "default" if there is one.
+    #[arg(long, global = true, env = "MUSTER_PROFILE")]
+    pub profile: Option<String>,
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -76,6 +80,10 @@ pub enum ClientCommand {
     /// When each contact method is used after you are paged: add, list, remove.
     #[command(subcommand, visible_alias = "rules")]
     Rule(RuleCmd),
+    /// Named servers and tokens in the config file ($MUSTER_CONFIG, else
+    /// $XDG_CONFIG_HOME/muster/config.toml, else ~/.config/muster/config.toml), for --profile.
+    #[command(subcommand, visible_alias = "profiles")]
+    Profile(ProfileCmd),
     /// Page someone for an incident: `muster page INC-3 @carol --role tech_lead -m "DB replica lag"`.
     Page {
         /// The incident, e.g. INC-3.
@@ -233,6 +241,18 @@ pub fn duration(text: &str) -> anyhow::Result<u32> {
         bail!("{text:?} needs a unit: 30s, 5m, 1h");
     }
     u32::try_from(total).map_err(|_| anyhow::anyhow!("{text:?} is too long"))
+}
+
+#[derive(Subcommand)]
+pub enum ProfileCmd {
+    /// Add or replace a profile: `muster profile add prod --url https://muster.example.com --token mst_…`;
+    /// with `--token -` (or no token at all) the token is read from the first line of stdin.
+    #[command(verbatim_doc_comment)]
+    Add { name: String },
+    /// The profiles, tokens masked.
+    List,
+    /// Remove a profile.
+    Remove { name: String },
 }
 
 #[derive(Subcommand)]
@@ -530,10 +550,25 @@ pub enum TokenCmd {
     },
 }
 
+/// Where the client goes when neither a flag, the environment nor a profile says.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
-    let client = Client::new(&conn.url, conn.token.clone(), conn.ca_file.as_deref())?;
     text::init(conn.utc);
     let out = Output { json: conn.json, utc: conn.utc };
+    if let ClientCommand::Profile(c) = cmd {
+        return profiles(&out, c, &conn);
+    }
+    // Flags and the environment win; a profile fills in what they leave out.
+    let chosen = match (&conn.profile, &conn.url, &conn.token) {
+        (None, Some(_), Some(_)) => None,
+        (name, _, _) => crate::profile::chosen(name.as_deref())?.map(|(_, p)| p),
+    };
+    let chosen = chosen.unwrap_or_default();
+    let url = conn.url.clone().or(Some(chosen.url).filter(|u| !u.is_empty())).unwrap_or_else(|| DEFAULT_URL.into());
+    let bearer = conn.token.clone().or(chosen.token);
+    let ca_file = conn.ca_file.clone().or(chosen.ca_file);
+    let client = Client::new(&url, bearer, ca_file.as_deref())?;
     match cmd {
         ClientCommand::Incident(c) => incident(&client, &out, c).await,
         ClientCommand::Role(c) => role(&client, &out, c).await,
@@ -547,6 +582,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Policy(c) => policy(&client, &out, c).await,
         ClientCommand::Contact(c) => contact(&client, &out, c).await,
         ClientCommand::Rule(c) => rule(&client, &out, c).await,
+        ClientCommand::Profile(c) => profiles(&out, c, &conn),
         ClientCommand::Page { incident, target, message, role } => {
             page(&client, &out, &incident, &target, &message, role).await
         }
@@ -1334,6 +1370,75 @@ async fn contact(client: &Client, out: &Output, cmd: ContactCmd) -> anyhow::Resu
             out.show(&v, |v| {
                 say!("Sent a test notification through contact method {id} of @{handle} (job {})", s(v, "job"));
             });
+        }
+    }
+    Ok(())
+}
+
+fn profiles(out: &Output, cmd: ProfileCmd, conn: &Connection) -> anyhow::Result<()> {
+    use crate::profile;
+    let path = profile::path()?;
+    let mut config = profile::load(&path)?;
+    match cmd {
+        ProfileCmd::Add { name } => {
+            profile::check_name(&name)?;
+            let Some(url) = conn.url.clone() else { bail!("give the server's address: --url https://…") };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--url {url}: give an http:// or https:// address");
+            }
+            let token = match conn.token.as_deref() {
+                Some(t) if t != "-" => t.to_owned(),
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("failed to read the token from stdin")?;
+                    line.trim().to_owned()
+                }
+            };
+            if token.is_empty() {
+                bail!("no token: give --token, or the token on stdin");
+            }
+            let replaced = config
+                .profiles
+                .insert(
+                    name.clone(),
+                    profile::Profile { url: url.clone(), token: Some(token), ca_file: conn.ca_file.clone() },
+                )
+                .is_some();
+            profile::save(&path, &config)?;
+            let verb = if replaced { "Replaced" } else { "Added" };
+            say!("{verb} profile {name} ({url}) in {}; use it with --profile {name}", path.display());
+        }
+        ProfileCmd::List => {
+            let shown: Vec<Value> = config
+                .profiles
+                .iter()
+                .map(|(name, p)| {
+                    json!({"name": name, "url": p.url, "token": p.token.as_deref().map(profile::masked),
+                           "ca_file": p.ca_file})
+                })
+                .collect();
+            let v = Value::Array(shown);
+            out.show(&v, |v| {
+                if config.profiles.is_empty() {
+                    say!("No profiles in {}; add one: muster profile add NAME --url … --token …", path.display());
+                    return;
+                }
+                say!("Profiles in {}:", path.display());
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| vec![s(p, "name"), s(p, "url"), s(p, "token"), s(p, "ca_file")])
+                    .collect();
+                table(&["NAME", "URL", "TOKEN", "CA FILE"], rows);
+            });
+        }
+        ProfileCmd::Remove { name } => {
+            if config.profiles.remove(&name).is_none() {
+                bail!("there is no profile {name:?} in {}", path.display());
+            }
+            profile::save(&path, &config)?;
+            say!("Removed profile {name} from {}", path.display());
         }
     }
     Ok(())

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod commands;
+mod profile;
 mod text;
 
 const DEFAULT_DATABASE: &str = "sqlite://muster-data/muster.db";

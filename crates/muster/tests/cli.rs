@@ -20,6 +20,7 @@ on_both_backends!(
     contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
     a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
     times_are_local_to_the_second_and_long_text_fits_the_width,
+    a_profile_keeps_the_url_and_token_and_flags_still_win,
     a_too_short_admin_token_is_refused_at_start,
 );
 
@@ -566,4 +567,93 @@ fn times_are_local_to_the_second_and_long_text_fits_the_width(db: TestDatabase) 
     assert_eq!(full[0]["summary"], long, "--json is whole");
     let incident = server.json(ADMIN, &["incident", "list"]);
     assert_eq!(incident[0]["summary"], "Declared automatically: an error alert on web.");
+}
+
+/// `muster` with only the environment given (no MUSTER_URL or MUSTER_TOKEN
+/// from the test's own), and `input` on stdin.
+fn muster(env: &[(&str, &str)], args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = Command::new(BIN);
+    for var in ["MUSTER_URL", "MUSTER_TOKEN", "MUSTER_PROFILE", "MUSTER_CONFIG", "XDG_CONFIG_HOME", "COLUMNS"] {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .args(args)
+        .env("TZ", "UTC")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn a_profile_keeps_the_url_and_token_and_flags_still_win(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("muster-profiles-{}-{unique}", std::process::id()));
+    let config = dir.join("muster").join("config.toml");
+    let config_env = config.to_str().unwrap().to_owned();
+    let env = [("MUSTER_CONFIG", config_env.as_str())];
+    let stdout = |o: &std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+
+    let added = stdout(&muster(&env, &["profile", "add", "prod", "--url", &server.url, "--token", ADMIN], ""));
+    assert!(added.starts_with("Added profile prod"), "{added}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "it holds tokens: the owner's alone");
+    }
+    let users = stdout(&muster(&env, &["--profile", "prod", "user", "list"], ""));
+    assert!(users.contains("@admin"), "{users}");
+    let by_env = [env[0], ("MUSTER_PROFILE", "prod")];
+    assert!(stdout(&muster(&by_env, &["user", "list"], "")).contains("@admin"));
+
+    // The token from stdin; a listing masks it.
+    stdout(&muster(
+        &env,
+        &["user", "add", "alice", "--name", "Alice", "--email", "a@example.com", "--profile", "prod"],
+        "",
+    ));
+    let alice = stdout(&muster(&env, &["--profile", "prod", "user", "token", "alice"], "")).trim().to_owned();
+    let added = stdout(&muster(
+        &env,
+        &["profile", "add", "alice", "--url", &server.url, "--token", "-"],
+        &format!("{alice}\n"),
+    ));
+    assert!(added.starts_with("Added profile alice"), "{added}");
+    let me = muster(&env, &["--profile", "alice", "incident", "declare", "From a profile"], "");
+    assert!(stdout(&me).contains("IM @alice"), "the profile's token is alice's");
+    let list = stdout(&muster(&env, &["profile", "list"], ""));
+    assert!(list.contains("prod") && list.contains("alice") && list.contains(&server.url), "{list}");
+    assert!(!list.contains(ADMIN) && !list.contains(&alice), "tokens are masked: {list}");
+    assert!(list.contains(&format!("mst_…{}", &ADMIN[ADMIN.len() - 4..])), "{list}");
+
+    // Flags and the environment win over the profile.
+    let wrong = muster(&env, &["--profile", "prod", "--token", "mst_not_a_token_at_all_but_long", "user", "list"], "");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"), "{wrong:?}");
+    let elsewhere = [env[0], ("MUSTER_URL", "http://127.0.0.1:9")];
+    let unreachable = muster(&elsewhere, &["--profile", "prod", "user", "list"], "");
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("127.0.0.1:9"), "{unreachable:?}");
+    let missing = muster(&env, &["--profile", "staging", "user", "list"], "");
+    let says = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && says.contains("no profile \"staging\"") && says.contains("alice, prod"),
+        "{says}"
+    );
+
+    // A profile named default is used when none is named.
+    assert!(!muster(&env, &["user", "list"], "").status.success(), "no default yet: the built-in URL");
+    stdout(&muster(&env, &["profile", "add", "default", "--url", &server.url, "--token", ADMIN], ""));
+    assert!(stdout(&muster(&env, &["user", "list"], "")).contains("@alice"));
+    assert!(stdout(&muster(&env, &["profile", "remove", "default"], "")).starts_with("Removed profile default"));
+    let bad = muster(&env, &["profile", "add", "x y", "--url", &server.url, "--token", ADMIN], "");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a profile name"), "{bad:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
