@@ -206,12 +206,16 @@ async fn log_lines_written_to_a_file_or_pipe_carry_no_colour_codes() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    // Kept open to the end: the server prints its first-start token after
+    // this line, and a closed pipe would stop it.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     // Serving, so SIGTERM is the graceful stop that logs.
     assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
+    drop(stdout);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("INFO"), "serve logged something: {log}");
     assert!(!log.contains('\u{1b}'), "no escape codes in a piped log: {log:?}");
