@@ -116,7 +116,7 @@ pub enum ClientCommand {
     Oncall {
         /// A schedule id or name; all schedules when left out.
         schedule: Option<String>,
-        /// RFC 3339.
+        /// 2026-12-24T20:00:00Z, or local time: 2026-12-24 20:00.
         #[arg(long)]
         at: Option<String>,
     },
@@ -345,7 +345,7 @@ pub enum ScheduleCmd {
         #[arg(long, default_value_t = 14)]
         days: u32,
     },
-    /// Put someone on call from --start to --end.
+    /// Put someone on call from --start to --end (2026-12-24T17:00:00Z, or local time: 2026-12-24 18:00).
     Override {
         schedule: String,
         user: String,
@@ -492,7 +492,7 @@ pub enum TimelineCmd {
         /// The milestone tag (impact_detected, cause_identified, mitigated, …).
         #[arg(long)]
         tag: Option<String>,
-        /// Backdate: when it happened (RFC 3339).
+        /// Backdate: when it happened (2026-11-26T14:03:00Z, or local time: 2026-11-26 15:03).
         #[arg(long = "at")]
         occurred_at: Option<String>,
         /// The id of the entry this corrects.
@@ -520,7 +520,7 @@ pub enum UserCmd {
         /// To tell your tokens apart later (`muster token list`); default "api".
         #[arg(long)]
         name: Option<String>,
-        /// When it stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z); never by default.
+        /// When it stops working (2027-01-31T00:00:00Z, or local time: 2027-01-31 09:00); never by default.
         #[arg(long)]
         expires: Option<String>,
     },
@@ -854,6 +854,7 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             });
         }
         TimelineCmd::Add { reference, kind, text, tag, occurred_at, corrects } => {
+            let occurred_at = occurred_at.map(|t| text::time_input(&t).context("--at")).transpose()?;
             let body =
                 json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
             let v = client.post(&format!("/api/v1/incidents/{}/timeline", path_ref(&reference)), &body).await?;
@@ -875,6 +876,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
             });
         }
         UserCmd::Token { handle, name, expires } => {
+            let expires = expires.map(|t| text::time_input(&t).context("--expires")).transpose()?;
             let handle = handle.trim_start_matches('@');
             let body = json!({"name": name, "expires_at": expires});
             let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &body).await?;
@@ -1163,6 +1165,8 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             }
         }
         ScheduleCmd::Override { schedule, user, start, end } => {
+            let start = text::time_input(&start).context("--start")?;
+            let end = text::time_input(&end).context("--end")?;
             let id = schedule_id(client, &schedule).await?;
             let body = json!({"user": user.trim_start_matches('@'), "start": start, "end": end});
             let v = client.post(&format!("/api/v1/schedules/{id}/overrides"), &body).await?;
@@ -1173,6 +1177,7 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
 }
 
 async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option<String>) -> anyhow::Result<()> {
+    let at = at.map(|t| text::time_input(&t).context("--at")).transpose()?;
     let ids: Vec<(u64, String)> = match which {
         Some(w) => {
             let id = schedule_id(client, &w).await?;

@@ -72,6 +72,30 @@ pub fn when_in(text: &str, tz: &TimeZone) -> String {
     }
 }
 
+/// A time typed on the command line, for the API (RFC 3339 in UTC): an
+/// RFC 3339 time as it is (`2026-12-24T20:00:00Z`), or a local date and
+/// time (`2026-12-24 20:00`, `2026-12-24T20:00:30`, `2026-12-24`) in the
+/// reader's zone — in UTC with `--utc`.
+pub fn time_input(text: &str) -> anyhow::Result<String> {
+    let zone = if settings().utc { TimeZone::UTC } else { TimeZone::system() };
+    time_input_in(text, &zone)
+}
+
+fn time_input_in(text: &str, zone: &TimeZone) -> anyhow::Result<String> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts.to_string());
+    }
+    let civil = t
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", t))
+        .or_else(|_| t.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())));
+    match civil {
+        Ok(dt) => Ok(dt.to_zoned(zone.clone())?.timestamp().to_string()),
+        Err(_) => anyhow::bail!("{text:?} is not a time: give 2026-12-24T20:00:00Z, or a local 2026-12-24 20:00"),
+    }
+}
+
 /// `text` in at most `max` characters, cut with `…`.
 pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -122,6 +146,17 @@ mod tests {
         assert_eq!(when_in("2026-07-01T14:04:05.999999999Z", &berlin), "2026-07-01 16:04:05 CEST");
         assert_eq!(when_utc("2026-12-01T14:04:05.5Z"), "2026-12-01 14:04:05Z");
         assert_eq!(when_utc("never"), "never", "not a time: as it was");
+    }
+
+    #[test]
+    fn a_time_typed_in_local_time_is_sent_in_utc() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(time_input_in("2026-12-24T20:00:00Z", &berlin).unwrap(), "2026-12-24T20:00:00Z");
+        assert_eq!(time_input_in("2026-12-24T20:00:00+01:00", &berlin).unwrap(), "2026-12-24T19:00:00Z");
+        assert_eq!(time_input_in("2026-12-24 20:00", &berlin).unwrap(), "2026-12-24T19:00:00Z");
+        assert_eq!(time_input_in("2026-07-01T20:00:30", &berlin).unwrap(), "2026-07-01T18:00:30Z");
+        assert_eq!(time_input_in("2026-12-24", &berlin).unwrap(), "2026-12-23T23:00:00Z");
+        assert!(time_input_in("tomorrow", &berlin).is_err());
     }
 
     #[test]

@@ -336,6 +336,15 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
     );
     let covered = server.json(ADMIN, &["oncall", "1", "--at", "2026-01-12T10:00:00Z"]);
     assert_eq!(covered[0]["users"], serde_json::json!(["carol"]));
+    // A time typed without a zone is the reader's local time: 11:30 in Berlin is 10:30Z.
+    let local = ["oncall", "1", "--at", "2026-01-12 11:30", "--json"];
+    let local: Value = serde_json::from_str(&server.ok_with_env(ADMIN, &local, &[("TZ", "Europe/Berlin")])).unwrap();
+    assert_eq!(
+        (&local[0]["users"], &local[0]["at"]),
+        (&serde_json::json!(["carol"]), &serde_json::json!("2026-01-12T10:30:00Z"))
+    );
+    let bad = server.run(ADMIN, &["oncall", "1", "--at", "teatime"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--at"), "{bad:?}");
     let list = server.ok(ADMIN, &["schedule", "list"]);
     assert!(list.contains("Primary") && list.contains("Europe/Berlin"), "{list}");
     let shifts = server.json(ADMIN, &["schedule", "show", "Primary", "--days", "7"]);
