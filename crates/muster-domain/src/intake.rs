@@ -107,12 +107,23 @@ pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<
     let title = if title.trim().is_empty() { format!("Alert on {}", service.name) } else { title };
     let declaration = Declaration {
         title,
-        summary: format!("Declared automatically: a {} alert on {}.", alert.severity, service.name),
+        summary: format!(
+            "Declared automatically: {} alert on {}.",
+            with_article(alert.severity.as_str()),
+            service.name
+        ),
         priority,
         incident_manager: declarer.clone(),
     };
     let link = link_entry(alert);
     NewAlert::Declare(AutoDeclaration { declaration, declarer, link })
+}
+
+/// `a critical`, `an error`: the article a word takes (by its first letter,
+/// which is right for the severities).
+fn with_article(word: &str) -> String {
+    let vowel = word.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {word}", if vowel { "an" } else { "a" })
 }
 
 /// The priority an alert suggests before anyone assessed it.
@@ -294,6 +305,9 @@ mod tests {
         };
         assert_eq!((d.declaration.priority, d.declaration.title.as_str()), (Priority::P1, "Checkout returns 500"));
         assert_eq!(d.declaration.summary, "Declared automatically: a critical alert on checkout.");
+        assert_eq!(with_article("error"), "an error");
+        assert_eq!(with_article("info"), "an info");
+        assert_eq!(with_article("warning"), "a warning");
         assert_eq!((d.declarer.clone(), d.declaration.incident_manager), (dan.clone(), dan));
         assert!(matches!(d.link, Command::LinkAlert { retriggered: false, .. }));
     }

@@ -388,8 +388,9 @@ pub(crate) async fn add_notification_rule<D: Dialect>(
     .await;
     match result {
         Err(e) if rows::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-            "contact method {} is used after {} seconds already",
-            rule.contact_method, rule.delay_seconds
+            "contact method {} is used after {} already",
+            rule.contact_method,
+            muster_domain::paging::minutes(u64::from(rule.delay_seconds))
         ))),
         Err(e) => Err(e.into()),
         Ok(id) => Ok(NotificationRuleRecord { id: id as u64, user: user.clone(), rule: *rule }),

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::Client;
+use crate::text;
 
 /// `println!` that ends the program quietly when stdout is gone (as with
 /// `muster incident list | head`), instead of panicking on a broken pipe.
@@ -21,15 +22,22 @@ macro_rules! say {
 /// How to reach the server; on every client command.
 #[derive(Args, Clone)]
 pub struct Connection {
-    /// The server's URL.
-    #[arg(long, global = true, env = "MUSTER_URL", default_value = "http://127.0.0.1:8080")]
-    pub url: String,
-    /// An API token.
+    /// The server's URL [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "MUSTER_URL")]
+    pub url: Option<String>,
+    /// An API token [default: the profile's].
     #[arg(long, global = true, env = "MUSTER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A profile from the config file (muster profile add); flags and MUSTER_URL/MUSTER_TOKEN win
+    /// over it. Without one, the profile named "default" if there is one.
+    #[arg(long, global = true, env = "MUSTER_PROFILE")]
+    pub profile: Option<String>,
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Times in UTC (2026-12-01 14:04:05Z) instead of local time (2026-12-01 15:04:05 CET).
+    #[arg(long, global = true, env = "MUSTER_UTC", value_parser = clap::builder::FalseyValueParser::new())]
+    pub utc: bool,
     /// PEM file of CA certificates to trust besides the system's: for the
     /// client against an https:// server, and for the server's https://
     /// webhooks and SMTP over TLS (a private CA).
@@ -63,9 +71,19 @@ pub enum ClientCommand {
     /// On-call schedules: add, list, show, override.
     #[command(subcommand)]
     Schedule(ScheduleCmd),
-    /// Escalation policies: add, list.
+    /// Escalation policies: add, list, show (as a timeline).
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// How you are reached when paged: add, list, remove, test (yours, or --user's for admins).
+    #[command(subcommand, visible_alias = "contacts")]
+    Contact(ContactCmd),
+    /// When each contact method is used after you are paged: add, list, remove.
+    #[command(subcommand, visible_alias = "rules")]
+    Rule(RuleCmd),
+    /// Named servers and tokens in the config file ($MUSTER_CONFIG, else
+    /// $XDG_CONFIG_HOME/muster/config.toml, else ~/.config/muster/config.toml), for --profile.
+    #[command(subcommand, visible_alias = "profiles")]
+    Profile(ProfileCmd),
     /// Page someone for an incident: `muster page INC-3 @carol --role tech_lead -m "DB replica lag"`.
     Page {
         /// The incident, e.g. INC-3.
@@ -98,7 +116,7 @@ pub enum ClientCommand {
     Oncall {
         /// A schedule id or name; all schedules when left out.
         schedule: Option<String>,
-        /// RFC 3339.
+        /// 2026-12-24T20:00:00Z, or local time: 2026-12-24 20:00.
         #[arg(long)]
         at: Option<String>,
     },
@@ -106,17 +124,195 @@ pub enum ClientCommand {
 
 #[derive(Subcommand)]
 pub enum PolicyCmd {
-    /// Add a policy: `muster policy add Checkout --step 0=schedule:Primary --step 300=@lead,schedule:Primary --repeat 2`.
+    /// Add a policy, read as "notify these, and after N minutes without an answer, go on to …":
+    /// `muster policy add Checkout --notify schedule:Primary --after 5m --notify @carol,schedule:Primary --repeat 2`.
+    #[command(verbatim_doc_comment)]
     Add {
         name: String,
-        /// DELAY_SECONDS=TARGET[,TARGET…], a target being @handle or schedule:<id or name>; in order.
-        #[arg(long = "step", required = true)]
-        steps: Vec<String>,
+        /// Whom a step notifies: TARGET[,TARGET…], a target being @handle or
+        /// schedule:<id or name>. The first step is notified at once.
+        #[arg(long, value_name = "TARGETS")]
+        notify: Vec<String>,
+        /// How long the step before waits for an answer before the next
+        /// --notify (30s, 5m, 1h, 1h30m). A last --after is how long the last
+        /// step waits before the policy repeats or the page expires (5m if not given).
+        #[arg(long, value_name = "DURATION")]
+        after: Vec<String>,
+        /// How many more times the whole policy runs when nobody answers.
         #[arg(long, default_value_t = 0)]
         repeat: u32,
+        /// Gone: see --notify and --after.
+        #[arg(long, hide = true)]
+        step: Vec<String>,
+        /// --notify and --after in the order given (filled from the parsed command line).
+        #[arg(skip)]
+        order: Vec<PolicyWord>,
     },
-    /// List policies.
+    /// List policies, each with its timeline in brief.
     List,
+    /// Show a policy as a timeline: who is notified when, repeats, when the page expires.
+    Show {
+        /// A policy id or name.
+        policy: String,
+    },
+}
+
+/// A `--notify` or an `--after` of `muster policy add`, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyWord {
+    Notify(String),
+    After(String),
+}
+
+/// The `--notify` and `--after` values of `policy add` in the order they
+/// were given: clap keeps each argument's values apart, and their indices.
+pub fn policy_order(matches: &clap::ArgMatches) -> Vec<PolicyWord> {
+    let Some(add) = matches.subcommand_matches("policy").and_then(|m| m.subcommand_matches("add")) else {
+        return Vec::new();
+    };
+    let mut words: Vec<(usize, PolicyWord)> = Vec::new();
+    for (id, make) in [("notify", PolicyWord::Notify as fn(String) -> PolicyWord), ("after", PolicyWord::After)] {
+        if let (Some(indices), Some(values)) = (add.indices_of(id), add.get_many::<String>(id)) {
+            words.extend(indices.zip(values).map(|(i, v)| (i, make(v.clone()))));
+        }
+    }
+    words.sort_by_key(|(i, _)| *i);
+    words.into_iter().map(|(_, w)| w).collect()
+}
+
+/// The last step's wait when no final `--after` is given.
+const DEFAULT_LAST_WAIT: u32 = 300;
+
+/// Steps as (targets, wait in seconds) from `--notify`/`--after` in order:
+/// a `--notify` first, never two `--after`s or two `--notify`s in a row.
+pub fn policy_steps(words: &[PolicyWord]) -> anyhow::Result<Vec<(String, u32)>> {
+    let mut steps: Vec<(String, Option<u32>)> = Vec::new();
+    for word in words {
+        match word {
+            PolicyWord::Notify(targets) => {
+                if let Some((before, None)) = steps.last() {
+                    bail!(
+                        "--notify {before} --notify {targets}: say how long to wait between them \
+                         (--after 5m), or notify both at once (--notify {before},{targets})"
+                    );
+                }
+                steps.push((targets.clone(), None));
+            }
+            PolicyWord::After(d) => match steps.last_mut() {
+                None => bail!("--after {d} comes before any --notify: start with whom to notify first"),
+                Some((_, Some(_))) => bail!("--after {d} follows another --after: give one wait between two --notify"),
+                Some((_, wait)) => *wait = Some(duration(d).with_context(|| format!("--after {d}"))?),
+            },
+        }
+    }
+    if steps.is_empty() {
+        bail!("give at least one --notify");
+    }
+    Ok(steps.into_iter().map(|(t, w)| (t, w.unwrap_or(DEFAULT_LAST_WAIT))).collect())
+}
+
+/// A duration as people write it: `30s`, `5m`, `1h`, `1h30m`, `0`; in seconds.
+pub fn duration(text: &str) -> anyhow::Result<u32> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(0);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut any = false;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => bail!("{text:?} is not a duration like 30s, 5m, 1h or 1h30m"),
+        };
+        let n: u64 = number.parse().map_err(|_| anyhow::anyhow!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        number.clear();
+        any = true;
+    }
+    if !number.is_empty() || !any {
+        bail!("{text:?} needs a unit: 30s, 5m, 1h");
+    }
+    u32::try_from(total).map_err(|_| anyhow::anyhow!("{text:?} is too long"))
+}
+
+#[derive(Subcommand)]
+pub enum ProfileCmd {
+    /// Add or replace a profile: `muster profile add prod --url https://muster.example.com --token mst_…`;
+    /// with `--token -` (or no token at all) the token is read from the first line of stdin.
+    #[command(verbatim_doc_comment)]
+    Add { name: String },
+    /// The profiles, tokens masked.
+    List,
+    /// Remove a profile.
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum ContactCmd {
+    /// Add a contact method: `muster contact add email bob@example.com` or
+    /// `muster contact add webhook https://hooks.example.com/…` (prints its signing secret, once).
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// email or webhook.
+        kind: String,
+        /// An email address, or an http(s) URL.
+        address: String,
+        /// Whose (admins); yours by default.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Your contact methods with the rules that use them (or --user's).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove a contact method by id, with the rules that use it.
+    Remove {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Send a test notification through a contact method.
+    Test {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RuleCmd {
+    /// Use a contact method this long after you are paged: `muster rule add --method 3 --after 2m`.
+    /// Someone without rules is notified on every method at once.
+    Add {
+        /// The contact method's id (muster contact list).
+        #[arg(long)]
+        method: u64,
+        /// 0 (at once), 30s, 2m, 1h …
+        #[arg(long, default_value = "0")]
+        after: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Your notification rules (or --user's).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove a notification rule by id.
+    Remove {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,7 +345,7 @@ pub enum ScheduleCmd {
         #[arg(long, default_value_t = 14)]
         days: u32,
     },
-    /// Put someone on call from --start to --end.
+    /// Put someone on call from --start to --end (2026-12-24T17:00:00Z, or local time: 2026-12-24 18:00).
     Override {
         schedule: String,
         user: String,
@@ -296,7 +492,7 @@ pub enum TimelineCmd {
         /// The milestone tag (impact_detected, cause_identified, mitigated, …).
         #[arg(long)]
         tag: Option<String>,
-        /// Backdate: when it happened (RFC 3339).
+        /// Backdate: when it happened (2026-11-26T14:03:00Z, or local time: 2026-11-26 15:03).
         #[arg(long = "at")]
         occurred_at: Option<String>,
         /// The id of the entry this corrects.
@@ -324,7 +520,7 @@ pub enum UserCmd {
         /// To tell your tokens apart later (`muster token list`); default "api".
         #[arg(long)]
         name: Option<String>,
-        /// When it stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z); never by default.
+        /// When it stops working (2027-01-31T00:00:00Z, or local time: 2027-01-31 09:00); never by default.
         #[arg(long)]
         expires: Option<String>,
     },
@@ -354,9 +550,25 @@ pub enum TokenCmd {
     },
 }
 
+/// Where the client goes when neither a flag, the environment nor a profile says.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
-    let client = Client::new(&conn.url, conn.token.clone(), conn.ca_file.as_deref())?;
-    let out = Output { json: conn.json };
+    text::init(conn.utc);
+    let out = Output { json: conn.json, utc: conn.utc };
+    if let ClientCommand::Profile(c) = cmd {
+        return profiles(&out, c, &conn);
+    }
+    // Flags and the environment win; a profile fills in what they leave out.
+    let chosen = match (&conn.profile, &conn.url, &conn.token) {
+        (None, Some(_), Some(_)) => None,
+        (name, _, _) => crate::profile::chosen(name.as_deref())?.map(|(_, p)| p),
+    };
+    let chosen = chosen.unwrap_or_default();
+    let url = conn.url.clone().or(Some(chosen.url).filter(|u| !u.is_empty())).unwrap_or_else(|| DEFAULT_URL.into());
+    let bearer = conn.token.clone().or(chosen.token);
+    let ca_file = conn.ca_file.clone().or(chosen.ca_file);
+    let client = Client::new(&url, bearer, ca_file.as_deref())?;
     match cmd {
         ClientCommand::Incident(c) => incident(&client, &out, c).await,
         ClientCommand::Role(c) => role(&client, &out, c).await,
@@ -368,6 +580,9 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Schedule(c) => schedule(&client, &out, c).await,
         ClientCommand::Oncall { schedule, at } => oncall(&client, &out, schedule, at).await,
         ClientCommand::Policy(c) => policy(&client, &out, c).await,
+        ClientCommand::Contact(c) => contact(&client, &out, c).await,
+        ClientCommand::Rule(c) => rule(&client, &out, c).await,
+        ClientCommand::Profile(c) => profiles(&out, c, &conn),
         ClientCommand::Page { incident, target, message, role } => {
             page(&client, &out, &incident, &target, &message, role).await
         }
@@ -379,6 +594,8 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
 
 struct Output {
     json: bool,
+    /// Times in UTC rather than local time.
+    utc: bool,
 }
 
 impl Output {
@@ -397,6 +614,19 @@ fn s(v: &Value, key: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
+    }
+}
+
+/// A time from the API as people read it (see [`text::when`]); empty when absent.
+fn t(v: &Value, key: &str) -> String {
+    text::when(&s(v, key))
+}
+
+/// A handle from the API as `@handle`; empty when absent.
+fn at(v: &Value, key: &str) -> String {
+    match s(v, key) {
+        h if h.is_empty() => h,
+        h => format!("@{h}"),
     }
 }
 
@@ -420,16 +650,20 @@ fn path_ref(r: &str) -> String {
     r.trim().to_owned()
 }
 
-/// Prints rows as left-aligned columns under a header.
+/// Prints rows as left-aligned columns under a header, fitting the
+/// terminal's width: the widest column is cut with `…` first.
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let headers: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut natural = headers.clone();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            natural[i] = natural[i].max(cell.chars().count());
         }
     }
+    let widths = text::fit(&natural, &headers, text::width());
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{:<w$}", text::cut(c, widths[i]), w = widths[i])).collect();
         say!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
@@ -443,9 +677,7 @@ fn print_roles(roles: &Value) {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|r| {
-                    vec![s(r, "id"), s(r, "role"), format!("@{}", s(r, "user")), s(r, "scope"), s(r, "assigned_at")]
-                })
+                .map(|r| vec![s(r, "id"), s(r, "role"), at(r, "user"), s(r, "scope"), t(r, "assigned_at")])
                 .collect()
         })
         .unwrap_or_default();
@@ -458,7 +690,7 @@ fn print_incident(v: &Value) {
     if !s(v, "summary").is_empty() {
         say!("Summary: {}", s(v, "summary"));
     }
-    say!("Declared {}", s(v, "declared_at"));
+    say!("Declared {}", t(v, "declared_at"));
     let missing: Vec<String> = v["missing_roles"]
         .as_array()
         .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
@@ -492,7 +724,7 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
                                     s(i, "ref"),
                                     s(i, "priority"),
                                     s(i, "status"),
-                                    format!("@{}", s(i, "incident_manager")),
+                                    at(i, "incident_manager"),
                                     s(i, "title"),
                                 ]
                             })
@@ -615,13 +847,14 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                         } else {
                             format!("@{} ({})", s(e, "actor"), roles.join(", "))
                         };
-                        vec![s(e, "id"), s(e, "at"), actor, s(e, "kind"), s(e, "text")]
+                        vec![s(e, "id"), t(e, "at"), actor, s(e, "kind"), s(e, "text")]
                     })
                     .collect();
                 table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
             });
         }
         TimelineCmd::Add { reference, kind, text, tag, occurred_at, corrects } => {
+            let occurred_at = occurred_at.map(|t| text::time_input(&t).context("--at")).transpose()?;
             let body =
                 json!({"kind": kind, "text": text, "tag": tag, "occurred_at": occurred_at, "corrects": corrects});
             let v = client.post(&format!("/api/v1/incidents/{}/timeline", path_ref(&reference)), &body).await?;
@@ -643,6 +876,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
             });
         }
         UserCmd::Token { handle, name, expires } => {
+            let expires = expires.map(|t| text::time_input(&t).context("--expires")).transpose()?;
             let handle = handle.trim_start_matches('@');
             let body = json!({"name": name, "expires_at": expires});
             let v = client.post(&format!("/api/v1/users/{handle}/tokens"), &body).await?;
@@ -656,7 +890,7 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
         UserCmd::Disable { handle } => {
             let handle = handle.trim_start_matches('@');
             let v = client.post(&format!("/api/v1/users/{handle}/disable"), &json!({})).await?;
-            out.show(&v, |v| say!("Disabled @{} at {}", s(v, "handle"), s(v, "disabled_at")));
+            out.show(&v, |v| say!("Disabled @{} at {}", s(v, "handle"), t(v, "disabled_at")));
         }
         UserCmd::Password { handle } => {
             let handle = handle.trim_start_matches('@');
@@ -706,9 +940,9 @@ async fn token(client: &Client, out: &Output, cmd: TokenCmd) -> anyhow::Result<(
                             s(t, "id"),
                             s(t, "kind"),
                             s(t, "name"),
-                            s(t, "created_at"),
-                            never(s(t, "expires_at")),
-                            never(s(t, "last_used_at")),
+                            text::when(&s(t, "created_at")),
+                            never(text::when(&s(t, "expires_at"))),
+                            never(text::when(&s(t, "last_used_at"))),
                         ]
                     })
                     .collect();
@@ -747,7 +981,7 @@ fn print_alert_rows(v: &Value) {
 fn print_alert(a: &Value) {
     say!("Alert {}  {}  {}  {}", s(a, "id"), s(a, "status"), s(a, "severity"), s(a, "summary"));
     say!("Service: {}   Source: {}   Dedup key: {}", s(a, "service"), s(a, "source"), s(a, "dedup_key"));
-    say!("Seen {} times, first {}, last {}", s(a, "count"), s(a, "first_seen_at"), s(a, "last_seen_at"));
+    say!("Seen {} times, first {}, last {}", s(a, "count"), t(a, "first_seen_at"), t(a, "last_seen_at"));
     if !s(a, "incident").is_empty() {
         say!("Incident: {}", s(a, "incident"));
     }
@@ -809,7 +1043,8 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             out.show(&v, |v| {
                 say!("Added service {} ({})", s(v, "name"), s(v, "id"));
                 say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
-                say!("Alertmanager webhook: <MUSTER_URL>{}", s(v, "alertmanager_url"));
+                say!("Alertmanager webhook: {}{}", client.base(), s(v, "alertmanager_url"));
+                say!("Generic webhook:      {}{}", client.base(), s(v, "generic_url"));
                 say!("Only the service's owner and admins see the key again.");
             });
         }
@@ -821,8 +1056,7 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
                     .into_iter()
                     .flatten()
                     .map(|x| {
-                        let owner =
-                            if s(x, "owner").is_empty() { String::new() } else { format!("@{}", s(x, "owner")) };
+                        let owner = at(x, "owner");
                         // The owner and admins see the key; others do not get it.
                         let key = match s(x, "integration_key") {
                             k if k.is_empty() => "(hidden)".to_owned(),
@@ -857,12 +1091,13 @@ async fn id_by_name(client: &Client, list: &str, what: &str, which: &str) -> any
         .with_context(|| format!("there is no {what} named {which:?}"))
 }
 
-fn print_shifts(v: &Value) {
+/// Shifts with their times in `tz` (the schedule's own zone).
+fn print_shifts(v: &Value, tz: &jiff::tz::TimeZone) {
     let rows = v
         .as_array()
         .into_iter()
         .flatten()
-        .map(|x| vec![format!("@{}", s(x, "user")), s(x, "start"), s(x, "end")])
+        .map(|x| vec![at(x, "user"), text::when_in(&s(x, "start"), tz), text::when_in(&s(x, "end"), tz)])
         .collect();
     table(&["WHO", "FROM", "UNTIL"], rows);
 }
@@ -915,19 +1150,34 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             let from = jiff::Timestamp::now();
             let to = from.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days.clamp(1, 366))))?;
             let v = client.get(&format!("/api/v1/schedules/{id}/shifts?from={from}&to={to}")).await?;
-            out.show(&v, print_shifts);
+            if out.json {
+                out.json(&v);
+            } else {
+                let one = client.get(&format!("/api/v1/schedules/{id}")).await?;
+                let (tz, zone) = if out.utc {
+                    (jiff::tz::TimeZone::UTC, "UTC".to_owned())
+                } else {
+                    let zone = s(&one, "time_zone");
+                    (jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC), zone)
+                };
+                say!("Shifts of {} in the next {days} days, in {zone}:", s(&one, "name"));
+                print_shifts(&v, &tz);
+            }
         }
         ScheduleCmd::Override { schedule, user, start, end } => {
+            let start = text::time_input(&start).context("--start")?;
+            let end = text::time_input(&end).context("--end")?;
             let id = schedule_id(client, &schedule).await?;
             let body = json!({"user": user.trim_start_matches('@'), "start": start, "end": end});
             let v = client.post(&format!("/api/v1/schedules/{id}/overrides"), &body).await?;
-            out.show(&v, |v| say!("@{} is on call from {} until {}", s(v, "user"), s(v, "start"), s(v, "end")));
+            out.show(&v, |v| say!("@{} is on call from {} until {}", s(v, "user"), t(v, "start"), t(v, "end")));
         }
     }
     Ok(())
 }
 
 async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option<String>) -> anyhow::Result<()> {
+    let at = at.map(|t| text::time_input(&t).context("--at")).transpose()?;
     let ids: Vec<(u64, String)> = match which {
         Some(w) => {
             let id = schedule_id(client, &w).await?;
@@ -968,43 +1218,281 @@ async fn oncall(client: &Client, out: &Output, which: Option<String>, at: Option
     Ok(())
 }
 
+/// A policy's timeline from its JSON, naming schedules from `schedules`.
+fn timeline_of(p: &Value, schedules: &Value) -> Vec<String> {
+    let steps: Vec<muster_domain::paging::Step> = serde_json::from_value(p["steps"].clone()).unwrap_or_default();
+    let policy = muster_domain::paging::EscalationPolicy {
+        name: s(p, "name"),
+        repeat: p["repeat"].as_u64().unwrap_or(0) as u32,
+        steps,
+    };
+    let name = |id: u64| {
+        schedules
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["id"].as_u64() == Some(id))
+            .map_or_else(|| format!("schedule {id}"), |x| s(x, "name"))
+    };
+    muster_domain::paging::describe_policy(&policy, &name)
+}
+
+fn print_policy(p: &Value, schedules: &Value) {
+    say!("Escalation policy {} ({})", s(p, "name"), s(p, "id"));
+    for line in timeline_of(p, schedules) {
+        say!("  {line}");
+    }
+}
+
 async fn policy(client: &Client, out: &Output, cmd: PolicyCmd) -> anyhow::Result<()> {
     match cmd {
-        PolicyCmd::Add { name, steps, repeat } => {
+        PolicyCmd::Add { name, repeat, step, order, .. } => {
+            if let Some(old) = step.first() {
+                bail!(
+                    "--step {old}: --step is gone (its number was the wait after the step, which read backwards); \
+                     write whom to notify and how long to wait: --notify schedule:Primary --after 5m --notify @carol"
+                );
+            }
             let mut parsed = Vec::new();
-            for step in &steps {
-                let (delay, targets) =
-                    step.split_once('=').with_context(|| format!("{step:?} is not DELAY_SECONDS=TARGET[,TARGET…]"))?;
-                let delay: u32 =
-                    delay.trim().parse().with_context(|| format!("{delay:?} is not a number of seconds"))?;
+            for (targets, wait) in policy_steps(&order)? {
                 let mut list = Vec::new();
                 for target in targets.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     match target.strip_prefix("schedule:") {
                         Some(which) => list.push(json!({"schedule": schedule_id(client, which).await?})),
+                        None if target.contains(':') => {
+                            bail!("--notify {target}: a target is @handle or schedule:<id or name>")
+                        }
                         None => list.push(json!({"user": target.trim_start_matches('@')})),
                     }
                 }
-                parsed.push(json!({"delay_seconds": delay, "targets": list}));
+                if list.is_empty() {
+                    bail!("--notify {targets:?} names nobody: give @handle or schedule:<id or name>");
+                }
+                parsed.push(json!({"delay_seconds": wait, "targets": list}));
             }
             let v = client
                 .post("/api/v1/escalation-policies", &json!({"name": name, "repeat": repeat, "steps": parsed}))
                 .await?;
-            out.show(&v, |v| say!("Added escalation policy {} ({})", s(v, "name"), s(v, "id")));
+            if out.json {
+                out.json(&v);
+            } else {
+                let schedules = client.get("/api/v1/schedules").await?;
+                say!("Added escalation policy {} ({})", s(&v, "name"), s(&v, "id"));
+                for line in timeline_of(&v, &schedules) {
+                    say!("  {line}");
+                }
+            }
         }
         PolicyCmd::List => {
             let v = client.get("/api/v1/escalation-policies").await?;
-            out.show(&v, |v| {
+            if out.json {
+                out.json(&v);
+            } else {
+                let schedules = client.get("/api/v1/schedules").await?;
                 let rows = v
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|p| {
-                        let steps = p["steps"].as_array().map_or(0, Vec::len);
-                        vec![s(p, "id"), s(p, "name"), steps.to_string(), s(p, "repeat")]
+                    .map(|p| vec![s(p, "id"), s(p, "name"), timeline_of(p, &schedules).join("; ")])
+                    .collect();
+                table(&["ID", "NAME", "TIMELINE"], rows);
+            }
+        }
+        PolicyCmd::Show { policy } => {
+            let id = policy_id(client, &policy).await?;
+            let v = client.get(&format!("/api/v1/escalation-policies/{id}")).await?;
+            if out.json {
+                out.json(&v);
+            } else {
+                print_policy(&v, &client.get("/api/v1/schedules").await?);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn contact(client: &Client, out: &Output, cmd: ContactCmd) -> anyhow::Result<()> {
+    match cmd {
+        ContactCmd::Add { kind, address, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let body = json!({"kind": kind, "address": address});
+            let v = client.post(&format!("/api/v1/users/{handle}/contact-methods"), &body).await?;
+            out.show(&v, |v| {
+                say!("Added {} contact method {} for @{handle}: {}", s(v, "kind"), s(v, "id"), s(v, "address"));
+                if !s(v, "secret").is_empty() {
+                    say!("Signing secret, shown only this once: {}", s(v, "secret"));
+                    say!("Each request is signed in X-Muster-Signature with it (HMAC-SHA256).");
+                }
+            });
+        }
+        ContactCmd::List { user } => {
+            let handle = handle_or_me(client, user).await?;
+            let methods = client.get(&format!("/api/v1/users/{handle}/contact-methods")).await?;
+            let rules = client.get(&format!("/api/v1/users/{handle}/notification-rules")).await?;
+            if out.json {
+                out.json(&json!({"contact_methods": methods, "notification_rules": rules}));
+                return Ok(());
+            }
+            let no_rules = rules.as_array().is_none_or(Vec::is_empty);
+            let rows = methods
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let used: Vec<String> = rules
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["contact_method"] == m["id"])
+                        .map(|r| after_words(r["delay_seconds"].as_u64().unwrap_or(0)))
+                        .collect();
+                    let used = match (used.is_empty(), no_rules) {
+                        (false, _) => used.join(", "),
+                        (true, true) => "at once (no rules)".to_owned(),
+                        (true, false) => "never (no rule uses it)".to_owned(),
+                    };
+                    vec![s(m, "id"), s(m, "kind"), s(m, "address"), used]
+                })
+                .collect::<Vec<_>>();
+            if rows.is_empty() {
+                say!("@{handle} has no contact methods: a page reaches nobody. Add one: muster contact add email …");
+            } else {
+                table(&["ID", "KIND", "ADDRESS", "USED WHEN PAGED"], rows);
+            }
+        }
+        ContactCmd::Remove { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            client.delete(&format!("/api/v1/users/{handle}/contact-methods/{id}")).await?;
+            if out.json {
+                out.json(&json!({"removed": id}));
+            } else {
+                say!("Removed contact method {id} of @{handle}, with the rules that used it");
+            }
+        }
+        ContactCmd::Test { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let v = client.post(&format!("/api/v1/users/{handle}/contact-methods/{id}/test"), &json!({})).await?;
+            out.show(&v, |v| {
+                say!("Sent a test notification through contact method {id} of @{handle} (job {})", s(v, "job"));
+            });
+        }
+    }
+    Ok(())
+}
+
+fn profiles(out: &Output, cmd: ProfileCmd, conn: &Connection) -> anyhow::Result<()> {
+    use crate::profile;
+    let path = profile::path()?;
+    let mut config = profile::load(&path)?;
+    match cmd {
+        ProfileCmd::Add { name } => {
+            profile::check_name(&name)?;
+            let Some(url) = conn.url.clone() else { bail!("give the server's address: --url https://…") };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--url {url}: give an http:// or https:// address");
+            }
+            let token = match conn.token.as_deref() {
+                Some(t) if t != "-" => t.to_owned(),
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("failed to read the token from stdin")?;
+                    line.trim().to_owned()
+                }
+            };
+            if token.is_empty() {
+                bail!("no token: give --token, or the token on stdin");
+            }
+            let replaced = config
+                .profiles
+                .insert(
+                    name.clone(),
+                    profile::Profile { url: url.clone(), token: Some(token), ca_file: conn.ca_file.clone() },
+                )
+                .is_some();
+            profile::save(&path, &config)?;
+            let verb = if replaced { "Replaced" } else { "Added" };
+            say!("{verb} profile {name} ({url}) in {}; use it with --profile {name}", path.display());
+        }
+        ProfileCmd::List => {
+            let shown: Vec<Value> = config
+                .profiles
+                .iter()
+                .map(|(name, p)| {
+                    json!({"name": name, "url": p.url, "token": p.token.as_deref().map(profile::masked),
+                           "ca_file": p.ca_file})
+                })
+                .collect();
+            let v = Value::Array(shown);
+            out.show(&v, |v| {
+                if config.profiles.is_empty() {
+                    say!("No profiles in {}; add one: muster profile add NAME --url … --token …", path.display());
+                    return;
+                }
+                say!("Profiles in {}:", path.display());
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| vec![s(p, "name"), s(p, "url"), s(p, "token"), s(p, "ca_file")])
+                    .collect();
+                table(&["NAME", "URL", "TOKEN", "CA FILE"], rows);
+            });
+        }
+        ProfileCmd::Remove { name } => {
+            if config.profiles.remove(&name).is_none() {
+                bail!("there is no profile {name:?} in {}", path.display());
+            }
+            profile::save(&path, &config)?;
+            say!("Removed profile {name} from {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `at once`, `after 2 min`.
+fn after_words(seconds: u64) -> String {
+    if seconds == 0 { "at once".to_owned() } else { format!("after {}", muster_domain::paging::minutes(seconds)) }
+}
+
+async fn rule(client: &Client, out: &Output, cmd: RuleCmd) -> anyhow::Result<()> {
+    match cmd {
+        RuleCmd::Add { method, after, user } => {
+            let handle = handle_or_me(client, user).await?;
+            let delay = duration(&after).with_context(|| format!("--after {after}"))?;
+            let body = json!({"contact_method": method, "delay_seconds": delay});
+            let v = client.post(&format!("/api/v1/users/{handle}/notification-rules"), &body).await?;
+            out.show(&v, |v| {
+                let when = after_words(v["delay_seconds"].as_u64().unwrap_or(0));
+                say!("Added rule {}: @{handle} is notified through contact method {method} {when}", s(v, "id"));
+            });
+        }
+        RuleCmd::List { user } => {
+            let handle = handle_or_me(client, user).await?;
+            let v = client.get(&format!("/api/v1/users/{handle}/notification-rules")).await?;
+            out.show(&v, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        vec![s(r, "id"), s(r, "contact_method"), after_words(r["delay_seconds"].as_u64().unwrap_or(0))]
                     })
                     .collect();
-                table(&["ID", "NAME", "STEPS", "REPEAT"], rows);
+                if rows.is_empty() {
+                    say!("@{handle} has no notification rules: every contact method is used at once");
+                } else {
+                    table(&["ID", "METHOD", "WHEN"], rows);
+                }
             });
+        }
+        RuleCmd::Remove { id, user } => {
+            let handle = handle_or_me(client, user).await?;
+            client.delete(&format!("/api/v1/users/{handle}/notification-rules/{id}")).await?;
+            if out.json {
+                out.json(&json!({"removed": id}));
+            } else {
+                say!("Removed rule {id} of @{handle}");
+            }
         }
     }
     Ok(())
@@ -1068,17 +1556,37 @@ async fn pages(
             if !s(v, "incident").is_empty() {
                 say!("Incident: {}", s(v, "incident"));
             }
+            let notified = handles(&v["notified"]);
+            if !notified.is_empty() {
+                say!("Notified: {}", notified.join(", "));
+            }
+            let answered = match (s(v, "state").as_str(), at(v, "answered_by")) {
+                ("acknowledged", who) if !who.is_empty() => {
+                    Some(format!("Acknowledged by {who} at {}", t(v, "updated_at")))
+                }
+                ("declined", who) if !who.is_empty() => Some(format!("Declined by {who} at {}", t(v, "updated_at"))),
+                ("pending" | "notified", _) => Some("Not answered yet".to_owned()),
+                (state, _) => {
+                    let why = s(v, "reason");
+                    let why = if why.is_empty() { String::new() } else { format!(": {why}") };
+                    Some(format!("Nobody answered: {state} at {}{why}", t(v, "updated_at")))
+                }
+            };
+            if let Some(line) = answered {
+                say!("{line}");
+            }
             let rows = v["deliveries"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|d| {
                     // A delivery given up on says so where the time it arrived would be.
-                    let delivered = match (s(d, "delivered_at"), s(d, "gave_up_at")) {
+                    let delivered = match (t(d, "delivered_at"), t(d, "gave_up_at")) {
                         (at, gave_up) if at.is_empty() && !gave_up.is_empty() => format!("gave up {gave_up}"),
+                        (at, _) if at.is_empty() => "not yet".to_owned(),
                         (at, _) => at,
                     };
-                    vec![s(d, "person"), s(d, "kind"), s(d, "to"), delivered, s(d, "last_error")]
+                    vec![at(d, "person"), s(d, "kind"), s(d, "to"), delivered, s(d, "last_error")]
                 })
                 .collect();
             table(&["PERSON", "KIND", "TO", "DELIVERED", "ERROR"], rows);
@@ -1106,8 +1614,8 @@ async fn pages(
                     s(p, "id"),
                     s(p, "state"),
                     s(p, "incident"),
-                    notified.join(","),
-                    s(p, "answered_by"),
+                    notified.join(", "),
+                    at(p, "answered_by"),
                     s(p, "message"),
                 ]
             })

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod commands;
+mod profile;
+mod text;
 
 const DEFAULT_DATABASE: &str = "sqlite://muster-data/muster.db";
 
@@ -102,7 +104,14 @@ enum Top {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Top::Client(commands::ClientCommand::Policy(commands::PolicyCmd::Add { order, .. })) = &mut cli.command {
+        *order = commands::policy_order(&matches);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

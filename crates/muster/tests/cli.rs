@@ -17,6 +17,10 @@ on_both_backends!(
     who_is_on_call_from_the_command_line,
     the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line,
     tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line,
+    contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
+    a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
+    times_are_local_to_the_second_and_long_text_fits_the_width,
+    a_profile_keeps_the_url_and_token_and_flags_still_win,
     a_too_short_admin_token_is_refused_at_start,
 );
 
@@ -46,7 +50,7 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     assert!(list.lines().next().unwrap().starts_with("REF"), "{list}");
     assert!(list.contains("INC-1") && list.contains("identified"), "{list}");
 
-    let timeline = server.ok(&alice, &["timeline", "show", "1"]);
+    let timeline = server.ok_with_env(&alice, &["timeline", "show", "1"], &[("COLUMNS", "200")]);
     assert!(timeline.contains("theory") && timeline.contains("connection pool exhausted"), "{timeline}");
     assert!(timeline.contains("@alice (first_responder, incident_manager)"), "{timeline}");
 
@@ -96,7 +100,7 @@ fn tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line(db: Te
     let list = server.ok(&laptop, &["tokens", "list"]);
     let header = list.lines().next().unwrap();
     assert!(header.starts_with("ID") && header.contains("LAST USED"), "{list}");
-    assert!(list.contains("laptop") && list.contains("2099-01-01T00:00:00Z") && list.contains("ci"), "{list}");
+    assert!(list.contains("laptop") && list.contains("2099-01-01 00:00:00 UTC") && list.contains("ci"), "{list}");
     assert!(!list.contains(&laptop) && !list.contains(&ci), "no secret is shown: {list}");
     let tokens = server.json(ADMIN, &["token", "list", "@dan"]);
     let ci_id = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["id"].to_string();
@@ -202,12 +206,16 @@ async fn log_lines_written_to_a_file_or_pipe_carry_no_colour_codes() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    // Kept open to the end: the server prints its first-start token after
+    // this line, and a closed pipe would stop it.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     // Serving, so SIGTERM is the graceful stop that logs.
     assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
+    drop(stdout);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("INFO"), "serve logged something: {log}");
     assert!(!log.contains('\u{1b}'), "no escape codes in a piped log: {log:?}");
@@ -328,6 +336,15 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
     );
     let covered = server.json(ADMIN, &["oncall", "1", "--at", "2026-01-12T10:00:00Z"]);
     assert_eq!(covered[0]["users"], serde_json::json!(["carol"]));
+    // A time typed without a zone is the reader's local time: 11:30 in Berlin is 10:30Z.
+    let local = ["oncall", "1", "--at", "2026-01-12 11:30", "--json"];
+    let local: Value = serde_json::from_str(&server.ok_with_env(ADMIN, &local, &[("TZ", "Europe/Berlin")])).unwrap();
+    assert_eq!(
+        (&local[0]["users"], &local[0]["at"]),
+        (&serde_json::json!(["carol"]), &serde_json::json!("2026-01-12T10:30:00Z"))
+    );
+    let bad = server.run(ADMIN, &["oncall", "1", "--at", "teatime"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--at"), "{bad:?}");
     let list = server.ok(ADMIN, &["schedule", "list"]);
     assert!(list.contains("Primary") && list.contains("Europe/Berlin"), "{list}");
     let shifts = server.json(ADMIN, &["schedule", "show", "Primary", "--days", "7"]);
@@ -338,18 +355,16 @@ fn who_is_on_call_from_the_command_line(db: TestDatabase) {
             "policy",
             "add",
             "Checkout",
-            "--step",
-            "0=schedule:Primary",
-            "--step",
-            "300=@carol,schedule:1",
-            "--repeat",
-            "2",
+            "--notify",
+            "schedule:Primary",
+            "--after",
+            "5m",
+            "--notify",
+            "@carol,schedule:1",
         ],
     );
     assert_eq!(policy["steps"][1]["targets"], serde_json::json!([{"user": "carol"}, {"schedule": 1}]));
     assert!(server.ok(ADMIN, &["policy", "list"]).contains("Checkout"));
-    let bad = server.run(ADMIN, &["policy", "add", "X", "--step", "soon=@carol"]);
-    assert!(!bad.status.success());
     let missing = server.run(ADMIN, &["oncall", "Secondary"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule named"));
 }
@@ -383,6 +398,11 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
 
     let acked = server.ok(&bob, &["ack", id]);
     assert_eq!(acked.trim(), format!("Acknowledged page {id}; you are now tech_lead"));
+    let shown = server.ok(&alice, &["pages", id]);
+    assert!(shown.contains("Notified: @bob"), "{shown}");
+    let answered =
+        shown.lines().find(|l| l.starts_with("Acknowledged by @bob at ")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(answered.ends_with(" UTC") && !answered.contains('.'), "{answered}");
     let again = server.run(&carol, &["decline", id]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("409"), "answered pages stay answered");
     let list = server.ok(&alice, &["pages"]);
@@ -390,4 +410,263 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
     assert!(server.ok(&alice, &["pages", "--open"]).lines().count() == 1, "only the header: none open");
     let show = server.ok(&alice, &["incident", "show", "INC-1"]);
     assert!(show.contains("TL @bob"), "{show}");
+}
+
+fn contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "bob", "--name", "Bob", "--email", "bob@example.com"]);
+    let bob = server.ok(ADMIN, &["user", "token", "bob"]).trim().to_owned();
+    let before = server.json(&bob, &["contact", "list"])["contact_methods"].as_array().unwrap().len();
+
+    let mail = server.ok(&bob, &["contact", "add", "email", "bob.mobile@example.com"]);
+    assert!(mail.starts_with("Added email contact method ") && mail.contains("for @bob"), "{mail}");
+    let hook = server.ok(&bob, &["contact", "add", "webhook", "https://hooks.example.com/bob"]);
+    let secret = hook.lines().find_map(|l| l.strip_prefix("Signing secret, shown only this once: ")).unwrap();
+    assert!(secret.starts_with("whsec_"), "{hook}");
+    let listed = server.json(&bob, &["contact", "list"]);
+    let methods = listed["contact_methods"].as_array().unwrap().clone();
+    assert_eq!(methods.len(), before + 2);
+    let id_of = |address: &str| methods.iter().find(|m| m["address"] == address).unwrap()["id"].to_string();
+    let (mail_id, hook_id) = (id_of("bob.mobile@example.com"), id_of("https://hooks.example.com/bob"));
+    let table = server.ok(&bob, &["contact", "list"]);
+    assert!(!table.contains(secret), "the secret is shown once: {table}");
+    assert!(table.lines().next().unwrap().starts_with("ID  KIND"), "{table}");
+    assert!(table.contains("at once (no rules)"), "{table}");
+
+    let added = server.ok(&bob, &["rule", "add", "--method", &hook_id, "--after", "2m"]);
+    assert!(added.contains(&format!("contact method {hook_id} after 2 min")), "{added}");
+    let rules = server.json(&bob, &["rule", "list"]);
+    assert_eq!(rules[0]["delay_seconds"], 120);
+    let table = server.ok(&bob, &["contact", "list"]);
+    let line = |id: &str| table.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap().to_owned();
+    assert!(line(&hook_id).ends_with("after 2 min"), "{table}");
+    assert!(line(&mail_id).ends_with("never (no rule uses it)"), "{table}");
+    let bad = server.run(&bob, &["rule", "add", "--method", &hook_id, "--after", "soon"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--after soon"), "{bad:?}");
+
+    let tested = server.ok(&bob, &["contact", "test", &mail_id]);
+    assert!(tested.starts_with(&format!("Sent a test notification through contact method {mail_id} of @bob")));
+
+    // Someone else's: only admins, with --user.
+    server.ok(ADMIN, &["user", "add", "eve", "--name", "Eve", "--email", "eve@example.com"]);
+    let eve = server.ok(ADMIN, &["user", "token", "eve"]).trim().to_owned();
+    let refused = server.run(&eve, &["contact", "remove", &hook_id, "--user", "@bob"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{refused:?}");
+    let not_hers = server.run(&eve, &["contact", "remove", &hook_id]);
+    assert!(String::from_utf8_lossy(&not_hers.stderr).contains("404 (id)"), "{not_hers:?}");
+
+    let removed = server.ok(ADMIN, &["contact", "remove", &hook_id, "--user", "@bob"]);
+    assert_eq!(removed.trim(), format!("Removed contact method {hook_id} of @bob, with the rules that used it"));
+    assert_eq!(server.json(&bob, &["rule", "list"]), serde_json::json!([]), "its rule went with it");
+    let rule = server.json(&bob, &["rule", "add", "--method", &mail_id])["id"].to_string();
+    assert_eq!(server.ok(&bob, &["rule", "remove", &rule]).trim(), format!("Removed rule {rule} of @bob"));
+    let gone = server.run(&bob, &["rule", "remove", &rule]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("404 (id)"), "{gone:?}");
+}
+
+fn a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    for u in ["alice", "carol"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    server.ok(ADMIN, &["schedule", "add", "Primary", "--tz", "UTC", "--users", "alice"]);
+    let args = [
+        "policy",
+        "add",
+        "Checkout",
+        "--notify",
+        "schedule:Primary",
+        "--after",
+        "5m",
+        "--notify",
+        "@carol,schedule:Primary",
+        "--repeat",
+        "2",
+    ];
+    let timeline = [
+        "at 0 min: the on-call of Primary",
+        "at 5 min: @carol and the on-call of Primary",
+        "then again from the start, 2 more times (every 10 min)",
+        "at 30 min without an answer, the page expires",
+    ];
+    let added = server.ok(ADMIN, &args);
+    let lines: Vec<&str> = added.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "Added escalation policy Checkout (1)");
+    assert_eq!(lines[1..], timeline, "{added}");
+    let shown = server.ok(ADMIN, &["policy", "show", "Checkout"]);
+    assert_eq!(shown.lines().skip(1).map(str::trim).collect::<Vec<_>>(), timeline);
+    // What the server stores: each step waits before the next is notified.
+    let stored = server.json(ADMIN, &["policy", "show", "1"]);
+    let waits: Vec<&Value> = stored["steps"].as_array().unwrap().iter().map(|s| &s["delay_seconds"]).collect();
+    assert_eq!(waits, [300, 300]);
+    let list = server.ok(ADMIN, &["policy", "list"]);
+    assert!(list.contains("Checkout") && list.contains("at 5 min: @carol"), "{list}");
+
+    // A final --after is how long the last step waits.
+    let one = server.json(ADMIN, &["policy", "add", "Solo", "--notify", "@carol", "--after", "1h30m"]);
+    assert_eq!(one["steps"][0]["delay_seconds"], 5400);
+
+    let refused = |args: &[&str], says: &str| {
+        let out = server.run(ADMIN, args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(&["policy", "add", "X", "--notify", "@carol", "--notify", "@alice"], "--after");
+    refused(&["policy", "add", "X", "--after", "5m", "--notify", "@carol"], "before any --notify");
+    refused(&["policy", "add", "X", "--notify", "@carol", "--after", "5m", "--after", "2m"], "another --after");
+    refused(&["policy", "add", "X", "--notify", "@carol", "--after", "5"], "needs a unit");
+    refused(&["policy", "add", "X", "--notify", "team:ops"], "@handle or schedule:");
+    refused(&["policy", "add", "X", "--step", "0=@carol"], "--step is gone");
+    refused(&["policy", "add", "X"], "at least one --notify");
+    refused(&["policy", "show", "Nope"], "no escalation policy named");
+}
+
+/// `2026-12-01 15:04:05 CET`: a date, a time to the second, a zone.
+fn is_local_time(text: &str, zone: &str) -> bool {
+    let Some(rest) = text.strip_suffix(zone) else { return false };
+    let rest = rest.trim_end();
+    rest.len() == 19
+        && rest.as_bytes()[10] == b' '
+        && jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", rest).is_ok()
+}
+
+fn times_are_local_to_the_second_and_long_text_fits_the_width(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let berlin = [("TZ", "Europe/Berlin")];
+    let shown = server.ok_with_env(ADMIN, &["incident", "declare", "Checkout fails", "-p", "P2"], &berlin);
+    let declared = shown.lines().find_map(|l| l.strip_prefix("Declared ")).unwrap();
+    assert!(is_local_time(declared, "CET") || is_local_time(declared, "CEST"), "{declared:?}");
+    let roles = server.ok_with_env(ADMIN, &["role", "list", "1"], &berlin);
+    assert!(roles.lines().nth(1).unwrap().trim_end().ends_with("CET") || roles.contains("CEST"), "{roles}");
+    for utc in [vec![("MUSTER_UTC", "1")], vec![]] {
+        let args: &[&str] =
+            if utc.is_empty() { &["incident", "show", "1", "--utc"] } else { &["incident", "show", "1"] };
+        let shown = server.ok_with_env(ADMIN, args, &[berlin.as_slice(), &utc].concat());
+        let declared = shown.lines().find_map(|l| l.strip_prefix("Declared ")).unwrap();
+        assert!(is_local_time(declared, "Z"), "--utc or MUSTER_UTC=1: {declared:?}");
+    }
+
+    // A schedule's shifts in its own zone, whatever the reader's.
+    for u in ["alice", "bob"] {
+        server.ok(ADMIN, &["user", "add", u, "--name", u, "--email", &format!("{u}@example.com")]);
+    }
+    server
+        .ok(ADMIN, &["schedule", "add", "Nights", "--tz", "America/New_York", "--users", "alice,bob", "--shift", "1d"]);
+    let shifts = server.ok_with_env(ADMIN, &["schedule", "show", "Nights", "--days", "2"], &berlin);
+    let mut lines = shifts.lines();
+    assert_eq!(lines.next().unwrap(), "Shifts of Nights in the next 2 days, in America/New_York:");
+    assert!(lines.next().unwrap().starts_with("WHO"));
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("@alice") && (first.contains(" EST ") || first.contains(" EDT ")), "{first}");
+    assert!(first.ends_with(" 09:00:00 EST") || first.ends_with(" 09:00:00 EDT"), "the handoff, in its zone: {first}");
+
+    // The service's real URLs; a 1,024-character summary cut to the width.
+    let added = server.ok(ADMIN, &["service", "add", "web", "--auto-declare", "error=P2"]);
+    assert!(!added.contains("<MUSTER_URL>"), "{added}");
+    let key = server.json(ADMIN, &["service", "list"])[0]["integration_key"].as_str().unwrap().to_owned();
+    let hook = format!("{}/api/v1/integrations/alertmanager/{key}", server.url);
+    assert!(added.lines().any(|l| l == format!("Alertmanager webhook: {hook}")), "{added}");
+    let long = "x".repeat(1024);
+    let url = format!("{}/api/v1/integrations/generic/{key}", server.url);
+    post_json(&url, &serde_json::json!({"summary": long, "severity": "error"}));
+    let list = server.ok(ADMIN, &["alert", "list"]);
+    assert!(list.lines().all(|l| l.chars().count() <= 100), "{list}");
+    assert!(list.lines().nth(1).unwrap().ends_with('…'), "{list}");
+    let narrow = server.ok_with_env(ADMIN, &["incident", "list"], &[("COLUMNS", "60")]);
+    assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
+    assert!(narrow.contains("xxxx…"), "{narrow}");
+    let full = server.json(ADMIN, &["alert", "list"]);
+    assert_eq!(full[0]["summary"], long, "--json is whole");
+    let incident = server.json(ADMIN, &["incident", "list"]);
+    assert_eq!(incident[0]["summary"], "Declared automatically: an error alert on web.");
+}
+
+/// `muster` with only the environment given (no MUSTER_URL or MUSTER_TOKEN
+/// from the test's own), and `input` on stdin.
+fn muster(env: &[(&str, &str)], args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = Command::new(BIN);
+    for var in ["MUSTER_URL", "MUSTER_TOKEN", "MUSTER_PROFILE", "MUSTER_CONFIG", "XDG_CONFIG_HOME", "COLUMNS"] {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .args(args)
+        .env("TZ", "UTC")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn a_profile_keeps_the_url_and_token_and_flags_still_win(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("muster-profiles-{}-{unique}", std::process::id()));
+    let config = dir.join("muster").join("config.toml");
+    let config_env = config.to_str().unwrap().to_owned();
+    let env = [("MUSTER_CONFIG", config_env.as_str())];
+    let stdout = |o: &std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+
+    let added = stdout(&muster(&env, &["profile", "add", "prod", "--url", &server.url, "--token", ADMIN], ""));
+    assert!(added.starts_with("Added profile prod"), "{added}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "it holds tokens: the owner's alone");
+    }
+    let users = stdout(&muster(&env, &["--profile", "prod", "user", "list"], ""));
+    assert!(users.contains("@admin"), "{users}");
+    let by_env = [env[0], ("MUSTER_PROFILE", "prod")];
+    assert!(stdout(&muster(&by_env, &["user", "list"], "")).contains("@admin"));
+
+    // The token from stdin; a listing masks it.
+    stdout(&muster(
+        &env,
+        &["user", "add", "alice", "--name", "Alice", "--email", "a@example.com", "--profile", "prod"],
+        "",
+    ));
+    let alice = stdout(&muster(&env, &["--profile", "prod", "user", "token", "alice"], "")).trim().to_owned();
+    let added = stdout(&muster(
+        &env,
+        &["profile", "add", "alice", "--url", &server.url, "--token", "-"],
+        &format!("{alice}\n"),
+    ));
+    assert!(added.starts_with("Added profile alice"), "{added}");
+    let me = muster(&env, &["--profile", "alice", "incident", "declare", "From a profile"], "");
+    assert!(stdout(&me).contains("IM @alice"), "the profile's token is alice's");
+    let list = stdout(&muster(&env, &["profile", "list"], ""));
+    assert!(list.contains("prod") && list.contains("alice") && list.contains(&server.url), "{list}");
+    assert!(!list.contains(ADMIN) && !list.contains(&alice), "tokens are masked: {list}");
+    assert!(list.contains(&format!("mst_…{}", &ADMIN[ADMIN.len() - 4..])), "{list}");
+
+    // Flags and the environment win over the profile.
+    let wrong = muster(&env, &["--profile", "prod", "--token", "mst_not_a_token_at_all_but_long", "user", "list"], "");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"), "{wrong:?}");
+    let elsewhere = [env[0], ("MUSTER_URL", "http://127.0.0.1:9")];
+    let unreachable = muster(&elsewhere, &["--profile", "prod", "user", "list"], "");
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("127.0.0.1:9"), "{unreachable:?}");
+    let missing = muster(&env, &["--profile", "staging", "user", "list"], "");
+    let says = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && says.contains("no profile \"staging\"") && says.contains("alice, prod"),
+        "{says}"
+    );
+
+    // A profile named default is used when none is named.
+    assert!(!muster(&env, &["user", "list"], "").status.success(), "no default yet: the built-in URL");
+    stdout(&muster(&env, &["profile", "add", "default", "--url", &server.url, "--token", ADMIN], ""));
+    assert!(stdout(&muster(&env, &["user", "list"], "")).contains("@alice"));
+    assert!(stdout(&muster(&env, &["profile", "remove", "default"], "")).starts_with("Removed profile default"));
+    let bad = muster(&env, &["profile", "add", "x y", "--url", &server.url, "--token", ADMIN], "");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a profile name"), "{bad:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

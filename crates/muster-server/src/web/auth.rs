@@ -111,7 +111,8 @@ pub async fn login(State(app): State<Arc<App>>, req: axum::extract::Request) -> 
             form(&app, StatusCode::UNAUTHORIZED, next, handle, Some(why))
         }
         Err(SignInError::TooSoon(wait)) => {
-            let why = format!("Too many failed attempts. Try again in {} seconds.", wait.as_secs().max(1));
+            let n = wait.as_secs().max(1);
+            let why = format!("Too many failed attempts. Try again in {n} second{}.", if n == 1 { "" } else { "s" });
             let mut r = form(&app, StatusCode::TOO_MANY_REQUESTS, next, handle, Some(why));
             if let Ok(v) = wait.as_secs().max(1).to_string().parse() {
                 r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -84,6 +84,9 @@ impl Server {
             .args(args)
             .env("MUSTER_URL", &self.url)
             .env("MUSTER_TOKEN", token)
+            .env("TZ", "UTC")
+            .env_remove("MUSTER_PROFILE")
+            .env_remove("MUSTER_CONFIG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,7 +97,27 @@ impl Server {
     }
 
     pub fn run(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(BIN).args(args).env("MUSTER_URL", &self.url).env("MUSTER_TOKEN", token).output().unwrap()
+        self.run_with_env(token, args, &[])
+    }
+
+    /// A client command as people run it, not as the test process happens
+    /// to be set up: no terminal (tables fit 100 columns), local time in
+    /// UTC, no profile; then `env` on top.
+    pub fn run_with_env(&self, token: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).env("MUSTER_URL", &self.url).env("MUSTER_TOKEN", token).env("TZ", "UTC");
+        for var in ["COLUMNS", "MUSTER_UTC", "MUSTER_PROFILE", "MUSTER_CONFIG"] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied()).output().unwrap()
+    }
+
+    /// Like [`Server::ok`], with `env` set.
+    #[track_caller]
+    pub fn ok_with_env(&self, token: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = self.run_with_env(token, args, env);
+        assert!(out.status.success(), "muster {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Runs a client command that must succeed; returns its stdout.
