@@ -22,14 +22,15 @@ macro_rules! say {
 /// How to reach the server; on every client command.
 #[derive(Args, Clone)]
 pub struct Connection {
-    /// The server's URL [default: the profile's, else http://127.0.0.1:8080].
-    #[arg(long, global = true, env = "MUSTER_URL")]
+    /// The server's URL [env: MUSTER_URL] [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, global = true)]
     pub url: Option<String>,
-    /// An API token [default: the profile's].
-    #[arg(long, global = true, env = "MUSTER_TOKEN", hide_env_values = true)]
+    /// An API token [env: MUSTER_TOKEN] [default: the profile's].
+    #[arg(long, global = true)]
     pub token: Option<String>,
-    /// A profile from the config file (muster profile add); flags and MUSTER_URL/MUSTER_TOKEN win
-    /// over it. Without one, the profile named "default" if there is one.
+    /// A profile from the config file (muster profile add): it wins over MUSTER_URL and
+    /// MUSTER_TOKEN, --url and --token win over it. Without one, the profile named "default" if
+    /// there is one, after MUSTER_URL and MUSTER_TOKEN.
     #[arg(long, global = true, env = "MUSTER_PROFILE")]
     pub profile: Option<String>,
     /// Print the API's JSON instead of a table.
@@ -417,6 +418,12 @@ pub enum ServiceCmd {
     },
     /// List services with their integration keys.
     List,
+    /// Print a service's integration key alone, for scripts: `KEY=$(muster service key checkout)`
+    /// (its owner and admins).
+    Key {
+        /// The service's name or id.
+        service: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -550,6 +557,11 @@ pub enum TokenCmd {
     },
 }
 
+/// An environment variable, when set and not empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Where the client goes when neither a flag, the environment nor a profile says.
 const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
@@ -559,14 +571,21 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
     if let ClientCommand::Profile(c) = cmd {
         return profiles(&out, c, &conn);
     }
-    // Flags and the environment win; a profile fills in what they leave out.
-    let chosen = match (&conn.profile, &conn.url, &conn.token) {
-        (None, Some(_), Some(_)) => None,
-        (name, _, _) => crate::profile::chosen(name.as_deref())?.map(|(_, p)| p),
+    // --url and --token win; then a profile you named (so `--profile bob`
+    // is Bob even with the first start's MUSTER_TOKEN still exported); then
+    // MUSTER_URL and MUSTER_TOKEN; then the profile named "default".
+    let named = conn.profile.is_some();
+    let chosen = match (&conn.url, &conn.token) {
+        (Some(_), Some(_)) if !named => None,
+        _ => crate::profile::chosen(conn.profile.as_deref())?.map(|(_, p)| p),
     };
     let chosen = chosen.unwrap_or_default();
-    let url = conn.url.clone().or(Some(chosen.url).filter(|u| !u.is_empty())).unwrap_or_else(|| DEFAULT_URL.into());
-    let bearer = conn.token.clone().or(chosen.token);
+    let layered = |flag: &Option<String>, from_profile: Option<String>, env: Option<String>| {
+        flag.clone().or_else(|| if named { from_profile.clone().or(env.clone()) } else { env.clone().or(from_profile) })
+    };
+    let url = layered(&conn.url, Some(chosen.url).filter(|u| !u.is_empty()), env_var("MUSTER_URL"))
+        .unwrap_or_else(|| DEFAULT_URL.into());
+    let bearer = layered(&conn.token, chosen.token, env_var("MUSTER_TOKEN"));
     let ca_file = conn.ca_file.clone().or(chosen.ca_file);
     let client = Client::new(&url, bearer, ca_file.as_deref())?;
     match cmd {
@@ -1068,6 +1087,14 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
                 table(&["ID", "NAME", "OWNER", "INTEGRATION KEY"], rows);
             });
         }
+        ServiceCmd::Key { service } => {
+            let id = id_by_name(client, "/api/v1/services", "service", &service).await?;
+            let v = client.get(&format!("/api/v1/services/{id}")).await?;
+            if !out.json && v["integration_key"].as_str().is_none() {
+                bail!("only the owner of {service} and admins see its integration key");
+            }
+            out.show(&v, |v| say!("{}", s(v, "integration_key")));
+        }
     }
     Ok(())
 }
@@ -1387,11 +1414,13 @@ fn profiles(out: &Output, cmd: ProfileCmd, conn: &Connection) -> anyhow::Result<
     match cmd {
         ProfileCmd::Add { name } => {
             profile::check_name(&name)?;
-            let Some(url) = conn.url.clone() else { bail!("give the server's address: --url https://…") };
+            let Some(url) = conn.url.clone().or_else(|| env_var("MUSTER_URL")) else {
+                bail!("give the server's address: --url https://… (or MUSTER_URL)")
+            };
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("--url {url}: give an http:// or https:// address");
             }
-            let token = match conn.token.as_deref() {
+            let token = match conn.token.clone().or_else(|| env_var("MUSTER_TOKEN")).as_deref() {
                 Some(t) if t != "-" => t.to_owned(),
                 _ => {
                     let mut line = String::new();

@@ -1,7 +1,8 @@
 //! Named profiles: a server's URL and a token under a name, kept in a
 //! TOML file so that `muster --profile prod incident list` needs no
-//! environment. Flags and `MUSTER_URL`/`MUSTER_TOKEN` still win over a
-//! profile; the profile named `default` is used when none is named.
+//! environment. `--url` and `--token` win over a profile; a profile you
+//! name (`--profile`, `MUSTER_PROFILE`) wins over `MUSTER_URL` and
+//! `MUSTER_TOKEN`, which win over the profile named `default`.
 //!
 //! ```toml
 //! [profiles.prod]

@@ -20,7 +20,7 @@ on_both_backends!(
     contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
     a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
     times_are_local_to_the_second_and_long_text_fits_the_width,
-    a_profile_keeps_the_url_and_token_and_flags_still_win,
+    a_named_profile_wins_over_the_environment_and_flags_win_over_it,
     a_too_short_admin_token_is_refused_at_start,
 );
 
@@ -603,7 +603,7 @@ fn muster(env: &[(&str, &str)], args: &[&str], input: &str) -> std::process::Out
     child.wait_with_output().unwrap()
 }
 
-fn a_profile_keeps_the_url_and_token_and_flags_still_win(db: TestDatabase) {
+fn a_named_profile_wins_over_the_environment_and_flags_win_over_it(db: TestDatabase) {
     let server = Server::start(&db.url, Some(ADMIN));
     let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("muster-profiles-{}-{unique}", std::process::id()));
@@ -648,11 +648,16 @@ fn a_profile_keeps_the_url_and_token_and_flags_still_win(db: TestDatabase) {
     assert!(!list.contains(ADMIN) && !list.contains(&alice), "tokens are masked: {list}");
     assert!(list.contains(&format!("mst_…{}", &ADMIN[ADMIN.len() - 4..])), "{list}");
 
-    // Flags and the environment win over the profile.
+    // Flags win over the profile; a profile you name wins over the
+    // environment (the first start's export line may still be set).
     let wrong = muster(&env, &["--profile", "prod", "--token", "mst_not_a_token_at_all_but_long", "user", "list"], "");
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"), "{wrong:?}");
-    let elsewhere = [env[0], ("MUSTER_URL", "http://127.0.0.1:9")];
-    let unreachable = muster(&elsewhere, &["--profile", "prod", "user", "list"], "");
+    let elsewhere = [env[0], ("MUSTER_URL", "http://127.0.0.1:9"), ("MUSTER_TOKEN", "mst_not_a_token_at_all_but_long")];
+    let named = muster(&elsewhere, &["--profile", "alice", "incident", "list"], "");
+    assert!(String::from_utf8_lossy(&named.stdout).contains("From a profile"), "{named:?}");
+    let by_env_name = [env[0], ("MUSTER_PROFILE", "alice"), ("MUSTER_TOKEN", "mst_not_a_token_at_all_but_long")];
+    assert!(stdout(&muster(&by_env_name, &["incident", "list"], "")).contains("From a profile"));
+    let unreachable = muster(&elsewhere, &["--profile", "prod", "--url", "http://127.0.0.1:9", "user", "list"], "");
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("127.0.0.1:9"), "{unreachable:?}");
     let missing = muster(&env, &["--profile", "staging", "user", "list"], "");
     let says = String::from_utf8_lossy(&missing.stderr);
@@ -661,10 +666,12 @@ fn a_profile_keeps_the_url_and_token_and_flags_still_win(db: TestDatabase) {
         "{says}"
     );
 
-    // A profile named default is used when none is named.
+    // A profile named default is used when none is named, after the environment.
     assert!(!muster(&env, &["user", "list"], "").status.success(), "no default yet: the built-in URL");
     stdout(&muster(&env, &["profile", "add", "default", "--url", &server.url, "--token", ADMIN], ""));
     assert!(stdout(&muster(&env, &["user", "list"], "")).contains("@alice"));
+    let wrong_env = [env[0], ("MUSTER_TOKEN", "mst_not_a_token_at_all_but_long")];
+    assert!(String::from_utf8_lossy(&muster(&wrong_env, &["user", "list"], "").stderr).contains("401"));
     assert!(stdout(&muster(&env, &["profile", "remove", "default"], "")).starts_with("Removed profile default"));
     let bad = muster(&env, &["profile", "add", "x y", "--url", &server.url, "--token", ADMIN], "");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a profile name"), "{bad:?}");
