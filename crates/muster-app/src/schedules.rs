@@ -18,13 +18,16 @@ pub(crate) fn listings_at_once() -> usize {
 impl App {
     // Schedules.
 
+    /// Makes a schedule; with it, warnings about what it will not do (a
+    /// rotation starting far ahead). A rotation listing someone twice is
+    /// refused.
     pub async fn create_schedule(
         &self,
         actor: &Actor,
         name: String,
         time_zone: String,
         layers: Vec<muster_domain::schedule::Layer>,
-    ) -> Result<muster_store::ScheduleRecord> {
+    ) -> Result<(muster_store::ScheduleRecord, Vec<String>)> {
         access::check(actor, Action::CreateSchedule, &Standing::none())?;
         let sent = name.chars().count();
         let name = name.trim().to_owned();
@@ -48,8 +51,10 @@ impl App {
                 self.member(user, &format!("layers[{i}].rotation.users[{j}]")).await?;
             }
         }
+        let today = self.clock.now().to_zoned(zone).date();
+        let warnings = muster_domain::schedule::check_rotations(&layers, today)?;
         let schedule = muster_store::NewSchedule { name, time_zone, layers };
-        Ok(self.store.create_schedule(&schedule, self.clock.now()).await?)
+        Ok((self.store.create_schedule(&schedule, self.clock.now()).await?, warnings))
     }
 
     pub async fn schedule(&self, id: u64) -> Result<muster_store::ScheduleRecord> {

@@ -17,6 +17,10 @@ pub const MAX_ROTATION_USERS: usize = 100;
 /// The longest span one shift listing covers (`from` to `to`).
 pub const MAX_SHIFT_SPAN_DAYS: i64 = 366;
 
+/// A rotation starting more than this many days after its schedule is made
+/// is accepted with a warning (a typo such as 2030 puts nobody on call).
+pub const ROTATION_FAR_START_DAYS: i64 = 90;
+
 /// A calendar feed's window: shifts from this many days back …
 pub const FEED_DAYS_BACK: i64 = 30;
 

@@ -391,6 +391,33 @@ impl Schedule {
     }
 }
 
+/// Refuses a rotation listing someone twice (field
+/// `layers[i].rotation.users`); the warnings for a schedule made on
+/// `today` (in its zone): a rotation starting more than
+/// [`ROTATION_FAR_START_DAYS`](crate::limits::ROTATION_FAR_START_DAYS)
+/// days ahead puts nobody on call until then.
+pub fn check_rotations(layers: &[Layer], today: Date) -> Result<Vec<String>, DomainError> {
+    let mut warnings = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let users = &layer.rotation.users;
+        if let Some((j, user)) = users.iter().enumerate().find(|(j, u)| users[..*j].contains(u)) {
+            return Err(DomainError::invalid(
+                format!("layers[{i}].rotation.users"),
+                format!("@{user} is in this rotation twice (users[{j}]); list each person once"),
+            ));
+        }
+        let ahead = today.until(layer.rotation.start).map(|d| d.get_days()).unwrap_or(0);
+        if i64::from(ahead) > crate::limits::ROTATION_FAR_START_DAYS {
+            warnings.push(format!(
+                "layers[{i}].rotation.start: the rotation starts on {}, {ahead} days from now; \
+                 until then it puts nobody on call",
+                layer.rotation.start
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
 /// Refuses a schedule larger than the limits: at most [`MAX_LAYERS`]
 /// layers, [`MAX_WINDOWS`] restriction windows in all, and
 /// [`MAX_ROTATION_USERS`] people per rotation.

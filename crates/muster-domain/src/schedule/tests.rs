@@ -412,3 +412,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rotation_listing_someone_twice_is_refused_naming_the_rotation() {
+    let s = daily("Europe/Berlin", &["alice", "bob", "alice"]);
+    let today = "2026-03-20".parse().unwrap();
+    let e = check_rotations(&s.layers, today).unwrap_err();
+    assert!(e.to_string().starts_with("layers[0].rotation.users: @alice is in this rotation twice"), "{e}");
+    assert_eq!(
+        check_rotations(&daily("Europe/Berlin", &["alice", "bob"]).layers, today).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_rotation_starting_far_ahead_is_accepted_with_a_warning() {
+    let mut s = daily("Europe/Berlin", &["alice", "bob"]);
+    s.layers[0].rotation.start = "2030-01-01".parse().unwrap();
+    let warnings = check_rotations(&s.layers, "2026-03-20".parse().unwrap()).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("layers[0].rotation.start: the rotation starts on 2030-01-01, 1383 days"),
+        "{warnings:?}"
+    );
+    s.layers[0].rotation.start = "2026-04-20".parse().unwrap();
+    assert!(check_rotations(&s.layers, "2026-03-20".parse().unwrap()).unwrap().is_empty(), "a month ahead is fine");
+}

@@ -42,6 +42,11 @@ pub struct ScheduleResponse {
     pub overrides: Vec<OverrideResponse>,
     #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
+    /// When the schedule was made: what it will not do as given (e.g. a
+    /// rotation starting years ahead puts nobody on call until then).
+    /// Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -72,6 +77,7 @@ impl From<ScheduleRecord> for ScheduleResponse {
                 })
                 .collect(),
             created_at: r.created_at.to_string(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -84,7 +90,9 @@ fn instant(s: &str, field: &str) -> ApiResult<Timestamp> {
     s.parse().map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, "not an RFC 3339 time"))
 }
 
-/// Create a schedule.
+/// Create a schedule. A rotation listing someone twice is refused (422,
+/// field `layers[i].rotation.users`); one starting more than 90 days ahead
+/// is made, with `warnings` saying so.
 #[utoipa::path(post, path = "/api/v1/schedules", tag = "on-call", request_body = ScheduleRequest, security(("bearer" = [])),
     responses((status = 201, body = ScheduleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_schedule(
@@ -92,8 +100,8 @@ pub async fn create_schedule(
     Caller(actor): Caller,
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
-    let record = app.create_schedule(&actor, body.name, body.time_zone, body.layers).await?;
-    Ok((StatusCode::CREATED, Json(record.into())))
+    let (record, warnings) = app.create_schedule(&actor, body.name, body.time_zone, body.layers).await?;
+    Ok((StatusCode::CREATED, Json(ScheduleResponse { warnings, ..record.into() })))
 }
 
 /// All schedules.
