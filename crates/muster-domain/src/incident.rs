@@ -293,6 +293,9 @@ pub enum Command {
         service: String,
         summary: String,
         source: Option<String>,
+        /// When the change happened, as its sender said (placed there on
+        /// the timeline, never after now); none: now.
+        at: Option<Timestamp>,
     },
     /// Page someone for this incident. The incident manager, the backup and
     /// admins may page anyone and ask for any role; a tech lead may page
@@ -468,8 +471,9 @@ impl Incident {
             }
             Command::LinkAlert { alert, retriggered } => tx.link_alert(alert, retriggered)?,
             Command::AlertStatus { alert } => tx.alert_status(alert),
-            Command::RecordChange { service, summary, source } => {
-                tx.record(Change::ServiceChanged { service, summary, source }, None);
+            Command::RecordChange { service, summary, source, at } => {
+                let at = at.map(|t| t.min(tx.now));
+                tx.record(Change::ServiceChanged { service, summary, source }, at);
             }
             Command::Page { page, target, message, roles, automatic } => {
                 tx.page(page, target, message, roles, automatic)?;

@@ -19,7 +19,7 @@
 use crate::alert::{AlertRef, AlertStatus, AutoDeclare, Severity};
 use crate::incident::{Command, Declaration};
 use crate::page::{PageState, roles_on_acknowledge};
-use crate::{Actor, Handle, Incident, Permission, Priority, RoleKind, Status};
+use crate::{Actor, Handle, Incident, Permission, Priority, RoleKind, Status, Timestamp};
 
 /// The handle of Muster itself: the actor of what nobody did by hand.
 pub const SYSTEM: &str = "muster";
@@ -223,12 +223,14 @@ pub fn alert_status_entry(alert: &AlertRef) -> Command {
 }
 
 /// The timeline entry of a change event (a deploy) on one of its service's
-/// incidents that are not resolved or closed yet.
-pub fn change_entry(service: &str, summary: &str, source: Option<&str>) -> Command {
+/// incidents that are not resolved or closed yet, at the time its sender
+/// gave (`at`; never after now) or now.
+pub fn change_entry(service: &str, summary: &str, source: Option<&str>, at: Option<Timestamp>) -> Command {
     Command::RecordChange {
         service: service.to_owned(),
         summary: summary.to_owned(),
         source: source.map(str::to_owned),
+        at,
     }
 }
 

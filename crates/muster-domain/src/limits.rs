@@ -17,6 +17,11 @@ pub const MAX_ROTATION_USERS: usize = 100;
 /// The longest span one shift listing covers (`from` to `to`).
 pub const MAX_SHIFT_SPAN_DAYS: i64 = 366;
 
+/// Characters in an alert's or a change's summary: PagerDuty's documented
+/// maximum for `payload.summary`. Longer ones are refused on every ingest
+/// endpoint (Alertmanager's annotations, which set no limit, are cut).
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+
 /// A rotation starting more than this many days after its schedule is made
 /// is accepted with a warning (a typo such as 2030 puts nobody on call).
 pub const ROTATION_FAR_START_DAYS: i64 = 90;

@@ -12,6 +12,8 @@ on_both_backends!(
     a_rotation_starting_years_ahead_is_made_with_a_warning,
     bad_json_is_refused_in_the_apis_words_not_rusts,
     a_bad_limit_says_what_a_limit_is_on_every_list,
+    a_summary_over_1024_characters_is_refused_on_pagerdutys_endpoint_as_on_the_generic_one,
+    a_change_event_is_placed_at_its_own_timestamp_never_in_the_future,
 );
 
 fn layer(users: &[&str], start: &str) -> Value {
@@ -120,4 +122,71 @@ async fn a_bad_limit_says_what_a_limit_is_on_every_list(server: TestServer) {
             assert_eq!(problem["detail"], "`limit` must be a whole number from 1 to 1000", "{path}?limit={limit}");
         }
     }
+}
+
+async fn a_summary_over_1024_characters_is_refused_on_pagerdutys_endpoint_as_on_the_generic_one(server: TestServer) {
+    let key = server.service("web", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    let (long, longest) = ("x".repeat(1025), "x".repeat(1024));
+    let pd = |summary: &str| {
+        json!({"routing_key": key, "event_action": "trigger",
+            "payload": {"summary": summary, "source": "lb", "severity": "error"}})
+    };
+    let refused = server.ingest("/v2/enqueue", &pd(&long)).await;
+    let errors = refused.ok(400)["errors"].clone();
+    assert!(
+        errors[0].as_str().unwrap().contains("'payload.summary' has 1025 characters; the most is 1024"),
+        "{errors}"
+    );
+    server.ingest("/v2/enqueue", &pd(&longest)).await.ok(202);
+
+    let generic = format!("/api/v1/integrations/generic/{key}");
+    let refused = server.ingest(&generic, &json!({"summary": long, "severity": "error"})).await;
+    assert_eq!(refused.problem(422)["field"], "summary");
+    server.ingest(&generic, &json!({"summary": longest, "severity": "error"})).await.ok(202);
+
+    let change = json!({"routing_key": key, "payload": {"summary": long, "source": "ci"}});
+    let refused = server.ingest("/v2/change/enqueue", &change).await;
+    assert!(refused.ok(400)["errors"][0].as_str().unwrap().contains("payload.summary"));
+
+    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts").await.ok(200).clone();
+    let lengths: Vec<usize> =
+        alerts.as_array().unwrap().iter().map(|a| a["summary"].as_str().unwrap().chars().count()).collect();
+    assert_eq!(lengths, [1024, 1024], "nothing was cut, the long ones were refused");
+}
+
+async fn a_change_event_is_placed_at_its_own_timestamp_never_in_the_future(server: TestServer) {
+    let svc = server.service("web", json!({"auto_declare": {"error": "P2"}})).await;
+    let key = svc["integration_key"].as_str().unwrap().to_owned();
+    let trigger = json!({"routing_key": key, "event_action": "trigger",
+        "payload": {"summary": "5xx", "source": "lb", "severity": "error"}});
+    server.ingest("/v2/enqueue", &trigger).await.ok(202);
+    let now = jiff::Timestamp::now();
+    let ago = |minutes: i64| now.checked_sub(jiff::SignedDuration::from_mins(minutes)).unwrap();
+    let change = |summary: &str, timestamp: Value| json!({"routing_key": key, "payload": {"summary": summary, "source": "ci", "timestamp": timestamp}});
+    // Ten minutes ago, in RFC 3339; two hours ago, as PagerDuty's own example writes it.
+    let deploy = ago(10);
+    server.ingest("/v2/change/enqueue", &change("deploy v1.2", json!(deploy.to_string()))).await.ok(202);
+    let earlier = ago(120).strftime("%Y-%m-%dT%H:%M:%S%.3f%z").to_string();
+    assert!(earlier.ends_with("+0000"), "{earlier}");
+    server.ingest("/v2/change/enqueue", &change("config v7", json!(earlier))).await.ok(202);
+    // A day ahead is placed at its arrival, not in the future.
+    let ahead = now.checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
+    server.ingest("/v2/change/enqueue", &change("deploy v1.3", json!(ahead.to_string()))).await.ok(202);
+    let bad = server.ingest("/v2/change/enqueue", &change("deploy v1.4", json!("yesterday"))).await;
+    assert!(bad.ok(400)["errors"][0].as_str().unwrap().contains("payload.timestamp"));
+
+    let timeline = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline").await.ok(200).clone();
+    let at = |text: &str| -> jiff::Timestamp {
+        let e = timeline.as_array().unwrap().iter().find(|e| e["text"].as_str().unwrap().ends_with(text)).unwrap();
+        e["at"].as_str().unwrap().parse().unwrap()
+    };
+    assert_eq!(at("deploy v1.2"), deploy, "at the time its sender gave");
+    assert_eq!(at("config v7").as_millisecond(), ago(120).as_millisecond());
+    let placed = at("deploy v1.3");
+    assert!(placed <= jiff::Timestamp::now() && placed >= now, "at its arrival: {placed}");
+    let kinds: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "change").count(), 3, "{kinds:?}");
+    let texts: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
+    let first_change = texts.iter().position(|t| t.contains("config v7")).unwrap();
+    assert_eq!(first_change, 0, "the timeline is in time order: the earlier change comes first: {texts:?}");
 }

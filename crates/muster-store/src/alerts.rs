@@ -132,6 +132,9 @@ pub struct ChangeEvent {
     pub service: u64,
     pub summary: String,
     pub source: Option<String>,
+    /// When the change happened, as its sender said (`payload.timestamp`);
+    /// none: when it arrived. Never placed after its arrival.
+    pub at: Option<Timestamp>,
     pub details: Value,
     pub links: Value,
 }
@@ -742,7 +745,7 @@ pub(crate) async fn record_change<D: Dialect>(
     .bind(e.source.clone())
     .bind(e.details.to_string())
     .bind(e.links.to_string())
-    .bind(micros(now))
+    .bind(micros(e.at.map_or(now, |at| at.min(now))))
     .execute(c)
     .await?;
     let service = service::<D>(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
@@ -755,7 +758,7 @@ pub(crate) async fn record_change<D: Dialect>(
     .await?;
     let mut touched = Vec::new();
     for n in numbers {
-        let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
+        let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref(), e.at);
         run_on_incident::<D>(c, n as u64, &system(), command, now).await?;
         touched.push(n as u64);
     }
