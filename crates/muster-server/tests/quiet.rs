@@ -14,6 +14,9 @@ on_both_backends!(
     a_bad_limit_says_what_a_limit_is_on_every_list,
     a_summary_over_1024_characters_is_refused_on_pagerdutys_endpoint_as_on_the_generic_one,
     a_change_event_is_placed_at_its_own_timestamp_never_in_the_future,
+    paging_for_a_resolved_incident_is_refused_saying_it_was_not_sent,
+    a_service_that_would_auto_declare_with_nobody_in_charge_or_paged_is_made_with_warnings,
+    an_auto_declared_incident_is_muster_s_on_behalf_of_the_owner,
 );
 
 fn layer(users: &[&str], start: &str) -> Value {
@@ -189,4 +192,75 @@ async fn a_change_event_is_placed_at_its_own_timestamp_never_in_the_future(serve
     let texts: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
     let first_change = texts.iter().position(|t| t.contains("config v7")).unwrap();
     assert_eq!(first_change, 0, "the timeline is in time order: the earlier change comes first: {texts:?}");
+}
+
+async fn paging_for_a_resolved_incident_is_refused_saying_it_was_not_sent(server: TestServer) {
+    server.user("bob", "responder").await;
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P2"})).await.ok(201);
+    let page = json!({"target": {"user": "bob"}, "message": "help"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/1/pages", page.clone()).await.ok(201);
+    server.patch(ADMIN_TOKEN, "/api/v1/incidents/1", json!({"status": "resolved"})).await.ok(200);
+    let refused = server.post(ADMIN_TOKEN, "/api/v1/incidents/1/pages", page.clone()).await;
+    let detail = refused.problem(409)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.starts_with("not sent: INC-1 is resolved"), "{detail}");
+    let pages = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/pages").await.ok(200).clone();
+    assert_eq!(pages.as_array().unwrap().len(), 1, "only the page sent before: {pages}");
+    // Reopened, it pages again.
+    server.patch(ADMIN_TOKEN, "/api/v1/incidents/1", json!({"status": "investigating"})).await.ok(200);
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/1/pages", page).await.ok(201);
+}
+
+async fn a_service_that_would_auto_declare_with_nobody_in_charge_or_paged_is_made_with_warnings(server: TestServer) {
+    let made = server.service("web", json!({"auto_declare": {"critical": "P1"}})).await;
+    let warnings: Vec<&str> = made["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("no owner") && warnings[0].contains("@muster as incident manager"), "{warnings:?}");
+    assert!(warnings[1].contains("no escalation policy") && warnings[1].contains("page nobody"), "{warnings:?}");
+    let quiet = server.service("batch", json!({})).await;
+    assert!(quiet.get("warnings").is_none(), "nothing to warn of without auto_declare: {quiet}");
+    assert!(server.get(ADMIN_TOKEN, "/api/v1/services").await.ok(200)[0].get("warnings").is_none());
+
+    // Such an incident says so on its timeline, in Muster's name.
+    let key = made["integration_key"].as_str().unwrap();
+    let trigger = json!({"routing_key": key, "event_action": "trigger",
+        "payload": {"summary": "site down", "source": "lb", "severity": "critical"}});
+    server.ingest("/v2/enqueue", &trigger).await.ok(202);
+    let timeline = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline").await.ok(200).clone();
+    let note = timeline.as_array().unwrap().iter().find(|e| e["kind"] == "note").expect("a note").clone();
+    assert_eq!(note["actor"], "muster");
+    let text = note["text"].as_str().unwrap();
+    assert!(text.starts_with("Nobody is on this yet: web has no owner"), "{text}");
+    assert!(text.contains("web has no escalation policy, so nobody was paged"), "{text}");
+}
+
+async fn an_auto_declared_incident_is_muster_s_on_behalf_of_the_owner(server: TestServer) {
+    server.user("alice", "responder").await;
+    server.user("bob", "responder").await;
+    let policy = json!({"name": "web", "steps": [{"delay_seconds": 300, "targets": [{"user": "bob"}]}]});
+    let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201)["id"].clone();
+    let made = server
+        .service("web", json!({"owner": "alice", "auto_declare": {"critical": "P1"}, "escalation_policy": policy}))
+        .await;
+    assert!(made.get("warnings").is_none(), "an owner and a policy: nothing to warn of: {made}");
+    let key = made["integration_key"].as_str().unwrap();
+    let trigger = json!({"routing_key": key, "event_action": "trigger",
+        "payload": {"summary": "site down", "source": "lb", "severity": "critical"}});
+    server.ingest("/v2/enqueue", &trigger).await.ok(202);
+
+    let timeline = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline").await.ok(200).clone();
+    let entries = timeline.as_array().unwrap();
+    let declared = entries.iter().find(|e| e["kind"] == "declared").unwrap();
+    assert_eq!(declared["actor"], "muster", "the system declared it: {declared}");
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/1").await.ok(200).clone();
+    assert!(incident["summary"].as_str().unwrap().ends_with("On behalf of its owner, @alice."), "{incident}");
+    assert_eq!(incident["incident_manager"], "alice");
+    let roles: Vec<(&str, &str, &str)> = incident["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["role"].as_str().unwrap(), r["user"].as_str().unwrap(), r["assigned_by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(roles, [("first_responder", "alice", "muster"), ("incident_manager", "alice", "muster")]);
+    assert!(entries.iter().all(|e| e["actor"] != "alice"), "nothing is credited to the owner: {timeline}");
+    assert!(entries.iter().all(|e| e["kind"] != "note"), "no warning note when someone is paged");
 }

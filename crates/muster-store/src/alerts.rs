@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use muster_domain::alert::{AlertAction, AlertRef, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
-use muster_domain::incident::Context;
+use muster_domain::incident::{Command, Context};
 use muster_domain::intake::{self, NewAlert, system_actor as system};
+use muster_domain::timeline::EntryKind;
 use muster_domain::{Actor, Event, Handle, Incident, Permission, Timestamp};
 use serde_json::Value;
 
@@ -593,7 +594,12 @@ async fn alert_incident<D: Dialect>(
         }
         _ => None,
     };
-    let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
+    let rules = intake::ServiceRules {
+        name: &service.name,
+        auto_declare: &service.auto_declare,
+        owner,
+        has_policy: service.escalation_policy.is_some(),
+    };
     // The alert as its row now reads: `e` is the last event of its key in
     // the batch, whose fields the upsert wrote.
     let found = AlertRef {
@@ -613,10 +619,19 @@ async fn alert_incident<D: Dialect>(
         NewAlert::Declare(d) => {
             let catalog = crate::accounts::role_catalog::<D>(c).await?;
             let number = next_number::<D>(c).await?;
-            let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
-            let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
-            let (state, more) = state.execute(d.link, ctx)?;
+            // Muster declares, on behalf of the owner (first responder).
+            let muster = system();
+            let ctx = Context { actor: &muster, now, catalog: &catalog };
+            let (state, mut events) = Incident::declare_for(number, d.declaration, d.declarer.handle.clone(), ctx)?;
+            let (mut state, more) = state.execute(d.link, ctx)?;
             events.extend(more);
+            if let Some(text) = d.warning {
+                let note =
+                    Command::AddEntry { kind: EntryKind::Note, text, tag: None, corrects: None, occurred_at: None };
+                let (next, more) = state.execute(note, ctx)?;
+                state = next;
+                events.extend(more);
+            }
             insert_incident::<D>(c, &state, &events).await?;
             link::<D>(c, id, number).await?;
             Ok((Some(number), true))

@@ -806,6 +806,7 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             }
             let body = json!({"name": name, "description": description, "owner": owner, "auto_declare": auto});
             let v = client.post("/api/v1/services", &body).await?;
+            warn_of(&v);
             out.show(&v, |v| {
                 say!("Added service {} ({})", s(v, "name"), s(v, "id"));
                 say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
@@ -889,6 +890,7 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             let body = json!({"name": name, "time_zone": time_zone, "layers": [
                 {"rotation": {"users": users, "shift": shift, "handoff": handoff, "start": start}}]});
             let v = client.post("/api/v1/schedules", &body).await?;
+            warn_of(&v);
             out.show(&v, |v| say!("Added schedule {} ({})", s(v, "name"), s(v, "id")));
         }
         ScheduleCmd::List => {
@@ -1115,4 +1117,12 @@ async fn pages(
         table(&["ID", "STATE", "INCIDENT", "NOTIFIED", "ANSWERED BY", "MESSAGE"], rows);
     });
     Ok(())
+}
+
+/// Prints the `warnings` of an answer (what a service or schedule made as
+/// asked will not do) on stderr, so they are seen even with `--json`.
+fn warn_of(v: &Value) {
+    for w in v.get("warnings").and_then(Value::as_array).into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
 }
