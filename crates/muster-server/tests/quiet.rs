@@ -17,6 +17,7 @@ on_both_backends!(
     paging_for_a_resolved_incident_is_refused_saying_it_was_not_sent,
     a_service_that_would_auto_declare_with_nobody_in_charge_or_paged_is_made_with_warnings,
     an_auto_declared_incident_is_muster_s_on_behalf_of_the_owner,
+    the_timeline_folds_each_topic_change_into_its_cause_and_a_handover_into_one_line,
 );
 
 fn layer(users: &[&str], start: &str) -> Value {
@@ -263,4 +264,94 @@ async fn an_auto_declared_incident_is_muster_s_on_behalf_of_the_owner(server: Te
     assert_eq!(roles, [("first_responder", "alice", "muster"), ("incident_manager", "alice", "muster")]);
     assert!(entries.iter().all(|e| e["actor"] != "alice"), "nothing is credited to the owner: {timeline}");
     assert!(entries.iter().all(|e| e["kind"] != "note"), "no warning note when someone is paged");
+}
+
+fn kinds(entries: &Value) -> Vec<&str> {
+    entries.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect()
+}
+
+/// The incident page's HTML as `handle` (password `correct horse battery`) sees it.
+async fn incident_page(server: &TestServer, handle: &str, path: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let cookie = |r: &reqwest::Response, name: &str| -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.split(';').next()?.strip_prefix(&format!("{name}=")).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
+    let login = cookie(&form, "muster_login");
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let csrf: String = html[html.find(marker).unwrap() + marker.len()..].chars().take_while(|c| *c != '"').collect();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", csrf.as_str()),
+            ("handle", handle),
+            ("password", "correct horse battery"),
+            ("next", "/"),
+        ])
+        .finish();
+    let answer = http
+        .post(format!("{}/login", server.url))
+        .header("cookie", format!("muster_login={login}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let session = cookie(&answer, "muster_session");
+    let page = http.get(format!("{}{path}", server.url)).header("cookie", format!("muster_session={session}"));
+    page.send().await.unwrap().text().await.unwrap()
+}
+
+async fn the_timeline_folds_each_topic_change_into_its_cause_and_a_handover_into_one_line(server: TestServer) {
+    let user = |h: &str| json!({"handle": h, "name": h, "email": format!("{h}@example.com"), "password": "correct horse battery"});
+    server.post(ADMIN_TOKEN, "/api/v1/users", user("alice")).await.ok(201);
+    server.post(ADMIN_TOKEN, "/api/v1/users", user("bob")).await.ok(201);
+    let alice = server.post(ADMIN_TOKEN, "/api/v1/users/alice/tokens", json!({})).await.ok(201)["token"].clone();
+    let alice = alice.as_str().unwrap();
+    server.post(alice, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P1"})).await.ok(201);
+    server.post(alice, "/api/v1/incidents/1/roles", json!({"role": "incident_manager", "user": "bob"})).await.ok(201);
+    let topic = server.get(ADMIN_TOKEN, "/api/v1/incidents/1").await.ok(200)["topic"].as_str().unwrap().to_owned();
+
+    let shown = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline").await.ok(200).clone();
+    assert_eq!(kinds(&shown), ["declared", "role_assigned", "role_assigned", "role_assigned"], "{shown}");
+    let texts: Vec<&str> = shown.as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(texts.iter().filter(|t| t.contains("handed over")).count(), 1, "the handover reads once: {texts:?}");
+    let handover = &shown[3];
+    assert_eq!(handover["text"], "@alice handed over incident manager to @bob");
+    assert_eq!(handover["topic"], topic, "the cause carries the topic it set");
+    assert!(shown[2]["topic"].as_str().unwrap().contains("IM @alice"), "{shown}");
+    assert!(shown[0].get("topic").is_none() && shown[0].get("folded_into").is_none());
+
+    // The topic changes are still there for those who ask.
+    let topics = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline?kind=topic_changed").await.ok(200).clone();
+    assert_eq!(kinds(&topics), ["topic_changed", "topic_changed"]);
+    assert_eq!(topics[1]["folded_into"], handover["id"]);
+    assert_eq!(topics[1]["text"], format!("Topic: {topic}"));
+    let all = server.get(ADMIN_TOKEN, "/api/v1/incidents/1/timeline?all=true").await.ok(200).clone();
+    assert_eq!(
+        kinds(&all),
+        [
+            "declared",
+            "role_assigned",
+            "role_assigned",
+            "topic_changed",
+            "role_relieved",
+            "role_assigned",
+            "topic_changed"
+        ]
+    );
+    assert_eq!(all[4]["folded_into"], handover["id"], "the relief half of the handover");
+    let ids: Vec<u64> = all.as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7], "every entry, for the hash chain");
+
+    // The web timeline: the topic under its cause, the handover once.
+    let html = incident_page(&server, "alice", "/incidents/INC-1").await;
+    assert_eq!(html.matches("handed over incident manager to @bob").count(), 1, "{html}");
+    assert!(html.contains("class=\"folded\" data-kind=\"topic_changed\""), "{html}");
+    assert!(html.contains("↳ Topic: "), "{html}");
 }

@@ -581,7 +581,8 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             let mut entries: Vec<Value> = Vec::new();
             let mut after: Option<String> = None;
             loop {
-                let mut path = format!("/api/v1/incidents/{r}/timeline?limit=1000");
+                // Every entry, folded ones too, so that a page of 1000 means more.
+                let mut path = format!("/api/v1/incidents/{r}/timeline?limit=1000&all=true");
                 if let Some(a) = &after {
                     path.push_str(&format!("&after={a}"));
                 }
@@ -599,11 +600,14 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             }
             let v = Value::Array(entries);
             out.show(&v, |v| {
+                // A topic change shows under the entry that caused it; the
+                // relief half of a handover not at all (its assignment says it).
                 let rows = v
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|e| {
+                    .filter(|e| e.get("folded_into").is_none_or(Value::is_null))
+                    .flat_map(|e| {
                         let roles: Vec<String> = e["actor_roles"]
                             .as_array()
                             .into_iter()
@@ -615,7 +619,11 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                         } else {
                             format!("@{} ({})", s(e, "actor"), roles.join(", "))
                         };
-                        vec![s(e, "id"), s(e, "at"), actor, s(e, "kind"), s(e, "text")]
+                        let row = vec![s(e, "id"), s(e, "at"), actor, s(e, "kind"), s(e, "text")];
+                        let topic = e.get("topic").and_then(Value::as_str).map(|t| {
+                            vec![String::new(), String::new(), String::new(), String::new(), format!("↳ topic: {t}")]
+                        });
+                        std::iter::once(row).chain(topic)
                     })
                     .collect();
                 table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
