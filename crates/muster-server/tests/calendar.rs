@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ fn python_with_icalendar() -> Option<PathBuf> {
 }
 
 /// Every feed at `paths` (with the feed token), parsed by `icalendar`.
-async fn parsed(server: &TestServer, python: &PathBuf, feed: &str, paths: &[String]) -> Vec<Value> {
+async fn parsed(server: &TestServer, python: &Path, feed: &str, paths: &[String]) -> Vec<Value> {
     static FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("muster-calendar-{}-{n}", std::process::id()));
@@ -41,7 +41,7 @@ async fn parsed(server: &TestServer, python: &PathBuf, feed: &str, paths: &[Stri
         files.push(file);
     }
     let script = format!("{}/tests/clients/ics_events.py", env!("CARGO_MANIFEST_DIR"));
-    let python = python.clone();
+    let python = python.to_path_buf();
     let cleanup = dir.clone();
     let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).args(files).output().unwrap())
         .await
