@@ -32,7 +32,9 @@ impl App {
 
     /// Creates a service. A responder who names no owner becomes its owner,
     /// so that someone may see its integration key besides admins.
-    pub async fn create_service(&self, actor: &Actor, mut input: ServiceInput) -> Result<Service> {
+    /// Makes a service; with it, warnings about what its auto-declared
+    /// incidents will lack (an owner, an escalation policy).
+    pub async fn create_service(&self, actor: &Actor, mut input: ServiceInput) -> Result<(Service, Vec<String>)> {
         access::check(actor, Action::CreateService, &Standing::none())?;
         if input.owner.is_none() && !actor.is_admin() {
             input.owner = Some(actor.handle.clone());
@@ -43,6 +45,8 @@ impl App {
         if let Some(p) = input.escalation_policy {
             self.policy_for_field(p).await?;
         }
+        let warnings =
+            muster_domain::intake::service_warnings(&input.auto_declare, input.owner.as_ref(), input.escalation_policy);
         let service = NewService {
             name: input.name,
             description: input.description,
@@ -51,7 +55,7 @@ impl App {
             auto_declare: input.auto_declare,
             escalation_policy: input.escalation_policy,
         };
-        Ok(self.store.create_service(&service, self.clock.now()).await?)
+        Ok((self.store.create_service(&service, self.clock.now()).await?, warnings))
     }
 
     /// The service an integration key belongs to (cached briefly: this is on

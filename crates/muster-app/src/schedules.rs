@@ -18,13 +18,16 @@ pub(crate) fn listings_at_once() -> usize {
 impl App {
     // Schedules.
 
+    /// Makes a schedule; with it, warnings about what it will not do (a
+    /// rotation starting far ahead). A rotation listing someone twice is
+    /// refused.
     pub async fn create_schedule(
         &self,
         actor: &Actor,
         name: String,
         time_zone: String,
         layers: Vec<muster_domain::schedule::Layer>,
-    ) -> Result<muster_store::ScheduleRecord> {
+    ) -> Result<(muster_store::ScheduleRecord, Vec<String>)> {
         access::check(actor, Action::CreateSchedule, &Standing::none())?;
         let sent = name.chars().count();
         let name = name.trim().to_owned();
@@ -48,8 +51,10 @@ impl App {
                 self.member(user, &format!("layers[{i}].rotation.users[{j}]")).await?;
             }
         }
+        let today = self.clock.now().to_zoned(zone).date();
+        let warnings = muster_domain::schedule::check_rotations(&layers, today)?;
         let schedule = muster_store::NewSchedule { name, time_zone, layers };
-        Ok(self.store.create_schedule(&schedule, self.clock.now()).await?)
+        Ok((self.store.create_schedule(&schedule, self.clock.now()).await?, warnings))
     }
 
     pub async fn schedule(&self, id: u64) -> Result<muster_store::ScheduleRecord> {
@@ -137,6 +142,68 @@ impl App {
         let schedule = record.schedule()?;
         let shifts = self.compute(move || schedule.shifts(from, to)).await?;
         Ok((record, shifts))
+    }
+
+    /// A schedule's calendar feed: its shifts over `span`, or by default
+    /// over the feed window (30 days back to 180 ahead, each shift with its
+    /// real start, so that its UID is the same at every fetch).
+    pub async fn schedule_feed(
+        &self,
+        id: u64,
+        span: Option<(Timestamp, Timestamp)>,
+    ) -> Result<(muster_store::ScheduleRecord, Vec<muster_domain::schedule::FeedEvent>)> {
+        let record = self.schedule(id).await?;
+        let events = self.feed(vec![record.clone()], None, span).await?;
+        Ok((record, events))
+    }
+
+    /// One person's shifts on every schedule as a calendar feed (as
+    /// [`App::schedule_feed`]), soonest first.
+    pub async fn user_feed(
+        &self,
+        user: &Handle,
+        span: Option<(Timestamp, Timestamp)>,
+    ) -> Result<Vec<muster_domain::schedule::FeedEvent>> {
+        let schedules = self.store.schedules().await?;
+        self.feed(schedules, Some(user.clone()), span).await
+    }
+
+    async fn feed(
+        &self,
+        records: Vec<muster_store::ScheduleRecord>,
+        user: Option<Handle>,
+        span: Option<(Timestamp, Timestamp)>,
+    ) -> Result<Vec<muster_domain::schedule::FeedEvent>> {
+        use muster_domain::schedule::{FeedEvent, FeedWindow};
+        let window = match span {
+            Some((from, to)) => {
+                if to <= from || to.duration_since(from) > MAX_SHIFT_SPAN {
+                    return Err(DomainError::invalid("to", "give a `to` after `from`, at most 366 days later").into());
+                }
+                FeedWindow::exactly(from, to)
+            }
+            None => FeedWindow::at(self.clock.now()),
+        };
+        let schedules = records.into_iter().map(|r| Ok((r.schedule()?, r))).collect::<Result<Vec<_>>>()?;
+        self.compute(move || {
+            let mut out = Vec::new();
+            for (schedule, record) in schedules {
+                for shift in window.shifts(&schedule)? {
+                    if user.as_ref().is_none_or(|u| *u == shift.user) {
+                        out.push(FeedEvent {
+                            schedule: record.id,
+                            schedule_name: record.name.clone(),
+                            shift,
+                            revised: record.revised_at,
+                            revision: record.revision,
+                        });
+                    }
+                }
+            }
+            out.sort_by_key(|e| e.shift.start);
+            Ok(out)
+        })
+        .await
     }
 
     /// Shifts of a schedule as it is given, for views of one layer alone.

@@ -293,6 +293,9 @@ pub enum Command {
         service: String,
         summary: String,
         source: Option<String>,
+        /// When the change happened, as its sender said (placed there on
+        /// the timeline, never after now); none: now.
+        at: Option<Timestamp>,
     },
     /// Page someone for this incident. The incident manager, the backup and
     /// admins may page anyone and ask for any role; a tech lead may page
@@ -428,6 +431,20 @@ impl Incident {
     /// Declares incident `number`: the actor becomes first responder and the
     /// chosen incident manager takes the role.
     pub fn declare(number: u64, d: Declaration, ctx: Context<'_>) -> Result<(Incident, Vec<Event>), DomainError> {
+        let first_responder = ctx.actor.handle.clone();
+        Incident::declare_for(number, d, first_responder, ctx)
+    }
+
+    /// Declares an incident whose first responder is someone other than
+    /// the declarer: Muster (`ctx.actor`, the system) declaring on behalf
+    /// of a service's owner. The entries are Muster's; the roles the
+    /// owner's.
+    pub fn declare_for(
+        number: u64,
+        d: Declaration,
+        first_responder: Handle,
+        ctx: Context<'_>,
+    ) -> Result<(Incident, Vec<Event>), DomainError> {
         ctx.actor.require_write()?;
         let title = parse_title(&d.title)?;
         let summary = parse_summary(&d.summary)?;
@@ -442,12 +459,15 @@ impl Incident {
         let mut tx = Transaction::new(&mut state, ctx);
         // The declarer acts as first responder (and as incident manager
         // when they keep that role).
-        tx.actor_roles = vec![RoleKind::FirstResponder];
+        tx.actor_roles = Vec::new();
+        if first_responder == ctx.actor.handle {
+            tx.actor_roles.push(RoleKind::FirstResponder);
+        }
         if d.incident_manager.handle == ctx.actor.handle {
             tx.actor_roles.push(RoleKind::IncidentManager);
         }
         tx.record(declared, None);
-        tx.assign_new(RoleKind::FirstResponder, ctx.actor.handle.clone(), None, Via::Declaration);
+        tx.assign_new(RoleKind::FirstResponder, first_responder, None, Via::Declaration);
         tx.assign_new(RoleKind::IncidentManager, d.incident_manager.handle, None, Via::Declaration);
         let events = tx.finish();
         Ok((state, events))
@@ -468,8 +488,9 @@ impl Incident {
             }
             Command::LinkAlert { alert, retriggered } => tx.link_alert(alert, retriggered)?,
             Command::AlertStatus { alert } => tx.alert_status(alert),
-            Command::RecordChange { service, summary, source } => {
-                tx.record(Change::ServiceChanged { service, summary, source }, None);
+            Command::RecordChange { service, summary, source, at } => {
+                let at = at.map(|t| t.min(tx.now));
+                tx.record(Change::ServiceChanged { service, summary, source }, at);
             }
             Command::Page { page, target, message, roles, automatic } => {
                 tx.page(page, target, message, roles, automatic)?;
@@ -840,6 +861,14 @@ impl<'s, 'c> Transaction<'s, 'c> {
         self.require_not_closed()?;
         if !automatic {
             self.require(if roles.is_empty() { Action::PageForHelp } else { Action::ManageRoles })?;
+            // A page on a resolved incident would be cancelled at once: say
+            // so instead of sending it.
+            if self.state.status == Status::Resolved {
+                return Err(DomainError::Conflict(format!(
+                    "not sent: {} is resolved; reopen it (status investigating) to page for it",
+                    self.reference()
+                )));
+            }
         }
         let message = crate::page::parse_message(&message)?;
         if roles.contains(&RoleKind::IncidentManager) && roles.contains(&RoleKind::BackupIncidentManager) {

@@ -19,7 +19,7 @@
 use crate::alert::{AlertRef, AlertStatus, AutoDeclare, Severity};
 use crate::incident::{Command, Declaration};
 use crate::page::{PageState, roles_on_acknowledge};
-use crate::{Actor, Handle, Incident, Permission, Priority, RoleKind, Status};
+use crate::{Actor, Handle, Incident, Permission, Priority, RoleKind, Status, Timestamp};
 
 /// The handle of Muster itself: the actor of what nobody did by hand.
 pub const SYSTEM: &str = "muster";
@@ -54,6 +54,33 @@ pub struct ServiceRules<'a> {
     pub auto_declare: &'a AutoDeclare,
     /// The service owner, with their permission, if they still exist.
     pub owner: Option<Actor>,
+    /// Whether it has an escalation policy to page through.
+    pub has_policy: bool,
+}
+
+/// What a service made with these settings will not do: an auto-declared
+/// incident with nobody in charge (no owner) or paging nobody (no policy).
+/// Said when it is made (`warnings`), and on each such incident.
+pub fn service_warnings(auto_declare: &AutoDeclare, owner: Option<&Handle>, policy: Option<u64>) -> Vec<String> {
+    let mut out = Vec::new();
+    if auto_declare.0.is_empty() {
+        return out;
+    }
+    if owner.is_none() {
+        out.push(
+            "auto_declare is set but the service has no owner: its incidents will have @muster as incident manager; \
+             set an owner"
+                .to_owned(),
+        );
+    }
+    if policy.is_none() {
+        out.push(
+            "auto_declare is set but the service has no escalation policy: its incidents will page nobody; \
+             set escalation_policy"
+                .to_owned(),
+        );
+    }
+    out
 }
 
 /// Where a new alert goes.
@@ -71,9 +98,13 @@ pub enum NewAlert {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoDeclaration {
     pub declaration: Declaration,
-    /// Declares it, and so becomes its first responder: the service owner
-    /// (unless a viewer, who holds no roles), else Muster.
+    /// Its first responder and incident manager: the service owner
+    /// (unless a viewer, who holds no roles), else Muster. Muster declares
+    /// it, on their behalf: the entries are credited to @muster.
     pub declarer: Actor,
+    /// What a person should know about it, put on its timeline as a note
+    /// of Muster's: it has nobody in charge, or pages nobody.
+    pub warning: Option<String>,
     /// Links the alert, run after the declaration.
     pub link: Command,
 }
@@ -105,10 +136,15 @@ pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<
     };
     let title: String = alert.summary.chars().take(200).collect();
     let title = if title.trim().is_empty() { format!("Alert on {}", service.name) } else { title };
+    let on_behalf = if declarer.handle.as_str() == SYSTEM {
+        String::new()
+    } else {
+        format!(" On behalf of its owner, @{}.", declarer.handle)
+    };
     let declaration = Declaration {
         title,
         summary: format!(
-            "Declared automatically: {} alert on {}.",
+            "Declared automatically: {} alert on {}.{on_behalf}",
             with_article(alert.severity.as_str()),
             service.name
         ),
@@ -116,7 +152,18 @@ pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<
         incident_manager: declarer.clone(),
     };
     let link = link_entry(alert);
-    NewAlert::Declare(AutoDeclaration { declaration, declarer, link })
+    let mut missing = Vec::new();
+    if declarer.handle.as_str() == SYSTEM {
+        missing.push(format!(
+            "{} has no owner, so @muster is incident manager until someone takes the role",
+            service.name
+        ));
+    }
+    if !service.has_policy {
+        missing.push(format!("{} has no escalation policy, so nobody was paged", service.name));
+    }
+    let warning = (!missing.is_empty()).then(|| format!("Nobody is on this yet: {}.", missing.join("; ")));
+    NewAlert::Declare(AutoDeclaration { declaration, declarer, warning, link })
 }
 
 /// `a critical`, `an error`: the article a word takes (by its first letter,
@@ -234,12 +281,14 @@ pub fn alert_status_entry(alert: &AlertRef) -> Command {
 }
 
 /// The timeline entry of a change event (a deploy) on one of its service's
-/// incidents that are not resolved or closed yet.
-pub fn change_entry(service: &str, summary: &str, source: Option<&str>) -> Command {
+/// incidents that are not resolved or closed yet, at the time its sender
+/// gave (`at`; never after now) or now.
+pub fn change_entry(service: &str, summary: &str, source: Option<&str>, at: Option<Timestamp>) -> Command {
     Command::RecordChange {
         service: service.to_owned(),
         summary: summary.to_owned(),
         source: source.map(str::to_owned),
+        at,
     }
 }
 
@@ -268,7 +317,7 @@ mod tests {
     }
 
     fn rules(auto: &AutoDeclare, owner: Option<Actor>) -> ServiceRules<'_> {
-        ServiceRules { name: "checkout", auto_declare: auto, owner }
+        ServiceRules { name: "checkout", auto_declare: auto, owner, has_policy: true }
     }
 
     fn person(h: &str, permission: Permission) -> Actor {
@@ -304,7 +353,10 @@ mod tests {
             panic!("declares")
         };
         assert_eq!((d.declaration.priority, d.declaration.title.as_str()), (Priority::P1, "Checkout returns 500"));
-        assert_eq!(d.declaration.summary, "Declared automatically: a critical alert on checkout.");
+        assert_eq!(
+            d.declaration.summary,
+            "Declared automatically: a critical alert on checkout. On behalf of its owner, @dan."
+        );
         assert_eq!(with_article("error"), "an error");
         assert_eq!(with_article("info"), "an info");
         assert_eq!(with_article("warning"), "a warning");

@@ -17,6 +17,30 @@ pub const MAX_ROTATION_USERS: usize = 100;
 /// The longest span one shift listing covers (`from` to `to`).
 pub const MAX_SHIFT_SPAN_DAYS: i64 = 366;
 
+/// Characters in an alert's or a change's summary: PagerDuty's documented
+/// maximum for `payload.summary`. Longer ones are refused on every ingest
+/// endpoint (Alertmanager's annotations, which set no limit, are cut).
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+
+/// A rotation starting more than this many days after its schedule is made
+/// is accepted with a warning (a typo such as 2030 puts nobody on call).
+pub const ROTATION_FAR_START_DAYS: i64 = 90;
+
+/// A calendar feed's window: shifts from this many days back …
+pub const FEED_DAYS_BACK: i64 = 30;
+
+/// … to this many days ahead.
+pub const FEED_DAYS_AHEAD: i64 = 180;
+
+/// A feed's shifts are computed between fixed points on a grid of this
+/// many days (around the window), so that a shift that began before the
+/// window or ends after it keeps its real start and end, and so its UID,
+/// from one fetch to the next.
+pub const FEED_GRID_DAYS: i64 = 30;
+
+// The longest computation a feed makes is one shift listing.
+const _: () = assert!(2 * FEED_GRID_DAYS + FEED_DAYS_BACK + FEED_DAYS_AHEAD <= MAX_SHIFT_SPAN_DAYS);
+
 /// Shifts in one listing; a listing that would hold more is refused.
 pub const MAX_SHIFTS: usize = 10_000;
 

@@ -391,6 +391,33 @@ impl Schedule {
     }
 }
 
+/// Refuses a rotation listing someone twice (field
+/// `layers[i].rotation.users`); the warnings for a schedule made on
+/// `today` (in its zone): a rotation starting more than
+/// [`ROTATION_FAR_START_DAYS`](crate::limits::ROTATION_FAR_START_DAYS)
+/// days ahead puts nobody on call until then.
+pub fn check_rotations(layers: &[Layer], today: Date) -> Result<Vec<String>, DomainError> {
+    let mut warnings = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let users = &layer.rotation.users;
+        if let Some((j, user)) = users.iter().enumerate().find(|(j, u)| users[..*j].contains(u)) {
+            return Err(DomainError::invalid(
+                format!("layers[{i}].rotation.users"),
+                format!("@{user} is in this rotation twice (users[{j}]); list each person once"),
+            ));
+        }
+        let ahead = today.until(layer.rotation.start).map(|d| d.get_days()).unwrap_or(0);
+        if i64::from(ahead) > crate::limits::ROTATION_FAR_START_DAYS {
+            warnings.push(format!(
+                "layers[{i}].rotation.start: the rotation starts on {}, {ahead} days from now; \
+                 until then it puts nobody on call",
+                layer.rotation.start
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
 /// Refuses a schedule larger than the limits: at most [`MAX_LAYERS`]
 /// layers, [`MAX_WINDOWS`] restriction windows in all, and
 /// [`MAX_ROTATION_USERS`] people per rotation.
@@ -534,30 +561,138 @@ impl<'a> LayerSweep<'a> {
     }
 }
 
-/// Text escaped for an iCalendar property value (RFC 5545 §3.3.11).
+/// Text escaped for an iCalendar TEXT value (RFC 5545 §3.3.11): `\`, `;`,
+/// `,` and newlines escaped, other control characters (which TEXT may not
+/// hold) left out.
 fn ics_text(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n").replace('\r', "")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn ics_time(t: Timestamp) -> String {
     t.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// An iCalendar (RFC 5545) feed of shifts, one event each, that calendar
-/// apps can subscribe to. `uid` makes event ids stable across refreshes.
-pub fn icalendar(name: &str, uid: &str, shifts: &[(String, Shift)], now: Timestamp) -> String {
-    let mut out =
-        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Muster//On call//EN\r\nCALSCALE:GREGORIAN\r\n");
-    out.push_str(&format!("X-WR-CALNAME:{}\r\n", ics_text(name)));
-    for (schedule, shift) in shifts {
-        out.push_str("BEGIN:VEVENT\r\n");
-        out.push_str(&format!("UID:{uid}-{}-{}@muster\r\n", shift.start.as_second(), shift.user));
-        out.push_str(&format!("DTSTAMP:{}\r\n", ics_time(now)));
-        out.push_str(&format!("DTSTART:{}\r\nDTEND:{}\r\n", ics_time(shift.start), ics_time(shift.end)));
-        out.push_str(&format!("SUMMARY:{}\r\n", ics_text(&format!("On call: @{} ({schedule})", shift.user))));
-        out.push_str("END:VEVENT\r\n");
+/// Appends one content line, folded (RFC 5545 §3.1): at most 75 octets a
+/// line, never inside a UTF-8 character, continuation lines starting with
+/// a space.
+fn ics_line(out: &mut String, line: &str) {
+    let mut room = 75;
+    let mut used = 0;
+    for c in line.chars() {
+        if used + c.len_utf8() > room {
+            out.push_str("\r\n ");
+            room = 74;
+            used = 0;
+        }
+        out.push(c);
+        used += c.len_utf8();
     }
-    out.push_str("END:VCALENDAR\r\n");
+    out.push_str("\r\n");
+}
+
+/// The span a calendar feed covers at `now`: shifts that overlap
+/// [`FeedWindow::from`]..[`FeedWindow::to`] (30 days back, 180 ahead),
+/// computed from [`FeedWindow::sweep_from`] to [`FeedWindow::sweep_to`],
+/// fixed points of a 30-day grid around the window, so that a shift that
+/// began before the window or ends after it keeps its real start and end
+/// (and its UID) from one fetch to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedWindow {
+    pub sweep_from: Timestamp,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub sweep_to: Timestamp,
+}
+
+impl FeedWindow {
+    pub fn at(now: Timestamp) -> FeedWindow {
+        use crate::limits::{FEED_DAYS_AHEAD, FEED_DAYS_BACK, FEED_GRID_DAYS};
+        let day = 86_400;
+        let grid = FEED_GRID_DAYS * day;
+        let (from, to) = (now.as_second() - FEED_DAYS_BACK * day, now.as_second() + FEED_DAYS_AHEAD * day);
+        let at = |s: i64| Timestamp::from_second(s).unwrap_or(now);
+        FeedWindow {
+            sweep_from: at(from.div_euclid(grid) * grid),
+            from: at(from),
+            to: at(to),
+            sweep_to: at((to.div_euclid(grid) + 1) * grid),
+        }
+    }
+
+    /// A span as given: shifts cut to it.
+    pub fn exactly(from: Timestamp, to: Timestamp) -> FeedWindow {
+        FeedWindow { sweep_from: from, from, to, sweep_to: to }
+    }
+
+    /// The shifts of `schedule` in the window, each with its real start
+    /// and end (as far as the sweep reaches).
+    pub fn shifts(&self, schedule: &Schedule) -> Result<Vec<Shift>, DomainError> {
+        let mut shifts = schedule.shifts(self.sweep_from, self.sweep_to)?;
+        shifts.retain(|s| s.end > self.from && s.start < self.to);
+        Ok(shifts)
+    }
+}
+
+/// One event of a calendar feed: a shift on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEvent {
+    pub schedule: u64,
+    pub schedule_name: String,
+    pub shift: Shift,
+    /// When the schedule was last revised (made, or an override added):
+    /// the event's DTSTAMP and LAST-MODIFIED, so they do not change from
+    /// one fetch to the next.
+    pub revised: Timestamp,
+    /// The schedule's revision: 0 as made, one more with each override
+    /// (the event's SEQUENCE).
+    pub revision: u64,
+}
+
+impl FeedEvent {
+    /// Stable for a shift: its schedule, person and start. The same shift
+    /// has the same UID in the schedule's feed and in the person's.
+    pub fn uid(&self) -> String {
+        format!("schedule-{}-{}-{}@muster", self.schedule, self.shift.user, ics_time(self.shift.start))
+    }
+}
+
+/// An iCalendar (RFC 5545) feed of shifts, one event each, that calendar
+/// apps can subscribe to. Overrides shape the shifts (a shift is whoever
+/// is on call, override or not); they are not events of their own.
+pub fn icalendar(name: &str, events: &[FeedEvent]) -> String {
+    let mut out = String::new();
+    for line in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Muster//On call//EN", "CALSCALE:GREGORIAN"] {
+        ics_line(&mut out, line);
+    }
+    ics_line(&mut out, &format!("X-WR-CALNAME:{}", ics_text(name)));
+    for e in events {
+        ics_line(&mut out, "BEGIN:VEVENT");
+        ics_line(&mut out, &format!("UID:{}", ics_text(&e.uid())));
+        ics_line(&mut out, &format!("DTSTAMP:{}", ics_time(e.revised)));
+        ics_line(&mut out, &format!("DTSTART:{}", ics_time(e.shift.start)));
+        ics_line(&mut out, &format!("DTEND:{}", ics_time(e.shift.end)));
+        ics_line(
+            &mut out,
+            &format!("SUMMARY:{}", ics_text(&format!("On call: @{} ({})", e.shift.user, e.schedule_name))),
+        );
+        ics_line(&mut out, &format!("LAST-MODIFIED:{}", ics_time(e.revised)));
+        ics_line(&mut out, &format!("SEQUENCE:{}", e.revision));
+        ics_line(&mut out, "TRANSP:TRANSPARENT");
+        ics_line(&mut out, "END:VEVENT");
+    }
+    ics_line(&mut out, "END:VCALENDAR");
     out
 }
 

@@ -166,6 +166,16 @@ fn scoped(role: &crate::RoleKind, scope: &Option<crate::Scope>) -> String {
 }
 
 impl Event {
+    /// Whether this entry is shown folded into a companion rather than as
+    /// a line of its own (see [`fold`]): a topic change, or the relief half
+    /// of a handover.
+    pub fn folds(&self) -> bool {
+        matches!(
+            self.change,
+            Change::TopicChanged { .. } | Change::RoleRelieved { reason: Relief::HandedOver { .. }, .. }
+        )
+    }
+
     /// A sentence for people reading the timeline.
     pub fn text(&self) -> String {
         let by = &self.actor;
@@ -205,7 +215,7 @@ impl Event {
                     Relief::Replaced { by: next } => {
                         format!("@{} was replaced as {role} by @{next}", a.user)
                     }
-                    Relief::HandedOver { to } => format!("@{} handed over {role} to @{to}", a.user),
+                    Relief::HandedOver { to } => format!("@{} is no longer {role}: handed over to @{to}", a.user),
                     Relief::BecameIncidentManager => {
                         format!("@{} is no longer {role}: now incident manager", a.user)
                     }
@@ -299,4 +309,47 @@ pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<(
 /// Whether replaying `events` gives `state`: the projection matches its log.
 pub fn projection_matches(events: &[Event], state: &Incident) -> bool {
     Incident::replay(events).as_ref() == Some(state)
+}
+
+/// How one entry is shown beside the others (see [`fold`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Folding {
+    /// The entry this one is shown with, rather than as a line of its own.
+    pub folded_into: Option<u64>,
+    /// On the entry that caused a topic change: the topic it set.
+    pub topic: Option<String>,
+}
+
+/// How the timeline shows `events` (one [`Folding`] each, in order): a
+/// topic change is shown with the entry that caused it (the entry just
+/// before it, the last of the same command, which carries the new topic),
+/// and the relief half of a handover with its assignment, whose line says
+/// the same ("@alice handed over incident manager to @bob"), when that is
+/// among `events`. Folded entries are still recorded, listed when asked
+/// for, and part of the hash chain.
+pub fn fold(events: &[Event]) -> Vec<Folding> {
+    let mut out = vec![Folding::default(); events.len()];
+    for (i, e) in events.iter().enumerate() {
+        match &e.change {
+            Change::TopicChanged { to, .. } => {
+                // The topic is re-rendered at the end of a command, so the
+                // entry before it is that command's last.
+                out[i].folded_into = e.seq.checked_sub(1).filter(|s| *s > 0);
+                if let Some(j) = events.iter().position(|c| c.seq + 1 == e.seq) {
+                    out[j].topic = Some(to.clone());
+                }
+            }
+            Change::RoleRelieved { assignment, reason: Relief::HandedOver { to } } => {
+                let taken = events.iter().find(|a| {
+                    a.seq > e.seq
+                        && a.recorded_at == e.recorded_at
+                        && matches!(&a.change, Change::RoleAssigned { assignment: next, via: Via::Handover { from } }
+                            if *from == assignment.user && next.user == *to)
+                });
+                out[i].folded_into = taken.map(|a| a.seq);
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -93,6 +93,7 @@ fn scenario() -> Vec<Event> {
                 service: "checkout".into(),
                 summary: "deploy 4f2a".into(),
                 source: Some("ci".into()),
+                at: None,
             },
         ),
         (

@@ -345,6 +345,15 @@ pub struct EntryResponse {
     pub data: serde_json::Value,
     /// SHA-256 over the previous entry's hash and this entry.
     pub hash: String,
+    /// On an entry that changed the topic: the topic it set (its
+    /// `topic_changed` entry is folded into it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// On a folded entry (a `topic_changed`, the relief half of a
+    /// handover), listed only with `all=true` or `kind=`: the id of the
+    /// entry it is shown with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded_into: Option<u64>,
 }
 
 impl From<&Event> for EntryResponse {
@@ -359,6 +368,8 @@ impl From<&Event> for EntryResponse {
             text: e.text(),
             data: e.change.data(),
             hash: e.hash.clone(),
+            topic: None,
+            folded_into: None,
         }
     }
 }
@@ -391,6 +402,14 @@ pub struct TimelineListQuery {
     /// 1 to 1000, default 1000.
     #[param(schema_with = schema::limit)]
     pub limit: Option<u32>,
+    /// Comma-separated kinds, e.g. `topic_changed`: only entries of those
+    /// kinds, folded ones included.
+    pub kind: Option<String>,
+    /// `true`: every entry as stored, folded ones included (to check the
+    /// hash chain). By default a topic change is folded into the entry
+    /// that caused it (which carries `topic`) and the relief half of a
+    /// handover into its assignment.
+    pub all: Option<bool>,
 }
 
 /// The impact matrix on the wire (`muster_domain::alert::ImpactMatrix`).

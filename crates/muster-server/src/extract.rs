@@ -93,6 +93,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Some(field) = nul_field(bytes) {
         return Err(ApiError::invalid(&field, "text may not contain NUL characters"));
     }
+    // serde takes a list for a struct, field by field in order: a body
+    // object with named fields is asked for, so a list is refused.
+    if bytes.trim_ascii_start().starts_with(b"[")
+        && let Some(fields) = fields_of::<T>()
+    {
+        return Err(ApiError::invalid(
+            ".",
+            in_api_words("invalid type: sequence, expected struct Body", ".", Some(fields)),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let first: Result<T, _> = serde_path_to_error::deserialize(de);
     let result = match first {
@@ -114,14 +124,153 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { missing_field(&inner.to_string()).unwrap_or(path) } else { path };
-                ApiError::invalid(&field, strip_position(&inner.to_string()))
+                let message = strip_position(&inner.to_string());
+                let field = if path == "." { missing_field(&message).unwrap_or(path) } else { path };
+                let top = (field == ".").then(fields_of::<T>).flatten();
+                ApiError::invalid(&field, in_api_words(&message, &field, top))
             }
-            _ => {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {inner}"))
-            }
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                format!("the body is not valid JSON: {}", strip_position(&inner.to_string())),
+            ),
         }
     })
+}
+
+/// The fields of `T` when it is a plain struct, read from its `Deserialize`
+/// (which names them when it asks for a struct), for messages about the
+/// body as a whole.
+fn fields_of<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{self, Visitor};
+    struct Fields(Option<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> de::Deserializer<'de> for &mut Fields {
+        type Error = Stop;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut probe = Fields(None);
+    let _ = T::deserialize(&mut probe);
+    probe.0.filter(|f| !f.is_empty())
+}
+
+/// serde's message for a wrong value in the API's words: what the field
+/// must be and what was sent, without Rust's type names (`u32`, `struct
+/// DeclareRequest with 4 elements`). `fields` are the body's fields when
+/// the body as a whole is wrong. Messages of Muster's own types pass as
+/// they are.
+pub fn in_api_words(message: &str, field: &str, fields: Option<&[&str]>) -> String {
+    let subject = if field == "." || field.is_empty() { "the body".to_owned() } else { format!("`{field}`") };
+    let (sent, expected) = if let Some(rest) = message.strip_prefix("invalid type: ") {
+        match rest.split_once(", expected ") {
+            Some((sent, expected)) => (Some(sent_in_words(sent)), expected),
+            None => return message.to_owned(),
+        }
+    } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+        match rest.split_once(", expected ") {
+            Some((sent, expected)) => (Some(sent_in_words(sent)), expected),
+            None => return message.to_owned(),
+        }
+    } else if let Some(rest) = message.strip_prefix("invalid length ") {
+        match rest.split_once(", expected ") {
+            Some((_, expected)) if expected.starts_with("struct ") => (Some("a list".to_owned()), expected),
+            Some((n, expected)) => (Some(format!("{n} items")), expected),
+            None => return message.to_owned(),
+        }
+    } else if let Some(number) = number_message(message) {
+        return format!("{subject} must be {number}");
+    } else {
+        return message.to_owned();
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+            if field == "limit" {
+                format!("a whole number from 1 to {}", muster_domain::MAX_PAGE_SIZE)
+            } else {
+                "a whole number, 0 or more".to_owned()
+            }
+        }
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a string" | "a borrowed string" | "a string or bytes" | "a character" => "text (a JSON string)".to_owned(),
+        "a sequence" => "a list (a JSON array)".to_owned(),
+        "a map" => "a JSON object".to_owned(),
+        e if e.starts_with("struct ") || e.starts_with("tuple struct ") => match fields {
+            Some(fields) => {
+                let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+                format!("a JSON object with the fields {}", names.join(", "))
+            }
+            None => "a JSON object".to_owned(),
+        },
+        e if e.starts_with("enum ") || e.starts_with("internally tagged enum ") => {
+            "one of the documented values".to_owned()
+        }
+        e if e.starts_with("unit variant ") || e.starts_with("variant ") => "one of the documented values".to_owned(),
+        e => e.to_owned(),
+    };
+    match sent {
+        Some(sent) => format!("{subject} must be {expected}, not {sent}"),
+        None => format!("{subject} must be {expected}"),
+    }
+}
+
+/// serde's words for what was sent, as a person would say them.
+fn sent_in_words(sent: &str) -> String {
+    let quoted = |prefix: &str| sent.strip_prefix(prefix).map(str::to_owned);
+    if let Some(v) = quoted("integer ").or_else(|| quoted("floating point ")).or_else(|| quoted("boolean ")) {
+        return v.trim_matches('`').to_owned();
+    }
+    if let Some(v) = quoted("string ") {
+        return v;
+    }
+    match sent {
+        "sequence" => "a list".to_owned(),
+        "map" => "an object".to_owned(),
+        "unit value" | "null" => "null".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What the standard library says when text does not parse as a number
+/// (query parameters are text), in the API's words.
+fn number_message(message: &str) -> Option<&'static str> {
+    match message {
+        "invalid digit found in string"
+        | "cannot parse integer from empty string"
+        | "number too large to fit in target type"
+        | "number too small to fit in target type" => Some("a whole number"),
+        "invalid float literal" => Some("a number"),
+        "provided string was not `true` or `false`" => Some("true or false"),
+        _ => None,
+    }
 }
 
 /// Turns every number like `16.0` (a float with no fraction that fits an
@@ -166,7 +315,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let field = e.path().to_string();
-            ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, e.into_inner().to_string())
+            let mut detail = in_api_words(&e.into_inner().to_string(), &field, None);
+            if field == "limit" && detail.starts_with("`limit` must be a whole number") {
+                detail = format!("`limit` must be a whole number from 1 to {}", muster_domain::MAX_PAGE_SIZE);
+            }
+            ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, detail)
         })
     }
 }

@@ -81,7 +81,7 @@ async fn concurrent_role_assignments_and_patches_are_all_kept(server: TestServer
     let roles = inc["roles"].as_array().unwrap();
     assert_eq!(roles.iter().filter(|a| a["role"] == "tech_lead").count(), 25);
     assert_eq!(roles.iter().filter(|a| a["role"] == "incident_manager").count(), 1);
-    let timeline = server.get(&alice, "/api/v1/incidents/1/timeline").await.ok(200).clone();
+    let timeline = server.get(&alice, "/api/v1/incidents/1/timeline?all=true").await.ok(200).clone();
     let entries = timeline.as_array().unwrap();
     assert_eq!(entries.len() as u64, inc["version"].as_u64().unwrap());
     assert_eq!(entries.iter().filter(|e| e["kind"] == "summary_changed").count(), 25);

@@ -144,7 +144,7 @@ async fn a_p1_incident_musters_every_role_and_the_timeline_tells_the_story(serve
     topics.push(now);
 
     // The timeline: every step, in order, with the actor and their roles then.
-    let timeline = server.get(&t("hank"), "/api/v1/incidents/INC-1/timeline").await;
+    let timeline = server.get(&t("hank"), "/api/v1/incidents/INC-1/timeline?all=true").await;
     let entries = timeline.ok(200).as_array().unwrap().clone();
     let ids: Vec<u64> = entries.iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=entries.len() as u64).collect::<Vec<_>>(), "no gaps, in order");
@@ -174,7 +174,7 @@ async fn a_p1_incident_musters_every_role_and_the_timeline_tells_the_story(serve
         format!("{fr_im} role_assigned: @alice assigned @ivan as sme (payments)"),
         format!("{fr_im} role_relieved: @alice was replaced as first responder by @ivan"),
         format!("{fr_im} role_assigned: @alice assigned @ivan as first responder"),
-        "alice [incident_manager] role_relieved: @alice handed over incident manager to @carol".to_owned(),
+        "alice [incident_manager] role_relieved: @alice is no longer incident manager: handed over to @carol".to_owned(),
         "alice [incident_manager] role_assigned: @alice handed over incident manager to @carol".to_owned(),
         "carol [tech_lead,incident_manager] role_relieved: @carol stepped down as incident manager".to_owned(),
         "carol [tech_lead,incident_manager] role_relieved: @bob is no longer backup incident manager: now incident manager".to_owned(),

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use muster_domain::alert::{AlertAction, AlertRef, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
-use muster_domain::incident::Context;
+use muster_domain::incident::{Command, Context};
 use muster_domain::intake::{self, NewAlert, system_actor as system};
+use muster_domain::timeline::EntryKind;
 use muster_domain::{Actor, Event, Handle, Incident, Permission, Timestamp};
 use serde_json::Value;
 
@@ -132,6 +133,9 @@ pub struct ChangeEvent {
     pub service: u64,
     pub summary: String,
     pub source: Option<String>,
+    /// When the change happened, as its sender said (`payload.timestamp`);
+    /// none: when it arrived. Never placed after its arrival.
+    pub at: Option<Timestamp>,
     pub details: Value,
     pub links: Value,
 }
@@ -590,7 +594,12 @@ async fn alert_incident<D: Dialect>(
         }
         _ => None,
     };
-    let rules = intake::ServiceRules { name: &service.name, auto_declare: &service.auto_declare, owner };
+    let rules = intake::ServiceRules {
+        name: &service.name,
+        auto_declare: &service.auto_declare,
+        owner,
+        has_policy: service.escalation_policy.is_some(),
+    };
     // The alert as its row now reads: `e` is the last event of its key in
     // the batch, whose fields the upsert wrote.
     let found = AlertRef {
@@ -610,10 +619,19 @@ async fn alert_incident<D: Dialect>(
         NewAlert::Declare(d) => {
             let catalog = crate::accounts::role_catalog::<D>(c).await?;
             let number = next_number::<D>(c).await?;
-            let ctx = Context { actor: &d.declarer, now, catalog: &catalog };
-            let (state, mut events) = Incident::declare(number, d.declaration, ctx)?;
-            let (state, more) = state.execute(d.link, ctx)?;
+            // Muster declares, on behalf of the owner (first responder).
+            let muster = system();
+            let ctx = Context { actor: &muster, now, catalog: &catalog };
+            let (state, mut events) = Incident::declare_for(number, d.declaration, d.declarer.handle.clone(), ctx)?;
+            let (mut state, more) = state.execute(d.link, ctx)?;
             events.extend(more);
+            if let Some(text) = d.warning {
+                let note =
+                    Command::AddEntry { kind: EntryKind::Note, text, tag: None, corrects: None, occurred_at: None };
+                let (next, more) = state.execute(note, ctx)?;
+                state = next;
+                events.extend(more);
+            }
             insert_incident::<D>(c, &state, &events).await?;
             link::<D>(c, id, number).await?;
             Ok((Some(number), true))
@@ -742,7 +760,7 @@ pub(crate) async fn record_change<D: Dialect>(
     .bind(e.source.clone())
     .bind(e.details.to_string())
     .bind(e.links.to_string())
-    .bind(micros(now))
+    .bind(micros(e.at.map_or(now, |at| at.min(now))))
     .execute(c)
     .await?;
     let service = service::<D>(c, e.service).await?.ok_or_else(|| StoreError::Corrupt("service".into()))?;
@@ -755,7 +773,7 @@ pub(crate) async fn record_change<D: Dialect>(
     .await?;
     let mut touched = Vec::new();
     for n in numbers {
-        let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref());
+        let command = intake::change_entry(&service.name, &e.summary, e.source.as_deref(), e.at);
         run_on_incident::<D>(c, n as u64, &system(), command, now).await?;
         touched.push(n as u64);
     }

@@ -17,9 +17,13 @@ pub struct ScheduleRecord {
     pub name: String,
     pub time_zone: String,
     pub layers: Vec<Layer>,
-    /// Overrides that have not ended, oldest first.
+    /// Every override, oldest first.
     pub overrides: Vec<Override>,
     pub created_at: Timestamp,
+    /// When the schedule last changed: made, or an override added.
+    pub revised_at: Timestamp,
+    /// 0 as made, one more with each override added.
+    pub revision: u64,
 }
 
 impl ScheduleRecord {
@@ -64,11 +68,14 @@ struct OverrideRow {
     handle: String,
     starts_at: i64,
     ends_at: i64,
+    created_at: i64,
 }
 
 fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<ScheduleRecord> {
     let id = row.id;
     let corrupt = |e: String| StoreError::Corrupt(format!("schedule {id}: {e}"));
+    let revised_at = overrides.iter().map(|o| o.created_at).fold(row.created_at, i64::max);
+    let revision = overrides.len() as u64;
     Ok(ScheduleRecord {
         id: id as u64,
         name: row.name,
@@ -86,6 +93,8 @@ fn record(row: ScheduleRow, overrides: Vec<OverrideRow>) -> Result<ScheduleRecor
             })
             .collect::<Result<_>>()?,
         created_at: rows::timestamp(row.created_at)?,
+        revised_at: rows::timestamp(revised_at)?,
+        revision,
     })
 }
 
@@ -208,11 +217,12 @@ pub(crate) async fn schedule<D: Dialect>(c: &mut D::Connection, id: u64) -> Resu
             .fetch_optional(c)
             .await?;
     let Some(row) = row else { return Ok(None) };
-    let overrides: Vec<OverrideRow> =
-        D::query("SELECT id, handle, starts_at, ends_at FROM schedule_overrides WHERE schedule = $1 ORDER BY id")
-            .bind(id as i64)
-            .fetch_all(c)
-            .await?;
+    let overrides: Vec<OverrideRow> = D::query(
+        "SELECT id, handle, starts_at, ends_at, created_at FROM schedule_overrides WHERE schedule = $1 ORDER BY id",
+    )
+    .bind(id as i64)
+    .fetch_all(c)
+    .await?;
     record(row, overrides).map(Some)
 }
 

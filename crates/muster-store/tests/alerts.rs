@@ -146,6 +146,7 @@ async fn a_change_event_lands_on_the_open_incidents_of_its_service(db: TestDatab
         service: s,
         summary: "deploy v1.2".into(),
         source: Some("ci".into()),
+        at: None,
         details: json!({}),
         links: json!([]),
     };

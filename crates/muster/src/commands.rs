@@ -832,7 +832,8 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             let mut entries: Vec<Value> = Vec::new();
             let mut after: Option<String> = None;
             loop {
-                let mut path = format!("/api/v1/incidents/{r}/timeline?limit=1000");
+                // Every entry, folded ones too, so that a page of 1000 means more.
+                let mut path = format!("/api/v1/incidents/{r}/timeline?limit=1000&all=true");
                 if let Some(a) = &after {
                     path.push_str(&format!("&after={a}"));
                 }
@@ -850,11 +851,14 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             }
             let v = Value::Array(entries);
             out.show(&v, |v| {
+                // A topic change shows under the entry that caused it; the
+                // relief half of a handover not at all (its assignment says it).
                 let rows = v
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|e| {
+                    .filter(|e| e.get("folded_into").is_none_or(Value::is_null))
+                    .flat_map(|e| {
                         let roles: Vec<String> = e["actor_roles"]
                             .as_array()
                             .into_iter()
@@ -866,7 +870,11 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                         } else {
                             format!("@{} ({})", s(e, "actor"), roles.join(", "))
                         };
-                        vec![s(e, "id"), t(e, "at"), actor, s(e, "kind"), s(e, "text")]
+                        let row = vec![s(e, "id"), t(e, "at"), actor, s(e, "kind"), s(e, "text")];
+                        let topic = e.get("topic").and_then(Value::as_str).map(|t| {
+                            vec![String::new(), String::new(), String::new(), String::new(), format!("↳ topic: {t}")]
+                        });
+                        std::iter::once(row).chain(topic)
                     })
                     .collect();
                 table(&["ID", "AT", "WHO", "KIND", "WHAT"], rows);
@@ -1059,6 +1067,7 @@ async fn service(client: &Client, out: &Output, cmd: ServiceCmd) -> anyhow::Resu
             }
             let body = json!({"name": name, "description": description, "owner": owner, "auto_declare": auto});
             let v = client.post("/api/v1/services", &body).await?;
+            warn_of(&v);
             out.show(&v, |v| {
                 say!("Added service {} ({})", s(v, "name"), s(v, "id"));
                 say!("Integration key (PagerDuty routing key): {}", s(v, "integration_key"));
@@ -1151,6 +1160,7 @@ async fn schedule(client: &Client, out: &Output, cmd: ScheduleCmd) -> anyhow::Re
             let body = json!({"name": name, "time_zone": time_zone, "layers": [
                 {"rotation": {"users": users, "shift": shift, "handoff": handoff, "start": start}}]});
             let v = client.post("/api/v1/schedules", &body).await?;
+            warn_of(&v);
             out.show(&v, |v| say!("Added schedule {} ({})", s(v, "name"), s(v, "id")));
         }
         ScheduleCmd::List => {
@@ -1652,4 +1662,12 @@ async fn pages(
         table(&["ID", "STATE", "INCIDENT", "NOTIFIED", "ANSWERED BY", "MESSAGE"], rows);
     });
     Ok(())
+}
+
+/// Prints the `warnings` of an answer (what a service or schedule made as
+/// asked will not do) on stderr, so they are seen even with `--json`.
+fn warn_of(v: &Value) {
+    for w in v.get("warnings").and_then(Value::as_array).into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
 }

@@ -178,9 +178,51 @@ fn assigning_a_new_incident_manager_is_a_handover() {
     let events = w.assign(&alice, RoleKind::IncidentManager, &user("bob"), None).unwrap();
     assert_eq!(w.holders(RoleKind::IncidentManager), ["bob"]);
     let texts: Vec<String> = events.iter().map(Event::text).collect();
-    assert_eq!(texts[0], "@alice handed over incident manager to @bob");
+    assert_eq!(texts[0], "@alice is no longer incident manager: handed over to @bob");
     assert_eq!(texts[1], "@alice handed over incident manager to @bob");
     assert_eq!(events[1].actor_roles, [RoleKind::FirstResponder, RoleKind::IncidentManager]);
+}
+
+#[test]
+fn a_handover_shows_as_one_line_carrying_the_new_topic() {
+    let alice = user("alice");
+    let mut w = World::declared_by(&alice, Priority::P1);
+    w.assign(&alice, RoleKind::IncidentManager, &user("bob"), None).unwrap();
+    let folds = crate::timeline::fold(&w.log);
+    let shown: Vec<(String, Option<String>)> = w
+        .log
+        .iter()
+        .zip(&folds)
+        .filter(|(_, f)| f.folded_into.is_none())
+        .map(|(e, f)| (e.text(), f.topic.clone()))
+        .collect();
+    let texts: Vec<&str> = shown.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "@alice declared INC-7 (P1): Checkout fails",
+            "@alice is first responder",
+            "@alice is incident manager",
+            "@alice handed over incident manager to @bob"
+        ]
+    );
+    assert_eq!(shown[2].1.as_deref(), Some("INC-7 P1 investigating — Checkout fails | IM @alice | FR @alice"));
+    assert_eq!(shown[3].1.as_deref(), Some(w.state.topic.as_str()), "the handover carries the topic it set");
+    // Every entry is still there: the two folded ones name their companion.
+    let kinds: Vec<(&str, Option<u64>)> =
+        w.log.iter().zip(&folds).map(|(e, f)| (e.change.kind(), f.folded_into)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("declared", None),
+            ("role_assigned", None),
+            ("role_assigned", None),
+            ("topic_changed", Some(3)),
+            ("role_relieved", Some(6)),
+            ("role_assigned", None),
+            ("topic_changed", Some(6))
+        ]
+    );
 }
 
 #[test]

@@ -160,22 +160,74 @@ proptest! {
     }
 }
 
+fn feed_events(s: &Schedule, from: &str, to: &str, name: &str) -> Vec<FeedEvent> {
+    s.shifts(ts(from), ts(to))
+        .unwrap()
+        .into_iter()
+        .map(|shift| FeedEvent {
+            schedule: 1,
+            schedule_name: name.to_owned(),
+            shift,
+            revised: ts("2026-03-01T00:00:00Z"),
+            revision: 2,
+        })
+        .collect()
+}
+
 #[test]
 fn the_icalendar_feed_has_one_event_per_shift_in_utc() {
     let s = daily("Europe/Berlin", &["alice", "bob"]);
-    let shifts: Vec<(String, Shift)> = s
-        .shifts(ts("2026-03-23T08:00:00Z"), ts("2026-03-25T08:00:00Z"))
-        .unwrap()
-        .into_iter()
-        .map(|sh| ("Primary, EU".to_owned(), sh))
-        .collect();
-    let ics = icalendar("On call; Primary", "schedule-1", &shifts, ts("2026-03-01T00:00:00Z"));
+    let events = feed_events(&s, "2026-03-23T08:00:00Z", "2026-03-25T08:00:00Z", "Primary, EU");
+    let ics = icalendar("On call; Primary", &events);
     assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
     assert!(ics.ends_with("END:VCALENDAR\r\n"));
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), 2);
     assert!(ics.contains("DTSTART:20260323T080000Z\r\nDTEND:20260324T080000Z"));
     assert!(ics.contains("SUMMARY:On call: @bob (Primary\\, EU)"));
     assert!(ics.contains("X-WR-CALNAME:On call\\; Primary"));
+    assert!(ics.contains("UID:schedule-1-alice-20260323T080000Z@muster\r\n"), "{ics}");
+    assert!(ics.contains("DTSTAMP:20260301T000000Z\r\n") && ics.contains("SEQUENCE:2\r\n"), "{ics}");
+}
+
+#[test]
+fn long_feed_lines_are_folded_at_75_octets_without_splitting_a_character() {
+    let s = daily("Europe/Berlin", &["alice", "bob"]);
+    let name = format!("{}\u{1F525}, ü\n\u{7}end", "é".repeat(60));
+    let events = feed_events(&s, "2026-03-23T08:00:00Z", "2026-03-24T08:00:00Z", &name);
+    let ics = icalendar(&name, &events);
+    for line in ics.split("\r\n") {
+        assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+    }
+    let unfolded = ics.replace("\r\n ", "");
+    assert!(
+        unfolded.contains(&format!("SUMMARY:On call: @alice ({}\u{1F525}\\, ü\\nend)", "é".repeat(60))),
+        "{unfolded}"
+    );
+    assert!(!ics.contains('\u{7}'), "no control character in TEXT");
+}
+
+#[test]
+fn a_feed_window_runs_30_days_back_to_180_ahead_and_sweeps_from_a_fixed_point() {
+    let now = ts("2026-11-27T10:00:00Z");
+    let w = FeedWindow::at(now);
+    assert_eq!(w.from, ts("2026-10-28T10:00:00Z"));
+    assert_eq!(w.to, ts("2027-05-26T10:00:00Z"));
+    assert!(w.sweep_from <= w.from && w.from.duration_since(w.sweep_from).as_hours() < 24 * 30);
+    assert!(w.to < w.sweep_to && w.sweep_to.duration_since(w.to).as_hours() <= 24 * 30);
+    let later = FeedWindow::at(ts("2026-11-28T17:00:00Z"));
+    assert_eq!((later.sweep_from, later.sweep_to), (w.sweep_from, w.sweep_to), "a day later the sweep is the same");
+}
+
+#[test]
+fn a_shift_begun_before_the_feed_window_keeps_its_real_start_from_fetch_to_fetch() {
+    // The shift that spans the window's start is the same shift (same
+    // start) whenever it is fetched, not one cut at the moment of fetching.
+    let s = daily("Europe/Berlin", &["alice", "bob"]);
+    let first = |now: &str| FeedWindow::at(ts(now)).shifts(&s).unwrap().remove(0);
+    let a = first("2026-11-27T10:00:00Z");
+    let b = first("2026-11-27T10:05:00Z");
+    assert_eq!(a, b);
+    assert!(a.start < FeedWindow::at(ts("2026-11-27T10:00:00Z")).from, "{a:?}");
 }
 
 #[test]
@@ -359,4 +411,30 @@ proptest! {
             t = Timestamp::from_second(t.as_second() + 60).unwrap();
         }
     }
+}
+
+#[test]
+fn a_rotation_listing_someone_twice_is_refused_naming_the_rotation() {
+    let s = daily("Europe/Berlin", &["alice", "bob", "alice"]);
+    let today = "2026-03-20".parse().unwrap();
+    let e = check_rotations(&s.layers, today).unwrap_err();
+    assert!(e.to_string().starts_with("layers[0].rotation.users: @alice is in this rotation twice"), "{e}");
+    assert_eq!(
+        check_rotations(&daily("Europe/Berlin", &["alice", "bob"]).layers, today).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_rotation_starting_far_ahead_is_accepted_with_a_warning() {
+    let mut s = daily("Europe/Berlin", &["alice", "bob"]);
+    s.layers[0].rotation.start = "2030-01-01".parse().unwrap();
+    let warnings = check_rotations(&s.layers, "2026-03-20".parse().unwrap()).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("layers[0].rotation.start: the rotation starts on 2030-01-01, 1383 days"),
+        "{warnings:?}"
+    );
+    s.layers[0].rotation.start = "2026-04-20".parse().unwrap();
+    assert!(check_rotations(&s.layers, "2026-03-20".parse().unwrap()).unwrap().is_empty(), "a month ahead is fine");
 }

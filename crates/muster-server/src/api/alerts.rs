@@ -49,6 +49,12 @@ pub struct ServiceResponse {
     /// Where to point anything that can POST JSON (with the key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generic_url: Option<String>,
+    /// When the service was made: what it will not do as set (with
+    /// `auto_declare` but no owner, its incidents have @muster as incident
+    /// manager; with no escalation policy, they page nobody). Left out
+    /// when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ServiceResponse {
@@ -66,6 +72,7 @@ impl ServiceResponse {
             alertmanager_url: key.as_ref().map(|k| format!("/api/v1/integrations/alertmanager/{k}")),
             generic_url: key.as_ref().map(|k| format!("/api/v1/integrations/generic/{k}")),
             integration_key: key,
+            warnings: Vec::new(),
         }
     }
 }
@@ -123,7 +130,9 @@ fn parse_name(name: &str) -> ApiResult<String> {
     Ok(n.to_owned())
 }
 
-/// Add a service; it gets an integration key for its monitoring.
+/// Add a service; it gets an integration key for its monitoring. With
+/// `auto_declare` but no owner or no escalation policy, it is made, and
+/// `warnings` say what its incidents will lack.
 #[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = NewServiceRequest, security(("bearer" = [])),
     responses((status = 201, body = ServiceResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_service(
@@ -138,10 +147,10 @@ pub async fn create_service(
         auto_declare: parse_auto_declare(body.auto_declare.unwrap_or_default())?,
         escalation_policy: body.escalation_policy,
     };
-    let service = app.create_service(&actor, input).await?;
+    let (service, warnings) = app.create_service(&actor, input).await?;
     // Its creator sees the key once, whoever owns it.
     let admin = Actor { permission: muster_domain::Permission::Admin, ..actor };
-    Ok((StatusCode::CREATED, Json(ServiceResponse::seen_by(&admin, service))))
+    Ok((StatusCode::CREATED, Json(ServiceResponse { warnings, ..ServiceResponse::seen_by(&admin, service) })))
 }
 
 /// All services.

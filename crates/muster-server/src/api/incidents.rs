@@ -171,7 +171,11 @@ fn parse_cursor(s: &str) -> Result<(Timestamp, u64), ApiError> {
     Ok((at, seq.parse().map_err(|_| bad())?))
 }
 
-/// The timeline in the order things happened, paged (`Link: rel="next"`).
+/// The timeline in the order things happened, paged (`Link: rel="next"`;
+/// a page may hold fewer than `limit` entries, folded ones left out). A
+/// topic change is shown with the entry that caused it (`topic` on it),
+/// the relief half of a handover with its assignment; `?all=true` or
+/// `?kind=topic_changed` lists them too.
 #[utoipa::path(get, path = "/api/v1/incidents/{ref}/timeline", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7"), TimelineListQuery),
     security(("bearer" = [])), responses((status = 200, body = [EntryResponse]), (status = 404, body = Problem)))]
 pub async fn timeline(
@@ -183,14 +187,38 @@ pub async fn timeline(
     let r = incident_ref(&r)?;
     let limit = super::page_size(q.limit, 1000)?;
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let events = app.timeline(r, &TimelineQuery { after, limit, ..TimelineQuery::default() }).await?;
-    let body: Vec<EntryResponse> = events.iter().map(EntryResponse::from).collect();
+    let kinds: Vec<String> = q
+        .kind
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let every = q.all.unwrap_or(false) || !kinds.is_empty();
+    let events = app.timeline(r, &TimelineQuery { after, limit, kinds, ..TimelineQuery::default() }).await?;
+    let folds = muster_domain::timeline::fold(&events);
+    // A folded entry whose companion is on another page stands alone.
+    let here: std::collections::HashSet<u64> = events.iter().map(|e| e.seq).collect();
+    let body: Vec<EntryResponse> = events
+        .iter()
+        .zip(folds)
+        .filter(|(_, f)| every || f.folded_into.is_none_or(|c| !here.contains(&c)))
+        .map(|(e, f)| EntryResponse { topic: f.topic, folded_into: f.folded_into, ..EntryResponse::from(e) })
+        .collect();
     let mut response = Json(body).into_response();
     if events.len() == limit as usize
         && let Some(last) = events.last()
     {
-        let url =
+        let mut url =
             format!("/api/v1/incidents/{r}/timeline?limit={limit}&after={}.{}", last.at.as_microsecond(), last.seq);
+        if let Some(kind) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
+            url.push_str(&format!("&kind={}", form_urlencoded::byte_serialize(kind.as_bytes()).collect::<String>()));
+        }
+        if q.all == Some(true) {
+            url.push_str("&all=true");
+        }
         response.headers_mut().extend(next_link(url));
     }
     Ok(response)

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_json, read_body, require_json};
 use muster_app::App;
 use muster_app::ingest::IngestError;
+use muster_domain::limits::MAX_SUMMARY_CHARS;
 
 /// PagerDuty's own limit on an event's size.
 pub const PAGERDUTY_BODY_LIMIT: usize = 512 * 1024;
@@ -162,8 +163,8 @@ pub fn parse_pagerduty(o: &serde_json::Map<String, Value>, service: u64) -> Resu
             errors.push("'payload' is missing".into());
         }
         match text(payload, "summary") {
-            Some(s) if !s.trim().is_empty() && s.chars().count() <= 1024 => summary = s.to_owned(),
-            Some(s) if !s.trim().is_empty() => summary = s.chars().take(1024).collect(),
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= MAX_SUMMARY_CHARS => summary = s.to_owned(),
+            Some(s) if !s.trim().is_empty() => errors.push(summary_too_long(s)),
             _ => errors.push("'payload.summary' is missing or blank".into()),
         }
         match text(payload, "source") {
@@ -211,6 +212,26 @@ pub fn parse_pagerduty(o: &serde_json::Map<String, Value>, service: u64) -> Resu
     })
 }
 
+/// PagerDuty documents `payload.summary` as at most 1024 characters; the
+/// generic endpoint refuses longer ones too.
+fn summary_too_long(s: &str) -> String {
+    format!("'payload.summary' has {} characters; the most is {MAX_SUMMARY_CHARS}", s.chars().count())
+}
+
+/// An ISO 8601 time as PagerDuty's senders write it: RFC 3339
+/// (`2026-03-24T10:00:00Z`), with an offset without a colon
+/// (`2015-07-17T08:42:58.315+0000`, PagerDuty's own example), or with no
+/// offset at all (taken as UTC).
+fn iso_8601(s: &str) -> Option<jiff::Timestamp> {
+    let s = s.trim();
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .or_else(|| jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", s).ok()?.to_timestamp().ok())
+        .or_else(|| {
+            s.parse::<jiff::civil::DateTime>().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+        })
+}
+
 /// PagerDuty Events API v2: trigger, acknowledge or resolve an alert.
 #[utoipa::path(post, path = "/v2/enqueue", tag = "ingest", request_body(content = Object, description = "A PagerDuty Events API v2 event"),
     responses((status = 202, description = "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":…}"), (status = 400), (status = 429), (status = 503)))]
@@ -246,7 +267,23 @@ pub async fn pagerduty_change(State(app): State<Arc<App>>, body: Bytes) -> Resul
         errors.push("'payload' is missing or not an object".into());
     } else if summary.is_none() {
         errors.push("'payload.summary' is missing or blank".into());
+    } else if let Some(s) = summary.filter(|s| s.chars().count() > MAX_SUMMARY_CHARS) {
+        errors.push(summary_too_long(s));
     }
+    let at = match payload.and_then(|p| p.get("timestamp")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => {
+            let at = iso_8601(t);
+            if at.is_none() {
+                errors.push("'payload.timestamp' must be an ISO 8601 time, e.g. 2026-03-24T10:00:00Z".into());
+            }
+            at
+        }
+        Some(_) => {
+            errors.push("'payload.timestamp' must be a string".into());
+            None
+        }
+    };
     let (Some(service), Some(summary), true) = (service, summary, errors.is_empty()) else {
         return Err(PagerDuty::invalid(errors));
     };
@@ -254,8 +291,9 @@ pub async fn pagerduty_change(State(app): State<Arc<App>>, body: Bytes) -> Resul
     let payload = payload.cloned().unwrap_or_default();
     let change = ChangeEvent {
         service: service.id,
-        summary: summary.chars().take(1024).collect(),
+        summary: summary.to_owned(),
         source: text(&payload, "source").map(str::to_owned),
+        at,
         details: json!({"custom_details": payload.get("custom_details"), "timestamp": payload.get("timestamp")}),
         links: o.get("links").filter(|v| v.is_array()).cloned().unwrap_or(json!([])),
     };
@@ -343,7 +381,7 @@ impl AlertmanagerAlert {
             service,
             action,
             dedup_key,
-            summary: summary.chars().take(1024).collect(),
+            summary: summary.chars().take(MAX_SUMMARY_CHARS).collect(),
             severity: Severity::from_label(self.labels.get("severity").map(String::as_str)),
             source: source.chars().take(255).collect(),
             details: json!({"labels": self.labels, "annotations": self.annotations, "starts_at": self.starts_at, "ends_at": self.ends_at}),
@@ -525,8 +563,11 @@ pub fn generic_event(e: GenericEvent, service: u64) -> ApiResult<IngestEvent> {
     let severity = e.severity.as_deref().map(str::parse::<Severity>).transpose()?.unwrap_or(Severity::Warning);
     let dedup_key = e.dedup_key.as_deref().map(DedupKey::parse).transpose()?;
     let summary = e.summary.as_deref().map(str::trim).unwrap_or("");
-    if action == AlertAction::Trigger && (summary.is_empty() || summary.chars().count() > 1024) {
-        return Err(ApiError::invalid("summary", "a trigger needs a summary of 1-1024 characters"));
+    if action == AlertAction::Trigger && (summary.is_empty() || summary.chars().count() > MAX_SUMMARY_CHARS) {
+        return Err(ApiError::invalid(
+            "summary",
+            format!("a trigger needs a summary of 1-{MAX_SUMMARY_CHARS} characters"),
+        ));
     }
     if action != AlertAction::Trigger && dedup_key.is_none() {
         return Err(ApiError::invalid("dedup_key", "acknowledge and resolve need the dedup_key of the alert"));

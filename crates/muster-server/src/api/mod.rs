@@ -172,7 +172,7 @@ fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
 /// A list's page size from its `limit` query parameter; out of range is a 400.
 fn page_size(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
     muster_domain::page_size(limit, default).map_err(|_| {
-        let detail = format!("limit is from 1 to {}", muster_domain::MAX_PAGE_SIZE);
+        let detail = format!("`limit` must be a whole number from 1 to {}", muster_domain::MAX_PAGE_SIZE);
         ApiError::field(axum::http::StatusCode::BAD_REQUEST, "invalid-query", "limit", detail)
     })
 }

@@ -143,7 +143,9 @@ fn page_id(s: &str) -> Result<u64, ApiError> {
 /// or an escalation policy. With `role`, whoever acknowledges takes it on.
 #[utoipa::path(post, path = "/api/v1/incidents/{ref}/pages", tag = "pages", security(("bearer" = [])),
     params(("ref" = String, Path)), request_body = PageRequest,
-    responses((status = 201, body = PageResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = PageResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "not sent: the incident is resolved (\"not sent: INC-6 is resolved; …\") or closed"),
+        (status = 422, body = Problem)))]
 pub async fn create_page(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,

@@ -42,6 +42,11 @@ pub struct ScheduleResponse {
     pub overrides: Vec<OverrideResponse>,
     #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
+    /// When the schedule was made: what it will not do as given (e.g. a
+    /// rotation starting years ahead puts nobody on call until then).
+    /// Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -72,6 +77,7 @@ impl From<ScheduleRecord> for ScheduleResponse {
                 })
                 .collect(),
             created_at: r.created_at.to_string(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -84,7 +90,9 @@ fn instant(s: &str, field: &str) -> ApiResult<Timestamp> {
     s.parse().map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", field, "not an RFC 3339 time"))
 }
 
-/// Create a schedule.
+/// Create a schedule. A rotation listing someone twice is refused (422,
+/// field `layers[i].rotation.users`); one starting more than 90 days ahead
+/// is made, with `warnings` saying so.
 #[utoipa::path(post, path = "/api/v1/schedules", tag = "on-call", request_body = ScheduleRequest, security(("bearer" = [])),
     responses((status = 201, body = ScheduleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_schedule(
@@ -92,8 +100,8 @@ pub async fn create_schedule(
     Caller(actor): Caller,
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
-    let record = app.create_schedule(&actor, body.name, body.time_zone, body.layers).await?;
-    Ok((StatusCode::CREATED, Json(record.into())))
+    let (record, warnings) = app.create_schedule(&actor, body.name, body.time_zone, body.layers).await?;
+    Ok((StatusCode::CREATED, Json(ScheduleResponse { warnings, ..record.into() })))
 }
 
 /// All schedules.
@@ -189,9 +197,6 @@ pub struct SpanQuery {
     /// RFC 3339; default two weeks after `from`; at most 366 days after it.
     #[param(schema_with = crate::dto::schema::date_time_param)]
     pub to: Option<String>,
-    /// For calendar apps, which cannot send headers: a calendar feed token
-    /// (`POST /api/v1/users/{handle}/calendar-token`), never an API token.
-    pub token: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,24 +238,56 @@ fn shift_response(s: &Shift) -> ShiftResponse {
     ShiftResponse { user: s.user.to_string(), start: s.start.to_string(), end: s.end.to_string() }
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarQuery {
+    /// RFC 3339, default now. Without `from` and `to` the feed holds every
+    /// shift from 30 days back to 180 days ahead, each with its real start;
+    /// with either, the shifts in that span, cut to it.
+    #[param(schema_with = crate::dto::schema::date_time_param)]
+    pub from: Option<String>,
+    /// RFC 3339; default two weeks after `from`; at most 366 days after it.
+    #[param(schema_with = crate::dto::schema::date_time_param)]
+    pub to: Option<String>,
+    /// For calendar apps, which cannot send headers: a calendar feed token
+    /// (`POST /api/v1/users/{handle}/calendar-token`), never an API token.
+    pub token: Option<String>,
+}
+
+/// The feed's span: as the shift listing's if `from` or `to` is given
+/// (`from` defaults to now, `to` to two weeks after `from`), else the feed
+/// window.
+fn feed_span(app: &App, q: &CalendarQuery) -> ApiResult<Option<(Timestamp, Timestamp)>> {
+    if q.from.is_none() && q.to.is_none() {
+        return Ok(None);
+    }
+    let q = SpanQuery { from: q.from.clone(), to: q.to.clone() };
+    span(app, &q).map(Some)
+}
+
+fn calendar_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
+}
+
 /// The schedule as an iCalendar feed (`text/calendar`), for calendar apps to
-/// subscribe to. They cannot send headers, so a calendar feed token goes in
-/// `?token=`; an API token only in `Authorization: Bearer`.
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "on-call", params(("id" = u64, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+/// subscribe to: one event per shift from 30 days back to 180 days ahead
+/// (overrides shape the shifts), its UID the same at every fetch (schedule,
+/// person, start), DTSTAMP and SEQUENCE the schedule's last revision. They
+/// cannot send headers, so a calendar feed token goes in `?token=`; an API
+/// token only in `Authorization: Bearer`.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "on-call", params(("id" = u64, Path), CalendarQuery),
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<SpanQuery>,
+    ApiQuery(q): ApiQuery<CalendarQuery>,
 ) -> ApiResult<Response> {
     crate::auth::feed_reader(&app, &headers, q.token.as_deref()).await?;
-    let (from, to) = span(&app, &q)?;
-    let (record, shifts) = app.shifts(id_of(&id)?, from, to).await?;
-    let events: Vec<(String, Shift)> = shifts.into_iter().map(|s| (record.name.clone(), s)).collect();
-    let body =
-        icalendar(&format!("On call: {}", record.name), &format!("schedule-{}", record.id), &events, app.clock.now());
-    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+    let span = feed_span(&app, &q)?;
+    let (record, events) = app.schedule_feed(id_of(&id)?, span).await?;
+    Ok(calendar_response(icalendar(&format!("On call: {}", record.name), &events)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -321,20 +358,20 @@ pub async fn get_policy(
     Ok(Json(app.policy(id).await?.into()))
 }
 
-/// A person's shifts on every schedule as an iCalendar feed.
-#[utoipa::path(get, path = "/api/v1/users/{handle}/calendar.ics", tag = "on-call", params(("handle" = String, Path), SpanQuery),
-    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+/// A person's shifts on every schedule as an iCalendar feed, as the
+/// schedule's feed (the same shift has the same UID in both).
+#[utoipa::path(get, path = "/api/v1/users/{handle}/calendar.ics", tag = "on-call", params(("handle" = String, Path), CalendarQuery),
+    responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn user_calendar(
     State(app): State<Arc<App>>,
     headers: axum::http::HeaderMap,
     Path(handle): Path<String>,
-    ApiQuery(q): ApiQuery<SpanQuery>,
+    ApiQuery(q): ApiQuery<CalendarQuery>,
 ) -> ApiResult<Response> {
     crate::auth::feed_reader(&app, &headers, q.token.as_deref()).await?;
     let handle = parse_handle(&handle, "handle").map_err(|e| ApiError::not_found("handle", e.to_string()))?;
     app.user(&handle).await?;
-    let (from, to) = span(&app, &q)?;
-    let events: Vec<(String, Shift)> = app.shifts_of(&handle, from, to).await?;
-    let body = icalendar(&format!("On call: @{handle}"), &format!("user-{handle}"), &events, app.clock.now());
-    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+    let span = feed_span(&app, &q)?;
+    let events = app.user_feed(&handle, span).await?;
+    Ok(calendar_response(icalendar(&format!("On call: @{handle}"), &events)))
 }

@@ -40,6 +40,10 @@ pub struct EntryView {
     pub text: String,
     pub by: String,
     pub roles: String,
+    /// Shown folded into its companion (`Event::folds`): a topic change as
+    /// a short line under the entry that caused it, the relief half of a
+    /// handover not at all (its assignment's line says it).
+    pub folded: bool,
 }
 
 impl From<&Event> for EntryView {
@@ -51,6 +55,7 @@ impl From<&Event> for EntryView {
             text: e.text(),
             by: if e.actor.as_str() == muster_store::alerts::SYSTEM { String::new() } else { e.actor.to_string() },
             roles: e.actor_roles.iter().map(|r| r.key().to_owned()).collect::<Vec<_>>().join(", "),
+            folded: e.folds(),
         }
     }
 }
