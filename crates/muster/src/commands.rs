@@ -859,11 +859,15 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
                     .flatten()
                     .filter(|e| e.get("folded_into").is_none_or(Value::is_null))
                     .flat_map(|e| {
+                        // The topic's short labels (IM, TL, FR …), so the column
+                        // leaves room for what happened.
+                        let catalog = muster_domain::RoleCatalog::default();
                         let roles: Vec<String> = e["actor_roles"]
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .filter_map(|r| r.as_str().map(String::from))
+                            .filter_map(|r| r.as_str())
+                            .map(|r| catalog.parse(r, "role").map_or_else(|_| r.to_owned(), |k| catalog.label(&k)))
                             .collect();
                         let actor = if roles.is_empty() {
                             format!("@{}", s(e, "actor"))
