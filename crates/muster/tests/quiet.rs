@@ -20,7 +20,8 @@ fn timeline_show_reads_a_handover_once_with_the_topic_under_its_cause(db: TestDa
     let alice = server.ok(ADMIN, &["user", "token", "alice"]).trim().to_owned();
     server.ok(&alice, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
     server.ok(&alice, &["role", "assign", "INC-1", "incident_manager", "@bob"]);
-    let timeline = server.ok(&alice, &["timeline", "show", "INC-1"]);
+    // Wide enough for the whole topic.
+    let timeline = server.ok_with_env(&alice, &["timeline", "show", "INC-1"], &[("COLUMNS", "400")]);
     assert_eq!(timeline.matches("handed over").count(), 1, "{timeline}");
     assert!(!timeline.contains("topic_changed"), "topic changes fold into their cause: {timeline}");
     let topics: Vec<&str> = timeline.lines().filter(|l| l.contains("↳ topic: INC-1 P1")).collect();
