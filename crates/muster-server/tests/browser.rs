@@ -195,7 +195,7 @@ async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend
         alice.goto(&format!("{base}/schedules/1")).await.unwrap();
         alice.wait().for_element(Locator::Css(".shifts")).await.unwrap();
         shoot(&alice, "schedule").await;
-        let phone = browser(&webdriver, 390, 844).await;
+        let phone = phone(&webdriver).await;
         sign_in(&phone, &base, "carol").await;
         phone.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
         phone.wait().for_element(Locator::Id("topic")).await.unwrap();
