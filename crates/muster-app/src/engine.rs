@@ -330,6 +330,15 @@ impl Engine {
         tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
         let buried = self.store.bury_job(job.id, lease, now, why).await?;
         self.scrub(job).await?;
+        // The job is dead whatever happens here; a failure is only logged
+        // (a page step's own timer still moves the page on).
+        if buried
+            && let Ok(j) = &job.job
+            && let Some(channel) = self.channels.get(j.kind())
+            && let Err(f) = channel.buried(j).await
+        {
+            tracing::error!(error = %f.message, "after burying the job");
+        }
         Ok(buried)
     }
 

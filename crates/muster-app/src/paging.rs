@@ -30,6 +30,7 @@ fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) 
         jobs: vec![],
         // The page was the alert's way of finding someone: its answer acknowledges the alert.
         acknowledge_alert: state == PageState::Acknowledged,
+        unreachable: None,
     })
 }
 
@@ -236,6 +237,7 @@ impl App {
                     command: Some((actor.clone(), Command::DeclinePage { page: id })),
                     jobs: vec![next],
                     acknowledge_alert: false,
+                    unreachable: None,
                 }
             }
         };

@@ -242,6 +242,15 @@ pub enum Reach {
     Unreached(Unreached),
 }
 
+impl Reach {
+    pub fn person(&self) -> &Handle {
+        match self {
+            Reach::Notified(h, _)
+            | Reach::Unreached(Unreached::Disabled(h) | Unreached::NoContactMethod(h) | Unreached::NoRuleForMethods(h)) => h,
+        }
+    }
+}
+
 /// How a person with `methods` contact methods, whose rules and methods
 /// made `notifications` jobs, is reached: the one statement of "has no
 /// contact method".

@@ -61,6 +61,17 @@ pub struct DeliveryResponse {
     pub last_error: Option<String>,
 }
 
+/// An escalation step that reached nobody; the page went on at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreachableStepResponse {
+    /// Counting from 1, repeats included.
+    pub step: u32,
+    /// Who could not be reached and why, e.g. `@bob has no contact method`.
+    pub why: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageResponse {
     pub id: u64,
@@ -87,6 +98,9 @@ pub struct PageResponse {
     /// Who acknowledged or declined it.
     pub answered_by: Option<String>,
     pub reason: Option<String>,
+    /// The steps that reached nobody (nobody on call, no contact method,
+    /// every notification given up), in order.
+    pub unreachable: Vec<UnreachableStepResponse>,
     /// Where its notifications went (on `GET /api/v1/pages/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries: Option<Vec<DeliveryResponse>>,
@@ -108,6 +122,11 @@ fn page_response(p: PageRecord, deliveries: Option<Vec<Delivery>>) -> PageRespon
         updated_at: p.updated_at.to_string(),
         answered_by: p.closed_by.map(|h| h.as_str().to_owned()),
         reason: p.reason,
+        unreachable: p
+            .unreachable
+            .into_iter()
+            .map(|u| UnreachableStepResponse { step: u.step, why: u.why, at: u.at.to_string() })
+            .collect(),
         deliveries: deliveries.map(|ds| {
             ds.into_iter()
                 .map(|d| DeliveryResponse {
