@@ -80,6 +80,7 @@ async fn an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged(
     assert!(page["ack_url"].as_str().unwrap().starts_with(&format!("{}/pages/1/ack?user=bob&sig=", server.url)));
     let pages = server.get(ADMIN_TOKEN, "/api/v1/pages").await.ok(200).clone();
     assert_eq!(pages.as_array().unwrap().len(), 1, "one page for one alert");
+    assert_eq!(pages[0]["message"], "[critical] checkout: checkout is failing", "the service by its name");
 
     clock.advance(59);
     server.deliver_due().await;
