@@ -186,6 +186,45 @@ pub fn roles_on_acknowledge(roles: &[RoleKind], answerer_was_notified: bool, sen
     if answerer_was_notified && sender_may_still { roles.to_vec() } else { Vec::new() }
 }
 
+/// What acknowledging a page does, said to the person about to press the
+/// button: the roles they take on (from [`roles_on_acknowledge`]), whom they
+/// take the incident manager's role over from, or that the escalation
+/// stops.
+pub fn acknowledging_says(
+    roles: &[RoleKind],
+    incident: Option<&str>,
+    incident_manager: Option<&Handle>,
+    answerer: &Handle,
+) -> String {
+    let of = incident.map(|r| format!(" of {r}")).unwrap_or_default();
+    let mut said: Vec<String> = Vec::new();
+    let im = roles.contains(&RoleKind::IncidentManager);
+    if im {
+        let from = match incident_manager {
+            Some(h) if h != answerer => format!(", taking over from @{h}"),
+            _ => String::new(),
+        };
+        said.push(format!("You become incident manager{of}{from}"));
+    }
+    let others: Vec<String> = roles
+        .iter()
+        // With the incident manager's role, first responder is said last.
+        .filter(|r| **r != RoleKind::IncidentManager && !(im && **r == RoleKind::FirstResponder))
+        .map(RoleKind::name)
+        .collect();
+    if !others.is_empty() {
+        let start = if said.is_empty() { "You become" } else { "and" };
+        said.push(format!("{start} {}{of}", others.join(" and ")));
+    }
+    if im && roles.contains(&RoleKind::FirstResponder) {
+        said.push("and its first responder".to_owned());
+    }
+    if said.is_empty() {
+        return "This tells Muster you are on it; the escalation stops.".to_owned();
+    }
+    format!("{}; the escalation stops.", said.join(" "))
+}
+
 /// When a person's contact method is used: `delay_seconds` after they are
 /// notified, unless the page was answered by then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

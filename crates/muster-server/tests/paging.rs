@@ -78,6 +78,9 @@ async fn an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged(
     assert_eq!(page["alert"]["summary"], "checkout is failing");
     assert!(page["summary"].as_str().unwrap().contains("checkout is failing"));
     assert!(page["ack_url"].as_str().unwrap().starts_with(&format!("{}/pages/1/ack?user=bob&sig=", server.url)));
+    let form = reqwest::get(page["ack_url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    let alice_im = "You become incident manager of INC-1, taking over from @muster and its first responder";
+    assert!(form.contains(alice_im), "the answer page says what pressing does: {form}");
     let pages = server.get(ADMIN_TOKEN, "/api/v1/pages").await.ok(200).clone();
     assert_eq!(pages.as_array().unwrap().len(), 1, "one page for one alert");
     assert_eq!(pages[0]["message"], "[critical] checkout: checkout is failing", "the service by its name");
@@ -232,7 +235,10 @@ async fn the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged
     // The real link, without any login: GET shows a button and changes nothing; POST acknowledges.
     let form = http.get(&ack_url).send().await.unwrap();
     assert_eq!(form.status(), 200);
-    assert!(form.text().await.unwrap().contains("Acknowledge as @bob"));
+    let form = form.text().await.unwrap();
+    assert!(form.contains("Acknowledge as @bob"));
+    assert!(form.contains("You become tech lead of INC-1; the escalation stops."), "{form}");
+    assert!(form.contains("href=\"/incidents/INC-1\""), "the answer page links to the incident: {form}");
     assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200)["state"], "notified");
     let done = http.post(&ack_url).send().await.unwrap();
     assert_eq!(done.status(), 200);
@@ -294,6 +300,8 @@ async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
     server.post(&alice, "/api/v1/incidents/INC-1/pages", page.clone()).await.ok(201);
     server.deliver_due().await;
     assert_eq!((bob_hook.count(), bob_sms.count()), (1, 0), "the first method at once");
+    let form = reqwest::get(bob_hook.bodies()[0]["ack_url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    assert!(form.contains("This tells Muster you are on it; the escalation stops."), "{form}");
     clock.advance(120);
     server.deliver_due().await;
     assert_eq!((bob_hook.count(), bob_sms.count()), (1, 1), "the second after its delay");

@@ -231,3 +231,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_answer_page_says_what_acknowledging_does() {
+    let (alice, dan) = (h("alice"), h("dan"));
+    let major = [RoleKind::FirstResponder, RoleKind::IncidentManager];
+    assert_eq!(
+        acknowledging_says(&major, Some("INC-5"), Some(&alice), &dan),
+        "You become incident manager of INC-5, taking over from @alice and its first responder; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&major, Some("INC-5"), Some(&dan), &dan),
+        "You become incident manager of INC-5 and its first responder; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&[RoleKind::TechLead], Some("INC-5"), Some(&alice), &dan),
+        "You become tech lead of INC-5; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&[], Some("INC-5"), Some(&alice), &dan),
+        "This tells Muster you are on it; the escalation stops."
+    );
+}

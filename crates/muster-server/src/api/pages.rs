@@ -386,9 +386,23 @@ pub async fn answer_link_form(
         Err(e) => return link_error(e.into()),
     };
     let verb = if answer == Answer::Acknowledge { "Acknowledge" } else { "Decline" };
-    let incident = p.incident.map(|n| format!("<p>Incident: INC-{n}</p>")).unwrap_or_default();
+    let incident = p
+        .incident
+        .map(|n| format!("<p>Incident: <a href=\"/incidents/INC-{n}\">INC-{n}</a></p>"))
+        .unwrap_or_default();
     let form = if p.state.is_open() {
-        format!("<form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>", escape(&q.user))
+        let says = match answer {
+            Answer::Acknowledge => match muster_domain::Handle::parse(&q.user) {
+                Ok(h) => app.acknowledging_says(id, &h).await.unwrap_or_default(),
+                Err(_) => String::new(),
+            },
+            Answer::Decline => "This tells Muster it is not you: the page goes on to its next step, if it has one.".to_owned(),
+        };
+        format!(
+            "<p class=\"says\">{}</p><form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>",
+            escape(&says),
+            escape(&q.user)
+        )
     } else {
         format!("<p>This page is {} already.</p>", p.state)
     };
@@ -416,7 +430,11 @@ pub async fn answer_link(
             } else {
                 String::new()
             };
-            html_page(StatusCode::OK, &format!("Page {id}"), &format!("<p>{what}</p>{roles}"))
+            let incident = p
+                .incident
+                .map(|n| format!("<p><a href=\"/incidents/INC-{n}\">Open INC-{n}</a></p>"))
+                .unwrap_or_default();
+            html_page(StatusCode::OK, &format!("Page {id}"), &format!("<p>{what}</p>{roles}{incident}"))
         }
         Err(e) => link_error(e.into()),
     }
