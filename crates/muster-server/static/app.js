@@ -79,6 +79,18 @@
       }
     }
   });
+  // The pages panel and its warnings follow too, replaced when they changed.
+  source.addEventListener("entry", function (e) {
+    var data = JSON.parse(e.data);
+    [["pages", "pages"], ["page-warnings", "page_warnings"]].forEach(function (p) {
+      var el = document.getElementById(p[0]);
+      if (el && typeof data[p[1]] === "string" && el.dataset.html !== data[p[1]]) {
+        el.innerHTML = data[p[1]];
+        el.dataset.html = data[p[1]];
+        localTimes(el);
+      }
+    });
+  });
   // A stream the server ended (signed out, expired) does not come back:
   // say so instead of looking live.
   source.addEventListener("error", function () {

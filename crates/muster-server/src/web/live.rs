@@ -168,6 +168,8 @@ impl Stream {
         }
         .render()
         .map_err(|e| ApiError::internal("the board failed to render", e))?;
+        let (pages_html, page_warnings_html) =
+            super::pages::incident_pages_html(&self.app, &self.user.actor(), self.number).await?;
         for e in &events {
             let entry = EntryView::from(e);
             let html =
@@ -180,6 +182,8 @@ impl Stream {
                 "status": view.incident.status.as_str(),
                 "priority": view.incident.priority.as_str(),
                 "board": board_html,
+                "pages": pages_html,
+                "page_warnings": page_warnings_html,
             });
             self.pending.push_back(SseEvent::default().id(e.seq.to_string()).event("entry").data(data.to_string()));
             self.after = e.seq;
