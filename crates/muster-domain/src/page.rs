@@ -285,7 +285,9 @@ impl Reach {
     pub fn person(&self) -> &Handle {
         match self {
             Reach::Notified(h, _)
-            | Reach::Unreached(Unreached::Disabled(h) | Unreached::NoContactMethod(h) | Unreached::NoRuleForMethods(h)) => h,
+            | Reach::Unreached(
+                Unreached::Disabled(h) | Unreached::NoContactMethod(h) | Unreached::NoRuleForMethods(h),
+            ) => h,
         }
     }
 }

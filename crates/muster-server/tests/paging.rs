@@ -20,6 +20,7 @@ on_both_backends_with_manual_clock!(
     a_last_step_that_reaches_only_disabled_people_expires_the_page_saying_so,
     a_step_with_nobody_on_call_is_unreachable,
     a_user_created_with_an_email_gets_an_email_contact_method_notified_at_once_unless_asked_otherwise,
+    the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -427,8 +428,10 @@ async fn a_last_step_that_reaches_only_disabled_people_expires_the_page_saying_s
     assert_eq!(page["unreachable"][0]["why"], "@dan is disabled");
     let texts = texts(&server, "INC-1").await;
     assert!(
-        texts.iter().any(|t| t
-            == "Page 1 expired: nobody acknowledged it: step 1 reached nobody: @dan is disabled; no step is left"),
+        texts
+            .iter()
+            .any(|t| t
+                == "Page 1 expired: nobody acknowledged it: step 1 reached nobody: @dan is disabled; no step is left"),
         "{texts:#?}"
     );
 }
@@ -464,9 +467,15 @@ async fn a_step_whose_every_delivery_failed_for_good_escalates_at_once(backend: 
     let Some(server) = TestServer::start_with(backend, setup).await else { return };
     let bob_token = server.user("bob", "responder").await;
     let (bob, url) = Receiver::start(vec![axum::http::StatusCode::INTERNAL_SERVER_ERROR; 2]).await;
-    server.post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url})).await.ok(201);
+    server
+        .post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url}))
+        .await
+        .ok(201);
     let (_, url2) = Receiver::start(vec![axum::http::StatusCode::INTERNAL_SERVER_ERROR; 2]).await;
-    server.post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url2})).await.ok(201);
+    server
+        .post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url2}))
+        .await
+        .ok(201);
     let (_, carol) = on_webhook(&server, "carol").await;
     let id = policy(
         &server,
@@ -496,7 +505,8 @@ async fn a_step_whose_every_delivery_failed_for_good_escalates_at_once(backend: 
 mod every_delivery_failed {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
-        super::a_step_whose_every_delivery_failed_for_good_escalates_at_once(muster_store::testing::Backend::Sqlite).await;
+        super::a_step_whose_every_delivery_failed_for_good_escalates_at_once(muster_store::testing::Backend::Sqlite)
+            .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,7 +525,10 @@ async fn a_user_created_with_an_email_gets_an_email_contact_method_notified_at_o
     let methods = server.get(ADMIN_TOKEN, "/api/v1/users/alice/contact-methods").await.ok(200).clone();
     let methods = methods.as_array().unwrap();
     assert_eq!(methods.len(), 1, "{methods:?}");
-    assert_eq!((methods[0]["kind"].as_str(), methods[0]["address"].as_str()), (Some("email"), Some("alice@example.com")));
+    assert_eq!(
+        (methods[0]["kind"].as_str(), methods[0]["address"].as_str()),
+        (Some("email"), Some("alice@example.com"))
+    );
     let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
     assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
     assert_eq!(rules[0]["contact_method"], methods[0]["id"]);
@@ -534,4 +547,100 @@ async fn a_user_created_with_an_email_gets_an_email_contact_method_notified_at_o
     server.get(ADMIN_TOKEN, "/api/v1/users/carol").await.problem(404);
     let flag = json!({"handle": "dan", "name": "Dan", "email": "dan@example.com", "email_contact_method": "no"});
     assert_eq!(server.post(ADMIN_TOKEN, "/api/v1/users", flag).await.problem(422)["field"], "email_contact_method");
+}
+
+/// A signed-in browser session's cookie, for the web pages.
+async fn web_session(server: &TestServer, handle: &str, password: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
+    let cookie = |r: &reqwest::Response, name: &str| {
+        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+            let kv = v.split(';').next().unwrap_or(v);
+            let (k, val) = kv.split_once('=')?;
+            (k == name).then(|| val.to_owned())
+        })
+    };
+    let login = cookie(&form, "muster_login").unwrap();
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let body = format!("csrf={csrf}&handle={handle}&password={}&next=%2F", password.replace(' ', "+"));
+    let answer = http
+        .post(format!("{}/login", server.url))
+        .header("cookie", format!("muster_login={login}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    format!("muster_session={}", cookie(&answer, "muster_session").expect("signed in"))
+}
+
+async fn web_get(server: &TestServer, session: &str, path: &str) -> (u16, String, String) {
+    let r = reqwest::Client::new().get(format!("{}{path}", server.url)).header("cookie", session).send().await.unwrap();
+    let status = r.status().as_u16();
+    let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (status, kind, r.text().await.unwrap())
+}
+
+async fn the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    server.user("bob", "responder").await; // no contact method
+    let (carol_token, _carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Checkout", "repeat": 0, "steps": [
+            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+    server.deliver_due().await;
+
+    let session = web_session(&server, "alice", "correct horse battery").await;
+    let (status, _, html) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert_eq!(status, 200);
+    let warning = "Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2";
+    assert!(html.contains(warning), "the incident page warns: {html}");
+    assert!(
+        html.contains("Page 1 · escalation policy &#34;Checkout&#34; · <span class=\"page-state\">notified</span>"),
+        "{html}"
+    );
+    assert!(html.contains("Step 2 of 2"), "{html}");
+    assert!(html.contains("Step 1 reached nobody: @bob has no contact method"), "{html}");
+    assert!(html.contains("<td>@carol</td><td>webhook</td>"), "carol's delivery is listed: {html}");
+    assert!(html.contains("delivered <time"), "{html}");
+    assert!(html.contains("href=\"/alerts/1\""), "the incident's alerts link to their page: {html}");
+    let (_, _, dashboard) = web_get(&server, &session, "/").await;
+    assert!(dashboard.contains("a page reached nobody"), "the dashboard marks the incident: {dashboard}");
+
+    let (status, _, alert) = web_get(&server, &session, "/alerts/1").await;
+    assert_eq!(status, 200);
+    for shown in
+        ["Alert 1 · checkout", "checkout is failing", "critical", "seen 1 time", "href=\"/incidents/INC-1\"", "Page 1"]
+    {
+        assert!(alert.contains(shown), "the alert page shows {shown:?}: {alert}");
+    }
+    let (_, _, alerts) = web_get(&server, &session, "/alerts").await;
+    assert!(alerts.contains("href=\"/alerts/1\""), "the alerts list links to it");
+    let (status, kind, missing) = web_get(&server, &session, "/alerts/999").await;
+    assert_eq!(status, 404);
+    assert!(kind.starts_with("text/html"), "a browser gets an HTML 404, not JSON: {kind}");
+    assert!(missing.contains("there is no alert"), "{missing}");
+    assert_eq!(web_get(&server, &session, "/alerts/nope").await.0, 404);
+
+    // Carol answers: the page is no longer open, and the warning goes.
+    server.post(&carol_token, "/api/v1/pages/1/acknowledge", json!({})).await.ok(200);
+    let (_, _, html) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert!(!html.contains(warning));
+    assert!(html.contains("acknowledged by @carol"), "who answered: {html}");
+    let (_, _, dashboard) = web_get(&server, &session, "/").await;
+    assert!(!dashboard.contains("a page reached nobody"));
 }

@@ -386,17 +386,17 @@ pub async fn answer_link_form(
         Err(e) => return link_error(e.into()),
     };
     let verb = if answer == Answer::Acknowledge { "Acknowledge" } else { "Decline" };
-    let incident = p
-        .incident
-        .map(|n| format!("<p>Incident: <a href=\"/incidents/INC-{n}\">INC-{n}</a></p>"))
-        .unwrap_or_default();
+    let incident =
+        p.incident.map(|n| format!("<p>Incident: <a href=\"/incidents/INC-{n}\">INC-{n}</a></p>")).unwrap_or_default();
     let form = if p.state.is_open() {
         let says = match answer {
             Answer::Acknowledge => match muster_domain::Handle::parse(&q.user) {
                 Ok(h) => app.acknowledging_says(id, &h).await.unwrap_or_default(),
                 Err(_) => String::new(),
             },
-            Answer::Decline => "This tells Muster it is not you: the page goes on to its next step, if it has one.".to_owned(),
+            Answer::Decline => {
+                "This tells Muster it is not you: the page goes on to its next step, if it has one.".to_owned()
+            }
         };
         format!(
             "<p class=\"says\">{}</p><form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>",

@@ -239,7 +239,11 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     let page = IncidentPage {
         pages_html,
         page_warnings_html,
-        alerts: i.alerts.iter().map(|a| (a.id, format!("{} on {} ({}): {}", a.id, a.service, a.status.as_str(), a.summary))).collect(),
+        alerts: i
+            .alerts
+            .iter()
+            .map(|a| (a.id, format!("{} on {} ({}): {}", a.id, a.service, a.status.as_str(), a.summary)))
+            .collect(),
         can_update,
         can_page,
         reference: i.reference().to_string(),

@@ -142,7 +142,10 @@ pub struct PageWarningsPart<'a> {
 pub async fn incident_pages_html(app: &App, actor: &Actor, number: u64) -> Result<(String, String), ApiError> {
     let pages = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
     let failed = |e| ApiError::internal("the pages panel failed to render", e);
-    Ok((PagesPart { pages: &pages }.render().map_err(failed)?, PageWarningsPart { pages: &pages }.render().map_err(failed)?))
+    Ok((
+        PagesPart { pages: &pages }.render().map_err(failed)?,
+        PageWarningsPart { pages: &pages }.render().map_err(failed)?,
+    ))
 }
 
 #[derive(Template)]
@@ -240,12 +243,7 @@ async fn alert_page(app: &App, viewer: &Viewer, id: &str) -> Result<Response, Ap
         links,
         details,
         incident: a.incident.map(|n| format!("INC-{n}")).unwrap_or_default(),
-        suggested: a
-            .assessment
-            .as_ref()
-            .and_then(|v| v["suggested_priority"].as_str())
-            .unwrap_or_default()
-            .to_owned(),
+        suggested: a.assessment.as_ref().and_then(|v| v["suggested_priority"].as_str()).unwrap_or_default().to_owned(),
         priorities: Priority::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
         open_incidents,
         pages,
