@@ -267,7 +267,7 @@ impl Pager {
             notified: people.clone(),
             current: Some(people),
             closed_by: None,
-            reason: reason.clone(),
+            reason,
             command: Some((Self::system(), entry)),
             jobs,
             acknowledge_alert: false,

@@ -246,7 +246,8 @@ async fn a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(bac
         {"delay_seconds": 300, "targets": [{"user": "bob"}]},
         {"delay_seconds": 300, "targets": [{"user": "carol"}]}]});
     let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201)["id"].clone();
-    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": policy})).await;
+    let svc =
+        server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": policy})).await;
     let alert = json!({"routing_key": svc["integration_key"], "event_action": "trigger", "dedup_key": "c",
                        "payload": {"summary": "checkout is failing", "source": "lb-1", "severity": "critical"}});
     server.ingest("/v2/enqueue", &alert).await.ok(202);
@@ -257,8 +258,12 @@ async fn a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(bac
     let c = browser(&webdriver, 1280, 900).await;
     sign_in(&c, &base, "alice").await;
     c.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
-    until_text(&c, "#page-warnings", "Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2")
-        .await;
+    until_text(
+        &c,
+        "#page-warnings",
+        "Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2",
+    )
+    .await;
     until_text(&c, "#pages", "Step 2 of 2").await;
     let panel = text(&c, "#pages").await;
     assert!(panel.contains("@carol") && panel.contains("webhook") && panel.contains("delivered"), "{panel}");
