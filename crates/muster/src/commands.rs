@@ -1076,6 +1076,9 @@ async fn pages(
             if !s(v, "incident").is_empty() {
                 say!("Incident: {}", s(v, "incident"));
             }
+            for u in v["unreachable"].as_array().into_iter().flatten() {
+                say!("Step {} reached nobody: {}", u["step"], s(u, "why"));
+            }
             let rows = v["deliveries"]
                 .as_array()
                 .into_iter()

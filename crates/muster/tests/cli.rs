@@ -34,6 +34,17 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
 
     let inc = server.json(&alice, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
     assert_eq!(inc["ref"], "INC-1");
+    // Erin has no contact method: paging her reaches nobody, and `pages N` says so.
+    let sent = server.json(&alice, &["page", "INC-1", "@erin", "-m", "anyone?"]);
+    let page = sent["id"].to_string();
+    let shown = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            server.ok(&alice, &["pages", &page])
+        })
+        .find(|out| out.contains("reached nobody"))
+        .expect("the page's step runs");
+    assert!(shown.contains("Step 1 reached nobody: @erin has no contact method"), "{shown}");
     let out = server.ok(&alice, &["role", "assign", "INC-1", "tech_lead", "@carol", "--scope", "database"]);
     assert!(out.contains("@carol is now tech_lead (database)"), "{out}");
     server.ok(&alice, &["timeline", "add", "1", "theory", "connection pool exhausted"]);
