@@ -280,6 +280,13 @@ impl Engine {
                 self.delivered.fetch_add(1, Relaxed);
                 let done = self.store.finish_job(job.id, lease, now).await?;
                 self.scrub(&job).await?;
+                if done
+                    && let Ok(j) = &job.job
+                    && let Some(channel) = self.channels.get(j.kind())
+                    && let Err(f) = channel.delivered(j).await
+                {
+                    tracing::warn!(error = %f.message, "after recording the delivery");
+                }
                 done
             }
             Outcome::Retry(f) if f.waiting => {

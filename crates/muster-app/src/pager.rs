@@ -329,6 +329,17 @@ impl Pager {
         self.move_page(&m, self.clock.now()).await
     }
 
+    /// Wakes the live views of page `id`'s incident: something about it
+    /// they show changed without a timeline entry (a notification arrived).
+    pub async fn page_seen_moving(&self, id: u64) -> Result<()> {
+        if let Some(p) = self.store.page(id).await?
+            && let Some(number) = p.incident
+        {
+            self.changes.changed(number);
+        }
+        Ok(())
+    }
+
     /// Moves a page and wakes the live views of its incident.
     async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<()> {
         if let Some(moved) = self.store.move_page(m, now).await?

@@ -80,7 +80,7 @@
     }
   });
   // The pages panel and its warnings follow too, replaced when they changed.
-  source.addEventListener("entry", function (e) {
+  var pagesPanel = function (e) {
     var data = JSON.parse(e.data);
     [["pages", "pages"], ["page-warnings", "page_warnings"]].forEach(function (p) {
       var el = document.getElementById(p[0]);
@@ -90,7 +90,10 @@
         localTimes(el);
       }
     });
-  });
+  };
+  source.addEventListener("entry", pagesPanel);
+  // A notification arrived, without a timeline entry: the panel alone.
+  source.addEventListener("pages", pagesPanel);
   // A stream the server ended (signed out, expired) does not come back:
   // say so instead of looking live.
   source.addEventListener("error", function () {

@@ -291,6 +291,16 @@ async fn a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(bac
     until_text(&carol, "body", "Acknowledged").await;
     until_text(&c, "#pages", "acknowledged by @carol").await;
     assert_eq!(text(&c, "#page-warnings").await, "", "the warning went with the answer, live");
+
+    // A new page to Carol: its step runs, then its webhook arrives — the
+    // panel follows both, the second without a timeline entry.
+    let again = json!({"target": {"user": "carol"}, "message": "one more thing"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", again).await.ok(201);
+    server.app.engine.run_due().await.unwrap(); // the step: notifies carol, her webhook due now
+    until_text(&c, "#page-2", "pending").await;
+    server.app.engine.run_due().await.unwrap(); // the webhook
+    until_text(&c, "#page-2", "delivered").await;
+    assert_eq!(carol_hook.count(), 2);
     carol.close().await.unwrap();
     c.close().await.unwrap();
 }

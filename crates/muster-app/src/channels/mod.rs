@@ -89,6 +89,12 @@ pub trait Channel: Send + Sync {
     async fn buried(&self, _job: &Job) -> Result<(), Failure> {
         Ok(())
     }
+
+    /// Called once `job` is recorded as delivered: what follows (the
+    /// incident page's pages panel shows it). Nothing, for most.
+    async fn delivered(&self, _job: &Job) -> Result<(), Failure> {
+        Ok(())
+    }
 }
 
 /// An error with its causes, for people: reqwest's own message says only

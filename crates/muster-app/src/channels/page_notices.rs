@@ -38,15 +38,25 @@ impl Channel for PageNotices {
 
     async fn buried(&self, job: &Job) -> Result<(), Failure> {
         self.inner.buried(job).await?;
-        let for_page = match job {
-            Job::Webhook(w) => w.for_page.as_ref(),
-            Job::Email(e) => e.for_page.as_ref(),
-            Job::PageStep { .. } => None,
-        };
-        let Some(f) = for_page else { return Ok(()) };
+        let Some(f) = for_page(job) else { return Ok(()) };
         self.pager
             .notification_gave_up(f.page, f.step)
             .await
             .map_err(|e| Failure::new(format!("page {} step {}: {e}", f.page, f.step)))
+    }
+
+    /// A page's notification arrived: its incident's live views show it.
+    async fn delivered(&self, job: &Job) -> Result<(), Failure> {
+        self.inner.delivered(job).await?;
+        let Some(f) = for_page(job) else { return Ok(()) };
+        self.pager.page_seen_moving(f.page).await.map_err(|e| Failure::new(format!("page {}: {e}", f.page)))
+    }
+}
+
+fn for_page(job: &Job) -> Option<&muster_domain::outbox::ForPage> {
+    match job {
+        Job::Webhook(w) => w.for_page.as_ref(),
+        Job::Email(e) => e.for_page.as_ref(),
+        Job::PageStep { .. } => None,
     }
 }
