@@ -280,6 +280,13 @@ impl Engine {
                 self.delivered.fetch_add(1, Relaxed);
                 let done = self.store.finish_job(job.id, lease, now).await?;
                 self.scrub(&job).await?;
+                if done
+                    && let Ok(j) = &job.job
+                    && let Some(channel) = self.channels.get(j.kind())
+                    && let Err(f) = channel.delivered(j).await
+                {
+                    tracing::warn!(error = %f.message, "after recording the delivery");
+                }
                 done
             }
             Outcome::Retry(f) if f.waiting => {
@@ -330,6 +337,15 @@ impl Engine {
         tracing::error!(error = %why, attempts = job.attempts, "delivery given up: the job is dead-lettered");
         let buried = self.store.bury_job(job.id, lease, now, why).await?;
         self.scrub(job).await?;
+        // The job is dead whatever happens here; a failure is only logged
+        // (a page step's own timer still moves the page on).
+        if buried
+            && let Ok(j) = &job.job
+            && let Some(channel) = self.channels.get(j.kind())
+            && let Err(f) = channel.buried(j).await
+        {
+            tracing::error!(error = %f.message, "after burying the job");
+        }
         Ok(buried)
     }
 

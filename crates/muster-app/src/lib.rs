@@ -215,8 +215,11 @@ impl App {
         let http = config.trust.http_client(std::time::Duration::from_secs(10), guard)?;
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
-            Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
-            Arc::new(EmailChannel::new(store.clone(), mailer)),
+            Arc::new(channels::page_notices::PageNotices::new(
+                Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
+                pager.clone(),
+            )),
+            Arc::new(channels::page_notices::PageNotices::new(Arc::new(EmailChannel::new(store.clone(), mailer)), pager.clone())),
         ];
         let settings = engine::Settings {
             lease: config.job_lease,

@@ -132,6 +132,7 @@ impl Pager {
                 command: Some((Self::system(), command)),
                 jobs: vec![],
                 acknowledge_alert: false,
+                unreachable: None,
             };
             self.move_page(&m, now).await?;
             return Ok(());
@@ -152,6 +153,7 @@ impl Pager {
                     command: Some((Self::system(), command)),
                     jobs: vec![],
                     acknowledge_alert: false,
+                    unreachable: None,
                 };
                 self.move_page(&m, now).await?;
                 Ok(())
@@ -175,42 +177,130 @@ impl Pager {
                 }
                 let named = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
                 // A disabled user is skipped, whether named or on call.
-                let mut people = Vec::with_capacity(named.len());
-                for person in named {
-                    match self.store.user(&person).await? {
-                        Some(u) if u.disabled_at.is_some() => {
-                            tracing::info!(page = id, user.handle = %person, "not paging a disabled user");
-                        }
-                        _ => people.push(person),
-                    }
-                }
                 let about = self.about(&p).await?;
+                let mut people = Vec::with_capacity(named.len());
+                let mut reaches = Vec::with_capacity(named.len());
                 let mut jobs = Vec::new();
-                for person in &people {
-                    jobs.extend(self.notifications(&p, step, person, now, &about).await?);
+                for person in named {
+                    let disabled = matches!(self.store.user(&person).await?, Some(u) if u.disabled_at.is_some());
+                    if disabled {
+                        tracing::info!(page = id, user.handle = %person, "not paging a disabled user");
+                        reaches.push(page::reach(person, true, 0, 0));
+                        continue;
+                    }
+                    let (methods, made) = self.notifications(&p, step, &person, now, &about).await?;
+                    reaches.push(page::reach(person.clone(), false, methods, made.len()));
+                    jobs.extend(made);
+                    people.push(person);
                 }
-                let next_due = now
-                    .checked_add(jiff::SignedDuration::from_secs(i64::from(wait_seconds)))
-                    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-                jobs.push(step_job(id, step + 1, next_due));
-                let command = Command::PageNotified { page: id, step: step + 1, people: people.clone() };
-                let m = PageMove {
-                    page: id,
-                    from_step: step,
-                    state: PageState::Notified,
-                    step: step + 1,
-                    notified: people.clone(),
-                    current: Some(people),
-                    closed_by: None,
-                    reason: None,
-                    command: Some((Self::system(), command)),
-                    jobs,
-                    acknowledge_alert: false,
+                let Some(why) = page::why_unreachable(&reaches) else {
+                    let next_due = now
+                        .checked_add(jiff::SignedDuration::from_secs(i64::from(wait_seconds)))
+                        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+                    jobs.push(step_job(id, step + 1, next_due));
+                    let command = Command::PageNotified { page: id, step: step + 1, people: people.clone() };
+                    let m = PageMove {
+                        page: id,
+                        from_step: step,
+                        state: PageState::Notified,
+                        step: step + 1,
+                        notified: people.clone(),
+                        current: Some(people),
+                        closed_by: None,
+                        reason: None,
+                        command: Some((Self::system(), command)),
+                        jobs,
+                        acknowledge_alert: false,
+                        unreachable: None,
+                    };
+                    self.move_page(&m, now).await?;
+                    return Ok(());
                 };
+                // Nobody was reached: the step is recorded as unreachable,
+                // and the next one is due now rather than after the wait.
+                tracing::warn!(page = id, step = step + 1, why = %why, "a page step reached nobody");
+                let named: Vec<Handle> = reaches.iter().map(|r| r.person().clone()).collect();
+                let m = self.unreachable_move(&p, step, step + 1, &why, people, named, now);
                 self.move_page(&m, now).await?;
                 Ok(())
             }
         }
+    }
+
+    /// The move of page `p` whose step `step` (counting from 0) reached
+    /// nobody for `why`, the page having notified `done` steps: the next
+    /// step due now, or the page expired after its last step.
+    #[allow(clippy::too_many_arguments)]
+    fn unreachable_move(
+        &self,
+        p: &PageRecord,
+        step: u32,
+        done: u32,
+        why: &str,
+        people: Vec<Handle>,
+        named: Vec<Handle>,
+        now: Timestamp,
+    ) -> PageMove {
+        let record = page::UnreachableStep { step: step + 1, why: why.to_owned(), at: now };
+        let entry = Command::PageUnreachable { page: p.id, step: step + 1, why: why.to_owned(), people: named };
+        let (state, reason, jobs) = match page::decide_unreachable(&p.policy, step, why) {
+            // A separate timer from the step's own (which may be waiting
+            // already): whichever fires first moves the page, the other
+            // finds it moved on and does nothing.
+            page::UnreachableDecision::EscalateNow { next } => {
+                let mut timer = step_job(p.id, next, now);
+                timer.idempotency_key.push_str(":unreachable");
+                (PageState::Notified, None, vec![timer])
+            }
+            page::UnreachableDecision::Expire { reason } => (PageState::Expired, Some(reason), vec![]),
+        };
+        // The last step: the page's end says who could not be reached.
+        let entry = match &reason {
+            Some(r) => Command::ClosePage { page: p.id, state, reason: Some(r.clone()), roles: vec![] },
+            None => entry,
+        };
+        PageMove {
+            page: p.id,
+            from_step: p.step,
+            state,
+            step: done,
+            notified: people.clone(),
+            current: Some(people),
+            closed_by: None,
+            reason,
+            command: Some((Self::system(), entry)),
+            jobs,
+            acknowledge_alert: false,
+            unreachable: Some(record),
+        }
+    }
+
+    /// A notification of step `step` (counting from 1) of page `id` was
+    /// given up for good (dead-lettered). When every notification of that
+    /// step was, and the page still waits on it, the step reached nobody:
+    /// it is recorded so and the page escalates at once.
+    pub async fn notification_gave_up(&self, id: u64, step: u32) -> Result<()> {
+        let Some(p) = self.store.page(id).await? else { return Ok(()) };
+        if !p.state.is_open() || p.step != step || step == 0 {
+            return Ok(());
+        }
+        let outcomes: Vec<page::DeliveryOutcome> = self
+            .store
+            .deliveries(id)
+            .await?
+            .iter()
+            .filter(|d| d.step == Some(step))
+            .map(|d| match (d.delivered_at, d.dead_at) {
+                (Some(_), _) => page::DeliveryOutcome::Delivered,
+                (None, Some(_)) => page::DeliveryOutcome::GaveUp,
+                (None, None) => page::DeliveryOutcome::Pending,
+            })
+            .collect();
+        let Some(why) = page::why_deliveries_failed(&outcomes, &p.current) else { return Ok(()) };
+        tracing::warn!(page = id, step, why = %why, "every notification of a page step failed");
+        let now = self.clock.now();
+        let m = self.unreachable_move(&p, step - 1, step, &why, p.current.clone(), p.current.clone(), now);
+        self.move_page(&m, now).await
     }
 
     /// Expires an open page whose escalation cannot go on (its step was
@@ -234,8 +324,20 @@ impl Pager {
             command: Some((Self::system(), command)),
             jobs: vec![],
             acknowledge_alert: false,
+            unreachable: None,
         };
         self.move_page(&m, self.clock.now()).await
+    }
+
+    /// Wakes the live views of page `id`'s incident: something about it
+    /// they show changed without a timeline entry (a notification arrived).
+    pub async fn page_seen_moving(&self, id: u64) -> Result<()> {
+        if let Some(p) = self.store.page(id).await?
+            && let Some(number) = p.incident
+        {
+            self.changes.changed(number);
+        }
+        Ok(())
     }
 
     /// Moves a page and wakes the live views of its incident.
@@ -276,7 +378,7 @@ impl Pager {
         person: &Handle,
         now: Timestamp,
         about: &Value,
-    ) -> Result<Vec<NewJob>> {
+    ) -> Result<(usize, Vec<NewJob>)> {
         let methods = self.store.contact_methods(person).await?;
         let rules: Vec<page::NotificationRule> =
             self.store.notification_rules(person).await?.into_iter().map(|r| r.rule).collect();
@@ -339,6 +441,6 @@ impl Pager {
                 due_at,
             });
         }
-        Ok(jobs)
+        Ok((methods.len(), jobs))
     }
 }

@@ -30,6 +30,7 @@ fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) 
         jobs: vec![],
         // The page was the alert's way of finding someone: its answer acknowledges the alert.
         acknowledge_alert: state == PageState::Acknowledged,
+        unreachable: None,
     })
 }
 
@@ -165,6 +166,33 @@ impl App {
         })
     }
 
+    /// The roles `who` takes on by acknowledging `p` now: those it asks for,
+    /// if `who` was asked and its sender may still give them.
+    async fn roles_on_acknowledge(
+        &self,
+        p: &PageRecord,
+        incident: Option<&muster_domain::Incident>,
+        who: &Handle,
+    ) -> Result<Vec<RoleKind>> {
+        let automatic = p.created_by.as_str() == muster_domain::intake::SYSTEM;
+        let sender_may = automatic || self.in_charge(incident, &p.created_by).await?;
+        Ok(page::roles_on_acknowledge(&p.roles, p.notified.contains(who), sender_may))
+    }
+
+    /// What acknowledging page `id` as `who` would do, in words for the
+    /// answer page: the same decision [`App::acknowledge_page`] makes.
+    pub async fn acknowledging_says(&self, id: u64, who: &Handle) -> Result<String> {
+        let p = self.page_record(id).await?;
+        let incident = match p.incident {
+            Some(n) => self.store.incident(n).await?,
+            None => None,
+        };
+        let roles = self.roles_on_acknowledge(&p, incident.as_ref(), who).await?;
+        let reference = incident.as_ref().map(|i| i.reference().to_string());
+        let manager = incident.as_ref().and_then(|i| i.incident_manager()).map(|a| a.user.clone());
+        Ok(page::acknowledging_says(&roles, reference.as_deref(), manager.as_ref(), who))
+    }
+
     /// Acknowledges a page as `actor`: someone it notified (who takes on the
     /// roles it asked for, if its sender may still give them), or whoever is
     /// in charge of its incident. Acknowledging twice is fine; after someone
@@ -191,9 +219,7 @@ impl App {
                 ))
                 .into());
             }
-            let automatic = p.created_by.as_str() == muster_domain::intake::SYSTEM;
-            let sender_may = automatic || self.in_charge(incident.as_ref(), &p.created_by).await?;
-            let roles = page::roles_on_acknowledge(&p.roles, p.notified.contains(&actor.handle), sender_may);
+            let roles = self.roles_on_acknowledge(&p, incident.as_ref(), &actor.handle).await?;
             let m = answered(&p, PageState::Acknowledged, actor, roles).ok_or_else(|| not_open(&p))?;
             if let Some(done) = self.store.move_page(&m, self.clock.now()).await? {
                 self.page_changed(&done);
@@ -236,6 +262,7 @@ impl App {
                     command: Some((actor.clone(), Command::DeclinePage { page: id })),
                     jobs: vec![next],
                     acknowledge_alert: false,
+                    unreachable: None,
                 }
             }
         };

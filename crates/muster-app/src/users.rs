@@ -56,11 +56,26 @@ impl App {
     // Users.
 
     pub async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User> {
+        self.create_user_reached(actor, user, false).await
+    }
+
+    /// Creates a user; with `email_method`, also an email contact method
+    /// to their address and the rule "notify at once" on it, in the same
+    /// transaction, so that a page reaches them from the start.
+    pub async fn create_user_reached(&self, actor: &Actor, user: NewUser, email_method: bool) -> Result<User> {
         access::check(actor, Action::ManageUsers, &Standing::none())?;
         if user.handle.as_str() == muster_domain::intake::SYSTEM {
             return Err(DomainError::invalid("handle", "@muster is reserved for Muster itself").into());
         }
-        Ok(self.store.create_user(&user, self.clock.now()).await?)
+        let now = self.clock.now();
+        if email_method {
+            let mut user = user;
+            user.email = muster_domain::paging::contact_address(muster_domain::paging::ContactKind::Email, &user.email)
+                .map_err(|e| DomainError::invalid("email", e.to_string()))?;
+            Ok(self.store.create_user_with_email_method(&user, now).await?)
+        } else {
+            Ok(self.store.create_user(&user, now).await?)
+        }
     }
 
     pub async fn user(&self, handle: &Handle) -> Result<User> {

@@ -193,6 +193,18 @@ pub enum Change {
     PageDeclined {
         page: u64,
     },
+    /// A page's step reached nobody (nobody on call, no contact method,
+    /// every delivery given up): the page escalates at once.
+    PageUnreachable {
+        page: u64,
+        /// Counting from 1, repeats included.
+        step: u32,
+        /// Who could not be reached and why.
+        why: String,
+        /// The people the step named (none when nobody was on call).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<Handle>,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -325,6 +337,13 @@ pub enum Command {
     /// The actor declined a page that goes on to its next step.
     DeclinePage {
         page: u64,
+    },
+    /// A page's step reached nobody.
+    PageUnreachable {
+        page: u64,
+        step: u32,
+        why: String,
+        people: Vec<Handle>,
     },
 }
 
@@ -504,6 +523,10 @@ impl Incident {
                 tx.require_not_closed()?;
                 tx.record(Change::PageDeclined { page }, None);
             }
+            Command::PageUnreachable { page, step, why, people } => {
+                tx.require_not_closed()?;
+                tx.record(Change::PageUnreachable { page, step, why, people }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -557,7 +580,8 @@ impl Incident {
             | Change::PageSent { .. }
             | Change::PageNotified { .. }
             | Change::PageClosed { .. }
-            | Change::PageDeclined { .. } => {}
+            | Change::PageDeclined { .. }
+            | Change::PageUnreachable { .. } => {}
             Change::AlertLinked { alert } | Change::AlertRetriggered { alert } => self.alerts.push(alert.clone()),
             Change::AlertAcknowledged { alert } | Change::AlertResolved { alert } => {
                 if let Some(a) = self.alerts.iter_mut().find(|a| a.id == alert.id) {

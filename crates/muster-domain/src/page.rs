@@ -186,6 +186,45 @@ pub fn roles_on_acknowledge(roles: &[RoleKind], answerer_was_notified: bool, sen
     if answerer_was_notified && sender_may_still { roles.to_vec() } else { Vec::new() }
 }
 
+/// What acknowledging a page does, said to the person about to press the
+/// button: the roles they take on (from [`roles_on_acknowledge`]), whom they
+/// take the incident manager's role over from, or that the escalation
+/// stops.
+pub fn acknowledging_says(
+    roles: &[RoleKind],
+    incident: Option<&str>,
+    incident_manager: Option<&Handle>,
+    answerer: &Handle,
+) -> String {
+    let of = incident.map(|r| format!(" of {r}")).unwrap_or_default();
+    let mut said: Vec<String> = Vec::new();
+    let im = roles.contains(&RoleKind::IncidentManager);
+    if im {
+        let from = match incident_manager {
+            Some(h) if h != answerer => format!(", taking over from @{h}"),
+            _ => String::new(),
+        };
+        said.push(format!("You become incident manager{of}{from}"));
+    }
+    let others: Vec<String> = roles
+        .iter()
+        // With the incident manager's role, first responder is said last.
+        .filter(|r| **r != RoleKind::IncidentManager && !(im && **r == RoleKind::FirstResponder))
+        .map(RoleKind::name)
+        .collect();
+    if !others.is_empty() {
+        let start = if said.is_empty() { "You become" } else { "and" };
+        said.push(format!("{start} {}{of}", others.join(" and ")));
+    }
+    if im && roles.contains(&RoleKind::FirstResponder) {
+        said.push("and its first responder".to_owned());
+    }
+    if said.is_empty() {
+        return "This tells Muster you are on it; the escalation stops.".to_owned();
+    }
+    format!("{}; the escalation stops.", said.join(" "))
+}
+
 /// When a person's contact method is used: `delay_seconds` after they are
 /// notified, unless the page was answered by then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +249,127 @@ pub fn notifications(methods: &[u64], rules: &[NotificationRule]) -> Vec<(u64, u
     out.sort_by_key(|(m, d)| (*d, *m));
     out.dedup();
     out
+}
+
+/// Why one person of a step could not be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreached {
+    /// Disabled: nobody disabled is paged.
+    Disabled(Handle),
+    /// No contact method at all.
+    NoContactMethod(Handle),
+    /// Contact methods, but no notification rule that uses one of them.
+    NoRuleForMethods(Handle),
+}
+
+impl fmt::Display for Unreached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unreached::Disabled(h) => write!(f, "@{h} is disabled"),
+            Unreached::NoContactMethod(h) => write!(f, "@{h} has no contact method"),
+            Unreached::NoRuleForMethods(h) => write!(f, "no notification rule of @{h} uses a contact method they have"),
+        }
+    }
+}
+
+/// How one person named by a step stands: the notifications their contact
+/// methods and rules make, or why there are none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// `n` notifications (jobs) were made for them.
+    Notified(Handle, usize),
+    Unreached(Unreached),
+}
+
+impl Reach {
+    pub fn person(&self) -> &Handle {
+        match self {
+            Reach::Notified(h, _)
+            | Reach::Unreached(
+                Unreached::Disabled(h) | Unreached::NoContactMethod(h) | Unreached::NoRuleForMethods(h),
+            ) => h,
+        }
+    }
+}
+
+/// How a person with `methods` contact methods, whose rules and methods
+/// made `notifications` jobs, is reached: the one statement of "has no
+/// contact method".
+pub fn reach(person: Handle, disabled: bool, methods: usize, notifications: usize) -> Reach {
+    if disabled {
+        Reach::Unreached(Unreached::Disabled(person))
+    } else if methods == 0 {
+        Reach::Unreached(Unreached::NoContactMethod(person))
+    } else if notifications == 0 {
+        Reach::Unreached(Unreached::NoRuleForMethods(person))
+    } else {
+        Reach::Notified(person, notifications)
+    }
+}
+
+/// Why a step reached nobody, or `None` when it notified someone: nobody
+/// named (nobody on call), or each person named could not be reached.
+pub fn why_unreachable(people: &[Reach]) -> Option<String> {
+    if people.iter().any(|r| matches!(r, Reach::Notified(_, n) if *n > 0)) {
+        return None;
+    }
+    let why: Vec<String> = people
+        .iter()
+        .map(|r| match r {
+            Reach::Unreached(u) => u.to_string(),
+            Reach::Notified(h, _) => format!("@{h} has no contact method"),
+        })
+        .collect();
+    if why.is_empty() { Some("nobody is on call".to_owned()) } else { Some(why.join(", ")) }
+}
+
+/// Why a step's deliveries reached nobody, when every one of them was given
+/// up for good: `None` while any is delivered or still trying, or when the
+/// step made none (that step was unreachable already).
+pub fn why_deliveries_failed(outcomes: &[DeliveryOutcome], people: &[Handle]) -> Option<String> {
+    if outcomes.is_empty() || outcomes.iter().any(|o| *o != DeliveryOutcome::GaveUp) {
+        return None;
+    }
+    let people: Vec<String> = people.iter().map(|p| format!("@{p}")).collect();
+    let who = if people.is_empty() { "its people".to_owned() } else { people.join(", ") };
+    Some(format!("every notification to {who} failed for good"))
+}
+
+/// Where one notification of a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Due later, or being tried.
+    Pending,
+    Delivered,
+    GaveUp,
+}
+
+/// A step that reached nobody: what its page does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnreachableDecision {
+    /// The next step (`n`, counting from 0) is due now, without the wait.
+    EscalateNow { next: u32 },
+    /// It was the last step of the last repeat: the page expires, saying so.
+    Expire { reason: String },
+}
+
+/// What a page does when its step `n` (counting from 0) reached nobody for
+/// `why`.
+pub fn decide_unreachable(policy: &EscalationPolicy, n: u32, why: &str) -> UnreachableDecision {
+    if policy.step(n as usize + 1).is_some() {
+        UnreachableDecision::EscalateNow { next: n + 1 }
+    } else {
+        UnreachableDecision::Expire { reason: format!("step {} reached nobody: {why}; no step is left", n + 1) }
+    }
+}
+
+/// A step recorded as having reached nobody, on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachableStep {
+    /// Counting from 1, repeats included.
+    pub step: u32,
+    pub why: String,
+    pub at: crate::Timestamp,
 }
 
 #[cfg(test)]

@@ -202,3 +202,67 @@ fn the_scenario_still_makes_the_stored_chain() {
     }
     assert_eq!(made, stored());
 }
+
+/// Kinds added after v1, each with a fixture of its own (a chain made when
+/// the kind was added), that must verify forever too.
+const PAGE_UNREACHABLE_FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/events-page-unreachable.json");
+
+/// The scenario the `page_unreachable` fixture was made from.
+fn page_unreachable_scenario() -> Vec<Event> {
+    let catalog = RoleCatalog::default();
+    let alice = person("alice");
+    let muster = muster_domain::intake::system_actor();
+    let t: jiff::Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let d = Declaration {
+        title: "Checkout returns 500".into(),
+        summary: "Errors on pay".into(),
+        priority: Priority::P2,
+        incident_manager: alice.clone(),
+    };
+    let (state, mut log) = Incident::declare(1, d, Context { actor: &alice, now: t, catalog: &catalog }).unwrap();
+    let t = t.checked_add(jiff::SignedDuration::from_secs(60)).unwrap();
+    let unreachable = [
+        Command::PageUnreachable {
+            page: 3,
+            step: 1,
+            why: "@bob has no contact method".into(),
+            people: vec![Handle::parse("bob").unwrap()],
+        },
+        Command::PageUnreachable { page: 3, step: 2, why: "nobody is on call".into(), people: vec![] },
+    ];
+    let mut state = state;
+    for command in unreachable {
+        let (next, events) = state.execute(command, Context { actor: &muster, now: t, catalog: &catalog }).unwrap();
+        state = next;
+        log.extend(events);
+    }
+    log
+}
+
+#[test]
+fn a_stored_page_unreachable_chain_verifies_and_reads_back_as_stored() {
+    let made: Vec<serde_json::Value> =
+        page_unreachable_scenario().iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    if std::env::var("MUSTER_WRITE_EVENT_FIXTURE").as_deref() == Ok("1")
+        && !std::path::Path::new(PAGE_UNREACHABLE_FIXTURE).exists()
+    {
+        std::fs::write(PAGE_UNREACHABLE_FIXTURE, serde_json::to_string_pretty(&made).unwrap()).unwrap();
+    }
+    let text = std::fs::read_to_string(PAGE_UNREACHABLE_FIXTURE).expect("the fixture is in the repository");
+    let stored: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let events: Vec<Event> = stored.iter().map(|v| serde_json::from_value(v.clone()).unwrap()).collect();
+    assert_eq!(verify_chain(&events), Ok(()));
+    for (e, v) in events.iter().zip(&stored) {
+        assert_eq!(&serde_json::to_value(e).unwrap(), v, "event {} changed its serde form", e.seq);
+    }
+    let texts: Vec<String> = events.iter().filter(|e| e.change.kind() == "page_unreachable").map(Event::text).collect();
+    assert_eq!(
+        texts,
+        [
+            "Page 3: step 1 reached nobody: @bob has no contact method",
+            "Page 3: step 2 reached nobody: nobody is on call"
+        ]
+    );
+    assert_eq!(made, stored, "the domain still makes the stored chain");
+}

@@ -28,6 +28,9 @@ pub struct NewUserRequest {
     /// For signing in to the web UI (10-1024 characters).
     #[schema(min_length = 10, max_length = 1024)]
     pub password: Option<String>,
+    /// Give the user an email contact method to `email` and the rule that
+    /// notifies them there at once (the default, `true`); `false` for none.
+    pub email_contact_method: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

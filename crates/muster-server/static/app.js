@@ -79,6 +79,21 @@
       }
     }
   });
+  // The pages panel and its warnings follow too, replaced when they changed.
+  var pagesPanel = function (e) {
+    var data = JSON.parse(e.data);
+    [["pages", "pages"], ["page-warnings", "page_warnings"]].forEach(function (p) {
+      var el = document.getElementById(p[0]);
+      if (el && typeof data[p[1]] === "string" && el.dataset.html !== data[p[1]]) {
+        el.innerHTML = data[p[1]];
+        el.dataset.html = data[p[1]];
+        localTimes(el);
+      }
+    });
+  };
+  source.addEventListener("entry", pagesPanel);
+  // A notification arrived, without a timeline entry: the panel alone.
+  source.addEventListener("pages", pagesPanel);
   // A stream the server ended (signed out, expired) does not come back:
   // say so instead of looking live.
   source.addEventListener("error", function () {

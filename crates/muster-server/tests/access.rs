@@ -320,6 +320,7 @@ fn rows() -> Vec<Row> {
         row("POST", "/incidents/{ref}/entries", WRITERS, Form(|_| vec![("kind", "note".into()), ("text", "x".into())])),
         row("POST", "/incidents/{ref}/room", &[Im, Admin], Form(|_| vec![("line", "/priority P4".into())])),
         row("GET", "/alerts", SIGNED_IN, none()),
+        row("GET", "/alerts/{id}", SIGNED_IN, none()),
         row("POST", "/alerts/acknowledge", WRITERS, Form(|w| vec![("alert", w.alert.to_string())])),
         row("POST", "/alerts/{id}/acknowledge", WRITERS, Form(|_| vec![])),
         row("POST", "/alerts/{id}/assess", WRITERS, Form(|_| vec![("customer_impact", "some".into())])),
@@ -391,6 +392,9 @@ async fn world(server: &TestServer, n: usize) -> World {
         w.handle(TheUser).unwrap(),
     );
     server.user(&pat, "responder").await;
+    // Pat can be reached, so the page to them stays open (a page that reaches nobody ends at once).
+    let reach = json!({"kind": "email", "address": format!("{pat}@example.com")});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/users/{pat}/contact-methods"), reach).await.ok(201);
     let declare = |im: &str| json!({"title": "Payments down", "priority": "P1", "incident_manager": im});
     let incident = server.post(ADMIN_TOKEN, "/api/v1/incidents", declare(&im)).await;
     w.incident = incident.ok(201)["number"].as_u64().unwrap();

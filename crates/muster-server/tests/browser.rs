@@ -232,6 +232,7 @@ fn pages_to_fit() -> Vec<&'static str> {
         "/",
         "/alerts",
         "/alerts?status=resolved",
+        "/alerts/1",
         "/incidents/INC-1",
         "/incidents/INC-1?filter=roles",
         "/services",
@@ -377,4 +378,95 @@ async fn sqlite_long_text_never_makes_a_page_wider_than_the_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_long_text_never_makes_a_page_wider_than_the_window() {
     long_text_never_makes_a_page_wider_than_the_window(Backend::Postgres).await;
+}
+
+/// A page to Bob, who has no contact method, goes on at once to Carol,
+/// whose webhook reaches a receiver on 127.0.0.1 (allowed by the operator
+/// setting, as in tests/paging.rs). Alice sees the warning on the incident
+/// page and the dashboard, and the pages panel listing Carol's delivery;
+/// Carol's answer page says what pressing does; `/alerts/1` shows the
+/// alert; Carol's acknowledgement reaches Alice's page live.
+async fn a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let (setup, _clock) = common::manual_setup();
+    let Some(server) = TestServer::start_with(backend, setup).await else { return };
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    server.user("bob", "responder").await; // no contact method
+    let carol_token = server.user("carol", "responder").await;
+    let (carol_hook, url) = common::receiver::Receiver::start(vec![]).await;
+    let method = json!({"kind": "webhook", "address": url});
+    server.post(&carol_token, "/api/v1/users/carol/contact-methods", method).await.ok(201);
+    let policy = json!({"name": "Checkout", "repeat": 0, "steps": [
+        {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+        {"delay_seconds": 300, "targets": [{"user": "carol"}]}]});
+    let policy = server.post(ADMIN_TOKEN, "/api/v1/escalation-policies", policy).await.ok(201)["id"].clone();
+    let svc =
+        server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": policy})).await;
+    let alert = json!({"routing_key": svc["integration_key"], "event_action": "trigger", "dedup_key": "c",
+                       "payload": {"summary": "checkout is failing", "source": "lb-1", "severity": "critical"}});
+    server.ingest("/v2/enqueue", &alert).await.ok(202);
+    server.deliver_due().await;
+    assert_eq!(carol_hook.count(), 1, "the escalation went on to step 2 at once");
+
+    let base = server.url.clone();
+    let c = browser(&webdriver, 1280, 900).await;
+    sign_in(&c, &base, "alice").await;
+    c.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    until_text(
+        &c,
+        "#page-warnings",
+        "Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2",
+    )
+    .await;
+    until_text(&c, "#pages", "Step 2 of 2").await;
+    let panel = text(&c, "#pages").await;
+    assert!(panel.contains("@carol") && panel.contains("webhook") && panel.contains("delivered"), "{panel}");
+    assert!(panel.contains("Step 1 reached nobody: @bob has no contact method"), "{panel}");
+    if backend == Backend::Sqlite {
+        shoot(&c, "incident-pages").await;
+    }
+    c.goto(&format!("{base}/")).await.unwrap();
+    until_text(&c, "main", "a page reached nobody").await;
+    c.goto(&format!("{base}/alerts/1")).await.unwrap();
+    until_text(&c, "h1", "Alert 1 · checkout").await;
+    until_text(&c, "main", "checkout is failing").await;
+
+    // Carol's link: the answer page says what pressing does, and links to the incident.
+    let ack_url = carol_hook.bodies()[0]["ack_url"].as_str().unwrap().to_owned();
+    let carol = browser(&webdriver, 390, 844).await;
+    carol.goto(&ack_url).await.unwrap();
+    until_text(&carol, "body", "You become incident manager of INC-1").await;
+    assert!(carol.find(Locator::Css("a[href='/incidents/INC-1']")).await.is_ok(), "it links to the incident");
+
+    // Alice watches the incident while Carol presses the button.
+    c.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    until_text(&c, "#page-warnings", "reached nobody").await;
+    carol.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    until_text(&carol, "body", "Acknowledged").await;
+    until_text(&c, "#pages", "acknowledged by @carol").await;
+    assert_eq!(text(&c, "#page-warnings").await, "", "the warning went with the answer, live");
+
+    // A new page to Carol: its step runs, then its webhook arrives — the
+    // panel follows both, the second without a timeline entry.
+    let again = json!({"target": {"user": "carol"}, "message": "one more thing"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", again).await.ok(201);
+    server.app.engine.run_due().await.unwrap(); // the step: notifies carol, her webhook due now
+    until_text(&c, "#page-2", "pending").await;
+    server.app.engine.run_due().await.unwrap(); // the webhook
+    until_text(&c, "#page-2", "delivered").await;
+    assert_eq!(carol_hook.count(), 2);
+    carol.close().await.unwrap();
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates() {
+    a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates() {
+    a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(Backend::Postgres).await;
 }

@@ -16,6 +16,11 @@ on_both_backends_with_manual_clock!(
     the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged,
     a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer,
     bystanders_cannot_answer_and_a_page_for_an_incident_that_is_over_is_cancelled,
+    a_step_to_someone_without_a_contact_method_is_unreachable_and_escalates_at_once,
+    a_last_step_that_reaches_only_disabled_people_expires_the_page_saying_so,
+    a_step_with_nobody_on_call_is_unreachable,
+    a_user_created_with_an_email_gets_an_email_contact_method_notified_at_once_unless_asked_otherwise,
+    the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -74,8 +79,12 @@ async fn an_alert_escalates_step_by_step_repeats_and_stops_when_acknowledged(
     assert_eq!(page["alert"]["summary"], "checkout is failing");
     assert!(page["summary"].as_str().unwrap().contains("checkout is failing"));
     assert!(page["ack_url"].as_str().unwrap().starts_with(&format!("{}/pages/1/ack?user=bob&sig=", server.url)));
+    let form = reqwest::get(page["ack_url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    let alice_im = "You become incident manager of INC-1, taking over from @muster and its first responder";
+    assert!(form.contains(alice_im), "the answer page says what pressing does: {form}");
     let pages = server.get(ADMIN_TOKEN, "/api/v1/pages").await.ok(200).clone();
     assert_eq!(pages.as_array().unwrap().len(), 1, "one page for one alert");
+    assert_eq!(pages[0]["message"], "[critical] checkout: checkout is failing", "the service by its name");
 
     clock.advance(59);
     server.deliver_due().await;
@@ -227,7 +236,10 @@ async fn the_incident_manager_pages_for_a_role_and_the_ack_link_cannot_be_forged
     // The real link, without any login: GET shows a button and changes nothing; POST acknowledges.
     let form = http.get(&ack_url).send().await.unwrap();
     assert_eq!(form.status(), 200);
-    assert!(form.text().await.unwrap().contains("Acknowledge as @bob"));
+    let form = form.text().await.unwrap();
+    assert!(form.contains("Acknowledge as @bob"));
+    assert!(form.contains("You become tech lead of INC-1; the escalation stops."), "{form}");
+    assert!(form.contains("href=\"/incidents/INC-1\""), "the answer page links to the incident: {form}");
     assert_eq!(server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200)["state"], "notified");
     let done = http.post(&ack_url).send().await.unwrap();
     assert_eq!(done.status(), 200);
@@ -289,6 +301,8 @@ async fn a_page_nobody_answers_expires_and_delayed_rules_stop_with_an_answer(
     server.post(&alice, "/api/v1/incidents/INC-1/pages", page.clone()).await.ok(201);
     server.deliver_due().await;
     assert_eq!((bob_hook.count(), bob_sms.count()), (1, 0), "the first method at once");
+    let form = reqwest::get(bob_hook.bodies()[0]["ack_url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    assert!(form.contains("This tells Muster you are on it; the escalation stops."), "{form}");
     clock.advance(120);
     server.deliver_due().await;
     assert_eq!((bob_hook.count(), bob_sms.count()), (1, 1), "the second after its delay");
@@ -351,4 +365,282 @@ async fn bystanders_cannot_answer_and_a_page_for_an_incident_that_is_over_is_can
     let page = server.get(ADMIN_TOKEN, "/api/v1/pages/1").await.ok(200).clone();
     assert_eq!(page["state"], "cancelled", "{page}");
     assert_eq!(page["reason"], format!("{r} is resolved"));
+}
+
+async fn page_of(server: &TestServer, id: u64) -> Value {
+    server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200).clone()
+}
+
+async fn a_step_to_someone_without_a_contact_method_is_unreachable_and_escalates_at_once(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    server.user("bob", "responder").await; // no contact method
+    let (_, carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Checkout", "repeat": 0, "steps": [
+            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+
+    server.deliver_due().await;
+    assert_eq!(carol.count(), 1, "step 2 at once, without waiting 300 s for bob");
+    let page = page_of(&server, 1).await;
+    assert_eq!(page["state"], "notified");
+    assert_eq!(page["step"], 2);
+    let unreachable = page["unreachable"].as_array().unwrap();
+    assert_eq!(unreachable.len(), 1, "{page}");
+    assert_eq!(unreachable[0]["step"], 1);
+    assert_eq!(unreachable[0]["why"], "@bob has no contact method");
+    let texts = texts(&server, "INC-1").await;
+    assert!(texts.iter().any(|t| t == "Page 1: step 1 reached nobody: @bob has no contact method"), "{texts:#?}");
+    assert!(kinds(&server, "INC-1").await.iter().any(|k| k == "page_unreachable"));
+
+    // Step 1's own timer fires later and does nothing: carol is not paged twice.
+    clock.advance(299);
+    server.deliver_due().await;
+    assert_eq!(carol.count(), 1);
+}
+
+async fn a_last_step_that_reaches_only_disabled_people_expires_the_page_saying_so(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let (_, dan) = on_webhook(&server, "dan").await;
+    let id = policy(
+        &server,
+        json!({"name": "Database", "repeat": 0, "steps": [{"delay_seconds": 300, "targets": [{"user": "dan"}]}]}),
+    )
+    .await;
+    server.post(ADMIN_TOKEN, "/api/v1/users/dan/disable", json!({})).await.ok(200); // after he was put in the policy
+    let svc = server.service("database", json!({"auto_declare": {"critical": "P2"}, "escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "db", "trigger").await;
+
+    server.deliver_due().await;
+    assert_eq!(dan.count(), 0);
+    let page = page_of(&server, 1).await;
+    assert_eq!(page["state"], "expired", "no step is left to try: {page}");
+    assert_eq!(page["reason"], "step 1 reached nobody: @dan is disabled; no step is left");
+    assert_eq!(page["unreachable"][0]["why"], "@dan is disabled");
+    let texts = texts(&server, "INC-1").await;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t
+                == "Page 1 expired: nobody acknowledged it: step 1 reached nobody: @dan is disabled; no step is left"),
+        "{texts:#?}"
+    );
+}
+
+async fn a_step_with_nobody_on_call_is_unreachable(server: TestServer, _clock: Arc<ManualClock>) {
+    let (_, carol) = on_webhook(&server, "carol").await;
+    server.user("erin", "responder").await;
+    // Erin's rotation starts next year: nobody is on call now.
+    let schedule = json!({"name": "Later", "time_zone": "UTC", "layers": [{"rotation": {
+        "users": ["erin"], "shift": "1d", "handoff": "09:00", "start": "2027-06-01"}}]});
+    let schedule = server.post(ADMIN_TOKEN, "/api/v1/schedules", schedule).await.ok(201)["id"].as_u64().unwrap();
+    let id = policy(
+        &server,
+        json!({"name": "Search", "repeat": 0, "steps": [
+            {"delay_seconds": 600, "targets": [{"schedule": schedule}]},
+            {"delay_seconds": 600, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("search", json!({"escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "s", "trigger").await;
+    server.deliver_due().await;
+    assert_eq!(carol.count(), 1, "step 2 at once");
+    let page = page_of(&server, 1).await;
+    assert_eq!(page["unreachable"][0]["why"], "nobody is on call", "{page}");
+}
+
+/// Every notification of bob's step fails for good (one attempt allowed,
+/// the receiver answers 500): the step reached nobody, and carol is paged
+/// at once instead of after bob's ten minutes.
+async fn a_step_whose_every_delivery_failed_for_good_escalates_at_once(backend: muster_store::testing::Backend) {
+    let (mut setup, clock) = common::manual_setup();
+    setup.config.job_max_attempts = 1;
+    let Some(server) = TestServer::start_with(backend, setup).await else { return };
+    let bob_token = server.user("bob", "responder").await;
+    let (bob, url) = Receiver::start(vec![axum::http::StatusCode::INTERNAL_SERVER_ERROR; 2]).await;
+    server
+        .post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url}))
+        .await
+        .ok(201);
+    let (_, url2) = Receiver::start(vec![axum::http::StatusCode::INTERNAL_SERVER_ERROR; 2]).await;
+    server
+        .post(&bob_token, "/api/v1/users/bob/contact-methods", json!({"kind": "webhook", "address": url2}))
+        .await
+        .ok(201);
+    let (_, carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Checkout", "repeat": 0, "steps": [
+            {"delay_seconds": 600, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 600, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "c", "trigger").await;
+
+    server.deliver_due().await;
+    assert_eq!(bob.count(), 1, "bob's webhook was tried");
+    assert_eq!(carol.count(), 1, "and, both of bob's deliveries given up, carol was paged at once");
+    let page = page_of(&server, 1).await;
+    assert_eq!(page["step"], 2, "{page}");
+    assert_eq!(page["unreachable"][0]["step"], 1);
+    assert_eq!(page["unreachable"][0]["why"], "every notification to @bob failed for good");
+    let gave_up: Vec<&Value> =
+        page["deliveries"].as_array().unwrap().iter().filter(|d| d["gave_up_at"].is_string()).collect();
+    assert_eq!(gave_up.len(), 2, "{page}");
+    clock.advance(600);
+    server.deliver_due().await;
+    assert_eq!(carol.count(), 1, "bob's own timer does nothing now");
+}
+
+mod every_delivery_failed {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_step_whose_every_delivery_failed_for_good_escalates_at_once(muster_store::testing::Backend::Sqlite)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_step_whose_every_delivery_failed_for_good_escalates_at_once(muster_store::testing::Backend::Postgres)
+            .await;
+    }
+}
+
+async fn a_user_created_with_an_email_gets_an_email_contact_method_notified_at_once_unless_asked_otherwise(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com"});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    let methods = server.get(ADMIN_TOKEN, "/api/v1/users/alice/contact-methods").await.ok(200).clone();
+    let methods = methods.as_array().unwrap();
+    assert_eq!(methods.len(), 1, "{methods:?}");
+    assert_eq!(
+        (methods[0]["kind"].as_str(), methods[0]["address"].as_str()),
+        (Some("email"), Some("alice@example.com"))
+    );
+    let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    assert_eq!(rules[0]["contact_method"], methods[0]["id"]);
+    assert_eq!(rules[0]["delay_seconds"], 0, "notify at once");
+
+    let bob = json!({"handle": "bob", "name": "Bob", "email": "bob@example.com", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", bob).await.ok(201);
+    let none = server.get(ADMIN_TOKEN, "/api/v1/users/bob/contact-methods").await.ok(200).clone();
+    assert_eq!(none, json!([]), "bob asked for none");
+    let admin = server.get(ADMIN_TOKEN, "/api/v1/users/admin/contact-methods").await.ok(200).clone();
+    assert_eq!(admin, json!([]), "the bootstrap admin (admin@localhost) gets none");
+
+    // An address a user may have but mail cannot go to is refused, and nothing is created.
+    let carol = json!({"handle": "carol", "name": "Carol", "email": "carol@intranet"});
+    assert_eq!(server.post(ADMIN_TOKEN, "/api/v1/users", carol).await.problem(422)["field"], "email");
+    server.get(ADMIN_TOKEN, "/api/v1/users/carol").await.problem(404);
+    let flag = json!({"handle": "dan", "name": "Dan", "email": "dan@example.com", "email_contact_method": "no"});
+    assert_eq!(server.post(ADMIN_TOKEN, "/api/v1/users", flag).await.problem(422)["field"], "email_contact_method");
+}
+
+/// A signed-in browser session's cookie, for the web pages.
+async fn web_session(server: &TestServer, handle: &str, password: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
+    let cookie = |r: &reqwest::Response, name: &str| {
+        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+            let kv = v.split(';').next().unwrap_or(v);
+            let (k, val) = kv.split_once('=')?;
+            (k == name).then(|| val.to_owned())
+        })
+    };
+    let login = cookie(&form, "muster_login").unwrap();
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let body = format!("csrf={csrf}&handle={handle}&password={}&next=%2F", password.replace(' ', "+"));
+    let answer = http
+        .post(format!("{}/login", server.url))
+        .header("cookie", format!("muster_login={login}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    format!("muster_session={}", cookie(&answer, "muster_session").expect("signed in"))
+}
+
+async fn web_get(server: &TestServer, session: &str, path: &str) -> (u16, String, String) {
+    let r = reqwest::Client::new().get(format!("{}{path}", server.url)).header("cookie", session).send().await.unwrap();
+    let status = r.status().as_u16();
+    let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (status, kind, r.text().await.unwrap())
+}
+
+async fn the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    server.user("bob", "responder").await; // no contact method
+    let (carol_token, _carol) = on_webhook(&server, "carol").await;
+    let id = policy(
+        &server,
+        json!({"name": "Checkout", "repeat": 0, "steps": [
+            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+    server.deliver_due().await;
+
+    let session = web_session(&server, "alice", "correct horse battery").await;
+    let (status, _, html) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert_eq!(status, 200);
+    let warning = "Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2";
+    assert!(html.contains(warning), "the incident page warns: {html}");
+    assert!(
+        html.contains("Page 1 · escalation policy &#34;Checkout&#34; · <span class=\"page-state\">notified</span>"),
+        "{html}"
+    );
+    assert!(html.contains("Step 2 of 2"), "{html}");
+    assert!(html.contains("Step 1 reached nobody: @bob has no contact method"), "{html}");
+    assert!(html.contains("<td>@carol</td><td>webhook</td>"), "carol's delivery is listed: {html}");
+    assert!(html.contains("delivered <time"), "{html}");
+    assert!(html.contains("href=\"/alerts/1\""), "the incident's alerts link to their page: {html}");
+    let (_, _, dashboard) = web_get(&server, &session, "/").await;
+    assert!(dashboard.contains("a page reached nobody"), "the dashboard marks the incident: {dashboard}");
+
+    let (status, _, alert) = web_get(&server, &session, "/alerts/1").await;
+    assert_eq!(status, 200);
+    for shown in
+        ["Alert 1 · checkout", "checkout is failing", "critical", "seen 1 time", "href=\"/incidents/INC-1\"", "Page 1"]
+    {
+        assert!(alert.contains(shown), "the alert page shows {shown:?}: {alert}");
+    }
+    let (_, _, alerts) = web_get(&server, &session, "/alerts").await;
+    assert!(alerts.contains("href=\"/alerts/1\""), "the alerts list links to it");
+    let (status, kind, missing) = web_get(&server, &session, "/alerts/999").await;
+    assert_eq!(status, 404);
+    assert!(kind.starts_with("text/html"), "a browser gets an HTML 404, not JSON: {kind}");
+    assert!(missing.contains("there is no alert"), "{missing}");
+    assert_eq!(web_get(&server, &session, "/alerts/nope").await.0, 404);
+
+    // Carol answers: the page is no longer open, and the warning goes.
+    server.post(&carol_token, "/api/v1/pages/1/acknowledge", json!({})).await.ok(200);
+    let (_, _, html) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert!(!html.contains(warning));
+    assert!(html.contains("acknowledged by @carol"), "who answered: {html}");
+    let (_, _, dashboard) = web_get(&server, &session, "/").await;
+    assert!(!dashboard.contains("a page reached nobody"));
 }

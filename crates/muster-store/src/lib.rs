@@ -101,6 +101,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
     async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User>;
+    /// Creates the user with an email contact method to their address and
+    /// the rule that uses it at once, in one transaction.
+    async fn create_user_with_email_method(&self, user: &NewUser, now: Timestamp) -> Result<User>;
     /// Creates the user unless one with that handle exists; returns the stored one.
     async fn ensure_user(&self, user: &NewUser, now: Timestamp) -> Result<User>;
     async fn users(&self) -> Result<Vec<User>>;

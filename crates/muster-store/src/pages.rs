@@ -3,7 +3,7 @@
 
 use muster_domain::incident::Context;
 use muster_domain::intake::{self, system_actor as system};
-use muster_domain::page::{PageState, PageTarget};
+use muster_domain::page::{PageState, PageTarget, UnreachableStep};
 use muster_domain::paging::EscalationPolicy;
 use muster_domain::{Actor, Command, DomainError, Event, Handle, Incident, Priority, RoleKind, Timestamp};
 
@@ -52,6 +52,8 @@ pub struct PageRecord {
     /// Who acknowledged or declined it.
     pub closed_by: Option<Handle>,
     pub reason: Option<String>,
+    /// The steps that reached nobody, in order.
+    pub unreachable: Vec<UnreachableStep>,
 }
 
 /// A page's move, applied only if the page is still open and has notified
@@ -77,6 +79,8 @@ pub struct PageMove {
     /// Acknowledge the page's alert too (if still triggered), as the
     /// actor of `command`, in the same transaction.
     pub acknowledge_alert: bool,
+    /// A step that reached nobody, recorded on the page.
+    pub unreachable: Option<UnreachableStep>,
 }
 
 /// Which pages to list, newest first.
@@ -95,6 +99,8 @@ pub struct Delivery {
     pub kind: String,
     pub to: String,
     pub person: Option<String>,
+    /// The step it notifies for, counting from 1.
+    pub step: Option<u32>,
     pub due_at: Timestamp,
     pub attempts: u32,
     pub delivered_at: Option<Timestamp>,
@@ -114,7 +120,7 @@ pub fn step_job(page: u64, step: u32, due_at: Timestamp) -> NewJob {
 }
 
 const PAGE_COLUMNS: &str = "SELECT id, incident, alert, target, message, roles, policy, state, step, notified, \
-     created_by, created_at, updated_at, closed_by, reason, current FROM pages";
+     created_by, created_at, updated_at, closed_by, reason, current, unreachable FROM pages";
 
 #[derive(sqlx::FromRow)]
 struct PageRow {
@@ -134,6 +140,7 @@ struct PageRow {
     closed_by: Option<String>,
     reason: Option<String>,
     current: String,
+    unreachable: String,
 }
 
 impl TryFrom<PageRow> for PageRecord {
@@ -159,6 +166,7 @@ impl TryFrom<PageRow> for PageRecord {
             closed_by: r.closed_by.as_deref().map(handle).transpose()?,
             reason: r.reason,
             current: serde_json::from_str(&r.current).map_err(|e| corrupt(e.to_string()))?,
+            unreachable: serde_json::from_str(&r.unreachable).map_err(|e| corrupt(e.to_string()))?,
         })
     }
 }
@@ -185,6 +193,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             kind: r.kind,
             to: payload["to"].as_str().unwrap_or_default().to_owned(),
             person: payload["person"].as_str().map(str::to_owned),
+            step: payload["step"].as_u64().map(|s| s as u32),
             due_at: rows::timestamp(r.due_at)?,
             attempts: r.attempts as u32,
             delivered_at: r.done_at.map(rows::timestamp).transpose()?,
@@ -289,9 +298,11 @@ pub(crate) async fn move_page<D: Dialect>(
         }
     }
     let people = m.current.as_ref().unwrap_or(&current.current);
+    let mut unreachable = current.unreachable.clone();
+    unreachable.extend(m.unreachable.iter().cloned());
     let done = D::query(
         "UPDATE pages SET state = $1, step = $2, notified = $3, closed_by = $4, reason = $5, updated_at = $6,
-         current = $9
+         current = $9, unreachable = $10
          WHERE id = $7 AND step = $8 AND state IN ('pending', 'notified')",
     )
     .bind(m.state.as_str())
@@ -303,6 +314,7 @@ pub(crate) async fn move_page<D: Dialect>(
     .bind(m.page as i64)
     .bind(i64::from(m.from_step))
     .bind(serde_json::to_string(people).expect("handles serialize"))
+    .bind(serde_json::to_string(&unreachable).expect("steps serialize"))
     .execute(c)
     .await?;
     if done == 0 {
@@ -362,6 +374,7 @@ pub(crate) async fn close_alert_pages<D: Dialect>(
             command: Some((closing.actor, closing.command)),
             jobs: Vec::new(),
             acknowledge_alert: false,
+            unreachable: None,
         };
         move_page::<D>(c, &m, now).await?;
     }

@@ -47,6 +47,17 @@ impl<D: Dialect> Store for Db<D> {
         crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
     }
 
+    async fn create_user_with_email_method(&self, u: &NewUser, now: Timestamp) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        crate::accounts::create_user::<D>(&mut tx, u, now).await?;
+        let kind = muster_domain::paging::ContactKind::Email;
+        let method = crate::schedules::add_contact_method::<D>(&mut tx, &u.handle, kind, &u.email, None, now).await?;
+        let rule = muster_domain::page::NotificationRule { contact_method: method.id, delay_seconds: 0 };
+        crate::schedules::add_notification_rule::<D>(&mut tx, &u.handle, &rule, now).await?;
+        tx.commit().await?;
+        crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)
+    }
+
     async fn ensure_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
         crate::accounts::ensure_user::<D>(&mut *self.write.acquire().await?, u, now).await?;
         crate::accounts::stored_user(&u.handle, self.user(&u.handle).await?)

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use muster_domain::incident::{Context, Declaration};
+use muster_domain::paging::ContactKind;
 use muster_domain::timeline::{EntryKind, projection_matches, verify_chain};
 use muster_domain::token::TokenKind;
 use muster_domain::{
@@ -33,6 +34,7 @@ on_both_backends!(
     tokens_are_listed_without_their_hashes_and_revoked_ones_stay_readable,
     replacing_a_token_revokes_the_others_of_its_name_and_revives_itself,
     disabling_a_user_ends_their_sessions_and_revokes_their_tokens,
+    a_user_made_with_their_email_method_has_it_and_the_rule_or_neither,
 );
 
 fn now() -> Timestamp {
@@ -421,4 +423,21 @@ async fn sessions_expire_and_passwords_are_kept_as_hashes(db: TestDatabase) {
     store.create_session(&muster_store::Session { id_hash: "ghi".into(), ..next.clone() }).await.unwrap();
     store.delete_session("ghi").await.unwrap();
     assert!(store.session("ghi", later(14)).await.unwrap().is_none(), "signed out");
+}
+
+async fn a_user_made_with_their_email_method_has_it_and_the_rule_or_neither(db: TestDatabase) {
+    let store = db.open().await;
+    let alice = store.create_user_with_email_method(&new_user("alice"), now()).await.unwrap();
+    let methods = store.contact_methods(&alice.handle).await.unwrap();
+    assert_eq!(methods.len(), 1);
+    assert_eq!((methods[0].kind, methods[0].address.as_str()), (ContactKind::Email, "alice@example.com"));
+    let rules = store.notification_rules(&alice.handle).await.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!((rules[0].rule.contact_method, rules[0].rule.delay_seconds), (methods[0].id, 0));
+    // A handle taken: a conflict, and the taken user keeps only what they had.
+    assert!(matches!(
+        store.create_user_with_email_method(&new_user("alice"), now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.contact_methods(&alice.handle).await.unwrap().len(), 1, "nothing half-made");
 }

@@ -520,6 +520,10 @@ pub enum UserCmd {
         /// admin, responder or viewer.
         #[arg(long, default_value = "responder")]
         permission: String,
+        /// Do not give them an email contact method to --email (by default
+        /// they get one, with the rule that uses it at once).
+        #[arg(long)]
+        no_contact_method: bool,
     },
     /// Create an API token for a user (yourself, or anyone if you are an admin).
     Token {
@@ -899,11 +903,15 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
 
 async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add { handle, name, email, permission } => {
-            let body = json!({"handle": handle, "name": name, "email": email, "permission": permission});
+        UserCmd::Add { handle, name, email, permission, no_contact_method } => {
+            let body = json!({"handle": handle, "name": name, "email": email, "permission": permission,
+                              "email_contact_method": !no_contact_method});
             let v = client.post("/api/v1/users", &body).await?;
             out.show(&v, |v| {
                 say!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
+                if no_contact_method {
+                    say!("@{} has no contact method: pages reach nobody until one is added", s(v, "handle"));
+                }
             });
         }
         UserCmd::Token { handle, name, expires } => {
@@ -1617,6 +1625,9 @@ async fn pages(
             };
             if let Some(line) = answered {
                 say!("{line}");
+            }
+            for u in v["unreachable"].as_array().into_iter().flatten() {
+                say!("Step {} reached nobody: {}", u["step"], s(u, "why"));
             }
             let rows = v["deliveries"]
                 .as_array()

@@ -30,11 +30,25 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
         let out = server.ok(ADMIN, &["user", "add", h, "--name", name, "--email", &format!("{h}@example.com")]);
         assert_eq!(out.trim(), format!("Added @{h} ({name}, responder)"));
     }
+    let out = server
+        .ok(ADMIN, &["user", "add", "erin", "--name", "Erin", "--email", "erin@example.com", "--no-contact-method"]);
+    assert!(out.contains("@erin has no contact method: pages reach nobody until one is added"), "{out}");
     let alice = server.ok(ADMIN, &["user", "token", "alice"]).trim().to_owned();
     assert!(alice.starts_with("mst_"));
 
     let inc = server.json(&alice, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
     assert_eq!(inc["ref"], "INC-1");
+    // Erin has no contact method: paging her reaches nobody, and `pages N` says so.
+    let sent = server.json(&alice, &["page", "INC-1", "@erin", "-m", "anyone?"]);
+    let page = sent["id"].to_string();
+    let shown = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            server.ok(&alice, &["pages", &page])
+        })
+        .find(|out| out.contains("reached nobody"))
+        .expect("the page's step runs");
+    assert!(shown.contains("Step 1 reached nobody: @erin has no contact method"), "{shown}");
     let out = server.ok(&alice, &["role", "assign", "INC-1", "tech_lead", "@carol", "--scope", "database"]);
     assert!(out.contains("@carol is now tech_lead (database)"), "{out}");
     server.ok(&alice, &["timeline", "add", "1", "theory", "connection pool exhausted"]);
@@ -386,7 +400,7 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
     let refused = server.run(&carol, &["page", "INC-1", "@alice", "-m", "help"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "only those in charge page");
 
-    // The engine notifies bob's step at once (he has no contact methods, so nothing is sent).
+    // The engine notifies bob's step at once (by email, which waits: no SMTP server is configured).
     let notified = (0..100)
         .map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));

@@ -10,6 +10,8 @@
 //! - [`webhook`]: signed JSON POSTs over HTTP or HTTPS.
 //! - [`email`]: mail over SMTP, with STARTTLS or implicit TLS.
 //! - [`page_step`]: an escalation step's timer, run by the pager.
+//! - [`page_notices`]: wraps the channels that notify people of pages: a
+//!   step whose every notification was given up reached nobody.
 //! - [`tls`]: the roots both trust (the system's, plus `--ca-file`).
 
 use std::time::Duration;
@@ -18,6 +20,7 @@ use muster_domain::Timestamp;
 use muster_domain::outbox::Job;
 
 pub mod email;
+pub mod page_notices;
 pub mod page_step;
 pub mod tls;
 pub mod webhook;
@@ -76,6 +79,20 @@ pub trait Channel: Send + Sync {
     /// it can never be delivered), before it is dead-lettered: what giving
     /// up means for what the job was part of. Nothing, for most.
     async fn gave_up(&self, _job: &Job, _why: &str) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// Called once `job` is dead-lettered (after [`Channel::gave_up`]): what
+    /// follows from it being dead, which other jobs may be too — read
+    /// after the job's own burial committed, so of jobs given up at the
+    /// same time, the last sees them all. Nothing, for most.
+    async fn buried(&self, _job: &Job) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// Called once `job` is recorded as delivered: what follows (the
+    /// incident page's pages panel shows it). Nothing, for most.
+    async fn delivered(&self, _job: &Job) -> Result<(), Failure> {
         Ok(())
     }
 }

@@ -143,3 +143,113 @@ fn only_those_asked_or_in_charge_answer_and_only_those_asked_take_the_roles() {
     assert!(roles_on_acknowledge(&roles, false, true).is_empty(), "the IM answering for someone takes no role");
     assert!(roles_on_acknowledge(&roles, true, false).is_empty(), "the sender no longer in charge gives nothing");
 }
+
+fn h(s: &str) -> Handle {
+    Handle::parse(s).unwrap()
+}
+
+#[test]
+fn a_step_that_names_nobody_is_unreachable_because_nobody_is_on_call() {
+    assert_eq!(why_unreachable(&[]), Some("nobody is on call".to_owned()));
+}
+
+#[test]
+fn a_step_whose_person_has_no_contact_method_says_who() {
+    let bob = reach(h("bob"), false, 0, 0);
+    assert_eq!(why_unreachable(&[bob]), Some("@bob has no contact method".to_owned()));
+}
+
+#[test]
+fn a_step_names_each_person_it_could_not_reach() {
+    let people = [reach(h("bob"), false, 0, 0), reach(h("carol"), true, 2, 0), reach(h("dan"), false, 1, 0)];
+    assert_eq!(
+        why_unreachable(&people).unwrap(),
+        "@bob has no contact method, @carol is disabled, no notification rule of @dan uses a contact method they have"
+    );
+}
+
+#[test]
+fn a_step_that_notified_one_person_is_reachable() {
+    let people = [reach(h("bob"), false, 0, 0), reach(h("carol"), false, 1, 1)];
+    assert_eq!(why_unreachable(&people), None);
+}
+
+#[test]
+fn an_unreachable_step_escalates_at_once_and_the_last_one_expires_saying_so() {
+    let p = policy(2, 1);
+    assert_eq!(decide_unreachable(&p, 0, "x"), UnreachableDecision::EscalateNow { next: 1 });
+    assert_eq!(decide_unreachable(&p, 2, "x"), UnreachableDecision::EscalateNow { next: 3 });
+    assert_eq!(
+        decide_unreachable(&p, 3, "@bob has no contact method"),
+        UnreachableDecision::Expire {
+            reason: "step 4 reached nobody: @bob has no contact method; no step is left".into()
+        }
+    );
+}
+
+#[test]
+fn deliveries_fail_the_step_only_when_every_one_was_given_up() {
+    use DeliveryOutcome::*;
+    let bob = [h("bob")];
+    assert_eq!(
+        why_deliveries_failed(&[GaveUp, GaveUp], &bob),
+        Some("every notification to @bob failed for good".into())
+    );
+    assert_eq!(why_deliveries_failed(&[GaveUp, Pending], &bob), None);
+    assert_eq!(why_deliveries_failed(&[GaveUp, Delivered], &bob), None);
+    assert_eq!(why_deliveries_failed(&[], &bob), None);
+}
+
+proptest! {
+    /// A step is unreachable exactly when no person of it got a notification.
+    #[test]
+    fn a_step_is_unreachable_exactly_when_it_made_no_notification(
+        people in proptest::collection::vec((any::<bool>(), 0usize..3, 0usize..3), 0..5),
+    ) {
+        let reaches: Vec<Reach> = people
+            .iter()
+            .enumerate()
+            .map(|(i, (disabled, methods, jobs))| {
+                let jobs = if *methods == 0 { 0 } else { *jobs };
+                reach(h(&format!("p{i}")), *disabled, *methods, jobs)
+            })
+            .collect();
+        let reached = people.iter().any(|(disabled, methods, jobs)| !disabled && *methods > 0 && *jobs > 0);
+        prop_assert_eq!(why_unreachable(&reaches).is_none(), reached);
+    }
+
+    /// An unreachable step never waits: the next one is due at once, and the
+    /// page expires only after its last step of its last repeat.
+    #[test]
+    fn an_unreachable_step_goes_on_to_the_next_or_expires_after_the_last(steps in 1usize..4, repeat in 0u32..3, n in 0u32..12) {
+        let p = policy(steps, repeat);
+        let total = steps as u32 * (repeat + 1);
+        prop_assume!(n < total);
+        match decide_unreachable(&p, n, "why") {
+            UnreachableDecision::EscalateNow { next } => { prop_assert_eq!(next, n + 1); prop_assert!(next < total); }
+            UnreachableDecision::Expire { reason } => { prop_assert_eq!(n + 1, total); prop_assert!(reason.contains("why")); }
+        }
+    }
+}
+
+#[test]
+fn the_answer_page_says_what_acknowledging_does() {
+    let (alice, dan) = (h("alice"), h("dan"));
+    let major = [RoleKind::FirstResponder, RoleKind::IncidentManager];
+    assert_eq!(
+        acknowledging_says(&major, Some("INC-5"), Some(&alice), &dan),
+        "You become incident manager of INC-5, taking over from @alice and its first responder; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&major, Some("INC-5"), Some(&dan), &dan),
+        "You become incident manager of INC-5 and its first responder; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&[RoleKind::TechLead], Some("INC-5"), Some(&alice), &dan),
+        "You become tech lead of INC-5; the escalation stops."
+    );
+    assert_eq!(
+        acknowledging_says(&[], Some("INC-5"), Some(&alice), &dan),
+        "This tells Muster you are on it; the escalation stops."
+    );
+}

@@ -61,6 +61,17 @@ pub struct DeliveryResponse {
     pub last_error: Option<String>,
 }
 
+/// An escalation step that reached nobody; the page went on at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreachableStepResponse {
+    /// Counting from 1, repeats included.
+    pub step: u32,
+    /// Who could not be reached and why, e.g. `@bob has no contact method`.
+    pub why: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageResponse {
     pub id: u64,
@@ -87,6 +98,9 @@ pub struct PageResponse {
     /// Who acknowledged or declined it.
     pub answered_by: Option<String>,
     pub reason: Option<String>,
+    /// The steps that reached nobody (nobody on call, no contact method,
+    /// every notification given up), in order.
+    pub unreachable: Vec<UnreachableStepResponse>,
     /// Where its notifications went (on `GET /api/v1/pages/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries: Option<Vec<DeliveryResponse>>,
@@ -108,6 +122,11 @@ fn page_response(p: PageRecord, deliveries: Option<Vec<Delivery>>) -> PageRespon
         updated_at: p.updated_at.to_string(),
         answered_by: p.closed_by.map(|h| h.as_str().to_owned()),
         reason: p.reason,
+        unreachable: p
+            .unreachable
+            .into_iter()
+            .map(|u| UnreachableStepResponse { step: u.step, why: u.why, at: u.at.to_string() })
+            .collect(),
         deliveries: deliveries.map(|ds| {
             ds.into_iter()
                 .map(|d| DeliveryResponse {
@@ -384,9 +403,23 @@ pub async fn answer_link_form(
         Err(e) => return link_error(e.into()),
     };
     let verb = if answer == Answer::Acknowledge { "Acknowledge" } else { "Decline" };
-    let incident = p.incident.map(|n| format!("<p>Incident: INC-{n}</p>")).unwrap_or_default();
+    let incident =
+        p.incident.map(|n| format!("<p>Incident: <a href=\"/incidents/INC-{n}\">INC-{n}</a></p>")).unwrap_or_default();
     let form = if p.state.is_open() {
-        format!("<form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>", escape(&q.user))
+        let says = match answer {
+            Answer::Acknowledge => match muster_domain::Handle::parse(&q.user) {
+                Ok(h) => app.acknowledging_says(id, &h).await.unwrap_or_default(),
+                Err(_) => String::new(),
+            },
+            Answer::Decline => {
+                "This tells Muster it is not you: the page goes on to its next step, if it has one.".to_owned()
+            }
+        };
+        format!(
+            "<p class=\"says\">{}</p><form method=\"post\"><button type=\"submit\">{verb} as @{}</button></form>",
+            escape(&says),
+            escape(&q.user)
+        )
     } else {
         format!("<p>This page is {} already.</p>", p.state)
     };
@@ -414,7 +447,11 @@ pub async fn answer_link(
             } else {
                 String::new()
             };
-            html_page(StatusCode::OK, &format!("Page {id}"), &format!("<p>{what}</p>{roles}"))
+            let incident = p
+                .incident
+                .map(|n| format!("<p><a href=\"/incidents/INC-{n}\">Open INC-{n}</a></p>"))
+                .unwrap_or_default();
+            html_page(StatusCode::OK, &format!("Page {id}"), &format!("<p>{what}</p>{roles}{incident}"))
         }
         Err(e) => link_error(e.into()),
     }

@@ -47,7 +47,7 @@ pub async fn create_user(
     if let Some(p) = &body.password {
         muster_app::signin::check_password(p)?;
     }
-    let user = app.create_user(&actor, user).await?;
+    let user = app.create_user_reached(&actor, user, body.email_contact_method.unwrap_or(true)).await?;
     if let Some(p) = &body.password {
         app.set_password(&actor, &user.handle, p).await?;
     }

@@ -164,6 +164,11 @@ struct IncidentPage {
     history: bool,
     entry_kinds: Vec<&'static str>,
     tags: Vec<&'static str>,
+    /// The pages panel and the warnings above the board, rendered.
+    pages_html: String,
+    page_warnings_html: String,
+    /// The incident's alerts: (id, what), each linking to its page.
+    alerts: Vec<(u64, String)>,
 }
 
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
@@ -235,7 +240,15 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     let holders = |role: RoleKind| i.holders(&role).map(|a| a.user.clone()).collect();
     let who_may_update = access::who_may(access::Action::ResolveIncident, &holders);
     let can_page = access::may(&actor, access::Action::PageForHelp, &standing);
+    let (pages_html, page_warnings_html) = super::pages::incident_pages_html(app, &actor, i.number).await?;
     let page = IncidentPage {
+        pages_html,
+        page_warnings_html,
+        alerts: i
+            .alerts
+            .iter()
+            .map(|a| (a.id, format!("{} on {} ({}): {}", a.id, a.service, a.status.as_str(), a.summary)))
+            .collect(),
         can_update,
         can_page,
         reference: i.reference().to_string(),

@@ -35,6 +35,8 @@ pub struct IncidentRow {
     pub incident_manager: String,
     pub missing: String,
     pub declared_at: String,
+    /// An open page of it reached nobody at some step.
+    pub unreachable: bool,
 }
 
 pub struct AlertRow {
@@ -96,6 +98,7 @@ async fn open_incidents(app: &App) -> Result<Vec<IncidentRow>, ApiError> {
     };
     let mut views = app.incidents(&filter).await?;
     views.sort_by_key(|v| (v.incident.priority, v.incident.declared_at));
+    let unreachable = super::pages::unreachable_incidents(app).await?;
     Ok(views
         .into_iter()
         .map(|v| IncidentRow {
@@ -106,6 +109,7 @@ async fn open_incidents(app: &App) -> Result<Vec<IncidentRow>, ApiError> {
             incident_manager: v.incident.incident_manager().map(|a| a.user.to_string()).unwrap_or_default(),
             missing: v.missing_roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
             declared_at: v.incident.declared_at.to_string(),
+            unreachable: unreachable.contains(&v.incident.number),
         })
         .collect())
 }

@@ -90,6 +90,11 @@ struct Stream {
     credentials: u64,
     /// Woken when this incident changes (`App::changes`).
     watch: Arc<tokio::sync::Notify>,
+    /// Woken, and not yet looked at the pages panel since.
+    woken: bool,
+    /// The pages panel as last sent, to send it again only when it changed
+    /// without a timeline entry (a notification arrived).
+    pages_sent: String,
     /// Counts this stream among the open ones while it lives.
     _open: OpenStream,
     /// One of its user's live views while it lives.
@@ -139,7 +144,7 @@ impl Stream {
                 }
             }
             tokio::select! {
-                () = &mut changed => {}
+                () = &mut changed => self.woken = true,
                 () = tokio::time::sleep(RECHECK) => {}
             }
         }
@@ -148,8 +153,20 @@ impl Stream {
     /// Reads entries after `after` into `pending`; whether there were any.
     async fn read(&mut self) -> Result<bool, ApiError> {
         let events = self.app.store.events_since(self.number, self.after, BATCH).await?;
+        let woken = std::mem::take(&mut self.woken);
         if events.is_empty() {
-            return Ok(false);
+            if !woken {
+                return Ok(false);
+            }
+            let (pages, warnings) =
+                super::pages::incident_pages_html(&self.app, &self.user.actor(), self.number).await?;
+            if pages == self.pages_sent {
+                return Ok(false);
+            }
+            let data = serde_json::json!({"pages": pages, "page_warnings": warnings});
+            self.pages_sent = pages;
+            self.pending.push_back(SseEvent::default().event("pages").data(data.to_string()));
+            return Ok(true);
         }
         let view = self.app.incident(IncidentRef(self.number)).await?;
         let catalog = self.app.role_catalog().await?;
@@ -168,6 +185,9 @@ impl Stream {
         }
         .render()
         .map_err(|e| ApiError::internal("the board failed to render", e))?;
+        let (pages_html, page_warnings_html) =
+            super::pages::incident_pages_html(&self.app, &self.user.actor(), self.number).await?;
+        self.pages_sent.clone_from(&pages_html);
         for e in &events {
             let entry = EntryView::from(e);
             let html =
@@ -180,6 +200,8 @@ impl Stream {
                 "status": view.incident.status.as_str(),
                 "priority": view.incident.priority.as_str(),
                 "board": board_html,
+                "pages": pages_html,
+                "page_warnings": page_warnings_html,
             });
             self.pending.push_back(SseEvent::default().id(e.seq.to_string()).event("entry").data(data.to_string()));
             self.after = e.seq;
@@ -231,6 +253,8 @@ pub async fn events(
         checked,
         credentials,
         watch,
+        woken: false,
+        pages_sent: String::new(),
         _open: open,
         _slot: slot,
     };

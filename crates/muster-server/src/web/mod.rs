@@ -26,6 +26,7 @@ mod contacts;
 mod incident;
 mod lists;
 pub mod live;
+mod pages;
 
 pub const SESSION_COOKIE: &str = "muster_session";
 /// The outcome of the last form, shown once on the page it leads back to
@@ -64,6 +65,7 @@ fn table() -> Vec<Route> {
         ("/alerts/{id}/assess", Method::POST, post(lists::assess_alert)),
         ("/alerts/{id}/declare", Method::POST, post(lists::declare_alert)),
         ("/alerts/{id}/link", Method::POST, post(lists::link_alert)),
+        ("/alerts/{id}", Method::GET, get(pages::alert)),
         ("/services", Method::GET, get(lists::services)),
         ("/schedules", Method::GET, get(lists::schedules)),
         ("/schedules/{id}", Method::GET, get(lists::schedule)),

@@ -188,9 +188,12 @@ impl TestServer {
         self.request(Some(token), Method::DELETE, path, None).await
     }
 
-    /// Creates a user with `permission` and returns their token.
+    /// Creates a user with `permission` and returns their token. They have
+    /// no contact method (`"email_contact_method": false`): tests add the
+    /// ones they mean.
     pub async fn user(&self, handle: &str, permission: &str) -> String {
-        let body = json!({"handle": handle, "name": handle.to_uppercase(), "email": format!("{handle}@example.com"), "permission": permission});
+        let body = json!({"handle": handle, "name": handle.to_uppercase(), "email": format!("{handle}@example.com"),
+                          "permission": permission, "email_contact_method": false});
         self.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
         let reply = self.post(ADMIN_TOKEN, &format!("/api/v1/users/{handle}/tokens"), json!({})).await;
         reply.ok(201)["token"].as_str().unwrap().to_owned()

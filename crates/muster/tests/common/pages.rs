@@ -70,7 +70,13 @@ pub async fn post(http: &reqwest::Client, url: &str, path: &str, body: Value) ->
 /// carol and round again, and a service using it. Returns its integration key.
 pub async fn setup(http: &reqwest::Client, url: &str, hook: &str) -> String {
     for u in ["bob", "carol"] {
-        post(http, url, "/api/v1/users", json!({"handle": u, "name": u, "email": format!("{u}@example.com")})).await;
+        post(
+            http,
+            url,
+            "/api/v1/users",
+            json!({"handle": u, "name": u, "email": format!("{u}@example.com"), "email_contact_method": false}),
+        )
+        .await;
         post(http, url, &format!("/api/v1/users/{u}/contact-methods"), json!({"kind": "webhook", "address": hook}))
             .await;
     }
