@@ -219,7 +219,10 @@ impl App {
                 Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
                 pager.clone(),
             )),
-            Arc::new(channels::page_notices::PageNotices::new(Arc::new(EmailChannel::new(store.clone(), mailer)), pager.clone())),
+            Arc::new(channels::page_notices::PageNotices::new(
+                Arc::new(EmailChannel::new(store.clone(), mailer)),
+                pager.clone(),
+            )),
         ];
         let settings = engine::Settings {
             lease: config.job_lease,

@@ -184,11 +184,26 @@ impl App {
             }
             None => FeedWindow::at(self.clock.now()),
         };
-        let schedules = records.into_iter().map(|r| Ok((r.schedule()?, r))).collect::<Result<Vec<_>>>()?;
+        let mut schedules = records.into_iter().map(|r| Ok((r.schedule()?, r))).collect::<Result<Vec<_>>>()?;
+        // A person's feed: only the schedules they are on.
+        if let Some(u) = &user {
+            schedules.retain(|(s, _)| s.has_member(u));
+        }
+        let personal = user.is_some();
         self.compute(move || {
             let mut out = Vec::new();
             for (schedule, record) in schedules {
-                for shift in window.shifts(&schedule)? {
+                let shifts = match window.shifts(&schedule) {
+                    Ok(shifts) => shifts,
+                    // One schedule with more shifts than a listing may hold
+                    // leaves a person's feed without it, not without the rest.
+                    Err(e) if personal => {
+                        tracing::warn!(schedule = record.id, error = %e, "a schedule left out of a personal feed");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                for shift in shifts {
                     if user.as_ref().is_none_or(|u| *u == shift.user) {
                         out.push(FeedEvent {
                             schedule: record.id,

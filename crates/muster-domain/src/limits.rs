@@ -39,7 +39,7 @@ pub const FEED_DAYS_AHEAD: i64 = 180;
 pub const FEED_GRID_DAYS: i64 = 30;
 
 // The longest computation a feed makes is one shift listing.
-const _: () = assert!(2 * FEED_GRID_DAYS + FEED_DAYS_BACK + FEED_DAYS_AHEAD <= MAX_SHIFT_SPAN_DAYS);
+const _: () = assert!(4 * FEED_GRID_DAYS + FEED_DAYS_BACK + FEED_DAYS_AHEAD <= MAX_SHIFT_SPAN_DAYS);
 
 /// Shifts in one listing; a listing that would hold more is refused.
 pub const MAX_SHIFTS: usize = 10_000;

@@ -314,6 +314,11 @@ impl Schedule {
     /// layers whose moment it is, not every layer and window. At most
     /// [`MAX_SCHEDULE_STEPS`] steps and [`MAX_SHIFTS`] shifts: a span
     /// needing more is refused (field `to`) rather than computed.
+    /// Whether `user` is ever on call here: in a rotation or an override.
+    pub fn has_member(&self, user: &Handle) -> bool {
+        self.layers.iter().any(|l| l.rotation.users.contains(user)) || self.overrides.iter().any(|o| o.user == *user)
+    }
+
     pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Shift>, DomainError> {
         let tz = &self.time_zone;
         let too_long = |what: String| {
@@ -607,7 +612,10 @@ fn ics_line(out: &mut String, line: &str) {
 /// computed from [`FeedWindow::sweep_from`] to [`FeedWindow::sweep_to`],
 /// fixed points of a 30-day grid around the window, so that a shift that
 /// began before the window or ends after it keeps its real start and end
-/// (and its UID) from one fetch to the next.
+/// (and its UID) from one fetch to the next. The sweep begins a whole grid
+/// step before the window's grid point and ends a whole step after the next
+/// one, so a shift cut at either end of the sweep lies outside the window,
+/// unless it is longer than a grid step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedWindow {
     pub sweep_from: Timestamp,
@@ -624,10 +632,10 @@ impl FeedWindow {
         let (from, to) = (now.as_second() - FEED_DAYS_BACK * day, now.as_second() + FEED_DAYS_AHEAD * day);
         let at = |s: i64| Timestamp::from_second(s).unwrap_or(now);
         FeedWindow {
-            sweep_from: at(from.div_euclid(grid) * grid),
+            sweep_from: at((from.div_euclid(grid) - 1) * grid),
             from: at(from),
             to: at(to),
-            sweep_to: at((to.div_euclid(grid) + 1) * grid),
+            sweep_to: at((to.div_euclid(grid) + 2) * grid),
         }
     }
 

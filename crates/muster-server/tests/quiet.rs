@@ -112,6 +112,19 @@ async fn bad_json_is_refused_in_the_apis_words_not_rusts(server: TestServer) {
         assert_in_api_words(&problem);
     }
     // Not JSON at all says so, without a line and column of serde's.
+    let cut_short = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"title":"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cut_short.status(), 400);
+    let problem: Value = cut_short.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.starts_with("the body is not valid JSON"), "{detail}");
+    assert!(!detail.contains("line ") && !detail.contains("column"), "{detail}");
     let reply = server.request(Some(ADMIN_TOKEN), Method::POST, "/api/v1/incidents", None).await;
     assert!(reply.status == 400 || reply.status == 415, "{}", reply.status);
 }

@@ -587,9 +587,12 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
     let layered = |flag: &Option<String>, from_profile: Option<String>, env: Option<String>| {
         flag.clone().or_else(|| if named { from_profile.clone().or(env.clone()) } else { env.clone().or(from_profile) })
     };
-    let url = layered(&conn.url, Some(chosen.url).filter(|u| !u.is_empty()), env_var("MUSTER_URL"))
+    let url = layered(&conn.url, Some(chosen.url.clone()).filter(|u| !u.is_empty()), env_var("MUSTER_URL"))
         .unwrap_or_else(|| DEFAULT_URL.into());
-    let bearer = layered(&conn.token, chosen.token, env_var("MUSTER_TOKEN"));
+    // The "default" profile's token goes only to the default profile's
+    // server: `--url https://other` must not carry it elsewhere.
+    let profile_token = chosen.token.filter(|_| named || url == chosen.url);
+    let bearer = layered(&conn.token, profile_token, env_var("MUSTER_TOKEN"));
     let ca_file = conn.ca_file.clone().or(chosen.ca_file);
     let client = Client::new(&url, bearer, ca_file.as_deref())?;
     match cmd {
@@ -1366,11 +1369,24 @@ async fn contact(client: &Client, out: &Output, cmd: ContactCmd) -> anyhow::Resu
             let handle = handle_or_me(client, user).await?;
             let body = json!({"kind": kind, "address": address});
             let v = client.post(&format!("/api/v1/users/{handle}/contact-methods"), &body).await?;
+            // With rules, only the methods they name are used: say so, or
+            // the new method waits unused and nobody knows.
+            let rules = if out.json {
+                Value::Null
+            } else {
+                client.get(&format!("/api/v1/users/{handle}/notification-rules")).await?
+            };
             out.show(&v, |v| {
                 say!("Added {} contact method {} for @{handle}: {}", s(v, "kind"), s(v, "id"), s(v, "address"));
                 if !s(v, "secret").is_empty() {
                     say!("Signing secret, shown only this once: {}", s(v, "secret"));
                     say!("Each request is signed in X-Muster-Signature with it (HMAC-SHA256).");
+                }
+                if rules.as_array().is_some_and(|r| !r.is_empty()) {
+                    say!(
+                        "No rule uses it yet, so pages do not: `muster rule add --method {} --after 0m` to be notified by it at once",
+                        s(v, "id")
+                    );
                 }
             });
         }

@@ -52,7 +52,13 @@ pub fn path() -> anyhow::Result<PathBuf> {
 /// The profiles in `path`; none when the file does not exist.
 pub fn load(path: &Path) -> anyhow::Result<Config> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not a muster config file", path.display())),
+        // toml's own message quotes the line, which may hold a token: say
+        // only where it is.
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text.as_bytes().iter().take(s.start).filter(|b| **b == b'\n').count() + 1);
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            anyhow::anyhow!("{} is not a muster config file{at}: {}", path.display(), e.message())
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -150,6 +156,17 @@ mod tests {
         assert!(text.contains("[profiles.prod]"), "{text}");
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back.profiles["prod"], config.profiles["prod"]);
+    }
+
+    #[test]
+    fn a_broken_config_file_is_named_without_the_token_on_its_line() {
+        let path = std::env::temp_dir().join(format!("muster-broken-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[profiles.prod]\nurl = \"https://m.example.com\"\ntoken = \"mst_secret_value\n")
+            .unwrap();
+        let e = format!("{:#}", load(&path).unwrap_err());
+        let _ = std::fs::remove_file(&path);
+        assert!(e.contains("is not a muster config file (line 3)"), "{e}");
+        assert!(!e.contains("mst_secret_value"), "{e}");
     }
 
     #[test]

@@ -27,10 +27,14 @@ fn settings() -> &'static Settings {
 }
 
 /// The width to fit: `COLUMNS` when set (as shells export it), else the
-/// terminal's, else [`DEFAULT_WIDTH`].
+/// terminal's; output to a pipe or a file is not cut (`| grep` finds the
+/// whole title), unless `COLUMNS` says a width.
 fn terminal_width() -> usize {
     if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
         return n;
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return usize::MAX;
     }
     match terminal_size::terminal_size_of(std::io::stdout()) {
         Some((terminal_size::Width(w), _)) if w > 0 => usize::from(w),
@@ -127,10 +131,12 @@ pub fn fit(natural: &[usize], headers: &[usize], width: usize) -> Vec<usize> {
             break;
         };
         let widest = widths[i];
-        let second = widths.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, w)| *w).max().unwrap_or(0);
+        // The next widest of those that may still give way.
+        let second =
+            widths.iter().enumerate().filter(|(j, w)| *j != i && **w > floor[*j]).map(|(_, w)| *w).max().unwrap_or(0);
         // Down to the next widest at once, or as far as the line needs.
-        let step = (total - width).min(widest - second.max(floor[i])).max(1);
-        widths[i] = widest - step;
+        let step = (total - width).min(widest.saturating_sub(second.max(floor[i]))).max(1);
+        widths[i] = widest.saturating_sub(step).max(floor[i]);
     }
     widths
 }
@@ -164,6 +170,22 @@ mod tests {
         assert_eq!(cut("short", 10), "short");
         assert_eq!(cut("abcdefghijkl", 5), "abcd…");
         assert_eq!(cut(&"é".repeat(20), 4).chars().count(), 4);
+    }
+
+    #[test]
+    fn a_narrow_terminal_never_takes_a_column_below_its_floor() {
+        // `muster pages` with ANSWERED BY still empty, at 40 to 60 columns.
+        for width in [20, 40, 50, 60] {
+            let got = fit(&[2, 12, 8, 23, 11, 40], &[2, 5, 8, 8, 11, 7], width);
+            assert!(got.iter().zip([2, 5, 8, 8, 11, 7]).all(|(w, f)| *w >= f && *w <= 40), "{width}: {got:?}");
+        }
+        proptest::proptest!(|(natural in proptest::collection::vec(0usize..300, 1..8), width in 0usize..400)| {
+            let headers: Vec<usize> = natural.iter().map(|n| n % 13).collect();
+            let got = fit(&natural, &headers, width);
+            for ((w, n), h) in got.iter().zip(&natural).zip(&headers) {
+                proptest::prop_assert!(*w <= *n && *w >= (*n).min((*h).max(8)));
+            }
+        });
     }
 
     #[test]

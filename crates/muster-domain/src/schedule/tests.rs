@@ -212,8 +212,10 @@ fn a_feed_window_runs_30_days_back_to_180_ahead_and_sweeps_from_a_fixed_point() 
     let w = FeedWindow::at(now);
     assert_eq!(w.from, ts("2026-10-28T10:00:00Z"));
     assert_eq!(w.to, ts("2027-05-26T10:00:00Z"));
-    assert!(w.sweep_from <= w.from && w.from.duration_since(w.sweep_from).as_hours() < 24 * 30);
-    assert!(w.to < w.sweep_to && w.sweep_to.duration_since(w.to).as_hours() <= 24 * 30);
+    let back = w.from.duration_since(w.sweep_from).as_hours();
+    assert!((24 * 30..24 * 60).contains(&back), "a whole grid step and part of one before the window: {back} h");
+    let ahead = w.sweep_to.duration_since(w.to).as_hours();
+    assert!((24 * 30..=24 * 60).contains(&ahead), "{ahead} h");
     let later = FeedWindow::at(ts("2026-11-28T17:00:00Z"));
     assert_eq!((later.sweep_from, later.sweep_to), (w.sweep_from, w.sweep_to), "a day later the sweep is the same");
 }
@@ -228,6 +230,23 @@ fn a_shift_begun_before_the_feed_window_keeps_its_real_start_from_fetch_to_fetch
     let b = first("2026-11-27T10:05:00Z");
     assert_eq!(a, b);
     assert!(a.start < FeedWindow::at(ts("2026-11-27T10:00:00Z")).from, "{a:?}");
+}
+
+#[test]
+fn a_weekly_shift_keeps_its_start_and_uid_when_the_feed_grid_moves_on() {
+    let mut s = daily("Europe/Berlin", &["alice", "bob", "carol"]);
+    s.layers[0].rotation.shift = "1w".parse().unwrap();
+    // Fetches an hour before and an hour after the window's start crosses a
+    // point of the 30-day grid.
+    let grid = 30 * 86_400;
+    let point = (ts("2026-06-01T00:00:00Z").as_second().div_euclid(grid) + 1) * grid;
+    let fetch = |offset: i64| FeedWindow::at(Timestamp::from_second(point + grid + offset).unwrap());
+    let (before, after) = (fetch(-3_600), fetch(3_600));
+    let (a, b) = (before.shifts(&s).unwrap(), after.shifts(&s).unwrap());
+    for shift in b.iter().filter(|x| x.start < before.to) {
+        assert!(a.contains(shift), "{shift:?} changed as the grid moved on: {:?}", &a[..2]);
+    }
+    assert!(b[0].start < after.from, "the first shift keeps its real start: {:?}", b[0]);
 }
 
 #[test]
