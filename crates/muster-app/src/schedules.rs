@@ -201,7 +201,7 @@ impl App {
                         tracing::warn!(schedule = record.id, error = %e, "a schedule left out of a personal feed");
                         continue;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 };
                 for shift in shifts {
                     if user.as_ref().is_none_or(|u| *u == shift.user) {
