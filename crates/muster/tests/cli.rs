@@ -451,7 +451,8 @@ fn contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_comman
     let added = server.ok(&bob, &["rule", "add", "--method", &hook_id, "--after", "2m"]);
     assert!(added.contains(&format!("contact method {hook_id} after 2 min")), "{added}");
     let rules = server.json(&bob, &["rule", "list"]);
-    let hook_rule = rules.as_array().unwrap().iter().find(|r| r["contact_method"].to_string() == hook_id).unwrap();
+    let hook_rule =
+        rules.as_array().unwrap().iter().find(|r| r["contact_method"] == hook_id.parse::<u64>().unwrap()).unwrap();
     assert_eq!(hook_rule["delay_seconds"], 120);
     let table = server.ok(&bob, &["contact", "list"]);
     let line = |id: &str| table.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap().to_owned();
@@ -475,7 +476,7 @@ fn contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_comman
     assert_eq!(removed.trim(), format!("Removed contact method {hook_id} of @bob, with the rules that used it"));
     let left = server.json(&bob, &["rule", "list"]);
     assert!(
-        left.as_array().unwrap().iter().all(|r| r["contact_method"].to_string() != hook_id),
+        left.as_array().unwrap().iter().all(|r| r["contact_method"] != hook_id.parse::<u64>().unwrap()),
         "its rule went with it: {left}"
     );
     let rule = server.json(&bob, &["rule", "add", "--method", &mail_id])["id"].to_string();
