@@ -425,6 +425,8 @@ async fn a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(bac
     assert!(panel.contains("@carol") && panel.contains("webhook") && panel.contains("delivered"), "{panel}");
     assert!(panel.contains("Step 1 reached nobody: @bob has no contact method"), "{panel}");
     if backend == Backend::Sqlite {
+        // The warning at the top of the window, the panel under it.
+        c.execute("document.getElementById('pages').scrollIntoView({block: 'center'})", vec![]).await.unwrap();
         shoot(&c, "incident-pages").await;
     }
     c.goto(&format!("{base}/")).await.unwrap();
