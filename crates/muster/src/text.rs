@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-/// The width when it cannot be known (not a terminal, no `COLUMNS`).
+/// The width of a terminal whose size cannot be read (and before `init`).
 pub const DEFAULT_WIDTH: usize = 100;
 
 struct Settings {
