@@ -192,7 +192,7 @@ pub struct Standing {
     pub service_owner: bool,
     pub schedule_member: bool,
     pub the_user: bool,
-    /// The thing, for messages: "INC-7", "service 3".
+    /// The thing, as the end of a refusal: "in INC-7", "(service 3)", "of @bob".
     pub place: Option<String>,
 }
 
@@ -211,14 +211,14 @@ impl Standing {
     /// began (a command that hands over a role is judged on the roles held
     /// before it).
     pub fn roles(incident: &Incident, roles: Vec<RoleKind>) -> Standing {
-        Standing { roles, place: Some(incident.reference().to_string()), ..Standing::default() }
+        Standing { roles, place: Some(format!("in {}", incident.reference())), ..Standing::default() }
     }
 
     /// Towards a service (or a policy used by services) owned by `owners`.
     pub fn service<'a>(id: u64, mut owners: impl Iterator<Item = &'a Handle>, actor: &Actor) -> Standing {
         Standing {
             service_owner: owners.any(|o| *o == actor.handle),
-            place: Some(format!("service {id}")),
+            place: Some(format!("(service {id})")),
             ..Standing::default()
         }
     }
@@ -227,14 +227,14 @@ impl Standing {
     pub fn schedule<'a>(id: u64, mut members: impl Iterator<Item = &'a Handle>, actor: &Actor) -> Standing {
         Standing {
             schedule_member: members.any(|m| *m == actor.handle),
-            place: Some(format!("schedule {id}")),
+            place: Some(format!("(schedule {id})")),
             ..Standing::default()
         }
     }
 
     /// Towards a user's own things.
     pub fn user(user: &Handle, actor: &Actor) -> Standing {
-        Standing { the_user: *user == actor.handle, place: Some(format!("@{user}")), ..Standing::default() }
+        Standing { the_user: *user == actor.handle, place: Some(format!("of @{user}")), ..Standing::default() }
     }
 
     fn is(&self, actor: &Actor, who: Who) -> bool {
@@ -284,7 +284,7 @@ pub fn check_naming(
             actor.handle
         )));
     }
-    let place = standing.place.as_deref().map(|p| format!(" in {p}")).unwrap_or_default();
+    let place = standing.place.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
     Err(DomainError::Forbidden(format!(
         "only {} may {}{place}; @{} is none of those",
         who_may(action, holders),
@@ -447,12 +447,19 @@ mod tests {
     #[test]
     fn the_refusal_says_who_may_resolve() {
         let a = actor(Permission::Responder);
-        let err = check(&a, Action::ResolveIncident, &Standing { place: Some("INC-7".into()), ..Standing::none() })
+        let err = check(&a, Action::ResolveIncident, &Standing { place: Some("in INC-7".into()), ..Standing::none() })
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             "only the incident manager, the backup incident manager or an admin may resolve, close or reopen in INC-7; @sam is none of those"
         );
+    }
+
+    #[test]
+    fn a_refusal_about_someone_elses_contacts_names_whose() {
+        let a = actor(Permission::Responder);
+        let err = check(&a, Action::ManageContacts, &Standing::user(&Handle::parse("bob").unwrap(), &a)).unwrap_err();
+        assert!(err.to_string().ends_with("notification rules of @bob; @sam is none of those"), "{err}");
     }
 
     /// The README shows the table; this keeps the two the same. Run with
