@@ -367,6 +367,24 @@ async fn bystanders_cannot_answer_and_a_page_for_an_incident_that_is_over_is_can
     assert_eq!(page["reason"], format!("{r} is resolved"));
 }
 
+/// Bob (no contact method), then Carol (a webhook), on checkout's policy;
+/// an alert auto-declares INC-1 and pages it, and its steps run.
+async fn bob_unreachable_then_carol(server: &TestServer) -> (String, Receiver) {
+    server.user("bob", "responder").await; // no contact method
+    let carol = on_webhook(server, "carol").await;
+    let id = policy(
+        server,
+        json!({"name": "Checkout", "repeat": 0, "steps": [
+            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
+            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
+    )
+    .await;
+    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
+    trigger(server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+    server.deliver_due().await;
+    carol
+}
+
 async fn page_of(server: &TestServer, id: u64) -> Value {
     server.get(ADMIN_TOKEN, &format!("/api/v1/pages/{id}")).await.ok(200).clone()
 }
@@ -375,19 +393,7 @@ async fn a_step_to_someone_without_a_contact_method_is_unreachable_and_escalates
     server: TestServer,
     clock: Arc<ManualClock>,
 ) {
-    server.user("bob", "responder").await; // no contact method
-    let (_, carol) = on_webhook(&server, "carol").await;
-    let id = policy(
-        &server,
-        json!({"name": "Checkout", "repeat": 0, "steps": [
-            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
-            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
-    )
-    .await;
-    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
-    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
-
-    server.deliver_due().await;
+    let (_, carol) = bob_unreachable_then_carol(&server).await;
     assert_eq!(carol.count(), 1, "step 2 at once, without waiting 300 s for bob");
     let page = page_of(&server, 1).await;
     assert_eq!(page["state"], "notified");
@@ -591,18 +597,7 @@ async fn the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_no
     let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
                        "password": "correct horse battery", "email_contact_method": false});
     server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
-    server.user("bob", "responder").await; // no contact method
-    let (carol_token, _carol) = on_webhook(&server, "carol").await;
-    let id = policy(
-        &server,
-        json!({"name": "Checkout", "repeat": 0, "steps": [
-            {"delay_seconds": 300, "targets": [{"user": "bob"}]},
-            {"delay_seconds": 300, "targets": [{"user": "carol"}]}]}),
-    )
-    .await;
-    let svc = server.service("checkout", json!({"auto_declare": {"critical": "P1"}, "escalation_policy": id})).await;
-    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
-    server.deliver_due().await;
+    let (carol_token, _carol) = bob_unreachable_then_carol(&server).await;
 
     let session = web_session(&server, "alice", "correct horse battery").await;
     let (status, _, html) = web_get(&server, &session, "/incidents/INC-1").await;
