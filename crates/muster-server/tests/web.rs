@@ -508,6 +508,8 @@ async fn people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs(serv
     assert!(flash(&added).starts_with("notice:"), "{}", flash(&added));
     let me = alice.get("/me").await.text().await.unwrap();
     assert!(me.contains("email alice.pager@example.com, after 5 min"), "{me}");
+    let webhook_line = me.lines().find(|l| l.contains("hooks.invalid/alice\">")).unwrap_or_default();
+    assert!(me.contains("no rule uses it: pages do not"), "with rules, the webhook is not used: {webhook_line}");
     // (A user made with an email may have a rule of its own already: find ours.)
     let rules = server.get(ADMIN_TOKEN, "/api/v1/users/alice/notification-rules").await.ok(200).clone();
     let ours = |rules: &serde_json::Value| {

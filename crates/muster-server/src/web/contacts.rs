@@ -23,6 +23,8 @@ pub struct MethodRow {
     pub id: u64,
     pub kind: String,
     pub address: String,
+    /// There are rules and none uses it: a page does not reach it.
+    pub unused: bool,
 }
 
 impl MethodRow {
@@ -76,12 +78,15 @@ impl ContactPanel {
             .contact_methods(&actor, user)
             .await?
             .into_iter()
-            .map(|m| MethodRow { id: m.id, kind: m.kind.as_str().to_owned(), address: m.address })
+            .map(|m| MethodRow { id: m.id, kind: m.kind.as_str().to_owned(), address: m.address, unused: false })
             .collect();
         let labels: HashMap<u64, String> = methods.iter().map(|m| (m.id, m.label())).collect();
-        let rules = app
-            .notification_rules(user)
-            .await?
+        let stored = app.notification_rules(user).await?;
+        let mut methods = methods;
+        for m in &mut methods {
+            m.unused = !stored.is_empty() && stored.iter().all(|r| r.rule.contact_method != m.id);
+        }
+        let rules = stored
             .into_iter()
             .map(|r| RuleRow {
                 id: r.id,
