@@ -1,0 +1,228 @@
+//! Upgrades never break a database: every migration is a released schema
+//! version, and a database built at each of them opens with the current
+//! code and reads back whole.
+//!
+//! For each version N, the test builds an empty database and, for every
+//! version v up to N in order, applies migration v and then
+//! `tests/fixtures/schemas/<v>.sql`: the rows version v's code wrote, in
+//! version v's columns (the same file on both backends). The database then
+//! holds what a deployment that ran every version up to N would hold. It is
+//! opened with `muster_store::open` (which applies the remaining migrations)
+//! and read through the store's current API: users and tokens, the
+//! timeline (its hash chain verifies), services and alerts, schedules,
+//! policies, contact methods and rules, pages and their deliveries, jobs,
+//! sessions.
+//!
+//! A migration without a fixture fails the test, and so does a fixture
+//! without a migration: whoever adds migration N adds `<N>.sql` (at least a
+//! comment saying why that version wrote nothing new) and the checks here
+//! for what it stores.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use muster_domain::Timestamp;
+use muster_domain::outbox::Lane;
+use muster_domain::token::TokenKind;
+use muster_store::testing::{Backend, TestDatabase};
+use muster_store::{JobFilter, JobState, PageFilter, Store};
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_database_of_every_schema_version_opens_and_reads_back_whole() {
+    for version in versions(Backend::Sqlite) {
+        let db = TestDatabase::empty(Backend::Sqlite).await.unwrap();
+        build(&db, version).await;
+        check(db.open().await.as_ref(), version).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_database_of_every_schema_version_opens_and_reads_back_whole() {
+    for version in versions(Backend::Postgres) {
+        let Some(db) = TestDatabase::empty(Backend::Postgres).await else { return };
+        build(&db, version).await;
+        check(db.open().await.as_ref(), version).await;
+    }
+}
+
+#[test]
+fn every_schema_version_has_a_fixture_and_every_fixture_a_version() {
+    let sqlite = versions(Backend::Sqlite);
+    assert_eq!(sqlite, versions(Backend::Postgres), "both backends have the same schema versions");
+    let mut fixtures: Vec<i64> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".sql").map(|v| v.parse().expect("a fixture is named <version>.sql")))
+        .collect();
+    fixtures.sort_unstable();
+    assert_eq!(
+        fixtures, sqlite,
+        "tests/fixtures/schemas holds one <version>.sql per migration: a new migration needs the rows its version writes"
+    );
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+    }
+}
+
+fn versions(backend: Backend) -> Vec<i64> {
+    migrator(backend).migrations.iter().map(|m| m.version).collect()
+}
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schemas")
+}
+
+fn fixture(version: i64) -> String {
+    let path = fixtures_dir().join(format!("{version:04}.sql"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "schema version {version} has no fixture {} ({e}): add the rows its code writes, in its columns",
+            path.display()
+        )
+    })
+}
+
+/// Whether a fixture holds a statement (some versions wrote nothing new).
+fn has_statements(sql: &str) -> bool {
+    sql.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with("--"))
+}
+
+/// Migrates `db` to `version`, one version at a time, writing each version's
+/// fixture after its migration.
+async fn build(db: &TestDatabase, version: i64) {
+    let all = migrator(db.backend);
+    for v in all.migrations.iter().map(|m| m.version).filter(|v| *v <= version) {
+        let mut m = migrator(db.backend);
+        m.migrations = all.migrations.iter().filter(|x| x.version <= v).cloned().collect::<Vec<_>>().into();
+        let sql = fixture(v);
+        let context = format!("schema version {v}'s fixture, on the way to {version}");
+        match db.backend {
+            Backend::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
+                let mut c = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+                m.run(&mut c).await.unwrap();
+                if has_statements(&sql) {
+                    sqlx::raw_sql(&sql).execute(&mut c).await.unwrap_or_else(|e| panic!("{context}: {e}"));
+                }
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                m.run(&mut c).await.unwrap();
+                if has_statements(&sql) {
+                    sqlx::raw_sql(&sql).execute(&mut c).await.unwrap_or_else(|e| panic!("{context}: {e}"));
+                }
+            }
+        }
+    }
+}
+
+fn at(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).unwrap()
+}
+
+/// Reads everything the fixtures up to `version` wrote through the current
+/// store, and writes a little more.
+async fn check(store: &dyn Store, version: i64) {
+    let v = version;
+    let now = at(1_796_150_000_000_000);
+    let handle = |h: &str| muster_domain::Handle::parse(h).unwrap();
+
+    // 0001: users, tokens (named `api` since 0012), the timeline.
+    let users: Vec<String> = store.users().await.unwrap().iter().map(|u| u.handle.to_string()).collect();
+    assert_eq!(users, ["admin", "alice", "bob"], "at {v}");
+    let (token, user) = store.token("hash-of-alices-token").await.unwrap().expect("alice's first token");
+    assert_eq!((user.handle.as_str(), token.kind, token.name.as_str()), ("alice", TokenKind::Api, "api"), "at {v}");
+    assert_eq!(token.revoked_at, None, "at {v}");
+    let incident = store.incident(1).await.unwrap().expect("INC-1 reads");
+    assert_eq!(incident.title, "Checkout is down", "at {v}");
+    let events = store.events(1).await.unwrap();
+    assert_eq!(events.len(), if v >= 7 { 7 } else { 4 }, "at {v}");
+    assert_eq!(muster_domain::timeline::verify_chain(&events), Ok(()), "the timeline verifies at {v}");
+    let timeline = store
+        .timeline(1, &muster_store::TimelineQuery { limit: 100, ..Default::default() })
+        .await
+        .unwrap()
+        .expect("INC-1's timeline");
+    assert_eq!(timeline.len(), events.len(), "at {v}");
+    assert_eq!(store.setting("paging.signing_key").await.unwrap().map(|k| k.len()), Some(64), "at {v}");
+
+    if v >= 2 {
+        let services = store.services().await.unwrap();
+        assert_eq!(services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["checkout"], "at {v}");
+        assert_eq!(services[0].escalation_policy, (v >= 4).then_some(1), "at {v}");
+        let alerts = store.alerts(&muster_store::AlertFilter { limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(alerts.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>(), ["Disk full on db-1"], "at {v}");
+    }
+    if v >= 3 {
+        let schedules = store.schedules().await.unwrap();
+        assert_eq!(schedules.len(), 1, "at {v}");
+        assert_eq!((schedules[0].name.as_str(), schedules[0].overrides.len()), ("Primary", 1), "at {v}");
+    }
+    if v >= 4 {
+        let policies = store.policies().await.unwrap();
+        assert_eq!(policies.iter().map(|p| p.policy.name.as_str()).collect::<Vec<_>>(), ["Ops"], "at {v}");
+        assert_eq!(policies[0].policy.steps.len(), 2, "at {v}");
+    }
+    if v >= 5 {
+        assert_eq!(store.contact_methods(&handle("alice")).await.unwrap().len(), 2, "at {v}");
+    }
+    if v >= 6 {
+        let jobs = store.jobs(&JobFilter { limit: Some(100), ..Default::default() }).await.unwrap();
+        let count = |state: JobState| jobs.iter().filter(|j| j.state == state).count();
+        let pending = 1 + usize::from(v >= 9) + usize::from(v >= 13);
+        let done = 1 + usize::from(v >= 7);
+        let dead = usize::from(v >= 10);
+        assert_eq!(
+            (count(JobState::Pending), count(JobState::Done), count(JobState::Dead)),
+            (pending, done, dead),
+            "at {v}"
+        );
+    }
+    if v >= 7 {
+        let pages = store.pages(&PageFilter { incident: Some(1), limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(pages.len(), 1, "at {v}");
+        assert_eq!((pages[0].message.as_str(), pages[0].step), ("DB lag", 1), "at {v}");
+        store.deliveries(pages[0].id).await.unwrap();
+        assert_eq!(store.notification_rules(&handle("alice")).await.unwrap().len(), 1, "at {v}");
+    }
+    if v >= 8 {
+        assert!(store.password_hash(&handle("alice")).await.unwrap().is_some(), "at {v}");
+        assert!(store.session("hash-of-alices-session", now).await.unwrap().is_some(), "at {v}");
+    }
+    if v >= 9 {
+        // The pending page notification still delivers, on the paging lane.
+        let claimed = store.claim_jobs(Lane::Paging, now, at(1_796_150_060_000_000), 10).await.unwrap();
+        assert!(claimed.iter().any(|j| j.kind == "webhook" && j.job.is_ok()), "at {v}: {claimed:?}");
+    }
+    let (bob_token, bob) = store.token("hash-of-bobs-token").await.unwrap().expect("bob's token");
+    assert_eq!((bob.disabled_at.is_some(), bob_token.revoked_at.is_some()), (v >= 12, v >= 12), "at {v}");
+    if v >= 12 {
+        let (feed, _) = store.token("hash-of-alices-feed").await.unwrap().expect("the feed token");
+        assert_eq!((feed.kind, feed.name.as_str()), (TokenKind::Feed, "calendar"), "at {v}");
+        let working: Vec<String> =
+            store.tokens(&handle("alice")).await.unwrap().iter().map(|t| t.name.clone()).collect();
+        assert_eq!(working, ["api", "calendar", "laptop"], "at {v}");
+    }
+    if v >= 13 {
+        let pages = store.pages(&PageFilter { alert: Some(1), limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(pages.len(), 1, "at {v}");
+        assert_eq!(pages[0].unreachable.iter().map(|u| u.step).collect::<Vec<_>>(), [1], "at {v}");
+    }
+
+    // The upgraded database takes new rows after the old ones.
+    let new = muster_store::NewToken {
+        hash: format!("hash-of-a-new-token-{v}"),
+        user: handle("alice"),
+        kind: TokenKind::Api,
+        name: "new".into(),
+        expires_at: None,
+    };
+    let added = store.add_token(&new, now).await.unwrap();
+    assert!(added.id > token.id, "at {v}");
+}
