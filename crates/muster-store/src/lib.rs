@@ -33,6 +33,7 @@ use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCat
 
 pub mod accounts;
 pub mod alerts;
+pub mod backup;
 mod dialect;
 pub mod gauges;
 pub mod incidents;

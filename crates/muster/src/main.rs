@@ -99,6 +99,26 @@ enum Top {
         #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+    /// Back up the database to a new FILE: SQLite online, while `serve` runs (VACUUM INTO);
+    /// PostgreSQL with pg_dump, of the URL's schema.
+    Backup {
+        /// Where to write the backup; never overwritten.
+        file: std::path::PathBuf,
+        #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+    /// Replace the database with a backup FILE from `muster backup`, then migrate it. SQLite:
+    /// refuses a database a running `serve` has open; PostgreSQL: restores with psql into the
+    /// URL's schema.
+    Restore {
+        /// A backup from `muster backup`.
+        file: std::path::PathBuf,
+        #[arg(long, env = "MUSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Replace a database (PostgreSQL: a schema) that holds data.
+        #[arg(long)]
+        force: bool,
+    },
     #[command(flatten)]
     Client(commands::ClientCommand),
 }
@@ -165,6 +185,8 @@ fn main() -> ExitCode {
                 }
             }
             Top::Migrate { database } => migrate(&database).await,
+            Top::Backup { file, database } => backup(&database, &file).await,
+            Top::Restore { file, database, force } => restore(&database, &file, force).await,
             Top::Client(cmd) => commands::run(cmd, cli.connection).await,
         }
     });
@@ -219,6 +241,8 @@ async fn serve(
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("refusing to start: MUSTER_ADMIN_TOKEN (--admin-token) is too weak")?;
     }
+    // Held while serving: `muster restore` refuses a SQLite file in use.
+    let _in_use = muster_store::backup::hold(database).with_context(|| format!("failed to open {database}"))?;
     let store =
         muster_store::open(database, true).await.with_context(|| format!("failed to open the database {database}"))?;
     let listener =
@@ -252,6 +276,28 @@ async fn serve(
 async fn migrate(database: &str) -> anyhow::Result<()> {
     muster_store::open(database, true).await.with_context(|| format!("failed to migrate {database}"))?;
     println!("Migrations applied to {}", redact(database));
+    Ok(())
+}
+
+async fn backup(database: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let done = muster_store::backup::backup(database, file)
+        .await
+        .with_context(|| format!("no backup of {} was made", redact(database)))?;
+    println!("Backed up {} (schema version {}) to {}", redact(database), done.schema_version, file.display());
+    Ok(())
+}
+
+async fn restore(database: &str, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let done = muster_store::backup::restore(database, file, force)
+        .await
+        .with_context(|| format!("{} was not restored into {}", file.display(), redact(database)))?;
+    println!(
+        "Restored {} (schema version {}) into {}, migrated to schema version {}",
+        file.display(),
+        done.schema_version,
+        redact(database),
+        done.now_version
+    );
     Ok(())
 }
 
