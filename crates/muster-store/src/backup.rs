@@ -62,6 +62,9 @@ pub fn newest_version() -> i64 {
 pub struct InUse(#[allow(dead_code)] File);
 
 pub fn hold(url: &str) -> Result<Option<InUse>> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
     let Some(path) = sqlite_path(url)? else { return Ok(None) };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -125,7 +128,7 @@ fn sqlite_path(url: &str) -> Result<Option<PathBuf>> {
     }
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     let path = options.get_filename().to_path_buf();
-    if url.contains(":memory:") || path.as_os_str().is_empty() {
+    if url.contains(":memory:") || url.contains("mode=memory") || path.as_os_str().is_empty() {
         return Err(BackupError::Refused("an in-memory database has nothing to back up or restore".into()));
     }
     Ok(Some(path))
@@ -500,6 +503,13 @@ mod tests {
             PgTarget { url: "postgres://u:p@h:5432/db?sslmode=disable".into(), schema: "muster_t_1".into() }
         );
         assert_eq!(pg_target("postgres://h/db"), PgTarget { url: "postgres://h/db".into(), schema: "public".into() });
+    }
+
+    #[test]
+    fn an_in_memory_database_is_held_by_nobody_and_has_no_backup() {
+        assert!(hold("sqlite::memory:").unwrap().is_none());
+        assert!(matches!(sqlite_path("sqlite::memory:"), Err(BackupError::Refused(_))));
+        assert!(hold("postgres://h/db").unwrap().is_none());
     }
 
     #[test]
