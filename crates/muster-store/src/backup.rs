@@ -164,16 +164,19 @@ async fn backup_sqlite(path: &Path, file: &Path) -> Result<Done> {
         return Err(BackupError::Refused(format!("there is no database at {}", path.display())));
     }
     let mut c = sqlx::SqliteConnection::connect_with(&sqlite_options(path)).await?;
-    let version = sqlite_version(&mut c, path).await?;
+    sqlite_version(&mut c, path).await?;
     let target = file.to_str().ok_or_else(|| BackupError::Refused(format!("{} is not UTF-8", file.display())))?;
-    sqlx::query("VACUUM INTO ?").bind(target).execute(&mut c).await?;
+    if let Err(e) = sqlx::query("VACUUM INTO ?").bind(target).execute(&mut c).await {
+        let _ = std::fs::remove_file(file);
+        return Err(e.into());
+    }
     c.close().await?;
     // Read the copy back: it opens, is whole, and is what was copied.
     let mut copy = sqlx::SqliteConnection::connect_with(&sqlite_options(file)).await?;
     check_integrity(&mut copy, file).await?;
     let copied = sqlite_version(&mut copy, file).await?;
     copy.close().await?;
-    Ok(Done { schema_version: copied.max(version), now_version: copied })
+    Ok(Done { schema_version: copied, now_version: copied })
 }
 
 async fn check_integrity(c: &mut sqlx::SqliteConnection, what: &Path) -> Result<()> {
@@ -404,7 +407,10 @@ async fn backup_postgres(url: &str, file: &Path) -> Result<Done> {
         quote_ident(&target.schema),
         redact(&target.url)
     );
-    run_tool("pg_dump", args, by_hand).await?;
+    if let Err(e) = run_tool("pg_dump", args, by_hand).await {
+        let _ = std::fs::remove_file(file);
+        return Err(e);
+    }
     Ok(Done { schema_version: version, now_version: version })
 }
 
@@ -462,18 +468,14 @@ async fn restore_postgres(url: &str, file: &Path, force: bool) -> Result<i64> {
             redact(&target.url)
         )));
     }
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-        .bind(&target.schema)
-        .fetch_one(&mut c)
-        .await?;
-    // The dump creates its schema, except `public`, which it expects to exist.
-    if exists {
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", quote_ident(&target.schema))).execute(&mut c).await?;
-    }
-    if target.schema == "public" {
-        sqlx::query("CREATE SCHEMA public").execute(&mut c).await?;
-    }
     c.close().await?;
+    // The dump creates its schema, except `public`, which it expects to
+    // exist. Dropping the old one is in the restore's transaction: a
+    // restore that fails leaves the schema as it was.
+    let mut replace = format!("DROP SCHEMA IF EXISTS {} CASCADE;", quote_ident(&target.schema));
+    if target.schema == "public" {
+        replace.push_str(" CREATE SCHEMA public;");
+    }
     let file_arg = file.display().to_string();
     let args = vec![
         "--no-password".into(),
@@ -481,6 +483,7 @@ async fn restore_postgres(url: &str, file: &Path, force: bool) -> Result<i64> {
         "--quiet".into(),
         "--single-transaction".into(),
         "--set=ON_ERROR_STOP=1".into(),
+        format!("--command={replace}"),
         format!("--file={file_arg}"),
         format!("--dbname={}", target.url),
     ];
