@@ -52,10 +52,10 @@ fn everything(server: &Server) -> Vec<serde_json::Value> {
 /// A database of its own for the restore: a new SQLite file, or a new
 /// PostgreSQL database with the schema name of `db` (a dump restores into
 /// the schema it was taken from). Returns its URL and how to drop it.
-fn fresh(db: &TestDatabase) -> (String, Box<dyn FnOnce()>) {
+fn fresh(db: &TestDatabase, tag: &str) -> (String, Box<dyn FnOnce()>) {
     match db.backend {
         Backend::Sqlite => {
-            let path = format!("{}.restored", db.url.trim_start_matches("sqlite://"));
+            let path = format!("{}.restored-{tag}", db.url.trim_start_matches("sqlite://"));
             let url = format!("sqlite://{path}");
             (
                 url,
@@ -68,7 +68,7 @@ fn fresh(db: &TestDatabase) -> (String, Box<dyn FnOnce()>) {
         }
         Backend::Postgres => {
             let base = muster_store::testing::postgres_url().unwrap();
-            let name = format!("muster_restore_{}", std::process::id());
+            let name = format!("muster_restore_{}_{tag}", std::process::id());
             let (server, rest) = base.rsplit_once('/').unwrap();
             let query = rest.split_once('?').map_or(String::new(), |(_, q)| format!("?{q}&"));
             let options = db.url.split_once('?').map(|(_, o)| o.to_owned()).unwrap();
@@ -84,6 +84,18 @@ fn fresh(db: &TestDatabase) -> (String, Box<dyn FnOnce()>) {
 fn psql(url: &str, sql: &str) {
     let out = Command::new("psql").args([url, "-qc", sql]).output().expect("psql runs");
     assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// INC-1 of the database at `url` has at least `least` timeline entries,
+/// its hash chain verifies, and its state is the fold of exactly those.
+async fn verify(url: &str, least: usize) {
+    let store = muster_store::open(url, false).await.unwrap();
+    let events = store.events(1).await.unwrap();
+    assert!(events.len() >= least, "{events:?}");
+    assert_eq!(muster_domain::timeline::verify_chain(&events), Ok(()), "the restored timeline verifies");
+    let incident = store.incident(1).await.unwrap().unwrap();
+    assert_eq!(incident.version, events.len() as u64, "the incident's state is of its last entry");
+    assert_eq!(incident.last_hash, events.last().unwrap().hash);
 }
 
 fn a_backup_taken_while_serving_restores_into_a_fresh_database_that_reads_back_the_same(db: TestDatabase) {
@@ -115,7 +127,7 @@ fn a_backup_taken_while_serving_restores_into_a_fresh_database_that_reads_back_t
     );
     server.terminate();
 
-    let (restored, drop_restored) = fresh(&db);
+    let (restored, drop_restored) = fresh(&db, "a");
     let said = ok(&["restore", file, "--database", &restored]);
     assert!(said.contains("Restored") && said.contains("migrated to schema version"), "{said}");
     refused(&["restore", file, "--database", &restored], "pass --force");
@@ -128,12 +140,27 @@ fn a_backup_taken_while_serving_restores_into_a_fresh_database_that_reads_back_t
     again.terminate();
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let store = muster_store::open(&restored, false).await.unwrap();
-        let events = store.events(1).await.unwrap();
-        assert!(events.len() > 5, "{events:?}");
-        assert_eq!(muster_domain::timeline::verify_chain(&events), Ok(()), "the restored timeline verifies");
+    rt.block_on(verify(&restored, 6));
+    drop_restored();
+
+    // A backup taken while the timeline is being written is a consistent
+    // snapshot: the incident's state and its timeline agree and verify.
+    let server = Server::start(&db.url, None);
+    let second = dir.join("during-writes.backup");
+    let second = second.to_str().unwrap();
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for i in 0..20 {
+                server.ok(ADMIN, &["timeline", "add", "INC-1", "note", &format!("Still writing {i}")]);
+            }
+        });
+        ok(&["backup", second, "--database", &db.url]);
+        writer.join().unwrap();
     });
+    server.terminate();
+    let (restored, drop_restored) = fresh(&db, "b");
+    ok(&["restore", second, "--database", &restored]);
+    rt.block_on(verify(&restored, 6));
     drop_restored();
 
     // Not a Muster database: refused, and nothing is replaced.
