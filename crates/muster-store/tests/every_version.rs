@@ -150,6 +150,9 @@ async fn check(store: &dyn Store, version: i64) {
         .unwrap()
         .expect("INC-1's timeline");
     assert_eq!(timeline.len(), events.len(), "at {v}");
+    let roles: Vec<(String, bool)> =
+        store.role_catalog().await.unwrap().custom.iter().map(|r| (r.key.as_str().to_owned(), r.many)).collect();
+    assert_eq!(roles, [("customer_liaison".to_owned(), false)], "at {v}");
     assert_eq!(store.setting("paging.signing_key").await.unwrap().map(|k| k.len()), Some(64), "at {v}");
 
     if v >= 2 {
