@@ -89,6 +89,10 @@ pub struct PageFilter {
     pub incident: Option<u64>,
     pub alert: Option<u64>,
     pub open: bool,
+    /// Only pages in one of these states (none: every state).
+    pub states: Vec<PageState>,
+    /// Only pages with a smaller id (the next page of a list).
+    pub before: Option<u64>,
     pub limit: u32,
 }
 
@@ -221,6 +225,19 @@ pub(crate) async fn pages<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> 
     }
     if f.open {
         q.push(" AND state IN ('pending', 'notified')");
+    }
+    if !f.states.is_empty() {
+        q.push(" AND state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(s.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(b) = f.before {
+        q.push(" AND id < ").push_bind(b as i64);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit));
     let found: Vec<PageRow> = q.fetch_all(c).await?;
