@@ -23,6 +23,7 @@ on_both_backends_with_manual_clock!(
     the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody,
     the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_by_state,
     the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it,
+    in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -642,9 +643,10 @@ async fn the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_no
     assert!(!dashboard.contains("a page reached nobody"));
 }
 
-/// `n` pages made straight in the store (a storm, cheaply); every fourth is
-/// cancelled. Their ids, oldest first.
-async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize) -> Vec<u64> {
+/// `n` pages made straight in the store (a storm, cheaply), for `alert` if
+/// given; every fourth notified @alice and was cancelled. Their ids,
+/// oldest first.
+async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize, alert: Option<u64>) -> Vec<u64> {
     use muster_app::Clock;
     use muster_domain::page::{PageState, PageTarget};
     use muster_domain::paging::EscalationPolicy;
@@ -652,7 +654,7 @@ async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize) -> V
     let bob = muster_domain::Handle::parse("bob").unwrap();
     let new = NewPage {
         incident: None,
-        alert: None,
+        alert,
         target: PageTarget::User(bob.clone()),
         target_text: "@bob".into(),
         message: "everything is on fire".into(),
@@ -672,7 +674,7 @@ async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize) -> V
                 from_step: 0,
                 state: PageState::Cancelled,
                 step: 0,
-                notified: vec![],
+                notified: vec![muster_domain::Handle::parse("alice").unwrap()],
                 current: None,
                 closed_by: None,
                 reason: Some("the storm passed".into()),
@@ -714,7 +716,7 @@ async fn the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_
     server: TestServer,
     clock: Arc<ManualClock>,
 ) {
-    let made = storm_of_pages(&server, &clock, 1_100).await;
+    let made = storm_of_pages(&server, &clock, 1_100, None).await;
     let newest_first: Vec<u64> = made.iter().rev().copied().collect();
 
     let first = server.get(ADMIN_TOKEN, "/api/v1/pages").await;
@@ -757,4 +759,38 @@ async fn the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it(serve
     assert_eq!(pages.problem(400)["detail"], alerts.problem(400)["detail"], "in the words of the other lists");
     let problem = server.get(ADMIN_TOKEN, "/api/v1/pages?before=soon").await;
     assert_eq!(problem.problem(400)["field"], "before");
+}
+
+async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: TestServer, clock: Arc<ManualClock>) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    server.user("bob", "responder").await;
+    let session = web_session(&server, "alice", "correct horse battery").await;
+    let cards = |html: &str| html.matches("<div class=\"card page\"").count();
+
+    let svc = server.service("checkout", json!({})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+    let made = storm_of_pages(&server, &clock, 30, Some(1)).await;
+    let (status, _, alert) = web_get(&server, &session, "/alerts/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(cards(&alert), 20, "the newest 20 of the alert's 30 pages");
+    assert!(alert.contains(&format!("id=\"page-{}\"", made[29])) && !alert.contains(&format!("id=\"page-{}\"", made[9])));
+    assert!(alert.contains("And 10 older pages, not shown: <code>GET /api/v1/pages?alert=1&#38;limit=1000</code>"), "{alert}");
+
+    // Others' pages do not push mine off my page: 25 of 100 more notified me.
+    storm_of_pages(&server, &clock, 100, None).await;
+    let (_, _, me) = web_get(&server, &session, "/me").await;
+    assert_eq!(me.matches("<li>Page ").count(), 20, "{me}");
+    assert!(me.contains("(cancelled)") && !me.contains("(pending)"), "only the pages that notified me");
+    assert!(me.contains("And 12 older pages, not shown: <code>muster pages --limit 1000</code>"), "7 + 25 - 20: {me}");
+
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout down", "priority": "P1"})).await.ok(201);
+    for _ in 0..21 {
+        let page = json!({"target": {"user": "bob"}, "message": "checkout is down"});
+        server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+    }
+    let (_, _, incident) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert_eq!(cards(&incident), 20);
+    assert!(incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"), "{incident}");
 }

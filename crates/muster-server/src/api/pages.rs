@@ -244,6 +244,7 @@ pub async fn list_pages(
         open: q.open.unwrap_or(false),
         states,
         before: q.before,
+        notified: None,
         limit,
     };
     let found = app.pages(&filter).await?;
