@@ -742,7 +742,10 @@ async fn the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_
     assert!(ids.is_empty(), "no page was answered");
 }
 
-async fn the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it(server: TestServer, _clock: Arc<ManualClock>) {
+async fn the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
     for query in ["state=asleep", "state=pending,asleep", "state=PENDING"] {
         let refused = server.get(ADMIN_TOKEN, &format!("/api/v1/pages?{query}")).await;
         let problem = refused.problem(400);
@@ -775,8 +778,13 @@ async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: T
     let (status, _, alert) = web_get(&server, &session, "/alerts/1").await;
     assert_eq!(status, 200);
     assert_eq!(cards(&alert), 20, "the newest 20 of the alert's 30 pages");
-    assert!(alert.contains(&format!("id=\"page-{}\"", made[29])) && !alert.contains(&format!("id=\"page-{}\"", made[9])));
-    assert!(alert.contains("And 10 older pages, not shown: <code>GET /api/v1/pages?alert=1&#38;limit=1000</code>"), "{alert}");
+    assert!(
+        alert.contains(&format!("id=\"page-{}\"", made[29])) && !alert.contains(&format!("id=\"page-{}\"", made[9]))
+    );
+    assert!(
+        alert.contains("And 10 older pages, not shown: <code>GET /api/v1/pages?alert=1&#38;limit=1000</code>"),
+        "{alert}"
+    );
 
     // Others' pages do not push mine off my page: 25 of 100 more notified me.
     storm_of_pages(&server, &clock, 100, None).await;
@@ -792,5 +800,8 @@ async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: T
     }
     let (_, _, incident) = web_get(&server, &session, "/incidents/INC-1").await;
     assert_eq!(cards(&incident), 20);
-    assert!(incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"), "{incident}");
+    assert!(
+        incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"),
+        "{incident}"
+    );
 }

@@ -654,7 +654,15 @@ pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<Has
                 })
                 .collect();
             let contacts = super::contacts::ContactPanel::load(&app, &viewer, me, "/me".to_owned()).await?;
-            Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, pages_more, roles, shifts, contacts })
+            Ok(Me {
+                nav: nav(&viewer, "me", &q),
+                name: viewer.user.name.clone(),
+                pages,
+                pages_more,
+                roles,
+                shifts,
+                contacts,
+            })
         }
         .await,
     )

@@ -152,8 +152,7 @@ pub struct PageWarningsPart<'a> {
 
 /// The incident's pages panel and its warnings, rendered.
 pub async fn incident_pages_html(app: &App, actor: &Actor, number: u64) -> Result<(String, String), ApiError> {
-    let (pages, more) =
-        page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
+    let (pages, more) = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
     let failed = |e| ApiError::internal("the pages panel failed to render", e);
     let more_at = format!("muster pages --incident INC-{number} --limit 1000");
     Ok((
