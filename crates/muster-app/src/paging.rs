@@ -73,6 +73,12 @@ impl App {
         Ok(self.store.pages(filter).await?)
     }
 
+    /// How many pages `filter` selects, whatever its limit: what a capped
+    /// list leaves out.
+    pub async fn page_count(&self, filter: &muster_store::PageFilter) -> Result<u64> {
+        Ok(self.store.page_count(filter).await?)
+    }
+
     /// Pages someone for an incident. The incident manager (or backup, or an
     /// admin) may page anyone and ask for a role; a tech lead may page
     /// subject-matter experts. The page's first step is notified at once.

@@ -632,6 +632,9 @@ pub mod schema {
     pub fn alert_statuses_param() -> RefOr<Schema> {
         list_param(&AlertStatus::ALL.map(AlertStatus::as_str).join("|"))
     }
+    pub fn page_states_param() -> RefOr<Schema> {
+        list_param(&PageState::ALL.map(PageState::as_str).join("|"))
+    }
     /// A timeline cursor: `<microseconds>.<entry>`, as in the `Link` header.
     pub fn cursor_param() -> RefOr<Schema> {
         build(json!({"type": "string", "pattern": "^-?[0-9]{1,17}\\.[0-9]{1,19}$"}))

@@ -21,6 +21,9 @@ on_both_backends_with_manual_clock!(
     a_step_with_nobody_on_call_is_unreachable,
     a_user_created_with_an_email_gets_an_email_contact_method_notified_at_once_unless_asked_otherwise,
     the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_nobody,
+    the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_by_state,
+    the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it,
+    in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -638,4 +641,167 @@ async fn the_incident_page_shows_who_was_paged_and_warns_while_a_page_reached_no
     assert!(html.contains("acknowledged by @carol"), "who answered: {html}");
     let (_, _, dashboard) = web_get(&server, &session, "/").await;
     assert!(!dashboard.contains("a page reached nobody"));
+}
+
+/// `n` pages made straight in the store (a storm, cheaply), for `alert` if
+/// given; every fourth notified @alice and was cancelled. Their ids,
+/// oldest first.
+async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize, alert: Option<u64>) -> Vec<u64> {
+    use muster_app::Clock;
+    use muster_domain::page::{PageState, PageTarget};
+    use muster_domain::paging::EscalationPolicy;
+    use muster_store::{NewPage, PageMove};
+    let bob = muster_domain::Handle::parse("bob").unwrap();
+    let new = NewPage {
+        incident: None,
+        alert,
+        target: PageTarget::User(bob.clone()),
+        target_text: "@bob".into(),
+        message: "everything is on fire".into(),
+        roles: vec![],
+        policy: EscalationPolicy { name: "@bob".into(), repeat: 0, steps: vec![] },
+        created_by: muster_domain::intake::system_actor(),
+    };
+    let no_incident = |_: &muster_domain::Incident, _: u64| -> Result<_, muster_domain::DomainError> {
+        unreachable!("these pages have no incident")
+    };
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let (page, _) = server.app.store.create_page(&new, clock.now(), &no_incident).await.unwrap();
+        if i % 4 == 3 {
+            let cancel = PageMove {
+                page: page.id,
+                from_step: 0,
+                state: PageState::Cancelled,
+                step: 0,
+                notified: vec![muster_domain::Handle::parse("alice").unwrap()],
+                current: None,
+                closed_by: None,
+                reason: Some("the storm passed".into()),
+                command: None,
+                jobs: vec![],
+                acknowledge_alert: false,
+                unreachable: None,
+            };
+            assert!(server.app.store.move_page(&cancel, clock.now()).await.unwrap().is_some());
+        }
+        ids.push(page.id);
+    }
+    ids
+}
+
+/// Follows `Link: rel="next"` from `first` to the end: every page's ids and
+/// states, in order, and how many requests it took.
+async fn follow(server: &TestServer, first: &str) -> (Vec<u64>, Vec<String>, usize) {
+    let (mut ids, mut states, mut requests) = (Vec::new(), Vec::new(), 0);
+    let mut next = Some(first.to_owned());
+    while let Some(url) = next.take() {
+        requests += 1;
+        assert!(requests < 100, "the links go round in circles");
+        let reply = server.get(ADMIN_TOKEN, &url).await;
+        for p in reply.ok(200).as_array().unwrap() {
+            ids.push(p["id"].as_u64().unwrap());
+            states.push(p["state"].as_str().unwrap().to_owned());
+        }
+        next = reply.headers.get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.ends_with("; rel=\"next\""), "{l}");
+            l.trim_start_matches('<').split('>').next().unwrap().to_owned()
+        });
+    }
+    (ids, states, requests)
+}
+
+async fn the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_by_state(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let made = storm_of_pages(&server, &clock, 1_100, None).await;
+    let newest_first: Vec<u64> = made.iter().rev().copied().collect();
+
+    let first = server.get(ADMIN_TOKEN, "/api/v1/pages").await;
+    assert_eq!(first.ok(200).as_array().unwrap().len(), 100, "100 by default");
+    let link = first.headers["link"].to_str().unwrap();
+    assert_eq!(link, format!("</api/v1/pages?limit=100&before={}>; rel=\"next\"", newest_first[99]));
+
+    let (ids, _, requests) = follow(&server, "/api/v1/pages?limit=1000").await;
+    assert_eq!(ids, newest_first, "every page once, newest first, past the first 1,000");
+    assert_eq!(requests, 2, "1,000 then the last 100, which carries no link");
+
+    let cancelled: Vec<u64> = made.iter().skip(3).step_by(4).rev().copied().collect();
+    let (ids, states, _) = follow(&server, "/api/v1/pages?state=cancelled&limit=100").await;
+    assert_eq!(ids, cancelled, "the link keeps the state filter");
+    assert!(states.iter().all(|s| s == "cancelled"));
+
+    let (ids, _, _) = follow(&server, "/api/v1/pages?state=pending,cancelled&limit=1000").await;
+    assert_eq!(ids, newest_first, "several states, comma-separated");
+    let (ids, states, _) = follow(&server, "/api/v1/pages?state=pending&open=true&limit=300").await;
+    assert_eq!(ids.len(), 825);
+    assert!(states.iter().all(|s| s == "pending"));
+    let (ids, _, _) = follow(&server, "/api/v1/pages?state=acknowledged,declined").await;
+    assert!(ids.is_empty(), "no page was answered");
+}
+
+async fn the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    for query in ["state=asleep", "state=pending,asleep", "state=PENDING"] {
+        let refused = server.get(ADMIN_TOKEN, &format!("/api/v1/pages?{query}")).await;
+        let problem = refused.problem(400);
+        assert_eq!(problem["field"], "state", "{query}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("expected one of pending, notified, acknowledged"), "{query}: {detail}");
+    }
+    for query in ["limit=0", "limit=1001", "limit=many"] {
+        let problem = server.get(ADMIN_TOKEN, &format!("/api/v1/pages?{query}")).await;
+        assert_eq!(problem.problem(400)["field"], "limit", "{query}");
+    }
+    let alerts = server.get(ADMIN_TOKEN, "/api/v1/alerts?limit=0").await;
+    let pages = server.get(ADMIN_TOKEN, "/api/v1/pages?limit=0").await;
+    assert_eq!(pages.problem(400)["detail"], alerts.problem(400)["detail"], "in the words of the other lists");
+    let problem = server.get(ADMIN_TOKEN, "/api/v1/pages?before=soon").await;
+    assert_eq!(problem.problem(400)["field"], "before");
+}
+
+async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: TestServer, clock: Arc<ManualClock>) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    server.user("bob", "responder").await;
+    let session = web_session(&server, "alice", "correct horse battery").await;
+    let cards = |html: &str| html.matches("<div class=\"card page\"").count();
+
+    let svc = server.service("checkout", json!({})).await;
+    trigger(&server, svc["integration_key"].as_str().unwrap(), "checkout-5xx", "trigger").await;
+    let made = storm_of_pages(&server, &clock, 30, Some(1)).await;
+    let (status, _, alert) = web_get(&server, &session, "/alerts/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(cards(&alert), 20, "the newest 20 of the alert's 30 pages");
+    assert!(
+        alert.contains(&format!("id=\"page-{}\"", made[29])) && !alert.contains(&format!("id=\"page-{}\"", made[9]))
+    );
+    assert!(
+        alert.contains("And 10 older pages, not shown: <code>GET /api/v1/pages?alert=1&#38;limit=1000</code>"),
+        "{alert}"
+    );
+
+    // Others' pages do not push mine off my page: 25 of 100 more notified me.
+    storm_of_pages(&server, &clock, 100, None).await;
+    let (_, _, me) = web_get(&server, &session, "/me").await;
+    assert_eq!(me.matches("<li>Page ").count(), 20, "{me}");
+    assert!(me.contains("(cancelled)") && !me.contains("(pending)"), "only the pages that notified me");
+    assert!(me.contains("And 12 older pages, not shown: <code>muster pages --limit 1000</code>"), "7 + 25 - 20: {me}");
+
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout down", "priority": "P1"})).await.ok(201);
+    for _ in 0..21 {
+        let page = json!({"target": {"user": "bob"}, "message": "checkout is down"});
+        server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+    }
+    let (_, _, incident) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert_eq!(cards(&incident), 20);
+    assert!(
+        incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"),
+        "{incident}"
+    );
 }

@@ -270,6 +270,8 @@ pub trait Store: Send + Sync + 'static {
     async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<Option<PageRecord>>;
     async fn page(&self, id: u64) -> Result<Option<PageRecord>>;
     async fn pages(&self, filter: &PageFilter) -> Result<Vec<PageRecord>>;
+    /// How many pages `filter` selects, whatever its limit.
+    async fn page_count(&self, filter: &PageFilter) -> Result<u64>;
     /// The notifications a page sent or is sending, in order.
     async fn deliveries(&self, page: u64) -> Result<Vec<Delivery>>;
 

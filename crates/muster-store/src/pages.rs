@@ -89,6 +89,12 @@ pub struct PageFilter {
     pub incident: Option<u64>,
     pub alert: Option<u64>,
     pub open: bool,
+    /// Only pages in one of these states (none: every state).
+    pub states: Vec<PageState>,
+    /// Only pages with a smaller id (the next page of a list).
+    pub before: Option<u64>,
+    /// Only pages that notified this person.
+    pub notified: Option<Handle>,
     pub limit: u32,
 }
 
@@ -209,9 +215,8 @@ pub(crate) async fn page<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<O
     found.map(PageRecord::try_from).transpose()
 }
 
-/// The pages a filter selects, newest first.
-pub(crate) async fn pages<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> Result<Vec<PageRecord>> {
-    let mut q = D::query(PAGE_COLUMNS);
+/// Appends the `WHERE` of a page filter (its limit aside).
+fn push_filter<D: Dialect>(q: &mut crate::dialect::Query<'_, D>, f: &PageFilter) {
     q.push(" WHERE 1 = 1");
     if let Some(n) = f.incident {
         q.push(" AND incident = ").push_bind(n as i64);
@@ -222,9 +227,41 @@ pub(crate) async fn pages<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> 
     if f.open {
         q.push(" AND state IN ('pending', 'notified')");
     }
+    if !f.states.is_empty() {
+        q.push(" AND state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(s.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(b) = f.before {
+        q.push(" AND id < ").push_bind(b as i64);
+    }
+    if let Some(h) = &f.notified {
+        // `notified` is a JSON list of handles; a handle's `_` is no wildcard.
+        let quoted = serde_json::to_string(h.as_str()).expect("a handle serializes").replace('_', "!_");
+        q.push(" AND notified LIKE ").push_bind(format!("%{quoted}%")).push(" ESCAPE '!'");
+    }
+}
+
+/// The pages a filter selects, newest first.
+pub(crate) async fn pages<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> Result<Vec<PageRecord>> {
+    let mut q = D::query(PAGE_COLUMNS);
+    push_filter(&mut q, f);
     q.push(" ORDER BY id DESC LIMIT ").push_bind(rows::limit(f.limit));
     let found: Vec<PageRow> = q.fetch_all(c).await?;
     found.into_iter().map(PageRecord::try_from).collect()
+}
+
+/// How many pages a filter selects, whatever its limit.
+pub(crate) async fn page_count<D: Dialect>(c: &mut D::Connection, f: &PageFilter) -> Result<u64> {
+    let mut q = D::query("SELECT CAST(COUNT(*) AS BIGINT) FROM pages");
+    push_filter(&mut q, f);
+    let n: i64 = q.scalar(c).await?;
+    Ok(n as u64)
 }
 
 /// The notifications a page sent or is sending, in order.

@@ -402,6 +402,10 @@ impl<D: Dialect> Store for Db<D> {
         crate::pages::pages::<D>(&mut *self.read.acquire().await?, f).await
     }
 
+    async fn page_count(&self, f: &crate::PageFilter) -> Result<u64> {
+        crate::pages::page_count::<D>(&mut *self.read.acquire().await?, f).await
+    }
+
     async fn deliveries(&self, page: u64) -> Result<Vec<crate::Delivery>> {
         crate::pages::deliveries::<D>(&mut *self.read.acquire().await?, page).await
     }

@@ -35,6 +35,7 @@ on_both_backends!(
     replacing_a_token_revokes_the_others_of_its_name_and_revives_itself,
     disabling_a_user_ends_their_sessions_and_revokes_their_tokens,
     a_user_made_with_their_email_method_has_it_and_the_rule_or_neither,
+    pages_filter_by_state_person_and_cursor_newest_first_and_are_counted,
 );
 
 fn now() -> Timestamp {
@@ -440,4 +441,58 @@ async fn a_user_made_with_their_email_method_has_it_and_the_rule_or_neither(db: 
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.contact_methods(&alice.handle).await.unwrap().len(), 1, "nothing half-made");
+}
+
+async fn pages_filter_by_state_person_and_cursor_newest_first_and_are_counted(db: TestDatabase) {
+    use muster_domain::page::{PageState, PageTarget};
+    use muster_store::{NewPage, PageFilter, PageMove};
+    let store = db.open().await;
+    let new = NewPage {
+        incident: None,
+        alert: None,
+        target: PageTarget::User(Handle::parse("bob_1").unwrap()),
+        target_text: "@bob_1".into(),
+        message: "on fire".into(),
+        roles: vec![],
+        policy: muster_domain::paging::EscalationPolicy { name: "@bob_1".into(), repeat: 0, steps: vec![] },
+        created_by: actor("alice"),
+    };
+    let no_incident = |_: &Incident, _: u64| -> Result<_, DomainError> { unreachable!("no incident") };
+    let mut ids = Vec::new();
+    // Page 1 notifies @bob_1, page 2 @bob-1 (whom a `_` wildcard would match too); page 3 nobody.
+    for notified in ["bob_1", "bob-1", ""] {
+        let (page, _) = store.create_page(&new, now(), &no_incident).await.unwrap();
+        if !notified.is_empty() {
+            let moved = PageMove {
+                page: page.id,
+                from_step: 0,
+                state: PageState::Acknowledged,
+                step: 1,
+                notified: vec![Handle::parse(notified).unwrap()],
+                current: None,
+                closed_by: Some(Handle::parse(notified).unwrap()),
+                reason: None,
+                command: None,
+                jobs: vec![],
+                acknowledge_alert: false,
+                unreachable: None,
+            };
+            store.move_page(&moved, now()).await.unwrap().expect("the page was open");
+        }
+        ids.push(page.id);
+    }
+    let found = |f: PageFilter| {
+        let store = store.clone();
+        async move { store.pages(&PageFilter { limit: 10, ..f }).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(found(PageFilter::default()).await, [ids[2], ids[1], ids[0]]);
+    let answered = PageFilter { states: vec![PageState::Acknowledged, PageState::Declined], ..PageFilter::default() };
+    assert_eq!(found(answered.clone()).await, [ids[1], ids[0]]);
+    assert_eq!(found(PageFilter { states: vec![PageState::Pending], ..PageFilter::default() }).await, [ids[2]]);
+    assert_eq!(found(PageFilter { before: Some(ids[1]), ..answered.clone() }).await, [ids[0]]);
+    let bob = PageFilter { notified: Some(Handle::parse("bob_1").unwrap()), ..PageFilter::default() };
+    assert_eq!(found(bob.clone()).await, [ids[0]], "a handle's `_` is no wildcard");
+    assert_eq!(store.page_count(&PageFilter { limit: 1, ..answered }).await.unwrap(), 2, "whatever the limit");
+    assert_eq!(store.page_count(&bob).await.unwrap(), 1);
+    assert_eq!(store.page_count(&PageFilter::default()).await.unwrap(), 3);
 }

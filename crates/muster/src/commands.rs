@@ -112,6 +112,15 @@ pub enum ClientCommand {
         /// Only the pages of this incident.
         #[arg(long)]
         incident: Option<String>,
+        /// Comma-separated: pending, notified, acknowledged, declined, expired, cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only pages older than this one (to see more of a long list).
+        #[arg(long)]
+        before: Option<u64>,
+        /// Show the newest this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
     /// Who is on call now (or --at), on one schedule or all.
     Oncall {
@@ -614,7 +623,9 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         }
         ClientCommand::Ack { page } => answer(&client, &out, page, "acknowledge").await,
         ClientCommand::Decline { page } => answer(&client, &out, page, "decline").await,
-        ClientCommand::Pages { page, open, incident } => pages(&client, &out, page, open, incident).await,
+        ClientCommand::Pages { page, open, incident, state, before, limit } => {
+            pages(&client, &out, page, PagesList { open, incident, state, before, limit }).await
+        }
     }
 }
 
@@ -1609,13 +1620,17 @@ async fn answer(client: &Client, out: &Output, id: u64, action: &str) -> anyhow:
     Ok(())
 }
 
-async fn pages(
-    client: &Client,
-    out: &Output,
-    id: Option<u64>,
+/// What `muster pages` lists when it shows no one page.
+struct PagesList {
     open: bool,
     incident: Option<String>,
-) -> anyhow::Result<()> {
+    state: Option<String>,
+    before: Option<u64>,
+    limit: u32,
+}
+
+async fn pages(client: &Client, out: &Output, id: Option<u64>, list: PagesList) -> anyhow::Result<()> {
+    let PagesList { open, incident, state, before, limit } = list;
     if let Some(id) = id {
         let v = client.get(&format!("/api/v1/pages/{id}")).await?;
         out.show(&v, |v| {
@@ -1663,16 +1678,49 @@ async fn pages(
         });
         return Ok(());
     }
-    let v = match incident {
+    let v = match &incident {
         Some(r) => {
+            // An incident's pages come whole; the filters apply here.
+            let states: Vec<&str> = state.as_deref().unwrap_or_default().split(',').map(str::trim).collect();
             let all = client.get(&format!("/api/v1/incidents/{r}/pages")).await?;
-            let keep = |p: &&Value| !open || matches!(p["state"].as_str(), Some("pending" | "notified"));
-            Value::Array(all.as_array().into_iter().flatten().filter(keep).cloned().collect())
+            let keep = |p: &&Value| {
+                let st = p["state"].as_str().unwrap_or_default();
+                (!open || matches!(st, "pending" | "notified"))
+                    && (state.is_none() || states.contains(&st))
+                    && before.is_none_or(|b| p["id"].as_u64().is_some_and(|id| id < b))
+            };
+            let kept = all.as_array().into_iter().flatten().filter(keep).take(limit as usize).cloned().collect();
+            Value::Array(kept)
         }
         None => {
-            client.get(&with_query("/api/v1/pages?limit=100", &[("open", open.then(|| "true".to_owned()))])).await?
+            let path = with_query(
+                &format!("/api/v1/pages?limit={limit}"),
+                &[
+                    ("open", open.then(|| "true".to_owned())),
+                    ("state", state.clone()),
+                    ("before", before.map(|b| b.to_string())),
+                ],
+            );
+            client.get(&path).await?
         }
     };
+    // Nothing is followed on its own: a full list says how to see the older ones.
+    let shown = v.as_array().map_or(0, Vec::len);
+    if shown == limit as usize
+        && let Some(last) = v.as_array().and_then(|a| a.last()).and_then(|p| p["id"].as_u64())
+    {
+        let mut again = vec!["muster pages".to_owned()];
+        if open {
+            again.push("--open".to_owned());
+        }
+        for (flag, value) in [("--incident", incident.clone()), ("--state", state.clone())] {
+            if let Some(v) = value {
+                again.push(format!("{flag} {v}"));
+            }
+        }
+        again.push(format!("--limit {limit} --before {last}"));
+        eprintln!("The newest {shown} pages; there may be more: {}", again.join(" "));
+    }
     out.show(&v, |v| {
         let rows = v
             .as_array()

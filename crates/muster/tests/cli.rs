@@ -16,6 +16,7 @@ on_both_backends!(
     the_first_responder_triages_from_the_command_line,
     who_is_on_call_from_the_command_line,
     the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line,
+    pages_are_listed_newest_first_a_few_at_a_time_and_by_state_from_the_command_line,
     tokens_are_listed_and_revoked_and_users_disabled_from_the_command_line,
     contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line,
     a_policy_reads_notify_then_after_a_wait_notify_and_shows_as_a_timeline,
@@ -424,6 +425,48 @@ fn the_incident_manager_pages_and_the_paged_acknowledges_from_the_command_line(d
     assert!(server.ok(&alice, &["pages", "--open"]).lines().count() == 1, "only the header: none open");
     let show = server.ok(&alice, &["incident", "show", "INC-1"]);
     assert!(show.contains("TL @bob"), "{show}");
+}
+
+fn pages_are_listed_newest_first_a_few_at_a_time_and_by_state_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "bob", "--name", "bob", "--email", "bob@example.com"]);
+    let bob = server.ok(ADMIN, &["user", "token", "bob"]).trim().to_owned();
+    server.ok(ADMIN, &["incident", "declare", "Replica lag", "--priority", "P2"]);
+    for n in 1..=5 {
+        server.ok(ADMIN, &["page", "INC-1", "@bob", "-m", &format!("lag {n}")]);
+    }
+    let ids: Vec<String> =
+        server.json(ADMIN, &["pages"]).as_array().unwrap().iter().map(|p| p["id"].to_string()).collect();
+    assert_eq!(ids.len(), 5);
+    server.ok(&bob, &["ack", &ids[4]]);
+
+    let first = server.run(ADMIN, &["pages", "--limit", "2"]);
+    let (rows, said) = (String::from_utf8_lossy(&first.stdout), String::from_utf8_lossy(&first.stderr));
+    assert!(first.status.success(), "{said}");
+    assert_eq!(rows.lines().count(), 3, "the header and the newest 2: {rows}");
+    assert!(rows.contains("lag 5") && rows.contains("lag 4") && !rows.contains("lag 3"), "{rows}");
+    let more = format!("The newest 2 pages; there may be more: muster pages --limit 2 --before {}", ids[1]);
+    assert_eq!(said.trim(), more, "nothing is followed on its own");
+    let next = server.ok(ADMIN, &["pages", "--limit", "2", "--before", &ids[1]]);
+    assert!(next.contains("lag 3") && next.contains("lag 2") && !next.contains("lag 4"), "{next}");
+    assert_eq!(server.json(ADMIN, &["pages", "--limit", "2"]).as_array().unwrap().len(), 2, "--json stays JSON");
+
+    for args in [
+        &["pages", "--state", "acknowledged"][..],
+        &["pages", "--incident", "INC-1", "--state", "acknowledged,declined"],
+    ] {
+        let answered = server.run(ADMIN, args);
+        let rows = String::from_utf8_lossy(&answered.stdout);
+        assert_eq!(rows.lines().count(), 2, "{args:?}: {rows}");
+        assert!(rows.contains("lag 1") && rows.contains("acknowledged"), "{args:?}: {rows}");
+        assert!(answered.stderr.is_empty(), "a list that is not full says nothing more");
+    }
+    let bad = server.run(ADMIN, &["pages", "--state", "asleep"]);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && said.contains("400 (state): unknown page state \"asleep\""), "{said}");
+    let bad = server.run(ADMIN, &["pages", "--limit", "0"]);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && said.contains("400 (limit)"), "{said}");
 }
 
 fn contact_methods_and_rules_are_added_listed_tested_and_removed_from_the_command_line(db: TestDatabase) {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use muster_domain::page::{NotificationRule, PageTarget};
+use muster_domain::page::{NotificationRule, PageState, PageTarget};
 use muster_store::{Delivery, PageFilter, PageRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -201,25 +201,71 @@ pub struct PageListQuery {
     /// Only the pages of this alert.
     #[param(schema_with = crate::dto::schema::u64_param)]
     pub alert: Option<u64>,
+    /// Comma-separated: pending, notified, acknowledged, declined, expired, cancelled.
+    #[param(schema_with = crate::dto::schema::page_states_param)]
+    pub state: Option<String>,
+    /// Only pages with a smaller id (the next page).
+    #[param(schema_with = crate::dto::schema::u64_param)]
+    pub before: Option<u64>,
+    /// 1 to 1000, default 100.
     #[param(schema_with = crate::dto::schema::limit)]
     pub limit: Option<u32>,
 }
 
-/// Recent pages, newest first.
+/// Recent pages, newest first; filter by state, alert, or still escalating.
+/// A full page carries `Link: <…>; rel="next"`.
 #[utoipa::path(get, path = "/api/v1/pages", tag = "pages", security(("bearer" = [])), params(PageListQuery),
-    responses((status = 200, body = [PageResponse]), (status = 400, body = Problem)))]
+    responses((status = 200, body = [PageResponse],
+            headers(("Link" = String, description = "`</api/v1/pages?limit=…&before=…>; rel=\"next\"` while there may be more"))),
+        (status = 400, body = Problem, description = "a `limit`, `state`, `before`, `alert` or `open` that is not one")))]
 pub async fn list_pages(
     State(app): State<Arc<App>>,
     _c: Caller,
     ApiQuery(q): ApiQuery<PageListQuery>,
-) -> ApiResult<Json<Vec<PageResponse>>> {
+) -> ApiResult<Response> {
+    let limit = super::page_size(q.limit, 100)?;
+    let states = match q.state.as_deref() {
+        None => Vec::new(),
+        Some(s) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| p.trim().parse::<PageState>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| match e {
+                muster_domain::DomainError::Invalid { message, .. } => {
+                    ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", "state", message)
+                }
+                other => other.into(),
+            })?,
+    };
     let filter = PageFilter {
         incident: None,
         alert: q.alert,
         open: q.open.unwrap_or(false),
-        limit: super::page_size(q.limit, 100)?,
+        states,
+        before: q.before,
+        notified: None,
+        limit,
     };
-    Ok(Json(app.pages(&filter).await?.into_iter().map(|p| page_response(p, None)).collect()))
+    let found = app.pages(&filter).await?;
+    let last = found.last().map(|p| p.id);
+    let full = found.len() == limit as usize;
+    let body: Vec<PageResponse> = found.into_iter().map(|p| page_response(p, None)).collect();
+    let mut response = Json(body).into_response();
+    if full && let Some(last) = last {
+        let mut url = format!("/api/v1/pages?limit={limit}&before={last}");
+        if let Some(s) = &q.state {
+            url.push_str(&format!("&state={s}"));
+        }
+        if let Some(a) = q.alert {
+            url.push_str(&format!("&alert={a}"));
+        }
+        if let Some(o) = q.open {
+            url.push_str(&format!("&open={o}"));
+        }
+        response.headers_mut().extend(super::next_link(url));
+    }
+    Ok(response)
 }
 
 /// A page with where each of its notifications went.

@@ -587,21 +587,31 @@ struct Me {
     nav: Nav,
     name: String,
     pages: Vec<PageRow>,
+    /// My older pages, not shown.
+    pages_more: u64,
     roles: Vec<RoleRow>,
     shifts: Vec<ShiftRow>,
     contacts: super::contacts::ContactPanel,
 }
 
+/// Pages shown on my page, newest first.
+const MY_PAGES: u32 = 20;
+
 pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
     show(
         async {
             let me = &viewer.user.handle;
-            let pages = app
-                .pages(&PageFilter { limit: 200, ..PageFilter::default() })
-                .await?
+            // The newest pages that notified me, however many others a storm sent.
+            let mine = PageFilter { notified: Some(me.clone()), ..PageFilter::default() };
+            let newest = app.pages(&PageFilter { limit: MY_PAGES, ..mine.clone() }).await?;
+            let pages_more = if newest.len() == MY_PAGES as usize {
+                app.page_count(&mine).await?.saturating_sub(u64::from(MY_PAGES))
+            } else {
+                0
+            };
+            let pages = newest
                 .into_iter()
                 .filter(|p| p.notified.contains(me))
-                .take(20)
                 .map(|p| PageRow {
                     id: p.id,
                     state: p.state.as_str().to_owned(),
@@ -644,7 +654,15 @@ pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<Has
                 })
                 .collect();
             let contacts = super::contacts::ContactPanel::load(&app, &viewer, me, "/me".to_owned()).await?;
-            Ok(Me { nav: nav(&viewer, "me", &q), name: viewer.user.name.clone(), pages, roles, shifts, contacts })
+            Ok(Me {
+                nav: nav(&viewer, "me", &q),
+                name: viewer.user.name.clone(),
+                pages,
+                pages_more,
+                roles,
+                shifts,
+                contacts,
+            })
         }
         .await,
     )

@@ -70,11 +70,19 @@ fn target_text(p: &PageRecord) -> String {
     }
 }
 
-/// The pages of an incident or an alert, with their deliveries as `actor`
-/// may see them (`App::page` masks other people's addresses).
-pub async fn page_views(app: &App, actor: &Actor, filter: PageFilter) -> Result<Vec<PageView>, ApiError> {
+/// The newest [`SHOWN`] pages of an incident or an alert, with their
+/// deliveries as `actor` may see them (`App::page` masks other people's
+/// addresses), and how many older ones are not shown: a storm does not
+/// make the page render thousands.
+pub async fn page_views(app: &App, actor: &Actor, filter: PageFilter) -> Result<(Vec<PageView>, u64), ApiError> {
     let mut views = Vec::new();
-    for p in app.pages(&PageFilter { limit: SHOWN, ..filter }).await? {
+    let newest = app.pages(&PageFilter { limit: SHOWN, ..filter.clone() }).await?;
+    let more = if newest.len() == SHOWN as usize {
+        app.page_count(&filter).await?.saturating_sub(u64::from(SHOWN))
+    } else {
+        0
+    };
+    for p in newest {
         let (p, deliveries) = app.page(actor, p.id).await?;
         let deliveries = deliveries
             .into_iter()
@@ -110,7 +118,7 @@ pub async fn page_views(app: &App, actor: &Actor, filter: PageFilter) -> Result<
             warning: warning(&p),
         });
     }
-    Ok(views)
+    Ok((views, more))
 }
 
 /// The incidents with an open page that reached nobody at some step.
@@ -128,6 +136,10 @@ pub async fn unreachable_incidents(app: &App) -> Result<Vec<u64>, ApiError> {
 #[template(path = "pages.html")]
 pub struct PagesPart<'a> {
     pub pages: &'a [PageView],
+    /// Older pages not shown.
+    pub more: u64,
+    /// Where to see them, e.g. `muster pages --incident INC-7`.
+    pub more_at: String,
 }
 
 /// The warnings at the top of the incident page while one of its open
@@ -140,10 +152,11 @@ pub struct PageWarningsPart<'a> {
 
 /// The incident's pages panel and its warnings, rendered.
 pub async fn incident_pages_html(app: &App, actor: &Actor, number: u64) -> Result<(String, String), ApiError> {
-    let pages = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
+    let (pages, more) = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
     let failed = |e| ApiError::internal("the pages panel failed to render", e);
+    let more_at = format!("muster pages --incident INC-{number} --limit 1000");
     Ok((
-        PagesPart { pages: &pages }.render().map_err(failed)?,
+        PagesPart { pages: &pages, more, more_at }.render().map_err(failed)?,
         PageWarningsPart { pages: &pages }.render().map_err(failed)?,
     ))
 }
@@ -169,6 +182,9 @@ struct AlertPage {
     priorities: Vec<String>,
     open_incidents: Vec<String>,
     pages: Vec<PageView>,
+    /// Older pages not shown, and where to see them.
+    pages_more: u64,
+    pages_more_at: String,
 }
 
 /// `GET /alerts/{id}`: one alert, whole.
@@ -227,7 +243,7 @@ async fn alert_page(app: &App, viewer: &Viewer, id: &str) -> Result<Response, Ap
     } else {
         Vec::new()
     };
-    let pages =
+    let (pages, pages_more) =
         page_views(app, &viewer.user.actor(), PageFilter { alert: Some(a.id), ..PageFilter::default() }).await?;
     let page = AlertPage {
         nav: viewer.nav("alerts"),
@@ -247,6 +263,8 @@ async fn alert_page(app: &App, viewer: &Viewer, id: &str) -> Result<Response, Ap
         priorities: Priority::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
         open_incidents,
         pages,
+        pages_more,
+        pages_more_at: format!("GET /api/v1/pages?alert={}&limit=1000", a.id),
     };
     Ok(render(&page))
 }
