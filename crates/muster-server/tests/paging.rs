@@ -24,6 +24,7 @@ on_both_backends_with_manual_clock!(
     the_pages_list_holds_a_storm_a_page_at_a_time_newest_first_and_filters_by_state,
     the_pages_list_refuses_a_state_or_limit_that_is_not_one_naming_it,
     in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest,
+    an_open_page_that_reached_nobody_still_warns_under_a_storm_of_newer_pages,
 );
 
 /// A responder whose only contact method is a webhook to a fresh receiver.
@@ -804,4 +805,32 @@ async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: T
         incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"),
         "{incident}"
     );
+}
+
+async fn an_open_page_that_reached_nobody_still_warns_under_a_storm_of_newer_pages(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let alice = json!({"handle": "alice", "name": "Alice", "email": "alice@example.com", "permission": "admin",
+                       "password": "correct horse battery", "email_contact_method": false});
+    server.post(ADMIN_TOKEN, "/api/v1/users", alice).await.ok(201);
+    // Page 1 reached nobody at step 1 (Bob) and waits on Carol at step 2.
+    bob_unreachable_then_carol(&server).await;
+    let page = page_of(&server, 1).await;
+    assert_eq!((page["state"].as_str(), page["step"].as_u64()), (Some("notified"), Some(2)), "{page}");
+    // Then 21 newer pages to Carol, who is reached: page 1 is not among the newest 20.
+    for _ in 0..21 {
+        let page = json!({"target": {"user": "carol"}, "message": "still failing"});
+        server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages", page).await.ok(201);
+    }
+    server.deliver_due().await;
+    let session = web_session(&server, "alice", "correct horse battery").await;
+    let (_, _, incident) = web_get(&server, &session, "/incidents/INC-1").await;
+    assert!(!incident.contains("id=\"page-1\""), "page 1 is not in the panel");
+    assert!(
+        incident.contains("Page 1 reached nobody at step 1: @bob has no contact method — escalated to step 2"),
+        "the warning stays: {incident}"
+    );
+    let (_, _, dashboard) = web_get(&server, &session, "/").await;
+    assert!(dashboard.contains("a page reached nobody"), "{dashboard}");
 }

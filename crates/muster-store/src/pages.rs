@@ -95,6 +95,8 @@ pub struct PageFilter {
     pub before: Option<u64>,
     /// Only pages that notified this person.
     pub notified: Option<Handle>,
+    /// Only pages with a step that reached nobody.
+    pub unreachable: bool,
     pub limit: u32,
 }
 
@@ -239,6 +241,9 @@ fn push_filter<D: Dialect>(q: &mut crate::dialect::Query<'_, D>, f: &PageFilter)
     }
     if let Some(b) = f.before {
         q.push(" AND id < ").push_bind(b as i64);
+    }
+    if f.unreachable {
+        q.push(" AND unreachable <> '[]'");
     }
     if let Some(h) = &f.notified {
         // `notified` is a JSON list of handles; a handle's `_` is no wildcard.

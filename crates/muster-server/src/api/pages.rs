@@ -245,6 +245,7 @@ pub async fn list_pages(
         states,
         before: q.before,
         notified: None,
+        unreachable: false,
         limit,
     };
     let found = app.pages(&filter).await?;

@@ -123,7 +123,8 @@ pub async fn page_views(app: &App, actor: &Actor, filter: PageFilter) -> Result<
 
 /// The incidents with an open page that reached nobody at some step.
 pub async fn unreachable_incidents(app: &App) -> Result<Vec<u64>, ApiError> {
-    let open = app.pages(&PageFilter { open: true, limit: 500, ..PageFilter::default() }).await?;
+    let filter = PageFilter { open: true, unreachable: true, limit: 1000, ..PageFilter::default() };
+    let open = app.pages(&filter).await?;
     let mut found: Vec<u64> = open.iter().filter(|p| warning(p).is_some()).filter_map(|p| p.incident).collect();
     found.sort_unstable();
     found.dedup();
@@ -153,11 +154,15 @@ pub struct PageWarningsPart<'a> {
 /// The incident's pages panel and its warnings, rendered.
 pub async fn incident_pages_html(app: &App, actor: &Actor, number: u64) -> Result<(String, String), ApiError> {
     let (pages, more) = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
+    // The warnings: every open page that reached nobody, not only those
+    // among the newest shown (a storm must not hide one).
+    let reached_nobody = PageFilter { incident: Some(number), open: true, unreachable: true, ..PageFilter::default() };
+    let (warned, _) = page_views(app, actor, reached_nobody).await?;
     let failed = |e| ApiError::internal("the pages panel failed to render", e);
     let more_at = format!("muster pages --incident INC-{number} --limit 1000");
     Ok((
         PagesPart { pages: &pages, more, more_at }.render().map_err(failed)?,
-        PageWarningsPart { pages: &pages }.render().map_err(failed)?,
+        PageWarningsPart { pages: &warned }.render().map_err(failed)?,
     ))
 }
 
