@@ -805,6 +805,16 @@ async fn in_a_storm_the_web_shows_the_newest_pages_and_counts_the_rest(server: T
         incident.contains("And 1 older page, not shown: <code>muster pages --incident INC-1 --limit 1000</code>"),
         "{incident}"
     );
+    // The incident's own list is paged the same way.
+    let (ids, _, requests) = follow(&server, "/api/v1/incidents/1/pages?limit=10").await;
+    assert_eq!((ids.len(), requests), (21, 3), "10, 10, then the last one");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "each once, newest first: {ids:?}");
+    let first = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages?limit=10").await;
+    let link = first.headers["link"].to_str().unwrap().to_owned();
+    assert!(link.starts_with("</api/v1/incidents/INC-1/pages?limit=10&before="), "{link}");
+    let open = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages?state=notified,pending").await;
+    assert!(open.ok(200).as_array().unwrap().iter().all(|p| p["state"] == "notified" || p["state"] == "pending"));
+    server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/pages?state=asleep").await.problem(400);
 }
 
 async fn an_open_page_that_reached_nobody_still_warns_under_a_storm_of_newer_pages(

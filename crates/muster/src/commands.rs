@@ -1678,32 +1678,17 @@ async fn pages(client: &Client, out: &Output, id: Option<u64>, list: PagesList) 
         });
         return Ok(());
     }
-    let v = match &incident {
-        Some(r) => {
-            // An incident's pages come whole; the filters apply here.
-            let states: Vec<&str> = state.as_deref().unwrap_or_default().split(',').map(str::trim).collect();
-            let all = client.get(&format!("/api/v1/incidents/{r}/pages")).await?;
-            let keep = |p: &&Value| {
-                let st = p["state"].as_str().unwrap_or_default();
-                (!open || matches!(st, "pending" | "notified"))
-                    && (state.is_none() || states.contains(&st))
-                    && before.is_none_or(|b| p["id"].as_u64().is_some_and(|id| id < b))
-            };
-            let kept = all.as_array().into_iter().flatten().filter(keep).take(limit as usize).cloned().collect();
-            Value::Array(kept)
-        }
-        None => {
-            let path = with_query(
-                &format!("/api/v1/pages?limit={limit}"),
-                &[
-                    ("open", open.then(|| "true".to_owned())),
-                    ("state", state.clone()),
-                    ("before", before.map(|b| b.to_string())),
-                ],
-            );
-            client.get(&path).await?
-        }
+    // An incident's pages, or everyone's: the same paged list either way.
+    let list = match &incident {
+        Some(r) => format!("/api/v1/incidents/{}/pages?limit={limit}", path_ref(r)),
+        None => format!("/api/v1/pages?limit={limit}"),
     };
+    let query = [
+        ("open", open.then(|| "true".to_owned())),
+        ("state", state.clone()),
+        ("before", before.map(|b| b.to_string())),
+    ];
+    let v = client.get(&with_query(&list, &query)).await?;
     // Nothing is followed on its own: a full list says how to see the older ones.
     let shown = v.as_array().map_or(0, Vec::len);
     if shown == limit as usize

@@ -178,18 +178,23 @@ pub async fn create_page(
     Ok((StatusCode::CREATED, Json(page_response(page, None))))
 }
 
-/// The pages of an incident, newest first.
+/// The pages of an incident, newest first, paged and filtered like
+/// `GET /api/v1/pages`. A full page carries `Link: <…>; rel="next"`.
 #[utoipa::path(get, path = "/api/v1/incidents/{ref}/pages", tag = "pages", security(("bearer" = [])),
-    params(("ref" = String, Path)), responses((status = 200, body = [PageResponse]), (status = 404, body = Problem)))]
+    params(("ref" = String, Path), PageListQuery),
+    responses((status = 200, body = [PageResponse],
+            headers(("Link" = String, description = "`</api/v1/incidents/INC-7/pages?limit=…&before=…>; rel=\"next\"` while there may be more"))),
+        (status = 400, body = Problem, description = "a `limit`, `state`, `before`, `alert` or `open` that is not one"),
+        (status = 404, body = Problem)))]
 pub async fn incident_pages(
     State(app): State<Arc<App>>,
     _c: Caller,
     Path(r): Path<String>,
-) -> ApiResult<Json<Vec<PageResponse>>> {
+    ApiQuery(q): ApiQuery<PageListQuery>,
+) -> ApiResult<Response> {
     let r = incident_ref(&r)?;
     app.incident(r).await?;
-    let found = app.pages(&PageFilter { incident: Some(r.0), limit: 1000, ..PageFilter::default() }).await?;
-    Ok(Json(found.into_iter().map(|p| page_response(p, None)).collect()))
+    listed(&app, Some(r.0), &q, &format!("/api/v1/incidents/INC-{}/pages", r.0)).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -223,6 +228,12 @@ pub async fn list_pages(
     _c: Caller,
     ApiQuery(q): ApiQuery<PageListQuery>,
 ) -> ApiResult<Response> {
+    listed(&app, None, &q, "/api/v1/pages").await
+}
+
+/// One paged listing of pages (of one incident, or all), newest first,
+/// with the `Link` to the next page at `path`.
+async fn listed(app: &App, incident: Option<u64>, q: &PageListQuery, path: &str) -> ApiResult<Response> {
     let limit = super::page_size(q.limit, 100)?;
     let states = match q.state.as_deref() {
         None => Vec::new(),
@@ -239,7 +250,7 @@ pub async fn list_pages(
             })?,
     };
     let filter = PageFilter {
-        incident: None,
+        incident,
         alert: q.alert,
         open: q.open.unwrap_or(false),
         states,
@@ -254,7 +265,7 @@ pub async fn list_pages(
     let body: Vec<PageResponse> = found.into_iter().map(|p| page_response(p, None)).collect();
     let mut response = Json(body).into_response();
     if full && let Some(last) = last {
-        let mut url = format!("/api/v1/pages?limit={limit}&before={last}");
+        let mut url = format!("{path}?limit={limit}&before={last}");
         if let Some(s) = &q.state {
             url.push_str(&format!("&state={s}"));
         }
