@@ -561,30 +561,7 @@ async fn a_user_created_with_an_email_gets_an_email_contact_method_notified_at_o
 
 /// A signed-in browser session's cookie, for the web pages.
 async fn web_session(server: &TestServer, handle: &str, password: &str) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
-    let cookie = |r: &reqwest::Response, name: &str| {
-        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-            let kv = v.split(';').next().unwrap_or(v);
-            let (k, val) = kv.split_once('=')?;
-            (k == name).then(|| val.to_owned())
-        })
-    };
-    let login = cookie(&form, "muster_login").unwrap();
-    let html = form.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf: String = html[start..].chars().take_while(|c| *c != '"').collect();
-    let body = format!("csrf={csrf}&handle={handle}&password={}&next=%2F", password.replace(' ', "+"));
-    let answer = http
-        .post(format!("{}/login", server.url))
-        .header("cookie", format!("muster_login={login}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    format!("muster_session={}", cookie(&answer, "muster_session").expect("signed in"))
+    format!("muster_session={}", common::web_sign_in(server, handle, password).await.expect("signed in"))
 }
 
 async fn web_get(server: &TestServer, session: &str, path: &str) -> (u16, String, String) {

@@ -285,39 +285,9 @@ fn kinds(entries: &Value) -> Vec<&str> {
 
 /// The incident page's HTML as `handle` (password `correct horse battery`) sees it.
 async fn incident_page(server: &TestServer, handle: &str, path: &str) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let cookie = |r: &reqwest::Response, name: &str| -> String {
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.split(';').next()?.strip_prefix(&format!("{name}=")).map(str::to_owned))
-            .unwrap_or_else(|| panic!("no {name} cookie"))
-    };
-    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
-    let login = cookie(&form, "muster_login");
-    let html = form.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let csrf: String = html[html.find(marker).unwrap() + marker.len()..].chars().take_while(|c| *c != '"').collect();
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("csrf", csrf.as_str()),
-            ("handle", handle),
-            ("password", "correct horse battery"),
-            ("next", "/"),
-        ])
-        .finish();
-    let answer = http
-        .post(format!("{}/login", server.url))
-        .header("cookie", format!("muster_login={login}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let session = cookie(&answer, "muster_session");
-    let page = http.get(format!("{}{path}", server.url)).header("cookie", format!("muster_session={session}"));
-    page.send().await.unwrap().text().await.unwrap()
+    let session = common::web_sign_in(server, handle, "correct horse battery").await.expect("signed in");
+    let page = reqwest::Client::new().get(format!("{}{path}", server.url));
+    page.header("cookie", format!("muster_session={session}")).send().await.unwrap().text().await.unwrap()
 }
 
 async fn the_timeline_folds_each_topic_change_into_its_cause_and_a_handover_into_one_line(server: TestServer) {

@@ -144,40 +144,6 @@ async fn a_token_is_made_without_a_body_for_old_clients(server: TestServer, _clo
     server.get(&secret(made), "/api/v1/me").await.ok(200);
 }
 
-/// Signs in through the web form; the session cookie, or the answer's status.
-async fn sign_in(server: &TestServer, handle: &str, password: &str) -> Result<String, u16> {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
-    let login = cookie(&form, "muster_login").expect("the form sets its CSRF cookie");
-    let html = form.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    let csrf: String = html[start..].chars().take_while(|c| *c != '"').collect();
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("csrf", csrf.as_str()), ("handle", handle), ("password", password), ("next", "/")])
-        .finish();
-    let answer = http
-        .post(format!("{}/login", server.url))
-        .header("cookie", format!("muster_login={login}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    match cookie(&answer, "muster_session") {
-        Some(session) => Ok(session),
-        None => Err(answer.status().as_u16()),
-    }
-}
-
-fn cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (kv, _) = v.split_once(';').unwrap_or((v, ""));
-        let (k, val) = kv.split_once('=')?;
-        (k == name && !val.is_empty()).then(|| val.to_owned())
-    })
-}
-
 async fn status_with_session(server: &TestServer, session: &str, path: &str) -> u16 {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = http.get(format!("{}{path}", server.url)).header("cookie", format!("muster_session={session}"));
@@ -190,7 +156,7 @@ async fn a_disabled_user_cannot_sign_in_or_use_a_token(server: TestServer, _cloc
     let dan = server.user("dan", "responder").await;
     let alice = server.user("alice", "responder").await;
     server.post(ADMIN_TOKEN, "/api/v1/users/dan/password", json!({"password": PASSWORD})).await.ok(204);
-    let session = sign_in(&server, "dan", PASSWORD).await.expect("dan signs in");
+    let session = common::web_sign_in(&server, "dan", PASSWORD).await.expect("dan signs in");
     assert_eq!(status_with_session(&server, &session, "/").await, 200);
     // Dan writes on an incident's timeline, which stays.
     server.post(&dan, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P2"})).await.ok(201);
@@ -208,8 +174,8 @@ async fn a_disabled_user_cannot_sign_in_or_use_a_token(server: TestServer, _cloc
     assert_eq!(problem["type"], "urn:muster:problem:user-disabled");
     assert!(problem["detail"].as_str().unwrap().contains("@dan is disabled"), "{problem}");
     assert_ne!(status_with_session(&server, &session, "/").await, 200, "the session ended");
-    assert_eq!(sign_in(&server, "dan", PASSWORD).await, Err(403), "the right password, refused");
-    assert_eq!(sign_in(&server, "dan", "wrong password!").await, Err(401), "a wrong one says nothing more");
+    assert_eq!(common::web_sign_in(&server, "dan", PASSWORD).await, Err(403), "the right password, refused");
+    assert_eq!(common::web_sign_in(&server, "dan", "wrong password!").await, Err(401), "a wrong one says nothing more");
     assert!(server.get(ADMIN_TOKEN, "/api/v1/users/dan/tokens").await.ok(200).as_array().unwrap().is_empty());
     server.post(ADMIN_TOKEN, "/api/v1/users/dan/tokens", json!({})).await.problem(409);
 
@@ -369,7 +335,7 @@ async fn a_live_stream_closes_when_its_user_is_disabled(server: TestServer, _clo
     server.user("dan", "responder").await;
     server.post(ADMIN_TOKEN, "/api/v1/users/dan/password", json!({"password": PASSWORD})).await.ok(204);
     server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout fails", "priority": "P2"})).await.ok(201);
-    let session = sign_in(&server, "dan", PASSWORD).await.expect("dan signs in");
+    let session = common::web_sign_in(&server, "dan", PASSWORD).await.expect("dan signs in");
     let disable = async {
         server.post(ADMIN_TOKEN, "/api/v1/users/dan/disable", json!({})).await.ok(200);
     };

@@ -299,3 +299,40 @@ pub fn allowing_receivers(config: Config) -> Config {
 pub fn receivers_setup() -> Setup {
     Setup { config: allowing_receivers(Config::default()), ..Setup::default() }
 }
+
+/// Signs in through the web form as a browser does (the form's CSRF cookie
+/// and field, then the post); the session cookie's value, or the answer's
+/// status when no session was given.
+pub async fn web_sign_in(server: &TestServer, handle: &str, password: &str) -> Result<String, u16> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = http.get(format!("{}/login", server.url)).send().await.unwrap();
+    let login = set_cookie_value(&form, "muster_login").expect("the form sets its CSRF cookie");
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    let csrf: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("csrf", csrf.as_str()), ("handle", handle), ("password", password), ("next", "/")])
+        .finish();
+    let answer = http
+        .post(format!("{}/login", server.url))
+        .header("cookie", format!("muster_login={login}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    match set_cookie_value(&answer, "muster_session") {
+        Some(session) => Ok(session),
+        None => Err(answer.status().as_u16()),
+    }
+}
+
+/// The value a response's `Set-Cookie` gives `name`, when not empty.
+pub fn set_cookie_value(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+        let (k, val) = kv.split_once('=')?;
+        (k == name && !val.is_empty()).then(|| val.to_owned())
+    })
+}
