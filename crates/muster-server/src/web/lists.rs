@@ -87,6 +87,8 @@ struct Dashboard {
     alerts: Vec<AlertRow>,
     on_call: Vec<OnCall>,
     priorities: Vec<String>,
+    /// The open incidents' references, for the triage forms' "link".
+    open_incidents: Vec<String>,
 }
 
 /// Open incidents, most urgent and oldest first.
@@ -146,6 +148,7 @@ pub async fn dashboard(
             let on_call = on_call_now(&app, app.clock.now()).await?;
             Ok(Dashboard {
                 nav: nav(&viewer, "dashboard", &q),
+                open_incidents: incidents.iter().map(|i| i.reference.clone()).collect(),
                 incidents,
                 alerts,
                 on_call,
