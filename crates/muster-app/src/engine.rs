@@ -41,6 +41,7 @@ use muster_domain::outbox::Lane;
 use muster_store::{ClaimedJob, Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::batch::Batcher;
 use crate::channels::{Attempt, Channel, Failure};
 use crate::clock::Clock;
 
@@ -84,6 +85,9 @@ pub struct Engine {
     delivered: AtomicU64,
     failed: AtomicU64,
     buried: AtomicU64,
+    /// Deliveries recorded together (see [`crate::batch`]): under load, one
+    /// transaction for many.
+    completions: std::sync::OnceLock<Batcher<(u64, Timestamp, Timestamp), bool>>,
 }
 
 /// What became of one attempt.
@@ -117,7 +121,25 @@ impl Engine {
             delivered: Default::default(),
             failed: Default::default(),
             buried: Default::default(),
+            completions: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Records a delivery (in the next batch of them).
+    async fn finish(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        let store = self.store.clone();
+        self.completions
+            .get_or_init(|| {
+                Batcher::spawn(
+                    "recording deliveries",
+                    Arc::new(move |done: Vec<(u64, Timestamp, Timestamp)>| {
+                        let store = store.clone();
+                        Box::pin(async move { store.finish_jobs(&done).await })
+                    }),
+                )
+            })
+            .write((id, lease, now))
+            .await
     }
 
     /// Runs the engine until the runtime stops.
@@ -278,7 +300,7 @@ impl Engine {
         let recorded = match outcome {
             Outcome::Done => {
                 self.delivered.fetch_add(1, Relaxed);
-                let done = self.store.finish_job(job.id, lease, now).await?;
+                let done = self.finish(job.id, lease, now).await?;
                 self.scrub(&job).await?;
                 if done
                     && let Ok(j) = &job.job

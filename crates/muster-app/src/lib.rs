@@ -26,6 +26,7 @@ use std::sync::Arc;
 use muster_store::{Service, Store};
 
 pub mod alerts;
+pub mod batch;
 pub mod changes;
 pub mod channels;
 pub mod clock;

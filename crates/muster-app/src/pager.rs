@@ -17,8 +17,8 @@ use muster_domain::outbox::{Email, ForPage, Job, Webhook};
 use muster_domain::page::{self, PageState, StepDecision};
 use muster_domain::paging::{ContactKind, Target};
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
-use muster_store::pages::step_job;
 use muster_store::bundles::{BundleRecord, BundledPage, Bundling};
+use muster_store::pages::step_job;
 use muster_store::{NewJob, PageMove, PageRecord, Store};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -52,6 +52,9 @@ pub struct Pager {
     changes: Arc<Changes>,
     public_url: String,
     key: tokio::sync::OnceCell<Vec<u8>>,
+    /// The escalation steps' moves, written together (see
+    /// [`crate::batch`]): in a storm, one transaction for many pages.
+    moves: std::sync::OnceLock<crate::batch::Batcher<(PageMove, Timestamp), Option<PageRecord>>>,
 }
 
 impl Pager {
@@ -62,6 +65,7 @@ impl Pager {
             changes,
             public_url: public_url.trim_end_matches('/').to_owned(),
             key: tokio::sync::OnceCell::new(),
+            moves: std::sync::OnceLock::new(),
         }
     }
 
@@ -164,11 +168,12 @@ impl Pager {
                     })
                 })
                 .collect();
-            let first_lines: Vec<String> = open.iter().take(10).map(|p| format!("- page {}: {}", p.page, p.message)).collect();
+            let first_lines: Vec<String> =
+                open.iter().take(10).map(|p| format!("- page {}: {}", p.page, p.message)).collect();
             let more = if open.len() > 10 { format!("\n… and {} more", open.len() - 10) } else { String::new() };
             let headline = match open.first() {
                 Some(p) => format!("{summary}: {}", p.message),
-                None => summary.clone(),
+                None => summary,
             };
             let body = json!({
                 "type": "page_bundle", "bundle_id": b.id, "person": b.person.as_str(), "service": b.service_name,
@@ -472,9 +477,20 @@ impl Pager {
         Ok(())
     }
 
-    /// Moves a page and wakes the live views of its incident.
+    /// Moves a page (in the next batch of moves) and wakes the live views
+    /// of its incident.
     async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<()> {
-        if let Some(moved) = self.store.move_page(m, now).await?
+        let store = self.store.clone();
+        let moves = self.moves.get_or_init(|| {
+            crate::batch::Batcher::spawn(
+                "moving pages",
+                Arc::new(move |moves: Vec<(PageMove, Timestamp)>| {
+                    let store = store.clone();
+                    Box::pin(async move { store.move_pages(&moves).await })
+                }),
+            )
+        });
+        if let Some(moved) = moves.write((m.clone(), now)).await?
             && let Some(number) = moved.incident
         {
             self.changes.changed(number);

@@ -394,7 +394,8 @@ mod tests {
     fn a_viewer_owner_or_none_leaves_the_declaring_to_muster_and_an_empty_summary_gets_a_title() {
         let auto = critical_is_p1();
         for owner in [None, Some(person("vic", Permission::Viewer))] {
-            let NewAlert::Declare(d) = new_alert(&alert("  ", Severity::Critical), &rules(&auto, owner), None, None) else {
+            let NewAlert::Declare(d) = new_alert(&alert("  ", Severity::Critical), &rules(&auto, owner), None, None)
+            else {
                 panic!("declares")
             };
             assert_eq!(d.declarer.handle.as_str(), SYSTEM);
@@ -413,7 +414,10 @@ mod tests {
             new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&closed), None),
             NewAlert::Declare(_)
         ));
-        assert_eq!(new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed), None), NewAlert::Triage);
+        assert_eq!(
+            new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed), None),
+            NewAlert::Triage
+        );
     }
 
     #[test]

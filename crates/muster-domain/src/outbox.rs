@@ -213,7 +213,8 @@ mod tests {
         Job::Webhook(Webhook {
             contact_method: Some(7),
             to: "https://hooks.example.com/x".into(),
-            for_page: Some(ForPage { page: 3, step: 1, person: "dan".into() }), for_bundle: None,
+            for_page: Some(ForPage { page: 3, step: 1, person: "dan".into() }),
+            for_bundle: None,
             body: json!({"type": "page"}),
             legacy_secret: None,
         })
@@ -228,7 +229,8 @@ mod tests {
                 to: "dan@example.com".into(),
                 subject: "s".into(),
                 text: "t".into(),
-                for_page: None, for_bundle: None,
+                for_page: None,
+                for_bundle: None,
                 contact_method: None,
             }),
         ];
@@ -272,7 +274,8 @@ mod tests {
             to: "a@b.c".into(),
             subject: "s".into(),
             text: "t".into(),
-            for_page: None, for_bundle: None,
+            for_page: None,
+            for_bundle: None,
             contact_method: None,
         });
         assert_eq!(test.lane(), Lane::Other);

@@ -608,6 +608,10 @@ pub mod schema {
     pub fn u64_value() -> RefOr<Schema> {
         build(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))
     }
+    /// A service's bundling window, in seconds.
+    pub fn bundle_window_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": muster_domain::bundle::MAX_WINDOW_SECONDS}))
+    }
     pub fn u64_value_or_null() -> RefOr<Schema> {
         build(json!({"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX}))
     }

@@ -60,7 +60,13 @@ async fn trigger(server: &TestServer, key: &str, dedup: &str) {
 }
 
 async fn pages_in(server: &TestServer, state: &str) -> Vec<Value> {
-    server.get(ADMIN_TOKEN, &format!("/api/v1/pages?state={state}&limit=1000")).await.ok(200).as_array().unwrap().clone()
+    server
+        .get(ADMIN_TOKEN, &format!("/api/v1/pages?state={state}&limit=1000"))
+        .await
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn dedup_keys(bundle: &Value) -> Vec<String> {
@@ -228,7 +234,8 @@ async fn pages_sent_by_hand_are_never_folded(server: TestServer, _clock: Arc<Man
     server.deliver_due().await;
     assert_eq!(bob.count(), 1);
     // Someone asks for bob by name: he hears of it at once.
-    let incident = server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout is down", "priority": "P2"})).await;
+    let incident =
+        server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Checkout is down", "priority": "P2"})).await;
     let reference = incident.ok(201)["ref"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/incidents/{reference}/pages");
     let page = json!({"target": {"user": "bob"}, "message": "need you on checkout"});
@@ -269,7 +276,8 @@ async fn a_window_that_is_not_one_is_refused_naming_the_field(server: TestServer
     assert_eq!(svc["bundle_window_seconds"], 60, "the default");
     let id = svc["id"].as_u64().unwrap();
     for bad in [json!(-1), json!(3601), json!("soon")] {
-        let reply = server.patch(ADMIN_TOKEN, &format!("/api/v1/services/{id}"), json!({"bundle_window_seconds": bad})).await;
+        let reply =
+            server.patch(ADMIN_TOKEN, &format!("/api/v1/services/{id}"), json!({"bundle_window_seconds": bad})).await;
         assert_eq!(reply.status, 422, "{bad}: {:?}", reply.body);
         assert!(reply.body.to_string().contains("bundle_window_seconds"), "{bad}: {:?}", reply.body);
     }

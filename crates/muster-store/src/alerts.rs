@@ -256,8 +256,7 @@ struct MovedRow {
     incident: Option<i64>,
 }
 
-const SERVICE_COLUMNS: &str =
-    "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy, \
+const SERVICE_COLUMNS: &str = "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy, \
      bundle_window_seconds FROM services";
 
 const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \

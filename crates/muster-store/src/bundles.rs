@@ -95,7 +95,13 @@ struct WindowRow {
 /// Whether page `page`'s notifications for `person` fold into a bundle
 /// (recorded so) rather than going out on their own (the window is then
 /// opened with this page as its lead).
-async fn fold<D: Dialect>(c: &mut D::Connection, person: &Handle, page: u64, b: &Bundling, now: Timestamp) -> Result<bool> {
+async fn fold<D: Dialect>(
+    c: &mut D::Connection,
+    person: &Handle,
+    page: u64,
+    b: &Bundling,
+    now: Timestamp,
+) -> Result<bool> {
     if b.window_seconds == 0 {
         return Ok(false);
     }
@@ -128,10 +134,9 @@ async fn fold<D: Dialect>(c: &mut D::Connection, person: &Handle, page: u64, b: 
     .bind(row.bundle.unwrap_or(-1))
     .scalar(c)
     .await?;
-    let window =
-        (row.closes_at > 0).then(|| -> Result<Window> {
-            Ok(Window { closes_at: timestamp(row.closes_at)?, bundle: row.bundle.map(|b| b as u64), unanswered: open > 0 })
-        });
+    let window = (row.closes_at > 0).then(|| -> Result<Window> {
+        Ok(Window { closes_at: timestamp(row.closes_at)?, bundle: row.bundle.map(|b| b as u64), unanswered: open > 0 })
+    });
     let window = window.transpose()?;
     let mut decision = bundle::decide(window.as_ref(), now, b.window_seconds);
     if let Fold::Fold { bundle: Some(id), .. } = decision {
@@ -196,8 +201,11 @@ async fn fold<D: Dialect>(c: &mut D::Connection, person: &Handle, page: u64, b: 
             .execute(c)
             .await?;
             add_page::<D>(c, id as u64, page, b.step).await?;
-            let job =
-                NewJob { job: Job::PageBundle { bundle: id as u64 }, idempotency_key: follow_up_key(id as u64), due_at: closes_at };
+            let job = NewJob {
+                job: Job::PageBundle { bundle: id as u64 },
+                idempotency_key: follow_up_key(id as u64),
+                due_at: closes_at,
+            };
             crate::jobs::insert::<D>(c, std::slice::from_ref(&job), now).await?;
             Ok(true)
         }
@@ -239,7 +247,8 @@ pub(crate) async fn bundle<D: Dialect>(c: &mut D::Connection, id: u64) -> Result
     row.map(|r| {
         Ok(BundleRecord {
             id: r.id as u64,
-            person: Handle::parse(&r.person).map_err(|e| crate::StoreError::Corrupt(format!("bundle {}: {e}", r.id)))?,
+            person: Handle::parse(&r.person)
+                .map_err(|e| crate::StoreError::Corrupt(format!("bundle {}: {e}", r.id)))?,
             service: r.service as u64,
             service_name: r.service_name,
             lead_page: r.lead_page.map(|p| p as u64),

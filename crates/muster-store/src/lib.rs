@@ -228,6 +228,9 @@ pub trait Store: Send + Sync + 'static {
     /// `lease_until` of the claim: a worker whose lease ran out (and the job
     /// was claimed again) records nothing, and gets `false`.
     async fn finish_job(&self, id: u64, lease: Timestamp, now: Timestamp) -> Result<bool>;
+    /// Records many deliveries (job, lease, when) in one transaction, as
+    /// `finish_job` would each: whether each was recorded.
+    async fn finish_jobs(&self, done: &[(u64, Timestamp, Timestamp)]) -> Result<Vec<bool>>;
     /// Puts a job back for another attempt at `due_at`, under the same lease rule.
     async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool>;
     /// Dead-letters a job (its last attempt failed, or it can never be
@@ -269,6 +272,10 @@ pub trait Store: Send + Sync + 'static {
     /// Moves a page if it is still open at `from_step`, with its incident
     /// entry and jobs, in one transaction; `None` if it had moved on.
     async fn move_page(&self, m: &PageMove, now: Timestamp) -> Result<Option<PageRecord>>;
+    /// Makes many moves (each at its own time) in one transaction, in
+    /// order, as `move_page` would each; an error in one fails them all
+    /// (the caller may then move them one by one).
+    async fn move_pages(&self, moves: &[(PageMove, Timestamp)]) -> Result<Vec<Option<PageRecord>>>;
     async fn page(&self, id: u64) -> Result<Option<PageRecord>>;
     async fn pages(&self, filter: &PageFilter) -> Result<Vec<PageRecord>>;
     /// How many pages `filter` selects, whatever its limit.

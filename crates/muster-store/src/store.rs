@@ -333,6 +333,16 @@ impl<D: Dialect> Store for Db<D> {
         crate::jobs::finish::<D>(&mut *self.write.acquire().await?, id, lease, now).await
     }
 
+    async fn finish_jobs(&self, done: &[(u64, Timestamp, Timestamp)]) -> Result<Vec<bool>> {
+        let mut tx = self.write.begin().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for (id, lease, now) in done {
+            out.push(crate::jobs::finish::<D>(&mut tx, *id, *lease, *now).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn retry_job(&self, id: u64, lease: Timestamp, due_at: Timestamp, error: &str) -> Result<bool> {
         crate::jobs::retry::<D>(&mut *self.write.acquire().await?, id, lease, due_at, error).await
     }
@@ -414,6 +424,33 @@ impl<D: Dialect> Store for Db<D> {
             tx.commit().await?;
         }
         Ok(sent)
+    }
+
+    async fn move_pages(&self, moves: &[(crate::PageMove, Timestamp)]) -> Result<Vec<Option<crate::PageRecord>>> {
+        let mut tx = self.write.begin().await?;
+        // Every alert first, then every incident, each in order: the order
+        // a single move (or an answer) locks them in, so a batch and an
+        // answer on PostgreSQL never wait on each other in a circle.
+        let mut alerts = std::collections::BTreeSet::new();
+        let mut incidents = std::collections::BTreeSet::new();
+        for (m, _) in moves {
+            if let Some(p) = crate::pages::page::<D>(&mut tx, m.page).await? {
+                alerts.extend(p.alert);
+                incidents.extend(p.incident);
+            }
+        }
+        for a in alerts {
+            crate::alerts::lock_alert::<D>(&mut tx, a).await?;
+        }
+        for n in incidents {
+            crate::incidents::lock_incident::<D>(&mut tx, n).await?;
+        }
+        let mut out = Vec::with_capacity(moves.len());
+        for (m, now) in moves {
+            out.push(crate::pages::move_page::<D>(&mut tx, m, *now).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn page(&self, id: u64) -> Result<Option<crate::PageRecord>> {

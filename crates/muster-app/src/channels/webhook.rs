@@ -173,11 +173,32 @@ pub struct WebhookChannel {
     /// ([`super::tls::TrustRoots::http_client`]).
     http: reqwest::Client,
     allow: WebhookAllow,
+    /// Requests under way per receiver (scheme, host and port): at most
+    /// [`PER_HOST`] each, so one slow receiver cannot take every delivery
+    /// slot from the others.
+    hosts: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// Requests at once to one receiver.
+pub const PER_HOST: usize = 8;
 
 impl WebhookChannel {
     pub fn new(store: Arc<dyn Store>, http: reqwest::Client, allow: WebhookAllow) -> WebhookChannel {
-        WebhookChannel { store, http, allow }
+        WebhookChannel { store, http, allow, hosts: Default::default() }
+    }
+
+    /// A turn at sending to `origin`, waited for when it has [`PER_HOST`]
+    /// requests under way.
+    async fn turn(&self, origin: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let gate = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            if hosts.len() > 1024 {
+                // Forget receivers nobody is sending to.
+                hosts.retain(|_, s| s.available_permits() < PER_HOST);
+            }
+            hosts.entry(origin.to_owned()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_HOST))).clone()
+        };
+        gate.acquire_owned().await.ok()
     }
 }
 
@@ -202,6 +223,7 @@ impl Channel for WebhookChannel {
         let parsed = check_literal(&self.allow, &url).map_err(|e| Failure::permanent(e.to_string()))?;
         let body = serde_json::to_vec(&hook.body).unwrap_or_default();
         let timestamp = attempt.now.as_second();
+        let _turn = self.turn(&target).await;
         let response = self
             .http
             .post(parsed)

@@ -99,6 +99,7 @@ pub struct ServiceRequest {
     pub escalation_policy: Option<u64>,
     /// Seconds, 0–3600: further pages for a person within this long of an
     /// unanswered one are notified together in one follow-up (0: never).
+    #[schema(schema_with = crate::dto::schema::bundle_window_or_null)]
     pub bundle_window_seconds: Option<i64>,
     /// With PATCH: `true` replaces the integration key.
     #[serde(default)]

@@ -542,7 +542,8 @@ pub async fn ack_all_form(
         .iter()
         .take(100)
         .map(|p| {
-            let incident = p.incident.map(|n| format!(" (<a href=\"/incidents/INC-{n}\">INC-{n}</a>)")).unwrap_or_default();
+            let incident =
+                p.incident.map(|n| format!(" (<a href=\"/incidents/INC-{n}\">INC-{n}</a>)")).unwrap_or_default();
             format!("<li>Page {}: {}{incident}</li>", p.id, escape(&p.message))
         })
         .collect();

@@ -89,7 +89,10 @@ pub async fn setup(http: &reqwest::Client, url: &str, hook: &str) -> String {
             {"delay_seconds": 1, "targets": [{"user": "carol"}]}]}),
     )
     .await;
-    let svc = post(http, url, "/api/v1/services", json!({"name": "checkout", "escalation_policy": policy["id"]})).await;
+    // Every notification on its own (no bundling): these tests count each
+    // step's delivery.
+    let svc = json!({"name": "checkout", "escalation_policy": policy["id"], "bundle_window_seconds": 0});
+    let svc = post(http, url, "/api/v1/services", svc).await;
     svc["integration_key"].as_str().unwrap().to_owned()
 }
 
