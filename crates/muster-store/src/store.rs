@@ -11,24 +11,35 @@
 
 use std::sync::Arc;
 
-use muster_domain::alert::AlertStatus;
-use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
-use sqlx::Pool;
-
 use crate::dialect::Dialect;
+use crate::health::{Guarded, Health};
 use crate::{
     Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink, IncidentFilter,
     IngestEvent, IngestOutcome, NewService, NewToken, NewUser, Result, Service, ServicePatch, Store, TimelineQuery,
     TokenRecord, User,
 };
+use muster_domain::alert::AlertStatus;
+use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
 /// A store on backend `D`: [`crate::sqlite::SqliteStore`] or
 /// [`crate::postgres::PgStore`].
 pub struct Db<D: sqlx::Database> {
     /// Where writes (and every transaction) go.
-    pub(crate) write: Pool<D>,
+    pub(crate) write: Guarded<D>,
     /// Where reads go; on PostgreSQL the same pool.
-    pub(crate) read: Pool<D>,
+    pub(crate) read: Guarded<D>,
+    pub(crate) health: Arc<Health>,
+    /// PostgreSQL's heartbeat, stopped with the store.
+    pub(crate) _heartbeat: Option<Abort>,
+}
+
+/// Aborts a task when dropped.
+pub(crate) struct Abort(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[async_trait::async_trait]
@@ -40,6 +51,10 @@ impl<D: Dialect> Store for Db<D> {
     async fn ping(&self) -> Result<()> {
         D::query("SELECT 1").execute(&mut *self.read.acquire().await?).await?;
         Ok(())
+    }
+
+    fn health(&self) -> &Health {
+        &self.health
     }
 
     async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
@@ -362,11 +377,11 @@ impl<D: Dialect> Store for Db<D> {
     }
 
     async fn listen_for_jobs(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
-        D::listen(&self.write, "muster_jobs", Arc::new(move |_| wake())).await
+        D::listen(self.write.pool(), "muster_jobs", Arc::new(move |_| wake())).await
     }
 
     async fn listen_for_incidents(&self, wake: Arc<dyn Fn(Option<u64>) + Send + Sync>) -> Result<bool> {
-        D::listen(&self.write, "muster_incidents", wake).await
+        D::listen(self.write.pool(), "muster_incidents", wake).await
     }
 
     async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {
