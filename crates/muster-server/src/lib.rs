@@ -134,15 +134,16 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(openapi())
 }
 
-/// 503 at once during an outage the store knows of (with what showed it and
-/// since when); otherwise a ping, bounded by the store's own limits (on
-/// PostgreSQL a second or two in the worst case, when the network drops
-/// packets and the heartbeat has not noticed yet).
+/// 503 at once during a PostgreSQL outage the store knows of (with what
+/// showed it and since when); otherwise a ping, bounded by the store's own
+/// limits (a second or two in the worst case, when the network drops
+/// packets and the heartbeat has not noticed yet). On SQLite during an
+/// outage the ping also writes, so it sees space return.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let health = app.store.health();
-    let result = match health.down() {
-        Some(down) => Err(down.outage),
-        None => match app.store.ping().await {
+    let result = match health.check() {
+        Err(muster_store::StoreError::Unavailable(outage)) => Err(outage),
+        _ => match app.store.ping().await {
             Ok(()) => Ok(()),
             Err(muster_store::StoreError::Unavailable(outage)) => Err(outage),
             Err(e) => Err(muster_store::Outage::new(muster_store::OutageKind::Unreachable, e.to_string())),

@@ -79,6 +79,12 @@ impl Health {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a probe ends outages (PostgreSQL), rather than the next
+    /// commit (SQLite).
+    pub(crate) fn probed(&self) -> bool {
+        self.probed
+    }
+
     /// The outage under way, if any.
     pub fn down(&self) -> Option<Down> {
         self.state().down.clone()

@@ -50,6 +50,17 @@ impl<D: Dialect> Store for Db<D> {
 
     async fn ping(&self) -> Result<()> {
         D::query("SELECT 1").execute(&mut *self.read.acquire().await?).await?;
+        // An outage found by a write (SQLite's full disk) is ended by the
+        // next commit: while one lasts, the ping writes too, and removes
+        // what it wrote, so that `/healthz` sees space return without
+        // waiting for traffic.
+        if !self.health.probed() && self.health.down().is_some() {
+            const KEY: &str = "muster.write_probe";
+            let mut tx = self.write.begin().await?;
+            crate::accounts::set_setting::<D>(&mut tx, KEY, "true").await?;
+            D::query("DELETE FROM settings WHERE key = $1").bind(KEY).execute(&mut tx).await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
 

@@ -394,6 +394,7 @@ impl Ledger {
     async fn outage(&mut self, http: &reqwest::Client, url: &str, key: &str, period: Duration, phase: &str) {
         let until = Instant::now() + period;
         let mut sent = 0;
+        let mut took: Vec<Duration> = Vec::new();
         while Instant::now() < until || sent < 4 {
             for via in [Via::PagerDuty, Via::Alertmanager] {
                 let dedup = self.next(via);
@@ -409,11 +410,15 @@ impl Ledger {
                     a.body
                 );
                 self.slowest_refusal = self.slowest_refusal.max(a.took);
+                took.push(a.took);
                 self.refused.push((via, dedup));
                 sent += 1;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        took.sort();
+        let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize];
+        eprintln!("{phase}: {} answers 503, p50 {:?}, p99 {:?}, slowest {:?}", took.len(), at(0.5), at(0.99), at(1.0));
     }
 
     /// Sends every refused event again until it is accepted, as a
