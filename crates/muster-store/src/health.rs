@@ -10,8 +10,11 @@
 //!   call saw a connection fail. While the probe fails, every call that
 //!   needs a connection fails at once with [`StoreError::Unavailable`], and
 //!   calls waiting for one are released; a probe that succeeds ends the
-//!   outage. A ping that does not answer within a second is an outage by
-//!   itself (the "blackhole" case: packets vanish, nothing is refused).
+//!   outage. A heartbeat ping unanswered within a second is an outage (the
+//!   "blackhole" case: packets vanish, nothing is refused); a pooled
+//!   connection that fails or hangs only asks for a probe, so one stale
+//!   connection, or a slow ping on a busy machine, does not stop the
+//!   server.
 //! - On SQLite nothing is probed: every call tries (its failures are
 //!   immediate, a full disk among them), an outage is recorded for the log
 //!   and `/healthz`, and the next transaction that commits ends it.
@@ -178,12 +181,6 @@ impl Health {
     pub(crate) fn suspicious(&self) -> bool {
         let state = self.state();
         state.down.is_some() || state.ended.is_some_and(|t| t.elapsed() < SUSPICION)
-    }
-
-    /// Whether a connection opened `age` ago was opened before the last
-    /// outage ended.
-    pub(crate) fn predates_recovery(&self, age: Duration) -> bool {
-        self.state().ended.is_some_and(|t| t.elapsed() < age)
     }
 
     /// Resolves when a call asked the probe to look.

@@ -38,9 +38,9 @@ pub type PgStore = Db<Postgres>;
 
 /// The longest a call waits for a pooled connection (a new one included).
 pub const ACQUIRE_LIMIT: Duration = Duration::from_secs(5);
-/// The longest a ping may take, before a pooled connection is used and in
-/// the heartbeat: past it the connection is closed, and the heartbeat
-/// declares an outage.
+/// The longest a ping may take, before a pooled connection is used (past
+/// it the connection is closed and the heartbeat asked to look) and in the
+/// heartbeat (past it an outage begins).
 pub const PING_LIMIT: Duration = Duration::from_secs(1);
 /// The longest one statement, `BEGIN` or `COMMIT` may take. Far above
 /// anything Muster runs (a storm's batch commits in a fraction of it), it
@@ -72,19 +72,19 @@ impl PgStore {
             // sqlx's own test waits as long as the acquire may: this one is
             // bounded by `PING_LIMIT`.
             .test_before_acquire(false)
-            .before_acquire(move |c, meta| {
+            .before_acquire(move |c, _| {
                 let health = before.clone();
-                Box::pin(async move { bounded_ping(c, meta.age, &health).await.map(|()| true) })
+                Box::pin(async move { bounded_ping(c, &health).await.map(|()| true) })
             })
             // sqlx pings every returned connection, without a limit: one
             // whose statement was abandoned in a blackhole would hang there,
             // holding its place in the pool. Around an outage, ping it here
             // first, bounded; a failure closes it.
-            .after_release(move |c, meta| {
+            .after_release(move |c, _| {
                 let health = after.clone();
                 Box::pin(async move {
                     if health.suspicious() {
-                        bounded_ping(c, meta.age, &health).await?;
+                        bounded_ping(c, &health).await?;
                     }
                     Ok(true)
                 })
@@ -104,12 +104,12 @@ impl PgStore {
     }
 }
 
-/// Pings `c` (opened `age` ago) within [`PING_LIMIT`]. A connection that
-/// fails asks the heartbeat to look at once (the server may be gone, or
-/// only this connection). One that does not answer in time is an outage,
-/// unless it was opened before the last outage ended: then it is one of
-/// that outage's hung connections, and only closed.
-async fn bounded_ping(c: &mut PgConnection, age: Duration, health: &Health) -> Result<(), sqlx::Error> {
+/// Pings `c` within [`PING_LIMIT`]. A connection that fails or does not
+/// answer in time is closed, and asks the heartbeat to look at once: the
+/// server may be gone, or only this connection (one left over from an
+/// outage, or a ping slowed by a busy machine), and only the heartbeat's
+/// own connection tells them apart.
+async fn bounded_ping(c: &mut PgConnection, health: &Health) -> Result<(), sqlx::Error> {
     match tokio::time::timeout(PING_LIMIT, c.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
@@ -118,8 +118,7 @@ async fn bounded_ping(c: &mut PgConnection, age: Duration, health: &Health) -> R
         }
         Err(_) => {
             let detail = format!("a connection did not answer a ping within {} s", PING_LIMIT.as_secs_f64());
-            let kind = if health.predates_recovery(age) { OutageKind::Unreachable } else { OutageKind::TimedOut };
-            health.report(&StoreError::Unavailable(Outage::new(kind, detail.clone())));
+            health.report(&StoreError::Unavailable(Outage::new(OutageKind::Unreachable, detail.clone())));
             Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, detail)))
         }
     }

@@ -28,8 +28,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 /// The generous bound on one answer during an outage (the store answers
-/// in milliseconds once it knows; finding a blackhole takes a second).
-const FAST: Duration = Duration::from_secs(2);
+/// in milliseconds once it knows; finding a blackhole takes a second or
+/// two: a pooled connection's ping, then the heartbeat's).
+const FAST: Duration = Duration::from_secs(3);
 
 // The proxy.
 
@@ -596,8 +597,10 @@ async fn postgres_an_outage_is_answered_503_at_once_and_every_event_answered_2xx
     let ended = lines(&log, "the database works again");
     assert!((2..=4).contains(&began), "{began} outage lines:\n{log}");
     assert!((2..=4).contains(&ended), "{ended} recovery lines:\n{log}");
+    // At most: each outage's line, the engine's first failed read, and one
+    // line per delivery in flight when it began (16 slots).
     let errors = lines(&log, "ERROR");
-    assert!(errors <= 12, "{errors} error lines for two outages:\n{log}");
+    assert!(errors <= 2 * 18, "{errors} error lines for two outages:\n{log}");
     eprintln!(
         "slowest 503: {:?}; healthy again {back:?} and {back_again:?} after restoring; {} events accepted; log:\n{log}",
         ledger.slowest_refusal,
@@ -716,7 +719,9 @@ async fn sqlite_a_full_disk_is_answered_503_logged_clearly_and_recovers_when_spa
             .any(|l| l.contains("the disk holding the database is full") && l.contains(&file.display().to_string())),
         "no log line names the full disk and the database:\n{during}"
     );
-    assert!(lines(&during, "the disk holding the database is full") <= 3, "the full disk is logged once:\n{during}");
+    // Once by the store's health (others' lines, such as the engine's first
+    // failed write, may quote the same error).
+    assert_eq!(lines(&during, "until space is freed"), 1, "the full disk is logged once:\n{during}");
 
     // Space returns: Muster accepts again by itself.
     std::fs::remove_file(&ballast).unwrap();
