@@ -55,8 +55,11 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// Sleeping longer than this re-checks the outbox anyway (other instances
 /// may have enqueued work).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
-/// After the outbox could not be read.
+/// After the outbox could not be read: the first wait, doubled after each
+/// failure in a row up to the second (a database outage is retried every
+/// few seconds, and logged once, not every second).
 const RETRY_READ: Duration = Duration::from_secs(1);
+const MAX_RETRY_READ: Duration = Duration::from_secs(5);
 
 /// How the engine delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +170,8 @@ impl Engine {
         // have changed that (a wake-up, one of its deliveries ending, time
         // passing). On the hot path of a page that saves a claim per hop.
         let mut other_quiet = false;
+        // Reads of the outbox that failed in a row.
+        let mut failures: u32 = 0;
         loop {
             while paging.try_join_next().is_some() {}
             while other.try_join_next().is_some() {}
@@ -179,6 +184,10 @@ impl Engine {
                 }
                 match self.claim(lane, free).await {
                     Ok((jobs, lease)) => {
+                        if failures > 0 {
+                            tracing::info!(failures, "the engine reads the outbox again");
+                            failures = 0;
+                        }
                         maybe_more |= jobs.len() == free;
                         if lane == Lane::Other {
                             other_quiet = jobs.len() < free;
@@ -194,7 +203,7 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "the engine could not read the outbox; retrying in a second");
+                        read_failed(&mut failures, &e);
                         failed = true;
                         break;
                     }
@@ -210,7 +219,7 @@ impl Engine {
                 .filter(|lane| self.free_slots(*lane, paging.len() + other.len(), other.len()) > 0)
                 .collect();
             let sleep = if failed {
-                RETRY_READ
+                retry_wait(failures)
             } else if open.is_empty() {
                 IDLE_CHECK
             } else {
@@ -221,11 +230,12 @@ impl Engine {
                     }
                     Ok(None) => IDLE_CHECK,
                     Err(e) => {
-                        tracing::error!(error = %e, "the engine could not read the outbox; retrying in a second");
-                        RETRY_READ
+                        read_failed(&mut failures, &e);
+                        retry_wait(failures)
                     }
                 }
             };
+
             tokio::select! {
                 Some(_) = paging.join_next(), if !paging.is_empty() => {}
                 Some(_) = other.join_next(), if !other.is_empty() => other_quiet = false,
@@ -430,4 +440,17 @@ impl Engine {
 /// When a job enqueued now for immediate delivery is due.
 pub fn immediately(now: Timestamp) -> Timestamp {
     now
+}
+
+/// Counts a failed read of the outbox; logs the first of a run.
+fn read_failed(failures: &mut u32, e: &StoreError) {
+    if *failures == 0 {
+        tracing::error!(error = %e, "the engine could not read the outbox; retrying every few seconds until it can");
+    }
+    *failures = failures.saturating_add(1);
+}
+
+/// How long to wait after `failures` failed reads in a row.
+fn retry_wait(failures: u32) -> Duration {
+    RETRY_READ.saturating_mul(1 << failures.saturating_sub(1).min(8)).min(MAX_RETRY_READ)
 }

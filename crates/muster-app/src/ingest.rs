@@ -7,6 +7,14 @@
 //! many events share one commit (and one fsync on SQLite); with a single
 //! event in flight it commits at once. Dedup does not depend on the batching:
 //! it is enforced by the database (see `muster_store::alerts`).
+//!
+//! During a database outage every event is answered at once (503, and
+//! monitoring retries): the store's health fails the request before it is
+//! queued, a batch the task holds when an outage begins is answered
+//! without waiting for the store's own timeouts, and a batch that fails for
+//! the outage is not retried event by event. Events whose sender stopped
+//! waiting are dropped from the batch, never stored unanswered. The queue
+//! is bounded, so a sender waits for room rather than memory growing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,14 +32,30 @@ type Reply = oneshot::Sender<Result<IngestOutcome, Arc<StoreError>>>;
 /// Why an event was not accepted.
 #[derive(Debug)]
 pub enum IngestError {
-    /// The database failed; the sender should retry.
+    /// The event could not be stored now; the sender should retry. The
+    /// text says why, for the sender: the database cannot be reached, its
+    /// disk is full, the server is stopping.
     Unavailable(String),
     /// The integration sends faster than its limit; retry after this long.
     RateLimited(Duration),
 }
 
+/// What a sender is told when storing failed for another reason than an
+/// outage (the error itself is logged).
+const NOT_STORED: &str = "the alert could not be stored; retry";
+
+impl IngestError {
+    fn from_store(e: &StoreError) -> IngestError {
+        match e {
+            StoreError::Unavailable(outage) => IngestError::Unavailable(outage.headline().to_owned()),
+            _ => IngestError::Unavailable(NOT_STORED.to_owned()),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Ingestor {
+    store: Arc<dyn Store>,
     queue: mpsc::Sender<(IngestEvent, Reply)>,
     limiter: Arc<RateLimiter>,
     /// Events accepted (durable) by this instance, for `/metrics`.
@@ -61,15 +85,45 @@ impl Ingestor {
     /// the outbox) and the live views of incidents whose timeline moved.
     pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit, committed: AfterCommit) -> Ingestor {
         let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
+        let task_store = store.clone();
         tokio::spawn(async move {
+            let store = task_store;
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                // A sender that stopped waiting gets no answer: its event is
+                // not stored behind its back.
+                batch.retain(|(_, reply): &(IngestEvent, Reply)| !reply.is_closed());
+                if batch.is_empty() {
+                    continue;
+                }
                 let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.drain(..).unzip();
-                match store.ingest(&events, clock.now()).await {
+                let health = store.health();
+                let result = match health.check() {
+                    Err(e) => Err(e),
+                    // An outage that begins meanwhile answers the batch at
+                    // once; the transaction, abandoned, rolls back.
+                    Ok(()) => tokio::select! {
+                        biased;
+                        r = store.ingest(&events, clock.now()) => r,
+                        () = health.blocked() => health.check().and(Err(StoreError::Unavailable(
+                            muster_store::Outage::new(muster_store::OutageKind::Unreachable, "the database stopped answering"),
+                        ))),
+                    },
+                };
+                match result {
                     Ok(outcomes) => {
                         committed(&events, &outcomes);
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e @ StoreError::Unavailable(_)) => {
+                        // Logged once, by the store's health, when the outage began.
+                        health.report(&e);
+                        tracing::debug!(error = %e, events = events.len(), "ingest answered 503: the database cannot be used");
+                        let e = Arc::new(e);
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone()));
                         }
                     }
                     Err(e) if events.len() > 1 => {
@@ -86,7 +140,10 @@ impl Ingestor {
                                     outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into())))
                                 }
                                 Err(e) => {
-                                    tracing::error!(error = %e, "ingest failed");
+                                    health.report(&e);
+                                    if !matches!(e, StoreError::Unavailable(_)) {
+                                        tracing::error!(error = %e, "ingest failed");
+                                    }
                                     Err(Arc::new(e))
                                 }
                             });
@@ -102,21 +159,24 @@ impl Ingestor {
                 }
             }
         });
-        Ingestor { queue, limiter: Arc::new(RateLimiter::new(limit)), accepted: Arc::default() }
+        Ingestor { store, queue, limiter: Arc::new(RateLimiter::new(limit)), accepted: Arc::default() }
     }
 
     /// Takes one event from `service`; returns once it is durable.
     pub async fn ingest(&self, event: IngestEvent) -> Result<IngestOutcome, IngestError> {
         self.admit(event.service)?;
+        // During an outage, at once: not even queued.
+        self.store.health().check().map_err(|e| IngestError::from_store(&e))?;
         let (reply, answer) = oneshot::channel();
-        self.queue.send((event, reply)).await.map_err(|_| IngestError::Unavailable("shutting down".into()))?;
+        let stopping = || IngestError::Unavailable("Muster is stopping; retry".into());
+        self.queue.send((event, reply)).await.map_err(|_| stopping())?;
         match answer.await {
             Ok(Ok(outcome)) => {
                 self.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(outcome)
             }
-            Ok(Err(e)) => Err(IngestError::Unavailable(e.to_string())),
-            Err(_) => Err(IngestError::Unavailable("the ingest task stopped".into())),
+            Ok(Err(e)) => Err(IngestError::from_store(&e)),
+            Err(_) => Err(stopping()),
         }
     }
 

@@ -250,6 +250,17 @@ impl App {
         if config.run_engine {
             engine.spawn();
         }
+        // When an outage ends, the engine and the live views look again at
+        // once rather than at their next retry.
+        let (mut up, waker, woken) = (store.health().watch(), engine.clone(), changes.clone());
+        tokio::spawn(async move {
+            while up.changed().await.is_ok() {
+                if *up.borrow_and_update() {
+                    waker.wake();
+                    woken.changed_all();
+                }
+            }
+        });
         // Live views wake on every instance's timeline commits, too.
         let (listening, waker) = (store.clone(), changes.clone());
         tokio::spawn(async move {

@@ -9,6 +9,10 @@ use muster_domain::DomainError;
 use muster_store::StoreError;
 use serde::Serialize;
 
+/// The `Retry-After` (seconds) of an answer during a database outage: the
+/// store notices the database back within a second.
+pub const RETRY_AFTER_OUTAGE: u64 = 2;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -19,6 +23,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to wait before trying again (`Retry-After`), for 429 and 503.
     pub retry_after: Option<u64>,
+    /// The problem's title, when the status's own words say too little.
+    pub title: Option<&'static str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,11 +42,11 @@ pub struct Problem {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into(), field: None, retry_after: None }
+        ApiError { status, slug, detail: detail.into(), field: None, retry_after: None, title: None }
     }
 
     pub fn field(status: StatusCode, slug: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into(), field: Some(field.into()), retry_after: None }
+        ApiError { status, slug, detail: detail.into(), field: Some(field.into()), retry_after: None, title: None }
     }
 
     /// 429: too many too fast; try again after `wait` (at least a second).
@@ -60,6 +66,19 @@ impl ApiError {
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", field, detail)
+    }
+
+    /// 503: the database cannot be used now (logged once by the store's
+    /// health, not here); retry after a few seconds.
+    pub fn unavailable(outage: &muster_store::Outage) -> Self {
+        let slug = match outage.kind {
+            muster_store::OutageKind::DiskFull => "database-disk-full",
+            _ => "database-unavailable",
+        };
+        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, slug, outage.headline());
+        e.retry_after = Some(RETRY_AFTER_OUTAGE);
+        e.title = Some("Database unavailable");
+        e
     }
 
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
@@ -93,6 +112,7 @@ impl From<StoreError> for ApiError {
             StoreError::Rejected(d) => d.into(),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::NotFound(m) => ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m),
+            StoreError::Unavailable(outage) => ApiError::unavailable(&outage),
             other => ApiError::internal("store failed", other),
         }
     }
@@ -106,6 +126,7 @@ impl From<muster_app::Error> for ApiError {
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             Error::NotFound(m) => ApiError::field(StatusCode::NOT_FOUND, "not-found", "ref", m),
             Error::TooMany { message, retry_after } => ApiError::too_many(message, retry_after),
+            Error::Store(StoreError::Unavailable(outage)) => ApiError::unavailable(&outage),
             Error::Store(e) => ApiError::internal("the store failed", e),
             Error::Internal(m) => ApiError::internal("an invariant broke", m),
         }
@@ -114,7 +135,7 @@ impl From<muster_app::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
+        let title = self.title.or(self.status.canonical_reason()).unwrap_or("Error").to_owned();
         let body = Problem {
             kind: format!("urn:muster:problem:{}", self.slug),
             title,

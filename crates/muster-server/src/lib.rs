@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub mod api;
 pub mod auth;
@@ -54,7 +54,10 @@ pub fn router(app: Arc<App>) -> Router {
             ApiError::internal("a request handler panicked", "panic").into_response()
         }))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged where they happen (`ApiError::internal`), and
+        // a database outage once, by the store's health: a line per 503
+        // would flood the log for as long as an outage lasts.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(app)
 }
 
@@ -107,8 +110,8 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
             "info": {"title": "", "version": ""},
             "paths": {
                 "/healthz": {"get": {
-                    "summary": "200 when the server reaches its database, 503 otherwise. No authentication.",
-                    "responses": {"200": {"description": "healthy"}, "503": {"description": "the database does not answer"}}
+                    "summary": "200 when the server reaches its database, 503 otherwise (at once during an outage the server already knows of). No authentication.",
+                    "responses": {"200": {"description": "healthy"}, "503": {"description": "the database cannot be used: a problem document saying why, with Retry-After"}}
                 }},
                 "/metrics": {"get": {
                     "summary": "Muster's own gauges and counters in the Prometheus text format. No authentication, unless the server runs with --metrics-token: then that token as a bearer token.",
@@ -133,13 +136,31 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(openapi())
 }
 
+/// 503 at once during a PostgreSQL outage the store knows of (with what
+/// showed it and since when); otherwise a ping, bounded by the store's own
+/// limits (a second or two in the worst case, when the network drops
+/// packets and the heartbeat has not noticed yet). On SQLite during an
+/// outage the ping also writes, so it sees space return.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    match app.store.ping().await {
+    let health = app.store.health();
+    let result = match health.check() {
+        Err(muster_store::StoreError::Unavailable(outage)) => Err(outage),
+        _ => match app.store.ping().await {
+            Ok(()) => Ok(()),
+            Err(muster_store::StoreError::Unavailable(outage)) => Err(outage),
+            Err(e) => Err(muster_store::Outage::new(muster_store::OutageKind::Unreachable, e.to_string())),
+        },
+    };
+    match result {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: the database does not answer");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")
-                .into_response()
+        Err(outage) => {
+            let since = health.down().and_then(|d| jiff::Timestamp::try_from(d.since).ok());
+            let mut e = ApiError::unavailable(&outage);
+            e.detail = match since {
+                Some(t) => format!("{outage} (since {t:.0})"),
+                None => outage.to_string(),
+            };
+            e.into_response()
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod backup;
 pub mod bundles;
 mod dialect;
 pub mod gauges;
+pub mod health;
 pub mod incidents;
 pub mod jobs;
 pub mod pages;
@@ -59,12 +60,112 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// The database cannot be used now: it cannot be reached, did not
+    /// answer in time, or cannot write. Trying again later may succeed
+    /// (the API answers 503 with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(Outage),
     #[error("database error: {0}")]
-    Backend(#[from] sqlx::Error),
+    Backend(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+}
+
+/// Why the database cannot be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageKind {
+    /// No connection: refused, reset, closed, or none to be had.
+    Unreachable,
+    /// The database did not answer within the store's limits.
+    TimedOut,
+    /// The disk holding the database is full: nothing more can be written.
+    DiskFull,
+}
+
+/// A database outage as one error saw it: its kind and the driver's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    pub kind: OutageKind,
+    pub detail: String,
+}
+
+impl Outage {
+    pub fn new(kind: OutageKind, detail: impl Into<String>) -> Self {
+        Outage { kind, detail: detail.into() }
+    }
+
+    /// What people are told, without the driver's details: the reason and
+    /// that trying again is the remedy.
+    pub fn headline(&self) -> &'static str {
+        match self.kind {
+            OutageKind::Unreachable | OutageKind::TimedOut => "the database cannot be reached; retry",
+            OutageKind::DiskFull => "the disk holding the database is full; retry once space is freed",
+        }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            OutageKind::Unreachable => write!(f, "the database cannot be reached: {}", self.detail),
+            OutageKind::TimedOut => write!(f, "the database cannot be reached (no answer in time): {}", self.detail),
+            OutageKind::DiskFull => write!(f, "the disk holding the database is full: {}", self.detail),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Sorts the driver's errors: those that say the database cannot be used
+    /// now (so that retrying later is the remedy) become
+    /// [`StoreError::Unavailable`]; the rest stay [`StoreError::Backend`].
+    fn from(e: sqlx::Error) -> Self {
+        match outage_of(&e) {
+            Some(kind) => StoreError::Unavailable(Outage::new(kind, e.to_string())),
+            None => StoreError::Backend(e),
+        }
+    }
+}
+
+/// Whether `e` means the database cannot be used now, and why.
+fn outage_of(e: &sqlx::Error) -> Option<OutageKind> {
+    use sqlx::Error as E;
+    match e {
+        E::Io(io) => Some(match io.kind() {
+            std::io::ErrorKind::TimedOut => OutageKind::TimedOut,
+            std::io::ErrorKind::StorageFull => OutageKind::DiskFull,
+            _ => OutageKind::Unreachable,
+        }),
+        E::PoolTimedOut => Some(OutageKind::TimedOut),
+        E::PoolClosed | E::WorkerCrashed | E::Tls(_) => Some(OutageKind::Unreachable),
+        E::Database(d) => {
+            let code = d.code()?;
+            match d.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // SQLite's extended result codes carry the primary code in
+                // their low byte.
+                Some(_) => match code.parse::<i32>().ok()? & 0xff {
+                    13 => Some(OutageKind::DiskFull),         // SQLITE_FULL
+                    10 | 14 => Some(OutageKind::Unreachable), // SQLITE_IOERR, SQLITE_CANTOPEN
+                    5 | 6 => Some(OutageKind::TimedOut),      // SQLITE_BUSY, SQLITE_LOCKED past busy_timeout
+                    _ => None,
+                },
+                // PostgreSQL's SQLSTATE: connection exceptions (08), the
+                // server shutting down or starting (57P01-57P03), out of
+                // resources (53: disk full, memory, connections), a session
+                // ended for idling in a transaction (25P03), a statement
+                // cancelled by a timeout (57014).
+                None => match code.as_ref() {
+                    "53100" => Some(OutageKind::DiskFull),
+                    "57014" => Some(OutageKind::TimedOut),
+                    c if c.starts_with("08") || c.starts_with("53") => Some(OutageKind::Unreachable),
+                    "57P01" | "57P02" | "57P03" | "25P03" => Some(OutageKind::Unreachable),
+                    _ => None,
+                },
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Decides a command on an incident's current state: the new state and the
@@ -101,6 +202,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+
+    /// Whether the database is usable, as this store last saw it: an
+    /// outage found by one call makes the next ones fail at once (see
+    /// [`health`]).
+    fn health(&self) -> &health::Health;
 
     async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User>;
     /// Creates the user with an email contact method to their address and

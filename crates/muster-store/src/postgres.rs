@@ -4,6 +4,22 @@
 //! (`SELECT … FOR UPDATE`) on its row in `incidents`; incident numbers come
 //! from a locked counter row, so they have no gaps. Migrations take
 //! PostgreSQL's advisory lock, so instances may start together.
+//!
+//! # When the server goes away
+//!
+//! A stopped server refuses connections and ends the open ones; a network
+//! that drops packets ("blackhole") answers nothing at all, and a
+//! statement sent into it would wait for TCP to give up, a quarter of an
+//! hour. So nothing waits without a limit ([`ACQUIRE_LIMIT`],
+//! [`PING_LIMIT`], [`STATEMENT_LIMIT`]), a heartbeat on a connection of
+//! its own finds an outage within a second or two and ends it as soon as
+//! the server answers again (see [`crate::health`]), pooled connections
+//! are tested with a bounded ping before use (and, around an outage, when
+//! returned), and every pooled connection idle when an outage begins or
+//! ends is closed, so none opened before it is used after it. The server ends a
+//! session that leaves a transaction idle for 30 s
+//! (`idle_in_transaction_session_timeout`, unless the URL sets it), so a
+//! transaction whose client vanished mid-way does not hold its row locks.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -11,31 +27,178 @@ use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Arguments as _, PgConnection, PgPool, Postgres};
+use sqlx::{Arguments as _, Connection as _, PgConnection, PgPool, Postgres};
 
-use crate::Result;
 use crate::dialect::{BoxFuture, Dialect, Record, Value};
+use crate::health::{Guarded, Health};
 use crate::store::Db;
+use crate::{Outage, OutageKind, Result, StoreError};
 
 pub type PgStore = Db<Postgres>;
 
+/// The longest a call waits for a pooled connection (a new one included).
+pub const ACQUIRE_LIMIT: Duration = Duration::from_secs(5);
+/// The longest a ping may take, before a pooled connection is used (past
+/// it the connection is closed and the heartbeat asked to look) and in the
+/// heartbeat (past it an outage begins).
+pub const PING_LIMIT: Duration = Duration::from_secs(1);
+/// The longest one statement, `BEGIN` or `COMMIT` may take. Far above
+/// anything Muster runs (a storm's batch commits in a fraction of it), it
+/// only ends waits on connections whose packets vanish.
+pub const STATEMENT_LIMIT: Duration = Duration::from_secs(10);
+/// How often the heartbeat pings while the server answers, and how often it
+/// tries while it does not.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const RETRY: Duration = Duration::from_millis(250);
+/// The longest the heartbeat waits for a new connection.
+const CONNECT_LIMIT: Duration = Duration::from_secs(2);
+
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`; tests add
-    /// `?options=-c search_path=…` to use a schema of their own).
+    /// `?options=-c search_path=…` to use a schema of their own), and
+    /// starts the heartbeat.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)?;
+        let mut options = PgConnectOptions::from_str(url)?;
+        if !options.get_options().is_some_and(|o| o.contains("idle_in_transaction_session_timeout")) {
+            options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+        }
+        let name =
+            format!("postgres {}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""));
+        let health = Health::new(name, true);
+        let (before, after) = (health.clone(), health.clone());
         let pool = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .acquire_timeout(ACQUIRE_LIMIT)
+            // sqlx's own test waits as long as the acquire may: this one is
+            // bounded by `PING_LIMIT`.
+            .test_before_acquire(false)
+            .before_acquire(move |c, _| {
+                let health = before.clone();
+                Box::pin(async move { bounded_ping(c, &health).await.map(|()| true) })
+            })
+            // sqlx pings every returned connection, without a limit: one
+            // whose statement was abandoned in a blackhole would hang there,
+            // holding its place in the pool. Around an outage, ping it here
+            // first, bounded; a failure closes it.
+            .after_release(move |c, _| {
+                let health = after.clone();
+                Box::pin(async move {
+                    if health.suspicious() {
+                        bounded_ping(c, &health).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_with(options.clone())
             .await?;
+        let heartbeat = tokio::spawn(heartbeat(health.clone(), options, pool.clone()));
         // One pool: reads and writes go to the same database.
-        Ok(Db { read: pool.clone(), write: pool })
+        let read = Guarded::new(pool.clone(), health.clone(), Some(STATEMENT_LIMIT));
+        let write = Guarded::new(pool, health.clone(), Some(STATEMENT_LIMIT));
+        Ok(Db { read, write, health, _heartbeat: Some(crate::store::Abort(heartbeat.abort_handle())) })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres").run(&self.write).await?;
+        sqlx::migrate!("./migrations/postgres").run(self.write.pool()).await?;
         Ok(())
+    }
+}
+
+/// Pings `c` within [`PING_LIMIT`]. A connection that fails or does not
+/// answer in time is closed, and asks the heartbeat to look at once: the
+/// server may be gone, or only this connection (one left over from an
+/// outage, or a ping slowed by a busy machine), and only the heartbeat's
+/// own connection tells them apart.
+async fn bounded_ping(c: &mut PgConnection, health: &Health) -> Result<(), sqlx::Error> {
+    match tokio::time::timeout(PING_LIMIT, c.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            health.report(&StoreError::Unavailable(Outage::new(OutageKind::Unreachable, e.to_string())));
+            Err(e)
+        }
+        Err(_) => {
+            let detail = format!("a connection did not answer a ping within {} s", PING_LIMIT.as_secs_f64());
+            health.report(&StoreError::Unavailable(Outage::new(OutageKind::Unreachable, detail.clone())));
+            Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, detail)))
+        }
+    }
+}
+
+/// Pings the server every [`HEARTBEAT`] on a connection of its own (and at
+/// once when a call asks), every [`RETRY`] during an outage; declares and
+/// ends outages.
+async fn heartbeat(health: Arc<Health>, options: PgConnectOptions, pool: PgPool) {
+    let mut conn: Option<PgConnection> = None;
+    loop {
+        let wait = if health.down().is_some() { RETRY } else { HEARTBEAT };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = health.probe_wanted() => {}
+        }
+        let was_down = health.down().is_some();
+        match probe(&mut conn, &options).await {
+            Ok(()) => health.recover(),
+            Err(outage) => health.fail(outage),
+        }
+        if was_down != health.down().is_some() {
+            close_idle(&pool);
+        }
+    }
+}
+
+/// Closes the pool's idle connections, when an outage begins or ends:
+/// every one was opened before (or during) it, and may hang. Dropped, not
+/// closed politely: closing may hang too.
+fn close_idle(pool: &PgPool) {
+    while let Some(idle) = pool.try_acquire() {
+        drop(idle.detach());
+    }
+}
+
+/// One look at the server: a ping on the heartbeat's connection, or (when
+/// it has none, or it broke) on a new one.
+async fn probe(conn: &mut Option<PgConnection>, options: &PgConnectOptions) -> Result<(), Outage> {
+    let limit =
+        |what: &str, d: Duration| Outage::new(OutageKind::TimedOut, format!("no {what} within {} s", d.as_secs_f64()));
+    if let Some(c) = conn.as_mut() {
+        match tokio::time::timeout(PING_LIMIT, c.ping()).await {
+            Ok(Ok(())) => return Ok(()),
+            // This connection broke: a new one decides.
+            Ok(Err(_)) => *conn = None,
+            Err(_) => {
+                *conn = None;
+                return Err(limit("answer to a ping", PING_LIMIT));
+            }
+        }
+    }
+    let mut c = match tokio::time::timeout(CONNECT_LIMIT, PgConnection::connect_with(options)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            return Err(match StoreError::from(e) {
+                StoreError::Unavailable(o) => o,
+                other => Outage::new(OutageKind::Unreachable, other.to_string()),
+            });
+        }
+        Err(_) => return Err(limit("connection", CONNECT_LIMIT)),
+    };
+    match tokio::time::timeout(PING_LIMIT, c.ping()).await {
+        Ok(Ok(())) => {
+            *conn = Some(c);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Outage::new(OutageKind::Unreachable, e.to_string())),
+        Err(_) => Err(limit("answer to a ping", PING_LIMIT)),
+    }
+}
+
+/// A statement's future, failing as timed out past [`STATEMENT_LIMIT`].
+async fn bounded<T>(work: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    match tokio::time::timeout(STATEMENT_LIMIT, work).await {
+        Ok(r) => r,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer to a statement within {} s", STATEMENT_LIMIT.as_secs_f64()),
+        ))),
     }
 }
 
@@ -98,7 +261,7 @@ impl Dialect for Postgres {
     }
 
     async fn execute<'c>(c: &'c mut PgConnection, sql: &'c str, args: Self::Arguments<'c>) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query_with(sql, args).execute(c).await?.rows_affected())
+        Ok(bounded(sqlx::query_with(sql, args).execute(c)).await?.rows_affected())
     }
 
     async fn fetch_all<'c, R: Record>(
@@ -106,7 +269,7 @@ impl Dialect for Postgres {
         sql: &'c str,
         args: Self::Arguments<'c>,
     ) -> Result<Vec<R>, sqlx::Error> {
-        sqlx::query_as_with(sql, args).fetch_all(c).await
+        bounded(sqlx::query_as_with(sql, args).fetch_all(c)).await
     }
 
     async fn fetch_optional<'c, R: Record>(
@@ -114,6 +277,6 @@ impl Dialect for Postgres {
         sql: &'c str,
         args: Self::Arguments<'c>,
     ) -> Result<Option<R>, sqlx::Error> {
-        sqlx::query_as_with(sql, args).fetch_optional(c).await
+        bounded(sqlx::query_as_with(sql, args).fetch_optional(c)).await
     }
 }

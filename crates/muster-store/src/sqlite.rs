@@ -7,6 +7,14 @@
 //! anyway, and queueing in the pool rather than in SQLite's lock avoids
 //! `SQLITE_BUSY` between our own transactions. Reads use their own pool and
 //! run beside the writer thanks to WAL.
+//!
+//! A full disk: SQLite refuses the write (`SQLITE_FULL`) and rolls back,
+//! the database stays whole, and the next write that finds space
+//! succeeds. The store records the outage ([`crate::health`]: one log line
+//! naming the file and the full disk, `/healthz` answers 503) until a
+//! transaction commits again. A connection whose transaction SQLite rolled
+//! back by itself is closed when returned (sqlx would otherwise believe it
+//! still inside the transaction, and nest the next one in it).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -14,10 +22,11 @@ use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Arguments as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Arguments as _, Connection as _, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::Result;
 use crate::dialect::{BoxFuture, Dialect, Record, Value};
+use crate::health::{Guarded, Health};
 use crate::store::Db;
 
 pub type SqliteStore = Db<Sqlite>;
@@ -35,13 +44,31 @@ impl SqliteStore {
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let health = Health::new(format!("sqlite {}", options.get_filename().display()), false);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            // The rollback of a transaction dropped without committing is
+            // queued on the connection: the ping runs it, and a connection
+            // still inside a transaction after it is closed, not reused.
+            .after_release(|c, _| {
+                Box::pin(async move {
+                    c.ping().await?;
+                    Ok(!c.is_in_transaction())
+                })
+            })
+            .connect_with(options.clone())
+            .await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Ok(Db { read, write })
+        Ok(Db {
+            read: Guarded::new(read, health.clone(), None),
+            write: Guarded::new(write, health.clone(), None),
+            health,
+            _heartbeat: None,
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.write).await?;
+        sqlx::migrate!("./migrations/sqlite").run(self.write.pool()).await?;
         Ok(())
     }
 }

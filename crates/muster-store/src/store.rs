@@ -11,24 +11,35 @@
 
 use std::sync::Arc;
 
-use muster_domain::alert::AlertStatus;
-use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
-use sqlx::Pool;
-
 use crate::dialect::Dialect;
+use crate::health::{Guarded, Health};
 use crate::{
     Alert, AlertFilter, ChangeEvent, Decide, DecideAlertDeclaration, DecideDeclaration, DecideLink, IncidentFilter,
     IngestEvent, IngestOutcome, NewService, NewToken, NewUser, Result, Service, ServicePatch, Store, TimelineQuery,
     TokenRecord, User,
 };
+use muster_domain::alert::AlertStatus;
+use muster_domain::{Actor, Event, Handle, Incident, RequiredRoles, RoleCatalog, RoleDef, Timestamp};
 
 /// A store on backend `D`: [`crate::sqlite::SqliteStore`] or
 /// [`crate::postgres::PgStore`].
 pub struct Db<D: sqlx::Database> {
     /// Where writes (and every transaction) go.
-    pub(crate) write: Pool<D>,
+    pub(crate) write: Guarded<D>,
     /// Where reads go; on PostgreSQL the same pool.
-    pub(crate) read: Pool<D>,
+    pub(crate) read: Guarded<D>,
+    pub(crate) health: Arc<Health>,
+    /// PostgreSQL's heartbeat, stopped with the store.
+    pub(crate) _heartbeat: Option<Abort>,
+}
+
+/// Aborts a task when dropped.
+pub(crate) struct Abort(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[async_trait::async_trait]
@@ -39,7 +50,22 @@ impl<D: Dialect> Store for Db<D> {
 
     async fn ping(&self) -> Result<()> {
         D::query("SELECT 1").execute(&mut *self.read.acquire().await?).await?;
+        // An outage found by a write (SQLite's full disk) is ended by the
+        // next commit: while one lasts, the ping writes too, and removes
+        // what it wrote, so that `/healthz` sees space return without
+        // waiting for traffic.
+        if !self.health.probed() && self.health.down().is_some() {
+            const KEY: &str = "muster.write_probe";
+            let mut tx = self.write.begin().await?;
+            crate::accounts::set_setting::<D>(&mut tx, KEY, "true").await?;
+            D::query("DELETE FROM settings WHERE key = $1").bind(KEY).execute(&mut tx).await?;
+            tx.commit().await?;
+        }
         Ok(())
+    }
+
+    fn health(&self) -> &Health {
+        &self.health
     }
 
     async fn create_user(&self, u: &NewUser, now: Timestamp) -> Result<User> {
@@ -372,11 +398,11 @@ impl<D: Dialect> Store for Db<D> {
     }
 
     async fn listen_for_jobs(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<bool> {
-        D::listen(&self.write, "muster_jobs", Arc::new(move |_| wake())).await
+        D::listen(self.write.pool(), "muster_jobs", Arc::new(move |_| wake())).await
     }
 
     async fn listen_for_incidents(&self, wake: Arc<dyn Fn(Option<u64>) + Send + Sync>) -> Result<bool> {
-        D::listen(&self.write, "muster_incidents", wake).await
+        D::listen(self.write.pool(), "muster_incidents", wake).await
     }
 
     async fn ensure_setting(&self, key: &str, value: &str) -> Result<String> {

@@ -55,10 +55,10 @@ impl PagerDuty {
                 body: json!({"status": "throttle event", "message": "Requests for this service are arriving too quickly. Please retry later."}),
                 retry_after: Some(wait.as_secs().max(1)),
             },
-            IngestError::Unavailable(_) => PagerDuty {
+            IngestError::Unavailable(why) => PagerDuty {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                body: json!({"status": "unavailable", "message": "The event could not be stored; please retry."}),
-                retry_after: Some(1),
+                body: json!({"status": "unavailable", "message": format!("The event was not stored: {why}.")}),
+                retry_after: Some(crate::error::RETRY_AFTER_OUTAGE),
             },
         }
     }
@@ -118,7 +118,22 @@ async fn pd_service(
             errors.push("'routing_key' does not match any service's integration key".into());
             Ok(None)
         }
-        Err(e) => Err(PagerDuty::from_ingest(IngestError::Unavailable(e.to_string()))),
+        Err(e) => Err(PagerDuty::from_ingest(unavailable(e))),
+    }
+}
+
+/// A failed lookup or write as an ingest answer: 503, saying why when the
+/// database cannot be used (an outage is logged by the store's health;
+/// anything else is logged here).
+fn unavailable(e: muster_app::Error) -> IngestError {
+    match e {
+        muster_app::Error::Store(muster_store::StoreError::Unavailable(outage)) => {
+            IngestError::Unavailable(outage.headline().to_owned())
+        }
+        other => {
+            tracing::error!(error = %other, "ingest failed");
+            IngestError::Unavailable("the event could not be stored; retry".to_owned())
+        }
     }
 }
 
@@ -297,7 +312,7 @@ pub async fn pagerduty_change(State(app): State<Arc<App>>, body: Bytes) -> Resul
         details: json!({"custom_details": payload.get("custom_details"), "timestamp": payload.get("timestamp")}),
         links: o.get("links").filter(|v| v.is_array()).cloned().unwrap_or(json!([])),
     };
-    app.record_change(&change).await.map_err(|e| PagerDuty::from_ingest(IngestError::Unavailable(e.to_string())))?;
+    app.record_change(&change).await.map_err(|e| PagerDuty::from_ingest(unavailable(e)))?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "success", "message": "Change event processed"}))).into_response())
 }
 
@@ -397,9 +412,11 @@ fn ingest_problem(e: IngestError) -> ApiError {
             "rate-limited",
             format!("this integration sends too fast; retry in {} s", wait.as_secs().max(1)),
         ),
-        IngestError::Unavailable(m) => {
-            tracing::warn!(error = %m, "ingest unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the alert could not be stored; retry")
+        IngestError::Unavailable(why) => {
+            let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why);
+            e.retry_after = Some(crate::error::RETRY_AFTER_OUTAGE);
+            e.title = Some("Not stored");
+            e
         }
     }
 }
@@ -426,7 +443,7 @@ async fn service_for_key(app: &App, key: &str) -> ApiResult<Service> {
 /// alert is handled on its own, keyed by its fingerprint.
 #[utoipa::path(post, path = "/api/v1/integrations/alertmanager/{integration_key}", tag = "ingest",
     params(("integration_key" = String, Path)), request_body(content = Object, description = "Alertmanager webhook payload"),
-    responses((status = 200, description = "{\"status\":\"success\",\"accepted\":n}"), (status = 404, body = Problem), (status = 413, body = Problem, description = "more than 1000 alerts, or a body over 1 MiB"), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, description = "{\"status\":\"success\",\"accepted\":n}"), (status = 404, body = Problem), (status = 413, body = Problem, description = "more than 1000 alerts, or a body over 1 MiB"), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem, description = "the database cannot be used now (unreachable, or its disk full); retry after `Retry-After` seconds")))]
 pub async fn alertmanager(State(app): State<Arc<App>>, Path(key): Path<String>, body: Body) -> Response {
     match alertmanager_inner(&app, &key, body).await {
         Ok(n) => (StatusCode::OK, Json(json!({"status": "success", "accepted": n}))).into_response(),
@@ -464,7 +481,7 @@ async fn alertmanager_inner(app: &App, key: &str, body: Body) -> Result<usize, (
         if let Err(e) = a {
             let wait = match &e {
                 IngestError::RateLimited(w) => Some(w.as_secs().max(1)),
-                IngestError::Unavailable(_) => None,
+                IngestError::Unavailable(_) => Some(crate::error::RETRY_AFTER_OUTAGE),
             };
             return Err((ingest_problem(e), wait));
         }
@@ -511,7 +528,7 @@ pub struct GenericEvent {
 /// A generic JSON hook for anything that can POST.
 #[utoipa::path(post, path = "/api/v1/integrations/generic/{integration_key}", tag = "ingest",
     params(("integration_key" = String, Path)), request_body = GenericEvent,
-    responses((status = 202, description = "{\"status\":\"accepted\",\"dedup_key\":…,\"alert_id\":…}"), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 202, description = "{\"status\":\"accepted\",\"dedup_key\":…,\"alert_id\":…}"), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem, description = "the database cannot be used now (unreachable, or its disk full); retry after `Retry-After` seconds")))]
 pub async fn generic(
     State(app): State<Arc<App>>,
     Path(key): Path<String>,
@@ -545,7 +562,7 @@ pub async fn generic(
         Err(e) => {
             let wait = match &e {
                 IngestError::RateLimited(w) => Some(w.as_secs().max(1)),
-                IngestError::Unavailable(_) => None,
+                IngestError::Unavailable(_) => Some(crate::error::RETRY_AFTER_OUTAGE),
             };
             with_retry_after(ingest_problem(e), wait)
         }

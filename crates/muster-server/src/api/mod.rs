@@ -102,7 +102,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
 /// document so that each annotation lists only what is particular to it:
 /// a token missing (401) or not allowed (403), a path naming nothing (404),
 /// a body that is not JSON (400, 415), too large (413) or wrong (422), a
-/// query that is wrong (400). Every error is a problem document; the
+/// query that is wrong (400), and the database unusable for now (503, with
+/// `Retry-After`). Every error is a problem document; the
 /// PagerDuty-compatible routes (`/v2/…`) keep PagerDuty's own error body.
 pub(crate) fn describe_errors(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
@@ -139,6 +140,7 @@ pub(crate) fn describe_errors(doc: &mut serde_json::Value) {
                 standard.push(("415", "The body is not sent as JSON"));
                 standard.push(("422", "A field's value is not valid; `field` names it"));
             }
+            standard.push(("503", "The database cannot be used now; retry after `Retry-After` seconds"));
             let responses = op.entry("responses").or_insert_with(|| json!({}));
             let Some(responses) = responses.as_object_mut() else { continue };
             if !own_errors {
@@ -153,6 +155,9 @@ pub(crate) fn describe_errors(doc: &mut serde_json::Value) {
                     if response.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
                         response["description"] = json!("A problem document");
                     }
+                }
+                if status == "503" {
+                    response["headers"] = json!({"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying"}});
                 }
                 if status == "401" && !own_errors {
                     response["headers"] =

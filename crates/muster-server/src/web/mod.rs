@@ -287,9 +287,46 @@ pub fn message(viewer: &Viewer, status: StatusCode, title: &str, text: &str) -> 
     r
 }
 
+#[derive(Template)]
+#[template(path = "outage.html")]
+struct OutagePage<'a> {
+    title: &'a str,
+    text: &'a str,
+    retry: u64,
+}
+
+/// The page every web request gets while the database cannot be used: what
+/// is wrong, in plain words, and that the page tries again by itself. No
+/// navigation: every other page needs the database too.
+fn outage_page(e: &ApiError) -> Response {
+    let (title, text) = if e.slug == "database-disk-full" {
+        (
+            "The database's disk is full",
+            "Muster is running, but the disk holding its database is full, so nothing can be saved. \
+             Alerts sent meanwhile are refused (503) and monitoring sends them again. Once space is freed, \
+             Muster carries on by itself.",
+        )
+    } else {
+        (
+            "The database cannot be reached",
+            "Muster is running, but cannot reach its database, so there is nothing current to show. \
+             Alerts sent meanwhile are refused (503) and monitoring sends them again. Once the database \
+             answers, Muster carries on by itself.",
+        )
+    };
+    let retry = e.retry_after.unwrap_or(crate::error::RETRY_AFTER_OUTAGE).max(5);
+    let mut r = render(&OutagePage { title, text, retry });
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    r
+}
+
 /// An error from a use case, as a plain HTML page (for failures outside a
 /// form, where there is no page to show the message on).
 pub fn page_error(e: ApiError) -> Response {
+    if e.status == StatusCode::SERVICE_UNAVAILABLE && e.slug.starts_with("database-") {
+        return outage_page(&e);
+    }
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error · Muster</title>\
          <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{}</h1><p>{}</p>\
