@@ -598,7 +598,7 @@ async fn triggers<D: Dialect>(
                 // event in the run (what the upsert wrote).
                 let last = &batch[*members.last().expect("a group has members")];
                 let previous = row.previous_incident.map(|p| p as u64);
-                (incident, declared) = new_alert::<D>(c, last, id, previous, now, services).await?;
+                (incident, declared) = new_alert::<D>(c, last, (id, count), previous, now, services).await?;
             }
             for (j, &i) in members.iter().enumerate() {
                 outcomes[i] = Some(IngestOutcome {
@@ -698,7 +698,7 @@ fn upsert_json<'q, D: Dialect>(
 async fn new_alert<D: Dialect>(
     c: &mut D::Connection,
     e: &IngestEvent,
-    id: u64,
+    (id, count): (u64, u64),
     previous: Option<u64>,
     now: Timestamp,
     services: &mut HashMap<u64, Service>,
@@ -707,7 +707,27 @@ async fn new_alert<D: Dialect>(
     let service = &services[&e.service];
     if let Some(policy) = service.escalation_policy {
         let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
-        let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+        // The alert as the upsert inserted it, in this transaction: no
+        // need to read it back, a round trip per new alert of a storm.
+        let found = Alert {
+            id,
+            service: e.service,
+            service_name: service.name.clone(),
+            dedup_key: e.dedup_key.as_str().to_owned(),
+            status: AlertStatus::Triggered,
+            severity: e.severity,
+            summary: e.summary.clone(),
+            source: e.source.clone(),
+            details: e.details.clone(),
+            links: e.links.clone(),
+            count,
+            first_seen_at: now,
+            last_seen_at: now,
+            acknowledged_at: None,
+            resolved_at: None,
+            incident,
+            assessment: None,
+        };
         page_for_alert::<D>(c, &found, policy, priority, now).await?;
     }
     Ok((incident, declared))

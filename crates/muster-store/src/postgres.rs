@@ -24,6 +24,11 @@ impl PgStore {
     /// `?options=-c search_path=…` to use a schema of their own).
     pub async fn connect(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        // Ten connections: the ingest task's batches in flight (three,
+        // `muster_app::ingest::POSTGRES_LANES`) each hold one while they
+        // commit, which leaves seven for the engine, the pager and the
+        // web. More would only queue in PostgreSQL instead of here: the
+        // database has the same two cores.
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(30))
