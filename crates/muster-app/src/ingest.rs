@@ -5,8 +5,10 @@
 //! takes whatever has queued up (up to [`MAX_BATCH`]), commits it in one
 //! transaction with `Store::ingest`, and replies to every sender. Under load
 //! many events share one commit (and one fsync on SQLite); with a single
-//! event in flight it commits at once. Dedup does not depend on the batching:
-//! it is enforced by the database (see `muster_store::alerts`).
+//! event in flight it commits at once. On PostgreSQL a few batches commit at
+//! once ([`POSTGRES_LANES`]): the next batch is written while the previous
+//! one waits for its commit. Dedup does not depend on the batching: it is
+//! enforced by the database (see `muster_store::alerts`).
 //!
 //! During a database outage every event is answered at once (503, and
 //! monitoring retries): the store's health fails the request before it is
@@ -21,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use muster_store::{IngestEvent, IngestOutcome, Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::clock::Clock;
 
@@ -85,78 +87,23 @@ impl Ingestor {
     /// the outbox) and the live views of incidents whose timeline moved.
     pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit, committed: AfterCommit) -> Ingestor {
         let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
+        let lanes = Arc::new(Semaphore::new(lanes(store.backend())));
         let task_store = store.clone();
         tokio::spawn(async move {
             let store = task_store;
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                // A sender that stopped waiting gets no answer: its event is
-                // not stored behind its back.
-                batch.retain(|(_, reply): &(IngestEvent, Reply)| !reply.is_closed());
-                if batch.is_empty() {
-                    continue;
+            loop {
+                // A lane first, then the batch: the batch is whatever queued
+                // up while every lane was busy, so it is as large as it can be.
+                let Ok(lane) = lanes.clone().acquire_owned().await else { return };
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                    return;
                 }
-                let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.drain(..).unzip();
-                let health = store.health();
-                let result = match health.check() {
-                    Err(e) => Err(e),
-                    // An outage that begins meanwhile answers the batch at
-                    // once; the transaction, abandoned, rolls back.
-                    Ok(()) => tokio::select! {
-                        biased;
-                        r = store.ingest(&events, clock.now()) => r,
-                        () = health.blocked() => health.check().and(Err(StoreError::Unavailable(
-                            muster_store::Outage::new(muster_store::OutageKind::Unreachable, "the database stopped answering"),
-                        ))),
-                    },
-                };
-                match result {
-                    Ok(outcomes) => {
-                        committed(&events, &outcomes);
-                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                            let _ = reply.send(Ok(outcome));
-                        }
-                    }
-                    Err(e @ StoreError::Unavailable(_)) => {
-                        // Logged once, by the store's health, when the outage began.
-                        health.report(&e);
-                        tracing::debug!(error = %e, events = events.len(), "ingest answered 503: the database cannot be used");
-                        let e = Arc::new(e);
-                        for reply in replies {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
-                    Err(e) if events.len() > 1 => {
-                        // One bad event must not fail its neighbours: retry
-                        // each on its own, so only the culprit gets the error.
-                        tracing::warn!(error = %e, events = events.len(), "ingest batch failed; retrying one by one");
-                        for (event, reply) in events.into_iter().zip(replies) {
-                            let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
-                            if let Ok(outcomes) = &result {
-                                committed(std::slice::from_ref(&event), outcomes);
-                            }
-                            let _ = reply.send(match result {
-                                Ok(mut outcomes) => {
-                                    outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into())))
-                                }
-                                Err(e) => {
-                                    health.report(&e);
-                                    if !matches!(e, StoreError::Unavailable(_)) {
-                                        tracing::error!(error = %e, "ingest failed");
-                                    }
-                                    Err(Arc::new(e))
-                                }
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "ingest failed");
-                        let e = Arc::new(e);
-                        for reply in replies {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
-                }
+                let (store, clock, committed) = (store.clone(), clock.clone(), committed.clone());
+                tokio::spawn(async move {
+                    commit(&*store, &*clock, &committed, batch).await;
+                    drop(lane);
+                });
             }
         });
         Ingestor { store, queue, limiter: Arc::new(RateLimiter::new(limit)), accepted: Arc::default() }
@@ -188,6 +135,90 @@ impl Ingestor {
     /// Counts one request against the service's rate limit.
     pub fn admit(&self, service: u64) -> Result<(), IngestError> {
         self.limiter.admit(service).map_err(IngestError::RateLimited)
+    }
+}
+
+/// How many batches commit at once on `backend`. SQLite has one writer,
+/// so a second batch would only wait for the first; PostgreSQL commits
+/// side by side, so while one batch waits for its commit (a round trip
+/// and a WAL flush) the next is already writing. Dedup holds across them
+/// as across instances: it is the database's unique index.
+fn lanes(backend: &str) -> usize {
+    if backend == "postgres" { POSTGRES_LANES } else { 1 }
+}
+
+/// Batches in flight on PostgreSQL; each holds one connection of the pool
+/// while it commits (see `muster_store::postgres`).
+pub const POSTGRES_LANES: usize = 3;
+
+/// Commits one batch and answers each of its senders.
+async fn commit(store: &dyn Store, clock: &dyn Clock, committed: &AfterCommit, mut batch: Vec<(IngestEvent, Reply)>) {
+    // A sender that stopped waiting gets no answer: its event is
+    // not stored behind its back.
+    batch.retain(|(_, reply): &(IngestEvent, Reply)| !reply.is_closed());
+    if batch.is_empty() {
+        return;
+    }
+    let (events, replies): (Vec<IngestEvent>, Vec<Reply>) = batch.into_iter().unzip();
+    let health = store.health();
+    let result = match health.check() {
+        Err(e) => Err(e),
+        // An outage that begins meanwhile answers the batch at
+        // once; the transaction, abandoned, rolls back.
+        Ok(()) => tokio::select! {
+            biased;
+            r = store.ingest(&events, clock.now()) => r,
+            () = health.blocked() => health.check().and(Err(StoreError::Unavailable(
+                muster_store::Outage::new(muster_store::OutageKind::Unreachable, "the database stopped answering"),
+            ))),
+        },
+    };
+    match result {
+        Ok(outcomes) => {
+            committed(&events, &outcomes);
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e @ StoreError::Unavailable(_)) => {
+            // Logged once, by the store's health, when the outage began.
+            health.report(&e);
+            tracing::debug!(error = %e, events = events.len(), "ingest answered 503: the database cannot be used");
+            let e = Arc::new(e);
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+        Err(e) if events.len() > 1 => {
+            // One bad event must not fail its neighbours: retry
+            // each on its own, so only the culprit gets the error.
+            tracing::warn!(error = %e, events = events.len(), "ingest batch failed; retrying one by one");
+            for (event, reply) in events.into_iter().zip(replies) {
+                let result = store.ingest(std::slice::from_ref(&event), clock.now()).await;
+                if let Ok(outcomes) = &result {
+                    committed(std::slice::from_ref(&event), outcomes);
+                }
+                let _ = reply.send(match result {
+                    Ok(mut outcomes) => {
+                        outcomes.pop().ok_or_else(|| Arc::new(StoreError::Corrupt("no outcome".into())))
+                    }
+                    Err(e) => {
+                        health.report(&e);
+                        if !matches!(e, StoreError::Unavailable(_)) {
+                            tracing::error!(error = %e, "ingest failed");
+                        }
+                        Err(Arc::new(e))
+                    }
+                });
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "ingest failed");
+            let e = Arc::new(e);
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }
 

@@ -248,14 +248,6 @@ struct UpsertRow {
     previous_incident: Option<i64>,
 }
 
-/// What acknowledging or resolving by key returns.
-#[derive(sqlx::FromRow)]
-struct MovedRow {
-    id: i64,
-    count: i64,
-    incident: Option<i64>,
-}
-
 const SERVICE_COLUMNS: &str = "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy, \
      bundle_window_seconds FROM services";
 
@@ -404,11 +396,16 @@ pub(crate) async fn alerts_of_incident<D: Dialect>(c: &mut D::Connection, number
 
 /// A batch of monitoring events, in order, inside one transaction.
 ///
-/// Runs of triggers become one multi-row upsert per (up to) 100
-/// distinct keys: repeats of a key within a run are counted together
-/// (`count + n`), so each key appears once per statement, which both
-/// backends need. Acknowledge and resolve end a run and are applied
-/// one by one, so the batch keeps the order events arrived in.
+/// The batch is cut into runs that keep the order events arrived in:
+/// triggers, then the acknowledges and resolves after them, until a
+/// trigger follows those or a key comes again among them. A run of
+/// triggers becomes one multi-row upsert per (up to) 100 distinct keys:
+/// repeats of a key within it are counted together (`count + n`), so
+/// each key appears once per statement, which both backends need. A
+/// run of acknowledges and resolves, each of its own key, becomes one
+/// multi-row update. So the common cases (new alerts, repeats, alerts
+/// ending) take a few statements per batch, not per event; what is rare
+/// (an incident to write to, pages to close, declaring) runs per event.
 pub(crate) async fn ingest<D: Dialect>(
     c: &mut D::Connection,
     batch: &[IngestEvent],
@@ -417,57 +414,155 @@ pub(crate) async fn ingest<D: Dialect>(
     let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; batch.len()];
     let mut services = HashMap::new();
     let mut run: Vec<usize> = Vec::new();
+    let mut moves: Vec<usize> = Vec::new();
     for (i, e) in batch.iter().enumerate() {
+        let again = |m: &usize| batch[*m].service == e.service && batch[*m].dedup_key == e.dedup_key;
         if e.action == AlertAction::Trigger {
+            if !moves.is_empty() {
+                triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
+                acknowledges_or_resolves::<D>(c, batch, &moves, now, &mut outcomes).await?;
+                run.clear();
+                moves.clear();
+            }
             run.push(i);
-            continue;
+        } else {
+            if moves.iter().any(again) {
+                triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
+                acknowledges_or_resolves::<D>(c, batch, &moves, now, &mut outcomes).await?;
+                run.clear();
+                moves.clear();
+            }
+            moves.push(i);
         }
-        triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
-        run.clear();
-        outcomes[i] = Some(acknowledge_or_resolve::<D>(c, e, now).await?);
     }
     triggers::<D>(c, batch, &run, now, &mut services, &mut outcomes).await?;
+    acknowledges_or_resolves::<D>(c, batch, &moves, now, &mut outcomes).await?;
     Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
 }
 
-async fn acknowledge_or_resolve<D: Dialect>(
+/// Whether a failed ingest may simply run again: PostgreSQL broke a
+/// deadlock between two batches (or instances) by failing this one.
+/// Batches lock their alerts in one order (see `triggers`), so this
+/// needs batches that cross over keys in runs of different actions.
+pub(crate) fn is_retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend(sqlx::Error::Database(d))
+        if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+}
+
+/// What a multi-row acknowledge or resolve returns for each alert it moved.
+#[derive(sqlx::FromRow)]
+struct MovedRow {
+    id: i64,
+    service: i64,
+    dedup_key: String,
+    count: i64,
+    incident: Option<i64>,
+}
+
+/// Acknowledges or resolves, by key, a run of events (indexes into
+/// `batch`, no key twice) in one statement. An alert in an incident gets
+/// its timeline entry, and one with open pages has them closed, event
+/// by event in order.
+async fn acknowledges_or_resolves<D: Dialect>(
     c: &mut D::Connection,
-    e: &IngestEvent,
+    batch: &[IngestEvent],
+    run: &[usize],
     now: Timestamp,
-) -> Result<IngestOutcome> {
-    let (to, stamp) = if e.action == AlertAction::Resolve {
-        (AlertStatus::Resolved, "resolved_at")
-    } else {
-        (AlertStatus::Acknowledged, "acknowledged_at")
-    };
-    let from: Vec<String> = AlertStatus::moves_from(to).iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let sql = format!(
-        "UPDATE alerts SET status = '{}', {stamp} = $3
-         WHERE service = $1 AND dedup_key = $2 AND status IN ({}) RETURNING id, count, incident",
-        to.as_str(),
-        from.join(", ")
-    );
-    let row: Option<MovedRow> =
-        D::query(sql).bind(e.service as i64).bind(e.dedup_key.as_str()).bind(micros(now)).fetch_optional(c).await?;
-    let Some(MovedRow { id, count, incident }) = row else {
-        return Ok(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
-    };
-    if let Some(number) = incident {
-        let alert = alert::<D>(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
-        run_on_incident::<D>(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now).await?;
+    outcomes: &mut [Option<IngestOutcome>],
+) -> Result<()> {
+    if run.is_empty() {
+        return Ok(());
     }
-    let reason = if e.action == AlertAction::Resolve {
-        format!("alert {id} resolved")
-    } else {
-        format!("alert {id} was acknowledged by its monitoring")
+    // Each event's wanted status, and where it may come from.
+    let from = |to: AlertStatus| -> String {
+        let from: Vec<String> = AlertStatus::moves_from(to).iter().map(|s| format!("'{}'", s.as_str())).collect();
+        format!("(x.target = '{}' AND status IN ({}))", to.as_str(), from.join(", "))
     };
-    close_alert_pages::<D>(c, id as u64, None, &reason, now).await?;
-    Ok(IngestOutcome {
-        alert: Some(id as u64),
-        count: count as u64,
-        incident: incident.map(|n| n as u64),
-        declared: false,
-    })
+    let (ack, resolved) = (AlertStatus::Acknowledged.as_str(), AlertStatus::Resolved.as_str());
+    let target = |e: &IngestEvent| if e.action == AlertAction::Resolve { resolved } else { ack };
+    // The rows `x (s, k, target, at)`: service, key, wanted status, when.
+    let mut q = if json_rows::<D>() {
+        let rows: Vec<Value> = run
+            .iter()
+            .map(|&i| {
+                let e = &batch[i];
+                serde_json::json!({"s": e.service, "k": e.dedup_key.as_str(), "target": target(e), "at": micros(now)})
+            })
+            .collect();
+        D::query(
+            "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r (s bigint, k text, target text, at bigint)) ",
+        )
+        .bind(Value::Array(rows).to_string())
+    } else {
+        let mut q = D::query("WITH x (s, k, target, at) AS (VALUES ");
+        for (n, &i) in run.iter().enumerate() {
+            let e = &batch[i];
+            q.push(if n == 0 { "(" } else { ", (" });
+            q.push_bind(e.service as i64).push(", ").push_bind(e.dedup_key.as_str()).push(", ");
+            q.push_bind(target(e)).push(", ").push_bind(micros(now)).push(")");
+        }
+        q.push(") ");
+        q
+    };
+    q.push(format!(
+        "UPDATE alerts SET status = x.target, \
+         acknowledged_at = CASE WHEN x.target = '{ack}' THEN x.at ELSE acknowledged_at END, \
+         resolved_at = CASE WHEN x.target = '{resolved}' THEN x.at ELSE resolved_at END \
+         FROM x WHERE service = x.s AND dedup_key = x.k AND ({} OR {}) \
+         RETURNING id, service, dedup_key, count, incident",
+        from(AlertStatus::Acknowledged),
+        from(AlertStatus::Resolved)
+    ));
+    let moved: Vec<MovedRow> = q.fetch_all(c).await?;
+    let by_key: HashMap<(u64, &str), &MovedRow> =
+        moved.iter().map(|r| ((r.service as u64, r.dedup_key.as_str()), r)).collect();
+    // The alerts with pages to close, asked once for the run.
+    let paged: Vec<i64> = if moved.is_empty() {
+        Vec::new()
+    } else if json_rows::<D>() {
+        let ids: Vec<i64> = moved.iter().map(|r| r.id).collect();
+        D::query(
+            "SELECT DISTINCT alert FROM pages WHERE state IN ('pending', 'notified') \
+             AND alert IN (SELECT (jsonb_array_elements_text($1::jsonb))::bigint)",
+        )
+        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
+        .scalars(c)
+        .await?
+    } else {
+        let mut q = D::query("SELECT DISTINCT alert FROM pages WHERE state IN ('pending', 'notified') AND alert IN (");
+        for (n, r) in moved.iter().enumerate() {
+            q.push(if n == 0 { "" } else { ", " }).push_bind(r.id);
+        }
+        q.push(")");
+        q.scalars(c).await?
+    };
+    for &i in run {
+        let e = &batch[i];
+        let Some(&&MovedRow { id, count, incident, .. }) = by_key.get(&(e.service, e.dedup_key.as_str())) else {
+            outcomes[i] = Some(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
+            continue;
+        };
+        if let Some(number) = incident {
+            let alert = alert::<D>(c, id as u64).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+            run_on_incident::<D>(c, number as u64, &system(), intake::alert_status_entry(&alert.reference()), now)
+                .await?;
+        }
+        if paged.contains(&id) {
+            let reason = if e.action == AlertAction::Resolve {
+                format!("alert {id} resolved")
+            } else {
+                format!("alert {id} was acknowledged by its monitoring")
+            };
+            close_alert_pages::<D>(c, id as u64, None, &reason, now).await?;
+        }
+        outcomes[i] = Some(IngestOutcome {
+            alert: Some(id as u64),
+            count: count as u64,
+            incident: incident.map(|n| n as u64),
+            declared: false,
+        });
+    }
+    Ok(())
 }
 
 /// Keys per multi-row upsert: 12 parameters a row stays far below
@@ -498,8 +593,16 @@ async fn triggers<D: Dialect>(
             }
         }
     }
-    for chunk in groups.chunks(KEYS_PER_STATEMENT) {
-        let found: Vec<UpsertRow> = upsert::<D>(batch, chunk, now).fetch_all(c).await?;
+    // In one order of keys, so two batches upserting the same keys side
+    // by side (PostgreSQL, several lanes or instances) lock their rows in
+    // the same order and wait for each other rather than deadlock. New
+    // alerts of one batch are numbered in this order too.
+    groups.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let per_statement = if json_rows::<D>() { groups.len().max(1) } else { KEYS_PER_STATEMENT };
+    for chunk in groups.chunks(per_statement) {
+        let statement =
+            if json_rows::<D>() { upsert_json::<D>(batch, chunk, now) } else { upsert::<D>(batch, chunk, now) };
+        let found: Vec<UpsertRow> = statement.fetch_all(c).await?;
         let by_key: HashMap<(u64, &str), &UpsertRow> =
             found.iter().map(|r| ((r.service as u64, r.dedup_key.as_str()), r)).collect();
         for (service, key, members) in chunk {
@@ -513,7 +616,7 @@ async fn triggers<D: Dialect>(
                 // event in the run (what the upsert wrote).
                 let last = &batch[*members.last().expect("a group has members")];
                 let previous = row.previous_incident.map(|p| p as u64);
-                (incident, declared) = new_alert::<D>(c, last, id, previous, now, services).await?;
+                (incident, declared) = new_alert::<D>(c, last, (id, count), previous, now, services).await?;
             }
             for (j, &i) in members.iter().enumerate() {
                 outcomes[i] = Some(IngestOutcome {
@@ -553,13 +656,58 @@ fn upsert<'q, D: Dialect>(
         q.push("(SELECT p.incident FROM alerts p WHERE p.service = ").push_bind(*service as i64);
         q.push(" AND p.dedup_key = ").push_bind(*key).push(" ORDER BY p.id DESC LIMIT 1))");
     }
-    q.push(
-        " ON CONFLICT (service, dedup_key) WHERE status <> 'resolved' \
-         DO UPDATE SET count = alerts.count + excluded.count, last_seen_at = excluded.last_seen_at, \
-         severity = excluded.severity, summary = excluded.summary, details = excluded.details, links = excluded.links \
-         RETURNING id, service, dedup_key, count, incident, previous_incident",
-    );
+    q.push(UPSERT_CONFLICT);
     q
+}
+
+/// What a trigger does to the open alert of its key, and what the upsert
+/// returns.
+const UPSERT_CONFLICT: &str = " ON CONFLICT (service, dedup_key) WHERE status <> 'resolved' \
+     DO UPDATE SET count = alerts.count + excluded.count, last_seen_at = excluded.last_seen_at, \
+     severity = excluded.severity, summary = excluded.summary, details = excluded.details, links = excluded.links \
+     RETURNING id, service, dedup_key, count, incident, previous_incident";
+
+/// Whether statements over many rows take them as one JSON array rather
+/// than a `VALUES` list. On PostgreSQL: a `VALUES` list is a different
+/// statement text for every number of rows, so a storm, whose batches
+/// come in every size, keeps preparing and planning new statements (a
+/// round trip and, for a hundred rows, about as long again in the
+/// planner) and pushes the pool's other statements out of each
+/// connection's cache; one text for any number of rows is prepared
+/// once. On SQLite, in the process, preparing is cheap, and `VALUES`
+/// stays.
+fn json_rows<D: Dialect>() -> bool {
+    D::BACKEND == "postgres"
+}
+
+/// [`upsert`] on PostgreSQL, with the keys' rows as one JSON parameter.
+fn upsert_json<'q, D: Dialect>(
+    batch: &'q [IngestEvent],
+    chunk: &[(u64, &'q str, Vec<usize>)],
+    now: Timestamp,
+) -> Query<'q, D> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO alerts (service, dedup_key, status, severity, summary, source, details, links, count, \
+             first_seen_at, last_seen_at, previous_incident) \
+             SELECT x.s, x.k, 'triggered', x.severity, x.summary, x.source, x.details, x.links, x.n, $2, $2, \
+             (SELECT p.incident FROM alerts p WHERE p.service = x.s AND p.dedup_key = x.k ORDER BY p.id DESC LIMIT 1) \
+             FROM jsonb_to_recordset($1::jsonb) AS x (s bigint, k text, severity text, summary text, source text, \
+             details text, links text, n bigint){UPSERT_CONFLICT}"
+        )
+    });
+    let rows: Vec<Value> = chunk
+        .iter()
+        .map(|(service, key, members)| {
+            let last = &batch[*members.last().expect("a group has members")];
+            serde_json::json!({
+                "s": service, "k": key, "severity": last.severity.as_str(), "summary": last.summary,
+                "source": last.source, "details": last.details.to_string(), "links": last.links.to_string(),
+                "n": members.len(),
+            })
+        })
+        .collect();
+    D::query(SQL.as_str()).bind(Value::Array(rows).to_string()).bind(micros(now))
 }
 
 /// A new alert fired: it finds its incident (`alert_incident`) and,
@@ -568,7 +716,7 @@ fn upsert<'q, D: Dialect>(
 async fn new_alert<D: Dialect>(
     c: &mut D::Connection,
     e: &IngestEvent,
-    id: u64,
+    (id, count): (u64, u64),
     previous: Option<u64>,
     now: Timestamp,
     services: &mut HashMap<u64, Service>,
@@ -577,7 +725,27 @@ async fn new_alert<D: Dialect>(
     let service = &services[&e.service];
     if let Some(policy) = service.escalation_policy {
         let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
-        let found = alert::<D>(c, id).await?.ok_or_else(|| StoreError::Corrupt("alert".into()))?;
+        // The alert as the upsert inserted it, in this transaction: no
+        // need to read it back, a round trip per new alert of a storm.
+        let found = Alert {
+            id,
+            service: e.service,
+            service_name: service.name.clone(),
+            dedup_key: e.dedup_key.as_str().to_owned(),
+            status: AlertStatus::Triggered,
+            severity: e.severity,
+            summary: e.summary.clone(),
+            source: e.source.clone(),
+            details: e.details.clone(),
+            links: e.links.clone(),
+            count,
+            first_seen_at: now,
+            last_seen_at: now,
+            acknowledged_at: None,
+            resolved_at: None,
+            incident,
+            assessment: None,
+        };
         page_for_alert::<D>(c, &found, policy, priority, now).await?;
     }
     Ok((incident, declared))

@@ -66,6 +66,11 @@ impl PgStore {
             format!("postgres {}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""));
         let health = Health::new(name, true);
         let (before, after) = (health.clone(), health.clone());
+        // Ten connections: the ingest task's batches in flight (three,
+        // `muster_app::ingest::POSTGRES_LANES`) each hold one while they
+        // commit, which leaves seven for the engine, the pager and the
+        // web. More would only queue in PostgreSQL instead of here: the
+        // database has the same two cores.
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(ACQUIRE_LIMIT)

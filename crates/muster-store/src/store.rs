@@ -227,10 +227,23 @@ impl<D: Dialect> Store for Db<D> {
     }
 
     async fn ingest(&self, batch: &[IngestEvent], now: Timestamp) -> Result<Vec<IngestOutcome>> {
-        let mut tx = self.write.begin().await?;
-        let outcomes = crate::alerts::ingest::<D>(&mut tx, batch, now).await?;
-        tx.commit().await?;
-        Ok(outcomes)
+        // A batch PostgreSQL failed to break a deadlock wrote nothing, and
+        // the other side has gone on: running it again is all it needs.
+        let mut tries = 0;
+        loop {
+            let mut tx = self.write.begin().await?;
+            match crate::alerts::ingest::<D>(&mut tx, batch, now).await {
+                Ok(outcomes) => {
+                    tx.commit().await?;
+                    return Ok(outcomes);
+                }
+                Err(e) if tries < 3 && crate::alerts::is_retryable(&e) => {
+                    tries += 1;
+                    tracing::info!(error = %e, tries, "an ingest batch met another in a deadlock; running it again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn record_change(&self, change: &ChangeEvent, now: Timestamp) -> Result<Vec<u64>> {

@@ -3,7 +3,8 @@
 //! Run: `cargo bench -p muster --bench ingest` (needs `wrk` and
 //! `prometheus-alertmanager` on the PATH; PostgreSQL through
 //! `MUSTER_TEST_POSTGRES_URL`). The same load generator (`wrk`, 2 threads,
-//! 64 connections) hits, one after another on the same machine:
+//! 64 connections, or each count in `MUSTER_BENCH_CONNECTIONS`, e.g.
+//! `64,256`) hits, one after another on the same machine:
 //!
 //! - Alertmanager 0.25 `POST /api/v2/alerts` (in memory, not durable);
 //! - Muster `POST /v2/enqueue` (PagerDuty Events v2) on SQLite
@@ -73,9 +74,9 @@ struct Run {
     errors: u64,
 }
 
-fn wrk(url: &str, script: &std::path::Path, seconds: u64) -> Run {
+fn wrk(url: &str, script: &std::path::Path, seconds: u64, connections: u32) -> Run {
     let out = Command::new("wrk")
-        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-s"])
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(script)
         .arg(url)
         .output()
@@ -150,22 +151,30 @@ fn main() {
         return; // `cargo test --benches` asks; there is nothing to list.
     }
     let seconds: u64 = std::env::var("MUSTER_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let connections: Vec<u32> = std::env::var("MUSTER_BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "64".into())
+        .split(',')
+        .map(|n| n.trim().parse().expect("MUSTER_BENCH_CONNECTIONS is a list of numbers, like 64,256"))
+        .collect();
     let dir = std::env::temp_dir().join(format!("muster-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
 
     let am_body =
         r#"[{"labels":{"alertname":"Bench","instance":"%s","severity":"critical"},"annotations":{"summary":"bench"}}]"#;
-    let mut rows: Vec<(String, &str, Run)> = Vec::new();
+    let mut rows: Vec<(String, &str, u32, Run)> = Vec::new();
     {
         let (_am, url) = alertmanager(&dir);
-        for (mode, unique) in [("new alerts", true), ("dedup hits", false)] {
-            let s = script(&dir, "am", am_body, unique);
-            rows.push((
-                "Alertmanager 0.25 /api/v2/alerts (memory)".into(),
-                mode,
-                wrk(&format!("{url}/api/v2/alerts"), &s, seconds),
-            ));
+        for &n in &connections {
+            for (mode, unique) in [("new alerts", true), ("dedup hits", false)] {
+                let s = script(&dir, "am", am_body, unique);
+                rows.push((
+                    "Alertmanager 0.25 /api/v2/alerts (memory)".into(),
+                    mode,
+                    n,
+                    wrk(&format!("{url}/api/v2/alerts"), &s, seconds, n),
+                ));
+            }
         }
     }
     let mut backends = vec![Backend::Sqlite];
@@ -182,23 +191,32 @@ fn main() {
             Backend::Sqlite => "Muster /v2/enqueue, SQLite (WAL, synchronous=FULL)",
             Backend::Postgres => "Muster /v2/enqueue, PostgreSQL",
         };
-        for (mode, unique) in [("new alerts", true), ("dedup hits", false)] {
-            let s = script(&dir, "pd", &pd_body, unique);
-            rows.push((name.into(), mode, wrk(&format!("{url}/v2/enqueue"), &s, seconds)));
+        for &n in &connections {
+            for (mode, unique) in [("new alerts", true), ("dedup hits", false)] {
+                let s = script(&dir, "pd", &pd_body, unique);
+                rows.push((name.into(), mode, n, wrk(&format!("{url}/v2/enqueue"), &s, seconds, n)));
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("\n| target | load | requests/s | p50 | p99 | non-2xx |");
-    println!("|---|---|---:|---:|---:|---:|");
-    for (name, mode, r) in &rows {
-        println!("| {name} | {mode} | {:.0} | {} | {} | {} |", r.rps, r.p50, r.p99, r.errors);
+    println!("\n| target | load | connections | requests/s | p50 | p99 | non-2xx |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (name, mode, n, r) in &rows {
+        println!("| {name} | {mode} | {n} | {:.0} | {} | {} | {} |", r.rps, r.p50, r.p99, r.errors);
     }
-    let am_new = rows.iter().find(|(n, m, _)| n.starts_with("Alertmanager") && *m == "new alerts").map(|r| r.2.rps);
-    if let Some(am) = am_new.filter(|v| *v > 0.0) {
-        println!();
-        for (name, mode, r) in rows.iter().filter(|(n, _, _)| n.starts_with("Muster")) {
-            println!("{name}, {mode}: {:.2}× Alertmanager's new-alert rate", r.rps / am);
+    println!();
+    for &n in &connections {
+        // Each Muster run against Alertmanager's new-alert rate at the
+        // same number of connections.
+        let am_new = rows
+            .iter()
+            .find(|(name, mode, c, _)| name.starts_with("Alertmanager") && *mode == "new alerts" && *c == n)
+            .map(|r| r.3.rps)
+            .filter(|v| *v > 0.0);
+        let Some(am) = am_new else { continue };
+        for (name, mode, _, r) in rows.iter().filter(|(name, _, c, _)| name.starts_with("Muster") && *c == n) {
+            println!("{name}, {mode}, {n} connections: {:.2}× Alertmanager's new-alert rate", r.rps / am);
         }
     }
 }

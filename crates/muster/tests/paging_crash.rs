@@ -24,9 +24,7 @@ fn a_sigkill_during_escalations_loses_no_page_and_resends_nothing_recorded_as_de
 
 /// A storm: every alert at once, so the engine claims, moves pages and
 /// records deliveries in batches (one transaction for many) when it dies.
-fn a_sigkill_during_a_storm_of_batched_steps_loses_no_page_and_resends_nothing_recorded_as_delivered(
-    db: TestDatabase,
-) {
+fn a_sigkill_during_a_storm_of_batched_steps_loses_no_page_and_resends_nothing_recorded_as_delivered(db: TestDatabase) {
     kill_while_paging(db, 200, Duration::ZERO);
 }
 
