@@ -54,6 +54,8 @@ pub fn router(app: Arc<App>) -> Router {
             ApiError::internal("a request handler panicked", "panic").into_response()
         }))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        // The live views' rooms, shared by every stream of this router.
+        .layer(axum::Extension(web::live::Hub::new()))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }
