@@ -6,18 +6,33 @@
 //! resolved) — and on PostgreSQL the entries other instances commit arrive
 //! the same way (`LISTEN muster_incidents`, whose payload names the
 //! incident). A change to INC-3 wakes INC-3's streams only.
+//!
+//! Credentials are watched apart from incidents: a token revoked or a user
+//! disabled wakes every live stream (`credentials_watch`) without making
+//! any incident's view read its timeline again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-#[derive(Default)]
 pub struct Changes {
     watched: Mutex<HashMap<u64, Weak<Notify>>>,
     /// Bumped whenever a token is revoked or a user disabled, so open
     /// live streams check their credentials again at once.
     credentials: std::sync::atomic::AtomicU64,
+    /// The same count, for streams to wait on.
+    credentials_tx: watch::Sender<u64>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes {
+            watched: Mutex::default(),
+            credentials: std::sync::atomic::AtomicU64::new(0),
+            credentials_tx: watch::Sender::new(0),
+        }
+    }
 }
 
 impl Changes {
@@ -56,8 +71,13 @@ impl Changes {
     /// instance wakes and checks its credential (other instances' streams
     /// find out at their next periodic check).
     pub fn credentials_changed(&self) {
-        self.credentials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.changed_all();
+        let now = self.credentials.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        self.credentials_tx.send_replace(now);
+    }
+
+    /// What a live stream waits on to hear of [`Changes::credentials_changed`].
+    pub fn credentials_watch(&self) -> watch::Receiver<u64> {
+        self.credentials_tx.subscribe()
     }
 
     /// How many times credentials changed; a stream re-checks when it moved.
@@ -92,6 +112,20 @@ mod tests {
         assert!(!ready(woken4.as_mut()), "INC-4's does not");
         changes.changed_all();
         assert!(ready(woken4.as_mut()));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_credential_wakes_the_credential_watchers_and_no_incident() {
+        let changes = Changes::default();
+        let three = changes.watch(3);
+        let mut credentials = changes.credentials_watch();
+        let woken3 = three.notified();
+        tokio::pin!(woken3);
+        woken3.as_mut().enable();
+        changes.credentials_changed();
+        assert!(credentials.has_changed().unwrap(), "the streams hear of it");
+        assert_eq!(*credentials.borrow_and_update(), changes.credentials_version());
+        assert!(!ready(woken3.as_mut()), "no incident's view reads its timeline for it");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub fn router(app: Arc<App>) -> Router {
             ApiError::internal("a request handler panicked", "panic").into_response()
         }))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        // The live views' rooms, shared by every stream of this router.
+        .layer(axum::Extension(web::live::Hub::new()))
         // Failures are logged where they happen (`ApiError::internal`), and
         // a database outage once, by the store's health: a line per 503
         // would flood the log for as long as an outage lasts.

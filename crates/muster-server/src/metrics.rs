@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -39,7 +40,11 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
     given.is_some_and(|g| Sha256::digest(g.as_bytes()) == Sha256::digest(expected.trim().as_bytes()))
 }
 
-pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(app): State<Arc<App>>,
+    Extension(hub): Extension<Arc<crate::web::live::Hub>>,
+    headers: HeaderMap,
+) -> Response {
     if !authorized(&app, &headers) {
         let mut r =
             ApiError::unauthorized("/metrics needs the metrics token: Authorization: Bearer <token>").into_response();
@@ -84,5 +89,21 @@ pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
     let _ = writeln!(out, "muster_sign_in_failures_total {}", app.sign_in_failures.load(Ordering::Relaxed));
     family(&mut out, "muster_live_streams", "gauge", "Open live incident streams on this instance.");
     let _ = writeln!(out, "muster_live_streams {}", app.live_streams.load(Ordering::Relaxed));
+    family(
+        &mut out,
+        "muster_live_renders_total",
+        "counter",
+        "Live view events rendered on this instance: once per change and kind of viewer, however many watch.",
+    );
+    let _ = writeln!(out, "muster_live_renders_total {}", hub.renders());
+    family(&mut out, "muster_live_frames_total", "counter", "Changes the live views' rooms read once and broadcast.");
+    let _ = writeln!(out, "muster_live_frames_total {}", hub.frames());
+    family(
+        &mut out,
+        "muster_live_fell_behind_total",
+        "counter",
+        "Times a live stream fell behind the broadcast and read the store on its own.",
+    );
+    let _ = writeln!(out, "muster_live_fell_behind_total {}", hub.fell_behind());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

@@ -72,6 +72,11 @@
         ? document.activeElement.getAttribute("aria-label") : null;
       board.innerHTML = data.board;
       board.dataset.html = data.board;
+      // The server sends every viewer the same board, without anyone's
+      // CSRF token: its forms get this page's.
+      board.querySelectorAll("input[name=csrf]").forEach(function (input) {
+        input.value = live.getAttribute("data-csrf") || "";
+      });
       localTimes(board);
       if (focused) {
         var again = board.querySelector("[aria-label='" + focused.replace(/'/g, "\\'") + "']");

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use muster_domain::access::{self, Action, Standing};
 use muster_domain::page::{PageState, PageTarget};
-use muster_domain::{Actor, Priority};
-use muster_store::{PageFilter, PageRecord};
+use muster_domain::paging::{ContactKind, shown_address};
+use muster_domain::{Actor, Handle, Priority};
+use muster_store::{Delivery, PageFilter, PageRecord};
 
 use super::{Nav, Viewer, page_error, render};
 use crate::error::ApiError;
@@ -70,55 +72,135 @@ fn target_text(p: &PageRecord) -> String {
     }
 }
 
-/// The newest [`SHOWN`] pages of an incident or an alert, with their
-/// deliveries as `actor` may see them (`App::page` masks other people's
-/// addresses), and how many older ones are not shown: a storm does not
-/// make the page render thousands.
+/// The newest [`SHOWN`] pages of an alert, with their deliveries as `actor`
+/// may see them (`App::page` masks other people's addresses), and how many
+/// older ones are not shown: a storm does not make the page render
+/// thousands.
 pub async fn page_views(app: &App, actor: &Actor, filter: PageFilter) -> Result<(Vec<PageView>, u64), ApiError> {
+    let (newest, more) = newest_pages(app, &filter).await?;
     let mut views = Vec::new();
-    let newest = app.pages(&PageFilter { limit: SHOWN, ..filter.clone() }).await?;
-    let more = if newest.len() == SHOWN as usize {
-        app.page_count(&filter).await?.saturating_sub(u64::from(SHOWN))
-    } else {
-        0
-    };
     for p in newest {
         let (p, deliveries) = app.page(actor, p.id).await?;
-        let deliveries = deliveries
-            .into_iter()
-            .map(|d| {
-                let (outcome, at) = match (d.delivered_at, d.dead_at) {
-                    (Some(t), _) => ("delivered", t.to_string()),
-                    (None, Some(t)) => ("gave up", t.to_string()),
-                    (None, None) if d.last_error.is_some() => ("failed", d.due_at.to_string()),
-                    (None, None) => ("pending", d.due_at.to_string()),
-                };
-                DeliveryView {
-                    person: d.person.unwrap_or_default(),
-                    kind: d.kind,
-                    to: d.to,
-                    outcome,
-                    at,
-                    error: d.last_error.unwrap_or_default(),
-                }
-            })
-            .collect();
-        let answered = matches!(p.state, PageState::Acknowledged | PageState::Declined);
-        views.push(PageView {
-            id: p.id,
-            target: target_text(&p),
-            state: p.state.as_str().to_owned(),
-            step: p.step,
-            steps: (p.policy.steps.len() as u32).saturating_mul(p.policy.repeat.saturating_add(1)),
-            deliveries,
-            unreachable: p.unreachable.iter().map(|u| (u.step, u.why.clone())).collect(),
-            answered_by: p.closed_by.as_ref().filter(|_| answered).map(|h| h.to_string()).unwrap_or_default(),
-            answered_at: if answered { p.updated_at.to_string() } else { String::new() },
-            reason: p.reason.clone().unwrap_or_default(),
-            warning: warning(&p),
-        });
+        views.push(page_view(&p, &deliveries, &|_| true));
     }
     Ok((views, more))
+}
+
+/// The newest [`SHOWN`] pages `filter` selects, and how many older ones
+/// there are besides.
+async fn newest_pages(app: &App, filter: &PageFilter) -> Result<(Vec<PageRecord>, u64), ApiError> {
+    let newest = app.pages(&PageFilter { limit: SHOWN, ..filter.clone() }).await?;
+    let more =
+        if newest.len() == SHOWN as usize { app.page_count(filter).await?.saturating_sub(u64::from(SHOWN)) } else { 0 };
+    Ok((newest, more))
+}
+
+/// One page as shown; `whole(person)` says whether a delivery to that
+/// person keeps its whole address (the others are shortened to
+/// `paging::shown_address`).
+fn page_view(p: &PageRecord, deliveries: &[Delivery], whole: &dyn Fn(Option<&str>) -> bool) -> PageView {
+    let deliveries = deliveries
+        .iter()
+        .map(|d| {
+            let (outcome, at) = match (d.delivered_at, d.dead_at) {
+                (Some(t), _) => ("delivered", t.to_string()),
+                (None, Some(t)) => ("gave up", t.to_string()),
+                (None, None) if d.last_error.is_some() => ("failed", d.due_at.to_string()),
+                (None, None) => ("pending", d.due_at.to_string()),
+            };
+            let to = match d.kind.parse::<ContactKind>() {
+                Ok(kind) if !whole(d.person.as_deref()) => shown_address(kind, &d.to),
+                _ => d.to.clone(),
+            };
+            DeliveryView {
+                person: d.person.clone().unwrap_or_default(),
+                kind: d.kind.clone(),
+                to,
+                outcome,
+                at,
+                error: d.last_error.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let answered = matches!(p.state, PageState::Acknowledged | PageState::Declined);
+    PageView {
+        id: p.id,
+        target: target_text(p),
+        state: p.state.as_str().to_owned(),
+        step: p.step,
+        steps: (p.policy.steps.len() as u32).saturating_mul(p.policy.repeat.saturating_add(1)),
+        deliveries,
+        unreachable: p.unreachable.iter().map(|u| (u.step, u.why.clone())).collect(),
+        answered_by: p.closed_by.as_ref().filter(|_| answered).map(|h| h.to_string()).unwrap_or_default(),
+        answered_at: if answered { p.updated_at.to_string() } else { String::new() },
+        reason: p.reason.clone().unwrap_or_default(),
+        warning: warning(p),
+    }
+}
+
+/// Whether `actor` sees the whole address of a delivery to `person`: the
+/// access table's rule for contact addresses (their own, or anyone's for
+/// an admin), which `App::page` applies too.
+pub fn sees_whole(actor: &Actor, person: Option<&str>) -> bool {
+    let person = person.and_then(|h| Handle::parse(h).ok());
+    actor.is_admin()
+        || person.is_some_and(|h| access::may(actor, Action::SeeContactAddresses, &Standing::user(&h, actor)))
+}
+
+/// An incident's pages panel and warnings as read from the store, whole
+/// (every address unmasked): read once per change, and rendered for each
+/// kind of viewer by [`PagesSnapshot::render`], which masks the addresses
+/// that viewer may not see. Never sent as it is.
+#[derive(Clone, PartialEq)]
+pub struct PagesSnapshot {
+    number: u64,
+    newest: Vec<(PageRecord, Vec<Delivery>)>,
+    more: u64,
+    /// Every open page that reached nobody, not only those among the
+    /// newest shown (a storm must not hide one).
+    warned: Vec<(PageRecord, Vec<Delivery>)>,
+}
+
+async fn with_deliveries(app: &App, pages: Vec<PageRecord>) -> Result<Vec<(PageRecord, Vec<Delivery>)>, ApiError> {
+    let mut out = Vec::with_capacity(pages.len());
+    for p in pages {
+        let deliveries = app.store.deliveries(p.id).await?;
+        out.push((p, deliveries));
+    }
+    Ok(out)
+}
+
+impl PagesSnapshot {
+    pub async fn read(app: &App, number: u64) -> Result<PagesSnapshot, ApiError> {
+        let (newest, more) = newest_pages(app, &PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
+        let reached_nobody =
+            PageFilter { incident: Some(number), open: true, unreachable: true, ..PageFilter::default() };
+        let (warned, _) = newest_pages(app, &reached_nobody).await?;
+        let newest = with_deliveries(app, newest).await?;
+        let warned = with_deliveries(app, warned).await?;
+        Ok(PagesSnapshot { number, newest, more, warned })
+    }
+
+    /// Everyone a delivery shown here went to (`None` for a delivery that
+    /// names nobody).
+    pub fn people(&self) -> impl Iterator<Item = Option<&str>> {
+        self.newest.iter().chain(&self.warned).flat_map(|(_, ds)| ds.iter().map(|d| d.person.as_deref()))
+    }
+
+    /// The pages panel and its warnings, with the whole address only of the
+    /// deliveries `whole` says.
+    pub fn render(&self, whole: &dyn Fn(Option<&str>) -> bool) -> Result<(String, String), ApiError> {
+        let views = |list: &[(PageRecord, Vec<Delivery>)]| -> Vec<PageView> {
+            list.iter().map(|(p, ds)| page_view(p, ds, whole)).collect()
+        };
+        let (pages, warned) = (views(&self.newest), views(&self.warned));
+        let failed = |e| ApiError::internal("the pages panel failed to render", e);
+        let more_at = format!("muster pages --incident INC-{} --limit 1000", self.number);
+        Ok((
+            PagesPart { pages: &pages, more: self.more, more_at }.render().map_err(failed)?,
+            PageWarningsPart { pages: &warned }.render().map_err(failed)?,
+        ))
+    }
 }
 
 /// The incidents with an open page that reached nobody at some step.
@@ -151,19 +233,10 @@ pub struct PageWarningsPart<'a> {
     pub pages: &'a [PageView],
 }
 
-/// The incident's pages panel and its warnings, rendered.
+/// The incident's pages panel and its warnings, rendered as `actor` may
+/// see them.
 pub async fn incident_pages_html(app: &App, actor: &Actor, number: u64) -> Result<(String, String), ApiError> {
-    let (pages, more) = page_views(app, actor, PageFilter { incident: Some(number), ..PageFilter::default() }).await?;
-    // The warnings: every open page that reached nobody, not only those
-    // among the newest shown (a storm must not hide one).
-    let reached_nobody = PageFilter { incident: Some(number), open: true, unreachable: true, ..PageFilter::default() };
-    let (warned, _) = page_views(app, actor, reached_nobody).await?;
-    let failed = |e| ApiError::internal("the pages panel failed to render", e);
-    let more_at = format!("muster pages --incident INC-{number} --limit 1000");
-    Ok((
-        PagesPart { pages: &pages, more, more_at }.render().map_err(failed)?,
-        PageWarningsPart { pages: &warned }.render().map_err(failed)?,
-    ))
+    PagesSnapshot::read(app, number).await?.render(&|person| sees_whole(actor, person))
 }
 
 #[derive(Template)]
