@@ -19,6 +19,8 @@ pub struct ServiceInput {
     pub owner: Option<Handle>,
     pub auto_declare: AutoDeclare,
     pub escalation_policy: Option<u64>,
+    /// The service's bundling window, when not the default.
+    pub bundle_window_seconds: Option<u32>,
 }
 
 fn new_integration_key() -> IntegrationKey {
@@ -55,7 +57,15 @@ impl App {
             auto_declare: input.auto_declare,
             escalation_policy: input.escalation_policy,
         };
-        Ok((self.store.create_service(&service, self.clock.now()).await?, warnings))
+        let made = self.store.create_service(&service, self.clock.now()).await?;
+        let made = match input.bundle_window_seconds {
+            Some(w) => {
+                let patch = ServicePatch { bundle_window_seconds: Some(Some(w)), ..ServicePatch::default() };
+                self.store.update_service(made.id, &patch).await?
+            }
+            None => made,
+        };
+        Ok((made, warnings))
     }
 
     /// The service an integration key belongs to (cached briefly: this is on

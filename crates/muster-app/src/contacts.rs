@@ -104,7 +104,7 @@ impl App {
             ContactKind::Webhook => Job::Webhook(Webhook {
                 contact_method: Some(m.id),
                 to: m.address.clone(),
-                for_page: None,
+                for_page: None, for_bundle: None,
                 body: serde_json::json!({"type": "test", "user": user.as_str(), "contact_method": m.id,
                                          "summary": summary, "sent_at": now.to_string()}),
                 legacy_secret: None,
@@ -113,7 +113,7 @@ impl App {
                 to: m.address.clone(),
                 subject: format!("[Muster] {summary}"),
                 text: format!("{summary}: this contact method works.\n"),
-                for_page: None,
+                for_page: None, for_bundle: None,
                 contact_method: Some(m.id),
             }),
         };

@@ -215,6 +215,7 @@ impl App {
         let http = config.trust.http_client(std::time::Duration::from_secs(10), guard)?;
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
+            Arc::new(channels::page_bundle::PageBundleChannel::new(pager.clone())),
             Arc::new(channels::page_notices::PageNotices::new(
                 Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
                 pager.clone(),

@@ -18,6 +18,7 @@ use muster_domain::page::{self, PageState, StepDecision};
 use muster_domain::paging::{ContactKind, Target};
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
 use muster_store::pages::step_job;
+use muster_store::bundles::{BundleRecord, BundledPage, Bundling};
 use muster_store::{NewJob, PageMove, PageRecord, Store};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -99,6 +100,118 @@ impl Pager {
         Ok(given.len() == 16 && mac.verify_truncated_left(&given).is_ok())
     }
 
+    fn bundle_signature_text(bundle: u64, user: &Handle) -> String {
+        format!("ack-all\nbundle:{bundle}\n{user}")
+    }
+
+    /// The link that acknowledges every open page of bundle `bundle` as
+    /// `user` (the person it was sent to), without signing in.
+    pub async fn ack_all_url(&self, bundle: u64, user: &Handle) -> Result<String> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
+        mac.update(Self::bundle_signature_text(bundle, user).as_bytes());
+        let sig = hex::encode(&mac.finalize().into_bytes()[..16]);
+        Ok(format!("{}/bundles/{bundle}/ack?user={user}&sig={sig}", self.public_url))
+    }
+
+    /// Whether `sig` signs the acknowledge-all link of `bundle` for `user`.
+    pub async fn verify_ack_all(&self, bundle: u64, user: &Handle, sig: &str) -> Result<bool> {
+        let Ok(given) = hex::decode(sig.trim()) else { return Ok(false) };
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
+        mac.update(Self::bundle_signature_text(bundle, user).as_bytes());
+        Ok(given.len() == 16 && mac.verify_truncated_left(&given).is_ok())
+    }
+
+    /// Sends the follow-up of bundle `id` (its `page.bundle` job is due:
+    /// the window closed): one notification per contact method the person
+    /// is reached by at once, telling of the bundle's pages still open,
+    /// with one link that acknowledges them all. Nothing is sent when every
+    /// page was answered meanwhile.
+    pub async fn send_bundle(&self, id: u64) -> Result<()> {
+        let Some(b) = self.store.bundle(id).await? else { return Ok(()) };
+        if b.sent_at.is_some() {
+            return Ok(());
+        }
+        let methods = self.store.contact_methods(&b.person).await?;
+        let rules: Vec<page::NotificationRule> =
+            self.store.notification_rules(&b.person).await?.into_iter().map(|r| r.rule).collect();
+        let ids: Vec<u64> = methods.iter().map(|m| m.id).collect();
+        // The methods the person is reached by first: the follow-up is one
+        // message, not a second escalation of its own.
+        let planned = page::notifications(&ids, &rules);
+        let first = planned.iter().map(|(_, d)| *d).min();
+        let now_methods: Vec<&muster_store::ContactMethod> = planned
+            .iter()
+            .filter(|(_, d)| Some(*d) == first)
+            .filter_map(|(m, _)| methods.iter().find(|c| c.id == *m))
+            .collect();
+        let ack_all = self.ack_all_url(id, &b.person).await?;
+        let now = self.clock.now();
+        let compose = move |b: &BundleRecord, pages: &[BundledPage]| -> (Vec<NewJob>, u64) {
+            let open: Vec<&BundledPage> = pages.iter().filter(|p| p.state.is_open()).collect();
+            if open.is_empty() {
+                return (Vec::new(), 0);
+            }
+            let mut seen = std::collections::HashSet::new();
+            let open: Vec<&BundledPage> = open.into_iter().filter(|p| seen.insert(p.page)).collect();
+            let summary = muster_domain::bundle::summary(open.len(), &b.service_name);
+            let listed: Vec<Value> = open
+                .iter()
+                .map(|p| {
+                    json!({
+                        "page_id": p.page, "step": p.step, "message": p.message,
+                        "alert": p.alert.map(|a| json!({"id": a, "dedup_key": p.dedup_key, "summary": p.summary})),
+                        "incident": p.incident.map(|n| format!("INC-{n}")),
+                    })
+                })
+                .collect();
+            let first_lines: Vec<String> = open.iter().take(10).map(|p| format!("- page {}: {}", p.page, p.message)).collect();
+            let more = if open.len() > 10 { format!("\n… and {} more", open.len() - 10) } else { String::new() };
+            let headline = match open.first() {
+                Some(p) => format!("{summary}: {}", p.message),
+                None => summary.clone(),
+            };
+            let body = json!({
+                "type": "page_bundle", "bundle_id": b.id, "person": b.person.as_str(), "service": b.service_name,
+                "count": open.len(), "summary": headline, "pages": listed, "ack_all_url": ack_all,
+                "url": ack_all, "sent_at": now.to_string(),
+            });
+            let text = format!(
+                "{headline}\n\nStill waiting for an answer:\n{}{more}\n\nAcknowledge all {}: {ack_all}\n",
+                first_lines.join("\n"),
+                open.len()
+            );
+            let jobs = now_methods
+                .iter()
+                .map(|m| {
+                    let job = match m.kind {
+                        ContactKind::Webhook => Job::Webhook(Webhook {
+                            contact_method: Some(m.id),
+                            to: m.address.clone(),
+                            for_page: None,
+                            for_bundle: Some(b.id),
+                            body: body.clone(),
+                            legacy_secret: None,
+                        }),
+                        ContactKind::Email => Job::Email(Email {
+                            to: m.address.clone(),
+                            subject: format!("[Muster] {headline}").chars().take(200).collect(),
+                            text: text.clone(),
+                            for_page: None,
+                            for_bundle: Some(b.id),
+                            contact_method: Some(m.id),
+                        }),
+                    };
+                    NewJob { job, idempotency_key: format!("page.bundle:{}:method:{}", b.id, m.id), due_at: now }
+                })
+                .collect();
+            (jobs, open.len() as u64)
+        };
+        if let Some(count) = self.store.send_bundle(id, &compose, now).await? {
+            tracing::info!(bundle = id, user.handle = %b.person, pages = count, "bundled pages followed up");
+        }
+        Ok(())
+    }
+
     fn system() -> Actor {
         muster_domain::intake::system_actor()
     }
@@ -133,6 +246,7 @@ impl Pager {
                 jobs: vec![],
                 acknowledge_alert: false,
                 unreachable: None,
+                bundling: None,
             };
             self.move_page(&m, now).await?;
             return Ok(());
@@ -154,6 +268,7 @@ impl Pager {
                     jobs: vec![],
                     acknowledge_alert: false,
                     unreachable: None,
+                    bundling: None,
                 };
                 self.move_page(&m, now).await?;
                 Ok(())
@@ -177,7 +292,18 @@ impl Pager {
                 }
                 let named = p.policy.people(policy_step, now, |sid| schedules.get(&sid));
                 // A disabled user is skipped, whether named or on call.
-                let about = self.about(&p).await?;
+                let (about, service) = self.about(&p).await?;
+                // A service's alert may have its notifications bundled per
+                // person (the store decides, in the move's transaction).
+                let mut bundling = match service {
+                    Some(s) if s.bundle_window() > 0 => Some(Bundling {
+                        service: s.id,
+                        window_seconds: s.bundle_window(),
+                        step: step + 1,
+                        people: Vec::new(),
+                    }),
+                    _ => None,
+                };
                 let mut people = Vec::with_capacity(named.len());
                 let mut reaches = Vec::with_capacity(named.len());
                 let mut jobs = Vec::new();
@@ -190,7 +316,10 @@ impl Pager {
                     }
                     let (methods, made) = self.notifications(&p, step, &person, now, &about).await?;
                     reaches.push(page::reach(person.clone(), false, methods, made.len()));
-                    jobs.extend(made);
+                    match bundling.as_mut() {
+                        Some(b) => b.people.push((person.clone(), made)),
+                        None => jobs.extend(made),
+                    }
                     people.push(person);
                 }
                 let Some(why) = page::why_unreachable(&reaches) else {
@@ -212,6 +341,7 @@ impl Pager {
                         jobs,
                         acknowledge_alert: false,
                         unreachable: None,
+                        bundling,
                     };
                     self.move_page(&m, now).await?;
                     return Ok(());
@@ -272,6 +402,7 @@ impl Pager {
             jobs,
             acknowledge_alert: false,
             unreachable: Some(record),
+            bundling: None,
         }
     }
 
@@ -325,6 +456,7 @@ impl Pager {
             jobs: vec![],
             acknowledge_alert: false,
             unreachable: None,
+            bundling: None,
         };
         self.move_page(&m, self.clock.now()).await
     }
@@ -350,15 +482,21 @@ impl Pager {
         Ok(())
     }
 
-    /// What a page is about, for notifications: its alert and incident.
-    async fn about(&self, p: &PageRecord) -> Result<Value> {
-        let alert = match p.alert {
-            Some(a) => self.store.alert(a).await?.map(|a| {
-                json!({"id": a.id, "service": a.service_name, "dedup_key": a.dedup_key.as_str(),
-                       "severity": a.severity.as_str(), "status": a.status.as_str(), "summary": a.summary})
-            }),
+    /// What a page is about, for notifications: its alert and incident;
+    /// and the alert's service.
+    async fn about(&self, p: &PageRecord) -> Result<(Value, Option<muster_store::Service>)> {
+        let found = match p.alert {
+            Some(a) => self.store.alert(a).await?,
             None => None,
         };
+        let service = match &found {
+            Some(a) => self.store.service(a.service).await?,
+            None => None,
+        };
+        let alert = found.map(|a| {
+            json!({"id": a.id, "service": a.service_name, "dedup_key": a.dedup_key.as_str(),
+                   "severity": a.severity.as_str(), "status": a.status.as_str(), "summary": a.summary})
+        });
         let incident = match p.incident {
             Some(n) => self.store.incident(n).await?.map(|i| {
                 json!({"ref": i.reference().to_string(), "number": i.number, "title": i.title,
@@ -367,7 +505,7 @@ impl Pager {
             }),
             None => None,
         };
-        Ok(json!({"alert": alert, "incident": incident}))
+        Ok((json!({"alert": alert, "incident": incident}), service))
     }
 
     /// One job per way `person` is reached for step `step` of a page.
@@ -407,6 +545,7 @@ impl Pager {
                     contact_method: Some(m.id),
                     to: m.address.clone(),
                     for_page,
+                    for_bundle: None,
                     body,
                     legacy_secret: None,
                 }),
@@ -432,7 +571,14 @@ impl Pager {
                         ));
                     }
                     text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
-                    Job::Email(Email { to: m.address.clone(), subject, text, for_page, contact_method: Some(m.id) })
+                    Job::Email(Email {
+                        to: m.address.clone(),
+                        subject,
+                        text,
+                        for_page,
+                        for_bundle: None,
+                        contact_method: Some(m.id),
+                    })
                 }
             };
             jobs.push(NewJob {

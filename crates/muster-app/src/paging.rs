@@ -31,6 +31,7 @@ fn answered(p: &PageRecord, state: PageState, by: &Actor, roles: Vec<RoleKind>) 
         // The page was the alert's way of finding someone: its answer acknowledges the alert.
         acknowledge_alert: state == PageState::Acknowledged,
         unreachable: None,
+        bundling: None,
     })
 }
 
@@ -269,6 +270,7 @@ impl App {
                     jobs: vec![next],
                     acknowledge_alert: false,
                     unreachable: None,
+                    bundling: None,
                 }
             }
         };
@@ -299,6 +301,61 @@ impl App {
             Answer::Acknowledge => self.acknowledge_page(&person.actor(), id).await,
             Answer::Decline => self.decline_page(&person.actor(), id).await,
         }
+    }
+
+    /// The pages of bundle `id` still waiting for an answer, oldest first
+    /// (its lead page first, when it has one): what its acknowledge-all
+    /// link would answer.
+    pub async fn open_bundle_pages(&self, id: u64) -> Result<(muster_store::bundles::BundleRecord, Vec<PageRecord>)> {
+        let Some(b) = self.store.bundle(id).await? else {
+            return Err(crate::error::Error::NotFound(format!("there is no bundle {id}")));
+        };
+        let mut ids: Vec<u64> = b.lead_page.into_iter().collect();
+        for p in self.store.bundled_pages(id).await? {
+            if !ids.contains(&p.page) {
+                ids.push(p.page);
+            }
+        }
+        let mut open = Vec::new();
+        for page in ids {
+            if let Some(p) = self.store.page(page).await?
+                && p.state.is_open()
+            {
+                open.push(p);
+            }
+        }
+        Ok((b, open))
+    }
+
+    /// Acknowledges every open page of bundle `id` as the person it was
+    /// sent to, through its signed link. Pages someone else answered
+    /// meanwhile are left as they are. Returns the pages acknowledged now.
+    pub async fn acknowledge_bundle_by_link(&self, id: u64, user: &str, sig: &str) -> Result<Vec<PageRecord>> {
+        let invalid = || crate::error::Error::from(DomainError::Forbidden("this link is not valid".into()));
+        let handle = Handle::parse(user).map_err(|_| invalid())?;
+        if !self.pager.verify_ack_all(id, &handle, sig).await? {
+            return Err(invalid());
+        }
+        let Some(person) = self.store.user(&handle).await? else { return Err(invalid()) };
+        if person.disabled_at.is_some() {
+            return Err(DomainError::Forbidden(format!("@{handle} is disabled")).into());
+        }
+        let (b, open) = self.open_bundle_pages(id).await?;
+        if b.person != handle {
+            return Err(invalid());
+        }
+        let actor = person.actor();
+        let mut done = Vec::new();
+        for p in open {
+            match self.acknowledge_page(&actor, p.id).await {
+                Ok(p) => done.push(p),
+                // Answered by someone else meanwhile, or escalated past
+                // this person: that page is not theirs to answer now.
+                Err(crate::error::Error::Refused(DomainError::Conflict(_) | DomainError::Forbidden(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
     }
 
     pub async fn add_notification_rule(

@@ -168,7 +168,7 @@ async fn a_job_whose_contact_method_was_removed_is_dead_lettered_at_once(db: Tes
         job: muster_domain::outbox::Job::Webhook(muster_domain::outbox::Webhook {
             contact_method: Some(4242),
             to: "http://127.0.0.1:9/".into(),
-            for_page: None,
+            for_page: None, for_bundle: None,
             body: serde_json::json!({}),
             legacy_secret: None,
         }),

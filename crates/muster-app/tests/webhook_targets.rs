@@ -101,7 +101,7 @@ async fn a_stored_webhook_to_an_internal_address_or_name_is_never_sent_and_given
         job: Job::Webhook(Webhook {
             contact_method: None,
             to: format!("http://127.0.0.1:{}/legacy", receiver.port),
-            for_page: None,
+            for_page: None, for_bundle: None,
             body: serde_json::json!({"type": "test"}),
             legacy_secret: Some("whsec_old".into()),
         }),

@@ -88,6 +88,9 @@ pub fn service_warnings(auto_declare: &AutoDeclare, owner: Option<&Handle>, poli
 pub enum NewAlert {
     /// Its key's previous alert is in `incident`, which is still open.
     Rejoin { incident: u64, command: Command },
+    /// It would declare, but its group's incident is open: it joins that
+    /// one (a storm on one service declares one incident, not one each).
+    JoinGroup { incident: u64, command: Command },
     /// The service declares an incident for it.
     Declare(AutoDeclaration),
     /// It waits in the triage queue.
@@ -122,14 +125,37 @@ fn rejoins(previous: Option<&Incident>) -> Option<&Incident> {
     previous.filter(|i| i.status != Status::Closed)
 }
 
+/// The group a new alert of service `service` declares for: alerts of one
+/// group that would each declare an incident join the first one's while it
+/// is open, the way Alertmanager groups alerts into one notification. The
+/// group is the service: a storm on it is one incident.
+pub fn alert_group(service: u64) -> String {
+    format!("service:{service}")
+}
+
+/// Whether an alert's group incident still takes new alerts: until it is
+/// resolved (after that, a new storm is a new incident).
+pub fn group_takes_alerts(incident: &Incident) -> bool {
+    !matches!(incident.status, Status::Resolved | Status::Closed)
+}
+
 /// Decides where a new alert goes, given its key's previous incident (if
-/// any; loaded and locked by the caller).
-pub fn new_alert(alert: &AlertRef, service: &ServiceRules<'_>, previous: Option<&Incident>) -> NewAlert {
+/// any) and its group's latest incident (if any; both loaded and locked by
+/// the caller).
+pub fn new_alert(
+    alert: &AlertRef,
+    service: &ServiceRules<'_>,
+    previous: Option<&Incident>,
+    group: Option<&Incident>,
+) -> NewAlert {
     if let Some(incident) = rejoins(previous) {
         let command = Command::LinkAlert { alert: alert.clone(), retriggered: true };
         return NewAlert::Rejoin { incident: incident.number, command };
     }
     let Some(priority) = service.auto_declare.priority_for(alert.severity) else { return NewAlert::Triage };
+    if let Some(incident) = group.filter(|i| group_takes_alerts(i)) {
+        return NewAlert::JoinGroup { incident: incident.number, command: link_entry(alert) };
+    }
     let declarer = match &service.owner {
         Some(owner) if owner.permission != Permission::Viewer => owner.clone(),
         _ => system_actor(),
@@ -348,7 +374,7 @@ mod tests {
         let auto = critical_is_p1();
         let dan = person("dan", Permission::Responder);
         let NewAlert::Declare(d) =
-            new_alert(&alert("Checkout returns 500", Severity::Critical), &rules(&auto, Some(dan.clone())), None)
+            new_alert(&alert("Checkout returns 500", Severity::Critical), &rules(&auto, Some(dan.clone())), None, None)
         else {
             panic!("declares")
         };
@@ -368,7 +394,7 @@ mod tests {
     fn a_viewer_owner_or_none_leaves_the_declaring_to_muster_and_an_empty_summary_gets_a_title() {
         let auto = critical_is_p1();
         for owner in [None, Some(person("vic", Permission::Viewer))] {
-            let NewAlert::Declare(d) = new_alert(&alert("  ", Severity::Critical), &rules(&auto, owner), None) else {
+            let NewAlert::Declare(d) = new_alert(&alert("  ", Severity::Critical), &rules(&auto, owner), None, None) else {
                 panic!("declares")
             };
             assert_eq!(d.declarer.handle.as_str(), SYSTEM);
@@ -380,14 +406,42 @@ mod tests {
     fn an_alert_rejoins_its_keys_open_incident_but_not_a_closed_one() {
         let auto = critical_is_p1();
         let open = incident(Status::Resolved);
-        let got = new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&open));
+        let got = new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&open), None);
         assert!(matches!(got, NewAlert::Rejoin { incident: 4, command: Command::LinkAlert { retriggered: true, .. } }));
         let closed = incident(Status::Closed);
         assert!(matches!(
-            new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&closed)),
+            new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&closed), None),
             NewAlert::Declare(_)
         ));
-        assert_eq!(new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed)), NewAlert::Triage);
+        assert_eq!(new_alert(&alert("x", Severity::Warning), &rules(&auto, None), Some(&closed), None), NewAlert::Triage);
+    }
+
+    #[test]
+    fn a_storm_on_one_service_declares_one_incident_until_it_is_resolved() {
+        let auto = critical_is_p1();
+        for (status, joins) in [
+            (Status::Investigating, true),
+            (Status::Identified, true),
+            (Status::Monitoring, true),
+            (Status::Resolved, false),
+            (Status::Closed, false),
+        ] {
+            let group = incident(status);
+            let got = new_alert(&alert("x", Severity::Critical), &rules(&auto, None), None, Some(&group));
+            assert_eq!(matches!(got, NewAlert::JoinGroup { incident: 4, .. }), joins, "{status:?}");
+            assert_eq!(!matches!(got, NewAlert::Declare(_)), joins, "{status:?}");
+        }
+        // An alert that would not declare stays in triage; its key's own incident comes first.
+        let group = incident(Status::Identified);
+        assert_eq!(
+            new_alert(&alert("x", Severity::Warning), &rules(&auto, None), None, Some(&group)),
+            NewAlert::Triage
+        );
+        let mut own = incident(Status::Identified);
+        own.number = 9;
+        let got = new_alert(&alert("x", Severity::Critical), &rules(&auto, None), Some(&own), Some(&group));
+        assert!(matches!(got, NewAlert::Rejoin { incident: 9, .. }));
+        assert_eq!(alert_group(3), "service:3");
     }
 
     #[test]
@@ -398,7 +452,7 @@ mod tests {
         for severity in [Severity::Critical, Severity::Warning] {
             for previous in [None, Some(&open), Some(&closed)] {
                 let declared = matches!(
-                    new_alert(&alert("x", severity), &rules(&auto, owner.clone()), previous),
+                    new_alert(&alert("x", severity), &rules(&auto, owner.clone()), previous, None),
                     NewAlert::Declare(_)
                 );
                 assert_eq!(

@@ -45,6 +45,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod bundle;
 pub mod egress;
 pub mod error;
 pub mod incident;

@@ -30,6 +30,11 @@ pub enum Job {
     /// A plain-text mail.
     #[serde(rename = "email")]
     Email(Email),
+    /// The follow-up of a person's bundle of pages (see
+    /// [`crate::bundle`]), due when its window closes: the pager writes
+    /// one notification per contact method, listing the pages still open.
+    #[serde(rename = "page.bundle")]
+    PageBundle { bundle: u64 },
 }
 
 /// Which jobs go first. Pages find people; everything else can wait for a
@@ -82,6 +87,9 @@ pub struct Webhook {
     pub to: String,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub for_page: Option<ForPage>,
+    /// The bundle of pages it is the follow-up of, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_bundle: Option<u64>,
     /// The JSON that is posted.
     pub body: serde_json::Value,
     /// Jobs written by older versions carried the secret; read, never written.
@@ -96,6 +104,9 @@ pub struct Email {
     pub text: String,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub for_page: Option<ForPage>,
+    /// The bundle of pages it is the follow-up of, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_bundle: Option<u64>,
     /// The contact method it goes to, read again at delivery: a mail to a
     /// method removed since is not sent. Older jobs have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,14 +120,25 @@ impl Job {
             Job::PageStep { .. } => "page.step",
             Job::Webhook(_) => "webhook",
             Job::Email(_) => "email",
+            Job::PageBundle { .. } => "page.bundle",
         }
     }
 
     pub fn lane(&self) -> Lane {
         match self {
-            Job::PageStep { .. } => Lane::Paging,
-            _ if self.notifies_for_page().is_some() => Lane::Paging,
+            Job::PageStep { .. } | Job::PageBundle { .. } => Lane::Paging,
+            _ if self.notifies_for_page().is_some() || self.bundle().is_some() => Lane::Paging,
             _ => Lane::Other,
+        }
+    }
+
+    /// The bundle of pages this job follows up on.
+    pub fn bundle(&self) -> Option<u64> {
+        match self {
+            Job::PageBundle { bundle } => Some(*bundle),
+            Job::Webhook(w) => w.for_bundle,
+            Job::Email(e) => e.for_bundle,
+            Job::PageStep { .. } => None,
         }
     }
 
@@ -132,7 +154,7 @@ impl Job {
     /// pointless once the page was answered.
     pub fn notifies_for_page(&self) -> Option<u64> {
         match self {
-            Job::PageStep { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
         }
@@ -141,7 +163,7 @@ impl Job {
     /// The person this job notifies of a page: nobody disabled is.
     pub fn notifies_person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -150,7 +172,7 @@ impl Job {
     /// Where it goes, for people reading the outbox.
     pub fn to(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } => None,
             Job::Webhook(w) => Some(&w.to),
             Job::Email(e) => Some(&e.to),
         }
@@ -159,7 +181,7 @@ impl Job {
     /// The person a page notification is for.
     pub fn person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -191,7 +213,7 @@ mod tests {
         Job::Webhook(Webhook {
             contact_method: Some(7),
             to: "https://hooks.example.com/x".into(),
-            for_page: Some(ForPage { page: 3, step: 1, person: "dan".into() }),
+            for_page: Some(ForPage { page: 3, step: 1, person: "dan".into() }), for_bundle: None,
             body: json!({"type": "page"}),
             legacy_secret: None,
         })
@@ -206,7 +228,7 @@ mod tests {
                 to: "dan@example.com".into(),
                 subject: "s".into(),
                 text: "t".into(),
-                for_page: None,
+                for_page: None, for_bundle: None,
                 contact_method: None,
             }),
         ];
@@ -250,7 +272,7 @@ mod tests {
             to: "a@b.c".into(),
             subject: "s".into(),
             text: "t".into(),
-            for_page: None,
+            for_page: None, for_bundle: None,
             contact_method: None,
         });
         assert_eq!(test.lane(), Lane::Other);

@@ -70,6 +70,8 @@ fn other_routes() -> Vec<Route> {
         ("/api/v1/openapi.json", Method::GET, get(openapi_json)),
         ("/pages/{id}/{action}", Method::GET, get(api::pages::answer_link_form)),
         ("/pages/{id}/{action}", Method::POST, post(api::pages::answer_link)),
+        ("/bundles/{id}/ack", Method::GET, get(api::pages::ack_all_form)),
+        ("/bundles/{id}/ack", Method::POST, post(api::pages::ack_all)),
     ]
 }
 

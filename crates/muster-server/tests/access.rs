@@ -288,6 +288,8 @@ fn rows() -> Vec<Row> {
         // An answer link works by its signature alone: without one, nobody.
         row("GET", "/pages/{id}/{action}", NOBODY, none()),
         row("POST", "/pages/{id}/{action}", NOBODY, Form(|_| vec![])),
+        row("GET", "/bundles/{id}/ack", NOBODY, none()),
+        row("POST", "/bundles/{id}/ack", NOBODY, Form(|_| vec![])),
         // The web: pages for everyone signed in, forms by the same rules.
         row("GET", "/login", EVERYONE, none()),
         row("POST", "/login", EVERYONE, Form(|_| vec![("handle", "nobody".into()), ("password", "wrong".into())])),

@@ -64,7 +64,7 @@ async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: 
         job: Job::Webhook(Webhook {
             contact_method: None,
             to: url,
-            for_page: None,
+            for_page: None, for_bundle: None,
             body: json!({"hello": "world"}),
             legacy_secret: None,
         }),

@@ -660,6 +660,7 @@ async fn storm_of_pages(server: &TestServer, clock: &ManualClock, n: usize, aler
                 jobs: vec![],
                 acknowledge_alert: false,
                 unreachable: None,
+                bundling: None,
             };
             assert!(server.app.store.move_page(&cancel, clock.now()).await.unwrap().is_some());
         }

@@ -36,7 +36,17 @@ pub struct Service {
     pub auto_declare: AutoDeclare,
     /// The escalation policy that pages for this service's alerts.
     pub escalation_policy: Option<u64>,
+    /// How long further pages for a person fold into one follow-up
+    /// (`muster_domain::bundle`); `None`: the default, 0: never.
+    pub bundle_window_seconds: Option<u32>,
     pub created_at: Timestamp,
+}
+
+impl Service {
+    /// The bundling window its pages use, in seconds (0: none).
+    pub fn bundle_window(&self) -> u32 {
+        self.bundle_window_seconds.unwrap_or(muster_domain::bundle::DEFAULT_WINDOW_SECONDS)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +68,8 @@ pub struct ServicePatch {
     pub auto_declare: Option<AutoDeclare>,
     pub integration_key: Option<IntegrationKey>,
     pub escalation_policy: Option<Option<u64>>,
+    /// `Some(None)` goes back to the default window.
+    pub bundle_window_seconds: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,6 +217,7 @@ struct ServiceRow {
     auto_declare: String,
     created_at: i64,
     escalation_policy: Option<i64>,
+    bundle_window_seconds: Option<i64>,
 }
 
 impl TryFrom<ServiceRow> for Service {
@@ -218,6 +231,7 @@ impl TryFrom<ServiceRow> for Service {
             integration_key: IntegrationKey::parse(&r.integration_key).map_err(corrupt)?,
             auto_declare: serde_json::from_str(&r.auto_declare).map_err(corrupt)?,
             escalation_policy: r.escalation_policy.map(|p| p as u64),
+            bundle_window_seconds: r.bundle_window_seconds.map(|s| s.clamp(0, i64::from(u32::MAX)) as u32),
             created_at: rows::timestamp(r.created_at)?,
         })
     }
@@ -243,7 +257,8 @@ struct MovedRow {
 }
 
 const SERVICE_COLUMNS: &str =
-    "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy FROM services";
+    "SELECT id, name, description, owner, integration_key, auto_declare, created_at, escalation_policy, \
+     bundle_window_seconds FROM services";
 
 const ALERT_COLUMNS: &str = "SELECT a.id, a.service, s.name AS service_name, a.dedup_key, a.status, \
      a.severity, a.summary, a.source, a.details, a.links, a.count, a.first_seen_at, a.last_seen_at, \
@@ -329,9 +344,12 @@ pub(crate) async fn update_service<D: Dialect>(c: &mut D::Connection, id: u64, p
     if let Some(v) = p.escalation_policy {
         s.escalation_policy = v;
     }
+    if let Some(v) = p.bundle_window_seconds {
+        s.bundle_window_seconds = v;
+    }
     let result = D::query(
         "UPDATE services SET name = $1, description = $2, owner = $3, integration_key = $4, auto_declare = $5,
-         escalation_policy = $6 WHERE id = $7",
+         escalation_policy = $6, bundle_window_seconds = $8 WHERE id = $7",
     )
     .bind(&s.name)
     .bind(&s.description)
@@ -340,6 +358,7 @@ pub(crate) async fn update_service<D: Dialect>(c: &mut D::Connection, id: u64, p
     .bind(serde_json::to_string(&s.auto_declare).expect("auto-declare serializes"))
     .bind(s.escalation_policy.map(|p| p as i64))
     .bind(id as i64)
+    .bind(s.bundle_window_seconds.map(i64::from))
     .execute(c)
     .await;
     match result {
@@ -584,10 +603,29 @@ async fn alert_incident<D: Dialect>(
         Some(number) => lock_incident::<D>(c, number).await?,
         None => None,
     };
+    // The group's incident matters only when the alert would declare one:
+    // most alerts don't, and this runs for every new alert of a storm.
+    let would_declare = intake::declares(&service.auto_declare, e.severity, previous.as_ref());
+    let group = intake::alert_group(service.id);
+    let grouped = if would_declare {
+        let number: Option<i64> = D::query(
+            "SELECT number FROM incidents WHERE alert_group = $1 AND status NOT IN ('resolved', 'closed')
+             ORDER BY number DESC LIMIT 1",
+        )
+        .bind(&group)
+        .scalar_optional(c)
+        .await?;
+        match number {
+            Some(n) => lock_incident::<D>(c, n as u64).await?,
+            None => None,
+        }
+    } else {
+        None
+    };
     // The owner is looked up only when the alert declares: most alerts
     // don't, and this runs for every new alert of a storm.
     let owner = match &service.owner {
-        Some(h) if intake::declares(&service.auto_declare, e.severity, previous.as_ref()) => {
+        Some(h) if would_declare && grouped.is_none() => {
             let found: Option<String> =
                 D::query("SELECT permission FROM users WHERE handle = $1").bind(h.as_str()).scalar_optional(c).await?;
             found.and_then(|p| p.parse::<Permission>().ok()).map(|permission| Actor { handle: h.clone(), permission })
@@ -609,9 +647,9 @@ async fn alert_incident<D: Dialect>(
         severity: e.severity,
         status: AlertStatus::Triggered,
     };
-    match intake::new_alert(&found, &rules, previous.as_ref()) {
+    match intake::new_alert(&found, &rules, previous.as_ref(), grouped.as_ref()) {
         NewAlert::Triage => Ok((None, false)),
-        NewAlert::Rejoin { incident, command } => {
+        NewAlert::Rejoin { incident, command } | NewAlert::JoinGroup { incident, command } => {
             link::<D>(c, id, incident).await?;
             run_on_incident::<D>(c, incident, &system(), command, now).await?;
             Ok((Some(incident), false))
@@ -633,6 +671,11 @@ async fn alert_incident<D: Dialect>(
                 events.extend(more);
             }
             insert_incident::<D>(c, &state, &events).await?;
+            D::query("UPDATE incidents SET alert_group = $1 WHERE number = $2")
+                .bind(&group)
+                .bind(number as i64)
+                .execute(c)
+                .await?;
             link::<D>(c, id, number).await?;
             Ok((Some(number), true))
         }

@@ -34,6 +34,7 @@ use muster_domain::{DomainError, Event, Handle, Incident, RequiredRoles, RoleCat
 pub mod accounts;
 pub mod alerts;
 pub mod backup;
+pub mod bundles;
 mod dialect;
 pub mod gauges;
 pub mod incidents;
@@ -274,6 +275,15 @@ pub trait Store: Send + Sync + 'static {
     async fn page_count(&self, filter: &PageFilter) -> Result<u64>;
     /// The notifications a page sent or is sending, in order.
     async fn deliveries(&self, page: u64) -> Result<Vec<Delivery>>;
+
+    /// A bundle of folded pages (`bundles`), and its pages oldest first.
+    async fn bundle(&self, id: u64) -> Result<Option<bundles::BundleRecord>>;
+    async fn bundled_pages(&self, id: u64) -> Result<Vec<bundles::BundledPage>>;
+    /// Sends a bundle's follow-up once, with the notifications `compose`
+    /// makes of its pages, in one transaction; `None` if it was sent
+    /// before. Returns how many pages it told of.
+    async fn send_bundle(&self, id: u64, compose: &bundles::ComposeFollowUp<'_>, now: Timestamp)
+    -> Result<Option<u64>>;
 
     async fn add_notification_rule(
         &self,

@@ -81,6 +81,10 @@ pub struct PageMove {
     pub acknowledge_alert: bool,
     /// A step that reached nobody, recorded on the page.
     pub unreachable: Option<UnreachableStep>,
+    /// A step's notifications of a service's alert, each person's sent or
+    /// folded into their bundle (`crate::bundles`), in the same
+    /// transaction. Notifications not to bundle are in `jobs`.
+    pub bundling: Option<crate::bundles::Bundling>,
 }
 
 /// Which pages to list, newest first.
@@ -382,6 +386,9 @@ pub(crate) async fn move_page<D: Dialect>(
         }
     }
     crate::jobs::insert::<D>(c, &m.jobs, now).await?;
+    if let Some(b) = &m.bundling {
+        crate::bundles::apply::<D>(c, m.page, b, now).await?;
+    }
     page::<D>(c, m.page).await
 }
 
@@ -417,6 +424,7 @@ pub(crate) async fn close_alert_pages<D: Dialect>(
             jobs: Vec::new(),
             acknowledge_alert: false,
             unreachable: None,
+            bundling: None,
         };
         move_page::<D>(c, &m, now).await?;
     }

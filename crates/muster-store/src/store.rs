@@ -394,6 +394,28 @@ impl<D: Dialect> Store for Db<D> {
         Ok(done)
     }
 
+    async fn bundle(&self, id: u64) -> Result<Option<crate::bundles::BundleRecord>> {
+        crate::bundles::bundle::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn bundled_pages(&self, id: u64) -> Result<Vec<crate::bundles::BundledPage>> {
+        crate::bundles::bundled_pages::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn send_bundle(
+        &self,
+        id: u64,
+        compose: &crate::bundles::ComposeFollowUp<'_>,
+        now: Timestamp,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.write.begin().await?;
+        let sent = crate::bundles::send::<D>(&mut tx, id, compose, now).await?;
+        if sent.is_some() {
+            tx.commit().await?;
+        }
+        Ok(sent)
+    }
+
     async fn page(&self, id: u64) -> Result<Option<crate::PageRecord>> {
         crate::pages::page::<D>(&mut *self.read.acquire().await?, id).await
     }

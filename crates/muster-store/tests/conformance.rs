@@ -476,6 +476,7 @@ async fn pages_filter_by_state_person_and_cursor_newest_first_and_are_counted(db
                 jobs: vec![],
                 acknowledge_alert: false,
                 unreachable: None,
+                bundling: None,
             };
             store.move_page(&moved, now()).await.unwrap().expect("the page was open");
         }

@@ -178,7 +178,7 @@ async fn check(store: &dyn Store, version: i64) {
     if v >= 6 {
         let jobs = store.jobs(&JobFilter { limit: Some(100), ..Default::default() }).await.unwrap();
         let count = |state: JobState| jobs.iter().filter(|j| j.state == state).count();
-        let pending = 1 + usize::from(v >= 9) + usize::from(v >= 13);
+        let pending = 1 + usize::from(v >= 9) + usize::from(v >= 13) + usize::from(v >= 15);
         let done = 1 + usize::from(v >= 7);
         let dead = usize::from(v >= 10);
         assert_eq!(
@@ -202,6 +202,10 @@ async fn check(store: &dyn Store, version: i64) {
         // The pending page notification still delivers, on the paging lane.
         let claimed = store.claim_jobs(Lane::Paging, now, at(1_796_150_060_000_000), 10).await.unwrap();
         assert!(claimed.iter().any(|j| j.kind == "webhook" && j.job.is_ok()), "at {v}: {claimed:?}");
+        if v >= 15 {
+            let bundle = claimed.iter().find(|j| j.kind == "page.bundle").expect("the follow-up's job");
+            assert_eq!(bundle.job, Ok(muster_domain::outbox::Job::PageBundle { bundle: 1 }), "at {v}");
+        }
     }
     let (bob_token, bob) = store.token("hash-of-bobs-token").await.unwrap().expect("bob's token");
     assert_eq!((bob.disabled_at.is_some(), bob_token.revoked_at.is_some()), (v >= 12, v >= 12), "at {v}");
@@ -216,6 +220,17 @@ async fn check(store: &dyn Store, version: i64) {
         let pages = store.pages(&PageFilter { alert: Some(1), limit: 100, ..Default::default() }).await.unwrap();
         assert_eq!(pages.len(), 1, "at {v}");
         assert_eq!(pages[0].unreachable.iter().map(|u| u.step).collect::<Vec<_>>(), [1], "at {v}");
+    }
+
+    if v >= 15 {
+        let services = store.services().await.unwrap();
+        assert_eq!((services[0].bundle_window_seconds, services[0].bundle_window()), (Some(30), 30), "at {v}");
+        let bundle = store.bundle(1).await.unwrap().expect("alice's bundle");
+        assert_eq!((bundle.person.as_str(), bundle.service_name.as_str(), bundle.sent_at), ("alice", "checkout", None));
+        let pages: Vec<u64> = store.bundled_pages(1).await.unwrap().iter().map(|p| p.page).collect();
+        assert_eq!(pages, [2], "at {v}");
+    } else if v >= 2 {
+        assert_eq!(store.services().await.unwrap()[0].bundle_window_seconds, None, "the default, at {v}");
     }
 
     // The upgraded database takes new rows after the old ones.

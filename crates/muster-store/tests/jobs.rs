@@ -27,7 +27,7 @@ fn at(s: u64) -> Timestamp {
 
 /// A job outside the paging lane (a mail to `key`).
 fn job(key: &str, due: u64) -> NewJob {
-    let mail = Email { to: key.into(), subject: "s".into(), text: "t".into(), for_page: None, contact_method: None };
+    let mail = Email { to: key.into(), subject: "s".into(), text: "t".into(), for_page: None, for_bundle: None, contact_method: None };
     NewJob { job: Job::Email(mail), idempotency_key: key.into(), due_at: at(due) }
 }
 

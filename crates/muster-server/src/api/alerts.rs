@@ -41,6 +41,10 @@ pub struct ServiceResponse {
     pub auto_declare: BTreeMap<String, String>,
     /// The id of the escalation policy that pages for this service.
     pub escalation_policy: Option<u64>,
+    /// While a person has an unanswered page of this service, further
+    /// pages for them within this many seconds are notified together in
+    /// one follow-up when it ends (0: each on its own). Default 60.
+    pub bundle_window_seconds: u32,
     #[schema(schema_with = crate::dto::schema::date_time)]
     pub created_at: String,
     /// Where to point Alertmanager's `webhook_configs` (with the key).
@@ -61,6 +65,7 @@ impl ServiceResponse {
     /// The service as `actor` may see it: the key only for its owner and admins.
     fn seen_by(actor: &Actor, s: Service) -> Self {
         let key = App::shows_key(actor, &s).then(|| s.integration_key.as_str().to_owned());
+        let bundle_window_seconds = s.bundle_window();
         ServiceResponse {
             id: s.id,
             name: s.name,
@@ -68,6 +73,7 @@ impl ServiceResponse {
             owner: s.owner.map(|h| h.to_string()),
             auto_declare: s.auto_declare.0.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect(),
             escalation_policy: s.escalation_policy,
+            bundle_window_seconds,
             created_at: ts(s.created_at),
             alertmanager_url: key.as_ref().map(|k| format!("/api/v1/integrations/alertmanager/{k}")),
             generic_url: key.as_ref().map(|k| format!("/api/v1/integrations/generic/{k}")),
@@ -91,6 +97,9 @@ pub struct ServiceRequest {
     /// The id of an escalation policy.
     #[schema(schema_with = crate::dto::schema::u64_value_or_null)]
     pub escalation_policy: Option<u64>,
+    /// Seconds, 0–3600: further pages for a person within this long of an
+    /// unanswered one are notified together in one follow-up (0: never).
+    pub bundle_window_seconds: Option<i64>,
     /// With PATCH: `true` replaces the integration key.
     #[serde(default)]
     pub rotate_key: bool,
@@ -122,6 +131,10 @@ fn parse_auto_declare(m: BTreeMap<String, String>) -> ApiResult<AutoDeclare> {
     Ok(AutoDeclare(out))
 }
 
+fn parse_window(seconds: i64) -> ApiResult<u32> {
+    muster_domain::bundle::check_window(seconds).map_err(|e| ApiError::invalid("bundle_window_seconds", e))
+}
+
 fn parse_name(name: &str) -> ApiResult<String> {
     let n = name.trim();
     if n.is_empty() || name.chars().count() > 100 {
@@ -146,6 +159,7 @@ pub async fn create_service(
         owner: body.owner.as_deref().map(|h| parse_handle(h, "owner")).transpose()?,
         auto_declare: parse_auto_declare(body.auto_declare.unwrap_or_default())?,
         escalation_policy: body.escalation_policy,
+        bundle_window_seconds: body.bundle_window_seconds.map(parse_window).transpose()?,
     };
     let (service, warnings) = app.create_service(&actor, input).await?;
     // Its creator sees the key once, whoever owns it.
@@ -194,6 +208,7 @@ pub async fn update_service(
         auto_declare: body.auto_declare.map(parse_auto_declare).transpose()?,
         integration_key: None,
         escalation_policy: body.escalation_policy.map(Some),
+        bundle_window_seconds: body.bundle_window_seconds.map(parse_window).transpose()?.map(Some),
     };
     let service = app.update_service(&actor, id, patch, body.rotate_key).await?;
     Ok(Json(ServiceResponse::seen_by(&actor, service)))

@@ -514,3 +514,74 @@ pub async fn answer_link(
         Err(e) => link_error(e.into()),
     }
 }
+
+/// Shows the open pages of a bundle (the follow-up of a storm) and a
+/// button that acknowledges them all as the person it was sent to.
+pub async fn ack_all_form(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Response {
+    let Ok(id) = id.parse::<u64>() else { return no_such_page() };
+    let valid = match muster_domain::Handle::parse(&q.user) {
+        Ok(h) => app.pager.verify_ack_all(id, &h, &q.sig).await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if !valid {
+        return html_page(StatusCode::FORBIDDEN, "This link is not valid", "<p>Ask for a new page.</p>");
+    }
+    let (b, open) = match app.open_bundle_pages(id).await {
+        Ok(found) => found,
+        Err(e) => return link_error(e.into()),
+    };
+    if open.is_empty() {
+        let body = format!("<p>Every page of this storm on {} is answered already.</p>", escape(&b.service_name));
+        return html_page(StatusCode::OK, "Nothing left to acknowledge", &body);
+    }
+    let items: String = open
+        .iter()
+        .take(100)
+        .map(|p| {
+            let incident = p.incident.map(|n| format!(" (<a href=\"/incidents/INC-{n}\">INC-{n}</a>)")).unwrap_or_default();
+            format!("<li>Page {}: {}{incident}</li>", p.id, escape(&p.message))
+        })
+        .collect();
+    let more = if open.len() > 100 { format!("<p>… and {} more.</p>", open.len() - 100) } else { String::new() };
+    let body = format!(
+        "<p>{} pages on {} are waiting for an answer:</p><ul>{items}</ul>{more}\
+         <form method=\"post\"><button type=\"submit\">Acknowledge all {} as @{}</button></form>",
+        open.len(),
+        escape(&b.service_name),
+        open.len(),
+        escape(&q.user)
+    );
+    html_page(StatusCode::OK, &format!("{} pages on {}", open.len(), b.service_name), &body)
+}
+
+/// Acknowledges every open page of a bundle as the person its link is for.
+pub async fn ack_all(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Response {
+    let Ok(id) = id.parse::<u64>() else { return no_such_page() };
+    match app.acknowledge_bundle_by_link(id, &q.user, &q.sig).await {
+        Ok(done) => {
+            let what = match done.len() {
+                0 => "Nothing was left to acknowledge.".to_owned(),
+                1 => "Acknowledged 1 page. Its escalation has stopped.".to_owned(),
+                n => format!("Acknowledged {n} pages. Their escalations have stopped."),
+            };
+            let mut incidents: Vec<u64> = done.iter().filter_map(|p| p.incident).collect();
+            incidents.sort_unstable();
+            incidents.dedup();
+            let links: String = incidents
+                .iter()
+                .take(10)
+                .map(|n| format!("<p><a href=\"/incidents/INC-{n}\">Open INC-{n}</a></p>"))
+                .collect();
+            html_page(StatusCode::OK, "Acknowledged", &format!("<p>{what}</p>{links}"))
+        }
+        Err(e) => link_error(e.into()),
+    }
+}
