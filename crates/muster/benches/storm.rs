@@ -18,6 +18,8 @@
 //!    of every accepted alert (an alert never reached counts as slower than
 //!    any other), the share not reached 1 s and `MUSTER_BENCH_WAIT_SECONDS`
 //!    after the storm ended (the last 202), and the notifications bob got.
+//!    `MUSTER_BENCH_BUNDLE_WINDOW` sets the services' `bundle_window_seconds`
+//!    (unset: the server's default).
 //! 2. `services`: `MUSTER_BENCH_SERVICES_RATE` alerts/s over
 //!    `MUSTER_BENCH_SERVICES` services, each with a policy paging a person of
 //!    its own, round robin. Per service, its first alert's 202 → its
@@ -354,7 +356,12 @@ async fn paged_service(http: &reqwest::Client, url: &str, person: &str, hook: &s
     let policy = json!({"name": format!("policy of {person}"), "repeat": 0,
                         "steps": [{"delay_seconds": 3600, "targets": [{"user": person}]}]});
     let policy = api(http, url, ADMIN, "/api/v1/escalation-policies", policy, 201).await;
-    let service = json!({"name": format!("service of {person}"), "escalation_policy": policy["id"]});
+    let mut service = json!({"name": format!("service of {person}"), "escalation_policy": policy["id"]});
+    // Unset, the server's default window for bundling a person's pages.
+    if let Ok(window) = std::env::var("MUSTER_BENCH_BUNDLE_WINDOW") {
+        let window: u64 = window.trim().parse().expect("MUSTER_BENCH_BUNDLE_WINDOW is a whole number of seconds");
+        service["bundle_window_seconds"] = json!(window);
+    }
     let service = api(http, url, ADMIN, "/api/v1/services", service, 201).await;
     service["integration_key"].as_str().unwrap().to_owned()
 }
