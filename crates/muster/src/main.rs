@@ -268,7 +268,8 @@ async fn serve(
         println!("First start: created user admin. Its API token, shown only this once:");
         println!("  export MUSTER_URL=http://{addr} MUSTER_TOKEN={token}");
     }
-    muster_server::serve(listener, app, shutdown_signal()).await.context("the server failed")?;
+    let stop = shutdown_signal();
+    muster_server::serve(listener, app, stop).await.context("the server failed")?;
     tracing::info!("shut down");
     Ok(())
 }
@@ -315,26 +316,32 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The graceful stop: SIGTERM or Ctrl-C. The handlers are installed here,
+/// before the server answers anything, so a SIGTERM that comes right after
+/// the first answer stops it gracefully too (installed only when the future
+/// is first polled, it could still kill the process outright).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let terminate = async {
+            match terminate.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[cfg(test)]
