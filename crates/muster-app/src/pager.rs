@@ -84,10 +84,30 @@ impl Pager {
             .map(Vec::as_slice)
     }
 
-    async fn signature(&self, answer: Answer, page: u64, user: &Handle) -> Result<String> {
+    /// The HMAC of `text` under the database's key: what every signed link carries.
+    async fn mac(&self, text: &str) -> Result<Hmac<Sha256>> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
-        mac.update(format!("{}\n{page}\n{user}", answer.as_str()).as_bytes());
-        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+        mac.update(text.as_bytes());
+        Ok(mac)
+    }
+
+    /// `text` signed, as a link carries it (the first 16 bytes, in hex).
+    async fn sign(&self, text: &str) -> Result<String> {
+        Ok(hex::encode(&self.mac(text).await?.finalize().into_bytes()[..16]))
+    }
+
+    /// Whether `sig` is `text` signed (compared in constant time).
+    async fn signs(&self, text: &str, sig: &str) -> Result<bool> {
+        let Ok(given) = hex::decode(sig.trim()) else { return Ok(false) };
+        Ok(given.len() == 16 && self.mac(text).await?.verify_truncated_left(&given).is_ok())
+    }
+
+    fn answer_text(answer: Answer, page: u64, user: &Handle) -> String {
+        format!("{}\n{page}\n{user}", answer.as_str())
+    }
+
+    async fn signature(&self, answer: Answer, page: u64, user: &Handle) -> Result<String> {
+        self.sign(&Self::answer_text(answer, page, user)).await
     }
 
     /// The link that answers page `page` as `user`, without signing in.
@@ -98,10 +118,7 @@ impl Pager {
 
     /// Whether `sig` is the signature of that link (compared in constant time).
     pub async fn verify(&self, answer: Answer, page: u64, user: &Handle, sig: &str) -> Result<bool> {
-        let Ok(given) = hex::decode(sig.trim()) else { return Ok(false) };
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
-        mac.update(format!("{}\n{page}\n{user}", answer.as_str()).as_bytes());
-        Ok(given.len() == 16 && mac.verify_truncated_left(&given).is_ok())
+        self.signs(&Self::answer_text(answer, page, user), sig).await
     }
 
     fn bundle_signature_text(bundle: u64, user: &Handle) -> String {
@@ -111,18 +128,13 @@ impl Pager {
     /// The link that acknowledges every open page of bundle `bundle` as
     /// `user` (the person it was sent to), without signing in.
     pub async fn ack_all_url(&self, bundle: u64, user: &Handle) -> Result<String> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
-        mac.update(Self::bundle_signature_text(bundle, user).as_bytes());
-        let sig = hex::encode(&mac.finalize().into_bytes()[..16]);
+        let sig = self.sign(&Self::bundle_signature_text(bundle, user)).await?;
         Ok(format!("{}/bundles/{bundle}/ack?user={user}&sig={sig}", self.public_url))
     }
 
     /// Whether `sig` signs the acknowledge-all link of `bundle` for `user`.
     pub async fn verify_ack_all(&self, bundle: u64, user: &Handle, sig: &str) -> Result<bool> {
-        let Ok(given) = hex::decode(sig.trim()) else { return Ok(false) };
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key().await?).expect("HMAC takes a key of any length");
-        mac.update(Self::bundle_signature_text(bundle, user).as_bytes());
-        Ok(given.len() == 16 && mac.verify_truncated_left(&given).is_ok())
+        self.signs(&Self::bundle_signature_text(bundle, user), sig).await
     }
 
     /// Sends the follow-up of bundle `id` (its `page.bundle` job is due:
