@@ -246,9 +246,14 @@ async fn record<D: Dialect>(
     at: Timestamp,
     error: Option<&str>,
 ) -> Result<bool> {
+    // `COALESCE(done_at, dead_at) IS NULL`, not the two `IS NULL`s: those
+    // are the predicate of the partial index `jobs_ready`, and PostgreSQL's
+    // generic plan then scans that whole index (every pending job) for the
+    // one id instead of looking it up by key. In a storm that made each
+    // recorded delivery cost milliseconds.
     let sql = format!(
         "UPDATE jobs SET {set}, locked_until = NULL
-         WHERE id = $3 AND locked_until = $4 AND done_at IS NULL AND dead_at IS NULL"
+         WHERE id = $3 AND locked_until = $4 AND COALESCE(done_at, dead_at) IS NULL"
     );
     let done = D::query(sql).bind(micros(at)).bind(error).bind(id as i64).bind(micros(lease)).execute(c).await?;
     Ok(done == 1)
