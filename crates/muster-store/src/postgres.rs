@@ -14,8 +14,10 @@
 //! [`PING_LIMIT`], [`STATEMENT_LIMIT`]), a heartbeat on a connection of
 //! its own finds an outage within a second or two and ends it as soon as
 //! the server answers again (see [`crate::health`]), pooled connections
-//! are tested with a bounded ping before use (and, around an outage, when
-//! returned), and every pooled connection idle when an outage begins or
+//! are tested with a bounded ping before use when they sat idle (a
+//! connection in use a moment ago needs none: under load a ping before
+//! every statement doubled the round trips) and, around an outage, when
+//! returned, and every pooled connection idle when an outage begins or
 //! ends is closed, so none opened before it is used after it. The server ends a
 //! session that leaves a transaction idle for 30 s
 //! (`idle_in_transaction_session_timeout`, unless the URL sets it), so a
@@ -50,6 +52,8 @@ pub const STATEMENT_LIMIT: Duration = Duration::from_secs(10);
 /// tries while it does not.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_millis(250);
+/// A pooled connection idle longer than this is pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 /// The longest the heartbeat waits for a new connection.
 const CONNECT_LIMIT: Duration = Duration::from_secs(2);
 
@@ -77,9 +81,14 @@ impl PgStore {
             // sqlx's own test waits as long as the acquire may: this one is
             // bounded by `PING_LIMIT`.
             .test_before_acquire(false)
-            .before_acquire(move |c, _| {
+            .before_acquire(move |c, meta| {
                 let health = before.clone();
-                Box::pin(async move { bounded_ping(c, &health).await.map(|()| true) })
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING || health.suspicious() {
+                        bounded_ping(c, &health).await?;
+                    }
+                    Ok(true)
+                })
             })
             // sqlx pings every returned connection, without a limit: one
             // whose statement was abandoned in a blackhole would hang there,

@@ -45,8 +45,12 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let health = Health::new(format!("sqlite {}", options.get_filename().display()), false);
+        // No ping before each use (sqlx's default): a SQLite connection is
+        // a file in this process, and the ping is one more hop to its
+        // worker thread on the one write connection everything queues for.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             // The rollback of a transaction dropped without committing is
             // queued on the connection: the ping runs it, and a connection
             // still inside a transaction after it is closed, not reused.
@@ -58,7 +62,8 @@ impl SqliteStore {
             })
             .connect_with(options.clone())
             .await?;
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let read =
+            SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(options).await?;
         Ok(Db {
             read: Guarded::new(read, health.clone(), None),
             write: Guarded::new(write, health.clone(), None),
