@@ -66,7 +66,13 @@ const MAX_RETRY_READ: Duration = Duration::from_secs(5);
 pub struct Settings {
     pub lease: Duration,
     pub max_attempts: u32,
-    /// Jobs delivered at the same time by one instance.
+    /// Jobs delivered at the same time by one instance. A page step or a
+    /// notification spends most of its time waiting (for the database, a
+    /// batch's commit, a receiver), so the engine keeps up with a storm
+    /// only with many in flight: by Little's law, 16 slots of jobs taking
+    /// 45 ms each is 350 jobs/s, fewer than a storm of 500 alerts/s needs
+    /// (a step and a notification each). Webhooks are bounded per receiver
+    /// on their own (`channels::webhook::PER_HOST`).
     pub slots: usize,
     /// Of those, at most this many for jobs outside the paging lane.
     pub other_slots: usize,
@@ -74,7 +80,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lease: LEASE, max_attempts: MAX_ATTEMPTS, slots: 16, other_slots: 12 }
+        Settings { lease: LEASE, max_attempts: MAX_ATTEMPTS, slots: 64, other_slots: 12 }
     }
 }
 
