@@ -269,6 +269,43 @@ pub(crate) async fn finish<D: Dialect>(
     record::<D>(c, id, lease, "done_at = $1, last_error = $2", now, None).await
 }
 
+/// [`finish`] for many jobs `(id, lease, now)` in one transaction; whether
+/// each was recorded, in order. On PostgreSQL one statement (a round trip
+/// per job made a storm's batch of two hundred take longer than the
+/// deliveries); on SQLite, in the process, one statement per job.
+pub(crate) async fn finish_many<D: Dialect>(
+    c: &mut D::Connection,
+    done: &[(u64, Timestamp, Timestamp)],
+) -> Result<Vec<bool>> {
+    if D::BACKEND != "postgres" {
+        let mut out = Vec::with_capacity(done.len());
+        for (id, lease, now) in done {
+            out.push(finish::<D>(&mut *c, *id, *lease, *now).await?);
+        }
+        return Ok(out);
+    }
+    // Three arrays (as text: `{1,2,3}`), not one JSON parameter: the
+    // generic plan of a join with `unnest` looks each job up by key, the
+    // one with `jsonb_to_recordset` scanned the whole table.
+    let array = |f: &dyn Fn(&(u64, Timestamp, Timestamp)) -> i64| {
+        format!("{{{}}}", done.iter().map(|d| f(d).to_string()).collect::<Vec<_>>().join(","))
+    };
+    let recorded: Vec<i64> = D::query(
+        "UPDATE jobs SET done_at = x.at, last_error = NULL, locked_until = NULL
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x (id, lease, at)
+         WHERE jobs.id = x.id AND jobs.locked_until = x.lease AND COALESCE(jobs.done_at, jobs.dead_at) IS NULL
+         RETURNING jobs.id",
+    )
+    .bind(array(&|d| d.0 as i64))
+    .bind(array(&|d| micros(d.1)))
+    .bind(array(&|d| micros(d.2)))
+    .scalars(c)
+    .await?;
+    // A job listed twice is recorded once, as one after the other would be.
+    let mut recorded: std::collections::HashSet<u64> = recorded.into_iter().map(|id| id as u64).collect();
+    Ok(done.iter().map(|(id, _, _)| recorded.remove(id)).collect())
+}
+
 /// Failed: try again at `due_at`.
 pub(crate) async fn retry<D: Dialect>(
     c: &mut D::Connection,

@@ -374,10 +374,7 @@ impl<D: Dialect> Store for Db<D> {
 
     async fn finish_jobs(&self, done: &[(u64, Timestamp, Timestamp)]) -> Result<Vec<bool>> {
         let mut tx = self.write.begin().await?;
-        let mut out = Vec::with_capacity(done.len());
-        for (id, lease, now) in done {
-            out.push(crate::jobs::finish::<D>(&mut tx, *id, *lease, *now).await?);
-        }
+        let out = crate::jobs::finish_many::<D>(&mut tx, done).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -467,16 +464,20 @@ impl<D: Dialect> Store for Db<D> {
 
     async fn move_pages(&self, moves: &[(crate::PageMove, Timestamp)]) -> Result<Vec<Option<crate::PageRecord>>> {
         let mut tx = self.write.begin().await?;
-        // Every alert first, then every incident, each in order: the order
-        // a single move (or an answer) locks them in, so a batch and an
-        // answer on PostgreSQL never wait on each other in a circle.
+        // Every alert first, then every incident, then every notification
+        // window, each in order: the order a single move (or an answer)
+        // locks them in. Then the pages, by id. So two batches (written at
+        // once on PostgreSQL) or a batch and an answer never wait on each
+        // other in a circle.
         let mut alerts = std::collections::BTreeSet::new();
         let mut incidents = std::collections::BTreeSet::new();
+        let mut windows = std::collections::BTreeSet::new();
         for (m, _) in moves {
             if let Some(p) = crate::pages::page::<D>(&mut tx, m.page).await? {
                 alerts.extend(p.alert);
                 incidents.extend(p.incident);
             }
+            windows.extend(m.bundling.iter().flat_map(crate::bundles::windows));
         }
         for a in alerts {
             crate::alerts::lock_alert::<D>(&mut tx, a).await?;
@@ -484,9 +485,16 @@ impl<D: Dialect> Store for Db<D> {
         for n in incidents {
             crate::incidents::lock_incident::<D>(&mut tx, n).await?;
         }
-        let mut out = Vec::with_capacity(moves.len());
-        for (m, now) in moves {
-            out.push(crate::pages::move_page::<D>(&mut tx, m, *now).await?);
+        for (person, service) in windows {
+            crate::bundles::lock_window::<D>(&mut tx, &person, service).await?;
+        }
+        // Moves of one page stay in the order they came.
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| moves[i].0.page);
+        let mut out = vec![None; moves.len()];
+        for i in order {
+            let (m, now) = &moves[i];
+            out[i] = crate::pages::move_page::<D>(&mut tx, m, *now).await?;
         }
         tx.commit().await?;
         Ok(out)

@@ -19,6 +19,7 @@ on_both_backends!(
     a_buried_job_is_never_claimed_again_and_is_listed_as_dead,
     another_instance_hears_of_a_committed_job,
     another_instance_hears_of_new_timeline_entries,
+    a_batch_of_deliveries_records_each_job_held_under_its_lease_once,
 );
 
 fn at(s: u64) -> Timestamp {
@@ -68,6 +69,42 @@ async fn a_job_is_leased_retried_and_once_done_never_claimed_again(db: TestDatab
     assert_eq!(store.next_job_due(&Lane::ALL).await.unwrap(), None);
     let status = store.job_status(id).await.unwrap().unwrap();
     assert_eq!((status.attempts, status.done_at), (3, Some(at(101))));
+}
+
+async fn a_batch_of_deliveries_records_each_job_held_under_its_lease_once(db: TestDatabase) {
+    let store = db.open().await;
+    let mut ids = Vec::new();
+    for key in ["held", "lost", "done", "twice"] {
+        ids.push(store.enqueue_job(&job(key, 10), at(0)).await.unwrap());
+    }
+    let claimed = store.claim_jobs(Lane::Other, at(10), at(40), 10).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    let (held, lost, done, twice) = (ids[0], ids[1], ids[2], ids[3]);
+    assert!(store.finish_job(done, at(40), at(11)).await.unwrap());
+    let recorded = store
+        .finish_jobs(&[
+            (held, at(40), at(12)),
+            (lost, at(39), at(12)),
+            (done, at(40), at(12)),
+            (twice, at(40), at(12)),
+            (twice, at(40), at(13)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        [true, false, false, true, false],
+        "held: recorded; lost: another lease; done: already; twice: once"
+    );
+    let status = |id| {
+        let store = store.clone();
+        async move { store.job_status(id).await.unwrap().unwrap().done_at }
+    };
+    assert_eq!(status(held).await, Some(at(12)));
+    assert_eq!(status(lost).await, None, "a lost lease records nothing");
+    assert_eq!(status(done).await, Some(at(11)), "the first record stands");
+    assert!(status(twice).await.is_some());
+    assert!(store.claim_jobs(Lane::Other, at(41), at(70), 10).await.unwrap().iter().all(|j| j.id == lost));
 }
 
 async fn each_lane_is_claimed_on_its_own(db: TestDatabase) {
