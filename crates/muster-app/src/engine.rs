@@ -141,6 +141,7 @@ impl Engine {
             .get_or_init(|| {
                 Batcher::spawn(
                     "recording deliveries",
+                    crate::batch::lanes_for(store.backend()),
                     Arc::new(move |done: Vec<(u64, Timestamp, Timestamp)>| {
                         let store = store.clone();
                         Box::pin(async move { store.finish_jobs(&done).await })

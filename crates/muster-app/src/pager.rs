@@ -496,6 +496,7 @@ impl Pager {
         let moves = self.moves.get_or_init(|| {
             crate::batch::Batcher::spawn(
                 "moving pages",
+                crate::batch::lanes_for(store.backend()),
                 Arc::new(move |moves: Vec<(PageMove, Timestamp)>| {
                     let store = store.clone();
                     Box::pin(async move { store.move_pages(&moves).await })

@@ -85,8 +85,38 @@ pub(crate) async fn apply<D: Dialect>(
     Ok(folded)
 }
 
+/// The windows `b`'s notifications may fold into: (person, service), for
+/// a transaction to lock in order before it applies several moves.
+pub(crate) fn windows(b: &Bundling) -> impl Iterator<Item = (Handle, u64)> + '_ {
+    b.people
+        .iter()
+        .filter(move |(_, jobs)| b.window_seconds > 0 && !jobs.is_empty())
+        .map(move |(person, _)| (person.clone(), b.service))
+}
+
+/// Locks `person`'s window on `service` (made first if there is none: on
+/// PostgreSQL a second transaction inserting the same row waits for the
+/// first), and reads it.
+pub(crate) async fn lock_window<D: Dialect>(c: &mut D::Connection, person: &Handle, service: u64) -> Result<WindowRow> {
+    D::query(
+        "INSERT INTO notification_windows (person, service, lead_page, bundle, closes_at) VALUES ($1, $2, NULL, NULL, 0)
+         ON CONFLICT (person, service) DO NOTHING",
+    )
+    .bind(person.as_str())
+    .bind(service as i64)
+    .execute(&mut *c)
+    .await?;
+    Ok(D::query(D::locking(
+        "SELECT lead_page, bundle, closes_at FROM notification_windows WHERE person = $1 AND service = $2 FOR UPDATE",
+    ))
+    .bind(person.as_str())
+    .bind(service as i64)
+    .fetch_one(c)
+    .await?)
+}
+
 #[derive(sqlx::FromRow)]
-struct WindowRow {
+pub(crate) struct WindowRow {
     lead_page: Option<i64>,
     bundle: Option<i64>,
     closes_at: i64,
@@ -105,23 +135,7 @@ async fn fold<D: Dialect>(
     if b.window_seconds == 0 {
         return Ok(false);
     }
-    // Make sure the row exists, then lock it: on PostgreSQL a second
-    // transaction inserting the same row waits for the first.
-    D::query(
-        "INSERT INTO notification_windows (person, service, lead_page, bundle, closes_at) VALUES ($1, $2, NULL, NULL, 0)
-         ON CONFLICT (person, service) DO NOTHING",
-    )
-    .bind(person.as_str())
-    .bind(b.service as i64)
-    .execute(c)
-    .await?;
-    let row: WindowRow = D::query(D::locking(
-        "SELECT lead_page, bundle, closes_at FROM notification_windows WHERE person = $1 AND service = $2 FOR UPDATE",
-    ))
-    .bind(person.as_str())
-    .bind(b.service as i64)
-    .fetch_one(c)
-    .await?;
+    let row = lock_window::<D>(c, person, b.service).await?;
     // Unanswered: another page of the window (its lead or one folded) is
     // still open. This page itself does not count: its next step or repeat
     // notifies the person on its own.
