@@ -62,8 +62,7 @@ impl SqliteStore {
             })
             .connect_with(options.clone())
             .await?;
-        let read =
-            SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(options).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(options).await?;
         Ok(Db {
             read: Guarded::new(read, health.clone(), None),
             write: Guarded::new(write, health.clone(), None),
