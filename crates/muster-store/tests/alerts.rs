@@ -1,17 +1,19 @@
 //! Alert storage on both backends: dedup, acknowledge, resolve, auto-declare,
 //! alerts firing again, change events.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use muster_domain::alert::{AlertAction, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
+use muster_domain::alert::{AlertAction, AlertStatus, AutoDeclare, IntegrationKey, Severity};
 use muster_domain::timeline::verify_chain;
 use muster_domain::{Actor, Handle, Permission, Priority, Timestamp};
 use muster_store::testing::TestDatabase;
-use muster_store::{ChangeEvent, IngestEvent, NewService, NewUser, Store, StoreError};
+use muster_store::{ChangeEvent, NewService, Store, StoreError};
 use serde_json::json;
 
 use muster_store::on_both_backends;
+
+mod common;
+use common::event;
 
 on_both_backends!(
     repeated_triggers_make_one_alert_with_a_count,
@@ -32,35 +34,7 @@ fn key(n: u8) -> IntegrationKey {
 }
 
 async fn service(store: &dyn Store, auto: &[(Severity, Priority)]) -> u64 {
-    let owner = NewUser {
-        handle: Handle::parse("owner").unwrap(),
-        name: "Owner".into(),
-        email: "o@example.com".into(),
-        permission: Permission::Responder,
-    };
-    store.ensure_user(&owner, now()).await.unwrap();
-    let s = NewService {
-        name: "checkout".into(),
-        description: String::new(),
-        owner: Some(owner.handle),
-        integration_key: key(1),
-        auto_declare: AutoDeclare(auto.iter().copied().collect::<BTreeMap<_, _>>()),
-        escalation_policy: None,
-    };
-    store.create_service(&s, now()).await.unwrap().id
-}
-
-fn event(service: u64, action: AlertAction, dedup: &str, severity: Severity) -> IngestEvent {
-    IngestEvent {
-        service,
-        action,
-        dedup_key: DedupKey::parse(dedup).unwrap(),
-        summary: format!("{dedup} is failing"),
-        severity,
-        source: "test".into(),
-        details: json!({"dedup": dedup}),
-        links: json!([]),
-    }
+    common::service(store, "checkout", 1, auto, None, now()).await
 }
 
 async fn repeated_triggers_make_one_alert_with_a_count(db: TestDatabase) {

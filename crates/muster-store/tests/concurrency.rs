@@ -1,16 +1,15 @@
 //! Writers racing for one alert, on both backends: an alert joins one
 //! incident, however many people link it or declare from it at once.
 
-use std::collections::BTreeMap;
-
-use muster_domain::alert::{AlertAction, AlertRef, AutoDeclare, DedupKey, IntegrationKey, Severity};
+use muster_domain::alert::{AlertAction, AlertRef, Severity};
 use muster_domain::incident::{Context, Declaration};
 use muster_domain::{Actor, Change, Command, Event, Handle, Incident, Permission, Priority, RoleCatalog, Timestamp};
 use muster_store::testing::TestDatabase;
-use muster_store::{IncidentFilter, IngestEvent, NewService, NewUser, Store, StoreError};
-use serde_json::json;
+use muster_store::{IncidentFilter, Store, StoreError};
 
 use muster_store::on_both_backends;
+
+mod common;
 
 on_both_backends!(
     two_people_linking_one_alert_to_two_incidents_at_once_link_it_to_one,
@@ -30,37 +29,12 @@ fn actor(h: &str) -> Actor {
 
 /// A service that declares nothing by itself, so only the racers do.
 async fn service(store: &dyn Store) -> u64 {
-    let owner = NewUser {
-        handle: Handle::parse("owner").unwrap(),
-        name: "Owner".into(),
-        email: "o@example.com".into(),
-        permission: Permission::Responder,
-    };
-    store.ensure_user(&owner, now()).await.unwrap();
-    let s = NewService {
-        name: "checkout".into(),
-        description: String::new(),
-        owner: Some(owner.handle),
-        integration_key: IntegrationKey::from_bytes([1; 16]),
-        auto_declare: AutoDeclare(BTreeMap::new()),
-        escalation_policy: None,
-    };
-    store.create_service(&s, now()).await.unwrap().id
+    common::service(store, "checkout", 1, &[], None, now()).await
 }
 
 /// A new alert on `service`, in no incident.
 async fn alert(store: &dyn Store, service: u64, round: usize) -> u64 {
-    let dedup = format!("fp-{round}");
-    let e = IngestEvent {
-        service,
-        action: AlertAction::Trigger,
-        dedup_key: DedupKey::parse(&dedup).unwrap(),
-        summary: format!("{dedup} is failing"),
-        severity: Severity::Critical,
-        source: "test".into(),
-        details: json!({}),
-        links: json!([]),
-    };
+    let e = common::event(service, AlertAction::Trigger, &format!("fp-{round}"), Severity::Critical);
     let out = store.ingest(&[e], now()).await.unwrap();
     assert_eq!(out[0].incident, None);
     out[0].alert.unwrap()

@@ -4,18 +4,19 @@
 //! and resolves side by side), and dedup is exactly-once when batches from
 //! two store instances on one database commit side by side.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use muster_domain::alert::{AlertAction, AlertStatus, AutoDeclare, DedupKey, IntegrationKey, Severity};
+use muster_domain::alert::{AlertAction, AlertStatus, Severity};
 use muster_domain::page::PageState;
 use muster_domain::paging::{EscalationPolicy, Step, Target};
-use muster_domain::{Handle, Permission, Priority, Timestamp};
+use muster_domain::{Handle, Priority, Timestamp};
 use muster_store::testing::TestDatabase;
-use muster_store::{AlertFilter, IncidentFilter, IngestEvent, IngestOutcome, NewService, NewUser, PageFilter, Store};
-use serde_json::json;
+use muster_store::{AlertFilter, IncidentFilter, IngestEvent, IngestOutcome, PageFilter, Store};
 
 use muster_store::on_both_backends;
+
+mod common;
+use common::event;
 
 on_both_backends!(
     a_batch_gives_each_event_the_outcome_it_has_one_at_a_time,
@@ -31,40 +32,11 @@ fn now() -> Timestamp {
 }
 
 async fn owner(store: &dyn Store) -> Handle {
-    let owner = NewUser {
-        handle: Handle::parse("owner").unwrap(),
-        name: "Owner".into(),
-        email: "o@example.com".into(),
-        permission: Permission::Responder,
-    };
-    store.ensure_user(&owner, now()).await.unwrap();
-    owner.handle
+    common::owner(store, now()).await
 }
 
 async fn service(store: &dyn Store, n: u8, auto: &[(Severity, Priority)], policy: Option<u64>) -> u64 {
-    let owner = owner(store).await;
-    let s = NewService {
-        name: format!("service-{n}"),
-        description: String::new(),
-        owner: Some(owner),
-        integration_key: IntegrationKey::from_bytes([n; 16]),
-        auto_declare: AutoDeclare(auto.iter().copied().collect::<BTreeMap<_, _>>()),
-        escalation_policy: policy,
-    };
-    store.create_service(&s, now()).await.unwrap().id
-}
-
-fn event(service: u64, action: AlertAction, dedup: &str, severity: Severity) -> IngestEvent {
-    IngestEvent {
-        service,
-        action,
-        dedup_key: DedupKey::parse(dedup).unwrap(),
-        summary: format!("{dedup} is failing"),
-        severity,
-        source: "test".into(),
-        details: json!({"dedup": dedup}),
-        links: json!([]),
-    }
+    common::service(store, &format!("service-{n}"), n, auto, policy, now()).await
 }
 
 fn trigger(service: u64, dedup: &str) -> IngestEvent {
