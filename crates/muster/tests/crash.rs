@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, Server};
+use common::{ADMIN, Server, all};
 use muster_store::testing::TestDatabase;
 use serde_json::{Value, json};
 
@@ -21,25 +21,6 @@ const KILL_AFTER: u64 = 400;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
-/// Every alert, following the `before` cursor.
-async fn all_alerts(http: &reqwest::Client, url: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut before: Option<u64> = None;
-    loop {
-        let mut page = format!("{url}/api/v1/alerts?limit=1000");
-        if let Some(b) = before {
-            page.push_str(&format!("&before={b}"));
-        }
-        let got: Vec<Value> = http.get(page).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
-        let full = got.len() == 1000;
-        before = got.last().and_then(|a| a["id"].as_u64());
-        out.extend(got);
-        if !full {
-            return out;
-        }
-    }
 }
 
 fn a_sigkill_during_ingest_loses_no_accepted_alert_and_duplicates_nothing(db: TestDatabase) {
@@ -106,7 +87,7 @@ fn a_sigkill_during_ingest_loses_no_accepted_alert_and_duplicates_nothing(db: Te
     let server = Server::start(&db.url, Some(ADMIN));
     let url = server.url.clone();
     runtime().block_on(async {
-        let alerts = all_alerts(&http, &url).await;
+        let alerts = all(&http, &url, "alerts").await;
         let mut seen: HashMap<String, &Value> = HashMap::new();
         for a in &alerts {
             let key = a["dedup_key"].as_str().unwrap().to_owned();

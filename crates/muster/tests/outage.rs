@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, BIN};
+use common::{ADMIN, BIN, all};
 use muster_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -480,25 +480,6 @@ async fn web_says(http: &reqwest::Client, url: &str, session: &str, title: &str)
     let html = r.text().await.unwrap();
     assert!(html.contains(&format!("<h1>{title}</h1>")), "{html}");
     assert!(html.contains("tries again every"), "{html}");
-}
-
-/// Every alert, following the `before` cursor.
-async fn all(http: &reqwest::Client, url: &str, what: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut before: Option<u64> = None;
-    loop {
-        let mut page = format!("{url}/api/v1/{what}?limit=1000");
-        if let Some(b) = before {
-            page.push_str(&format!("&before={b}"));
-        }
-        let got: Vec<Value> = http.get(page).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
-        let full = got.len() == 1000;
-        before = got.last().and_then(|a| a["id"].as_u64());
-        out.extend(got);
-        if !full {
-            return out;
-        }
-    }
 }
 
 /// Every accepted event is one alert, and (within 30 s) each alert has one

@@ -163,3 +163,23 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Everything a list of the API holds (`what`: `alerts`, `pages`), following
+/// its `before` cursor.
+pub async fn all(http: &reqwest::Client, url: &str, what: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut before: Option<u64> = None;
+    loop {
+        let mut page = format!("{url}/api/v1/{what}?limit=1000");
+        if let Some(b) = before {
+            page.push_str(&format!("&before={b}"));
+        }
+        let got: Vec<Value> = http.get(page).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
+        let full = got.len() == 1000;
+        before = got.last().and_then(|a| a["id"].as_u64());
+        out.extend(got);
+        if !full {
+            return out;
+        }
+    }
+}
