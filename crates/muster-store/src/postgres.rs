@@ -19,9 +19,11 @@
 //! every statement doubled the round trips) and, around an outage, when
 //! returned, and every pooled connection idle when an outage begins or
 //! ends is closed, so none opened before it is used after it. The server ends a
-//! session that leaves a transaction idle for 30 s
+//! session that leaves a transaction idle for [`IDLE_IN_TRANSACTION_LIMIT`]
 //! (`idle_in_transaction_session_timeout`, unless the URL sets it), so a
-//! transaction whose client vanished mid-way does not hold its row locks.
+//! transaction whose client vanished mid-way does not hold its row locks
+//! for long: one on a person's notification window would hold up every
+//! page to that person.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -54,6 +56,13 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_millis(250);
 /// A pooled connection idle longer than this is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+/// The longest the server lets a transaction sit idle before it ends the
+/// session, releasing its locks. Muster sends a transaction's statements
+/// one after the other, so idle this long means its client is gone (a
+/// connection lost in a blackhole, which the server cannot tell from a
+/// slow one); at 30 s every page to the person whose notification window
+/// it held waited that long after the network came back.
+const IDLE_IN_TRANSACTION_LIMIT: &str = "5s";
 /// The longest the heartbeat waits for a new connection.
 const CONNECT_LIMIT: Duration = Duration::from_secs(2);
 
@@ -64,7 +73,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url)?;
         if !options.get_options().is_some_and(|o| o.contains("idle_in_transaction_session_timeout")) {
-            options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+            options = options.options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_LIMIT)]);
         }
         let name =
             format!("postgres {}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""));
