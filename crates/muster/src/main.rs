@@ -21,6 +21,12 @@ mod commands;
 mod profile;
 mod text;
 
+// Serving allocates and frees per request, from both cores at once:
+// glibc's allocator took a fifth of the server's CPU under a storm of
+// ingest (`perf`, docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_DATABASE: &str = "sqlite://muster-data/muster.db";
 
 #[derive(Parser)]
