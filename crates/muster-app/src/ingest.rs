@@ -72,6 +72,14 @@ pub fn is_new_alert(o: &IngestOutcome) -> bool {
     o.alert.is_some() && o.count == 1
 }
 
+/// Whether a committed batch needs the engine now: one of its events put
+/// a job in the outbox. The engine otherwise sleeps until its next job is
+/// due, and a claim that finds nothing is a round trip for nothing (under
+/// a storm of alerts that page nobody, one per batch).
+pub fn wakes_engine(outcomes: &[IngestOutcome]) -> bool {
+    outcomes.iter().any(|o| o.enqueued)
+}
+
 /// The incident whose timeline an event's outcome wrote to: a new alert
 /// joining (or declaring) it, or its alert acknowledged or resolved. A
 /// repeat only counts, and wakes nobody.
@@ -83,8 +91,8 @@ pub fn touched_incident(e: &IngestEvent, o: &IngestOutcome) -> Option<u64> {
 impl Ingestor {
     /// Starts the batching task on the current runtime. `committed` runs
     /// after each batch committed, with its events and their outcomes: the
-    /// app wakes the engine for new alerts (their pages' first steps are in
-    /// the outbox) and the live views of incidents whose timeline moved.
+    /// app wakes the engine for events that paged (their pages' first steps
+    /// are in the outbox: [`wakes_engine`]) and the live views of incidents whose timeline moved.
     pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limit: RateLimit, committed: AfterCommit) -> Ingestor {
         let (queue, mut rx) = mpsc::channel::<(IngestEvent, Reply)>(8 * MAX_BATCH);
         let lanes = Arc::new(Semaphore::new(lanes(store.backend())));

@@ -235,7 +235,7 @@ impl App {
         let waker = engine.clone();
         let woken = changes.clone();
         let committed: ingest::AfterCommit = Arc::new(move |events, outcomes| {
-            if outcomes.iter().any(ingest::is_new_alert) {
+            if ingest::wakes_engine(outcomes) {
                 waker.wake();
             }
             let mut touched: Vec<u64> =

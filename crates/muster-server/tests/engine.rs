@@ -114,28 +114,45 @@ mod ingest_wakes {
 
     use super::ManualClock;
 
-    muster_store::on_both_backends!(a_batch_with_new_alerts_wakes_the_engine_and_repeats_do_not);
+    muster_store::on_both_backends!(a_batch_that_pages_wakes_the_engine_and_one_that_adds_no_job_does_not);
 
     /// The engine sleeps until its next job is due; an alert whose service pages
     /// puts a job in the outbox, so the ingest task must wake the engine after
-    /// committing a batch with new alerts (and only then).
-    async fn a_batch_with_new_alerts_wakes_the_engine_and_repeats_do_not(db: TestDatabase) {
+    /// committing a batch that paged (and only then: a storm of alerts that
+    /// page nobody would otherwise send the engine to look after every batch).
+    async fn a_batch_that_pages_wakes_the_engine_and_one_that_adds_no_job_does_not(db: TestDatabase) {
         use muster_app::ingest::{Ingestor, RateLimit};
         use muster_domain::alert::{AlertAction, DedupKey, Severity};
+        use muster_domain::paging::{EscalationPolicy, Step, Target};
         use muster_store::{IngestEvent, NewService};
         use std::sync::atomic::{AtomicUsize, Ordering};
 
         let store = db.open().await;
         let clock = ManualClock::at("2026-11-27T10:00:00Z");
-        let service = NewService {
-            name: "web".into(),
+        let person = muster_domain::Handle::parse("alice").unwrap();
+        let alice = muster_store::NewUser {
+            handle: person.clone(),
+            name: "Alice".into(),
+            email: "alice@example.com".into(),
+            permission: muster_domain::Permission::Responder,
+        };
+        store.create_user(&alice, clock.now()).await.unwrap();
+        let policy = EscalationPolicy {
+            name: "alice".into(),
+            repeat: 0,
+            steps: vec![Step { delay_seconds: 300, targets: vec![Target::User(person)] }],
+        };
+        let policy = store.create_policy(&policy, clock.now()).await.unwrap().id;
+        let service = |name: &str, key: u8, escalation_policy| NewService {
+            name: name.into(),
             description: String::new(),
             owner: None,
-            integration_key: muster_domain::alert::IntegrationKey::from_bytes([7; 16]),
+            integration_key: muster_domain::alert::IntegrationKey::from_bytes([key; 16]),
             auto_declare: Default::default(),
-            escalation_policy: None,
+            escalation_policy,
         };
-        let service = store.create_service(&service, clock.now()).await.unwrap();
+        let paging = store.create_service(&service("web", 7, Some(policy)), clock.now()).await.unwrap().id;
+        let quiet = store.create_service(&service("batch", 8, None), clock.now()).await.unwrap().id;
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = wakes.clone();
         let ingestor = Ingestor::spawn(
@@ -143,13 +160,13 @@ mod ingest_wakes {
             clock,
             RateLimit::default(),
             Arc::new(move |_: &[IngestEvent], outcomes: &[muster_store::IngestOutcome]| {
-                if outcomes.iter().any(muster_app::ingest::is_new_alert) {
+                if muster_app::ingest::wakes_engine(outcomes) {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
             }),
         );
-        let event = |action| IngestEvent {
-            service: service.id,
+        let event = |service, action| IngestEvent {
+            service,
             action,
             dedup_key: DedupKey::parse("disk-full").unwrap(),
             summary: "disk full".into(),
@@ -158,10 +175,16 @@ mod ingest_wakes {
             details: json!({}),
             links: json!([]),
         };
-        ingestor.ingest(event(AlertAction::Trigger)).await.unwrap();
-        assert_eq!(wakes.load(Ordering::SeqCst), 1, "a new alert wakes the engine");
-        ingestor.ingest(event(AlertAction::Trigger)).await.unwrap();
-        ingestor.ingest(event(AlertAction::Acknowledge)).await.unwrap();
-        assert_eq!(wakes.load(Ordering::SeqCst), 1, "a repeat or an acknowledgement adds no job");
+        let woken = || wakes.load(Ordering::SeqCst);
+        let first = ingestor.ingest(event(paging, AlertAction::Trigger)).await.unwrap();
+        assert!(first.enqueued, "{first:?}");
+        assert_eq!(woken(), 1, "a new alert that pages wakes the engine");
+        let repeat = ingestor.ingest(event(paging, AlertAction::Trigger)).await.unwrap();
+        ingestor.ingest(event(paging, AlertAction::Acknowledge)).await.unwrap();
+        assert!(!repeat.enqueued && repeat.count == 2, "{repeat:?}");
+        assert_eq!(woken(), 1, "a repeat or an acknowledgement adds no job");
+        let unpaged = ingestor.ingest(event(quiet, AlertAction::Trigger)).await.unwrap();
+        assert!(unpaged.alert.is_some() && unpaged.count == 1 && !unpaged.enqueued, "{unpaged:?}");
+        assert_eq!(woken(), 1, "a new alert on a service that pages nobody adds no job");
     }
 }

@@ -137,6 +137,10 @@ pub struct IngestOutcome {
     pub incident: Option<u64>,
     /// Whether this event declared `incident`.
     pub declared: bool,
+    /// Whether this event put a job in the outbox (a new alert's page,
+    /// its first step due now): only then is the engine woken. Most
+    /// events of a storm on a service that pages nobody add none.
+    pub enqueued: bool,
 }
 
 /// A change event (a deploy, a config change) on a service.
@@ -539,7 +543,7 @@ async fn acknowledges_or_resolves<D: Dialect>(
     for &i in run {
         let e = &batch[i];
         let Some(&&MovedRow { id, count, incident, .. }) = by_key.get(&(e.service, e.dedup_key.as_str())) else {
-            outcomes[i] = Some(IngestOutcome { alert: None, count: 0, incident: None, declared: false });
+            outcomes[i] = Some(IngestOutcome { alert: None, count: 0, incident: None, declared: false, enqueued: false });
             continue;
         };
         if let Some(number) = incident {
@@ -560,6 +564,7 @@ async fn acknowledges_or_resolves<D: Dialect>(
             count: count as u64,
             incident: incident.map(|n| n as u64),
             declared: false,
+            enqueued: false,
         });
     }
     Ok(())
@@ -610,13 +615,14 @@ async fn triggers<D: Dialect>(
                 by_key.get(&(*service, *key)).ok_or_else(|| StoreError::Corrupt("an upsert returned no row".into()))?;
             let (id, count, n) = (row.id as u64, row.count as u64, members.len() as u64);
             let mut incident = row.incident.map(|x| x as u64);
-            let mut declared = false;
+            let (mut declared, mut enqueued) = (false, false);
             if count == n {
                 // Inserted: a new alert, with the fields of its key's last
                 // event in the run (what the upsert wrote).
                 let last = &batch[*members.last().expect("a group has members")];
                 let previous = row.previous_incident.map(|p| p as u64);
-                (incident, declared) = new_alert::<D>(c, last, (id, count), previous, now, services).await?;
+                (incident, declared, enqueued) =
+                    new_alert::<D>(c, last, (id, count), previous, now, services).await?;
             }
             for (j, &i) in members.iter().enumerate() {
                 outcomes[i] = Some(IngestOutcome {
@@ -624,6 +630,7 @@ async fn triggers<D: Dialect>(
                     count: count - n + j as u64 + 1,
                     incident,
                     declared: declared && j == 0,
+                    enqueued: enqueued && j == 0,
                 });
             }
         }
@@ -712,7 +719,7 @@ fn upsert_json<'q, D: Dialect>(
 
 /// A new alert fired: it finds its incident (`alert_incident`) and,
 /// when its service has an escalation policy, pages it. Returns the
-/// alert's incident and whether this declared it.
+/// alert's incident, whether this declared it, and whether it paged.
 async fn new_alert<D: Dialect>(
     c: &mut D::Connection,
     e: &IngestEvent,
@@ -720,8 +727,9 @@ async fn new_alert<D: Dialect>(
     previous: Option<u64>,
     now: Timestamp,
     services: &mut HashMap<u64, Service>,
-) -> Result<(Option<u64>, bool)> {
+) -> Result<(Option<u64>, bool, bool)> {
     let (incident, declared) = alert_incident::<D>(c, e, id, previous, now, services).await?;
+    let mut paged = false;
     let service = &services[&e.service];
     if let Some(policy) = service.escalation_policy {
         let priority = declared.then(|| service.auto_declare.priority_for(e.severity)).flatten();
@@ -746,9 +754,9 @@ async fn new_alert<D: Dialect>(
             incident,
             assessment: None,
         };
-        page_for_alert::<D>(c, &found, policy, priority, now).await?;
+        paged = page_for_alert::<D>(c, &found, policy, priority, now).await?;
     }
-    Ok((incident, declared))
+    Ok((incident, declared, paged))
 }
 
 /// The incident a new alert belongs to, as `intake::new_alert`

@@ -433,17 +433,18 @@ pub(crate) async fn close_alert_pages<D: Dialect>(
 
 /// Pages a new alert through its service's escalation policy. An
 /// incident it auto-declared at P1 or P2 gives whoever acknowledges
-/// first the roles of first responder and incident manager.
+/// first the roles of first responder and incident manager. Returns
+/// whether it paged (the policy may be gone).
 pub(crate) async fn page_for_alert<D: Dialect>(
     c: &mut D::Connection,
     alert: &Alert,
     policy_id: u64,
     declared: Option<Priority>,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(policy) = crate::schedules::policy::<D>(c, policy_id).await? else {
         tracing::warn!(alert = alert.id, policy = policy_id, "the service's escalation policy is gone");
-        return Ok(());
+        return Ok(false);
     };
     let page = intake::automatic_page(&alert.reference(), &policy.policy.name, declared);
     let new = NewPage {
@@ -462,5 +463,5 @@ pub(crate) async fn page_for_alert<D: Dialect>(
         state.execute(page.command(id), Context { actor: &actor, now, catalog: &catalog })
     };
     create_page::<D>(c, &new, now, &decide).await?;
-    Ok(())
+    Ok(true)
 }

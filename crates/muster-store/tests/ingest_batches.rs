@@ -205,7 +205,9 @@ async fn resolving_a_paged_alert_in_a_batch_cancels_its_page_and_leaves_the_othe
         }
     };
     assert_eq!(page_of(opened[0].alert).await, PageState::Pending);
-    store.ingest(&[resolve(s, "a"), trigger(s, "b"), acknowledge(s, "c")], now()).await.unwrap();
+    assert!(opened.iter().all(|o| o.enqueued), "each new alert's page step is in the outbox: {opened:?}");
+    let moved = store.ingest(&[resolve(s, "a"), trigger(s, "b"), acknowledge(s, "c")], now()).await.unwrap();
+    assert!(moved.iter().all(|o| !o.enqueued), "closing pages and a repeat add no job: {moved:?}");
     assert_eq!(page_of(opened[0].alert).await, PageState::Cancelled);
     assert_eq!(page_of(opened[1].alert).await, PageState::Pending, "a repeat pages nobody again");
     assert_eq!(page_of(opened[2].alert).await, PageState::Cancelled, "acknowledged by its monitoring");
