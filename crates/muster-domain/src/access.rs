@@ -15,6 +15,7 @@
 //! actions of their own: integration keys ([`Action::SeeIntegrationKey`])
 //! and contact addresses ([`Action::SeeContactAddresses`]).
 
+use crate::role::Audience;
 use crate::{Actor, DomainError, Handle, Incident, RoleKind, Status};
 
 /// Someone a rule lets through, relative to the thing acted on.
@@ -24,6 +25,13 @@ pub enum Who {
     Responders,
     /// The incident's incident manager or backup incident manager.
     IncidentManagers,
+    /// The incident's incident manager alone (not the backup).
+    TheIncidentManager,
+    /// A communications manager of the incident covering internal
+    /// communications (scope `internal`, or none: both).
+    InternalCommunications,
+    /// A communications manager covering external communications.
+    ExternalCommunications,
     /// A tech lead of the incident.
     TechLeads,
     /// The owner of the service.
@@ -36,9 +44,12 @@ pub enum Who {
 }
 
 impl Who {
-    pub const ALL: [Who; 7] = [
+    pub const ALL: [Who; 10] = [
         Who::Responders,
         Who::IncidentManagers,
+        Who::TheIncidentManager,
+        Who::InternalCommunications,
+        Who::ExternalCommunications,
         Who::TechLeads,
         Who::ServiceOwner,
         Who::ScheduleMembers,
@@ -50,6 +61,9 @@ impl Who {
         match self {
             Who::Responders => "any responder",
             Who::IncidentManagers => "the incident manager, the backup incident manager",
+            Who::TheIncidentManager => "the incident manager",
+            Who::InternalCommunications => "the communications manager for internal updates",
+            Who::ExternalCommunications => "the communications manager for external updates",
             Who::TechLeads => "a tech lead",
             Who::ServiceOwner => "the service's owner",
             Who::ScheduleMembers => "a member of the schedule",
@@ -97,10 +111,16 @@ pub enum Action {
     ChangeSettings,
     /// See the outbox's jobs and dead letters.
     SeeDeliveries,
+    /// Write a draft update for those who may publish it.
+    DraftUpdate,
+    /// Publish an internal or executive update.
+    PublishInternalUpdate,
+    /// Publish an external update (what customers read).
+    PublishExternalUpdate,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 23] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -121,6 +141,9 @@ impl Action {
         Action::ManageUsers,
         Action::ChangeSettings,
         Action::SeeDeliveries,
+        Action::DraftUpdate,
+        Action::PublishInternalUpdate,
+        Action::PublishExternalUpdate,
     ];
 
     /// What it is, to finish "only ... may ...".
@@ -146,6 +169,9 @@ impl Action {
             Action::ManageUsers => "create, change or disable users",
             Action::ChangeSettings => "change settings, required roles and custom roles",
             Action::SeeDeliveries => "see the outbox's deliveries",
+            Action::DraftUpdate => "write draft updates",
+            Action::PublishInternalUpdate => "publish internal and executive updates",
+            Action::PublishExternalUpdate => "publish external updates",
         }
     }
 
@@ -180,6 +206,9 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::ManageUsers => &[],
         Action::ChangeSettings => &[],
         Action::SeeDeliveries => &[],
+        Action::DraftUpdate => &[Responders],
+        Action::PublishInternalUpdate => &[IncidentManagers, InternalCommunications],
+        Action::PublishExternalUpdate => &[TheIncidentManager, ExternalCommunications],
     }
 }
 
@@ -189,6 +218,9 @@ pub fn rule(action: Action) -> &'static [Who] {
 pub struct Standing {
     /// The roles the actor holds in the incident.
     pub roles: Vec<RoleKind>,
+    /// The audiences the actor covers as the incident's communications
+    /// manager (both when unscoped).
+    pub communications: Vec<Audience>,
     pub service_owner: bool,
     pub schedule_member: bool,
     pub the_user: bool,
@@ -204,14 +236,19 @@ impl Standing {
 
     /// Towards an incident, from the roles held in it now.
     pub fn incident(incident: &Incident, actor: &Actor) -> Standing {
-        Standing::roles(incident, incident.roles_of(&actor.handle))
+        Standing::roles(incident, actor, incident.roles_of(&actor.handle))
     }
 
     /// Towards an incident, with the roles the actor held when a command
     /// began (a command that hands over a role is judged on the roles held
     /// before it).
-    pub fn roles(incident: &Incident, roles: Vec<RoleKind>) -> Standing {
-        Standing { roles, place: Some(format!("in {}", incident.reference())), ..Standing::default() }
+    pub fn roles(incident: &Incident, actor: &Actor, roles: Vec<RoleKind>) -> Standing {
+        let communications = if roles.contains(&RoleKind::CommunicationsManager) {
+            incident.communications_covered_by(&actor.handle)
+        } else {
+            Vec::new()
+        };
+        Standing { roles, communications, place: Some(format!("in {}", incident.reference())), ..Standing::default() }
     }
 
     /// Towards a service (or a policy used by services) owned by `owners`.
@@ -242,6 +279,9 @@ impl Standing {
         match who {
             Who::Responders => actor.permission != crate::Permission::Viewer,
             Who::IncidentManagers => holds(RoleKind::IncidentManager) || holds(RoleKind::BackupIncidentManager),
+            Who::TheIncidentManager => holds(RoleKind::IncidentManager),
+            Who::InternalCommunications => self.communications.contains(&Audience::Internal),
+            Who::ExternalCommunications => self.communications.contains(&Audience::External),
             Who::TechLeads => holds(RoleKind::TechLead),
             Who::ServiceOwner => self.service_owner,
             Who::ScheduleMembers => self.schedule_member,
@@ -314,6 +354,7 @@ pub fn who_may(action: Action, holders: &dyn Fn(RoleKind) -> Vec<Handle>) -> Str
                 named("the backup incident manager", RoleKind::BackupIncidentManager)
             ),
             Who::TechLeads => named("a tech lead", RoleKind::TechLead),
+            Who::TheIncidentManager => named("the incident manager", RoleKind::IncidentManager),
             other => other.describe().to_owned(),
         })
         .collect();
@@ -357,15 +398,21 @@ mod tests {
             Just(RoleKind::Scribe),
             Just(RoleKind::FirstResponder),
         ];
-        (proptest::collection::vec(role, 0..3), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-            |(roles, service_owner, schedule_member, the_user)| Standing {
-                roles,
-                service_owner,
-                schedule_member,
-                the_user,
-                place: None,
-            },
+        let audience = prop_oneof![Just(Audience::Internal), Just(Audience::External)];
+        (
+            proptest::collection::vec(role, 0..3),
+            proptest::collection::vec(audience, 0..3),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
         )
+            .prop_map(|(mut roles, communications, service_owner, schedule_member, the_user)| {
+                // Covering an audience is holding the role.
+                if !communications.is_empty() {
+                    roles.push(RoleKind::CommunicationsManager);
+                }
+                Standing { roles, communications, service_owner, schedule_member, the_user, place: None }
+            })
     }
 
     fn permission() -> impl Strategy<Value = Permission> {
@@ -394,6 +441,7 @@ mod tests {
         ) {
             let union = Standing {
                 roles: less.roles.iter().chain(&more.roles).cloned().collect(),
+                communications: less.communications.iter().chain(&more.communications).copied().collect(),
                 service_owner: less.service_owner || more.service_owner,
                 schedule_member: less.schedule_member || more.schedule_member,
                 the_user: less.the_user || more.the_user,
@@ -421,6 +469,45 @@ mod tests {
                 }
                 prop_assert!(message.contains("an admin"));
             }
+        }
+
+        #[test]
+        fn internal_and_executive_updates_are_published_by_the_incident_managers_and_internal_communications(
+            permission in permission(), standing in standing()
+        ) {
+            let a = actor(permission);
+            let holds = |r: RoleKind| standing.roles.contains(&r);
+            let writes = permission != Permission::Viewer;
+            let allowed = a.is_admin()
+                || writes && (holds(RoleKind::IncidentManager) || holds(RoleKind::BackupIncidentManager)
+                    || standing.communications.contains(&Audience::Internal));
+            prop_assert_eq!(may(&a, Action::PublishInternalUpdate, &standing), allowed);
+        }
+
+        #[test]
+        fn external_updates_are_published_by_the_incident_manager_and_external_communications_only(
+            permission in permission(), standing in standing()
+        ) {
+            let a = actor(permission);
+            let writes = permission != Permission::Viewer;
+            let allowed = a.is_admin()
+                || writes && (standing.roles.contains(&RoleKind::IncidentManager)
+                    || standing.communications.contains(&Audience::External));
+            prop_assert_eq!(may(&a, Action::PublishExternalUpdate, &standing), allowed);
+            // Neither the backup nor the internal communications manager
+            // speaks to customers by that alone.
+            let inside = Standing {
+                roles: vec![RoleKind::BackupIncidentManager, RoleKind::CommunicationsManager],
+                communications: vec![Audience::Internal],
+                ..Standing::none()
+            };
+            prop_assert_eq!(may(&a, Action::PublishExternalUpdate, &inside), a.is_admin());
+        }
+
+        #[test]
+        fn anyone_who_writes_may_draft_an_update(permission in permission(), standing in standing()) {
+            let a = actor(permission);
+            prop_assert_eq!(may(&a, Action::DraftUpdate, &standing), permission != Permission::Viewer);
         }
 
         #[test]

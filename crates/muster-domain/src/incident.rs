@@ -25,6 +25,7 @@ use crate::alert::{AlertRef, AlertStatus};
 use crate::page::PageState;
 use crate::role::Audience;
 use crate::timeline::{self, EntryKind, MilestoneTag};
+use crate::update::{PublicStatus, UpdateAudience, UpdateContent};
 use crate::{Actor, DomainError, Handle, Permission, Priority, RoleCatalog, RoleKind, Scope, Status, topic};
 
 /// `INC-7`, or just `7`, in paths and commands.
@@ -205,6 +206,15 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         people: Vec<Handle>,
     },
+    /// An update for `audience` went out (a draft is not on the timeline).
+    UpdatePublished {
+        update: u64,
+        audience: UpdateAudience,
+        text: String,
+        /// What an external update tells customers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<PublicStatus>,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -326,6 +336,12 @@ pub enum Command {
         step: u32,
         people: Vec<Handle>,
     },
+    /// Publish update `update` (stored as a draft, or written now). Who may
+    /// depends on its audience: [`UpdateAudience::publish_action`].
+    PublishUpdate {
+        update: u64,
+        content: UpdateContent,
+    },
     /// A page ended. Acknowledged, the actor takes on `roles` (the authority
     /// to give them was checked when the page was sent).
     ClosePage {
@@ -415,6 +431,15 @@ impl Incident {
     }
 
     /// The roles a user holds now, without duplicates, in assignment order.
+    /// The audiences `user` covers as a communications manager: the
+    /// scope's, or both when unscoped.
+    pub fn communications_covered_by(&self, user: &Handle) -> Vec<Audience> {
+        Audience::BOTH
+            .into_iter()
+            .filter(|a| self.roles.iter().any(|r| &r.user == user && r.covers(*a)))
+            .collect()
+    }
+
     pub fn roles_of(&self, user: &Handle) -> Vec<RoleKind> {
         let mut out: Vec<RoleKind> = Vec::new();
         for a in self.roles.iter().filter(|a| &a.user == user) {
@@ -527,6 +552,12 @@ impl Incident {
                 tx.require_not_closed()?;
                 tx.record(Change::PageUnreachable { page, step, why, people }, None);
             }
+            Command::PublishUpdate { update, content } => {
+                tx.require_not_closed()?;
+                tx.require(content.audience.publish_action())?;
+                let text = content.text();
+                tx.record(Change::UpdatePublished { update, audience: content.audience, text, status: content.status }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -581,7 +612,8 @@ impl Incident {
             | Change::PageNotified { .. }
             | Change::PageClosed { .. }
             | Change::PageDeclined { .. }
-            | Change::PageUnreachable { .. } => {}
+            | Change::PageUnreachable { .. }
+            | Change::UpdatePublished { .. } => {}
             Change::AlertLinked { alert } | Change::AlertRetriggered { alert } => self.alerts.push(alert.clone()),
             Change::AlertAcknowledged { alert } | Change::AlertResolved { alert } => {
                 if let Some(a) = self.alerts.iter_mut().find(|a| a.id == alert.id) {
@@ -679,7 +711,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
     /// The actor's standing, from the roles they held when the command
     /// began (the rule of [`Incident::in_charge`] is [`Action::ManageRoles`]).
     fn standing(&self) -> Standing {
-        Standing::roles(self.state, self.actor_roles.clone())
+        Standing::roles(self.state, self.ctx.actor, self.actor_roles.clone())
     }
 
     /// Refuses unless the table lets the actor take `action` here; the

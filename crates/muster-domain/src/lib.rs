@@ -62,6 +62,7 @@ pub mod status;
 pub mod timeline;
 pub mod token;
 pub mod topic;
+pub mod update;
 pub mod user;
 
 pub use error::DomainError;

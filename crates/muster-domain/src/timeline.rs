@@ -123,7 +123,7 @@ impl Change {
     /// `summary_changed`, `priority_changed`, `status_changed`,
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
-    /// `page_closed`, `page_declined`, `page_unreachable`, or one of the
+    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -145,6 +145,7 @@ impl Change {
             Change::PageClosed { .. } => "page_closed",
             Change::PageDeclined { .. } => "page_declined",
             Change::PageUnreachable { .. } => "page_unreachable",
+            Change::UpdatePublished { .. } => "update_published",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -263,6 +264,11 @@ impl Event {
             Change::PageDeclined { page } => format!("@{by} declined page {page}; it goes on to the next step"),
             Change::PageUnreachable { page, step, why, .. } => {
                 format!("Page {page}: step {step} reached nobody: {why}")
+            }
+            Change::UpdatePublished { update, audience, text, status } => {
+                // internal, external, executive: each takes "an".
+                let status = status.map(|s| format!(" ({})", s.as_str())).unwrap_or_default();
+                format!("@{by} published an {audience} update{status} (update {update}): {text}")
             }
             Change::Entry { text, .. } => text.clone(),
         }

@@ -47,6 +47,7 @@ pub mod schedules;
 pub mod sqlite;
 mod store;
 pub mod testing;
+pub mod updates;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -193,6 +194,7 @@ pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
+pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 
 #[async_trait]
@@ -262,6 +264,31 @@ pub trait Store: Send + Sync + 'static {
     async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>>;
     /// An incident's version (its last `seq`), cheaply; `None` if there is none.
     async fn incident_version(&self, number: u64) -> Result<Option<u64>>;
+
+    /// Writes an update to incident `number` by `author`: a draft, or
+    /// published at once when `publish` decides its timeline entry; in one
+    /// transaction under the incident's lock.
+    async fn write_update(
+        &self,
+        number: u64,
+        content: &muster_domain::update::UpdateContent,
+        author: &Handle,
+        publish: Option<&DecideUpdate<'_>>,
+        now: Timestamp,
+    ) -> Result<(UpdateRecord, Vec<Event>)>;
+    /// Publishes draft `id` of incident `number`; a published one is a conflict.
+    async fn publish_update(
+        &self,
+        number: u64,
+        id: u64,
+        by: &Handle,
+        decide: &DecideUpdate<'_>,
+        now: Timestamp,
+    ) -> Result<(UpdateRecord, Vec<Event>)>;
+    /// Changes draft `id` of incident `number`; a published one is a conflict.
+    async fn edit_update(&self, number: u64, id: u64, decide: &DecideEdit<'_>, now: Timestamp) -> Result<UpdateRecord>;
+    /// Incident `number`'s updates, drafts too, oldest first.
+    async fn updates(&self, number: u64) -> Result<Vec<UpdateRecord>>;
 
     async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
     async fn services(&self) -> Result<Vec<Service>>;

@@ -195,6 +195,51 @@ impl<D: Dialect> Store for Db<D> {
         crate::incidents::events_since::<D>(&mut *self.read.acquire().await?, number, seq, limit).await
     }
 
+    async fn write_update(
+        &self,
+        number: u64,
+        content: &muster_domain::update::UpdateContent,
+        author: &Handle,
+        publish: Option<&crate::DecideUpdate<'_>>,
+        now: Timestamp,
+    ) -> Result<(crate::UpdateRecord, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::updates::write::<D>(&mut tx, number, content, author, publish, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn publish_update(
+        &self,
+        number: u64,
+        id: u64,
+        by: &Handle,
+        decide: &crate::DecideUpdate<'_>,
+        now: Timestamp,
+    ) -> Result<(crate::UpdateRecord, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::updates::publish_draft::<D>(&mut tx, number, id, by, decide, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn edit_update(
+        &self,
+        number: u64,
+        id: u64,
+        decide: &crate::DecideEdit<'_>,
+        now: Timestamp,
+    ) -> Result<crate::UpdateRecord> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::updates::edit_draft::<D>(&mut tx, number, id, decide, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn updates(&self, number: u64) -> Result<Vec<crate::UpdateRecord>> {
+        crate::updates::updates::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
     async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
         crate::incidents::version::<D>(&mut *self.read.acquire().await?, number).await
     }
