@@ -43,6 +43,7 @@ pub mod schedules;
 pub mod signin;
 pub mod throttle;
 pub mod tokens;
+pub mod updates;
 pub mod users;
 
 pub use alerts::ServiceInput;

@@ -240,7 +240,7 @@ impl UpdateContent {
             return Err(DomainError::invalid("status", "only external updates tell a public status"));
         }
         if let Some((component, _)) = input.components.first() {
-            return Err(DomainError::not_found(
+            return Err(DomainError::invalid(
                 "components",
                 format!("there is no component {component:?}: components come with the status page"),
             ));
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn each_refusal_names_its_field() {
         let field = |audience, i: UpdateInput| match UpdateContent::new(audience, i).unwrap_err() {
-            DomainError::Invalid { field, .. } | DomainError::NotFound { field, .. } => field,
+            DomainError::Invalid { field, .. } => field,
             other => panic!("{other:?}"),
         };
         assert_eq!(field(UpdateAudience::Internal, input("  ")), "body");

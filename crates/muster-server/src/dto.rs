@@ -742,6 +742,63 @@ pub mod schema {
         }))
     }
 
+    /// An update: per audience, its form's fields (internal and executive)
+    /// or the public status (external). A body or a form field is needed;
+    /// which, the document cannot say.
+    pub fn new_update_request() -> RefOr<Schema> {
+        use muster_domain::update::{MAX_NEXT_UPDATE_MINUTES, MAX_UPDATE_CHARS, PublicStatus, UpdateAudience};
+        let max = MAX_UPDATE_CHARS as u32;
+        let component = json!({"type": "object", "additionalProperties": false, "required": ["component", "status"],
+            "properties": {"component": {"type": "string"}, "status": {"type": "string"}}});
+        let variant = |audience: UpdateAudience| {
+            let fields: serde_json::Map<String, Value> =
+                audience.form_fields().iter().map(|f| ((*f).to_owned(), text_schema(0, max, false))).collect();
+            let form = if fields.is_empty() {
+                json!({"type": "null"})
+            } else {
+                json!({"type": ["object", "null"], "additionalProperties": false, "properties": fields})
+            };
+            let status = if audience == UpdateAudience::External {
+                nullable(json!({"type": "string", "enum": PublicStatus::ALL.map(PublicStatus::as_str)}), true)
+            } else {
+                json!({"type": "null"})
+            };
+            json!({"type": "object", "additionalProperties": false, "required": ["audience"], "properties": {
+                "audience": {"type": "string", "enum": [audience.as_str()]},
+                "body": text_schema(0, max, true),
+                "form": form,
+                "status": status,
+                "components": {"type": ["array", "null"], "items": component,
+                    "description": "Affected components and their status; there are none until the status page has them."},
+                "next_update_in_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_NEXT_UPDATE_MINUTES},
+                "draft": {"type": ["boolean", "null"], "description": "Keep it as a draft for someone who may publish it."},
+            }})
+        };
+        build(json!({
+            "description": "An update for an audience: `internal` (form: conditions, actions, needs), `executive` \
+                (form: current_status, overview, next_steps) or `external` (a public status). A body, a form field or both.",
+            "oneOf": UpdateAudience::ALL.map(variant),
+        }))
+    }
+
+    /// A draft's changes. Which form fields and whether a status are
+    /// allowed depends on the draft's audience.
+    pub fn edit_update_request() -> RefOr<Schema> {
+        use muster_domain::update::{MAX_NEXT_UPDATE_MINUTES, MAX_UPDATE_CHARS, PublicStatus, UpdateAudience};
+        let max = MAX_UPDATE_CHARS as u32;
+        let fields: serde_json::Map<String, Value> = UpdateAudience::ALL
+            .iter()
+            .flat_map(|a| a.form_fields().iter())
+            .map(|f| ((*f).to_owned(), text_schema(0, max, false)))
+            .collect();
+        build(json!({"type": "object", "additionalProperties": false, "properties": {
+            "body": text_schema(0, max, true),
+            "form": {"type": ["object", "null"], "additionalProperties": false, "properties": fields},
+            "status": nullable(json!({"type": "string", "enum": PublicStatus::ALL.map(PublicStatus::as_str)}), true),
+            "next_update_in_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_NEXT_UPDATE_MINUTES},
+        }}))
+    }
+
     /// A role assignment. Which scope a role takes depends on the role (and
     /// custom roles are data), so the document gives the bounds all share.
     pub fn assign_request() -> RefOr<Schema> {

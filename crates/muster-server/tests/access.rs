@@ -81,6 +81,8 @@ struct World {
     page: u64,
     scribe_assignment: u64,
     contact_method: u64,
+    /// A draft internal update on the incident, by @pat.
+    update: u64,
     /// A notification rule of the user the paths name, on `contact_method`.
     notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
@@ -192,6 +194,18 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline", SIGNED_IN, none()),
         row("POST", "/api/v1/incidents/{ref}/timeline", WRITERS, Json(|_| json!({"kind": "note", "text": "x"}))),
         row("POST", "/api/v1/incidents/{ref}/alerts", WRITERS, Json(|w| json!({"alert_id": w.alert}))),
+        // Updates: published by whoever handles that audience's
+        // communications (here the incident manager); a draft is changed by
+        // its author (@pat, none of the cast) or those who may publish it.
+        row("GET", "/api/v1/incidents/{ref}/updates", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/incidents/{ref}/updates",
+            &[Im, Admin],
+            Json(|_| json!({"audience": "external", "body": "Some payments fail.", "status": "identified"})),
+        ),
+        row("PATCH", "/api/v1/incidents/{ref}/updates/{id}", &[Im, Admin], Json(|_| json!({"body": "Most payments fail."}))),
+        row("POST", "/api/v1/incidents/{ref}/updates/{id}/publish", &[Im, Admin], Json(|_| json!({}))),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
             "POST",
@@ -371,6 +385,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         notification_rule: 0,
         spare_token: 0,
         impact_matrix: Value::Null,
+        update: 0,
         required_roles: Value::Null,
     };
     for (p, permission) in [
@@ -393,7 +408,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         w.handle(Member).unwrap(),
         w.handle(TheUser).unwrap(),
     );
-    server.user(&pat, "responder").await;
+    let pat_token = server.user(&pat, "responder").await;
     // Pat can be reached, so the page to them stays open (a page that reaches nobody ends at once).
     let reach = json!({"kind": "email", "address": format!("{pat}@example.com")});
     server.post(ADMIN_TOKEN, &format!("/api/v1/users/{pat}/contact-methods"), reach).await.ok(201);
@@ -405,6 +420,10 @@ async fn world(server: &TestServer, n: usize) -> World {
     let scribe =
         server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), json!({"role": "scribe", "user": pat})).await;
     w.scribe_assignment = scribe.ok(201)["id"].as_u64().unwrap();
+    let draft = json!({"audience": "internal", "body": "Payments fail for some cards.", "draft": true});
+    w.update = server.post(&pat_token, &format!("/api/v1/incidents/{r}/updates"), draft).await.ok(201)["id"]
+        .as_u64()
+        .unwrap();
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();
@@ -455,6 +474,8 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
+    } else if path.contains("/updates/{id}") {
+        w.update.to_string()
     } else if path.contains("tokens/{id}") {
         w.spare_token.to_string()
     } else if path.contains("contact-methods/{id}") {

@@ -232,6 +232,22 @@ async fn check(store: &dyn Store, version: i64) {
     } else if v >= 2 {
         assert_eq!(store.services().await.unwrap()[0].bundle_window_seconds, None, "the default, at {v}");
     }
+    if v >= 17 {
+        use muster_domain::update::{PublicStatus, UpdateAudience, UpdateState};
+        let updates = store.updates(1).await.unwrap();
+        let read: Vec<(UpdateAudience, UpdateState, String, &str)> =
+            updates.iter().map(|u| (u.content.audience, u.state, u.content.text(), u.author.as_str())).collect();
+        assert_eq!(
+            read,
+            [
+                (UpdateAudience::Internal, UpdateState::Draft, "Conditions: checkout fails\nNeeds: a DBA".into(), "alice"),
+                (UpdateAudience::External, UpdateState::Draft, "Some payments fail; we are on it.".into(), "bob"),
+            ],
+            "at {v}"
+        );
+        let (next, status) = (updates[0].content.next_update_in_minutes, updates[1].content.status);
+        assert_eq!((next, status), (Some(30), Some(PublicStatus::Identified)), "at {v}");
+    }
 
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {

@@ -21,6 +21,7 @@ mod jobs;
 pub mod pages;
 mod roles;
 mod schedules;
+mod updates;
 mod users;
 
 #[derive(OpenApi)]
@@ -63,6 +64,9 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::assign_role, incidents::list_roles))
         .routes(routes!(incidents::relieve_role))
         .routes(routes!(incidents::timeline, incidents::add_entry))
+        .routes(routes!(updates::write_update, updates::list_updates))
+        .routes(routes!(updates::edit_update))
+        .routes(routes!(updates::publish_update))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))
         .routes(routes!(alerts::list_alerts))

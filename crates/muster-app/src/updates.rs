@@ -1,0 +1,112 @@
+//! The communications manager's updates: written as drafts or published at
+//! once, drafts changed and published later. Who may publish an audience's
+//! update is the domain's (`muster_domain::update`, the access table); the
+//! store writes the update and its timeline entry in one transaction.
+
+use muster_domain::access::{self, Action};
+use muster_domain::incident::Context;
+use muster_domain::update::{self, UpdateAudience, UpdateContent, UpdateInput};
+use muster_domain::{Actor, Command, DomainError, Event, Incident, IncidentRef};
+use muster_store::{StoreError, UpdateRecord};
+
+use crate::incidents::no_incident;
+use crate::{App, Result};
+
+impl App {
+    /// Writes an update to incident `r`: a draft when `draft`, else
+    /// published at once (refused unless `actor` may publish for
+    /// `audience`, naming who may).
+    pub async fn write_update(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        audience: UpdateAudience,
+        input: UpdateInput,
+        draft: bool,
+    ) -> Result<UpdateRecord> {
+        actor.require_write()?;
+        let content = UpdateContent::new(audience, input)?;
+        if draft {
+            access::check(actor, Action::DraftUpdate, &access::Standing::none())?;
+            let written = self.store.write_update(r.0, &content, &actor.handle, None, self.clock.now()).await;
+            return Ok(self.found(r, written)?.0);
+        }
+        let catalog = self.store.role_catalog().await?;
+        let decide = |state: &Incident, u: &UpdateRecord| {
+            let command = Command::PublishUpdate { update: u.id, content: u.content.clone() };
+            state.execute(command, Context { actor, now: self.clock.now(), catalog: &catalog })
+        };
+        let written = self.store.write_update(r.0, &content, &actor.handle, Some(&decide), self.clock.now()).await;
+        let (update, events) = self.found(r, written)?;
+        self.published(r, &events);
+        Ok(update)
+    }
+
+    /// Publishes draft `id` of incident `r`.
+    pub async fn publish_update(&self, actor: &Actor, r: IncidentRef, id: u64) -> Result<UpdateRecord> {
+        actor.require_write()?;
+        let catalog = self.store.role_catalog().await?;
+        let decide = |state: &Incident, u: &UpdateRecord| {
+            let command = Command::PublishUpdate { update: u.id, content: u.content.clone() };
+            state.execute(command, Context { actor, now: self.clock.now(), catalog: &catalog })
+        };
+        let published = self.store.publish_update(r.0, id, &actor.handle, &decide, self.clock.now()).await;
+        let (update, events) = self.found(r, published)?;
+        self.published(r, &events);
+        Ok(update)
+    }
+
+    /// Changes draft `id` of incident `r`: what `input` gives replaces what
+    /// it had (its author, or someone who may publish it).
+    pub async fn edit_update(&self, actor: &Actor, r: IncidentRef, id: u64, input: EditUpdate) -> Result<UpdateRecord> {
+        actor.require_write()?;
+        let decide = |state: &Incident, u: &UpdateRecord| -> std::result::Result<UpdateContent, DomainError> {
+            update::check_edit(actor, state, u.content.audience, &u.author)?;
+            let old = &u.content;
+            let merged = UpdateInput {
+                body: input.body.clone().unwrap_or_else(|| old.body.clone()),
+                form: input.form.clone().unwrap_or_else(|| old.form.clone()),
+                status: input.status.unwrap_or(old.status),
+                components: Vec::new(),
+                next_update_in_minutes: input.next_update_in_minutes.unwrap_or(old.next_update_in_minutes),
+            };
+            UpdateContent::new(old.audience, merged)
+        };
+        let edited = self.store.edit_update(r.0, id, &decide, self.clock.now()).await;
+        self.found(r, edited)
+    }
+
+    /// Incident `r`'s updates, drafts too, oldest first.
+    pub async fn updates(&self, r: IncidentRef) -> Result<Vec<UpdateRecord>> {
+        if self.store.incident_version(r.0).await?.is_none() {
+            return Err(no_incident(r).into());
+        }
+        Ok(self.store.updates(r.0).await?)
+    }
+
+    /// The store's answer, with "no such incident" in the API's words.
+    fn found<T>(&self, r: IncidentRef, done: std::result::Result<T, StoreError>) -> Result<T> {
+        match done {
+            Err(StoreError::NotFound(m)) if m.starts_with("there is no incident") => Err(no_incident(r).into()),
+            Err(StoreError::NotFound(m)) => Err(DomainError::not_found("id", m).into()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Tells the live views that the incident's timeline moved.
+    fn published(&self, r: IncidentRef, events: &[Event]) {
+        if !events.is_empty() {
+            self.changes.changed(r.0);
+        }
+    }
+}
+
+/// A draft's changes: each field given replaces the draft's.
+#[derive(Debug, Clone, Default)]
+pub struct EditUpdate {
+    pub body: Option<String>,
+    pub form: Option<Vec<(String, String)>>,
+    /// `Some(None)` clears it.
+    pub status: Option<Option<muster_domain::update::PublicStatus>>,
+    pub next_update_in_minutes: Option<Option<u32>>,
+}

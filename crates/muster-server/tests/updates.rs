@@ -1,0 +1,188 @@
+//! The communications manager's updates over the API, on both backends:
+//! who may publish for which audience (the scope of a communications
+//! manager decides), drafts for those who may, the timeline entry that
+//! publishing is, and bad input refused naming its field with nothing
+//! written.
+
+mod common;
+
+use common::{ADMIN_TOKEN, TestServer};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    each_audience_is_published_by_those_who_handle_its_communications_and_drafted_by_anyone,
+    a_draft_is_changed_by_its_author_or_a_publisher_and_published_once_onto_the_timeline,
+    bad_updates_are_refused_naming_the_field_and_nothing_is_written,
+);
+
+/// INC-n with @ian as incident manager, @bea backup, @cole communications
+/// manager for internal, @eve for external, @una with both (unscoped), and
+/// @rita with no role. Returns the tokens by handle and the ref.
+async fn cast(server: &TestServer) -> (std::collections::HashMap<&'static str, String>, String) {
+    let mut tokens = std::collections::HashMap::new();
+    for h in ["ian", "bea", "cole", "eve", "una", "rita"] {
+        tokens.insert(h, server.user(h, "responder").await);
+    }
+    tokens.insert("vic", server.user("vic", "viewer").await);
+    tokens.insert("admin", ADMIN_TOKEN.to_owned());
+    let declared = server
+        .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}))
+        .await;
+    let r = format!("INC-{}", declared.ok(201)["number"]);
+    for (role, user, scope) in [
+        ("backup_incident_manager", "bea", Value::Null),
+        ("communications_manager", "cole", json!("internal")),
+        ("communications_manager", "eve", json!("external")),
+    ] {
+        let body = json!({"role": role, "user": user, "scope": scope});
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
+    }
+    // A second incident where @una covers both audiences.
+    let other = server
+        .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Search slow", "priority": "P2", "incident_manager": "ian"}))
+        .await;
+    let other = format!("INC-{}", other.ok(201)["number"]);
+    let body = json!({"role": "communications_manager", "user": "una"});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{other}/roles"), body).await.ok(201);
+    tokens.insert("una-incident", other);
+    (tokens, r)
+}
+
+fn update(audience: &str) -> Value {
+    match audience {
+        "internal" => json!({"audience": "internal", "form": {"conditions": "5 % of card payments fail", "needs": "a DBA"}}),
+        "executive" => json!({"audience": "executive", "form": {"overview": "Card payments fail for some"}}),
+        _ => json!({"audience": "external", "body": "Some card payments fail; we are on it.", "status": "identified"}),
+    }
+}
+
+async fn each_audience_is_published_by_those_who_handle_its_communications_and_drafted_by_anyone(server: TestServer) {
+    let (tokens, r) = cast(&server).await;
+    let path = format!("/api/v1/incidents/{r}/updates");
+    // Who may publish each audience's update, of the cast on INC-n.
+    let may: [(&str, &[&str]); 3] = [
+        ("internal", &["ian", "bea", "cole", "admin"]),
+        ("executive", &["ian", "bea", "cole", "admin"]),
+        ("external", &["ian", "eve", "admin"]),
+    ];
+    for (audience, allowed) in may {
+        for who in ["ian", "bea", "cole", "eve", "rita", "vic", "admin"] {
+            let reply = server.post(&tokens[who], &path, update(audience)).await;
+            if allowed.contains(&who) {
+                let u = reply.ok(201);
+                assert_eq!((u["state"].as_str(), u["audience"].as_str()), (Some("published"), Some(audience)), "{who}");
+                assert_eq!(u["published_by"], who, "{u}");
+            } else {
+                let problem = reply.problem(403);
+                let detail = problem["detail"].as_str().unwrap();
+                assert!(detail.contains(&format!("@{who}")), "{detail}");
+                if who != "vic" {
+                    let whom = if audience == "external" { "external updates" } else { "internal updates" };
+                    assert!(detail.contains(&format!("the communications manager for {whom}")), "{detail}");
+                }
+                // A draft instead: anyone who writes may (viewers may not).
+                let mut draft = update(audience);
+                draft["draft"] = json!(true);
+                let reply = server.post(&tokens[who], &path, draft).await;
+                if who == "vic" {
+                    reply.problem(403);
+                } else {
+                    assert_eq!(reply.ok(201)["state"], "draft", "{who}");
+                }
+            }
+        }
+    }
+    // An unscoped communications manager covers both audiences.
+    let other = &tokens["una-incident"];
+    for audience in ["internal", "external", "executive"] {
+        server.post(&tokens["una"], &format!("/api/v1/incidents/{other}/updates"), update(audience)).await.ok(201);
+    }
+    // Every update is listed, drafts too; only the published are on the timeline.
+    let listed = server.get(&tokens["vic"], &path).await;
+    let listed = listed.ok(200).as_array().unwrap().clone();
+    let published = listed.iter().filter(|u| u["state"] == "published").count();
+    assert_eq!(published, 4 + 4 + 3);
+    assert_eq!(listed.len() - published, 2 + 2 + 3, "the drafts of the refused (not the viewer)");
+    let timeline = server.get(&tokens["vic"], &format!("/api/v1/incidents/{r}/timeline?kind=update_published&limit=100")).await;
+    assert_eq!(timeline.ok(200).as_array().unwrap().len(), published);
+}
+
+async fn a_draft_is_changed_by_its_author_or_a_publisher_and_published_once_onto_the_timeline(server: TestServer) {
+    let (tokens, r) = cast(&server).await;
+    let path = format!("/api/v1/incidents/{r}/updates");
+    let mut draft = update("external");
+    draft["draft"] = json!(true);
+    draft["next_update_in_minutes"] = json!(30);
+    let written = server.post(&tokens["rita"], &path, draft).await;
+    let written = written.ok(201);
+    let id = written["id"].as_u64().unwrap();
+    assert_eq!((written["author"].as_str(), written["entry"].as_u64()), (Some("rita"), None));
+    let before = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}")).await.ok(200)["version"].clone();
+
+    // Someone else's draft: not @cole's to change (internal only), but the
+    // external communications manager's.
+    let edit = json!({"body": "Card payments fail for about 5 % of customers."});
+    let refused = server.patch(&tokens["cole"], &format!("{path}/{id}"), edit.clone()).await;
+    let detail = refused.problem(403)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("its author (@rita)") && detail.contains("@cole"), "{detail}");
+    let edited = server.patch(&tokens["eve"], &format!("{path}/{id}"), edit).await;
+    let edited = edited.ok(200);
+    assert_eq!(edited["body"], "Card payments fail for about 5 % of customers.");
+    assert_eq!((edited["status"].as_str(), edited["next_update_in_minutes"].as_u64()), (Some("identified"), Some(30)));
+    let cleared = server.patch(&tokens["rita"], &format!("{path}/{id}"), json!({"next_update_in_minutes": null})).await;
+    assert_eq!(cleared.ok(200)["next_update_in_minutes"], Value::Null);
+    let after = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}")).await.ok(200)["version"].clone();
+    assert_eq!(before, after, "a draft is not on the timeline");
+
+    // Its author may not publish it; the external communications manager may, once.
+    let refused = server.post(&tokens["rita"], &format!("{path}/{id}/publish"), json!({})).await;
+    assert!(refused.problem(403)["detail"].as_str().unwrap().contains("publish external updates"));
+    let published = server.post(&tokens["eve"], &format!("{path}/{id}/publish"), json!({})).await;
+    let published = published.ok(200);
+    assert_eq!((published["state"].as_str(), published["published_by"].as_str()), (Some("published"), Some("eve")));
+    let entry = published["entry"].as_u64().unwrap();
+    let again = server.post(&tokens["ian"], &format!("{path}/{id}/publish"), json!({})).await;
+    assert!(again.problem(409)["detail"].as_str().unwrap().contains("published already"));
+    let changed = server.patch(&tokens["eve"], &format!("{path}/{id}"), json!({"body": "x"})).await;
+    changed.problem(409);
+
+    let timeline = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/timeline?kind=update_published")).await;
+    let entries = timeline.ok(200).as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["id"].as_u64(), Some(entry));
+    assert_eq!(entries[0]["actor"], "eve");
+    assert_eq!(
+        entries[0]["text"],
+        format!("@eve published an external update (identified) (update {id}): Card payments fail for about 5 % of customers.")
+    );
+    assert_eq!(entries[0]["data"]["audience"], "external");
+}
+
+async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server: TestServer) {
+    let (tokens, r) = cast(&server).await;
+    let path = format!("/api/v1/incidents/{r}/updates");
+    let ian = &tokens["ian"];
+    for (body, status, field) in [
+        (json!({"audience": "everyone", "body": "x"}), 422, "audience"),
+        (json!({"audience": "internal", "body": "   "}), 422, "body"),
+        (json!({"audience": "external"}), 422, "body"),
+        (json!({"audience": "internal", "form": {"overview": "x"}}), 422, "form.overview"),
+        (json!({"audience": "internal", "body": "x", "status": "resolved"}), 422, "status"),
+        (json!({"audience": "external", "body": "x", "status": "fixed"}), 422, "status"),
+        (json!({"audience": "external", "body": "x", "components": [{"component": "api", "status": "major_outage"}]}), 422, "components"),
+        (json!({"audience": "external", "body": "x", "next_update_in_minutes": 0}), 422, "next_update_in_minutes"),
+        (json!({"audience": "external", "body": "x".repeat(10_001)}), 422, "body"),
+    ] {
+        let problem = server.post(ian, &path, body.clone()).await;
+        let problem = problem.problem(status);
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+    // Unknown fields and a missing audience are the JSON's.
+    server.post(ian, &path, json!({"audience": "internal", "body": "x", "urgent": true})).await.problem(422);
+    server.post(ian, &path, json!({"body": "x"})).await.problem(422);
+    server.post(ian, "/api/v1/incidents/INC-999/updates", update("internal")).await.problem(404);
+    server.post(ian, &format!("{path}/77/publish"), json!({})).await.problem(404);
+    server.patch(ian, &format!("{path}/nope"), json!({"body": "x"})).await.problem(404);
+    let listed = server.get(ian, &path).await;
+    assert_eq!(listed.ok(200), &json!([]), "nothing was written");
+}
