@@ -38,6 +38,11 @@ async fn seed(server: &TestServer) {
         .post(&alice, "/api/v1/incidents", json!({"title": "Slow search", "priority": "P3", "summary": "p99 at 4 s"}))
         .await
         .ok(201);
+    // Drafts to change and publish (ids 1 and 2), for each kind of form.
+    for (audience, body) in [("internal", "Checkout fails for 5 %"), ("external", "Some payments fail")] {
+        let draft = json!({"audience": audience, "body": body, "draft": true});
+        server.post(&alice, "/api/v1/incidents/INC-1/updates", draft).await.ok(201);
+    }
     let service = server.service("db", json!({"auto_declare": {"critical": "P2"}})).await;
     let key = service["integration_key"].as_str().unwrap().to_owned();
     let event = json!({"summary": "disk full", "severity": "error", "dedup_key": "disk"});
