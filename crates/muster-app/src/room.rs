@@ -57,6 +57,15 @@ impl App {
                 self.update(actor, r, None, None, Some(p), None).await?;
                 format!("Priority: {p}.")
             }
+            RoomCommand::Update { audience, draft, text } => {
+                let input = muster_domain::update::UpdateInput { body: text, ..Default::default() };
+                let u = self.write_update(actor, r, audience, input, draft).await?;
+                if draft {
+                    format!("Draft {audience} update {} saved, for someone who may publish it.", u.id)
+                } else {
+                    format!("Published the {audience} update {}.", u.id)
+                }
+            }
             RoomCommand::Help => room::HELP.to_owned(),
         };
         Ok(reply)

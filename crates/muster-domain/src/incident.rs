@@ -434,10 +434,7 @@ impl Incident {
     /// The audiences `user` covers as a communications manager: the
     /// scope's, or both when unscoped.
     pub fn communications_covered_by(&self, user: &Handle) -> Vec<Audience> {
-        Audience::BOTH
-            .into_iter()
-            .filter(|a| self.roles.iter().any(|r| &r.user == user && r.covers(*a)))
-            .collect()
+        Audience::BOTH.into_iter().filter(|a| self.roles.iter().any(|r| &r.user == user && r.covers(*a))).collect()
     }
 
     pub fn roles_of(&self, user: &Handle) -> Vec<RoleKind> {
@@ -556,7 +553,10 @@ impl Incident {
                 tx.require_not_closed()?;
                 tx.require(content.audience.publish_action())?;
                 let text = content.text();
-                tx.record(Change::UpdatePublished { update, audience: content.audience, text, status: content.status }, None);
+                tx.record(
+                    Change::UpdatePublished { update, audience: content.audience, text, status: content.status },
+                    None,
+                );
             }
         }
         let events = tx.finish();

@@ -4,6 +4,7 @@
 //! command gets a reply that says how to write it, never an error page.
 
 use crate::timeline::EntryKind;
+use crate::update::UpdateAudience;
 use crate::{Handle, Priority, Status};
 
 /// What a line typed in the room asks for.
@@ -23,6 +24,9 @@ pub enum RoomCommand {
     Status(Status),
     /// `/priority <P1-P4>`
     Priority(Priority),
+    /// `/update <internal|external|executive> [draft] <text>`: publish an
+    /// update for that audience (or keep it as a draft).
+    Update { audience: UpdateAudience, draft: bool, text: String },
     /// `/help`
     Help,
 }
@@ -30,7 +34,7 @@ pub enum RoomCommand {
 /// How to write each command, for `/help` and for replies to mistakes.
 pub const HELP: &str = "Commands: /note, /theory, /decision, /action <text>; /role <role> @user [scope]; \
 /relieve @user <role>; /page @user [role=<role>] [message]; /status <investigating|identified|monitoring|resolved|closed>; \
-/priority <P1|P2|P3|P4>; /help. Anything else is a message.";
+/priority <P1|P2|P3|P4>; /update <internal|external|executive> [draft] <text>; /help. Anything else is a message.";
 
 /// A line is at most this long.
 pub const MAX_LINE: usize = 10_000;
@@ -108,6 +112,23 @@ pub fn parse(line: &str) -> Result<RoomCommand, String> {
                 .map_err(|_| format!("{p:?} is not a priority. Usage: /priority <P1|P2|P3|P4>")),
             _ => usage("/priority <P1|P2|P3|P4>"),
         },
+        "update" => {
+            const HOW: &str =
+                "/update <internal|external|executive> [draft] <text>, e.g. /update external We found the cause.";
+            let Some((audience, text)) = args.split_once(char::is_whitespace) else { return usage(HOW) };
+            let Ok(audience) = audience.parse::<UpdateAudience>() else {
+                return Err(format!("{audience:?} is not an audience. Usage: {HOW}"));
+            };
+            let text = text.trim();
+            let (draft, text) = match text.split_once(char::is_whitespace) {
+                Some((w, rest)) if w.eq_ignore_ascii_case("draft") => (true, rest.trim()),
+                _ => (false, text),
+            };
+            if text.is_empty() || text.eq_ignore_ascii_case("draft") {
+                return usage(HOW);
+            }
+            Ok(RoomCommand::Update { audience, draft, text: text.to_owned() })
+        }
         other => Err(format!("There is no command /{other}. {HELP}")),
     }
 }
@@ -154,6 +175,18 @@ mod tests {
             Ok(RoomCommand::Entry { kind: EntryKind::Theory, text: "connection pool exhausted".into() })
         );
         assert_eq!(parse("/help"), Ok(RoomCommand::Help));
+        assert_eq!(
+            parse("/update external  We found the cause. "),
+            Ok(RoomCommand::Update {
+                audience: UpdateAudience::External,
+                draft: false,
+                text: "We found the cause.".into()
+            })
+        );
+        assert_eq!(
+            parse("/update internal draft failing over"),
+            Ok(RoomCommand::Update { audience: UpdateAudience::Internal, draft: true, text: "failing over".into() })
+        );
     }
 
     #[test]
@@ -163,6 +196,9 @@ mod tests {
         assert!(parse("/role tech_lead").unwrap_err().contains("Usage: /role"));
         assert!(parse("/role tech_lead carol!!").unwrap_err().contains("not a person"));
         assert!(parse("/note").unwrap_err().contains("Usage: /note <text>"));
+        assert!(parse("/update everyone hi").unwrap_err().contains("not an audience"));
+        assert!(parse("/update internal").unwrap_err().contains("Usage: /update"));
+        assert!(parse("/update internal draft").unwrap_err().contains("Usage: /update"));
         assert!(parse("   ").is_err());
     }
 

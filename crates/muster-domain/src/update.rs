@@ -41,7 +41,8 @@ pub enum UpdateAudience {
 }
 
 impl UpdateAudience {
-    pub const ALL: [UpdateAudience; 3] = [UpdateAudience::Internal, UpdateAudience::External, UpdateAudience::Executive];
+    pub const ALL: [UpdateAudience; 3] =
+        [UpdateAudience::Internal, UpdateAudience::External, UpdateAudience::Executive];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -201,7 +202,10 @@ impl UpdateContent {
     pub fn new(audience: UpdateAudience, input: UpdateInput) -> Result<UpdateContent, DomainError> {
         let too_long = |text: &str| text.chars().count() > MAX_UPDATE_CHARS;
         if too_long(&input.body) {
-            return Err(DomainError::invalid("body", format!("an update's body has at most {MAX_UPDATE_CHARS} characters")));
+            return Err(DomainError::invalid(
+                "body",
+                format!("an update's body has at most {MAX_UPDATE_CHARS} characters"),
+            ));
         }
         let allowed = audience.form_fields();
         let mut form: Vec<(String, String)> = Vec::new();
@@ -253,13 +257,20 @@ impl UpdateContent {
                 format!("between 1 and {MAX_NEXT_UPDATE_MINUTES} minutes"),
             ));
         }
-        Ok(UpdateContent { audience, body, form, status: input.status, next_update_in_minutes: input.next_update_in_minutes })
+        Ok(UpdateContent {
+            audience,
+            body,
+            form,
+            status: input.status,
+            next_update_in_minutes: input.next_update_in_minutes,
+        })
     }
 
     /// The text as published (and on the timeline): the form's fields, one
     /// per line, then the body.
     pub fn text(&self) -> String {
-        let mut lines: Vec<String> = self.form.iter().map(|(name, value)| format!("{}: {value}", label(name))).collect();
+        let mut lines: Vec<String> =
+            self.form.iter().map(|(name, value)| format!("{}: {value}", label(name))).collect();
         if !self.body.is_empty() {
             lines.push(self.body.clone());
         }
@@ -286,7 +297,12 @@ pub fn may_publish(actor: &Actor, incident: &Incident, audience: UpdateAudience)
 
 /// Refuses unless `actor` may change the draft `author` wrote for
 /// `audience`: its author, or someone who may publish it.
-pub fn check_edit(actor: &Actor, incident: &Incident, audience: UpdateAudience, author: &Handle) -> Result<(), DomainError> {
+pub fn check_edit(
+    actor: &Actor,
+    incident: &Incident,
+    audience: UpdateAudience,
+    author: &Handle,
+) -> Result<(), DomainError> {
     actor.require_write()?;
     if *author == actor.handle || may_publish(actor, incident, audience) {
         return Ok(());

@@ -204,7 +204,12 @@ fn rows() -> Vec<Row> {
             &[Im, Admin],
             Json(|_| json!({"audience": "external", "body": "Some payments fail.", "status": "identified"})),
         ),
-        row("PATCH", "/api/v1/incidents/{ref}/updates/{id}", &[Im, Admin], Json(|_| json!({"body": "Most payments fail."}))),
+        row(
+            "PATCH",
+            "/api/v1/incidents/{ref}/updates/{id}",
+            &[Im, Admin],
+            Json(|_| json!({"body": "Most payments fail."})),
+        ),
         row("POST", "/api/v1/incidents/{ref}/updates/{id}/publish", &[Im, Admin], Json(|_| json!({}))),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
@@ -421,9 +426,8 @@ async fn world(server: &TestServer, n: usize) -> World {
         server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), json!({"role": "scribe", "user": pat})).await;
     w.scribe_assignment = scribe.ok(201)["id"].as_u64().unwrap();
     let draft = json!({"audience": "internal", "body": "Payments fail for some cards.", "draft": true});
-    w.update = server.post(&pat_token, &format!("/api/v1/incidents/{r}/updates"), draft).await.ok(201)["id"]
-        .as_u64()
-        .unwrap();
+    w.update =
+        server.post(&pat_token, &format!("/api/v1/incidents/{r}/updates"), draft).await.ok(201)["id"].as_u64().unwrap();
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();

@@ -26,7 +26,11 @@ async fn cast(server: &TestServer) -> (std::collections::HashMap<&'static str, S
     tokens.insert("vic", server.user("vic", "viewer").await);
     tokens.insert("admin", ADMIN_TOKEN.to_owned());
     let declared = server
-        .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}))
+        .post(
+            ADMIN_TOKEN,
+            "/api/v1/incidents",
+            json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}),
+        )
         .await;
     let r = format!("INC-{}", declared.ok(201)["number"]);
     for (role, user, scope) in [
@@ -39,7 +43,11 @@ async fn cast(server: &TestServer) -> (std::collections::HashMap<&'static str, S
     }
     // A second incident where @una covers both audiences.
     let other = server
-        .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Search slow", "priority": "P2", "incident_manager": "ian"}))
+        .post(
+            ADMIN_TOKEN,
+            "/api/v1/incidents",
+            json!({"title": "Search slow", "priority": "P2", "incident_manager": "ian"}),
+        )
         .await;
     let other = format!("INC-{}", other.ok(201)["number"]);
     let body = json!({"role": "communications_manager", "user": "una"});
@@ -50,7 +58,9 @@ async fn cast(server: &TestServer) -> (std::collections::HashMap<&'static str, S
 
 fn update(audience: &str) -> Value {
     match audience {
-        "internal" => json!({"audience": "internal", "form": {"conditions": "5 % of card payments fail", "needs": "a DBA"}}),
+        "internal" => {
+            json!({"audience": "internal", "form": {"conditions": "5 % of card payments fail", "needs": "a DBA"}})
+        }
         "executive" => json!({"audience": "executive", "form": {"overview": "Card payments fail for some"}}),
         _ => json!({"audience": "external", "body": "Some card payments fail; we are on it.", "status": "identified"}),
     }
@@ -103,7 +113,8 @@ async fn each_audience_is_published_by_those_who_handle_its_communications_and_d
     let published = listed.iter().filter(|u| u["state"] == "published").count();
     assert_eq!(published, 4 + 4 + 3);
     assert_eq!(listed.len() - published, 2 + 2 + 3, "the drafts of the refused (not the viewer)");
-    let timeline = server.get(&tokens["vic"], &format!("/api/v1/incidents/{r}/timeline?kind=update_published&limit=100")).await;
+    let timeline =
+        server.get(&tokens["vic"], &format!("/api/v1/incidents/{r}/timeline?kind=update_published&limit=100")).await;
     assert_eq!(timeline.ok(200).as_array().unwrap().len(), published);
 }
 
@@ -153,7 +164,9 @@ async fn a_draft_is_changed_by_its_author_or_a_publisher_and_published_once_onto
     assert_eq!(entries[0]["actor"], "eve");
     assert_eq!(
         entries[0]["text"],
-        format!("@eve published an external update (identified) (update {id}): Card payments fail for about 5 % of customers.")
+        format!(
+            "@eve published an external update (identified) (update {id}): Card payments fail for about 5 % of customers."
+        )
     );
     assert_eq!(entries[0]["data"]["audience"], "external");
 }
@@ -169,7 +182,11 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
         (json!({"audience": "internal", "form": {"overview": "x"}}), 422, "form.overview"),
         (json!({"audience": "internal", "body": "x", "status": "resolved"}), 422, "status"),
         (json!({"audience": "external", "body": "x", "status": "fixed"}), 422, "status"),
-        (json!({"audience": "external", "body": "x", "components": [{"component": "api", "status": "major_outage"}]}), 422, "components"),
+        (
+            json!({"audience": "external", "body": "x", "components": [{"component": "api", "status": "major_outage"}]}),
+            422,
+            "components",
+        ),
         (json!({"audience": "external", "body": "x", "next_update_in_minutes": 0}), 422, "next_update_in_minutes"),
         (json!({"audience": "external", "body": "x".repeat(10_001)}), 422, "body"),
     ] {

@@ -278,6 +278,7 @@ async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server
         "/theory connection pool exhausted",
         "db looks saturated",
         "/status identified",
+        "/update internal Pool exhausted; failing over to the replica.",
     ] {
         let r = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", line)]).await;
         assert_eq!(r.status(), 303, "{line}");
@@ -308,6 +309,7 @@ async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server
     let entries = timeline.as_array().unwrap();
     let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"theory") && kinds.contains(&"message"), "{kinds:?}");
+    assert!(kinds.contains(&"update_published"), "the incident manager published from the room: {kinds:?}");
     assert_eq!(entries[0]["at"], "2026-01-01T08:30:00Z", "backdated entries sort where they happened");
     assert_eq!(entries[1]["at"], "2026-01-01T08:45:00Z");
 

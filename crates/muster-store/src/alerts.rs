@@ -543,7 +543,8 @@ async fn acknowledges_or_resolves<D: Dialect>(
     for &i in run {
         let e = &batch[i];
         let Some(&&MovedRow { id, count, incident, .. }) = by_key.get(&(e.service, e.dedup_key.as_str())) else {
-            outcomes[i] = Some(IngestOutcome { alert: None, count: 0, incident: None, declared: false, enqueued: false });
+            outcomes[i] =
+                Some(IngestOutcome { alert: None, count: 0, incident: None, declared: false, enqueued: false });
             continue;
         };
         if let Some(number) = incident {
@@ -621,8 +622,7 @@ async fn triggers<D: Dialect>(
                 // event in the run (what the upsert wrote).
                 let last = &batch[*members.last().expect("a group has members")];
                 let previous = row.previous_incident.map(|p| p as u64);
-                (incident, declared, enqueued) =
-                    new_alert::<D>(c, last, (id, count), previous, now, services).await?;
+                (incident, declared, enqueued) = new_alert::<D>(c, last, (id, count), previous, now, services).await?;
             }
             for (j, &i) in members.iter().enumerate() {
                 outcomes[i] = Some(IngestOutcome {

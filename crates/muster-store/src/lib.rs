@@ -194,8 +194,8 @@ pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
-pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
+pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

@@ -70,7 +70,12 @@ impl TryFrom<UpdateRow> for UpdateRecord {
                 audience: r.audience.parse::<UpdateAudience>().map_err(|e| bad("audience", &e))?,
                 body: r.body.clone(),
                 form: serde_json::from_str(&r.form).map_err(|e| bad("form", &e))?,
-                status: r.status.as_deref().map(str::parse::<PublicStatus>).transpose().map_err(|e| bad("status", &e))?,
+                status: r
+                    .status
+                    .as_deref()
+                    .map(str::parse::<PublicStatus>)
+                    .transpose()
+                    .map_err(|e| bad("status", &e))?,
                 next_update_in_minutes: r.next_update_minutes.map(|m| m as u32),
             },
             author: handle(&r.author)?,
@@ -88,8 +93,9 @@ fn no_update(number: u64, id: u64) -> StoreError {
 }
 
 async fn locked<D: Dialect>(c: &mut D::Connection, number: u64, id: u64) -> Result<(Incident, UpdateRecord)> {
-    let incident =
-        lock_incident::<D>(c, number).await?.ok_or_else(|| StoreError::NotFound(format!("there is no incident INC-{number}")))?;
+    let incident = lock_incident::<D>(c, number)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no incident INC-{number}")))?;
     let row: Option<UpdateRow> = D::query(format!("{COLUMNS} WHERE incident = $1 AND id = $2"))
         .bind(number as i64)
         .bind(id as i64)
@@ -142,8 +148,9 @@ pub(crate) async fn write<D: Dialect>(
     publish_with: Option<&DecideUpdate<'_>>,
     now: Timestamp,
 ) -> Result<(UpdateRecord, Vec<Event>)> {
-    let incident =
-        lock_incident::<D>(c, number).await?.ok_or_else(|| StoreError::NotFound(format!("there is no incident INC-{number}")))?;
+    let incident = lock_incident::<D>(c, number)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no incident INC-{number}")))?;
     let id: i64 = D::query(
         "INSERT INTO incident_updates (incident, audience, state, body, form, status, next_update_minutes, author,
          created_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $8) RETURNING id",

@@ -240,7 +240,12 @@ async fn check(store: &dyn Store, version: i64) {
         assert_eq!(
             read,
             [
-                (UpdateAudience::Internal, UpdateState::Draft, "Conditions: checkout fails\nNeeds: a DBA".into(), "alice"),
+                (
+                    UpdateAudience::Internal,
+                    UpdateState::Draft,
+                    "Conditions: checkout fails\nNeeds: a DBA".into(),
+                    "alice"
+                ),
                 (UpdateAudience::External, UpdateState::Draft, "Some payments fail; we are on it.".into(), "bob"),
             ],
             "at {v}"

@@ -57,6 +57,9 @@ pub enum ClientCommand {
     /// Read and write an incident's timeline.
     #[command(subcommand)]
     Timeline(TimelineCmd),
+    /// Updates for an audience (internal, external, executive): post, list, publish a draft.
+    #[command(subcommand, visible_alias = "updates")]
+    Update(UpdateCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -517,6 +520,53 @@ pub enum TimelineCmd {
     },
 }
 
+// Parsed once per run: the size of `Post` costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum UpdateCmd {
+    /// Publish an update (or keep it as a --draft for someone who may):
+    /// `muster update post INC-3 external "We found the cause." --status identified`.
+    Post {
+        reference: String,
+        /// internal, external or executive.
+        audience: String,
+        /// The update, Markdown (may be left out when a form field says it all).
+        #[arg(default_value = "")]
+        body: String,
+        /// Internal: what is happening now.
+        #[arg(long)]
+        conditions: Option<String>,
+        /// Internal: what is being done.
+        #[arg(long)]
+        actions: Option<String>,
+        /// Internal: what help is needed.
+        #[arg(long)]
+        needs: Option<String>,
+        /// Executive: the current status.
+        #[arg(long)]
+        current_status: Option<String>,
+        /// Executive: an overview.
+        #[arg(long)]
+        overview: Option<String>,
+        /// Executive: the next steps.
+        #[arg(long)]
+        next_steps: Option<String>,
+        /// External: investigating, identified, monitoring or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// When the next update is due, in minutes.
+        #[arg(long = "next")]
+        next_update_in_minutes: Option<u32>,
+        /// Keep it as a draft.
+        #[arg(long)]
+        draft: bool,
+    },
+    /// An incident's updates, drafts too.
+    List { reference: String },
+    /// Publish a draft.
+    Publish { reference: String, id: u64 },
+}
+
 #[derive(Subcommand)]
 pub enum UserCmd {
     /// Add a user (admins only).
@@ -608,6 +658,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Incident(c) => incident(&client, &out, c).await,
         ClientCommand::Role(c) => role(&client, &out, c).await,
         ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
+        ClientCommand::Update(c) => update(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -690,6 +741,16 @@ fn path_ref(r: &str) -> String {
 /// Prints rows as left-aligned columns under a header, fitting the
 /// terminal's width: the widest column is cut with `…` first.
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    // A cell is one line: text written on several (a note, an update's
+    // form) shows its breaks as " / ".
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|c| if c.contains('\n') { c.lines().collect::<Vec<_>>().join(" / ") } else { c })
+                .collect()
+        })
+        .collect();
     let headers: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     let mut natural = headers.clone();
     for row in &rows {
@@ -910,6 +971,67 @@ async fn timeline(client: &Client, out: &Output, cmd: TimelineCmd) -> anyhow::Re
             out.show(&v, |v| {
                 say!("Added {} {} to {}", s(v, "kind"), s(v, "id"), path_ref(&reference));
             });
+        }
+    }
+    Ok(())
+}
+
+async fn update(client: &Client, out: &Output, cmd: UpdateCmd) -> anyhow::Result<()> {
+    let said = |v: &Value| {
+        let what = if s(v, "state") == "draft" { "Saved draft" } else { "Published" };
+        say!("{what} {} update {} on {}: {}", s(v, "audience"), s(v, "id"), s(v, "incident"), s(v, "text"));
+    };
+    match cmd {
+        UpdateCmd::Post {
+            reference,
+            audience,
+            body,
+            conditions,
+            actions,
+            needs,
+            current_status,
+            overview,
+            next_steps,
+            status,
+            next_update_in_minutes,
+            draft,
+        } => {
+            let fields = [
+                ("conditions", conditions),
+                ("actions", actions),
+                ("needs", needs),
+                ("current_status", current_status),
+                ("overview", overview),
+                ("next_steps", next_steps),
+            ];
+            let form: serde_json::Map<String, Value> =
+                fields.into_iter().filter_map(|(k, v)| Some((k.to_owned(), Value::String(v?)))).collect();
+            let form = if form.is_empty() { Value::Null } else { Value::Object(form) };
+            let body = json!({"audience": audience, "body": body, "form": form, "status": status,
+                              "next_update_in_minutes": next_update_in_minutes, "draft": draft});
+            let v = client.post(&format!("/api/v1/incidents/{}/updates", path_ref(&reference)), &body).await?;
+            out.show(&v, said);
+        }
+        UpdateCmd::List { reference } => {
+            let v = client.get(&format!("/api/v1/incidents/{}/updates", path_ref(&reference))).await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| {
+                        let when = if s(u, "state") == "draft" { t(u, "updated_at") } else { t(u, "published_at") };
+                        let who = if s(u, "state") == "draft" { s(u, "author") } else { s(u, "published_by") };
+                        vec![s(u, "id"), s(u, "audience"), s(u, "state"), when, format!("@{who}"), s(u, "text")]
+                    })
+                    .collect();
+                table(&["ID", "AUDIENCE", "STATE", "AT", "BY", "TEXT"], rows);
+            });
+        }
+        UpdateCmd::Publish { reference, id } => {
+            let path = format!("/api/v1/incidents/{}/updates/{id}/publish", path_ref(&reference));
+            let v = client.post(&path, &json!({})).await?;
+            out.show(&v, said);
         }
     }
     Ok(())

@@ -23,6 +23,7 @@ on_both_backends!(
     times_are_local_to_the_second_and_long_text_fits_the_width,
     a_named_profile_wins_over_the_environment_and_flags_win_over_it,
     a_too_short_admin_token_is_refused_at_start,
+    the_communications_manager_posts_drafts_and_publishes_updates_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -88,6 +89,45 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     assert!(String::from_utf8_lossy(&short.stderr).contains("422 (password)"), "{short:?}");
     let other = server.run_with_stdin(&alice, &["user", "password", "carol"], "correct horse battery\n");
     assert!(String::from_utf8_lossy(&other.stderr).contains("403"), "only your own, unless admin");
+}
+
+fn the_communications_manager_posts_drafts_and_publishes_updates_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "eve", "--name", "Eve", "--email", "eve@example.com"]);
+    let eve = server.ok(ADMIN, &["user", "token", "eve"]).trim().to_owned();
+    server.ok(ADMIN, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
+    server.ok(ADMIN, &["role", "assign", "INC-1", "communications_manager", "@eve", "--scope", "external"]);
+
+    let out =
+        server.ok(&eve, &["update", "post", "INC-1", "external", "Some payments fail.", "--status", "identified"]);
+    assert_eq!(out.trim(), "Published external update 1 on INC-1: Some payments fail.");
+    // Internal updates are not hers to publish: a draft, for whoever may.
+    let refused =
+        server.run(&eve, &["update", "post", "INC-1", "internal", "--conditions", "5 % fail", "--needs", "a DBA"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("403"), "{stderr}");
+    assert!(stderr.contains("the communications manager for internal updates"), "{stderr}");
+    let draft = server.json(
+        &eve,
+        &["update", "post", "INC-1", "internal", "--conditions", "5 % fail", "--needs", "a DBA", "--draft"],
+    );
+    assert_eq!(
+        (draft["state"].as_str(), draft["text"].as_str()),
+        (Some("draft"), Some("Conditions: 5 % fail\nNeeds: a DBA"))
+    );
+    let out = server.ok(ADMIN, &["update", "publish", "INC-1", &draft["id"].to_string()]);
+    assert!(
+        out.starts_with(&format!("Published internal update {} on INC-1: Conditions: 5 % fail", draft["id"])),
+        "{out}"
+    );
+
+    let list = server.ok_with_env(&eve, &["update", "list", "INC-1"], &[("COLUMNS", "200")]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("AUDIENCE"), "{list}");
+    assert_eq!(lines.len(), 3, "one line an update, a form on one line too: {list}");
+    assert!(lines[2].contains("Conditions: 5 % fail / Needs: a DBA") && lines[2].contains("@admin"), "{list}");
+    let bad = server.run(&eve, &["update", "post", "INC-1", "everyone", "hello"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("422 (audience)"), "{bad:?}");
 }
 
 fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {
