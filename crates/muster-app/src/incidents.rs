@@ -16,6 +16,20 @@ use crate::{App, Result};
 pub struct IncidentView {
     pub incident: Incident,
     pub missing_roles: Vec<RoleKind>,
+    /// When each audience's next update is due (none: no cadence for it).
+    pub next_updates: Vec<(muster_domain::update::UpdateAudience, muster_domain::cadence::Due)>,
+}
+
+/// Each audience's next update for `incident`, as of `now`.
+pub(crate) fn next_updates(
+    incident: &Incident,
+    table: &muster_domain::cadence::UpdateCadence,
+    now: muster_domain::Timestamp,
+) -> Vec<(muster_domain::update::UpdateAudience, muster_domain::cadence::Due)> {
+    muster_domain::update::UpdateAudience::ALL
+        .into_iter()
+        .filter_map(|a| muster_domain::cadence::next_due(incident, a, table, now).map(|d| (a, d)))
+        .collect()
 }
 
 /// What a declaration asks for, parsed.
@@ -48,7 +62,8 @@ impl App {
     pub(crate) async fn view(&self, incident: Incident) -> Result<IncidentView> {
         let required = self.store.required_roles().await?;
         let missing_roles = incident.missing_roles(&required);
-        Ok(IncidentView { incident, missing_roles })
+        let next_updates = next_updates(&incident, &self.update_cadence().await?, self.clock.now());
+        Ok(IncidentView { incident, missing_roles, next_updates })
     }
 
     #[tracing::instrument(name = "incident.declare", skip_all, fields(user.handle = %actor.handle))]
@@ -81,16 +96,27 @@ impl App {
 
     pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentView>> {
         let required = self.store.required_roles().await?;
+        let table = self.update_cadence().await?;
+        let now = self.clock.now();
         let found = self.store.incidents(filter).await?;
         Ok(found
             .into_iter()
-            .map(|incident| IncidentView { missing_roles: incident.missing_roles(&required), incident })
+            .map(|incident| IncidentView {
+                missing_roles: incident.missing_roles(&required),
+                next_updates: next_updates(&incident, &table, now),
+                incident,
+            })
             .collect())
     }
 
     /// Runs one command on an incident, in the store's transaction.
     #[tracing::instrument(name = "incident.command", skip_all, fields(incident.r#ref = %r, user.handle = %actor.handle))]
-    async fn execute(&self, actor: &Actor, r: IncidentRef, command: Command) -> Result<(Incident, Vec<Event>)> {
+    pub(crate) async fn execute(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        command: Command,
+    ) -> Result<(Incident, Vec<Event>)> {
         actor.require_write()?;
         let catalog = self.store.role_catalog().await?;
         // The time is read inside the store's lock, so that commands queued

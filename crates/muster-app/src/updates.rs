@@ -10,7 +10,11 @@ use muster_domain::{Actor, Command, DomainError, Event, Incident, IncidentRef};
 use muster_store::{StoreError, UpdateRecord};
 
 use crate::incidents::no_incident;
-use crate::{App, Result};
+use crate::{App, IncidentView, Result};
+use muster_domain::cadence::UpdateCadence;
+
+/// The settings key of the update cadence table.
+const CADENCE: &str = "update_cadence";
 
 impl App {
     /// Writes an update to incident `r`: a draft when `draft`, else
@@ -74,6 +78,37 @@ impl App {
         };
         let edited = self.store.edit_update(r.0, id, &decide, self.clock.now()).await;
         self.found(r, edited)
+    }
+
+    /// Snoozes the reminder of `audience`'s next update in incident `r`
+    /// for `minutes` (30, 60 or 120): whoever may publish for it.
+    pub async fn snooze_update(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        audience: UpdateAudience,
+        minutes: u32,
+    ) -> Result<IncidentView> {
+        let (incident, _) = self.execute(actor, r, Command::SnoozeUpdate { audience, minutes }).await?;
+        self.view(incident).await
+    }
+
+    /// The cadence table: the admins' setting, else the defaults.
+    pub async fn update_cadence(&self) -> Result<UpdateCadence> {
+        match self.store.setting(CADENCE).await? {
+            None => Ok(UpdateCadence::default()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| crate::Error::Internal(format!("the stored update cadence does not read: {e}"))),
+        }
+    }
+
+    /// Replaces the cadence table (admins).
+    pub async fn set_update_cadence(&self, actor: &Actor, table: UpdateCadence) -> Result<UpdateCadence> {
+        access::check(actor, Action::ChangeSettings, &access::Standing::none())?;
+        table.check()?;
+        let json = serde_json::to_string(&table).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        self.store.set_setting(CADENCE, &json).await?;
+        Ok(table)
     }
 
     /// Incident `r`'s updates, drafts too, oldest first.

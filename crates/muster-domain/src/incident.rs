@@ -214,6 +214,15 @@ pub enum Change {
         /// What an external update tells customers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<PublicStatus>,
+        /// When the update said the next one comes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_in_minutes: Option<u32>,
+    },
+    /// The reminder of `audience`'s next update waits until `until`.
+    UpdateSnoozed {
+        audience: UpdateAudience,
+        minutes: u32,
+        until: Timestamp,
     },
     Entry {
         kind: EntryKind,
@@ -261,6 +270,9 @@ pub struct Incident {
     /// Alerts linked to the incident, with their last known status.
     #[serde(default)]
     pub alerts: Vec<AlertRef>,
+    /// Each audience's update clock (see [`crate::cadence`]).
+    #[serde(default)]
+    pub clocks: crate::cadence::Clocks,
     next_assignment: u64,
     /// The `seq` of the last event.
     pub version: u64,
@@ -341,6 +353,12 @@ pub enum Command {
     PublishUpdate {
         update: u64,
         content: UpdateContent,
+    },
+    /// Snooze the reminder of an audience's next update for 30, 60 or 120
+    /// minutes (whoever may publish for it).
+    SnoozeUpdate {
+        audience: UpdateAudience,
+        minutes: u32,
     },
     /// A page ended. Acknowledged, the actor takes on `roles` (the authority
     /// to give them was checked when the page was sent).
@@ -431,6 +449,11 @@ impl Incident {
     }
 
     /// The roles a user holds now, without duplicates, in assignment order.
+    /// `audience`'s update clock.
+    pub fn clock(&self, audience: UpdateAudience) -> crate::cadence::AudienceClock {
+        self.clocks.get(audience)
+    }
+
     /// The audiences `user` covers as a communications manager: the
     /// scope's, or both when unscoped.
     pub fn communications_covered_by(&self, user: &Handle) -> Vec<Audience> {
@@ -553,10 +576,28 @@ impl Incident {
                 tx.require_not_closed()?;
                 tx.require(content.audience.publish_action())?;
                 let text = content.text();
-                tx.record(
-                    Change::UpdatePublished { update, audience: content.audience, text, status: content.status },
-                    None,
-                );
+                let published = Change::UpdatePublished {
+                    update,
+                    audience: content.audience,
+                    text,
+                    status: content.status,
+                    next_update_in_minutes: content.next_update_in_minutes,
+                };
+                tx.record(published, None);
+            }
+            Command::SnoozeUpdate { audience, minutes } => {
+                tx.require_not_closed()?;
+                tx.require(audience.publish_action())?;
+                crate::cadence::check_snooze(minutes)?;
+                if !tx.state.status.is_open() {
+                    return Err(DomainError::Conflict(format!(
+                        "{} is {}: no update is due, there is nothing to snooze",
+                        tx.state.reference(),
+                        tx.state.status
+                    )));
+                }
+                let until = tx.now.checked_add(SignedDuration::from_mins(i64::from(minutes))).unwrap_or(tx.now);
+                tx.record(Change::UpdateSnoozed { audience, minutes, until }, None);
             }
         }
         let events = tx.finish();
@@ -582,6 +623,7 @@ impl Incident {
             roles: Vec::new(),
             topic: String::new(),
             alerts: Vec::new(),
+            clocks: Default::default(),
             next_assignment: 1,
             version: 0,
             last_hash: String::new(),
@@ -612,8 +654,17 @@ impl Incident {
             | Change::PageNotified { .. }
             | Change::PageClosed { .. }
             | Change::PageDeclined { .. }
-            | Change::PageUnreachable { .. }
-            | Change::UpdatePublished { .. } => {}
+            | Change::PageUnreachable { .. } => {}
+            Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
+                *self.clocks.get_mut(*audience) = crate::cadence::AudienceClock {
+                    published_at: Some(e.recorded_at),
+                    next_update_in_minutes: *next_update_in_minutes,
+                    snoozed_until: None,
+                };
+            }
+            Change::UpdateSnoozed { audience, until, .. } => {
+                self.clocks.get_mut(*audience).snoozed_until = Some(*until);
+            }
             Change::AlertLinked { alert } | Change::AlertRetriggered { alert } => self.alerts.push(alert.clone()),
             Change::AlertAcknowledged { alert } | Change::AlertResolved { alert } => {
                 if let Some(a) = self.alerts.iter_mut().find(|a| a.id == alert.id) {

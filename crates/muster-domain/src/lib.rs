@@ -46,6 +46,7 @@
 pub mod access;
 pub mod alert;
 pub mod bundle;
+pub mod cadence;
 pub mod egress;
 pub mod error;
 pub mod incident;

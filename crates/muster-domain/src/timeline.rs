@@ -123,7 +123,7 @@ impl Change {
     /// `summary_changed`, `priority_changed`, `status_changed`,
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
-    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, or one of the
+    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -146,6 +146,7 @@ impl Change {
             Change::PageDeclined { .. } => "page_declined",
             Change::PageUnreachable { .. } => "page_unreachable",
             Change::UpdatePublished { .. } => "update_published",
+            Change::UpdateSnoozed { .. } => "update_snoozed",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -265,7 +266,10 @@ impl Event {
             Change::PageUnreachable { page, step, why, .. } => {
                 format!("Page {page}: step {step} reached nobody: {why}")
             }
-            Change::UpdatePublished { update, audience, text, status } => {
+            Change::UpdateSnoozed { audience, minutes, until } => {
+                format!("@{by} snoozed the reminder of the next {audience} update for {minutes} min, until {until}")
+            }
+            Change::UpdatePublished { update, audience, text, status, .. } => {
                 // internal, external, executive: each takes "an".
                 let status = status.map(|s| format!(" ({})", s.as_str())).unwrap_or_default();
                 format!("@{by} published an {audience} update{status} (update {update}): {text}")

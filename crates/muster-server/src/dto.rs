@@ -257,6 +257,24 @@ pub struct IncidentResponse {
     /// Every linked alert has resolved: a hint that the incident may be
     /// resolved too. It never resolves by itself.
     pub all_alerts_resolved: bool,
+    /// When each audience's next update is due; `null` where it has no
+    /// cadence (P3 and P4 by default, and once resolved).
+    pub next_update_due: NextUpdatesResponse,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NextUpdatesResponse {
+    pub internal: Option<DueResponse>,
+    pub external: Option<DueResponse>,
+    pub executive: Option<DueResponse>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DueResponse {
+    #[schema(schema_with = schema::date_time)]
+    pub at: String,
+    /// Minutes past due so far (0 before).
+    pub overdue_minutes: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -303,6 +321,16 @@ impl From<&IncidentView> for IncidentResponse {
                 })
                 .collect(),
             all_alerts_resolved: i.all_alerts_resolved(),
+            next_update_due: {
+                let due = |a: muster_domain::update::UpdateAudience| {
+                    v.next_updates
+                        .iter()
+                        .find(|(x, _)| *x == a)
+                        .map(|(_, d)| DueResponse { at: ts(d.at), overdue_minutes: d.overdue_minutes })
+                };
+                use muster_domain::update::UpdateAudience::{Executive, External, Internal};
+                NextUpdatesResponse { internal: due(Internal), external: due(External), executive: due(Executive) }
+            },
         }
     }
 }
@@ -796,6 +824,33 @@ pub mod schema {
             "form": {"type": ["object", "null"], "additionalProperties": false, "properties": fields},
             "status": nullable(json!({"type": "string", "enum": PublicStatus::ALL.map(PublicStatus::as_str)}), true),
             "next_update_in_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_NEXT_UPDATE_MINUTES},
+        }}))
+    }
+
+    /// Snoozing an audience's reminder.
+    pub fn snooze_request() -> RefOr<Schema> {
+        use muster_domain::update::UpdateAudience;
+        build(
+            json!({"type": "object", "additionalProperties": false, "required": ["audience", "minutes"], "properties": {
+                "audience": {"type": "string", "enum": UpdateAudience::ALL.map(UpdateAudience::as_str)},
+                "minutes": {"type": "integer", "enum": muster_domain::cadence::SNOOZES},
+            }}),
+        )
+    }
+
+    /// The cadence table: per audience, per priority, minutes while active
+    /// and while monitoring.
+    pub fn update_cadence() -> RefOr<Schema> {
+        use muster_domain::cadence::MAX_INTERVAL_MINUTES;
+        let minutes = json!({"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL_MINUTES});
+        let interval = json!({"type": "object", "additionalProperties": false, "required": ["active", "monitoring"],
+            "properties": {"active": minutes, "monitoring": minutes}});
+        let priorities: serde_json::Map<String, Value> =
+            Priority::ALL.iter().map(|p| (p.as_str().to_owned(), interval.clone())).collect();
+        let per_priority = json!({"type": "object", "additionalProperties": false, "properties": priorities});
+        build(json!({"type": "object", "additionalProperties": false, "properties": {
+            "internal": per_priority, "external": per_priority, "executive": per_priority,
+            "escalate_after_minutes": minutes,
         }}))
     }
 

@@ -211,6 +211,19 @@ fn rows() -> Vec<Row> {
             Json(|_| json!({"body": "Most payments fail."})),
         ),
         row("POST", "/api/v1/incidents/{ref}/updates/{id}/publish", &[Im, Admin], Json(|_| json!({}))),
+        row(
+            "POST",
+            "/api/v1/incidents/{ref}/updates/snooze",
+            &[Im, Admin],
+            Json(|_| json!({"audience": "internal", "minutes": 30})),
+        ),
+        row("GET", "/api/v1/settings/update-cadence", SIGNED_IN, none()),
+        row(
+            "PUT",
+            "/api/v1/settings/update-cadence",
+            &[Admin],
+            Json(|_| json!({"internal": {"P1": {"active": 15, "monitoring": 30}}})),
+        ),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
             "POST",

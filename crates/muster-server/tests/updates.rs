@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{ADMIN_TOKEN, TestServer};
+use std::sync::Arc;
+
+use common::{ADMIN_TOKEN, ManualClock, TestServer};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -202,4 +204,116 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
     server.patch(ian, &format!("{path}/nope"), json!({"body": "x"})).await.problem(404);
     let listed = server.get(ian, &path).await;
     assert_eq!(listed.ok(200), &json!([]), "nothing was written");
+}
+
+/// The communications manager's clock, with an injected one.
+mod cadence {
+    use super::*;
+
+    on_both_backends_with_manual_clock!(
+        the_next_update_is_due_on_the_cadence_from_declaration_and_publishing_and_snoozing_move_it,
+        the_cadence_table_is_the_admins_and_refused_out_of_bounds_naming_the_cell,
+    );
+
+    /// The clock of the scenario, as far as it is built: a P1 declared
+    /// at t is due an internal update at t+30 min (overdue 10 at t+40);
+    /// publishing at t+41 makes it t+71; a 30-minute snooze at t+60 makes it
+    /// t+90; resolving ends it. Each step is on the timeline.
+    async fn the_next_update_is_due_on_the_cadence_from_declaration_and_publishing_and_snoozing_move_it(
+        server: TestServer,
+        clock: Arc<ManualClock>,
+    ) {
+        let cole = server.user("cole", "responder").await;
+        server.user("ian", "responder").await;
+        let declared = server
+            .post(
+                ADMIN_TOKEN,
+                "/api/v1/incidents",
+                json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}),
+            )
+            .await;
+        let r = declared.ok(201)["ref"].as_str().unwrap().to_owned();
+        let body = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
+        let t = |minutes: i64| {
+            let start: jiff::Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+            start.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string()
+        };
+        clock.advance(29 * 60);
+        let at29 = due(&server, &r).await;
+        assert_eq!(at29["internal"], json!({"at": t(30), "overdue_minutes": 0}));
+        assert_eq!(at29["external"], json!({"at": t(30), "overdue_minutes": 0}));
+        assert_eq!(at29["executive"], json!({"at": t(60), "overdue_minutes": 0}));
+        clock.advance(11 * 60);
+        assert_eq!(due(&server, &r).await["internal"]["overdue_minutes"], 10);
+
+        clock.advance(60);
+        let path = format!("/api/v1/incidents/{r}/updates");
+        server.post(&cole, &path, json!({"audience": "internal", "body": "Failing over the database."})).await.ok(201);
+        let at41 = due(&server, &r).await;
+        assert_eq!(at41["internal"], json!({"at": t(71), "overdue_minutes": 0}), "publishing restarts the clock");
+        assert_eq!(at41["external"]["overdue_minutes"], 11, "the other audiences keep theirs");
+
+        clock.advance(19 * 60);
+        let snoozed =
+            server.post(&cole, &format!("{path}/snooze"), json!({"audience": "internal", "minutes": 30})).await;
+        assert_eq!(snoozed.ok(200)["next_update_due"]["internal"], json!({"at": t(90), "overdue_minutes": 0}));
+        // External communications are not @cole's to snooze; 45 minutes is no snooze.
+        let refused =
+            server.post(&cole, &format!("{path}/snooze"), json!({"audience": "external", "minutes": 30})).await;
+        assert!(
+            refused.problem(403)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the communications manager for external updates")
+        );
+        let odd = server.post(&cole, &format!("{path}/snooze"), json!({"audience": "internal", "minutes": 45})).await;
+        assert_eq!(odd.problem(422)["field"], "minutes");
+
+        let resolve = json!({"status": "resolved"});
+        server.patch(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}"), resolve).await.ok(200);
+        let after = due(&server, &r).await;
+        assert_eq!(after, json!({"internal": null, "external": null, "executive": null}), "resolving ends every clock");
+        let late = server.post(&cole, &format!("{path}/snooze"), json!({"audience": "internal", "minutes": 30})).await;
+        late.problem(409);
+
+        let timeline = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/timeline?limit=100")).await;
+        let kinds: Vec<String> =
+            timeline.ok(200).as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+        let at = |k: &str| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+        assert!(at("update_published") < at("update_snoozed"), "{kinds:?}");
+        assert!(at("update_snoozed") < kinds.iter().rposition(|k| k == "status_changed").unwrap(), "{kinds:?}");
+    }
+
+    async fn the_cadence_table_is_the_admins_and_refused_out_of_bounds_naming_the_cell(
+        server: TestServer,
+        _clock: Arc<ManualClock>,
+    ) {
+        let rita = server.user("rita", "responder").await;
+        let table = server.get(&rita, "/api/v1/settings/update-cadence").await.ok(200).clone();
+        assert_eq!(table["internal"]["P1"], json!({"active": 30, "monitoring": 60}));
+        assert_eq!(table["executive"]["P2"], json!({"active": 240, "monitoring": 240}));
+        assert_eq!(table["escalate_after_minutes"], 10);
+        let mut faster = table.clone();
+        faster["internal"]["P3"] = json!({"active": 120, "monitoring": 240});
+        server.put(&rita, "/api/v1/settings/update-cadence", faster.clone()).await.problem(403);
+        assert_eq!(server.put(ADMIN_TOKEN, "/api/v1/settings/update-cadence", faster.clone()).await.ok(200), &faster);
+        let p3 = server
+            .post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": "Search slow", "priority": "P3"}))
+            .await
+            .ok(201)["next_update_due"]
+            .clone();
+        assert_eq!(p3["internal"]["at"], "2026-11-27T12:00:00Z", "the admins' table, not the default");
+        assert_eq!(p3["external"], Value::Null);
+        let mut zero = faster.clone();
+        zero["external"]["P1"]["active"] = json!(0);
+        let refused = server.put(ADMIN_TOKEN, "/api/v1/settings/update-cadence", zero).await;
+        assert_eq!(refused.problem(422)["field"], "external.P1.active");
+        assert_eq!(server.get(&rita, "/api/v1/settings/update-cadence").await.ok(200), &faster, "nothing was written");
+    }
+
+    /// The incident's `next_update_due`.
+    async fn due(server: &TestServer, r: &str) -> Value {
+        server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}")).await.ok(200)["next_update_due"].clone()
+    }
 }

@@ -214,3 +214,69 @@ pub async fn publish_update(
     let id = update_id(r, &id)?;
     Ok(Json(UpdateResponse::from(&app.publish_update(&actor, r, id).await?)))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeRequest {
+    pub audience: String,
+    pub minutes: u32,
+}
+
+impl utoipa::PartialSchema for SnoozeRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::snooze_request()
+    }
+}
+impl ToSchema for SnoozeRequest {}
+
+/// Snooze the reminder of an audience's next update for 30, 60 or 120
+/// minutes (whoever may publish for that audience). Answers the incident,
+/// with its `next_update_due`.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/updates/snooze", tag = "updates", request_body = SnoozeRequest, security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")),
+    responses((status = 200, body = crate::dto::IncidentResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn snooze_update(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<SnoozeRequest>,
+) -> ApiResult<Json<crate::dto::IncidentResponse>> {
+    let r = incident_ref(&r)?;
+    let audience: UpdateAudience = body.audience.parse()?;
+    let view = app.snooze_update(&actor, r, audience, body.minutes).await?;
+    Ok(Json(crate::dto::IncidentResponse::from(&view)))
+}
+
+/// A cadence table as the API reads and writes it.
+pub struct CadenceBody;
+
+impl utoipa::PartialSchema for CadenceBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::update_cadence()
+    }
+}
+impl ToSchema for CadenceBody {}
+
+/// How often each audience expects an update, per priority: minutes while
+/// investigating or identified (`active`) and while monitoring; a priority
+/// left out has no cadence. `escalate_after_minutes` past due, the
+/// incident manager is reminded too.
+#[utoipa::path(get, path = "/api/v1/settings/update-cadence", tag = "updates", security(("bearer" = [])),
+    responses((status = 200, body = CadenceBody)))]
+pub async fn get_update_cadence(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+) -> ApiResult<Json<muster_domain::cadence::UpdateCadence>> {
+    Ok(Json(app.update_cadence().await?))
+}
+
+/// Replace the cadence table (admins).
+#[utoipa::path(put, path = "/api/v1/settings/update-cadence", tag = "updates", request_body = CadenceBody, security(("bearer" = [])),
+    responses((status = 200, body = CadenceBody), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_update_cadence(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<muster_domain::cadence::UpdateCadence>,
+) -> ApiResult<Json<muster_domain::cadence::UpdateCadence>> {
+    Ok(Json(app.set_update_cadence(&actor, body).await?))
+}

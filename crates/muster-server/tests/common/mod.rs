@@ -184,6 +184,10 @@ impl TestServer {
         self.request(Some(token), Method::PATCH, path, Some(body)).await
     }
 
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.request(Some(token), Method::PUT, path, Some(body)).await
+    }
+
     pub async fn delete(&self, token: &str, path: &str) -> Reply {
         self.request(Some(token), Method::DELETE, path, None).await
     }
