@@ -218,6 +218,12 @@ impl App {
         let channels: Vec<Arc<dyn channels::Channel>> = vec![
             Arc::new(channels::page_step::PageStepChannel::new(pager.clone())),
             Arc::new(channels::page_bundle::PageBundleChannel::new(pager.clone())),
+            Arc::new(channels::update_reminder::UpdateReminderChannel::new(
+                store.clone(),
+                clock.clone(),
+                changes.clone(),
+                &config.public_url,
+            )),
             Arc::new(channels::page_notices::PageNotices::new(
                 Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
                 pager.clone(),

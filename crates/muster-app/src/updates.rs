@@ -14,7 +14,7 @@ use crate::{App, IncidentView, Result};
 use muster_domain::cadence::UpdateCadence;
 
 /// The settings key of the update cadence table.
-const CADENCE: &str = "update_cadence";
+const CADENCE: &str = muster_domain::cadence::SETTING;
 
 impl App {
     /// Writes an update to incident `r`: a draft when `draft`, else

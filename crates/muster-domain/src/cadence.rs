@@ -47,6 +47,9 @@ fn default_escalate() -> u32 {
     10
 }
 
+/// The settings key of the table.
+pub const SETTING: &str = "update_cadence";
+
 /// Snoozes a reminder may take, in minutes.
 pub const SNOOZES: [u32; 3] = [30, 60, 120];
 
@@ -188,6 +191,40 @@ pub fn next_due(incident: &Incident, audience: UpdateAudience, table: &UpdateCad
     }
     let overdue_minutes = if now > at { now.duration_since(at).as_mins() } else { 0 };
     Some(Due { at, overdue_minutes })
+}
+
+/// Whether `change` may move an audience's clock: the reminders are then
+/// scheduled again.
+pub fn moves_clock(change: &crate::Change) -> bool {
+    use crate::Change;
+    matches!(
+        change,
+        Change::Declared { .. }
+            | Change::PriorityChanged { .. }
+            | Change::StatusChanged { .. }
+            | Change::UpdatePublished { .. }
+            | Change::UpdateSnoozed { .. }
+    )
+}
+
+/// Who is reminded of `audience`'s due update: the communications managers
+/// who cover it, else the incident manager; past the grace (`overdue`), the
+/// incident manager too.
+pub fn reminded(incident: &Incident, audience: UpdateAudience, overdue: bool) -> Vec<crate::Handle> {
+    let covering = audience.communications();
+    let mut people: Vec<crate::Handle> = incident
+        .roles
+        .iter()
+        .filter(|a| incident.communications_covered_by(&a.user).contains(&covering))
+        .map(|a| a.user.clone())
+        .collect();
+    if people.is_empty() || overdue {
+        people.extend(incident.incident_manager().map(|a| a.user.clone()));
+    }
+    people.dedup();
+    let mut seen = std::collections::HashSet::new();
+    people.retain(|p| seen.insert(p.clone()));
+    people
 }
 
 /// Checks a snooze: 30, 60 or 120 minutes.

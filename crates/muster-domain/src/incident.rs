@@ -218,6 +218,14 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next_update_in_minutes: Option<u32>,
     },
+    /// `audience`'s next update was due at `due_at`: these people were
+    /// reminded (`overdue`: the incident manager, past the grace).
+    UpdateReminded {
+        audience: UpdateAudience,
+        due_at: Timestamp,
+        overdue: bool,
+        people: Vec<Handle>,
+    },
     /// The reminder of `audience`'s next update waits until `until`.
     UpdateSnoozed {
         audience: UpdateAudience,
@@ -353,6 +361,14 @@ pub enum Command {
     PublishUpdate {
         update: u64,
         content: UpdateContent,
+    },
+    /// Record that `people` were reminded of `audience`'s update due at
+    /// `due_at` (Muster's, from the outbox: no authority needed).
+    RemindUpdate {
+        audience: UpdateAudience,
+        due_at: Timestamp,
+        overdue: bool,
+        people: Vec<Handle>,
     },
     /// Snooze the reminder of an audience's next update for 30, 60 or 120
     /// minutes (whoever may publish for it).
@@ -585,6 +601,10 @@ impl Incident {
                 };
                 tx.record(published, None);
             }
+            Command::RemindUpdate { audience, due_at, overdue, people } => {
+                tx.require_not_closed()?;
+                tx.record(Change::UpdateReminded { audience, due_at, overdue, people }, None);
+            }
             Command::SnoozeUpdate { audience, minutes } => {
                 tx.require_not_closed()?;
                 tx.require(audience.publish_action())?;
@@ -654,7 +674,8 @@ impl Incident {
             | Change::PageNotified { .. }
             | Change::PageClosed { .. }
             | Change::PageDeclined { .. }
-            | Change::PageUnreachable { .. } => {}
+            | Change::PageUnreachable { .. }
+            | Change::UpdateReminded { .. } => {}
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
                 *self.clocks.get_mut(*audience) = crate::cadence::AudienceClock {
                     published_at: Some(e.recorded_at),

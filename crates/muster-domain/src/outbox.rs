@@ -35,6 +35,12 @@ pub enum Job {
     /// one notification per contact method, listing the pages still open.
     #[serde(rename = "page.bundle")]
     PageBundle { bundle: u64 },
+    /// An audience's next update of an incident was due at `due_at` (see
+    /// [`crate::cadence`]): remind whoever handles it, or (`overdue`) the
+    /// incident manager too. Stale once the clock moved (an update was
+    /// published, a snooze, the incident resolved): then it does nothing.
+    #[serde(rename = "update.reminder")]
+    UpdateReminder { incident: u64, audience: crate::update::UpdateAudience, due_at: jiff::Timestamp, overdue: bool },
 }
 
 /// Which jobs go first. Pages find people; everything else can wait for a
@@ -121,6 +127,7 @@ impl Job {
             Job::Webhook(_) => "webhook",
             Job::Email(_) => "email",
             Job::PageBundle { .. } => "page.bundle",
+            Job::UpdateReminder { .. } => "update.reminder",
         }
     }
 
@@ -138,7 +145,7 @@ impl Job {
             Job::PageBundle { bundle } => Some(*bundle),
             Job::Webhook(w) => w.for_bundle,
             Job::Email(e) => e.for_bundle,
-            Job::PageStep { .. } => None,
+            Job::PageStep { .. } | Job::UpdateReminder { .. } => None,
         }
     }
 
@@ -154,7 +161,7 @@ impl Job {
     /// pointless once the page was answered.
     pub fn notifies_for_page(&self) -> Option<u64> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
         }
@@ -163,7 +170,7 @@ impl Job {
     /// The person this job notifies of a page: nobody disabled is.
     pub fn notifies_person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -172,7 +179,7 @@ impl Job {
     /// Where it goes, for people reading the outbox.
     pub fn to(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
             Job::Webhook(w) => Some(&w.to),
             Job::Email(e) => Some(&e.to),
         }
@@ -181,7 +188,7 @@ impl Job {
     /// The person a page notification is for.
     pub fn person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }

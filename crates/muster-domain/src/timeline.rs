@@ -123,7 +123,7 @@ impl Change {
     /// `summary_changed`, `priority_changed`, `status_changed`,
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
-    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, or one of the
+    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -147,6 +147,7 @@ impl Change {
             Change::PageUnreachable { .. } => "page_unreachable",
             Change::UpdatePublished { .. } => "update_published",
             Change::UpdateSnoozed { .. } => "update_snoozed",
+            Change::UpdateReminded { .. } => "update_reminded",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -265,6 +266,16 @@ impl Event {
             Change::PageDeclined { page } => format!("@{by} declined page {page}; it goes on to the next step"),
             Change::PageUnreachable { page, step, why, .. } => {
                 format!("Page {page}: step {step} reached nobody: {why}")
+            }
+            Change::UpdateReminded { audience, due_at, overdue, people } => {
+                let people: Vec<String> = people.iter().map(|p| format!("@{p}")).collect();
+                let whom = if people.is_empty() {
+                    "nobody could be reminded".to_owned()
+                } else {
+                    format!("reminded {}", people.join(", "))
+                };
+                let late = if *overdue { " and is overdue" } else { "" };
+                format!("The next {audience} update was due at {due_at}{late}: {whom}")
             }
             Change::UpdateSnoozed { audience, minutes, until } => {
                 format!("@{by} snoozed the reminder of the next {audience} update for {minutes} min, until {until}")

@@ -211,9 +211,131 @@ mod cadence {
     use super::*;
 
     on_both_backends_with_manual_clock!(
+        the_communications_manager_is_reminded_when_due_and_the_incident_manager_ten_minutes_later,
         the_next_update_is_due_on_the_cadence_from_declaration_and_publishing_and_snoozing_move_it,
         the_cadence_table_is_the_admins_and_refused_out_of_bounds_naming_the_cell,
     );
+
+    /// A responder whose only contact method is a webhook to a fresh receiver.
+    async fn on_webhook(server: &TestServer, handle: &str) -> (String, common::receiver::Receiver) {
+        let token = server.user(handle, "responder").await;
+        let (receiver, url) = common::receiver::Receiver::start(vec![]).await;
+        let path = format!("/api/v1/users/{handle}/contact-methods");
+        server.post(&token, &path, json!({"kind": "webhook", "address": url})).await.ok(201);
+        (token, receiver)
+    }
+
+    /// The reminders of internal updates each receiver got: (due_at, overdue).
+    fn reminders(r: &common::receiver::Receiver) -> Vec<(String, bool)> {
+        r.bodies()
+            .iter()
+            .filter(|b| b["type"] == "update_reminder" && b["audience"] == "internal")
+            .map(|b| (b["due_at"].as_str().unwrap().to_owned(), b["overdue"].as_bool().unwrap()))
+            .collect()
+    }
+
+    /// The scenario: a P1 declared at t; no reminder at t+29 min;
+    /// the internal communications manager reminded at t+30, the incident
+    /// manager at t+40; publishing at t+41 makes the next due t+71, a
+    /// snooze of 30 minutes at t+71 moves it to t+101; resolving stops it.
+    /// Every step is on the timeline.
+    async fn the_communications_manager_is_reminded_when_due_and_the_incident_manager_ten_minutes_later(
+        server: TestServer,
+        clock: Arc<ManualClock>,
+    ) {
+        let (cole, cole_hooks) = on_webhook(&server, "cole").await;
+        let (_, ian_hooks) = on_webhook(&server, "ian").await;
+        let declared = server
+            .post(
+                ADMIN_TOKEN,
+                "/api/v1/incidents",
+                json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}),
+            )
+            .await;
+        let r = declared.ok(201)["ref"].as_str().unwrap().to_owned();
+        let body = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
+        let t = |minutes: i64| {
+            let start: jiff::Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+            start.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string()
+        };
+        let to = |minute: i64| {
+            let now: jiff::Timestamp = clock_now(&clock);
+            let target: jiff::Timestamp = t(minute).parse().unwrap();
+            clock.advance(target.duration_since(now).as_secs());
+        };
+
+        to(29);
+        server.deliver_due().await;
+        assert_eq!(reminders(&cole_hooks), [], "not before it is due");
+        to(30);
+        server.deliver_due().await;
+        assert_eq!(reminders(&cole_hooks), [(t(30), false)], "the internal communications manager, when due");
+        assert_eq!(reminders(&ian_hooks), [], "the incident manager only past the grace");
+        to(40);
+        server.deliver_due().await;
+        assert_eq!(reminders(&ian_hooks), [(t(30), true)], "10 minutes overdue: the incident manager too");
+        assert_eq!(reminders(&cole_hooks), [(t(30), false), (t(30), true)]);
+
+        to(41);
+        let path = format!("/api/v1/incidents/{r}/updates");
+        server.post(&cole, &path, json!({"audience": "internal", "body": "Failing over the database."})).await.ok(201);
+        to(70);
+        server.deliver_due().await;
+        assert_eq!(reminders(&cole_hooks).len(), 2, "publishing restarted the clock: due at t+71");
+        to(71);
+        server.deliver_due().await;
+        assert_eq!(reminders(&cole_hooks).last(), Some(&(t(71), false)));
+        let snoozed =
+            server.post(&cole, &format!("{path}/snooze"), json!({"audience": "internal", "minutes": 30})).await;
+        assert_eq!(snoozed.ok(200)["next_update_due"]["internal"]["at"], t(101));
+        to(81);
+        server.deliver_due().await;
+        assert_eq!(reminders(&ian_hooks).len(), 1, "the snooze holds the incident manager's reminder too");
+        to(101);
+        server.deliver_due().await;
+        assert_eq!(reminders(&cole_hooks).last(), Some(&(t(101), false)));
+        server.patch(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}"), json!({"status": "resolved"})).await.ok(200);
+        to(200);
+        server.deliver_due().await;
+        let (cole_total, ian_total) = (reminders(&cole_hooks).len(), reminders(&ian_hooks).len());
+        assert_eq!((cole_total, ian_total), (4, 1), "resolving ended the reminders");
+
+        let timeline = server.get(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/timeline?limit=100")).await;
+        let lines: Vec<String> = timeline
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap().starts_with("update_"))
+            .map(|e| format!("{} {}", e["kind"].as_str().unwrap(), e["text"].as_str().unwrap()))
+            .collect();
+        // Nobody handles external communications here: the incident manager is reminded of those.
+        let external = format!("update_reminded The next external update was due at {}: reminded @ian", t(30));
+        assert!(lines.contains(&external), "{lines:#?}");
+        let internal: Vec<&String> = lines.iter().filter(|l| l.contains(" internal ")).collect();
+        let kinds: Vec<&str> = internal.iter().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "update_reminded",
+                "update_reminded",
+                "update_published",
+                "update_reminded",
+                "update_snoozed",
+                "update_reminded"
+            ],
+            "{lines:#?}"
+        );
+        assert!(internal[0].ends_with(&format!("was due at {}: reminded @cole", t(30))), "{}", internal[0]);
+        assert!(internal[1].contains("and is overdue: reminded @cole, @ian"), "{}", internal[1]);
+        assert!(internal[5].contains(&format!("was due at {}: reminded @cole", t(101))), "{}", internal[5]);
+    }
+
+    fn clock_now(clock: &ManualClock) -> jiff::Timestamp {
+        use muster_app::Clock;
+        clock.now()
+    }
 
     /// The clock of the scenario, as far as it is built: a P1 declared
     /// at t is due an internal update at t+30 min (overdue 10 at t+40);

@@ -115,7 +115,39 @@ pub(crate) async fn insert_incident<D: Dialect>(
     .bind(incident_json(state))
     .execute(c)
     .await?;
-    insert_events::<D>(c, state.number, events).await
+    insert_events::<D>(c, state.number, events).await?;
+    schedule_reminders::<D>(c, state, events).await
+}
+
+/// When `events` may have moved an audience's update clock, puts a
+/// reminder for each audience's next due time in the outbox, in the
+/// caller's transaction (a reminder whose clock moved on since does
+/// nothing when it runs; its key makes scheduling the same due twice one).
+async fn schedule_reminders<D: Dialect>(c: &mut D::Connection, state: &Incident, events: &[Event]) -> Result<()> {
+    use muster_domain::cadence::{self, UpdateCadence};
+    if !events.iter().any(|e| cadence::moves_clock(&e.change)) {
+        return Ok(());
+    }
+    let table = match crate::accounts::setting::<D>(c, cadence::SETTING).await? {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{}: {e}", cadence::SETTING)))?
+        }
+        None => UpdateCadence::default(),
+    };
+    let now = state.updated_at;
+    let mut jobs = Vec::new();
+    for audience in muster_domain::update::UpdateAudience::ALL {
+        let Some(due) = cadence::next_due(state, audience, &table, now) else { continue };
+        let job = muster_domain::outbox::Job::UpdateReminder {
+            incident: state.number,
+            audience,
+            due_at: due.at,
+            overdue: false,
+        };
+        let key = format!("update.reminder:{}:{audience}:{}:due", state.number, due.at.as_microsecond());
+        jobs.push(crate::NewJob { job, idempotency_key: key, due_at: due.at });
+    }
+    crate::jobs::insert::<D>(c, &jobs, now).await
 }
 
 /// Writes an incident's new state and the events that led to it.
@@ -136,7 +168,8 @@ pub(crate) async fn save_incident<D: Dialect>(c: &mut D::Connection, state: &Inc
     .bind(state.number as i64)
     .execute(c)
     .await?;
-    insert_events::<D>(c, state.number, events).await
+    insert_events::<D>(c, state.number, events).await?;
+    schedule_reminders::<D>(c, state, events).await
 }
 
 /// Runs `command` on incident `number` as `actor`, in the caller's

@@ -173,6 +173,11 @@ fn outage_of(e: &sqlx::Error) -> Option<OutageKind> {
 /// events that lead to it (see `muster_domain::Incident::execute`).
 pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
+/// Decides a command and the jobs it puts in the outbox, in one
+/// transaction with its events.
+pub type DecideWithJobs<'a> =
+    dyn Fn(&Incident) -> Result<(Incident, Vec<Event>, Vec<NewJob>), DomainError> + Send + Sync + 'a;
+
 /// Decides a declaration, given the number the store allots.
 pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
@@ -253,6 +258,14 @@ pub trait Store: Send + Sync + 'static {
     /// Locks incident `number`, decides on its current state and writes the
     /// new state and events in one transaction. No events, no write.
     async fn update_incident(&self, number: u64, decide: &Decide<'_>) -> Result<(Incident, Vec<Event>)>;
+    /// [`Store::update_incident`], with the jobs `decide` gives put in the
+    /// outbox in the same transaction.
+    async fn update_incident_with_jobs(
+        &self,
+        number: u64,
+        decide: &DecideWithJobs<'_>,
+        now: Timestamp,
+    ) -> Result<(Incident, Vec<Event>)>;
     async fn incident(&self, number: u64) -> Result<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// A page of the timeline in time order; `None` if there is no such incident.

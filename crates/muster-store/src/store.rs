@@ -175,6 +175,26 @@ impl<D: Dialect> Store for Db<D> {
         Ok(done)
     }
 
+    async fn update_incident_with_jobs(
+        &self,
+        number: u64,
+        decide: &crate::DecideWithJobs<'_>,
+        now: Timestamp,
+    ) -> Result<(Incident, Vec<Event>)> {
+        let mut tx = self.write.begin().await?;
+        let current = crate::incidents::lock_incident::<D>(&mut tx, number)
+            .await?
+            .ok_or_else(|| crate::StoreError::NotFound(format!("there is no incident INC-{number}")))?;
+        let (state, events, jobs) = decide(&current)?;
+        if events.is_empty() && jobs.is_empty() {
+            return Ok((current, events));
+        }
+        crate::incidents::save_incident::<D>(&mut tx, &state, &events).await?;
+        crate::jobs::insert::<D>(&mut tx, &jobs, now).await?;
+        tx.commit().await?;
+        Ok((state, events))
+    }
+
     async fn incident(&self, number: u64) -> Result<Option<Incident>> {
         crate::incidents::incident_by_number::<D>(&mut *self.read.acquire().await?, number).await
     }

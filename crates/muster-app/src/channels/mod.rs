@@ -24,6 +24,7 @@ pub mod page_bundle;
 pub mod page_notices;
 pub mod page_step;
 pub mod tls;
+pub mod update_reminder;
 pub mod webhook;
 
 /// One attempt at delivering a job.
