@@ -565,6 +565,15 @@ pub enum UpdateCmd {
     List { reference: String },
     /// Publish a draft.
     Publish { reference: String, id: u64 },
+    /// Snooze the reminder of an audience's next update: 30, 60 or 120 minutes.
+    Snooze {
+        reference: String,
+        audience: String,
+        #[arg(default_value_t = 30)]
+        minutes: u32,
+    },
+    /// When each audience's next update is due.
+    Due { reference: String },
 }
 
 #[derive(Subcommand)]
@@ -1032,6 +1041,31 @@ async fn update(client: &Client, out: &Output, cmd: UpdateCmd) -> anyhow::Result
             let path = format!("/api/v1/incidents/{}/updates/{id}/publish", path_ref(&reference));
             let v = client.post(&path, &json!({})).await?;
             out.show(&v, said);
+        }
+        UpdateCmd::Snooze { reference, audience, minutes } => {
+            let path = format!("/api/v1/incidents/{}/updates/snooze", path_ref(&reference));
+            let v = client.post(&path, &json!({"audience": audience, "minutes": minutes})).await?;
+            out.show(&v, |v| {
+                let at = t(&v["next_update_due"][audience.as_str()], "at");
+                say!("Snoozed: the next {audience} update of {} is due at {at}", s(v, "ref"));
+            });
+        }
+        UpdateCmd::Due { reference } => {
+            let v = client.get(&format!("/api/v1/incidents/{}", path_ref(&reference))).await?;
+            out.show(&v["next_update_due"], |due| {
+                let rows = ["internal", "external", "executive"]
+                    .iter()
+                    .map(|a| match due.get(*a).filter(|d| !d.is_null()) {
+                        Some(d) => {
+                            let late = d["overdue_minutes"].as_i64().unwrap_or(0);
+                            let state = if late > 0 { format!("{late} min overdue") } else { "due".to_owned() };
+                            vec![(*a).to_owned(), t(d, "at"), state]
+                        }
+                        None => vec![(*a).to_owned(), "-".to_owned(), "no cadence".to_owned()],
+                    })
+                    .collect();
+                table(&["AUDIENCE", "NEXT UPDATE", ""], rows);
+            });
         }
     }
     Ok(())

@@ -128,6 +128,15 @@ fn the_communications_manager_posts_drafts_and_publishes_updates_from_the_comman
     assert!(lines[2].contains("Conditions: 5 % fail / Needs: a DBA") && lines[2].contains("@admin"), "{list}");
     let bad = server.run(&eve, &["update", "post", "INC-1", "everyone", "hello"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("422 (audience)"), "{bad:?}");
+
+    // The clock: external was just published, so due in 30 minutes; a snooze of an hour.
+    let due = server.ok_with_env(&eve, &["update", "due", "INC-1"], &[("COLUMNS", "200")]);
+    assert!(due.lines().next().unwrap().starts_with("AUDIENCE"), "{due}");
+    assert!(due.lines().any(|l| l.starts_with("external") && l.ends_with("due")), "{due}");
+    let out = server.ok(&eve, &["update", "snooze", "INC-1", "external", "60"]);
+    assert!(out.starts_with("Snoozed: the next external update of INC-1 is due at "), "{out}");
+    let odd = server.run(&eve, &["update", "snooze", "INC-1", "external", "45"]);
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("422 (minutes)"), "{odd:?}");
 }
 
 fn sigterm_stops_the_server_and_a_restart_keeps_everything(db: TestDatabase) {
