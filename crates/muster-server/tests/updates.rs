@@ -245,20 +245,7 @@ mod cadence {
     ) {
         let (cole, cole_hooks) = on_webhook(&server, "cole").await;
         let (_, ian_hooks) = on_webhook(&server, "ian").await;
-        let declared = server
-            .post(
-                ADMIN_TOKEN,
-                "/api/v1/incidents",
-                json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}),
-            )
-            .await;
-        let r = declared.ok(201)["ref"].as_str().unwrap().to_owned();
-        let body = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
-        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
-        let t = |minutes: i64| {
-            let start: jiff::Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
-            start.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string()
-        };
+        let r = p1_with_cole(&server).await;
         let to = |minute: i64| {
             let now: jiff::Timestamp = clock_now(&clock);
             let target: jiff::Timestamp = t(minute).parse().unwrap();
@@ -332,6 +319,23 @@ mod cadence {
         assert!(internal[5].contains(&format!("was due at {}: reminded @cole", t(101))), "{}", internal[5]);
     }
 
+    /// A P1 declared now (the manual clock's start, t) with @ian as incident
+    /// manager and @cole as communications manager for internal updates.
+    async fn p1_with_cole(server: &TestServer) -> String {
+        let declare = json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"});
+        let r =
+            server.post(ADMIN_TOKEN, "/api/v1/incidents", declare).await.ok(201)["ref"].as_str().unwrap().to_owned();
+        let body = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
+        r
+    }
+
+    /// t + `minutes`, as the API writes times.
+    fn t(minutes: i64) -> String {
+        let start: jiff::Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+        start.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string()
+    }
+
     fn clock_now(clock: &ManualClock) -> jiff::Timestamp {
         use muster_app::Clock;
         clock.now()
@@ -347,20 +351,7 @@ mod cadence {
     ) {
         let cole = server.user("cole", "responder").await;
         server.user("ian", "responder").await;
-        let declared = server
-            .post(
-                ADMIN_TOKEN,
-                "/api/v1/incidents",
-                json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"}),
-            )
-            .await;
-        let r = declared.ok(201)["ref"].as_str().unwrap().to_owned();
-        let body = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
-        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/roles"), body).await.ok(201);
-        let t = |minutes: i64| {
-            let start: jiff::Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
-            start.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string()
-        };
+        let r = p1_with_cole(&server).await;
         clock.advance(29 * 60);
         let at29 = due(&server, &r).await;
         assert_eq!(at29["internal"], json!({"at": t(30), "overdue_minutes": 0}));
