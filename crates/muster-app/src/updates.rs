@@ -111,6 +111,33 @@ impl App {
         Ok(table)
     }
 
+    /// Where a new update for `audience` starts (see
+    /// `muster_domain::update::suggest`): the latest published one for the
+    /// audience, the topic and the latest theories.
+    pub async fn suggest_update(&self, r: IncidentRef, audience: UpdateAudience) -> Result<UpdateInput> {
+        let incident = self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
+        let updates = self.store.updates(r.0).await?;
+        let latest = updates
+            .iter()
+            .rev()
+            .find(|u| u.content.audience == audience && u.state == muster_domain::update::UpdateState::Published)
+            .map(|u| &u.content);
+        let query =
+            muster_store::TimelineQuery { kinds: vec!["theory".into()], latest: true, limit: 10, ..Default::default() };
+        let theories: Vec<String> = self
+            .store
+            .timeline(r.0, &query)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| match e.change {
+                muster_domain::Change::Entry { text, .. } => Some(text),
+                _ => None,
+            })
+            .collect();
+        Ok(update::suggest(audience, &incident, latest, &theories))
+    }
+
     /// Incident `r`'s updates, drafts too, oldest first.
     pub async fn updates(&self, r: IncidentRef) -> Result<Vec<UpdateRecord>> {
         if self.store.incident_version(r.0).await?.is_none() {

@@ -278,6 +278,56 @@ impl UpdateContent {
     }
 }
 
+/// Where a new update for `audience` starts: the latest update for the
+/// same audience (`latest`), with what the incident says now. Internal:
+/// the room topic (status and who holds which role) and the open
+/// `theories`; executive: the status and priority; external: the latest
+/// external text, or a neutral sentence, and the public status the
+/// incident's status suggests. An external suggestion takes nothing from
+/// the incident's own words (title, summary, topic, theories, internal
+/// updates): only an external update says what customers read.
+pub fn suggest(
+    audience: UpdateAudience,
+    incident: &Incident,
+    latest: Option<&UpdateContent>,
+    theories: &[String],
+) -> UpdateInput {
+    let latest = latest.filter(|l| l.audience == audience);
+    let field = |name: &str| latest.and_then(|l| l.form.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()));
+    let mut form: Vec<(String, String)> = Vec::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            form.push((name.to_owned(), v));
+        }
+    };
+    let body = match audience {
+        UpdateAudience::Internal => {
+            put("conditions", field("conditions"));
+            put("actions", field("actions"));
+            put("needs", field("needs"));
+            let mut lines = vec![incident.topic.clone()];
+            if !theories.is_empty() {
+                lines.push("Open theories:".to_owned());
+                lines.extend(theories.iter().map(|t| format!("- {t}")));
+            }
+            lines.join("\n")
+        }
+        UpdateAudience::Executive => {
+            let status = format!("{} is {} ({})", incident.reference(), incident.status, incident.priority);
+            put("current_status", Some(status));
+            put("overview", field("overview").or_else(|| Some(incident.title.clone())));
+            put("next_steps", field("next_steps"));
+            String::new()
+        }
+        UpdateAudience::External => latest.map(|l| l.body.clone()).unwrap_or_else(|| {
+            "We are investigating a problem affecting some of our customers. We will post an update as soon as we know more."
+                .to_owned()
+        }),
+    };
+    let status = (audience == UpdateAudience::External).then(|| PublicStatus::of(incident.status));
+    UpdateInput { body, form, status, components: Vec::new(), next_update_in_minutes: None }
+}
+
 /// A form field's name as people read it: `next_steps` is "Next steps".
 fn label(name: &str) -> String {
     let spaced = name.replace('_', " ");
@@ -355,6 +405,63 @@ mod tests {
             assert_eq!(field(UpdateAudience::External, i), "next_update_in_minutes");
         }
         assert_eq!("everyone".parse::<UpdateAudience>().unwrap_err().to_string().split(':').next(), Some("audience"));
+    }
+
+    fn incident() -> Incident {
+        let admin = Actor { handle: Handle::parse("ada").unwrap(), permission: crate::Permission::Admin };
+        let catalog = crate::RoleCatalog::default();
+        let d = crate::incident::Declaration {
+            title: "Checkout returns 500 after the pool change".into(),
+            summary: "db-7 pool exhausted".into(),
+            priority: crate::Priority::P1,
+            incident_manager: admin.clone(),
+        };
+        let ctx =
+            crate::incident::Context { actor: &admin, now: "2026-12-01T10:00:00Z".parse().unwrap(), catalog: &catalog };
+        Incident::declare(7, d, ctx).unwrap().0
+    }
+
+    #[test]
+    fn an_internal_suggestion_carries_the_topic_the_theories_and_the_last_form() {
+        let last = UpdateContent::new(
+            UpdateAudience::Internal,
+            UpdateInput { form: vec![("needs".into(), "a DBA".into())], ..input("") },
+        )
+        .unwrap();
+        let i = incident();
+        let s = suggest(UpdateAudience::Internal, &i, Some(&last), &["the pool is too small".into()]);
+        assert_eq!(s.form, [("needs".to_owned(), "a DBA".to_owned())]);
+        assert!(
+            s.body.starts_with(&i.topic) && s.body.ends_with("Open theories:\n- the pool is too small"),
+            "{}",
+            s.body
+        );
+        assert!(UpdateContent::new(UpdateAudience::Internal, s).is_ok(), "a suggestion is a valid update");
+        let e = suggest(UpdateAudience::Executive, &i, None, &[]);
+        assert_eq!(e.form[0], ("current_status".to_owned(), "INC-7 is investigating (P1)".to_owned()));
+    }
+
+    proptest::proptest! {
+        /// Nothing internal finds its way into an external suggestion: not
+        /// the title, the summary, the topic, a theory or an internal update.
+        #[test]
+        fn an_external_suggestion_holds_no_internal_text(
+            secret in "[a-z]{12}", external in proptest::option::of("[A-Z][a-z ]{4,40}")
+        ) {
+            let mut i = incident();
+            i.title = format!("title {secret}");
+            i.summary = format!("summary {secret}");
+            i.topic = format!("topic {secret}");
+            let internal = UpdateContent::new(UpdateAudience::Internal, input(&format!("internal {secret}"))).unwrap();
+            let last_external = external.map(|b| UpdateContent::new(UpdateAudience::External, input(&b)).unwrap());
+            for latest in [Some(&internal), last_external.as_ref(), None] {
+                let s = suggest(UpdateAudience::External, &i, latest, &[format!("theory {secret}")]);
+                proptest::prop_assert!(!s.body.contains(&secret), "{}", s.body);
+                proptest::prop_assert!(s.form.is_empty());
+                proptest::prop_assert_eq!(s.status, Some(PublicStatus::Investigating));
+                proptest::prop_assert!(UpdateContent::new(UpdateAudience::External, s).is_ok());
+            }
+        }
     }
 
     #[test]

@@ -673,6 +673,10 @@ pub mod schema {
     }
 
     /// An instant in a query parameter.
+    pub fn audience_param() -> RefOr<Schema> {
+        use muster_domain::update::UpdateAudience;
+        one_of(UpdateAudience::ALL.map(UpdateAudience::as_str), false)
+    }
     pub fn date_time_param() -> RefOr<Schema> {
         build(json!({"type": "string", "format": "date-time"}))
     }

@@ -218,6 +218,7 @@ fn rows() -> Vec<Row> {
             Json(|_| json!({"audience": "internal", "minutes": 30})),
         ),
         row("GET", "/api/v1/settings/update-cadence", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/updates/suggestion", SIGNED_IN, none()),
         row(
             "PUT",
             "/api/v1/settings/update-cadence",

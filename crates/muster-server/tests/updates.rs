@@ -15,6 +15,7 @@ on_both_backends!(
     each_audience_is_published_by_those_who_handle_its_communications_and_drafted_by_anyone,
     a_draft_is_changed_by_its_author_or_a_publisher_and_published_once_onto_the_timeline,
     bad_updates_are_refused_naming_the_field_and_nothing_is_written,
+    a_new_update_starts_from_the_last_one_and_an_external_one_from_nothing_internal,
 );
 
 /// INC-n with @ian as incident manager, @bea backup, @cole communications
@@ -204,6 +205,33 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
     server.patch(ian, &format!("{path}/nope"), json!({"body": "x"})).await.problem(404);
     let listed = server.get(ian, &path).await;
     assert_eq!(listed.ok(200), &json!([]), "nothing was written");
+}
+
+async fn a_new_update_starts_from_the_last_one_and_an_external_one_from_nothing_internal(server: TestServer) {
+    let (tokens, r) = cast(&server).await;
+    let path = format!("/api/v1/incidents/{r}/updates");
+    let theory = json!({"kind": "theory", "text": "the pool shrank after the deploy"});
+    server.post(&tokens["ian"], &format!("/api/v1/incidents/{r}/timeline"), theory).await.ok(201);
+    server.post(&tokens["cole"], &path, update("internal")).await.ok(201);
+    let internal = server.get(&tokens["rita"], &format!("{path}/suggestion?audience=internal")).await;
+    let internal = internal.ok(200);
+    assert_eq!(internal["form"], json!({"conditions": "5 % of card payments fail", "needs": "a DBA"}), "{internal}");
+    let body = internal["body"].as_str().unwrap();
+    assert!(body.contains("IM @ian") && body.contains("- the pool shrank after the deploy"), "{body}");
+
+    let external = server.get(&tokens["rita"], &format!("{path}/suggestion?audience=external")).await;
+    let external = external.ok(200).clone();
+    let text = external["body"].as_str().unwrap();
+    for secret in ["Payments fail", "pool", "card payments", "@ian"] {
+        assert!(!text.contains(secret), "{secret:?} in an external suggestion: {text}");
+    }
+    assert_eq!((external["status"].as_str(), external["form"].clone()), (Some("investigating"), json!({})));
+    // From the latest external update, once there is one.
+    server.post(&tokens["eve"], &path, update("external")).await.ok(201);
+    let again = server.get(&tokens["rita"], &format!("{path}/suggestion?audience=external")).await;
+    assert_eq!(again.ok(200)["body"], "Some card payments fail; we are on it.");
+    let bad = server.get(&tokens["rita"], &format!("{path}/suggestion?audience=everyone")).await;
+    assert_eq!(bad.problem(400)["field"], "audience", "a bad query is the query's");
 }
 
 /// The communications manager's clock, with an injected one.

@@ -1058,7 +1058,7 @@ async fn update(client: &Client, out: &Output, cmd: UpdateCmd) -> anyhow::Result
                     .map(|a| match due.get(*a).filter(|d| !d.is_null()) {
                         Some(d) => {
                             let late = d["overdue_minutes"].as_i64().unwrap_or(0);
-                            let state = if late > 0 { format!("{late} min overdue") } else { "due".to_owned() };
+                            let state = if late > 0 { format!("{late} min overdue") } else { "on time".to_owned() };
                             vec![(*a).to_owned(), t(d, "at"), state]
                         }
                         None => vec![(*a).to_owned(), "-".to_owned(), "no cadence".to_owned()],

@@ -132,7 +132,7 @@ fn the_communications_manager_posts_drafts_and_publishes_updates_from_the_comman
     // The clock: external was just published, so due in 30 minutes; a snooze of an hour.
     let due = server.ok_with_env(&eve, &["update", "due", "INC-1"], &[("COLUMNS", "200")]);
     assert!(due.lines().next().unwrap().starts_with("AUDIENCE"), "{due}");
-    assert!(due.lines().any(|l| l.starts_with("external") && l.ends_with("due")), "{due}");
+    assert!(due.lines().any(|l| l.starts_with("external") && l.ends_with("on time")), "{due}");
     let out = server.ok(&eve, &["update", "snooze", "INC-1", "external", "60"]);
     assert!(out.starts_with("Snoozed: the next external update of INC-1 is due at "), "{out}");
     let odd = server.run(&eve, &["update", "snooze", "INC-1", "external", "45"]);

@@ -68,6 +68,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(updates::edit_update))
         .routes(routes!(updates::publish_update))
         .routes(routes!(updates::snooze_update))
+        .routes(routes!(updates::suggest_update))
         .routes(routes!(updates::get_update_cadence, updates::set_update_cadence))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))

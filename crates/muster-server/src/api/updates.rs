@@ -280,3 +280,53 @@ pub async fn set_update_cadence(
 ) -> ApiResult<Json<muster_domain::cadence::UpdateCadence>> {
     Ok(Json(app.set_update_cadence(&actor, body).await?))
 }
+
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionQuery {
+    /// `internal` (the default), `external` or `executive`.
+    #[param(schema_with = schema::audience_param)]
+    pub audience: Option<String>,
+}
+
+/// Suggested text for a new update
+#[derive(Serialize, ToSchema)]
+pub struct SuggestionResponse {
+    #[schema(value_type = String, example = "internal")]
+    pub audience: &'static str,
+    pub body: String,
+    pub form: BTreeMap<String, String>,
+    pub status: Option<String>,
+}
+
+/// Where a new update for an audience starts: the latest published one for
+/// it, with (internal) the room topic and the latest theories, (executive)
+/// the status and priority. An external suggestion holds nothing internal:
+/// the latest external text, or a neutral sentence, and the public status
+/// the incident's status suggests.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/updates/suggestion", tag = "updates", security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7"), SuggestionQuery),
+    responses((status = 200, body = SuggestionResponse), (status = 404, body = Problem)))]
+pub async fn suggest_update(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+    Path(r): Path<String>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<SuggestionQuery>,
+) -> ApiResult<Json<SuggestionResponse>> {
+    let r = incident_ref(&r)?;
+    let audience: UpdateAudience = q.audience.as_deref().unwrap_or("internal").parse().map_err(|e| {
+        let message = match e {
+            muster_domain::DomainError::Invalid { message, .. } => message,
+            other => other.to_string(),
+        };
+        ApiError::field(StatusCode::BAD_REQUEST, "invalid-query", "audience", message)
+    })?;
+    let s = app.suggest_update(r, audience).await?;
+    Ok(Json(SuggestionResponse {
+        audience: audience.as_str(),
+        body: s.body,
+        form: s.form.into_iter().collect(),
+        status: s.status.map(|p| p.as_str().to_owned()),
+    }))
+}
