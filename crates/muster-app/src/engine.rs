@@ -203,8 +203,14 @@ impl Engine {
                         for job in jobs {
                             let worker = self.clone();
                             set.spawn(async move {
-                                if let Err(e) = worker.deliver(job, lease).await {
-                                    tracing::error!(error = %e, "the engine could not record a delivery");
+                                match worker.deliver(job, lease).await {
+                                    Ok(()) => {}
+                                    // The outage is logged once, by the store's health; the
+                                    // job runs again after its lease.
+                                    Err(e @ StoreError::Unavailable(_)) => {
+                                        tracing::debug!(error = %e, "the engine could not record a delivery");
+                                    }
+                                    Err(e) => tracing::error!(error = %e, "the engine could not record a delivery"),
                                 }
                             });
                         }

@@ -578,10 +578,11 @@ async fn postgres_an_outage_is_answered_503_at_once_and_every_event_answered_2xx
     let ended = lines(&log, "the database works again");
     assert!((2..=4).contains(&began), "{began} outage lines:\n{log}");
     assert!((2..=4).contains(&ended), "{ended} recovery lines:\n{log}");
-    // At most: each outage's line, the engine's first failed read, and one
-    // line per delivery in flight when it began (a few here: one person is paged).
+    // At most: each outage's line, the engine's first failed read, and a few
+    // failures that are not the outage's (deliveries in flight when it
+    // began, up to 64, are not recorded, but are no errors of their own).
     let errors = lines(&log, "ERROR");
-    assert!(errors <= 2 * 18, "{errors} error lines for two outages:\n{log}");
+    assert!(errors <= 2 * 4, "{errors} error lines for two outages:\n{log}");
     eprintln!(
         "slowest 503: {:?}; healthy again {back:?} and {back_again:?} after restoring; {} events accepted; log:\n{log}",
         ledger.slowest_refusal,
