@@ -2,10 +2,8 @@
 
 use muster_domain::access::{self, Action, Standing};
 use muster_domain::limits::{MAX_CONTACT_METHODS, MAX_TEST_NOTIFICATIONS, TEST_NOTIFICATION_WINDOW};
-use muster_domain::{Actor, DomainError, Handle};
-
-use muster_domain::outbox::{Email, Job, Webhook};
 use muster_domain::paging::{ContactKind, shown_address};
+use muster_domain::{Actor, DomainError, Handle};
 
 use crate::{App, Result};
 
@@ -100,25 +98,10 @@ impl App {
         let mut key = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
         let summary = format!("Test notification for @{user} from Muster");
-        let job = match m.kind {
-            ContactKind::Webhook => Job::Webhook(Webhook {
-                contact_method: Some(m.id),
-                to: m.address.clone(),
-                for_page: None,
-                for_bundle: None,
-                body: serde_json::json!({"type": "test", "user": user.as_str(), "contact_method": m.id,
-                                         "summary": summary, "sent_at": now.to_string()}),
-                legacy_secret: None,
-            }),
-            ContactKind::Email => Job::Email(Email {
-                to: m.address.clone(),
-                subject: format!("[Muster] {summary}"),
-                text: format!("{summary}: this contact method works.\n"),
-                for_page: None,
-                for_bundle: None,
-                contact_method: Some(m.id),
-            }),
-        };
+        let body = serde_json::json!({"type": "test", "user": user.as_str(), "contact_method": m.id,
+                                      "summary": summary, "sent_at": now.to_string()});
+        let text = format!("{summary}: this contact method works.\n");
+        let job = crate::channels::notification(&m, body, &format!("[Muster] {summary}"), text);
         let job = muster_store::NewJob {
             job,
             idempotency_key: format!("test-{}", hex::encode(key)),

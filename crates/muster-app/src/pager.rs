@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
-use muster_domain::outbox::{Email, ForPage, Job, Webhook};
+use muster_domain::outbox::ForPage;
 use muster_domain::page::{self, PageState, StepDecision};
-use muster_domain::paging::{ContactKind, Target};
+use muster_domain::paging::Target;
 use muster_domain::{Actor, Command, Handle, RoleKind, Timestamp};
 use muster_store::bundles::{BundleRecord, BundledPage, Bundling};
 use muster_store::pages::step_job;
@@ -200,24 +200,8 @@ impl Pager {
             let jobs = now_methods
                 .iter()
                 .map(|m| {
-                    let job = match m.kind {
-                        ContactKind::Webhook => Job::Webhook(Webhook {
-                            contact_method: Some(m.id),
-                            to: m.address.clone(),
-                            for_page: None,
-                            for_bundle: Some(b.id),
-                            body: body.clone(),
-                            legacy_secret: None,
-                        }),
-                        ContactKind::Email => Job::Email(Email {
-                            to: m.address.clone(),
-                            subject: format!("[Muster] {headline}").chars().take(200).collect(),
-                            text: text.clone(),
-                            for_page: None,
-                            for_bundle: Some(b.id),
-                            contact_method: Some(m.id),
-                        }),
-                    };
+                    let subject = format!("[Muster] {headline}");
+                    let job = crate::channels::notification(m, body.clone(), &subject, text.clone()).for_bundle(b.id);
                     NewJob { job, idempotency_key: format!("page.bundle:{}:method:{}", b.id, m.id), due_at: now }
                 })
                 .collect();
@@ -568,48 +552,29 @@ impl Pager {
                 "alert": about["alert"], "incident": about["incident"],
                 "roles": p.roles.iter().map(RoleKind::key).collect::<Vec<_>>(), "sent_at": now.to_string(),
             });
-            let for_page = Some(ForPage { page: p.id, step: step + 1, person: person.as_str().to_owned() });
-            let job = match m.kind {
-                ContactKind::Webhook => Job::Webhook(Webhook {
-                    contact_method: Some(m.id),
-                    to: m.address.clone(),
-                    for_page,
-                    for_bundle: None,
-                    body,
-                    legacy_secret: None,
-                }),
-                ContactKind::Email => {
-                    let subject: String = format!("[Muster] Page {}: {summary}", p.id).chars().take(200).collect();
-                    let mut text = format!("You are paged: {summary}\n\n");
-                    if let Some(i) = about["incident"].as_object() {
-                        text.push_str(&format!(
-                            "Incident: {} ({}, {}): {}\n",
-                            i["ref"].as_str().unwrap_or(""),
-                            i["priority"].as_str().unwrap_or(""),
-                            i["status"].as_str().unwrap_or(""),
-                            i["title"].as_str().unwrap_or("")
-                        ));
-                    }
-                    if let Some(a) = about["alert"].as_object() {
-                        text.push_str(&format!(
-                            "Alert {} on {} ({}): {}\n",
-                            a["id"],
-                            a["service"].as_str().unwrap_or(""),
-                            a["severity"].as_str().unwrap_or(""),
-                            a["summary"].as_str().unwrap_or("")
-                        ));
-                    }
-                    text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
-                    Job::Email(Email {
-                        to: m.address.clone(),
-                        subject,
-                        text,
-                        for_page,
-                        for_bundle: None,
-                        contact_method: Some(m.id),
-                    })
-                }
-            };
+            let for_page = ForPage { page: p.id, step: step + 1, person: person.as_str().to_owned() };
+            let subject = format!("[Muster] Page {}: {summary}", p.id);
+            let mut text = format!("You are paged: {summary}\n\n");
+            if let Some(i) = about["incident"].as_object() {
+                text.push_str(&format!(
+                    "Incident: {} ({}, {}): {}\n",
+                    i["ref"].as_str().unwrap_or(""),
+                    i["priority"].as_str().unwrap_or(""),
+                    i["status"].as_str().unwrap_or(""),
+                    i["title"].as_str().unwrap_or("")
+                ));
+            }
+            if let Some(a) = about["alert"].as_object() {
+                text.push_str(&format!(
+                    "Alert {} on {} ({}): {}\n",
+                    a["id"],
+                    a["service"].as_str().unwrap_or(""),
+                    a["severity"].as_str().unwrap_or(""),
+                    a["summary"].as_str().unwrap_or("")
+                ));
+            }
+            text.push_str(&format!("\nAcknowledge: {ack_url}\nDecline: {decline_url}\n"));
+            let job = crate::channels::notification(m, body, &subject, text).for_page(for_page);
             jobs.push(NewJob {
                 job,
                 idempotency_key: format!("page:{}:step:{step}:method:{method}:after:{delay}", p.id),

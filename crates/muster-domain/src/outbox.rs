@@ -139,6 +139,27 @@ impl Job {
         }
     }
 
+    /// This notification, as one for `page` (a webhook or a mail; other
+    /// jobs are left as they are).
+    pub fn for_page(mut self, page: ForPage) -> Job {
+        match &mut self {
+            Job::Webhook(w) => w.for_page = Some(page),
+            Job::Email(e) => e.for_page = Some(page),
+            _ => {}
+        }
+        self
+    }
+
+    /// This notification, as the follow-up of `bundle`.
+    pub fn for_bundle(mut self, bundle: u64) -> Job {
+        match &mut self {
+            Job::Webhook(w) => w.for_bundle = Some(bundle),
+            Job::Email(e) => e.for_bundle = Some(bundle),
+            _ => {}
+        }
+        self
+    }
+
     /// The bundle of pages this job follows up on.
     pub fn bundle(&self) -> Option<u64> {
         match self {

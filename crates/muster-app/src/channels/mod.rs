@@ -28,6 +28,33 @@ pub mod update_reminder;
 pub mod webhook;
 
 /// One attempt at delivering a job.
+/// A notification to contact method `m`: a webhook posts `body`, a mail
+/// says `subject` (cut to 200 characters) and `text`. For a page or a
+/// bundle, the caller sets `for_page` or `for_bundle` on it
+/// ([`Job::for_page`], [`Job::for_bundle`]).
+pub fn notification(m: &muster_store::ContactMethod, body: serde_json::Value, subject: &str, text: String) -> Job {
+    use muster_domain::outbox::{Email, Webhook};
+    use muster_domain::paging::ContactKind;
+    match m.kind {
+        ContactKind::Webhook => Job::Webhook(Webhook {
+            contact_method: Some(m.id),
+            to: m.address.clone(),
+            for_page: None,
+            for_bundle: None,
+            body,
+            legacy_secret: None,
+        }),
+        ContactKind::Email => Job::Email(Email {
+            to: m.address.clone(),
+            subject: subject.chars().take(200).collect(),
+            text,
+            for_page: None,
+            for_bundle: None,
+            contact_method: Some(m.id),
+        }),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
     pub job: u64,

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use muster_domain::cadence::{self, UpdateCadence};
 use muster_domain::incident::Context;
-use muster_domain::outbox::{Email, Job, Webhook};
-use muster_domain::paging::ContactKind;
+use muster_domain::outbox::Job;
 use muster_domain::update::UpdateAudience;
 use muster_domain::{Command, Incident, Timestamp};
 use muster_store::{NewJob, Store, StoreError};
@@ -80,24 +79,7 @@ impl UpdateReminderChannel {
             let mut jobs = Vec::new();
             for (person, found) in methods.iter().filter(|(p, _)| people.contains(p)) {
                 for m in found {
-                    let job = match m.kind {
-                        ContactKind::Webhook => Job::Webhook(Webhook {
-                            contact_method: Some(m.id),
-                            to: m.address.clone(),
-                            for_page: None,
-                            for_bundle: None,
-                            body: body.clone(),
-                            legacy_secret: None,
-                        }),
-                        ContactKind::Email => Job::Email(Email {
-                            to: m.address.clone(),
-                            subject: format!("[Muster] {headline}").chars().take(200).collect(),
-                            text: text.clone(),
-                            for_page: None,
-                            for_bundle: None,
-                            contact_method: Some(m.id),
-                        }),
-                    };
+                    let job = super::notification(m, body.clone(), &format!("[Muster] {headline}"), text.clone());
                     let stage = if overdue { "overdue" } else { "due" };
                     let key = format!("{}:{stage}:{person}:method:{}", reminder_key(number, audience, due_at), m.id);
                     jobs.push(NewJob { job, idempotency_key: key, due_at: now });
