@@ -117,10 +117,16 @@ pub enum Action {
     PublishInternalUpdate,
     /// Publish an external update (what customers read).
     PublishExternalUpdate,
+    /// Record a customer's reply to an external update.
+    RecordCustomerResponse,
+    /// Create, change and delete stakeholder groups.
+    ManageStakeholders,
+    /// Follow an incident (hear its internal updates), or stop.
+    FollowIncident,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 26] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -144,6 +150,9 @@ impl Action {
         Action::DraftUpdate,
         Action::PublishInternalUpdate,
         Action::PublishExternalUpdate,
+        Action::RecordCustomerResponse,
+        Action::ManageStakeholders,
+        Action::FollowIncident,
     ];
 
     /// What it is, to finish "only ... may ...".
@@ -172,13 +181,16 @@ impl Action {
             Action::DraftUpdate => "write draft updates",
             Action::PublishInternalUpdate => "publish internal and executive updates",
             Action::PublishExternalUpdate => "publish external updates",
+            Action::RecordCustomerResponse => "record customer responses",
+            Action::ManageStakeholders => "manage stakeholder groups",
+            Action::FollowIncident => "follow incidents or stop following",
         }
     }
 
     /// Whether a viewer, who otherwise changes nothing, may take it (their
-    /// own tokens and password).
+    /// own tokens and password, following an incident).
     pub fn viewers_too(self) -> bool {
-        matches!(self, Action::ManageTokens | Action::SeeContactAddresses)
+        matches!(self, Action::ManageTokens | Action::SeeContactAddresses | Action::FollowIncident)
     }
 }
 
@@ -209,6 +221,9 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::DraftUpdate => &[Responders],
         Action::PublishInternalUpdate => &[IncidentManagers, InternalCommunications],
         Action::PublishExternalUpdate => &[TheIncidentManager, ExternalCommunications],
+        Action::RecordCustomerResponse => &[Responders],
+        Action::ManageStakeholders => &[],
+        Action::FollowIncident => &[TheUser],
     }
 }
 

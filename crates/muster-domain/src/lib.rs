@@ -39,6 +39,9 @@
 //!   who is on call at an instant, shifts between two instants; DST-correct.
 //! - [`token`]: API and calendar feed tokens: their kinds, names, and when
 //!   one is accepted (not revoked, not expired, its user not disabled).
+//! - [`stakeholder`]: stakeholder groups (members, emails, webhooks,
+//!   filtered by priority, service and audience) and followers: whom a
+//!   published update reaches, each once.
 //! - [`topic`]: the one-line room topic rendered from state.
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
@@ -59,6 +62,7 @@ pub mod priority;
 pub mod role;
 pub mod room;
 pub mod schedule;
+pub mod stakeholder;
 pub mod status;
 pub mod timeline;
 pub mod token;

@@ -82,7 +82,16 @@ pub struct ForPage {
     pub person: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The published update a notification carries, and why its recipient
+/// gets it ("group Executives", "follower"): the update shows its
+/// deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForUpdate {
+    pub update: u64,
+    pub recipient: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Webhook {
     /// The contact method: its current URL and secret are read at delivery.
     /// `None` only in jobs written before secrets left the payload.
@@ -98,16 +107,29 @@ pub struct Webhook {
     pub for_bundle: Option<u64>,
     /// The JSON that is posted.
     pub body: serde_json::Value,
+    /// The update it carries to a stakeholder, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_update: Option<ForUpdate>,
+    /// A stakeholder group's webhook (instead of a contact method): its URL
+    /// and secret are read at delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stakeholder_webhook: Option<u64>,
     /// Jobs written by older versions carried the secret; read, never written.
     #[serde(default, rename = "secret", skip_serializing)]
     pub legacy_secret: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// The same as HTML, sent as the alternative to `text` when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// The update it carries to a stakeholder, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_update: Option<ForUpdate>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub for_page: Option<ForPage>,
     /// The bundle of pages it is the follow-up of, if it is one.
@@ -168,6 +190,25 @@ impl Job {
             Job::Email(e) => e.for_bundle,
             Job::PageStep { .. } | Job::UpdateReminder { .. } => None,
         }
+    }
+
+    /// The published update this job carries to a stakeholder.
+    pub fn update(&self) -> Option<&ForUpdate> {
+        match self {
+            Job::Webhook(w) => w.for_update.as_ref(),
+            Job::Email(e) => e.for_update.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// This notification, as one carrying an update (a webhook or a mail).
+    pub fn for_update(mut self, update: ForUpdate) -> Job {
+        match &mut self {
+            Job::Webhook(w) => w.for_update = Some(update),
+            Job::Email(e) => e.for_update = Some(update),
+            _ => {}
+        }
+        self
     }
 
     /// The page this job times or notifies for.
@@ -245,6 +286,7 @@ mod tests {
             for_bundle: None,
             body: json!({"type": "page"}),
             legacy_secret: None,
+            ..Webhook::default()
         })
     }
 
@@ -260,6 +302,8 @@ mod tests {
                 for_page: None,
                 for_bundle: None,
                 contact_method: None,
+                html: Some("<p>t</p>".into()),
+                for_update: Some(ForUpdate { update: 4, recipient: "group Executives".into() }),
             }),
         ];
         for job in jobs {
@@ -305,6 +349,7 @@ mod tests {
             for_page: None,
             for_bundle: None,
             contact_method: None,
+            ..Email::default()
         });
         assert_eq!(test.lane(), Lane::Other);
     }

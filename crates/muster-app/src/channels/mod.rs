@@ -43,6 +43,7 @@ pub fn notification(m: &muster_store::ContactMethod, body: serde_json::Value, su
             for_bundle: None,
             body,
             legacy_secret: None,
+            ..Webhook::default()
         }),
         ContactKind::Email => Job::Email(Email {
             to: m.address.clone(),
@@ -51,6 +52,7 @@ pub fn notification(m: &muster_store::ContactMethod, body: serde_json::Value, su
             for_page: None,
             for_bundle: None,
             contact_method: Some(m.id),
+            ..Email::default()
         }),
     }
 }
