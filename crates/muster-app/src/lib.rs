@@ -41,6 +41,7 @@ pub mod paging;
 pub mod room;
 pub mod schedules;
 pub mod signin;
+pub mod stakeholders;
 pub mod throttle;
 pub mod tokens;
 pub mod updates;

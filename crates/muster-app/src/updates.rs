@@ -36,10 +36,8 @@ impl App {
             return Ok(self.found(r, written)?.0);
         }
         let catalog = self.store.role_catalog().await?;
-        let decide = |state: &Incident, u: &UpdateRecord| {
-            let command = Command::PublishUpdate { update: u.id, content: u.content.clone() };
-            state.execute(command, Context { actor, now: self.clock.now(), catalog: &catalog })
-        };
+        let receivers = self.update_audience(audience, r.0).await?;
+        let decide = |state: &Incident, u: &UpdateRecord| self.decide_publish(actor, &catalog, &receivers, state, u);
         let written = self.store.write_update(r.0, &content, &actor.handle, Some(&decide), self.clock.now()).await;
         let (update, events) = self.found(r, written)?;
         self.published(r, &events);
@@ -50,14 +48,37 @@ impl App {
     pub async fn publish_update(&self, actor: &Actor, r: IncidentRef, id: u64) -> Result<UpdateRecord> {
         actor.require_write()?;
         let catalog = self.store.role_catalog().await?;
-        let decide = |state: &Incident, u: &UpdateRecord| {
-            let command = Command::PublishUpdate { update: u.id, content: u.content.clone() };
-            state.execute(command, Context { actor, now: self.clock.now(), catalog: &catalog })
-        };
+        let audience = self.updates(r).await?.iter().find(|u| u.id == id).map(|u| u.content.audience);
+        let receivers = self.update_audience(audience.unwrap_or(UpdateAudience::Internal), r.0).await?;
+        let decide = |state: &Incident, u: &UpdateRecord| self.decide_publish(actor, &catalog, &receivers, state, u);
         let published = self.store.publish_update(r.0, id, &actor.handle, &decide, self.clock.now()).await;
         let (update, events) = self.found(r, published)?;
         self.published(r, &events);
         Ok(update)
+    }
+
+    /// Publishing `u` on `state`: the entry, and the jobs that carry it
+    /// to its stakeholder groups and followers.
+    fn decide_publish(
+        &self,
+        actor: &Actor,
+        catalog: &muster_domain::RoleCatalog,
+        receivers: &crate::stakeholders::Audience,
+        state: &Incident,
+        u: &UpdateRecord,
+    ) -> std::result::Result<(Incident, Vec<Event>, Vec<muster_store::NewJob>), DomainError> {
+        let now = self.clock.now();
+        let command = Command::PublishUpdate { update: u.id, content: u.content.clone() };
+        let (next, events) = state.execute(command, Context { actor, now, catalog })?;
+        let mut published = u.clone();
+        published.published_at = Some(now);
+        published.published_by = Some(actor.handle.clone());
+        let jobs = if u.content.audience == receivers.audience() {
+            crate::stakeholders::update_jobs(receivers, &next, &published, &self.config.public_url, now)
+        } else {
+            Vec::new()
+        };
+        Ok((next, events, jobs))
     }
 
     /// Changes draft `id` of incident `r`: what `input` gives replaces what

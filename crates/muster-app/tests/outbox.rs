@@ -172,6 +172,7 @@ async fn a_job_whose_contact_method_was_removed_is_dead_lettered_at_once(db: Tes
             for_bundle: None,
             body: serde_json::json!({}),
             legacy_secret: None,
+            ..muster_domain::outbox::Webhook::default()
         }),
         idempotency_key: format!("orphan-{}", alice.handle),
         due_at: t.clock.now(),

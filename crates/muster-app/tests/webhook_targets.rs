@@ -105,6 +105,7 @@ async fn a_stored_webhook_to_an_internal_address_or_name_is_never_sent_and_given
             for_bundle: None,
             body: serde_json::json!({"type": "test"}),
             legacy_secret: Some("whsec_old".into()),
+            ..Webhook::default()
         }),
         idempotency_key: "legacy-1".into(),
         due_at: now,

@@ -57,10 +57,12 @@ impl GroupSpec {
         }
         let mut clean_emails = Vec::new();
         for (i, e) in emails.iter().enumerate() {
-            let e = e.trim();
-            check_email(e).map_err(|m| DomainError::invalid(format!("emails[{i}]"), m))?;
-            if !clean_emails.iter().any(|c: &String| c.eq_ignore_ascii_case(e)) {
-                clean_emails.push(e.to_owned());
+            let e = crate::paging::contact_address(crate::paging::ContactKind::Email, e).map_err(|err| match err {
+                DomainError::Invalid { message, .. } => DomainError::invalid(format!("emails[{i}]"), message),
+                other => other,
+            })?;
+            if !clean_emails.iter().any(|c: &String| c.eq_ignore_ascii_case(&e)) {
+                clean_emails.push(e);
             }
         }
         let mut clean_services = Vec::new();
@@ -113,23 +115,6 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
         }
     }
     out
-}
-
-/// Whether `address` looks like a mail address: one `@`, something on
-/// both sides, no spaces or angle brackets (the SMTP server says the rest).
-pub fn check_email(address: &str) -> Result<(), String> {
-    let bad = || format!("{address:?} is not an email address");
-    let (local, domain) = address.split_once('@').ok_or_else(bad)?;
-    if local.is_empty()
-        || domain.is_empty()
-        || domain.contains('@')
-        || !domain.contains('.') && domain != "localhost"
-        || address.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        || address.len() > 254
-    {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 /// A group as the store keeps it: its spec, and its webhooks by id.
@@ -238,7 +223,13 @@ mod tests {
         Handle::parse(s).unwrap()
     }
 
-    fn group(id: u64, name: &str, priorities: Vec<Priority>, services: &[&str], audiences: Vec<UpdateAudience>) -> Group {
+    fn group(
+        id: u64,
+        name: &str,
+        priorities: Vec<Priority>,
+        services: &[&str],
+        audiences: Vec<UpdateAudience>,
+    ) -> Group {
         let spec = GroupSpec::new(
             name,
             vec![h("ann"), h("bob")],

@@ -68,6 +68,7 @@ async fn retries_honour_retry_after_and_a_delivered_job_is_never_sent_again(db: 
             for_bundle: None,
             body: json!({"hello": "world"}),
             legacy_secret: None,
+            ..Webhook::default()
         }),
         idempotency_key: "page-1-step-0".into(),
         due_at: clock.now(),

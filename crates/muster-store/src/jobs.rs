@@ -186,8 +186,8 @@ pub(crate) async fn insert<D: Dialect>(c: &mut D::Connection, jobs: &[NewJob], n
     for job in jobs {
         let (kind, payload) = job.job.to_stored();
         D::query(
-            "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO jobs (kind, payload, idempotency_key, due_at, created_at, page, lane, update_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(kind)
         .bind(payload.to_string())
@@ -196,7 +196,8 @@ pub(crate) async fn insert<D: Dialect>(c: &mut D::Connection, jobs: &[NewJob], n
         .bind(micros(now))
         .bind(job.job.page().map(|p| p as i64))
         .bind(job.job.lane().as_i64())
-        .execute(c)
+        .bind(job.job.update().map(|u| u.update as i64))
+        .execute(&mut *c)
         .await?;
     }
     Ok(())

@@ -45,6 +45,7 @@ pub mod postgres;
 mod rows;
 pub mod schedules;
 pub mod sqlite;
+pub mod stakeholders;
 mod store;
 pub mod testing;
 pub mod updates;
@@ -200,6 +201,7 @@ pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
+pub use stakeholders::{NewResponse, ResponseRecord, StakeholderWebhook, UpdateDelivery};
 pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 
 #[async_trait]
@@ -302,6 +304,50 @@ pub trait Store: Send + Sync + 'static {
     async fn edit_update(&self, number: u64, id: u64, decide: &DecideEdit<'_>, now: Timestamp) -> Result<UpdateRecord>;
     /// Incident `number`'s updates, drafts too, oldest first.
     async fn updates(&self, number: u64) -> Result<Vec<UpdateRecord>>;
+    /// The notifications that carried incident `number`'s published updates.
+    async fn update_deliveries(&self, number: u64) -> Result<Vec<UpdateDelivery>>;
+    /// Records a customer's response to update `update` of incident `number`.
+    async fn add_update_response(
+        &self,
+        number: u64,
+        update: u64,
+        response: &NewResponse<'_>,
+        now: Timestamp,
+    ) -> Result<ResponseRecord>;
+    /// The responses recorded on incident `number`'s updates, oldest first.
+    async fn update_responses(&self, number: u64) -> Result<Vec<ResponseRecord>>;
+
+    /// Writes a stakeholder group with its webhooks (URL, secret); a name
+    /// taken is a conflict.
+    async fn create_stakeholder_group(
+        &self,
+        spec: &muster_domain::stakeholder::GroupSpec,
+        webhooks: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<muster_domain::stakeholder::Group>;
+    /// Every stakeholder group, by name.
+    async fn stakeholder_groups(&self) -> Result<Vec<muster_domain::stakeholder::Group>>;
+    async fn stakeholder_group(&self, id: u64) -> Result<Option<muster_domain::stakeholder::Group>>;
+    /// Replaces group `id`'s spec, adds webhooks (URL, secret), removes the
+    /// webhooks named.
+    async fn change_stakeholder_group(
+        &self,
+        id: u64,
+        spec: &muster_domain::stakeholder::GroupSpec,
+        add: &[(String, String)],
+        remove: &[u64],
+        now: Timestamp,
+    ) -> Result<muster_domain::stakeholder::Group>;
+    /// Deletes group `id` and its webhooks; `false` if there is none.
+    async fn delete_stakeholder_group(&self, id: u64) -> Result<bool>;
+    /// A group's webhook with its secret (for delivery).
+    async fn stakeholder_webhook(&self, id: u64) -> Result<Option<StakeholderWebhook>>;
+    /// `person` follows incident `number`; `false` if they did already.
+    async fn follow_incident(&self, number: u64, person: &Handle, now: Timestamp) -> Result<bool>;
+    /// `person` stops following; `false` if they did not.
+    async fn unfollow_incident(&self, number: u64, person: &Handle) -> Result<bool>;
+    /// Incident `number`'s followers, with when each began.
+    async fn followers(&self, number: u64) -> Result<Vec<(Handle, Timestamp)>>;
 
     async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
     async fn services(&self) -> Result<Vec<Service>>;

@@ -260,6 +260,81 @@ impl<D: Dialect> Store for Db<D> {
         crate::updates::updates::<D>(&mut *self.read.acquire().await?, number).await
     }
 
+    async fn update_deliveries(&self, number: u64) -> Result<Vec<crate::UpdateDelivery>> {
+        crate::stakeholders::deliveries::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn add_update_response(
+        &self,
+        number: u64,
+        update: u64,
+        response: &crate::NewResponse<'_>,
+        now: Timestamp,
+    ) -> Result<crate::ResponseRecord> {
+        crate::stakeholders::add_response::<D>(&mut *self.write.acquire().await?, number, update, response, now).await
+    }
+
+    async fn update_responses(&self, number: u64) -> Result<Vec<crate::ResponseRecord>> {
+        crate::stakeholders::responses::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn create_stakeholder_group(
+        &self,
+        spec: &muster_domain::stakeholder::GroupSpec,
+        webhooks: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<muster_domain::stakeholder::Group> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::stakeholders::create_group::<D>(&mut tx, spec, webhooks, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn stakeholder_groups(&self) -> Result<Vec<muster_domain::stakeholder::Group>> {
+        crate::stakeholders::groups::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn stakeholder_group(&self, id: u64) -> Result<Option<muster_domain::stakeholder::Group>> {
+        crate::stakeholders::group::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn change_stakeholder_group(
+        &self,
+        id: u64,
+        spec: &muster_domain::stakeholder::GroupSpec,
+        add: &[(String, String)],
+        remove: &[u64],
+        now: Timestamp,
+    ) -> Result<muster_domain::stakeholder::Group> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::stakeholders::change_group::<D>(&mut tx, id, spec, add, remove, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn delete_stakeholder_group(&self, id: u64) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::stakeholders::delete_group::<D>(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn stakeholder_webhook(&self, id: u64) -> Result<Option<crate::StakeholderWebhook>> {
+        crate::stakeholders::webhook::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn follow_incident(&self, number: u64, person: &Handle, now: Timestamp) -> Result<bool> {
+        crate::stakeholders::follow::<D>(&mut *self.write.acquire().await?, number, person, now).await
+    }
+
+    async fn unfollow_incident(&self, number: u64, person: &Handle) -> Result<bool> {
+        crate::stakeholders::unfollow::<D>(&mut *self.write.acquire().await?, number, person).await
+    }
+
+    async fn followers(&self, number: u64) -> Result<Vec<(Handle, Timestamp)>> {
+        crate::stakeholders::followers::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
     async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
         crate::incidents::version::<D>(&mut *self.read.acquire().await?, number).await
     }

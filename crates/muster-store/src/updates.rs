@@ -28,9 +28,12 @@ pub struct UpdateRecord {
 }
 
 /// Decides publishing an update on the incident's current state, given the
-/// update (its id allotted): the new state and the events.
-pub type DecideUpdate<'a> =
-    dyn Fn(&Incident, &UpdateRecord) -> std::result::Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
+/// update (its id allotted): the new state, the events, and the jobs that
+/// carry it to its stakeholders (written in the same transaction).
+pub type DecideUpdate<'a> = dyn Fn(&Incident, &UpdateRecord) -> std::result::Result<(Incident, Vec<Event>, Vec<crate::NewJob>), DomainError>
+    + Send
+    + Sync
+    + 'a;
 
 /// Decides a draft's new content from the incident and the draft as it is.
 pub type DecideEdit<'a> =
@@ -111,6 +114,7 @@ async fn publish<D: Dialect>(
     mut update: UpdateRecord,
     state: &Incident,
     events: &[Event],
+    jobs: &[crate::NewJob],
     by: &Handle,
     now: Timestamp,
 ) -> Result<UpdateRecord> {
@@ -120,6 +124,7 @@ async fn publish<D: Dialect>(
         .map(|e| e.seq)
         .ok_or_else(|| StoreError::Corrupt(format!("publishing update {} made no entry", update.id)))?;
     save_incident::<D>(c, state, events).await?;
+    crate::jobs::insert::<D>(c, jobs, now).await?;
     D::query(
         "UPDATE incident_updates SET state = 'published', published_at = $1, published_by = $2, seq = $3, updated_at = $1
          WHERE id = $4",
@@ -180,8 +185,8 @@ pub(crate) async fn write<D: Dialect>(
     match publish_with {
         None => Ok((draft, Vec::new())),
         Some(decide) => {
-            let (state, events) = decide(&incident, &draft)?;
-            let published = publish::<D>(c, draft, &state, &events, author, now).await?;
+            let (state, events, jobs) = decide(&incident, &draft)?;
+            let published = publish::<D>(c, draft, &state, &events, &jobs, author, now).await?;
             Ok((published, events))
         }
     }
@@ -203,8 +208,8 @@ pub(crate) async fn publish_draft<D: Dialect>(
             update.seq.unwrap_or_default()
         ))));
     }
-    let (state, events) = decide(&incident, &update)?;
-    let published = publish::<D>(c, update, &state, &events, by, now).await?;
+    let (state, events, jobs) = decide(&incident, &update)?;
+    let published = publish::<D>(c, update, &state, &events, &jobs, by, now).await?;
     Ok((published, events))
 }
 

@@ -253,6 +253,28 @@ async fn check(store: &dyn Store, version: i64) {
         let (next, status) = (updates[0].content.next_update_in_minutes, updates[1].content.status);
         assert_eq!((next, status), (Some(30), Some(PublicStatus::Identified)), "at {v}");
     }
+    if v >= 18 {
+        use muster_domain::update::UpdateAudience;
+        let groups = store.stakeholder_groups().await.unwrap();
+        let g = &groups[0];
+        assert_eq!(
+            (g.spec.name.as_str(), g.spec.members[0].as_str(), g.spec.emails[0].as_str()),
+            ("Executives", "alice", "vp@example.com"),
+            "at {v}"
+        );
+        assert_eq!(g.spec.audiences, [UpdateAudience::Internal, UpdateAudience::Executive], "at {v}");
+        let hook = store.stakeholder_webhook(g.webhooks[0].0).await.unwrap().unwrap();
+        assert_eq!(
+            (hook.url.as_str(), hook.secret.as_str()),
+            ("https://hooks.example.com/execs", "whsec_0018"),
+            "at {v}"
+        );
+        let followers = store.followers(1).await.unwrap();
+        assert_eq!(followers[0].0.as_str(), "bob", "at {v}");
+        let responses = store.update_responses(1).await.unwrap();
+        assert_eq!((responses[0].from.as_str(), responses[0].update), ("Acme Corp", 2), "at {v}");
+        assert!(store.update_deliveries(1).await.unwrap().is_empty(), "no update was published, at {v}");
+    }
 
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {

@@ -35,6 +35,7 @@ fn job(key: &str, due: u64) -> NewJob {
         for_page: None,
         for_bundle: None,
         contact_method: None,
+        ..Email::default()
     };
     NewJob { job: Job::Email(mail), idempotency_key: key.into(), due_at: at(due) }
 }

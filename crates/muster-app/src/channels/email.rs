@@ -1,4 +1,4 @@
-//! Mail over SMTP.
+//! Mail over SMTP: plain text, or plain text and HTML as alternatives.
 //!
 //! The server is a URL: `smtp://[user:password@]host[:port][?tls=…]` or
 //! `smtps://…` (TLS from the first byte, port 465 by default). With
@@ -199,14 +199,18 @@ impl Channel for EmailChannel {
             return Err(Failure::waiting("no SMTP server is configured (MUSTER_SMTP_URL): the mail waits"));
         };
         let to = mail.to.parse().map_err(|e| Failure::permanent(format!("{:?}: {e}", mail.to)))?;
-        let message = lettre::Message::builder()
+        let builder = lettre::Message::builder()
             .from(mailer.from.clone())
             .to(to)
             .subject(&mail.subject)
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .message_id(Some(format!("<{}@muster>", attempt.idempotency_key.replace([':', ' '], "."))))
-            .body(mail.text.clone())
-            .map_err(|e| Failure::permanent(format!("cannot build the mail: {e}")))?;
+            .message_id(Some(format!("<{}@muster>", attempt.idempotency_key.replace([':', ' ', '@'], "."))));
+        let built = match &mail.html {
+            None => builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(mail.text.clone()),
+            Some(html) => {
+                builder.multipart(lettre::message::MultiPart::alternative_plain_html(mail.text.clone(), html.clone()))
+            }
+        };
+        let message = built.map_err(|e| Failure::permanent(format!("cannot build the mail: {e}")))?;
         mailer.transport.send(message).await.map_err(|e| Failure::new(format!("SMTP to {}: {e}", mail.to)))?;
         Ok(())
     }

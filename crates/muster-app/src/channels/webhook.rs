@@ -1,7 +1,8 @@
 //! Webhooks: a JSON POST to a person's webhook contact method, over HTTP or
 //! HTTPS, signed with the method's secret.
 //!
-//! The job names the contact method; its URL and secret are read here, at
+//! The job names the contact method (or a stakeholder group's webhook);
+//! its URL and secret are read here, at
 //! delivery, so no secret is ever in the outbox and a corrected URL is used
 //! by the next retry. Receivers check `X-Muster-Signature` (see
 //! [`signature`]) and deduplicate retries by `Idempotency-Key`.
@@ -210,13 +211,18 @@ impl Channel for WebhookChannel {
 
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Webhook(hook) = job else { return Err(Failure::permanent("not a webhook job")) };
-        let (url, secret) = match hook.contact_method {
-            Some(id) => match self.store.contact_method(id).await {
+        let (url, secret) = match (hook.contact_method, hook.stakeholder_webhook) {
+            (Some(id), _) => match self.store.contact_method(id).await {
                 Ok(Some(m)) => (m.address, m.secret.unwrap_or_default()),
                 Ok(None) => return Err(Failure::permanent(format!("contact method {id} was removed"))),
                 Err(e) => return Err(Failure::new(format!("reading contact method {id}: {e}"))),
             },
-            None => (hook.to.clone(), hook.legacy_secret.clone().unwrap_or_default()),
+            (None, Some(id)) => match self.store.stakeholder_webhook(id).await {
+                Ok(Some(w)) => (w.url, w.secret),
+                Ok(None) => return Err(Failure::permanent(format!("stakeholder webhook {id} was removed"))),
+                Err(e) => return Err(Failure::new(format!("reading stakeholder webhook {id}: {e}"))),
+            },
+            (None, None) => (hook.to.clone(), hook.legacy_secret.clone().unwrap_or_default()),
         };
         let target = origin(&url);
         // Trying again cannot make an internal address external: give up.
