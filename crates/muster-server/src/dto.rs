@@ -831,6 +831,52 @@ pub mod schema {
         }}))
     }
 
+    /// A stakeholder group, on creation (`required`) or as a change (every
+    /// field may be left out or null: kept).
+    pub fn stakeholder_group_request(create: bool) -> RefOr<Schema> {
+        use muster_domain::stakeholder::{MAX_GROUP_ENTRIES, MAX_GROUP_NAME_CHARS};
+        use muster_domain::update::UpdateAudience;
+        let null = !create;
+        let list = |items: Value, min: u32, max: usize| {
+            nullable(json!({"type": "array", "items": items, "minItems": min, "maxItems": max}), null)
+        };
+        let webhook =
+            json!({"type": "string", "maxLength": 2048, "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")});
+        let priority = json!({"type": "string", "enum": Priority::ALL.map(Priority::as_str)});
+        let audience = json!({"type": "string", "enum": UpdateAudience::ALL.map(UpdateAudience::as_str)});
+        let mut v = json!({"type": "object", "additionalProperties": false, "properties": {
+            "name": text_schema(1, MAX_GROUP_NAME_CHARS as u32, null),
+            "members": list(handle_schema(false), 0, MAX_GROUP_ENTRIES),
+            "emails": list(email_schema(), 0, MAX_GROUP_ENTRIES),
+            "webhooks": list(webhook, 0, muster_app::stakeholders::MAX_GROUP_WEBHOOKS),
+            "priorities": list(priority, 1, Priority::ALL.len()),
+            "services": list(text_schema(1, 100, false), 0, MAX_GROUP_ENTRIES),
+            "audiences": list(audience, 1, UpdateAudience::ALL.len()),
+        }});
+        if create {
+            v["required"] = json!(["name", "priorities", "audiences"]);
+        }
+        build(v)
+    }
+
+    /// Following an incident: yourself, or (admins) someone else.
+    pub fn follow_request() -> RefOr<Schema> {
+        build(json!({"type": "object", "additionalProperties": false, "properties": {"user": handle_schema(true)}}))
+    }
+
+    /// A customer's reply to an external update.
+    pub fn response_request() -> RefOr<Schema> {
+        let channels = muster_app::stakeholders::RESPONSE_CHANNELS;
+        let max = muster_domain::update::MAX_UPDATE_CHARS as u32;
+        build(
+            json!({"type": "object", "additionalProperties": false, "required": ["from", "channel", "body"], "properties": {
+                "from": text_schema(1, 200, false),
+                "channel": {"type": "string", "enum": channels},
+                "body": text_schema(1, max, false),
+            }}),
+        )
+    }
+
     /// Snoozing an audience's reminder.
     pub fn snooze_request() -> RefOr<Schema> {
         use muster_domain::update::UpdateAudience;

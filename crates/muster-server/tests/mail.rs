@@ -3,65 +3,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::external::{TempDir, eventually, free_port, missing};
+use common::external::eventually;
+use common::smtp::Smtp;
 use common::{ADMIN_TOKEN, Setup, TestServer};
 use muster_store::testing::Backend;
 use serde_json::json;
-
-/// aiosmtpd listening on 127.0.0.1, killed on drop.
-struct Smtp {
-    child: Child,
-    maildir: PathBuf,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Smtp {
-    async fn start() -> Option<Smtp> {
-        let candidates =
-            [std::env::var("MUSTER_TEST_SMTP_PYTHON").unwrap_or_default(), "/usr/bin/python3".into(), "python3".into()];
-        let python = candidates.into_iter().filter(|p| !p.is_empty()).find(|p| {
-            Command::new(p).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-        });
-        let Some(python) = python else { return missing("python3-aiosmtpd (a Python that can import aiosmtpd)") };
-        let dir = TempDir::new("muster-smtp");
-        // Mailbox creates the maildir itself, so it must not exist yet.
-        let maildir = dir.0.join("maildir");
-        let port = free_port();
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let smtp = Smtp { child, maildir, port, _dir: dir };
-        eventually(Duration::from_secs(15), "aiosmtpd to listen", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-        })
-        .await;
-        Some(smtp)
-    }
-
-    /// The messages received so far, as text, quoted-printable decoded.
-    fn messages(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return vec![] };
-        entries
-            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .map(|m| m.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
-            .collect()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn mail_reaches_the_smtp_server_with_an_ack_link_that_works(backend: Backend) {
     let Some(smtp) = Smtp::start().await else { return };

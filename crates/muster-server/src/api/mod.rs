@@ -21,6 +21,7 @@ mod jobs;
 pub mod pages;
 mod roles;
 mod schedules;
+mod stakeholders;
 mod updates;
 mod users;
 
@@ -70,6 +71,11 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(updates::snooze_update))
         .routes(routes!(updates::suggest_update))
         .routes(routes!(updates::get_update_cadence, updates::set_update_cadence))
+        .routes(routes!(stakeholders::record_response))
+        .routes(routes!(stakeholders::follow, stakeholders::list_followers))
+        .routes(routes!(stakeholders::unfollow))
+        .routes(routes!(stakeholders::create_group, stakeholders::list_groups))
+        .routes(routes!(stakeholders::get_group, stakeholders::change_group, stakeholders::delete_group))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))
         .routes(routes!(alerts::list_alerts))

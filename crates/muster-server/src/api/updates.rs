@@ -105,6 +105,64 @@ pub struct UpdateResponse {
     pub published_by: Option<String>,
     /// The `update_published` timeline entry.
     pub entry: Option<u64>,
+    /// Where a published update went: each stakeholder and follower, how,
+    /// and whether it arrived.
+    pub deliveries: Vec<DeliveryResponse>,
+    /// Customers' replies to an external update.
+    pub responses: Vec<super::stakeholders::ResponseResponse>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    /// Why they received it: `group Executives: @ann`, `follower: @cat`,
+    /// `group Executives (webhook)`.
+    pub recipient: String,
+    /// `email` or `webhook`.
+    pub via: String,
+    /// The address, or the webhook's origin.
+    pub to: String,
+    /// `pending` (with `error` while it is retried), `delivered` or `failed`.
+    #[schema(value_type = String, example = "delivered")]
+    pub state: &'static str,
+    pub attempts: u32,
+    #[schema(schema_with = schema::date_time_or_null)]
+    pub delivered_at: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<&muster_store::UpdateDelivery> for DeliveryResponse {
+    fn from(d: &muster_store::UpdateDelivery) -> Self {
+        let state = match (d.delivered_at, d.dead_at) {
+            (Some(_), _) => "delivered",
+            (None, Some(_)) => "failed",
+            (None, None) => "pending",
+        };
+        let to = if d.kind == "webhook" { muster_app::channels::webhook::origin(&d.to) } else { d.to.clone() };
+        DeliveryResponse {
+            recipient: d.recipient.clone(),
+            via: d.kind.clone(),
+            to,
+            state,
+            attempts: d.attempts,
+            delivered_at: d.delivered_at.map(|t| t.to_string()),
+            error: d.last_error.clone(),
+        }
+    }
+}
+
+impl UpdateResponse {
+    /// With the deliveries and responses (of the whole incident) that are
+    /// this update's.
+    pub fn with(
+        u: &UpdateRecord,
+        deliveries: &[muster_store::UpdateDelivery],
+        responses: &[muster_store::ResponseRecord],
+    ) -> UpdateResponse {
+        let mut out = UpdateResponse::from(u);
+        out.deliveries = deliveries.iter().filter(|d| d.update == u.id).map(DeliveryResponse::from).collect();
+        out.responses = responses.iter().filter(|r| r.update == u.id).map(Into::into).collect();
+        out
+    }
 }
 
 impl From<&UpdateRecord> for UpdateResponse {
@@ -125,6 +183,8 @@ impl From<&UpdateRecord> for UpdateResponse {
             published_at: u.published_at.map(|t| t.to_string()),
             published_by: u.published_by.as_ref().map(ToString::to_string),
             entry: u.seq,
+            deliveries: Vec::new(),
+            responses: Vec::new(),
         }
     }
 }
@@ -162,7 +222,8 @@ pub async fn write_update(
         next_update_in_minutes: body.next_update_in_minutes,
     };
     let update = app.write_update(&actor, r, audience, input, body.draft.unwrap_or(false)).await?;
-    Ok((StatusCode::CREATED, Json(UpdateResponse::from(&update))))
+    let deliveries = app.update_deliveries(r).await?;
+    Ok((StatusCode::CREATED, Json(UpdateResponse::with(&update, &deliveries, &[]))))
 }
 
 /// An incident's updates, drafts too, oldest first.
@@ -175,7 +236,9 @@ pub async fn list_updates(
     Path(r): Path<String>,
 ) -> ApiResult<Json<Vec<UpdateResponse>>> {
     let r = incident_ref(&r)?;
-    Ok(Json(app.updates(r).await?.iter().map(UpdateResponse::from).collect()))
+    let updates = app.updates(r).await?;
+    let (deliveries, responses) = (app.update_deliveries(r).await?, app.update_responses(r).await?);
+    Ok(Json(updates.iter().map(|u| UpdateResponse::with(u, &deliveries, &responses)).collect()))
 }
 
 /// Change a draft (its author, or someone who may publish it). A
@@ -212,7 +275,9 @@ pub async fn publish_update(
 ) -> ApiResult<Json<UpdateResponse>> {
     let r = incident_ref(&r)?;
     let id = update_id(r, &id)?;
-    Ok(Json(UpdateResponse::from(&app.publish_update(&actor, r, id).await?)))
+    let update = app.publish_update(&actor, r, id).await?;
+    let deliveries = app.update_deliveries(r).await?;
+    Ok(Json(UpdateResponse::with(&update, &deliveries, &[])))
 }
 
 #[derive(Deserialize)]

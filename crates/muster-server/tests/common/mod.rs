@@ -5,6 +5,7 @@
 
 pub mod external;
 pub mod receiver;
+pub mod smtp;
 
 use std::sync::{Arc, Mutex};
 
