@@ -83,6 +83,8 @@ struct World {
     contact_method: u64,
     /// A draft internal update on the incident, by @pat.
     update: u64,
+    /// A stakeholder group.
+    group: u64,
     /// A notification rule of the user the paths name, on `contact_method`.
     notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
@@ -225,6 +227,34 @@ fn rows() -> Vec<Row> {
             &[Admin],
             Json(|_| json!({"internal": {"P1": {"active": 15, "monitoring": 30}}})),
         ),
+        // Customer replies: any responder records one (on the world's
+        // draft, a conflict once past authorization).
+        row(
+            "POST",
+            "/api/v1/incidents/{ref}/updates/{id}/responses",
+            WRITERS,
+            Json(|_| json!({"from": "Acme", "channel": "email", "body": "Still failing."})),
+        ),
+        // Followers: each follows for themself (viewers too), admins for anyone.
+        row("GET", "/api/v1/incidents/{ref}/followers", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/incidents/{ref}/followers",
+            &[TheUser, Admin],
+            Json(|w| json!({"user": w.handle(TheUser)})),
+        ),
+        row("DELETE", "/api/v1/incidents/{ref}/followers/{handle}", &[TheUser, Admin], none()),
+        // Stakeholder groups: admins.
+        row("GET", "/api/v1/stakeholder-groups", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/stakeholder-groups",
+            &[Admin],
+            Json(|w| json!({"name": format!("Execs {}", w.n), "priorities": ["P1"], "audiences": ["executive"]})),
+        ),
+        row("GET", "/api/v1/stakeholder-groups/{id}", SIGNED_IN, none()),
+        row("PATCH", "/api/v1/stakeholder-groups/{id}", &[Admin], Json(|_| json!({"priorities": ["P1", "P2"]}))),
+        row("DELETE", "/api/v1/stakeholder-groups/{id}", &[Admin], none()),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
             "POST",
@@ -405,6 +435,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         spare_token: 0,
         impact_matrix: Value::Null,
         update: 0,
+        group: 0,
         required_roles: Value::Null,
     };
     for (p, permission) in [
@@ -442,6 +473,8 @@ async fn world(server: &TestServer, n: usize) -> World {
     let draft = json!({"audience": "internal", "body": "Payments fail for some cards.", "draft": true});
     w.update =
         server.post(&pat_token, &format!("/api/v1/incidents/{r}/updates"), draft).await.ok(201)["id"].as_u64().unwrap();
+    let group = json!({"name": format!("Support {n}"), "priorities": ["P1"], "audiences": ["internal"]});
+    w.group = server.post(ADMIN_TOKEN, "/api/v1/stakeholder-groups", group).await.ok(201)["id"].as_u64().unwrap();
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();
@@ -507,6 +540,8 @@ fn concrete(path: &str, w: &World) -> String {
     } else if path.starts_with("/bundles/") {
         // No bundle is needed: without a signature, nobody gets in.
         "1".to_owned()
+    } else if path.contains("stakeholder-groups/{id}") {
+        w.group.to_string()
     } else if path.contains("services/{id}") {
         w.service.to_string()
     } else if path.contains("schedules/{id}") {
