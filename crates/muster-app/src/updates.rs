@@ -176,10 +176,12 @@ impl App {
         }
     }
 
-    /// Tells the live views that the incident's timeline moved.
+    /// Tells the live views that the incident's timeline moved, and the
+    /// engine that the update's deliveries are due.
     fn published(&self, r: IncidentRef, events: &[Event]) {
         if !events.is_empty() {
             self.changes.changed(r.0);
+            self.engine.wake();
         }
     }
 }
