@@ -384,7 +384,7 @@ pub(crate) fn update_jobs(
                     }),
                     idempotency_key: key(format!("webhook:{id}")),
                     due_at: now,
-                })
+                });
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::{DomainError, Handle, Incident, Priority};
 /// Members, emails and webhooks in one group, each.
 pub const MAX_GROUP_ENTRIES: usize = 200;
 
-/// Characters in a group's name.
+/// Characters in a group's name, and in each service name it lists.
 pub const MAX_GROUP_NAME_CHARS: usize = 100;
 
 /// What a stakeholder group is, as its admins write it (webhooks by URL;
@@ -48,12 +48,25 @@ impl GroupSpec {
         services: Vec<String>,
         audiences: Vec<UpdateAudience>,
     ) -> Result<GroupSpec, DomainError> {
-        let name = name.trim().to_owned();
-        if name.is_empty() {
-            return Err(DomainError::invalid("name", "a group needs a name"));
+        // Limits count what was sent (before trimming and dropping
+        // duplicates), as the API says.
+        for (field, n) in [
+            ("members", members.len()),
+            ("emails", emails.len()),
+            ("priorities", priorities.len()),
+            ("services", services.len()),
+            ("audiences", audiences.len()),
+        ] {
+            if n > MAX_GROUP_ENTRIES {
+                return Err(DomainError::invalid(field, format!("at most {MAX_GROUP_ENTRIES} in one group")));
+            }
         }
         if name.chars().count() > MAX_GROUP_NAME_CHARS {
             return Err(DomainError::invalid("name", format!("at most {MAX_GROUP_NAME_CHARS} characters")));
+        }
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(DomainError::invalid("name", "a group needs a name"));
         }
         let mut clean_emails = Vec::new();
         for (i, e) in emails.iter().enumerate() {
@@ -67,6 +80,10 @@ impl GroupSpec {
         }
         let mut clean_services = Vec::new();
         for (i, s) in services.iter().enumerate() {
+            if s.chars().count() > MAX_GROUP_NAME_CHARS {
+                let message = format!("a service's name has at most {MAX_GROUP_NAME_CHARS} characters");
+                return Err(DomainError::invalid(format!("services[{i}]"), message));
+            }
             let s = s.trim();
             if s.is_empty() {
                 return Err(DomainError::invalid(format!("services[{i}]"), "an empty service name"));
@@ -83,11 +100,6 @@ impl GroupSpec {
                 "audiences",
                 "a group receives at least one audience's updates (internal, external, executive)",
             ));
-        }
-        for (field, n) in [("members", members.len()), ("emails", clean_emails.len())] {
-            if n > MAX_GROUP_ENTRIES {
-                return Err(DomainError::invalid(field, format!("at most {MAX_GROUP_ENTRIES} in one group")));
-            }
         }
         Ok(GroupSpec {
             name,

@@ -836,8 +836,10 @@ pub mod schema {
     pub fn stakeholder_group_request(create: bool) -> RefOr<Schema> {
         use muster_domain::stakeholder::{MAX_GROUP_ENTRIES, MAX_GROUP_NAME_CHARS};
         use muster_domain::update::UpdateAudience;
+        // Optional lists may be null (none, or on a change: kept); the
+        // name, priorities and audiences only on a change.
         let null = !create;
-        let list = |items: Value, min: u32, max: usize| {
+        let list = |items: Value, min: u32, max: usize, null: bool| {
             nullable(json!({"type": "array", "items": items, "minItems": min, "maxItems": max}), null)
         };
         let webhook =
@@ -846,12 +848,12 @@ pub mod schema {
         let audience = json!({"type": "string", "enum": UpdateAudience::ALL.map(UpdateAudience::as_str)});
         let mut v = json!({"type": "object", "additionalProperties": false, "properties": {
             "name": text_schema(1, MAX_GROUP_NAME_CHARS as u32, null),
-            "members": list(handle_schema(false), 0, MAX_GROUP_ENTRIES),
-            "emails": list(email_schema(), 0, MAX_GROUP_ENTRIES),
-            "webhooks": list(webhook, 0, muster_app::stakeholders::MAX_GROUP_WEBHOOKS),
-            "priorities": list(priority, 1, Priority::ALL.len()),
-            "services": list(text_schema(1, 100, false), 0, MAX_GROUP_ENTRIES),
-            "audiences": list(audience, 1, UpdateAudience::ALL.len()),
+            "members": list(handle_schema(false), 0, MAX_GROUP_ENTRIES, true),
+            "emails": list(email_schema(), 0, MAX_GROUP_ENTRIES, true),
+            "webhooks": list(webhook, 0, muster_app::stakeholders::MAX_GROUP_WEBHOOKS, true),
+            "priorities": list(priority, 1, MAX_GROUP_ENTRIES, null),
+            "services": list(text_schema(1, MAX_GROUP_NAME_CHARS as u32, false), 0, MAX_GROUP_ENTRIES, true),
+            "audiences": list(audience, 1, MAX_GROUP_ENTRIES, null),
         }});
         if create {
             v["required"] = json!(["name", "priorities", "audiences"]);

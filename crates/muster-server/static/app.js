@@ -28,6 +28,37 @@
     });
   });
 
+  // The communications panel's due times count down, and turn red when
+  // overdue; the live stream moves them when an update is published or a
+  // reminder snoozed.
+  function showDue(el, at) {
+    var countdown = el.querySelector(".countdown");
+    if (!at) {
+      el.dataset.at = "";
+      el.classList.remove("overdue");
+      el.innerHTML = '<span class="countdown">No update due (no cadence)</span>';
+      return;
+    }
+    if (el.dataset.at !== at || !countdown || !el.querySelector("time")) {
+      el.dataset.at = at;
+      el.innerHTML = 'Next update due <time datetime="' + at + '"></time> · <span class="countdown"></span>';
+      el.querySelector("time").textContent = at;
+      localTimes(el);
+      countdown = el.querySelector(".countdown");
+    }
+    var seconds = Math.round((Date.parse(at) - Date.now()) / 1000);
+    var late = seconds < 0;
+    el.classList.toggle("overdue", late);
+    countdown.textContent = late ? Math.floor(-seconds / 60) + " min overdue" : "in " + Math.ceil(seconds / 60) + " min";
+  }
+  function tickDue() {
+    document.querySelectorAll("p.due[data-at]").forEach(function (el) {
+      if (el.dataset.at) showDue(el, el.dataset.at);
+    });
+  }
+  tickDue();
+  setInterval(tickDue, 15000);
+
   var live = document.querySelector("[data-live]");
   if (!live || !window.EventSource) return;
   var source = new EventSource(live.getAttribute("data-live"));
@@ -63,6 +94,12 @@
         was.value = data[k];
       }
     });
+    if (data.due) {
+      Object.keys(data.due).forEach(function (audience) {
+        var el = document.getElementById("due-" + audience);
+        if (el) showDue(el, data.due[audience] ? data.due[audience].at : "");
+      });
+    }
     var badge = document.getElementById("priority");
     if (badge && data.priority) badge.className = "badge " + data.priority;
     // Rebuild the board only when it changed, and give focus back.

@@ -384,6 +384,30 @@ fn rows() -> Vec<Row> {
         ),
         row("POST", "/incidents/{ref}/entries", WRITERS, Form(|_| vec![("kind", "note".into()), ("text", "x".into())])),
         row("POST", "/incidents/{ref}/room", &[Im, Admin], Form(|_| vec![("line", "/priority P4".into())])),
+        row(
+            "POST",
+            "/incidents/{ref}/updates",
+            &[Im, Admin],
+            Form(|_| vec![("audience", "external".into()), ("body", "Some payments fail.".into())]),
+        ),
+        row("POST", "/incidents/{ref}/updates/{id}/publish", &[Im, Admin], Form(|_| vec![])),
+        row(
+            "POST",
+            "/incidents/{ref}/updates/snooze",
+            &[Im, Admin],
+            Form(|_| vec![("audience", "internal".into()), ("minutes", "30".into())]),
+        ),
+        row("POST", "/incidents/{ref}/follow", SIGNED_IN, Form(|_| vec![])),
+        row("GET", "/stakeholders", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/stakeholders",
+            &[Admin],
+            Form(|w| {
+                vec![("name", format!("Web {}", w.n)), ("priorities", "P1".into()), ("audiences", "internal".into())]
+            }),
+        ),
+        row("POST", "/stakeholders/{id}/remove", &[Admin], Form(|_| vec![])),
         row("GET", "/alerts", SIGNED_IN, none()),
         row("GET", "/alerts/{id}", SIGNED_IN, none()),
         row("POST", "/alerts/acknowledge", WRITERS, Form(|w| vec![("alert", w.alert.to_string())])),
@@ -540,7 +564,7 @@ fn concrete(path: &str, w: &World) -> String {
     } else if path.starts_with("/bundles/") {
         // No bundle is needed: without a signature, nobody gets in.
         "1".to_owned()
-    } else if path.contains("stakeholder-groups/{id}") {
+    } else if path.contains("stakeholder-groups/{id}") || path.contains("stakeholders/{id}") {
         w.group.to_string()
     } else if path.contains("services/{id}") {
         w.service.to_string()

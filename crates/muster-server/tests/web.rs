@@ -20,6 +20,8 @@ on_both_backends!(
     stale_pages_and_old_sessions_do_no_harm,
     people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs,
     the_policies_page_tells_each_policy_as_a_timeline,
+    the_communications_panel_counts_down_and_writes_drafts_and_updates_for_whoever_may_publish,
+    admins_keep_stakeholder_groups_on_their_page,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -644,4 +646,178 @@ async fn the_policies_page_tells_each_policy_as_a_timeline(server: TestServer) {
     assert!(carol.contains("<li>at 0 min: @carol</li>"), "{carol}");
     assert!(carol.contains("<li>at 10 min without an answer, the page expires</li>"), "{carol}");
     assert!(!carol.contains("again from the start"), "a policy that does not repeat says no repeat");
+}
+
+/// The panel's section for an audience, as the page has it.
+fn audience_section(html: &str, audience: &str) -> String {
+    let start = html.find(&format!("id=\"comms-{audience}\"")).unwrap_or_else(|| panic!("no {audience} panel: {html}"));
+    let rest = &html[start..];
+    rest[..rest.find("</section>").unwrap_or(rest.len())].to_owned()
+}
+
+async fn the_communications_panel_counts_down_and_writes_drafts_and_updates_for_whoever_may_publish(
+    server: TestServer,
+) {
+    user_with_password(&server, "ian", "responder").await;
+    user_with_password(&server, "cole", "responder").await;
+    let body = json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", body).await.ok(201);
+    let cm = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/roles", cm).await.ok(201);
+    let mut cole = Browser::new(&server);
+    cole.sign_in("cole", "correct horse battery").await;
+    let page = cole.get("/incidents/INC-1").await.text().await.unwrap();
+    let internal = audience_section(&page, "internal");
+    assert!(internal.contains("Next update due") && internal.contains("in 30 min"), "{internal}");
+    assert!(internal.contains("name=\"conditions\"") && internal.contains(">Publish<"), "{internal}");
+    let external = audience_section(&page, "external");
+    assert!(!external.contains("value=\"publish\""), "not his to publish: {external}");
+    assert!(external.contains("Only the incident manager (@ian)"), "{external}");
+    assert!(audience_section(&page, "executive").contains("in 60 min"), "executives every hour on a P1");
+
+    // He publishes the internal update, and drafts the external one.
+    let csrf = hidden(&page, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("audience", "internal"),
+        ("conditions", "5 % of card payments fail"),
+        ("body", ""),
+        ("action", "publish"),
+    ];
+    let r = cole.post("/incidents/INC-1/updates", &form).await;
+    assert_eq!(flash(&r), "notice:Published the internal update.");
+    let published = [
+        ("csrf", csrf.as_str()),
+        ("audience", "external"),
+        ("body", "Some payments fail."),
+        ("status", "investigating"),
+        ("action", "publish"),
+    ];
+    let refused = cole.post("/incidents/INC-1/updates", &published).await;
+    assert!(flash(&refused).starts_with("forbidden:only the incident manager (@ian)"), "{}", flash(&refused));
+    let draft = [
+        ("csrf", csrf.as_str()),
+        ("audience", "external"),
+        ("body", "Some payments fail."),
+        ("status", "investigating"),
+        ("action", "draft"),
+    ];
+    let r = cole.post("/incidents/INC-1/updates", &draft).await;
+    assert!(flash(&r).starts_with("notice:Saved the external draft"), "{}", flash(&r));
+    let page = cole.get("/incidents/INC-1").await.text().await.unwrap();
+    let internal = audience_section(&page, "internal");
+    assert!(
+        internal.contains("Conditions: 5 % of card payments fail") && internal.contains("Published by @cole"),
+        "{internal}"
+    );
+    let external = audience_section(&page, "external");
+    assert!(
+        external.contains("Draft by @cole") && external.contains("waiting for the incident manager (@ian)"),
+        "{external}"
+    );
+
+    // The incident manager publishes the draft from his page.
+    let mut ian = Browser::new(&server);
+    ian.sign_in("ian", "correct horse battery").await;
+    let page = ian.get("/incidents/INC-1").await.text().await.unwrap();
+    let updates = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates").await.ok(200).clone();
+    let id = updates.as_array().unwrap().iter().find(|u| u["state"] == "draft").unwrap()["id"].to_string();
+    let button = format!("aria-label=\"Publish draft {id}\"");
+    assert!(audience_section(&page, "external").contains(&button), "the button is his");
+    let csrf = hidden(&page, "csrf");
+    let publish = format!("/incidents/INC-1/updates/{id}/publish");
+    let r = ian.post(&publish, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(flash(&r), "notice:Published the external update.");
+    let again = ian.post(&publish, &[("csrf", csrf.as_str())]).await;
+    let said = format!("error:update {id} of INC-1 was published already");
+    assert!(flash(&again).starts_with(&said), "{}", flash(&again));
+    let snooze = [("csrf", csrf.as_str()), ("audience", "executive"), ("minutes", "120")];
+    let r = ian.post("/incidents/INC-1/updates/snooze", &snooze).await;
+    assert_eq!(flash(&r), "notice:Snoozed the executive reminder for 120 minutes.");
+    let page = ian.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(audience_section(&page, "executive").contains("in 120 min"), "snoozed two hours from now");
+    assert!(audience_section(&page, "external").contains("Some payments fail."));
+
+    // Following, for anyone signed in.
+    let r = cole.post("/incidents/INC-1/follow", &[("csrf", hidden(&page, "csrf").as_str())]).await;
+    assert_eq!(r.status(), 403, "a form from ian's session is not cole's");
+    let csrf = cole.csrf("/incidents/INC-1").await;
+    let r = cole.post("/incidents/INC-1/follow", &[("csrf", csrf.as_str())]).await;
+    assert!(flash(&r).starts_with("notice:You follow INC-1"), "{}", flash(&r));
+    let page = cole.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(page.contains(">Unfollow<"), "the button turns");
+    let followers = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/followers").await.ok(200).clone();
+    assert_eq!(followers[0]["user"], "cole");
+    let r = cole.post("/incidents/INC-1/follow", &[("csrf", csrf.as_str()), ("action", "unfollow")]).await;
+    assert!(flash(&r).starts_with("notice:You no longer follow INC-1"), "{}", flash(&r));
+}
+
+async fn admins_keep_stakeholder_groups_on_their_page(server: TestServer) {
+    user_with_password(&server, "ann", "responder").await;
+    user_with_password(&server, "root", "admin").await;
+    let mut ann = Browser::new(&server);
+    ann.sign_in("ann", "correct horse battery").await;
+    let page = ann.get("/stakeholders").await.text().await.unwrap();
+    assert!(page.contains("No groups yet") && !page.contains("Add a group"), "only admins add: {page}");
+    let csrf = hidden(&page, "csrf");
+    let form = [("csrf", csrf.as_str()), ("name", "Mine"), ("priorities", "P1"), ("audiences", "internal")];
+    let r = ann.post("/stakeholders", &form).await;
+    assert!(flash(&r).starts_with("forbidden:only an admin may manage stakeholder groups"), "{}", flash(&r));
+
+    let mut root = Browser::new(&server);
+    root.sign_in("root", "correct horse battery").await;
+    let csrf = root.csrf("/stakeholders").await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Executives"),
+        ("priorities", "P1"),
+        ("priorities", "P2"),
+        ("audiences", "executive"),
+        ("members", "@ann"),
+        ("emails", "vp@example.com, cfo@example.com"),
+        ("webhooks", ""),
+        ("services", ""),
+    ];
+    let r = root.post("/stakeholders", &form).await;
+    assert_eq!(flash(&r), "notice:Added the stakeholder group Executives.");
+    let bad = [("csrf", csrf.as_str()), ("name", "Odd"), ("priorities", "P1"), ("emails", "nope")];
+    let r = root.post("/stakeholders", &bad).await;
+    assert!(flash(&r).starts_with("error:"), "{}", flash(&r));
+    let page = root.get("/stakeholders").await.text().await.unwrap();
+    assert!(page.contains("Executives") && page.contains("P1, P2 · executive · every service"), "{page}");
+    assert!(page.contains("@ann, vp@example.com, cfo@example.com"), "{page}");
+    let id = server.get(ADMIN_TOKEN, "/api/v1/stakeholder-groups").await.ok(200)[0]["id"].to_string();
+    let r = root.post(&format!("/stakeholders/{id}/remove"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(flash(&r), "notice:Removed the stakeholder group.");
+}
+
+/// With a clock the test moves.
+mod manual {
+    use super::*;
+
+    on_both_backends_with_manual_clock!(the_dashboard_shows_whose_update_is_overdue);
+
+    async fn the_dashboard_shows_whose_update_is_overdue(
+        server: TestServer,
+        clock: std::sync::Arc<common::ManualClock>,
+    ) {
+        user_with_password(&server, "root", "admin").await;
+        let body = json!({"title": "Payments fail", "priority": "P1"});
+        server.post(ADMIN_TOKEN, "/api/v1/incidents", body).await.ok(201);
+        let mut root = Browser::new(&server);
+        root.sign_in("root", "correct horse battery").await;
+        let page = root.get("/").await.text().await.unwrap();
+        assert!(!page.contains("update overdue"), "on time at first: {page}");
+        // 31 minutes on, the internal update is a minute late (P1: every 30).
+        clock.advance(31 * 60);
+        let page = root.get("/").await.text().await.unwrap();
+        assert!(page.contains("update overdue: internal 1 min, external 1 min"), "{page}");
+        assert!(page.contains("href=\"/incidents/INC-1#comms\""), "{page}");
+        let incident = root.get("/incidents/INC-1").await.text().await.unwrap();
+        let internal = audience_section(&incident, "internal");
+        assert!(
+            internal.contains("due overdue") && internal.contains("1 min overdue"),
+            "red on the incident page: {internal}"
+        );
+    }
 }

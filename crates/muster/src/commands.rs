@@ -60,6 +60,9 @@ pub enum ClientCommand {
     /// Updates for an audience (internal, external, executive): post, list, publish a draft.
     #[command(subcommand, visible_alias = "updates")]
     Update(UpdateCmd),
+    /// Stakeholder groups that hear published updates: add, list, remove.
+    #[command(subcommand, visible_alias = "stakeholder")]
+    Stakeholders(StakeholdersCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -574,6 +577,62 @@ pub enum UpdateCmd {
     },
     /// When each audience's next update is due.
     Due { reference: String },
+    /// Follow an incident: its internal updates reach you (or --user, for admins).
+    Follow {
+        reference: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Stop following an incident.
+    Unfollow {
+        reference: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Record a customer's reply to a published external update.
+    Respond {
+        reference: String,
+        id: u64,
+        /// What they said.
+        body: String,
+        /// Who replied: a customer, an organization.
+        #[arg(long)]
+        from: String,
+        /// email, phone, ticket, social, chat or other.
+        #[arg(long, default_value = "email")]
+        channel: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StakeholdersCmd {
+    /// Add a group: `muster stakeholders add Executives --priority P1 --priority P2
+    /// --audience executive --email vp@example.com`.
+    Add {
+        name: String,
+        /// P1 … P4; repeat for more.
+        #[arg(long = "priority", required = true)]
+        priorities: Vec<String>,
+        /// internal, external or executive; repeat for more.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// A user reached through their contact methods; repeat for more.
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// An email address; repeat for more.
+        #[arg(long = "email")]
+        emails: Vec<String>,
+        /// A webhook URL (signed; its secret is shown once); repeat for more.
+        #[arg(long = "webhook")]
+        webhooks: Vec<String>,
+        /// Only incidents of this service; repeat for more (none: every service).
+        #[arg(long = "service")]
+        services: Vec<String>,
+    },
+    /// Every group.
+    List,
+    /// Remove a group.
+    Remove { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -668,6 +727,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Role(c) => role(&client, &out, c).await,
         ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
         ClientCommand::Update(c) => update(&client, &out, c).await,
+        ClientCommand::Stakeholders(c) => stakeholders(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -703,6 +763,12 @@ impl Output {
     /// Prints `v` as JSON, or as people read it.
     fn show(&self, v: &Value, human: impl FnOnce(&Value)) {
         if self.json { self.json(v) } else { human(v) }
+    }
+
+    /// Says what was done, for an answer with no body: `v` as JSON, or
+    /// the sentence.
+    fn done(&self, v: &Value, human: impl FnOnce()) {
+        if self.json { self.json(v) } else { human() }
     }
 }
 
@@ -1031,10 +1097,24 @@ async fn update(client: &Client, out: &Output, cmd: UpdateCmd) -> anyhow::Result
                     .map(|u| {
                         let when = if s(u, "state") == "draft" { t(u, "updated_at") } else { t(u, "published_at") };
                         let who = if s(u, "state") == "draft" { s(u, "author") } else { s(u, "published_by") };
-                        vec![s(u, "id"), s(u, "audience"), s(u, "state"), when, format!("@{who}"), s(u, "text")]
+                        let sent = u["deliveries"].as_array().map_or(0, Vec::len);
+                        let delivered = u["deliveries"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|d| s(d, "state") == "delivered")
+                            .count();
+                        let sent = if sent == 0 { "-".to_owned() } else { format!("{delivered}/{sent}") };
+                        let replies = u["responses"].as_array().map_or(0, Vec::len);
+                        let text = match replies {
+                            0 => s(u, "text"),
+                            1 => format!("{} (1 reply)", s(u, "text")),
+                            n => format!("{} ({n} replies)", s(u, "text")),
+                        };
+                        vec![s(u, "id"), s(u, "audience"), s(u, "state"), when, format!("@{who}"), sent, text]
                     })
                     .collect();
-                table(&["ID", "AUDIENCE", "STATE", "AT", "BY", "TEXT"], rows);
+                table(&["ID", "AUDIENCE", "STATE", "AT", "BY", "DELIVERED", "TEXT"], rows);
             });
         }
         UpdateCmd::Publish { reference, id } => {
@@ -1067,8 +1147,84 @@ async fn update(client: &Client, out: &Output, cmd: UpdateCmd) -> anyhow::Result
                 table(&["AUDIENCE", "NEXT UPDATE", ""], rows);
             });
         }
+        UpdateCmd::Follow { reference, user } => {
+            let path = format!("/api/v1/incidents/{}/followers", path_ref(&reference));
+            let v = client.post(&path, &json!({"user": user})).await?;
+            out.show(&v, |v| {
+                let who: Vec<String> =
+                    v.as_array().into_iter().flatten().map(|f| format!("@{}", s(f, "user"))).collect();
+                say!("Following {}: {}", reference.to_uppercase(), who.join(", "));
+            });
+        }
+        UpdateCmd::Unfollow { reference, user } => {
+            let who = match user {
+                Some(u) => u.trim_start_matches('@').to_owned(),
+                None => s(&client.get("/api/v1/me").await?, "handle"),
+            };
+            let path = format!("/api/v1/incidents/{}/followers/{who}", path_ref(&reference));
+            client.delete(&path).await?;
+            let r = reference.to_uppercase();
+            out.done(&json!({"unfollowed": r, "user": who}), || say!("@{who} no longer follows {r}"));
+        }
+        UpdateCmd::Respond { reference, id, body, from, channel } => {
+            let path = format!("/api/v1/incidents/{}/updates/{id}/responses", path_ref(&reference));
+            let v = client.post(&path, &json!({"from": from, "channel": channel, "body": body})).await?;
+            out.show(&v, |v| {
+                say!("Recorded {}'s reply ({}) to update {id}: {}", s(v, "from"), s(v, "channel"), s(v, "body"));
+            });
+        }
     }
     Ok(())
+}
+
+async fn stakeholders(client: &Client, out: &Output, cmd: StakeholdersCmd) -> anyhow::Result<()> {
+    match cmd {
+        StakeholdersCmd::Add { name, priorities, audiences, members, emails, webhooks, services } => {
+            let body = json!({"name": name, "priorities": priorities, "audiences": audiences, "members": members,
+                              "emails": emails, "webhooks": webhooks, "services": services});
+            let v = client.post("/api/v1/stakeholder-groups", &body).await?;
+            out.show(&v, |v| {
+                say!("Added stakeholder group {} {}: {}", s(v, "id"), s(v, "name"), group_line(v));
+                for w in v["webhooks"].as_array().into_iter().flatten() {
+                    say!("Webhook {} signs with {} (shown once: keep it)", s(w, "url"), s(w, "secret"));
+                }
+            });
+        }
+        StakeholdersCmd::List => {
+            let v = client.get("/api/v1/stakeholder-groups").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| {
+                        let members: Vec<String> = strings(&g["members"]).iter().map(|m| format!("@{m}")).collect();
+                        let mut to = members;
+                        to.extend(strings(&g["emails"]));
+                        to.extend(g["webhooks"].as_array().into_iter().flatten().map(|w| s(w, "url")));
+                        vec![s(g, "id"), s(g, "name"), group_line(g), to.join(", ")]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "HEARS", "REACHES"], rows);
+            });
+        }
+        StakeholdersCmd::Remove { id } => {
+            client.delete(&format!("/api/v1/stakeholder-groups/{id}")).await?;
+            out.done(&json!({"removed": id}), || say!("Removed stakeholder group {id}"));
+        }
+    }
+    Ok(())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+/// What a group hears: "P1, P2 · internal, executive · checkout".
+fn group_line(g: &Value) -> String {
+    let services = strings(&g["services"]);
+    let services = if services.is_empty() { "every service".to_owned() } else { services.join(", ") };
+    format!("{} · {} · {services}", strings(&g["priorities"]).join(", "), strings(&g["audiences"]).join(", "))
 }
 
 async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()> {

@@ -24,6 +24,7 @@ on_both_backends!(
     a_named_profile_wins_over_the_environment_and_flags_win_over_it,
     a_too_short_admin_token_is_refused_at_start,
     the_communications_manager_posts_drafts_and_publishes_updates_from_the_command_line,
+    admins_keep_stakeholder_groups_and_people_follow_incidents_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -89,6 +90,52 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     assert!(String::from_utf8_lossy(&short.stderr).contains("422 (password)"), "{short:?}");
     let other = server.run_with_stdin(&alice, &["user", "password", "carol"], "correct horse battery\n");
     assert!(String::from_utf8_lossy(&other.stderr).contains("403"), "only your own, unless admin");
+}
+
+fn admins_keep_stakeholder_groups_and_people_follow_incidents_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    server.ok(ADMIN, &["user", "add", "ann", "--name", "Ann", "--email", "ann@example.com"]);
+    let ann = server.ok(ADMIN, &["user", "token", "ann"]).trim().to_owned();
+    let add = [
+        "stakeholders",
+        "add",
+        "Executives",
+        "--priority",
+        "P1",
+        "--priority",
+        "P2",
+        "--audience",
+        "executive",
+        "--member",
+        "ann",
+        "--email",
+        "vp@example.com",
+    ];
+    let out = server.ok(ADMIN, &add);
+    assert_eq!(out.trim(), "Added stakeholder group 1 Executives: P1, P2 · executive · every service");
+    let refused = server.run(&ann, &["stakeholders", "add", "Mine", "--priority", "P1", "--audience", "internal"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{refused:?}");
+    let bad = server.run(ADMIN, &["stakeholders", "add", "Odd", "--priority", "P1", "--audience", "everyone"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("422 (audiences[0])"), "{bad:?}");
+    let list = server.ok_with_env(&ann, &["stakeholders", "list"], &[("COLUMNS", "200")]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("REACHES"), "{list}");
+    assert!(lines[1].contains("Executives") && lines[1].contains("@ann, vp@example.com"), "{list}");
+
+    server.ok(ADMIN, &["incident", "declare", "Checkout fails", "--priority", "P1"]);
+    let out = server.ok(&ann, &["update", "follow", "INC-1"]);
+    assert_eq!(out.trim(), "Following INC-1: @ann");
+    let out = server.ok(&ann, &["update", "unfollow", "INC-1"]);
+    assert_eq!(out.trim(), "@ann no longer follows INC-1");
+    server.ok(ADMIN, &["update", "post", "INC-1", "external", "Some payments fail.", "--status", "investigating"]);
+    let out = server.ok(&ann, &["update", "respond", "INC-1", "1", "Still failing here.", "--from", "Acme Corp"]);
+    assert_eq!(out.trim(), "Recorded Acme Corp's reply (email) to update 1: Still failing here.");
+    let list = server.ok_with_env(&ann, &["update", "list", "INC-1"], &[("COLUMNS", "200")]);
+    assert!(list.lines().nth(1).unwrap().contains("(1 replies)"), "{list}");
+    let out = server.ok(ADMIN, &["stakeholders", "remove", "1"]);
+    assert_eq!(out.trim(), "Removed stakeholder group 1");
+    let gone = server.run(ADMIN, &["stakeholders", "remove", "1"]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("404"), "{gone:?}");
 }
 
 fn the_communications_manager_posts_drafts_and_publishes_updates_from_the_command_line(db: TestDatabase) {

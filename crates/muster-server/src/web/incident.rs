@@ -169,6 +169,8 @@ struct IncidentPage {
     page_warnings_html: String,
     /// The incident's alerts: (id, what), each linking to its page.
     alerts: Vec<(u64, String)>,
+    /// The communications panel, rendered.
+    comms_html: String,
 }
 
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
@@ -241,7 +243,19 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     let who_may_update = access::who_may(access::Action::ResolveIncident, &holders);
     let can_page = access::may(&actor, access::Action::PageForHelp, &standing);
     let (pages_html, page_warnings_html) = super::pages::incident_pages_html(app, &actor, i.number).await?;
+    let comms = super::comms::panel(app, viewer, i, &view.next_updates).await?;
+    let following = app.followers(r).await?.iter().any(|(h, _)| *h == viewer.user.handle);
+    let comms_html = super::comms::CommsPart {
+        comms: &comms,
+        reference: &i.reference().to_string(),
+        csrf: &viewer.session.csrf,
+        can_write: viewer.user.permission != muster_domain::Permission::Viewer,
+        following,
+    }
+    .render()
+    .map_err(|e| ApiError::internal("the communications panel failed to render", e))?;
     let page = IncidentPage {
+        comms_html,
         pages_html,
         page_warnings_html,
         alerts: i

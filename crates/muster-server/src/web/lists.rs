@@ -37,6 +37,8 @@ pub struct IncidentRow {
     pub declared_at: String,
     /// An open page of it reached nobody at some step.
     pub unreachable: bool,
+    /// Audiences whose update is overdue, with the minutes: "internal 12 min".
+    pub overdue: String,
 }
 
 pub struct AlertRow {
@@ -112,6 +114,13 @@ async fn open_incidents(app: &App) -> Result<Vec<IncidentRow>, ApiError> {
             missing: v.missing_roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
             declared_at: v.incident.declared_at.to_string(),
             unreachable: unreachable.contains(&v.incident.number),
+            overdue: v
+                .next_updates
+                .iter()
+                .filter(|(_, d)| d.overdue_minutes > 0)
+                .map(|(a, d)| format!("{a} {} min", d.overdue_minutes))
+                .collect::<Vec<_>>()
+                .join(", "),
         })
         .collect())
 }

@@ -374,8 +374,20 @@ impl Frame {
         }
         .render()
         .map_err(|e| ApiError::internal("the board failed to render", e))?;
+        // Each audience's next update due, for the communications panel.
+        let due: serde_json::Map<String, serde_json::Value> = muster_domain::update::UpdateAudience::ALL
+            .iter()
+            .map(|a| {
+                let d =
+                    view.next_updates.iter().find(|(b, _)| b == a).map(
+                        |(_, d)| serde_json::json!({"at": d.at.to_string(), "overdue_minutes": d.overdue_minutes}),
+                    );
+                (a.as_str().to_owned(), d.unwrap_or(serde_json::Value::Null))
+            })
+            .collect();
         for (e, html) in self.events.iter().zip(&self.lines) {
             let data = serde_json::json!({
+                "due": due,
                 "seq": e.seq,
                 "kind": e.change.kind(),
                 "html": html,

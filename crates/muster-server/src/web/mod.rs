@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use muster_app::App;
 
 mod auth;
+mod comms;
 mod contacts;
 mod incident;
 mod lists;
@@ -59,6 +60,13 @@ fn table() -> Vec<Route> {
         ("/incidents/{ref}/pages", Method::POST, post(incident::page_someone)),
         ("/incidents/{ref}/entries", Method::POST, post(incident::add_entry)),
         ("/incidents/{ref}/room", Method::POST, post(incident::room)),
+        ("/incidents/{ref}/updates", Method::POST, post(comms::write_update)),
+        ("/incidents/{ref}/updates/{id}/publish", Method::POST, post(comms::publish_update)),
+        ("/incidents/{ref}/updates/snooze", Method::POST, post(comms::snooze)),
+        ("/incidents/{ref}/follow", Method::POST, post(comms::follow)),
+        ("/stakeholders", Method::GET, get(comms::page)),
+        ("/stakeholders", Method::POST, post(comms::create)),
+        ("/stakeholders/{id}/remove", Method::POST, post(comms::remove)),
         ("/alerts", Method::GET, get(lists::alerts)),
         ("/alerts/acknowledge", Method::POST, post(lists::acknowledge_alerts)),
         ("/alerts/{id}/acknowledge", Method::POST, post(lists::acknowledge_alert)),
