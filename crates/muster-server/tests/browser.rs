@@ -214,6 +214,78 @@ async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend
     bob.close().await.unwrap();
 }
 
+/// The communications manager publishes from the panel; a second browser
+/// sees the due time move and the text arrive, without reloading.
+async fn a_published_update_moves_the_due_time_in_a_second_browser_live(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
+    for (h, name) in [("ian", "Ian"), ("cole", "Cole"), ("vic", "Vic")] {
+        let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
+        server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+    }
+    let body = json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", body).await.ok(201);
+    let cm = json!({"role": "communications_manager", "user": "cole", "scope": "internal"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/roles", cm).await.ok(201);
+    let base = server.url.clone();
+
+    let vic = browser(&webdriver, 1280, 900).await;
+    sign_in(&vic, &base, "vic").await;
+    vic.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    until_text(&vic, "#due-internal", "Next update due").await;
+    let due = |c: &Client| {
+        let c = c.clone();
+        async move { c.execute("return document.getElementById('due-internal').dataset.at", vec![]).await.unwrap() }
+    };
+    let before = due(&vic).await;
+    vic.execute("document.body.dataset.untouched = 'yes'", vec![]).await.unwrap();
+
+    let cole = browser(&webdriver, 1280, 900).await;
+    sign_in(&cole, &base, "cole").await;
+    cole.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    let panel = "#comms-internal";
+    cole.find(Locator::Css(&format!("{panel} details.write summary"))).await.unwrap().click().await.unwrap();
+    let conditions = cole.find(Locator::Css(&format!("{panel} textarea[name=conditions]"))).await.unwrap();
+    conditions.clear().await.unwrap();
+    conditions.send_keys("5 % of card payments fail since 10:02").await.unwrap();
+    cole.find(Locator::Css(&format!("{panel} textarea[name=needs]"))).await.unwrap().send_keys("a DBA").await.unwrap();
+    cole.find(Locator::Css(&format!("{panel} button[value=publish]"))).await.unwrap().click().await.unwrap();
+    until_text(&cole, ".notice", "Published the internal update.").await;
+    until_text(&cole, &format!("{panel} blockquote.latest"), "5 % of card payments fail since 10:02").await;
+
+    // Vic's page moves on its own: the due time is half an hour from now.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let now = due(&vic).await;
+        if now != before {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the due time never moved from {before}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let incident = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1").await.ok(200).clone();
+    assert_eq!(after, incident["next_update_due"]["internal"]["at"], "what the API says");
+    until_text(&vic, "#due-internal .countdown", "in 30 min").await;
+    until_text(&vic, "#timeline", "5 % of card payments fail since 10:02").await;
+    let marked = vic.execute("return document.body.dataset.untouched || ''", vec![]).await.unwrap();
+    assert_eq!(marked, json!("yes"), "Vic's page was never reloaded");
+    if backend == Backend::Sqlite {
+        shoot(&cole, "communications").await;
+    }
+    cole.close().await.unwrap();
+    vic.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_published_update_moves_the_due_time_in_a_second_browser_live() {
+    a_published_update_moves_the_due_time_in_a_second_browser_live(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_published_update_moves_the_due_time_in_a_second_browser_live() {
+    a_published_update_moves_the_due_time_in_a_second_browser_live(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_role_change_and_a_theory_reach_a_second_browser_live() {
     a_role_change_and_a_theory_reach_a_second_browser_live(Backend::Sqlite).await;
@@ -242,6 +314,7 @@ fn pages_to_fit() -> Vec<&'static str> {
         "/users",
         "/users/alice",
         "/me",
+        "/stakeholders",
     ]
 }
 
@@ -307,6 +380,19 @@ async fn long_text_everywhere(server: &TestServer) {
     let alice: muster_domain::Handle = "alice".parse().unwrap();
     let alice = server.app.user(&alice).await.unwrap().actor();
     server.app.room_line(&alice, "INC-1".parse().unwrap(), &word("Room", 5000)).await.unwrap();
+    // Updates and their deliveries, a draft, a customer's reply, a group.
+    let group = json!({"name": word("Executives", 100), "emails": [format!("{}@{}.example.com", word("vp", 64), word("corp", 150))],
+                       "webhooks": [format!("https://{}.invalid/{}", word("hooks", 60), word("path", 1000))],
+                       "services": [word("checkout", 100)], "priorities": ["P1"], "audiences": ["internal", "external"]});
+    server.post(ADMIN_TOKEN, "/api/v1/stakeholder-groups", group).await.ok(201);
+    let internal = json!({"audience": "internal", "form": {"conditions": word("Conditions", 10_000)}, "body": word("Body", 10_000)});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", internal).await.ok(201);
+    let external = json!({"audience": "external", "body": word("Customers", 10_000), "status": "investigating"});
+    let external = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", external).await.ok(201)["id"].clone();
+    let draft = json!({"audience": "executive", "form": {"overview": word("Overview", 10_000)}, "draft": true});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", draft).await.ok(201);
+    let reply = json!({"from": word("Customer", 200), "channel": "email", "body": word("Reply", 10_000)});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/INC-1/updates/{external}/responses"), reply).await.ok(201);
 }
 
 /// What on the page reaches past the window's right edge (a few, for the
