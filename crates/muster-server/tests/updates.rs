@@ -178,6 +178,10 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
     let (tokens, r) = cast(&server).await;
     let path = format!("/api/v1/incidents/{r}/updates");
     let ian = &tokens["ian"];
+    // A group that hears everything: a refused update must reach nobody.
+    let group = json!({"name": "Everyone", "emails": ["all@example.com"], "priorities": ["P1", "P2", "P3", "P4"],
+                       "audiences": ["internal", "external", "executive"]});
+    server.post(ADMIN_TOKEN, "/api/v1/stakeholder-groups", group).await.ok(201);
     for (body, status, field) in [
         (json!({"audience": "everyone", "body": "x"}), 422, "audience"),
         (json!({"audience": "internal", "body": "   "}), 422, "body"),
@@ -205,6 +209,8 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
     server.patch(ian, &format!("{path}/nope"), json!({"body": "x"})).await.problem(404);
     let listed = server.get(ian, &path).await;
     assert_eq!(listed.ok(200), &json!([]), "nothing was written");
+    let jobs = server.get(ADMIN_TOKEN, "/api/v1/jobs").await.ok(200).to_string();
+    assert!(!jobs.contains("all@example.com"), "nothing was sent: {jobs}");
 }
 
 async fn a_new_update_starts_from_the_last_one_and_an_external_one_from_nothing_internal(server: TestServer) {

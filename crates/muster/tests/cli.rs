@@ -131,7 +131,7 @@ fn admins_keep_stakeholder_groups_and_people_follow_incidents_from_the_command_l
     let out = server.ok(&ann, &["update", "respond", "INC-1", "1", "Still failing here.", "--from", "Acme Corp"]);
     assert_eq!(out.trim(), "Recorded Acme Corp's reply (email) to update 1: Still failing here.");
     let list = server.ok_with_env(&ann, &["update", "list", "INC-1"], &[("COLUMNS", "200")]);
-    assert!(list.lines().nth(1).unwrap().contains("(1 replies)"), "{list}");
+    assert!(list.lines().nth(1).unwrap().contains("(1 reply)"), "{list}");
     let out = server.ok(ADMIN, &["stakeholders", "remove", "1"]);
     assert_eq!(out.trim(), "Removed stakeholder group 1");
     let gone = server.run(ADMIN, &["stakeholders", "remove", "1"]);
