@@ -42,6 +42,9 @@
 //! - [`stakeholder`]: stakeholder groups (members, emails, webhooks,
 //!   filtered by priority, service and audience) and followers: whom a
 //!   published update reaches, each once.
+//! - [`statuspage`]: the public status page's rules: component states,
+//!   the page's indicator (the worst component wins), a public incident's
+//!   impact, a day's uptime (maintenance left out), in Statuspage's words.
 //! - [`topic`]: the one-line room topic rendered from state.
 //! - [`timeline`]: what each event looks like on the timeline (kind, text,
 //!   data) and the hash chain that makes the timeline tamper-evident.
@@ -64,6 +67,7 @@ pub mod room;
 pub mod schedule;
 pub mod stakeholder;
 pub mod status;
+pub mod statuspage;
 pub mod timeline;
 pub mod token;
 pub mod topic;

@@ -1,0 +1,399 @@
+//! The public status page's rules: component states, the page's overall
+//! indicator (Statuspage's rollup: the worst component wins), an
+//! incident's public impact, and a day's uptime from a component's state
+//! history (maintenance left out).
+//!
+//! The words and enums are Statuspage's, so that the dashboards, chat
+//! integrations and aggregators that read Statuspage's public JSON read
+//! Muster's page as they are.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DomainError, Timestamp};
+
+/// Characters in a component's name and in a group's.
+pub const MAX_COMPONENT_NAME_CHARS: usize = 100;
+/// Characters in a component's description.
+pub const MAX_COMPONENT_DESCRIPTION_CHARS: usize = 1000;
+/// Components on one page.
+pub const MAX_COMPONENTS: usize = 500;
+
+/// What a component is doing, as Statuspage names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    Operational,
+    UnderMaintenance,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl ComponentStatus {
+    pub const ALL: [ComponentStatus; 5] = [
+        ComponentStatus::Operational,
+        ComponentStatus::DegradedPerformance,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+        ComponentStatus::UnderMaintenance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+            ComponentStatus::UnderMaintenance => "under_maintenance",
+        }
+    }
+
+    /// How people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "Operational",
+            ComponentStatus::DegradedPerformance => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial outage",
+            ComponentStatus::MajorOutage => "Major outage",
+            ComponentStatus::UnderMaintenance => "Under maintenance",
+        }
+    }
+
+    /// The share of its time that counts as down for uptime, as Statuspage
+    /// counts it: a major outage all of it, a partial outage 30 %,
+    /// degraded performance none. Maintenance is not counted at all
+    /// (`None`): it is left out of the day.
+    pub fn downtime_weight(self) -> Option<f64> {
+        match self {
+            ComponentStatus::Operational | ComponentStatus::DegradedPerformance => Some(0.0),
+            ComponentStatus::PartialOutage => Some(0.3),
+            ComponentStatus::MajorOutage => Some(1.0),
+            ComponentStatus::UnderMaintenance => None,
+        }
+    }
+
+    /// Whether it is anything but operational.
+    pub fn is_degraded(self) -> bool {
+        self != ComponentStatus::Operational
+    }
+}
+
+impl fmt::Display for ComponentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ComponentStatus {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ComponentStatus::ALL.into_iter().find(|c| c.as_str() == s.trim()).ok_or_else(|| {
+            let all: Vec<&str> = ComponentStatus::ALL.iter().map(|c| c.as_str()).collect();
+            DomainError::invalid("status", format!("{s:?} is not a component status: one of {}", all.join(", ")))
+        })
+    }
+}
+
+/// The page's overall state (`status.indicator` in Statuspage's JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Indicator {
+    None,
+    Maintenance,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Indicator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Indicator::None => "none",
+            Indicator::Maintenance => "maintenance",
+            Indicator::Minor => "minor",
+            Indicator::Major => "major",
+            Indicator::Critical => "critical",
+        }
+    }
+
+    /// `status.description`, in Statuspage's words.
+    pub fn description(self) -> &'static str {
+        match self {
+            Indicator::None => "All Systems Operational",
+            Indicator::Maintenance => "Service Under Maintenance",
+            Indicator::Minor => "Minor Service Outage",
+            Indicator::Major => "Partial System Outage",
+            Indicator::Critical => "Major System Outage",
+        }
+    }
+}
+
+/// The page's indicator from its components' states: the worst wins — a
+/// major outage is critical, a partial outage major, degraded performance
+/// minor; maintenance shows only when nothing is worse.
+pub fn rollup(states: impl IntoIterator<Item = ComponentStatus>) -> Indicator {
+    states
+        .into_iter()
+        .map(|s| match s {
+            ComponentStatus::Operational => Indicator::None,
+            ComponentStatus::UnderMaintenance => Indicator::Maintenance,
+            ComponentStatus::DegradedPerformance => Indicator::Minor,
+            ComponentStatus::PartialOutage => Indicator::Major,
+            ComponentStatus::MajorOutage => Indicator::Critical,
+        })
+        .max()
+        .unwrap_or(Indicator::None)
+}
+
+/// How bad a public incident is (`incident.impact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    None,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Impact {
+    pub const ALL: [Impact; 4] = [Impact::None, Impact::Minor, Impact::Major, Impact::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Minor => "minor",
+            Impact::Major => "major",
+            Impact::Critical => "critical",
+        }
+    }
+
+    /// From the worst state its components were put in.
+    pub fn of(states: impl IntoIterator<Item = ComponentStatus>) -> Impact {
+        match rollup(states) {
+            Indicator::None | Indicator::Maintenance => Impact::None,
+            Indicator::Minor => Impact::Minor,
+            Indicator::Major => Impact::Major,
+            Indicator::Critical => Impact::Critical,
+        }
+    }
+}
+
+impl FromStr for Impact {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Impact::ALL.into_iter().find(|i| i.as_str() == s.trim()).ok_or_else(|| {
+            DomainError::invalid("impact", format!("{s:?} is not an impact: one of none, minor, major, critical"))
+        })
+    }
+}
+
+/// A component as its admins write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub description: String,
+    /// The group it shows in, by name; none: on its own.
+    pub group: Option<String>,
+    pub position: u32,
+    /// Shown on the page only while it is not operational.
+    pub only_show_if_degraded: bool,
+    /// The services it stands for (their names).
+    pub services: Vec<String>,
+}
+
+impl ComponentSpec {
+    /// Checks and tidies a component, naming the field of each refusal.
+    pub fn new(
+        name: &str,
+        description: &str,
+        group: Option<&str>,
+        position: u32,
+        only_show_if_degraded: bool,
+        services: Vec<String>,
+    ) -> Result<ComponentSpec, DomainError> {
+        let text = |field: &str, v: &str, min: usize, max: usize| -> Result<String, DomainError> {
+            if v.chars().count() > max {
+                return Err(DomainError::invalid(field, format!("at most {max} characters")));
+            }
+            let v = v.trim();
+            if v.chars().count() < min {
+                return Err(DomainError::invalid(field, "empty"));
+            }
+            Ok(v.to_owned())
+        };
+        let name = text("name", name, 1, MAX_COMPONENT_NAME_CHARS)?;
+        let description = text("description", description, 0, MAX_COMPONENT_DESCRIPTION_CHARS)?;
+        let group = group.map(|g| text("group", g, 1, MAX_COMPONENT_NAME_CHARS)).transpose()?;
+        if services.len() > MAX_COMPONENTS {
+            return Err(DomainError::invalid("services", format!("at most {MAX_COMPONENTS}")));
+        }
+        let mut clean = Vec::new();
+        for (i, s) in services.iter().enumerate() {
+            let s = text(&format!("services[{i}]"), s, 1, MAX_COMPONENT_NAME_CHARS)?;
+            if !clean.contains(&s) {
+                clean.push(s);
+            }
+        }
+        Ok(ComponentSpec { name, description, group, position, only_show_if_degraded, services: clean })
+    }
+}
+
+/// A component's state from `at` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    pub at: Timestamp,
+    pub status: ComponentStatus,
+}
+
+/// One day's uptime of a component.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayUptime {
+    /// Percent of the day's counted time the component was up; `None` when
+    /// none of it counted (all maintenance, or before the component existed).
+    pub percent: Option<f64>,
+    /// The worst state it was in that day.
+    pub worst: ComponentStatus,
+}
+
+/// Uptime over `[from, to)` from a component's `history` (oldest first;
+/// the state before the first change is operational, from `created`):
+/// time in each state weighted by [`ComponentStatus::downtime_weight`],
+/// maintenance and time before `created` left out.
+pub fn uptime(history: &[StateChange], created: Timestamp, from: Timestamp, to: Timestamp) -> DayUptime {
+    let start = from.max(created);
+    let mut counted = 0.0_f64;
+    let mut down = 0.0_f64;
+    let mut worst = ComponentStatus::Operational;
+    // The state at `start`, then each change inside the window.
+    let mut state = history.iter().rev().find(|c| c.at <= start).map_or(ComponentStatus::Operational, |c| c.status);
+    let mut since = start;
+    let mut changes = history.iter().filter(|c| c.at > start && c.at < to).peekable();
+    if start >= to {
+        return DayUptime { percent: None, worst };
+    }
+    loop {
+        let until = changes.peek().map_or(to, |c| c.at);
+        let seconds = (until.as_second() - since.as_second()).max(0) as f64;
+        if seconds > 0.0 && state > worst {
+            worst = state;
+        }
+        if let Some(w) = state.downtime_weight() {
+            counted += seconds;
+            down += seconds * w;
+        }
+        match changes.next() {
+            Some(c) => {
+                state = c.status;
+                since = c.at;
+            }
+            None => break,
+        }
+    }
+    let percent = (counted > 0.0).then(|| 100.0 * (counted - down) / counted);
+    DayUptime { percent, worst }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_worst_component_decides_the_indicator() {
+        use ComponentStatus::*;
+        assert_eq!(rollup([]), Indicator::None);
+        assert_eq!(rollup([Operational, Operational]), Indicator::None);
+        assert_eq!(rollup([Operational, UnderMaintenance]), Indicator::Maintenance);
+        assert_eq!(rollup([UnderMaintenance, DegradedPerformance]), Indicator::Minor);
+        assert_eq!(rollup([DegradedPerformance, PartialOutage]), Indicator::Major);
+        assert_eq!(rollup([PartialOutage, MajorOutage, UnderMaintenance]), Indicator::Critical);
+        assert_eq!(Impact::of([UnderMaintenance]), Impact::None);
+        assert_eq!(Impact::of([DegradedPerformance, PartialOutage]), Impact::Major);
+    }
+
+    #[test]
+    fn a_partial_outage_counts_thirty_percent_and_maintenance_not_at_all() {
+        let day = (t("2026-12-01T00:00:00Z"), t("2026-12-02T00:00:00Z"));
+        let created = t("2026-11-01T00:00:00Z");
+        let history = [
+            StateChange { at: t("2026-12-01T06:00:00Z"), status: ComponentStatus::UnderMaintenance },
+            StateChange { at: t("2026-12-01T12:00:00Z"), status: ComponentStatus::MajorOutage },
+            StateChange { at: t("2026-12-01T13:48:00Z"), status: ComponentStatus::PartialOutage },
+            StateChange { at: t("2026-12-01T15:48:00Z"), status: ComponentStatus::Operational },
+        ];
+        let u = uptime(&history, created, day.0, day.1);
+        // 18 h counted; down 1.8 h + 0.3 × 2 h = 2.4 h.
+        let percent = u.percent.unwrap();
+        assert!((percent - 100.0 * (18.0 - 2.4) / 18.0).abs() < 1e-9, "{percent}");
+        assert_eq!(u.worst, ComponentStatus::MajorOutage);
+        let all_maintenance =
+            [StateChange { at: t("2026-11-30T00:00:00Z"), status: ComponentStatus::UnderMaintenance }];
+        assert_eq!(uptime(&all_maintenance, created, day.0, day.1).percent, None, "nothing counted");
+        assert_eq!(uptime(&[], t("2026-12-03T00:00:00Z"), day.0, day.1).percent, None, "before it existed");
+        assert_eq!(uptime(&[], created, day.0, day.1).percent, Some(100.0));
+    }
+
+    #[test]
+    fn a_component_is_refused_naming_the_field() {
+        let field = |r: Result<ComponentSpec, DomainError>| match r {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(ComponentSpec::new(" ", "", None, 0, false, vec![])), "name");
+        assert_eq!(field(ComponentSpec::new(&"x".repeat(101), "", None, 0, false, vec![])), "name");
+        assert_eq!(field(ComponentSpec::new("API", "", Some(""), 0, false, vec![])), "group");
+        assert_eq!(field(ComponentSpec::new("API", "", None, 0, false, vec!["".into()])), "services[0]");
+        let ok = ComponentSpec::new(" API ", "", Some(" Core "), 1, false, vec!["a".into(), "a".into()]).unwrap();
+        assert_eq!((ok.name.as_str(), ok.group.as_deref(), ok.services.len()), ("API", Some("Core"), 1));
+    }
+
+    fn state() -> impl Strategy<Value = ComponentStatus> {
+        proptest::sample::select(ComponentStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn the_rollup_is_never_better_than_any_component(states in proptest::collection::vec(state(), 0..8), extra in state()) {
+            let before = rollup(states.clone());
+            let mut more = states.clone();
+            more.push(extra);
+            prop_assert!(rollup(more) >= before, "adding a component never improves the page");
+            prop_assert_eq!(rollup(states.iter().copied().filter(|s| *s != ComponentStatus::Operational)), before);
+        }
+
+        #[test]
+        fn uptime_is_a_percentage_and_maintenance_is_never_downtime(
+            changes in proptest::collection::vec((0i64..86_400, state()), 0..10),
+        ) {
+            let from = t("2026-12-01T00:00:00Z");
+            let to = t("2026-12-02T00:00:00Z");
+            let mut history: Vec<StateChange> = changes
+                .iter()
+                .map(|(s, st)| StateChange { at: from.checked_add(jiff::SignedDuration::from_secs(*s)).unwrap(), status: *st })
+                .collect();
+            history.sort_by_key(|c| c.at);
+            let created = t("2026-11-01T00:00:00Z");
+            let u = uptime(&history, created, from, to);
+            if let Some(p) = u.percent {
+                prop_assert!((0.0..=100.0).contains(&p), "{}", p);
+            }
+            // Without outages, maintenance is never downtime: 100 %, or nothing counted.
+            let calm: Vec<StateChange> = history
+                .iter()
+                .map(|c| match c.status {
+                    ComponentStatus::PartialOutage | ComponentStatus::MajorOutage => StateChange { status: ComponentStatus::Operational, ..*c },
+                    _ => *c,
+                })
+                .collect();
+            let v = uptime(&calm, created, from, to);
+            prop_assert!(v.percent.is_none() || v.percent == Some(100.0), "{:?}", v.percent);
+        }
+    }
+}
