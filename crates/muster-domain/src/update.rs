@@ -176,8 +176,7 @@ pub struct UpdateInput {
     /// The structured form's fields, by name.
     pub form: Vec<(String, String)>,
     pub status: Option<PublicStatus>,
-    /// Affected components and their status. There are none yet: they
-    /// come with the status page.
+    /// Affected components (by id or name) and the status each is in now.
     pub components: Vec<(String, String)>,
     pub next_update_in_minutes: Option<u32>,
 }
@@ -193,13 +192,38 @@ pub struct UpdateContent {
     /// External updates only.
     pub status: Option<PublicStatus>,
     pub next_update_in_minutes: Option<u32>,
+    /// External updates only: the components it puts in a state, when it
+    /// is published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Affected>,
 }
+
+/// A status page component an external update names, and its new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Affected {
+    pub component: u64,
+    pub status: crate::statuspage::ComponentStatus,
+}
+
+/// The status page's components an update may name: (id, name).
+pub type ComponentCatalog = [(u64, String)];
 
 impl UpdateContent {
     /// Checks `input` for `audience`: a body or a form field, fields the
     /// audience's form has, a status only on external updates, within the
     /// limits. Each refusal names its field.
     pub fn new(audience: UpdateAudience, input: UpdateInput) -> Result<UpdateContent, DomainError> {
+        UpdateContent::with_components(audience, input, &[])
+    }
+
+    /// [`UpdateContent::new`], with the components the page has: an
+    /// external update may name them (by id or name, each once) with a
+    /// component status.
+    pub fn with_components(
+        audience: UpdateAudience,
+        input: UpdateInput,
+        catalog: &ComponentCatalog,
+    ) -> Result<UpdateContent, DomainError> {
         let too_long = |text: &str| text.chars().count() > MAX_UPDATE_CHARS;
         if too_long(&input.body) {
             return Err(DomainError::invalid(
@@ -243,11 +267,35 @@ impl UpdateContent {
         if input.status.is_some() && audience != UpdateAudience::External {
             return Err(DomainError::invalid("status", "only external updates tell a public status"));
         }
-        if let Some((component, _)) = input.components.first() {
-            return Err(DomainError::invalid(
-                "components",
-                format!("there is no component {component:?}: components come with the status page"),
-            ));
+        if !input.components.is_empty() && audience != UpdateAudience::External {
+            return Err(DomainError::invalid("components", "only external updates set components' states"));
+        }
+        if input.components.len() > crate::statuspage::MAX_COMPONENTS {
+            let max = crate::statuspage::MAX_COMPONENTS;
+            return Err(DomainError::invalid("components", format!("at most {max}")));
+        }
+        let mut components: Vec<Affected> = Vec::new();
+        for (i, (named, status)) in input.components.iter().enumerate() {
+            let named = named.trim();
+            let found = catalog
+                .iter()
+                .find(|(id, name)| name.as_str() == named || named.parse::<u64>().is_ok_and(|n| n == *id));
+            let Some((id, _)) = found else {
+                return Err(DomainError::invalid(
+                    format!("components[{i}].component"),
+                    format!("there is no component {named:?} on the status page"),
+                ));
+            };
+            let status = status.parse::<crate::statuspage::ComponentStatus>().map_err(|e| match e {
+                DomainError::Invalid { message, .. } => {
+                    DomainError::invalid(format!("components[{i}].status"), message)
+                }
+                other => other,
+            })?;
+            if components.iter().any(|a| a.component == *id) {
+                return Err(DomainError::invalid(format!("components[{i}].component"), "named twice"));
+            }
+            components.push(Affected { component: *id, status });
         }
         if let Some(m) = input.next_update_in_minutes
             && !(1..=MAX_NEXT_UPDATE_MINUTES).contains(&m)
@@ -263,6 +311,7 @@ impl UpdateContent {
             form,
             status: input.status,
             next_update_in_minutes: input.next_update_in_minutes,
+            components,
         })
     }
 

@@ -192,7 +192,7 @@ async fn bad_updates_are_refused_naming_the_field_and_nothing_is_written(server:
         (
             json!({"audience": "external", "body": "x", "components": [{"component": "api", "status": "major_outage"}]}),
             422,
-            "components",
+            "components[0].component",
         ),
         (json!({"audience": "external", "body": "x", "next_update_in_minutes": 0}), 422, "next_update_in_minutes"),
         (json!({"audience": "external", "body": "x".repeat(10_001)}), 422, "body"),

@@ -46,6 +46,7 @@ mod rows;
 pub mod schedules;
 pub mod sqlite;
 pub mod stakeholders;
+pub mod statuspage;
 mod store;
 pub mod testing;
 pub mod updates;
@@ -202,6 +203,7 @@ pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 pub use stakeholders::{NewResponse, ResponseRecord, StakeholderWebhook, UpdateDelivery};
+pub use statuspage::{ComponentChange, ComponentRecord, PublicIncident};
 pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 
 #[async_trait]
@@ -348,6 +350,40 @@ pub trait Store: Send + Sync + 'static {
     async fn unfollow_incident(&self, number: u64, person: &Handle) -> Result<bool>;
     /// Incident `number`'s followers, with when each began.
     async fn followers(&self, number: u64) -> Result<Vec<(Handle, Timestamp)>>;
+
+    /// The status page's components, in the page's order.
+    async fn components(&self) -> Result<Vec<ComponentRecord>>;
+    async fn component(&self, id: u64) -> Result<Option<ComponentRecord>>;
+    /// A new component (operational); a name taken is a conflict.
+    async fn create_component(
+        &self,
+        spec: &muster_domain::statuspage::ComponentSpec,
+        now: Timestamp,
+    ) -> Result<ComponentRecord>;
+    async fn change_component(
+        &self,
+        id: u64,
+        spec: &muster_domain::statuspage::ComponentSpec,
+        now: Timestamp,
+    ) -> Result<ComponentRecord>;
+    /// Deletes a component and its history; `false` if there is none.
+    async fn delete_component(&self, id: u64) -> Result<bool>;
+    /// Every component's state changes from `since` on, with the last one
+    /// before it of each, oldest first.
+    async fn component_changes_since(&self, since: Timestamp) -> Result<Vec<ComponentChange>>;
+    /// The component changes incident `number`'s updates made.
+    async fn incident_component_changes(&self, number: u64) -> Result<Vec<ComponentChange>>;
+    /// The incidents on the status page updated since `since`, newest first.
+    async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>>;
+    async fn public_incident(&self, number: u64) -> Result<Option<PublicIncident>>;
+    /// Sets an incident's public title or impact; `None` if it is not on the page.
+    async fn edit_public_incident(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        impact: Option<Option<muster_domain::statuspage::Impact>>,
+        now: Timestamp,
+    ) -> Result<Option<PublicIncident>>;
 
     async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
     async fn services(&self) -> Result<Vec<Service>>;

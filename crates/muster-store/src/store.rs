@@ -335,6 +335,73 @@ impl<D: Dialect> Store for Db<D> {
         crate::stakeholders::followers::<D>(&mut *self.read.acquire().await?, number).await
     }
 
+    async fn components(&self) -> Result<Vec<crate::ComponentRecord>> {
+        crate::statuspage::components::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn component(&self, id: u64) -> Result<Option<crate::ComponentRecord>> {
+        crate::statuspage::component::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn create_component(
+        &self,
+        spec: &muster_domain::statuspage::ComponentSpec,
+        now: Timestamp,
+    ) -> Result<crate::ComponentRecord> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::statuspage::create_component::<D>(&mut tx, spec, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn change_component(
+        &self,
+        id: u64,
+        spec: &muster_domain::statuspage::ComponentSpec,
+        now: Timestamp,
+    ) -> Result<crate::ComponentRecord> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::statuspage::change_component::<D>(&mut tx, id, spec, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn delete_component(&self, id: u64) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::statuspage::delete_component::<D>(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn component_changes_since(&self, since: Timestamp) -> Result<Vec<crate::ComponentChange>> {
+        crate::statuspage::changes_since::<D>(&mut *self.read.acquire().await?, since).await
+    }
+
+    async fn incident_component_changes(&self, number: u64) -> Result<Vec<crate::ComponentChange>> {
+        crate::statuspage::incident_changes::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn public_incidents(&self, since: Timestamp) -> Result<Vec<crate::PublicIncident>> {
+        crate::statuspage::public_incidents::<D>(&mut *self.read.acquire().await?, since).await
+    }
+
+    async fn public_incident(&self, number: u64) -> Result<Option<crate::PublicIncident>> {
+        crate::statuspage::public_incident::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn edit_public_incident(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        impact: Option<Option<muster_domain::statuspage::Impact>>,
+        now: Timestamp,
+    ) -> Result<Option<crate::PublicIncident>> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::statuspage::edit_public_incident::<D>(&mut tx, number, title, impact, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     async fn incident_version(&self, number: u64) -> Result<Option<u64>> {
         crate::incidents::version::<D>(&mut *self.read.acquire().await?, number).await
     }

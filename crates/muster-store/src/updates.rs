@@ -40,7 +40,7 @@ pub type DecideEdit<'a> =
     dyn Fn(&Incident, &UpdateRecord) -> std::result::Result<UpdateContent, DomainError> + Send + Sync + 'a;
 
 const COLUMNS: &str = "SELECT id, incident, audience, state, body, form, status, next_update_minutes, author, \
-     created_at, updated_at, published_at, published_by, seq FROM incident_updates";
+     created_at, updated_at, published_at, published_by, seq, components FROM incident_updates";
 
 #[derive(sqlx::FromRow)]
 struct UpdateRow {
@@ -58,6 +58,7 @@ struct UpdateRow {
     published_at: Option<i64>,
     published_by: Option<String>,
     seq: Option<i64>,
+    components: String,
 }
 
 impl TryFrom<UpdateRow> for UpdateRecord {
@@ -80,6 +81,7 @@ impl TryFrom<UpdateRow> for UpdateRecord {
                     .transpose()
                     .map_err(|e| bad("status", &e))?,
                 next_update_in_minutes: r.next_update_minutes.map(|m| m as u32),
+                components: serde_json::from_str(&r.components).map_err(|e| bad("components", &e))?,
             },
             author: handle(&r.author)?,
             created_at: timestamp(r.created_at)?,
@@ -108,7 +110,12 @@ async fn locked<D: Dialect>(c: &mut D::Connection, number: u64, id: u64) -> Resu
     Ok((incident, update))
 }
 
-/// Marks `update` published by the events' entry and saves the incident.
+fn components_json(content: &UpdateContent) -> String {
+    serde_json::to_string(&content.components).expect("components serialize")
+}
+
+/// Marks `update` published by the events' entry and saves the incident;
+/// an external one goes on the status page.
 async fn publish<D: Dialect>(
     c: &mut D::Connection,
     mut update: UpdateRecord,
@@ -125,6 +132,9 @@ async fn publish<D: Dialect>(
         .ok_or_else(|| StoreError::Corrupt(format!("publishing update {} made no entry", update.id)))?;
     save_incident::<D>(c, state, events).await?;
     crate::jobs::insert::<D>(c, jobs, now).await?;
+    if update.content.audience == muster_domain::update::UpdateAudience::External {
+        crate::statuspage::published::<D>(c, state, &update, now).await?;
+    }
     D::query(
         "UPDATE incident_updates SET state = 'published', published_at = $1, published_by = $2, seq = $3, updated_at = $1
          WHERE id = $4",
@@ -158,7 +168,7 @@ pub(crate) async fn write<D: Dialect>(
         .ok_or_else(|| StoreError::NotFound(format!("there is no incident INC-{number}")))?;
     let id: i64 = D::query(
         "INSERT INTO incident_updates (incident, audience, state, body, form, status, next_update_minutes, author,
-         created_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+         created_at, updated_at, components) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
     )
     .bind(number as i64)
     .bind(content.audience.as_str())
@@ -168,6 +178,7 @@ pub(crate) async fn write<D: Dialect>(
     .bind(content.next_update_in_minutes.map(i64::from))
     .bind(author.as_str())
     .bind(micros(now))
+    .bind(components_json(content))
     .scalar(c)
     .await?;
     let draft = UpdateRecord {
@@ -229,8 +240,8 @@ pub(crate) async fn edit_draft<D: Dialect>(
     }
     let content = decide(&incident, &update)?;
     D::query(
-        "UPDATE incident_updates SET body = $1, form = $2, status = $3, next_update_minutes = $4, updated_at = $5
-         WHERE id = $6",
+        "UPDATE incident_updates SET body = $1, form = $2, status = $3, next_update_minutes = $4, updated_at = $5,
+         components = $7 WHERE id = $6",
     )
     .bind(&content.body)
     .bind(serde_json::to_string(&content.form).expect("pairs of strings serialize"))
@@ -238,6 +249,7 @@ pub(crate) async fn edit_draft<D: Dialect>(
     .bind(content.next_update_in_minutes.map(i64::from))
     .bind(micros(now))
     .bind(id as i64)
+    .bind(components_json(&content))
     .execute(c)
     .await?;
     update.content = content;

@@ -275,6 +275,24 @@ async fn check(store: &dyn Store, version: i64) {
         assert_eq!((responses[0].from.as_str(), responses[0].update), ("Acme Corp", 2), "at {v}");
         assert!(store.update_deliveries(1).await.unwrap().is_empty(), "no update was published, at {v}");
     }
+    if v >= 19 {
+        use muster_domain::statuspage::ComponentStatus;
+        let components = store.components().await.unwrap();
+        let c = &components[0];
+        assert_eq!(
+            (c.spec.name.as_str(), c.spec.group.as_deref(), c.status),
+            ("Checkout API", Some("Core"), ComponentStatus::Operational),
+            "at {v}"
+        );
+        let since = Timestamp::from_microsecond(1_796_140_000_000_000).unwrap();
+        let changes = store.component_changes_since(since).await.unwrap();
+        let read: Vec<(ComponentStatus, Option<u64>)> = changes.iter().map(|c| (c.new_status, c.update)).collect();
+        assert_eq!(read, [(ComponentStatus::PartialOutage, Some(2)), (ComponentStatus::Operational, None)], "at {v}");
+        let public = store.public_incident(1).await.unwrap().expect("INC-1 is on the page");
+        assert_eq!((public.title.as_str(), public.impact), ("Payments are failing", None), "at {v}");
+        let updates = store.updates(1).await.unwrap();
+        assert!(updates.iter().all(|u| u.content.components.is_empty()), "older updates name no components, at {v}");
+    }
 
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {
