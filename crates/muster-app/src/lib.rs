@@ -42,6 +42,7 @@ pub mod room;
 pub mod schedules;
 pub mod signin;
 pub mod stakeholders;
+pub mod statuspage;
 pub mod throttle;
 pub mod tokens;
 pub mod updates;

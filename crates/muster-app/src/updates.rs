@@ -29,7 +29,8 @@ impl App {
         draft: bool,
     ) -> Result<UpdateRecord> {
         actor.require_write()?;
-        let content = UpdateContent::new(audience, input)?;
+        let catalog = if input.components.is_empty() { Vec::new() } else { self.component_catalog().await? };
+        let content = UpdateContent::with_components(audience, input, &catalog)?;
         if draft {
             access::check(actor, Action::DraftUpdate, &access::Standing::none())?;
             let written = self.store.write_update(r.0, &content, &actor.handle, None, self.clock.now()).await;
@@ -85,6 +86,7 @@ impl App {
     /// it had (its author, or someone who may publish it).
     pub async fn edit_update(&self, actor: &Actor, r: IncidentRef, id: u64, input: EditUpdate) -> Result<UpdateRecord> {
         actor.require_write()?;
+        let catalog = self.component_catalog().await?;
         let decide = |state: &Incident, u: &UpdateRecord| -> std::result::Result<UpdateContent, DomainError> {
             update::check_edit(actor, state, u.content.audience, &u.author)?;
             let old = &u.content;
@@ -92,10 +94,12 @@ impl App {
                 body: input.body.clone().unwrap_or_else(|| old.body.clone()),
                 form: input.form.clone().unwrap_or_else(|| old.form.clone()),
                 status: input.status.unwrap_or(old.status),
-                components: Vec::new(),
+                components: input.components.clone().unwrap_or_else(|| {
+                    old.components.iter().map(|a| (a.component.to_string(), a.status.as_str().to_owned())).collect()
+                }),
                 next_update_in_minutes: input.next_update_in_minutes.unwrap_or(old.next_update_in_minutes),
             };
-            UpdateContent::new(old.audience, merged)
+            UpdateContent::with_components(old.audience, merged, &catalog)
         };
         let edited = self.store.edit_update(r.0, id, &decide, self.clock.now()).await;
         self.found(r, edited)
@@ -194,4 +198,6 @@ pub struct EditUpdate {
     /// `Some(None)` clears it.
     pub status: Option<Option<muster_domain::update::PublicStatus>>,
     pub next_update_in_minutes: Option<Option<u32>>,
+    /// Affected components (by id or name) and their new status.
+    pub components: Option<Vec<(String, String)>>,
 }

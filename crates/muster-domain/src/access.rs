@@ -123,10 +123,13 @@ pub enum Action {
     ManageStakeholders,
     /// Follow an incident (hear its internal updates), or stop.
     FollowIncident,
+    /// Add, change and remove the status page's components; set an
+    /// incident's public title and impact.
+    ManageStatusPage,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -153,6 +156,7 @@ impl Action {
         Action::RecordCustomerResponse,
         Action::ManageStakeholders,
         Action::FollowIncident,
+        Action::ManageStatusPage,
     ];
 
     /// What it is, to finish "only ... may ...".
@@ -184,6 +188,7 @@ impl Action {
             Action::RecordCustomerResponse => "record customer responses",
             Action::ManageStakeholders => "manage stakeholder groups",
             Action::FollowIncident => "follow incidents or stop following",
+            Action::ManageStatusPage => "manage the status page's components",
         }
     }
 
@@ -224,6 +229,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::RecordCustomerResponse => &[Responders],
         Action::ManageStakeholders => &[],
         Action::FollowIncident => &[TheUser],
+        Action::ManageStatusPage => &[],
     }
 }
 

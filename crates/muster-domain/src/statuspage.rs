@@ -256,6 +256,9 @@ pub struct DayUptime {
     pub percent: Option<f64>,
     /// The worst state it was in that day.
     pub worst: ComponentStatus,
+    /// The seconds that counted (not maintenance, not before it existed),
+    /// to weigh days when adding them up.
+    pub counted_seconds: f64,
 }
 
 /// Uptime over `[from, to)` from a component's `history` (oldest first;
@@ -272,7 +275,7 @@ pub fn uptime(history: &[StateChange], created: Timestamp, from: Timestamp, to: 
     let mut since = start;
     let mut changes = history.iter().filter(|c| c.at > start && c.at < to).peekable();
     if start >= to {
-        return DayUptime { percent: None, worst };
+        return DayUptime { percent: None, worst, counted_seconds: 0.0 };
     }
     loop {
         let until = changes.peek().map_or(to, |c| c.at);
@@ -293,7 +296,7 @@ pub fn uptime(history: &[StateChange], created: Timestamp, from: Timestamp, to: 
         }
     }
     let percent = (counted > 0.0).then(|| 100.0 * (counted - down) / counted);
-    DayUptime { percent, worst }
+    DayUptime { percent, worst, counted_seconds: counted }
 }
 
 #[cfg(test)]

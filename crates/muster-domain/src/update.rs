@@ -292,9 +292,8 @@ impl UpdateContent {
                 }
                 other => other,
             })?;
-            if components.iter().any(|a| a.component == *id) {
-                return Err(DomainError::invalid(format!("components[{i}].component"), "named twice"));
-            }
+            // Named twice: the last state given wins.
+            components.retain(|a| a.component != *id);
             components.push(Affected { component: *id, status });
         }
         if let Some(m) = input.next_update_in_minutes

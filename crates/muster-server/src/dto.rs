@@ -780,8 +780,7 @@ pub mod schema {
     pub fn new_update_request() -> RefOr<Schema> {
         use muster_domain::update::{MAX_NEXT_UPDATE_MINUTES, MAX_UPDATE_CHARS, PublicStatus, UpdateAudience};
         let max = MAX_UPDATE_CHARS as u32;
-        let component = json!({"type": "object", "additionalProperties": false, "required": ["component", "status"],
-            "properties": {"component": {"type": "string"}, "status": {"type": "string"}}});
+        let component = component_state_schema();
         let variant = |audience: UpdateAudience| {
             let fields: serde_json::Map<String, Value> =
                 audience.form_fields().iter().map(|f| ((*f).to_owned(), text_schema(0, max, false))).collect();
@@ -800,8 +799,12 @@ pub mod schema {
                 "body": text_schema(0, max, true),
                 "form": form,
                 "status": status,
-                "components": {"type": ["array", "null"], "items": component,
-                    "description": "Affected components and their status; there are none until the status page has them."},
+                "components": if audience == UpdateAudience::External {
+                    json!({"type": ["array", "null"], "items": component, "maxItems": muster_domain::statuspage::MAX_COMPONENTS,
+                        "description": "The status page's components (by id or name) this update puts in a state."})
+                } else {
+                    json!({"type": ["array", "null"], "items": component, "maxItems": 0})
+                },
                 "next_update_in_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_NEXT_UPDATE_MINUTES},
                 "draft": {"type": ["boolean", "null"], "description": "Keep it as a draft for someone who may publish it."},
             }})
@@ -828,7 +831,19 @@ pub mod schema {
             "form": {"type": ["object", "null"], "additionalProperties": false, "properties": fields},
             "status": nullable(json!({"type": "string", "enum": PublicStatus::ALL.map(PublicStatus::as_str)}), true),
             "next_update_in_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_NEXT_UPDATE_MINUTES},
+            "components": {"type": ["array", "null"], "items": component_state_schema(),
+                "maxItems": muster_domain::statuspage::MAX_COMPONENTS,
+                "description": "External drafts: the components it will put in a state; left out, kept."},
         }}))
+    }
+
+    /// A component an external update names, and the state it puts it in.
+    fn component_state_schema() -> Value {
+        use muster_domain::statuspage::ComponentStatus;
+        json!({"type": "object", "additionalProperties": false, "required": ["component", "status"], "properties": {
+            "component": {"type": "string", "minLength": 1, "description": "The component's id or name."},
+            "status": {"type": "string", "enum": ComponentStatus::ALL.map(ComponentStatus::as_str)},
+        }})
     }
 
     /// A stakeholder group, on creation (`required`) or as a change (every
@@ -859,6 +874,34 @@ pub mod schema {
             v["required"] = json!(["name", "priorities", "audiences"]);
         }
         build(v)
+    }
+
+    /// A status page component, on creation (`name` required) or as a
+    /// change (every field may be left out; `group` null: none).
+    pub fn component_request(create: bool) -> RefOr<Schema> {
+        use muster_domain::statuspage::{MAX_COMPONENT_DESCRIPTION_CHARS, MAX_COMPONENT_NAME_CHARS, MAX_COMPONENTS};
+        let name = MAX_COMPONENT_NAME_CHARS as u32;
+        let mut v = json!({"type": "object", "additionalProperties": false, "properties": {
+            "name": text_schema(1, name, !create),
+            "description": text_schema(0, MAX_COMPONENT_DESCRIPTION_CHARS as u32, true),
+            "group": text_schema(1, name, true),
+            "position": {"type": ["integer", "null"], "minimum": 0, "maximum": 1_000_000},
+            "only_show_if_degraded": {"type": ["boolean", "null"]},
+            "services": {"type": ["array", "null"], "items": text_schema(1, name, false), "maxItems": MAX_COMPONENTS},
+        }});
+        if create {
+            v["required"] = json!(["name"]);
+        }
+        build(v)
+    }
+
+    /// An incident's public title and impact.
+    pub fn public_incident_request() -> RefOr<Schema> {
+        use muster_domain::statuspage::Impact;
+        build(json!({"type": "object", "additionalProperties": false, "properties": {
+            "title": text_schema(1, 200, true),
+            "impact": nullable(json!({"type": "string", "enum": Impact::ALL.map(Impact::as_str)}), true),
+        }}))
     }
 
     /// Following an incident: yourself, or (admins) someone else.

@@ -37,6 +37,7 @@ pub mod error;
 pub mod extract;
 pub mod forwarded;
 pub mod metrics;
+pub mod status;
 pub mod web;
 
 use crate::error::ApiError;
@@ -77,6 +78,13 @@ fn other_routes() -> Vec<Route> {
         ("/pages/{id}/{action}", Method::POST, post(api::pages::answer_link)),
         ("/bundles/{id}/ack", Method::GET, get(api::pages::ack_all_form)),
         ("/bundles/{id}/ack", Method::POST, post(api::pages::ack_all)),
+        ("/status", Method::GET, get(status::page_html)),
+        ("/status/incidents/{ref}", Method::GET, get(status::incident_html)),
+        ("/api/v2/summary.json", Method::GET, get(status::summary)),
+        ("/api/v2/status.json", Method::GET, get(status::status)),
+        ("/api/v2/components.json", Method::GET, get(status::components)),
+        ("/api/v2/incidents.json", Method::GET, get(status::incidents)),
+        ("/api/v2/incidents/unresolved.json", Method::GET, get(status::unresolved)),
     ]
 }
 

@@ -85,6 +85,8 @@ struct World {
     update: u64,
     /// A stakeholder group.
     group: u64,
+    /// A status page component.
+    component: u64,
     /// A notification rule of the user the paths name, on `contact_method`.
     notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
@@ -255,6 +257,21 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/stakeholder-groups/{id}", SIGNED_IN, none()),
         row("PATCH", "/api/v1/stakeholder-groups/{id}", &[Admin], Json(|_| json!({"priorities": ["P1", "P2"]}))),
         row("DELETE", "/api/v1/stakeholder-groups/{id}", &[Admin], none()),
+        // The status page: admins keep its components; whoever publishes
+        // the incident's external updates sets how it shows; anyone reads it.
+        row("GET", "/api/v1/status/components", SIGNED_IN, none()),
+        row("POST", "/api/v1/status/components", &[Admin], Json(|w| json!({"name": format!("API {}", w.n)}))),
+        row("GET", "/api/v1/status/components/{id}", SIGNED_IN, none()),
+        row("PATCH", "/api/v1/status/components/{id}", &[Admin], Json(|_| json!({"group": "Core"}))),
+        row("DELETE", "/api/v1/status/components/{id}", &[Admin], none()),
+        row("PATCH", "/api/v1/status/incidents/{ref}", &[Im, Admin], Json(|_| json!({"title": "Payments"}))),
+        row("GET", "/status", EVERYONE, none()),
+        row("GET", "/status/incidents/{ref}", EVERYONE, none()),
+        row("GET", "/api/v2/summary.json", EVERYONE, none()),
+        row("GET", "/api/v2/status.json", EVERYONE, none()),
+        row("GET", "/api/v2/components.json", EVERYONE, none()),
+        row("GET", "/api/v2/incidents.json", EVERYONE, none()),
+        row("GET", "/api/v2/incidents/unresolved.json", EVERYONE, none()),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
             "POST",
@@ -460,6 +477,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         impact_matrix: Value::Null,
         update: 0,
         group: 0,
+        component: 0,
         required_roles: Value::Null,
     };
     for (p, permission) in [
@@ -499,6 +517,9 @@ async fn world(server: &TestServer, n: usize) -> World {
         server.post(&pat_token, &format!("/api/v1/incidents/{r}/updates"), draft).await.ok(201)["id"].as_u64().unwrap();
     let group = json!({"name": format!("Support {n}"), "priorities": ["P1"], "audiences": ["internal"]});
     w.group = server.post(ADMIN_TOKEN, "/api/v1/stakeholder-groups", group).await.ok(201)["id"].as_u64().unwrap();
+    let component = json!({"name": format!("Checkout {n}")});
+    w.component =
+        server.post(ADMIN_TOKEN, "/api/v1/status/components", component).await.ok(201)["id"].as_u64().unwrap();
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();
@@ -564,6 +585,8 @@ fn concrete(path: &str, w: &World) -> String {
     } else if path.starts_with("/bundles/") {
         // No bundle is needed: without a signature, nobody gets in.
         "1".to_owned()
+    } else if path.contains("status/components/{id}") {
+        w.component.to_string()
     } else if path.contains("stakeholder-groups/{id}") || path.contains("stakeholders/{id}") {
         w.group.to_string()
     } else if path.contains("services/{id}") {

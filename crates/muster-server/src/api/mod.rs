@@ -22,6 +22,7 @@ pub mod pages;
 mod roles;
 mod schedules;
 mod stakeholders;
+mod statuspage;
 mod updates;
 mod users;
 
@@ -76,6 +77,9 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(stakeholders::unfollow))
         .routes(routes!(stakeholders::create_group, stakeholders::list_groups))
         .routes(routes!(stakeholders::get_group, stakeholders::change_group, stakeholders::delete_group))
+        .routes(routes!(statuspage::create_component, statuspage::list_components))
+        .routes(routes!(statuspage::get_component, statuspage::change_component, statuspage::delete_component))
+        .routes(routes!(statuspage::edit_public_incident))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))
         .routes(routes!(alerts::list_alerts))

@@ -60,6 +60,7 @@ pub struct EditUpdateRequest {
     pub status: Option<Option<String>>,
     #[serde(default, with = "double_option")]
     pub next_update_in_minutes: Option<Option<u32>>,
+    pub components: Option<Vec<ComponentStatus>>,
 }
 
 impl utoipa::PartialSchema for EditUpdateRequest {
@@ -94,6 +95,8 @@ pub struct UpdateResponse {
     pub text: String,
     /// External updates: what customers are told.
     pub status: Option<String>,
+    /// External updates: the components it puts in a state (by id).
+    pub components: Vec<ComponentStateResponse>,
     pub next_update_in_minutes: Option<u32>,
     pub author: String,
     #[schema(schema_with = schema::date_time)]
@@ -110,6 +113,13 @@ pub struct UpdateResponse {
     pub deliveries: Vec<DeliveryResponse>,
     /// Customers' replies to an external update.
     pub responses: Vec<super::stakeholders::ResponseResponse>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentStateResponse {
+    pub component: u64,
+    #[schema(value_type = String, example = "partial_outage")]
+    pub status: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,6 +186,12 @@ impl From<&UpdateRecord> for UpdateResponse {
             form: u.content.form.iter().cloned().collect(),
             text: u.content.text(),
             status: u.content.status.map(|s| s.as_str().to_owned()),
+            components: u
+                .content
+                .components
+                .iter()
+                .map(|a| ComponentStateResponse { component: a.component, status: a.status.as_str() })
+                .collect(),
             next_update_in_minutes: u.content.next_update_in_minutes,
             author: u.author.to_string(),
             created_at: u.created_at.to_string(),
@@ -259,6 +275,7 @@ pub async fn edit_update(
         form: body.form.map(|f| f.into_iter().collect()),
         status: body.status.map(|s| s.as_deref().map(status).transpose()).transpose()?,
         next_update_in_minutes: body.next_update_in_minutes,
+        components: body.components.map(|c| c.into_iter().map(|c| (c.component, c.status)).collect()),
     };
     Ok(Json(UpdateResponse::from(&app.edit_update(&actor, r, id, edit).await?)))
 }

@@ -1,0 +1,238 @@
+//! The status page's components (admins) and an incident's public title
+//! and impact. The public page and its Statuspage-compatible JSON are in
+//! `crate::status`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use muster_app::App;
+use muster_app::statuspage::{ComponentInput, PublicIncidentView};
+use muster_store::ComponentRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::incident_ref;
+use crate::auth::Caller;
+use crate::dto::schema;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+
+/// `null` as `Some(None)`, absent as `None`.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub group: Option<Option<String>>,
+    pub position: Option<u32>,
+    pub only_show_if_degraded: Option<bool>,
+    pub services: Option<Vec<String>>,
+}
+
+impl From<ComponentRequest> for ComponentInput {
+    fn from(r: ComponentRequest) -> ComponentInput {
+        ComponentInput {
+            name: r.name,
+            description: r.description,
+            group: r.group,
+            position: r.position,
+            only_show_if_degraded: r.only_show_if_degraded,
+            services: r.services,
+        }
+    }
+}
+
+pub struct NewComponentRequest;
+impl utoipa::PartialSchema for NewComponentRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::component_request(true)
+    }
+}
+impl ToSchema for NewComponentRequest {}
+
+pub struct ComponentChangeRequest;
+impl utoipa::PartialSchema for ComponentChangeRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::component_request(false)
+    }
+}
+impl ToSchema for ComponentChangeRequest {}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentResponse {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub group: Option<String>,
+    pub position: u32,
+    pub only_show_if_degraded: bool,
+    pub services: Vec<String>,
+    /// `operational`, `degraded_performance`, `partial_outage`,
+    /// `major_outage` or `under_maintenance`.
+    #[schema(value_type = String, example = "operational")]
+    pub status: &'static str,
+    #[schema(schema_with = schema::date_time)]
+    pub created_at: String,
+    #[schema(schema_with = schema::date_time)]
+    pub updated_at: String,
+}
+
+impl From<&ComponentRecord> for ComponentResponse {
+    fn from(c: &ComponentRecord) -> Self {
+        ComponentResponse {
+            id: c.id,
+            name: c.spec.name.clone(),
+            description: c.spec.description.clone(),
+            group: c.spec.group.clone(),
+            position: c.spec.position,
+            only_show_if_degraded: c.spec.only_show_if_degraded,
+            services: c.spec.services.clone(),
+            status: c.status.as_str(),
+            created_at: c.created_at.to_string(),
+            updated_at: c.updated_at.to_string(),
+        }
+    }
+}
+
+fn component_id(id: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found("id", format!("there is no component {id:?}")))
+}
+
+/// Add a component to the status page (admins): what customers see, in
+/// an optional group, standing for some services. It starts operational;
+/// external updates put it in other states.
+#[utoipa::path(post, path = "/api/v1/status/components", tag = "status page", request_body = NewComponentRequest, security(("bearer" = [])),
+    responses((status = 201, body = ComponentResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_component(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<ComponentRequest>,
+) -> ApiResult<(StatusCode, Json<ComponentResponse>)> {
+    let c = app.create_component(&actor, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(ComponentResponse::from(&c))))
+}
+
+/// The status page's components, in the page's order.
+#[utoipa::path(get, path = "/api/v1/status/components", tag = "status page", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ComponentResponse>)))]
+pub async fn list_components(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+) -> ApiResult<Json<Vec<ComponentResponse>>> {
+    Ok(Json(app.components().await?.iter().map(ComponentResponse::from).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/status/components/{id}", tag = "status page", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = ComponentResponse), (status = 404, body = Problem)))]
+pub async fn get_component(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ComponentResponse>> {
+    Ok(Json(ComponentResponse::from(&app.component(component_id(&id)?).await?)))
+}
+
+/// Change a component (admins): each field given replaces.
+#[utoipa::path(patch, path = "/api/v1/status/components/{id}", tag = "status page", request_body = ComponentChangeRequest, security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = ComponentResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_component(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ComponentRequest>,
+) -> ApiResult<Json<ComponentResponse>> {
+    let c = app.change_component(&actor, component_id(&id)?, body.into()).await?;
+    Ok(Json(ComponentResponse::from(&c)))
+}
+
+/// Remove a component and its history (admins).
+#[utoipa::path(delete, path = "/api/v1/status/components/{id}", tag = "status page", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_component(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.delete_component(&actor, component_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicIncidentRequest {
+    pub title: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub impact: Option<Option<String>>,
+}
+impl utoipa::PartialSchema for PublicIncidentRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::public_incident_request()
+    }
+}
+impl ToSchema for PublicIncidentRequest {}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicIncidentResponse {
+    /// `INC-7`.
+    pub incident: String,
+    pub title: String,
+    /// `investigating`, `identified`, `monitoring` or `resolved`.
+    #[schema(value_type = String, example = "identified")]
+    pub status: &'static str,
+    /// `none`, `minor`, `major` or `critical`.
+    #[schema(value_type = String, example = "major")]
+    pub impact: &'static str,
+    /// The components its updates named.
+    pub components: Vec<u64>,
+    /// Its external updates, newest first.
+    pub updates: Vec<u64>,
+}
+
+impl From<&PublicIncidentView> for PublicIncidentResponse {
+    fn from(p: &PublicIncidentView) -> Self {
+        PublicIncidentResponse {
+            incident: format!("INC-{}", p.number),
+            title: p.title.clone(),
+            status: p.status.as_str(),
+            impact: p.impact.as_str(),
+            components: p.components.iter().map(|(id, _)| *id).collect(),
+            updates: p.updates.iter().map(|u| u.id).collect(),
+        }
+    }
+}
+
+/// How an incident shows on the status page: the title customers read
+/// (by default the incident's, when its first external update was
+/// published) and its impact (by default from the worst state its updates
+/// put components in; `null` goes back to that). The incident manager,
+/// the external communications manager and admins.
+#[utoipa::path(patch, path = "/api/v1/status/incidents/{ref}", tag = "status page", request_body = PublicIncidentRequest, security(("bearer" = [])),
+    params(("ref" = String, Path, description = "INC-7 or 7")),
+    responses((status = 200, body = PublicIncidentResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn edit_public_incident(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(body): ApiJson<PublicIncidentRequest>,
+) -> ApiResult<Json<PublicIncidentResponse>> {
+    let r = incident_ref(&r)?;
+    let impact = body
+        .impact
+        .map(|i| i.as_deref().map(str::parse::<muster_domain::statuspage::Impact>).transpose())
+        .transpose()?;
+    let view = app.edit_public_incident(&actor, r, body.title.as_deref(), impact).await?;
+    Ok(Json(PublicIncidentResponse::from(&view)))
+}

@@ -1,0 +1,381 @@
+//! The public status page, without signing in: `GET /status` (the page),
+//! `/status/incidents/{ref}`, and the JSON Statuspage's clients read, at
+//! Statuspage's paths and in its shapes (`/api/v2/summary.json`,
+//! `status.json`, `components.json`, `incidents.json`,
+//! `incidents/unresolved.json`).
+//!
+//! Everything here comes from `App::status_page` and
+//! `App::public_incident`, which read components, their history and
+//! published external updates only: no internal update, timeline entry or
+//! responder's name is within reach of these handlers.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use muster_app::App;
+use muster_app::statuspage::{PublicComponent, PublicIncidentView, StatusPage};
+use muster_domain::statuspage::{ComponentStatus, Indicator};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// The page's strings, in one place for translations (English built in).
+pub mod strings {
+    pub const TITLE: &str = "Status";
+    pub const COMPONENTS: &str = "Components";
+    pub const ACTIVE_INCIDENTS: &str = "Active incidents";
+    pub const PAST_INCIDENTS: &str = "Past incidents (90 days)";
+    pub const NO_INCIDENTS: &str = "No incidents in the last 90 days.";
+    pub const NO_COMPONENTS: &str = "No components yet.";
+    pub const UPTIME: &str = "uptime";
+    pub const DAYS_AGO: &str = "90 days ago";
+    pub const TODAY: &str = "Today";
+    pub const NEXT_UPDATE_BY: &str = "Next update by";
+    pub const AFFECTED: &str = "Affected";
+    pub const ALL_INCIDENTS: &str = "All incidents";
+    pub const RESOLVED: &str = "Resolved";
+}
+
+/// The page's identity in Statuspage's JSON.
+const PAGE_ID: &str = "muster";
+
+fn page(app: &App, updated_at: muster_domain::Timestamp) -> Value {
+    json!({
+        "id": PAGE_ID,
+        "name": strings::TITLE,
+        "url": format!("{}/status", app.config.public_url.trim_end_matches('/')),
+        "time_zone": "Etc/UTC",
+        "updated_at": updated_at.to_string(),
+    })
+}
+
+/// A group's id: stable while its name is.
+fn group_id(name: &str) -> String {
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    format!("group-{slug}")
+}
+
+/// The components as Statuspage lists them: each, and each group as a
+/// component of its own (`group: true`, its children's ids) in the worst
+/// state of its children.
+fn components_json(p: &StatusPage) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut groups: Vec<(String, Vec<&PublicComponent>)> = Vec::new();
+    for c in &p.components {
+        if let Some(g) = &c.record.spec.group {
+            match groups.iter_mut().find(|(n, _)| n == g) {
+                Some((_, list)) => list.push(c),
+                None => groups.push((g.clone(), vec![c])),
+            }
+        }
+    }
+    for c in &p.components {
+        let r = &c.record;
+        out.push(json!({
+            "id": r.id.to_string(),
+            "name": r.spec.name,
+            "status": r.status.as_str(),
+            "created_at": r.created_at.to_string(),
+            "updated_at": r.updated_at.to_string(),
+            "position": r.spec.position,
+            "description": if r.spec.description.is_empty() { Value::Null } else { json!(r.spec.description) },
+            "showcase": true,
+            "start_date": r.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+            "group_id": r.spec.group.as_deref().map(group_id),
+            "page_id": PAGE_ID,
+            "group": false,
+            "only_show_if_degraded": r.spec.only_show_if_degraded,
+        }));
+    }
+    for (name, children) in groups {
+        let worst = children
+            .iter()
+            .map(|c| c.record.status)
+            .max_by_key(|s| severity(*s))
+            .unwrap_or(ComponentStatus::Operational);
+        let first = children.iter().map(|c| c.record.created_at).min().unwrap_or(p.updated_at);
+        let last = children.iter().map(|c| c.record.updated_at).max().unwrap_or(p.updated_at);
+        out.push(json!({
+            "id": group_id(&name),
+            "name": name,
+            "status": worst.as_str(),
+            "created_at": first.to_string(),
+            "updated_at": last.to_string(),
+            "position": children.iter().map(|c| c.record.spec.position).min().unwrap_or(0),
+            "description": Value::Null,
+            "showcase": false,
+            "start_date": Value::Null,
+            "group_id": Value::Null,
+            "page_id": PAGE_ID,
+            "group": true,
+            "only_show_if_degraded": false,
+            "components": children.iter().map(|c| c.record.id.to_string()).collect::<Vec<_>>(),
+        }));
+    }
+    out
+}
+
+/// Worse states sort higher (maintenance above operational, below the rest).
+fn severity(s: ComponentStatus) -> u8 {
+    match s {
+        ComponentStatus::Operational => 0,
+        ComponentStatus::UnderMaintenance => 1,
+        ComponentStatus::DegradedPerformance => 2,
+        ComponentStatus::PartialOutage => 3,
+        ComponentStatus::MajorOutage => 4,
+    }
+}
+
+fn incident_json(app: &App, p: &StatusPage, i: &PublicIncidentView) -> Value {
+    let id = format!("INC-{}", i.number);
+    let component = |cid: u64| p.components.iter().find(|c| c.record.id == cid);
+    json!({
+        "id": id,
+        "name": i.title,
+        "status": i.status.as_str(),
+        "created_at": i.created_at.to_string(),
+        "updated_at": i.updated_at.to_string(),
+        "monitoring_at": i.updates.iter().filter(|u| u.status == muster_domain::update::PublicStatus::Monitoring).map(|u| u.at).min().map(|t| t.to_string()),
+        "resolved_at": i.resolved_at.filter(|_| !i.is_open()).map(|t| t.to_string()),
+        "impact": i.impact.as_str(),
+        "shortlink": format!("{}/status/incidents/{id}", app.config.public_url.trim_end_matches('/')),
+        "started_at": i.created_at.to_string(),
+        "page_id": PAGE_ID,
+        "incident_updates": i.updates.iter().map(|u| json!({
+            "id": format!("{id}-{}", u.id),
+            "status": u.status.as_str(),
+            "body": u.text,
+            "incident_id": id,
+            "created_at": u.at.to_string(),
+            "updated_at": u.at.to_string(),
+            "display_at": u.at.to_string(),
+            "affected_components": u.components.iter().map(|(cid, name, old, new)| json!({
+                "code": cid.to_string(), "name": name, "old_status": old.as_str(), "new_status": new.as_str(),
+            })).collect::<Vec<_>>(),
+            "deliver_notifications": true,
+            "custom_tweet": Value::Null,
+            "tweet_id": Value::Null,
+        })).collect::<Vec<_>>(),
+        "components": i.components.iter().filter_map(|(cid, _)| component(*cid)).map(|c| json!({
+            "id": c.record.id.to_string(),
+            "name": c.record.spec.name,
+            "status": c.record.status.as_str(),
+            "created_at": c.record.created_at.to_string(),
+            "updated_at": c.record.updated_at.to_string(),
+            "position": c.record.spec.position,
+            "description": if c.record.spec.description.is_empty() { Value::Null } else { json!(c.record.spec.description) },
+            "showcase": true,
+            "start_date": c.record.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+            "group_id": c.record.spec.group.as_deref().map(group_id),
+            "page_id": PAGE_ID,
+            "group": false,
+            "only_show_if_degraded": c.record.spec.only_show_if_degraded,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn status_json(indicator: Indicator) -> Value {
+    json!({"indicator": indicator.as_str(), "description": indicator.description()})
+}
+
+/// JSON for anyone, cached briefly by proxies and browsers.
+fn public_json(v: Value) -> Response {
+    let mut r = Json(v).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=10"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r
+}
+
+async fn read(app: &App) -> Result<StatusPage, ApiError> {
+    Ok(app.status_page().await?)
+}
+
+pub async fn summary(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let open: Vec<Value> = p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_json(&app, &p, i)).collect();
+    Ok(public_json(json!({
+        "page": page(&app, p.updated_at),
+        "components": components_json(&p),
+        "incidents": open,
+        "scheduled_maintenances": [],
+        "status": status_json(p.indicator),
+    })))
+}
+
+pub async fn status(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "status": status_json(p.indicator)})))
+}
+
+pub async fn components(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "components": components_json(&p)})))
+}
+
+pub async fn incidents(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let all: Vec<Value> = p.incidents.iter().take(50).map(|i| incident_json(&app, &p, i)).collect();
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "incidents": all})))
+}
+
+pub async fn unresolved(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let open: Vec<Value> = p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_json(&app, &p, i)).collect();
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "incidents": open})))
+}
+
+/// One day's bar: its colour (the worst state), what it says on hover.
+pub struct Bar {
+    pub class: &'static str,
+    pub title: String,
+}
+
+pub struct ComponentRow {
+    pub name: String,
+    pub description: String,
+    pub status: &'static str,
+    pub label: &'static str,
+    pub uptime: String,
+    pub bars: Vec<Bar>,
+}
+
+pub struct GroupRows {
+    pub name: Option<String>,
+    pub components: Vec<ComponentRow>,
+}
+
+pub struct IncidentRow {
+    pub reference: String,
+    pub title: String,
+    pub status: &'static str,
+    pub impact: &'static str,
+    pub affected: String,
+    pub next_update: Option<String>,
+    /// (status, text, at), newest first.
+    pub updates: Vec<(&'static str, String, String)>,
+    pub at: String,
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct Page {
+    s: Strings,
+    indicator: &'static str,
+    description: &'static str,
+    groups: Vec<GroupRows>,
+    open: Vec<IncidentRow>,
+    past: Vec<IncidentRow>,
+    updated_at: String,
+}
+
+/// The strings as the template reads them.
+struct Strings;
+impl Strings {
+    fn get(&self, key: &str) -> &'static str {
+        match key {
+            "title" => strings::TITLE,
+            "components" => strings::COMPONENTS,
+            "active" => strings::ACTIVE_INCIDENTS,
+            "past" => strings::PAST_INCIDENTS,
+            "no_incidents" => strings::NO_INCIDENTS,
+            "no_components" => strings::NO_COMPONENTS,
+            "uptime" => strings::UPTIME,
+            "days_ago" => strings::DAYS_AGO,
+            "today" => strings::TODAY,
+            "next_update_by" => strings::NEXT_UPDATE_BY,
+            "affected" => strings::AFFECTED,
+            "all" => strings::ALL_INCIDENTS,
+            _ => "",
+        }
+    }
+}
+
+fn bar(day: &(jiff::civil::Date, muster_domain::statuspage::DayUptime)) -> Bar {
+    let (date, u) = day;
+    let class = match u.percent {
+        None => "none",
+        Some(_) => match u.worst {
+            ComponentStatus::MajorOutage => "major_outage",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::UnderMaintenance | ComponentStatus::Operational => "operational",
+        },
+    };
+    let title = match u.percent {
+        None => format!("{date}: no data"),
+        Some(p) => format!("{date}: {p:.2} % ({})", u.worst.label()),
+    };
+    Bar { class, title }
+}
+
+fn incident_row(i: &PublicIncidentView) -> IncidentRow {
+    IncidentRow {
+        reference: format!("INC-{}", i.number),
+        title: i.title.clone(),
+        status: i.status.as_str(),
+        impact: i.impact.as_str(),
+        affected: i.components.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", "),
+        next_update: i
+            .next_update_at
+            .filter(|_| i.is_open())
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M UTC").to_string()),
+        updates: i.updates.iter().map(|u| (u.status.as_str(), u.text.clone(), u.at.to_string())).collect(),
+        at: i.created_at.to_string(),
+    }
+}
+
+fn html(t: &impl Template) -> Result<Response, ApiError> {
+    let body = t.render().map_err(|e| ApiError::internal("the status page failed to render", e))?;
+    let mut r = Html(body).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=10"));
+    Ok(r)
+}
+
+pub async fn page_html(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let mut groups: Vec<GroupRows> = Vec::new();
+    for c in p.components.iter().filter(|c| !c.record.spec.only_show_if_degraded || c.record.status.is_degraded()) {
+        let row = ComponentRow {
+            name: c.record.spec.name.clone(),
+            description: c.record.spec.description.clone(),
+            status: c.record.status.as_str(),
+            label: c.record.status.label(),
+            uptime: c.uptime_percent.map_or_else(|| "–".to_owned(), |u| format!("{u:.2} %")),
+            bars: c.days.iter().map(bar).collect(),
+        };
+        let group = c.record.spec.group.clone();
+        match groups.iter_mut().find(|g| g.name == group) {
+            Some(g) => g.components.push(row),
+            None => groups.push(GroupRows { name: group, components: vec![row] }),
+        }
+    }
+    html(&Page {
+        s: Strings,
+        indicator: p.indicator.as_str(),
+        description: p.indicator.description(),
+        groups,
+        open: p.incidents.iter().filter(|i| i.is_open()).map(incident_row).collect(),
+        past: p.incidents.iter().filter(|i| !i.is_open()).map(incident_row).collect(),
+        updated_at: p.updated_at.to_string(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "status_incident.html")]
+struct IncidentPage {
+    s: Strings,
+    i: IncidentRow,
+}
+
+pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found("ref", format!("there is no public incident {r:?}"));
+    let reference: muster_domain::IncidentRef = r.parse().map_err(|_| missing())?;
+    let Some(i) = app.public_incident(reference.0).await? else { return Err(missing()) };
+    html(&IncidentPage { s: Strings, i: incident_row(&i) })
+}
