@@ -85,6 +85,8 @@ fn other_routes() -> Vec<Route> {
         ("/api/v2/components.json", Method::GET, get(status::components)),
         ("/api/v2/incidents.json", Method::GET, get(status::incidents)),
         ("/api/v2/incidents/unresolved.json", Method::GET, get(status::unresolved)),
+        ("/history.atom", Method::GET, get(status::atom)),
+        ("/history.rss", Method::GET, get(status::rss)),
     ]
 }
 

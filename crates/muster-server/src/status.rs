@@ -2,7 +2,8 @@
 //! `/status/incidents/{ref}`, and the JSON Statuspage's clients read, at
 //! Statuspage's paths and in its shapes (`/api/v2/summary.json`,
 //! `status.json`, `components.json`, `incidents.json`,
-//! `incidents/unresolved.json`).
+//! `incidents/unresolved.json`), and the history as feeds
+//! (`/history.atom`, `/history.rss`: an item per public update).
 //!
 //! Everything here comes from `App::status_page` and
 //! `App::public_incident`, which read components, their history and
@@ -378,4 +379,93 @@ pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -
     let reference: muster_domain::IncidentRef = r.parse().map_err(|_| missing())?;
     let Some(i) = app.public_incident(reference.0).await? else { return Err(missing()) };
     html(&IncidentPage { s: Strings, i: incident_row(&i) })
+}
+
+/// Text for XML: the five characters XML gives meaning to, escaped.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// One feed item per public update, newest first: (id, title, link, at, text).
+fn feed_items(app: &App, p: &StatusPage) -> Vec<(String, String, String, muster_domain::Timestamp, String)> {
+    let base = app.config.public_url.trim_end_matches('/').to_owned();
+    let mut items = Vec::new();
+    for i in &p.incidents {
+        let link = format!("{base}/status/incidents/INC-{}", i.number);
+        for u in &i.updates {
+            let status = u.status.as_str();
+            let mut label = status.chars();
+            let label: String = label.next().map(|c| c.to_uppercase().chain(label).collect()).unwrap_or_default();
+            let affected: Vec<String> =
+                u.components.iter().map(|(_, name, _, new)| format!("{name}: {}", new.label())).collect();
+            let text =
+                if affected.is_empty() { u.text.clone() } else { format!("{}\n\n{}", u.text, affected.join("\n")) };
+            items.push((format!("{link}#update-{}", u.id), format!("{}: {label}", i.title), link.clone(), u.at, text));
+        }
+    }
+    items.sort_by(|a, b| b.3.cmp(&a.3).then(b.0.cmp(&a.0)));
+    items
+}
+
+fn feed(body: String, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r
+}
+
+/// The page's history as Atom: an entry per public incident update.
+pub async fn atom(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let base = app.config.public_url.trim_end_matches('/');
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n",
+    );
+    out.push_str(&format!(
+        "<id>{}</id>\n<title>{} – {}</title>\n",
+        xml(&format!("{base}/status")),
+        xml(strings::TITLE),
+        xml(strings::PAST_INCIDENTS)
+    ));
+    out.push_str(&format!(
+        "<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n",
+        xml(&format!("{base}/status"))
+    ));
+    out.push_str(&format!(
+        "<link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n",
+        xml(&format!("{base}/history.atom"))
+    ));
+    out.push_str(&format!("<updated>{}</updated>\n", p.updated_at));
+    for (id, title, link, at, text) in feed_items(&app, &p) {
+        let html = format!("<p>{}</p>", xml(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
+        out.push_str(&format!(
+            "<entry>\n<id>{}</id>\n<title>{}</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n<published>{at}</published>\n<updated>{at}</updated>\n<author><name>{}</name></author>\n<content type=\"html\">{}</content>\n</entry>\n",
+            xml(&id), xml(&title), xml(&link), xml(strings::TITLE), xml(&html)
+        ));
+    }
+    out.push_str("</feed>\n");
+    Ok(feed(out, "application/atom+xml; charset=utf-8"))
+}
+
+/// The same history as RSS 2.0.
+pub async fn rss(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let base = app.config.public_url.trim_end_matches('/');
+    let date = |t: muster_domain::Timestamp| {
+        t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%a, %d %b %Y %H:%M:%S +0000").to_string()
+    };
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\">\n<channel>\n");
+    out.push_str(&format!(
+        "<title>{} – {}</title>\n<link>{}</link>\n<description>{}</description>\n<language>en</language>\n<lastBuildDate>{}</lastBuildDate>\n",
+        xml(strings::TITLE), xml(strings::PAST_INCIDENTS), xml(&format!("{base}/status")), xml(strings::PAST_INCIDENTS), date(p.updated_at)
+    ));
+    for (id, title, link, at, text) in feed_items(&app, &p) {
+        out.push_str(&format!(
+            "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"false\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n</item>\n",
+            xml(&title), xml(&link), xml(&id), date(at), xml(&text)
+        ));
+    }
+    out.push_str("</channel>\n</rss>\n");
+    Ok(feed(out, "application/rss+xml; charset=utf-8"))
 }

@@ -272,6 +272,8 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v2/components.json", EVERYONE, none()),
         row("GET", "/api/v2/incidents.json", EVERYONE, none()),
         row("GET", "/api/v2/incidents/unresolved.json", EVERYONE, none()),
+        row("GET", "/history.atom", EVERYONE, none()),
+        row("GET", "/history.rss", EVERYONE, none()),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
             "POST",

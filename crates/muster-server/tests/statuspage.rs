@@ -16,6 +16,7 @@ on_both_backends!(
     an_external_update_puts_components_in_states_and_brings_the_incident_onto_the_page,
     the_page_rolls_up_to_its_worst_component_as_statuspage_does,
     nothing_internal_ever_reaches_the_public_page_or_its_json,
+    the_feeds_parse_with_a_real_feed_parser_with_an_entry_per_public_update,
 );
 
 mod manual {
@@ -223,6 +224,8 @@ async fn nothing_internal_ever_reaches_the_public_page_or_its_json(server: TestS
         "/api/v2/components.json".to_owned(),
         "/api/v2/incidents.json".to_owned(),
         "/api/v2/incidents/unresolved.json".to_owned(),
+        "/history.atom".to_owned(),
+        "/history.rss".to_owned(),
     ] {
         let (status, body) = public(&server, &path).await;
         assert_eq!(status, 200, "{path}");
@@ -267,4 +270,64 @@ pub(crate) async fn uptime_bars_follow_the_state_history_and_leave_maintenance_o
     assert!(html.contains("2026-11-26: no data"), "before the component existed: {html}");
     let bars = html.matches("class=\"bar ").count();
     assert_eq!(bars, 90, "90 days");
+}
+
+/// The feed at `path`, as Python's `feedparser` reads it: whether it is
+/// well formed, its version, and each entry's id, title, link and summary.
+async fn parsed_feed(server: &TestServer, python: &std::path::Path, path: &str) -> Value {
+    let (status, body) = public(server, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let script = "import feedparser, json, sys\n\
+        f = feedparser.parse(sys.stdin.buffer.read())\n\
+        print(json.dumps({'bozo': bool(f.bozo), 'error': str(f.get('bozo_exception', '')), 'version': f.version,\n\
+          'title': f.feed.get('title'), 'entries': [{'id': e.get('id'), 'title': e.get('title'), 'link': e.get('link'),\n\
+          'summary': e.get('summary'), 'published': e.get('published')} for e in f.entries]}))";
+    let mut child = std::process::Command::new(python)
+        .args(["-W", "ignore", "-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "feedparser: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn the_feeds_parse_with_a_real_feed_parser_with_an_entry_per_public_update(server: TestServer) {
+    let Some(python) = common::external::python_with(
+        "feedparser",
+        "set MUSTER_TEST_PYTHON, or python3 -m venv .venv && .venv/bin/pip install feedparser",
+    ) else {
+        return;
+    };
+    component(&server, "API", None).await;
+    let first = declare(&server, "Checkout & <payments> fail").await;
+    let second = declare(&server, "Search is slow").await;
+    for (r, body, components) in [
+        (&first, "Some payments fail.", json!([{"component": "API", "status": "major_outage"}])),
+        (&first, "Fixed; we are watching.", json!([{"component": "API", "status": "operational"}])),
+        (&second, "Search results are slow.", json!([])),
+    ] {
+        let update = json!({"audience": "external", "body": body, "status": "identified", "components": components});
+        server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{r}/updates"), update).await.ok(201);
+    }
+    let internal = json!({"audience": "internal", "body": "not for the feed"});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/{first}/updates"), internal).await.ok(201);
+    for (path, version) in [("/history.atom", "atom10"), ("/history.rss", "rss20")] {
+        let feed = parsed_feed(&server, &python, path).await;
+        assert_eq!((feed["bozo"].clone(), feed["version"].clone()), (json!(false), json!(version)), "{path}: {feed}");
+        let entries = feed["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3, "one entry per public update: {feed}");
+        let titles: Vec<&str> = entries.iter().map(|e| e["title"].as_str().unwrap()).collect();
+        assert!(titles.contains(&"Checkout & <payments> fail: Identified"), "escaped and read back: {titles:?}");
+        let fixed =
+            entries.iter().find(|e| e["summary"].as_str().unwrap().contains("Fixed; we are watching.")).unwrap();
+        assert!(fixed["summary"].as_str().unwrap().contains("API: Operational"), "{fixed}");
+        assert!(fixed["link"].as_str().unwrap().ends_with(&format!("/status/incidents/{first}")), "{fixed}");
+        assert!(fixed["published"].is_string(), "{fixed}");
+        let ids: std::collections::BTreeSet<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 3, "distinct ids");
+    }
 }
