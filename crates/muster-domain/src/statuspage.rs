@@ -20,6 +20,8 @@ pub const MAX_COMPONENT_NAME_CHARS: usize = 100;
 pub const MAX_COMPONENT_DESCRIPTION_CHARS: usize = 1000;
 /// Components on one page.
 pub const MAX_COMPONENTS: usize = 500;
+/// The highest position a component may take.
+pub const MAX_POSITION: u32 = 1_000_000;
 
 /// What a component is doing, as Statuspage names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -224,6 +226,9 @@ impl ComponentSpec {
             }
             Ok(v.to_owned())
         };
+        if position > MAX_POSITION {
+            return Err(DomainError::invalid("position", format!("from 0 to {MAX_POSITION}")));
+        }
         let name = text("name", name, 1, MAX_COMPONENT_NAME_CHARS)?;
         let description = text("description", description, 0, MAX_COMPONENT_DESCRIPTION_CHARS)?;
         let group = group.map(|g| text("group", g, 1, MAX_COMPONENT_NAME_CHARS)).transpose()?;

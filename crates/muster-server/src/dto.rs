@@ -885,7 +885,7 @@ pub mod schema {
             "name": text_schema(1, name, !create),
             "description": text_schema(0, MAX_COMPONENT_DESCRIPTION_CHARS as u32, true),
             "group": text_schema(1, name, true),
-            "position": {"type": ["integer", "null"], "minimum": 0, "maximum": 1_000_000},
+            "position": {"type": ["integer", "null"], "minimum": 0, "maximum": muster_domain::statuspage::MAX_POSITION},
             "only_show_if_degraded": {"type": ["boolean", "null"]},
             "services": {"type": ["array", "null"], "items": text_schema(1, name, false), "maxItems": MAX_COMPONENTS},
         }});

@@ -18,7 +18,7 @@ use common::external::{eventually, free_port, program};
 use common::{ADMIN_TOKEN, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use muster_store::testing::Backend;
-use serde_json::json;
+use serde_json::{Value, json};
 
 struct Driver(Child);
 
@@ -286,6 +286,95 @@ async fn postgres_a_published_update_moves_the_due_time_in_a_second_browser_live
     a_published_update_moves_the_due_time_in_a_second_browser_live(Backend::Postgres).await;
 }
 
+/// The public status page as customers see it, on a desktop and a phone:
+/// components in groups with weeks of uptime bars (an injected clock makes
+/// the history), an incident being worked on, a resolved one.
+async fn the_status_page_reads_on_a_desktop_and_a_phone(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let (setup, clock) = common::manual_setup();
+    let Some(server) = TestServer::start_with(backend, setup).await else { return };
+    for (name, group, description) in [
+        ("API", Some("Core"), "REST and GraphQL"),
+        ("Website", Some("Core"), ""),
+        ("Payments", Some("Core"), "Card and bank payments"),
+        ("Search", None, ""),
+        ("EU region", Some("Regions"), ""),
+        ("US region", Some("Regions"), ""),
+    ] {
+        let body = json!({"name": name, "group": group, "description": description});
+        server.post(ADMIN_TOKEN, "/api/v1/status/components", body).await.ok(201);
+    }
+    let declare = |title: &str| json!({"title": title, "priority": "P1", "incident_manager": "admin"});
+    let old =
+        server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("Search results were slow")).await.ok(201)["number"]
+            .clone();
+    let update = |r: &Value, body: &str, status: &str, components: Value| json!({"audience": "external", "body": body, "status": status, "components": components});
+    let path = |r: &Value| format!("/api/v1/incidents/INC-{r}/updates");
+    clock.advance(3 * 3600);
+    let slow = update(
+        &old,
+        "Search results are slow; we are looking into it.",
+        "investigating",
+        json!([{"component": "Search", "status": "partial_outage"}]),
+    );
+    server.post(ADMIN_TOKEN, &path(&old), slow).await.ok(201);
+    clock.advance(5 * 3600);
+    let fine = update(
+        &old,
+        "Search is back to normal.",
+        "resolved",
+        json!([{"component": "Search", "status": "operational"}]),
+    );
+    server.post(ADMIN_TOKEN, &path(&old), fine).await.ok(201);
+    server.patch(ADMIN_TOKEN, &format!("/api/v1/incidents/INC-{old}"), json!({"status": "resolved"})).await.ok(200);
+    clock.advance(12 * 24 * 3600);
+    let now =
+        server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("Checkout returns 500")).await.ok(201)["number"].clone();
+    let down = update(
+        &now,
+        "Some card payments fail. We are investigating.",
+        "investigating",
+        json!([{"component": "Payments", "status": "major_outage"}, {"component": "API", "status": "degraded_performance"}]),
+    );
+    server.post(ADMIN_TOKEN, &path(&now), down).await.ok(201);
+    clock.advance(3 * 3600);
+    let found = update(
+        &now,
+        "We found the cause, a bad deploy, and are rolling it back.",
+        "identified",
+        json!([{"component": "Payments", "status": "partial_outage"}]),
+    );
+    server.post(ADMIN_TOKEN, &path(&now), found).await.ok(201);
+    let base = server.url.clone();
+
+    let desktop = browser(&webdriver, 1280, 1400).await;
+    desktop.goto(&format!("{base}/status")).await.unwrap();
+    until_text(&desktop, "#indicator", "Major System Outage").await;
+    until_text(&desktop, "main", "We found the cause").await;
+    let bars = desktop.execute("return document.querySelectorAll('.bars .bar').length", vec![]).await.unwrap();
+    assert_eq!(bars, json!(6 * 90), "90 days for each component");
+    let phone = phone(&webdriver).await;
+    phone.goto(&format!("{base}/status")).await.unwrap();
+    until_text(&phone, "#indicator", "Major System Outage").await;
+    assert_eq!(wider_than_the_window(&phone).await, "", "the page fits a phone");
+    if backend == Backend::Sqlite {
+        shoot(&desktop, "status").await;
+        shoot(&phone, "status-phone").await;
+    }
+    desktop.close().await.unwrap();
+    phone.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_status_page_reads_on_a_desktop_and_a_phone() {
+    the_status_page_reads_on_a_desktop_and_a_phone(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_status_page_reads_on_a_desktop_and_a_phone() {
+    the_status_page_reads_on_a_desktop_and_a_phone(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_role_change_and_a_theory_reach_a_second_browser_live() {
     a_role_change_and_a_theory_reach_a_second_browser_live(Backend::Sqlite).await;
@@ -315,6 +404,8 @@ fn pages_to_fit() -> Vec<&'static str> {
         "/users/alice",
         "/me",
         "/stakeholders",
+        "/status",
+        "/status/incidents/INC-1",
     ]
 }
 
@@ -380,6 +471,10 @@ async fn long_text_everywhere(server: &TestServer) {
     let alice: muster_domain::Handle = "alice".parse().unwrap();
     let alice = server.app.user(&alice).await.unwrap().actor();
     server.app.room_line(&alice, "INC-1".parse().unwrap(), &word("Room", 5000)).await.unwrap();
+    // A status page component, named by the external update below.
+    let component =
+        json!({"name": word("Checkout", 100), "description": word("Description", 1000), "group": word("Group", 100)});
+    server.post(ADMIN_TOKEN, "/api/v1/status/components", component).await.ok(201);
     // Updates and their deliveries, a draft, a customer's reply, a group.
     let group = json!({"name": word("Executives", 100), "emails": [format!("{}@{}.example.com", word("vp", 64), word("corp", 150))],
                        "webhooks": [format!("https://{}.invalid/{}", word("hooks", 60), word("path", 1000))],
@@ -387,7 +482,8 @@ async fn long_text_everywhere(server: &TestServer) {
     server.post(ADMIN_TOKEN, "/api/v1/stakeholder-groups", group).await.ok(201);
     let internal = json!({"audience": "internal", "form": {"conditions": word("Conditions", 10_000)}, "body": word("Body", 10_000)});
     server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", internal).await.ok(201);
-    let external = json!({"audience": "external", "body": word("Customers", 10_000), "status": "investigating"});
+    let external = json!({"audience": "external", "body": word("Customers", 10_000), "status": "investigating",
+                          "components": [{"component": "1", "status": "partial_outage"}]});
     let external = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", external).await.ok(201)["id"].clone();
     let draft = json!({"audience": "executive", "form": {"overview": word("Overview", 10_000)}, "draft": true});
     server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", draft).await.ok(201);
