@@ -146,6 +146,16 @@ impl PublicStatus {
         }
     }
 
+    /// How customers read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PublicStatus::Investigating => "Investigating",
+            PublicStatus::Identified => "Identified",
+            PublicStatus::Monitoring => "Monitoring",
+            PublicStatus::Resolved => "Resolved",
+        }
+    }
+
     /// What customers are told by default while the incident is in `status`.
     pub fn of(status: Status) -> PublicStatus {
         match status {

@@ -27,6 +27,7 @@ use crate::error::ApiError;
 /// The page's strings, in one place for translations (English built in).
 pub mod strings {
     pub const TITLE: &str = "Status";
+    pub const CURRENT: &str = "Current status";
     pub const COMPONENTS: &str = "Components";
     pub const ACTIVE_INCIDENTS: &str = "Active incidents";
     pub const PAST_INCIDENTS: &str = "Past incidents (90 days)";
@@ -281,6 +282,7 @@ impl Strings {
     fn get(&self, key: &str) -> &'static str {
         match key {
             "title" => strings::TITLE,
+            "current" => strings::CURRENT,
             "components" => strings::COMPONENTS,
             "active" => strings::ACTIVE_INCIDENTS,
             "past" => strings::PAST_INCIDENTS,
@@ -326,7 +328,7 @@ fn incident_row(i: &PublicIncidentView) -> IncidentRow {
             .next_update_at
             .filter(|_| i.is_open())
             .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M UTC").to_string()),
-        updates: i.updates.iter().map(|u| (u.status.as_str(), u.text.clone(), u.at.to_string())).collect(),
+        updates: i.updates.iter().map(|u| (u.status.label(), u.text.clone(), u.at.to_string())).collect(),
         at: i.created_at.to_string(),
     }
 }
@@ -393,9 +395,7 @@ fn feed_items(app: &App, p: &StatusPage) -> Vec<(String, String, String, muster_
     for i in &p.incidents {
         let link = format!("{base}/status/incidents/INC-{}", i.number);
         for u in &i.updates {
-            let status = u.status.as_str();
-            let mut label = status.chars();
-            let label: String = label.next().map(|c| c.to_uppercase().chain(label).collect()).unwrap_or_default();
+            let label = u.status.label();
             let affected: Vec<String> =
                 u.components.iter().map(|(_, name, _, new)| format!("{name}: {}", new.label())).collect();
             let text =

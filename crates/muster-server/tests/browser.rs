@@ -308,7 +308,7 @@ async fn the_status_page_reads_on_a_desktop_and_a_phone(backend: Backend) {
     let old =
         server.post(ADMIN_TOKEN, "/api/v1/incidents", declare("Search results were slow")).await.ok(201)["number"]
             .clone();
-    let update = |r: &Value, body: &str, status: &str, components: Value| json!({"audience": "external", "body": body, "status": status, "components": components});
+    let update = |_for: &Value, body: &str, status: &str, components: Value| json!({"audience": "external", "body": body, "status": status, "components": components});
     let path = |r: &Value| format!("/api/v1/incidents/INC-{r}/updates");
     clock.advance(3 * 3600);
     let slow = update(
@@ -349,13 +349,13 @@ async fn the_status_page_reads_on_a_desktop_and_a_phone(backend: Backend) {
 
     let desktop = browser(&webdriver, 1280, 1400).await;
     desktop.goto(&format!("{base}/status")).await.unwrap();
-    until_text(&desktop, "#indicator", "Major System Outage").await;
+    until_text(&desktop, "#indicator", "Partial System Outage").await;
     until_text(&desktop, "main", "We found the cause").await;
     let bars = desktop.execute("return document.querySelectorAll('.bars .bar').length", vec![]).await.unwrap();
     assert_eq!(bars, json!(6 * 90), "90 days for each component");
     let phone = phone(&webdriver).await;
     phone.goto(&format!("{base}/status")).await.unwrap();
-    until_text(&phone, "#indicator", "Major System Outage").await;
+    until_text(&phone, "#indicator", "Partial System Outage").await;
     assert_eq!(wider_than_the_window(&phone).await, "", "the page fits a phone");
     if backend == Backend::Sqlite {
         shoot(&desktop, "status").await;
