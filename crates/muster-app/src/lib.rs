@@ -43,6 +43,7 @@ pub mod schedules;
 pub mod signin;
 pub mod stakeholders;
 pub mod statuspage;
+pub mod subscribers;
 pub mod throttle;
 pub mod tokens;
 pub mod updates;
@@ -227,7 +228,12 @@ impl App {
                 &config.public_url,
             )),
             Arc::new(channels::page_notices::PageNotices::new(
-                Arc::new(channels::webhook::WebhookChannel::new(store.clone(), http, config.webhook_allow.clone())),
+                Arc::new(channels::webhook::WebhookChannel::new(
+                    store.clone(),
+                    clock.clone(),
+                    http,
+                    config.webhook_allow.clone(),
+                )),
                 pager.clone(),
             )),
             Arc::new(channels::page_notices::PageNotices::new(

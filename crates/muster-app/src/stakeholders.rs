@@ -49,6 +49,8 @@ pub const RESPONSE_CHANNELS: [&str; 6] = ["email", "phone", "ticket", "social", 
 /// Who receives an update and how to reach each, read before publishing.
 pub(crate) struct Audience {
     audience: UpdateAudience,
+    /// External updates: the status page's subscribers.
+    pub(crate) subscribers: Option<crate::subscribers::Subscribers>,
     groups: Vec<Group>,
     followers: Vec<Handle>,
     methods: Vec<(Handle, Vec<ContactMethod>)>,
@@ -273,7 +275,9 @@ impl App {
                 methods.push((person.clone(), self.store.contact_methods(person).await?));
             }
         }
-        Ok(Audience { audience, groups, followers, methods })
+        let subscribers =
+            if audience == UpdateAudience::External { Some(self.update_subscribers(number).await?) } else { None };
+        Ok(Audience { audience, subscribers, groups, followers, methods })
     }
 }
 

@@ -74,11 +74,16 @@ impl App {
         let mut published = u.clone();
         published.published_at = Some(now);
         published.published_by = Some(actor.handle.clone());
-        let jobs = if u.content.audience == receivers.audience() {
+        let mut jobs = if u.content.audience == receivers.audience() {
             crate::stakeholders::update_jobs(receivers, &next, &published, &self.config.public_url, now)
         } else {
             Vec::new()
         };
+        if u.content.audience == UpdateAudience::External
+            && let Some(subs) = &receivers.subscribers
+        {
+            jobs.extend(self.subscriber_jobs(subs, &next, &published, now));
+        }
         Ok((next, events, jobs))
     }
 

@@ -114,6 +114,10 @@ pub struct Webhook {
     /// and secret are read at delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stakeholder_webhook: Option<u64>,
+    /// A status page subscriber's webhook: its URL and secret are read at
+    /// delivery, and nothing goes to one that unsubscribed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_subscriber: Option<u64>,
     /// Jobs written by older versions carried the secret; read, never written.
     #[serde(default, rename = "secret", skip_serializing)]
     pub legacy_secret: Option<String>,
@@ -130,6 +134,14 @@ pub struct Email {
     /// The update it carries to a stakeholder, if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_update: Option<ForUpdate>,
+    /// A status page subscriber it goes to: nothing is sent once they
+    /// unsubscribed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_subscriber: Option<u64>,
+    /// The one-click unsubscribe URL (`List-Unsubscribe`, with
+    /// `List-Unsubscribe-Post`), for mail to subscribers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_unsubscribe: Option<String>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub for_page: Option<ForPage>,
     /// The bundle of pages it is the follow-up of, if it is one.
@@ -304,6 +316,8 @@ mod tests {
                 contact_method: None,
                 html: Some("<p>t</p>".into()),
                 for_update: Some(ForUpdate { update: 4, recipient: "group Executives".into() }),
+                status_subscriber: Some(9),
+                list_unsubscribe: Some("https://status.example.com/status/subscriptions/t/unsubscribe".into()),
             }),
         ];
         for job in jobs {

@@ -246,6 +246,13 @@ impl ComponentSpec {
     }
 }
 
+/// Whether a subscriber to `components` (none: the whole page) hears of
+/// an incident whose updates affect `affected` (none: it names no
+/// component, so it is the whole page's).
+pub fn subscriber_hears(components: &[u64], affected: &[u64]) -> bool {
+    components.is_empty() || affected.is_empty() || components.iter().any(|c| affected.contains(c))
+}
+
 /// A component's state from `at` on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
@@ -360,6 +367,14 @@ mod tests {
         assert_eq!(field(ComponentSpec::new("API", "", None, 0, false, vec!["".into()])), "services[0]");
         let ok = ComponentSpec::new(" API ", "", Some(" Core "), 1, false, vec!["a".into(), "a".into()]).unwrap();
         assert_eq!((ok.name.as_str(), ok.group.as_deref(), ok.services.len()), ("API", Some("Core"), 1));
+    }
+
+    #[test]
+    fn a_subscriber_hears_of_its_components_and_of_what_names_none() {
+        assert!(subscriber_hears(&[], &[1]), "everything");
+        assert!(subscriber_hears(&[1, 2], &[2, 3]));
+        assert!(!subscriber_hears(&[1], &[2, 3]), "not theirs");
+        assert!(subscriber_hears(&[1], &[]), "an incident naming no component is the whole page's");
     }
 
     fn state() -> impl Strategy<Value = ComponentStatus> {

@@ -457,7 +457,25 @@ mod tests {
         let status = Some(PublicStatus::Identified);
         assert_eq!(field(UpdateAudience::Internal, UpdateInput { status, ..input("x") }), "status");
         let components = vec![("api".into(), "degraded_performance".into())];
-        assert_eq!(field(UpdateAudience::External, UpdateInput { components, ..input("x") }), "components");
+        let unknown = UpdateInput { components: components.clone(), ..input("x") };
+        assert_eq!(field(UpdateAudience::External, unknown), "components[0].component");
+        assert_eq!(field(UpdateAudience::Internal, UpdateInput { components, ..input("x") }), "components");
+        let catalog = [(4, "api".to_owned())];
+        let bad = UpdateInput { components: vec![("api".into(), "on_fire".into())], ..input("x") };
+        match UpdateContent::with_components(UpdateAudience::External, bad, &catalog).unwrap_err() {
+            DomainError::Invalid { field, .. } => assert_eq!(field, "components[0].status"),
+            other => panic!("{other:?}"),
+        }
+        let twice = UpdateInput {
+            components: vec![("4".into(), "major_outage".into()), ("api".into(), "partial_outage".into())],
+            ..input("x")
+        };
+        let c = UpdateContent::with_components(UpdateAudience::External, twice, &catalog).unwrap();
+        assert_eq!(
+            c.components,
+            [Affected { component: 4, status: crate::statuspage::ComponentStatus::PartialOutage }],
+            "the last wins"
+        );
         for minutes in [0, MAX_NEXT_UPDATE_MINUTES + 1] {
             let i = UpdateInput { next_update_in_minutes: Some(minutes), ..input("x") };
             assert_eq!(field(UpdateAudience::External, i), "next_update_in_minutes");

@@ -86,6 +86,11 @@ fn other_routes() -> Vec<Route> {
         ("/api/v2/incidents.json", Method::GET, get(status::incidents)),
         ("/api/v2/incidents/unresolved.json", Method::GET, get(status::unresolved)),
         ("/history.atom", Method::GET, get(status::atom)),
+        ("/status/subscribe", Method::POST, post(status::subscribe)),
+        ("/status/subscriptions/{token}/confirm", Method::GET, get(status::confirm_form)),
+        ("/status/subscriptions/{token}/confirm", Method::POST, post(status::confirm)),
+        ("/status/subscriptions/{token}/unsubscribe", Method::GET, get(status::unsubscribe_form)),
+        ("/status/subscriptions/{token}/unsubscribe", Method::POST, post(status::unsubscribe)),
         ("/history.rss", Method::GET, get(status::rss)),
     ]
 }

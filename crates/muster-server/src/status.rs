@@ -40,6 +40,20 @@ pub mod strings {
     pub const AFFECTED: &str = "Affected";
     pub const ALL_INCIDENTS: &str = "All incidents";
     pub const RESOLVED: &str = "Resolved";
+    pub const SUBSCRIBE: &str = "Get updates by email";
+    pub const SUBSCRIBE_HINT: &str = "Choose components to hear about only them; none: everything. We send a confirmation first, and every mail has a one-click unsubscribe.";
+    pub const CHECK_MAIL: &str = "Check your mail";
+    pub const CHECK_MAIL_TEXT: &str = "If this address is not subscribed yet, a mail with a confirmation link is on its way. Nothing else is sent before you confirm.";
+    pub const CONFIRM: &str = "Confirm your subscription";
+    pub const CONFIRM_TEXT: &str = "Confirm, and you will get this page's incident updates by mail.";
+    pub const CONFIRMED: &str = "Subscribed";
+    pub const CONFIRMED_TEXT: &str = "You will get this page's incident updates. Every mail has a link to unsubscribe.";
+    pub const UNSUBSCRIBE: &str = "Unsubscribe";
+    pub const UNSUBSCRIBE_TEXT: &str = "Stop getting this page's incident updates?";
+    pub const UNSUBSCRIBED: &str = "Unsubscribed";
+    pub const UNSUBSCRIBED_TEXT: &str = "You will get nothing more from this page.";
+    pub const GONE: &str = "No such subscription";
+    pub const GONE_TEXT: &str = "This link names no subscription: it may have ended already.";
 }
 
 /// The page's identity in Statuspage's JSON.
@@ -239,6 +253,7 @@ pub struct Bar {
 }
 
 pub struct ComponentRow {
+    pub id: u64,
     pub name: String,
     pub description: String,
     pub status: &'static str,
@@ -294,6 +309,8 @@ impl Strings {
             "next_update_by" => strings::NEXT_UPDATE_BY,
             "affected" => strings::AFFECTED,
             "all" => strings::ALL_INCIDENTS,
+            "subscribe" => strings::SUBSCRIBE,
+            "subscribe_hint" => strings::SUBSCRIBE_HINT,
             _ => "",
         }
     }
@@ -345,6 +362,7 @@ pub async fn page_html(State(app): State<Arc<App>>) -> Result<Response, ApiError
     let mut groups: Vec<GroupRows> = Vec::new();
     for c in p.components.iter().filter(|c| !c.record.spec.only_show_if_degraded || c.record.status.is_degraded()) {
         let row = ComponentRow {
+            id: c.record.id,
             name: c.record.spec.name.clone(),
             description: c.record.spec.description.clone(),
             status: c.record.status.as_str(),
@@ -468,4 +486,116 @@ pub async fn rss(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     }
     out.push_str("</channel>\n</rss>\n");
     Ok(feed(out, "application/rss+xml; charset=utf-8"))
+}
+
+#[derive(Template)]
+#[template(path = "status_message.html")]
+struct Message {
+    s: Strings,
+    heading: &'static str,
+    text: &'static str,
+    action: Option<String>,
+    button: &'static str,
+}
+
+fn message(
+    heading: &'static str,
+    text: &'static str,
+    action: Option<String>,
+    button: &'static str,
+) -> Result<Response, ApiError> {
+    let mut r = html(&Message { s: Strings, heading, text, action, button })?;
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// `POST /status/subscribe`: `{"email", "components"?}` or
+/// `{"webhook", "components"?}` as JSON, or the page's form. For mail the
+/// answer is the same whether the address was subscribed or not.
+pub async fn subscribe(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let json = crate::extract::require_json(&headers).is_ok();
+    let (email, webhook, components) = if json {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Request {
+            email: Option<String>,
+            webhook: Option<String>,
+            components: Option<Vec<String>>,
+        }
+        let r: Request = crate::extract::parse_json(&body)?;
+        (r.email, r.webhook, r.components.unwrap_or_default())
+    } else {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let email = pairs.iter().find(|(k, _)| k == "email").map(|(_, v)| v.clone());
+        let components = pairs.iter().filter(|(k, _)| k == "components").map(|(_, v)| v.clone()).collect();
+        (email, None, components)
+    };
+    match (email, webhook) {
+        (Some(email), None) => {
+            app.subscribe_email(&email, &components).await?;
+            if json {
+                let said = json!({"message": strings::CHECK_MAIL_TEXT});
+                Ok((axum::http::StatusCode::ACCEPTED, Json(said)).into_response())
+            } else {
+                message(strings::CHECK_MAIL, strings::CHECK_MAIL_TEXT, None, "")
+            }
+        }
+        (None, Some(url)) => match app.subscribe_webhook(&url, &components).await? {
+            muster_app::subscribers::Subscribed::Webhook { id, secret } => {
+                let said = json!({"id": id, "secret": secret,
+                    "message": "A first delivery comes now: answer it with 2xx and the webhook is subscribed. The secret signs every delivery (X-Muster-Signature)."});
+                Ok((axum::http::StatusCode::CREATED, Json(said)).into_response())
+            }
+            _ => Err(ApiError::internal("a webhook subscription answered as mail", "subscribe")),
+        },
+        _ => Err(ApiError::invalid(
+            "email",
+            "give an email address (\"email\") or a webhook URL (\"webhook\"), one of them",
+        )),
+    }
+}
+
+fn gone() -> Result<Response, ApiError> {
+    let mut r = message(strings::GONE, strings::GONE_TEXT, None, "")?;
+    *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    Ok(r)
+}
+
+/// The confirmation link: a button (mail scanners follow links; only a
+/// person presses it).
+pub async fn confirm_form(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    if app.subscriber_by_token(&token).await?.is_none() {
+        return gone();
+    }
+    let action = format!("/status/subscriptions/{token}/confirm");
+    message(strings::CONFIRM, strings::CONFIRM_TEXT, Some(action), strings::CONFIRM)
+}
+
+pub async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    if !app.confirm_subscription(&token).await? {
+        return gone();
+    }
+    message(strings::CONFIRMED, strings::CONFIRMED_TEXT, None, "")
+}
+
+pub async fn unsubscribe_form(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    if app.subscriber_by_token(&token).await?.is_none() {
+        return gone();
+    }
+    let action = format!("/status/subscriptions/{token}/unsubscribe");
+    message(strings::UNSUBSCRIBE, strings::UNSUBSCRIBE_TEXT, Some(action), strings::UNSUBSCRIBE)
+}
+
+/// Unsubscribes: the page's button, or a mail client's one click
+/// (RFC 8058: `List-Unsubscribe=One-Click` posted to the same URL).
+pub async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    if !app.unsubscribe(&token).await? {
+        return gone();
+    }
+    message(strings::UNSUBSCRIBED, strings::UNSUBSCRIBED_TEXT, None, "")
 }

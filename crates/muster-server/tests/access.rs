@@ -273,6 +273,13 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v2/incidents.json", EVERYONE, none()),
         row("GET", "/api/v2/incidents/unresolved.json", EVERYONE, none()),
         row("GET", "/history.atom", EVERYONE, none()),
+        row("GET", "/api/v1/status/subscribers", &[Admin], none()),
+        row("DELETE", "/api/v1/status/subscribers/{id}", &[Admin], none()),
+        row("POST", "/status/subscribe", EVERYONE, Json(|w| json!({"email": format!("customer{}@example.com", w.n)}))),
+        row("GET", "/status/subscriptions/{token}/confirm", EVERYONE, none()),
+        row("POST", "/status/subscriptions/{token}/confirm", EVERYONE, Form(|_| vec![])),
+        row("GET", "/status/subscriptions/{token}/unsubscribe", EVERYONE, none()),
+        row("POST", "/status/subscriptions/{token}/unsubscribe", EVERYONE, Form(|_| vec![])),
         row("GET", "/history.rss", EVERYONE, none()),
         row("GET", "/api/v1/incidents/{ref}/pages", SIGNED_IN, none()),
         row(
@@ -587,6 +594,8 @@ fn concrete(path: &str, w: &World) -> String {
     } else if path.starts_with("/bundles/") {
         // No bundle is needed: without a signature, nobody gets in.
         "1".to_owned()
+    } else if path.contains("status/subscribers/{id}") {
+        "1".to_owned()
     } else if path.contains("status/components/{id}") {
         w.component.to_string()
     } else if path.contains("stakeholder-groups/{id}") || path.contains("stakeholders/{id}") {
@@ -605,6 +614,7 @@ fn concrete(path: &str, w: &World) -> String {
         .replace("{handle}", &w.handle(TheUser).unwrap())
         .replace("{integration_key}", &w.service_key)
         .replace("{action}", "ack")
+        .replace("{token}", "no-such-token")
         .replace("{id}", &id);
     if path.starts_with("/pages/") {
         out.push_str(&format!("?user={}&sig=forged", w.pat()));

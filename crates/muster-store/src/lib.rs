@@ -203,7 +203,7 @@ pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 pub use stakeholders::{NewResponse, ResponseRecord, StakeholderWebhook, UpdateDelivery};
-pub use statuspage::{ComponentChange, ComponentRecord, PublicIncident};
+pub use statuspage::{ComponentChange, ComponentRecord, PublicIncident, SubscriberRecord};
 pub use updates::{DecideEdit, DecideUpdate, UpdateRecord};
 
 #[async_trait]
@@ -376,6 +376,16 @@ pub trait Store: Send + Sync + 'static {
     /// The incidents on the status page updated since `since`, newest first.
     async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>>;
     async fn public_incident(&self, number: u64) -> Result<Option<PublicIncident>>;
+    /// Adds a subscriber; one whose kind and address subscribed already is
+    /// returned as it is, with `false`.
+    async fn subscribe(&self, new: &SubscriberRecord) -> Result<(SubscriberRecord, bool)>;
+    async fn subscriber(&self, id: u64) -> Result<Option<SubscriberRecord>>;
+    async fn subscriber_by_token(&self, token: &str) -> Result<Option<SubscriberRecord>>;
+    /// Every subscriber (only confirmed ones when `confirmed`), oldest first.
+    async fn subscribers(&self, confirmed: bool) -> Result<Vec<SubscriberRecord>>;
+    /// Confirms a subscriber; `false` if it was confirmed already or is gone.
+    async fn confirm_subscriber(&self, id: u64, now: Timestamp) -> Result<bool>;
+    async fn remove_subscriber(&self, id: u64) -> Result<bool>;
     /// Sets an incident's public title or impact; `None` if it is not on the page.
     async fn edit_public_incident(
         &self,

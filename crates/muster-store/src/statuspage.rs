@@ -378,3 +378,113 @@ pub(crate) async fn edit_public_incident<D: Dialect>(
         .await?;
     public_incident::<D>(c, number).await
 }
+
+/// A subscriber of the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberRecord {
+    pub id: u64,
+    /// `email` or `webhook`.
+    pub kind: String,
+    pub address: String,
+    /// Component ids; empty: the whole page.
+    pub components: Vec<u64>,
+    pub token: String,
+    pub secret: Option<String>,
+    pub confirmed_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriberRow {
+    id: i64,
+    kind: String,
+    address: String,
+    components: String,
+    token: String,
+    secret: Option<String>,
+    confirmed_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<SubscriberRow> for SubscriberRecord {
+    type Error = StoreError;
+    fn try_from(r: SubscriberRow) -> Result<SubscriberRecord> {
+        Ok(SubscriberRecord {
+            id: r.id as u64,
+            kind: r.kind,
+            address: r.address,
+            components: serde_json::from_str(&r.components)
+                .map_err(|e| StoreError::Corrupt(format!("subscriber {}: {e}", r.id)))?,
+            token: r.token,
+            secret: r.secret,
+            confirmed_at: r.confirmed_at.map(timestamp).transpose()?,
+            created_at: timestamp(r.created_at)?,
+        })
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str =
+    "SELECT id, kind, address, components, token, secret, confirmed_at, created_at FROM status_subscribers";
+
+/// A new subscriber, or — the address subscribed already — the one there
+/// is, with `false`.
+pub(crate) async fn subscribe<D: Dialect>(
+    c: &mut D::Connection,
+    new: &SubscriberRecord,
+) -> Result<(SubscriberRecord, bool)> {
+    let added = D::query(
+        "INSERT INTO status_subscribers (kind, address, components, token, secret, confirmed_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT (kind, address) DO NOTHING",
+    )
+    .bind(&new.kind)
+    .bind(&new.address)
+    .bind(serde_json::to_string(&new.components).expect("ids serialize"))
+    .bind(&new.token)
+    .bind(new.secret.as_deref())
+    .bind(micros(new.created_at))
+    .execute(&mut *c)
+    .await?;
+    let row: SubscriberRow = D::query(format!("{SUBSCRIBER_COLUMNS} WHERE kind = $1 AND address = $2"))
+        .bind(&new.kind)
+        .bind(&new.address)
+        .fetch_one(c)
+        .await?;
+    Ok((row.try_into()?, added > 0))
+}
+
+pub(crate) async fn subscriber_by_token<D: Dialect>(
+    c: &mut D::Connection,
+    token: &str,
+) -> Result<Option<SubscriberRecord>> {
+    let row: Option<SubscriberRow> =
+        D::query(format!("{SUBSCRIBER_COLUMNS} WHERE token = $1")).bind(token).fetch_optional(c).await?;
+    row.map(SubscriberRecord::try_from).transpose()
+}
+
+pub(crate) async fn subscriber<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<Option<SubscriberRecord>> {
+    let row: Option<SubscriberRow> =
+        D::query(format!("{SUBSCRIBER_COLUMNS} WHERE id = $1")).bind(id as i64).fetch_optional(c).await?;
+    row.map(SubscriberRecord::try_from).transpose()
+}
+
+/// Every subscriber, confirmed ones only when `confirmed`.
+pub(crate) async fn subscribers<D: Dialect>(c: &mut D::Connection, confirmed: bool) -> Result<Vec<SubscriberRecord>> {
+    let filter = if confirmed { " WHERE confirmed_at IS NOT NULL" } else { "" };
+    let rows: Vec<SubscriberRow> = D::query(format!("{SUBSCRIBER_COLUMNS}{filter} ORDER BY id")).fetch_all(c).await?;
+    rows.into_iter().map(SubscriberRecord::try_from).collect()
+}
+
+/// Confirms subscriber `id` (once: a confirmed one keeps its time).
+pub(crate) async fn confirm_subscriber<D: Dialect>(c: &mut D::Connection, id: u64, now: Timestamp) -> Result<bool> {
+    let changed = D::query("UPDATE status_subscribers SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
+        .bind(micros(now))
+        .bind(id as i64)
+        .execute(c)
+        .await?;
+    Ok(changed > 0)
+}
+
+pub(crate) async fn remove_subscriber<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<bool> {
+    let gone = D::query("DELETE FROM status_subscribers WHERE id = $1").bind(id as i64).execute(c).await?;
+    Ok(gone > 0)
+}

@@ -385,6 +385,33 @@ impl<D: Dialect> Store for Db<D> {
         crate::statuspage::public_incidents::<D>(&mut *self.read.acquire().await?, since).await
     }
 
+    async fn subscribe(&self, new: &crate::SubscriberRecord) -> Result<(crate::SubscriberRecord, bool)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::statuspage::subscribe::<D>(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn subscriber(&self, id: u64) -> Result<Option<crate::SubscriberRecord>> {
+        crate::statuspage::subscriber::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn subscriber_by_token(&self, token: &str) -> Result<Option<crate::SubscriberRecord>> {
+        crate::statuspage::subscriber_by_token::<D>(&mut *self.read.acquire().await?, token).await
+    }
+
+    async fn subscribers(&self, confirmed: bool) -> Result<Vec<crate::SubscriberRecord>> {
+        crate::statuspage::subscribers::<D>(&mut *self.read.acquire().await?, confirmed).await
+    }
+
+    async fn confirm_subscriber(&self, id: u64, now: Timestamp) -> Result<bool> {
+        crate::statuspage::confirm_subscriber::<D>(&mut *self.write.acquire().await?, id, now).await
+    }
+
+    async fn remove_subscriber(&self, id: u64) -> Result<bool> {
+        crate::statuspage::remove_subscriber::<D>(&mut *self.write.acquire().await?, id).await
+    }
+
     async fn public_incident(&self, number: u64) -> Result<Option<crate::PublicIncident>> {
         crate::statuspage::public_incident::<D>(&mut *self.read.acquire().await?, number).await
     }

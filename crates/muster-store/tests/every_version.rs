@@ -293,6 +293,22 @@ async fn check(store: &dyn Store, version: i64) {
         let updates = store.updates(1).await.unwrap();
         assert!(updates.iter().all(|u| u.content.components.is_empty()), "older updates name no components, at {v}");
     }
+    if v >= 20 {
+        let all = store.subscribers(false).await.unwrap();
+        let read: Vec<(&str, &str, bool)> =
+            all.iter().map(|s| (s.kind.as_str(), s.address.as_str(), s.confirmed_at.is_some())).collect();
+        assert_eq!(
+            read,
+            [("email", "ops@customer.example", true), ("webhook", "https://customer.example/hooks/status", false)],
+            "at {v}"
+        );
+        assert_eq!(all[0].components, [1], "at {v}");
+        assert_eq!(
+            store.subscriber_by_token("tok_0020_webhook").await.unwrap().unwrap().secret.as_deref(),
+            Some("whsec_0020")
+        );
+        assert_eq!(store.subscribers(true).await.unwrap().len(), 1, "confirmed ones, at {v}");
+    }
 
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {

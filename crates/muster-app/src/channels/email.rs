@@ -195,15 +195,30 @@ impl Channel for EmailChannel {
                 Err(e) => return Err(Failure::new(format!("reading contact method {id}: {e}"))),
             }
         }
+        if let Some(id) = mail.status_subscriber {
+            match self.store.subscriber(id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Failure::permanent(format!("status subscriber {id} unsubscribed"))),
+                Err(e) => return Err(Failure::new(format!("reading status subscriber {id}: {e}"))),
+            }
+        }
         let Some(mailer) = &self.mailer else {
             return Err(Failure::waiting("no SMTP server is configured (MUSTER_SMTP_URL): the mail waits"));
         };
         let to = mail.to.parse().map_err(|e| Failure::permanent(format!("{:?}: {e}", mail.to)))?;
-        let builder = lettre::Message::builder()
+        let mut builder = lettre::Message::builder()
             .from(mailer.from.clone())
             .to(to)
             .subject(&mail.subject)
             .message_id(Some(format!("<{}@muster>", attempt.idempotency_key.replace([':', ' ', '@'], "."))));
+        if let Some(url) = &mail.list_unsubscribe {
+            // RFC 8058: one click in the mail client unsubscribes.
+            use lettre::message::header::{HeaderName, HeaderValue};
+            let name = |n: &'static str| HeaderName::new_from_ascii_str(n);
+            builder = builder
+                .raw_header(HeaderValue::new(name("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(name("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click".to_owned()));
+        }
         let built = match &mail.html {
             None => builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(mail.text.clone()),
             Some(html) => {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use muster_domain::egress::WebhookAllow;
-use muster_domain::outbox::Job;
+use muster_domain::outbox::{Job, Webhook};
 use muster_store::Store;
 use sha2::Sha256;
 
@@ -170,6 +170,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 pub struct WebhookChannel {
     store: Arc<dyn Store>,
+    clock: Arc<dyn crate::clock::Clock>,
     /// Built with [`Guard`] as its resolver and no redirects
     /// ([`super::tls::TrustRoots::http_client`]).
     http: reqwest::Client,
@@ -184,8 +185,13 @@ pub struct WebhookChannel {
 pub const PER_HOST: usize = 8;
 
 impl WebhookChannel {
-    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, allow: WebhookAllow) -> WebhookChannel {
-        WebhookChannel { store, http, allow, hosts: Default::default() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn crate::clock::Clock>,
+        http: reqwest::Client,
+        allow: WebhookAllow,
+    ) -> WebhookChannel {
+        WebhookChannel { store, clock, http, allow, hosts: Default::default() }
     }
 
     /// A turn at sending to `origin`, waited for when it has [`PER_HOST`]
@@ -209,9 +215,25 @@ impl Channel for WebhookChannel {
         &["webhook"]
     }
 
+    /// A status page subscriber's webhook answered 2xx: it is confirmed
+    /// (its first delivery is the check that it takes them).
+    async fn delivered(&self, job: &Job) -> Result<(), Failure> {
+        let Job::Webhook(Webhook { status_subscriber: Some(id), .. }) = job else { return Ok(()) };
+        self.store
+            .confirm_subscriber(*id, self.clock.now())
+            .await
+            .map_err(|e| Failure::new(format!("status subscriber {id}: {e}")))?;
+        Ok(())
+    }
+
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Webhook(hook) = job else { return Err(Failure::permanent("not a webhook job")) };
-        let (url, secret) = match (hook.contact_method, hook.stakeholder_webhook) {
+        let (url, secret) = match (hook.contact_method, hook.stakeholder_webhook.or(hook.status_subscriber)) {
+            (None, Some(id)) if hook.status_subscriber.is_some() => match self.store.subscriber(id).await {
+                Ok(Some(s)) => (s.address, s.secret.unwrap_or_default()),
+                Ok(None) => return Err(Failure::permanent(format!("status subscriber {id} unsubscribed"))),
+                Err(e) => return Err(Failure::new(format!("reading status subscriber {id}: {e}"))),
+            },
             (Some(id), _) => match self.store.contact_method(id).await {
                 Ok(Some(m)) => (m.address, m.secret.unwrap_or_default()),
                 Ok(None) => return Err(Failure::permanent(format!("contact method {id} was removed"))),

@@ -80,6 +80,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(statuspage::create_component, statuspage::list_components))
         .routes(routes!(statuspage::get_component, statuspage::change_component, statuspage::delete_component))
         .routes(routes!(statuspage::edit_public_incident))
+        .routes(routes!(statuspage::list_subscribers))
+        .routes(routes!(statuspage::remove_subscriber))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))
         .routes(routes!(alerts::list_alerts))

@@ -236,3 +236,52 @@ pub async fn edit_public_incident(
     let view = app.edit_public_incident(&actor, r, body.title.as_deref(), impact).await?;
     Ok(Json(PublicIncidentResponse::from(&view)))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriberResponse {
+    pub id: u64,
+    /// `email` or `webhook`.
+    pub kind: String,
+    pub address: String,
+    /// Component ids; none: the whole page.
+    pub components: Vec<u64>,
+    pub confirmed: bool,
+    #[schema(schema_with = schema::date_time)]
+    pub created_at: String,
+}
+
+/// The status page's subscribers, confirmed or not (admins).
+#[utoipa::path(get, path = "/api/v1/status/subscribers", tag = "status page", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SubscriberResponse>), (status = 403, body = Problem)))]
+pub async fn list_subscribers(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<SubscriberResponse>>> {
+    let list = app.subscribers(&actor).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SubscriberResponse {
+                id: s.id,
+                kind: s.kind,
+                address: s.address,
+                components: s.components,
+                confirmed: s.confirmed_at.is_some(),
+                created_at: s.created_at.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// Remove a subscriber (admins): nothing more is sent to them.
+#[utoipa::path(delete, path = "/api/v1/status/subscribers/{id}", tag = "status page", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn remove_subscriber(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: u64 = id.parse().map_err(|_| ApiError::not_found("id", format!("there is no subscriber {id:?}")))?;
+    app.remove_subscriber(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
