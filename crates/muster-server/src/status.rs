@@ -56,8 +56,8 @@ pub mod strings {
     pub const GONE_TEXT: &str = "This link names no subscription: it may have ended already.";
 }
 
-/// The page's identity in Statuspage's JSON.
-const PAGE_ID: &str = "muster";
+/// The page's identity in Statuspage's JSON (the subscribers' webhooks say the same).
+use muster_app::subscribers::PAGE_ID;
 
 fn page(app: &App, updated_at: muster_domain::Timestamp) -> Value {
     json!({
@@ -76,6 +76,25 @@ fn group_id(name: &str) -> String {
     format!("group-{slug}")
 }
 
+/// One component as Statuspage gives it.
+fn component_json(r: &muster_store::ComponentRecord) -> Value {
+    json!({
+        "id": r.id.to_string(),
+        "name": r.spec.name,
+        "status": r.status.as_str(),
+        "created_at": r.created_at.to_string(),
+        "updated_at": r.updated_at.to_string(),
+        "position": r.spec.position,
+        "description": if r.spec.description.is_empty() { Value::Null } else { json!(r.spec.description) },
+        "showcase": true,
+        "start_date": r.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+        "group_id": r.spec.group.as_deref().map(group_id),
+        "page_id": PAGE_ID,
+        "group": false,
+        "only_show_if_degraded": r.spec.only_show_if_degraded,
+    })
+}
+
 /// The components as Statuspage lists them: each, and each group as a
 /// component of its own (`group: true`, its children's ids) in the worst
 /// state of its children.
@@ -90,24 +109,7 @@ fn components_json(p: &StatusPage) -> Vec<Value> {
             }
         }
     }
-    for c in &p.components {
-        let r = &c.record;
-        out.push(json!({
-            "id": r.id.to_string(),
-            "name": r.spec.name,
-            "status": r.status.as_str(),
-            "created_at": r.created_at.to_string(),
-            "updated_at": r.updated_at.to_string(),
-            "position": r.spec.position,
-            "description": if r.spec.description.is_empty() { Value::Null } else { json!(r.spec.description) },
-            "showcase": true,
-            "start_date": r.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
-            "group_id": r.spec.group.as_deref().map(group_id),
-            "page_id": PAGE_ID,
-            "group": false,
-            "only_show_if_degraded": r.spec.only_show_if_degraded,
-        }));
-    }
+    out.extend(p.components.iter().map(|c| component_json(&c.record)));
     for (name, children) in groups {
         let worst = children
             .iter()
@@ -177,21 +179,7 @@ fn incident_json(app: &App, p: &StatusPage, i: &PublicIncidentView) -> Value {
             "custom_tweet": Value::Null,
             "tweet_id": Value::Null,
         })).collect::<Vec<_>>(),
-        "components": i.components.iter().filter_map(|(cid, _)| component(*cid)).map(|c| json!({
-            "id": c.record.id.to_string(),
-            "name": c.record.spec.name,
-            "status": c.record.status.as_str(),
-            "created_at": c.record.created_at.to_string(),
-            "updated_at": c.record.updated_at.to_string(),
-            "position": c.record.spec.position,
-            "description": if c.record.spec.description.is_empty() { Value::Null } else { json!(c.record.spec.description) },
-            "showcase": true,
-            "start_date": c.record.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
-            "group_id": c.record.spec.group.as_deref().map(group_id),
-            "page_id": PAGE_ID,
-            "group": false,
-            "only_show_if_degraded": c.record.spec.only_show_if_degraded,
-        })).collect::<Vec<_>>(),
+        "components": i.components.iter().filter_map(|(cid, _)| component(*cid)).map(|c| component_json(&c.record)).collect::<Vec<_>>(),
     })
 }
 

@@ -19,20 +19,12 @@ use crate::dto::schema;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
 
-/// `null` as `Some(None)`, absent as `None`.
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentRequest {
     pub name: Option<String>,
     pub description: Option<String>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "super::updates::double_option")]
     pub group: Option<Option<String>>,
     pub position: Option<u32>,
     pub only_show_if_degraded: Option<bool>,
@@ -174,7 +166,7 @@ pub async fn delete_component(
 #[serde(deny_unknown_fields)]
 pub struct PublicIncidentRequest {
     pub title: Option<String>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "super::updates::double_option")]
     pub impact: Option<Option<String>>,
 }
 impl utoipa::PartialSchema for PublicIncidentRequest {

@@ -71,7 +71,7 @@ impl utoipa::PartialSchema for EditUpdateRequest {
 impl ToSchema for EditUpdateRequest {}
 
 /// `null` as `Some(None)`, absent as `None`.
-mod double_option {
+pub(super) mod double_option {
     use serde::{Deserialize, Deserializer};
     pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
