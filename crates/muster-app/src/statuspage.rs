@@ -8,6 +8,7 @@ use muster_domain::statuspage::{self, ComponentSpec, ComponentStatus, DayUptime,
 use muster_domain::update::{PublicStatus, UpdateAudience, UpdateState};
 use muster_domain::{Actor, DomainError, IncidentRef, Timestamp};
 use muster_store::{ComponentChange, ComponentRecord};
+use serde_json::{Value, json};
 
 use crate::{App, Result};
 
@@ -80,6 +81,33 @@ pub struct StatusPage {
     /// Newest first: those updated in the last [`UPTIME_DAYS`] days.
     pub incidents: Vec<PublicIncidentView>,
     pub updated_at: Timestamp,
+}
+
+/// A group's id: stable while its name is.
+pub fn group_id(name: &str) -> String {
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    format!("group-{slug}")
+}
+
+/// One component as Statuspage gives it (its public JSON and its
+/// webhooks).
+pub fn component_json(r: &muster_store::ComponentRecord) -> Value {
+    json!({
+        "id": r.id.to_string(),
+        "name": r.spec.name,
+        "status": r.status.as_str(),
+        "created_at": r.created_at.to_string(),
+        "updated_at": r.updated_at.to_string(),
+        "position": r.spec.position,
+        "description": if r.spec.description.is_empty() { Value::Null } else { json!(r.spec.description) },
+        "showcase": true,
+        "start_date": r.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+        "group_id": r.spec.group.as_deref().map(group_id),
+        "page_id": crate::subscribers::PAGE_ID,
+        "group": false,
+        "only_show_if_degraded": r.spec.only_show_if_degraded,
+    })
 }
 
 fn no_component(id: u64) -> crate::Error {

@@ -6,11 +6,12 @@
 //! through the outbox; every mail carries a one-click unsubscribe.
 
 use muster_domain::access::{self, Action, Standing};
+use muster_domain::incident::Context;
 use muster_domain::outbox::{Email, Job, Webhook};
 use muster_domain::paging::{ContactKind, contact_address};
 use muster_domain::statuspage::{self, ComponentStatus};
-use muster_domain::{Actor, DomainError, Incident, Timestamp};
-use muster_store::{NewJob, SubscriberRecord, UpdateRecord};
+use muster_domain::{Actor, Command, DomainError, Incident, IncidentRef, Timestamp};
+use muster_store::{ComponentChange, ComponentRecord, NewJob, SubscriberRecord, UpdateRecord};
 use serde_json::{Value, json};
 
 use crate::{App, Result};
@@ -41,8 +42,8 @@ pub(crate) struct Subscribers {
     list: Vec<SubscriberRecord>,
     /// Components the incident's earlier updates named.
     earlier: Vec<u64>,
-    /// (id, name, state now) of every component.
-    components: Vec<(u64, String, ComponentStatus)>,
+    /// Every component, as it is now.
+    components: Vec<ComponentRecord>,
     /// The title the page shows (the incident's until it is on the page).
     title: Option<String>,
 }
@@ -208,10 +209,7 @@ impl App {
             Some(s) => s,
             None => self.store.components().await?.into_iter().map(|c| c.status).collect(),
         };
-        let indicator = statuspage::rollup(states);
-        Ok(
-            json!({"id": PAGE_ID, "status_indicator": indicator.as_str(), "status_description": indicator.description()}),
-        )
+        Ok(page_value(statuspage::rollup(states)))
     }
 
     /// The confirmed subscribers and what they need to hear of an external
@@ -227,7 +225,7 @@ impl App {
                 earlier.push(c.component);
             }
         }
-        let components = self.store.components().await?.into_iter().map(|c| (c.id, c.spec.name, c.status)).collect();
+        let components = self.store.components().await?;
         let title = self.store.public_incident(number).await?.map(|p| p.title);
         Ok(Subscribers { list, earlier, components, title })
     }
@@ -250,17 +248,38 @@ impl App {
                 affected.push(a.component);
             }
         }
-        let name =
-            |id: u64| subs.components.iter().find(|(c, _, _)| *c == id).map_or_else(String::new, |(_, n, _)| n.clone());
-        let old =
-            |id: u64| subs.components.iter().find(|(c, _, _)| *c == id).map_or(ComponentStatus::Operational, |c| c.2);
-        let states: Vec<ComponentStatus> = subs
+        let find = |id: u64| subs.components.iter().find(|c| c.id == id);
+        let name = |id: u64| find(id).map_or_else(String::new, |c| c.spec.name.clone());
+        let old = |id: u64| find(id).map_or(ComponentStatus::Operational, |c| c.status);
+        let states = subs
             .components
             .iter()
-            .map(|(id, _, s)| u.content.components.iter().find(|a| a.component == *id).map_or(*s, |a| a.status))
+            .map(|c| u.content.components.iter().find(|a| a.component == c.id).map_or(c.status, |a| a.status));
+        let page = page_value(statuspage::rollup(states));
+        // The components the update moves, as Statuspage's component
+        // webhooks tell them (their change ids are not known yet: the
+        // update's id and the component's key them).
+        let moved: Vec<(&ComponentRecord, ComponentChange)> = u
+            .content
+            .components
+            .iter()
+            .filter_map(|a| {
+                let c = find(a.component)?;
+                (c.status != a.status).then(|| {
+                    let change = ComponentChange {
+                        id: 0,
+                        component: c.id,
+                        old_status: c.status,
+                        new_status: a.status,
+                        at: now,
+                        source: "update".into(),
+                        incident: Some(incident.number),
+                        update: Some(u.id),
+                    };
+                    (c, change)
+                })
+            })
             .collect();
-        let indicator = statuspage::rollup(states);
-        let page = json!({"id": PAGE_ID, "status_indicator": indicator.as_str(), "status_description": indicator.description()});
         let title = subs.title.clone().unwrap_or_else(|| incident.title.clone());
         let status = u.content.status.unwrap_or_else(|| muster_domain::update::PublicStatus::of(incident.status));
         let reference = incident.reference().to_string();
@@ -345,6 +364,114 @@ impl App {
             };
             jobs.push(NewJob { job, idempotency_key: key, due_at: now });
         }
+        for (c, change) in &moved {
+            let key = format!("update:{}:component:{}", u.id, c.id);
+            jobs.extend(self.component_jobs(&subs.list, c, change, &page, &key, now));
+        }
         jobs
     }
+
+    /// Statuspage's component webhook (`component` and `component_update`)
+    /// for `change` of `c`, to each confirmed webhook subscriber who hears
+    /// of it; `key` names the change in the jobs' keys.
+    pub(crate) fn component_jobs(
+        &self,
+        list: &[SubscriberRecord],
+        c: &ComponentRecord,
+        change: &ComponentChange,
+        page: &Value,
+        key: &str,
+        now: Timestamp,
+    ) -> Vec<NewJob> {
+        let id = c.id.to_string();
+        let mut now_c = c.clone();
+        now_c.status = change.new_status;
+        now_c.updated_at = change.at;
+        let component = crate::statuspage::component_json(&now_c);
+        let update = json!({
+            "old_status": change.old_status.as_str(),
+            "new_status": change.new_status.as_str(),
+            "created_at": change.at.to_string(),
+            "component_type": "Component",
+            "id": if change.id == 0 { key.replace(':', "-") } else { change.id.to_string() },
+            "component_id": id,
+        });
+        list.iter()
+            .filter(|s| s.kind == "webhook" && statuspage::subscriber_hears(&s.components, &[c.id]))
+            .map(|s| {
+                let body = json!({"meta": self.meta(s, now), "page": page, "component": component,
+                                  "component_update": update});
+                let job = Job::Webhook(Webhook {
+                    to: crate::channels::webhook::origin(&s.address),
+                    body,
+                    status_subscriber: Some(s.id),
+                    ..Webhook::default()
+                });
+                NewJob { job, idempotency_key: format!("{key}:subscriber:{}", s.id), due_at: now }
+            })
+            .collect()
+    }
+
+    /// Puts component `id` in `status` directly: for incident `incident`
+    /// (a timeline entry there; whoever may publish its external updates)
+    /// or, with none named, by an admin. Webhook subscribers are told.
+    /// `None` when it was in that state already.
+    pub async fn set_component_status(
+        &self,
+        actor: &Actor,
+        id: u64,
+        status: ComponentStatus,
+        incident: Option<IncidentRef>,
+    ) -> Result<Option<ComponentChange>> {
+        actor.require_write()?;
+        let component = self.component(id).await?;
+        let catalog = self.store.role_catalog().await?;
+        let now = self.clock.now();
+        let command = |from: ComponentStatus| Command::SetComponent {
+            component: id,
+            name: component.spec.name.clone(),
+            from,
+            to: status,
+        };
+        match incident {
+            None => access::check(actor, Action::ManageStatusPage, &Standing::none())?,
+            Some(r) => {
+                // Decided once before, so that whoever may not is refused
+                // even when the component is in that state already.
+                let state = self.store.incident(r.0).await?.ok_or_else(|| crate::incidents::no_incident(r))?;
+                state.execute(command(component.status), Context { actor, now, catalog: &catalog })?;
+            }
+        }
+        let list = self.store.subscribers(true).await?;
+        let all = self.store.components().await?;
+        let decide = |state: Option<&Incident>, change: &ComponentChange| {
+            let next = match state {
+                Some(s) => Some(s.execute(command(change.old_status), Context { actor, now, catalog: &catalog })?),
+                None => None,
+            };
+            let states = all.iter().map(|c| if c.id == id { change.new_status } else { c.status });
+            let page = page_value(statuspage::rollup(states));
+            let key = format!("component-change:{}", change.id);
+            Ok((next, self.component_jobs(&list, &component, change, &page, &key, now)))
+        };
+        let changed = self.store.set_component_status(id, status, incident.map(|r| r.0), &decide, now).await;
+        let changed = match changed {
+            Err(muster_store::StoreError::NotFound(m)) if m.starts_with("there is no component") => {
+                return Err(DomainError::not_found("id", m).into());
+            }
+            other => other?,
+        };
+        if changed.is_some() {
+            if let Some(r) = incident {
+                self.changes.changed(r.0);
+            }
+            self.engine.wake();
+        }
+        Ok(changed)
+    }
+}
+
+/// `page` in Statuspage's webhook bodies.
+fn page_value(indicator: statuspage::Indicator) -> Value {
+    json!({"id": PAGE_ID, "status_indicator": indicator.as_str(), "status_description": indicator.description()})
 }

@@ -232,6 +232,14 @@ pub enum Change {
         minutes: u32,
         until: Timestamp,
     },
+    /// The communications manager put a status page component in a state
+    /// directly, for this incident.
+    ComponentSet {
+        component: u64,
+        name: String,
+        from: crate::statuspage::ComponentStatus,
+        to: crate::statuspage::ComponentStatus,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -375,6 +383,14 @@ pub enum Command {
     SnoozeUpdate {
         audience: UpdateAudience,
         minutes: u32,
+    },
+    /// Put status page component `component` (`name`) from `from` in `to`
+    /// for this incident (whoever may publish its external updates).
+    SetComponent {
+        component: u64,
+        name: String,
+        from: crate::statuspage::ComponentStatus,
+        to: crate::statuspage::ComponentStatus,
     },
     /// A page ended. Acknowledged, the actor takes on `roles` (the authority
     /// to give them was checked when the page was sent).
@@ -619,6 +635,11 @@ impl Incident {
                 let until = tx.now.checked_add(SignedDuration::from_mins(i64::from(minutes))).unwrap_or(tx.now);
                 tx.record(Change::UpdateSnoozed { audience, minutes, until }, None);
             }
+            Command::SetComponent { component, name, from, to } => {
+                tx.require_not_closed()?;
+                tx.require(Action::PublishExternalUpdate)?;
+                tx.record(Change::ComponentSet { component, name, from, to }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -675,7 +696,8 @@ impl Incident {
             | Change::PageClosed { .. }
             | Change::PageDeclined { .. }
             | Change::PageUnreachable { .. }
-            | Change::UpdateReminded { .. } => {}
+            | Change::UpdateReminded { .. }
+            | Change::ComponentSet { .. } => {}
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
                 *self.clocks.get_mut(*audience) = crate::cadence::AudienceClock {
                     published_at: Some(e.recorded_at),

@@ -148,6 +148,7 @@ impl Change {
             Change::UpdatePublished { .. } => "update_published",
             Change::UpdateSnoozed { .. } => "update_snoozed",
             Change::UpdateReminded { .. } => "update_reminded",
+            Change::ComponentSet { .. } => "component_set",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -284,6 +285,9 @@ impl Event {
                 // internal, external, executive: each takes "an".
                 let status = status.map(|s| format!(" ({})", s.as_str())).unwrap_or_default();
                 format!("@{by} published an {audience} update{status} (update {update}): {text}")
+            }
+            Change::ComponentSet { name, from, to, .. } => {
+                format!("@{by} set {name} on the status page to {} (was {})", to.label(), from.label())
             }
             Change::Entry { text, .. } => text.clone(),
         }

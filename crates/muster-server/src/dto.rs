@@ -904,6 +904,15 @@ pub mod schema {
         }}))
     }
 
+    /// A component's state set directly, for an incident or by an admin.
+    pub fn component_status_request() -> RefOr<Schema> {
+        use muster_domain::statuspage::ComponentStatus;
+        build(json!({"type": "object", "additionalProperties": false, "required": ["status"], "properties": {
+            "status": {"type": "string", "enum": ComponentStatus::ALL.map(ComponentStatus::as_str)},
+            "incident": {"type": ["string", "null"], "pattern": "^(INC-)?[1-9][0-9]{0,15}$"},
+        }}))
+    }
+
     /// Following an incident: yourself, or (admins) someone else.
     pub fn follow_request() -> RefOr<Schema> {
         build(json!({"type": "object", "additionalProperties": false, "properties": {"user": handle_schema(true)}}))

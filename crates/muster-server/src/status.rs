@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use muster_app::App;
-use muster_app::statuspage::{PublicComponent, PublicIncidentView, StatusPage};
+use muster_app::statuspage::{PublicComponent, PublicIncidentView, StatusPage, component_json, group_id};
 use muster_domain::statuspage::{ComponentStatus, Indicator};
 use serde_json::{Value, json};
 
@@ -66,32 +66,6 @@ fn page(app: &App, updated_at: muster_domain::Timestamp) -> Value {
         "url": format!("{}/status", app.config.public_url.trim_end_matches('/')),
         "time_zone": "Etc/UTC",
         "updated_at": updated_at.to_string(),
-    })
-}
-
-/// A group's id: stable while its name is.
-fn group_id(name: &str) -> String {
-    let slug: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
-    format!("group-{slug}")
-}
-
-/// One component as Statuspage gives it.
-fn component_json(r: &muster_store::ComponentRecord) -> Value {
-    json!({
-        "id": r.id.to_string(),
-        "name": r.spec.name,
-        "status": r.status.as_str(),
-        "created_at": r.created_at.to_string(),
-        "updated_at": r.updated_at.to_string(),
-        "position": r.spec.position,
-        "description": if r.spec.description.is_empty() { Value::Null } else { json!(r.spec.description) },
-        "showcase": true,
-        "start_date": r.created_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
-        "group_id": r.spec.group.as_deref().map(group_id),
-        "page_id": PAGE_ID,
-        "group": false,
-        "only_show_if_degraded": r.spec.only_show_if_degraded,
     })
 }
 

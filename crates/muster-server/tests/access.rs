@@ -264,6 +264,15 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/status/components/{id}", SIGNED_IN, none()),
         row("PATCH", "/api/v1/status/components/{id}", &[Admin], Json(|_| json!({"group": "Core"}))),
         row("DELETE", "/api/v1/status/components/{id}", &[Admin], none()),
+        row(
+            "PUT",
+            "/api/v1/status/components/{id}/status",
+            &[Im, Admin],
+            Json(|w| {
+                let status = if w.n % 2 == 0 { "major_outage" } else { "degraded_performance" };
+                json!({"status": status, "incident": format!("INC-{}", w.incident)})
+            }),
+        ),
         row("PATCH", "/api/v1/status/incidents/{ref}", &[Im, Admin], Json(|_| json!({"title": "Payments"}))),
         row("GET", "/status", EVERYONE, none()),
         row("GET", "/status/incidents/{ref}", EVERYONE, none()),

@@ -180,6 +180,14 @@ pub type Decide<'a> = dyn Fn(&Incident) -> Result<(Incident, Vec<Event>), Domain
 pub type DecideWithJobs<'a> =
     dyn Fn(&Incident) -> Result<(Incident, Vec<Event>, Vec<NewJob>), DomainError> + Send + Sync + 'a;
 
+/// Decides what a component's direct change writes besides itself: the
+/// named incident's new state and events (given its state), and the jobs
+/// that tell the subscribers.
+pub type DecideComponent<'a> = dyn Fn(Option<&Incident>, &ComponentChange) -> Result<(Option<(Incident, Vec<Event>)>, Vec<NewJob>), DomainError>
+    + Send
+    + Sync
+    + 'a;
+
 /// Decides a declaration, given the number the store allots.
 pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
@@ -368,6 +376,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ComponentRecord>;
     /// Deletes a component and its history; `false` if there is none.
     async fn delete_component(&self, id: u64) -> Result<bool>;
+    /// Puts component `id` in `status` directly, for incident `incident`
+    /// when one is named (locked): the change recorded, and what `decide`
+    /// makes of it written, in one transaction. `None` (nothing written)
+    /// when the component was in that state already.
+    async fn set_component_status(
+        &self,
+        id: u64,
+        status: muster_domain::statuspage::ComponentStatus,
+        incident: Option<u64>,
+        decide: &DecideComponent<'_>,
+        now: Timestamp,
+    ) -> Result<Option<ComponentChange>>;
     /// Every component's state changes from `since` on, with the last one
     /// before it of each, oldest first.
     async fn component_changes_since(&self, since: Timestamp) -> Result<Vec<ComponentChange>>;

@@ -385,6 +385,36 @@ impl<D: Dialect> Store for Db<D> {
         crate::statuspage::public_incidents::<D>(&mut *self.read.acquire().await?, since).await
     }
 
+    async fn set_component_status(
+        &self,
+        id: u64,
+        status: muster_domain::statuspage::ComponentStatus,
+        incident: Option<u64>,
+        decide: &crate::DecideComponent<'_>,
+        now: Timestamp,
+    ) -> Result<Option<crate::ComponentChange>> {
+        let mut tx = self.write.begin().await?;
+        let current = match incident {
+            None => None,
+            Some(number) => Some(
+                crate::incidents::lock_incident::<D>(&mut tx, number)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("there is no incident INC-{number}")))?,
+            ),
+        };
+        let source = crate::statuspage::Source { kind: "direct", incident, update: None };
+        let Some(change) = crate::statuspage::set_status::<D>(&mut tx, id, status, source, now).await? else {
+            return Ok(None);
+        };
+        let (state, jobs) = decide(current.as_ref(), &change)?;
+        if let Some((state, events)) = state {
+            crate::incidents::save_incident::<D>(&mut tx, &state, &events).await?;
+        }
+        crate::jobs::insert::<D>(&mut tx, &jobs, now).await?;
+        tx.commit().await?;
+        Ok(Some(change))
+    }
+
     async fn subscribe(&self, new: &crate::SubscriberRecord) -> Result<(crate::SubscriberRecord, bool)> {
         let mut tx = self.write.begin().await?;
         let done = crate::statuspage::subscribe::<D>(&mut tx, new).await?;

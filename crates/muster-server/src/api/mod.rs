@@ -79,6 +79,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(stakeholders::get_group, stakeholders::change_group, stakeholders::delete_group))
         .routes(routes!(statuspage::create_component, statuspage::list_components))
         .routes(routes!(statuspage::get_component, statuspage::change_component, statuspage::delete_component))
+        .routes(routes!(statuspage::set_component_status))
         .routes(routes!(statuspage::edit_public_incident))
         .routes(routes!(statuspage::list_subscribers))
         .routes(routes!(statuspage::remove_subscriber))

@@ -164,6 +164,45 @@ pub async fn delete_component(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ComponentStatusRequest {
+    pub status: String,
+    pub incident: Option<String>,
+}
+impl utoipa::PartialSchema for ComponentStatusRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::component_status_request()
+    }
+}
+impl ToSchema for ComponentStatusRequest {}
+
+/// Put a component in a state directly: for an incident (`incident`; its
+/// timeline says so; the incident manager and the external communications
+/// manager) or, with none named, as an admin. Webhook subscribers hear of
+/// it; a component in that state already is left as it is.
+#[utoipa::path(put, path = "/api/v1/status/components/{id}/status", tag = "status page", request_body = ComponentStatusRequest, security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = ComponentResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_component_status(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ComponentStatusRequest>,
+) -> ApiResult<Json<ComponentResponse>> {
+    let id = component_id(&id)?;
+    let status: muster_domain::statuspage::ComponentStatus = body.status.parse()?;
+    let incident = match body.incident.as_deref() {
+        None => None,
+        Some(r) => Some(
+            r.parse::<muster_domain::IncidentRef>()
+                .map_err(|_| ApiError::invalid("incident", format!("{r:?} is not an incident: say INC-7 or 7")))?,
+        ),
+    };
+    app.set_component_status(&actor, id, status, incident).await?;
+    Ok(Json(ComponentResponse::from(&app.component(id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublicIncidentRequest {
     pub title: Option<String>,
     #[serde(default, with = "super::updates::double_option")]
