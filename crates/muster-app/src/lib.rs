@@ -36,6 +36,7 @@ pub mod error;
 pub mod incidents;
 pub mod ingest;
 pub mod jobs;
+pub mod maintenance;
 pub mod pager;
 pub mod paging;
 pub mod room;
@@ -227,6 +228,7 @@ impl App {
                 changes.clone(),
                 &config.public_url,
             )),
+            Arc::new(maintenance::MaintenanceChannel::new(store.clone(), clock.clone(), &config.public_url)),
             Arc::new(channels::page_notices::PageNotices::new(
                 Arc::new(channels::webhook::WebhookChannel::new(
                     store.clone(),

@@ -80,6 +80,9 @@ pub struct StatusPage {
     pub indicator: Indicator,
     /// Newest first: those updated in the last [`UPTIME_DAYS`] days.
     pub incidents: Vec<PublicIncidentView>,
+    /// The windows not completed and those of the last [`UPTIME_DAYS`]
+    /// days, by their start.
+    pub maintenances: Vec<muster_store::MaintenanceRecord>,
     pub updated_at: Timestamp,
 }
 
@@ -305,12 +308,14 @@ impl App {
         for p in self.store.public_incidents(since).await? {
             incidents.push(self.public_view(p, &names).await?);
         }
+        let maintenances = self.store.maintenances(since).await?;
         let updated_at = components
             .iter()
             .map(|c| c.record.updated_at)
             .chain(incidents.iter().map(|i| i.updated_at))
+            .chain(maintenances.iter().map(|m| m.updated_at))
             .max()
             .unwrap_or(now);
-        Ok(StatusPage { components, indicator, incidents, updated_at })
+        Ok(StatusPage { components, indicator, incidents, maintenances, updated_at })
     }
 }

@@ -54,7 +54,7 @@ impl App {
     }
 
     /// The components named (by id or name), as ids.
-    async fn component_ids(&self, named: &[String]) -> Result<Vec<u64>> {
+    pub(crate) async fn component_ids(&self, named: &[String]) -> Result<Vec<u64>> {
         let catalog = self.component_catalog().await?;
         let mut ids = Vec::new();
         for (i, n) in named.iter().enumerate() {
@@ -145,7 +145,7 @@ impl App {
             return Err(DomainError::Conflict("this webhook is subscribed already".into()).into());
         }
         let page = self.page_json(None).await?;
-        let body = json!({"meta": self.meta(&s, now), "page": page});
+        let body = json!({"meta": meta(&self.base(), &s, now), "page": page});
         let job = Job::Webhook(Webhook {
             to: crate::channels::webhook::origin(&s.address),
             body,
@@ -192,14 +192,6 @@ impl App {
         } else {
             Err(DomainError::not_found("id", format!("there is no subscriber {id}")).into())
         }
-    }
-
-    fn meta(&self, s: &SubscriberRecord, now: Timestamp) -> Value {
-        json!({
-            "unsubscribe": format!("{}/status/subscriptions/{}/unsubscribe", self.base(), s.token),
-            "documentation": format!("{}/status", self.base()),
-            "generated_at": now.to_string(),
-        })
     }
 
     /// `page` in Statuspage's webhook body; with `states`, the indicator
@@ -291,31 +283,15 @@ impl App {
             .iter()
             .map(|a| json!({"code": a.component.to_string(), "name": name(a.component), "old_status": old(a.component).as_str(), "new_status": a.status.as_str()}))
             .collect();
-        // Every key of Statuspage's incident webhook, so that its receivers
-        // read ours (postmortems and scheduling are not Muster's to say here).
-        let incident_json = json!({
-            "backfilled": false,
+        let incident_json = incident_body(json!({
             "created_at": incident.declared_at.to_string(),
             "impact": statuspage::Impact::of(u.content.components.iter().map(|a| a.status)).as_str(),
-            "impact_override": Value::Null,
             "monitoring_at": incident.monitoring_at.map(|t| t.to_string()),
-            "postmortem_body": Value::Null,
-            "postmortem_body_last_updated_at": Value::Null,
-            "postmortem_ignored": false,
-            "postmortem_notified_subscribers": false,
-            "postmortem_notified_twitter": false,
-            "postmortem_published_at": Value::Null,
             "resolved_at": incident.resolved_at.map(|t| t.to_string()),
-            "scheduled_auto_transition": false,
-            "scheduled_for": Value::Null,
-            "scheduled_remind_prior": false,
-            "scheduled_reminded_at": Value::Null,
-            "scheduled_until": Value::Null,
             "shortlink": link,
             "status": status.as_str(),
             "updated_at": now.to_string(),
             "id": reference,
-            "organization_id": PAGE_ID,
             "incident_updates": [{
                 "body": text,
                 "created_at": now.to_string(),
@@ -329,87 +305,25 @@ impl App {
                 "affected_components": changes,
             }],
             "name": title,
-        });
+        }));
         let affected_names: Vec<String> =
             u.content.components.iter().map(|a| format!("{}: {}", name(a.component), a.status.label())).collect();
-        let mut jobs = Vec::new();
-        for s in subs.list.iter().filter(|s| statuspage::subscriber_hears(&s.components, &affected)) {
-            let unsubscribe = format!("{}/status/subscriptions/{}/unsubscribe", self.base(), s.token);
-            let key = format!("update:{}:subscriber:{}", u.id, s.id);
-            let job = if s.kind == "webhook" {
-                let body = json!({"meta": self.meta(s, now), "page": page, "incident": incident_json});
-                Job::Webhook(Webhook {
-                    to: crate::channels::webhook::origin(&s.address),
-                    body,
-                    status_subscriber: Some(s.id),
-                    ..Webhook::default()
-                })
-            } else {
-                let affected_text = if affected_names.is_empty() {
-                    String::new()
-                } else {
-                    format!("\n\n{}", affected_names.join("\n"))
-                };
-                Job::Email(Email {
-                    to: s.address.clone(),
-                    subject: format!("{title}: {}", status.label()).chars().take(200).collect(),
-                    text: format!(
-                        "{title}\n\n{}: {text}{affected_text}\n\n{link}\n\nUnsubscribe: {unsubscribe}\n",
-                        status.label()
-                    ),
-                    status_subscriber: Some(s.id),
-                    list_unsubscribe: Some(unsubscribe),
-                    ..Email::default()
-                })
-            };
-            jobs.push(NewJob { job, idempotency_key: key, due_at: now });
-        }
+        let affected_text =
+            if affected_names.is_empty() { String::new() } else { format!("\n\n{}", affected_names.join("\n")) };
+        let notice = Notice {
+            key: format!("update:{}", u.id),
+            affected: &affected,
+            subject: format!("{title}: {}", status.label()),
+            text: format!("{title}\n\n{}: {text}{affected_text}\n\n{link}\n", status.label()),
+            incident: incident_json,
+            page: &page,
+        };
+        let mut jobs = notice_jobs(&self.base(), &subs.list, &notice, now);
         for (c, change) in &moved {
             let key = format!("update:{}:component:{}", u.id, c.id);
-            jobs.extend(self.component_jobs(&subs.list, c, change, &page, &key, now));
+            jobs.extend(component_jobs(&self.base(), &subs.list, c, change, &page, &key, now));
         }
         jobs
-    }
-
-    /// Statuspage's component webhook (`component` and `component_update`)
-    /// for `change` of `c`, to each confirmed webhook subscriber who hears
-    /// of it; `key` names the change in the jobs' keys.
-    pub(crate) fn component_jobs(
-        &self,
-        list: &[SubscriberRecord],
-        c: &ComponentRecord,
-        change: &ComponentChange,
-        page: &Value,
-        key: &str,
-        now: Timestamp,
-    ) -> Vec<NewJob> {
-        let id = c.id.to_string();
-        let mut now_c = c.clone();
-        now_c.status = change.new_status;
-        now_c.updated_at = change.at;
-        let component = crate::statuspage::component_json(&now_c);
-        let update = json!({
-            "old_status": change.old_status.as_str(),
-            "new_status": change.new_status.as_str(),
-            "created_at": change.at.to_string(),
-            "component_type": "Component",
-            "id": if change.id == 0 { key.replace(':', "-") } else { change.id.to_string() },
-            "component_id": id,
-        });
-        list.iter()
-            .filter(|s| s.kind == "webhook" && statuspage::subscriber_hears(&s.components, &[c.id]))
-            .map(|s| {
-                let body = json!({"meta": self.meta(s, now), "page": page, "component": component,
-                                  "component_update": update});
-                let job = Job::Webhook(Webhook {
-                    to: crate::channels::webhook::origin(&s.address),
-                    body,
-                    status_subscriber: Some(s.id),
-                    ..Webhook::default()
-                });
-                NewJob { job, idempotency_key: format!("{key}:subscriber:{}", s.id), due_at: now }
-            })
-            .collect()
     }
 
     /// Puts component `id` in `status` directly: for incident `incident`
@@ -452,7 +366,7 @@ impl App {
             let states = all.iter().map(|c| if c.id == id { change.new_status } else { c.status });
             let page = page_value(statuspage::rollup(states));
             let key = format!("component-change:{}", change.id);
-            Ok((next, self.component_jobs(&list, &component, change, &page, &key, now)))
+            Ok((next, component_jobs(&self.base(), &list, &component, change, &page, &key, now)))
         };
         let changed = self.store.set_component_status(id, status, incident.map(|r| r.0), &decide, now).await;
         let changed = match changed {
@@ -472,6 +386,128 @@ impl App {
 }
 
 /// `page` in Statuspage's webhook bodies.
-fn page_value(indicator: statuspage::Indicator) -> Value {
+pub(crate) fn page_value(indicator: statuspage::Indicator) -> Value {
     json!({"id": PAGE_ID, "status_indicator": indicator.as_str(), "status_description": indicator.description()})
+}
+
+/// Statuspage's component webhook (`component` and `component_update`)
+/// for `change` of `c`, to each confirmed webhook subscriber who hears
+/// of it; `key` names the change in the jobs' keys.
+pub(crate) fn component_jobs(
+    base: &str,
+    list: &[SubscriberRecord],
+    c: &ComponentRecord,
+    change: &ComponentChange,
+    page: &Value,
+    key: &str,
+    now: Timestamp,
+) -> Vec<NewJob> {
+    let id = c.id.to_string();
+    let mut now_c = c.clone();
+    now_c.status = change.new_status;
+    now_c.updated_at = change.at;
+    let component = crate::statuspage::component_json(&now_c);
+    let update = json!({
+        "old_status": change.old_status.as_str(),
+        "new_status": change.new_status.as_str(),
+        "created_at": change.at.to_string(),
+        "component_type": "Component",
+        "id": if change.id == 0 { key.replace(':', "-") } else { change.id.to_string() },
+        "component_id": id,
+    });
+    list.iter()
+        .filter(|s| s.kind == "webhook" && statuspage::subscriber_hears(&s.components, &[c.id]))
+        .map(|s| {
+            let body = json!({"meta": meta(base, s, now), "page": page, "component": component,
+                              "component_update": update});
+            let job = Job::Webhook(Webhook {
+                to: crate::channels::webhook::origin(&s.address),
+                body,
+                status_subscriber: Some(s.id),
+                ..Webhook::default()
+            });
+            NewJob { job, idempotency_key: format!("{key}:subscriber:{}", s.id), due_at: now }
+        })
+        .collect()
+}
+
+fn meta(base: &str, s: &SubscriberRecord, now: Timestamp) -> Value {
+    json!({
+        "unsubscribe": format!("{base}/status/subscriptions/{}/unsubscribe", s.token),
+        "documentation": format!("{base}/status"),
+        "generated_at": now.to_string(),
+    })
+}
+
+/// Statuspage's incident webhook body: every key it has, so that its
+/// receivers read ours, `fields` over the ones Muster has nothing to say
+/// in (postmortems, tweets).
+pub(crate) fn incident_body(fields: Value) -> Value {
+    let mut body = json!({
+        "backfilled": false,
+        "impact_override": Value::Null,
+        "monitoring_at": Value::Null,
+        "resolved_at": Value::Null,
+        "postmortem_body": Value::Null,
+        "postmortem_body_last_updated_at": Value::Null,
+        "postmortem_ignored": false,
+        "postmortem_notified_subscribers": false,
+        "postmortem_notified_twitter": false,
+        "postmortem_published_at": Value::Null,
+        "scheduled_auto_transition": false,
+        "scheduled_for": Value::Null,
+        "scheduled_remind_prior": false,
+        "scheduled_reminded_at": Value::Null,
+        "scheduled_until": Value::Null,
+        "organization_id": PAGE_ID,
+        "page_id": PAGE_ID,
+    });
+    if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
+        b.extend(f);
+    }
+    body
+}
+
+/// One thing the subscribers of some components hear: by mail (`subject`,
+/// `text`, then the unsubscribe link) or by webhook (`incident`, in
+/// Statuspage's incident body).
+pub(crate) struct Notice<'a> {
+    /// What the jobs' keys start with: one job per subscriber under it.
+    pub key: String,
+    /// The components it is of; none: the whole page.
+    pub affected: &'a [u64],
+    pub subject: String,
+    pub text: String,
+    pub incident: Value,
+    pub page: &'a Value,
+}
+
+/// The jobs that carry `notice` to the confirmed subscribers in `list`
+/// who hear of its components.
+pub(crate) fn notice_jobs(base: &str, list: &[SubscriberRecord], notice: &Notice<'_>, now: Timestamp) -> Vec<NewJob> {
+    list.iter()
+        .filter(|s| s.confirmed_at.is_some() && statuspage::subscriber_hears(&s.components, notice.affected))
+        .map(|s| {
+            let job = if s.kind == "webhook" {
+                let body = json!({"meta": meta(base, s, now), "page": notice.page, "incident": notice.incident});
+                Job::Webhook(Webhook {
+                    to: crate::channels::webhook::origin(&s.address),
+                    body,
+                    status_subscriber: Some(s.id),
+                    ..Webhook::default()
+                })
+            } else {
+                let unsubscribe = format!("{base}/status/subscriptions/{}/unsubscribe", s.token);
+                Job::Email(Email {
+                    to: s.address.clone(),
+                    subject: notice.subject.chars().take(200).collect(),
+                    text: format!("{}\nUnsubscribe: {unsubscribe}\n", notice.text),
+                    status_subscriber: Some(s.id),
+                    list_unsubscribe: Some(unsubscribe),
+                    ..Email::default()
+                })
+            };
+            NewJob { job, idempotency_key: format!("{}:subscriber:{}", notice.key, s.id), due_at: now }
+        })
+        .collect()
 }

@@ -184,7 +184,9 @@ impl Action {
             Action::SeeDeliveries => "see the outbox's deliveries",
             Action::DraftUpdate => "write draft updates",
             Action::PublishInternalUpdate => "publish internal and executive updates",
-            Action::PublishExternalUpdate => "publish external updates or set the status page's components for the incident",
+            Action::PublishExternalUpdate => {
+                "publish external updates or set the status page's components for the incident"
+            }
             Action::RecordCustomerResponse => "record customer responses",
             Action::ManageStakeholders => "manage stakeholder groups",
             Action::FollowIncident => "follow incidents or stop following",

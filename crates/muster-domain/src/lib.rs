@@ -58,6 +58,7 @@ pub mod error;
 pub mod incident;
 pub mod intake;
 pub mod limits;
+pub mod maintenance;
 pub mod outbox;
 pub mod page;
 pub mod paging;

@@ -41,6 +41,11 @@ pub enum Job {
     /// published, a snooze, the incident resolved): then it does nothing.
     #[serde(rename = "update.reminder")]
     UpdateReminder { incident: u64, audience: crate::update::UpdateAudience, due_at: jiff::Timestamp, overdue: bool },
+    /// A maintenance window's timer (see [`crate::maintenance::timers`]):
+    /// remind its subscribers, start it or complete it. Stale once the
+    /// maintenance moved past it: then it does nothing.
+    #[serde(rename = "maintenance")]
+    Maintenance { maintenance: u64, step: crate::maintenance::Step },
 }
 
 /// Which jobs go first. Pages find people; everything else can wait for a
@@ -162,6 +167,7 @@ impl Job {
             Job::Email(_) => "email",
             Job::PageBundle { .. } => "page.bundle",
             Job::UpdateReminder { .. } => "update.reminder",
+            Job::Maintenance { .. } => "maintenance",
         }
     }
 
@@ -200,7 +206,7 @@ impl Job {
             Job::PageBundle { bundle } => Some(*bundle),
             Job::Webhook(w) => w.for_bundle,
             Job::Email(e) => e.for_bundle,
-            Job::PageStep { .. } | Job::UpdateReminder { .. } => None,
+            Job::PageStep { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => None,
         }
     }
 
@@ -235,7 +241,9 @@ impl Job {
     /// pointless once the page was answered.
     pub fn notifies_for_page(&self) -> Option<u64> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
+                None
+            }
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
         }
@@ -244,7 +252,9 @@ impl Job {
     /// The person this job notifies of a page: nobody disabled is.
     pub fn notifies_person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
+                None
+            }
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -253,7 +263,9 @@ impl Job {
     /// Where it goes, for people reading the outbox.
     pub fn to(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
+                None
+            }
             Job::Webhook(w) => Some(&w.to),
             Job::Email(e) => Some(&e.to),
         }
@@ -262,7 +274,9 @@ impl Job {
     /// The person a page notification is for.
     pub fn person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
+            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
+                None
+            }
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }

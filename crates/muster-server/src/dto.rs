@@ -904,6 +904,31 @@ pub mod schema {
         }}))
     }
 
+    /// A maintenance window announced.
+    pub fn maintenance_request() -> RefOr<Schema> {
+        use muster_domain::maintenance::{MAX_BODY_CHARS, MAX_REMIND_MINUTES, MAX_TITLE_CHARS};
+        build(json!({"type": "object", "additionalProperties": false,
+            "required": ["title", "components", "starts_at", "ends_at"], "properties": {
+            "title": text_schema(1, MAX_TITLE_CHARS as u32, false),
+            "components": {"type": "array", "minItems": 1, "maxItems": 500, "items": text_schema(1, 100, false)},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": "string", "format": "date-time"},
+            "body": text_schema(0, MAX_BODY_CHARS as u32, true),
+            "auto_start": {"type": ["boolean", "null"]},
+            "auto_complete": {"type": ["boolean", "null"]},
+            "remind_minutes_before": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_REMIND_MINUTES},
+        }}))
+    }
+
+    /// A maintenance moved forward or updated in its state.
+    pub fn maintenance_update_request() -> RefOr<Schema> {
+        use muster_domain::maintenance::{MAX_BODY_CHARS, MaintenanceState};
+        build(json!({"type": "object", "additionalProperties": false, "properties": {
+            "status": nullable(json!({"type": "string", "enum": MaintenanceState::ALL.map(MaintenanceState::as_str)}), true),
+            "body": text_schema(0, MAX_BODY_CHARS as u32, true),
+        }}))
+    }
+
     /// A component's state set directly, for an incident or by an admin.
     pub fn component_status_request() -> RefOr<Schema> {
         use muster_domain::statuspage::ComponentStatus;

@@ -19,7 +19,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use muster_app::App;
 use muster_app::statuspage::{PublicComponent, PublicIncidentView, StatusPage, component_json, group_id};
+use muster_domain::maintenance::MaintenanceState;
 use muster_domain::statuspage::{ComponentStatus, Indicator};
+use muster_store::MaintenanceRecord;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -33,6 +35,9 @@ pub mod strings {
     pub const PAST_INCIDENTS: &str = "Past incidents (90 days)";
     pub const NO_INCIDENTS: &str = "No incidents in the last 90 days.";
     pub const NO_COMPONENTS: &str = "No components yet.";
+    pub const ACTIVE_MAINTENANCE: &str = "Maintenance in progress";
+    pub const UPCOMING_MAINTENANCE: &str = "Scheduled maintenance";
+    pub const WINDOW: &str = "Window";
     pub const UPTIME: &str = "uptime";
     pub const DAYS_AGO: &str = "90 days ago";
     pub const TODAY: &str = "Today";
@@ -157,6 +162,61 @@ fn incident_json(app: &App, p: &StatusPage, i: &PublicIncidentView) -> Value {
     })
 }
 
+/// A maintenance as Statuspage gives it: an incident with its window.
+fn maintenance_json(app: &App, p: &StatusPage, m: &MaintenanceRecord) -> Value {
+    let id = format!("maintenance-{}", m.id);
+    let component = |cid: &u64| p.components.iter().find(|c| c.record.id == *cid);
+    json!({
+        "id": id,
+        "name": m.spec.title,
+        "status": m.state.as_str(),
+        "created_at": m.created_at.to_string(),
+        "updated_at": m.updated_at.to_string(),
+        "monitoring_at": Value::Null,
+        "resolved_at": m.completed_at.map(|t| t.to_string()),
+        "impact": "maintenance",
+        "shortlink": format!("{}/status#{id}", app.config.public_url.trim_end_matches('/')),
+        "started_at": m.started_at.unwrap_or(m.spec.starts_at).to_string(),
+        "page_id": PAGE_ID,
+        "scheduled_for": m.spec.starts_at.to_string(),
+        "scheduled_until": m.spec.ends_at.to_string(),
+        "incident_updates": m.updates.iter().rev().map(|u| json!({
+            "id": format!("{id}-{}", u.id),
+            "status": u.state.as_str(),
+            "body": maintenance_text(u),
+            "incident_id": id,
+            "created_at": u.at.to_string(),
+            "updated_at": u.at.to_string(),
+            "display_at": u.at.to_string(),
+            "affected_components": m.spec.components.iter().filter_map(component).map(|c| json!({
+                "code": c.record.id.to_string(), "name": c.record.spec.name,
+                "old_status": c.record.status.as_str(), "new_status": c.record.status.as_str(),
+            })).collect::<Vec<_>>(),
+            "deliver_notifications": true,
+            "custom_tweet": Value::Null,
+            "tweet_id": Value::Null,
+        })).collect::<Vec<_>>(),
+        "components": m.spec.components.iter().filter_map(component).map(|c| component_json(&c.record)).collect::<Vec<_>>(),
+    })
+}
+
+/// What a maintenance's update says, its state's words when it said nothing.
+fn maintenance_text(u: &muster_store::MaintenanceUpdate) -> String {
+    if u.body.is_empty() { muster_app::maintenance::default_text(u.state).to_owned() } else { u.body.clone() }
+}
+
+fn maintenances_json(app: &App, p: &StatusPage, keep: impl Fn(MaintenanceState) -> bool) -> Vec<Value> {
+    p.maintenances.iter().filter(|m| keep(m.state)).map(|m| maintenance_json(app, p, m)).collect()
+}
+
+fn upcoming(s: MaintenanceState) -> bool {
+    s == MaintenanceState::Scheduled
+}
+
+fn active(s: MaintenanceState) -> bool {
+    s.holds_components()
+}
+
 fn status_json(indicator: Indicator) -> Value {
     json!({"indicator": indicator.as_str(), "description": indicator.description()})
 }
@@ -181,7 +241,7 @@ pub async fn summary(State(app): State<Arc<App>>) -> Result<Response, ApiError> 
         "page": page(&app, p.updated_at),
         "components": components_json(&p),
         "incidents": open,
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": maintenances_json(&app, &p, |s| upcoming(s) || active(s)),
         "status": status_json(p.indicator),
     })))
 }
@@ -206,6 +266,24 @@ pub async fn unresolved(State(app): State<Arc<App>>) -> Result<Response, ApiErro
     let p = read(&app).await?;
     let open: Vec<Value> = p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_json(&app, &p, i)).collect();
     Ok(public_json(json!({"page": page(&app, p.updated_at), "incidents": open})))
+}
+
+pub async fn scheduled_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let all = maintenances_json(&app, &p, |_| true);
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": all})))
+}
+
+pub async fn upcoming_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let list = maintenances_json(&app, &p, upcoming);
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": list})))
+}
+
+pub async fn active_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let list = maintenances_json(&app, &p, active);
+    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": list})))
 }
 
 /// One day's bar: its colour (the worst state), what it says on hover.
@@ -241,6 +319,37 @@ pub struct IncidentRow {
     pub at: String,
 }
 
+/// A maintenance window on the page.
+pub struct MaintenanceRow {
+    pub anchor: String,
+    pub title: String,
+    pub status: &'static str,
+    pub label: &'static str,
+    pub window: String,
+    pub affected: String,
+    /// (state, text, at), newest first.
+    pub updates: Vec<(&'static str, String, String)>,
+}
+
+fn maintenance_row(p: &StatusPage, m: &MaintenanceRecord) -> MaintenanceRow {
+    let when = |t: muster_domain::Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%d %H:%M").to_string();
+    let names: Vec<&str> = m
+        .spec
+        .components
+        .iter()
+        .filter_map(|id| p.components.iter().find(|c| c.record.id == *id).map(|c| c.record.spec.name.as_str()))
+        .collect();
+    MaintenanceRow {
+        anchor: format!("maintenance-{}", m.id),
+        title: m.spec.title.clone(),
+        status: m.state.as_str(),
+        label: m.state.label(),
+        window: format!("{} – {} UTC", when(m.spec.starts_at), when(m.spec.ends_at)),
+        affected: names.join(", "),
+        updates: m.updates.iter().rev().map(|u| (u.state.label(), maintenance_text(u), u.at.to_string())).collect(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "status.html")]
 struct Page {
@@ -250,6 +359,8 @@ struct Page {
     groups: Vec<GroupRows>,
     open: Vec<IncidentRow>,
     past: Vec<IncidentRow>,
+    active_maintenance: Vec<MaintenanceRow>,
+    upcoming_maintenance: Vec<MaintenanceRow>,
     updated_at: String,
 }
 
@@ -273,6 +384,9 @@ impl Strings {
             "all" => strings::ALL_INCIDENTS,
             "subscribe" => strings::SUBSCRIBE,
             "subscribe_hint" => strings::SUBSCRIBE_HINT,
+            "active_maintenance" => strings::ACTIVE_MAINTENANCE,
+            "upcoming_maintenance" => strings::UPCOMING_MAINTENANCE,
+            "window" => strings::WINDOW,
             _ => "",
         }
     }
@@ -345,6 +459,13 @@ pub async fn page_html(State(app): State<Arc<App>>) -> Result<Response, ApiError
         groups,
         open: p.incidents.iter().filter(|i| i.is_open()).map(incident_row).collect(),
         past: p.incidents.iter().filter(|i| !i.is_open()).map(incident_row).collect(),
+        active_maintenance: p.maintenances.iter().filter(|m| active(m.state)).map(|m| maintenance_row(&p, m)).collect(),
+        upcoming_maintenance: p
+            .maintenances
+            .iter()
+            .filter(|m| upcoming(m.state))
+            .map(|m| maintenance_row(&p, m))
+            .collect(),
         updated_at: p.updated_at.to_string(),
     })
 }
@@ -381,6 +502,15 @@ fn feed_items(app: &App, p: &StatusPage) -> Vec<(String, String, String, muster_
             let text =
                 if affected.is_empty() { u.text.clone() } else { format!("{}\n\n{}", u.text, affected.join("\n")) };
             items.push((format!("{link}#update-{}", u.id), format!("{}: {label}", i.title), link.clone(), u.at, text));
+        }
+    }
+    for m in &p.maintenances {
+        let anchor = format!("maintenance-{}", m.id);
+        let link = format!("{base}/status#{anchor}");
+        for u in &m.updates {
+            let text = format!("{}\n\n{}", maintenance_text(u), maintenance_row(p, m).window);
+            let title = format!("{}: {}", m.spec.title, u.state.label());
+            items.push((format!("{base}/status/{anchor}#update-{}", u.id), title, link.clone(), u.at, text));
         }
     }
     items.sort_by(|a, b| b.3.cmp(&a.3).then(b.0.cmp(&a.0)));

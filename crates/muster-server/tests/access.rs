@@ -87,6 +87,8 @@ struct World {
     group: u64,
     /// A status page component.
     component: u64,
+    /// A maintenance of `component`, scheduled.
+    maintenance: u64,
     /// A notification rule of the user the paths name, on `contact_method`.
     notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
@@ -273,6 +275,26 @@ fn rows() -> Vec<Row> {
                 json!({"status": status, "incident": format!("INC-{}", w.incident)})
             }),
         ),
+        row("GET", "/api/v1/status/maintenances", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/status/maintenances",
+            &[Admin],
+            Json(|w| {
+                json!({"title": format!("Upgrade {}", w.n), "components": [w.component.to_string()],
+                       "starts_at": "2027-06-01T10:00:00Z", "ends_at": "2027-06-01T11:00:00Z"})
+            }),
+        ),
+        row("GET", "/api/v1/status/maintenances/{id}", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/status/maintenances/{id}/updates",
+            &[Admin],
+            Json(|w| json!({"body": format!("Note {}", w.n)})),
+        ),
+        row("GET", "/api/v2/scheduled-maintenances.json", EVERYONE, none()),
+        row("GET", "/api/v2/scheduled-maintenances/upcoming.json", EVERYONE, none()),
+        row("GET", "/api/v2/scheduled-maintenances/active.json", EVERYONE, none()),
         row("PATCH", "/api/v1/status/incidents/{ref}", &[Im, Admin], Json(|_| json!({"title": "Payments"}))),
         row("GET", "/status", EVERYONE, none()),
         row("GET", "/status/incidents/{ref}", EVERYONE, none()),
@@ -496,6 +518,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         update: 0,
         group: 0,
         component: 0,
+        maintenance: 0,
         required_roles: Value::Null,
     };
     for (p, permission) in [
@@ -538,6 +561,10 @@ async fn world(server: &TestServer, n: usize) -> World {
     let component = json!({"name": format!("Checkout {n}")});
     w.component =
         server.post(ADMIN_TOKEN, "/api/v1/status/components", component).await.ok(201)["id"].as_u64().unwrap();
+    let window = json!({"title": format!("Upgrade {n}"), "components": [w.component.to_string()],
+                        "starts_at": "2027-06-01T10:00:00Z", "ends_at": "2027-06-01T11:00:00Z"});
+    w.maintenance =
+        server.post(ADMIN_TOKEN, "/api/v1/status/maintenances", window).await.ok(201)["id"].as_u64().unwrap();
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();
@@ -607,6 +634,8 @@ fn concrete(path: &str, w: &World) -> String {
         "1".to_owned()
     } else if path.contains("status/components/{id}") {
         w.component.to_string()
+    } else if path.contains("status/maintenances/{id}") {
+        w.maintenance.to_string()
     } else if path.contains("stakeholder-groups/{id}") || path.contains("stakeholders/{id}") {
         w.group.to_string()
     } else if path.contains("services/{id}") {

@@ -40,6 +40,7 @@ pub mod gauges;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
+pub mod maintenances;
 pub mod pages;
 pub mod postgres;
 mod rows;
@@ -208,6 +209,7 @@ pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, Ne
 pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
+pub use maintenances::{DecideMaintenance, MaintenanceMove, MaintenanceNotice, MaintenanceRecord, MaintenanceUpdate};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 pub use stakeholders::{NewResponse, ResponseRecord, StakeholderWebhook, UpdateDelivery};
@@ -406,6 +408,27 @@ pub trait Store: Send + Sync + 'static {
     /// Confirms a subscriber; `false` if it was confirmed already or is gone.
     async fn confirm_subscriber(&self, id: u64, now: Timestamp) -> Result<bool>;
     async fn remove_subscriber(&self, id: u64) -> Result<bool>;
+    /// Announces a maintenance window, with the jobs `decide` gives, in one
+    /// transaction.
+    async fn create_maintenance(
+        &self,
+        spec: &muster_domain::maintenance::MaintenanceSpec,
+        decide: &DecideMaintenance<'_>,
+        now: Timestamp,
+    ) -> Result<MaintenanceRecord>;
+    /// The windows not completed and those that ended from `since` on, by
+    /// their start.
+    async fn maintenances(&self, since: Timestamp) -> Result<Vec<MaintenanceRecord>>;
+    async fn maintenance(&self, id: u64) -> Result<Option<MaintenanceRecord>>;
+    /// Moves a maintenance (its components follow) with the jobs `decide`
+    /// gives, in one transaction; `None` when a timer found it moved past.
+    async fn advance_maintenance(
+        &self,
+        id: u64,
+        how: MaintenanceMove<'_>,
+        decide: &DecideMaintenance<'_>,
+        now: Timestamp,
+    ) -> Result<Option<(MaintenanceRecord, Vec<ComponentChange>)>>;
     /// Sets an incident's public title or impact; `None` if it is not on the page.
     async fn edit_public_incident(
         &self,

@@ -415,6 +415,41 @@ impl<D: Dialect> Store for Db<D> {
         Ok(Some(change))
     }
 
+    async fn create_maintenance(
+        &self,
+        spec: &muster_domain::maintenance::MaintenanceSpec,
+        decide: &crate::DecideMaintenance<'_>,
+        now: Timestamp,
+    ) -> Result<crate::MaintenanceRecord> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::maintenances::create::<D>(&mut tx, spec, decide, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn maintenances(&self, since: Timestamp) -> Result<Vec<crate::MaintenanceRecord>> {
+        crate::maintenances::maintenances::<D>(&mut *self.read.acquire().await?, since).await
+    }
+
+    async fn maintenance(&self, id: u64) -> Result<Option<crate::MaintenanceRecord>> {
+        crate::maintenances::maintenance::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn advance_maintenance(
+        &self,
+        id: u64,
+        how: crate::MaintenanceMove<'_>,
+        decide: &crate::DecideMaintenance<'_>,
+        now: Timestamp,
+    ) -> Result<Option<(crate::MaintenanceRecord, Vec<crate::ComponentChange>)>> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::maintenances::advance::<D>(&mut tx, id, how, decide, now).await?;
+        if done.is_some() {
+            tx.commit().await?;
+        }
+        Ok(done)
+    }
+
     async fn subscribe(&self, new: &crate::SubscriberRecord) -> Result<(crate::SubscriberRecord, bool)> {
         let mut tx = self.write.begin().await?;
         let done = crate::statuspage::subscribe::<D>(&mut tx, new).await?;

@@ -309,6 +309,20 @@ async fn check(store: &dyn Store, version: i64) {
         );
         assert_eq!(store.subscribers(true).await.unwrap().len(), 1, "confirmed ones, at {v}");
     }
+    if v >= 21 {
+        use muster_domain::maintenance::MaintenanceState;
+        let all = store.maintenances(Timestamp::from_microsecond(0).unwrap()).await.unwrap();
+        let m = &all[0];
+        assert_eq!(
+            (m.spec.title.as_str(), m.state, m.spec.components.as_slice()),
+            ("Database upgrade", MaintenanceState::InProgress, &[1][..]),
+            "at {v}"
+        );
+        assert_eq!(m.spec.remind_minutes_before, Some(60), "at {v}");
+        let states: Vec<MaintenanceState> = m.updates.iter().map(|u| u.state).collect();
+        assert_eq!(states, [MaintenanceState::Scheduled, MaintenanceState::InProgress], "at {v}");
+        assert!(m.completed_at.is_none() && m.started_at.is_some(), "at {v}");
+    }
 
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {

@@ -57,6 +57,6 @@ fn for_page(job: &Job) -> Option<&muster_domain::outbox::ForPage> {
     match job {
         Job::Webhook(w) => w.for_page.as_ref(),
         Job::Email(e) => e.for_page.as_ref(),
-        Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } => None,
+        Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => None,
     }
 }

@@ -316,3 +316,176 @@ pub async fn remove_subscriber(
     app.remove_subscriber(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceRequest {
+    pub title: String,
+    pub components: Vec<String>,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub body: Option<String>,
+    pub auto_start: Option<bool>,
+    pub auto_complete: Option<bool>,
+    pub remind_minutes_before: Option<u32>,
+}
+impl utoipa::PartialSchema for MaintenanceRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::maintenance_request()
+    }
+}
+impl ToSchema for MaintenanceRequest {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceUpdateRequest {
+    pub status: Option<String>,
+    pub body: Option<String>,
+}
+impl utoipa::PartialSchema for MaintenanceUpdateRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::maintenance_update_request()
+    }
+}
+impl ToSchema for MaintenanceUpdateRequest {}
+
+#[derive(Serialize, ToSchema)]
+pub struct MaintenanceUpdateResponse {
+    pub id: u64,
+    #[schema(value_type = String, example = "in_progress")]
+    pub status: &'static str,
+    pub body: String,
+    #[schema(schema_with = schema::date_time)]
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MaintenanceResponse {
+    pub id: u64,
+    pub title: String,
+    pub body: String,
+    /// Component ids.
+    pub components: Vec<u64>,
+    #[schema(schema_with = schema::date_time)]
+    pub starts_at: String,
+    #[schema(schema_with = schema::date_time)]
+    pub ends_at: String,
+    pub auto_start: bool,
+    pub auto_complete: bool,
+    pub remind_minutes_before: Option<u32>,
+    /// `scheduled`, `in_progress`, `verifying` or `completed`.
+    #[schema(value_type = String, example = "scheduled")]
+    pub status: &'static str,
+    #[schema(schema_with = schema::date_time_or_null)]
+    pub reminded_at: Option<String>,
+    #[schema(schema_with = schema::date_time_or_null)]
+    pub started_at: Option<String>,
+    #[schema(schema_with = schema::date_time_or_null)]
+    pub completed_at: Option<String>,
+    /// Oldest first: the announcement, then each update.
+    pub updates: Vec<MaintenanceUpdateResponse>,
+}
+
+impl From<&muster_store::MaintenanceRecord> for MaintenanceResponse {
+    fn from(m: &muster_store::MaintenanceRecord) -> Self {
+        MaintenanceResponse {
+            id: m.id,
+            title: m.spec.title.clone(),
+            body: m.spec.body.clone(),
+            components: m.spec.components.clone(),
+            starts_at: m.spec.starts_at.to_string(),
+            ends_at: m.spec.ends_at.to_string(),
+            auto_start: m.spec.auto_start,
+            auto_complete: m.spec.auto_complete,
+            remind_minutes_before: m.spec.remind_minutes_before,
+            status: m.state.as_str(),
+            reminded_at: m.reminded_at.map(|t| t.to_string()),
+            started_at: m.started_at.map(|t| t.to_string()),
+            completed_at: m.completed_at.map(|t| t.to_string()),
+            updates: m
+                .updates
+                .iter()
+                .map(|u| MaintenanceUpdateResponse {
+                    id: u.id,
+                    status: u.state.as_str(),
+                    body: u.body.clone(),
+                    at: u.at.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn time(field: &str, value: &str) -> Result<muster_domain::Timestamp, ApiError> {
+    value.trim().parse().map_err(|e| ApiError::invalid(field, format!("not an RFC 3339 time: {e}")))
+}
+
+fn maintenance_id(id: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found("id", format!("there is no maintenance {id:?}")))
+}
+
+/// Announce a maintenance window (admins): its components, by id or name,
+/// go under maintenance at `starts_at` and back at `ends_at` on their own
+/// (`auto_start`, `auto_complete`, both by default); subscribers hear of
+/// it now, `remind_minutes_before` the start (60 by default; 0: no
+/// reminder), at the start and at the end.
+#[utoipa::path(post, path = "/api/v1/status/maintenances", tag = "status page", request_body = MaintenanceRequest, security(("bearer" = [])),
+    responses((status = 201, body = MaintenanceResponse), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_maintenance(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<MaintenanceRequest>,
+) -> ApiResult<(StatusCode, Json<MaintenanceResponse>)> {
+    let input = muster_app::maintenance::MaintenanceInput {
+        title: body.title,
+        body: body.body.unwrap_or_default(),
+        components: body.components,
+        starts_at: time("starts_at", &body.starts_at)?,
+        ends_at: time("ends_at", &body.ends_at)?,
+        auto_start: body.auto_start.unwrap_or(true),
+        auto_complete: body.auto_complete.unwrap_or(true),
+        remind_minutes_before: Some(body.remind_minutes_before.unwrap_or(60)),
+    };
+    let m = app.create_maintenance(&actor, input).await?;
+    Ok((StatusCode::CREATED, Json(MaintenanceResponse::from(&m))))
+}
+
+/// The maintenance windows not completed, and those of the last 90 days,
+/// by their start.
+#[utoipa::path(get, path = "/api/v1/status/maintenances", tag = "status page", security(("bearer" = [])),
+    responses((status = 200, body = Vec<MaintenanceResponse>)))]
+pub async fn list_maintenances(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+) -> ApiResult<Json<Vec<MaintenanceResponse>>> {
+    Ok(Json(app.maintenances().await?.iter().map(MaintenanceResponse::from).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/status/maintenances/{id}", tag = "status page", security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = MaintenanceResponse), (status = 404, body = Problem)))]
+pub async fn get_maintenance(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MaintenanceResponse>> {
+    Ok(Json(MaintenanceResponse::from(&app.maintenance(maintenance_id(&id)?).await?)))
+}
+
+/// Update a maintenance (admins): move it forward (`status`: `in_progress`,
+/// `verifying`, `completed`) or, without one, say more in its state. Its
+/// components and subscribers follow.
+#[utoipa::path(post, path = "/api/v1/status/maintenances/{id}/updates", tag = "status page", request_body = MaintenanceUpdateRequest, security(("bearer" = [])),
+    params(("id" = u64, Path)),
+    responses((status = 200, body = MaintenanceResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_maintenance(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MaintenanceUpdateRequest>,
+) -> ApiResult<Json<MaintenanceResponse>> {
+    let id = maintenance_id(&id)?;
+    let to = body.status.as_deref().map(str::parse::<muster_domain::maintenance::MaintenanceState>).transpose()?;
+    let m = app.update_maintenance(&actor, id, to, body.body.as_deref().unwrap_or("")).await?;
+    Ok(Json(MaintenanceResponse::from(&m)))
+}
