@@ -63,6 +63,9 @@ pub enum ClientCommand {
     /// Stakeholder groups that hear published updates: add, list, remove.
     #[command(subcommand, visible_alias = "stakeholder")]
     Stakeholders(StakeholdersCmd),
+    /// The public status page: components, maintenance windows, subscribers.
+    #[command(subcommand)]
+    Status(StatusCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -605,6 +608,83 @@ pub enum UpdateCmd {
 }
 
 #[derive(Subcommand)]
+pub enum StatusCmd {
+    /// The page's components: add, list, set a state.
+    #[command(subcommand, visible_alias = "components")]
+    Component(ComponentCmd),
+    /// Scheduled maintenance: add, list, update.
+    #[command(subcommand, visible_alias = "maintenances")]
+    Maintenance(MaintenanceCmd),
+    /// Who follows the page (admins): addresses and webhooks, confirmed or not.
+    Subscribers,
+}
+
+#[derive(Subcommand)]
+pub enum ComponentCmd {
+    /// Add a component: `muster status component add API --group Platform --description "The public API"`.
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The group it shows in.
+        #[arg(long)]
+        group: Option<String>,
+        /// Its place on the page (lower first).
+        #[arg(long)]
+        position: Option<u32>,
+    },
+    /// Every component and its state.
+    List,
+    /// Put a component in a state: `muster status component set API partial_outage --incident INC-7`
+    /// (operational, degraded_performance, partial_outage, major_outage, under_maintenance).
+    Set {
+        /// Its name or id.
+        component: String,
+        status: String,
+        /// The incident it is for: its timeline says so.
+        #[arg(long)]
+        incident: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MaintenanceCmd {
+    /// Announce a window: `muster status maintenance add "Database upgrade" --component API
+    /// --from "2026-12-24 22:00" --to "2026-12-24 23:00"`. It starts and completes on its own.
+    Add {
+        title: String,
+        /// A component it is of, by name or id; repeat for more.
+        #[arg(long = "component", required = true)]
+        components: Vec<String>,
+        /// Its start: 2026-12-24T22:00:00Z, or a local 2026-12-24 22:00.
+        #[arg(long)]
+        from: String,
+        /// Its end.
+        #[arg(long)]
+        to: String,
+        /// What customers read.
+        #[arg(long, short = 'm', default_value = "")]
+        message: String,
+        /// Remind subscribers this many minutes before (0: not).
+        #[arg(long, default_value_t = 60)]
+        remind: u32,
+        /// Start and complete it by hand (`muster status maintenance update`).
+        #[arg(long)]
+        manual: bool,
+    },
+    /// The windows to come, under way, and of the last 90 days.
+    List,
+    /// Move a window forward (in_progress, verifying, completed) or say more:
+    /// `muster status maintenance update 3 completed -m "Done early"`.
+    Update {
+        id: u64,
+        status: Option<String>,
+        #[arg(long, short = 'm', default_value = "")]
+        message: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum StakeholdersCmd {
     /// Add a group: `muster stakeholders add Executives --priority P1 --priority P2
     /// --audience executive --email vp@example.com`.
@@ -728,6 +808,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Timeline(c) => timeline(&client, &out, c).await,
         ClientCommand::Update(c) => update(&client, &out, c).await,
         ClientCommand::Stakeholders(c) => stakeholders(&client, &out, c).await,
+        ClientCommand::Status(c) => status_page(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -1214,6 +1295,105 @@ async fn stakeholders(client: &Client, out: &Output, cmd: StakeholdersCmd) -> an
         }
     }
     Ok(())
+}
+
+async fn status_page(client: &Client, out: &Output, cmd: StatusCmd) -> anyhow::Result<()> {
+    match cmd {
+        StatusCmd::Component(ComponentCmd::Add { name, description, group, position }) => {
+            let body = json!({"name": name, "description": description, "group": group, "position": position});
+            let v = client.post("/api/v1/status/components", &body).await?;
+            out.show(&v, |v| say!("Added component {} {} ({})", s(v, "id"), s(v, "name"), s(v, "status")));
+        }
+        StatusCmd::Component(ComponentCmd::List) => {
+            let v = client.get("/api/v1/status/components").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        let group = c["group"].as_str().unwrap_or("–").to_owned();
+                        vec![s(c, "id"), s(c, "name"), group, s(c, "status")]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "GROUP", "STATUS"], rows);
+            });
+        }
+        StatusCmd::Component(ComponentCmd::Set { component, status, incident }) => {
+            let id = component_id(client, &component).await?;
+            let body = json!({"status": status, "incident": incident});
+            let v = client.put(&format!("/api/v1/status/components/{id}/status"), &body).await?;
+            out.show(&v, |v| say!("{} is {}", s(v, "name"), s(v, "status")));
+        }
+        StatusCmd::Maintenance(MaintenanceCmd::Add { title, components, from, to, message, remind, manual }) => {
+            let body = json!({"title": title, "components": components, "starts_at": text::time_input(&from)?,
+                              "ends_at": text::time_input(&to)?, "body": message, "remind_minutes_before": remind,
+                              "auto_start": !manual, "auto_complete": !manual});
+            let v = client.post("/api/v1/status/maintenances", &body).await?;
+            out.show(&v, |v| {
+                say!("Scheduled maintenance {} {}: {}", s(v, "id"), s(v, "title"), window(v));
+                if manual {
+                    say!("Start and complete it yourself: muster status maintenance update {} in_progress", s(v, "id"));
+                }
+            });
+        }
+        StatusCmd::Maintenance(MaintenanceCmd::List) => {
+            let v = client.get("/api/v1/status/maintenances").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| vec![s(m, "id"), s(m, "title"), window(m), s(m, "status")])
+                    .collect();
+                table(&["ID", "TITLE", "WINDOW", "STATUS"], rows);
+            });
+        }
+        StatusCmd::Maintenance(MaintenanceCmd::Update { id, status, message }) => {
+            let body = json!({"status": status, "body": message});
+            let v = client.post(&format!("/api/v1/status/maintenances/{id}/updates"), &body).await?;
+            out.show(&v, |v| say!("Maintenance {} {} is {}", s(v, "id"), s(v, "title"), s(v, "status")));
+        }
+        StatusCmd::Subscribers => {
+            let v = client.get("/api/v1/status/subscribers").await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| {
+                        let components: Vec<String> =
+                            x["components"].as_array().into_iter().flatten().map(|c| c.to_string()).collect();
+                        let hears =
+                            if components.is_empty() { "the whole page".to_owned() } else { components.join(", ") };
+                        let confirmed = if x["confirmed"].as_bool() == Some(true) { "yes" } else { "not yet" };
+                        vec![s(x, "id"), s(x, "kind"), s(x, "address"), hears, confirmed.to_owned()]
+                    })
+                    .collect();
+                table(&["ID", "KIND", "ADDRESS", "COMPONENTS", "CONFIRMED"], rows);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A component's id from its id or name.
+async fn component_id(client: &Client, named: &str) -> anyhow::Result<u64> {
+    if let Ok(id) = named.trim().parse() {
+        return Ok(id);
+    }
+    let all = client.get("/api/v1/status/components").await?;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"].as_str() == Some(named.trim()))
+        .and_then(|c| c["id"].as_u64())
+        .ok_or_else(|| anyhow::anyhow!("there is no component {named:?}: muster status component list shows them"))
+}
+
+/// A maintenance's window as people read it.
+fn window(m: &Value) -> String {
+    format!("{} – {}", text::when(&s(m, "starts_at")), text::when(&s(m, "ends_at")))
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -25,6 +25,7 @@ on_both_backends!(
     a_too_short_admin_token_is_refused_at_start,
     the_communications_manager_posts_drafts_and_publishes_updates_from_the_command_line,
     admins_keep_stakeholder_groups_and_people_follow_incidents_from_the_command_line,
+    admins_keep_the_status_page_components_and_maintenance_from_the_command_line,
 );
 
 fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
@@ -842,4 +843,65 @@ fn a_named_profile_wins_over_the_environment_and_flags_win_over_it(db: TestDatab
     let bad = muster(&env, &["profile", "add", "x y", "--url", &server.url, "--token", ADMIN], "");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a profile name"), "{bad:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn admins_keep_the_status_page_components_and_maintenance_from_the_command_line(db: TestDatabase) {
+    let server = Server::start(&db.url, Some(ADMIN));
+    let out = server.ok(ADMIN, &["status", "component", "add", "API", "--group", "Platform"]);
+    assert_eq!(out.trim(), "Added component 1 API (operational)");
+    server.ok(ADMIN, &["status", "component", "add", "Dashboard"]);
+    server.ok(ADMIN, &["incident", "declare", "API errors", "--priority", "P2"]);
+    let out = server.ok(ADMIN, &["status", "component", "set", "API", "partial_outage", "--incident", "INC-1"]);
+    assert_eq!(out.trim(), "API is partial_outage");
+    let bad = server.run(ADMIN, &["status", "component", "set", "API", "on_fire"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("422 (status)"), "{bad:?}");
+    let missing = server.run(ADMIN, &["status", "component", "set", "Nope", "operational"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no component \"Nope\""), "{missing:?}");
+    let list = server.ok_with_env(ADMIN, &["status", "component", "list"], &[("COLUMNS", "200")]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS"), "{list}");
+    assert!(lines[1].contains("API") && lines[1].contains("Platform") && lines[1].contains("partial_outage"), "{list}");
+    let timeline = server.ok_with_env(ADMIN, &["timeline", "show", "INC-1"], &[("COLUMNS", "250")]);
+    assert!(timeline.contains("set API on the status page to Partial outage (was Operational)"), "{timeline}");
+
+    let add = [
+        "status",
+        "maintenance",
+        "add",
+        "Database upgrade",
+        "--component",
+        "Dashboard",
+        "--from",
+        "2027-06-01T22:00:00Z",
+        "--to",
+        "2027-06-01T23:00:00Z",
+        "-m",
+        "Writes pause for a minute.",
+    ];
+    let out = server.ok_with_env(ADMIN, &add, &[("TZ", "UTC")]);
+    assert!(out.starts_with("Scheduled maintenance 1 Database upgrade: 2027-06-01 22:00"), "{out}");
+    let bad = server.run(
+        ADMIN,
+        &[
+            "status",
+            "maintenance",
+            "add",
+            "Later",
+            "--component",
+            "API",
+            "--from",
+            "2027-06-02 10:00",
+            "--to",
+            "2027-06-01 10:00",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("422 (ends_at)"), "{bad:?}");
+    let list = server.ok_with_env(ADMIN, &["status", "maintenance", "list"], &[("COLUMNS", "200")]);
+    assert!(list.lines().nth(1).unwrap().contains("Database upgrade") && list.contains("scheduled"), "{list}");
+    let out = server.ok(ADMIN, &["status", "maintenance", "update", "1", "completed", "-m", "Called off."]);
+    assert_eq!(out.trim(), "Maintenance 1 Database upgrade is completed");
+    let back = server.run(ADMIN, &["status", "maintenance", "update", "1", "in_progress"]);
+    assert!(String::from_utf8_lossy(&back.stderr).contains("409"), "{back:?}");
+    let subscribers = server.ok(ADMIN, &["status", "subscribers"]);
+    assert!(subscribers.starts_with("ID"), "{subscribers}");
 }
