@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 use crate::{App, Result};
 
+/// Where the page's settings are kept.
+pub const SETTINGS_KEY: &str = "status_page";
+
 /// Days of uptime the page shows.
 pub const UPTIME_DAYS: i64 = 90;
 
@@ -84,6 +87,7 @@ pub struct StatusPage {
     /// days, by their start.
     pub maintenances: Vec<muster_store::MaintenanceRecord>,
     pub updated_at: Timestamp,
+    pub settings: statuspage::PageSettings,
 }
 
 /// A group's id: stable while its name is.
@@ -133,6 +137,32 @@ impl App {
         let only = input.only_show_if_degraded.or(old.map(|o| o.only_show_if_degraded)).unwrap_or(false);
         let services = input.services.clone().or_else(|| old.map(|o| o.services.clone())).unwrap_or_default();
         Ok(ComponentSpec::new(&name, &description, group.as_deref(), position, only, services)?)
+    }
+
+    /// How the page presents itself.
+    pub async fn status_settings(&self) -> Result<statuspage::PageSettings> {
+        match self.store.setting(SETTINGS_KEY).await? {
+            None => Ok(statuspage::PageSettings::default()),
+            Some(v) => serde_json::from_str(&v).map_err(|e| crate::Error::Internal(format!("{SETTINGS_KEY}: {e}"))),
+        }
+    }
+
+    /// Replaces the page's settings (admins).
+    pub async fn set_status_settings(
+        &self,
+        actor: &Actor,
+        settings: statuspage::PageSettings,
+    ) -> Result<statuspage::PageSettings> {
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
+        let settings = settings.checked()?;
+        let json = serde_json::to_string(&settings).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        self.store.set_setting(SETTINGS_KEY, &json).await?;
+        Ok(settings)
+    }
+
+    /// The page's address as customers read it.
+    pub fn status_url(&self, settings: &statuspage::PageSettings) -> String {
+        settings.url.clone().unwrap_or_else(|| format!("{}/status", self.config.public_url.trim_end_matches('/')))
     }
 
     /// A new component, operational (admins).
@@ -316,6 +346,7 @@ impl App {
             .chain(maintenances.iter().map(|m| m.updated_at))
             .max()
             .unwrap_or(now);
-        Ok(StatusPage { components, indicator, incidents, maintenances, updated_at })
+        let settings = self.status_settings().await?;
+        Ok(StatusPage { components, indicator, incidents, maintenances, updated_at, settings })
     }
 }

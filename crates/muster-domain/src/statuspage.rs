@@ -311,6 +311,98 @@ pub fn uptime(history: &[StateChange], created: Timestamp, from: Timestamp, to: 
     DayUptime { percent, worst, counted_seconds: counted }
 }
 
+/// The languages the page speaks (its strings are built in).
+pub const LANGUAGES: [&str; 1] = ["en"];
+/// Links in the page's header.
+pub const MAX_LINKS: usize = 10;
+
+/// A link in the page's header: the company's site, its support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLink {
+    pub label: String,
+    pub url: String,
+}
+
+/// How the page presents itself (operators): its name, the address it is
+/// read at, the time zone its times are shown in, its language, a logo
+/// and links; and whether it is public at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PageSettings {
+    pub name: String,
+    /// Where customers read the page (`page.url`, the mails' link to it);
+    /// none: the server's own `/status`.
+    pub url: Option<String>,
+    pub time_zone: String,
+    pub language: String,
+    pub logo_url: Option<String>,
+    pub links: Vec<PageLink>,
+    /// Off: `/status`, its JSON and feeds answer 404, and nobody may subscribe.
+    pub enabled: bool,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        PageSettings {
+            name: "Status".into(),
+            url: None,
+            time_zone: "UTC".into(),
+            language: "en".into(),
+            logo_url: None,
+            links: Vec::new(),
+            enabled: true,
+        }
+    }
+}
+
+/// `value` if it is an absolute http(s) URL a page may link to.
+fn web_url(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value.trim();
+    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && v.len() <= 2000
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>');
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(DomainError::invalid(field, format!("{value:?} is not an http:// or https:// URL")))
+    }
+}
+
+impl PageSettings {
+    /// The settings as written, checked (naming the field at fault) and trimmed.
+    pub fn checked(self) -> Result<PageSettings, DomainError> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_COMPONENT_NAME_CHARS {
+            return Err(DomainError::invalid("name", format!("a name has 1 to {MAX_COMPONENT_NAME_CHARS} characters")));
+        }
+        let url = self.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| web_url("url", u)).transpose()?;
+        let time_zone = self.time_zone.trim().to_owned();
+        crate::schedule::time_zone(&time_zone)?;
+        let language = self.language.trim().to_owned();
+        if !LANGUAGES.contains(&language.as_str()) {
+            return Err(DomainError::invalid(
+                "language",
+                format!("{language:?} is not a language the page speaks: {}", LANGUAGES.join(", ")),
+            ));
+        }
+        let logo_url =
+            self.logo_url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| web_url("logo_url", u)).transpose()?;
+        if self.links.len() > MAX_LINKS {
+            return Err(DomainError::invalid("links", format!("at most {MAX_LINKS} links")));
+        }
+        let mut links = Vec::with_capacity(self.links.len());
+        for (i, l) in self.links.into_iter().enumerate() {
+            let label = l.label.trim().to_owned();
+            if label.is_empty() || label.chars().count() > 50 {
+                return Err(DomainError::invalid(format!("links[{i}].label"), "a label has 1 to 50 characters"));
+            }
+            links.push(PageLink { label, url: web_url(&format!("links[{i}].url"), &l.url)? });
+        }
+        Ok(PageSettings { name, url, time_zone, language, logo_url, links, enabled: self.enabled })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +510,32 @@ mod tests {
             let v = uptime(&calm, created, from, to);
             prop_assert!(v.percent.is_none() || v.percent == Some(100.0), "{:?}", v.percent);
         }
+    }
+
+    #[test]
+    fn page_settings_are_checked_naming_the_field_at_fault() {
+        let field = |p: PageSettings| match p.checked() {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let base = PageSettings::default;
+        assert_eq!(field(PageSettings { name: " ".into(), ..base() }), "name");
+        assert_eq!(field(PageSettings { url: Some("ftp://x".into()), ..base() }), "url");
+        assert_eq!(field(PageSettings { time_zone: "Mars/Base".into(), ..base() }), "time_zone");
+        assert_eq!(field(PageSettings { language: "tlh".into(), ..base() }), "language");
+        assert_eq!(field(PageSettings { logo_url: Some("javascript:alert(1)".into()), ..base() }), "logo_url");
+        let link = |url: &str| PageLink { label: "Support".into(), url: url.into() };
+        assert_eq!(
+            field(PageSettings { links: vec![link("https://a.example"), link("https://")], ..base() }),
+            "links[1].url"
+        );
+        let ok = PageSettings {
+            name: " Acme status ".into(),
+            url: Some("".into()),
+            time_zone: "Europe/Berlin".into(),
+            ..base()
+        };
+        let ok = ok.checked().unwrap();
+        assert_eq!((ok.name.as_str(), ok.url), ("Acme status", None));
     }
 }

@@ -27,7 +27,7 @@ use muster_store::testing::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "bench-token";
+const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 
 struct Config {
     pairs: usize,

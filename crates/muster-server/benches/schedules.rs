@@ -27,7 +27,7 @@ use muster_domain::schedule::{Layer, Rotation, Schedule, Window, time_zone};
 use muster_domain::{Handle, Timestamp};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "bench-token";
+const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 const FROM: &str = "2026-03-23T00:00:00Z";
 const TO: &str = "2027-03-24T00:00:00Z";
 const DAYS: [Weekday; 7] = [

@@ -904,6 +904,24 @@ pub mod schema {
         }}))
     }
 
+    /// The public page's settings.
+    pub fn status_settings_request() -> RefOr<Schema> {
+        use muster_domain::statuspage::{LANGUAGES, MAX_COMPONENT_NAME_CHARS, MAX_LINKS};
+        let mut zones: Vec<Value> = jiff::tz::db().available().map(|n| json!(n.as_str())).collect();
+        zones.push(Value::Null);
+        let url = json!({"type": "string", "maxLength": 2000, "pattern": "^https?://[^/\\s\"<>][^\\s\"<>]*$"});
+        build(json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
+            "name": text_schema(1, MAX_COMPONENT_NAME_CHARS as u32, false),
+            "url": nullable(url.clone(), true),
+            "time_zone": {"type": ["string", "null"], "enum": zones},
+            "language": {"type": ["string", "null"], "enum": LANGUAGES.iter().map(|l| json!(l)).chain([Value::Null]).collect::<Vec<_>>()},
+            "logo_url": nullable(url.clone(), true),
+            "links": {"type": ["array", "null"], "maxItems": MAX_LINKS, "items": {"type": "object", "additionalProperties": false,
+                "required": ["label", "url"], "properties": {"label": text_schema(1, 50, false), "url": url}}},
+            "enabled": {"type": ["boolean", "null"]},
+        }}))
+    }
+
     /// A maintenance window announced.
     pub fn maintenance_request() -> RefOr<Schema> {
         use muster_domain::maintenance::{MAX_BODY_CHARS, MAX_REMIND_MINUTES, MAX_TITLE_CHARS};

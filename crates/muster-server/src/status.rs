@@ -20,7 +20,7 @@ use axum::response::{Html, IntoResponse, Response};
 use muster_app::App;
 use muster_app::statuspage::{PublicComponent, PublicIncidentView, StatusPage, component_json, group_id};
 use muster_domain::maintenance::MaintenanceState;
-use muster_domain::statuspage::{ComponentStatus, Indicator};
+use muster_domain::statuspage::{ComponentStatus, Indicator, PageSettings};
 use muster_store::MaintenanceRecord;
 use serde_json::{Value, json};
 
@@ -64,14 +64,34 @@ pub mod strings {
 /// The page's identity in Statuspage's JSON (the subscribers' webhooks say the same).
 use muster_app::subscribers::PAGE_ID;
 
-fn page(app: &App, updated_at: muster_domain::Timestamp) -> Value {
+fn page(app: &App, p: &StatusPage) -> Value {
     json!({
         "id": PAGE_ID,
-        "name": strings::TITLE,
-        "url": format!("{}/status", app.config.public_url.trim_end_matches('/')),
-        "time_zone": "Etc/UTC",
-        "updated_at": updated_at.to_string(),
+        "name": p.settings.name,
+        "url": app.status_url(&p.settings),
+        "time_zone": p.settings.time_zone,
+        "updated_at": p.updated_at.to_string(),
     })
+}
+
+/// The answer of every public path while the operator has the page off.
+fn off() -> ApiError {
+    ApiError::not_found("page", "the status page is off")
+}
+
+/// The page's settings, refusing when it is off.
+async fn open_settings(app: &App) -> Result<PageSettings, ApiError> {
+    let settings = app.status_settings().await?;
+    if !settings.enabled {
+        return Err(off());
+    }
+    Ok(settings)
+}
+
+/// `t` on the page's clock: `2026-12-24 22:00 CET`.
+fn local(t: muster_domain::Timestamp, settings: &PageSettings) -> String {
+    let tz = muster_domain::schedule::time_zone(&settings.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    t.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 /// The components as Statuspage lists them: each, and each group as a
@@ -231,14 +251,18 @@ fn public_json(v: Value) -> Response {
 }
 
 async fn read(app: &App) -> Result<StatusPage, ApiError> {
-    Ok(app.status_page().await?)
+    let p = app.status_page().await?;
+    if !p.settings.enabled {
+        return Err(off());
+    }
+    Ok(p)
 }
 
 pub async fn summary(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let open: Vec<Value> = p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_json(&app, &p, i)).collect();
     Ok(public_json(json!({
-        "page": page(&app, p.updated_at),
+        "page": page(&app, &p),
         "components": components_json(&p),
         "incidents": open,
         "scheduled_maintenances": maintenances_json(&app, &p, |s| upcoming(s) || active(s)),
@@ -248,42 +272,42 @@ pub async fn summary(State(app): State<Arc<App>>) -> Result<Response, ApiError> 
 
 pub async fn status(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "status": status_json(p.indicator)})))
+    Ok(public_json(json!({"page": page(&app, &p), "status": status_json(p.indicator)})))
 }
 
 pub async fn components(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "components": components_json(&p)})))
+    Ok(public_json(json!({"page": page(&app, &p), "components": components_json(&p)})))
 }
 
 pub async fn incidents(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let all: Vec<Value> = p.incidents.iter().take(50).map(|i| incident_json(&app, &p, i)).collect();
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "incidents": all})))
+    Ok(public_json(json!({"page": page(&app, &p), "incidents": all})))
 }
 
 pub async fn unresolved(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let open: Vec<Value> = p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_json(&app, &p, i)).collect();
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "incidents": open})))
+    Ok(public_json(json!({"page": page(&app, &p), "incidents": open})))
 }
 
 pub async fn scheduled_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let all = maintenances_json(&app, &p, |_| true);
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": all})))
+    Ok(public_json(json!({"page": page(&app, &p), "scheduled_maintenances": all})))
 }
 
 pub async fn upcoming_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let list = maintenances_json(&app, &p, upcoming);
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": list})))
+    Ok(public_json(json!({"page": page(&app, &p), "scheduled_maintenances": list})))
 }
 
 pub async fn active_maintenances(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let p = read(&app).await?;
     let list = maintenances_json(&app, &p, active);
-    Ok(public_json(json!({"page": page(&app, p.updated_at), "scheduled_maintenances": list})))
+    Ok(public_json(json!({"page": page(&app, &p), "scheduled_maintenances": list})))
 }
 
 /// One day's bar: its colour (the worst state), what it says on hover.
@@ -332,7 +356,6 @@ pub struct MaintenanceRow {
 }
 
 fn maintenance_row(p: &StatusPage, m: &MaintenanceRecord) -> MaintenanceRow {
-    let when = |t: muster_domain::Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%d %H:%M").to_string();
     let names: Vec<&str> = m
         .spec
         .components
@@ -344,7 +367,7 @@ fn maintenance_row(p: &StatusPage, m: &MaintenanceRecord) -> MaintenanceRow {
         title: m.spec.title.clone(),
         status: m.state.as_str(),
         label: m.state.label(),
-        window: format!("{} – {} UTC", when(m.spec.starts_at), when(m.spec.ends_at)),
+        window: format!("{} – {}", local(m.spec.starts_at, &p.settings), local(m.spec.ends_at, &p.settings)),
         affected: names.join(", "),
         updates: m.updates.iter().rev().map(|u| (u.state.label(), maintenance_text(u), u.at.to_string())).collect(),
     }
@@ -364,9 +387,19 @@ struct Page {
     updated_at: String,
 }
 
-/// The strings as the template reads them.
-struct Strings;
+/// The strings as the template reads them, and how the page presents
+/// itself (its name, logo and links).
+struct Strings {
+    name: String,
+    logo_url: Option<String>,
+    links: Vec<muster_domain::statuspage::PageLink>,
+}
+
 impl Strings {
+    fn of(settings: &PageSettings) -> Strings {
+        Strings { name: settings.name.clone(), logo_url: settings.logo_url.clone(), links: settings.links.clone() }
+    }
+
     fn get(&self, key: &str) -> &'static str {
         match key {
             "title" => strings::TITLE,
@@ -410,17 +443,14 @@ fn bar(day: &(jiff::civil::Date, muster_domain::statuspage::DayUptime)) -> Bar {
     Bar { class, title }
 }
 
-fn incident_row(i: &PublicIncidentView) -> IncidentRow {
+fn incident_row(i: &PublicIncidentView, settings: &PageSettings) -> IncidentRow {
     IncidentRow {
         reference: format!("INC-{}", i.number),
         title: i.title.clone(),
         status: i.status.as_str(),
         impact: i.impact.as_str(),
         affected: i.components.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", "),
-        next_update: i
-            .next_update_at
-            .filter(|_| i.is_open())
-            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M UTC").to_string()),
+        next_update: i.next_update_at.filter(|_| i.is_open()).map(|t| local(t, settings)),
         updates: i.updates.iter().map(|u| (u.status.label(), u.text.clone(), u.at.to_string())).collect(),
         at: i.created_at.to_string(),
     }
@@ -453,12 +483,12 @@ pub async fn page_html(State(app): State<Arc<App>>) -> Result<Response, ApiError
         }
     }
     html(&Page {
-        s: Strings,
+        s: Strings::of(&p.settings),
         indicator: p.indicator.as_str(),
         description: p.indicator.description(),
         groups,
-        open: p.incidents.iter().filter(|i| i.is_open()).map(incident_row).collect(),
-        past: p.incidents.iter().filter(|i| !i.is_open()).map(incident_row).collect(),
+        open: p.incidents.iter().filter(|i| i.is_open()).map(|i| incident_row(i, &p.settings)).collect(),
+        past: p.incidents.iter().filter(|i| !i.is_open()).map(|i| incident_row(i, &p.settings)).collect(),
         active_maintenance: p.maintenances.iter().filter(|m| active(m.state)).map(|m| maintenance_row(&p, m)).collect(),
         upcoming_maintenance: p
             .maintenances
@@ -480,8 +510,9 @@ struct IncidentPage {
 pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found("ref", format!("there is no public incident {r:?}"));
     let reference: muster_domain::IncidentRef = r.parse().map_err(|_| missing())?;
+    let settings = open_settings(&app).await?;
     let Some(i) = app.public_incident(reference.0).await? else { return Err(missing()) };
-    html(&IncidentPage { s: Strings, i: incident_row(&i) })
+    html(&IncidentPage { s: Strings::of(&settings), i: incident_row(&i, &settings) })
 }
 
 /// Text for XML: the five characters XML gives meaning to, escaped.
@@ -590,13 +621,15 @@ struct Message {
     button: &'static str,
 }
 
-fn message(
+async fn message(
+    app: &App,
     heading: &'static str,
     text: &'static str,
     action: Option<String>,
     button: &'static str,
 ) -> Result<Response, ApiError> {
-    let mut r = html(&Message { s: Strings, heading, text, action, button })?;
+    let s = Strings::of(&app.status_settings().await?);
+    let mut r = html(&Message { s, heading, text, action, button })?;
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
@@ -634,7 +667,7 @@ pub async fn subscribe(
                 let said = json!({"message": strings::CHECK_MAIL_TEXT});
                 Ok((axum::http::StatusCode::ACCEPTED, Json(said)).into_response())
             } else {
-                message(strings::CHECK_MAIL, strings::CHECK_MAIL_TEXT, None, "")
+                message(&app, strings::CHECK_MAIL, strings::CHECK_MAIL_TEXT, None, "").await
             }
         }
         (None, Some(url)) => match app.subscribe_webhook(&url, &components).await? {
@@ -652,8 +685,8 @@ pub async fn subscribe(
     }
 }
 
-fn gone() -> Result<Response, ApiError> {
-    let mut r = message(strings::GONE, strings::GONE_TEXT, None, "")?;
+async fn gone(app: &App) -> Result<Response, ApiError> {
+    let mut r = message(app, strings::GONE, strings::GONE_TEXT, None, "").await?;
     *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
     Ok(r)
 }
@@ -662,32 +695,32 @@ fn gone() -> Result<Response, ApiError> {
 /// person presses it).
 pub async fn confirm_form(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     if app.subscriber_by_token(&token).await?.is_none() {
-        return gone();
+        return gone(&app).await;
     }
     let action = format!("/status/subscriptions/{token}/confirm");
-    message(strings::CONFIRM, strings::CONFIRM_TEXT, Some(action), strings::CONFIRM)
+    message(&app, strings::CONFIRM, strings::CONFIRM_TEXT, Some(action), strings::CONFIRM).await
 }
 
 pub async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     if !app.confirm_subscription(&token).await? {
-        return gone();
+        return gone(&app).await;
     }
-    message(strings::CONFIRMED, strings::CONFIRMED_TEXT, None, "")
+    message(&app, strings::CONFIRMED, strings::CONFIRMED_TEXT, None, "").await
 }
 
 pub async fn unsubscribe_form(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     if app.subscriber_by_token(&token).await?.is_none() {
-        return gone();
+        return gone(&app).await;
     }
     let action = format!("/status/subscriptions/{token}/unsubscribe");
-    message(strings::UNSUBSCRIBE, strings::UNSUBSCRIBE_TEXT, Some(action), strings::UNSUBSCRIBE)
+    message(&app, strings::UNSUBSCRIBE, strings::UNSUBSCRIBE_TEXT, Some(action), strings::UNSUBSCRIBE).await
 }
 
 /// Unsubscribes: the page's button, or a mail client's one click
 /// (RFC 8058: `List-Unsubscribe=One-Click` posted to the same URL).
 pub async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     if !app.unsubscribe(&token).await? {
-        return gone();
+        return gone(&app).await;
     }
-    message(strings::UNSUBSCRIBED, strings::UNSUBSCRIBED_TEXT, None, "")
+    message(&app, strings::UNSUBSCRIBED, strings::UNSUBSCRIBED_TEXT, None, "").await
 }

@@ -275,6 +275,8 @@ fn rows() -> Vec<Row> {
                 json!({"status": status, "incident": format!("INC-{}", w.incident)})
             }),
         ),
+        row("GET", "/api/v1/settings/status-page", SIGNED_IN, none()),
+        row("PUT", "/api/v1/settings/status-page", &[Admin], Json(|w| json!({"name": format!("Status {}", w.n)}))),
         row("GET", "/api/v1/status/maintenances", SIGNED_IN, none()),
         row(
             "POST",

@@ -17,6 +17,7 @@ on_both_backends!(
     the_page_rolls_up_to_its_worst_component_as_statuspage_does,
     nothing_internal_ever_reaches_the_public_page_or_its_json,
     the_feeds_parse_with_a_real_feed_parser_with_an_entry_per_public_update,
+    operators_name_the_page_set_its_zone_logo_and_links_and_may_take_it_offline,
 );
 
 mod manual {
@@ -330,4 +331,55 @@ async fn the_feeds_parse_with_a_real_feed_parser_with_an_entry_per_public_update
         let ids: std::collections::BTreeSet<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 3, "distinct ids");
     }
+}
+
+async fn operators_name_the_page_set_its_zone_logo_and_links_and_may_take_it_offline(server: TestServer) {
+    let rita = server.user("rita", "responder").await;
+    let path = "/api/v1/settings/status-page";
+    assert_eq!(server.get(&rita, path).await.ok(200)["name"], "Status", "the default");
+    let settings = json!({"name": "Acme status", "url": "https://status.acme.example", "time_zone": "Europe/Berlin",
+                          "logo_url": "https://acme.example/logo.png",
+                          "links": [{"label": "Support", "url": "https://acme.example/support"}]});
+    server.put(&rita, path, settings.clone()).await.problem(403);
+    for (bad, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "Acme", "time_zone": "Mars/Base"}), "time_zone"),
+        (json!({"name": "Acme", "language": "tlh"}), "language"),
+        (json!({"name": "Acme", "links": [{"label": "x", "url": "javascript:alert(1)"}]}), "links[0].url"),
+        (json!({"name": "Acme", "colour": "red"}), "colour"),
+    ] {
+        assert_eq!(server.put(ADMIN_TOKEN, path, bad.clone()).await.problem(422)["field"], field, "{bad}");
+    }
+    let saved = server.put(ADMIN_TOKEN, path, settings).await.ok(200).clone();
+    assert_eq!((saved["language"].as_str(), saved["enabled"].as_bool()), (Some("en"), Some(true)));
+
+    component(&server, "API", None).await;
+    let starts = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let ends = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(49)).to_string();
+    let window = json!({"title": "Upgrade", "components": ["API"], "starts_at": starts, "ends_at": ends});
+    server.post(ADMIN_TOKEN, "/api/v1/status/maintenances", window).await.ok(201);
+    let (_, html) = public(&server, "/status").await;
+    assert!(html.contains("<title>Acme status</title>"), "{html}");
+    assert!(html.contains("src=\"https://acme.example/logo.png\"") && html.contains(">Support</a>"), "{html}");
+    assert!(html.contains(" CET") || html.contains(" CEST"), "times on the page's clock: {html}");
+    let summary = public_json(&server, "/api/v2/summary.json").await;
+    assert_eq!(summary["page"]["name"], "Acme status");
+    assert_eq!(summary["page"]["url"], "https://status.acme.example");
+    assert_eq!(summary["page"]["time_zone"], "Europe/Berlin");
+
+    server.put(ADMIN_TOKEN, path, json!({"name": "Acme status", "enabled": false})).await.ok(200);
+    for p in [
+        "/status",
+        "/api/v2/summary.json",
+        "/api/v2/status.json",
+        "/history.atom",
+        "/history.rss",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+    ] {
+        assert_eq!(public(&server, p).await.0, 404, "{p} is off");
+    }
+    let r = server.http().post(format!("{}/status/subscribe", server.url)).json(&json!({"email": "a@example.com"}));
+    assert_eq!(r.send().await.unwrap().status(), 404, "nobody subscribes to a page that is off");
+    server.put(ADMIN_TOKEN, path, json!({"name": "Acme status"})).await.ok(200);
+    assert_eq!(public(&server, "/status").await.0, 200, "on again");
 }

@@ -105,9 +105,19 @@ impl Server {
     /// `None` when the backend is PostgreSQL and it is not configured. The
     /// admin signs in with `admin_token`.
     pub async fn start(backend: Backend, admin_token: &str, http: reqwest::Client) -> Option<Server> {
+        Server::start_with(backend, admin_token, http, muster_app::Config::default()).await
+    }
+
+    /// [`Server::start`] with `config`.
+    pub async fn start_with(
+        backend: Backend,
+        admin_token: &str,
+        http: reqwest::Client,
+        config: muster_app::Config,
+    ) -> Option<Server> {
         let db = TestDatabase::new(backend).await?;
         let store = db.open().await;
-        let app = Arc::new(App::new(store, Arc::new(SystemClock)));
+        let app = Arc::new(App::with_config(store, Arc::new(SystemClock), config).expect("the configuration is valid"));
         app.bootstrap_admin(Some(admin_token)).await.expect("the admin user and bench token are set up");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port on 127.0.0.1");
         let addr = listener.local_addr().expect("the listener has a local address");

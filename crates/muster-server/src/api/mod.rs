@@ -80,6 +80,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(statuspage::create_component, statuspage::list_components))
         .routes(routes!(statuspage::get_component, statuspage::change_component, statuspage::delete_component))
         .routes(routes!(statuspage::set_component_status))
+        .routes(routes!(statuspage::get_status_settings, statuspage::set_status_settings))
         .routes(routes!(statuspage::create_maintenance, statuspage::list_maintenances))
         .routes(routes!(statuspage::get_maintenance))
         .routes(routes!(statuspage::update_maintenance))

@@ -489,3 +489,99 @@ pub async fn update_maintenance(
     let m = app.update_maintenance(&actor, id, to, body.body.as_deref().unwrap_or("")).await?;
     Ok(Json(MaintenanceResponse::from(&m)))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageLinkBody {
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSettingsRequest {
+    pub name: String,
+    pub url: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub logo_url: Option<String>,
+    pub links: Option<Vec<PageLinkBody>>,
+    pub enabled: Option<bool>,
+}
+impl utoipa::PartialSchema for StatusSettingsRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::status_settings_request()
+    }
+}
+impl ToSchema for StatusSettingsRequest {}
+
+#[derive(Serialize, ToSchema)]
+pub struct PageLinkResponse {
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusSettingsResponse {
+    pub name: String,
+    /// Where customers read the page; `null`: this server's `/status`.
+    pub url: Option<String>,
+    pub time_zone: String,
+    pub language: String,
+    pub logo_url: Option<String>,
+    pub links: Vec<PageLinkResponse>,
+    pub enabled: bool,
+}
+
+impl From<muster_domain::statuspage::PageSettings> for StatusSettingsResponse {
+    fn from(s: muster_domain::statuspage::PageSettings) -> Self {
+        StatusSettingsResponse {
+            name: s.name,
+            url: s.url,
+            time_zone: s.time_zone,
+            language: s.language,
+            logo_url: s.logo_url,
+            links: s.links.into_iter().map(|l| PageLinkResponse { label: l.label, url: l.url }).collect(),
+            enabled: s.enabled,
+        }
+    }
+}
+
+/// How the public page presents itself.
+#[utoipa::path(get, path = "/api/v1/settings/status-page", tag = "status page", security(("bearer" = [])),
+    responses((status = 200, body = StatusSettingsResponse)))]
+pub async fn get_status_settings(
+    State(app): State<Arc<App>>,
+    Caller(_actor): Caller,
+) -> ApiResult<Json<StatusSettingsResponse>> {
+    Ok(Json(app.status_settings().await?.into()))
+}
+
+/// Replace the public page's settings (admins): its name, the address
+/// customers read it at, the time zone its times are shown in, its
+/// language (`en`), a logo and header links; `enabled: false` takes the
+/// page, its JSON and feeds offline and refuses subscriptions.
+#[utoipa::path(put, path = "/api/v1/settings/status-page", tag = "status page", request_body = StatusSettingsRequest, security(("bearer" = [])),
+    responses((status = 200, body = StatusSettingsResponse), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_status_settings(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<StatusSettingsRequest>,
+) -> ApiResult<Json<StatusSettingsResponse>> {
+    let d = muster_domain::statuspage::PageSettings::default();
+    let settings = muster_domain::statuspage::PageSettings {
+        name: body.name,
+        url: body.url,
+        time_zone: body.time_zone.unwrap_or(d.time_zone),
+        language: body.language.unwrap_or(d.language),
+        logo_url: body.logo_url,
+        links: body
+            .links
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| muster_domain::statuspage::PageLink { label: l.label, url: l.url })
+            .collect(),
+        enabled: body.enabled.unwrap_or(true),
+    };
+    Ok(Json(app.set_status_settings(&actor, settings).await?.into()))
+}
