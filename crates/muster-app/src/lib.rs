@@ -83,6 +83,8 @@ pub struct App {
     pub(crate) schedule_work: tokio::sync::Semaphore,
     /// Live views wait here for changes to their incident.
     pub changes: Arc<changes::Changes>,
+    /// The status page's uptime of days gone by (they cannot change).
+    pub(crate) past_uptime: statuspage::PastUptime,
     pub config: Config,
 }
 
@@ -304,6 +306,7 @@ impl App {
             live_slots: Default::default(),
             test_notifications: Default::default(),
             changes,
+            past_uptime: Default::default(),
             config,
         })
     }

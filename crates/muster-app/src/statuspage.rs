@@ -117,6 +117,41 @@ pub fn component_json(r: &muster_store::ComponentRecord) -> Value {
     })
 }
 
+/// The uptime of each component's days before today, kept once computed:
+/// the past's state history never changes (changes are recorded at the
+/// time they happen), so every instance may keep its own. Only today's
+/// changes are read while every component's past days are here.
+#[derive(Default)]
+pub(crate) struct PastUptime(std::sync::Mutex<std::collections::HashMap<(u64, jiff::civil::Date), DayUptime>>);
+
+impl PastUptime {
+    fn get(&self, component: u64, day: jiff::civil::Date) -> Option<DayUptime> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&(component, day)).copied()
+    }
+
+    fn has_all(&self, components: &[ComponentRecord], first: jiff::civil::Date, today: jiff::civil::Date) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        components.iter().all(|c| {
+            let mut day = first;
+            while day < today {
+                if !map.contains_key(&(c.id, day)) {
+                    return false;
+                }
+                let Ok(next) = day.tomorrow() else { return false };
+                day = next;
+            }
+            true
+        })
+    }
+
+    /// Keeps `found` and forgets the days before `first`.
+    fn keep(&self, found: Vec<((u64, jiff::civil::Date), DayUptime)>, first: jiff::civil::Date) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|(_, day), _| *day >= first);
+        map.extend(found);
+    }
+}
+
 fn no_component(id: u64) -> crate::Error {
     DomainError::not_found("id", format!("there is no component {id}")).into()
 }
@@ -231,67 +266,31 @@ impl App {
     pub async fn public_incident(&self, number: u64) -> Result<Option<PublicIncidentView>> {
         let Some(p) = self.store.public_incident(number).await? else { return Ok(None) };
         let names: Vec<(u64, String)> = self.component_catalog().await?;
-        Ok(Some(self.public_view(p, &names).await?))
+        Ok(self.public_views(vec![p], &names).await?.pop())
     }
 
-    async fn public_view(
+    /// The incidents `list` as the page shows them, read at once.
+    async fn public_views(
         &self,
-        p: muster_store::PublicIncident,
+        list: Vec<muster_store::PublicIncident>,
         names: &[(u64, String)],
-    ) -> Result<PublicIncidentView> {
-        let r = IncidentRef(p.incident);
-        let incident = self.store.incident(p.incident).await?.ok_or_else(|| crate::incidents::no_incident(r))?;
-        let changes = self.store.incident_component_changes(p.incident).await?;
-        let name = |id: u64| {
-            names.iter().find(|(c, _)| *c == id).map_or_else(|| format!("component {id}"), |(_, n)| n.clone())
-        };
-        let mut updates: Vec<PublicUpdate> = self
-            .store
-            .updates(p.incident)
-            .await?
-            .into_iter()
-            .filter(|u| u.content.audience == UpdateAudience::External && u.state == UpdateState::Published)
-            .map(|u| PublicUpdate {
-                id: u.id,
-                status: u.content.status.unwrap_or_else(|| PublicStatus::of(incident.status)),
-                text: u.content.text(),
-                at: u.published_at.unwrap_or(u.updated_at),
-                components: changes
-                    .iter()
-                    .filter(|c| c.update == Some(u.id))
-                    .map(|c| (c.component, name(c.component), c.old_status, c.new_status))
-                    .collect(),
-            })
-            .collect();
-        updates.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
-        let status = if incident.status.is_open() {
-            updates.first().map_or(PublicStatus::Investigating, |u| u.status)
-        } else {
-            PublicStatus::Resolved
-        };
-        let impact = p.impact.unwrap_or_else(|| Impact::of(changes.iter().map(|c| c.new_status)));
-        let mut components: Vec<(u64, String)> = Vec::new();
-        for c in &changes {
-            if !components.iter().any(|(id, _)| *id == c.component) {
-                components.push((c.component, name(c.component)));
-            }
+    ) -> Result<Vec<PublicIncidentView>> {
+        if list.is_empty() {
+            return Ok(Vec::new());
         }
+        let numbers: Vec<u64> = list.iter().map(|p| p.incident).collect();
+        let (incidents, changes, updates) = self.store.public_incident_parts(&numbers).await?;
         let table = self.update_cadence().await?;
-        let next_update_at =
-            muster_domain::cadence::next_due(&incident, UpdateAudience::External, &table, self.clock.now())
-                .map(|d| d.at);
-        Ok(PublicIncidentView {
-            number: p.incident,
-            title: p.title,
-            status,
-            impact,
-            created_at: p.created_at,
-            updated_at: updates.first().map_or(p.updated_at, |u| u.at),
-            resolved_at: incident.resolved_at,
-            updates,
-            components,
-            next_update_at,
-        })
+        let now = self.clock.now();
+        let mut views = Vec::with_capacity(list.len());
+        for p in list {
+            let number = p.incident;
+            let Some(incident) = incidents.iter().find(|i| i.number == number) else { continue };
+            let changes: Vec<&ComponentChange> = changes.iter().filter(|c| c.incident == Some(number)).collect();
+            let updates = updates.iter().filter(|u| u.incident == number);
+            views.push(public_view(p, incident, &changes, updates, names, &table, now));
+        }
+        Ok(views)
     }
 
     /// The page: components with 90 days of uptime, the indicator, and the
@@ -299,11 +298,15 @@ impl App {
     pub async fn status_page(&self) -> Result<StatusPage> {
         let now = self.clock.now();
         let tz = jiff::tz::TimeZone::UTC;
+        let midnight = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).unwrap_or(now);
         let today = now.to_zoned(tz.clone()).date();
         let first = today.checked_sub(jiff::Span::new().days(UPTIME_DAYS - 1)).unwrap_or(today);
-        let since = first.to_zoned(tz.clone()).map(|z| z.timestamp()).unwrap_or(now);
+        let since = midnight(first);
         let records = self.store.components().await?;
-        let changes = self.store.component_changes_since(since).await?;
+        // Today's changes alone when every past day is known, else all 90 days'.
+        let known = self.past_uptime.has_all(&records, first, today);
+        let changes = self.store.component_changes_since(if known { midnight(today) } else { since }).await?;
+        let mut found = Vec::new();
         let mut components = Vec::with_capacity(records.len());
         for record in records {
             let history: Vec<StateChange> = changes
@@ -315,10 +318,17 @@ impl App {
             let (mut counted, mut up) = (0.0, 0.0);
             let mut day = first;
             while day <= today {
-                let from = day.to_zoned(tz.clone()).map(|z| z.timestamp()).unwrap_or(now);
                 let next = day.tomorrow().unwrap_or(day);
-                let to = next.to_zoned(tz.clone()).map(|z| z.timestamp()).unwrap_or(now).min(now);
-                let u = statuspage::uptime(&history, record.created_at, from, to);
+                let u = match (day < today).then(|| self.past_uptime.get(record.id, day)).flatten() {
+                    Some(u) => u,
+                    None => {
+                        let u = statuspage::uptime(&history, record.created_at, midnight(day), midnight(next).min(now));
+                        if day < today {
+                            found.push(((record.id, day), u));
+                        }
+                        u
+                    }
+                };
                 if let Some(p) = u.percent {
                     counted += u.counted_seconds;
                     up += u.counted_seconds * p / 100.0;
@@ -332,12 +342,10 @@ impl App {
             let uptime_percent = (counted > 0.0).then(|| 100.0 * up / counted);
             components.push(PublicComponent { record, days, uptime_percent });
         }
+        self.past_uptime.keep(found, first);
         let indicator = statuspage::rollup(components.iter().map(|c| c.record.status));
         let names: Vec<(u64, String)> = components.iter().map(|c| (c.record.id, c.record.spec.name.clone())).collect();
-        let mut incidents = Vec::new();
-        for p in self.store.public_incidents(since).await? {
-            incidents.push(self.public_view(p, &names).await?);
-        }
+        let incidents = self.public_views(self.store.public_incidents(since).await?, &names).await?;
         let maintenances = self.store.maintenances(since).await?;
         let updated_at = components
             .iter()
@@ -348,5 +356,59 @@ impl App {
             .unwrap_or(now);
         let settings = self.status_settings().await?;
         Ok(StatusPage { components, indicator, incidents, maintenances, updated_at, settings })
+    }
+}
+
+/// An incident as the page shows it, from its parts.
+fn public_view<'a>(
+    p: muster_store::PublicIncident,
+    incident: &muster_domain::Incident,
+    changes: &[&ComponentChange],
+    updates: impl Iterator<Item = &'a muster_store::UpdateRecord>,
+    names: &[(u64, String)],
+    table: &muster_domain::cadence::UpdateCadence,
+    now: Timestamp,
+) -> PublicIncidentView {
+    let name =
+        |id: u64| names.iter().find(|(c, _)| *c == id).map_or_else(|| format!("component {id}"), |(_, n)| n.clone());
+    let mut updates: Vec<PublicUpdate> = updates
+        .filter(|u| u.content.audience == UpdateAudience::External && u.state == UpdateState::Published)
+        .map(|u| PublicUpdate {
+            id: u.id,
+            status: u.content.status.unwrap_or_else(|| PublicStatus::of(incident.status)),
+            text: u.content.text(),
+            at: u.published_at.unwrap_or(u.updated_at),
+            components: changes
+                .iter()
+                .filter(|c| c.update == Some(u.id))
+                .map(|c| (c.component, name(c.component), c.old_status, c.new_status))
+                .collect(),
+        })
+        .collect();
+    updates.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    let status = if incident.status.is_open() {
+        updates.first().map_or(PublicStatus::Investigating, |u| u.status)
+    } else {
+        PublicStatus::Resolved
+    };
+    let impact = p.impact.unwrap_or_else(|| Impact::of(changes.iter().map(|c| c.new_status)));
+    let mut components: Vec<(u64, String)> = Vec::new();
+    for c in changes {
+        if !components.iter().any(|(id, _)| *id == c.component) {
+            components.push((c.component, name(c.component)));
+        }
+    }
+    let next_update_at = muster_domain::cadence::next_due(incident, UpdateAudience::External, table, now).map(|d| d.at);
+    PublicIncidentView {
+        number: p.incident,
+        title: p.title,
+        status,
+        impact,
+        created_at: p.created_at,
+        updated_at: updates.first().map_or(p.updated_at, |u| u.at),
+        resolved_at: incident.resolved_at,
+        updates,
+        components,
+        next_update_at,
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! 1. `GET /status` and `GET /api/v2/summary.json` with 50 components in
 //!    5 groups, 90 days of state history (several changes a day each,
-//!    maintenance among them), 20 public incidents of 3 external updates
+//!    maintenance among them), `MUSTER_BENCH_INCIDENTS` public incidents
+//!    (default 20) of 3 external updates
 //!    and 3 maintenance windows: `MUSTER_BENCH_READS` sequential reads
 //!    each (default 200) after a warm-up, then 8 clients at once for
 //!    `MUSTER_BENCH_SECONDS` (default 5).
@@ -69,8 +70,8 @@ async fn history(server: &Server) -> usize {
 }
 
 /// 20 incidents on the page, 3 external updates each; 3 maintenances.
-async fn incidents(server: &Server) {
-    for i in 0..20u64 {
+async fn incidents(server: &Server, count: u64) {
+    for i in 0..count {
         let body = json!({"title": format!("Incident {i}"), "priority": "P2", "incident_manager": "admin"});
         let r = server
             .http
@@ -245,7 +246,7 @@ async fn main() {
             continue;
         };
         let changes = history(&server).await;
-        incidents(&server).await;
+        incidents(&server, env_usize("MUSTER_BENCH_INCIDENTS", 20) as u64).await;
         eprintln!("{backend:?}: {changes} component changes over {DAYS} days");
         reads(backend, &server, n, seconds).await;
         fanouts.push((backend, server));

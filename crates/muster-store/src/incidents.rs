@@ -38,7 +38,7 @@ pub struct TimelineQuery {
     pub limit: u32,
 }
 
-fn incident(state: &str) -> Result<Incident> {
+pub(crate) fn incident(state: &str) -> Result<Incident> {
     serde_json::from_str(state).map_err(|e| StoreError::Corrupt(format!("incident state: {e}")))
 }
 
@@ -225,6 +225,17 @@ pub(crate) async fn incident_by_number<D: Dialect>(c: &mut D::Connection, number
     let found: Option<String> =
         D::query("SELECT state FROM incidents WHERE number = $1").bind(number as i64).scalar_optional(c).await?;
     found.map(|s| incident(&s)).transpose()
+}
+
+/// The incidents numbered `numbers`, by number.
+pub(crate) async fn incidents_numbered<D: Dialect>(c: &mut D::Connection, numbers: &[u64]) -> Result<Vec<Incident>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = numbers.iter().map(|n| (*n as i64).to_string()).collect();
+    let sql = format!("SELECT state FROM incidents WHERE number IN ({}) ORDER BY number", list.join(", "));
+    let found: Vec<String> = D::query(sql).scalars(c).await?;
+    found.iter().map(|s| incident(s)).collect()
 }
 
 /// The incidents a filter selects, newest first.

@@ -395,6 +395,13 @@ pub trait Store: Send + Sync + 'static {
     async fn component_changes_since(&self, since: Timestamp) -> Result<Vec<ComponentChange>>;
     /// The component changes incident `number`'s updates made.
     async fn incident_component_changes(&self, number: u64) -> Result<Vec<ComponentChange>>;
+    /// What the status page shows of the incidents `numbers`, in one
+    /// read: their states, the component changes they made and their
+    /// published external updates (oldest first).
+    async fn public_incident_parts(
+        &self,
+        numbers: &[u64],
+    ) -> Result<(Vec<Incident>, Vec<ComponentChange>, Vec<UpdateRecord>)>;
     /// The incidents on the status page updated since `since`, newest first.
     async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>>;
     async fn public_incident(&self, number: u64) -> Result<Option<PublicIncident>>;

@@ -296,6 +296,17 @@ pub(crate) async fn changes_since<D: Dialect>(c: &mut D::Connection, since: Time
     rows.into_iter().map(ComponentChange::try_from).collect()
 }
 
+/// The changes the incidents `numbers` made, oldest first.
+pub(crate) async fn changes_of<D: Dialect>(c: &mut D::Connection, numbers: &[u64]) -> Result<Vec<ComponentChange>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = numbers.iter().map(|n| (*n as i64).to_string()).collect();
+    let sql = format!("{CHANGE_COLUMNS} WHERE incident IN ({}) ORDER BY at, id", list.join(", "));
+    let rows: Vec<ChangeRow> = D::query(sql).fetch_all(c).await?;
+    rows.into_iter().map(ComponentChange::try_from).collect()
+}
+
 /// The changes incident `number`'s updates made, oldest first.
 pub(crate) async fn incident_changes<D: Dialect>(c: &mut D::Connection, number: u64) -> Result<Vec<ComponentChange>> {
     let rows: Vec<ChangeRow> = D::query(format!("{CHANGE_COLUMNS} WHERE incident = $1 ORDER BY at, id"))

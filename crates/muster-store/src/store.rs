@@ -477,6 +477,17 @@ impl<D: Dialect> Store for Db<D> {
         crate::statuspage::remove_subscriber::<D>(&mut *self.write.acquire().await?, id).await
     }
 
+    async fn public_incident_parts(
+        &self,
+        numbers: &[u64],
+    ) -> Result<(Vec<Incident>, Vec<crate::ComponentChange>, Vec<crate::UpdateRecord>)> {
+        let mut c = self.read.acquire().await?;
+        let incidents = crate::incidents::incidents_numbered::<D>(&mut c, numbers).await?;
+        let changes = crate::statuspage::changes_of::<D>(&mut c, numbers).await?;
+        let updates = crate::updates::external_updates_of::<D>(&mut c, numbers).await?;
+        Ok((incidents, changes, updates))
+    }
+
     async fn public_incident(&self, number: u64) -> Result<Option<crate::PublicIncident>> {
         crate::statuspage::public_incident::<D>(&mut *self.read.acquire().await?, number).await
     }

@@ -258,6 +258,23 @@ pub(crate) async fn edit_draft<D: Dialect>(
 }
 
 /// The updates of incident `number`, oldest first.
+/// The published external updates of the incidents `numbers`, oldest first.
+pub(crate) async fn external_updates_of<D: Dialect>(
+    c: &mut D::Connection,
+    numbers: &[u64],
+) -> Result<Vec<UpdateRecord>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = numbers.iter().map(|n| (*n as i64).to_string()).collect();
+    let sql = format!(
+        "{COLUMNS} WHERE incident IN ({}) AND audience = 'external' AND state = 'published' ORDER BY id",
+        list.join(", ")
+    );
+    let rows: Vec<UpdateRow> = D::query(sql).fetch_all(c).await?;
+    rows.into_iter().map(UpdateRecord::try_from).collect()
+}
+
 pub(crate) async fn updates<D: Dialect>(c: &mut D::Connection, number: u64) -> Result<Vec<UpdateRecord>> {
     let rows: Vec<UpdateRow> =
         D::query(format!("{COLUMNS} WHERE incident = $1 ORDER BY id")).bind(number as i64).fetch_all(c).await?;
