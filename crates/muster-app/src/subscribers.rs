@@ -190,6 +190,21 @@ impl App {
         Ok(self.store.remove_subscriber(s.id).await?)
     }
 
+    /// How many confirmed subscribers hear of the whole page (they chose
+    /// no component), and of each component (those who chose it too).
+    pub async fn subscriber_counts(&self) -> Result<(usize, Vec<(u64, usize)>)> {
+        let list = self.store.subscribers(true).await?;
+        let whole = list.iter().filter(|s| s.components.is_empty()).count();
+        let counts = self
+            .store
+            .components()
+            .await?
+            .iter()
+            .map(|c| (c.id, list.iter().filter(|s| statuspage::subscriber_hears(&s.components, &[c.id])).count()))
+            .collect();
+        Ok((whole, counts))
+    }
+
     /// Every subscriber (admins).
     pub async fn subscribers(&self, actor: &Actor) -> Result<Vec<SubscriberRecord>> {
         access::check(actor, Action::ManageStatusPage, &Standing::none())?;

@@ -288,7 +288,8 @@ async fn postgres_a_published_update_moves_the_due_time_in_a_second_browser_live
 
 /// The public status page as customers see it, on a desktop and a phone:
 /// components in groups with weeks of uptime bars (an injected clock makes
-/// the history), an incident being worked on, a resolved one.
+/// the history), an incident being worked on, a resolved one, a
+/// maintenance under way and one to come.
 async fn the_status_page_reads_on_a_desktop_and_a_phone(backend: Backend) {
     let Some((_driver, webdriver)) = chromedriver().await else { return };
     let (setup, clock) = common::manual_setup();
@@ -345,12 +346,27 @@ async fn the_status_page_reads_on_a_desktop_and_a_phone(backend: Backend) {
         json!([{"component": "Payments", "status": "partial_outage"}]),
     );
     server.post(ADMIN_TOKEN, &path(&now), found).await.ok(201);
+    // 2026-12-09 21:00: the US region's maintenance under way, the EU's tomorrow.
+    for (title, component, starts, ends) in [
+        ("Network upgrade", "US region", "2026-12-09T21:00:00Z", "2026-12-09T23:00:00Z"),
+        ("Database failover test", "EU region", "2026-12-10T22:00:00Z", "2026-12-10T23:30:00Z"),
+    ] {
+        let body = json!({"title": title, "components": [component], "starts_at": starts, "ends_at": ends,
+                          "body": "Connections may drop for a few seconds; they reconnect on their own."});
+        server.post(ADMIN_TOKEN, "/api/v1/status/maintenances", body).await.ok(201);
+    }
+    server.deliver_due().await;
+    let settings = json!({"name": "Acme status", "time_zone": "Europe/Berlin",
+                          "links": [{"label": "acme.example", "url": "https://acme.example"}, {"label": "Support", "url": "https://acme.example/support"}]});
+    server.put(ADMIN_TOKEN, "/api/v1/settings/status-page", settings).await.ok(200);
     let base = server.url.clone();
 
     let desktop = browser(&webdriver, 1280, 1400).await;
     desktop.goto(&format!("{base}/status")).await.unwrap();
     until_text(&desktop, "#indicator", "Partial System Outage").await;
     until_text(&desktop, "main", "We found the cause").await;
+    until_text(&desktop, "main", "Maintenance in progress").await;
+    until_text(&desktop, "main", "Database failover test").await;
     let bars = desktop.execute("return document.querySelectorAll('.bars .bar').length", vec![]).await.unwrap();
     assert_eq!(bars, json!(6 * 90), "90 days for each component");
     let phone = phone(&webdriver).await;

@@ -21,6 +21,7 @@ on_both_backends!(
     people_manage_how_they_are_reached_on_my_page_and_admins_on_theirs,
     the_policies_page_tells_each_policy_as_a_timeline,
     the_communications_panel_counts_down_and_writes_drafts_and_updates_for_whoever_may_publish,
+    the_external_update_form_sets_status_page_components_and_counts_their_subscribers,
     admins_keep_stakeholder_groups_on_their_page,
 );
 
@@ -750,6 +751,68 @@ async fn the_communications_panel_counts_down_and_writes_drafts_and_updates_for_
     assert_eq!(followers[0]["user"], "cole");
     let r = cole.post("/incidents/INC-1/follow", &[("csrf", csrf.as_str()), ("action", "unfollow")]).await;
     assert!(flash(&r).starts_with("notice:You no longer follow INC-1"), "{}", flash(&r));
+}
+
+async fn the_external_update_form_sets_status_page_components_and_counts_their_subscribers(server: TestServer) {
+    user_with_password(&server, "ian", "responder").await;
+    for name in ["API", "Dashboard"] {
+        server.post(ADMIN_TOKEN, "/api/v1/status/components", json!({"name": name})).await.ok(201);
+    }
+    // Two confirmed subscribers: one of the API, one of the whole page; and
+    // one not confirmed, who is not counted.
+    let store = &server.app.store;
+    let now = jiff::Timestamp::now();
+    for (i, (components, confirmed)) in [(vec![1], true), (vec![], true), (vec![2], false)].into_iter().enumerate() {
+        let s = muster_store::SubscriberRecord {
+            id: 0,
+            kind: "email".into(),
+            address: format!("s{i}@example.com"),
+            components,
+            token: format!("token-{i}"),
+            secret: None,
+            confirmed_at: None,
+            created_at: now,
+        };
+        let (s, _) = store.subscribe(&s).await.unwrap();
+        if confirmed {
+            store.confirm_subscriber(s.id, now).await.unwrap();
+        }
+    }
+    let body = json!({"title": "Payments fail", "priority": "P1", "incident_manager": "ian"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", body).await.ok(201);
+    let mut ian = Browser::new(&server);
+    ian.sign_in("ian", "correct horse battery").await;
+    let page = ian.get("/incidents/INC-1").await.text().await.unwrap();
+    let external = audience_section(&page, "external");
+    assert!(external.contains("(1 subscribers of the whole page)"), "{external}");
+    assert!(external.contains("name=\"component.1\"") && external.contains("unchanged: Operational"), "{external}");
+    let api = &external[external.find("name=\"component.1\"").unwrap()..];
+    assert!(api[..api.find("</label>").unwrap()].contains("2 subscribers"), "the API's and the whole page's: {api}");
+    let dashboard = &external[external.find("name=\"component.2\"").unwrap()..];
+    assert!(dashboard[..dashboard.find("</label>").unwrap()].contains("1 subscribers"), "{dashboard}");
+    assert!(audience_section(&page, "internal").find("component.1").is_none(), "customers' business only");
+
+    let csrf = hidden(&page, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("audience", "external"),
+        ("body", "Card payments fail for some."),
+        ("status", "investigating"),
+        ("component.1", "partial_outage"),
+        ("component.2", ""),
+        ("action", "publish"),
+    ];
+    let r = ian.post("/incidents/INC-1/updates", &form).await;
+    assert_eq!(flash(&r), "notice:Published the external update.");
+    let components = server.get(ADMIN_TOKEN, "/api/v1/status/components").await.ok(200).clone();
+    let states: Vec<&str> = components.as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(states, ["partial_outage", "operational"], "the API set, the Dashboard unchanged");
+    let bad = [("component.1", "on_fire")];
+    let form: Vec<(&str, &str)> = form.iter().filter(|(k, _)| *k != "component.1").copied().chain(bad).collect();
+    let r = ian.post("/incidents/INC-1/updates", &form).await;
+    assert!(flash(&r).starts_with("error:"), "{}", flash(&r));
+    let updates = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates").await.ok(200).clone();
+    assert_eq!(updates.as_array().unwrap().len(), 1, "nothing written");
 }
 
 async fn admins_keep_stakeholder_groups_on_their_page(server: TestServer) {

@@ -33,6 +33,25 @@ pub struct AudiencePanel {
     pub body: String,
     /// External: the public statuses, and the one suggested.
     pub statuses: Vec<(&'static str, bool)>,
+    /// External: the status page's components, to set with the update.
+    pub components: Vec<ComponentChoice>,
+    /// External: the confirmed subscribers of the whole page.
+    pub whole_page: usize,
+}
+
+/// A status page component in the external update's form.
+pub struct ComponentChoice {
+    pub id: u64,
+    pub name: String,
+    /// Its state now, as customers read it.
+    pub label: &'static str,
+    /// The confirmed subscribers who hear of it.
+    pub hears: usize,
+}
+
+/// The states a component may be put in, in the form's order.
+pub fn component_states() -> Vec<(&'static str, &'static str)> {
+    muster_domain::statuspage::ComponentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect()
 }
 
 /// When the next update is due, as the page shows it (and the live stream
@@ -140,6 +159,18 @@ pub async fn panel(
     let responses = app.update_responses(r).await?;
     let now = app.clock.now();
     let actor = viewer.user.actor();
+    let (whole_page, counts) = app.subscriber_counts().await?;
+    let components: Vec<ComponentChoice> = app
+        .components()
+        .await?
+        .into_iter()
+        .map(|c| ComponentChoice {
+            id: c.id,
+            hears: counts.iter().find(|(id, _)| *id == c.id).map_or(0, |(_, n)| *n),
+            name: c.spec.name,
+            label: c.status.label(),
+        })
+        .collect();
     let holders = |role: RoleKind| incident.holders(&role).map(|a| a.user.clone()).collect();
     let mut out = Vec::new();
     for audience in UpdateAudience::ALL {
@@ -174,6 +205,12 @@ pub async fn panel(
             } else {
                 Vec::new()
             },
+            components: if audience == UpdateAudience::External {
+                components.iter().map(|c| ComponentChoice { name: c.name.clone(), ..*c }).collect()
+            } else {
+                Vec::new()
+            },
+            whole_page: if audience == UpdateAudience::External { whole_page } else { 0 },
         });
     }
     Ok(out)
@@ -187,6 +224,8 @@ pub struct CommsPart<'a> {
     pub csrf: &'a str,
     pub can_write: bool,
     pub following: bool,
+    /// The states a component may be put in: (value, label).
+    pub states: Vec<(&'static str, &'static str)>,
 }
 
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
@@ -212,7 +251,11 @@ pub async fn write_update(State(app): State<Arc<App>>, Path(r): Path<String>, fo
             body: form.get("body").unwrap_or("").to_owned(),
             form: fields,
             status,
-            components: Vec::new(),
+            components: form
+                .prefixed("component.")
+                .into_iter()
+                .map(|(id, status)| (id.to_owned(), status.to_owned()))
+                .collect(),
             next_update_in_minutes: form.optional("next_update_in_minutes").and_then(|m| m.parse().ok()),
         };
         let draft = form.get("action") == Some("draft");

@@ -251,6 +251,7 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
         csrf: &viewer.session.csrf,
         can_write: viewer.user.permission != muster_domain::Permission::Viewer,
         following,
+        states: super::comms::component_states(),
     }
     .render()
     .map_err(|e| ApiError::internal("the communications panel failed to render", e))?;

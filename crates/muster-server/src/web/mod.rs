@@ -208,6 +208,15 @@ impl Posted {
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
+
+    /// The fields named `prefix` + something, not blank: (something, value).
+    pub fn prefixed(&self, prefix: &str) -> Vec<(&str, &str)> {
+        self.pairs
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?, v.trim())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
 }
 
 /// A form posted from a session, with its CSRF token checked, by anyone
