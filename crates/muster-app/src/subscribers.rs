@@ -184,6 +184,14 @@ impl App {
         Ok(true)
     }
 
+    /// Changes what the subscription the link names hears of (none: the
+    /// whole page); `false` if there is none.
+    pub async fn change_subscription(&self, token: &str, components: &[String]) -> Result<bool> {
+        let Some(s) = self.subscriber_by_token(token).await? else { return Ok(false) };
+        let ids = self.component_ids(components).await?;
+        Ok(self.store.set_subscriber_components(s.id, &ids).await?)
+    }
+
     /// Ends the subscription the link names; `false` if there is none.
     pub async fn unsubscribe(&self, token: &str) -> Result<bool> {
         let Some(s) = self.subscriber_by_token(token).await? else { return Ok(false) };
@@ -524,10 +532,11 @@ pub(crate) fn notice_jobs(base: &str, list: &[SubscriberRecord], notice: &Notice
                 })
             } else {
                 let unsubscribe = format!("{base}/status/subscriptions/{}/unsubscribe", s.token);
+                let manage = format!("{base}/status/subscriptions/{}", s.token);
                 Job::Email(Email {
                     to: s.address.clone(),
                     subject: notice.subject.chars().take(200).collect(),
-                    text: format!("{}\nUnsubscribe: {unsubscribe}\n", notice.text),
+                    text: format!("{}\nChoose what you hear of: {manage}\nUnsubscribe: {unsubscribe}\n", notice.text),
                     status_subscriber: Some(s.id),
                     list_unsubscribe: Some(unsubscribe),
                     ..Email::default()

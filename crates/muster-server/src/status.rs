@@ -38,6 +38,13 @@ pub mod strings {
     pub const ACTIVE_MAINTENANCE: &str = "Maintenance in progress";
     pub const UPCOMING_MAINTENANCE: &str = "Scheduled maintenance";
     pub const WINDOW: &str = "Window";
+    pub const HISTORY: &str = "History (90 days)";
+    pub const PAST_MAINTENANCE: &str = "Past maintenance";
+    pub const MANAGE: &str = "Your subscription";
+    pub const MANAGE_TEXT: &str = "Choose the components you hear about; none: everything on this page.";
+    pub const SAVE: &str = "Save";
+    pub const SAVED: &str = "Saved";
+    pub const SAVED_TEXT: &str = "You will hear about what you chose.";
     pub const UPTIME: &str = "uptime";
     pub const DAYS_AGO: &str = "90 days ago";
     pub const TODAY: &str = "Today";
@@ -420,6 +427,12 @@ impl Strings {
             "active_maintenance" => strings::ACTIVE_MAINTENANCE,
             "upcoming_maintenance" => strings::UPCOMING_MAINTENANCE,
             "window" => strings::WINDOW,
+            "history" => strings::HISTORY,
+            "past_maintenance" => strings::PAST_MAINTENANCE,
+            "manage" => strings::MANAGE,
+            "manage_text" => strings::MANAGE_TEXT,
+            "save" => strings::SAVE,
+            "unsubscribe" => strings::UNSUBSCRIBE,
             _ => "",
         }
     }
@@ -498,6 +511,64 @@ pub async fn page_html(State(app): State<Arc<App>>) -> Result<Response, ApiError
             .collect(),
         updated_at: p.updated_at.to_string(),
     })
+}
+
+#[derive(Template)]
+#[template(path = "status_history.html")]
+struct HistoryPage {
+    s: Strings,
+    incidents: Vec<IncidentRow>,
+    maintenances: Vec<MaintenanceRow>,
+}
+
+/// `GET /status/history`: every incident of the last 90 days, newest
+/// first, and the maintenance completed.
+pub async fn history_html(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let p = read(&app).await?;
+    let incidents = p.incidents.iter().map(|i| incident_row(i, &p.settings)).collect();
+    let maintenances = p
+        .maintenances
+        .iter()
+        .rev()
+        .filter(|m| m.state == MaintenanceState::Completed)
+        .map(|m| maintenance_row(&p, m))
+        .collect();
+    html(&HistoryPage { s: Strings::of(&p.settings), incidents, maintenances })
+}
+
+#[derive(Template)]
+#[template(path = "status_subscription.html")]
+struct SubscriptionPage {
+    s: Strings,
+    token: String,
+    /// (id, name, chosen).
+    components: Vec<(u64, String, bool)>,
+}
+
+/// `GET /status/subscriptions/{token}`: the components the subscriber
+/// hears of, to change.
+pub async fn subscription_form(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let Some(sub) = app.subscriber_by_token(&token).await? else { return gone(&app).await };
+    let components =
+        app.components().await?.into_iter().map(|c| (c.id, c.spec.name, sub.components.contains(&c.id))).collect();
+    let s = Strings::of(&app.status_settings().await?);
+    let mut r = html(&SubscriptionPage { s, token, components })?;
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// `POST /status/subscriptions/{token}`: the components chosen (none: all).
+pub async fn change_subscription(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let components: Vec<String> =
+        form_urlencoded::parse(&body).filter(|(k, _)| k == "components").map(|(_, v)| v.into_owned()).collect();
+    if !app.change_subscription(&token, &components).await? {
+        return gone(&app).await;
+    }
+    message(&app, strings::SAVED, strings::SAVED_TEXT, None, "").await
 }
 
 #[derive(Template)]

@@ -166,6 +166,9 @@ async fn a_maintenance_reminds_starts_and_completes_on_its_own_and_its_subscribe
     let states: Vec<&str> = m["updates"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
     assert_eq!(states, ["scheduled", "in_progress", "in_progress", "completed"], "{m}");
     assert_eq!(m["completed_at"], "2026-11-27T13:00:00Z");
+    let history = server.http().get(format!("{}/status/history", server.url)).send().await.unwrap();
+    let history = history.text().await.unwrap();
+    assert!(history.contains("Past maintenance") && history.contains("Half of the shards are done."), "{history}");
 
     // The day's uptime leaves the maintenance hour out: the API was up all
     // the rest of it.

@@ -225,6 +225,10 @@ async fn nothing_internal_ever_reaches_the_public_page_or_its_json(server: TestS
         "/api/v2/components.json".to_owned(),
         "/api/v2/incidents.json".to_owned(),
         "/api/v2/incidents/unresolved.json".to_owned(),
+        "/api/v2/scheduled-maintenances.json".to_owned(),
+        "/api/v2/scheduled-maintenances/upcoming.json".to_owned(),
+        "/api/v2/scheduled-maintenances/active.json".to_owned(),
+        "/status/history".to_owned(),
         "/history.atom".to_owned(),
         "/history.rss".to_owned(),
     ] {

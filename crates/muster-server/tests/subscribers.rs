@@ -20,7 +20,10 @@ use muster_app::channels::webhook::signature;
 use muster_store::testing::Backend;
 use serde_json::{Value, json};
 
-on_both_backends!(components_set_directly_are_on_the_incident_timeline_and_bad_requests_name_their_field,);
+on_both_backends!(
+    components_set_directly_are_on_the_incident_timeline_and_bad_requests_name_their_field,
+    a_subscriber_changes_what_they_hear_of_on_the_page_their_mails_link_to,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_mail_subscriber_hears_nothing_before_confirming_then_its_components_until_one_click_unsubscribes() {
@@ -314,4 +317,34 @@ async fn components_set_directly_are_on_the_incident_timeline_and_bad_requests_n
     let status = reqwest::get(format!("{}/api/v2/status.json", server.url)).await.unwrap();
     let status: Value = status.json().await.unwrap();
     assert_eq!(status["status"]["indicator"], "critical");
+}
+
+async fn a_subscriber_changes_what_they_hear_of_on_the_page_their_mails_link_to(server: TestServer) {
+    component(&server, "API").await;
+    let dashboard = component(&server, "Dashboard").await;
+    let (status, _) = subscribe(&server, json!({"email": "sam@example.com", "components": ["API"]})).await;
+    assert_eq!(status, 202);
+    let token = server.app.store.subscribers(false).await.unwrap()[0].token.clone();
+    let url = format!("{}/status/subscriptions/{token}", server.url);
+    let page = server.http().get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("value=\"1\" checked") && page.contains("value=\"2\">"), "the API chosen: {page}");
+    assert!(!page.contains("sam@example.com"), "the address is not shown");
+    let form = |body: &str| {
+        server
+            .http()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+    };
+    assert_eq!(form(&format!("components={dashboard}")).await.unwrap().status(), 200);
+    assert_eq!(server.app.store.subscribers(false).await.unwrap()[0].components, [dashboard]);
+    let bad = form("components=Nope").await.unwrap();
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    assert_eq!(problem["field"], "components[0]", "{problem}");
+    assert_eq!(form("").await.unwrap().status(), 200, "none: the whole page");
+    assert!(server.app.store.subscribers(false).await.unwrap()[0].components.is_empty());
+    let gone = server.http().get(format!("{}/status/subscriptions/nope", server.url)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
 }

@@ -415,6 +415,8 @@ pub trait Store: Send + Sync + 'static {
     /// Confirms a subscriber; `false` if it was confirmed already or is gone.
     async fn confirm_subscriber(&self, id: u64, now: Timestamp) -> Result<bool>;
     async fn remove_subscriber(&self, id: u64) -> Result<bool>;
+    /// Replaces the components a subscriber hears of (none: the whole page).
+    async fn set_subscriber_components(&self, id: u64, components: &[u64]) -> Result<bool>;
     /// Announces a maintenance window, with the jobs `decide` gives, in one
     /// transaction.
     async fn create_maintenance(

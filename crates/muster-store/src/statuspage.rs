@@ -495,6 +495,20 @@ pub(crate) async fn confirm_subscriber<D: Dialect>(c: &mut D::Connection, id: u6
     Ok(changed > 0)
 }
 
+/// Replaces the components subscriber `id` hears of; `false` if it is gone.
+pub(crate) async fn set_subscriber_components<D: Dialect>(
+    c: &mut D::Connection,
+    id: u64,
+    components: &[u64],
+) -> Result<bool> {
+    let changed = D::query("UPDATE status_subscribers SET components = $1 WHERE id = $2")
+        .bind(serde_json::to_string(components).expect("ids serialize"))
+        .bind(id as i64)
+        .execute(c)
+        .await?;
+    Ok(changed > 0)
+}
+
 pub(crate) async fn remove_subscriber<D: Dialect>(c: &mut D::Connection, id: u64) -> Result<bool> {
     let gone = D::query("DELETE FROM status_subscribers WHERE id = $1").bind(id as i64).execute(c).await?;
     Ok(gone > 0)

@@ -473,6 +473,10 @@ impl<D: Dialect> Store for Db<D> {
         crate::statuspage::confirm_subscriber::<D>(&mut *self.write.acquire().await?, id, now).await
     }
 
+    async fn set_subscriber_components(&self, id: u64, components: &[u64]) -> Result<bool> {
+        crate::statuspage::set_subscriber_components::<D>(&mut *self.write.acquire().await?, id, components).await
+    }
+
     async fn remove_subscriber(&self, id: u64) -> Result<bool> {
         crate::statuspage::remove_subscriber::<D>(&mut *self.write.acquire().await?, id).await
     }
