@@ -69,34 +69,27 @@ async fn history(server: &Server) -> usize {
     changes
 }
 
+/// POSTs `body` as the admin; the answer, which must be 201.
+async fn post(server: &Server, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let r = server.http.post(format!("{}{path}", server.base)).bearer_auth(TOKEN).json(body).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 201, "{path}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
 /// 20 incidents on the page, 3 external updates each; 3 maintenances.
 async fn incidents(server: &Server, count: u64) {
     for i in 0..count {
         let body = json!({"title": format!("Incident {i}"), "priority": "P2", "incident_manager": "admin"});
-        let r = server
-            .http
-            .post(format!("{}/api/v1/incidents", server.base))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let number = r.json::<serde_json::Value>().await.unwrap()["number"].as_u64().unwrap();
+        let number = post(server, "/api/v1/incidents", &body).await["number"].as_u64().unwrap();
         for (u, state) in ["partial_outage", "degraded_performance", "operational"].iter().enumerate() {
             let component = format!("Service {:02}", (i * 3 + u as u64) % COMPONENTS);
             let status = ["investigating", "identified", "resolved"][u];
             let update = json!({"audience": "external", "body": format!("Update {u} of incident {i}: we are on it."),
                                 "status": status,
                                 "components": [{"component": component, "status": state}]});
-            let r = server
-                .http
-                .post(format!("{}/api/v1/incidents/{number}/updates", server.base))
-                .bearer_auth(TOKEN)
-                .json(&update)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+            post(server, &format!("/api/v1/incidents/{number}/updates"), &update).await;
         }
     }
     let now = Timestamp::now();
@@ -104,15 +97,7 @@ async fn incidents(server: &Server, count: u64) {
         let starts = now + SignedDuration::from_hours(hours);
         let body = json!({"title": format!("Maintenance {m}"), "components": [format!("Service {:02}", m * 7)],
                           "starts_at": starts.to_string(), "ends_at": (starts + SignedDuration::from_hours(2)).to_string()});
-        let r = server
-            .http
-            .post(format!("{}/api/v1/status/maintenances", server.base))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        post(server, "/api/v1/status/maintenances", &body).await;
     }
 }
 
@@ -196,8 +181,7 @@ async fn fan_out(backend: Backend, server: &Server, subscribers: usize) {
     }
     eprintln!("{subscribers} subscribers written in {:.1} s ({backend:?}).", made.elapsed().as_secs_f64());
     let body = json!({"title": "Fan-out", "priority": "P1", "incident_manager": "admin"});
-    let r = server.http.post(format!("{}/api/v1/incidents", server.base)).bearer_auth(TOKEN).json(&body).send().await;
-    let number = r.unwrap().json::<serde_json::Value>().await.unwrap()["number"].as_u64().unwrap();
+    let number = post(server, "/api/v1/incidents", &body).await["number"].as_u64().unwrap();
     let update = json!({"audience": "external", "body": "Service 00 is down for some customers.", "status": "investigating",
                         "components": [{"component": "Service 00", "status": "major_outage"}]});
     let start = Instant::now();
