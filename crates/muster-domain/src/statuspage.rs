@@ -360,7 +360,7 @@ fn web_url(field: &str, value: &str) -> Result<String, DomainError> {
     let v = value.trim();
     let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
     let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
-        && v.len() <= 2000
+        && value.chars().count() <= 2000
         && !v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>');
     if ok {
         Ok(v.to_owned())
@@ -373,7 +373,7 @@ impl PageSettings {
     /// The settings as written, checked (naming the field at fault) and trimmed.
     pub fn checked(self) -> Result<PageSettings, DomainError> {
         let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > MAX_COMPONENT_NAME_CHARS {
+        if name.is_empty() || self.name.chars().count() > MAX_COMPONENT_NAME_CHARS {
             return Err(DomainError::invalid("name", format!("a name has 1 to {MAX_COMPONENT_NAME_CHARS} characters")));
         }
         let url = self.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| web_url("url", u)).transpose()?;
@@ -394,7 +394,7 @@ impl PageSettings {
         let mut links = Vec::with_capacity(self.links.len());
         for (i, l) in self.links.into_iter().enumerate() {
             let label = l.label.trim().to_owned();
-            if label.is_empty() || label.chars().count() > 50 {
+            if label.is_empty() || l.label.chars().count() > 50 {
                 return Err(DomainError::invalid(format!("links[{i}].label"), "a label has 1 to 50 characters"));
             }
             links.push(PageLink { label, url: web_url(&format!("links[{i}].url"), &l.url)? });

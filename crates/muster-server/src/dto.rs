@@ -909,7 +909,13 @@ pub mod schema {
         use muster_domain::statuspage::{LANGUAGES, MAX_COMPONENT_NAME_CHARS, MAX_LINKS};
         let mut zones: Vec<Value> = jiff::tz::db().available().map(|n| json!(n.as_str())).collect();
         zones.push(Value::Null);
-        let url = json!({"type": "string", "maxLength": 2000, "pattern": "^https?://[^/\\s\"<>][^\\s\"<>]*$"});
+        // As `PageSettings::checked` reads a URL: http(s), a host, no white
+        // space, control characters, quotes or angle brackets; white space
+        // around is trimmed; the page's own address and logo may be blank.
+        const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+        let body = format!("https?://[^/{WS}{CONTROL}\"<>][^{WS}{CONTROL}\"<>]*");
+        let link = json!({"type": "string", "maxLength": 2000, "pattern": format!("^[{WS}]*{body}[{WS}]*$")});
+        let url = json!({"type": "string", "maxLength": 2000, "pattern": format!("^[{WS}]*({body})?[{WS}]*$")});
         build(json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
             "name": text_schema(1, MAX_COMPONENT_NAME_CHARS as u32, false),
             "url": nullable(url.clone(), true),
@@ -917,7 +923,7 @@ pub mod schema {
             "language": {"type": ["string", "null"], "enum": LANGUAGES.iter().map(|l| json!(l)).chain([Value::Null]).collect::<Vec<_>>()},
             "logo_url": nullable(url.clone(), true),
             "links": {"type": ["array", "null"], "maxItems": MAX_LINKS, "items": {"type": "object", "additionalProperties": false,
-                "required": ["label", "url"], "properties": {"label": text_schema(1, 50, false), "url": url}}},
+                "required": ["label", "url"], "properties": {"label": text_schema(1, 50, false), "url": link}}},
             "enabled": {"type": ["boolean", "null"]},
         }}))
     }
