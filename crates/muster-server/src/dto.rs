@@ -921,7 +921,7 @@ pub mod schema {
             "url": nullable(url.clone(), true),
             "time_zone": {"type": ["string", "null"], "enum": zones},
             "language": {"type": ["string", "null"], "enum": LANGUAGES.iter().map(|l| json!(l)).chain([Value::Null]).collect::<Vec<_>>()},
-            "logo_url": nullable(url.clone(), true),
+            "logo_url": nullable(url, true),
             "links": {"type": ["array", "null"], "maxItems": MAX_LINKS, "items": {"type": "object", "additionalProperties": false,
                 "required": ["label", "url"], "properties": {"label": text_schema(1, 50, false), "url": link}}},
             "enabled": {"type": ["boolean", "null"]},
