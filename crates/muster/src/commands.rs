@@ -1307,6 +1307,10 @@ async fn status_page(client: &Client, out: &Output, cmd: StatusCmd) -> anyhow::R
         StatusCmd::Component(ComponentCmd::List) => {
             let v = client.get("/api/v1/status/components").await?;
             out.show(&v, |v| {
+                if v.as_array().is_none_or(Vec::is_empty) {
+                    say!("No components yet: muster status component add API");
+                    return;
+                }
                 let rows = v
                     .as_array()
                     .into_iter()
@@ -1340,6 +1344,10 @@ async fn status_page(client: &Client, out: &Output, cmd: StatusCmd) -> anyhow::R
         StatusCmd::Maintenance(MaintenanceCmd::List) => {
             let v = client.get("/api/v1/status/maintenances").await?;
             out.show(&v, |v| {
+                if v.as_array().is_none_or(Vec::is_empty) {
+                    say!("No maintenance scheduled: muster status maintenance add announces one");
+                    return;
+                }
                 let rows = v
                     .as_array()
                     .into_iter()
@@ -1357,6 +1365,12 @@ async fn status_page(client: &Client, out: &Output, cmd: StatusCmd) -> anyhow::R
         StatusCmd::Subscribers => {
             let v = client.get("/api/v1/status/subscribers").await?;
             out.show(&v, |v| {
+                if v.as_array().is_none_or(Vec::is_empty) {
+                    say!(
+                        "No subscribers yet: people subscribe on the page's form (/status), or POST /status/subscribe"
+                    );
+                    return;
+                }
                 let rows = v
                     .as_array()
                     .into_iter()
