@@ -152,6 +152,11 @@ impl PastUptime {
     }
 }
 
+/// What every public path answers while the page is off.
+pub fn page_off() -> crate::Error {
+    DomainError::not_found("page", "the status page is off").into()
+}
+
 fn no_component(id: u64) -> crate::Error {
     DomainError::not_found("id", format!("there is no component {id}")).into()
 }
@@ -180,6 +185,13 @@ impl App {
             None => Ok(statuspage::PageSettings::default()),
             Some(v) => serde_json::from_str(&v).map_err(|e| crate::Error::Internal(format!("{SETTINGS_KEY}: {e}"))),
         }
+    }
+
+    /// The page's settings; refused (not found) while the operator has the
+    /// page off, as every public path and subscription is.
+    pub async fn public_settings(&self) -> Result<statuspage::PageSettings> {
+        let settings = self.status_settings().await?;
+        if settings.enabled { Ok(settings) } else { Err(page_off()) }
     }
 
     /// Replaces the page's settings (admins).

@@ -75,7 +75,7 @@ impl App {
     /// Subscribes `email` to `components` (none: the whole page): a
     /// confirmation mail, unless it is confirmed already (then nothing).
     pub async fn subscribe_email(&self, email: &str, components: &[String]) -> Result<Subscribed> {
-        self.require_public_page().await?;
+        self.public_settings().await?;
         let address = contact_address(ContactKind::Email, email).map_err(|e| match e {
             DomainError::Invalid { message, .. } => DomainError::invalid("email", message),
             other => other,
@@ -120,7 +120,7 @@ impl App {
     /// Subscribes a webhook to `components`: a first delivery it must
     /// answer with 2xx confirms it; its secret signs everything it gets.
     pub async fn subscribe_webhook(&self, url: &str, components: &[String]) -> Result<Subscribed> {
-        self.require_public_page().await?;
+        self.public_settings().await?;
         let url = contact_address(ContactKind::Webhook, url).map_err(|e| match e {
             DomainError::Invalid { message, .. } => DomainError::invalid("webhook", message),
             other => other,
@@ -158,15 +158,6 @@ impl App {
         self.store.enqueue_job(&NewJob { job, idempotency_key: key, due_at: now }, now).await?;
         self.engine.wake();
         Ok(Subscribed::Webhook { id: s.id, secret: s.secret.unwrap_or_default() })
-    }
-
-    /// Refuses when the operator turned the public page off.
-    pub async fn require_public_page(&self) -> Result<()> {
-        if self.status_settings().await?.enabled {
-            Ok(())
-        } else {
-            Err(DomainError::not_found("page", "the status page is off").into())
-        }
     }
 
     /// The subscriber a link's token names.

@@ -81,20 +81,6 @@ fn page(app: &App, p: &StatusPage) -> Value {
     })
 }
 
-/// The answer of every public path while the operator has the page off.
-fn off() -> ApiError {
-    ApiError::not_found("page", "the status page is off")
-}
-
-/// The page's settings, refusing when it is off.
-async fn open_settings(app: &App) -> Result<PageSettings, ApiError> {
-    let settings = app.status_settings().await?;
-    if !settings.enabled {
-        return Err(off());
-    }
-    Ok(settings)
-}
-
 /// `t` on the page's clock: `2026-12-24 22:00 CET`.
 fn local(t: muster_domain::Timestamp, settings: &PageSettings) -> String {
     let tz = muster_domain::schedule::time_zone(&settings.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -260,7 +246,7 @@ fn public_json(v: Value) -> Response {
 async fn read(app: &App) -> Result<StatusPage, ApiError> {
     let p = app.status_page().await?;
     if !p.settings.enabled {
-        return Err(off());
+        return Err(muster_app::statuspage::page_off().into());
     }
     Ok(p)
 }
@@ -581,7 +567,7 @@ struct IncidentPage {
 pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found("ref", format!("there is no public incident {r:?}"));
     let reference: muster_domain::IncidentRef = r.parse().map_err(|_| missing())?;
-    let settings = open_settings(&app).await?;
+    let settings = app.public_settings().await?;
     let Some(i) = app.public_incident(reference.0).await? else { return Err(missing()) };
     html(&IncidentPage { s: Strings::of(&settings), i: incident_row(&i, &settings) })
 }
