@@ -34,6 +34,8 @@ pub enum Who {
     ExternalCommunications,
     /// A tech lead of the incident.
     TechLeads,
+    /// The incident's customer support lead.
+    SupportLead,
     /// The owner of the service.
     ServiceOwner,
     /// Someone in one of the schedule's rotations.
@@ -44,13 +46,14 @@ pub enum Who {
 }
 
 impl Who {
-    pub const ALL: [Who; 10] = [
+    pub const ALL: [Who; 11] = [
         Who::Responders,
         Who::IncidentManagers,
         Who::TheIncidentManager,
         Who::InternalCommunications,
         Who::ExternalCommunications,
         Who::TechLeads,
+        Who::SupportLead,
         Who::ServiceOwner,
         Who::ScheduleMembers,
         Who::TheUser,
@@ -65,6 +68,7 @@ impl Who {
             Who::InternalCommunications => "the communications manager for internal updates",
             Who::ExternalCommunications => "the communications manager for external updates",
             Who::TechLeads => "a tech lead",
+            Who::SupportLead => "the customer support lead",
             Who::ServiceOwner => "the service's owner",
             Who::ScheduleMembers => "a member of the schedule",
             Who::TheUser => "the user themself",
@@ -126,10 +130,16 @@ pub enum Action {
     /// Add, change and remove the status page's components; set an
     /// incident's public title and impact.
     ManageStatusPage,
+    /// Log a customer report (a ticket, a call, a post); handle an
+    /// unlinked one.
+    LogCustomerReport,
+    /// Link, unlink, answer, pass on and close the customer reports of an
+    /// incident.
+    HandleCustomerReports,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -157,6 +167,8 @@ impl Action {
         Action::ManageStakeholders,
         Action::FollowIncident,
         Action::ManageStatusPage,
+        Action::LogCustomerReport,
+        Action::HandleCustomerReports,
     ];
 
     /// What it is, to finish "only ... may ...".
@@ -191,6 +203,8 @@ impl Action {
             Action::ManageStakeholders => "manage stakeholder groups",
             Action::FollowIncident => "follow incidents or stop following",
             Action::ManageStatusPage => "manage the status page's components",
+            Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
+            Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
         }
     }
 
@@ -232,6 +246,8 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::ManageStakeholders => &[],
         Action::FollowIncident => &[TheUser],
         Action::ManageStatusPage => &[],
+        Action::LogCustomerReport => &[Responders],
+        Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
     }
 }
 
@@ -306,6 +322,7 @@ impl Standing {
             Who::InternalCommunications => self.communications.contains(&Audience::Internal),
             Who::ExternalCommunications => self.communications.contains(&Audience::External),
             Who::TechLeads => holds(RoleKind::TechLead),
+            Who::SupportLead => holds(RoleKind::CustomerSupportLead),
             Who::ServiceOwner => self.service_owner,
             Who::ScheduleMembers => self.schedule_member,
             Who::TheUser => self.the_user,
@@ -377,6 +394,7 @@ pub fn who_may(action: Action, holders: &dyn Fn(RoleKind) -> Vec<Handle>) -> Str
                 named("the backup incident manager", RoleKind::BackupIncidentManager)
             ),
             Who::TechLeads => named("a tech lead", RoleKind::TechLead),
+            Who::SupportLead => named("the customer support lead", RoleKind::CustomerSupportLead),
             Who::TheIncidentManager => named("the incident manager", RoleKind::IncidentManager),
             other => other.describe().to_owned(),
         })

@@ -240,6 +240,27 @@ pub enum Change {
         from: crate::statuspage::ComponentStatus,
         to: crate::statuspage::ComponentStatus,
     },
+    /// A customer report was linked to this incident (it counts in the
+    /// topic's `CSL @gina (14 reports)`).
+    CustomerReportLinked {
+        report: crate::support::ReportRef,
+    },
+    /// A report linked before is no longer about this incident.
+    CustomerReportUnlinked {
+        report: crate::support::ReportRef,
+    },
+    /// The support lead passed what a customer said to the responders.
+    CustomerReportPassed {
+        report: crate::support::ReportRef,
+        excerpt: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A customer was answered.
+    CustomerReportResponded {
+        report: crate::support::ReportRef,
+        text: String,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -289,6 +310,9 @@ pub struct Incident {
     /// Each audience's update clock (see [`crate::cadence`]).
     #[serde(default)]
     pub clocks: crate::cadence::Clocks,
+    /// How many customer reports are linked to it.
+    #[serde(default)]
+    pub customer_reports: u32,
     next_assignment: u64,
     /// The `seq` of the last event.
     pub version: u64,
@@ -391,6 +415,25 @@ pub enum Command {
         name: String,
         from: crate::statuspage::ComponentStatus,
         to: crate::statuspage::ComponentStatus,
+    },
+    /// Link customer reports to this incident (the support lead, the
+    /// incident managers, admins).
+    LinkCustomerReports {
+        reports: Vec<crate::support::ReportRef>,
+    },
+    UnlinkCustomerReport {
+        report: crate::support::ReportRef,
+    },
+    /// Pass what a customer said to the responders.
+    PassCustomerReport {
+        report: crate::support::ReportRef,
+        excerpt: String,
+        note: Option<String>,
+    },
+    /// Record the answer given to a linked report's customer.
+    RespondCustomerReport {
+        report: crate::support::ReportRef,
+        text: String,
     },
     /// A page ended. Acknowledged, the actor takes on `roles` (the authority
     /// to give them was checked when the page was sent).
@@ -640,6 +683,26 @@ impl Incident {
                 tx.require(Action::PublishExternalUpdate)?;
                 tx.record(Change::ComponentSet { component, name, from, to }, None);
             }
+            Command::LinkCustomerReports { reports } => {
+                tx.require_not_closed()?;
+                tx.require(Action::HandleCustomerReports)?;
+                for report in reports {
+                    tx.record(Change::CustomerReportLinked { report }, None);
+                }
+            }
+            Command::UnlinkCustomerReport { report } => {
+                tx.require(Action::HandleCustomerReports)?;
+                tx.record(Change::CustomerReportUnlinked { report }, None);
+            }
+            Command::PassCustomerReport { report, excerpt, note } => {
+                tx.require_not_closed()?;
+                tx.require(Action::HandleCustomerReports)?;
+                tx.record(Change::CustomerReportPassed { report, excerpt, note }, None);
+            }
+            Command::RespondCustomerReport { report, text } => {
+                tx.require(Action::HandleCustomerReports)?;
+                tx.record(Change::CustomerReportResponded { report, text }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -665,6 +728,7 @@ impl Incident {
             topic: String::new(),
             alerts: Vec::new(),
             clocks: Default::default(),
+            customer_reports: 0,
             next_assignment: 1,
             version: 0,
             last_hash: String::new(),
@@ -697,7 +761,11 @@ impl Incident {
             | Change::PageDeclined { .. }
             | Change::PageUnreachable { .. }
             | Change::UpdateReminded { .. }
-            | Change::ComponentSet { .. } => {}
+            | Change::ComponentSet { .. }
+            | Change::CustomerReportPassed { .. }
+            | Change::CustomerReportResponded { .. } => {}
+            Change::CustomerReportLinked { .. } => self.customer_reports += 1,
+            Change::CustomerReportUnlinked { .. } => self.customer_reports = self.customer_reports.saturating_sub(1),
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
                 *self.clocks.get_mut(*audience) = crate::cadence::AudienceClock {
                     published_at: Some(e.recorded_at),

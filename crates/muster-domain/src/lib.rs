@@ -69,6 +69,7 @@ pub mod schedule;
 pub mod stakeholder;
 pub mod status;
 pub mod statuspage;
+pub mod support;
 pub mod timeline;
 pub mod token;
 pub mod topic;

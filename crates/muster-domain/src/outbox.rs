@@ -46,6 +46,12 @@ pub enum Job {
     /// maintenance moved past it: then it does nothing.
     #[serde(rename = "maintenance")]
     Maintenance { maintenance: u64, step: crate::maintenance::Step },
+    /// A customer report's first response was due at `due_at` (see
+    /// [`crate::support::ResponseTargets`]): remind the support lead. Stale
+    /// once the report was answered or its due time moved (linked to an
+    /// incident of another priority): then it does nothing.
+    #[serde(rename = "customer_report.due")]
+    ReportDue { report: u64, due_at: jiff::Timestamp },
 }
 
 /// Which jobs go first. Pages find people; everything else can wait for a
@@ -168,6 +174,7 @@ impl Job {
             Job::PageBundle { .. } => "page.bundle",
             Job::UpdateReminder { .. } => "update.reminder",
             Job::Maintenance { .. } => "maintenance",
+            Job::ReportDue { .. } => "customer_report.due",
         }
     }
 
@@ -206,7 +213,7 @@ impl Job {
             Job::PageBundle { bundle } => Some(*bundle),
             Job::Webhook(w) => w.for_bundle,
             Job::Email(e) => e.for_bundle,
-            Job::PageStep { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => None,
+            Job::PageStep { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } | Job::ReportDue { .. } => None,
         }
     }
 
@@ -241,9 +248,11 @@ impl Job {
     /// pointless once the page was answered.
     pub fn notifies_for_page(&self) -> Option<u64> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
-                None
-            }
+            Job::PageStep { .. }
+            | Job::PageBundle { .. }
+            | Job::UpdateReminder { .. }
+            | Job::Maintenance { .. }
+            | Job::ReportDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
         }
@@ -252,9 +261,11 @@ impl Job {
     /// The person this job notifies of a page: nobody disabled is.
     pub fn notifies_person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
-                None
-            }
+            Job::PageStep { .. }
+            | Job::PageBundle { .. }
+            | Job::UpdateReminder { .. }
+            | Job::Maintenance { .. }
+            | Job::ReportDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -263,9 +274,11 @@ impl Job {
     /// Where it goes, for people reading the outbox.
     pub fn to(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
-                None
-            }
+            Job::PageStep { .. }
+            | Job::PageBundle { .. }
+            | Job::UpdateReminder { .. }
+            | Job::Maintenance { .. }
+            | Job::ReportDue { .. } => None,
             Job::Webhook(w) => Some(&w.to),
             Job::Email(e) => Some(&e.to),
         }
@@ -274,9 +287,11 @@ impl Job {
     /// The person a page notification is for.
     pub fn person(&self) -> Option<&str> {
         match self {
-            Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => {
-                None
-            }
+            Job::PageStep { .. }
+            | Job::PageBundle { .. }
+            | Job::UpdateReminder { .. }
+            | Job::Maintenance { .. }
+            | Job::ReportDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -320,6 +335,7 @@ mod tests {
     fn every_job_survives_being_stored_and_read_back() {
         let jobs = [
             Job::PageStep { page: 3, step: 2 },
+            Job::ReportDue { report: 5, due_at: "2026-11-27T10:15:00Z".parse().unwrap() },
             webhook(),
             Job::Email(Email {
                 to: "dan@example.com".into(),

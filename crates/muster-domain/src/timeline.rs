@@ -123,7 +123,9 @@ impl Change {
     /// `summary_changed`, `priority_changed`, `status_changed`,
     /// `role_assigned`, `role_relieved`, `topic_changed`, `alert_linked`,
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
-    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`, or one of the
+    /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`,
+    /// `component_set`, `customer_report_linked`, `customer_report_unlinked`, `customer_report` (passed on),
+    /// `customer_report_responded`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -149,6 +151,10 @@ impl Change {
             Change::UpdateSnoozed { .. } => "update_snoozed",
             Change::UpdateReminded { .. } => "update_reminded",
             Change::ComponentSet { .. } => "component_set",
+            Change::CustomerReportLinked { .. } => "customer_report_linked",
+            Change::CustomerReportUnlinked { .. } => "customer_report_unlinked",
+            Change::CustomerReportPassed { .. } => "customer_report",
+            Change::CustomerReportResponded { .. } => "customer_report_responded",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -289,6 +295,13 @@ impl Event {
             Change::ComponentSet { name, from, to, .. } => {
                 format!("@{by} set {name} on the status page to {} (was {})", to.label(), from.label())
             }
+            Change::CustomerReportLinked { report } => format!("@{by} linked {}", report.describe()),
+            Change::CustomerReportUnlinked { report } => format!("@{by} unlinked {}", report.describe()),
+            Change::CustomerReportPassed { report, excerpt, note } => {
+                let note = note.as_ref().map(|n| format!(" — {n}")).unwrap_or_default();
+                format!("@{by} passed on {}: “{excerpt}”{note}", report.describe())
+            }
+            Change::CustomerReportResponded { report, .. } => format!("@{by} answered {}", report.describe()),
             Change::Entry { text, .. } => text.clone(),
         }
     }

@@ -1,7 +1,7 @@
 //! The room topic: one line that says who holds which role, in the spirit of
 //! `INC-7 P1 investigating — Checkout fails | IM @alice | Backup IM @bob |
 //! TL @carol (database), @dan (network) | Comms @erin (internal), @frank
-//! (external) | CSL @gina | Scribe @hank | FR @ivan`.
+//! (external) | CSL @gina (14 reports) | Scribe @hank | FR @ivan`.
 //!
 //! It is rendered from state only, so it can never show a relieved holder.
 
@@ -55,7 +55,12 @@ pub fn render(incident: &Incident, catalog: &RoleCatalog) -> String {
                 None => format!("@{}", a.user),
             })
             .collect();
-        out.push_str(&format!(" | {} {}", catalog.label(role), people.join(", ")));
+        let reports = match (role, incident.customer_reports) {
+            (RoleKind::CustomerSupportLead, 1) => " (1 report)".to_owned(),
+            (RoleKind::CustomerSupportLead, n) if n > 1 => format!(" ({n} reports)"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(" | {} {}{reports}", catalog.label(role), people.join(", ")));
     }
     out
 }

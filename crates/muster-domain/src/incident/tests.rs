@@ -538,3 +538,45 @@ fn a_command_with_a_slower_clock_is_recorded_no_earlier_than_the_last_event() {
     assert_eq!(events[0].at, now());
     w.state = state;
 }
+
+fn report(id: u64, customer: &str) -> crate::support::ReportRef {
+    crate::support::ReportRef {
+        id,
+        channel: crate::support::ReportChannel::Ticket,
+        customer: customer.into(),
+        organization: Some("Acme".into()),
+    }
+}
+
+#[test]
+fn the_topic_shows_the_support_lead_with_the_reports_linked() {
+    let alice = user("alice");
+    let mut w = World::declared_by(&alice, Priority::P1);
+    w.assign(&alice, RoleKind::CustomerSupportLead, &user("gina"), None).unwrap();
+    let gina = user("gina");
+    let events =
+        w.run(&gina, Command::LinkCustomerReports { reports: vec![report(1, "Ann"), report(2, "Bo")] }).unwrap();
+    assert_eq!(events.len(), 3, "two links and one topic change");
+    assert!(w.state.topic.contains("| CSL @gina (2 reports)"), "{}", w.state.topic);
+    w.run(&gina, Command::UnlinkCustomerReport { report: report(2, "Bo") }).unwrap();
+    assert!(w.state.topic.contains("| CSL @gina (1 report)"), "{}", w.state.topic);
+    assert_eq!(Incident::replay(&w.log).unwrap(), w.state);
+    assert!(verify_chain(&w.log).is_ok());
+}
+
+#[test]
+fn only_the_support_lead_and_the_incident_managers_pass_customer_reports_on() {
+    let alice = user("alice");
+    let mut w = World::declared_by(&alice, Priority::P1);
+    w.assign(&alice, RoleKind::TechLead, &user("carol"), None).unwrap();
+    w.assign(&alice, RoleKind::CustomerSupportLead, &user("gina"), None).unwrap();
+    let pass = || Command::PassCustomerReport { report: report(4, "Ann"), excerpt: "card declined".into(), note: None };
+    let err = w.run(&user("carol"), pass()).unwrap_err();
+    let DomainError::Forbidden(reason) = err else { panic!("expected Forbidden") };
+    assert!(reason.contains("the customer support lead (@gina)"), "{reason}");
+    let events = w.run(&user("gina"), pass()).unwrap();
+    assert_eq!(events[0].change.kind(), "customer_report");
+    assert_eq!(events[0].text(), "@gina passed on ticket from Ann (Acme) (report 4): “card declined”");
+    w.run(&alice, pass()).unwrap();
+    w.run(&admin("root"), pass()).unwrap();
+}
