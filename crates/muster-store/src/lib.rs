@@ -43,6 +43,7 @@ pub mod jobs;
 pub mod maintenances;
 pub mod pages;
 pub mod postgres;
+pub mod reports;
 mod rows;
 pub mod schedules;
 pub mod sqlite;
@@ -211,6 +212,10 @@ pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use maintenances::{DecideMaintenance, MaintenanceMove, MaintenanceNotice, MaintenanceRecord, MaintenanceUpdate};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
+pub use reports::{
+    DecideReports, MergeReport, NewReport, NewSupportIntegration, Received, ReportFilter, ReportJobs, ReportMove,
+    ReportRecord, ReportResponse, SupportIntegration,
+};
 pub use schedules::{ContactMethod, NewOverride, NewSchedule, NotificationRuleRecord, PolicyRecord, ScheduleRecord};
 pub use stakeholders::{NewResponse, ResponseRecord, StakeholderWebhook, UpdateDelivery};
 pub use statuspage::{ComponentChange, ComponentRecord, PublicIncident, SubscriberRecord};
@@ -446,6 +451,40 @@ pub trait Store: Send + Sync + 'static {
         impact: Option<Option<muster_domain::statuspage::Impact>>,
         now: Timestamp,
     ) -> Result<Option<PublicIncident>>;
+
+    async fn create_support_integration(
+        &self,
+        new: &NewSupportIntegration,
+        now: Timestamp,
+    ) -> Result<SupportIntegration>;
+    async fn support_integrations(&self) -> Result<Vec<SupportIntegration>>;
+    async fn support_integration(&self, id: u64) -> Result<Option<SupportIntegration>>;
+    async fn support_integration_by_key(&self, key: &str) -> Result<Option<SupportIntegration>>;
+    /// Logs a customer report with the jobs its due time needs.
+    async fn create_report(&self, new: &NewReport, jobs: &ReportJobs<'_>, now: Timestamp) -> Result<ReportRecord>;
+    /// A helpdesk's event, counted once by its id: a new report, or the
+    /// ticket's report merged; nothing written when it was seen before.
+    async fn receive_report(
+        &self,
+        new: &NewReport,
+        event_id: &str,
+        merge: &MergeReport<'_>,
+        jobs: &ReportJobs<'_>,
+        now: Timestamp,
+    ) -> Result<Received>;
+    async fn reports(&self, filter: &ReportFilter) -> Result<Vec<ReportRecord>>;
+    async fn report(&self, id: u64) -> Result<Option<ReportRecord>>;
+    async fn report_responses(&self, id: u64) -> Result<Vec<ReportResponse>>;
+    /// Moves reports as `decide` says, under incident `incident`'s lock
+    /// when one is named, with the incident's events and the jobs, in one
+    /// transaction.
+    async fn change_reports(
+        &self,
+        ids: &[u64],
+        incident: Option<u64>,
+        decide: &DecideReports<'_>,
+        now: Timestamp,
+    ) -> Result<(Vec<ReportRecord>, Vec<Event>)>;
 
     async fn create_service(&self, service: &NewService, now: Timestamp) -> Result<Service>;
     async fn services(&self) -> Result<Vec<Service>>;

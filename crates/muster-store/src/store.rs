@@ -496,6 +496,82 @@ impl<D: Dialect> Store for Db<D> {
         crate::statuspage::public_incident::<D>(&mut *self.read.acquire().await?, number).await
     }
 
+    async fn create_support_integration(
+        &self,
+        new: &crate::NewSupportIntegration,
+        now: Timestamp,
+    ) -> Result<crate::SupportIntegration> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::reports::create_integration::<D>(&mut tx, new, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn support_integrations(&self) -> Result<Vec<crate::SupportIntegration>> {
+        crate::reports::integrations::<D>(&mut *self.read.acquire().await?).await
+    }
+
+    async fn support_integration(&self, id: u64) -> Result<Option<crate::SupportIntegration>> {
+        crate::reports::integration::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn support_integration_by_key(&self, key: &str) -> Result<Option<crate::SupportIntegration>> {
+        crate::reports::integration_by_key::<D>(&mut *self.read.acquire().await?, key).await
+    }
+
+    async fn create_report(
+        &self,
+        new: &crate::NewReport,
+        jobs: &crate::ReportJobs<'_>,
+        now: Timestamp,
+    ) -> Result<crate::ReportRecord> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::reports::create::<D>(&mut tx, new, jobs, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn receive_report(
+        &self,
+        new: &crate::NewReport,
+        event_id: &str,
+        merge: &crate::MergeReport<'_>,
+        jobs: &crate::ReportJobs<'_>,
+        now: Timestamp,
+    ) -> Result<crate::Received> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::reports::receive::<D>(&mut tx, new, event_id, merge, jobs, now).await?;
+        if !matches!(done, crate::Received::Repeated(_)) {
+            tx.commit().await?;
+        }
+        Ok(done)
+    }
+
+    async fn reports(&self, filter: &crate::ReportFilter) -> Result<Vec<crate::ReportRecord>> {
+        crate::reports::reports::<D>(&mut *self.read.acquire().await?, filter).await
+    }
+
+    async fn report(&self, id: u64) -> Result<Option<crate::ReportRecord>> {
+        crate::reports::report::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn report_responses(&self, id: u64) -> Result<Vec<crate::ReportResponse>> {
+        crate::reports::responses::<D>(&mut *self.read.acquire().await?, id).await
+    }
+
+    async fn change_reports(
+        &self,
+        ids: &[u64],
+        incident: Option<u64>,
+        decide: &crate::DecideReports<'_>,
+        now: Timestamp,
+    ) -> Result<(Vec<crate::ReportRecord>, Vec<muster_domain::Event>)> {
+        let mut tx = self.write.begin().await?;
+        let done = crate::reports::change::<D>(&mut tx, ids, incident, decide, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     async fn edit_public_incident(
         &self,
         number: u64,

@@ -324,6 +324,22 @@ async fn check(store: &dyn Store, version: i64) {
         assert!(m.completed_at.is_none() && m.started_at.is_some(), "at {v}");
     }
 
+    if v >= 22 {
+        use muster_domain::support::ReportState;
+        let integration = store.support_integration_by_key("sup_0022_zendesk").await.unwrap().expect("the integration");
+        assert_eq!((integration.kind.as_str(), integration.secret.as_str()), ("zendesk", "zdsecret_0022"), "at {v}");
+        let report = store.report(1).await.unwrap().expect("report 1");
+        assert_eq!(
+            (report.spec.customer.as_str(), report.incident, report.state, report.integration),
+            ("Ann Lee", Some(1), ReportState::Responded, Some(integration.id)),
+            "at {v}"
+        );
+        assert_eq!(report.spec.external_ref.as_deref(), Some("35436"), "at {v}");
+        assert!(report.passed_at.is_some() && report.logged_by.is_none(), "at {v}");
+        let responses = store.report_responses(1).await.unwrap();
+        assert_eq!(responses.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["We are on it."], "at {v}");
+    }
+
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {
         hash: format!("hash-of-a-new-token-{v}"),
