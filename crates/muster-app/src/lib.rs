@@ -45,6 +45,7 @@ pub mod signin;
 pub mod stakeholders;
 pub mod statuspage;
 pub mod subscribers;
+pub mod support;
 pub mod throttle;
 pub mod tokens;
 pub mod updates;
@@ -231,6 +232,7 @@ impl App {
                 &config.public_url,
             )),
             Arc::new(maintenance::MaintenanceChannel::new(store.clone(), clock.clone(), &config.public_url)),
+            Arc::new(channels::report_due::ReportDueChannel::new(store.clone(), clock.clone(), &config.public_url)),
             Arc::new(channels::page_notices::PageNotices::new(
                 Arc::new(channels::webhook::WebhookChannel::new(
                     store.clone(),

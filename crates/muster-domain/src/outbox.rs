@@ -129,6 +129,10 @@ pub struct Webhook {
     /// delivery, and nothing goes to one that unsubscribed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_subscriber: Option<u64>,
+    /// A support integration's reply URL (an answer to a report it sent):
+    /// its URL and secret are read at delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_integration: Option<u64>,
     /// Jobs written by older versions carried the secret; read, never written.
     #[serde(default, rename = "secret", skip_serializing)]
     pub legacy_secret: Option<String>,

@@ -429,6 +429,32 @@ impl ReportRef {
     }
 }
 
+/// Who hears of a report passed on to the responders: the incident
+/// manager and the tech leads, each once.
+pub fn told_when_passed(incident: &crate::Incident) -> Vec<crate::Handle> {
+    let mut people: Vec<crate::Handle> = Vec::new();
+    for role in [crate::RoleKind::IncidentManager, crate::RoleKind::TechLead] {
+        for a in incident.holders(&role) {
+            if !people.contains(&a.user) {
+                people.push(a.user.clone());
+            }
+        }
+    }
+    people
+}
+
+/// Who is reminded when a linked report's first answer is due: the
+/// customer support lead, or the incident manager when nobody holds it.
+pub fn reminded(incident: &crate::Incident) -> Vec<crate::Handle> {
+    let leads: Vec<crate::Handle> =
+        incident.holders(&crate::RoleKind::CustomerSupportLead).map(|a| a.user.clone()).collect();
+    if leads.is_empty() {
+        incident.holders(&crate::RoleKind::IncidentManager).map(|a| a.user.clone()).collect()
+    } else {
+        leads
+    }
+}
+
 /// How many linked reports make the first responder's impact assessment
 /// offer "many customers".
 pub const MANY_CUSTOMERS: usize = 10;

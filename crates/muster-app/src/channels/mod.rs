@@ -23,6 +23,7 @@ pub mod email;
 pub mod page_bundle;
 pub mod page_notices;
 pub mod page_step;
+pub mod report_due;
 pub mod tls;
 pub mod update_reminder;
 pub mod webhook;

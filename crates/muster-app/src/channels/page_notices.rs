@@ -57,6 +57,10 @@ fn for_page(job: &Job) -> Option<&muster_domain::outbox::ForPage> {
     match job {
         Job::Webhook(w) => w.for_page.as_ref(),
         Job::Email(e) => e.for_page.as_ref(),
-        Job::PageStep { .. } | Job::PageBundle { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } => None,
+        Job::PageStep { .. }
+        | Job::PageBundle { .. }
+        | Job::UpdateReminder { .. }
+        | Job::Maintenance { .. }
+        | Job::ReportDue { .. } => None,
     }
 }

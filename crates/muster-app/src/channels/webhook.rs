@@ -25,7 +25,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use muster_domain::egress::WebhookAllow;
 use muster_domain::outbox::{Job, Webhook};
-use muster_store::Store;
+use muster_store::{Store, SupportIntegration};
 use sha2::Sha256;
 
 use super::{Attempt, Channel, Failure, error_chain};
@@ -229,6 +229,14 @@ impl Channel for WebhookChannel {
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Webhook(hook) = job else { return Err(Failure::permanent("not a webhook job")) };
         let (url, secret) = match (hook.contact_method, hook.stakeholder_webhook.or(hook.status_subscriber)) {
+            (None, None) if hook.support_integration.is_some() => {
+                let id = hook.support_integration.unwrap_or_default();
+                match self.store.support_integration(id).await {
+                    Ok(Some(SupportIntegration { reply_url: Some(url), secret, .. })) => (url, secret),
+                    Ok(_) => return Err(Failure::permanent(format!("support integration {id} has no reply URL now"))),
+                    Err(e) => return Err(Failure::new(format!("reading support integration {id}: {e}"))),
+                }
+            }
             (None, Some(id)) if hook.status_subscriber.is_some() => match self.store.subscriber(id).await {
                 Ok(Some(s)) => (s.address, s.secret.unwrap_or_default()),
                 Ok(None) => return Err(Failure::permanent(format!("status subscriber {id} unsubscribed"))),
