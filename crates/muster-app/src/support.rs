@@ -211,14 +211,14 @@ impl App {
         self.report_view(report).await
     }
 
-    /// A helpdesk's event through integration `integration`: a new report,
-    /// the ticket's report updated, or nothing when the event was received
-    /// before (`None`).
+    /// A helpdesk's event through integration `integration`: a new report
+    /// (`true`), the ticket's report updated (`false`), or nothing when the
+    /// event was received before (`None`).
     pub async fn receive_support_event(
         &self,
         integration: &SupportIntegration,
         event: SupportEvent,
-    ) -> Result<Option<ReportRecord>> {
+    ) -> Result<Option<(ReportRecord, bool)>> {
         let now = self.clock.now();
         let targets = self.response_targets().await?;
         let new = NewReport {
@@ -253,13 +253,13 @@ impl App {
             }
             Received::Created(r) => {
                 self.engine.wake();
-                Ok(Some(r))
+                Ok(Some((r, true)))
             }
             Received::Updated(r) => {
                 if let Some(n) = r.incident {
                     self.changes.changed(n);
                 }
-                Ok(Some(r))
+                Ok(Some((r, false)))
             }
         }
     }
@@ -467,6 +467,13 @@ impl App {
     /// Each report still awaiting an answer is due by the incident's
     /// priority from when it was received.
     pub async fn link_reports(&self, actor: &Actor, ids: &[u64], r: IncidentRef) -> Result<Vec<ReportRecord>> {
+        let mut unique: Vec<u64> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(*id);
+            }
+        }
+        let ids = unique.as_slice();
         if ids.is_empty() {
             return Err(DomainError::invalid("reports", "name at least one report").into());
         }
@@ -696,18 +703,18 @@ impl App {
             )
             .into());
         }
-        let name = support::check_body("name", name, support::MAX_NAME)?;
+        let name = support::check_body("name", name, 100)?;
         let secret = match secret.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if s.len() < 16 => {
+            Some(s) if s.chars().count() < 16 => {
                 return Err(DomainError::invalid("secret", "must be at least 16 characters").into());
             }
-            Some(s) if s.len() > 200 => {
+            Some(s) if s.chars().count() > 200 => {
                 return Err(DomainError::invalid("secret", "is longer than 200 characters").into());
             }
             Some(s) => s.to_owned(),
             None => new_secret(),
         };
-        let reply_url = match reply_url.map(str::trim).filter(|u| !u.is_empty()) {
+        let reply_url = match reply_url {
             Some(u) => {
                 let url = muster_domain::paging::contact_address(muster_domain::paging::ContactKind::Webhook, u)
                     .map_err(|e| match e {
@@ -762,6 +769,25 @@ fn fresh(timestamp: Timestamp, now: Timestamp) -> Result<(), Unverified> {
         )));
     }
     Ok(())
+}
+
+/// What Zendesk puts in `x-zendesk-webhook-signature` for `body` sent at
+/// `timestamp` (for drills and tests that play Zendesk).
+pub fn zendesk_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(timestamp.as_bytes());
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// What Intercom puts in `X-Hub-Signature` for `body`.
+pub fn intercom_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(body);
+    format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Zendesk's webhook signature: `x-zendesk-webhook-signature` is
@@ -856,15 +882,6 @@ mod tests {
         "2024-04-17T17:18:30Z".parse().unwrap()
     }
 
-    fn zendesk_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-        use base64::Engine;
-        use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(timestamp.as_bytes());
-        mac.update(body);
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    }
-
     #[test]
     fn a_zendesk_signature_is_checked_and_an_old_one_refused() {
         let body = br#"{"type":"zen:event-type:ticket.created"}"#;
@@ -881,11 +898,8 @@ mod tests {
 
     #[test]
     fn an_intercom_signature_is_the_hmac_sha1_of_the_body() {
-        use hmac::{Hmac, Mac};
         let body = br#"{"type":"notification_event"}"#;
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"client-secret").unwrap();
-        mac.update(body);
-        let sig = format!("sha1={}", hex::encode(mac.finalize().into_bytes()));
+        let sig = intercom_signature("client-secret", body);
         assert_eq!(verify_intercom("client-secret", Some(&sig), body), Ok(()));
         assert!(verify_intercom("client-secret", Some(&sig), b"{}").is_err());
         assert!(verify_intercom("client-secret", Some("sha256=00"), body).is_err());

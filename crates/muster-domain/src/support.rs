@@ -149,9 +149,6 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
     if value.chars().count() > max {
         return Err(DomainError::invalid(field, format!("is longer than {max} characters")));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(DomainError::invalid(field, "must not hold control characters"));
-    }
     Ok(value.to_owned())
 }
 

@@ -876,6 +876,88 @@ pub mod schema {
         build(v)
     }
 
+    /// An incident named in a body: `INC-7`, `inc-7` or `7`.
+    fn incident_ref_schema() -> Value {
+        json!({"type": "string", "pattern": format!("^[{WS}]*(INC-|inc-)?0*[1-9][0-9]{{0,17}}[{WS}]*$")})
+    }
+    pub fn incident_ref_value() -> RefOr<Schema> {
+        build(incident_ref_schema())
+    }
+    pub fn incident_or_none_param() -> RefOr<Schema> {
+        build(json!({"type": "string", "pattern": format!("^(none|[{WS}]*(INC-|inc-)?0*[1-9][0-9]{{0,17}}[{WS}]*)$")}))
+    }
+    pub fn report_ids() -> RefOr<Schema> {
+        build(json!({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": i64::MAX},
+                     "minItems": 1, "maxItems": muster_domain::support::MAX_BULK}))
+    }
+    pub fn report_body() -> RefOr<Schema> {
+        build(text_schema(1, muster_domain::support::MAX_BODY as u32, false))
+    }
+    pub fn excerpt_or_null() -> RefOr<Schema> {
+        build(text_schema(0, muster_domain::support::MAX_EXCERPT as u32, true))
+    }
+    pub fn report_state_param() -> RefOr<Schema> {
+        one_of(muster_domain::support::ReportState::ALL.map(|s| s.as_str()), false)
+    }
+    pub fn report_channel_param() -> RefOr<Schema> {
+        one_of(muster_domain::support::ReportChannel::ALL.map(|c| c.as_str()), false)
+    }
+    pub fn support_kind() -> RefOr<Schema> {
+        one_of(muster_app::support::INTEGRATION_KINDS, false)
+    }
+    /// 16-200 characters once trimmed; white space only (or null): one is made.
+    pub fn support_secret_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["string", "null"], "maxLength": 200,
+                     "pattern": format!("^[{WS}]*([^{WS}][\\s\\S]{{14,}}[^{WS}])?[{WS}]*$")}))
+    }
+    pub fn webhook_url_or_null() -> RefOr<Schema> {
+        build(json!({"type": ["string", "null"], "maxLength": 2048,
+                     "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")}))
+    }
+    /// A customer report to log: channel, customer and body required.
+    pub fn customer_report_request() -> RefOr<Schema> {
+        use muster_domain::support::{MAX_BODY, MAX_NAME, ReportChannel};
+        let name = MAX_NAME as u32;
+        let channel = json!({"type": "string", "enum": ReportChannel::ALL.map(|c| c.as_str())});
+        build(
+            json!({"type": "object", "additionalProperties": false, "required": ["channel", "customer", "body"], "properties": {
+                "channel": channel,
+                "customer": text_schema(1, name, false),
+                "contact": text_schema(0, name, true),
+                "organization": text_schema(0, name, true),
+                "body": text_schema(1, MAX_BODY as u32, false),
+                "external_ref": text_schema(0, name, true),
+                "external_url": {"type": ["string", "null"], "maxLength": 2000,
+                                 "pattern": format!("^[{WS}]*(https?://[\\s\\S]*)?$")},
+                "received_at": {"type": ["string", "null"], "format": "date-time"},
+                "service": text_schema(1, 100, true),
+            }}),
+        )
+    }
+    /// A customer report's changes.
+    pub fn customer_report_patch() -> RefOr<Schema> {
+        use muster_domain::support::{MAX_NAME, ReportState};
+        let name = MAX_NAME as u32;
+        let state = json!({"type": ["string", "null"], "enum": ReportState::ALL.map(|s| Some(s.as_str())).into_iter().chain([None]).collect::<Vec<_>>()});
+        build(json!({"type": "object", "additionalProperties": false, "properties": {
+            "state": state,
+            "customer": text_schema(1, name, true),
+            "contact": text_schema(0, name, true),
+            "organization": text_schema(0, name, true),
+        }}))
+    }
+    /// The first-response targets, every one required.
+    pub fn response_targets() -> RefOr<Schema> {
+        let minutes = json!({"type": "integer", "minimum": 1, "maximum": 43200});
+        build(json!({"type": "object", "additionalProperties": false,
+        "required": ["p1_minutes", "p2_minutes", "p3_minutes", "p4_business_days", "unlinked_minutes"],
+        "properties": {
+            "p1_minutes": minutes, "p2_minutes": minutes, "p3_minutes": minutes,
+            "p4_business_days": {"type": "integer", "minimum": 1, "maximum": 20},
+            "unlinked_minutes": minutes,
+        }}))
+    }
+
     /// A status page component, on creation (`name` required) or as a
     /// change (every field may be left out; `group` null: none).
     pub fn component_request(create: bool) -> RefOr<Schema> {

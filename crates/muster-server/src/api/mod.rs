@@ -23,6 +23,7 @@ mod roles;
 mod schedules;
 mod stakeholders;
 mod statuspage;
+mod support;
 mod updates;
 mod users;
 
@@ -87,6 +88,21 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(statuspage::edit_public_incident))
         .routes(routes!(statuspage::list_subscribers))
         .routes(routes!(statuspage::remove_subscriber))
+        .routes(routes!(support::log_report, support::list_reports))
+        .routes(routes!(support::link_reports))
+        .routes(routes!(support::get_report, support::patch_report))
+        .routes(routes!(support::link_report))
+        .routes(routes!(support::unlink_report))
+        .routes(routes!(support::respond))
+        .routes(routes!(support::pass))
+        .routes(routes!(support::incident_reports))
+        .routes(routes!(support::queue))
+        .routes(routes!(support::get_targets, support::set_targets))
+        .routes(routes!(support::create_integration, support::list_integrations))
+        .routes(routes!(support::zendesk))
+        .routes(routes!(support::freshdesk))
+        .routes(routes!(support::intercom))
+        .routes(routes!(support::generic))
         .routes(routes!(alerts::create_service, alerts::list_services))
         .routes(routes!(alerts::get_service, alerts::update_service))
         .routes(routes!(alerts::list_alerts))
