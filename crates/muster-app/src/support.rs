@@ -509,9 +509,8 @@ impl App {
                 refs.push(report.reference());
                 moved.push(next);
             }
-            if refs.is_empty() {
-                return Ok(ReportMove::default());
-            }
+            // Run even when every report is linked here already: the
+            // command is where the authority is checked.
             let command = Command::LinkCustomerReports { reports: refs };
             let (state, events) = incident.execute(command, Context { actor, now, catalog: &catalog })?;
             let jobs = moved.iter().flat_map(due_job).collect();

@@ -89,6 +89,8 @@ struct World {
     component: u64,
     /// A maintenance of `component`, scheduled.
     maintenance: u64,
+    /// A customer report linked to the incident.
+    report: u64,
     /// A notification rule of the user the paths name, on `contact_method`.
     notification_rule: u64,
     /// A token of the user the paths name, besides the one they call with.
@@ -248,6 +250,56 @@ fn rows() -> Vec<Row> {
             Json(|w| json!({"user": w.handle(TheUser)})),
         ),
         row("DELETE", "/api/v1/incidents/{ref}/followers/{handle}", &[TheUser, Admin], none()),
+        // Customer reports: any responder logs one; the incident's support
+        // lead, its incident managers and admins handle a linked one (the
+        // world's is linked to INC-n, whose incident manager is @ian).
+        row(
+            "POST",
+            "/api/v1/customer-reports",
+            WRITERS,
+            Json(|_| json!({"channel": "ticket", "customer": "Acme", "body": "Checkout fails"})),
+        ),
+        row("GET", "/api/v1/customer-reports", SIGNED_IN, none()),
+        row("GET", "/api/v1/customer-reports/{id}", SIGNED_IN, none()),
+        row("PATCH", "/api/v1/customer-reports/{id}", &[Im, Admin], Json(|_| json!({"state": "acknowledged"}))),
+        row(
+            "POST",
+            "/api/v1/customer-reports/{id}/link",
+            &[Im, Admin],
+            Json(|w| json!({"incident": format!("INC-{}", w.incident)})),
+        ),
+        row(
+            "POST",
+            "/api/v1/customer-reports/link",
+            &[Im, Admin],
+            Json(|w| json!({"reports": [w.report], "incident": format!("INC-{}", w.incident)})),
+        ),
+        row("POST", "/api/v1/customer-reports/{id}/unlink", &[Im, Admin], Json(|_| json!({}))),
+        row("POST", "/api/v1/customer-reports/{id}/respond", &[Im, Admin], Json(|_| json!({"body": "On it."}))),
+        row("POST", "/api/v1/customer-reports/{id}/pass", &[Im, Admin], Json(|_| json!({}))),
+        row("GET", "/api/v1/incidents/{ref}/customer-reports", SIGNED_IN, none()),
+        row("GET", "/api/v1/support/queue", SIGNED_IN, none()),
+        row("GET", "/api/v1/support/response-targets", SIGNED_IN, none()),
+        row(
+            "PUT",
+            "/api/v1/support/response-targets",
+            &[Admin],
+            Json(|_| {
+                json!({"p1_minutes": 15, "p2_minutes": 30, "p3_minutes": 240, "p4_business_days": 1, "unlinked_minutes": 60})
+            }),
+        ),
+        row("GET", "/api/v1/support-integrations", &[Admin], none()),
+        row(
+            "POST",
+            "/api/v1/support-integrations",
+            &[Admin],
+            Json(|w| json!({"kind": "zendesk", "name": format!("Zendesk {}", w.n)})),
+        ),
+        // A helpdesk's webhook: its key (here an alert service's, so unknown: 404) and signature.
+        row("POST", "/api/v1/integrations/zendesk/{integration_key}", EVERYONE, Json(|_| json!({}))),
+        row("POST", "/api/v1/integrations/freshdesk/{integration_key}", EVERYONE, Json(|_| json!({}))),
+        row("POST", "/api/v1/integrations/intercom/{integration_key}", EVERYONE, Json(|_| json!({}))),
+        row("POST", "/api/v1/integrations/support/{integration_key}", EVERYONE, Json(|_| json!({}))),
         // Stakeholder groups: admins.
         row("GET", "/api/v1/stakeholder-groups", SIGNED_IN, none()),
         row(
@@ -524,6 +576,7 @@ async fn world(server: &TestServer, n: usize) -> World {
         group: 0,
         component: 0,
         maintenance: 0,
+        report: 0,
         required_roles: Value::Null,
     };
     for (p, permission) in [
@@ -570,6 +623,10 @@ async fn world(server: &TestServer, n: usize) -> World {
                         "starts_at": "2027-06-01T10:00:00Z", "ends_at": "2027-06-01T11:00:00Z"});
     w.maintenance =
         server.post(ADMIN_TOKEN, "/api/v1/status/maintenances", window).await.ok(201)["id"].as_u64().unwrap();
+    let report = json!({"channel": "phone", "customer": format!("Caller {n}"), "body": "Payments fail"});
+    w.report = server.post(ADMIN_TOKEN, "/api/v1/customer-reports", report).await.ok(201)["id"].as_u64().unwrap();
+    let link = json!({"incident": format!("INC-{r}")});
+    server.post(ADMIN_TOKEN, &format!("/api/v1/customer-reports/{}/link", w.report), link).await.ok(200);
     let service = server.service(&format!("payments-{n}"), json!({"owner": owner})).await;
     w.service = service["id"].as_u64().unwrap();
     w.service_key = service["integration_key"].as_str().unwrap().to_owned();
@@ -641,6 +698,8 @@ fn concrete(path: &str, w: &World) -> String {
         w.component.to_string()
     } else if path.contains("status/maintenances/{id}") {
         w.maintenance.to_string()
+    } else if path.contains("customer-reports/{id}") || path.contains("support/reports/{id}") {
+        w.report.to_string()
     } else if path.contains("stakeholder-groups/{id}") || path.contains("stakeholders/{id}") {
         w.group.to_string()
     } else if path.contains("services/{id}") {
