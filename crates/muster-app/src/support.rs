@@ -172,7 +172,10 @@ impl App {
     }
 
     async fn service_named(&self, name: Option<&str>) -> Result<Option<u64>> {
-        let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+        let Some(name) = name.map(str::trim) else { return Ok(None) };
+        if name.is_empty() {
+            return Err(DomainError::invalid("service", "name a service, or leave it out").into());
+        }
         let services = self.store.services().await?;
         match services.iter().find(|s| s.name == name || s.id.to_string() == name) {
             Some(s) => Ok(Some(s.id)),
@@ -434,7 +437,7 @@ impl App {
                 None => access::check(actor, Action::LogCustomerReport, &Standing::none())?,
             }
             let mut next = r.clone();
-            if let Some(state) = patch.state {
+            if let Some(state) = patch.state.filter(|s| *s != r.state) {
                 r.state.check_move(state)?;
                 next.state = state;
                 match state {

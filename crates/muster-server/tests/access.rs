@@ -284,9 +284,9 @@ fn rows() -> Vec<Row> {
             "PUT",
             "/api/v1/support/response-targets",
             &[Admin],
-            Json(|_| {
-                json!({"p1_minutes": 15, "p2_minutes": 30, "p3_minutes": 240, "p4_business_days": 1, "unlinked_minutes": 60})
-            }),
+            Json(
+                |_| json!({"p1_minutes": 15, "p2_minutes": 30, "p3_minutes": 240, "p4_business_days": 1, "unlinked_minutes": 60}),
+            ),
         ),
         row("GET", "/api/v1/support-integrations", &[Admin], none()),
         row(

@@ -105,7 +105,7 @@ pub struct PassRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SuggestionResponse {
+pub struct ReportSuggestion {
     /// `INC-7`.
     pub incident: String,
     pub same_service: bool,
@@ -152,7 +152,7 @@ pub struct ReportResponse {
     pub updated_at: String,
     /// An unlinked report's likely incident.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<SuggestionResponse>,
+    pub suggestion: Option<ReportSuggestion>,
     /// What to answer: from the latest published external update of its
     /// incident, never internal text.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,7 +202,7 @@ impl ReportResponse {
     fn view(v: &ReportView, now: Timestamp) -> ReportResponse {
         ReportResponse {
             overdue: v.overdue,
-            suggestion: v.suggestion.as_ref().map(|s| SuggestionResponse {
+            suggestion: v.suggestion.as_ref().map(|s| ReportSuggestion {
                 incident: format!("INC-{}", s.incident),
                 same_service: s.same_service,
                 shared_words: s.shared_words.clone(),
