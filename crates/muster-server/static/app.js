@@ -102,6 +102,13 @@
     }
     var badge = document.getElementById("priority");
     if (badge && data.priority) badge.className = "badge " + data.priority;
+    // The customer reports panel: the same for everyone, replaced when it changed.
+    var reports = document.getElementById("reports-panel");
+    if (reports && typeof data.reports === "string" && data.reports && reports.dataset.html !== data.reports) {
+      reports.innerHTML = data.reports;
+      reports.dataset.html = data.reports;
+      localTimes(reports);
+    }
     // Rebuild the board only when it changed, and give focus back.
     var board = document.getElementById("board");
     if (board && data.board && board.dataset.html !== data.board) {

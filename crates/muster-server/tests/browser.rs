@@ -286,6 +286,78 @@ async fn postgres_a_published_update_moves_the_due_time_in_a_second_browser_live
     a_published_update_moves_the_due_time_in_a_second_browser_live(Backend::Postgres).await;
 }
 
+/// The customer support lead links a report from the queue in one click;
+/// the incident manager's page counts it live, without reloading.
+async fn a_report_linked_from_the_queue_is_counted_on_the_incident_page_live(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
+    for (h, name) in [("ian", "Ian"), ("gina", "Gina")] {
+        let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
+        server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+    }
+    let body = json!({"title": "Checkout returns error 500", "priority": "P1", "incident_manager": "ian"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents", body).await.ok(201);
+    let csl = json!({"role": "customer_support_lead", "user": "gina"});
+    server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/roles", csl).await.ok(201);
+    let two_hours_ago = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(2)).unwrap().to_string();
+    for report in [
+        json!({"channel": "phone", "customer": "Dee Ode", "organization": "Ode & Co", "body": "Called: the basket page hangs.", "received_at": two_hours_ago}),
+        json!({"channel": "social", "customer": "@shopper", "body": "is anyone else getting a 500 at checkout??"}),
+        json!({"channel": "ticket", "customer": "Ann Lee", "organization": "Acme", "body": "Checkout returns error 500 and the payment is not taken."}),
+    ] {
+        server.post(ADMIN_TOKEN, "/api/v1/customer-reports", report).await.ok(201);
+    }
+    let base = server.url.clone();
+
+    let ian = browser(&webdriver, 1280, 900).await;
+    sign_in(&ian, &base, "ian").await;
+    ian.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    until_text(&ian, "#reports-panel", "No customer reports linked.").await;
+    ian.execute("document.body.dataset.untouched = 'yes'", vec![]).await.unwrap();
+
+    let gina = browser(&webdriver, 1280, 900).await;
+    sign_in(&gina, &base, "gina").await;
+    gina.goto(&format!("{base}/support")).await.unwrap();
+    until_text(&gina, "#report-1", "overdue").await;
+    until_text(&gina, "#report-3", "Link to INC-1").await;
+    if backend == Backend::Sqlite {
+        shoot(&gina, "support").await;
+    }
+    gina.find(Locator::Css("#report-3 button[name=incident]")).await.unwrap().click().await.unwrap();
+    until_text(&gina, ".notice", "Report 3 linked to INC-1.").await;
+    until_text(&gina, "#report-3", "INC-1").await;
+
+    // Ian's page counts it, and the topic shows the support lead with it.
+    until_text(&ian, "#reports-panel", "1 report from 1 customer in 1 organization").await;
+    until_text(&ian, "#topic", "CSL @gina (1 report)").await;
+    let marked = ian.execute("return document.body.dataset.untouched || ''", vec![]).await.unwrap();
+    assert_eq!(marked, json!("yes"), "Ian's page was never reloaded");
+
+    // The report's page: an answer to record, and passing it on.
+    gina.goto(&format!("{base}/support/reports/3")).await.unwrap();
+    gina.find(Locator::Css("form[action$='/pass'] input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("Acme is a top account")
+        .await
+        .unwrap();
+    gina.find(Locator::Css("form[action$='/pass'] button")).await.unwrap().click().await.unwrap();
+    until_text(&gina, ".notice", "Passed on").await;
+    until_text(&ian, "#timeline", "Acme is a top account").await;
+    gina.close().await.unwrap();
+    ian.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_report_linked_from_the_queue_is_counted_on_the_incident_page_live() {
+    a_report_linked_from_the_queue_is_counted_on_the_incident_page_live(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_report_linked_from_the_queue_is_counted_on_the_incident_page_live() {
+    a_report_linked_from_the_queue_is_counted_on_the_incident_page_live(Backend::Postgres).await;
+}
+
 /// The public status page as customers see it, on a desktop and a phone:
 /// components in groups with weeks of uptime bars (an injected clock makes
 /// the history), an incident being worked on, a resolved one, a
@@ -420,6 +492,8 @@ fn pages_to_fit() -> Vec<&'static str> {
         "/users/alice",
         "/me",
         "/stakeholders",
+        "/support",
+        "/support/reports/1",
         "/status",
         "/status/incidents/INC-1",
     ]
@@ -505,6 +579,17 @@ async fn long_text_everywhere(server: &TestServer) {
     server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/updates", draft).await.ok(201);
     let reply = json!({"from": word("Customer", 200), "channel": "email", "body": word("Reply", 10_000)});
     server.post(ADMIN_TOKEN, &format!("/api/v1/incidents/INC-1/updates/{external}/responses"), reply).await.ok(201);
+    // A customer report, linked, answered and passed on.
+    let report = json!({"channel": "ticket", "customer": word("Customer", 200), "contact": word("contact", 200),
+                        "organization": word("Organization", 200), "body": word("Report", 20_000),
+                        "external_ref": word("Ticket", 200), "external_url": format!("https://desk.invalid/{}", word("t", 1000))});
+    server.post(ADMIN_TOKEN, "/api/v1/customer-reports", report).await.ok(201);
+    server.post(ADMIN_TOKEN, "/api/v1/customer-reports/1/link", json!({"incident": "INC-1"})).await.ok(200);
+    server
+        .post(ADMIN_TOKEN, "/api/v1/customer-reports/1/respond", json!({"body": word("Answer", 20_000)}))
+        .await
+        .ok(200);
+    server.post(ADMIN_TOKEN, "/api/v1/customer-reports/1/pass", json!({"note": word("Note", 2000)})).await.ok(200);
 }
 
 /// What on the page reaches past the window's right edge (a few, for the

@@ -171,6 +171,8 @@ struct IncidentPage {
     alerts: Vec<(u64, String)>,
     /// The communications panel, rendered.
     comms_html: String,
+    /// The customer reports panel, rendered.
+    reports_html: String,
 }
 
 fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
@@ -255,8 +257,10 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     }
     .render()
     .map_err(|e| ApiError::internal("the communications panel failed to render", e))?;
+    let reports_html = super::support::panel_html(app, i.number).await?;
     let page = IncidentPage {
         comms_html,
+        reports_html,
         pages_html,
         page_warnings_html,
         alerts: i

@@ -1,6 +1,6 @@
 //! `GET /incidents/{ref}/events`: the incident's new timeline entries as
-//! Server-Sent Events, each with the topic, status, priority, role board
-//! and pages panel after it, so every viewer's page follows without
+//! Server-Sent Events, each with the topic, status, priority, role board,
+//! pages panel and customer reports panel after it, so every viewer's page follows without
 //! reloading.
 //!
 //! Each event's id is the entry's `seq`; a browser that reconnects sends
@@ -247,6 +247,9 @@ pub struct Frame {
     /// The incident after the entries, and its board (entries only).
     incident: Option<(IncidentView, Vec<Slot>)>,
     pages: PagesSnapshot,
+    /// The customer reports panel after the entries (entries only), the
+    /// same for everyone.
+    reports: String,
     /// Rendered so far, per kind of viewer.
     rendered: Mutex<HashMap<Variant, Arc<Rendering>>>,
 }
@@ -290,6 +293,7 @@ impl Frame {
         let catalog = app.role_catalog().await?;
         let slots = board(&view.incident, &catalog, &view.missing_roles);
         let pages = PagesSnapshot::read(app, number).await?;
+        let reports = super::support::panel_html(app, number).await?;
         let lines = events
             .iter()
             .map(|e| EntryPart { e: &EntryView::from(e) }.render())
@@ -302,6 +306,7 @@ impl Frame {
             lines,
             incident: Some((view, slots)),
             pages,
+            reports,
             rendered: Mutex::default(),
         }))
     }
@@ -316,6 +321,7 @@ impl Frame {
             lines: Vec::new(),
             incident: None,
             pages,
+            reports: String::new(),
             rendered: Mutex::default(),
         })
     }
@@ -397,6 +403,7 @@ impl Frame {
                 "board": board_html,
                 "pages": pages,
                 "page_warnings": page_warnings,
+                "reports": self.reports,
             });
             starts.push((e.seq, out.len()));
             sse(&mut out, Some(e.seq), "entry", &data);

@@ -28,6 +28,7 @@ mod incident;
 mod lists;
 pub mod live;
 mod pages;
+mod support;
 
 pub const SESSION_COOKIE: &str = "muster_session";
 /// The outcome of the last form, shown once on the page it leads back to
@@ -67,6 +68,15 @@ fn table() -> Vec<Route> {
         ("/stakeholders", Method::GET, get(comms::page)),
         ("/stakeholders", Method::POST, post(comms::create)),
         ("/stakeholders/{id}/remove", Method::POST, post(comms::remove)),
+        ("/support", Method::GET, get(support::queue)),
+        ("/support/reports", Method::POST, post(support::log)),
+        ("/support/link", Method::POST, post(support::link_many)),
+        ("/support/reports/{id}", Method::GET, get(support::report)),
+        ("/support/reports/{id}/link", Method::POST, post(support::link)),
+        ("/support/reports/{id}/unlink", Method::POST, post(support::unlink)),
+        ("/support/reports/{id}/respond", Method::POST, post(support::respond)),
+        ("/support/reports/{id}/pass", Method::POST, post(support::pass)),
+        ("/support/reports/{id}/state", Method::POST, post(support::state)),
         ("/alerts", Method::GET, get(lists::alerts)),
         ("/alerts/acknowledge", Method::POST, post(lists::acknowledge_alerts)),
         ("/alerts/{id}/acknowledge", Method::POST, post(lists::acknowledge_alert)),
