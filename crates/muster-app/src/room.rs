@@ -66,6 +66,30 @@ impl App {
                     format!("Published the {audience} update {}.", u.id)
                 }
             }
+            RoomCommand::Customer { channel, customer, organization, text } => {
+                let input = crate::support::ReportInput {
+                    channel,
+                    customer,
+                    contact: None,
+                    organization,
+                    body: text,
+                    external_ref: None,
+                    external_url: None,
+                    received_at: None,
+                    service: None,
+                };
+                // Who may pass a report on here, asked before anything is logged.
+                let incident = self.incident(r).await?.incident;
+                let holders = |role| incident.holders(&role).map(|a| a.user.clone()).collect();
+                let standing = muster_domain::access::Standing::incident(&incident, actor);
+                let action = muster_domain::access::Action::HandleCustomerReports;
+                muster_domain::access::check_naming(actor, action, &standing, &holders)?;
+                let logged = self.log_report(actor, input).await?;
+                let id = logged.report.id;
+                self.link_reports(actor, &[id], r).await?;
+                self.pass_report(actor, id, None, None).await?;
+                format!("Report {id} logged, linked to {r} and passed on to the incident manager and the tech leads.")
+            }
             RoomCommand::Help => room::HELP.to_owned(),
         };
         Ok(reply)

@@ -27,6 +27,10 @@ pub enum RoomCommand {
     /// `/update <internal|external|executive> [draft] <text>`: publish an
     /// update for that audience (or keep it as a draft).
     Update { audience: UpdateAudience, draft: bool, text: String },
+    /// `/customer [channel] <customer> [(organization)]: <what they said>`:
+    /// log a customer report, link it to this incident and pass it on to
+    /// the responders, in one line.
+    Customer { channel: crate::support::ReportChannel, customer: String, organization: Option<String>, text: String },
     /// `/help`
     Help,
 }
@@ -34,7 +38,8 @@ pub enum RoomCommand {
 /// How to write each command, for `/help` and for replies to mistakes.
 pub const HELP: &str = "Commands: /note, /theory, /decision, /action <text>; /role <role> @user [scope]; \
 /relieve @user <role>; /page @user [role=<role>] [message]; /status <investigating|identified|monitoring|resolved|closed>; \
-/priority <P1|P2|P3|P4>; /update <internal|external|executive> [draft] <text>; /help. Anything else is a message.";
+/priority <P1|P2|P3|P4>; /update <internal|external|executive> [draft] <text>; \
+/customer [ticket|phone|email|social|chat] <customer> [(organization)]: <what they said>; /help. Anything else is a message.";
 
 /// A line is at most this long.
 pub const MAX_LINE: usize = 10_000;
@@ -129,6 +134,29 @@ pub fn parse(line: &str) -> Result<RoomCommand, String> {
             }
             Ok(RoomCommand::Update { audience, draft, text: text.to_owned() })
         }
+        "customer" => {
+            const HOW: &str = "/customer [ticket|phone|email|social|chat] <customer> [(organization)]: <what they said>, \
+                               e.g. /customer phone Ann Lee (Acme): card payments fail at checkout";
+            let Some((who, text)) = args.split_once(':') else { return usage(HOW) };
+            let (text, who) = (text.trim(), who.trim());
+            let (channel, who) = match who.split_once(char::is_whitespace) {
+                Some((first, rest)) => match first.parse::<crate::support::ReportChannel>() {
+                    Ok(c) => (c, rest.trim()),
+                    Err(_) => (crate::support::ReportChannel::Chat, who),
+                },
+                // A channel and no customer.
+                None if who.parse::<crate::support::ReportChannel>().is_ok() => return usage(HOW),
+                None => (crate::support::ReportChannel::Chat, who),
+            };
+            let (customer, organization) = match who.strip_suffix(')').and_then(|w| w.rsplit_once('(')) {
+                Some((c, o)) if !o.trim().is_empty() => (c.trim(), Some(o.trim().to_owned())),
+                _ => (who, None),
+            };
+            if customer.is_empty() || text.is_empty() {
+                return usage(HOW);
+            }
+            Ok(RoomCommand::Customer { channel, customer: customer.to_owned(), organization, text: text.to_owned() })
+        }
         other => Err(format!("There is no command /{other}. {HELP}")),
     }
 }
@@ -184,6 +212,24 @@ mod tests {
             })
         );
         assert_eq!(
+            parse("/customer phone Ann Lee (Acme): card payments fail"),
+            Ok(RoomCommand::Customer {
+                channel: crate::support::ReportChannel::Phone,
+                customer: "Ann Lee".into(),
+                organization: Some("Acme".into()),
+                text: "card payments fail".into()
+            })
+        );
+        assert_eq!(
+            parse("/customer @shopper: is checkout down?"),
+            Ok(RoomCommand::Customer {
+                channel: crate::support::ReportChannel::Chat,
+                customer: "@shopper".into(),
+                organization: None,
+                text: "is checkout down?".into()
+            })
+        );
+        assert_eq!(
             parse("/update internal draft failing over"),
             Ok(RoomCommand::Update { audience: UpdateAudience::Internal, draft: true, text: "failing over".into() })
         );
@@ -199,6 +245,8 @@ mod tests {
         assert!(parse("/update everyone hi").unwrap_err().contains("not an audience"));
         assert!(parse("/update internal").unwrap_err().contains("Usage: /update"));
         assert!(parse("/update internal draft").unwrap_err().contains("Usage: /update"));
+        assert!(parse("/customer Ann Lee").unwrap_err().contains("Usage: /customer"));
+        assert!(parse("/customer phone: down").unwrap_err().contains("Usage: /customer"));
         assert!(parse("   ").is_err());
     }
 

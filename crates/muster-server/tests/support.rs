@@ -26,6 +26,7 @@ on_both_backends!(
     setup = crate::common::receivers_setup;
     only_the_support_lead_the_incident_managers_and_admins_handle_a_linked_report,
     bad_reports_are_refused_naming_the_field_and_nothing_is_written,
+    a_customer_line_in_the_room_logs_links_and_passes_a_report_on,
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -443,4 +444,28 @@ async fn bad_reports_are_refused_naming_the_field_and_nothing_is_written(server:
     server.post(&rita, "/api/v1/support-integrations", json!({"kind": "zendesk", "name": "Z"})).await.problem(403);
     let got = server.get(&rita, &path).await.ok(200).clone();
     assert_eq!(got["state"], "responded", "nothing refused changed it");
+}
+
+async fn a_customer_line_in_the_room_logs_links_and_passes_a_report_on(server: TestServer) {
+    let (_ian, _gina, _) = p1_with_support_lead(&server).await;
+    server.user("rita", "responder").await;
+    let as_actor = |h: &str| {
+        let app = server.app.clone();
+        let h: muster_domain::Handle = h.parse().unwrap();
+        async move { app.user(&h).await.unwrap().actor() }
+    };
+    let line = "/customer phone Ann Lee (Acme): card payments fail at checkout";
+    let refused = server.app.room_line(&as_actor("rita").await, "INC-1".parse().unwrap(), line).await.unwrap_err();
+    assert!(refused.to_string().contains("the customer support lead (@gina)"), "{refused}");
+    assert!(reports(&server).await.is_empty(), "nothing logged when it may not be passed on");
+    let reply = server.app.room_line(&as_actor("gina").await, "INC-1".parse().unwrap(), line).await.unwrap();
+    assert!(reply.starts_with("Report 1 logged, linked to INC-1 and passed on"), "{reply}");
+    let got = server.get(ADMIN_TOKEN, "/api/v1/customer-reports/1").await.ok(200).clone();
+    assert_eq!(
+        (got["channel"].as_str(), got["customer"].as_str(), got["organization"].as_str(), got["incident"].as_str()),
+        (Some("phone"), Some("Ann Lee"), Some("Acme"), Some("INC-1"))
+    );
+    let timeline =
+        server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline?kind=customer_report").await.ok(200).clone();
+    assert!(timeline[0]["text"].as_str().unwrap().contains("“card payments fail at checkout”"), "{timeline}");
 }
