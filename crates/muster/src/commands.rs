@@ -66,6 +66,9 @@ pub enum ClientCommand {
     /// The public status page: components, maintenance windows, subscribers.
     #[command(subcommand)]
     Status(StatusCmd),
+    /// Customer reports, for the customer support lead: add, list (the queue), show, link, respond, pass, close.
+    #[command(subcommand, visible_alias = "reports")]
+    Report(ReportCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -685,6 +688,74 @@ pub enum MaintenanceCmd {
 }
 
 #[derive(Subcommand)]
+pub enum ReportCmd {
+    /// Log a report: `muster report add "Ann Lee" "Checkout fails for card payments" --channel phone --org Acme`.
+    Add {
+        /// Who reported it.
+        customer: String,
+        /// What they said.
+        body: String,
+        /// ticket, phone, email, social or chat.
+        #[arg(long, default_value = "ticket")]
+        channel: String,
+        /// How to reach them: an address or a number.
+        #[arg(long)]
+        contact: Option<String>,
+        #[arg(long = "org")]
+        organization: Option<String>,
+        /// The service it is about (its name).
+        #[arg(long)]
+        service: Option<String>,
+        /// Link it to this incident at once, e.g. INC-7.
+        #[arg(long)]
+        incident: Option<String>,
+    },
+    /// The queue: reports not closed, new first, with their timers and the suggested incident;
+    /// or with --incident, --state or --channel, every report that matches.
+    List {
+        /// INC-7, or `none` for the unlinked.
+        #[arg(long)]
+        incident: Option<String>,
+        /// new, acknowledged, responded or closed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// A report in full, with its answers and the suggested reply.
+    Show { id: u64 },
+    /// Link reports to an incident: `muster report link INC-7 12 13 14`.
+    Link {
+        incident: String,
+        #[arg(required = true)]
+        reports: Vec<u64>,
+    },
+    /// Unlink a report from its incident.
+    Unlink { id: u64 },
+    /// Record the answer given: `muster report respond 12 "We are on it …"`; --suggested sends the
+    /// suggested reply (from the incident's latest published external update).
+    Respond {
+        id: u64,
+        /// What you told the customer.
+        body: Option<String>,
+        #[arg(long, conflicts_with = "body")]
+        suggested: bool,
+    },
+    /// Pass it on to the responders: a timeline entry, and a notification to the incident manager
+    /// and the tech leads.
+    Pass {
+        id: u64,
+        /// What to pass on (default: the report's text).
+        #[arg(long)]
+        excerpt: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Close a report.
+    Close { id: u64 },
+}
+
+#[derive(Subcommand)]
 pub enum StakeholdersCmd {
     /// Add a group: `muster stakeholders add Executives --priority P1 --priority P2
     /// --audience executive --email vp@example.com`.
@@ -809,6 +880,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Update(c) => update(&client, &out, c).await,
         ClientCommand::Stakeholders(c) => stakeholders(&client, &out, c).await,
         ClientCommand::Status(c) => status_page(&client, &out, c).await,
+        ClientCommand::Report(c) => report(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -1292,6 +1364,119 @@ async fn stakeholders(client: &Client, out: &Output, cmd: StakeholdersCmd) -> an
         StakeholdersCmd::Remove { id } => {
             client.delete(&format!("/api/v1/stakeholder-groups/{id}")).await?;
             out.done(&json!({"removed": id}), || say!("Removed stakeholder group {id}"));
+        }
+    }
+    Ok(())
+}
+
+/// One report as a line: `#12 ticket Ann Lee (Acme) · new · due 10:15 (overdue) · INC-7`.
+fn report_line(v: &Value) -> String {
+    let from = match v["organization"].as_str() {
+        Some(o) => format!("{} ({o})", s(v, "customer")),
+        None => s(v, "customer"),
+    };
+    let timer = match s(v, "state").as_str() {
+        "new" | "acknowledged" if v["to_close"] == true => "to close".to_owned(),
+        "new" | "acknowledged" => {
+            let late = if v["overdue"] == true { " (overdue)" } else { "" };
+            format!("due {}{late}", t(v, "response_due_at"))
+        }
+        _ if v["to_close"] == true => "to close".to_owned(),
+        _ => "answered".to_owned(),
+    };
+    let incident = match (v["incident"].as_str(), v["suggestion"]["incident"].as_str()) {
+        (Some(i), _) => i.to_owned(),
+        (None, Some(i)) => format!("suggested {i} ({})", s(&v["suggestion"], "reason")),
+        (None, None) => "–".to_owned(),
+    };
+    format!("#{} {} {from} · {} · {timer} · {incident}", s(v, "id"), s(v, "channel"), s(v, "state"))
+}
+
+async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result<()> {
+    match cmd {
+        ReportCmd::Add { customer, body, channel, contact, organization, service, incident } => {
+            let new = json!({"channel": channel, "customer": customer, "body": body, "contact": contact,
+                             "organization": organization, "service": service});
+            let mut v = client.post("/api/v1/customer-reports", &new).await?;
+            if let Some(i) = incident {
+                v = client.post(&format!("/api/v1/customer-reports/{}/link", s(&v, "id")), &json!({"incident": i})).await?;
+            }
+            out.show(&v, |v| {
+                say!("Logged report {}: answer by {}", s(v, "id"), t(v, "response_due_at"));
+                if v["incident"].is_null() {
+                    say!("Link it: muster report link INC-… {}", s(v, "id"));
+                }
+            });
+        }
+        ReportCmd::List { incident, state, channel } => {
+            let v = if incident.is_none() && state.is_none() && channel.is_none() {
+                client.get("/api/v1/support/queue").await?
+            } else {
+                client.get(&with_query("/api/v1/customer-reports?limit=1000", &[("incident", incident), ("state", state), ("channel", channel)])).await?
+            };
+            out.show(&v, |v| {
+                let all = v.as_array().cloned().unwrap_or_default();
+                if all.is_empty() {
+                    say!("No reports waiting.");
+                }
+                for r in &all {
+                    say!("{}", report_line(r));
+                    say!("    {}", text::cut(&s(r, "body").split_whitespace().collect::<Vec<_>>().join(" "), 100));
+                }
+            });
+        }
+        ReportCmd::Show { id } => {
+            let v = client.get(&format!("/api/v1/customer-reports/{id}")).await?;
+            out.show(&v, |v| {
+                say!("{}", report_line(v));
+                if let Some(c) = v["contact"].as_str() {
+                    say!("Contact: {c}");
+                }
+                if let Some(x) = v["external_ref"].as_str() {
+                    say!("In the helpdesk: {x} {}", s(v, "external_url"));
+                }
+                say!("Received {}\n\n{}\n", t(v, "received_at"), s(v, "body"));
+                for a in v["responses"].as_array().into_iter().flatten() {
+                    say!("Answered {} by @{}: {}", t(a, "at"), s(a, "responder"), s(a, "body"));
+                }
+                if let Some(reply) = v["suggested_reply"].as_str() {
+                    say!("Suggested reply (muster report respond {id} --suggested):\n{reply}");
+                }
+            });
+        }
+        ReportCmd::Link { incident, reports } => {
+            let v = client.post("/api/v1/customer-reports/link", &json!({"reports": reports, "incident": incident})).await?;
+            out.show(&v, |v| {
+                for r in v.as_array().into_iter().flatten() {
+                    say!("Linked {}", report_line(r));
+                }
+            });
+        }
+        ReportCmd::Unlink { id } => {
+            let v = client.post(&format!("/api/v1/customer-reports/{id}/unlink"), &json!({})).await?;
+            out.show(&v, |v| say!("Unlinked {}", report_line(v)));
+        }
+        ReportCmd::Respond { id, body, suggested } => {
+            let body = match (body, suggested) {
+                (Some(b), _) => b,
+                (None, true) => {
+                    let v = client.get(&format!("/api/v1/customer-reports/{id}")).await?;
+                    v["suggested_reply"].as_str().map(str::to_owned).context(
+                        "there is no suggested reply: its incident has published no external update yet (write the answer yourself)",
+                    )?
+                }
+                (None, false) => anyhow::bail!("say what you told the customer, or --suggested"),
+            };
+            let v = client.post(&format!("/api/v1/customer-reports/{id}/respond"), &json!({"body": body})).await?;
+            out.show(&v, |v| say!("Answer recorded: {}", report_line(v)));
+        }
+        ReportCmd::Pass { id, excerpt, note } => {
+            let v = client.post(&format!("/api/v1/customer-reports/{id}/pass"), &json!({"excerpt": excerpt, "note": note})).await?;
+            out.show(&v, |v| say!("Passed on to the responders of {}: {}", s(v, "incident"), report_line(v)));
+        }
+        ReportCmd::Close { id } => {
+            let v = client.patch(&format!("/api/v1/customer-reports/{id}"), &json!({"state": "closed"})).await?;
+            out.show(&v, |v| say!("Closed {}", report_line(v)));
         }
     }
     Ok(())
