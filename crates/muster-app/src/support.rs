@@ -403,6 +403,15 @@ impl App {
         Ok((reports, counts))
     }
 
+    /// What customers reported about `service` in the last hour: for the
+    /// first responder's impact assessment, which offers "many customers"
+    /// when enough distinct customers did ([`ReportCounts::many_customers`]).
+    pub async fn recent_reports_on(&self, service: u64) -> Result<ReportCounts> {
+        let since = self.clock.now().checked_sub(jiff::SignedDuration::from_hours(1)).ok();
+        let filter = ReportFilter { service: Some(service), since, limit: 1000, ..ReportFilter::default() };
+        Ok(ReportCounts::of(&self.store.reports(&filter).await?))
+    }
+
     /// Runs a move of one report under its incident's lock (if linked);
     /// `decide` gets the incident and the report as they are now.
     async fn move_report(&self, id: u64, decide: &DecideOne<'_>) -> Result<ReportRecord> {

@@ -27,6 +27,7 @@ on_both_backends!(
     only_the_support_lead_the_incident_managers_and_admins_handle_a_linked_report,
     bad_reports_are_refused_naming_the_field_and_nothing_is_written,
     a_customer_line_in_the_room_logs_links_and_passes_a_report_on,
+    the_first_responders_assessment_offers_many_customers_when_many_reported_on_the_service,
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -468,4 +469,36 @@ async fn a_customer_line_in_the_room_logs_links_and_passes_a_report_on(server: T
     let timeline =
         server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline?kind=customer_report").await.ok(200).clone();
     assert!(timeline[0]["text"].as_str().unwrap().contains("“card payments fail at checkout”"), "{timeline}");
+}
+
+async fn the_first_responders_assessment_offers_many_customers_when_many_reported_on_the_service(server: TestServer) {
+    let body = json!({"handle": "fay", "name": "Fay", "email": "fay@example.com", "password": "correct horse battery"});
+    server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+    let session = common::web_sign_in(&server, "fay", "correct horse battery").await.unwrap();
+    let service = server.service("checkout", json!({})).await;
+    let key = service["integration_key"].as_str().unwrap().to_owned();
+    let alert = json!({"summary": "5xx on checkout", "severity": "error", "dedup_key": "5xx"});
+    server.ingest(&format!("/api/v1/integrations/generic/{key}"), &alert).await.ok(202);
+    let page = |path: &'static str| {
+        let (http, url, cookie) = (server.http(), format!("{}{path}", server.url), format!("muster_session={session}"));
+        async move { http.get(url).header("cookie", cookie).send().await.unwrap().text().await.unwrap() }
+    };
+    let mut logged = 0;
+    for n in 1..=10 {
+        let report = json!({"channel": "ticket", "customer": format!("Customer {n}"), "body": "checkout fails",
+                            "service": "checkout"});
+        server.post(ADMIN_TOKEN, "/api/v1/customer-reports", report).await.ok(201);
+        logged += 1;
+        let html = page("/alerts/1").await;
+        let offered = html.contains("customers reported problems on checkout in the last hour: many customers.");
+        assert_eq!(offered, logged >= 10, "after {logged} reports");
+        assert_eq!(html.contains(r#"<option value="many" selected>"#), logged >= 10);
+    }
+    assert!(page("/").await.contains("10 customers reported problems on checkout"), "the dashboard's triage too");
+    // Another customer's second report is no new customer; another service's count is its own.
+    let other = server.service("search", json!({})).await;
+    let key = other["integration_key"].as_str().unwrap().to_owned();
+    let alert = json!({"summary": "slow", "severity": "warning", "dedup_key": "slow"});
+    server.ingest(&format!("/api/v1/integrations/generic/{key}"), &alert).await.ok(202);
+    assert!(!page("/alerts/2").await.contains("customers reported problems"));
 }

@@ -112,6 +112,10 @@ pub struct ReportFilter {
     /// Only those linked to no incident.
     pub unlinked: bool,
     pub channel: Option<ReportChannel>,
+    /// Only those about this service.
+    pub service: Option<u64>,
+    /// Only those received from then on.
+    pub since: Option<Timestamp>,
     /// At most this many (0: no limit).
     pub limit: u32,
 }
@@ -312,6 +316,12 @@ pub(crate) async fn reports<D: Dialect>(c: &mut D::Connection, f: &ReportFilter)
     }
     if let Some(ch) = f.channel {
         q.push(" AND channel = ").push_bind(ch.as_str());
+    }
+    if let Some(service) = f.service {
+        q.push(" AND service = ").push_bind(service as i64);
+    }
+    if let Some(since) = f.since {
+        q.push(" AND received_at >= ").push_bind(micros(since));
     }
     q.push(" ORDER BY id DESC");
     if f.limit > 0 {

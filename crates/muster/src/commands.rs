@@ -1399,7 +1399,9 @@ async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result
                              "organization": organization, "service": service});
             let mut v = client.post("/api/v1/customer-reports", &new).await?;
             if let Some(i) = incident {
-                v = client.post(&format!("/api/v1/customer-reports/{}/link", s(&v, "id")), &json!({"incident": i})).await?;
+                v = client
+                    .post(&format!("/api/v1/customer-reports/{}/link", s(&v, "id")), &json!({"incident": i}))
+                    .await?;
             }
             out.show(&v, |v| {
                 say!("Logged report {}: answer by {}", s(v, "id"), t(v, "response_due_at"));
@@ -1412,7 +1414,12 @@ async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result
             let v = if incident.is_none() && state.is_none() && channel.is_none() {
                 client.get("/api/v1/support/queue").await?
             } else {
-                client.get(&with_query("/api/v1/customer-reports?limit=1000", &[("incident", incident), ("state", state), ("channel", channel)])).await?
+                client
+                    .get(&with_query(
+                        "/api/v1/customer-reports?limit=1000",
+                        &[("incident", incident), ("state", state), ("channel", channel)],
+                    ))
+                    .await?
             };
             out.show(&v, |v| {
                 let all = v.as_array().cloned().unwrap_or_default();
@@ -1445,7 +1452,9 @@ async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result
             });
         }
         ReportCmd::Link { incident, reports } => {
-            let v = client.post("/api/v1/customer-reports/link", &json!({"reports": reports, "incident": incident})).await?;
+            let v = client
+                .post("/api/v1/customer-reports/link", &json!({"reports": reports, "incident": incident}))
+                .await?;
             out.show(&v, |v| {
                 for r in v.as_array().into_iter().flatten() {
                     say!("Linked {}", report_line(r));
@@ -1471,7 +1480,9 @@ async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result
             out.show(&v, |v| say!("Answer recorded: {}", report_line(v)));
         }
         ReportCmd::Pass { id, excerpt, note } => {
-            let v = client.post(&format!("/api/v1/customer-reports/{id}/pass"), &json!({"excerpt": excerpt, "note": note})).await?;
+            let v = client
+                .post(&format!("/api/v1/customer-reports/{id}/pass"), &json!({"excerpt": excerpt, "note": note}))
+                .await?;
             out.show(&v, |v| say!("Passed on to the responders of {}: {}", s(v, "incident"), report_line(v)));
         }
         ReportCmd::Close { id } => {

@@ -52,6 +52,10 @@ pub struct AlertRow {
     pub last_seen_at: String,
     /// The priority the first responder's assessment suggests, if assessed.
     pub suggested: String,
+    pub service_id: u64,
+    /// Many customers reported problems on its service lately: the
+    /// assessment offers "many customers" (empty: not).
+    pub reports_note: String,
 }
 
 impl From<muster_store::Alert> for AlertRow {
@@ -60,6 +64,8 @@ impl From<muster_store::Alert> for AlertRow {
             id: a.id,
             summary: a.summary,
             service: a.service_name,
+            service_id: a.service,
+            reports_note: String::new(),
             severity: a.severity.as_str().to_owned(),
             status: a.status.as_str().to_owned(),
             count: a.count,
@@ -146,7 +152,7 @@ pub async fn dashboard(
                 limit: 100,
                 ..AlertFilter::default()
             };
-            let alerts = app
+            let mut alerts: Vec<AlertRow> = app
                 .store
                 .alerts(&filter)
                 .await?
@@ -154,6 +160,7 @@ pub async fn dashboard(
                 .filter(|a| a.incident.is_none())
                 .map(AlertRow::from)
                 .collect();
+            offer_customer_impact(&app, &mut alerts).await?;
             let on_call = on_call_now(&app, app.clock.now()).await?;
             Ok(Dashboard {
                 nav: nav(&viewer, "dashboard", &q),
@@ -166,6 +173,30 @@ pub async fn dashboard(
         }
         .await,
     )
+}
+
+/// Each alert's note when many customers reported problems on its
+/// service in the last hour (one read per service).
+async fn offer_customer_impact(app: &App, alerts: &mut [AlertRow]) -> Result<(), ApiError> {
+    let mut seen: HashMap<u64, String> = HashMap::new();
+    for a in alerts.iter_mut() {
+        if !seen.contains_key(&a.service_id) {
+            let counts = app.recent_reports_on(a.service_id).await?;
+            seen.insert(a.service_id, reports_note(&counts, &a.service));
+        }
+        a.reports_note = seen.get(&a.service_id).cloned().unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// "12 customers reported problems on checkout in the last hour", when
+/// that is many; else empty.
+pub fn reports_note(counts: &muster_app::support::ReportCounts, service: &str) -> String {
+    if counts.many_customers() {
+        format!("{} customers reported problems on {service} in the last hour: many customers.", counts.customers)
+    } else {
+        String::new()
+    }
 }
 
 #[derive(Template)]

@@ -257,6 +257,8 @@ struct AlertPage {
     details: String,
     incident: String,
     suggested: String,
+    /// Many customers reported problems on its service lately (else empty).
+    reports_note: String,
     priorities: Vec<String>,
     open_incidents: Vec<String>,
     pages: Vec<PageView>,
@@ -323,7 +325,12 @@ async fn alert_page(app: &App, viewer: &Viewer, id: &str) -> Result<Response, Ap
     };
     let (pages, pages_more) =
         page_views(app, &viewer.user.actor(), PageFilter { alert: Some(a.id), ..PageFilter::default() }).await?;
+    let reports_note = match a.incident {
+        None => super::lists::reports_note(&app.recent_reports_on(a.service).await?, &a.service_name),
+        Some(_) => String::new(),
+    };
     let page = AlertPage {
+        reports_note,
         nav: viewer.nav("alerts"),
         id: a.id,
         service: a.service_name.clone(),
