@@ -180,11 +180,14 @@ pub async fn dashboard(
 async fn offer_customer_impact(app: &App, alerts: &mut [AlertRow]) -> Result<(), ApiError> {
     let mut seen: HashMap<u64, String> = HashMap::new();
     for a in alerts.iter_mut() {
-        if !seen.contains_key(&a.service_id) {
-            let counts = app.recent_reports_on(a.service_id).await?;
-            seen.insert(a.service_id, reports_note(&counts, &a.service));
-        }
-        a.reports_note = seen.get(&a.service_id).cloned().unwrap_or_default();
+        a.reports_note = match seen.get(&a.service_id) {
+            Some(note) => note.clone(),
+            None => {
+                let note = reports_note(&app.recent_reports_on(a.service_id).await?, &a.service);
+                seen.insert(a.service_id, note.clone());
+                note
+            }
+        };
     }
     Ok(())
 }
