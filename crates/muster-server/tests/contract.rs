@@ -24,6 +24,58 @@ on_both_backends!(
     a_limit_outside_the_documented_range_is_refused_naming_it,
 );
 
+/// The document names a schema after its Rust type, without the module:
+/// two types of one name (an update's deliveries and a page's were both
+/// `DeliveryResponse`) become one schema, and one of them is described
+/// wrongly. Every type the document describes has a name of its own.
+#[test]
+fn no_two_schemas_of_the_document_share_a_name() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src];
+    let mut names: Vec<(String, String)> = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut derives_schema = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                derives_schema = line.contains("ToSchema");
+                continue;
+            }
+            let named = line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum "));
+            let implemented =
+                line.strip_prefix("impl ToSchema for ").or_else(|| line.strip_prefix("impl utoipa::ToSchema for "));
+            let name = match (named, implemented) {
+                (Some(rest), _) if derives_schema => rest,
+                (_, Some(rest)) => rest,
+                _ => {
+                    if !line.starts_with("#[") && !line.starts_with("///") {
+                        derives_schema = false;
+                    }
+                    continue;
+                }
+            };
+            derives_schema = false;
+            let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            names.push((name, path.display().to_string()));
+        }
+    }
+    names.sort();
+    let twice: Vec<_> = names
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| format!("{} in {} and {}", w[0].0, w[0].1, w[1].1))
+        .collect();
+    assert!(twice.is_empty(), "schema names used twice: {twice:?}");
+    assert!(names.len() > 20, "the scan found the schemas: {names:?}");
+}
+
 fn python_with_schemathesis() -> Option<PathBuf> {
     common::external::python_with("schemathesis.cli", "set MUSTER_TEST_PYTHON, or .venv/bin/pip install schemathesis")
 }

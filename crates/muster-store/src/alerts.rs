@@ -369,16 +369,7 @@ pub(crate) async fn update_service<D: Dialect>(c: &mut D::Connection, id: u64, p
 pub(crate) async fn alerts<D: Dialect>(c: &mut D::Connection, f: &AlertFilter) -> Result<Vec<Alert>> {
     let mut q = D::query(ALERT_COLUMNS);
     q.push(" WHERE 1 = 1");
-    if !f.statuses.is_empty() {
-        q.push(" AND a.status IN (");
-        for (i, s) in f.statuses.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(s.as_str());
-        }
-        q.push(")");
-    }
+    q.push_in("a.status", f.statuses.iter().map(|s| s.as_str()));
     if let Some(s) = f.service {
         q.push(" AND a.service = ").push_bind(s as i64);
     }

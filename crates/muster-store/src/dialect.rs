@@ -192,6 +192,23 @@ impl<'q, D: Dialect> Query<'q, D> {
         self
     }
 
+    /// Appends ` AND <column> IN (…)` with one placeholder per value; nothing
+    /// when there are none (no filter).
+    pub(crate) fn push_in(&mut self, column: &str, values: impl IntoIterator<Item = &'static str>) -> &mut Self {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return self;
+        }
+        self.push(format_args!(" AND {column} IN ("));
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push_bind(v);
+        }
+        self.push(")")
+    }
+
     /// Runs the statement; the number of rows it changed.
     pub(crate) async fn execute(self, c: &mut D::Connection) -> Result<u64, sqlx::Error> {
         let args = D::shorten(self.args.map_err(sqlx::Error::Encode)?);

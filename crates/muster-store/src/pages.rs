@@ -233,16 +233,7 @@ fn push_filter<D: Dialect>(q: &mut crate::dialect::Query<'_, D>, f: &PageFilter)
     if f.open {
         q.push(" AND state IN ('pending', 'notified')");
     }
-    if !f.states.is_empty() {
-        q.push(" AND state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(s.as_str());
-        }
-        q.push(")");
-    }
+    q.push_in("state", f.states.iter().map(|s| s.as_str()));
     if let Some(b) = f.before {
         q.push(" AND id < ").push_bind(b as i64);
     }

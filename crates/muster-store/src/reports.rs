@@ -298,16 +298,7 @@ pub(crate) async fn report<D: Dialect>(c: &mut D::Connection, id: u64) -> Result
 pub(crate) async fn reports<D: Dialect>(c: &mut D::Connection, f: &ReportFilter) -> Result<Vec<ReportRecord>> {
     let mut q = D::query(REPORT_COLUMNS);
     q.push(" WHERE 1 = 1");
-    if !f.states.is_empty() {
-        q.push(" AND state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(s.as_str());
-        }
-        q.push(")");
-    }
+    q.push_in("state", f.states.iter().map(|s| s.as_str()));
     if let Some(n) = f.incident {
         q.push(" AND incident = ").push_bind(n as i64);
     }

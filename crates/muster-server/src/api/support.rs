@@ -717,6 +717,36 @@ async fn json_body(headers: &HeaderMap, body: Body) -> ApiResult<axum::body::Byt
     read_body(body).await
 }
 
+/// A vendor's webhook, in the one order: the integration by its key (a
+/// stranger's body is not read), the body, its signature, then what it
+/// says.
+async fn hook(
+    app: &App,
+    kind: &str,
+    key: &str,
+    headers: &HeaderMap,
+    body: Body,
+    verify: impl Fn(&SupportIntegration, &HeaderMap, &[u8], Timestamp) -> Result<(), muster_app::support::Unverified>,
+    parse: impl Fn(&[u8], Timestamp) -> ApiResult<Parsed>,
+) -> Response {
+    let i = match integration(app, kind, key).await {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match json_body(headers, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let now = app.clock.now();
+    if let Err(e) = verify(&i, headers, &bytes, now) {
+        return unverified(e);
+    }
+    match parse(&bytes, now) {
+        Ok(parsed) => received(app, &i, parsed).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Zendesk's ticket event webhooks (`zen:event-type:ticket.*`), verified
 /// by `x-zendesk-webhook-signature`; deduplicated by the event `id`; a
 /// later event of the same ticket updates its report.
@@ -725,29 +755,12 @@ async fn json_body(headers: &HeaderMap, body: Body) -> ApiResult<axum::body::Byt
     responses((status = 202, description = "{\"status\":\"created\"|\"updated\",\"report\":…}"), (status = 200, description = "{\"status\":\"repeated\"|\"ignored\"}"),
         (status = 401, body = Problem, description = "the signature is missing, wrong or too old"), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn zendesk(State(app): State<Arc<App>>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    let i = match integration(&app, "zendesk", &key).await {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
+    let verify = |i: &SupportIntegration, h: &HeaderMap, bytes: &[u8], now| {
+        let timestamp = header(h, "x-zendesk-webhook-signature-timestamp");
+        muster_app::support::verify_zendesk(&i.secret, timestamp, header(h, "x-zendesk-webhook-signature"), bytes, now)
     };
-    let bytes = match json_body(&headers, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = app.clock.now();
-    let checked = muster_app::support::verify_zendesk(
-        &i.secret,
-        header(&headers, "x-zendesk-webhook-signature-timestamp"),
-        header(&headers, "x-zendesk-webhook-signature"),
-        &bytes,
-        now,
-    );
-    if let Err(e) = checked {
-        return unverified(e);
-    }
-    match parse_json::<Value>(&bytes).and_then(|v| zendesk_event(&v, now)) {
-        Ok(parsed) => received(&app, &i, parsed).await,
-        Err(e) => e.into_response(),
-    }
+    let parse = |bytes: &[u8], now| parse_json::<Value>(bytes).and_then(|v| zendesk_event(&v, now));
+    hook(&app, "zendesk", &key, &headers, body, verify, parse).await
 }
 
 fn zendesk_channel(via: Option<&str>) -> ReportChannel {
@@ -819,22 +832,11 @@ pub async fn freshdesk(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let i = match integration(&app, "freshdesk", &key).await {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
+    let verify = |i: &SupportIntegration, h: &HeaderMap, _: &[u8], _| {
+        muster_app::support::verify_shared_secret(&i.secret, header(h, "x-muster-secret"))
     };
-    if let Err(e) = muster_app::support::verify_shared_secret(&i.secret, header(&headers, "x-muster-secret")) {
-        return unverified(e);
-    }
-    let bytes = match json_body(&headers, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = app.clock.now();
-    match parse_json::<Value>(&bytes).and_then(|v| freshdesk_event(&v, &bytes, now)) {
-        Ok(parsed) => received(&app, &i, parsed).await,
-        Err(e) => e.into_response(),
-    }
+    let parse = |bytes: &[u8], now| parse_json::<Value>(bytes).and_then(|v| freshdesk_event(&v, bytes, now));
+    hook(&app, "freshdesk", &key, &headers, body, verify, parse).await
 }
 
 fn freshdesk_event(v: &Value, raw: &[u8], now: Timestamp) -> ApiResult<Parsed> {
@@ -896,22 +898,11 @@ pub async fn intercom(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let i = match integration(&app, "intercom", &key).await {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
+    let verify = |i: &SupportIntegration, h: &HeaderMap, bytes: &[u8], _| {
+        muster_app::support::verify_intercom(&i.secret, header(h, "x-hub-signature"), bytes)
     };
-    let bytes = match json_body(&headers, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(e) = muster_app::support::verify_intercom(&i.secret, header(&headers, "x-hub-signature"), &bytes) {
-        return unverified(e);
-    }
-    let now = app.clock.now();
-    match parse_json::<Value>(&bytes).and_then(|v| intercom_event(&v, now)) {
-        Ok(parsed) => received(&app, &i, parsed).await,
-        Err(e) => e.into_response(),
-    }
+    let parse = |bytes: &[u8], now| parse_json::<Value>(bytes).and_then(|v| intercom_event(&v, now));
+    hook(&app, "intercom", &key, &headers, body, verify, parse).await
 }
 
 fn intercom_event(v: &Value, now: Timestamp) -> ApiResult<Parsed> {
@@ -987,44 +978,27 @@ pub struct GenericReport {
     responses((status = 202, description = "{\"status\":\"created\"|\"updated\",\"report\":…}"), (status = 200, description = "{\"status\":\"repeated\"}"),
         (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn generic(State(app): State<Arc<App>>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    let i = match integration(&app, "generic", &key).await {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
+    let verify = |i: &SupportIntegration, h: &HeaderMap, bytes: &[u8], now| {
+        let (timestamp, signature) = (header(h, "x-muster-timestamp"), header(h, "x-muster-signature"));
+        muster_app::support::verify_muster(&i.secret, timestamp, signature, bytes, now)
     };
-    let bytes = match json_body(&headers, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = app.clock.now();
-    let checked = muster_app::support::verify_muster(
-        &i.secret,
-        header(&headers, "x-muster-timestamp"),
-        header(&headers, "x-muster-signature"),
-        &bytes,
+    hook(&app, "generic", &key, &headers, body, verify, generic_event).await
+}
+
+fn generic_event(bytes: &[u8], now: Timestamp) -> ApiResult<Parsed> {
+    let g = parse_json::<GenericReport>(bytes)?;
+    let received_at = g.received_at.as_deref().map(|s| parse_time("received_at", s)).transpose()?;
+    let spec = spec(
+        parse_channel(&g.channel)?,
+        &g.customer,
+        g.contact.as_deref(),
+        g.organization.as_deref(),
+        &g.body,
+        g.external_ref.as_deref(),
+        g.external_url.as_deref(),
+        received_at,
         now,
-    );
-    if let Err(e) = checked {
-        return unverified(e);
-    }
-    let parsed = parse_json::<GenericReport>(&bytes).and_then(|g| {
-        let received_at = g.received_at.as_deref().map(|s| parse_time("received_at", s)).transpose()?;
-        let spec = spec(
-            parse_channel(&g.channel)?,
-            &g.customer,
-            g.contact.as_deref(),
-            g.organization.as_deref(),
-            &g.body,
-            g.external_ref.as_deref(),
-            g.external_url.as_deref(),
-            received_at,
-            now,
-        )?;
-        let event_id =
-            g.id.filter(|i| !i.trim().is_empty()).unwrap_or_else(|| format!("sha256:{}", sha256_hex(&bytes)));
-        Ok(Parsed::Event(SupportEvent { event_id, spec, addition: None }))
-    });
-    match parsed {
-        Ok(p) => received(&app, &i, p).await,
-        Err(e) => e.into_response(),
-    }
+    )?;
+    let event_id = g.id.filter(|i| !i.trim().is_empty()).unwrap_or_else(|| format!("sha256:{}", sha256_hex(bytes)));
+    Ok(Parsed::Event(SupportEvent { event_id, spec, addition: None }))
 }

@@ -110,7 +110,7 @@ pub struct UpdateResponse {
     pub entry: Option<u64>,
     /// Where a published update went: each stakeholder and follower, how,
     /// and whether it arrived.
-    pub deliveries: Vec<DeliveryResponse>,
+    pub deliveries: Vec<UpdateDeliveryResponse>,
     /// Customers' replies to an external update.
     pub responses: Vec<super::stakeholders::ResponseResponse>,
 }
@@ -123,7 +123,7 @@ pub struct ComponentStateResponse {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct DeliveryResponse {
+pub struct UpdateDeliveryResponse {
     /// Why they received it: `group Executives: @ann`, `follower: @cat`,
     /// `group Executives (webhook)`.
     pub recipient: String,
@@ -140,7 +140,7 @@ pub struct DeliveryResponse {
     pub error: Option<String>,
 }
 
-impl From<&muster_store::UpdateDelivery> for DeliveryResponse {
+impl From<&muster_store::UpdateDelivery> for UpdateDeliveryResponse {
     fn from(d: &muster_store::UpdateDelivery) -> Self {
         let state = match (d.delivered_at, d.dead_at) {
             (Some(_), _) => "delivered",
@@ -148,7 +148,7 @@ impl From<&muster_store::UpdateDelivery> for DeliveryResponse {
             (None, None) => "pending",
         };
         let to = if d.kind == "webhook" { muster_app::channels::webhook::origin(&d.to) } else { d.to.clone() };
-        DeliveryResponse {
+        UpdateDeliveryResponse {
             recipient: d.recipient.clone(),
             via: d.kind.clone(),
             to,
@@ -169,7 +169,7 @@ impl UpdateResponse {
         responses: &[muster_store::ResponseRecord],
     ) -> UpdateResponse {
         let mut out = UpdateResponse::from(u);
-        out.deliveries = deliveries.iter().filter(|d| d.update == u.id).map(DeliveryResponse::from).collect();
+        out.deliveries = deliveries.iter().filter(|d| d.update == u.id).map(UpdateDeliveryResponse::from).collect();
         out.responses = responses.iter().filter(|r| r.update == u.id).map(Into::into).collect();
         out
     }

@@ -275,7 +275,7 @@ pub async fn remove_contact_method(
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = TestNotificationResponse)]
-pub struct JobResponse {
+pub struct TestNotificationResponse {
     /// The outbox job that delivers it.
     pub job: u64,
 }
@@ -283,19 +283,19 @@ pub struct JobResponse {
 /// Send a test notification through a contact method.
 #[utoipa::path(post, path = "/api/v1/users/{handle}/contact-methods/{id}/test", tag = "users", security(("bearer" = [])),
     params(("handle" = String, Path), ("id" = u64, Path)),
-    responses((status = 202, body = JobResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem, description = "more than 5 test notifications for this user in a minute; see Retry-After")))]
+    responses((status = 202, body = TestNotificationResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem, description = "more than 5 test notifications for this user in a minute; see Retry-After")))]
 pub async fn test_contact_method(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,
     Path((handle, id)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<JobResponse>)> {
+) -> ApiResult<(StatusCode, Json<TestNotificationResponse>)> {
     let handle =
         parse_handle(&handle, "handle").map_err(|e| crate::error::ApiError::not_found("handle", e.to_string()))?;
     let id: u64 = id
         .parse()
         .map_err(|_| crate::error::ApiError::not_found("id", format!("there is no contact method {id:?}")))?;
     let job = app.test_notification(&actor, &handle, id).await?;
-    Ok((StatusCode::ACCEPTED, Json(JobResponse { job })))
+    Ok((StatusCode::ACCEPTED, Json(TestNotificationResponse { job })))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
