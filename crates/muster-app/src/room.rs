@@ -87,7 +87,7 @@ impl App {
                 let logged = self.log_report(actor, input).await?;
                 let id = logged.report.id;
                 self.link_reports(actor, &[id], r).await?;
-                self.pass_report(actor, id, None, None).await?;
+                self.pass_report(actor, id, None, None, false).await?;
                 format!("Report {id} logged, linked to {r} and passed on to the incident manager and the tech leads.")
             }
             RoomCommand::Help => room::HELP.to_owned(),

@@ -628,13 +628,16 @@ impl App {
     /// Passes what a customer said on to the responders: a
     /// `customer_report` entry on the incident's timeline, and a
     /// notification (not a page) to the incident manager and the tech
-    /// leads through their contact methods.
+    /// leads through their contact methods. With `page`, they are paged
+    /// instead: one page each, tracked and answerable like any other,
+    /// sent once the entry is written.
     pub async fn pass_report(
         &self,
         actor: &Actor,
         id: u64,
         excerpt: Option<&str>,
         note: Option<&str>,
+        page: bool,
     ) -> Result<ReportView> {
         let before = self.store.report(id).await?.ok_or_else(|| no_report(id))?;
         let Some(number) = before.incident else {
@@ -677,7 +680,7 @@ impl App {
             let text = format!("{headline}:\n\n{excerpt}{note_line}\n\n{url}\n");
             let people = support::told_when_passed(&state);
             let mut jobs = Vec::new();
-            for (person, found) in methods.iter().filter(|(p, _)| people.contains(p)) {
+            for (person, found) in methods.iter().filter(|(p, _)| !page && people.contains(p)) {
                 for m in found {
                     let job =
                         crate::channels::notification(m, body.clone(), &format!("[Muster] {headline}"), text.clone());
@@ -690,7 +693,51 @@ impl App {
             Ok(ReportMove { reports: vec![next], jobs, incident: Some((state, events)), ..ReportMove::default() })
         };
         let moved = self.move_report(id, &decide).await?;
+        if page {
+            let incident = self.store.incident(number).await?.ok_or_else(|| no_incident(IncidentRef(number)))?;
+            let said = moved.reference().describe();
+            let message: String =
+                format!("{said} says: {excerpt}").chars().take(muster_domain::page::MAX_MESSAGE).collect();
+            for person in support::told_when_passed(&incident) {
+                self.page_about_report(actor, number, &person, &message, &catalog).await?;
+            }
+        }
         self.report_view(moved).await
+    }
+
+    /// Pages one responder about a report passed on: a one-step page to
+    /// them, on the incident's timeline as sent by the one passing it.
+    async fn page_about_report(
+        &self,
+        actor: &Actor,
+        number: u64,
+        person: &muster_domain::Handle,
+        message: &str,
+        catalog: &muster_domain::RoleCatalog,
+    ) -> Result<()> {
+        use muster_domain::page::{self, PageTarget};
+        use muster_domain::paging::Target;
+        let target_text = format!("@{person}");
+        let new = muster_store::NewPage {
+            incident: Some(number),
+            alert: None,
+            target: PageTarget::User(person.clone()),
+            target_text: target_text.clone(),
+            message: message.to_owned(),
+            roles: Vec::new(),
+            policy: page::single_step(Target::User(person.clone())),
+            created_by: actor.clone(),
+        };
+        let now = self.clock.now();
+        let decide = |state: &Incident, page: u64| {
+            let command =
+                Command::PageAboutCustomerReport { page, target: target_text.clone(), message: message.to_owned() };
+            state.execute(command, Context { actor, now, catalog })
+        };
+        self.store.create_page(&new, now, &decide).await?;
+        self.engine.wake();
+        self.changes.changed(number);
+        Ok(())
     }
 
     // Support integrations.

@@ -430,6 +430,15 @@ pub enum Command {
         excerpt: String,
         note: Option<String>,
     },
+    /// Page one of the responders a customer report was passed to, when the
+    /// one passing it asked for pages instead of notifications. The
+    /// authority is the support lead's (no role given, nobody outside the
+    /// incident manager and the tech leads: the app chooses whom).
+    PageAboutCustomerReport {
+        page: u64,
+        target: String,
+        message: String,
+    },
     /// Record the answer given to a linked report's customer.
     RespondCustomerReport {
         report: crate::support::ReportRef,
@@ -698,6 +707,16 @@ impl Incident {
                 tx.require_not_closed()?;
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportPassed { report, excerpt, note }, None);
+            }
+            Command::PageAboutCustomerReport { page, target, message } => {
+                tx.require(Action::HandleCustomerReports)?;
+                if tx.state.status == Status::Resolved {
+                    return Err(DomainError::Conflict(format!(
+                        "not paged: {} is resolved; pass the report on without a page",
+                        tx.reference()
+                    )));
+                }
+                tx.page(page, target, message, Vec::new(), true)?;
             }
             Command::RespondCustomerReport { report, text } => {
                 tx.require(Action::HandleCustomerReports)?;

@@ -121,9 +121,12 @@ pub fn single_step(target: Target) -> EscalationPolicy {
 }
 
 /// A page message has at most 1000 characters, not all white space.
+/// The most characters a page's message has.
+pub const MAX_MESSAGE: usize = 1000;
+
 pub fn parse_message(message: &str) -> Result<String, DomainError> {
     let m = message.trim();
-    if m.is_empty() || message.chars().count() > 1000 {
+    if m.is_empty() || message.chars().count() > MAX_MESSAGE {
         return Err(DomainError::invalid("message", "a page message has 1-1000 characters"));
     }
     Ok(m.to_owned())

@@ -19,6 +19,7 @@ mod manual {
         each_helpdesks_sample_is_taken_with_its_signature_and_a_forged_or_old_one_stores_nothing,
         a_report_linked_to_a_p1_is_due_in_fifteen_minutes_and_its_support_lead_is_reminded_then,
         a_zendesk_ticket_is_linked_passed_on_answered_from_the_external_update_and_closed_after_the_fix,
+        a_report_passed_on_with_a_page_pages_the_incident_manager_and_each_tech_lead_once,
     );
 }
 
@@ -351,6 +352,57 @@ async fn a_zendesk_ticket_is_linked_passed_on_answered_from_the_external_update_
     let closed = server.patch(&gina, &format!("/api/v1/customer-reports/{id}"), json!({"state": "closed"})).await;
     assert_eq!(closed.ok(200)["state"], "closed");
     assert!(server.get(&gina, "/api/v1/support/queue").await.ok(200).as_array().unwrap().is_empty());
+}
+
+async fn a_report_passed_on_with_a_page_pages_the_incident_manager_and_each_tech_lead_once(
+    server: TestServer,
+    _clock: Arc<ManualClock>,
+) {
+    let (ian, gina, gina_hook) = p1_with_support_lead(&server).await;
+    let tess = server.user("tess", "responder").await;
+    server.post(&ian, "/api/v1/incidents/INC-1/roles", json!({"role": "tech_lead", "user": "tess"})).await.ok(201);
+    let (im_hook, url) = Receiver::start(vec![]).await;
+    server.post(&ian, "/api/v1/users/ian/contact-methods", json!({"kind": "webhook", "address": url})).await.ok(201);
+    let (tl_hook, url) = Receiver::start(vec![]).await;
+    server.post(&tess, "/api/v1/users/tess/contact-methods", json!({"kind": "webhook", "address": url})).await.ok(201);
+    let call =
+        json!({"channel": "phone", "customer": "Ann Lee", "organization": "Acme", "body": "Our whole shop is down"});
+    let id = server.post(&gina, "/api/v1/customer-reports", call).await.ok(201)["id"].as_u64().unwrap();
+    server.post(&gina, &format!("/api/v1/customer-reports/{id}/link"), json!({"incident": "INC-1"})).await.ok(200);
+
+    let pass = json!({"note": "they lose money by the minute", "page": true});
+    server.post(&gina, &format!("/api/v1/customer-reports/{id}/pass"), pass).await.ok(200);
+    server.deliver_due().await;
+    for (hook, who) in [(&im_hook, "ian"), (&tl_hook, "tess")] {
+        let paged = of_kind(hook, "page");
+        assert_eq!(paged.len(), 1, "@{who}: {:?}", hook.bodies());
+        assert_eq!(paged[0]["incident"]["ref"], "INC-1");
+        let summary = paged[0]["summary"].as_str().unwrap();
+        assert!(summary.contains("Ann Lee") && summary.contains("Our whole shop is down"), "{summary}");
+        assert!(of_kind(hook, "customer_report").is_empty(), "@{who} is paged instead of notified");
+    }
+    assert!(of_kind(&gina_hook, "page").is_empty(), "the support lead does not page herself");
+    let pages = server.get(&ian, "/api/v1/incidents/INC-1/pages").await.ok(200).clone();
+    let mut targets: Vec<&str> =
+        pages.as_array().unwrap().iter().map(|p| p["target"]["user"].as_str().unwrap()).collect();
+    targets.sort();
+    assert_eq!(targets, ["ian", "tess"], "{pages}");
+    assert!(pages.as_array().unwrap().iter().all(|p| p["created_by"] == "gina" && p["roles"] == json!([])), "{pages}");
+    let tess_page = pages.as_array().unwrap().iter().find(|p| p["target"]["user"] == "tess").unwrap();
+    let tess_page = tess_page["id"].as_u64().unwrap();
+    let acked = server.post(&tess, &format!("/api/v1/pages/{tess_page}/acknowledge"), json!({})).await;
+    assert_eq!(acked.ok(200)["state"], "acknowledged", "a page like any other: answerable");
+    let timeline = server.get(&ian, "/api/v1/incidents/INC-1/timeline").await.ok(200).clone();
+    let kinds: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "customer_report").count(), 1, "{kinds:?}");
+
+    // Only those who may handle the report page about it.
+    server.post(&tess, &format!("/api/v1/customer-reports/{id}/pass"), json!({"page": true})).await.problem(403);
+    assert_eq!(
+        server.get(&ian, "/api/v1/incidents/INC-1/pages").await.ok(200).as_array().unwrap().len(),
+        2,
+        "nothing sent on a refusal"
+    );
 }
 
 async fn only_the_support_lead_the_incident_managers_and_admins_handle_a_linked_report(server: TestServer) {

@@ -750,6 +750,9 @@ pub enum ReportCmd {
         excerpt: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// Page them instead of notifying them.
+        #[arg(long)]
+        page: bool,
     },
     /// Close a report.
     Close { id: u64 },
@@ -1479,10 +1482,9 @@ async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result
             let v = client.post(&format!("/api/v1/customer-reports/{id}/respond"), &json!({"body": body})).await?;
             out.show(&v, |v| say!("Answer recorded: {}", report_line(v)));
         }
-        ReportCmd::Pass { id, excerpt, note } => {
-            let v = client
-                .post(&format!("/api/v1/customer-reports/{id}/pass"), &json!({"excerpt": excerpt, "note": note}))
-                .await?;
+        ReportCmd::Pass { id, excerpt, note, page } => {
+            let body = json!({"excerpt": excerpt, "note": note, "page": page});
+            let v = client.post(&format!("/api/v1/customer-reports/{id}/pass"), &body).await?;
             out.show(&v, |v| say!("Passed on to the responders of {}: {}", s(v, "incident"), report_line(v)));
         }
         ReportCmd::Close { id } => {

@@ -580,3 +580,21 @@ fn only_the_support_lead_and_the_incident_managers_pass_customer_reports_on() {
     w.run(&alice, pass()).unwrap();
     w.run(&admin("root"), pass()).unwrap();
 }
+
+#[test]
+fn the_support_lead_may_page_the_responders_about_a_report_and_a_tech_lead_may_not_that_way() {
+    let alice = user("alice");
+    let mut w = World::declared_by(&alice, Priority::P1);
+    w.assign(&alice, RoleKind::TechLead, &user("carol"), None).unwrap();
+    w.assign(&alice, RoleKind::CustomerSupportLead, &user("gina"), None).unwrap();
+    let page = |n| Command::PageAboutCustomerReport { page: n, target: "@carol".into(), message: "Ann says".into() };
+    let err = w.run(&user("carol"), page(1)).unwrap_err();
+    assert!(matches!(err, DomainError::Forbidden(_)), "{err:?}");
+    let events = w.run(&user("gina"), page(2)).unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(matches!(&events[0].change, Change::PageSent { page: 2, roles, .. } if roles.is_empty()));
+    w.run(&alice, Command::Update { title: None, summary: None, priority: None, status: Some(Status::Resolved) })
+        .unwrap();
+    let err = w.run(&user("gina"), page(3)).unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(ref m) if m.contains("resolved")), "{err:?}");
+}

@@ -102,6 +102,10 @@ pub struct PassRequest {
     /// A word from the support lead.
     #[schema(schema_with = schema::excerpt_or_null)]
     pub note: Option<String>,
+    /// Page the incident manager and the tech leads instead of notifying
+    /// them (default false).
+    #[serde(default)]
+    pub page: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -469,7 +473,8 @@ pub async fn respond(
 
 /// Pass what the customer said on to the responders: a `customer_report`
 /// entry on the incident's timeline, and a notification to the incident
-/// manager and the tech leads through their contact methods.
+/// manager and the tech leads through their contact methods (with
+/// `"page": true`, a page to each of them instead).
 #[utoipa::path(post, path = "/api/v1/customer-reports/{id}/pass", tag = "support", request_body = PassRequest, security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = ReportResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -479,7 +484,7 @@ pub async fn pass(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PassRequest>,
 ) -> ApiResult<Json<ReportResponse>> {
-    let view = app.pass_report(&actor, report_id(&id)?, b.excerpt.as_deref(), b.note.as_deref()).await?;
+    let view = app.pass_report(&actor, report_id(&id)?, b.excerpt.as_deref(), b.note.as_deref(), b.page).await?;
     Ok(Json(ReportResponse::view(&view, app.clock.now())))
 }
 

@@ -285,11 +285,14 @@ pub async fn respond(State(app): State<Arc<App>>, Path(id): Path<String>, form: 
 
 pub async fn pass(State(app): State<Arc<App>>, Path(id): Path<String>, form: Posted) -> Response {
     let result = async {
-        app.pass_report(&form.viewer.user.actor(), report_id(&id)?, form.optional("excerpt"), form.optional("note"))
-            .await?;
-        Ok::<_, ApiError>(
-            "Passed on: it is on the timeline, and the incident manager and tech leads are told.".to_owned(),
-        )
+        let page = form.get("page") == Some("yes");
+        let actor = form.viewer.user.actor();
+        app.pass_report(&actor, report_id(&id)?, form.optional("excerpt"), form.optional("note"), page).await?;
+        Ok::<_, ApiError>(if page {
+            "Passed on: it is on the timeline, and the incident manager and tech leads are paged.".to_owned()
+        } else {
+            "Passed on: it is on the timeline, and the incident manager and tech leads are told.".to_owned()
+        })
     }
     .await;
     back(&here(&id), result)
