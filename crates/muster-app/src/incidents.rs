@@ -131,6 +131,11 @@ impl App {
         if done.as_ref().is_ok_and(|(_, events)| !events.is_empty()) {
             self.changes.changed(r.0);
         }
+        let reprioritized =
+            |events: &[Event]| events.iter().any(|e| matches!(e.change, Change::PriorityChanged { .. }));
+        if done.as_ref().is_ok_and(|(_, events)| reprioritized(events)) {
+            self.retime_reports(r.0).await?;
+        }
         done
     }
 

@@ -536,6 +536,41 @@ impl App {
         Ok(moved)
     }
 
+    /// Moves the first-response due time of the incident's reports still
+    /// awaiting an answer to its priority's target, after the priority
+    /// changed: a P3 raised to P1 makes its reports due 15 minutes from
+    /// their receipt. Each moved report gets a new reminder; the old job
+    /// finds the due time moved and does nothing.
+    pub(crate) async fn retime_reports(&self, number: u64) -> Result<()> {
+        let filter = ReportFilter {
+            incident: Some(number),
+            states: vec![ReportState::New, ReportState::Acknowledged],
+            ..ReportFilter::default()
+        };
+        let ids: Vec<u64> = self.store.reports(&filter).await?.iter().map(|r| r.id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let targets = self.response_targets().await?;
+        let decide = |incident: Option<&Incident>, reports: &[ReportRecord]| {
+            let priority = incident.map(|i| i.priority);
+            let mut moved = Vec::new();
+            for report in reports.iter().filter(|r| r.incident == Some(number) && r.state.awaits_response()) {
+                let due = targets.due_at(report.spec.received_at, priority);
+                if due != report.response_due_at {
+                    let mut next = report.clone();
+                    next.response_due_at = due;
+                    moved.push(next);
+                }
+            }
+            let jobs = moved.iter().flat_map(due_job).collect();
+            Ok(ReportMove { reports: moved, jobs, ..ReportMove::default() })
+        };
+        self.store.change_reports(&ids, Some(number), &decide, self.clock.now()).await?;
+        self.engine.wake();
+        Ok(())
+    }
+
     /// Unlinks a report from its incident: it is due by the unlinked target again.
     pub async fn unlink_report(&self, actor: &Actor, id: u64) -> Result<ReportView> {
         let targets = self.response_targets().await?;

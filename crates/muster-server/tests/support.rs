@@ -20,6 +20,7 @@ mod manual {
         a_report_linked_to_a_p1_is_due_in_fifteen_minutes_and_its_support_lead_is_reminded_then,
         a_zendesk_ticket_is_linked_passed_on_answered_from_the_external_update_and_closed_after_the_fix,
         a_report_passed_on_with_a_page_pages_the_incident_manager_and_each_tech_lead_once,
+        raising_an_incidents_priority_brings_its_unanswered_reports_due_times_forward,
     );
 }
 
@@ -250,6 +251,44 @@ async fn a_report_linked_to_a_p1_is_due_in_fifteen_minutes_and_its_support_lead_
         1,
         "no reminder after an answer, nor for the old due times"
     );
+}
+
+async fn raising_an_incidents_priority_brings_its_unanswered_reports_due_times_forward(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let (ian, gina, hook) = p1_with_support_lead(&server).await;
+    server.patch(&ian, "/api/v1/incidents/INC-1", json!({"priority": "P3"})).await.ok(200);
+    let call = json!({"channel": "email", "customer": "Ann Lee", "body": "Search is slow"});
+    let id = server.post(&gina, "/api/v1/customer-reports", call.clone()).await.ok(201)["id"].as_u64().unwrap();
+    let answered = server.post(&gina, "/api/v1/customer-reports", call).await.ok(201)["id"].as_u64().unwrap();
+    for r in [id, answered] {
+        let path = format!("/api/v1/customer-reports/{r}/link");
+        let linked = server.post(&gina, &path, json!({"incident": "INC-1"})).await;
+        assert_eq!(linked.ok(200)["response_due_at"], "2026-11-27T14:00:00Z", "a P3's: four hours");
+    }
+    server
+        .post(&gina, &format!("/api/v1/customer-reports/{answered}/respond"), json!({"body": "Looking."}))
+        .await
+        .ok(200);
+
+    clock.advance(5 * 60);
+    server.patch(&ian, "/api/v1/incidents/INC-1", json!({"priority": "P1"})).await.ok(200);
+    let got = server.get(&gina, &format!("/api/v1/customer-reports/{id}")).await.ok(200).clone();
+    assert_eq!(got["response_due_at"], "2026-11-27T10:15:00Z", "a P1's: 15 minutes from its receipt");
+    let done = server.get(&gina, &format!("/api/v1/customer-reports/{answered}")).await.ok(200).clone();
+    assert_eq!(done["response_due_at"], "2026-11-27T14:00:00Z", "an answered report keeps its time");
+    clock.advance(10 * 60);
+    server.deliver_due().await;
+    let reminders = of_kind(&hook, "customer_report.due");
+    assert_eq!(reminders.len(), 1, "{:?}", hook.bodies());
+    assert_eq!(
+        (reminders[0]["report"].as_u64(), reminders[0]["due_at"].as_str()),
+        (Some(id), Some("2026-11-27T10:15:00Z"))
+    );
+    clock.advance(4 * 3600);
+    server.deliver_due().await;
+    assert_eq!(of_kind(&hook, "customer_report.due").len(), 1, "the old four-hour job does nothing");
 }
 
 async fn a_zendesk_ticket_is_linked_passed_on_answered_from_the_external_update_and_closed_after_the_fix(
