@@ -199,6 +199,13 @@ impl App {
     pub async fn timeline(&self, r: IncidentRef, query: &TimelineQuery) -> Result<Vec<Event>> {
         self.store.timeline(r.0, query).await?.ok_or_else(|| no_incident(r).into())
     }
+
+    /// Checks the incident's timeline as stored: every entry in its place,
+    /// each hash following from the one before, the rows' columns agreeing
+    /// with their content. The first break is named.
+    pub async fn verify_timeline(&self, r: IncidentRef) -> Result<muster_domain::timeline::ChainCheck> {
+        self.store.verify_timeline(r.0).await?.ok_or_else(|| no_incident(r).into())
+    }
 }
 
 pub(crate) fn no_incident(r: IncidentRef) -> DomainError {

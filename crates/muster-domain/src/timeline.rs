@@ -338,14 +338,81 @@ pub fn chain_hash(previous: &str, event: &Event) -> String {
 /// Checks an incident's events in `seq` order: numbered 1, 2, 3 … with no
 /// gap, each hash matching. Returns the `seq` of the first bad event.
 pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<(), u64> {
-    let mut previous = String::new();
-    for (i, e) in events.into_iter().enumerate() {
-        if e.seq != i as u64 + 1 || chain_hash(&previous, e) != e.hash {
-            return Err(e.seq);
-        }
-        previous.clone_from(&e.hash);
+    let mut checker = ChainChecker::default();
+    for e in events {
+        checker.push(e.seq, Ok(e));
     }
-    Ok(())
+    match checker.finish().broken {
+        None => Ok(()),
+        Some(b) => Err(b.seq),
+    }
+}
+
+/// What checking a timeline's chain found: how many entries it holds, the
+/// hash of the last one (the head), and the first entry that breaks the
+/// chain, if one does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChainCheck {
+    pub entries: u64,
+    /// The last readable entry's stored hash; none for an empty timeline.
+    pub head: Option<String>,
+    pub broken: Option<BrokenLink>,
+}
+
+/// The first entry whose stored form does not follow from the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    pub seq: u64,
+    /// What is wrong with it, in words.
+    pub reason: String,
+}
+
+impl ChainCheck {
+    pub fn ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Checks a timeline entry by entry, as its rows are read in `seq` order:
+/// each numbered one after the one before, its hash the chain hash of its
+/// content and the previous hash. The first break is kept; entries after
+/// it are counted only.
+#[derive(Debug, Default)]
+pub struct ChainChecker {
+    previous: String,
+    check: ChainCheck,
+}
+
+impl ChainChecker {
+    /// One more entry: its row's `seq`, and the event as stored or why it
+    /// could not be read back.
+    pub fn push(&mut self, seq: u64, event: Result<&Event, String>) {
+        self.check.entries += 1;
+        let expected = self.check.entries;
+        let problem = if seq != expected {
+            Some(format!("is numbered {seq} where {expected} was expected: an entry is missing or out of place"))
+        } else {
+            match &event {
+                Err(why) => Some(why.clone()),
+                Ok(e) if e.seq != seq => Some(format!("says it is entry {} but is stored as {seq}", e.seq)),
+                Ok(e) if chain_hash(&self.previous, e) != e.hash => {
+                    Some("its content does not match its hash".to_owned())
+                }
+                Ok(_) => None,
+            }
+        };
+        if let (Some(reason), None) = (problem, &self.check.broken) {
+            self.check.broken = Some(BrokenLink { seq, reason });
+        }
+        if let Ok(e) = event {
+            self.previous.clone_from(&e.hash);
+            self.check.head = Some(e.hash.clone());
+        }
+    }
+
+    pub fn finish(self) -> ChainCheck {
+        self.check
+    }
 }
 
 /// Whether replaying `events` gives `state`: the projection matches its log.

@@ -9,6 +9,7 @@
 
 use muster_domain::incident::Context;
 use muster_domain::intake;
+use muster_domain::timeline::{ChainCheck, ChainChecker};
 use muster_domain::{Actor, Command, Event, Incident, Priority, Status, Timestamp};
 
 use crate::dialect::{Dialect, Query};
@@ -302,6 +303,54 @@ pub(crate) async fn events<D: Dialect>(c: &mut D::Connection, number: u64) -> Re
         .scalars(c)
         .await?;
     found.iter().map(|b| event(b)).collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredEventRow {
+    seq: i64,
+    occurred_at: i64,
+    actor: String,
+    kind: String,
+    body: String,
+    hash: String,
+}
+
+/// Checks an incident's stored timeline row by row: the chain of hashes
+/// ([`ChainChecker`]), and that the columns the store queries by (number,
+/// time, actor, kind, hash) say what the entry itself says. `None`: no such
+/// incident.
+pub(crate) async fn verify<D: Dialect>(c: &mut D::Connection, number: u64) -> Result<Option<ChainCheck>> {
+    let exists: Option<i64> =
+        D::query("SELECT number FROM incidents WHERE number = $1").bind(number as i64).scalar_optional(c).await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows: Vec<StoredEventRow> = D::query(
+        "SELECT seq, occurred_at, actor, kind, body, hash FROM incident_events WHERE incident = $1 ORDER BY seq",
+    )
+    .bind(number as i64)
+    .fetch_all(c)
+    .await?;
+    let mut checker = ChainChecker::default();
+    for row in &rows {
+        let read = serde_json::from_str::<Event>(&row.body).map_err(|e| format!("its content cannot be read: {e}"));
+        let agrees = read.and_then(|e| {
+            let differs = |column: &str| Err(format!("its {column} column differs from its content"));
+            if row.occurred_at != micros(e.at) {
+                differs("time")
+            } else if row.actor != e.actor.as_str() {
+                differs("actor")
+            } else if row.kind != e.change.kind() {
+                differs("kind")
+            } else if row.hash != e.hash {
+                differs("hash")
+            } else {
+                Ok(e)
+            }
+        });
+        checker.push(row.seq as u64, agrees.as_ref().map_err(String::clone));
+    }
+    Ok(Some(checker.finish()))
 }
 
 /// The events recorded after `seq`, in `seq` order.

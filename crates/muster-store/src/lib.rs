@@ -292,6 +292,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every event of an incident in `seq` order, as stored (for replay and
     /// verifying the hash chain).
     async fn events(&self, number: u64) -> Result<Vec<Event>>;
+    /// Checks the incident's stored timeline: its hash chain, and its rows'
+    /// columns against their content. `None`: no such incident.
+    async fn verify_timeline(&self, number: u64) -> Result<Option<muster_domain::timeline::ChainCheck>>;
     /// The events recorded after `seq`, in `seq` order (for live views).
     async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>>;
     /// An incident's version (its last `seq`), cheaply; `None` if there is none.

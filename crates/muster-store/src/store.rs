@@ -211,6 +211,10 @@ impl<D: Dialect> Store for Db<D> {
         crate::incidents::events::<D>(&mut *self.read.acquire().await?, number).await
     }
 
+    async fn verify_timeline(&self, number: u64) -> Result<Option<muster_domain::timeline::ChainCheck>> {
+        crate::incidents::verify::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
     async fn events_since(&self, number: u64, seq: u64, limit: u32) -> Result<Vec<Event>> {
         crate::incidents::events_since::<D>(&mut *self.read.acquire().await?, number, seq, limit).await
     }

@@ -136,6 +136,43 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs `sql` (an `UPDATE` or `DELETE` of `incident_events`) with the
+    /// append-only triggers out of the way, as someone with the database's
+    /// own rights could, and puts them back; returns the rows it touched.
+    pub async fn tamper_past_the_triggers(&self, sql: &str) -> u64 {
+        if self.url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.expect("the test database");
+            let triggers: Vec<String> = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'incident_events'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .expect("the triggers");
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'incident_events'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .expect("the triggers' names");
+            for name in &names {
+                sqlx::query(&format!("DROP TRIGGER {name}")).execute(&mut c).await.expect("a trigger dropped");
+            }
+            let done = sqlx::query(sql).execute(&mut c).await.expect("the tampering").rows_affected();
+            for t in &triggers {
+                sqlx::query(t).execute(&mut c).await.expect("a trigger put back");
+            }
+            done
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.expect("the test database");
+            sqlx::query("ALTER TABLE incident_events DISABLE TRIGGER USER").execute(&mut c).await.expect("disabled");
+            let done = sqlx::query(sql).execute(&mut c).await.expect("the tampering").rows_affected();
+            sqlx::query("ALTER TABLE incident_events ENABLE TRIGGER USER").execute(&mut c).await.expect("enabled");
+            done
+        }
+    }
+}
+
 /// Generates `sqlite::name` and `postgres::name` tests, each calling
 /// `name(db: TestDatabase)` with a fresh database of that backend (the
 /// PostgreSQL ones skip loudly when it is not configured, outside CI).

@@ -26,6 +26,7 @@ on_both_backends!(
     a_refused_command_writes_nothing,
     the_timeline_is_in_time_order_and_pages,
     stored_timeline_entries_cannot_be_changed_or_deleted,
+    verify_names_the_first_entry_changed_or_removed_behind_the_triggers,
     concurrent_commands_on_one_incident_are_all_applied,
     incidents_filter_by_status_and_priority_newest_first,
     a_reopened_store_has_everything,
@@ -297,6 +298,64 @@ async fn stored_timeline_entries_cannot_be_changed_or_deleted(db: TestDatabase) 
     assert!(update.unwrap_err().contains("append-only"));
     assert!(delete.unwrap_err().contains("append-only"));
     assert_eq!(verify_chain(&store.events(1).await.unwrap()), Ok(()));
+}
+
+async fn verify_names_the_first_entry_changed_or_removed_behind_the_triggers(db: TestDatabase) {
+    let store = db.open().await;
+    for _ in 0..4 {
+        let inc = declare(&*store, "alice", Priority::P2).await;
+        for n in 0..4 {
+            let cmd = Command::AddEntry {
+                kind: EntryKind::Note,
+                text: format!("note {n} of INC-{}", inc.number),
+                tag: None,
+                corrects: None,
+                occurred_at: None,
+            };
+            run(&*store, inc.number, &actor("alice"), cmd).await.unwrap();
+        }
+    }
+    let events = store.events(1).await.unwrap();
+    let check = store.verify_timeline(1).await.unwrap().unwrap();
+    assert!(check.ok(), "{check:?}");
+    assert_eq!(check.entries, events.len() as u64);
+    assert_eq!(check.head.as_deref(), Some(events.last().unwrap().hash.as_str()));
+    assert!(store.verify_timeline(99).await.unwrap().is_none());
+
+    // What the timeline shows, rewritten: INC-1's second note.
+    let seq = events.iter().find(|e| e.text() == "note 1 of INC-1").unwrap().seq;
+    let changed = db
+        .tamper_past_the_triggers(&format!(
+            "UPDATE incident_events SET body = REPLACE(body, 'note 1 of INC-1', 'nothing to see') \
+             WHERE incident = 1 AND seq = {seq}"
+        ))
+        .await;
+    assert_eq!(changed, 1);
+    let check = store.verify_timeline(1).await.unwrap().unwrap();
+    let broken = check.broken.clone().expect("the change is found");
+    assert_eq!((broken.seq, broken.reason.as_str()), (seq, "its content does not match its hash"));
+    assert_eq!(check.entries, events.len() as u64, "every entry still counted");
+
+    // Only a column the store searches by: INC-2's third entry's actor.
+    db.tamper_past_the_triggers("UPDATE incident_events SET actor = 'mallory' WHERE incident = 2 AND seq = 3").await;
+    let broken = store.verify_timeline(2).await.unwrap().unwrap().broken.unwrap();
+    assert_eq!((broken.seq, broken.reason.as_str()), (3, "its actor column differs from its content"));
+
+    // An entry removed: the one after it is where the chain breaks.
+    db.tamper_past_the_triggers("DELETE FROM incident_events WHERE incident = 3 AND seq = 2").await;
+    let broken = store.verify_timeline(3).await.unwrap().unwrap().broken.unwrap();
+    assert_eq!(broken.seq, 3, "{broken:?}");
+    assert!(broken.reason.contains("missing"), "{broken:?}");
+
+    // Content no longer an event at all.
+    db.tamper_past_the_triggers("UPDATE incident_events SET body = 'gone' WHERE incident = 4 AND seq = 1").await;
+    let broken = store.verify_timeline(4).await.unwrap().unwrap().broken.unwrap();
+    assert_eq!(broken.seq, 1);
+    assert!(broken.reason.starts_with("its content cannot be read"), "{broken:?}");
+
+    // The triggers are back.
+    let (update, delete) = db.tamper_with_timeline().await;
+    assert!(update.unwrap_err().contains("append-only") && delete.unwrap_err().contains("append-only"));
 }
 
 async fn concurrent_commands_on_one_incident_are_all_applied(db: TestDatabase) {

@@ -473,6 +473,9 @@ pub enum IncidentCmd {
     },
     /// Show an incident with its roles.
     Show { reference: String },
+    /// Check that the timeline is as written: every entry in place, each hash following from the
+    /// one before. Exits 1 naming the first broken entry.
+    Verify { reference: String },
     /// Change title, summary, priority or status.
     Update {
         reference: String,
@@ -1066,6 +1069,24 @@ async fn incident(client: &Client, out: &Output, cmd: IncidentCmd) -> anyhow::Re
         IncidentCmd::Show { reference } => {
             let v = client.get(&format!("/api/v1/incidents/{}", path_ref(&reference))).await?;
             out.show(&v, print_incident);
+        }
+        IncidentCmd::Verify { reference } => {
+            let v = client.get(&format!("/api/v1/incidents/{}/timeline/verify", path_ref(&reference))).await?;
+            let r = reference.trim().to_uppercase();
+            let r = if r.starts_with("INC-") { r } else { format!("INC-{r}") };
+            out.show(&v, |v| {
+                if v["ok"] == true {
+                    say!("{r}: the timeline verifies: {} entries, head {}", v["entries"], s(v, "head"));
+                }
+            });
+            if v["ok"] != true {
+                anyhow::bail!(
+                    "{r}: the timeline does not verify: entry {}: {} ({} entries)",
+                    v["broken"]["id"],
+                    s(&v["broken"], "reason"),
+                    v["entries"]
+                );
+            }
         }
         IncidentCmd::Update { reference, title, summary, priority, status } => {
             let mut body = serde_json::Map::new();

@@ -76,6 +76,20 @@ fn the_five_minute_tour_works_from_the_command_line(db: TestDatabase) {
     let roles = server.json(&alice, &["role", "list", "1"]);
     assert!(roles.as_array().unwrap().iter().all(|a| a["user"] != "carol"));
 
+    // The timeline verifies, until a row is changed behind Muster's back.
+    let verified = server.ok(&alice, &["incident", "verify", "1"]);
+    assert!(verified.starts_with("INC-1: the timeline verifies: "), "{verified}");
+    let tamper = "UPDATE incident_events SET actor = 'mallory' WHERE incident = 1 AND seq = 2";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert_eq!(rt.block_on(db.tamper_past_the_triggers(tamper)), 1);
+    let broken = server.run(&alice, &["incident", "verify", "INC-1"]);
+    assert!(!broken.status.success());
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        stderr.contains("INC-1: the timeline does not verify: entry 2: its actor column differs from its content"),
+        "{stderr}"
+    );
+
     // Errors: stderr, non-zero exit, the field named.
     let bad = server.run(&alice, &["incident", "declare", "x", "--priority", "P9"]);
     assert!(!bad.status.success());

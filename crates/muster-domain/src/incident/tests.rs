@@ -598,3 +598,77 @@ fn the_support_lead_may_page_the_responders_about_a_report_and_a_tech_lead_may_n
     let err = w.run(&user("gina"), page(3)).unwrap_err();
     assert!(matches!(err, DomainError::Conflict(ref m) if m.contains("resolved")), "{err:?}");
 }
+
+proptest! {
+    /// A timeline as written verifies, and changing, dropping or reordering
+    /// any one entry is found at that entry.
+    #[test]
+    fn the_chain_check_finds_the_first_entry_changed_dropped_or_moved(
+        notes in 1usize..12,
+        pick in any::<prop::sample::Index>(),
+        how in 0u8..3,
+    ) {
+        use crate::timeline::ChainChecker;
+        let alice = user("alice");
+        let mut w = World::declared_by(&alice, Priority::P2);
+        for n in 0..notes {
+            w.run(&alice, Command::AddEntry {
+                kind: EntryKind::Note, text: format!("note {n}"), tag: None, corrects: None, occurred_at: None,
+            }).unwrap();
+        }
+        let check = |events: &[Event]| {
+            let mut c = ChainChecker::default();
+            for e in events {
+                c.push(e.seq, Ok(e));
+            }
+            c.finish()
+        };
+        let whole = check(&w.log);
+        prop_assert!(whole.ok());
+        prop_assert_eq!(whole.entries, w.log.len() as u64);
+        prop_assert_eq!(whole.head.as_deref(), Some(w.log.last().unwrap().hash.as_str()));
+
+        let i = pick.index(w.log.len());
+        let mut log = w.log.clone();
+        let broken_at = match how {
+            0 => {
+                log[i].actor = user("mallory").handle;
+                log[i].seq
+            }
+            1 => {
+                let gone = log.remove(i);
+                if i == log.len() { return Ok(()); } // the last one dropped leaves a valid, shorter chain
+                gone.seq + 1
+            }
+            _ => {
+                if i + 1 >= log.len() { return Ok(()); }
+                log.swap(i, i + 1);
+                log[i].seq
+            }
+        };
+        let mut c = ChainChecker::default();
+        // Rows as stored: a dropped row leaves a gap in the numbers.
+        for e in &log {
+            c.push(e.seq, Ok(e));
+        }
+        let found = c.finish();
+        prop_assert_eq!(found.broken.map(|b| b.seq), Some(broken_at));
+    }
+}
+
+#[test]
+fn an_entry_that_cannot_be_read_breaks_the_chain_there_and_the_rest_is_still_counted() {
+    use crate::timeline::ChainChecker;
+    let alice = user("alice");
+    let w = World::declared_by(&alice, Priority::P2);
+    let mut c = ChainChecker::default();
+    c.push(1, Ok(&w.log[0]));
+    c.push(2, Err("its body is not an event: expected value".into()));
+    for e in &w.log[2..] {
+        c.push(e.seq, Ok(e));
+    }
+    let found = c.finish();
+    assert_eq!(found.entries, w.log.len() as u64);
+    let broken = found.broken.unwrap();
+    assert_eq!((broken.seq, broken.reason.as_str()), (2, "its body is not an event: expected value"));
+}

@@ -16,6 +16,8 @@ use crate::dto::{
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use muster_app::{App, DeclareInput, EntryInput, parse_handle};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 fn created_incident(v: &muster_app::IncidentView) -> Response {
     let location = format!("/api/v1/incidents/{}", v.incident.reference());
@@ -169,6 +171,48 @@ fn parse_cursor(s: &str) -> Result<(Timestamp, u64), ApiError> {
     let (at, seq) = s.split_once('.').ok_or_else(bad)?;
     let at = Timestamp::from_microsecond(at.parse().map_err(|_| bad())?).map_err(|_| bad())?;
     Ok((at, seq.parse().map_err(|_| bad())?))
+}
+
+/// What verifying a timeline found.
+#[derive(Serialize, ToSchema)]
+pub struct VerifyResponse {
+    /// Whether the whole chain holds.
+    pub ok: bool,
+    /// How many entries the timeline holds (folded ones too).
+    pub entries: u64,
+    /// The last entry's hash: what a postmortem or an export can quote so
+    /// that a later check shows nothing before it changed.
+    pub head: Option<String>,
+    /// The first entry that breaks the chain.
+    pub broken: Option<BrokenEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BrokenEntry {
+    /// The entry's `id` on the timeline.
+    pub id: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Verify the timeline as stored: every entry numbered in order, each hash
+/// the SHA-256 of the previous hash and the entry, the stored columns
+/// agreeing with the entry. A change made behind Muster's back is named by
+/// its first broken entry (`ok: false`).
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/timeline/verify", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7")),
+    security(("bearer" = [])), responses((status = 200, body = VerifyResponse), (status = 404, body = Problem)))]
+pub async fn verify_timeline(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<VerifyResponse>> {
+    let check = app.verify_timeline(incident_ref(&r)?).await?;
+    Ok(Json(VerifyResponse {
+        ok: check.ok(),
+        entries: check.entries,
+        head: check.head,
+        broken: check.broken.map(|b| BrokenEntry { id: b.seq, reason: b.reason }),
+    }))
 }
 
 /// The timeline in the order things happened, paged (`Link: rel="next"`;

@@ -67,6 +67,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::assign_role, incidents::list_roles))
         .routes(routes!(incidents::relieve_role))
         .routes(routes!(incidents::timeline, incidents::add_entry))
+        .routes(routes!(incidents::verify_timeline))
         .routes(routes!(updates::write_update, updates::list_updates))
         .routes(routes!(updates::edit_update))
         .routes(routes!(updates::publish_update))
