@@ -181,7 +181,15 @@ impl App {
         self.execute(actor, r, Command::Relieve { assignment }).await.map(|_| ())
     }
 
+    /// Writes a timeline entry. A milestone is checked against the moments
+    /// the timeline shows so far (`postmortem::Moments::check`): none
+    /// before the incident's start.
     pub async fn add_entry(&self, actor: &Actor, r: IncidentRef, e: EntryInput) -> Result<Event> {
+        if let (EntryKind::Milestone, Some(tag)) = (e.kind, e.tag) {
+            let events = self.store.events(r.0).await?;
+            let at = e.occurred_at.unwrap_or_else(|| self.clock.now());
+            muster_domain::postmortem::Moments::of(&events).check(&events, tag, at)?;
+        }
         let command = Command::AddEntry {
             kind: e.kind,
             text: e.text,
@@ -200,12 +208,41 @@ impl App {
         self.store.timeline(r.0, query).await?.ok_or_else(|| no_incident(r).into())
     }
 
+    /// Who took part and in which roles, and the incident's moments with
+    /// the durations from its start, computed from its timeline. Roles
+    /// still held count up to the resolution, or to now while it is open.
+    pub async fn roster(&self, r: IncidentRef) -> Result<Roster> {
+        let incident = self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
+        let events = self.store.events(r.0).await?;
+        let until = match incident.status {
+            Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or_else(|| self.clock.now()),
+            _ => self.clock.now(),
+        };
+        let moments = muster_domain::postmortem::Moments::of(&events);
+        Ok(Roster {
+            durations: moments.durations(),
+            moments,
+            participants: muster_domain::postmortem::roster(&events, until),
+            until,
+        })
+    }
+
     /// Checks the incident's timeline as stored: every entry in its place,
     /// each hash following from the one before, the rows' columns agreeing
     /// with their content. The first break is named.
     pub async fn verify_timeline(&self, r: IncidentRef) -> Result<muster_domain::timeline::ChainCheck> {
         self.store.verify_timeline(r.0).await?.ok_or_else(|| no_incident(r).into())
     }
+}
+
+/// The roster and the moments of an incident ([`App::roster`]).
+#[derive(Debug, Clone)]
+pub struct Roster {
+    pub moments: muster_domain::postmortem::Moments,
+    pub durations: muster_domain::postmortem::Durations,
+    pub participants: Vec<muster_domain::postmortem::Participant>,
+    /// Where roles still held stop counting.
+    pub until: Timestamp,
 }
 
 pub(crate) fn no_incident(r: IncidentRef) -> DomainError {

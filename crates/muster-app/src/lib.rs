@@ -53,7 +53,7 @@ pub mod users;
 
 pub use alerts::ServiceInput;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use incidents::{DeclareInput, EntryInput, IncidentView, parse_handle};
+pub use incidents::{DeclareInput, EntryInput, IncidentView, Roster, parse_handle};
 
 use crate::ingest::{Ingestor, RateLimit};
 

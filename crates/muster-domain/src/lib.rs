@@ -62,6 +62,7 @@ pub mod maintenance;
 pub mod outbox;
 pub mod page;
 pub mod paging;
+pub mod postmortem;
 pub mod priority;
 pub mod role;
 pub mod room;

@@ -66,6 +66,13 @@ impl FromStr for EntryKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MilestoneTag {
+    /// The impact began: what every duration is measured from.
+    Started,
+    /// Someone (or something) noticed.
+    Detected,
+    /// A responder took it on.
+    Acknowledged,
+    /// When impact was detected; counts as `detected` where that is not marked.
     ImpactDetected,
     CustomersNotified,
     CauseIdentified,
@@ -75,7 +82,10 @@ pub enum MilestoneTag {
 }
 
 impl MilestoneTag {
-    pub const ALL: [MilestoneTag; 6] = [
+    pub const ALL: [MilestoneTag; 9] = [
+        MilestoneTag::Started,
+        MilestoneTag::Detected,
+        MilestoneTag::Acknowledged,
         MilestoneTag::ImpactDetected,
         MilestoneTag::CustomersNotified,
         MilestoneTag::CauseIdentified,
@@ -86,6 +96,9 @@ impl MilestoneTag {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            MilestoneTag::Started => "started",
+            MilestoneTag::Detected => "detected",
+            MilestoneTag::Acknowledged => "acknowledged",
             MilestoneTag::ImpactDetected => "impact_detected",
             MilestoneTag::CustomersNotified => "customers_notified",
             MilestoneTag::CauseIdentified => "cause_identified",

@@ -202,6 +202,7 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline", SIGNED_IN, none()),
         row("POST", "/api/v1/incidents/{ref}/timeline", WRITERS, Json(|_| json!({"kind": "note", "text": "x"}))),
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
         row("POST", "/api/v1/incidents/{ref}/alerts", WRITERS, Json(|w| json!({"alert_id": w.alert}))),
         // Updates: published by whoever handles that audience's
         // communications (here the incident manager); a draft is changed by

@@ -520,7 +520,7 @@ pub enum TimelineCmd {
         reference: String,
         kind: String,
         text: String,
-        /// The milestone tag (impact_detected, cause_identified, mitigated, …).
+        /// The milestone tag (started, detected, acknowledged, mitigated, resolved, cause_identified, …).
         #[arg(long)]
         tag: Option<String>,
         /// Backdate: when it happened (2026-11-26T14:03:00Z, or local time: 2026-11-26 15:03).

@@ -19,6 +19,7 @@ mod incidents;
 pub mod ingest;
 mod jobs;
 pub mod pages;
+mod postmortem;
 mod roles;
 mod schedules;
 mod stakeholders;
@@ -68,6 +69,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::relieve_role))
         .routes(routes!(incidents::timeline, incidents::add_entry))
         .routes(routes!(incidents::verify_timeline))
+        .routes(routes!(postmortem::roster))
         .routes(routes!(updates::write_update, updates::list_updates))
         .routes(routes!(updates::edit_update))
         .routes(routes!(updates::publish_update))
