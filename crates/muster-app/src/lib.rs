@@ -39,6 +39,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod pager;
 pub mod paging;
+pub mod postmortem;
 pub mod room;
 pub mod schedules;
 pub mod signin;

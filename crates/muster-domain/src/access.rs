@@ -136,10 +136,15 @@ pub enum Action {
     /// Link, unlink, answer, pass on and close the customer reports of an
     /// incident.
     HandleCustomerReports,
+    /// Draft the incident's postmortem, edit its sections, send it for
+    /// review or back to draft.
+    WritePostmortem,
+    /// Publish the incident's postmortem.
+    PublishPostmortem,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 31] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -169,6 +174,8 @@ impl Action {
         Action::ManageStatusPage,
         Action::LogCustomerReport,
         Action::HandleCustomerReports,
+        Action::WritePostmortem,
+        Action::PublishPostmortem,
     ];
 
     /// What it is, to finish "only ... may ...".
@@ -205,6 +212,8 @@ impl Action {
             Action::ManageStatusPage => "manage the status page's components",
             Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
+            Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
+            Action::PublishPostmortem => "publish the postmortem",
         }
     }
 
@@ -248,6 +257,8 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::ManageStatusPage => &[],
         Action::LogCustomerReport => &[Responders],
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
+        Action::WritePostmortem => &[Responders],
+        Action::PublishPostmortem => &[IncidentManagers],
     }
 }
 

@@ -261,6 +261,15 @@ pub enum Change {
         report: crate::support::ReportRef,
         text: String,
     },
+    /// The postmortem was drafted from the timeline.
+    PostmortemDrafted {
+        template: crate::postmortem::document::Template,
+    },
+    /// The postmortem went for review, back to its writers, or was published.
+    PostmortemMoved {
+        from: crate::postmortem::document::PostmortemState,
+        to: crate::postmortem::document::PostmortemState,
+    },
     Entry {
         kind: EntryKind,
         text: String,
@@ -443,6 +452,15 @@ pub enum Command {
     RespondCustomerReport {
         report: crate::support::ReportRef,
         text: String,
+    },
+    /// Start the postmortem of an incident that ended.
+    DraftPostmortem {
+        template: crate::postmortem::document::Template,
+    },
+    /// Move its postmortem on (`from` is where it is now).
+    MovePostmortem {
+        from: crate::postmortem::document::PostmortemState,
+        to: crate::postmortem::document::PostmortemState,
     },
     /// A page ended. Acknowledged, the actor takes on `roles` (the authority
     /// to give them was checked when the page was sent).
@@ -722,6 +740,27 @@ impl Incident {
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportResponded { report, text }, None);
             }
+            Command::DraftPostmortem { template } => {
+                tx.require(Action::WritePostmortem)?;
+                if !matches!(tx.state.status, Status::Resolved | Status::Closed) {
+                    return Err(DomainError::Conflict(format!(
+                        "{} is {}: a postmortem is written once the incident is resolved",
+                        tx.reference(),
+                        tx.state.status
+                    )));
+                }
+                tx.record(Change::PostmortemDrafted { template }, None);
+            }
+            Command::MovePostmortem { from, to } => {
+                use crate::postmortem::document::PostmortemState;
+                tx.require(if to == PostmortemState::Published {
+                    Action::PublishPostmortem
+                } else {
+                    Action::WritePostmortem
+                })?;
+                from.check_move(to)?;
+                tx.record(Change::PostmortemMoved { from, to }, None);
+            }
         }
         let events = tx.finish();
         Ok((state, events))
@@ -782,7 +821,9 @@ impl Incident {
             | Change::UpdateReminded { .. }
             | Change::ComponentSet { .. }
             | Change::CustomerReportPassed { .. }
-            | Change::CustomerReportResponded { .. } => {}
+            | Change::CustomerReportResponded { .. }
+            | Change::PostmortemDrafted { .. }
+            | Change::PostmortemMoved { .. } => {}
             Change::CustomerReportLinked { .. } => self.customer_reports += 1,
             Change::CustomerReportUnlinked { .. } => self.customer_reports = self.customer_reports.saturating_sub(1),
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {

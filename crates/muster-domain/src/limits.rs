@@ -80,3 +80,7 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Characters in one written section of a postmortem (its summary, root
+/// cause, …).
+pub const POSTMORTEM_SECTION: usize = 20_000;

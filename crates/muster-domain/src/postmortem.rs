@@ -273,5 +273,7 @@ pub fn roster(events: &[Event], until: Timestamp) -> Vec<Participant> {
     people
 }
 
+pub mod document;
+
 #[cfg(test)]
 mod tests;

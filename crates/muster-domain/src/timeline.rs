@@ -138,7 +138,7 @@ impl Change {
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
     /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`,
     /// `component_set`, `customer_report_linked`, `customer_report_unlinked`, `customer_report` (passed on),
-    /// `customer_report_responded`, or one of the
+    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -168,6 +168,8 @@ impl Change {
             Change::CustomerReportUnlinked { .. } => "customer_report_unlinked",
             Change::CustomerReportPassed { .. } => "customer_report",
             Change::CustomerReportResponded { .. } => "customer_report_responded",
+            Change::PostmortemDrafted { .. } => "postmortem_drafted",
+            Change::PostmortemMoved { .. } => "postmortem_moved",
             Change::Entry { kind, .. } => kind.as_str(),
         }
     }
@@ -315,6 +317,18 @@ impl Event {
                 format!("@{by} passed on {}: “{excerpt}”{note}", report.describe())
             }
             Change::CustomerReportResponded { report, .. } => format!("@{by} answered {}", report.describe()),
+            Change::PostmortemDrafted { template } => {
+                format!("@{by} drafted the postmortem from the timeline ({} template)", template.as_str())
+            }
+            Change::PostmortemMoved { to, .. } => match to {
+                crate::postmortem::document::PostmortemState::Draft => {
+                    format!("@{by} sent the postmortem back to draft")
+                }
+                crate::postmortem::document::PostmortemState::InReview => {
+                    format!("@{by} sent the postmortem for review")
+                }
+                crate::postmortem::document::PostmortemState::Published => format!("@{by} published the postmortem"),
+            },
             Change::Entry { text, .. } => text.clone(),
         }
     }

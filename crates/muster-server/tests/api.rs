@@ -299,7 +299,8 @@ async fn written_entries_can_be_backdated_and_corrected_but_never_changed(server
     let fix = json!({"kind": "note", "text": "errors from eu-central, not eu-west", "corrects": note["id"]});
     let correction = server.post(&alice, "/api/v1/incidents/1/timeline", fix).await.ok(201).clone();
     assert_eq!(correction["data"]["corrects"], note["id"]);
-    let early = json!({"kind": "milestone", "text": "first errors", "tag": "impact_detected", "occurred_at": "2020-01-01T00:00:00Z"});
+    let early =
+        json!({"kind": "milestone", "text": "first errors", "tag": "started", "occurred_at": "2020-01-01T00:00:00Z"});
     let milestone = server.post(&alice, "/api/v1/incidents/1/timeline", early).await.ok(201).clone();
     assert_eq!(milestone["at"], "2020-01-01T00:00:00Z");
     assert_ne!(milestone["recorded_at"], milestone["at"]);

@@ -1,7 +1,9 @@
 //! After the incident, over the API on both backends: the timeline's
 //! tamper evidence (a row changed in the database behind Muster's back is
 //! named by `verify`), the scribe's milestones and the durations and
-//! roster computed from them, checked against values worked out by hand.
+//! roster computed from them, checked against values worked out by hand,
+//! and the postmortem drafted from the timeline, compared with a reviewed
+//! file (`MUSTER_UPDATE_GOLDEN=1` writes it anew; read the diff).
 
 mod common;
 
@@ -16,6 +18,7 @@ mod manual {
     use super::*;
     on_both_backends_with_manual_clock!(
         the_roster_and_the_durations_follow_the_scribes_backdated_milestones_and_the_handover,
+        the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_published_by_its_incident_manager,
     );
 }
 
@@ -119,4 +122,167 @@ async fn a_timeline_row_changed_in_the_database_is_named_by_verify_as_the_first_
     assert_eq!(verified["head"], head.as_str(), "the head as stored");
 
     server.get(&alice, "/api/v1/incidents/INC-9/timeline/verify").await.problem(404);
+}
+
+/// The README tour's incident, on a manual clock: two tech leads on their
+/// workstreams, internal and external communications split, a backup
+/// incident manager who takes over, a scribe's backdated milestones,
+/// theories (one corrected), a decision, an action, a customer report
+/// passed on, a mitigation and the resolution.
+async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_published_by_its_incident_manager(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let alice = server.user("alice", "responder").await;
+    let mut t = std::collections::BTreeMap::new();
+    for who in ["bob", "carol", "dan", "erin", "frank", "gina", "hank"] {
+        t.insert(who, server.user(who, "responder").await);
+    }
+    let declared = json!({"title": "Checkout returns 500", "priority": "P1",
+        "summary": "Card payments fail at checkout for customers in the EU."});
+    server.post(&alice, "/api/v1/incidents", declared).await.ok(201);
+    let roles = "/api/v1/incidents/INC-1/roles";
+    let path = "/api/v1/incidents/INC-1/timeline";
+    clock.advance(2 * 60);
+    for (role, user, scope) in [
+        ("tech_lead", "carol", Some("database")),
+        ("tech_lead", "dan", Some("payments-api")),
+        ("backup_incident_manager", "bob", None),
+        ("communications_manager", "erin", Some("internal")),
+        ("communications_manager", "frank", Some("external")),
+        ("customer_support_lead", "gina", None),
+        ("scribe", "hank", None),
+    ] {
+        server.post(&alice, roles, json!({"role": role, "user": user, "scope": scope})).await.ok(201);
+    }
+    clock.advance(4 * 60); // 10:06
+    let milestone = |tag: &str, text: &str, at: Option<&str>| json!({"kind": "milestone", "tag": tag, "text": text, "occurred_at": at});
+    let hank = &t["hank"];
+    server
+        .post(hank, path, milestone("started", "first 500s in the checkout logs", Some("2026-11-27T09:55:00Z")))
+        .await
+        .ok(201);
+    server
+        .post(hank, path, milestone("detected", "the checkout error-rate alert fired", Some("2026-11-27T09:58:00Z")))
+        .await
+        .ok(201);
+    clock.advance(4 * 60); // 10:10
+    let entry = |kind: &str, text: &str| json!({"kind": kind, "text": text});
+    let cpu =
+        server.post(&t["carol"], path, entry("theory", "db-7 at 100 % CPU exhausts the connection pool")).await.ok(201)
+            ["id"]
+            .clone();
+    server
+        .post(&t["dan"], path, entry("theory", "the 09:50 payments-api deploy retries every card call five times"))
+        .await
+        .ok(201);
+    clock.advance(2 * 60); // 10:12
+    let call = json!({"channel": "ticket", "customer": "Ann Lee", "organization": "Acme", "body": "Our checkout fails with a 500"});
+    let report = server.post(&t["gina"], "/api/v1/customer-reports", call).await.ok(201)["id"].as_u64().unwrap();
+    server
+        .post(&t["gina"], &format!("/api/v1/customer-reports/{report}/link"), json!({"incident": "INC-1"}))
+        .await
+        .ok(200);
+    server
+        .post(
+            &t["gina"],
+            &format!("/api/v1/customer-reports/{report}/pass"),
+            json!({"note": "Acme sees it on every card"}),
+        )
+        .await
+        .ok(200);
+    clock.advance(3 * 60); // 10:15
+    server.post(&t["dan"], path, entry("decision", "roll back the 09:50 payments-api deploy")).await.ok(201);
+    clock.advance(60);
+    server.post(&t["dan"], path, entry("action", "rolled payments-api back to v2.31")).await.ok(201);
+    clock.advance(4 * 60); // 10:20
+    server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "identified"})).await.ok(200);
+    let internal = json!({"audience": "internal", "form": {"conditions": "card payments fail in the EU", "actions": "rolling back payments-api", "needs": "nothing yet"}});
+    server.post(&t["erin"], "/api/v1/incidents/INC-1/updates", internal).await.ok(201);
+    clock.advance(5 * 60); // 10:25
+    let corrected =
+        json!({"kind": "theory", "text": "db-7's CPU is the retries' load, a symptom, not the cause", "corrects": cpu});
+    server.post(&t["carol"], path, corrected).await.ok(201);
+    clock.advance(5 * 60); // 10:30
+    server.post(&t["dan"], path, milestone("mitigated", "the error rate is back under 0.1 %", None)).await.ok(201);
+    server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "monitoring"})).await.ok(200);
+    clock.advance(10 * 60); // 10:40: the backup takes over
+    server.post(&alice, roles, json!({"role": "incident_manager", "user": "bob"})).await.ok(201);
+    clock.advance(20 * 60); // 11:00
+    let bob = &t["bob"];
+    server.patch(bob, "/api/v1/incidents/INC-1", json!({"status": "resolved"})).await.ok(200);
+
+    // A postmortem is of an incident that ended.
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Slow search", "priority": "P3"})).await.ok(201);
+    let open = server.post(&alice, "/api/v1/incidents/INC-2/postmortem", json!({})).await;
+    assert!(open.problem(409)["detail"].as_str().unwrap().contains("resolved"), "{}", open.body);
+    server.get(&alice, "/api/v1/incidents/INC-1/postmortem").await.problem(404);
+
+    clock.advance(60 * 60); // 12:00, drafted the next hour
+    let drafted = server.post(hank, "/api/v1/incidents/INC-1/postmortem", json!({})).await.ok(201).clone();
+    assert_eq!((drafted["template"].as_str(), drafted["state"].as_str()), (Some("standard"), Some("draft")), "a P1's");
+    assert_eq!(drafted["sections"]["summary"], "Card payments fail at checkout for customers in the EU.");
+    assert_eq!(drafted["sections"]["resolution"], "the error rate is back under 0.1 %");
+    assert!(drafted["prompts"]["went_well"].as_str().unwrap().starts_with("What worked"));
+    assert_eq!(
+        drafted["facts"]["durations"],
+        json!({"to_detect": 180, "to_acknowledge": 300, "to_mitigate": 2100, "to_resolve": 3900})
+    );
+    assert_eq!(
+        (drafted["facts"]["customer_reports"].as_u64(), drafted["facts"]["customers"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let again = server.post(hank, "/api/v1/incidents/INC-1/postmortem", json!({})).await;
+    assert_eq!(again.problem(409)["detail"], "INC-1 has its postmortem already: edit it with PATCH, or read it");
+
+    let markdown = server.get(hank, "/api/v1/incidents/INC-1/postmortem.md").await.ok(200).as_str().unwrap().to_owned();
+    let verified = server.get(hank, "/api/v1/incidents/INC-1/timeline/verify").await.ok(200).clone();
+    assert!(markdown.contains(verified["head"].as_str().unwrap()), "the export names the head it was made from");
+    golden("postmortem-tour.md", &markdown);
+
+    // The sections are written, it goes for review, and only an incident
+    // manager publishes it.
+    let written = json!({"root_cause": "The 09:50 deploy retried each card call five times.", "went_well": "The backup took over without a gap."});
+    let edited = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", written).await.ok(200).clone();
+    assert_eq!(edited["sections"]["root_cause"], "The 09:50 deploy retried each card call five times.");
+    assert!(edited["prompts"].get("root_cause").is_none());
+    let unknown = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"blame": "dan"})).await;
+    unknown.problem(422);
+    server.patch(bob, "/api/v1/incidents/INC-1/postmortem", json!({"state": "published"})).await.problem(409);
+    server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"state": "in_review"})).await.ok(200);
+    let refused = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"state": "published"})).await;
+    assert!(refused.problem(403)["detail"].as_str().unwrap().contains("publish the postmortem"), "{}", refused.body);
+    let published =
+        server.patch(bob, "/api/v1/incidents/INC-1/postmortem", json!({"state": "published"})).await.ok(200).clone();
+    assert_eq!(
+        (published["state"].as_str(), published["published_at"].as_str()),
+        (Some("published"), Some("2026-11-27T12:00:00Z"))
+    );
+    let frozen = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"lucky": "x"})).await;
+    frozen.problem(409);
+    let timeline = server.get(&alice, "/api/v1/incidents/INC-1/timeline?kind=postmortem_moved").await.ok(200).clone();
+    let texts: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["@carol sent the postmortem for review", "@bob published the postmortem"]);
+    let html = server.get(hank, "/api/v1/incidents/INC-1/postmortem.html").await.ok(200).as_str().unwrap().to_owned();
+    assert!(
+        html.contains("<h2>Root cause</h2>") && html.contains("The 09:50 deploy retried each card call five times.")
+    );
+}
+
+/// Compares `actual` with the reviewed file `tests/fixtures/<name>`, or
+/// writes it with `MUSTER_UPDATE_GOLDEN=1`.
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    if std::env::var("MUSTER_UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if expected != actual {
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
+        panic!(
+            "{name} differs from the reviewed file (first differing line {:?}); run with MUSTER_UPDATE_GOLDEN=1 and read the diff\n{actual}",
+            first.map(|i| i + 1)
+        );
+    }
 }

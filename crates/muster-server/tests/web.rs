@@ -293,14 +293,13 @@ async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server
     assert!(alice.get(&back).await.text().await.unwrap().contains("There is no command /frobnicate"));
 
     // Backdated entries: a picker's value without JavaScript (UTC), or as the script sends it.
-    for (when, text) in [("2026-01-01T08:30", "users saw errors"), ("2026-01-01T08:45:00.000Z", "support noticed")] {
-        let form = [
-            ("csrf", csrf.as_str()),
-            ("kind", "milestone"),
-            ("tag", "impact_detected"),
-            ("text", text),
-            ("occurred_at", when),
-        ];
+    // The start comes first: no milestone may precede it.
+    for (when, tag, text) in [
+        ("2026-01-01T08:30", "started", "users saw errors"),
+        ("2026-01-01T08:45:00.000Z", "impact_detected", "support noticed"),
+    ] {
+        let form =
+            [("csrf", csrf.as_str()), ("kind", "milestone"), ("tag", tag), ("text", text), ("occurred_at", when)];
         let r = alice.post("/incidents/INC-1/entries", &form).await;
         assert!(!flash(&r).starts_with("error:"), "{when}");
     }

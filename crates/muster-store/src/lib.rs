@@ -43,6 +43,7 @@ pub mod jobs;
 pub mod maintenances;
 pub mod pages;
 pub mod postgres;
+pub mod postmortems;
 pub mod reports;
 mod rows;
 pub mod schedules;
@@ -191,6 +192,13 @@ pub type DecideComponent<'a> = dyn Fn(Option<&Incident>, &ComponentChange) -> Re
     + 'a;
 
 /// Decides a declaration, given the number the store allots.
+/// Decides a postmortem's write from the incident and the postmortem as it
+/// is (none yet): the incident's new state and events, and the postmortem.
+pub type DecidePostmortem<'a> = dyn Fn(&Incident, Option<&PostmortemRecord>) -> Result<(Incident, Vec<Event>, PostmortemRecord), DomainError>
+    + Send
+    + Sync
+    + 'a;
+
 pub type DecideDeclaration<'a> = dyn Fn(u64) -> Result<(Incident, Vec<Event>), DomainError> + Send + Sync + 'a;
 
 /// Decides linking an alert to an incident, given the incident's state.
@@ -212,6 +220,7 @@ pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
 pub use maintenances::{DecideMaintenance, MaintenanceMove, MaintenanceNotice, MaintenanceRecord, MaintenanceUpdate};
 pub use pages::{Delivery, NewPage, PageFilter, PageMove, PageRecord};
+pub use postmortems::PostmortemRecord;
 pub use reports::{
     DecideReports, MergeReport, NewReport, NewSupportIntegration, Received, ReportFilter, ReportJobs, ReportMove,
     ReportRecord, ReportResponse, SupportIntegration,
@@ -286,6 +295,16 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(Incident, Vec<Event>)>;
     async fn incident(&self, number: u64) -> Result<Option<Incident>>;
+    /// The incident's postmortem, when one was drafted.
+    async fn postmortem(&self, number: u64) -> Result<Option<PostmortemRecord>>;
+    /// Locks incident `number`, reads its postmortem, and writes what
+    /// `decide` gives — the incident's new state and events, and the
+    /// postmortem — in one transaction.
+    async fn write_postmortem(
+        &self,
+        number: u64,
+        decide: &DecidePostmortem<'_>,
+    ) -> Result<(Incident, Vec<Event>, PostmortemRecord)>;
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// A page of the timeline in time order; `None` if there is no such incident.
     async fn timeline(&self, number: u64, query: &TimelineQuery) -> Result<Option<Vec<Event>>>;

@@ -195,6 +195,29 @@ impl<D: Dialect> Store for Db<D> {
         Ok((state, events))
     }
 
+    async fn postmortem(&self, number: u64) -> Result<Option<crate::PostmortemRecord>> {
+        crate::postmortems::postmortem::<D>(&mut *self.read.acquire().await?, number).await
+    }
+
+    async fn write_postmortem(
+        &self,
+        number: u64,
+        decide: &crate::DecidePostmortem<'_>,
+    ) -> Result<(Incident, Vec<Event>, crate::PostmortemRecord)> {
+        let mut tx = self.write.begin().await?;
+        let current = crate::incidents::lock_incident::<D>(&mut tx, number)
+            .await?
+            .ok_or_else(|| crate::StoreError::NotFound(format!("there is no incident INC-{number}")))?;
+        let existing = crate::postmortems::postmortem::<D>(&mut tx, number).await?;
+        let (state, events, postmortem) = decide(&current, existing.as_ref())?;
+        if !events.is_empty() {
+            crate::incidents::save_incident::<D>(&mut tx, &state, &events).await?;
+        }
+        crate::postmortems::save::<D>(&mut tx, &postmortem).await?;
+        tx.commit().await?;
+        Ok((state, events, postmortem))
+    }
+
     async fn incident(&self, number: u64) -> Result<Option<Incident>> {
         crate::incidents::incident_by_number::<D>(&mut *self.read.acquire().await?, number).await
     }

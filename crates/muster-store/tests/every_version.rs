@@ -340,6 +340,18 @@ async fn check(store: &dyn Store, version: i64) {
         assert_eq!(responses.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["We are on it."], "at {v}");
     }
 
+    if v >= 23 {
+        use muster_domain::postmortem::document::{PostmortemState, Section, Template};
+        let p = store.postmortem(1).await.unwrap().expect("the postmortem of INC-1");
+        assert_eq!(
+            (p.template, p.state, p.created_by.as_str()),
+            (Template::Standard, PostmortemState::InReview, "alice")
+        );
+        assert_eq!(p.narrative.get(Section::Summary), "Checkout failed for 20 minutes.", "at {v}");
+        assert_eq!(p.narrative.get(Section::RootCause), "A bad deploy.", "at {v}");
+        assert!(p.published_at.is_none(), "at {v}");
+    }
+
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {
         hash: format!("hash-of-a-new-token-{v}"),

@@ -1,18 +1,23 @@
-//! After the incident: the roster of who took part in which role, and the
-//! moments every duration is measured from.
+//! After the incident: the roster of who took part in which role, the
+//! moments every duration is measured from, and the postmortem.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use muster_domain::postmortem::{Moment, Participant, Source};
-use serde::Serialize;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use muster_app::postmortem::Postmortem;
+use muster_domain::postmortem::document::{Line, PostmortemState, Section, Template};
+use muster_domain::postmortem::{Moment, Moments, Participant, Source};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::incident_ref;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, OptionalJson};
 use muster_app::App;
 
 /// A moment of the incident and where its time comes from.
@@ -134,23 +139,330 @@ pub async fn roster(
     Path(r): Path<String>,
 ) -> ApiResult<Json<RosterResponse>> {
     let roster = app.roster(incident_ref(&r)?).await?;
-    let m = &roster.moments;
-    let d = roster.durations;
     Ok(Json(RosterResponse {
-        moments: MomentsResponse {
+        moments: (&roster.moments).into(),
+        durations: (&roster.moments).into(),
+        participants: roster.participants.iter().map(Into::into).collect(),
+        until: roster.until.to_string(),
+    }))
+}
+
+impl From<&Moments> for MomentsResponse {
+    fn from(m: &Moments) -> Self {
+        MomentsResponse {
             started: m.started.as_ref().map(Into::into),
             detected: m.detected.as_ref().map(Into::into),
             acknowledged: m.acknowledged.as_ref().map(Into::into),
             mitigated: m.mitigated.as_ref().map(Into::into),
             resolved: m.resolved.as_ref().map(Into::into),
-        },
-        durations: DurationsResponse {
+        }
+    }
+}
+
+impl From<&Moments> for DurationsResponse {
+    fn from(m: &Moments) -> Self {
+        let d = m.durations();
+        DurationsResponse {
             to_detect: d.to_detect,
             to_acknowledge: d.to_acknowledge,
             to_mitigate: d.to_mitigate,
             to_resolve: d.to_resolve,
-        },
-        participants: roster.participants.iter().map(Into::into).collect(),
-        until: roster.until.to_string(),
-    }))
+        }
+    }
+}
+
+/// One line of the postmortem's timeline.
+#[derive(Serialize, ToSchema)]
+pub struct PostmortemLine {
+    /// The timeline entry.
+    pub id: u64,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+    pub actor: String,
+    /// The roles the actor held at that moment.
+    pub actor_roles: Vec<String>,
+    pub text: String,
+    /// The entry that corrected it (`text` is then the correction's).
+    pub corrected_by: Option<u64>,
+}
+
+impl From<&Line> for PostmortemLine {
+    fn from(l: &Line) -> Self {
+        PostmortemLine {
+            id: l.seq,
+            at: l.at.to_string(),
+            actor: l.actor.to_string(),
+            actor_roles: l.roles.iter().map(|r| r.key().to_owned()).collect(),
+            text: l.text.clone(),
+            corrected_by: l.corrected_by,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FirstAlertResponse {
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+    pub service: String,
+    pub summary: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentImpactResponse {
+    pub name: String,
+    /// The worst state it was in for the incident.
+    pub worst: String,
+}
+
+/// What the postmortem states from the timeline and the status page.
+#[derive(Serialize, ToSchema)]
+pub struct FactsResponse {
+    pub moments: MomentsResponse,
+    pub durations: DurationsResponse,
+    /// From the start to the resolution (to now while unresolved).
+    pub impact_seconds: Option<i64>,
+    pub services: Vec<String>,
+    pub components: Vec<ComponentImpactResponse>,
+    pub customer_reports: u32,
+    pub customers: u32,
+    pub first_alert: Option<FirstAlertResponse>,
+    pub pages_sent: u32,
+    pub pages_answered: u32,
+    pub escalations: u32,
+    pub roster: Vec<ParticipantResponse>,
+    pub timeline: Vec<PostmortemLine>,
+    pub theories: Vec<PostmortemLine>,
+    pub decisions: Vec<PostmortemLine>,
+    pub actions: Vec<PostmortemLine>,
+}
+
+/// An incident's postmortem: the sections people wrote (empty ones with
+/// what to write), and the facts read from the timeline now.
+#[derive(Serialize, ToSchema)]
+pub struct PostmortemResponse {
+    pub incident: String,
+    /// `standard` or `lightweight`.
+    pub template: String,
+    /// `draft`, `in_review` or `published`.
+    pub state: String,
+    /// The sections of its template, by name; empty until written.
+    pub sections: BTreeMap<String, String>,
+    /// What each empty section asks for.
+    pub prompts: BTreeMap<String, String>,
+    pub facts: FactsResponse,
+    /// The timeline it was made from: its length and head hash.
+    pub entries: u64,
+    pub head: String,
+    pub created_by: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub created_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub updated_at: String,
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
+    pub published_at: Option<String>,
+}
+
+impl From<&Postmortem> for PostmortemResponse {
+    fn from(p: &Postmortem) -> Self {
+        let (r, f) = (&p.record, &p.facts);
+        let mut sections = BTreeMap::new();
+        let mut prompts = BTreeMap::new();
+        for s in r.template.sections() {
+            let text = r.narrative.get(*s);
+            sections.insert(s.as_str().to_owned(), text.to_owned());
+            if text.is_empty() {
+                prompts.insert(s.as_str().to_owned(), s.prompt().to_owned());
+            }
+        }
+        let lines = |l: &[Line]| l.iter().map(Into::into).collect();
+        PostmortemResponse {
+            incident: format!("INC-{}", r.incident),
+            template: r.template.as_str().to_owned(),
+            state: r.state.as_str().to_owned(),
+            sections,
+            prompts,
+            facts: FactsResponse {
+                moments: (&f.moments).into(),
+                durations: (&f.moments).into(),
+                impact_seconds: f.impact_seconds,
+                services: f.services.clone(),
+                components: f
+                    .components
+                    .iter()
+                    .map(|c| ComponentImpactResponse { name: c.name.clone(), worst: c.worst.as_str().to_owned() })
+                    .collect(),
+                customer_reports: f.customer_reports,
+                customers: f.customers,
+                first_alert: f.first_alert.as_ref().map(|a| FirstAlertResponse {
+                    at: a.at.to_string(),
+                    service: a.service.clone(),
+                    summary: a.summary.clone(),
+                }),
+                pages_sent: f.pages_sent,
+                pages_answered: f.pages_answered,
+                escalations: f.escalations,
+                roster: f.roster.iter().map(Into::into).collect(),
+                timeline: lines(&f.timeline),
+                theories: lines(&f.theories),
+                decisions: lines(&f.decisions),
+                actions: lines(&f.actions),
+            },
+            entries: f.entries,
+            head: f.head.clone(),
+            created_by: r.created_by.to_string(),
+            created_at: r.created_at.to_string(),
+            updated_at: r.updated_at.to_string(),
+            published_at: r.published_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DraftPostmortemRequest {
+    /// `standard` or `lightweight`; by default the one the incident's
+    /// priority gets (`GET /api/v1/settings/postmortem-templates`).
+    pub template: Option<String>,
+}
+
+/// Draft the postmortem of a resolved incident from its timeline (any
+/// responder): the facts filled in, the sections to write with prompts.
+/// One per incident; the draft is on the timeline.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/postmortem", tag = "postmortem", params(("ref" = String, Path, description = "INC-7 or 7")),
+    request_body(content = Option<DraftPostmortemRequest>), security(("bearer" = [])),
+    responses((status = 201, body = PostmortemResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn draft_postmortem(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    OptionalJson(b): OptionalJson<DraftPostmortemRequest>,
+) -> ApiResult<(StatusCode, Json<PostmortemResponse>)> {
+    let r = incident_ref(&r)?;
+    let template = b.template.as_deref().map(Template::parse).transpose()?;
+    let p = app.draft_postmortem(&actor, r, template).await?;
+    Ok((StatusCode::CREATED, Json((&p).into())))
+}
+
+/// The incident's postmortem, its facts read from the timeline now.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/postmortem", tag = "postmortem", params(("ref" = String, Path, description = "INC-7 or 7")),
+    security(("bearer" = [])), responses((status = 200, body = PostmortemResponse), (status = 404, body = Problem)))]
+pub async fn get_postmortem(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<PostmortemResponse>> {
+    let p = app.postmortem(incident_ref(&r)?).await?;
+    Ok(Json((&p).into()))
+}
+
+/// Sections to write (each replaces; an empty string clears it) and the
+/// state to move to.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemPatchRequest {
+    pub summary: Option<String>,
+    pub trigger: Option<String>,
+    pub root_cause: Option<String>,
+    pub contributing_factors: Option<String>,
+    pub resolution: Option<String>,
+    pub went_well: Option<String>,
+    pub went_wrong: Option<String>,
+    pub lucky: Option<String>,
+    pub public_summary: Option<String>,
+    /// `draft`, `in_review` or `published` (the incident managers publish).
+    pub state: Option<String>,
+}
+
+/// Edit the postmortem's sections (any responder, until it is published)
+/// and move it: `in_review`, back to `draft`, `published`.
+#[utoipa::path(patch, path = "/api/v1/incidents/{ref}/postmortem", tag = "postmortem", params(("ref" = String, Path, description = "INC-7 or 7")),
+    request_body = PostmortemPatchRequest, security(("bearer" = [])),
+    responses((status = 200, body = PostmortemResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn patch_postmortem(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(b): ApiJson<PostmortemPatchRequest>,
+) -> ApiResult<Json<PostmortemResponse>> {
+    let r = incident_ref(&r)?;
+    let state = b.state.as_deref().map(PostmortemState::parse).transpose()?;
+    let edits: Vec<(Section, String)> = [
+        (Section::Summary, b.summary),
+        (Section::Trigger, b.trigger),
+        (Section::RootCause, b.root_cause),
+        (Section::ContributingFactors, b.contributing_factors),
+        (Section::Resolution, b.resolution),
+        (Section::WentWell, b.went_well),
+        (Section::WentWrong, b.went_wrong),
+        (Section::Lucky, b.lucky),
+        (Section::PublicSummary, b.public_summary),
+    ]
+    .into_iter()
+    .filter_map(|(s, t)| t.map(|t| (s, t)))
+    .collect();
+    let edited = if edits.is_empty() { None } else { Some(app.edit_postmortem(&actor, r, &edits).await?) };
+    let p = match (state, edited) {
+        (Some(to), _) => app.move_postmortem(&actor, r, to).await?,
+        (None, Some(p)) => p,
+        (None, None) => return Err(ApiError::invalid("state", "name a section to write or a state to move to")),
+    };
+    Ok(Json((&p).into()))
+}
+
+/// The postmortem as Markdown, with the head hash of its timeline.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/postmortem.md", tag = "postmortem", params(("ref" = String, Path, description = "INC-7 or 7")),
+    security(("bearer" = [])), responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = Problem)))]
+pub async fn postmortem_markdown(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Response> {
+    let p = app.postmortem(incident_ref(&r)?).await?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], p.markdown()).into_response())
+}
+
+/// The postmortem as a printable HTML page, with the head hash of its
+/// timeline.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/postmortem.html", tag = "postmortem", params(("ref" = String, Path, description = "INC-7 or 7")),
+    security(("bearer" = [])), responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Problem)))]
+pub async fn postmortem_html(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Response> {
+    let p = app.postmortem(incident_ref(&r)?).await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::web::postmortem::page(&p.document))
+        .into_response())
+}
+
+/// The template each priority's postmortem starts from.
+#[utoipa::path(get, path = "/api/v1/settings/postmortem-templates", tag = "postmortem", security(("bearer" = [])),
+    responses((status = 200, body = BTreeMap<String, String>)))]
+pub async fn get_postmortem_templates(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    Ok(Json(templates(app.postmortem_templates().await?)))
+}
+
+/// Choose the template per priority (admins): `{"P3": "standard"}`; the
+/// priorities not named keep theirs.
+#[utoipa::path(put, path = "/api/v1/settings/postmortem-templates", tag = "postmortem", security(("bearer" = [])),
+    request_body = BTreeMap<String, String>,
+    responses((status = 200, body = BTreeMap<String, String>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_postmortem_templates(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiJson(b): ApiJson<BTreeMap<String, String>>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    let mut chosen = BTreeMap::new();
+    for (p, t) in &b {
+        let priority = p.parse().map_err(|_| ApiError::invalid(p, "a priority is P1, P2, P3 or P4"))?;
+        chosen.insert(priority, Template::parse(t).map_err(|e| ApiError::invalid(p, e.to_string()))?);
+    }
+    Ok(Json(templates(app.set_postmortem_templates(&actor, chosen).await?)))
+}
+
+fn templates(t: BTreeMap<muster_domain::Priority, Template>) -> BTreeMap<String, String> {
+    t.into_iter().map(|(p, t)| (p.to_string(), t.as_str().to_owned())).collect()
 }

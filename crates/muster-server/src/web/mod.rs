@@ -28,6 +28,7 @@ mod incident;
 mod lists;
 pub mod live;
 mod pages;
+pub mod postmortem;
 mod support;
 
 pub const SESSION_COOKIE: &str = "muster_session";

@@ -1,0 +1,202 @@
+//! The postmortem of an incident: drafted from its timeline once it is
+//! resolved, its sections written by the responders, sent for review and
+//! published by an incident manager. What it states as fact is gathered
+//! from the timeline each time it is read (`postmortem::document::Facts`),
+//! so it never disagrees with the timeline it names by its head hash.
+
+use std::collections::BTreeMap;
+
+use muster_domain::access::{self, Action, Standing};
+use muster_domain::incident::{Command, Context};
+use muster_domain::postmortem::document::{self, Document, Facts, Narrative, PostmortemState, Section, Template};
+use muster_domain::{Actor, DomainError, IncidentRef, Priority, Status};
+use muster_store::{PostmortemRecord, StoreError};
+
+use crate::incidents::no_incident;
+use crate::{App, Result};
+
+/// The setting naming the template per priority (`{"P3": "standard"}`).
+const TEMPLATES: &str = "postmortem_templates";
+
+/// A postmortem as it is read: what was written, the facts from the
+/// timeline, and the document they make.
+#[derive(Debug, Clone)]
+pub struct Postmortem {
+    pub record: PostmortemRecord,
+    pub facts: Facts,
+    pub document: Document,
+}
+
+impl Postmortem {
+    pub fn markdown(&self) -> String {
+        document::markdown(&self.document)
+    }
+}
+
+impl App {
+    /// The template an incident of each priority gets: the admins' choice,
+    /// else the full one for P1 and P2 and the lightweight one below.
+    pub async fn postmortem_templates(&self) -> Result<BTreeMap<Priority, Template>> {
+        let chosen: BTreeMap<Priority, Template> = match self.store.setting(TEMPLATES).await? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("the setting {TEMPLATES}: {e}")))?
+            }
+            None => BTreeMap::new(),
+        };
+        Ok(Priority::ALL
+            .into_iter()
+            .map(|p| (p, chosen.get(&p).copied().unwrap_or(Template::default_for(p))))
+            .collect())
+    }
+
+    /// Sets the template of the priorities named (admins).
+    pub async fn set_postmortem_templates(
+        &self,
+        actor: &Actor,
+        chosen: BTreeMap<Priority, Template>,
+    ) -> Result<BTreeMap<Priority, Template>> {
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
+        let mut all = self.postmortem_templates().await?;
+        all.extend(chosen);
+        let json = serde_json::to_string(&all).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.set_setting(TEMPLATES, &json).await?;
+        Ok(all)
+    }
+
+    /// Drafts the postmortem of a resolved incident from its timeline, in
+    /// `template` or the one its priority gets. One per incident.
+    pub async fn draft_postmortem(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        template: Option<Template>,
+    ) -> Result<Postmortem> {
+        actor.require_write()?;
+        let catalog = self.store.role_catalog().await?;
+        let templates = self.postmortem_templates().await?;
+        // The milestones' words come from the timeline read before the lock;
+        // a milestone marked in between shows in the facts, not the draft.
+        let events_before = self.store.events(r.0).await?;
+        let decide = |incident: &muster_domain::Incident, existing: Option<&PostmortemRecord>| {
+            if existing.is_some() {
+                return Err(DomainError::Conflict(format!(
+                    "{} has its postmortem already: edit it with PATCH, or read it",
+                    incident.reference()
+                )));
+            }
+            let template = template.unwrap_or(templates[&incident.priority]);
+            let now = self.clock.now();
+            let (state, events) =
+                incident.execute(Command::DraftPostmortem { template }, Context { actor, now, catalog: &catalog })?;
+            let record = PostmortemRecord {
+                incident: incident.number,
+                template,
+                state: PostmortemState::Draft,
+                narrative: Narrative::first_draft(incident, &events_before),
+                created_by: actor.handle.clone(),
+                created_at: now,
+                updated_at: now,
+                published_at: None,
+            };
+            Ok((state, events, record))
+        };
+        self.write(r, &decide).await
+    }
+
+    /// The incident's postmortem with the facts as the timeline has them now.
+    pub async fn postmortem(&self, r: IncidentRef) -> Result<Postmortem> {
+        let record = self.store.postmortem(r.0).await?.ok_or_else(|| {
+            DomainError::not_found("ref", format!("{r} has no postmortem yet: draft it once the incident is resolved"))
+        })?;
+        self.read(record).await
+    }
+
+    /// Writes the sections named (an empty text clears one). A published
+    /// postmortem is not edited.
+    pub async fn edit_postmortem(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        edits: &[(Section, String)],
+    ) -> Result<Postmortem> {
+        actor.require_write()?;
+        let decide = |incident: &muster_domain::Incident, existing: Option<&PostmortemRecord>| {
+            let mut record = existing.cloned().ok_or_else(|| not_drafted(r))?;
+            let standing = Standing::roles(incident, actor, incident.roles_of(&actor.handle));
+            access::check(actor, Action::WritePostmortem, &standing)?;
+            if !record.state.editable() {
+                return Err(DomainError::Conflict(format!(
+                    "the postmortem of {r} is published, and published is final"
+                )));
+            }
+            for (section, text) in edits {
+                record.narrative.set(*section, text)?;
+            }
+            record.updated_at = self.clock.now();
+            Ok((incident.clone(), Vec::new(), record))
+        };
+        self.write(r, &decide).await
+    }
+
+    /// Sends the postmortem for review, back to draft, or publishes it; the
+    /// move is on the timeline.
+    pub async fn move_postmortem(&self, actor: &Actor, r: IncidentRef, to: PostmortemState) -> Result<Postmortem> {
+        actor.require_write()?;
+        let catalog = self.store.role_catalog().await?;
+        let decide = |incident: &muster_domain::Incident, existing: Option<&PostmortemRecord>| {
+            let mut record = existing.cloned().ok_or_else(|| not_drafted(r))?;
+            if record.state == to {
+                return Ok((incident.clone(), Vec::new(), record));
+            }
+            let now = self.clock.now();
+            let command = Command::MovePostmortem { from: record.state, to };
+            let (state, events) = incident.execute(command, Context { actor, now, catalog: &catalog })?;
+            record.state = to;
+            record.updated_at = now;
+            if to == PostmortemState::Published {
+                record.published_at = Some(now);
+            }
+            Ok((state, events, record))
+        };
+        self.write(r, &decide).await
+    }
+
+    async fn write(&self, r: IncidentRef, decide: &muster_store::DecidePostmortem<'_>) -> Result<Postmortem> {
+        let (_, events, record) = match self.store.write_postmortem(r.0, decide).await {
+            Err(StoreError::NotFound(_)) => return Err(no_incident(r).into()),
+            other => other?,
+        };
+        if !events.is_empty() {
+            self.changes.changed(r.0);
+        }
+        self.read(record).await
+    }
+
+    async fn read(&self, record: PostmortemRecord) -> Result<Postmortem> {
+        let number = record.incident;
+        let incident = self.store.incident(number).await?.ok_or_else(|| no_incident(IncidentRef(number)))?;
+        let events = self.store.events(number).await?;
+        let names: BTreeMap<u64, String> =
+            self.store.components().await?.into_iter().map(|c| (c.id, c.spec.name)).collect();
+        let components: Vec<_> = self
+            .store
+            .incident_component_changes(number)
+            .await?
+            .into_iter()
+            .map(|c| {
+                (names.get(&c.component).cloned().unwrap_or_else(|| format!("component {}", c.component)), c.new_status)
+            })
+            .collect();
+        let until = match incident.status {
+            Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or_else(|| self.clock.now()),
+            _ => self.clock.now(),
+        };
+        let facts = Facts::of(&incident, &events, &components, until);
+        let document = document::document(record.template, record.state, &facts, &record.narrative);
+        Ok(Postmortem { record, facts, document })
+    }
+}
+
+fn not_drafted(r: IncidentRef) -> DomainError {
+    DomainError::not_found("ref", format!("{r} has no postmortem yet: draft it with POST first"))
+}
