@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use muster_domain::access::{self, Action, Standing};
 use muster_domain::incident::{Command, Context};
+use muster_domain::postmortem::Theory;
 use muster_domain::postmortem::document::{self, Document, Facts, Narrative, PostmortemState, Section, Template};
-use muster_domain::{Actor, DomainError, IncidentRef, Priority, Status};
+use muster_domain::timeline::TheoryStatus;
+use muster_domain::{Actor, DomainError, Event, IncidentRef, Priority, Status};
 use muster_store::{PostmortemRecord, StoreError};
 
 use crate::incidents::no_incident;
@@ -34,6 +36,39 @@ impl Postmortem {
 }
 
 impl App {
+    /// The incident's theories, each with where it stands.
+    pub async fn theories(&self, r: IncidentRef) -> Result<Vec<Theory>> {
+        self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
+        Ok(muster_domain::postmortem::theories(&self.store.events(r.0).await?))
+    }
+
+    /// Confirms, rules out or reopens the theory of entry `seq` (its tech
+    /// leads and incident managers); returns the judgement's entry.
+    pub async fn judge_theory(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        seq: u64,
+        status: TheoryStatus,
+        evidence: Option<String>,
+    ) -> Result<Event> {
+        let incident = self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
+        // Who may is said before anything about the entry; the command
+        // checks it again under the incident's lock.
+        let standing = Standing::roles(&incident, actor, incident.roles_of(&actor.handle));
+        let holders = |role: muster_domain::RoleKind| incident.holders(&role).map(|a| a.user.clone()).collect();
+        access::check_naming(actor, Action::JudgeTheory, &standing, &holders)?;
+        // Entries never change once written, so the theory is read before
+        // the incident's lock; two judgements at once are both recorded,
+        // and the later one stands.
+        let theory = muster_domain::postmortem::theory(&self.store.events(r.0).await?, seq)?;
+        let (_, events) = self.execute(actor, r, Command::JudgeTheory { theory, status, evidence }).await?;
+        events
+            .into_iter()
+            .find(|e| matches!(e.change, muster_domain::Change::TheoryJudged { .. }))
+            .ok_or_else(|| crate::Error::Internal("a judgement made no event".into()))
+    }
+
     /// The template an incident of each priority gets: the admins' choice,
     /// else the full one for P1 and P2 and the lightweight one below.
     pub async fn postmortem_templates(&self) -> Result<BTreeMap<Priority, Template>> {

@@ -136,6 +136,8 @@ pub enum Action {
     /// Link, unlink, answer, pass on and close the customer reports of an
     /// incident.
     HandleCustomerReports,
+    /// Confirm, rule out or reopen a theory on the incident's timeline.
+    JudgeTheory,
     /// Draft the incident's postmortem, edit its sections, send it for
     /// review or back to draft.
     WritePostmortem,
@@ -144,7 +146,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -174,6 +176,7 @@ impl Action {
         Action::ManageStatusPage,
         Action::LogCustomerReport,
         Action::HandleCustomerReports,
+        Action::JudgeTheory,
         Action::WritePostmortem,
         Action::PublishPostmortem,
     ];
@@ -212,6 +215,7 @@ impl Action {
             Action::ManageStatusPage => "manage the status page's components",
             Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
+            Action::JudgeTheory => "confirm, rule out or reopen theories",
             Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
             Action::PublishPostmortem => "publish the postmortem",
         }
@@ -257,6 +261,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::ManageStatusPage => &[],
         Action::LogCustomerReport => &[Responders],
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
+        Action::JudgeTheory => &[TechLeads, IncidentManagers],
         Action::WritePostmortem => &[Responders],
         Action::PublishPostmortem => &[IncidentManagers],
     }

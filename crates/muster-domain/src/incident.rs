@@ -261,6 +261,14 @@ pub enum Change {
         report: crate::support::ReportRef,
         text: String,
     },
+    /// A theory (the entry `theory`, whose words were `text`) was judged.
+    TheoryJudged {
+        theory: u64,
+        text: String,
+        status: crate::timeline::TheoryStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<String>,
+    },
     /// The postmortem was drafted from the timeline.
     PostmortemDrafted {
         template: crate::postmortem::document::Template,
@@ -452,6 +460,13 @@ pub enum Command {
     RespondCustomerReport {
         report: crate::support::ReportRef,
         text: String,
+    },
+    /// Judge a theory on the timeline: confirmed, ruled out, or open again
+    /// (`theory` as the timeline shows it now: [`crate::postmortem::theories`]).
+    JudgeTheory {
+        theory: crate::postmortem::Theory,
+        status: crate::timeline::TheoryStatus,
+        evidence: Option<String>,
     },
     /// Start the postmortem of an incident that ended.
     DraftPostmortem {
@@ -740,6 +755,22 @@ impl Incident {
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportResponded { report, text }, None);
             }
+            Command::JudgeTheory { theory, status, evidence } => {
+                tx.require_not_closed()?;
+                tx.require(Action::JudgeTheory)?;
+                if theory.status == status {
+                    return Err(DomainError::Conflict(format!(
+                        "theory {} is {} already",
+                        theory.seq,
+                        status.as_str().replace('_', " ")
+                    )));
+                }
+                let evidence = evidence.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+                if evidence.as_ref().is_some_and(|e| e.chars().count() > 10_000) {
+                    return Err(DomainError::invalid("evidence", "evidence has at most 10,000 characters"));
+                }
+                tx.record(Change::TheoryJudged { theory: theory.seq, text: theory.text, status, evidence }, None);
+            }
             Command::DraftPostmortem { template } => {
                 tx.require(Action::WritePostmortem)?;
                 if !matches!(tx.state.status, Status::Resolved | Status::Closed) {
@@ -822,6 +853,7 @@ impl Incident {
             | Change::ComponentSet { .. }
             | Change::CustomerReportPassed { .. }
             | Change::CustomerReportResponded { .. }
+            | Change::TheoryJudged { .. }
             | Change::PostmortemDrafted { .. }
             | Change::PostmortemMoved { .. } => {}
             Change::CustomerReportLinked { .. } => self.customer_reports += 1,

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::incident::{Change, Event, Relief};
 use crate::page::PageState;
-use crate::timeline::MilestoneTag;
+use crate::timeline::{EntryKind, MilestoneTag, TheoryStatus};
 use crate::{DomainError, Handle, RoleKind, Scope, Status};
 
 /// Where a moment's time comes from.
@@ -271,6 +271,84 @@ pub fn roster(events: &[Event], until: Timestamp) -> Vec<Participant> {
         }
     }
     people
+}
+
+/// A tech lead's theory and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Theory {
+    /// The entry that put it forward.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: Handle,
+    pub roles: Vec<RoleKind>,
+    /// Its words: the latest correction's, when it was corrected.
+    pub text: String,
+    /// The last judgement's status; open until judged.
+    pub status: TheoryStatus,
+    pub judgements: Vec<Judgement>,
+}
+
+/// One judgement of a theory, with what it rested on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Judgement {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: Handle,
+    pub status: TheoryStatus,
+    pub evidence: Option<String>,
+}
+
+/// The theories on the timeline (`events` in `seq` order), in the order
+/// they were put forward, each with its corrections and judgements.
+pub fn theories(events: &[Event]) -> Vec<Theory> {
+    let mut all: Vec<Theory> = Vec::new();
+    for e in events {
+        match &e.change {
+            Change::Entry { kind: EntryKind::Theory, text, corrects: None, .. } => all.push(Theory {
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor.clone(),
+                roles: e.actor_roles.clone(),
+                text: text.clone(),
+                status: TheoryStatus::Open,
+                judgements: Vec::new(),
+            }),
+            Change::Entry { text, corrects: Some(earlier), .. } => {
+                if let Some(t) = all.iter_mut().find(|t| t.seq == *earlier) {
+                    t.text = text.clone();
+                }
+            }
+            Change::TheoryJudged { theory, status, evidence, .. } => {
+                if let Some(t) = all.iter_mut().find(|t| t.seq == *theory) {
+                    t.status = *status;
+                    t.judgements.push(Judgement {
+                        seq: e.seq,
+                        at: e.at,
+                        actor: e.actor.clone(),
+                        status: *status,
+                        evidence: evidence.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    all
+}
+
+/// The theory put forward by entry `seq`, as it stands; not found when
+/// that entry is not a theory.
+pub fn theory(events: &[Event], seq: u64) -> Result<Theory, DomainError> {
+    if let Some(t) = theories(events).into_iter().find(|t| t.seq == seq) {
+        return Ok(t);
+    }
+    match events.iter().find(|e| e.seq == seq) {
+        Some(e) => Err(DomainError::not_found(
+            "id",
+            format!("there is no theory {seq}: entry {seq} is a {} entry", e.change.kind().replace('_', " ")),
+        )),
+        None => Err(DomainError::not_found("id", format!("there is no timeline entry {seq}"))),
+    }
 }
 
 pub mod document;

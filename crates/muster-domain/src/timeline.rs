@@ -81,6 +81,47 @@ pub enum MilestoneTag {
     Resolved,
 }
 
+/// Where a tech lead's theory stands: still open, confirmed by what was
+/// found, or ruled out. A theory may be judged again (reopened, or ruled
+/// out after all): every judgement stays on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TheoryStatus {
+    Open,
+    Confirmed,
+    RuledOut,
+}
+
+impl TheoryStatus {
+    pub const ALL: [TheoryStatus; 3] = [TheoryStatus::Open, TheoryStatus::Confirmed, TheoryStatus::RuledOut];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TheoryStatus::Open => "open",
+            TheoryStatus::Confirmed => "confirmed",
+            TheoryStatus::RuledOut => "ruled_out",
+        }
+    }
+
+    /// What judging a theory so is called: "confirmed", "ruled out", "reopened".
+    pub fn verb(self) -> &'static str {
+        match self {
+            TheoryStatus::Open => "reopened",
+            TheoryStatus::Confirmed => "confirmed",
+            TheoryStatus::RuledOut => "ruled out",
+        }
+    }
+}
+
+impl FromStr for TheoryStatus {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TheoryStatus::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            DomainError::invalid("status", format!("unknown status {s:?}, expected open, confirmed or ruled_out"))
+        })
+    }
+}
+
 impl MilestoneTag {
     pub const ALL: [MilestoneTag; 9] = [
         MilestoneTag::Started,
@@ -138,7 +179,7 @@ impl Change {
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
     /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`,
     /// `component_set`, `customer_report_linked`, `customer_report_unlinked`, `customer_report` (passed on),
-    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, or one of the
+    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, `theory_judged`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -169,6 +210,7 @@ impl Change {
             Change::CustomerReportPassed { .. } => "customer_report",
             Change::CustomerReportResponded { .. } => "customer_report_responded",
             Change::PostmortemDrafted { .. } => "postmortem_drafted",
+            Change::TheoryJudged { .. } => "theory_judged",
             Change::PostmortemMoved { .. } => "postmortem_moved",
             Change::Entry { kind, .. } => kind.as_str(),
         }
@@ -317,6 +359,10 @@ impl Event {
                 format!("@{by} passed on {}: “{excerpt}”{note}", report.describe())
             }
             Change::CustomerReportResponded { report, .. } => format!("@{by} answered {}", report.describe()),
+            Change::TheoryJudged { theory, text, status, evidence } => {
+                let evidence = evidence.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+                format!("@{by} {} theory {theory} (“{text}”){evidence}", status.verb())
+            }
             Change::PostmortemDrafted { template } => {
                 format!("@{by} drafted the postmortem from the timeline ({} template)", template.as_str())
             }

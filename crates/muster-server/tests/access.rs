@@ -203,6 +203,21 @@ fn rows() -> Vec<Row> {
         row("POST", "/api/v1/incidents/{ref}/timeline", WRITERS, Json(|_| json!({"kind": "note", "text": "x"}))),
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/theories", SIGNED_IN, none()),
+        row(
+            "POST",
+            "/api/v1/incidents/{ref}/theories/{id}/status",
+            &[Im, Admin],
+            Json(|_| json!({"status": "confirmed"})),
+        ),
+        // INC-1 is open: those who may are told a postmortem waits for the resolution.
+        row("POST", "/api/v1/incidents/{ref}/postmortem", WRITERS, Json(|_| json!({}))),
+        row("GET", "/api/v1/incidents/{ref}/postmortem", SIGNED_IN, none()),
+        row("PATCH", "/api/v1/incidents/{ref}/postmortem", WRITERS, Json(|_| json!({"summary": "x"}))),
+        row("GET", "/api/v1/incidents/{ref}/postmortem.md", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/postmortem.html", SIGNED_IN, none()),
+        row("GET", "/api/v1/settings/postmortem-templates", SIGNED_IN, none()),
+        row("PUT", "/api/v1/settings/postmortem-templates", &[Admin], Json(|_| json!({"P3": "standard"}))),
         row("POST", "/api/v1/incidents/{ref}/alerts", WRITERS, Json(|w| json!({"alert_id": w.alert}))),
         // Updates: published by whoever handles that audience's
         // communications (here the incident manager); a draft is changed by
@@ -703,6 +718,9 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
+    } else if path.contains("/theories/{id}") {
+        // The declaration: not a theory, which those who may are told.
+        "1".to_owned()
     } else if path.contains("/updates/{id}") {
         w.update.to_string()
     } else if path.contains("tokens/{id}") {

@@ -203,7 +203,34 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     let corrected =
         json!({"kind": "theory", "text": "db-7's CPU is the retries' load, a symptom, not the cause", "corrects": cpu});
     server.post(&t["carol"], path, corrected).await.ok(201);
-    clock.advance(5 * 60); // 10:30
+    clock.advance(3 * 60); // 10:28: the tech leads judge their theories
+    let judge = |id: &serde_json::Value| format!("/api/v1/incidents/INC-1/theories/{id}/status");
+    let out = json!({"status": "ruled_out", "evidence": "the pool had 40 free connections throughout"});
+    let by_comms = server.post(&t["erin"], &judge(&cpu), out.clone()).await;
+    assert!(by_comms.problem(403)["detail"].as_str().unwrap().contains("@carol, @dan"), "{}", by_comms.body);
+    server.post(&t["carol"], &judge(&json!(1)), out.clone()).await.problem(404);
+    let ruled_out = server.post(&t["carol"], &judge(&cpu), out.clone()).await.ok(201).clone();
+    assert_eq!(ruled_out["kind"], "theory_judged");
+    server.post(&t["carol"], &judge(&cpu), out).await.problem(409);
+    let theories = server.get(&alice, "/api/v1/incidents/INC-1/theories").await.ok(200).clone();
+    let retries = theories[1]["id"].clone();
+    let confirmed = json!({"status": "confirmed", "evidence": "the deploy's diff sets retries from 1 to 5"});
+    server.post(&t["dan"], &judge(&retries), confirmed).await.ok(201);
+    let theories = server.get(&alice, "/api/v1/incidents/INC-1/theories").await.ok(200).clone();
+    let states: Vec<(&str, &str)> = theories
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["text"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("db-7's CPU is the retries' load, a symptom, not the cause", "ruled_out"),
+            ("the 09:50 payments-api deploy retries every card call five times", "confirmed")
+        ]
+    );
+    clock.advance(2 * 60); // 10:30
     server.post(&t["dan"], path, milestone("mitigated", "the error rate is back under 0.1 %", None)).await.ok(201);
     server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "monitoring"})).await.ok(200);
     clock.advance(10 * 60); // 10:40: the backup takes over
@@ -223,6 +250,10 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     assert_eq!((drafted["template"].as_str(), drafted["state"].as_str()), (Some("standard"), Some("draft")), "a P1's");
     assert_eq!(drafted["sections"]["summary"], "Card payments fail at checkout for customers in the EU.");
     assert_eq!(drafted["sections"]["resolution"], "the error rate is back under 0.1 %");
+    assert_eq!(
+        drafted["sections"]["root_cause"], "the 09:50 payments-api deploy retries every card call five times",
+        "from the confirmed theory"
+    );
     assert!(drafted["prompts"]["went_well"].as_str().unwrap().starts_with("What worked"));
     assert_eq!(
         drafted["facts"]["durations"],

@@ -30,8 +30,33 @@ impl Client {
     /// Sends a request; returns the JSON body (`Null` for 204), or an error
     /// carrying the problem document's detail and field.
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let (status, text) = self.exchange(method.clone(), path, body).await?;
+        if status == StatusCode::NO_CONTENT || text.is_empty() {
+            return if status.is_success() { Ok(Value::Null) } else { bail!("{method} {path}: {status}") };
+        }
+        let value: Value = serde_json::from_str(&text).map_err(|_| anyhow!("{method} {path}: {status}: {text}"))?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(problem(status, &value))
+    }
+
+    /// GETs a document that is not JSON (Markdown, HTML); a refusal is the
+    /// problem document's detail, as for [`Client::send`].
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let (status, text) = self.exchange(Method::GET, path, None).await?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => Err(problem(status, &value)),
+            Err(_) => bail!("GET {path}: {status}: {text}"),
+        }
+    }
+
+    async fn exchange(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<(StatusCode, String)> {
         let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method.clone(), &url);
+        let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -43,19 +68,7 @@ impl Client {
         })?;
         let status = resp.status();
         let text = resp.text().await.context("failed to read the response")?;
-        if status == StatusCode::NO_CONTENT || text.is_empty() {
-            return if status.is_success() { Ok(Value::Null) } else { bail!("{method} {path}: {status}") };
-        }
-        let value: Value = serde_json::from_str(&text).map_err(|_| anyhow!("{method} {path}: {status}: {text}"))?;
-        if status.is_success() {
-            return Ok(value);
-        }
-        let detail = value.get("detail").and_then(Value::as_str).unwrap_or("no detail");
-        let hint = if status == StatusCode::UNAUTHORIZED { " (set MUSTER_TOKEN)" } else { "" };
-        match value.get("field").and_then(Value::as_str) {
-            Some(field) => bail!("{} ({field}): {detail}{hint}", status.as_u16()),
-            None => bail!("{}: {detail}{hint}", status.as_u16()),
-        }
+        Ok((status, text))
     }
 
     /// The server's address.
@@ -81,5 +94,15 @@ impl Client {
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(Method::DELETE, path, None).await
+    }
+}
+
+/// The error a problem document says.
+fn problem(status: StatusCode, value: &Value) -> anyhow::Error {
+    let detail = value.get("detail").and_then(Value::as_str).unwrap_or("no detail");
+    let hint = if status == StatusCode::UNAUTHORIZED { " (set MUSTER_TOKEN)" } else { "" };
+    match value.get("field").and_then(Value::as_str) {
+        Some(field) => anyhow!("{} ({field}): {detail}{hint}", status.as_u16()),
+        None => anyhow!("{}: {detail}{hint}", status.as_u16()),
     }
 }

@@ -69,6 +69,9 @@ pub enum ClientCommand {
     /// Customer reports, for the customer support lead: add, list (the queue), show, link, respond, pass, close.
     #[command(subcommand, visible_alias = "reports")]
     Report(ReportCmd),
+    /// An incident's postmortem: generate it from the timeline, show it, write its sections, move it, export it.
+    #[command(subcommand)]
+    Postmortem(PostmortemCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -691,6 +694,31 @@ pub enum MaintenanceCmd {
 }
 
 #[derive(Subcommand)]
+pub enum PostmortemCmd {
+    /// Draft the postmortem of a resolved incident from its timeline: the facts filled in, the
+    /// sections to write listed.
+    Generate {
+        reference: String,
+        /// standard or lightweight (default: the one the incident's priority gets).
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// Where it stands: its state, the durations, the sections still to write.
+    Show { reference: String },
+    /// Write a section (summary, trigger, root_cause, contributing_factors, resolution, went_well,
+    /// went_wrong, lucky, public_summary); an empty text clears it.
+    Write { reference: String, section: String, text: String },
+    /// Send it for review (in_review), back to draft, or publish it (published: the incident managers).
+    Move { reference: String, state: String },
+    /// Print it as Markdown (or --html: the printable page), with the head hash of its timeline.
+    Export {
+        reference: String,
+        #[arg(long)]
+        html: bool,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ReportCmd {
     /// Log a report: `muster report add "Ann Lee" "Checkout fails for card payments" --channel phone --org Acme`.
     Add {
@@ -887,6 +915,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Stakeholders(c) => stakeholders(&client, &out, c).await,
         ClientCommand::Status(c) => status_page(&client, &out, c).await,
         ClientCommand::Report(c) => report(&client, &out, c).await,
+        ClientCommand::Postmortem(c) => postmortem(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -1414,6 +1443,63 @@ fn report_line(v: &Value) -> String {
         (None, None) => "–".to_owned(),
     };
     format!("#{} {} {from} · {} · {timer} · {incident}", s(v, "id"), s(v, "channel"), s(v, "state"))
+}
+
+fn print_postmortem(v: &Value) {
+    let d = &v["facts"]["durations"];
+    let took = |k: &str| d[k].as_i64().map(muster_domain::postmortem::document::human_duration).unwrap_or("–".into());
+    say!(
+        "{} postmortem: {}, {} template; made from {} entries, head {}",
+        s(v, "incident"),
+        s(v, "state").replace('_', " "),
+        s(v, "template"),
+        v["entries"],
+        s(v, "head")
+    );
+    say!(
+        "From the start: detected {}, acknowledged {}, mitigated {}, resolved {}",
+        took("to_detect"),
+        took("to_acknowledge"),
+        took("to_mitigate"),
+        took("to_resolve")
+    );
+    let empty: Vec<&str> = v["prompts"].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    if empty.is_empty() {
+        say!("Every section is written.");
+    } else {
+        say!("To write: {}", empty.join(", "));
+    }
+}
+
+async fn postmortem(client: &Client, out: &Output, cmd: PostmortemCmd) -> anyhow::Result<()> {
+    let at = |r: &str| format!("/api/v1/incidents/{}/postmortem", path_ref(r));
+    match cmd {
+        PostmortemCmd::Generate { reference, template } => {
+            let v = client.post(&at(&reference), &json!({"template": template})).await?;
+            out.show(&v, |v| {
+                print_postmortem(v);
+                say!("Write a section: muster postmortem write {} summary \"…\"", s(v, "incident"));
+            });
+        }
+        PostmortemCmd::Show { reference } => {
+            let v = client.get(&at(&reference)).await?;
+            out.show(&v, print_postmortem);
+        }
+        PostmortemCmd::Write { reference, section, text } => {
+            let v = client.patch(&at(&reference), &json!({ section: text })).await?;
+            out.show(&v, print_postmortem);
+        }
+        PostmortemCmd::Move { reference, state } => {
+            let v = client.patch(&at(&reference), &json!({"state": state})).await?;
+            out.show(&v, print_postmortem);
+        }
+        PostmortemCmd::Export { reference, html } => {
+            let suffix = if html { "html" } else { "md" };
+            let text = client.get_text(&format!("{}.{suffix}", at(&reference))).await?;
+            print!("{text}");
+        }
+    }
+    Ok(())
 }
 
 async fn report(client: &Client, out: &Output, cmd: ReportCmd) -> anyhow::Result<()> {

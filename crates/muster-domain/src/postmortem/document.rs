@@ -14,11 +14,12 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Durations, Moment, Moments, Participant, Source};
+use super::{Durations, Moment, Moments, Participant, Source, Theory};
 use crate::incident::{Change, Event, Via};
 use crate::page::PageState;
 use crate::statuspage::ComponentStatus;
 use crate::timeline::EntryKind;
+use crate::timeline::TheoryStatus;
 use crate::{DomainError, Handle, Incident, Priority, RoleKind, Status};
 
 /// Which sections a postmortem has.
@@ -236,8 +237,9 @@ impl Narrative {
         Ok(())
     }
 
-    /// Where a new postmortem starts: the incident's summary, and the
-    /// resolution from the `mitigated` or `resolved` milestone's words.
+    /// Where a new postmortem starts: the incident's summary, the root
+    /// cause from the confirmed theories, and the resolution from the
+    /// `mitigated` or `resolved` milestone's words.
     pub fn first_draft(incident: &Incident, events: &[Event]) -> Narrative {
         let mut n = Narrative::default();
         let _ = n.set(Section::Summary, &incident.summary);
@@ -251,6 +253,12 @@ impl Narrative {
         if let Some(text) = said(MilestoneTag::Mitigated).or_else(|| said(MilestoneTag::Resolved)) {
             let _ = n.set(Section::Resolution, &text);
         }
+        let confirmed: Vec<String> = super::theories(events)
+            .into_iter()
+            .filter(|t| t.status == TheoryStatus::Confirmed)
+            .map(|t| t.text)
+            .collect();
+        let _ = n.set(Section::RootCause, &confirmed.join("\n\n"));
         n
     }
 }
@@ -315,7 +323,7 @@ pub struct Facts {
     /// changes, milestones, theories, decisions, actions, published updates
     /// and customer details passed on.
     pub timeline: Vec<Line>,
-    pub theories: Vec<Line>,
+    pub theories: Vec<Theory>,
     pub decisions: Vec<Line>,
     pub actions: Vec<Line>,
     /// The timeline's length and head hash when the facts were gathered.
@@ -345,7 +353,7 @@ impl Facts {
         let mut linked: BTreeMap<u64, String> = BTreeMap::new();
         let (mut pages_sent, mut pages_answered, mut escalations) = (0, 0, 0);
         let mut timeline = Vec::new();
-        let (mut theories, mut decisions, mut actions) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut decisions, mut actions) = (Vec::new(), Vec::new());
         for e in events {
             match &e.change {
                 Change::AlertLinked { alert } => {
@@ -377,7 +385,7 @@ impl Facts {
                 // wherever that one is listed; the original stays on the
                 // timeline itself.
                 let mut found = false;
-                for list in [&mut timeline, &mut theories, &mut decisions, &mut actions] {
+                for list in [&mut timeline, &mut decisions, &mut actions] {
                     if let Some(l) = list.iter_mut().find(|l: &&mut Line| l.seq == *earlier) {
                         l.text = format!("{}{text}", label_of(&l.text));
                         l.corrected_by = Some(e.seq);
@@ -399,7 +407,6 @@ impl Facts {
             };
             if let Change::Entry { kind, .. } = &e.change {
                 match kind {
-                    EntryKind::Theory => theories.push(line.clone()),
                     EntryKind::Decision => decisions.push(line.clone()),
                     EntryKind::Action => actions.push(line.clone()),
                     _ => {}
@@ -435,7 +442,7 @@ impl Facts {
             escalations,
             roster: super::roster(events, until),
             timeline,
-            theories,
+            theories: super::theories(events),
             decisions,
             actions,
             entries: events.len() as u64,
@@ -472,7 +479,9 @@ fn line_text(e: &Event) -> Option<String> {
             (RoleKind::IncidentManager, _) => Some(e.text()),
             _ => None,
         },
-        Change::UpdatePublished { .. } | Change::CustomerReportPassed { .. } => Some(e.text()),
+        Change::UpdatePublished { .. } | Change::CustomerReportPassed { .. } | Change::TheoryJudged { .. } => {
+            Some(e.text())
+        }
         Change::Entry { kind: EntryKind::Milestone, tag, text, .. } => Some(match tag {
             Some(t) => format!("Milestone {t}: {text}"),
             None => format!("Milestone: {text}"),
@@ -615,6 +624,26 @@ fn lines(f: &Facts, list: &[Line], none: &str) -> Block {
     }
 }
 
+/// "carol's theory at 10:10 — …; ruled out by @dan at 10:25: the pool had room".
+fn theory_item(f: &Facts, t: &Theory) -> String {
+    let line = Line {
+        seq: t.seq,
+        at: t.at,
+        actor: t.actor.clone(),
+        roles: t.roles.clone(),
+        text: t.text.clone(),
+        corrected_by: None,
+    };
+    let mut item = format!("{} — @{}{}: {}", human_time(t.at), t.actor, roles_at(f, &line), t.text);
+    if let Some(j) = t.judgements.last() {
+        let _ = write!(item, "; {} by @{} at {}", j.status.verb(), j.actor, human_time(j.at));
+        if let Some(e) = &j.evidence {
+            let _ = write!(item, ": {e}");
+        }
+    }
+    item
+}
+
 fn strip_kind(text: &str) -> &str {
     ["Theory: ", "Decision: ", "Action: "].iter().find_map(|p| text.strip_prefix(p)).unwrap_or(text)
 }
@@ -743,9 +772,16 @@ pub fn document(template: Template, state: PostmortemState, facts: &Facts, n: &N
         part(Section::Trigger.heading(), vec![written(n, Section::Trigger)]);
     }
     let mut cause = vec![written(n, Section::RootCause)];
-    if !f.theories.is_empty() {
-        cause.push(Block::Subheading { text: "Theories considered".to_owned() });
-        cause.push(lines(f, &f.theories, ""));
+    for (status, heading) in [
+        (TheoryStatus::Confirmed, "Confirmed theories"),
+        (TheoryStatus::RuledOut, "Ruled-out theories"),
+        (TheoryStatus::Open, "Theories left open"),
+    ] {
+        let items: Vec<String> = f.theories.iter().filter(|t| t.status == status).map(|t| theory_item(f, t)).collect();
+        if !items.is_empty() {
+            cause.push(Block::Subheading { text: heading.to_owned() });
+            cause.push(Block::List { items });
+        }
     }
     part(Section::RootCause.heading(), cause);
     if standard {

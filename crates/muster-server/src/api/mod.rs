@@ -70,6 +70,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::timeline, incidents::add_entry))
         .routes(routes!(incidents::verify_timeline))
         .routes(routes!(postmortem::roster))
+        .routes(routes!(postmortem::theories))
+        .routes(routes!(postmortem::judge_theory))
         .routes(routes!(postmortem::draft_postmortem, postmortem::get_postmortem, postmortem::patch_postmortem))
         .routes(routes!(postmortem::postmortem_markdown))
         .routes(routes!(postmortem::postmortem_html))

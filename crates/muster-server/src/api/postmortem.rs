@@ -171,6 +171,115 @@ impl From<&Moments> for DurationsResponse {
     }
 }
 
+/// One judgement of a theory.
+#[derive(Serialize, ToSchema)]
+pub struct JudgementResponse {
+    /// Its timeline entry.
+    pub id: u64,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+    pub actor: String,
+    /// `open` (reopened), `confirmed` or `ruled_out`.
+    pub status: String,
+    pub evidence: Option<String>,
+}
+
+/// A theory on the timeline and where it stands.
+#[derive(Serialize, ToSchema)]
+pub struct TheoryResponse {
+    /// The entry that put it forward.
+    pub id: u64,
+    #[schema(schema_with = crate::dto::schema::date_time)]
+    pub at: String,
+    pub actor: String,
+    pub actor_roles: Vec<String>,
+    /// Its words: the latest correction's.
+    pub text: String,
+    /// `open`, `confirmed` or `ruled_out`: the last judgement's.
+    pub status: String,
+    pub judgements: Vec<JudgementResponse>,
+}
+
+impl From<&muster_domain::postmortem::Theory> for TheoryResponse {
+    fn from(t: &muster_domain::postmortem::Theory) -> Self {
+        TheoryResponse {
+            id: t.seq,
+            at: t.at.to_string(),
+            actor: t.actor.to_string(),
+            actor_roles: t.roles.iter().map(|r| r.key().to_owned()).collect(),
+            text: t.text.clone(),
+            status: t.status.as_str().to_owned(),
+            judgements: t
+                .judgements
+                .iter()
+                .map(|j| JudgementResponse {
+                    id: j.seq,
+                    at: j.at.to_string(),
+                    actor: j.actor.to_string(),
+                    status: j.status.as_str().to_owned(),
+                    evidence: j.evidence.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The incident's theories in the order they were put forward, each with
+/// its judgements.
+#[utoipa::path(get, path = "/api/v1/incidents/{ref}/theories", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7")),
+    security(("bearer" = [])), responses((status = 200, body = [TheoryResponse]), (status = 404, body = Problem)))]
+pub async fn theories(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(r): Path<String>,
+) -> ApiResult<Json<Vec<TheoryResponse>>> {
+    let all = app.theories(incident_ref(&r)?).await?;
+    Ok(Json(all.iter().map(Into::into).collect()))
+}
+
+/// Where a theory stands.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum TheoryStatusName {
+    Open,
+    Confirmed,
+    RuledOut,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeTheoryRequest {
+    /// `open` reopens it.
+    pub status: TheoryStatusName,
+    /// What it rests on: a graph, a log line, a link (at most 10,000 characters).
+    pub evidence: Option<String>,
+}
+
+/// Confirm, rule out or reopen a theory (the incident's tech leads and
+/// incident managers); the judgement is a timeline entry, the theory's
+/// words stay as written.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/theories/{id}/status", tag = "timeline",
+    params(("ref" = String, Path, description = "INC-7 or 7"), ("id" = u64, Path, description = "the theory's timeline entry")),
+    request_body = JudgeTheoryRequest, security(("bearer" = [])),
+    responses((status = 201, body = crate::dto::EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn judge_theory(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((r, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<JudgeTheoryRequest>,
+) -> ApiResult<(StatusCode, Json<crate::dto::EntryResponse>)> {
+    let r = incident_ref(&r)?;
+    let id: u64 = id.parse().map_err(|_| ApiError::invalid("id", "a theory is named by its timeline entry's id"))?;
+    use muster_domain::timeline::TheoryStatus;
+    let status = match b.status {
+        TheoryStatusName::Open => TheoryStatus::Open,
+        TheoryStatusName::Confirmed => TheoryStatus::Confirmed,
+        TheoryStatusName::RuledOut => TheoryStatus::RuledOut,
+    };
+    let event = app.judge_theory(&actor, r, id, status, b.evidence).await?;
+    Ok((StatusCode::CREATED, Json((&event).into())))
+}
+
 /// One line of the postmortem's timeline.
 #[derive(Serialize, ToSchema)]
 pub struct PostmortemLine {
@@ -231,7 +340,7 @@ pub struct FactsResponse {
     pub escalations: u32,
     pub roster: Vec<ParticipantResponse>,
     pub timeline: Vec<PostmortemLine>,
-    pub theories: Vec<PostmortemLine>,
+    pub theories: Vec<TheoryResponse>,
     pub decisions: Vec<PostmortemLine>,
     pub actions: Vec<PostmortemLine>,
 }
@@ -303,7 +412,7 @@ impl From<&Postmortem> for PostmortemResponse {
                 escalations: f.escalations,
                 roster: f.roster.iter().map(Into::into).collect(),
                 timeline: lines(&f.timeline),
-                theories: lines(&f.theories),
+                theories: f.theories.iter().map(Into::into).collect(),
                 decisions: lines(&f.decisions),
                 actions: lines(&f.actions),
             },
@@ -369,8 +478,27 @@ pub struct PostmortemPatchRequest {
     pub went_wrong: Option<String>,
     pub lucky: Option<String>,
     pub public_summary: Option<String>,
-    /// `draft`, `in_review` or `published` (the incident managers publish).
-    pub state: Option<String>,
+    /// The incident managers publish.
+    pub state: Option<StateName>,
+}
+
+/// Where a postmortem is.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum StateName {
+    Draft,
+    InReview,
+    Published,
+}
+
+impl From<StateName> for PostmortemState {
+    fn from(s: StateName) -> Self {
+        match s {
+            StateName::Draft => PostmortemState::Draft,
+            StateName::InReview => PostmortemState::InReview,
+            StateName::Published => PostmortemState::Published,
+        }
+    }
 }
 
 /// Edit the postmortem's sections (any responder, until it is published)
@@ -385,7 +513,7 @@ pub async fn patch_postmortem(
     ApiJson(b): ApiJson<PostmortemPatchRequest>,
 ) -> ApiResult<Json<PostmortemResponse>> {
     let r = incident_ref(&r)?;
-    let state = b.state.as_deref().map(PostmortemState::parse).transpose()?;
+    let state = b.state.map(PostmortemState::from);
     let edits: Vec<(Section, String)> = [
         (Section::Summary, b.summary),
         (Section::Trigger, b.trigger),
@@ -404,7 +532,8 @@ pub async fn patch_postmortem(
     let p = match (state, edited) {
         (Some(to), _) => app.move_postmortem(&actor, r, to).await?,
         (None, Some(p)) => p,
-        (None, None) => return Err(ApiError::invalid("state", "name a section to write or a state to move to")),
+        // Nothing named: nothing changes.
+        (None, None) => app.postmortem(r).await?,
     };
     Ok(Json((&p).into()))
 }
@@ -435,34 +564,90 @@ pub async fn postmortem_html(
         .into_response())
 }
 
-/// The template each priority's postmortem starts from.
+/// A postmortem template's name.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateName {
+    Standard,
+    Lightweight,
+}
+
+impl From<TemplateName> for Template {
+    fn from(t: TemplateName) -> Self {
+        match t {
+            TemplateName::Standard => Template::Standard,
+            TemplateName::Lightweight => Template::Lightweight,
+        }
+    }
+}
+
+impl From<Template> for TemplateName {
+    fn from(t: Template) -> Self {
+        match t {
+            Template::Standard => TemplateName::Standard,
+            Template::Lightweight => TemplateName::Lightweight,
+        }
+    }
+}
+
+/// The template of each priority's postmortem.
+#[derive(Serialize, ToSchema)]
+pub struct TemplatesResponse {
+    #[serde(rename = "P1")]
+    pub p1: TemplateName,
+    #[serde(rename = "P2")]
+    pub p2: TemplateName,
+    #[serde(rename = "P3")]
+    pub p3: TemplateName,
+    #[serde(rename = "P4")]
+    pub p4: TemplateName,
+}
+
+/// The priorities whose template changes; the others keep theirs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesRequest {
+    #[serde(rename = "P1")]
+    pub p1: Option<TemplateName>,
+    #[serde(rename = "P2")]
+    pub p2: Option<TemplateName>,
+    #[serde(rename = "P3")]
+    pub p3: Option<TemplateName>,
+    #[serde(rename = "P4")]
+    pub p4: Option<TemplateName>,
+}
+
+/// The template each priority's postmortem starts from (by default the
+/// standard one for P1 and P2, the lightweight one for P3 and P4).
 #[utoipa::path(get, path = "/api/v1/settings/postmortem-templates", tag = "postmortem", security(("bearer" = [])),
-    responses((status = 200, body = BTreeMap<String, String>)))]
+    responses((status = 200, body = TemplatesResponse)))]
 pub async fn get_postmortem_templates(
     State(app): State<Arc<App>>,
     _caller: Caller,
-) -> ApiResult<Json<BTreeMap<String, String>>> {
+) -> ApiResult<Json<TemplatesResponse>> {
     Ok(Json(templates(app.postmortem_templates().await?)))
 }
 
-/// Choose the template per priority (admins): `{"P3": "standard"}`; the
-/// priorities not named keep theirs.
+/// Choose the template per priority (admins): `{"P3": "standard"}`.
 #[utoipa::path(put, path = "/api/v1/settings/postmortem-templates", tag = "postmortem", security(("bearer" = [])),
-    request_body = BTreeMap<String, String>,
-    responses((status = 200, body = BTreeMap<String, String>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    request_body = TemplatesRequest,
+    responses((status = 200, body = TemplatesResponse), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_postmortem_templates(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,
-    ApiJson(b): ApiJson<BTreeMap<String, String>>,
-) -> ApiResult<Json<BTreeMap<String, String>>> {
-    let mut chosen = BTreeMap::new();
-    for (p, t) in &b {
-        let priority = p.parse().map_err(|_| ApiError::invalid(p, "a priority is P1, P2, P3 or P4"))?;
-        chosen.insert(priority, Template::parse(t).map_err(|e| ApiError::invalid(p, e.to_string()))?);
-    }
+    ApiJson(b): ApiJson<TemplatesRequest>,
+) -> ApiResult<Json<TemplatesResponse>> {
+    use muster_domain::Priority;
+    let chosen: BTreeMap<Priority, Template> =
+        [(Priority::P1, b.p1), (Priority::P2, b.p2), (Priority::P3, b.p3), (Priority::P4, b.p4)]
+            .into_iter()
+            .filter_map(|(p, t)| t.map(|t| (p, t.into())))
+            .collect();
     Ok(Json(templates(app.set_postmortem_templates(&actor, chosen).await?)))
 }
 
-fn templates(t: BTreeMap<muster_domain::Priority, Template>) -> BTreeMap<String, String> {
-    t.into_iter().map(|(p, t)| (p.to_string(), t.as_str().to_owned())).collect()
+fn templates(t: BTreeMap<muster_domain::Priority, Template>) -> TemplatesResponse {
+    use muster_domain::Priority;
+    let of = |p: Priority| t.get(&p).copied().unwrap_or(Template::default_for(p)).into();
+    TemplatesResponse { p1: of(Priority::P1), p2: of(Priority::P2), p3: of(Priority::P3), p4: of(Priority::P4) }
 }
