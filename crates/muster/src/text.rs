@@ -82,13 +82,34 @@ pub fn when_in(text: &str, tz: &TimeZone) -> String {
 /// reader's zone — in UTC with `--utc`.
 pub fn time_input(text: &str) -> anyhow::Result<String> {
     let zone = if settings().utc { TimeZone::UTC } else { TimeZone::system() };
-    time_input_in(text, &zone)
+    time_input_at(text, &zone, Timestamp::now())
 }
 
+#[cfg(test)]
 fn time_input_in(text: &str, zone: &TimeZone) -> anyhow::Result<String> {
+    time_input_at(text, zone, Timestamp::now())
+}
+
+/// A time typed as RFC 3339, a local civil time in `zone`, or a while
+/// before `now`: `20m ago`, `-2h`, `1d ago` (minutes, hours, days).
+fn time_input_at(text: &str, zone: &TimeZone, now: Timestamp) -> anyhow::Result<String> {
     let t = text.trim();
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts.to_string());
+    }
+    let before = t.strip_suffix("ago").map(str::trim_end).or_else(|| t.strip_prefix('-'));
+    if let Some(ago) = before {
+        let digits = ago.find(|c: char| !c.is_ascii_digit()).unwrap_or(ago.len());
+        let (n, unit) = ago.split_at(digits);
+        let seconds = match (n.parse::<i64>(), unit.trim()) {
+            (Ok(n), "m" | "min" | "minutes" | "minute") => Some(n * 60),
+            (Ok(n), "h" | "hours" | "hour") => Some(n * 3600),
+            (Ok(n), "d" | "days" | "day") => Some(n * 86_400),
+            _ => None,
+        };
+        if let Some(s) = seconds.filter(|s| *s <= 366 * 86_400) {
+            return Ok((now - jiff::SignedDuration::from_secs(s)).to_string());
+        }
     }
     let civil = t
         .parse::<jiff::civil::DateTime>()
@@ -96,7 +117,9 @@ fn time_input_in(text: &str, zone: &TimeZone) -> anyhow::Result<String> {
         .or_else(|_| t.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())));
     match civil {
         Ok(dt) => Ok(dt.to_zoned(zone.clone())?.timestamp().to_string()),
-        Err(_) => anyhow::bail!("{text:?} is not a time: give 2026-12-24T20:00:00Z, or a local 2026-12-24 20:00"),
+        Err(_) => anyhow::bail!(
+            "{text:?} is not a time: give 2026-12-24T20:00:00Z, a local 2026-12-24 20:00, or a while ago: 20m ago, -2h"
+        ),
     }
 }
 
@@ -155,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn a_time_typed_in_local_time_is_sent_in_utc() {
+    fn a_time_typed_in_local_time_or_as_a_while_ago_is_sent_in_utc() {
         let berlin = TimeZone::get("Europe/Berlin").unwrap();
         assert_eq!(time_input_in("2026-12-24T20:00:00Z", &berlin).unwrap(), "2026-12-24T20:00:00Z");
         assert_eq!(time_input_in("2026-12-24T20:00:00+01:00", &berlin).unwrap(), "2026-12-24T19:00:00Z");
@@ -163,6 +186,12 @@ mod tests {
         assert_eq!(time_input_in("2026-07-01T20:00:30", &berlin).unwrap(), "2026-07-01T18:00:30Z");
         assert_eq!(time_input_in("2026-12-24", &berlin).unwrap(), "2026-12-23T23:00:00Z");
         assert!(time_input_in("tomorrow", &berlin).is_err());
+        let now: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        assert_eq!(time_input_at("20m ago", &berlin, now).unwrap(), "2026-12-04T09:40:00Z");
+        assert_eq!(time_input_at("-2h", &berlin, now).unwrap(), "2026-12-04T08:00:00Z");
+        assert_eq!(time_input_at("1 day ago", &berlin, now).unwrap(), "2026-12-03T10:00:00Z");
+        assert!(time_input_at("ages ago", &berlin, now).is_err());
+        assert!(time_input_at("-5y", &berlin, now).is_err());
     }
 
     #[test]

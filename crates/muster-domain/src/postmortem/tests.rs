@@ -177,3 +177,99 @@ proptest! {
         }
     }
 }
+
+fn theory_entry(text: &str) -> Command {
+    Command::AddEntry { kind: EntryKind::Theory, text: text.into(), tag: None, corrects: None, occurred_at: None }
+}
+
+#[test]
+fn a_theory_is_judged_by_its_tech_leads_and_incident_managers_and_stands_as_last_judged() {
+    use crate::timeline::TheoryStatus;
+    let alice = user("alice");
+    let carol = user("carol");
+    let erin = user("erin");
+    let mut r = Run::declared(&alice, "10:00");
+    let tl = Command::Assign { role: RoleKind::TechLead, user: carol.clone(), scope: None };
+    r.run(&alice, "10:01", tl);
+    r.run(&carol, "10:02", theory_entry("the pool is exhausted"));
+    let seq = r.log.last().unwrap().seq;
+    let judge = |r: &Run, status| Command::JudgeTheory { theory: theory(&r.log, seq).unwrap(), status, evidence: None };
+    let by_erin = r
+        .state
+        .execute(judge(&r, TheoryStatus::Confirmed), Context { actor: &erin, now: t("10:03"), catalog: &r.catalog });
+    assert!(matches!(by_erin, Err(DomainError::Forbidden(_))), "{by_erin:?}");
+    let c = judge(&r, TheoryStatus::RuledOut);
+    r.run(&carol, "10:04", c);
+    let again = r
+        .state
+        .execute(judge(&r, TheoryStatus::RuledOut), Context { actor: &carol, now: t("10:05"), catalog: &r.catalog });
+    assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+    let c = judge(&r, TheoryStatus::Open);
+    r.run(&alice, "10:06", c);
+    let c = judge(&r, TheoryStatus::Confirmed);
+    r.run(&carol, "10:07", c);
+    let all = theories(&r.log);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, TheoryStatus::Confirmed);
+    let judged: Vec<TheoryStatus> = all[0].judgements.iter().map(|j| j.status).collect();
+    assert_eq!(judged, [TheoryStatus::RuledOut, TheoryStatus::Open, TheoryStatus::Confirmed]);
+    assert!(matches!(theory(&r.log, 1), Err(DomainError::NotFound { .. })), "the declaration is no theory");
+}
+
+proptest! {
+    /// A postmortem only moves draft → in_review → published (or back to
+    /// draft from review): whatever moves are asked for, the ones allowed
+    /// never leave published, and reach it only through a review.
+    #[test]
+    fn a_postmortem_reaches_published_only_through_review_and_never_leaves_it(
+        asks in prop::collection::vec(0usize..3, 0..30),
+    ) {
+        use document::PostmortemState;
+        let mut state = PostmortemState::Draft;
+        let mut reviewed = false;
+        for a in asks {
+            let to = PostmortemState::ALL[a];
+            match state.check_move(to) {
+                Ok(()) => {
+                    prop_assert!(state != PostmortemState::Published);
+                    if to == PostmortemState::Published {
+                        prop_assert_eq!(state, PostmortemState::InReview);
+                    }
+                    reviewed |= to == PostmortemState::InReview;
+                    state = to;
+                }
+                Err(_) => prop_assert!(state == PostmortemState::Published || state == to || (state, to) == (PostmortemState::Draft, PostmortemState::Published)),
+            }
+        }
+        if state == PostmortemState::Published {
+            prop_assert!(reviewed);
+        }
+    }
+
+    /// Whatever people write, the Markdown export keeps its tables whole:
+    /// every row of the timeline has its three cells on one line.
+    #[test]
+    fn the_markdown_tables_hold_one_row_per_line_whatever_the_entries_say(
+        texts in prop::collection::vec("[a-z|\\n `*_#-]{1,40}", 1..12),
+    ) {
+        let alice = user("alice");
+        let mut r = Run::declared(&alice, "10:00");
+        for (i, text) in texts.iter().enumerate() {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let at = format!("10:{:02}", i + 1);
+            r.run(&alice, &at, Command::AddEntry { kind: EntryKind::Decision, text: text.clone(), tag: None, corrects: None, occurred_at: None });
+        }
+        let facts = document::Facts::of(&r.state, &r.log, &[], t("12:00"));
+        let doc = document::document(document::Template::Standard, document::PostmortemState::Draft, &facts, &document::Narrative::default());
+        let md = document::markdown(&doc);
+        let timeline = md.split("## Timeline\n\n").nth(1).unwrap().split("\n\n").next().unwrap();
+        let rows: Vec<&str> = timeline.lines().collect();
+        prop_assert_eq!(rows.len(), 2 + facts.timeline.len(), "{}", timeline);
+        for row in rows {
+            let cells = row.replace("\\|", "").matches('|').count();
+            prop_assert_eq!(cells, 4, "{}", row);
+        }
+    }
+}
