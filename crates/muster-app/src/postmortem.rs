@@ -63,10 +63,20 @@ impl App {
         // and the later one stands.
         let theory = muster_domain::postmortem::theory(&self.store.events(r.0).await?, seq)?;
         let (_, events) = self.execute(actor, r, Command::JudgeTheory { theory, status, evidence }).await?;
-        events
-            .into_iter()
-            .find(|e| matches!(e.change, muster_domain::Change::TheoryJudged { .. }))
-            .ok_or_else(|| crate::Error::Internal("a judgement made no event".into()))
+        first_of(events, |c| matches!(c, muster_domain::Change::TheoryJudged { .. }))
+    }
+
+    /// Highlights entry `entry` for the postmortem, or takes the highlight
+    /// off (the scribe, the incident managers); returns the entry saying so.
+    pub async fn highlight(&self, actor: &Actor, r: IncidentRef, entry: u64, highlighted: bool) -> Result<Event> {
+        let (_, events) = self.execute(actor, r, Command::Highlight { entry, highlighted }).await?;
+        first_of(events, |c| matches!(c, muster_domain::Change::EntryHighlighted { .. }))
+    }
+
+    /// Adds a remark to entry `entry` (the scribe, the incident managers).
+    pub async fn annotate(&self, actor: &Actor, r: IncidentRef, entry: u64, text: String) -> Result<Event> {
+        let (_, events) = self.execute(actor, r, Command::Annotate { entry, text }).await?;
+        first_of(events, |c| matches!(c, muster_domain::Change::EntryAnnotated { .. }))
     }
 
     /// The template an incident of each priority gets: the admins' choice,
@@ -230,6 +240,14 @@ impl App {
         let document = document::document(record.template, record.state, &facts, &record.narrative);
         Ok(Postmortem { record, facts, document })
     }
+}
+
+/// The event a command was made for, among those it recorded.
+fn first_of(events: Vec<Event>, wanted: impl Fn(&muster_domain::Change) -> bool) -> Result<Event> {
+    events
+        .into_iter()
+        .find(|e| wanted(&e.change))
+        .ok_or_else(|| crate::Error::Internal("the command recorded no entry".into()))
 }
 
 fn not_drafted(r: IncidentRef) -> DomainError {

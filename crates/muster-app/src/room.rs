@@ -90,6 +90,22 @@ impl App {
                 self.pass_report(actor, id, None, None, false).await?;
                 format!("Report {id} logged, linked to {r} and passed on to the incident manager and the tech leads.")
             }
+            RoomCommand::Judge { theory, status, evidence } => {
+                self.judge_theory(actor, r, theory, status, evidence).await?;
+                format!("Theory {theory} {}.", status.verb())
+            }
+            RoomCommand::Highlight { entry, highlighted } => {
+                self.highlight(actor, r, entry, highlighted).await?;
+                if highlighted {
+                    format!("Entry {entry} is highlighted for the postmortem.")
+                } else {
+                    format!("Entry {entry} is no longer highlighted.")
+                }
+            }
+            RoomCommand::Annotate { entry, text } => {
+                self.annotate(actor, r, entry, text).await?;
+                format!("Annotated entry {entry}.")
+            }
             RoomCommand::Help => room::HELP.to_owned(),
         };
         Ok(reply)

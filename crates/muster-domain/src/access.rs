@@ -36,6 +36,8 @@ pub enum Who {
     TechLeads,
     /// The incident's customer support lead.
     SupportLead,
+    /// The incident's scribe.
+    Scribe,
     /// The owner of the service.
     ServiceOwner,
     /// Someone in one of the schedule's rotations.
@@ -46,7 +48,7 @@ pub enum Who {
 }
 
 impl Who {
-    pub const ALL: [Who; 11] = [
+    pub const ALL: [Who; 12] = [
         Who::Responders,
         Who::IncidentManagers,
         Who::TheIncidentManager,
@@ -54,6 +56,7 @@ impl Who {
         Who::ExternalCommunications,
         Who::TechLeads,
         Who::SupportLead,
+        Who::Scribe,
         Who::ServiceOwner,
         Who::ScheduleMembers,
         Who::TheUser,
@@ -69,6 +72,7 @@ impl Who {
             Who::ExternalCommunications => "the communications manager for external updates",
             Who::TechLeads => "a tech lead",
             Who::SupportLead => "the customer support lead",
+            Who::Scribe => "the scribe",
             Who::ServiceOwner => "the service's owner",
             Who::ScheduleMembers => "a member of the schedule",
             Who::TheUser => "the user themself",
@@ -138,6 +142,9 @@ pub enum Action {
     HandleCustomerReports,
     /// Confirm, rule out or reopen a theory on the incident's timeline.
     JudgeTheory,
+    /// Highlight entries for the postmortem (or take a highlight off), and
+    /// annotate entries.
+    CurateTimeline,
     /// Draft the incident's postmortem, edit its sections, send it for
     /// review or back to draft.
     WritePostmortem,
@@ -146,7 +153,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -177,6 +184,7 @@ impl Action {
         Action::LogCustomerReport,
         Action::HandleCustomerReports,
         Action::JudgeTheory,
+        Action::CurateTimeline,
         Action::WritePostmortem,
         Action::PublishPostmortem,
     ];
@@ -216,6 +224,7 @@ impl Action {
             Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
             Action::JudgeTheory => "confirm, rule out or reopen theories",
+            Action::CurateTimeline => "highlight timeline entries for the postmortem, or annotate them",
             Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
             Action::PublishPostmortem => "publish the postmortem",
         }
@@ -262,6 +271,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::LogCustomerReport => &[Responders],
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
         Action::JudgeTheory => &[TechLeads, IncidentManagers],
+        Action::CurateTimeline => &[Scribe, IncidentManagers],
         Action::WritePostmortem => &[Responders],
         Action::PublishPostmortem => &[IncidentManagers],
     }
@@ -339,6 +349,7 @@ impl Standing {
             Who::ExternalCommunications => self.communications.contains(&Audience::External),
             Who::TechLeads => holds(RoleKind::TechLead),
             Who::SupportLead => holds(RoleKind::CustomerSupportLead),
+            Who::Scribe => holds(RoleKind::Scribe),
             Who::ServiceOwner => self.service_owner,
             Who::ScheduleMembers => self.schedule_member,
             Who::TheUser => self.the_user,
@@ -411,6 +422,7 @@ pub fn who_may(action: Action, holders: &dyn Fn(RoleKind) -> Vec<Handle>) -> Str
             ),
             Who::TechLeads => named("a tech lead", RoleKind::TechLead),
             Who::SupportLead => named("the customer support lead", RoleKind::CustomerSupportLead),
+            Who::Scribe => named("the scribe", RoleKind::Scribe),
             Who::TheIncidentManager => named("the incident manager", RoleKind::IncidentManager),
             other => other.describe().to_owned(),
         })

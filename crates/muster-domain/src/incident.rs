@@ -261,6 +261,17 @@ pub enum Change {
         report: crate::support::ReportRef,
         text: String,
     },
+    /// The scribe highlighted an entry for the postmortem (or took the
+    /// highlight off).
+    EntryHighlighted {
+        entry: u64,
+        highlighted: bool,
+    },
+    /// A remark on an entry, which stays as written.
+    EntryAnnotated {
+        entry: u64,
+        text: String,
+    },
     /// A theory (the entry `theory`, whose words were `text`) was judged.
     TheoryJudged {
         theory: u64,
@@ -330,6 +341,9 @@ pub struct Incident {
     /// How many customer reports are linked to it.
     #[serde(default)]
     pub customer_reports: u32,
+    /// The entries the scribe highlighted for the postmortem, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub highlighted: Vec<u64>,
     next_assignment: u64,
     /// The `seq` of the last event.
     pub version: u64,
@@ -459,6 +473,16 @@ pub enum Command {
     /// Record the answer given to a linked report's customer.
     RespondCustomerReport {
         report: crate::support::ReportRef,
+        text: String,
+    },
+    /// Highlight an entry for the postmortem, or take the highlight off.
+    Highlight {
+        entry: u64,
+        highlighted: bool,
+    },
+    /// Add a remark to an entry (its words stay as written).
+    Annotate {
+        entry: u64,
         text: String,
     },
     /// Judge a theory on the timeline: confirmed, ruled out, or open again
@@ -755,6 +779,25 @@ impl Incident {
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportResponded { report, text }, None);
             }
+            Command::Highlight { entry, highlighted } => {
+                tx.require(Action::CurateTimeline)?;
+                tx.require_entry(entry)?;
+                if tx.state.highlighted.contains(&entry) == highlighted {
+                    let is = if highlighted { "highlighted already" } else { "not highlighted" };
+                    return Err(DomainError::Conflict(format!("entry {entry} is {is}")));
+                }
+                tx.record(Change::EntryHighlighted { entry, highlighted }, None);
+            }
+            Command::Annotate { entry, text } => {
+                tx.require(Action::CurateTimeline)?;
+                tx.require_entry(entry)?;
+                let sent = text.chars().count();
+                let text = text.trim().to_owned();
+                if text.is_empty() || sent > 10_000 {
+                    return Err(DomainError::invalid("text", "an annotation has 1-10,000 characters"));
+                }
+                tx.record(Change::EntryAnnotated { entry, text }, None);
+            }
             Command::JudgeTheory { theory, status, evidence } => {
                 tx.require_not_closed()?;
                 tx.require(Action::JudgeTheory)?;
@@ -818,6 +861,7 @@ impl Incident {
             alerts: Vec::new(),
             clocks: Default::default(),
             customer_reports: 0,
+            highlighted: Vec::new(),
             next_assignment: 1,
             version: 0,
             last_hash: String::new(),
@@ -854,9 +898,12 @@ impl Incident {
             | Change::CustomerReportPassed { .. }
             | Change::CustomerReportResponded { .. }
             | Change::TheoryJudged { .. }
+            | Change::EntryAnnotated { .. }
             | Change::PostmortemDrafted { .. }
             | Change::PostmortemMoved { .. } => {}
             Change::CustomerReportLinked { .. } => self.customer_reports += 1,
+            Change::EntryHighlighted { entry, highlighted: true } => self.highlighted.push(*entry),
+            Change::EntryHighlighted { entry, highlighted: false } => self.highlighted.retain(|e| e != entry),
             Change::CustomerReportUnlinked { .. } => self.customer_reports = self.customer_reports.saturating_sub(1),
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
                 *self.clocks.get_mut(*audience) = crate::cadence::AudienceClock {
@@ -953,6 +1000,14 @@ impl<'s, 'c> Transaction<'s, 'c> {
 
     fn reference(&self) -> IncidentRef {
         self.state.reference()
+    }
+
+    /// Refuses unless the timeline has entry `entry`.
+    fn require_entry(&self, entry: u64) -> Result<(), DomainError> {
+        if entry == 0 || entry > self.state.version {
+            return Err(DomainError::not_found("id", format!("{} has no timeline entry {entry}", self.reference())));
+        }
+        Ok(())
     }
 
     fn require_not_closed(&self) -> Result<(), DomainError> {

@@ -31,6 +31,13 @@ pub enum RoomCommand {
     /// log a customer report, link it to this incident and pass it on to
     /// the responders, in one line.
     Customer { channel: crate::support::ReportChannel, customer: String, organization: Option<String>, text: String },
+    /// `/confirm <entry> [evidence]`, `/ruleout <entry> [evidence]`,
+    /// `/reopen <entry> [why]`: judge a theory.
+    Judge { theory: u64, status: crate::timeline::TheoryStatus, evidence: Option<String> },
+    /// `/highlight <entry>`, `/unhighlight <entry>`: for the postmortem.
+    Highlight { entry: u64, highlighted: bool },
+    /// `/annotate <entry> <remark>`
+    Annotate { entry: u64, text: String },
     /// `/help`
     Help,
 }
@@ -39,7 +46,9 @@ pub enum RoomCommand {
 pub const HELP: &str = "Commands: /note, /theory, /decision, /action <text>; /role <role> @user [scope]; \
 /relieve @user <role>; /page @user [role=<role>] [message]; /status <investigating|identified|monitoring|resolved|closed>; \
 /priority <P1|P2|P3|P4>; /update <internal|external|executive> [draft] <text>; \
-/customer [ticket|phone|email|social|chat] <customer> [(organization)]: <what they said>; /help. Anything else is a message.";
+/customer [ticket|phone|email|social|chat] <customer> [(organization)]: <what they said>; \
+/confirm, /ruleout, /reopen <theory's entry> [evidence]; /highlight, /unhighlight <entry>; /annotate <entry> <remark>; \
+/help. Anything else is a message.";
 
 /// A line is at most this long.
 pub const MAX_LINE: usize = 10_000;
@@ -62,6 +71,38 @@ pub fn parse(line: &str) -> Result<RoomCommand, String> {
     let usage = |how: &str| Err(format!("Usage: {how}"));
     match name.to_ascii_lowercase().as_str() {
         "help" | "?" => Ok(RoomCommand::Help),
+        verb @ ("confirm" | "ruleout" | "reopen") => {
+            use crate::timeline::TheoryStatus;
+            let how = format!("/{verb} <theory's entry> [evidence], e.g. /{verb} 12 the pool had room");
+            let Some(theory) = words.first().and_then(|w| w.trim_start_matches('#').parse::<u64>().ok()) else {
+                return usage(&how);
+            };
+            let evidence =
+                args.split_once(char::is_whitespace).map(|(_, e)| e.trim().to_owned()).filter(|e| !e.is_empty());
+            let status = match verb {
+                "confirm" => TheoryStatus::Confirmed,
+                "ruleout" => TheoryStatus::RuledOut,
+                _ => TheoryStatus::Open,
+            };
+            Ok(RoomCommand::Judge { theory, status, evidence })
+        }
+        verb @ ("highlight" | "unhighlight") => match words.as_slice() {
+            [entry] => match entry.trim_start_matches('#').parse::<u64>() {
+                Ok(entry) => Ok(RoomCommand::Highlight { entry, highlighted: verb == "highlight" }),
+                Err(_) => usage(&format!("/{verb} <entry>, e.g. /{verb} 12")),
+            },
+            _ => usage(&format!("/{verb} <entry>, e.g. /{verb} 12")),
+        },
+        "annotate" => {
+            const HOW: &str = "/annotate <entry> <remark>, e.g. /annotate 12 this is when the pool ran dry";
+            let Some((entry, text)) = args.split_once(char::is_whitespace) else { return usage(HOW) };
+            match entry.trim_start_matches('#').parse::<u64>() {
+                Ok(entry) if !text.trim().is_empty() => {
+                    Ok(RoomCommand::Annotate { entry, text: text.trim().to_owned() })
+                }
+                _ => usage(HOW),
+            }
+        }
         kind @ ("note" | "theory" | "decision" | "action") => {
             if args.is_empty() {
                 return usage(&format!("/{kind} <text>"));
@@ -233,6 +274,25 @@ mod tests {
             parse("/update internal draft failing over"),
             Ok(RoomCommand::Update { audience: UpdateAudience::Internal, draft: true, text: "failing over".into() })
         );
+        use crate::timeline::TheoryStatus;
+        assert_eq!(
+            parse("/ruleout 12 the pool had 40 free connections"),
+            Ok(RoomCommand::Judge {
+                theory: 12,
+                status: TheoryStatus::RuledOut,
+                evidence: Some("the pool had 40 free connections".into())
+            })
+        );
+        assert_eq!(
+            parse("/confirm #7"),
+            Ok(RoomCommand::Judge { theory: 7, status: TheoryStatus::Confirmed, evidence: None })
+        );
+        assert_eq!(parse("/highlight 9"), Ok(RoomCommand::Highlight { entry: 9, highlighted: true }));
+        assert_eq!(parse("/unhighlight 9"), Ok(RoomCommand::Highlight { entry: 9, highlighted: false }));
+        assert_eq!(
+            parse("/annotate 9 when the pool ran dry"),
+            Ok(RoomCommand::Annotate { entry: 9, text: "when the pool ran dry".into() })
+        );
     }
 
     #[test]
@@ -247,6 +307,9 @@ mod tests {
         assert!(parse("/update internal draft").unwrap_err().contains("Usage: /update"));
         assert!(parse("/customer Ann Lee").unwrap_err().contains("Usage: /customer"));
         assert!(parse("/customer phone: down").unwrap_err().contains("Usage: /customer"));
+        assert!(parse("/confirm the pool").unwrap_err().contains("Usage: /confirm <theory's entry>"));
+        assert!(parse("/highlight").unwrap_err().contains("Usage: /highlight <entry>"));
+        assert!(parse("/annotate 9").unwrap_err().contains("Usage: /annotate"));
         assert!(parse("   ").is_err());
     }
 

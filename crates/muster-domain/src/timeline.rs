@@ -179,7 +179,8 @@ impl Change {
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
     /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`,
     /// `component_set`, `customer_report_linked`, `customer_report_unlinked`, `customer_report` (passed on),
-    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, `theory_judged`, or one of the
+    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, `theory_judged`, `entry_highlighted`,
+    /// `entry_annotated`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -211,6 +212,8 @@ impl Change {
             Change::CustomerReportResponded { .. } => "customer_report_responded",
             Change::PostmortemDrafted { .. } => "postmortem_drafted",
             Change::TheoryJudged { .. } => "theory_judged",
+            Change::EntryHighlighted { .. } => "entry_highlighted",
+            Change::EntryAnnotated { .. } => "entry_annotated",
             Change::PostmortemMoved { .. } => "postmortem_moved",
             Change::Entry { kind, .. } => kind.as_str(),
         }
@@ -359,6 +362,13 @@ impl Event {
                 format!("@{by} passed on {}: “{excerpt}”{note}", report.describe())
             }
             Change::CustomerReportResponded { report, .. } => format!("@{by} answered {}", report.describe()),
+            Change::EntryHighlighted { entry, highlighted: true } => {
+                format!("@{by} highlighted entry {entry} for the postmortem")
+            }
+            Change::EntryHighlighted { entry, highlighted: false } => {
+                format!("@{by} took the highlight off entry {entry}")
+            }
+            Change::EntryAnnotated { entry, text } => format!("@{by} annotated entry {entry}: {text}"),
             Change::TheoryJudged { theory, text, status, evidence } => {
                 let evidence = evidence.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 format!("@{by} {} theory {theory} (“{text}”){evidence}", status.verb())

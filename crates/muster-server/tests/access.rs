@@ -204,6 +204,9 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/theories", SIGNED_IN, none()),
+        row("POST", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], Json(|_| json!({}))),
+        row("DELETE", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], none()),
+        row("POST", "/api/v1/incidents/{ref}/timeline/{id}/annotations", &[Im, Admin], Json(|_| json!({"text": "x"}))),
         row(
             "POST",
             "/api/v1/incidents/{ref}/theories/{id}/status",
@@ -718,6 +721,8 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
+    } else if path.contains("/timeline/{id}") {
+        "1".to_owned()
     } else if path.contains("/theories/{id}") {
         // The declaration: not a theory, which those who may are told.
         "1".to_owned()

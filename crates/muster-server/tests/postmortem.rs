@@ -176,7 +176,16 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
         .post(&t["dan"], path, entry("theory", "the 09:50 payments-api deploy retries every card call five times"))
         .await
         .ok(201);
-    clock.advance(2 * 60); // 10:12
+    clock.advance(60); // 10:11
+    let graph = server.post(&t["carol"], path, entry("note", "db-7 CPU at 100 % since 09:52 (grafana)")).await.ok(201)
+        ["id"]
+        .clone();
+    let highlight = format!("/api/v1/incidents/INC-1/timeline/{graph}/highlight");
+    let by_tl = server.post(&t["dan"], &highlight, json!({})).await;
+    assert!(by_tl.problem(403)["detail"].as_str().unwrap().contains("the scribe (@hank)"), "{}", by_tl.body);
+    server.post(hank, &highlight, json!({})).await.ok(201);
+    server.post(hank, &highlight, json!({})).await.problem(409);
+    clock.advance(60); // 10:12
     let call = json!({"channel": "ticket", "customer": "Ann Lee", "organization": "Acme", "body": "Our checkout fails with a 500"});
     let report = server.post(&t["gina"], "/api/v1/customer-reports", call).await.ok(201)["id"].as_u64().unwrap();
     server
@@ -192,7 +201,11 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
         .await
         .ok(200);
     clock.advance(3 * 60); // 10:15
-    server.post(&t["dan"], path, entry("decision", "roll back the 09:50 payments-api deploy")).await.ok(201);
+    let decision =
+        server.post(&t["dan"], path, entry("decision", "roll back the 09:50 payments-api deploy")).await.ok(201)["id"]
+            .clone();
+    let remark = json!({"text": "taken five minutes after the theory, before it was confirmed"});
+    server.post(hank, &format!("/api/v1/incidents/INC-1/timeline/{decision}/annotations"), remark).await.ok(201);
     clock.advance(60);
     server.post(&t["dan"], path, entry("action", "rolled payments-api back to v2.31")).await.ok(201);
     clock.advance(4 * 60); // 10:20

@@ -288,6 +288,21 @@ async fn the_room_takes_messages_and_commands_and_the_live_stream_follows(server
         let outcome = flash(&r);
         assert!(!outcome.starts_with("error:"), "{line}: {outcome}");
     }
+    // The theory is judged, the declaration highlighted and annotated, from the room.
+    let theories = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/theories").await.ok(200).clone();
+    let theory = theories[0]["id"].as_u64().unwrap();
+    let confirm = format!("/confirm {theory} the pool is at its maximum of 100");
+    for (line, said) in [
+        (confirm.as_str(), format!("Theory {theory} confirmed.")),
+        ("/highlight 1", "Entry 1 is highlighted for the postmortem.".to_owned()),
+        ("/annotate 1 declared from the web", "Annotated entry 1.".to_owned()),
+    ] {
+        let r = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", line)]).await;
+        assert_eq!(flash(&r), format!("notice:{said}"), "{line}");
+    }
+    let theories = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/theories").await.ok(200).clone();
+    assert_eq!(theories[0]["status"], "confirmed");
+    assert_eq!(theories[0]["judgements"][0]["evidence"], "the pool is at its maximum of 100");
     let unknown = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", "/frobnicate")]).await;
     let back = unknown.headers()["location"].to_str().unwrap().to_owned();
     assert!(alice.get(&back).await.text().await.unwrap().contains("There is no command /frobnicate"));

@@ -275,6 +275,10 @@ pub struct Line {
     /// The entry that corrected this one, when one did: `text` is then the
     /// correction's.
     pub corrected_by: Option<u64>,
+    /// Highlighted by the scribe for the postmortem.
+    pub highlighted: bool,
+    /// Remarks on it: who and what.
+    pub annotations: Vec<(Handle, String)>,
 }
 
 /// The first alert of the incident.
@@ -354,6 +358,23 @@ impl Facts {
         let (mut pages_sent, mut pages_answered, mut escalations) = (0, 0, 0);
         let mut timeline = Vec::new();
         let (mut decisions, mut actions) = (Vec::new(), Vec::new());
+        // The scribe's curation, which follows the entries it is about.
+        let mut highlighted: BTreeSet<u64> = BTreeSet::new();
+        let mut annotations: BTreeMap<u64, Vec<(Handle, String)>> = BTreeMap::new();
+        for e in events {
+            match &e.change {
+                Change::EntryHighlighted { entry, highlighted: true } => {
+                    highlighted.insert(*entry);
+                }
+                Change::EntryHighlighted { entry, highlighted: false } => {
+                    highlighted.remove(entry);
+                }
+                Change::EntryAnnotated { entry, text } => {
+                    annotations.entry(*entry).or_default().push((e.actor.clone(), text.clone()));
+                }
+                _ => {}
+            }
+        }
         for e in events {
             match &e.change {
                 Change::AlertLinked { alert } => {
@@ -396,7 +417,8 @@ impl Facts {
                     continue;
                 }
             }
-            let Some(text) = line_text(e) else { continue };
+            let marked = highlighted.contains(&e.seq);
+            let Some(text) = line_text(e).or_else(|| marked.then(|| e.text())) else { continue };
             let line = Line {
                 seq: e.seq,
                 at: e.at,
@@ -404,6 +426,8 @@ impl Facts {
                 roles: e.actor_roles.clone(),
                 text,
                 corrected_by: None,
+                highlighted: marked,
+                annotations: annotations.get(&e.seq).cloned().unwrap_or_default(),
             };
             if let Change::Entry { kind, .. } = &e.change {
                 match kind {
@@ -596,13 +620,17 @@ fn roles_at(f: &Facts, l: &Line) -> String {
     format!(" ({})", names.join(", "))
 }
 
-/// A line's words, saying when a later entry corrected them.
+/// A line's words, saying when a later entry corrected them, with the
+/// remarks made on it.
 fn said(l: &Line) -> String {
-    let text = strip_kind(&l.text);
-    match l.corrected_by {
-        Some(seq) => format!("{text} (corrected by entry {seq})"),
-        None => text.to_owned(),
+    let mut text = strip_kind(&l.text).to_owned();
+    if let Some(seq) = l.corrected_by {
+        let _ = write!(text, " (corrected by entry {seq})");
     }
+    for (by, remark) in &l.annotations {
+        let _ = write!(text, " [@{by}: {remark}]");
+    }
+    text
 }
 
 fn written(n: &Narrative, s: Section) -> Block {
@@ -633,6 +661,8 @@ fn theory_item(f: &Facts, t: &Theory) -> String {
         roles: t.roles.clone(),
         text: t.text.clone(),
         corrected_by: None,
+        highlighted: false,
+        annotations: Vec::new(),
     };
     let mut item = format!("{} — @{}{}: {}", human_time(t.at), t.actor, roles_at(f, &line), t.text);
     if let Some(j) = t.judgements.last() {
@@ -759,11 +789,15 @@ pub fn document(template: Template, state: PostmortemState, facts: &Facts, n: &N
         .timeline
         .iter()
         .map(|l| {
-            let text = match l.corrected_by {
+            let mut text = match l.corrected_by {
                 Some(seq) => format!("{} (corrected by entry {seq})", l.text),
                 None => l.text.clone(),
             };
-            vec![human_time(l.at), format!("@{}{}", l.actor, roles_at(f, l)), text]
+            for (by, remark) in &l.annotations {
+                let _ = write!(text, " [@{by}: {remark}]");
+            }
+            let when = if l.highlighted { format!("{} ★", human_time(l.at)) } else { human_time(l.at) };
+            vec![when, format!("@{}{}", l.actor, roles_at(f, l)), text]
         })
         .collect();
     part("Timeline", vec![Block::Table { head: ["When", "Who", "What"].map(String::from).to_vec(), rows }]);

@@ -71,6 +71,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::verify_timeline))
         .routes(routes!(postmortem::roster))
         .routes(routes!(postmortem::theories))
+        .routes(routes!(postmortem::highlight, postmortem::unhighlight))
+        .routes(routes!(postmortem::annotate))
         .routes(routes!(postmortem::judge_theory))
         .routes(routes!(postmortem::draft_postmortem, postmortem::get_postmortem, postmortem::patch_postmortem))
         .routes(routes!(postmortem::postmortem_markdown))

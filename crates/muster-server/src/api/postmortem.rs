@@ -280,6 +280,63 @@ pub async fn judge_theory(
     Ok((StatusCode::CREATED, Json((&event).into())))
 }
 
+fn entry_id(id: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| ApiError::invalid("id", "an entry is named by its id, a number"))
+}
+
+/// Highlight an entry for the postmortem (the scribe, the incident
+/// managers): its timeline shows highlighted entries besides the
+/// milestones, theories, decisions and actions it always shows.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/timeline/{id}/highlight", tag = "timeline",
+    params(("ref" = String, Path, description = "INC-7 or 7"), ("id" = u64, Path, description = "the entry")),
+    security(("bearer" = [])),
+    responses((status = 201, body = crate::dto::EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn highlight(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((r, id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<crate::dto::EntryResponse>)> {
+    let event = app.highlight(&actor, incident_ref(&r)?, entry_id(&id)?, true).await?;
+    Ok((StatusCode::CREATED, Json((&event).into())))
+}
+
+/// Take the highlight off an entry; the entry that says so is returned.
+#[utoipa::path(delete, path = "/api/v1/incidents/{ref}/timeline/{id}/highlight", tag = "timeline",
+    params(("ref" = String, Path, description = "INC-7 or 7"), ("id" = u64, Path, description = "the entry")),
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::dto::EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn unhighlight(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((r, id)): Path<(String, String)>,
+) -> ApiResult<Json<crate::dto::EntryResponse>> {
+    let event = app.highlight(&actor, incident_ref(&r)?, entry_id(&id)?, false).await?;
+    Ok(Json((&event).into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationRequest {
+    /// 1-10,000 characters.
+    pub text: String,
+}
+
+/// Annotate an entry (the scribe, the incident managers): a remark shown
+/// with it in the postmortem; the entry stays as written.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/timeline/{id}/annotations", tag = "timeline",
+    params(("ref" = String, Path, description = "INC-7 or 7"), ("id" = u64, Path, description = "the entry")),
+    request_body = AnnotationRequest, security(("bearer" = [])),
+    responses((status = 201, body = crate::dto::EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn annotate(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path((r, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<AnnotationRequest>,
+) -> ApiResult<(StatusCode, Json<crate::dto::EntryResponse>)> {
+    let event = app.annotate(&actor, incident_ref(&r)?, entry_id(&id)?, b.text).await?;
+    Ok((StatusCode::CREATED, Json((&event).into())))
+}
+
 /// One line of the postmortem's timeline.
 #[derive(Serialize, ToSchema)]
 pub struct PostmortemLine {
@@ -293,6 +350,10 @@ pub struct PostmortemLine {
     pub text: String,
     /// The entry that corrected it (`text` is then the correction's).
     pub corrected_by: Option<u64>,
+    /// Highlighted by the scribe.
+    pub highlighted: bool,
+    /// Remarks on it, `@hank: …`.
+    pub annotations: Vec<String>,
 }
 
 impl From<&Line> for PostmortemLine {
@@ -304,6 +365,8 @@ impl From<&Line> for PostmortemLine {
             actor_roles: l.roles.iter().map(|r| r.key().to_owned()).collect(),
             text: l.text.clone(),
             corrected_by: l.corrected_by,
+            highlighted: l.highlighted,
+            annotations: l.annotations.iter().map(|(by, text)| format!("@{by}: {text}")).collect(),
         }
     }
 }
