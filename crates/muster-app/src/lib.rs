@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use muster_store::{Service, Store};
 
+pub mod actions;
 pub mod alerts;
 pub mod batch;
 pub mod changes;
@@ -234,6 +235,11 @@ impl App {
             )),
             Arc::new(maintenance::MaintenanceChannel::new(store.clone(), clock.clone(), &config.public_url)),
             Arc::new(channels::report_due::ReportDueChannel::new(store.clone(), clock.clone(), &config.public_url)),
+            Arc::new(channels::follow_up_due::FollowUpDueChannel::new(
+                store.clone(),
+                clock.clone(),
+                &config.public_url,
+            )),
             Arc::new(channels::page_notices::PageNotices::new(
                 Arc::new(channels::webhook::WebhookChannel::new(
                     store.clone(),

@@ -69,7 +69,7 @@ fn parse_all<T>(field: &str, items: &[String], parse: impl Fn(&str) -> Result<T,
         .collect()
 }
 
-fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     format!("whsec_{}", hex::encode(bytes))

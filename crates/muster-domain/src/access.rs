@@ -142,6 +142,9 @@ pub enum Action {
     HandleCustomerReports,
     /// Confirm, rule out or reopen a theory on the incident's timeline.
     JudgeTheory,
+    /// Give an action an owner, a due time, a ticket, mark it a follow-up,
+    /// done or cancelled.
+    TrackActions,
     /// Highlight entries for the postmortem (or take a highlight off), and
     /// annotate entries.
     CurateTimeline,
@@ -153,7 +156,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -184,6 +187,7 @@ impl Action {
         Action::LogCustomerReport,
         Action::HandleCustomerReports,
         Action::JudgeTheory,
+        Action::TrackActions,
         Action::CurateTimeline,
         Action::WritePostmortem,
         Action::PublishPostmortem,
@@ -224,6 +228,7 @@ impl Action {
             Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
             Action::JudgeTheory => "confirm, rule out or reopen theories",
+            Action::TrackActions => "track actions and follow-ups: owner, due time, ticket, done",
             Action::CurateTimeline => "highlight timeline entries for the postmortem, or annotate them",
             Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
             Action::PublishPostmortem => "publish the postmortem",
@@ -271,6 +276,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::LogCustomerReport => &[Responders],
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
         Action::JudgeTheory => &[TechLeads, IncidentManagers],
+        Action::TrackActions => &[Responders],
         Action::CurateTimeline => &[Scribe, IncidentManagers],
         Action::WritePostmortem => &[Responders],
         Action::PublishPostmortem => &[IncidentManagers],

@@ -261,6 +261,14 @@ pub enum Change {
         report: crate::support::ReportRef,
         text: String,
     },
+    /// An action's tracking changed (`said`: what changed, as a sentence);
+    /// `text` is the action's words.
+    ActionTracked {
+        action: u64,
+        text: String,
+        tracking: crate::action::Tracking,
+        said: String,
+    },
     /// The scribe highlighted an entry for the postmortem (or took the
     /// highlight off).
     EntryHighlighted {
@@ -341,6 +349,14 @@ pub struct Incident {
     /// How many customer reports are linked to it.
     #[serde(default)]
     pub customer_reports: u32,
+    /// The follow-ups being reminded: action entry → the `action_tracked`
+    /// entry that started the current run of reminders (its jobs name it;
+    /// a job of an earlier run does nothing).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reminders: std::collections::BTreeMap<u64, u64>,
+    /// The tracked actions: entry → its latest tracking.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub actions: std::collections::BTreeMap<u64, crate::action::Tracking>,
     /// The entries the scribe highlighted for the postmortem, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub highlighted: Vec<u64>,
@@ -474,6 +490,18 @@ pub enum Command {
     RespondCustomerReport {
         report: crate::support::ReportRef,
         text: String,
+    },
+    /// Record an action, tracked at once when `tracking` says more than
+    /// the default (open, no owner, no due time).
+    AddAction {
+        text: String,
+        tracking: crate::action::Tracking,
+    },
+    /// Change how an action (as the timeline shows it now:
+    /// [`crate::action::action`]) is tracked.
+    TrackAction {
+        action: crate::action::ActionItem,
+        tracking: crate::action::Tracking,
     },
     /// Highlight an entry for the postmortem, or take the highlight off.
     Highlight {
@@ -779,6 +807,27 @@ impl Incident {
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportResponded { report, text }, None);
             }
+            Command::AddAction { text, tracking } => {
+                tx.require(Action::AddToTimeline)?;
+                let tracking = tracking.checked()?;
+                tx.add_entry(EntryKind::Action, text, None, None, None)?;
+                let seq = tx.state.version;
+                let text = match tx.events.last().map(|e| &e.change) {
+                    Some(Change::Entry { text, .. }) => text.clone(),
+                    _ => String::new(),
+                };
+                if tracking != crate::action::Tracking::default() {
+                    tx.track(seq, text, &crate::action::Tracking::default(), tracking);
+                }
+            }
+            Command::TrackAction { action, tracking } => {
+                tx.require(Action::TrackActions)?;
+                let tracking = tracking.checked()?;
+                if tracking == action.tracking {
+                    return Ok((self.clone(), Vec::new()));
+                }
+                tx.track(action.seq, action.text, &action.tracking, tracking);
+            }
             Command::Highlight { entry, highlighted } => {
                 tx.require(Action::CurateTimeline)?;
                 tx.require_entry(entry)?;
@@ -862,6 +911,8 @@ impl Incident {
             clocks: Default::default(),
             customer_reports: 0,
             highlighted: Vec::new(),
+            actions: Default::default(),
+            reminders: Default::default(),
             next_assignment: 1,
             version: 0,
             last_hash: String::new(),
@@ -903,6 +954,14 @@ impl Incident {
             | Change::PostmortemMoved { .. } => {}
             Change::CustomerReportLinked { .. } => self.customer_reports += 1,
             Change::EntryHighlighted { entry, highlighted: true } => self.highlighted.push(*entry),
+            Change::ActionTracked { action, tracking, .. } => {
+                if crate::action::starts_reminders(self.actions.get(action), tracking) {
+                    self.reminders.insert(*action, e.seq);
+                } else if !crate::action::reminded(tracking) {
+                    self.reminders.remove(action);
+                }
+                self.actions.insert(*action, tracking.clone());
+            }
             Change::EntryHighlighted { entry, highlighted: false } => self.highlighted.retain(|e| e != entry),
             Change::CustomerReportUnlinked { .. } => self.customer_reports = self.customer_reports.saturating_sub(1),
             Change::UpdatePublished { audience, next_update_in_minutes, .. } => {
@@ -1000,6 +1059,18 @@ impl<'s, 'c> Transaction<'s, 'c> {
 
     fn reference(&self) -> IncidentRef {
         self.state.reference()
+    }
+
+    /// Records an action's new tracking, saying what changed.
+    fn track(
+        &mut self,
+        action: u64,
+        text: String,
+        before: &crate::action::Tracking,
+        tracking: crate::action::Tracking,
+    ) {
+        let said = crate::action::describe_change(&self.ctx.actor.handle, action, before, &tracking);
+        self.record(Change::ActionTracked { action, text, tracking, said }, None);
     }
 
     /// Refuses unless the timeline has entry `entry`.

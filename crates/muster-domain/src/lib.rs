@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`action`]: actions tracked as things — owner, due time, status,
+//!   ticket, follow-ups and when their owners are reminded.
 //! - [`access`]: who may do what — the one table of permissions, the
 //!   actor's standing towards an incident, service, schedule or user.
 //! - [`alert`]: severities, alert statuses and actions, integration and
@@ -50,6 +52,7 @@
 //!   data) and the hash chain that makes the timeline tamper-evident.
 
 pub mod access;
+pub mod action;
 pub mod alert;
 pub mod bundle;
 pub mod cadence;

@@ -52,6 +52,13 @@ pub enum Job {
     /// incident of another priority): then it does nothing.
     #[serde(rename = "customer_report.due")]
     ReportDue { report: u64, due_at: jiff::Timestamp },
+    /// A follow-up fell due at `due_at` (see [`crate::action`]): remind its
+    /// owner, the `nth` time (0 when it falls due, then weekly while it is
+    /// overdue), in the run of reminders the entry `run` started. Stale
+    /// once another run started or none stands (done, cancelled, no
+    /// follow-up): then it does nothing.
+    #[serde(rename = "follow_up.due")]
+    FollowUpDue { incident: u64, action: u64, due_at: jiff::Timestamp, nth: u32, run: u64 },
 }
 
 /// Which jobs go first. Pages find people; everything else can wait for a
@@ -129,6 +136,10 @@ pub struct Webhook {
     /// delivery, and nothing goes to one that unsubscribed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_subscriber: Option<u64>,
+    /// A setting holding `{"url", "secret"}` (the follow-up tracker's
+    /// webhook): read at delivery, and nothing goes once it is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
     /// A support integration's reply URL (an answer to a report it sent):
     /// its URL and secret are read at delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,6 +190,7 @@ impl Job {
             Job::UpdateReminder { .. } => "update.reminder",
             Job::Maintenance { .. } => "maintenance",
             Job::ReportDue { .. } => "customer_report.due",
+            Job::FollowUpDue { .. } => "follow_up.due",
         }
     }
 
@@ -217,7 +229,11 @@ impl Job {
             Job::PageBundle { bundle } => Some(*bundle),
             Job::Webhook(w) => w.for_bundle,
             Job::Email(e) => e.for_bundle,
-            Job::PageStep { .. } | Job::UpdateReminder { .. } | Job::Maintenance { .. } | Job::ReportDue { .. } => None,
+            Job::PageStep { .. }
+            | Job::UpdateReminder { .. }
+            | Job::Maintenance { .. }
+            | Job::ReportDue { .. }
+            | Job::FollowUpDue { .. } => None,
         }
     }
 
@@ -256,7 +272,8 @@ impl Job {
             | Job::PageBundle { .. }
             | Job::UpdateReminder { .. }
             | Job::Maintenance { .. }
-            | Job::ReportDue { .. } => None,
+            | Job::ReportDue { .. }
+            | Job::FollowUpDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.page),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.page),
         }
@@ -269,7 +286,8 @@ impl Job {
             | Job::PageBundle { .. }
             | Job::UpdateReminder { .. }
             | Job::Maintenance { .. }
-            | Job::ReportDue { .. } => None,
+            | Job::ReportDue { .. }
+            | Job::FollowUpDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -282,7 +300,8 @@ impl Job {
             | Job::PageBundle { .. }
             | Job::UpdateReminder { .. }
             | Job::Maintenance { .. }
-            | Job::ReportDue { .. } => None,
+            | Job::ReportDue { .. }
+            | Job::FollowUpDue { .. } => None,
             Job::Webhook(w) => Some(&w.to),
             Job::Email(e) => Some(&e.to),
         }
@@ -295,7 +314,8 @@ impl Job {
             | Job::PageBundle { .. }
             | Job::UpdateReminder { .. }
             | Job::Maintenance { .. }
-            | Job::ReportDue { .. } => None,
+            | Job::ReportDue { .. }
+            | Job::FollowUpDue { .. } => None,
             Job::Webhook(w) => w.for_page.as_ref().map(|f| f.person.as_str()),
             Job::Email(e) => e.for_page.as_ref().map(|f| f.person.as_str()),
         }
@@ -340,6 +360,13 @@ mod tests {
         let jobs = [
             Job::PageStep { page: 3, step: 2 },
             Job::ReportDue { report: 5, due_at: "2026-11-27T10:15:00Z".parse().unwrap() },
+            Job::FollowUpDue {
+                incident: 1,
+                action: 12,
+                due_at: "2026-12-08T09:00:00Z".parse().unwrap(),
+                nth: 1,
+                run: 14,
+            },
             webhook(),
             Job::Email(Email {
                 to: "dan@example.com".into(),

@@ -179,7 +179,7 @@ impl Change {
     /// `alert_retriggered`, `alert_acknowledged`, `alert_resolved`, `change`, `page_sent`, `page_notified`,
     /// `page_closed`, `page_declined`, `page_unreachable`, `update_published`, `update_snoozed`, `update_reminded`,
     /// `component_set`, `customer_report_linked`, `customer_report_unlinked`, `customer_report` (passed on),
-    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, `theory_judged`, `entry_highlighted`,
+    /// `customer_report_responded`, `postmortem_drafted`, `postmortem_moved`, `theory_judged`, `action_tracked`, `entry_highlighted`,
     /// `entry_annotated`, or one of the
     /// written kinds (`note`, `theory`, `decision`, `action`, `milestone`, `message`).
     pub fn kind(&self) -> &'static str {
@@ -213,6 +213,7 @@ impl Change {
             Change::PostmortemDrafted { .. } => "postmortem_drafted",
             Change::TheoryJudged { .. } => "theory_judged",
             Change::EntryHighlighted { .. } => "entry_highlighted",
+            Change::ActionTracked { .. } => "action_tracked",
             Change::EntryAnnotated { .. } => "entry_annotated",
             Change::PostmortemMoved { .. } => "postmortem_moved",
             Change::Entry { kind, .. } => kind.as_str(),
@@ -369,6 +370,7 @@ impl Event {
                 format!("@{by} took the highlight off entry {entry}")
             }
             Change::EntryAnnotated { entry, text } => format!("@{by} annotated entry {entry}: {text}"),
+            Change::ActionTracked { said, .. } => said.clone(),
             Change::TheoryJudged { theory, text, status, evidence } => {
                 let evidence = evidence.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 format!("@{by} {} theory {theory} (“{text}”){evidence}", status.verb())

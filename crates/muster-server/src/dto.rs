@@ -556,6 +556,25 @@ pub mod schema {
     pub fn message() -> RefOr<Schema> {
         build(text_schema(1, 1000, false))
     }
+    /// An entry's words, an annotation's: 1-10,000 characters.
+    pub fn entry_text() -> RefOr<Schema> {
+        build(text_schema(1, 10_000, false))
+    }
+    /// Evidence, or nothing: at most 10,000 characters.
+    pub fn evidence_or_null() -> RefOr<Schema> {
+        build(text_schema(0, 10_000, true))
+    }
+    /// A postmortem's section: at most 20,000 characters; empty clears it.
+    pub fn section_or_null() -> RefOr<Schema> {
+        build(text_schema(0, muster_domain::limits::POSTMORTEM_SECTION as u32, true))
+    }
+    /// A ticket's key or URL: at most 500 characters; empty or null: none.
+    pub fn ticket_or_null() -> RefOr<Schema> {
+        build(text_schema(0, muster_domain::action::MAX_TICKET as u32, true))
+    }
+    pub fn action_status_param() -> RefOr<Schema> {
+        one_of(muster_domain::action::ActionStatus::ALL.map(|s| s.as_str()), false)
+    }
 
     fn handle_schema(null: bool) -> Value {
         nullable(json!({"type": "string", "pattern": format!("^[{WS}]*@?[a-z0-9][a-z0-9._-]{{0,31}}[{WS}]*$")}), null)
@@ -755,7 +774,8 @@ pub mod schema {
         let tags: Vec<&str> = MilestoneTag::ALL.map(MilestoneTag::as_str).to_vec();
         let common = json!({
             "text": text_schema(1, 10_000, false),
-            "corrects": {"type": ["integer", "null"], "minimum": 0, "description": "The id of an entry this one corrects."},
+            "corrects": {"type": ["integer", "null"], "minimum": 0, "maximum": i64::MAX,
+                "description": "The id of an entry this one corrects."},
             "occurred_at": {"type": ["string", "null"], "format": "date-time",
                 "description": "RFC 3339; backdates the entry (not into the future). `recorded_at` stays the true time."},
         });
@@ -909,6 +929,9 @@ pub mod schema {
     pub fn support_secret_or_null() -> RefOr<Schema> {
         build(json!({"type": ["string", "null"], "maxLength": 200,
                      "pattern": format!("^[{WS}]*([^{WS}][\\s\\S]{{14,}}[^{WS}])?[{WS}]*$")}))
+    }
+    pub fn webhook_url() -> RefOr<Schema> {
+        build(json!({"type": "string", "maxLength": 2048, "pattern": format!("^[{WS}]*https?://[^{WS}]+[{WS}]*$")}))
     }
     pub fn webhook_url_or_null() -> RefOr<Schema> {
         build(json!({"type": ["string", "null"], "maxLength": 2048,

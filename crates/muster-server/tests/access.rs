@@ -204,6 +204,17 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/theories", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/actions", SIGNED_IN, none()),
+        row("POST", "/api/v1/incidents/{ref}/actions", WRITERS, Json(|_| json!({"text": "add an alert"}))),
+        row("PATCH", "/api/v1/incidents/{ref}/actions/{id}", WRITERS, Json(|_| json!({"status": "done"}))),
+        row("GET", "/api/v1/follow-ups", SIGNED_IN, none()),
+        row("GET", "/api/v1/settings/follow-up-webhook", SIGNED_IN, none()),
+        row(
+            "PUT",
+            "/api/v1/settings/follow-up-webhook",
+            &[Admin],
+            Json(|_| json!({"url": "https://tracker.example/hook"})),
+        ),
         row("POST", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], Json(|_| json!({}))),
         row("DELETE", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], none()),
         row("POST", "/api/v1/incidents/{ref}/timeline/{id}/annotations", &[Im, Admin], Json(|_| json!({"text": "x"}))),
@@ -721,7 +732,7 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     } else if path.contains("/roles/{id}") {
         w.scribe_assignment.to_string()
-    } else if path.contains("/timeline/{id}") {
+    } else if path.contains("/timeline/{id}") || path.contains("/actions/{id}") {
         "1".to_owned()
     } else if path.contains("/theories/{id}") {
         // The declaration: not a theory, which those who may are told.

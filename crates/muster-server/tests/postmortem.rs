@@ -9,8 +9,10 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{ManualClock, TestServer};
-use serde_json::json;
+use common::receiver::Receiver;
+use common::{ADMIN_TOKEN, ManualClock, TestServer};
+use muster_app::channels::webhook::signature;
+use serde_json::{Value, json};
 
 on_both_backends!(a_timeline_row_changed_in_the_database_is_named_by_verify_as_the_first_broken_entry,);
 
@@ -19,6 +21,7 @@ mod manual {
     on_both_backends_with_manual_clock!(
         the_roster_and_the_durations_follow_the_scribes_backdated_milestones_and_the_handover,
         the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_published_by_its_incident_manager,
+        a_follow_up_reminds_its_owner_when_due_and_weekly_until_done_and_the_tracker_hears_of_it,
     );
 }
 
@@ -246,7 +249,11 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     clock.advance(2 * 60); // 10:30
     server.post(&t["dan"], path, milestone("mitigated", "the error rate is back under 0.1 %", None)).await.ok(201);
     server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "monitoring"})).await.ok(200);
-    clock.advance(10 * 60); // 10:40: the backup takes over
+    clock.advance(5 * 60); // 10:35: a follow-up for after the incident
+    let follow_up = json!({"text": "alert on retries per card call", "owner": "carol",
+                           "due_at": "2026-12-04T09:00:00Z", "follow_up": true, "ticket": "OPS-42"});
+    server.post(&t["dan"], "/api/v1/incidents/INC-1/actions", follow_up).await.ok(201);
+    clock.advance(5 * 60); // 10:40: the backup takes over
     server.post(&alice, roles, json!({"role": "incident_manager", "user": "bob"})).await.ok(201);
     clock.advance(20 * 60); // 11:00
     let bob = &t["bob"];
@@ -311,6 +318,104 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     assert!(
         html.contains("<h2>Root cause</h2>") && html.contains("The 09:50 deploy retried each card call five times.")
     );
+}
+
+async fn a_follow_up_reminds_its_owner_when_due_and_weekly_until_done_and_the_tracker_hears_of_it(
+    server: TestServer,
+    clock: Arc<ManualClock>,
+) {
+    let alice = server.user("alice", "responder").await;
+    let carol = server.user("carol", "responder").await;
+    let vic = server.user("vic", "viewer").await;
+    let (hook, url) = Receiver::start(vec![]).await;
+    server
+        .post(&carol, "/api/v1/users/carol/contact-methods", json!({"kind": "webhook", "address": url}))
+        .await
+        .ok(201);
+    let (tracker, tracker_url) = Receiver::start(vec![]).await;
+    let secret = "tracker-secret-0123456789";
+    let set = json!({"url": tracker_url, "secret": secret});
+    server.put(&alice, "/api/v1/settings/follow-up-webhook", set.clone()).await.problem(403);
+    let saved = server.put(ADMIN_TOKEN, "/api/v1/settings/follow-up-webhook", set).await.ok(200).clone();
+    assert_eq!(saved["secret"], secret);
+    assert!(server.get(&alice, "/api/v1/settings/follow-up-webhook").await.ok(200)["secret"].is_null());
+
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Search is slow", "priority": "P2"})).await.ok(201);
+    let actions = "/api/v1/incidents/INC-1/actions";
+    let index = json!({"text": "add an index on orders.created_at", "owner": "@carol",
+                       "due_at": "2026-11-28T09:00:00Z", "follow_up": true, "ticket": "OPS-7"});
+    let added = server.post(&alice, actions, index).await.ok(201).clone();
+    assert_eq!(
+        (added["owner"].as_str(), added["status"].as_str(), added["overdue"].as_bool()),
+        (Some("carol"), Some("open"), Some(false))
+    );
+    let id = added["id"].as_u64().unwrap();
+    server.post(&alice, actions, json!({"text": "restart the search nodes"})).await.ok(201);
+    server.post(&alice, actions, json!({"text": "x", "owner": "nobody"})).await.problem(422);
+    let all = server.get(&vic, "/api/v1/follow-ups").await.ok(200).clone();
+    assert_eq!(all.as_array().unwrap().len(), 1, "only the follow-up: {all}");
+    assert_eq!((all[0]["incident"].as_str(), all[0]["action"].as_u64()), (Some("INC-1"), Some(id)));
+
+    // The tracker hears of it at once, signed; the owner nothing yet.
+    server.deliver_due().await;
+    assert_eq!(tracker.count(), 1);
+    let (headers, body) = tracker.got.lock().unwrap()[0].clone();
+    let ts: i64 = headers["x-muster-timestamp"].to_str().unwrap().parse().unwrap();
+    assert_eq!(headers["x-muster-signature"].to_str().unwrap(), signature(secret, ts, &body), "signed");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["ticket"].as_str(), body["owner"].as_str()),
+        (Some("follow_up.created"), Some("OPS-7"), Some("carol"))
+    );
+    assert_eq!(hook.count(), 0, "not due yet");
+
+    // Due: the owner is reminded, then each week while it is open.
+    clock.advance(23 * 3600); // 2026-11-28T09:00
+    server.deliver_due().await;
+    let reminders = |hook: &Receiver| -> Vec<Value> {
+        hook.bodies().into_iter().filter(|b| b["type"] == "follow_up.due").collect()
+    };
+    assert_eq!(reminders(&hook).len(), 1);
+    assert_eq!((reminders(&hook)[0]["reminder"].as_u64(), reminders(&hook)[0]["action"].as_u64()), (Some(1), Some(id)));
+    let overdue = server.get(&carol, "/api/v1/follow-ups?overdue=true&owner=carol").await.ok(200).clone();
+    assert_eq!((overdue.as_array().unwrap().len(), overdue[0]["overdue"].as_bool()), (1, Some(true)));
+    clock.advance(6 * 86_400);
+    server.deliver_due().await;
+    assert_eq!(reminders(&hook).len(), 1, "a week has not passed");
+    clock.advance(86_400);
+    server.deliver_due().await;
+    assert_eq!(reminders(&hook).len(), 2);
+    assert_eq!(reminders(&hook)[1]["reminder"], 2);
+
+    // Done: the reminders stop; the change is on the timeline, and works
+    // on a closed incident too.
+    let path = format!("{actions}/{id}");
+    server.patch(&vic, &path, json!({"status": "done"})).await.problem(403);
+    server.patch(&carol, "/api/v1/incidents/INC-1/actions/1", json!({"status": "done"})).await.problem(404);
+    let done = server.patch(&carol, &path, json!({"status": "done"})).await.ok(200).clone();
+    assert_eq!((done["status"].as_str(), done["overdue"].as_bool()), (Some("done"), Some(false)));
+    clock.advance(14 * 86_400);
+    server.deliver_due().await;
+    assert_eq!(reminders(&hook).len(), 2, "done: no more reminders");
+    assert!(server.get(&carol, "/api/v1/follow-ups?overdue=true").await.ok(200).as_array().unwrap().is_empty());
+    assert_eq!(server.get(&carol, "/api/v1/follow-ups?state=done").await.ok(200).as_array().unwrap().len(), 1);
+    let timeline = server.get(&alice, "/api/v1/incidents/INC-1/timeline?kind=action_tracked").await.ok(200).clone();
+    let said: Vec<&str> = timeline.as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        said,
+        [
+            format!(
+                "@alice made it a follow-up, gave it to @carol, set it due 2026-11-28 09:00 UTC, linked OPS-7 (action {id})"
+            ),
+            format!("@carol marked it done (action {id})"),
+        ]
+    );
+    server.patch(&alice, "/api/v1/incidents/INC-1", json!({"status": "resolved"})).await.ok(200);
+    server.patch(&alice, "/api/v1/incidents/INC-1", json!({"status": "closed"})).await.ok(200);
+    let moved = json!({"status": "open", "due_at": "2026-12-20T09:00:00Z"});
+    let reopened = server.patch(&carol, &path, moved).await.ok(200).clone();
+    assert_eq!(reopened["status"], "open", "follow-ups are worked after the incident closed");
+    assert_eq!(tracker.count(), 1, "it was a follow-up before: the tracker heard once");
 }
 
 /// Compares `actual` with the reviewed file `tests/fixtures/<name>`, or

@@ -170,6 +170,7 @@ pub(crate) async fn save_incident<D: Dialect>(c: &mut D::Connection, state: &Inc
     .execute(c)
     .await?;
     insert_events::<D>(c, state.number, events).await?;
+    crate::followups::project::<D>(c, state.number, events).await?;
     schedule_reminders::<D>(c, state, events).await
 }
 

@@ -36,6 +36,7 @@ pub mod alerts;
 pub mod backup;
 pub mod bundles;
 mod dialect;
+mod followups;
 pub mod gauges;
 pub mod health;
 pub mod incidents;
@@ -215,6 +216,7 @@ pub type DecideAlertDeclaration<'a> =
 
 pub use accounts::{NewToken, NewUser, Session, TokenRecord, User};
 pub use alerts::{Alert, AlertFilter, ChangeEvent, IngestEvent, IngestOutcome, NewService, Service, ServicePatch};
+pub use followups::{FollowUpFilter, FollowUpRecord};
 pub use gauges::Gauges;
 pub use incidents::{IncidentFilter, TimelineQuery};
 pub use jobs::{ClaimedJob, JobFilter, JobRecord, JobState, JobStatus, NewJob};
@@ -295,6 +297,8 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(Incident, Vec<Event>)>;
     async fn incident(&self, number: u64) -> Result<Option<Incident>>;
+    /// The follow-ups across incidents that `filter` asks for.
+    async fn follow_ups(&self, filter: &FollowUpFilter) -> Result<Vec<FollowUpRecord>>;
     /// The incident's postmortem, when one was drafted.
     async fn postmortem(&self, number: u64) -> Result<Option<PostmortemRecord>>;
     /// Locks incident `number`, reads its postmortem, and writes what

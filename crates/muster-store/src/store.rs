@@ -195,6 +195,10 @@ impl<D: Dialect> Store for Db<D> {
         Ok((state, events))
     }
 
+    async fn follow_ups(&self, filter: &crate::FollowUpFilter) -> Result<Vec<crate::FollowUpRecord>> {
+        crate::followups::follow_ups::<D>(&mut *self.read.acquire().await?, filter).await
+    }
+
     async fn postmortem(&self, number: u64) -> Result<Option<crate::PostmortemRecord>> {
         crate::postmortems::postmortem::<D>(&mut *self.read.acquire().await?, number).await
     }

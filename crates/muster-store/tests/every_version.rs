@@ -350,6 +350,13 @@ async fn check(store: &dyn Store, version: i64) {
         assert_eq!(p.narrative.get(Section::Summary), "Checkout failed for 20 minutes.", "at {v}");
         assert_eq!(p.narrative.get(Section::RootCause), "A bad deploy.", "at {v}");
         assert!(p.published_at.is_none(), "at {v}");
+        let all = store.follow_ups(&muster_store::FollowUpFilter::default()).await.unwrap();
+        assert_eq!(
+            all.iter().map(|f| (f.incident, f.action, f.text.as_str(), f.ticket.as_deref())).collect::<Vec<_>>(),
+            [(1, 7, "Add an alert on the pool", Some("OPS-12"))],
+            "at {v}"
+        );
+        assert_eq!(all[0].owner.as_ref().map(|o| o.as_str()), Some("alice"), "at {v}");
     }
 
     // The upgraded database takes new rows after the old ones.

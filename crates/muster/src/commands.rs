@@ -72,6 +72,9 @@ pub enum ClientCommand {
     /// An incident's postmortem: generate it from the timeline, show it, write its sections, move it, export it.
     #[command(subcommand)]
     Postmortem(PostmortemCmd),
+    /// Follow-ups, the work after an incident: add one, list them across incidents, mark one done.
+    #[command(subcommand, visible_alias = "followups")]
+    Followup(FollowupCmd),
     /// Manage users: add, list, disable, passwords, new tokens.
     #[command(subcommand, visible_alias = "users")]
     User(UserCmd),
@@ -694,6 +697,43 @@ pub enum MaintenanceCmd {
 }
 
 #[derive(Subcommand)]
+pub enum FollowupCmd {
+    /// Record an action as a follow-up: `muster followup add INC-7 "alert on retries" --owner carol --due 2026-12-10`.
+    Add {
+        reference: String,
+        text: String,
+        #[arg(long)]
+        owner: Option<String>,
+        /// When it is due: RFC 3339 or local (2026-12-10, 2026-12-10 09:00).
+        #[arg(long)]
+        due: Option<String>,
+        /// A ticket's key or URL.
+        #[arg(long)]
+        ticket: Option<String>,
+    },
+    /// Follow-ups across incidents, by due time.
+    List {
+        /// Only this person's.
+        #[arg(long)]
+        owner: Option<String>,
+        /// open, done or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only those open past their due time.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Mark a follow-up done (or --cancel it): `muster followup done INC-7 12`.
+    Done {
+        reference: String,
+        /// The action's timeline entry.
+        action: u64,
+        #[arg(long)]
+        cancel: bool,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum PostmortemCmd {
     /// Draft the postmortem of a resolved incident from its timeline: the facts filled in, the
     /// sections to write listed.
@@ -916,6 +956,7 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Status(c) => status_page(&client, &out, c).await,
         ClientCommand::Report(c) => report(&client, &out, c).await,
         ClientCommand::Postmortem(c) => postmortem(&client, &out, c).await,
+        ClientCommand::Followup(c) => followup(&client, &out, c).await,
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -987,11 +1028,23 @@ fn handles(v: &Value) -> Vec<String> {
 }
 
 /// `path` with `&key=value` added for each value given.
+/// `path` with the parameters given (`?` first, then `&`), their values
+/// percent-encoded.
 fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
     let mut out = path.to_owned();
     for (key, value) in params {
         if let Some(v) = value {
-            out.push_str(&format!("&{key}={v}"));
+            let sep = if out.contains('?') { '&' } else { '?' };
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b',' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            out.push_str(&format!("{sep}{key}={v}"));
         }
     }
     out
@@ -1469,6 +1522,56 @@ fn print_postmortem(v: &Value) {
     } else {
         say!("To write: {}", empty.join(", "));
     }
+}
+
+async fn followup(client: &Client, out: &Output, cmd: FollowupCmd) -> anyhow::Result<()> {
+    let said = |v: &Value| {
+        let owner = v["owner"].as_str().map(|o| format!("@{o}")).unwrap_or_else(|| "nobody".into());
+        let due = if v["due_at"].is_string() { format!(", due {}", t(v, "due_at")) } else { String::new() };
+        say!("{} action {}: {} ({}, {owner}{due})", s(v, "incident"), v["id"], s(v, "text"), s(v, "status"));
+    };
+    match cmd {
+        FollowupCmd::Add { reference, text, owner, due, ticket } => {
+            let due = due.map(|d| text::time_input(&d).context("--due")).transpose()?;
+            let body = json!({"text": text, "owner": owner, "due_at": due, "ticket": ticket, "follow_up": true});
+            let v = client.post(&format!("/api/v1/incidents/{}/actions", path_ref(&reference)), &body).await?;
+            out.show(&v, said);
+        }
+        FollowupCmd::List { owner, state, overdue } => {
+            let overdue = overdue.then(|| "true".to_owned());
+            let v = client
+                .get(&with_query("/api/v1/follow-ups", &[("owner", owner), ("state", state), ("overdue", overdue)]))
+                .await?;
+            out.show(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .map(|all| {
+                        all.iter()
+                            .map(|f| {
+                                let status = if f["overdue"] == true { "overdue".to_owned() } else { s(f, "status") };
+                                vec![
+                                    format!("{} {}", s(f, "incident"), f["action"]),
+                                    f["owner"].as_str().map(|o| format!("@{o}")).unwrap_or_default(),
+                                    if f["due_at"].is_string() { t(f, "due_at") } else { String::new() },
+                                    status,
+                                    f["ticket"].as_str().unwrap_or_default().to_owned(),
+                                    s(f, "text"),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                table(&["ACTION", "OWNER", "DUE", "STATUS", "TICKET", "WHAT"], rows);
+            });
+        }
+        FollowupCmd::Done { reference, action, cancel } => {
+            let status = if cancel { "cancelled" } else { "done" };
+            let path = format!("/api/v1/incidents/{}/actions/{action}", path_ref(&reference));
+            let v = client.patch(&path, &json!({"status": status})).await?;
+            out.show(&v, said);
+        }
+    }
+    Ok(())
 }
 
 async fn postmortem(client: &Client, out: &Output, cmd: PostmortemCmd) -> anyhow::Result<()> {

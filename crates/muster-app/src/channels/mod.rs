@@ -20,6 +20,7 @@ use muster_domain::Timestamp;
 use muster_domain::outbox::Job;
 
 pub mod email;
+pub mod follow_up_due;
 pub mod page_bundle;
 pub mod page_notices;
 pub mod page_step;

@@ -61,6 +61,7 @@ fn for_page(job: &Job) -> Option<&muster_domain::outbox::ForPage> {
         | Job::PageBundle { .. }
         | Job::UpdateReminder { .. }
         | Job::Maintenance { .. }
-        | Job::ReportDue { .. } => None,
+        | Job::ReportDue { .. }
+        | Job::FollowUpDue { .. } => None,
     }
 }

@@ -229,6 +229,20 @@ impl Channel for WebhookChannel {
     async fn deliver(&self, job: &Job, attempt: &Attempt<'_>) -> Result<(), Failure> {
         let Job::Webhook(hook) = job else { return Err(Failure::permanent("not a webhook job")) };
         let (url, secret) = match (hook.contact_method, hook.stakeholder_webhook.or(hook.status_subscriber)) {
+            (None, None) if hook.setting.is_some() => {
+                let key = hook.setting.clone().unwrap_or_default();
+                match self.store.setting(&key).await {
+                    Ok(Some(json)) => match serde_json::from_str::<serde_json::Value>(&json) {
+                        Ok(v) if v["url"].is_string() => (
+                            v["url"].as_str().unwrap_or_default().to_owned(),
+                            v["secret"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                        _ => return Err(Failure::permanent(format!("the setting {key} is not a webhook"))),
+                    },
+                    Ok(None) => return Err(Failure::permanent(format!("the setting {key} was removed"))),
+                    Err(e) => return Err(Failure::new(format!("reading the setting {key}: {e}"))),
+                }
+            }
             (None, None) if hook.support_integration.is_some() => {
                 let id = hook.support_integration.unwrap_or_default();
                 match self.store.support_integration(id).await {

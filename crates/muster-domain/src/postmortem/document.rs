@@ -330,6 +330,8 @@ pub struct Facts {
     pub theories: Vec<Theory>,
     pub decisions: Vec<Line>,
     pub actions: Vec<Line>,
+    /// The actions marked follow-ups: the action items, live.
+    pub follow_ups: Vec<crate::action::ActionItem>,
     /// The timeline's length and head hash when the facts were gathered.
     pub entries: u64,
     pub head: String,
@@ -447,6 +449,10 @@ impl Facts {
                 None => worst.push(ComponentImpact { name: name.clone(), worst: *to }),
             }
         }
+        // Follow-ups are work after the incident, listed as action items.
+        let follow_ups: Vec<crate::action::ActionItem> =
+            crate::action::actions(events).into_iter().filter(|a| a.tracking.follow_up).collect();
+        actions.retain(|l| !follow_ups.iter().any(|a| a.seq == l.seq));
         let customers: BTreeSet<&String> = linked.values().collect();
         Facts {
             number: incident.number,
@@ -469,6 +475,7 @@ impl Facts {
             theories: super::theories(events),
             decisions,
             actions,
+            follow_ups,
             entries: events.len() as u64,
             head: events.last().map(|e| e.hash.clone()).unwrap_or_default(),
         }
@@ -829,12 +836,30 @@ pub fn document(template: Template, state: PostmortemState, facts: &Facts, n: &N
     if standard {
         part(Section::Lucky.heading(), vec![written(n, Section::Lucky)]);
     }
-    part(
-        "Action items",
-        vec![Block::Prompt {
-            text: "The work after the incident, each with an owner, a due date and a ticket.".to_owned(),
-        }],
-    );
+    let items = if f.follow_ups.is_empty() {
+        Block::Prompt {
+            text: "The work after the incident: mark actions as follow-ups, each with an owner, a due date and a \
+                   ticket."
+                .to_owned(),
+        }
+    } else {
+        let rows = f
+            .follow_ups
+            .iter()
+            .map(|a| {
+                let t = &a.tracking;
+                vec![
+                    a.text.clone(),
+                    t.owner.as_ref().map(|o| format!("@{o}")).unwrap_or_else(|| "nobody yet".to_owned()),
+                    t.due_at.map(human_time).unwrap_or_else(|| "no date".to_owned()),
+                    t.status.as_str().to_owned(),
+                    t.ticket.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        Block::Table { head: ["What", "Owner", "Due", "Status", "Ticket"].map(String::from).to_vec(), rows }
+    };
+    part("Action items", vec![items]);
     if standard || !n.get(Section::PublicSummary).is_empty() {
         part(Section::PublicSummary.heading(), vec![written(n, Section::PublicSummary)]);
     }

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use muster_app::App;
 
+mod actions;
 mod alerts;
 mod incidents;
 pub mod ingest;
@@ -71,6 +72,10 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::verify_timeline))
         .routes(routes!(postmortem::roster))
         .routes(routes!(postmortem::theories))
+        .routes(routes!(actions::add_action, actions::list_actions))
+        .routes(routes!(actions::patch_action))
+        .routes(routes!(actions::follow_ups))
+        .routes(routes!(actions::get_tracker_webhook, actions::set_tracker_webhook))
         .routes(routes!(postmortem::highlight, postmortem::unhighlight))
         .routes(routes!(postmortem::annotate))
         .routes(routes!(postmortem::judge_theory))

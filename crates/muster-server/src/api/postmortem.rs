@@ -251,7 +251,8 @@ pub enum TheoryStatusName {
 pub struct JudgeTheoryRequest {
     /// `open` reopens it.
     pub status: TheoryStatusName,
-    /// What it rests on: a graph, a log line, a link (at most 10,000 characters).
+    /// What it rests on: a graph, a log line, a link.
+    #[schema(schema_with = crate::dto::schema::evidence_or_null)]
     pub evidence: Option<String>,
 }
 
@@ -317,7 +318,7 @@ pub async fn unhighlight(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationRequest {
-    /// 1-10,000 characters.
+    #[schema(schema_with = crate::dto::schema::entry_text)]
     pub text: String,
 }
 
@@ -532,14 +533,23 @@ pub async fn get_postmortem(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PostmortemPatchRequest {
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub summary: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub trigger: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub root_cause: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub contributing_factors: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub resolution: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub went_well: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub went_wrong: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub lucky: Option<String>,
+    #[schema(schema_with = crate::dto::schema::section_or_null)]
     pub public_summary: Option<String>,
     /// The incident managers publish.
     pub state: Option<StateName>,

@@ -13,3 +13,21 @@ CREATE TABLE postmortems (
     updated_at    BIGINT NOT NULL,
     published_at  BIGINT
 );
+
+-- The actions marked follow-ups, across incidents: a projection of the
+-- action_tracked events, written in the transaction that records them
+-- (the timeline stays the record). Listed by state, owner and due time.
+CREATE TABLE follow_ups (
+    incident    BIGINT NOT NULL REFERENCES incidents (number),
+    action      BIGINT NOT NULL,
+    text        TEXT NOT NULL,
+    owner       TEXT,
+    due_at      BIGINT,
+    status      TEXT NOT NULL CHECK (status IN ('open', 'done', 'cancelled')),
+    ticket      TEXT,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (incident, action)
+);
+CREATE INDEX follow_ups_by_status ON follow_ups (status, due_at);
+CREATE INDEX follow_ups_by_owner ON follow_ups (owner, status);

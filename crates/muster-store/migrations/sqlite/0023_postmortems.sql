@@ -13,3 +13,21 @@ CREATE TABLE postmortems (
     updated_at    INTEGER NOT NULL,
     published_at  INTEGER
 );
+
+-- The actions marked follow-ups, across incidents: a projection of the
+-- action_tracked events, written in the transaction that records them
+-- (the timeline stays the record). Listed by state, owner and due time.
+CREATE TABLE follow_ups (
+    incident    INTEGER NOT NULL REFERENCES incidents (number),
+    action      INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    owner       TEXT,
+    due_at      INTEGER,
+    status      TEXT NOT NULL CHECK (status IN ('open', 'done', 'cancelled')),
+    ticket      TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (incident, action)
+);
+CREATE INDEX follow_ups_by_status ON follow_ups (status, due_at);
+CREATE INDEX follow_ups_by_owner ON follow_ups (owner, status);
