@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod incidents;
 pub mod ingest;
+pub mod insights;
 pub mod jobs;
 pub mod maintenance;
 pub mod pager;

@@ -15,6 +15,9 @@
 //!   step notifies at an instant.
 //! - [`page`]: pages and their escalation: states, what a step's timer
 //!   does, declines, and which contact methods notify a person when.
+//! - [`insights`]: across incidents — counts, the durations' median, p90
+//!   and mean, incidents per service, the alerts that declare most, pages
+//!   per person, time in role, overdue updates.
 //! - [`intake`]: what alerts do to incidents and pages: rejoin or
 //!   auto-declare (title, summary, first responder), the automatic page,
 //!   alert status moves, ending an alert's pages.
@@ -59,6 +62,7 @@ pub mod cadence;
 pub mod egress;
 pub mod error;
 pub mod incident;
+pub mod insights;
 pub mod intake;
 pub mod limits;
 pub mod maintenance;

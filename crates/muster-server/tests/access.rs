@@ -208,6 +208,8 @@ fn rows() -> Vec<Row> {
         row("POST", "/api/v1/incidents/{ref}/actions", WRITERS, Json(|_| json!({"text": "add an alert"}))),
         row("PATCH", "/api/v1/incidents/{ref}/actions/{id}", WRITERS, Json(|_| json!({"status": "done"}))),
         row("GET", "/api/v1/follow-ups", SIGNED_IN, none()),
+        row("GET", "/api/v1/insights", SIGNED_IN, none()),
+        row("GET", "/api/v1/insights.csv", SIGNED_IN, none()),
         row("GET", "/api/v1/settings/follow-up-webhook", SIGNED_IN, none()),
         row(
             "PUT",

@@ -22,6 +22,10 @@ pub struct IncidentFilter {
     pub statuses: Vec<Status>,
     pub priorities: Vec<Priority>,
     pub before: Option<u64>,
+    /// Only those declared at or after this time.
+    pub declared_from: Option<Timestamp>,
+    /// Only those declared before this time.
+    pub declared_to: Option<Timestamp>,
     pub limit: u32,
 }
 
@@ -248,6 +252,12 @@ pub(crate) async fn incidents<D: Dialect>(c: &mut D::Connection, filter: &Incide
     if let Some(before) = filter.before {
         q.push(" AND number < ").push_bind(before as i64);
     }
+    if let Some(from) = filter.declared_from {
+        q.push(" AND declared_at >= ").push_bind(micros(from));
+    }
+    if let Some(to) = filter.declared_to {
+        q.push(" AND declared_at < ").push_bind(micros(to));
+    }
     q.push(" ORDER BY number DESC LIMIT ").push_bind(rows::limit(filter.limit));
     let found: Vec<String> = q.scalars(c).await?;
     found.iter().map(|s| incident(s)).collect()
@@ -304,6 +314,37 @@ pub(crate) async fn events<D: Dialect>(c: &mut D::Connection, number: u64) -> Re
         .scalars(c)
         .await?;
     found.iter().map(|b| event(b)).collect()
+}
+
+/// The events of each incident named, in `seq` order, read in a few
+/// statements (500 incidents each).
+pub(crate) async fn events_of<D: Dialect>(c: &mut D::Connection, numbers: &[u64]) -> Result<Vec<(u64, Vec<Event>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        incident: i64,
+        body: String,
+    }
+    let mut out: Vec<(u64, Vec<Event>)> = Vec::with_capacity(numbers.len());
+    for chunk in numbers.chunks(500) {
+        let mut q = D::query("SELECT incident, body FROM incident_events WHERE incident IN (");
+        for (i, n) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(*n as i64);
+        }
+        q.push(") ORDER BY incident, seq");
+        let rows: Vec<Row> = q.fetch_all(&mut *c).await?;
+        for r in rows {
+            let n = r.incident as u64;
+            let e = event(&r.body)?;
+            match out.last_mut() {
+                Some((last, events)) if *last == n => events.push(e),
+                _ => out.push((n, vec![e])),
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(sqlx::FromRow)]

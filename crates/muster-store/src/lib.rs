@@ -315,6 +315,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every event of an incident in `seq` order, as stored (for replay and
     /// verifying the hash chain).
     async fn events(&self, number: u64) -> Result<Vec<Event>>;
+    /// The events of each incident named, in `seq` order, in few statements.
+    async fn events_of(&self, numbers: &[u64]) -> Result<Vec<(u64, Vec<Event>)>>;
     /// Checks the incident's stored timeline: its hash chain, and its rows'
     /// columns against their content. `None`: no such incident.
     async fn verify_timeline(&self, number: u64) -> Result<Option<muster_domain::timeline::ChainCheck>>;

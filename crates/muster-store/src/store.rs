@@ -195,6 +195,10 @@ impl<D: Dialect> Store for Db<D> {
         Ok((state, events))
     }
 
+    async fn events_of(&self, numbers: &[u64]) -> Result<Vec<(u64, Vec<Event>)>> {
+        crate::incidents::events_of::<D>(&mut *self.read.acquire().await?, numbers).await
+    }
+
     async fn follow_ups(&self, filter: &crate::FollowUpFilter) -> Result<Vec<crate::FollowUpRecord>> {
         crate::followups::follow_ups::<D>(&mut *self.read.acquire().await?, filter).await
     }

@@ -74,6 +74,7 @@ pub async fn list(
         priorities: list_of::<Priority>(q.priority.as_deref())?,
         before: q.before,
         limit,
+        ..IncidentFilter::default()
     };
     let found = app.incidents(&filter).await?;
     let body: Vec<IncidentResponse> = found.iter().map(IncidentResponse::from).collect();

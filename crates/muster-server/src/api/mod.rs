@@ -18,6 +18,7 @@ mod actions;
 mod alerts;
 mod incidents;
 pub mod ingest;
+mod insights;
 mod jobs;
 pub mod pages;
 mod postmortem;
@@ -75,6 +76,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::add_action, actions::list_actions))
         .routes(routes!(actions::patch_action))
         .routes(routes!(actions::follow_ups))
+        .routes(routes!(insights::insights))
+        .routes(routes!(insights::insights_csv))
         .routes(routes!(actions::get_tracker_webhook, actions::set_tracker_webhook))
         .routes(routes!(postmortem::highlight, postmortem::unhighlight))
         .routes(routes!(postmortem::annotate))
