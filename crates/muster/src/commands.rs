@@ -72,6 +72,23 @@ pub enum ClientCommand {
     /// An incident's postmortem: generate it from the timeline, show it, write its sections, move it, export it.
     #[command(subcommand)]
     Postmortem(PostmortemCmd),
+    /// Insights across incidents: counts, time to acknowledge, mitigate and resolve, load per person.
+    Insights {
+        /// Incidents declared from then (RFC 3339, local, or a while ago: 30d ago).
+        #[arg(long)]
+        from: Option<String>,
+        /// … until before then.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        /// Only incidents with an alert of this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Print the CSV export instead.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Follow-ups, the work after an incident: add one, list them across incidents, mark one done.
     #[command(subcommand, visible_alias = "followups")]
     Followup(FollowupCmd),
@@ -957,6 +974,9 @@ pub async fn run(cmd: ClientCommand, conn: Connection) -> anyhow::Result<()> {
         ClientCommand::Report(c) => report(&client, &out, c).await,
         ClientCommand::Postmortem(c) => postmortem(&client, &out, c).await,
         ClientCommand::Followup(c) => followup(&client, &out, c).await,
+        ClientCommand::Insights { from, to, priority, service, csv } => {
+            insights(&client, &out, from, to, priority, service, csv).await
+        }
         ClientCommand::User(c) => user(&client, &out, c).await,
         ClientCommand::Token(c) => token(&client, &out, c).await,
         ClientCommand::Alert(c) => alert(&client, &out, c).await,
@@ -1522,6 +1542,53 @@ fn print_postmortem(v: &Value) {
     } else {
         say!("To write: {}", empty.join(", "));
     }
+}
+
+async fn insights(
+    client: &Client,
+    out: &Output,
+    from: Option<String>,
+    to: Option<String>,
+    priority: Option<String>,
+    service: Option<String>,
+    csv: bool,
+) -> anyhow::Result<()> {
+    let from = from.map(|t| text::time_input(&t).context("--from")).transpose()?;
+    let to = to.map(|t| text::time_input(&t).context("--to")).transpose()?;
+    let params = [("from", from), ("to", to), ("priority", priority), ("service", service)];
+    if csv {
+        print!("{}", client.get_text(&with_query("/api/v1/insights.csv", &params)).await?);
+        return Ok(());
+    }
+    let v = client.get(&with_query("/api/v1/insights", &params)).await?;
+    out.show(&v, |v| {
+        let took = |x: &Value| x.as_i64().map(muster_domain::postmortem::document::human_duration).unwrap_or("–".into());
+        let by: Vec<String> =
+            v["by_priority"].as_object().map(|o| o.iter().map(|(k, n)| format!("{k} {n}")).collect()).unwrap_or_default();
+        say!("{} incidents ({}), {} declared from alerts", v["incidents"], by.join(", "), v["auto_declared"]);
+        let rows = ["to_acknowledge", "to_mitigate", "to_resolve"]
+            .iter()
+            .map(|k| {
+                let s = &v[*k];
+                vec![k.replace('_', " "), s["count"].to_string(), took(&s["median"]), took(&s["p90"]), took(&s["mean"])]
+            })
+            .collect();
+        table(&["FROM THE START", "INCIDENTS", "MEDIAN", "P90", "MEAN"], rows);
+        let pages: Vec<String> = v["pages_per_person"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, n)| format!("@{k} {n}")).collect())
+            .unwrap_or_default();
+        if !pages.is_empty() {
+            say!("Pages: {}", pages.join(", "));
+        }
+        say!(
+            "Follow-ups: {} open, {} overdue; {} update reminders went overdue",
+            v["follow_ups_open"],
+            v["follow_ups_overdue"],
+            v["overdue_updates"]
+        );
+    });
+    Ok(())
 }
 
 async fn followup(client: &Client, out: &Output, cmd: FollowupCmd) -> anyhow::Result<()> {
