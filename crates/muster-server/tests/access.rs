@@ -530,6 +530,9 @@ fn rows() -> Vec<Row> {
             Form(|w| vec![("target", format!("user:{}", w.pat())), ("message", "need a hand".into())]),
         ),
         row("POST", "/incidents/{ref}/entries", WRITERS, Form(|_| vec![("kind", "note".into()), ("text", "x".into())])),
+        row("GET", "/incidents/{ref}/postmortem", SIGNED_IN, none()),
+        row("POST", "/incidents/{ref}/postmortem", WRITERS, Form(|_| vec![])),
+        row("GET", "/insights", SIGNED_IN, none()),
         row("GET", "/support", SIGNED_IN, none()),
         row(
             "POST",

@@ -755,3 +755,74 @@ async fn sqlite_a_page_that_reached_nobody_shows_on_the_incident_page_and_escala
 async fn postgres_a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates() {
     a_page_that_reached_nobody_shows_on_the_incident_page_and_escalates(Backend::Postgres).await;
 }
+
+/// After the incident, in Chromium: the scribe drafts the postmortem from
+/// the incident page's button and reads the printable page; the insights
+/// page draws its charts as SVG and fits a phone.
+async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_a_browser(backend: Backend) {
+    let Some((_driver, webdriver)) = chromedriver().await else { return };
+    let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
+    for (h, name) in [("alice", "Alice"), ("carol", "Carol"), ("hank", "Hank")] {
+        let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
+        server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
+    }
+    for (n, (title, priority)) in [("Checkout returns 500", "P1"), ("Search is slow", "P3"), ("Login loops", "P2")].iter().enumerate() {
+        let r = format!("/api/v1/incidents/INC-{}", n + 1);
+        server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": title, "priority": priority, "incident_manager": "alice"})).await.ok(201);
+        server.post(ADMIN_TOKEN, &format!("{r}/roles"), json!({"role": "tech_lead", "user": "carol", "scope": "database"})).await.ok(201);
+        server.post(ADMIN_TOKEN, &format!("{r}/roles"), json!({"role": "scribe", "user": "hank"})).await.ok(201);
+        // The impact began a while before the declaration (the real clock: a screenshot reads true).
+        let began = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(12 + 9 * n as i64);
+        let started = json!({"kind": "milestone", "tag": "started", "text": "first 500s", "occurred_at": began.to_string()});
+        server.post(ADMIN_TOKEN, &format!("{r}/timeline"), started).await.ok(201);
+        let theory = server.post(ADMIN_TOKEN, &format!("{r}/timeline"), json!({"kind": "theory", "text": "the pool is exhausted"})).await.ok(201)["id"].clone();
+        server.post(ADMIN_TOKEN, &format!("{r}/theories/{theory}/status"), json!({"status": "confirmed", "evidence": "40 of 40 connections busy"})).await.ok(201);
+        let follow_up = json!({"text": "alert on pool saturation", "owner": "carol", "due_at": "2027-01-15T09:00:00Z", "follow_up": true, "ticket": "OPS-7"});
+        server.post(ADMIN_TOKEN, &format!("{r}/actions"), follow_up).await.ok(201);
+        server.patch(ADMIN_TOKEN, &r, json!({"status": "monitoring"})).await.ok(200);
+        server.patch(ADMIN_TOKEN, &r, json!({"status": "resolved"})).await.ok(200);
+    }
+    let summary = json!({"summary": "Card payments failed at checkout: the connection pool to db-7 ran dry."});
+    server.patch(ADMIN_TOKEN, "/api/v1/incidents/INC-1", summary).await.ok(200);
+    let base = server.url.clone();
+    let hank = browser(&webdriver, 1280, 900).await;
+    sign_in(&hank, &base, "hank").await;
+    hank.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    hank.find(Locator::Css("form[aria-label='Draft the postmortem'] button")).await.unwrap().click().await.unwrap();
+    until_text(&hank, "h1", "INC-1 postmortem: Checkout returns 500").await;
+    assert!(hank.current_url().await.unwrap().path().ends_with("/incidents/INC-1/postmortem"));
+    let page = text(&hank, "body").await;
+    for part in ["Impact", "Roles", "Timeline", "Root cause", "Action items", "alert on pool saturation", "Made from the timeline of INC-1"] {
+        assert!(page.contains(part), "{part} is on the page: {page}");
+    }
+    shoot(&hank, "postmortem").await;
+
+    hank.goto(&format!("{base}/insights")).await.unwrap();
+    until_text(&hank, "h1", "Insights").await;
+    let charts = hank.execute("return document.querySelectorAll('svg.chart').length", vec![]).await.unwrap();
+    assert_eq!(charts.as_u64(), Some(5), "five charts");
+    let bars = hank.execute("return document.querySelectorAll('svg.chart rect.bar').length", vec![]).await.unwrap();
+    assert!(bars.as_u64().unwrap() >= 8, "bars for the durations, priorities and roles: {bars}");
+    assert!(text(&hank, "main").await.contains("3 incidents"), "{}", text(&hank, "main").await);
+    shoot(&hank, "insights").await;
+
+    let small = phone(&webdriver).await;
+    sign_in(&small, &base, "hank").await;
+    small.goto(&format!("{base}/insights")).await.unwrap();
+    until_text(&small, "h1", "Insights").await;
+    assert_eq!(wider_than_the_window(&small).await, "", "the insights fit a phone");
+    shoot(&small, "insights-phone").await;
+    small.goto(&format!("{base}/incidents/INC-1/postmortem")).await.unwrap();
+    until_text(&small, "h1", "INC-1 postmortem").await;
+    assert_eq!(wider_than_the_window(&small).await, "", "the postmortem fits a phone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_a_browser() {
+    the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_a_browser(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_a_browser() {
+    the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_a_browser(Backend::Postgres).await;
+}

@@ -175,7 +175,7 @@ struct IncidentPage {
     reports_html: String,
 }
 
-fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
+pub(super) fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
     s.parse().map_err(|_| ApiError::not_found("ref", format!("there is no incident {s:?}")))
 }
 

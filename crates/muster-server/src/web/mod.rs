@@ -25,6 +25,7 @@ mod auth;
 mod comms;
 mod contacts;
 mod incident;
+mod insights;
 mod lists;
 pub mod live;
 mod pages;
@@ -66,6 +67,9 @@ fn table() -> Vec<Route> {
         ("/incidents/{ref}/updates/{id}/publish", Method::POST, post(comms::publish_update)),
         ("/incidents/{ref}/updates/snooze", Method::POST, post(comms::snooze)),
         ("/incidents/{ref}/follow", Method::POST, post(comms::follow)),
+        ("/incidents/{ref}/postmortem", Method::GET, get(postmortem::show)),
+        ("/incidents/{ref}/postmortem", Method::POST, post(postmortem::draft)),
+        ("/insights", Method::GET, get(insights::page)),
         ("/stakeholders", Method::GET, get(comms::page)),
         ("/stakeholders", Method::POST, post(comms::create)),
         ("/stakeholders/{id}/remove", Method::POST, post(comms::remove)),
