@@ -66,6 +66,31 @@ impl App {
         first_of(events, |c| matches!(c, muster_domain::Change::TheoryJudged { .. }))
     }
 
+    /// Records a decision with its reasons and the theory it follows from.
+    pub async fn decide(
+        &self,
+        actor: &Actor,
+        r: IncidentRef,
+        text: String,
+        rationale: Option<String>,
+        theory: Option<u64>,
+    ) -> Result<Event> {
+        actor.require_write()?;
+        self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
+        let follows = match theory {
+            // Named in the body, not the path: a missing theory is a bad field.
+            Some(seq) => {
+                Some(muster_domain::postmortem::theory(&self.store.events(r.0).await?, seq).map_err(|e| match e {
+                    DomainError::NotFound { message, .. } => DomainError::invalid("theory", message),
+                    other => other,
+                })?)
+            }
+            None => None,
+        };
+        let (_, events) = self.execute(actor, r, Command::Decide { text, rationale, follows }).await?;
+        first_of(events, |c| matches!(c, muster_domain::Change::Entry { .. }))
+    }
+
     /// Highlights entry `entry` for the postmortem, or takes the highlight
     /// off (the scribe, the incident managers); returns the entry saying so.
     pub async fn highlight(&self, actor: &Actor, r: IncidentRef, entry: u64, highlighted: bool) -> Result<Event> {

@@ -304,6 +304,12 @@ pub enum Change {
         tag: Option<MilestoneTag>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         corrects: Option<u64>,
+        /// A decision's reasons.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rationale: Option<String>,
+        /// The theory a decision follows from (its entry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follows: Option<u64>,
     },
 }
 
@@ -490,6 +496,13 @@ pub enum Command {
     RespondCustomerReport {
         report: crate::support::ReportRef,
         text: String,
+    },
+    /// Record a decision with its reasons and the theory it follows from
+    /// (as the timeline shows it: [`crate::postmortem::theory`]).
+    Decide {
+        text: String,
+        rationale: Option<String>,
+        follows: Option<crate::postmortem::Theory>,
     },
     /// Record an action, tracked at once when `tracking` says more than
     /// the default (open, no owner, no due time).
@@ -806,6 +819,14 @@ impl Incident {
             Command::RespondCustomerReport { report, text } => {
                 tx.require(Action::HandleCustomerReports)?;
                 tx.record(Change::CustomerReportResponded { report, text }, None);
+            }
+            Command::Decide { text, rationale, follows } => {
+                tx.require(Action::AddToTimeline)?;
+                let rationale = rationale.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+                if rationale.as_ref().is_some_and(|r| r.chars().count() > 10_000) {
+                    return Err(DomainError::invalid("rationale", "a rationale has at most 10,000 characters"));
+                }
+                tx.entry(EntryKind::Decision, text, None, None, None, (rationale, follows.map(|t| t.seq)))?;
             }
             Command::AddAction { text, tracking } => {
                 tx.require(Action::AddToTimeline)?;
@@ -1387,6 +1408,18 @@ impl<'s, 'c> Transaction<'s, 'c> {
         corrects: Option<u64>,
         occurred_at: Option<Timestamp>,
     ) -> Result<(), DomainError> {
+        self.entry(kind, text, tag, corrects, occurred_at, (None, None))
+    }
+
+    fn entry(
+        &mut self,
+        kind: EntryKind,
+        text: String,
+        tag: Option<MilestoneTag>,
+        corrects: Option<u64>,
+        occurred_at: Option<Timestamp>,
+        (rationale, follows): (Option<String>, Option<u64>),
+    ) -> Result<(), DomainError> {
         // Limits count what was sent, as the API's document says.
         let sent = text.chars().count();
         let text = text.trim().to_owned();
@@ -1413,7 +1446,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
         {
             return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
         }
-        self.record(Change::Entry { kind, text, tag, corrects }, occurred_at);
+        self.record(Change::Entry { kind, text, tag, corrects, rationale, follows }, occurred_at);
         Ok(())
     }
 }

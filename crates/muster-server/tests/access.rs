@@ -204,6 +204,7 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/theories", SIGNED_IN, none()),
+        row("POST", "/api/v1/incidents/{ref}/decisions", WRITERS, Json(|_| json!({"text": "roll back"}))),
         row("GET", "/api/v1/incidents/{ref}/actions", SIGNED_IN, none()),
         row("POST", "/api/v1/incidents/{ref}/actions", WRITERS, Json(|_| json!({"text": "add an alert"}))),
         row("PATCH", "/api/v1/incidents/{ref}/actions/{id}", WRITERS, Json(|_| json!({"status": "done"}))),

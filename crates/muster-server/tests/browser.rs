@@ -766,17 +766,45 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
         let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
         server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
     }
-    for (n, (title, priority)) in [("Checkout returns 500", "P1"), ("Search is slow", "P3"), ("Login loops", "P2")].iter().enumerate() {
+    for (n, (title, priority)) in
+        [("Checkout returns 500", "P1"), ("Search is slow", "P3"), ("Login loops", "P2")].iter().enumerate()
+    {
         let r = format!("/api/v1/incidents/INC-{}", n + 1);
-        server.post(ADMIN_TOKEN, "/api/v1/incidents", json!({"title": title, "priority": priority, "incident_manager": "alice"})).await.ok(201);
-        server.post(ADMIN_TOKEN, &format!("{r}/roles"), json!({"role": "tech_lead", "user": "carol", "scope": "database"})).await.ok(201);
+        server
+            .post(
+                ADMIN_TOKEN,
+                "/api/v1/incidents",
+                json!({"title": title, "priority": priority, "incident_manager": "alice"}),
+            )
+            .await
+            .ok(201);
+        server
+            .post(
+                ADMIN_TOKEN,
+                &format!("{r}/roles"),
+                json!({"role": "tech_lead", "user": "carol", "scope": "database"}),
+            )
+            .await
+            .ok(201);
         server.post(ADMIN_TOKEN, &format!("{r}/roles"), json!({"role": "scribe", "user": "hank"})).await.ok(201);
         // The impact began a while before the declaration (the real clock: a screenshot reads true).
         let began = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(12 + 9 * n as i64);
-        let started = json!({"kind": "milestone", "tag": "started", "text": "first 500s", "occurred_at": began.to_string()});
+        let started =
+            json!({"kind": "milestone", "tag": "started", "text": "first 500s", "occurred_at": began.to_string()});
         server.post(ADMIN_TOKEN, &format!("{r}/timeline"), started).await.ok(201);
-        let theory = server.post(ADMIN_TOKEN, &format!("{r}/timeline"), json!({"kind": "theory", "text": "the pool is exhausted"})).await.ok(201)["id"].clone();
-        server.post(ADMIN_TOKEN, &format!("{r}/theories/{theory}/status"), json!({"status": "confirmed", "evidence": "40 of 40 connections busy"})).await.ok(201);
+        let theory = server
+            .post(ADMIN_TOKEN, &format!("{r}/timeline"), json!({"kind": "theory", "text": "the pool is exhausted"}))
+            .await
+            .ok(201)["id"]
+            .clone();
+        server
+            .post(
+                ADMIN_TOKEN,
+                &format!("{r}/theories/{theory}/status"),
+                json!({"status": "confirmed", "evidence": "40 of 40 connections busy"}),
+            )
+            .await
+            .ok(201);
         let follow_up = json!({"text": "alert on pool saturation", "owner": "carol", "due_at": "2027-01-15T09:00:00Z", "follow_up": true, "ticket": "OPS-7"});
         server.post(ADMIN_TOKEN, &format!("{r}/actions"), follow_up).await.ok(201);
         server.patch(ADMIN_TOKEN, &r, json!({"status": "monitoring"})).await.ok(200);
@@ -792,7 +820,15 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
     until_text(&hank, "h1", "INC-1 postmortem: Checkout returns 500").await;
     assert!(hank.current_url().await.unwrap().path().ends_with("/incidents/INC-1/postmortem"));
     let page = text(&hank, "body").await;
-    for part in ["Impact", "Roles", "Timeline", "Root cause", "Action items", "alert on pool saturation", "Made from the timeline of INC-1"] {
+    for part in [
+        "Impact",
+        "Roles",
+        "Timeline",
+        "Root cause",
+        "Action items",
+        "alert on pool saturation",
+        "Made from the timeline of INC-1",
+    ] {
         assert!(page.contains(part), "{part} is on the page: {page}");
     }
     shoot(&hank, "postmortem").await;

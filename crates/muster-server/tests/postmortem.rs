@@ -175,10 +175,11 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
         server.post(&t["carol"], path, entry("theory", "db-7 at 100 % CPU exhausts the connection pool")).await.ok(201)
             ["id"]
             .clone();
-    server
+    let retries_theory = server
         .post(&t["dan"], path, entry("theory", "the 09:50 payments-api deploy retries every card call five times"))
         .await
-        .ok(201);
+        .ok(201)["id"]
+        .clone();
     clock.advance(60); // 10:11
     let graph = server.post(&t["carol"], path, entry("note", "db-7 CPU at 100 % since 09:52 (grafana)")).await.ok(201)
         ["id"]
@@ -204,9 +205,13 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
         .await
         .ok(200);
     clock.advance(3 * 60); // 10:15
-    let decision =
-        server.post(&t["dan"], path, entry("decision", "roll back the 09:50 payments-api deploy")).await.ok(201)["id"]
-            .clone();
+    let reasoned = json!({"text": "roll back the 09:50 payments-api deploy", "theory": retries_theory,
+                          "rationale": "a rollback takes two minutes and the deploy changed nothing else"});
+    server.post(&t["dan"], "/api/v1/incidents/INC-1/decisions", json!({"text": "x", "theory": 1})).await.problem(422);
+    let decision = server.post(&t["dan"], "/api/v1/incidents/INC-1/decisions", reasoned).await.ok(201).clone();
+    assert_eq!(decision["kind"], "decision");
+    assert_eq!(decision["data"]["follows"], retries_theory);
+    let decision = decision["id"].clone();
     let remark = json!({"text": "taken five minutes after the theory, before it was confirmed"});
     server.post(hank, &format!("/api/v1/incidents/INC-1/timeline/{decision}/annotations"), remark).await.ok(201);
     clock.advance(60);

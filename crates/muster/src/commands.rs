@@ -1562,9 +1562,12 @@ async fn insights(
     }
     let v = client.get(&with_query("/api/v1/insights", &params)).await?;
     out.show(&v, |v| {
-        let took = |x: &Value| x.as_i64().map(muster_domain::postmortem::document::human_duration).unwrap_or("–".into());
-        let by: Vec<String> =
-            v["by_priority"].as_object().map(|o| o.iter().map(|(k, n)| format!("{k} {n}")).collect()).unwrap_or_default();
+        let took =
+            |x: &Value| x.as_i64().map(muster_domain::postmortem::document::human_duration).unwrap_or("–".into());
+        let by: Vec<String> = v["by_priority"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, n)| format!("{k} {n}")).collect())
+            .unwrap_or_default();
         say!("{} incidents ({}), {} declared from alerts", v["incidents"], by.join(", "), v["auto_declared"]);
         let rows = ["to_acknowledge", "to_mitigate", "to_resolve"]
             .iter()

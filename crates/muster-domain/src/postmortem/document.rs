@@ -517,7 +517,17 @@ fn line_text(e: &Event) -> Option<String> {
             Some(t) => format!("Milestone {t}: {text}"),
             None => format!("Milestone: {text}"),
         }),
-        Change::Entry { kind: kind @ (EntryKind::Theory | EntryKind::Decision | EntryKind::Action), text, .. } => {
+        Change::Entry { kind: EntryKind::Decision, text, rationale, follows, .. } => {
+            let mut line = entry_line(EntryKind::Decision, text);
+            if let Some(r) = rationale {
+                let _ = write!(line, ", because {r}");
+            }
+            if let Some(t) = follows {
+                let _ = write!(line, " (on theory {t})");
+            }
+            Some(line)
+        }
+        Change::Entry { kind: kind @ (EntryKind::Theory | EntryKind::Action), text, .. } => {
             Some(entry_line(*kind, text))
         }
         _ => None,

@@ -73,6 +73,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::verify_timeline))
         .routes(routes!(postmortem::roster))
         .routes(routes!(postmortem::theories))
+        .routes(routes!(postmortem::decide))
         .routes(routes!(actions::add_action, actions::list_actions))
         .routes(routes!(actions::patch_action))
         .routes(routes!(actions::follow_ups))

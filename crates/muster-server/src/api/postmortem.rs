@@ -281,6 +281,34 @@ pub async fn judge_theory(
     Ok((StatusCode::CREATED, Json((&event).into())))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    #[schema(schema_with = crate::dto::schema::entry_text)]
+    pub text: String,
+    /// Why: what was weighed.
+    #[schema(schema_with = crate::dto::schema::evidence_or_null)]
+    pub rationale: Option<String>,
+    /// The theory it follows from (its timeline entry).
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    pub theory: Option<u64>,
+}
+
+/// Record a decision (a `decision` entry) with its reasons and the theory
+/// it follows from; the postmortem lists it so.
+#[utoipa::path(post, path = "/api/v1/incidents/{ref}/decisions", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7")),
+    request_body = DecisionRequest, security(("bearer" = [])),
+    responses((status = 201, body = crate::dto::EntryResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn decide(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(r): Path<String>,
+    ApiJson(b): ApiJson<DecisionRequest>,
+) -> ApiResult<(StatusCode, Json<crate::dto::EntryResponse>)> {
+    let event = app.decide(&actor, incident_ref(&r)?, b.text, b.rationale, b.theory).await?;
+    Ok((StatusCode::CREATED, Json((&event).into())))
+}
+
 fn entry_id(id: &str) -> Result<u64, ApiError> {
     id.parse().map_err(|_| ApiError::invalid("id", "an entry is named by its id, a number"))
 }

@@ -127,7 +127,9 @@ pub async fn page(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<H
         let mut csv = String::from("/api/v1/insights.csv");
         let params: Vec<String> = ["from", "to", "priority", "service"]
             .iter()
-            .filter_map(|k| get(k).map(|v| format!("{k}={}", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>())))
+            .filter_map(|k| {
+                get(k).map(|v| format!("{k}={}", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            })
             .collect();
         if !params.is_empty() {
             csv = format!("{csv}?{}", params.join("&"));
