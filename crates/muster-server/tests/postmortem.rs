@@ -288,6 +288,8 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
         (drafted["facts"]["customer_reports"].as_u64(), drafted["facts"]["customers"].as_u64()),
         (Some(1), Some(1))
     );
+    let items = &drafted["facts"]["follow_ups"];
+    assert_eq!((items[0]["owner"].as_str(), items[0]["ticket"].as_str()), (Some("carol"), Some("OPS-42")), "{items}");
     let again = server.post(hank, "/api/v1/incidents/INC-1/postmortem", json!({})).await;
     assert_eq!(again.problem(409)["detail"], "INC-1 has its postmortem already: edit it with PATCH, or read it");
 

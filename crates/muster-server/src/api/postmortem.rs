@@ -435,6 +435,22 @@ pub struct FactsResponse {
     pub theories: Vec<TheoryResponse>,
     pub decisions: Vec<PostmortemLine>,
     pub actions: Vec<PostmortemLine>,
+    /// The action items: the actions marked follow-ups, as they stand now.
+    pub follow_ups: Vec<ActionItemResponse>,
+}
+
+/// An action item of the postmortem.
+#[derive(Serialize, ToSchema)]
+pub struct ActionItemResponse {
+    /// The action's timeline entry.
+    pub id: u64,
+    pub text: String,
+    pub owner: Option<String>,
+    #[schema(schema_with = crate::dto::schema::date_time_or_null)]
+    pub due_at: Option<String>,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    pub ticket: Option<String>,
 }
 
 /// An incident's postmortem: the sections people wrote (empty ones with
@@ -507,6 +523,18 @@ impl From<&Postmortem> for PostmortemResponse {
                 theories: f.theories.iter().map(Into::into).collect(),
                 decisions: lines(&f.decisions),
                 actions: lines(&f.actions),
+                follow_ups: f
+                    .follow_ups
+                    .iter()
+                    .map(|a| ActionItemResponse {
+                        id: a.seq,
+                        text: a.text.clone(),
+                        owner: a.tracking.owner.as_ref().map(|o| o.to_string()),
+                        due_at: a.tracking.due_at.map(|d| d.to_string()),
+                        status: a.tracking.status.as_str().to_owned(),
+                        ticket: a.tracking.ticket.clone(),
+                    })
+                    .collect(),
             },
             entries: f.entries,
             head: f.head.clone(),
