@@ -435,6 +435,7 @@ pub struct TimelineListQuery {
     pub limit: Option<u32>,
     /// Comma-separated kinds, e.g. `topic_changed`: only entries of those
     /// kinds, folded ones included.
+    #[param(schema_with = schema::timeline_kinds_param)]
     pub kind: Option<String>,
     /// `true`: every entry as stored, folded ones included (to check the
     /// hash chain). By default a topic change is folded into the entry
@@ -571,6 +572,10 @@ pub mod schema {
     /// A ticket's key or URL: at most 500 characters; empty or null: none.
     pub fn ticket_or_null() -> RefOr<Schema> {
         build(text_schema(0, muster_domain::action::MAX_TICKET as u32, true))
+    }
+    /// Entry kinds, comma-separated: lower-case letters and underscores.
+    pub fn timeline_kinds_param() -> RefOr<Schema> {
+        build(json!({"type": "string", "maxLength": 1000, "pattern": "^[a-z_, ]*$"}))
     }
     pub fn action_status_param() -> RefOr<Schema> {
         one_of(muster_domain::action::ActionStatus::ALL.map(|s| s.as_str()), false)

@@ -232,6 +232,16 @@ pub async fn timeline(
     let r = incident_ref(&r)?;
     let limit = super::page_size(q.limit, 1000)?;
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
+    // Kinds are lower-case words: anything else (a NUL byte, say, which
+    // PostgreSQL refuses in a string) is a mistake to name, not to look up.
+    if let Some(k) = &q.kind
+        && (k.len() > 1000 || !k.chars().all(|c| c.is_ascii_lowercase() || matches!(c, '_' | ',' | ' ')))
+    {
+        return Err(ApiError::invalid(
+            "kind",
+            "entry kinds are lower-case words, comma-separated: e.g. theory,decision",
+        ));
+    }
     let kinds: Vec<String> = q
         .kind
         .as_deref()
