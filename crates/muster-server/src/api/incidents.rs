@@ -222,7 +222,7 @@ pub async fn verify_timeline(
 /// the relief half of a handover with its assignment; `?all=true` or
 /// `?kind=topic_changed` lists them too.
 #[utoipa::path(get, path = "/api/v1/incidents/{ref}/timeline", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7"), TimelineListQuery),
-    security(("bearer" = [])), responses((status = 200, body = [EntryResponse]), (status = 404, body = Problem)))]
+    security(("bearer" = [])), responses((status = 200, body = [EntryResponse]), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn timeline(
     State(app): State<Arc<App>>,
     _caller: Caller,
