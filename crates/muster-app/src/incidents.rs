@@ -214,10 +214,7 @@ impl App {
     pub async fn roster(&self, r: IncidentRef) -> Result<Roster> {
         let incident = self.store.incident(r.0).await?.ok_or_else(|| no_incident(r))?;
         let events = self.store.events(r.0).await?;
-        let until = match incident.status {
-            Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or_else(|| self.clock.now()),
-            _ => self.clock.now(),
-        };
+        let until = muster_domain::postmortem::counted_until(&incident, self.clock.now());
         let moments = muster_domain::postmortem::Moments::of(&events);
         Ok(Roster {
             durations: moments.durations(),

@@ -11,7 +11,7 @@ use muster_domain::incident::{Command, Context};
 use muster_domain::postmortem::Theory;
 use muster_domain::postmortem::document::{self, Document, Facts, Narrative, PostmortemState, Section, Template};
 use muster_domain::timeline::TheoryStatus;
-use muster_domain::{Actor, DomainError, Event, IncidentRef, Priority, Status};
+use muster_domain::{Actor, DomainError, Event, IncidentRef, Priority};
 use muster_store::{PostmortemRecord, StoreError};
 
 use crate::incidents::no_incident;
@@ -257,10 +257,7 @@ impl App {
                 (names.get(&c.component).cloned().unwrap_or_else(|| format!("component {}", c.component)), c.new_status)
             })
             .collect();
-        let until = match incident.status {
-            Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or_else(|| self.clock.now()),
-            _ => self.clock.now(),
-        };
+        let until = muster_domain::postmortem::counted_until(&incident, self.clock.now());
         let facts = Facts::of(&incident, &events, &components, until);
         let document = document::document(record.template, record.state, &facts, &record.narrative);
         Ok(Postmortem { record, facts, document })

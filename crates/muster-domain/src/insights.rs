@@ -44,10 +44,7 @@ impl Sample {
     /// up to the resolution, or to `now`.
     pub fn of(incident: &Incident, events: &[Event], now: Timestamp) -> Sample {
         let d = Moments::of(events).durations();
-        let until = match incident.status {
-            Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or(now),
-            _ => now,
-        };
+        let until = crate::postmortem::counted_until(incident, now);
         let mut services = Vec::new();
         let mut first_alert = None;
         let mut notified = Vec::new();

@@ -197,6 +197,15 @@ pub struct Participant {
     pub pages_answered: u32,
 }
 
+/// Where roles still held stop counting: the resolution of a resolved or
+/// closed incident, else `now`.
+pub fn counted_until(incident: &crate::Incident, now: Timestamp) -> Timestamp {
+    match incident.status {
+        Status::Resolved | Status::Closed => incident.resolved_at.unwrap_or(now),
+        _ => now,
+    }
+}
+
 /// Who took part, in the order they first did, computed from `events`;
 /// roles still held are counted up to `until` (the resolution, or now).
 /// The system's own entries are no one's.
