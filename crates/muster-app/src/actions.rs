@@ -63,7 +63,7 @@ impl App {
         let tracking = patch.apply(&Tracking::default());
         self.check_owner(&tracking).await?;
         let command =
-            |_: &muster_domain::Incident| Command::AddAction { text: text.clone(), tracking: tracking.clone() };
+            |_: &muster_domain::Incident| Command::AddAction { text: text.clone(), tracking: tracking.clone(), workstream: None };
         let events = self.track_with_jobs(actor, r, &command).await?;
         let seq = events
             .iter()

@@ -195,7 +195,7 @@ impl App {
             text: e.text,
             tag: e.tag,
             corrects: e.corrects,
-            occurred_at: e.occurred_at,
+            occurred_at: e.occurred_at, workstream: None,
         };
         let (_, events) = self.execute(actor, r, command).await?;
         events

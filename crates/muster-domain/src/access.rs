@@ -142,6 +142,9 @@ pub enum Action {
     HandleCustomerReports,
     /// Confirm, rule out or reopen a theory on the incident's timeline.
     JudgeTheory,
+    /// Report to the incident manager on a workstream: conditions, actions,
+    /// needs.
+    ReportToIncidentManager,
     /// Give an action an owner, a due time, a ticket, mark it a follow-up,
     /// done or cancelled.
     TrackActions,
@@ -156,7 +159,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 35] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -187,6 +190,7 @@ impl Action {
         Action::LogCustomerReport,
         Action::HandleCustomerReports,
         Action::JudgeTheory,
+        Action::ReportToIncidentManager,
         Action::TrackActions,
         Action::CurateTimeline,
         Action::WritePostmortem,
@@ -228,6 +232,7 @@ impl Action {
             Action::LogCustomerReport => "log customer reports, or handle those not linked to an incident",
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
             Action::JudgeTheory => "confirm, rule out or reopen theories",
+            Action::ReportToIncidentManager => "report to the incident manager on a workstream",
             Action::TrackActions => "track actions and follow-ups: owner, due time, ticket, done",
             Action::CurateTimeline => "highlight timeline entries for the postmortem, or annotate them",
             Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
@@ -276,6 +281,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::LogCustomerReport => &[Responders],
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
         Action::JudgeTheory => &[TechLeads, IncidentManagers],
+        Action::ReportToIncidentManager => &[TechLeads],
         Action::TrackActions => &[Responders],
         Action::CurateTimeline => &[Scribe, IncidentManagers],
         Action::WritePostmortem => &[Responders],

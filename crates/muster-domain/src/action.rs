@@ -133,6 +133,9 @@ pub struct ActionItem {
     pub roles: Vec<RoleKind>,
     /// Its words: the latest correction's.
     pub text: String,
+    /// The workstream it belongs to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workstream: Option<crate::Scope>,
     pub tracking: Tracking,
 }
 
@@ -142,12 +145,13 @@ pub fn actions(events: &[Event]) -> Vec<ActionItem> {
     let mut all: Vec<ActionItem> = Vec::new();
     for e in events {
         match &e.change {
-            Change::Entry { kind: EntryKind::Action, text, corrects: None, .. } => all.push(ActionItem {
+            Change::Entry { kind: EntryKind::Action, text, corrects: None, workstream, .. } => all.push(ActionItem {
                 seq: e.seq,
                 at: e.at,
                 actor: e.actor.clone(),
                 roles: e.actor_roles.clone(),
                 text: text.clone(),
+                workstream: workstream.clone(),
                 tracking: Tracking::default(),
             }),
             Change::Entry { text, corrects: Some(earlier), .. } => {

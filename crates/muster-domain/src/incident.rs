@@ -288,6 +288,15 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         evidence: Option<String>,
     },
+    /// A tech lead told the incident manager how their workstream stands:
+    /// the conditions they see, the actions under way, what they need.
+    TechLeadReported {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workstream: Option<Scope>,
+        conditions: String,
+        actions: String,
+        needs: String,
+    },
     /// The postmortem was drafted from the timeline.
     PostmortemDrafted {
         template: crate::postmortem::document::Template,
@@ -310,6 +319,9 @@ pub enum Change {
         /// The theory a decision follows from (its entry).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         follows: Option<u64>,
+        /// The workstream (a tech lead's scope) a theory or action belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workstream: Option<Scope>,
     },
 }
 
@@ -398,12 +410,16 @@ pub enum Command {
     Relieve {
         assignment: u64,
     },
+    /// `workstream` places a theory or action in a tech lead's scope; a
+    /// tech lead with one scoped assignment writes into it unless they say
+    /// otherwise.
     AddEntry {
         kind: EntryKind,
         text: String,
         tag: Option<MilestoneTag>,
         corrects: Option<u64>,
         occurred_at: Option<Timestamp>,
+        workstream: Option<Scope>,
     },
     /// Link an alert; `retriggered` when it replaces a resolved alert of the
     /// same dedup key that was linked before.
@@ -509,6 +525,16 @@ pub enum Command {
     AddAction {
         text: String,
         tracking: crate::action::Tracking,
+        workstream: Option<Scope>,
+    },
+    /// A tech lead's report to the incident manager on their workstream
+    /// (conditions, actions, needs); `workstream` defaults to the
+    /// reporter's one scope.
+    ReportToIncidentManager {
+        workstream: Option<Scope>,
+        conditions: String,
+        actions: String,
+        needs: String,
     },
     /// Change how an action (as the timeline shows it now:
     /// [`crate::action::action`]) is tracked.
@@ -729,8 +755,9 @@ impl Incident {
             Command::Update { title, summary, priority, status } => tx.update(title, summary, priority, status)?,
             Command::Assign { role, user, scope } => tx.assign(role, user, scope)?,
             Command::Relieve { assignment } => tx.relieve(assignment)?,
-            Command::AddEntry { kind, text, tag, corrects, occurred_at } => {
-                tx.add_entry(kind, text, tag, corrects, occurred_at)?;
+            Command::AddEntry { kind, text, tag, corrects, occurred_at, workstream } => {
+                let workstream = tx.workstream(kind, workstream)?;
+                tx.entry(kind, text, tag, corrects, occurred_at, (None, None, workstream))?;
             }
             Command::LinkAlert { alert, retriggered } => tx.link_alert(alert, retriggered)?,
             Command::AlertStatus { alert } => tx.alert_status(alert),
@@ -826,12 +853,13 @@ impl Incident {
                 if rationale.as_ref().is_some_and(|r| r.chars().count() > 10_000) {
                     return Err(DomainError::invalid("rationale", "a rationale has at most 10,000 characters"));
                 }
-                tx.entry(EntryKind::Decision, text, None, None, None, (rationale, follows.map(|t| t.seq)))?;
+                tx.entry(EntryKind::Decision, text, None, None, None, (rationale, follows.map(|t| t.seq), None))?;
             }
-            Command::AddAction { text, tracking } => {
+            Command::AddAction { text, tracking, workstream } => {
                 tx.require(Action::AddToTimeline)?;
                 let tracking = tracking.checked()?;
-                tx.add_entry(EntryKind::Action, text, None, None, None)?;
+                let workstream = tx.workstream(EntryKind::Action, workstream)?;
+                tx.entry(EntryKind::Action, text, None, None, None, (None, None, workstream))?;
                 let seq = tx.state.version;
                 let text = match tx.events.last().map(|e| &e.change) {
                     Some(Change::Entry { text, .. }) => text.clone(),
@@ -848,6 +876,24 @@ impl Incident {
                     return Ok((self.clone(), Vec::new()));
                 }
                 tx.track(action.seq, action.text, &action.tracking, tracking);
+            }
+            Command::ReportToIncidentManager { workstream, conditions, actions, needs } => {
+                tx.require_not_closed()?;
+                tx.require(Action::ReportToIncidentManager)?;
+                let workstream = tx.workstream(EntryKind::Action, workstream)?;
+                let part = |field: &str, text: String, required: bool| {
+                    let sent = text.chars().count();
+                    let text = text.trim().to_owned();
+                    if (required && text.is_empty()) || sent > 10_000 {
+                        let what = if required { "1-10,000" } else { "at most 10,000" };
+                        return Err(DomainError::invalid(field, format!("a report's {field} has {what} characters")));
+                    }
+                    Ok(text)
+                };
+                let conditions = part("conditions", conditions, true)?;
+                let actions = part("actions", actions, false)?;
+                let needs = part("needs", needs, false)?;
+                tx.record(Change::TechLeadReported { workstream, conditions, actions, needs }, None);
             }
             Command::Highlight { entry, highlighted } => {
                 tx.require(Action::CurateTimeline)?;
@@ -970,6 +1016,7 @@ impl Incident {
             | Change::CustomerReportPassed { .. }
             | Change::CustomerReportResponded { .. }
             | Change::TheoryJudged { .. }
+            | Change::TechLeadReported { .. }
             | Change::EntryAnnotated { .. }
             | Change::PostmortemDrafted { .. }
             | Change::PostmortemMoved { .. } => {}
@@ -1400,15 +1447,41 @@ impl<'s, 'c> Transaction<'s, 'c> {
         }
     }
 
-    fn add_entry(
-        &mut self,
-        kind: EntryKind,
-        text: String,
-        tag: Option<MilestoneTag>,
-        corrects: Option<u64>,
-        occurred_at: Option<Timestamp>,
-    ) -> Result<(), DomainError> {
-        self.entry(kind, text, tag, corrects, occurred_at, (None, None))
+    /// The workstream a theory or action (or a report) goes in: the one
+    /// named, which must be a current tech lead's scope, or else the actor's
+    /// own when they lead exactly one. Other entries belong to none.
+    fn workstream(&self, kind: EntryKind, named: Option<Scope>) -> Result<Option<Scope>, DomainError> {
+        if !matches!(kind, EntryKind::Theory | EntryKind::Action) {
+            return match named {
+                Some(_) => Err(DomainError::invalid("workstream", "only theories and actions belong to a workstream")),
+                None => Ok(None),
+            };
+        }
+        let current = crate::workstream::current(self.state);
+        match named {
+            Some(w) if current.contains(&w) => Ok(Some(w)),
+            Some(w) => Err(DomainError::invalid(
+                "workstream",
+                if current.is_empty() {
+                    format!("{} has no workstreams: a tech lead assigned with a scope leads one", self.reference())
+                } else {
+                    let list: Vec<&str> = current.iter().map(Scope::as_str).collect();
+                    format!("{} has no workstream {:?}; its workstreams are {}", self.reference(), w.as_str(), list.join(", "))
+                },
+            )),
+            None => {
+                let mine: Vec<&Scope> = self
+                    .state
+                    .holders(&RoleKind::TechLead)
+                    .filter(|a| a.user == self.ctx.actor.handle)
+                    .filter_map(|a| a.scope.as_ref())
+                    .collect();
+                Ok(match mine.as_slice() {
+                    [one] => Some((*one).clone()),
+                    _ => None,
+                })
+            }
+        }
     }
 
     fn entry(
@@ -1418,7 +1491,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
         tag: Option<MilestoneTag>,
         corrects: Option<u64>,
         occurred_at: Option<Timestamp>,
-        (rationale, follows): (Option<String>, Option<u64>),
+        (rationale, follows, workstream): (Option<String>, Option<u64>, Option<Scope>),
     ) -> Result<(), DomainError> {
         // Limits count what was sent, as the API's document says.
         let sent = text.chars().count();
@@ -1446,7 +1519,7 @@ impl<'s, 'c> Transaction<'s, 'c> {
         {
             return Err(DomainError::invalid("occurred_at", "an entry cannot be dated in the future"));
         }
-        self.record(Change::Entry { kind, text, tag, corrects, rationale, follows }, occurred_at);
+        self.record(Change::Entry { kind, text, tag, corrects, rationale, follows, workstream }, occurred_at);
         Ok(())
     }
 }

@@ -83,6 +83,7 @@ pub mod token;
 pub mod topic;
 pub mod update;
 pub mod user;
+pub mod workstream;
 
 pub use error::DomainError;
 pub use incident::{Assignment, Change, Command, Event, Incident, IncidentRef};

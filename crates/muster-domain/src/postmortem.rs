@@ -292,6 +292,9 @@ pub struct Theory {
     pub roles: Vec<RoleKind>,
     /// Its words: the latest correction's, when it was corrected.
     pub text: String,
+    /// The workstream it belongs to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workstream: Option<Scope>,
     /// The last judgement's status; open until judged.
     pub status: TheoryStatus,
     pub judgements: Vec<Judgement>,
@@ -313,12 +316,13 @@ pub fn theories(events: &[Event]) -> Vec<Theory> {
     let mut all: Vec<Theory> = Vec::new();
     for e in events {
         match &e.change {
-            Change::Entry { kind: EntryKind::Theory, text, corrects: None, .. } => all.push(Theory {
+            Change::Entry { kind: EntryKind::Theory, text, corrects: None, workstream, .. } => all.push(Theory {
                 seq: e.seq,
                 at: e.at,
                 actor: e.actor.clone(),
                 roles: e.actor_roles.clone(),
                 text: text.clone(),
+                workstream: workstream.clone(),
                 status: TheoryStatus::Open,
                 judgements: Vec::new(),
             }),

@@ -171,6 +171,20 @@ impl Scope {
     pub fn of_audience(a: Audience) -> Scope {
         Scope(a.as_str().to_owned())
     }
+
+    /// A workstream's name (a tech lead's scope), as `field` of the input:
+    /// 1-64 characters, no `|` (the topic's separator) and no line breaks.
+    pub fn workstream(name: &str, field: &str) -> Result<Scope, DomainError> {
+        let raw = name.trim();
+        if raw.is_empty() || name.chars().count() > 64 || raw.contains(['\n', '|']) {
+            return Err(Scope::too_long(field));
+        }
+        Ok(Scope(raw.to_owned()))
+    }
+
+    fn too_long(field: &str) -> DomainError {
+        DomainError::invalid(field, "a workstream name has 1-64 characters, no '|' and no line breaks")
+    }
 }
 
 impl fmt::Display for Scope {
@@ -261,16 +275,8 @@ impl RoleCatalog {
                     format!("a communications manager's scope is internal or external (none means both), not {raw:?}"),
                 )),
             },
-            RoleKind::TechLead | RoleKind::Custom(_) => {
-                if sent > 64 || raw.contains(['\n', '|']) {
-                    Err(DomainError::invalid(
-                        "scope",
-                        "a workstream name has at most 64 characters, no '|' and no line breaks",
-                    ))
-                } else {
-                    Ok(Some(Scope(raw.to_owned())))
-                }
-            }
+            RoleKind::TechLead | RoleKind::Custom(_) if sent > 64 => Err(Scope::too_long("scope")),
+            RoleKind::TechLead | RoleKind::Custom(_) => Scope::workstream(raw, "scope").map(Some),
             other => Err(DomainError::invalid(
                 "scope",
                 format!("{} takes no scope; only tech_lead, communications_manager and custom roles do", other.key()),

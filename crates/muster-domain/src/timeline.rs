@@ -212,6 +212,7 @@ impl Change {
             Change::CustomerReportResponded { .. } => "customer_report_responded",
             Change::PostmortemDrafted { .. } => "postmortem_drafted",
             Change::TheoryJudged { .. } => "theory_judged",
+            Change::TechLeadReported { .. } => "tech_lead_report",
             Change::EntryHighlighted { .. } => "entry_highlighted",
             Change::ActionTracked { .. } => "action_tracked",
             Change::EntryAnnotated { .. } => "entry_annotated",
@@ -374,6 +375,15 @@ impl Event {
             Change::TheoryJudged { theory, text, status, evidence } => {
                 let evidence = evidence.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 format!("@{by} {} theory {theory} (“{text}”){evidence}", status.verb())
+            }
+            Change::TechLeadReported { workstream, conditions, actions, needs } => {
+                let on = workstream.as_ref().map(|w| format!(" on {w}")).unwrap_or_default();
+                let or_none = |t: &str| if t.is_empty() { "none".to_owned() } else { t.to_owned() };
+                format!(
+                    "@{by} reported{on} to the incident manager — conditions: {conditions} · actions: {} · needs: {}",
+                    or_none(actions),
+                    or_none(needs)
+                )
             }
             Change::PostmortemDrafted { template } => {
                 format!("@{by} drafted the postmortem from the timeline ({} template)", template.as_str())

@@ -124,7 +124,7 @@ fn scenario() -> Vec<Event> {
                 text: "pool exhausted".into(),
                 tag: None,
                 corrects: None,
-                occurred_at: None,
+                occurred_at: None, workstream: None,
             },
         ),
         (
@@ -134,7 +134,7 @@ fn scenario() -> Vec<Event> {
                 text: "errors began".into(),
                 tag: Some(MilestoneTag::ImpactDetected),
                 corrects: None,
-                occurred_at: Some("2026-12-01T08:50:00Z".parse().unwrap()),
+                occurred_at: Some("2026-12-01T08:50:00Z".parse().unwrap()), workstream: None,
             },
         ),
         (&muster, Command::AlertStatus { alert: alert(AlertStatus::Resolved) }),

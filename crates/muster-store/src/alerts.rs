@@ -831,7 +831,7 @@ async fn alert_incident<D: Dialect>(
             events.extend(more);
             if let Some(text) = d.warning {
                 let note =
-                    Command::AddEntry { kind: EntryKind::Note, text, tag: None, corrects: None, occurred_at: None };
+                    Command::AddEntry { kind: EntryKind::Note, text, tag: None, corrects: None, occurred_at: None, workstream: None };
                 let (next, more) = state.execute(note, ctx)?;
                 state = next;
                 events.extend(more);

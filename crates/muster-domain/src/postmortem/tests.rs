@@ -48,7 +48,7 @@ impl Run {
             text: tag.as_str().into(),
             tag: Some(tag),
             corrects: None,
-            occurred_at: Some(t(when)),
+            occurred_at: Some(t(when)), workstream: None,
         };
         self.run(by, at, cmd);
         Ok(())
@@ -179,7 +179,7 @@ proptest! {
 }
 
 fn theory_entry(text: &str) -> Command {
-    Command::AddEntry { kind: EntryKind::Theory, text: text.into(), tag: None, corrects: None, occurred_at: None }
+    Command::AddEntry { kind: EntryKind::Theory, text: text.into(), tag: None, corrects: None, occurred_at: None, workstream: None }
 }
 
 #[test]
@@ -259,7 +259,7 @@ proptest! {
                 continue;
             }
             let at = format!("10:{:02}", i + 1);
-            r.run(&alice, &at, Command::AddEntry { kind: EntryKind::Decision, text: text.clone(), tag: None, corrects: None, occurred_at: None });
+            r.run(&alice, &at, Command::AddEntry { kind: EntryKind::Decision, text: text.clone(), tag: None, corrects: None, occurred_at: None, workstream: None });
         }
         let facts = document::Facts::of(&r.state, &r.log, &[], t("12:00"));
         let doc = document::document(document::Template::Standard, document::PostmortemState::Draft, &facts, &document::Narrative::default());
