@@ -58,12 +58,16 @@ impl App {
         actor: &Actor,
         r: IncidentRef,
         text: String,
+        workstream: Option<muster_domain::Scope>,
         patch: TrackingPatch,
     ) -> Result<ActionItem> {
         let tracking = patch.apply(&Tracking::default());
         self.check_owner(&tracking).await?;
-        let command =
-            |_: &muster_domain::Incident| Command::AddAction { text: text.clone(), tracking: tracking.clone(), workstream: None };
+        let command = |_: &muster_domain::Incident| Command::AddAction {
+            text: text.clone(),
+            tracking: tracking.clone(),
+            workstream: workstream.clone(),
+        };
         let events = self.track_with_jobs(actor, r, &command).await?;
         let seq = events
             .iter()

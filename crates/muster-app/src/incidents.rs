@@ -47,6 +47,8 @@ pub struct EntryInput {
     pub tag: Option<MilestoneTag>,
     pub corrects: Option<u64>,
     pub occurred_at: Option<Timestamp>,
+    /// A theory's or action's workstream (a tech lead's scope).
+    pub workstream: Option<muster_domain::Scope>,
 }
 
 fn renamed(e: DomainError, field: &str) -> DomainError {
@@ -195,7 +197,8 @@ impl App {
             text: e.text,
             tag: e.tag,
             corrects: e.corrects,
-            occurred_at: e.occurred_at, workstream: None,
+            occurred_at: e.occurred_at,
+            workstream: e.workstream,
         };
         let (_, events) = self.execute(actor, r, command).await?;
         events

@@ -53,6 +53,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod updates;
 pub mod users;
+pub mod workstreams;
 
 pub use alerts::ServiceInput;
 pub use clock::{Clock, ManualClock, SystemClock};

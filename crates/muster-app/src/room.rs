@@ -19,8 +19,14 @@ impl App {
     #[tracing::instrument(name = "room.line", skip_all, fields(incident.r#ref = %r, user.handle = %actor.handle))]
     pub async fn room_line(&self, actor: &Actor, r: IncidentRef, line: &str) -> Result<String> {
         let command = room::parse(line).map_err(|reply| DomainError::invalid("line", reply))?;
-        let entry =
-            |kind: EntryKind, text: String| EntryInput { kind, text, tag: None, corrects: None, occurred_at: None };
+        let entry = |kind: EntryKind, text: String| EntryInput {
+            kind,
+            text,
+            tag: None,
+            corrects: None,
+            occurred_at: None,
+            workstream: None,
+        };
         let reply = match command {
             RoomCommand::Say(text) => {
                 self.add_entry(actor, r, entry(EntryKind::Message, text)).await?;
@@ -105,6 +111,11 @@ impl App {
             RoomCommand::Annotate { entry, text } => {
                 self.annotate(actor, r, entry, text).await?;
                 format!("Annotated entry {entry}.")
+            }
+            RoomCommand::Report { conditions, actions, needs } => {
+                let input = crate::workstreams::ReportInput { workstream: None, conditions, actions, needs };
+                let report = self.report_to_incident_manager(actor, r, input).await?;
+                format!("Reported to the incident manager (entry {}).", report.seq)
             }
             RoomCommand::Help => room::HELP.to_owned(),
         };

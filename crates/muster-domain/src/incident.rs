@@ -1466,7 +1466,12 @@ impl<'s, 'c> Transaction<'s, 'c> {
                     format!("{} has no workstreams: a tech lead assigned with a scope leads one", self.reference())
                 } else {
                     let list: Vec<&str> = current.iter().map(Scope::as_str).collect();
-                    format!("{} has no workstream {:?}; its workstreams are {}", self.reference(), w.as_str(), list.join(", "))
+                    format!(
+                        "{} has no workstream {:?}; its workstreams are {}",
+                        self.reference(),
+                        w.as_str(),
+                        list.join(", ")
+                    )
                 },
             )),
             None => {

@@ -38,6 +38,10 @@ pub enum RoomCommand {
     Highlight { entry: u64, highlighted: bool },
     /// `/annotate <entry> <remark>`
     Annotate { entry: u64, text: String },
+    /// `/report <conditions> | <actions> | <needs>`: a tech lead's report to
+    /// the incident manager on their workstream (actions and needs may be
+    /// left out).
+    Report { conditions: String, actions: String, needs: String },
     /// `/help`
     Help,
 }
@@ -48,6 +52,7 @@ pub const HELP: &str = "Commands: /note, /theory, /decision, /action <text>; /ro
 /priority <P1|P2|P3|P4>; /update <internal|external|executive> [draft] <text>; \
 /customer [ticket|phone|email|social|chat] <customer> [(organization)]: <what they said>; \
 /confirm, /ruleout, /reopen <theory's entry> [evidence]; /highlight, /unhighlight <entry>; /annotate <entry> <remark>; \
+/report <conditions> | <actions> | <needs>; \
 /help. Anything else is a message.";
 
 /// A line is at most this long.
@@ -100,6 +105,19 @@ pub fn parse(line: &str) -> Result<RoomCommand, String> {
                 Ok(entry) if !text.trim().is_empty() => {
                     Ok(RoomCommand::Annotate { entry, text: text.trim().to_owned() })
                 }
+                _ => usage(HOW),
+            }
+        }
+        "report" => {
+            const HOW: &str = "/report <conditions> | <actions> | <needs>, e.g. \
+/report the primary is at 100% CPU | failing over to the replica | a DBA";
+            let mut parts = args.splitn(3, '|').map(|p| p.trim().to_owned());
+            match parts.next() {
+                Some(conditions) if !conditions.is_empty() => Ok(RoomCommand::Report {
+                    conditions,
+                    actions: parts.next().unwrap_or_default(),
+                    needs: parts.next().unwrap_or_default(),
+                }),
                 _ => usage(HOW),
             }
         }
@@ -288,6 +306,22 @@ mod tests {
             Ok(RoomCommand::Judge { theory: 7, status: TheoryStatus::Confirmed, evidence: None })
         );
         assert_eq!(parse("/highlight 9"), Ok(RoomCommand::Highlight { entry: 9, highlighted: true }));
+        assert_eq!(
+            parse("/report primary at 100% CPU | failing over | a DBA "),
+            Ok(RoomCommand::Report {
+                conditions: "primary at 100% CPU".into(),
+                actions: "failing over".into(),
+                needs: "a DBA".into()
+            })
+        );
+        assert_eq!(
+            parse("/report errors falling"),
+            Ok(RoomCommand::Report {
+                conditions: "errors falling".into(),
+                actions: String::new(),
+                needs: String::new()
+            })
+        );
         assert_eq!(parse("/unhighlight 9"), Ok(RoomCommand::Highlight { entry: 9, highlighted: false }));
         assert_eq!(
             parse("/annotate 9 when the pool ran dry"),
@@ -302,6 +336,8 @@ mod tests {
         assert!(parse("/role tech_lead").unwrap_err().contains("Usage: /role"));
         assert!(parse("/role tech_lead carol!!").unwrap_err().contains("not a person"));
         assert!(parse("/note").unwrap_err().contains("Usage: /note <text>"));
+        assert!(parse("/report").unwrap_err().contains("Usage: /report <conditions>"));
+        assert!(parse("/report | x").unwrap_err().contains("Usage: /report"));
         assert!(parse("/update everyone hi").unwrap_err().contains("not an audience"));
         assert!(parse("/update internal").unwrap_err().contains("Usage: /update"));
         assert!(parse("/update internal draft").unwrap_err().contains("Usage: /update"));

@@ -247,6 +247,7 @@ async fn big_incident(b: &Bench, cfg: &Config, backend: &'static str, rows: &mut
                             tag: None,
                             corrects: None,
                             occurred_at: None,
+                            workstream: None,
                         },
                     )
                     .await

@@ -69,6 +69,7 @@ async fn postmortem_of_a_long_incident(s: &common::Server, backend: &str, entrie
         tag: Some(tag),
         corrects: None,
         occurred_at: None,
+        workstream: None,
     };
     s.app.add_entry(&admin, r, mark(MilestoneTag::Detected, "the alert fired")).await.unwrap();
     let have = incident["version"].as_u64().unwrap_or(0) as usize + 1;
@@ -82,7 +83,11 @@ async fn postmortem_of_a_long_incident(s: &common::Server, backend: &str, entrie
         let text = format!("entry {n}: replica lag on db-{} still climbing; next look in five minutes", n % 7);
         let e = s
             .app
-            .add_entry(&admin, r, EntryInput { kind, text, tag: None, corrects: None, occurred_at: None })
+            .add_entry(
+                &admin,
+                r,
+                EntryInput { kind, text, tag: None, corrects: None, occurred_at: None, workstream: None },
+            )
             .await
             .unwrap();
         if n % 200 == 0 {

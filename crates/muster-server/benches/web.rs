@@ -240,6 +240,7 @@ async fn big_incident(b: &Bench, cfg: &Config) -> (String, String, Duration) {
                     tag: None,
                     corrects: None,
                     occurred_at: None,
+                    workstream: None,
                 };
                 app.add_entry(&alice, IncidentRef(number), input).await.expect("a timeline entry is written");
             }

@@ -348,6 +348,8 @@ pub struct NewEntryRequest {
     pub corrects: Option<u64>,
     /// RFC 3339; backdates the entry. `recorded_at` stays the true time.
     pub occurred_at: Option<String>,
+    /// A theory's or action's workstream: a current tech lead's scope.
+    pub workstream: Option<String>,
 }
 
 impl utoipa::PartialSchema for NewEntryRequest {
@@ -570,6 +572,17 @@ pub mod schema {
         build(text_schema(0, muster_domain::limits::POSTMORTEM_SECTION as u32, true))
     }
     /// A ticket's key or URL: at most 500 characters; empty or null: none.
+    /// A workstream's name (`Scope::workstream`): 1-64 characters, not
+    /// all blank, no `|` and no line feed once trimmed.
+    fn workstream_schema(null: bool) -> Value {
+        let v = json!({"type": "string", "minLength": 1, "maxLength": 64,
+            "pattern": format!("^[{WS}]*[^|{WS}]([^|\\n]*[^|{WS}])?[{WS}]*$"),
+            "description": "A workstream: the scope of one of the incident's tech leads."});
+        nullable(v, null)
+    }
+    pub fn workstream_or_null() -> RefOr<Schema> {
+        build(workstream_schema(true))
+    }
     pub fn ticket_or_null() -> RefOr<Schema> {
         build(text_schema(0, muster_domain::action::MAX_TICKET as u32, true))
     }
@@ -774,8 +787,11 @@ pub mod schema {
 
     /// A timeline entry: milestones, and only they, take a tag.
     pub fn new_entry_request() -> RefOr<Schema> {
-        let kinds: Vec<&str> =
-            EntryKind::ALL.into_iter().filter(|k| *k != EntryKind::Milestone).map(EntryKind::as_str).collect();
+        let kinds: Vec<&str> = EntryKind::ALL
+            .into_iter()
+            .filter(|k| !matches!(k, EntryKind::Milestone | EntryKind::Theory | EntryKind::Action))
+            .map(EntryKind::as_str)
+            .collect();
         let tags: Vec<&str> = MilestoneTag::ALL.map(MilestoneTag::as_str).to_vec();
         let common = json!({
             "text": text_schema(1, 10_000, false),
@@ -790,12 +806,15 @@ pub mod schema {
             properties["tag"] = tag;
             json!({"type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": properties})
         };
+        // Theories and actions may name a workstream; other kinds do not.
+        let mut placed = with(json!({"type": "string", "enum": ["theory", "action"]}), json!({"type": "null"}));
+        placed["properties"]["workstream"] = workstream_schema(true);
         let milestone = with(json!({"type": "string", "enum": ["milestone"]}), json!({"type": "string", "enum": tags}));
         let mut milestone = milestone;
         milestone["required"] = json!(["kind", "text", "tag"]);
         build(json!({
             "description": "A note, theory, decision, action or message; or a milestone, which takes a tag.",
-            "oneOf": [with(json!({"type": "string", "enum": kinds}), json!({"type": "null"})), milestone],
+            "oneOf": [with(json!({"type": "string", "enum": kinds}), json!({"type": "null"})), placed, milestone],
         }))
     }
 

@@ -109,6 +109,13 @@
       reports.dataset.html = data.reports;
       localTimes(reports);
     }
+    // The workstreams panel, likewise.
+    var workstreams = document.getElementById("workstreams-panel");
+    if (workstreams && typeof data.workstreams === "string" && data.workstreams && workstreams.dataset.html !== data.workstreams) {
+      workstreams.innerHTML = data.workstreams;
+      workstreams.dataset.html = data.workstreams;
+      localTimes(workstreams);
+    }
     // Rebuild the board only when it changed, and give focus back.
     var board = document.getElementById("board");
     if (board && data.board && board.dataset.html !== data.board) {

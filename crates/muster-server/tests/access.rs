@@ -204,6 +204,9 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/incidents/{ref}/timeline/verify", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/roster", SIGNED_IN, none()),
         row("GET", "/api/v1/incidents/{ref}/theories", SIGNED_IN, none()),
+        row("GET", "/api/v1/incidents/{ref}/workstreams", SIGNED_IN, none()),
+        // Only tech leads report to the incident manager; nobody in the cast leads.
+        row("POST", "/api/v1/incidents/{ref}/tech-lead-reports", &[Admin], Json(|_| json!({"conditions": "x"}))),
         row("POST", "/api/v1/incidents/{ref}/decisions", WRITERS, Json(|_| json!({"text": "roll back"}))),
         row("GET", "/api/v1/incidents/{ref}/actions", SIGNED_IN, none()),
         row("POST", "/api/v1/incidents/{ref}/actions", WRITERS, Json(|_| json!({"text": "add an alert"}))),
@@ -531,6 +534,7 @@ fn rows() -> Vec<Row> {
             Form(|w| vec![("target", format!("user:{}", w.pat())), ("message", "need a hand".into())]),
         ),
         row("POST", "/incidents/{ref}/entries", WRITERS, Form(|_| vec![("kind", "note".into()), ("text", "x".into())])),
+        row("POST", "/incidents/{ref}/tech-lead-reports", &[Admin], Form(|_| vec![("conditions", "x".into())])),
         row("GET", "/incidents/{ref}/postmortem", SIGNED_IN, none()),
         row("POST", "/incidents/{ref}/postmortem", WRITERS, Form(|_| vec![])),
         row("GET", "/insights", SIGNED_IN, none()),

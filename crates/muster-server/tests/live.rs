@@ -399,6 +399,7 @@ async fn a_change_made_by_another_postgres_instance_wakes_only_that_incidents_vi
         tag: None,
         corrects: None,
         occurred_at: None,
+        workstream: None,
     };
     other.add_entry(&actor, IncidentRef(1), entry("written elsewhere")).await.unwrap();
     tokio::time::timeout(WITHIN, woken_one).await.expect("INC-1's views wake through LISTEN");

@@ -23,6 +23,7 @@ on_both_backends!(
     the_communications_panel_counts_down_and_writes_drafts_and_updates_for_whoever_may_publish,
     the_external_update_form_sets_status_page_components_and_counts_their_subscribers,
     admins_keep_stakeholder_groups_on_their_page,
+    the_incident_manager_reads_each_workstream_with_its_tech_leads_latest_report,
 );
 
 /// A browser: no automatic redirects (to see them), cookies by hand.
@@ -897,4 +898,105 @@ mod manual {
             "red on the incident page: {internal}"
         );
     }
+}
+
+/// Where the workstream `name`'s card starts on the page, to its end.
+fn workstream_card<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html.find(&format!("aria-label=\"Workstream {name}\"")).unwrap_or_else(|| panic!("no {name} card"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+async fn the_incident_manager_reads_each_workstream_with_its_tech_leads_latest_report(server: TestServer) {
+    for h in ["alice", "carol", "dan", "erin"] {
+        user_with_password(&server, h, "responder").await;
+    }
+    let mut alice = Browser::new(&server);
+    alice.sign_in("alice", "correct horse battery").await;
+    let csrf = alice.csrf("/").await;
+    alice.post("/incidents", &[("csrf", &csrf), ("title", "Checkout down"), ("priority", "P1")]).await;
+    let empty = alice.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(empty.contains("No workstreams yet"), "the panel says how one opens");
+    for line in ["/role tech_lead @carol database", "/role tech_lead @dan network"] {
+        let r = alice.post("/incidents/INC-1/room", &[("csrf", &csrf), ("line", line)]).await;
+        assert!(flash(&r).starts_with("notice:"), "{line}: {}", flash(&r));
+    }
+    let mut carol = Browser::new(&server);
+    carol.sign_in("carol", "correct horse battery").await;
+    let carol_page = carol.get("/incidents/INC-1").await.text().await.unwrap();
+    assert!(carol_page.contains("Report to the incident manager"), "a tech lead gets the report form");
+    assert!(!empty.contains("action=\"/incidents/INC-1/tech-lead-reports\""), "the incident manager does not");
+    let live = hidden_attr(&carol_page, "data-live");
+    let ccsrf = hidden(&carol_page, "csrf");
+    let mut stream = alice.get(&live).await;
+
+    // Carol's theory lands in her workstream; Dan names his for an action.
+    let r = carol.post("/incidents/INC-1/room", &[("csrf", &ccsrf), ("line", "/theory the pool is exhausted")]).await;
+    assert_eq!(flash(&r), "notice:Added the theory.");
+    let mut dan = Browser::new(&server);
+    dan.sign_in("dan", "correct horse battery").await;
+    let dcsrf = dan.csrf("/incidents/INC-1").await;
+    let form = [("csrf", dcsrf.as_str()), ("kind", "action"), ("text", "drain lb-3"), ("workstream", "network")];
+    assert!(flash(&dan.post("/incidents/INC-1/entries", &form).await).starts_with("notice:"));
+    let report = [
+        ("csrf", ccsrf.as_str()),
+        ("workstream", "database"),
+        ("conditions", "primary at 100% CPU, 40% of checkouts fail"),
+        ("actions", "failing over to the replica"),
+        ("needs", "a DBA who knows the replica"),
+    ];
+    let r = carol.post("/incidents/INC-1/tech-lead-reports", &report).await;
+    assert!(flash(&r).starts_with("notice:Reported to the incident manager"), "{}", flash(&r));
+    let r =
+        carol.post("/incidents/INC-1/room", &[("csrf", &ccsrf), ("line", "/report errors falling | watching")]).await;
+    assert!(flash(&r).starts_with("notice:Reported to the incident manager"), "{}", flash(&r));
+    // Erin leads nothing: refused, naming who may.
+    let mut erin = Browser::new(&server);
+    erin.sign_in("erin", "correct horse battery").await;
+    let ecsrf = erin.csrf("/incidents/INC-1").await;
+    let refused = erin.post("/incidents/INC-1/tech-lead-reports", &[("csrf", &ecsrf), ("conditions", "fine")]).await;
+    assert!(flash(&refused).contains("only a tech lead (@carol, @dan)"), "{}", flash(&refused));
+
+    // The incident manager's page: each workstream with its lead, its latest report, its items.
+    let page = alice.get("/incidents/INC-1").await.text().await.unwrap();
+    let database = workstream_card(&page, "database");
+    assert!(database.contains("@carol"), "{database}");
+    assert!(
+        database.contains("errors falling") && database.contains("1 earlier"),
+        "the latest report first: {database}"
+    );
+    assert!(!database.contains("a DBA who knows"), "only the latest report shows");
+    assert!(database.contains("the pool is exhausted") && database.contains(">open</span>"), "{database}");
+    let network = workstream_card(&page, "network");
+    assert!(network.contains("drain lb-3") && network.contains("No report to the incident manager yet"), "{network}");
+    assert!(!network.contains("the pool is exhausted"));
+    // The report is on the timeline too, and the API tells the same.
+    assert!(page.contains("@carol reported on database to the incident manager — conditions: primary at 100% CPU"));
+    let all = server.get(ADMIN_TOKEN, "/api/v1/incidents/INC-1/workstreams").await.ok(200).clone();
+    let names: Vec<&str> = all.as_array().unwrap().iter().filter_map(|w| w["workstream"].as_str()).collect();
+    assert_eq!(names, ["database", "network"]);
+    assert_eq!(all[0]["latest_report"]["conditions"], "errors falling");
+    assert_eq!(all[0]["latest_report"]["actions"], "watching");
+    assert_eq!(all[0]["reports"][0]["needs"], "a DBA who knows the replica");
+    assert_eq!(all[0]["theories"][0]["workstream"], "database");
+    assert_eq!(all[1]["actions"][0]["text"], "drain lb-3");
+    let theory = json!({"kind": "theory", "text": "disk full", "workstream": "storage"});
+    let unknown = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline", theory).await;
+    assert_eq!(unknown.problem(422)["field"], "workstream");
+    assert!(unknown.body["detail"].as_str().unwrap().contains("its workstreams are database, network"));
+    let note = json!({"kind": "note", "text": "x", "workstream": "database"});
+    let note = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/timeline", note).await;
+    assert_eq!(note.problem(422)["field"], "workstream");
+    let by_admin = json!({"workstream": "network", "conditions": "lb-3 drained", "needs": ""});
+    let made = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/tech-lead-reports", by_admin).await.ok(201).clone();
+    assert_eq!((made["actor"].as_str(), made["needs"].as_str()), (Some("admin"), Some("")));
+
+    // The incident manager's live stream carried the panel as it changed.
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !got.contains("errors falling") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("live events within 10 s");
+        got.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+    }
+    assert!(got.contains("\"workstreams\":\"") && got.contains("Workstream database"), "{got}");
 }

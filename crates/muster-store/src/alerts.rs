@@ -830,8 +830,14 @@ async fn alert_incident<D: Dialect>(
             let (mut state, more) = state.execute(d.link, ctx)?;
             events.extend(more);
             if let Some(text) = d.warning {
-                let note =
-                    Command::AddEntry { kind: EntryKind::Note, text, tag: None, corrects: None, occurred_at: None, workstream: None };
+                let note = Command::AddEntry {
+                    kind: EntryKind::Note,
+                    text,
+                    tag: None,
+                    corrects: None,
+                    occurred_at: None,
+                    workstream: None,
+                };
                 let (next, more) = state.execute(note, ctx)?;
                 state = next;
                 events.extend(more);

@@ -79,7 +79,14 @@ async fn run(
 }
 
 fn note(text: &str, at: Option<Timestamp>) -> Command {
-    Command::AddEntry { kind: EntryKind::Note, text: text.into(), tag: None, corrects: None, occurred_at: at, workstream: None }
+    Command::AddEntry {
+        kind: EntryKind::Note,
+        text: text.into(),
+        tag: None,
+        corrects: None,
+        occurred_at: at,
+        workstream: None,
+    }
 }
 
 async fn users_are_found_by_handle_and_by_token_hash(db: TestDatabase) {
@@ -310,7 +317,8 @@ async fn verify_names_the_first_entry_changed_or_removed_behind_the_triggers(db:
                 text: format!("note {n} of INC-{}", inc.number),
                 tag: None,
                 corrects: None,
-                occurred_at: None, workstream: None,
+                occurred_at: None,
+                workstream: None,
             };
             run(&*store, inc.number, &actor("alice"), cmd).await.unwrap();
         }

@@ -253,8 +253,14 @@ fn viewers_change_nothing_and_hold_no_roles() {
         w.assign(&alice, RoleKind::Scribe, &viewer("vic"), None),
         Err(DomainError::Invalid { field, .. }) if field == "user"
     ));
-    let note =
-        Command::AddEntry { kind: EntryKind::Note, text: "hi".into(), tag: None, corrects: None, occurred_at: None, workstream: None };
+    let note = Command::AddEntry {
+        kind: EntryKind::Note,
+        text: "hi".into(),
+        tag: None,
+        corrects: None,
+        occurred_at: None,
+        workstream: None,
+    };
     assert!(matches!(w.run(&viewer("vic"), note), Err(DomainError::Forbidden(_))));
 }
 
@@ -279,7 +285,8 @@ fn a_closed_incident_is_final_but_still_takes_notes() {
         text: "postmortem booked".into(),
         tag: None,
         corrects: None,
-        occurred_at: None, workstream: None,
+        occurred_at: None,
+        workstream: None,
     };
     w.run(&alice, note).unwrap();
 }
@@ -309,7 +316,8 @@ fn a_backdated_entry_keeps_its_true_recording_time() {
                 text: "errors started".into(),
                 tag: Some(MilestoneTag::ImpactDetected),
                 corrects: None,
-                occurred_at: Some(earlier), workstream: None,
+                occurred_at: Some(earlier),
+                workstream: None,
             },
         )
         .unwrap();
@@ -531,8 +539,14 @@ fn a_command_with_a_slower_clock_is_recorded_no_earlier_than_the_last_event() {
     let mut w = World::declared_by(&alice, Priority::P1);
     let earlier: Timestamp = "2026-11-26T09:59:00Z".parse().unwrap();
     let ctx = Context { actor: &alice, now: earlier, catalog: &w.catalog };
-    let note =
-        Command::AddEntry { kind: EntryKind::Note, text: "late".into(), tag: None, corrects: None, occurred_at: None, workstream: None };
+    let note = Command::AddEntry {
+        kind: EntryKind::Note,
+        text: "late".into(),
+        tag: None,
+        corrects: None,
+        occurred_at: None,
+        workstream: None,
+    };
     let (state, events) = w.state.execute(note, ctx).unwrap();
     assert_eq!(events[0].recorded_at, now());
     assert_eq!(events[0].at, now());

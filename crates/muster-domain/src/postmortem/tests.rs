@@ -48,7 +48,8 @@ impl Run {
             text: tag.as_str().into(),
             tag: Some(tag),
             corrects: None,
-            occurred_at: Some(t(when)), workstream: None,
+            occurred_at: Some(t(when)),
+            workstream: None,
         };
         self.run(by, at, cmd);
         Ok(())
@@ -179,7 +180,14 @@ proptest! {
 }
 
 fn theory_entry(text: &str) -> Command {
-    Command::AddEntry { kind: EntryKind::Theory, text: text.into(), tag: None, corrects: None, occurred_at: None, workstream: None }
+    Command::AddEntry {
+        kind: EntryKind::Theory,
+        text: text.into(),
+        tag: None,
+        corrects: None,
+        occurred_at: None,
+        workstream: None,
+    }
 }
 
 #[test]

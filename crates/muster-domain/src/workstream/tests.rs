@@ -101,8 +101,8 @@ fn theories_and_actions_go_to_the_workstream_of_the_tech_lead_who_writes_them_or
     assert_eq!(seqs(&w[0]), (vec![pool], vec![]));
     assert_eq!(seqs(&w[1]), (vec![flaps], vec![drain, ask]), "a tech lead may name another workstream");
     assert_eq!(seqs(&w[2]), (vec![deploy], vec![]), "the incident manager leads none");
-    assert_eq!(w[0].leads, [carol.handle.clone()]);
-    assert_eq!(w[1].leads, [dan.handle.clone()]);
+    assert_eq!(w[0].leads.as_slice(), std::slice::from_ref(&carol.handle));
+    assert_eq!(w[1].leads.as_slice(), std::slice::from_ref(&dan.handle));
     assert!(w[2].leads.is_empty());
     assert_eq!(w[0].theories[0].workstream, Some(scope("database")));
 
@@ -134,7 +134,7 @@ fn a_tech_lead_with_two_scopes_or_none_writes_outside_a_workstream_unless_they_n
     assert_eq!(database.theories.len(), 1);
     let rest = w.iter().find(|w| w.scope.is_none()).unwrap();
     assert_eq!(rest.theories.len(), 2);
-    assert_eq!(rest.leads, [dan.handle.clone()], "an unscoped tech lead leads the rest");
+    assert_eq!(rest.leads.as_slice(), std::slice::from_ref(&dan.handle), "an unscoped tech lead leads the rest");
     assert!(w.iter().any(|w| w.scope == Some(scope("cache")) && w.theories.is_empty()), "an empty workstream shows");
 }
 

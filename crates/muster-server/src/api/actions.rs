@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use muster_app::App;
 use muster_app::actions::TrackingPatch;
 use muster_domain::action::{ActionItem, ActionStatus};
-use muster_domain::{Handle, Timestamp};
+use muster_domain::{Handle, Scope, Timestamp};
 use muster_store::{FollowUpFilter, FollowUpRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -41,9 +41,11 @@ pub struct ActionResponse {
     pub ticket: Option<String>,
     /// Open with its due time passed.
     pub overdue: bool,
+    /// The workstream (a tech lead's scope) it belongs to.
+    pub workstream: Option<String>,
 }
 
-fn action_response(number: u64, a: &ActionItem, now: Timestamp) -> ActionResponse {
+pub(super) fn action_response(number: u64, a: &ActionItem, now: Timestamp) -> ActionResponse {
     let t = &a.tracking;
     ActionResponse {
         id: a.seq,
@@ -58,6 +60,7 @@ fn action_response(number: u64, a: &ActionItem, now: Timestamp) -> ActionRespons
         follow_up: t.follow_up,
         ticket: t.ticket.clone(),
         overdue: t.overdue(now),
+        workstream: a.workstream.as_ref().map(|w| w.to_string()),
     }
 }
 
@@ -104,6 +107,10 @@ pub struct NewActionRequest {
     pub follow_up: Option<bool>,
     #[schema(schema_with = crate::dto::schema::ticket_or_null)]
     pub ticket: Option<String>,
+    /// The workstream (a current tech lead's scope) it belongs to; a tech
+    /// lead's own when they lead one and name none.
+    #[schema(schema_with = crate::dto::schema::workstream_or_null)]
+    pub workstream: Option<String>,
 }
 
 /// Record an action, tracked from the start: an owner, a due time, a
@@ -126,7 +133,8 @@ pub async fn add_action(
         follow_up: b.follow_up,
         ticket: Some(b.ticket),
     };
-    let a = app.add_action(&actor, r, b.text, patch).await?;
+    let workstream = b.workstream.as_deref().map(|w| Scope::workstream(w, "workstream")).transpose()?;
+    let a = app.add_action(&actor, r, b.text, workstream, patch).await?;
     Ok((StatusCode::CREATED, Json(action_response(r.0, &a, app.clock.now()))))
 }
 

@@ -302,6 +302,11 @@ pub async fn add_entry(
             .map(|s| s.parse::<Timestamp>())
             .transpose()
             .map_err(|e| ApiError::invalid("occurred_at", format!("not an RFC 3339 time: {e}")))?,
+        workstream: body
+            .workstream
+            .as_deref()
+            .map(|w| muster_domain::Scope::workstream(w, "workstream"))
+            .transpose()?,
     };
     let event = app.add_entry(&actor, r, input).await?;
     Ok((StatusCode::CREATED, Json(EntryResponse::from(&event))))

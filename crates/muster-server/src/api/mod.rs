@@ -29,6 +29,7 @@ mod statuspage;
 mod support;
 mod updates;
 mod users;
+mod workstreams;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -73,6 +74,8 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::verify_timeline))
         .routes(routes!(postmortem::roster))
         .routes(routes!(postmortem::theories))
+        .routes(routes!(workstreams::workstreams))
+        .routes(routes!(workstreams::report))
         .routes(routes!(postmortem::decide))
         .routes(routes!(actions::add_action, actions::list_actions))
         .routes(routes!(actions::patch_action))

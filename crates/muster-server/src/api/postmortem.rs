@@ -198,6 +198,8 @@ pub struct TheoryResponse {
     /// `open`, `confirmed` or `ruled_out`: the last judgement's.
     pub status: String,
     pub judgements: Vec<JudgementResponse>,
+    /// The workstream (a tech lead's scope) it belongs to.
+    pub workstream: Option<String>,
 }
 
 impl From<&muster_domain::postmortem::Theory> for TheoryResponse {
@@ -208,6 +210,7 @@ impl From<&muster_domain::postmortem::Theory> for TheoryResponse {
             actor: t.actor.to_string(),
             actor_roles: t.roles.iter().map(|r| r.key().to_owned()).collect(),
             text: t.text.clone(),
+            workstream: t.workstream.as_ref().map(|w| w.to_string()),
             status: t.status.as_str().to_owned(),
             judgements: t
                 .judgements

@@ -173,6 +173,14 @@ struct IncidentPage {
     comms_html: String,
     /// The customer reports panel, rendered.
     reports_html: String,
+    /// The workstreams panel, rendered.
+    workstreams_html: String,
+    /// Whether the viewer may report to the incident manager (a tech lead,
+    /// an admin), and the workstreams they may name, theirs first.
+    can_report: bool,
+    report_workstreams: Vec<String>,
+    /// The workstreams a theory or action may be placed in.
+    current_workstreams: Vec<String>,
 }
 
 pub(super) fn incident_ref(s: &str) -> Result<IncidentRef, ApiError> {
@@ -258,7 +266,24 @@ async fn incident_page(app: &App, viewer: &Viewer, r: &str, q: &HashMap<String, 
     .render()
     .map_err(|e| ApiError::internal("the communications panel failed to render", e))?;
     let reports_html = super::support::panel_html(app, i.number).await?;
+    let workstreams_html = super::workstreams::panel_html(app, i.number).await?;
+    let current_workstreams: Vec<String> =
+        muster_domain::workstream::current(i).iter().map(|s| s.to_string()).collect();
+    let mut report_workstreams: Vec<String> = i
+        .holders(&RoleKind::TechLead)
+        .filter(|a| a.user == viewer.user.handle)
+        .filter_map(|a| a.scope.as_ref().map(|s| s.to_string()))
+        .collect();
+    for w in &current_workstreams {
+        if !report_workstreams.contains(w) {
+            report_workstreams.push(w.clone());
+        }
+    }
     let page = IncidentPage {
+        can_report: access::may(&actor, access::Action::ReportToIncidentManager, &standing),
+        report_workstreams,
+        current_workstreams,
+        workstreams_html,
         comms_html,
         reports_html,
         pages_html,
@@ -420,6 +445,10 @@ pub async fn add_entry(State(app): State<Arc<App>>, Path(r): Path<String>, form:
             tag,
             corrects: None,
             occurred_at: occurred_at(form.optional("occurred_at"))?,
+            workstream: form
+                .optional("workstream")
+                .map(|w| muster_domain::Scope::workstream(w, "workstream"))
+                .transpose()?,
         };
         app.add_entry(&form.viewer.user.actor(), incident_ref(&r)?, input).await?;
         Ok::<_, ApiError>(format!("Added the {kind}.", kind = kind.as_str()))

@@ -250,6 +250,9 @@ pub struct Frame {
     /// The customer reports panel after the entries (entries only), the
     /// same for everyone.
     reports: String,
+    /// The workstreams panel after the entries (entries only), the same
+    /// for everyone.
+    workstreams: String,
     /// Rendered so far, per kind of viewer.
     rendered: Mutex<HashMap<Variant, Arc<Rendering>>>,
 }
@@ -294,6 +297,7 @@ impl Frame {
         let slots = board(&view.incident, &catalog, &view.missing_roles);
         let pages = PagesSnapshot::read(app, number).await?;
         let reports = super::support::panel_html(app, number).await?;
+        let workstreams = super::workstreams::panel_html(app, number).await?;
         let lines = events
             .iter()
             .map(|e| EntryPart { e: &EntryView::from(e) }.render())
@@ -307,6 +311,7 @@ impl Frame {
             incident: Some((view, slots)),
             pages,
             reports,
+            workstreams,
             rendered: Mutex::default(),
         }))
     }
@@ -322,6 +327,7 @@ impl Frame {
             incident: None,
             pages,
             reports: String::new(),
+            workstreams: String::new(),
             rendered: Mutex::default(),
         })
     }
@@ -404,6 +410,7 @@ impl Frame {
                 "pages": pages,
                 "page_warnings": page_warnings,
                 "reports": self.reports,
+                "workstreams": self.workstreams,
             });
             starts.push((e.seq, out.len()));
             sse(&mut out, Some(e.seq), "entry", &data);

@@ -31,6 +31,7 @@ pub mod live;
 mod pages;
 pub mod postmortem;
 mod support;
+pub mod workstreams;
 
 pub const SESSION_COOKIE: &str = "muster_session";
 /// The outcome of the last form, shown once on the page it leads back to
@@ -62,6 +63,7 @@ fn table() -> Vec<Route> {
         ("/incidents/{ref}/update", Method::POST, post(incident::update)),
         ("/incidents/{ref}/pages", Method::POST, post(incident::page_someone)),
         ("/incidents/{ref}/entries", Method::POST, post(incident::add_entry)),
+        ("/incidents/{ref}/tech-lead-reports", Method::POST, post(workstreams::report)),
         ("/incidents/{ref}/room", Method::POST, post(incident::room)),
         ("/incidents/{ref}/updates", Method::POST, post(comms::write_update)),
         ("/incidents/{ref}/updates/{id}/publish", Method::POST, post(comms::publish_update)),
