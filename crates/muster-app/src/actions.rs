@@ -121,7 +121,7 @@ impl App {
     ) -> Result<Vec<muster_domain::Event>> {
         actor.require_write()?;
         let catalog = self.store.role_catalog().await?;
-        let tracker = self.store.setting(FOLLOW_UP_WEBHOOK).await?;
+        let tracker = self.follow_up_webhook().await?;
         let public_url = self.config.public_url.trim_end_matches('/').to_owned();
         let decide = |state: &muster_domain::Incident| {
             let now = self.clock.now();
@@ -205,5 +205,14 @@ impl App {
         let json = json!({"url": url, "secret": secret}).to_string();
         self.store.set_setting(FOLLOW_UP_WEBHOOK, &json).await?;
         Ok((url, secret))
+    }
+
+    /// Stops posting new follow-ups to a tracker (admins). Posts already
+    /// waiting in the outbox are given up, saying the setting was removed.
+    pub async fn remove_follow_up_webhook(&self, actor: &Actor) -> Result<()> {
+        use muster_domain::access::{self, Action, Standing};
+        access::check(actor, Action::ChangeSettings, &Standing::none())?;
+        self.store.set_setting(FOLLOW_UP_WEBHOOK, "{}").await?;
+        Ok(())
     }
 }

@@ -26,9 +26,27 @@ pub struct InsightsView {
     /// ones past their due time.
     pub follow_ups_open: u32,
     pub follow_ups_overdue: u32,
+    /// The alerts first seen in the span (of the service when one is
+    /// named; the priority does not narrow them): per service, and the
+    /// noisiest.
+    pub alerts: muster_store::alerts::AlertNoise,
 }
 
 impl App {
+    /// Each person's time zone, for what is counted on their clock.
+    pub async fn time_zones(&self) -> Result<insights::Zones> {
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter_map(|u| {
+                let tz = jiff::tz::TimeZone::get(u.time_zone.as_deref()?).ok()?;
+                Some((u.handle, tz))
+            })
+            .collect())
+    }
+
     pub async fn insights(&self, q: &InsightsQuery) -> Result<InsightsView> {
         let now = self.clock.now();
         let mut samples: Vec<Sample> = Vec::new();
@@ -67,9 +85,10 @@ impl App {
         let open: Vec<_> = open.into_iter().filter(|f| numbers.contains(&f.incident)).collect();
         let overdue = open.iter().filter(|f| f.due_at.is_some_and(|d| d <= now)).count() as u32;
         Ok(InsightsView {
-            insights: insights::aggregate(&samples),
+            insights: insights::aggregate(&samples, &self.time_zones().await?),
             follow_ups_open: open.len() as u32,
             follow_ups_overdue: overdue,
+            alerts: self.store.alert_noise(q.from, q.to, q.service.as_deref()).await?,
         })
     }
 }

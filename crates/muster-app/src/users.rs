@@ -23,6 +23,7 @@ impl App {
             name: "Administrator".into(),
             email: "admin@localhost".into(),
             permission: Permission::Admin,
+            time_zone: None,
         };
         let now = self.clock.now();
         let new_token = |hash: String, name: &str| NewToken {
@@ -136,6 +137,22 @@ impl App {
         self.user(handle).await?;
         self.store.disable_user(handle, self.clock.now()).await?;
         self.changes.credentials_changed();
+        self.user(handle).await
+    }
+
+    /// Sets a person's time zone (an IANA name, kept as the database names
+    /// it), or clears it (UTC): the person themself or an admin.
+    pub async fn set_time_zone(&self, actor: &Actor, handle: &Handle, zone: Option<&str>) -> Result<User> {
+        access::check(actor, Action::EditProfile, &Standing::user(handle, actor))?;
+        let zone = match zone {
+            Some(name) => {
+                let tz = muster_domain::schedule::time_zone(name)?;
+                Some(tz.iana_name().map_or_else(|| name.trim().to_owned(), str::to_owned))
+            }
+            None => None,
+        };
+        self.user(handle).await?;
+        self.store.set_time_zone(handle, zone.as_deref()).await?;
         self.user(handle).await
     }
 

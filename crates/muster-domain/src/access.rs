@@ -142,6 +142,8 @@ pub enum Action {
     HandleCustomerReports,
     /// Confirm, rule out or reopen a theory on the incident's timeline.
     JudgeTheory,
+    /// Change a person's profile: their time zone.
+    EditProfile,
     /// Report to the incident manager on a workstream: conditions, actions,
     /// needs.
     ReportToIncidentManager,
@@ -159,7 +161,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 36] = [
         Action::DeclareIncident,
         Action::EditIncident,
         Action::MoveStatus,
@@ -191,6 +193,7 @@ impl Action {
         Action::HandleCustomerReports,
         Action::JudgeTheory,
         Action::ReportToIncidentManager,
+        Action::EditProfile,
         Action::TrackActions,
         Action::CurateTimeline,
         Action::WritePostmortem,
@@ -233,6 +236,7 @@ impl Action {
             Action::HandleCustomerReports => "link, answer, pass on or close the incident's customer reports",
             Action::JudgeTheory => "confirm, rule out or reopen theories",
             Action::ReportToIncidentManager => "report to the incident manager on a workstream",
+            Action::EditProfile => "change a person's profile (their time zone)",
             Action::TrackActions => "track actions and follow-ups: owner, due time, ticket, done",
             Action::CurateTimeline => "highlight timeline entries for the postmortem, or annotate them",
             Action::WritePostmortem => "draft or edit the postmortem, or send it for review",
@@ -241,9 +245,12 @@ impl Action {
     }
 
     /// Whether a viewer, who otherwise changes nothing, may take it (their
-    /// own tokens and password, following an incident).
+    /// own tokens and password, following an incident, their profile).
     pub fn viewers_too(self) -> bool {
-        matches!(self, Action::ManageTokens | Action::SeeContactAddresses | Action::FollowIncident)
+        matches!(
+            self,
+            Action::ManageTokens | Action::SeeContactAddresses | Action::FollowIncident | Action::EditProfile
+        )
     }
 }
 
@@ -282,6 +289,7 @@ pub fn rule(action: Action) -> &'static [Who] {
         Action::HandleCustomerReports => &[SupportLead, IncidentManagers],
         Action::JudgeTheory => &[TechLeads, IncidentManagers],
         Action::ReportToIncidentManager => &[TechLeads],
+        Action::EditProfile => &[TheUser],
         Action::TrackActions => &[Responders],
         Action::CurateTimeline => &[Scribe, IncidentManagers],
         Action::WritePostmortem => &[Responders],

@@ -139,13 +139,35 @@ pub struct Insights {
     pub most_declaring: Vec<Declaring>,
     /// Notifications per person.
     pub pages_per_person: BTreeMap<String, u32>,
+    /// Of those, the ones at night (22:00 to 07:00) in the person's time
+    /// zone, for everyone paged (zero included).
+    pub pages_at_night: BTreeMap<String, u32>,
+    /// And on a Saturday or Sunday in the person's time zone.
+    pub pages_on_weekends: BTreeMap<String, u32>,
     /// Seconds per person and role.
     pub seconds_in_role: BTreeMap<String, BTreeMap<String, i64>>,
     pub overdue_updates: u32,
 }
 
-/// Adds up `samples`.
-pub fn aggregate(samples: &[Sample]) -> Insights {
+/// Where the night begins and ends on a person's clock: from 22:00 until
+/// 07:00.
+pub const NIGHT_FROM_HOUR: i8 = 22;
+pub const NIGHT_UNTIL_HOUR: i8 = 7;
+
+/// Each person's time zone; a person not in it is on UTC.
+pub type Zones = BTreeMap<Handle, jiff::tz::TimeZone>;
+
+/// Whether `at` is at night, and on a weekend, on the clock of `zone`.
+pub fn night_and_weekend(at: Timestamp, zone: &jiff::tz::TimeZone) -> (bool, bool) {
+    let local = at.to_zoned(zone.clone());
+    let night = local.hour() >= NIGHT_FROM_HOUR || local.hour() < NIGHT_UNTIL_HOUR;
+    let weekend = matches!(local.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday);
+    (night, weekend)
+}
+
+/// Adds up `samples`; pages at night and on weekends are counted on each
+/// person's clock (`zones`).
+pub fn aggregate(samples: &[Sample], zones: &Zones) -> Insights {
     let mut out = Insights { incidents: samples.len() as u32, ..Insights::default() };
     let (mut ack, mut mitigate, mut resolve) = (Vec::new(), Vec::new(), Vec::new());
     let mut declaring: BTreeMap<(String, String), u32> = BTreeMap::new();
@@ -162,8 +184,12 @@ pub fn aggregate(samples: &[Sample]) -> Insights {
         if let Some(a) = &s.declared_by_alert {
             *declaring.entry(a.clone()).or_default() += 1;
         }
-        for (p, _) in &s.notified {
-            *out.pages_per_person.entry(p.to_string()).or_default() += 1;
+        for (p, at) in &s.notified {
+            let person = p.to_string();
+            *out.pages_per_person.entry(person.clone()).or_default() += 1;
+            let (night, weekend) = night_and_weekend(*at, zones.get(p).unwrap_or(&jiff::tz::TimeZone::UTC));
+            *out.pages_at_night.entry(person.clone()).or_default() += night as u32;
+            *out.pages_on_weekends.entry(person).or_default() += weekend as u32;
         }
         for (p, role, secs) in &s.in_role {
             *out.seconds_in_role.entry(p.to_string()).or_default().entry(role.clone()).or_default() += secs;
@@ -190,6 +216,24 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn night_and_weekend_are_on_the_persons_clock() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        // Friday 21:30 UTC: 22:30 in Berlin (night), Saturday 06:30 in Tokyo.
+        assert_eq!(night_and_weekend(at("2026-11-27T21:30:00Z"), &jiff::tz::TimeZone::UTC), (false, false));
+        assert_eq!(night_and_weekend(at("2026-11-27T21:30:00Z"), &berlin), (true, false));
+        assert_eq!(night_and_weekend(at("2026-11-27T21:30:00Z"), &tokyo), (true, true));
+        // The edges: 07:00 is day, 06:59 and 22:00 are night (Berlin in winter is UTC+1).
+        assert_eq!(night_and_weekend(at("2026-11-26T06:00:00Z"), &berlin), (false, false));
+        assert_eq!(night_and_weekend(at("2026-11-26T05:59:00Z"), &berlin), (true, false));
+        assert_eq!(night_and_weekend(at("2026-11-26T21:00:00Z"), &berlin), (true, false));
+        // Summer time moves the night with the clock: 21:00 UTC is 23:00 in Berlin in July.
+        assert_eq!(night_and_weekend(at("2026-07-01T20:30:00Z"), &berlin), (true, false));
+        assert_eq!(night_and_weekend(at("2026-07-01T19:30:00Z"), &berlin), (false, false));
+    }
 
     #[test]
     fn percentiles_are_by_nearest_rank_and_the_mean_rounds_down() {

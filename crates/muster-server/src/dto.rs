@@ -31,6 +31,9 @@ pub struct NewUserRequest {
     /// Give the user an email contact method to `email` and the rule that
     /// notifies them there at once (the default, `true`); `false` for none.
     pub email_contact_method: Option<bool>,
+    /// Their IANA time zone, e.g. `Europe/Berlin` (none: UTC).
+    #[schema(schema_with = schema::time_zone_or_null)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -45,6 +48,8 @@ pub struct UserResponse {
     pub created_at: String,
     /// When an admin disabled the account (RFC 3339); null while it works.
     pub disabled_at: Option<String>,
+    /// Their IANA time zone; null: UTC.
+    pub time_zone: Option<String>,
 }
 
 impl From<User> for UserResponse {
@@ -56,6 +61,7 @@ impl From<User> for UserResponse {
             permission: u.permission.as_str().into(),
             created_at: ts(u.created_at),
             disabled_at: u.disabled_at.map(ts),
+            time_zone: u.time_zone,
         }
     }
 }
@@ -1185,6 +1191,13 @@ pub mod schema {
         let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
         names.sort();
         build(json!({"type": "string", "enum": names}))
+    }
+    /// A time zone, or null.
+    pub fn time_zone_or_null() -> RefOr<Schema> {
+        let mut names: Vec<Value> = jiff::tz::db().available().map(|n| json!(n.as_str())).collect();
+        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        names.push(Value::Null);
+        build(json!({"type": ["string", "null"], "enum": names}))
     }
 
     /// A schedule's layers: a rotation each, with optional weekly windows.

@@ -147,6 +147,7 @@ fn rows() -> Vec<Row> {
             Json(|w| json!({"handle": format!("newbie{}", w.n), "name": "New", "email": "newbie@example.com"})),
         ),
         row("GET", "/api/v1/users/{handle}", SIGNED_IN, none()),
+        row("PATCH", "/api/v1/users/{handle}", &[TheUser, Admin], Json(|_| json!({"time_zone": "Europe/Berlin"}))),
         row("GET", "/api/v1/me", SIGNED_IN, none()),
         row("POST", "/api/v1/users/{handle}/tokens", &[TheUser, Admin], Json(|_| json!({}))),
         row("GET", "/api/v1/users/{handle}/tokens", &[TheUser, Admin], none()),
@@ -221,6 +222,7 @@ fn rows() -> Vec<Row> {
             &[Admin],
             Json(|_| json!({"url": "https://tracker.example/hook"})),
         ),
+        row("DELETE", "/api/v1/settings/follow-up-webhook", &[Admin], none()),
         row("POST", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], Json(|_| json!({}))),
         row("DELETE", "/api/v1/incidents/{ref}/timeline/{id}/highlight", &[Im, Admin], none()),
         row("POST", "/api/v1/incidents/{ref}/timeline/{id}/annotations", &[Im, Admin], Json(|_| json!({"text": "x"}))),
@@ -601,6 +603,8 @@ fn rows() -> Vec<Row> {
         row("GET", "/users", SIGNED_IN, none()),
         row("POST", "/users/{handle}/contact-methods/{id}/test", &[TheUser, Admin], Form(|_| vec![])),
         row("GET", "/me", SIGNED_IN, none()),
+        // One's own time zone, viewers too.
+        row("POST", "/me/time-zone", SIGNED_IN, Form(|_| vec![("time_zone", "Europe/Berlin".into())])),
         row("GET", "/users/{handle}", SIGNED_IN, none()),
         row(
             "POST",

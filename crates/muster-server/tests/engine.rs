@@ -136,6 +136,7 @@ mod ingest_wakes {
             name: "Alice".into(),
             email: "alice@example.com".into(),
             permission: muster_domain::Permission::Responder,
+            time_zone: None,
         };
         store.create_user(&alice, clock.now()).await.unwrap();
         let policy = EscalationPolicy {

@@ -2,7 +2,8 @@
 //! each with durations that follow from its number, so every figure the
 //! insights give is worked out here independently (nearest-rank medians
 //! and 90th percentiles, means rounded down), on both backends, as JSON
-//! and as CSV.
+//! and as CSV: the pages that reached Carol at night and on weekends on
+//! her clock (Tokyo), and the noisiest alerts.
 
 mod common;
 
@@ -77,6 +78,13 @@ async fn insights_over_two_hundred_generated_incidents_give_every_number_worked_
         .post(&carol, "/api/v1/users/carol/contact-methods", json!({"kind": "webhook", "address": url}))
         .await
         .ok(201);
+    // Carol lives in Tokyo (the name as she typed it; kept as the database spells it).
+    let zone = server.patch(&carol, "/api/v1/users/carol", json!({"time_zone": "asia/tokyo"})).await.ok(200).clone();
+    assert_eq!(zone["time_zone"], "Asia/Tokyo");
+    let bad = server.patch(&carol, "/api/v1/users/carol", json!({"time_zone": "Mars/Olympus"})).await;
+    assert_eq!(bad.problem(422)["field"], "time_zone");
+    server.patch(&alice, "/api/v1/users/carol", json!({"time_zone": null})).await.problem(403);
+    assert_eq!(clock.now().to_string(), "2026-11-27T10:00:00Z", "a Friday: the page times below follow from it");
 
     let (mut ack, mut mitigate, mut resolve) = (Vec::new(), Vec::new(), Vec::new());
     let mut in_role: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
@@ -170,6 +178,13 @@ async fn insights_over_two_hundred_generated_incidents_give_every_number_worked_
     assert_eq!((got["to_mitigate"]["count"].as_u64(), got["to_resolve"]["count"].as_u64()), (Some(180), Some(190)));
     assert_eq!(got["pages_per_person"], json!({"carol": paged}));
     assert_eq!(paged, 8);
+    // Incident i is declared i hours after Friday 10:00 UTC, and Carol is
+    // paged at once in incidents 0, 25, …, 175. In Tokyo (UTC+9) that is
+    // Fri 19:00, Sat 20:00, Sun 21:00 (days), Mon 22:00, Tue 23:00,
+    // Thu 00:00, Fri 01:00, Sat 02:00 (nights): five at night, three on a
+    // weekend. On UTC it would be none at night and two on a weekend.
+    assert_eq!(got["pages_at_night"], json!({"carol": 5}));
+    assert_eq!(got["pages_on_weekends"], json!({"carol": 3}));
     assert_eq!(got["seconds_in_role"], json!(in_role));
     assert_eq!(
         (got["follow_ups_open"].as_i64(), got["follow_ups_overdue"].as_i64()),
@@ -178,6 +193,48 @@ async fn insights_over_two_hundred_generated_incidents_give_every_number_worked_
     assert_eq!((open_follow_ups, overdue_follow_ups), (5, 3));
     assert_eq!(got["overdue_updates"], 0);
     assert_eq!(got["incidents_per_service"], json!({}));
+    assert_eq!(got["alerts_per_service"], json!({}), "no alerts yet");
+    assert_eq!(got["noisiest_alerts"], json!([]));
+
+    // Alerts after the incidents: 5xx on checkout takes three events,
+    // resolves and fires again twice; latency once; slow on search twice.
+    let checkout = server.service("checkout", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    let search = server.service("search", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    let server = &server;
+    let send = |key: &str, body: Value| {
+        let path = format!("/api/v1/integrations/generic/{key}");
+        async move { server.ingest(&path, &body).await.ok(202).clone() }
+    };
+    let fire = |key: &str| json!({"summary": format!("{key} is failing"), "severity": "error", "dedup_key": key});
+    for _ in 0..3 {
+        send(&checkout, fire("5xx")).await;
+    }
+    send(&checkout, json!({"action": "resolve", "dedup_key": "5xx"})).await;
+    clock.advance(60);
+    send(&checkout, fire("5xx")).await;
+    send(&checkout, fire("5xx")).await;
+    send(&checkout, fire("latency")).await;
+    send(&search, fire("slow")).await;
+    send(&search, fire("slow")).await;
+    let got = server.get(&alice, "/api/v1/insights").await.ok(200).clone();
+    assert_eq!(got["alerts_per_service"], json!({"checkout": 3, "search": 1}));
+    let noisy: Vec<(String, u64, u64)> = got["noisiest_alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                format!("{}/{}", n["service"].as_str().unwrap(), n["dedup_key"].as_str().unwrap()),
+                n["events"].as_u64().unwrap(),
+                n["alerts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(noisy, [("checkout/5xx".into(), 5, 2), ("search/slow".into(), 2, 1), ("checkout/latency".into(), 1, 1)]);
+    assert_eq!(got["noisiest_alerts"][0]["summary"], "5xx is failing");
+    let one = server.get(&alice, "/api/v1/insights?service=search").await.ok(200).clone();
+    assert_eq!(one["alerts_per_service"], json!({"search": 1}));
+    assert_eq!(one["incidents"], 0, "no incident had a search alert");
 
     // A span and a priority narrow it; the numbers follow.
     let from = &declared_at[100];
@@ -188,6 +245,7 @@ async fn insights_over_two_hundred_generated_incidents_give_every_number_worked_
     let to = &declared_at[10];
     let first = server.get(&alice, &format!("/api/v1/insights?to={to}")).await.ok(200).clone();
     assert_eq!(first["incidents"], 10);
+    assert_eq!(first["alerts_per_service"], json!({}), "the alerts came after the span");
     server.get(&alice, "/api/v1/insights?from=yesterday").await.problem(422);
 
     // The CSV says the same, one number a row.
@@ -206,4 +264,8 @@ async fn insights_over_two_hundred_generated_incidents_give_every_number_worked_
     assert_eq!(rows[&("to_mitigate".into(), "p90_seconds".into())], got["to_mitigate"]["p90"].to_string());
     assert_eq!(rows[&("seconds_in_role".into(), "bob/tech_lead".into())], in_role["bob"]["tech_lead"].to_string());
     assert_eq!(rows[&("follow_ups".into(), "overdue".into())], "3");
+    assert_eq!(rows[&("pages_at_night".into(), "carol".into())], "5");
+    assert_eq!(rows[&("pages_on_weekends".into(), "carol".into())], "3");
+    assert_eq!(rows[&("alerts_per_service".into(), "checkout".into())], "3");
+    assert_eq!(rows[&("noisiest_alerts".into(), "checkout/5xx: 5xx is failing".into())], "5");
 }

@@ -423,6 +423,17 @@ async fn a_follow_up_reminds_its_owner_when_due_and_weekly_until_done_and_the_tr
     let reopened = server.patch(&carol, &path, moved).await.ok(200).clone();
     assert_eq!(reopened["status"], "open", "follow-ups are worked after the incident closed");
     assert_eq!(tracker.count(), 1, "it was a follow-up before: the tracker heard once");
+
+    // The tracker webhook removed (admins only), new follow-ups stay here.
+    server.delete(&alice, "/api/v1/settings/follow-up-webhook").await.problem(403);
+    assert_eq!(server.delete(ADMIN_TOKEN, "/api/v1/settings/follow-up-webhook").await.status, 204);
+    assert!(server.get(&alice, "/api/v1/settings/follow-up-webhook").await.ok(200)["url"].is_null());
+    server.post(&alice, "/api/v1/incidents", json!({"title": "Login is slow", "priority": "P3"})).await.ok(201);
+    let later = json!({"text": "cache the sessions", "owner": "carol", "follow_up": true});
+    server.post(&alice, "/api/v1/incidents/INC-2/actions", later).await.ok(201);
+    server.deliver_due().await;
+    assert_eq!(tracker.count(), 1, "nothing more reached the tracker");
+    assert_eq!(server.get(&vic, "/api/v1/follow-ups?state=open").await.ok(200).as_array().unwrap().len(), 2);
 }
 
 /// Compares `actual` with the reviewed file `tests/fixtures/<name>`, or

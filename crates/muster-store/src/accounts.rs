@@ -18,6 +18,8 @@ pub struct User {
     pub created_at: Timestamp,
     /// When an admin disabled the account: no sign-in, no token, no page.
     pub disabled_at: Option<Timestamp>,
+    /// Their time zone, an IANA name (`Europe/Berlin`); none: UTC.
+    pub time_zone: Option<String>,
 }
 
 impl User {
@@ -32,6 +34,8 @@ pub struct NewUser {
     pub name: String,
     pub email: String,
     pub permission: Permission,
+    /// An IANA time zone name, checked by the caller.
+    pub time_zone: Option<String>,
 }
 
 /// A signed-in browser.
@@ -71,7 +75,7 @@ pub struct TokenRecord {
 
 const REQUIRED_ROLES_KEY: &str = "required_roles";
 
-const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at, disabled_at FROM users";
+const USER_COLUMNS: &str = "SELECT handle, name, email, permission, created_at, disabled_at, time_zone FROM users";
 
 const TOKEN_COLUMNS: &str =
     "SELECT id, handle, kind, name, created_at, expires_at, last_used_at, revoked_at FROM tokens";
@@ -84,6 +88,7 @@ struct UserRow {
     permission: String,
     created_at: i64,
     disabled_at: Option<i64>,
+    time_zone: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -128,6 +133,7 @@ impl TryFrom<UserRow> for User {
             permission: r.permission.parse::<Permission>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
             created_at: rows::timestamp(r.created_at)?,
             disabled_at: optional_timestamp(r.disabled_at)?,
+            time_zone: r.time_zone,
         })
     }
 }
@@ -153,15 +159,17 @@ fn handle_taken(handle: &Handle) -> StoreError {
 
 /// Stores a new user; a conflict if the handle is taken.
 pub(crate) async fn create_user<D: Dialect>(c: &mut D::Connection, u: &NewUser, now: Timestamp) -> Result<()> {
-    let result =
-        D::query("INSERT INTO users (handle, name, email, permission, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(u.handle.as_str())
-            .bind(&u.name)
-            .bind(&u.email)
-            .bind(u.permission.as_str())
-            .bind(micros(now))
-            .execute(c)
-            .await;
+    let result = D::query(
+        "INSERT INTO users (handle, name, email, permission, created_at, time_zone) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(u.handle.as_str())
+    .bind(&u.name)
+    .bind(&u.email)
+    .bind(u.permission.as_str())
+    .bind(micros(now))
+    .bind(u.time_zone.as_deref())
+    .execute(c)
+    .await;
     match result {
         Err(e) if rows::is_unique_violation(&e) => Err(handle_taken(&u.handle)),
         Err(e) => Err(e.into()),
@@ -291,6 +299,7 @@ struct TokenOwnerRow {
     permission: String,
     user_created_at: i64,
     disabled_at: Option<i64>,
+    time_zone: Option<String>,
 }
 
 /// The token with this hash and its user, revoked or not: whether it is
@@ -298,7 +307,8 @@ struct TokenOwnerRow {
 pub(crate) async fn token<D: Dialect>(c: &mut D::Connection, hash: &str) -> Result<Option<(TokenRecord, User)>> {
     let found: Option<TokenOwnerRow> = D::query(
         "SELECT t.id, t.handle, t.kind, t.name, t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
-                u.name AS name_of_user, u.email, u.permission, u.created_at AS user_created_at, u.disabled_at
+                u.name AS name_of_user, u.email, u.permission, u.created_at AS user_created_at, u.disabled_at,
+                u.time_zone
          FROM tokens t JOIN users u ON u.handle = t.handle WHERE t.hash = $1",
     )
     .bind(hash)
@@ -312,6 +322,7 @@ pub(crate) async fn token<D: Dialect>(c: &mut D::Connection, hash: &str) -> Resu
         permission: row.permission,
         created_at: row.user_created_at,
         disabled_at: row.disabled_at,
+        time_zone: row.time_zone,
     })?;
     Ok(Some((row.token.try_into()?, user)))
 }
@@ -332,6 +343,16 @@ pub(crate) async fn revoke_token<D: Dialect>(
         .await?;
     if done == 0 {
         return Err(StoreError::NotFound(format!("@{user} has no token {id}")));
+    }
+    Ok(())
+}
+
+/// Sets (or clears) a user's time zone.
+pub(crate) async fn set_time_zone<D: Dialect>(c: &mut D::Connection, user: &Handle, zone: Option<&str>) -> Result<()> {
+    let done =
+        D::query("UPDATE users SET time_zone = $1 WHERE handle = $2").bind(zone).bind(user.as_str()).execute(c).await?;
+    if done == 0 {
+        return Err(StoreError::NotFound(format!("there is no user @{user}")));
     }
     Ok(())
 }

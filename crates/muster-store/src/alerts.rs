@@ -994,3 +994,83 @@ pub(crate) async fn record_change<D: Dialect>(
     }
     Ok(touched)
 }
+
+/// An alert key's noise over a span: how many events its alerts took in
+/// (repeats included) and how many times it fired anew.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NoisyAlert {
+    pub service: String,
+    pub dedup_key: String,
+    /// The summary of its latest alert.
+    pub summary: String,
+    /// Events, the first of each alert and every repeat.
+    pub events: u64,
+    /// Alerts: times it fired after the one before resolved (or first).
+    pub alerts: u64,
+}
+
+/// The alerts first seen from `from` until before `to` (of one service
+/// when named): how many per service, and the ten noisiest keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertNoise {
+    pub per_service: std::collections::BTreeMap<String, u64>,
+    pub noisiest: Vec<NoisyAlert>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NoisyRow {
+    service: String,
+    dedup_key: String,
+    summary: String,
+    events: i64,
+    alerts: i64,
+}
+
+pub(crate) async fn alert_noise<D: Dialect>(
+    c: &mut D::Connection,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    service: Option<&str>,
+) -> Result<AlertNoise> {
+    let from = from.map_or(i64::MIN, micros);
+    let to = to.map_or(i64::MAX, micros);
+    let per: Vec<(String, i64)> = D::query(
+        "SELECT s.name, COUNT(*) FROM alerts a JOIN services s ON s.id = a.service
+         WHERE a.first_seen_at >= $1 AND a.first_seen_at < $2 AND ($3 IS NULL OR s.name = $3)
+         GROUP BY s.name",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(service)
+    .fetch_all(&mut *c)
+    .await?;
+    let noisiest: Vec<NoisyRow> = D::query(
+        "SELECT s.name AS service, a.dedup_key,
+                (SELECT b.summary FROM alerts b WHERE b.service = a.service AND b.dedup_key = a.dedup_key
+                 ORDER BY b.id DESC LIMIT 1) AS summary,
+                CAST(SUM(a.count) AS BIGINT) AS events, COUNT(*) AS alerts
+         FROM alerts a JOIN services s ON s.id = a.service
+         WHERE a.first_seen_at >= $1 AND a.first_seen_at < $2 AND ($3 IS NULL OR s.name = $3)
+         GROUP BY a.service, s.name, a.dedup_key
+         ORDER BY events DESC, alerts DESC, s.name, a.dedup_key
+         LIMIT 10",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(service)
+    .fetch_all(c)
+    .await?;
+    Ok(AlertNoise {
+        per_service: per.into_iter().map(|(s, n)| (s, n as u64)).collect(),
+        noisiest: noisiest
+            .into_iter()
+            .map(|r| NoisyAlert {
+                service: r.service,
+                dedup_key: r.dedup_key,
+                summary: r.summary,
+                events: r.events as u64,
+                alerts: r.alerts as u64,
+            })
+            .collect(),
+    })
+}

@@ -297,6 +297,14 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(Incident, Vec<Event>)>;
     async fn incident(&self, number: u64) -> Result<Option<Incident>>;
+    /// The alerts first seen from `from` until before `to` (of one
+    /// service when named): per service, and the noisiest keys.
+    async fn alert_noise(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        service: Option<&str>,
+    ) -> Result<alerts::AlertNoise>;
     /// The follow-ups across incidents that `filter` asks for.
     async fn follow_ups(&self, filter: &FollowUpFilter) -> Result<Vec<FollowUpRecord>>;
     /// The incident's postmortem, when one was drafted.
@@ -661,6 +669,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets (or with `None` removes) a user's password hash (a PHC string),
     /// and ends the user's sessions.
+    /// Sets or clears a user's time zone (an IANA name the caller checked).
+    async fn set_time_zone(&self, user: &Handle, zone: Option<&str>) -> Result<()>;
     async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()>;
     async fn password_hash(&self, user: &Handle) -> Result<Option<String>>;
     /// Stores a web session by the SHA-256 of its id.

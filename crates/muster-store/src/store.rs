@@ -199,6 +199,15 @@ impl<D: Dialect> Store for Db<D> {
         crate::incidents::events_of::<D>(&mut *self.read.acquire().await?, numbers).await
     }
 
+    async fn alert_noise(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        service: Option<&str>,
+    ) -> Result<crate::alerts::AlertNoise> {
+        crate::alerts::alert_noise::<D>(&mut *self.read.acquire().await?, from, to, service).await
+    }
+
     async fn follow_ups(&self, filter: &crate::FollowUpFilter) -> Result<Vec<crate::FollowUpRecord>> {
         crate::followups::follow_ups::<D>(&mut *self.read.acquire().await?, filter).await
     }
@@ -948,6 +957,10 @@ impl<D: Dialect> Store for Db<D> {
         now: Timestamp,
     ) -> Result<crate::NotificationRuleRecord> {
         crate::schedules::add_notification_rule::<D>(&mut *self.write.acquire().await?, user, rule, now).await
+    }
+
+    async fn set_time_zone(&self, user: &Handle, zone: Option<&str>) -> Result<()> {
+        crate::accounts::set_time_zone::<D>(&mut *self.write.acquire().await?, user, zone).await
     }
 
     async fn set_password_hash(&self, user: &Handle, hash: Option<&str>) -> Result<()> {

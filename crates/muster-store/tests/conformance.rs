@@ -53,6 +53,7 @@ fn new_user(h: &str) -> NewUser {
         name: h.to_uppercase(),
         email: format!("{h}@example.com"),
         permission: Permission::Responder,
+        time_zone: None,
     }
 }
 

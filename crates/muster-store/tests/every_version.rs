@@ -359,6 +359,13 @@ async fn check(store: &dyn Store, version: i64) {
         assert_eq!(all[0].owner.as_ref().map(|o| o.as_str()), Some("alice"), "at {v}");
     }
 
+    if v >= 24 {
+        let alice = store.user(&handle("alice")).await.unwrap().unwrap();
+        assert_eq!(alice.time_zone.as_deref(), Some("Europe/Berlin"), "at {v}");
+        let bob = store.user(&handle("bob")).await.unwrap().unwrap();
+        assert_eq!(bob.time_zone, None, "at {v}");
+    }
+
     // The upgraded database takes new rows after the old ones.
     let new = muster_store::NewToken {
         hash: format!("hash-of-a-new-token-{v}"),

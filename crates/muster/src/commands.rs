@@ -893,7 +893,14 @@ pub enum UserCmd {
         /// they get one, with the rule that uses it at once).
         #[arg(long)]
         no_contact_method: bool,
+        /// Their IANA time zone (Europe/Berlin); insights count their night
+        /// and weekend pages on it. UTC by default.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
+    /// Set a user's time zone (yourself, or anyone if you are an admin);
+    /// `UTC` or `none` clears it.
+    TimeZone { handle: String, zone: String },
     /// Create an API token for a user (yourself, or anyone if you are an admin).
     Token {
         handle: String,
@@ -1577,12 +1584,28 @@ async fn insights(
             })
             .collect();
         table(&["FROM THE START", "INCIDENTS", "MEDIAN", "P90", "MEAN"], rows);
-        let pages: Vec<String> = v["pages_per_person"]
+        let pages: Vec<Vec<String>> = v["pages_per_person"]
             .as_object()
-            .map(|o| o.iter().map(|(k, n)| format!("@{k} {n}")).collect())
+            .map(|o| {
+                o.iter()
+                    .map(|(k, n)| {
+                        let of = |m: &str| v[m][k].as_u64().unwrap_or(0).to_string();
+                        vec![format!("@{k}"), n.to_string(), of("pages_at_night"), of("pages_on_weekends")]
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         if !pages.is_empty() {
-            say!("Pages: {}", pages.join(", "));
+            table(&["PAGED", "PAGES", "AT NIGHT", "ON WEEKENDS"], pages);
+        }
+        let noisy: Vec<Vec<String>> = v["noisiest_alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| vec![s(n, "summary"), s(n, "service"), n["events"].to_string(), n["alerts"].to_string()])
+            .collect();
+        if !noisy.is_empty() {
+            table(&["NOISIEST ALERT", "SERVICE", "EVENTS", "FIRED"], noisy);
         }
         say!(
             "Follow-ups: {} open, {} overdue; {} update reminders went overdue",
@@ -1901,9 +1924,9 @@ fn group_line(g: &Value) -> String {
 
 async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add { handle, name, email, permission, no_contact_method } => {
+        UserCmd::Add { handle, name, email, permission, no_contact_method, time_zone } => {
             let body = json!({"handle": handle, "name": name, "email": email, "permission": permission,
-                              "email_contact_method": !no_contact_method});
+                              "email_contact_method": !no_contact_method, "time_zone": time_zone});
             let v = client.post("/api/v1/users", &body).await?;
             out.show(&v, |v| {
                 say!("Added @{} ({}, {})", s(v, "handle"), s(v, "name"), s(v, "permission"));
@@ -1923,6 +1946,15 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
             let handle = handle.trim_start_matches('@');
             let v = client.post(&format!("/api/v1/users/{handle}/calendar-token"), &json!({})).await?;
             out.show(&v, |v| say!("{}", s(v, "feed_url")));
+        }
+        UserCmd::TimeZone { handle, zone } => {
+            let handle = handle.trim_start_matches('@');
+            let zone = (!matches!(zone.trim(), "none" | "UTC" | "utc")).then_some(zone);
+            let v = client.patch(&format!("/api/v1/users/{handle}"), &json!({"time_zone": zone})).await?;
+            out.show(&v, |v| match v["time_zone"].as_str() {
+                Some(z) => say!("@{}'s time zone is {z}", s(v, "handle")),
+                None => say!("@{} is on UTC", s(v, "handle")),
+            });
         }
         UserCmd::Disable { handle } => {
             let handle = handle.trim_start_matches('@');
@@ -1944,9 +1976,12 @@ async fn user(client: &Client, out: &Output, cmd: UserCmd) -> anyhow::Result<()>
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|u| vec![format!("@{}", s(u, "handle")), s(u, "name"), s(u, "email"), s(u, "permission")])
+                    .map(|u| {
+                        let zone = u["time_zone"].as_str().unwrap_or("UTC").to_owned();
+                        vec![format!("@{}", s(u, "handle")), s(u, "name"), s(u, "email"), s(u, "permission"), zone]
+                    })
                     .collect();
-                table(&["HANDLE", "NAME", "EMAIL", "PERMISSION"], rows);
+                table(&["HANDLE", "NAME", "EMAIL", "PERMISSION", "TIME ZONE"], rows);
             });
         }
     }

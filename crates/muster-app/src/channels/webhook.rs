@@ -237,6 +237,10 @@ impl Channel for WebhookChannel {
                             v["url"].as_str().unwrap_or_default().to_owned(),
                             v["secret"].as_str().unwrap_or_default().to_owned(),
                         ),
+                        // Removed by an admin: an object without a URL.
+                        Ok(v) if v.as_object().is_some_and(|o| o.is_empty()) => {
+                            return Err(Failure::permanent(format!("the setting {key} was removed")));
+                        }
                         _ => return Err(Failure::permanent(format!("the setting {key} is not a webhook"))),
                     },
                     Ok(None) => return Err(Failure::permanent(format!("the setting {key} was removed"))),

@@ -48,6 +48,7 @@ impl TestApp {
             name: "Admin".into(),
             email: "admin@example.com".into(),
             permission: Permission::Admin,
+            time_zone: None,
         };
         app.store.ensure_user(&user, app.clock.now()).await.unwrap();
         TestApp { app, clock, admin, _db: db }
@@ -65,6 +66,7 @@ impl TestApp {
             name: handle.to_owned(),
             email: format!("{handle}@example.com"),
             permission: Permission::Responder,
+            time_zone: None,
         };
         self.app.create_user(&self.admin, user).await.unwrap().actor()
     }

@@ -306,3 +306,11 @@ pub async fn set_tracker_webhook(
     let (url, secret) = app.set_follow_up_webhook(&actor, &b.url, b.secret).await?;
     Ok(Json(TrackerWebhookResponse { url: Some(url), secret: Some(secret) }))
 }
+
+/// Stop posting new follow-ups to the tracker (admins).
+#[utoipa::path(delete, path = "/api/v1/settings/follow-up-webhook", tag = "postmortem", security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = Problem)))]
+pub async fn remove_tracker_webhook(State(app): State<Arc<App>>, Caller(actor): Caller) -> ApiResult<StatusCode> {
+    app.remove_follow_up_webhook(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

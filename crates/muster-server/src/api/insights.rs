@@ -43,6 +43,19 @@ pub struct DeclaringResponse {
     pub incidents: u32,
 }
 
+/// An alert key and its noise over the span.
+#[derive(Serialize, ToSchema)]
+pub struct NoisyAlertResponse {
+    pub service: String,
+    pub dedup_key: String,
+    /// Its latest alert's summary.
+    pub summary: String,
+    /// Events it took in: each alert's first and every repeat.
+    pub events: u64,
+    /// Times it fired anew (an alert each).
+    pub alerts: u64,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct InsightsResponse {
     pub incidents: u32,
@@ -57,8 +70,18 @@ pub struct InsightsResponse {
     pub incidents_per_service: BTreeMap<String, u32>,
     /// The alerts that declared the most incidents (at most 10).
     pub most_declaring: Vec<DeclaringResponse>,
+    /// Alerts first seen in the span, per service (the priority does not
+    /// narrow them).
+    pub alerts_per_service: BTreeMap<String, u64>,
+    /// The noisiest alert keys of the span, most events first (at most 10).
+    pub noisiest_alerts: Vec<NoisyAlertResponse>,
     /// Notifications of pages, per person.
     pub pages_per_person: BTreeMap<String, u32>,
+    /// Of those, at night (22:00 to 07:00) on the person's clock (their
+    /// time zone; UTC when they set none).
+    pub pages_at_night: BTreeMap<String, u32>,
+    /// Of those, on a Saturday or Sunday on the person's clock.
+    pub pages_on_weekends: BTreeMap<String, u32>,
     /// Seconds per person and role.
     pub seconds_in_role: BTreeMap<String, BTreeMap<String, i64>>,
     /// Update reminders that went past their grace.
@@ -84,7 +107,22 @@ impl From<InsightsView> for InsightsResponse {
                 .into_iter()
                 .map(|d| DeclaringResponse { service: d.service, summary: d.summary, incidents: d.incidents })
                 .collect(),
+            alerts_per_service: v.alerts.per_service,
+            noisiest_alerts: v
+                .alerts
+                .noisiest
+                .into_iter()
+                .map(|n| NoisyAlertResponse {
+                    service: n.service,
+                    dedup_key: n.dedup_key,
+                    summary: n.summary,
+                    events: n.events,
+                    alerts: n.alerts,
+                })
+                .collect(),
             pages_per_person: i.pages_per_person,
+            pages_at_night: i.pages_at_night,
+            pages_on_weekends: i.pages_on_weekends,
             seconds_in_role: i.seconds_in_role,
             overdue_updates: i.overdue_updates,
             follow_ups_open: v.follow_ups_open,
@@ -182,8 +220,20 @@ pub fn csv(r: &InsightsResponse) -> String {
     for d in &r.most_declaring {
         row("most_declaring", &format!("{}: {}", d.service, d.summary), d.incidents.to_string());
     }
+    for (k, v) in &r.alerts_per_service {
+        row("alerts_per_service", k, v.to_string());
+    }
+    for n in &r.noisiest_alerts {
+        row("noisiest_alerts", &format!("{}/{}: {}", n.service, n.dedup_key, n.summary), n.events.to_string());
+    }
     for (k, v) in &r.pages_per_person {
         row("pages_per_person", k, v.to_string());
+    }
+    for (k, v) in &r.pages_at_night {
+        row("pages_at_night", k, v.to_string());
+    }
+    for (k, v) in &r.pages_on_weekends {
+        row("pages_on_weekends", k, v.to_string());
     }
     for (person, roles) in &r.seconds_in_role {
         for (role, secs) in roles {

@@ -55,7 +55,7 @@ impl Modify for BearerAuth {
 pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::create_user, users::list_users))
-        .routes(routes!(users::get_user))
+        .routes(routes!(users::get_user, users::patch_user))
         .routes(routes!(users::create_token, users::list_tokens))
         .routes(routes!(users::revoke_token))
         .routes(routes!(users::create_calendar_token))
@@ -82,7 +82,7 @@ pub fn routes() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::follow_ups))
         .routes(routes!(insights::insights))
         .routes(routes!(insights::insights_csv))
-        .routes(routes!(actions::get_tracker_webhook, actions::set_tracker_webhook))
+        .routes(routes!(actions::get_tracker_webhook, actions::set_tracker_webhook, actions::remove_tracker_webhook))
         .routes(routes!(postmortem::highlight, postmortem::unhighlight))
         .routes(routes!(postmortem::annotate))
         .routes(routes!(postmortem::judge_theory))

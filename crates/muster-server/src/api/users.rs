@@ -43,13 +43,20 @@ pub async fn create_user(
         name,
         email: parse_email(&body.email)?,
         permission: body.permission.as_deref().map(str::parse::<Permission>).transpose()?.unwrap_or_default(),
+        time_zone: None,
     };
     if let Some(p) = &body.password {
         muster_app::signin::check_password(p)?;
     }
-    let user = app.create_user_reached(&actor, user, body.email_contact_method.unwrap_or(true)).await?;
+    if let Some(zone) = &body.time_zone {
+        muster_domain::schedule::time_zone(zone)?;
+    }
+    let mut user = app.create_user_reached(&actor, user, body.email_contact_method.unwrap_or(true)).await?;
     if let Some(p) = &body.password {
         app.set_password(&actor, &user.handle, p).await?;
+    }
+    if let Some(zone) = &body.time_zone {
+        user = app.set_time_zone(&actor, &user.handle, Some(zone)).await?;
     }
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -180,6 +187,44 @@ pub async fn disable_user(
 ) -> ApiResult<Json<UserResponse>> {
     let handle = path_handle(&handle)?;
     Ok(Json(app.disable_user(&actor, &handle).await?.into()))
+}
+
+/// What a person may change about themself (an admin, about anyone).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchRequest {
+    /// An IANA time zone such as `Europe/Berlin`; null clears it (UTC).
+    /// Insights count the pages that reached the person at night and on
+    /// weekends in it.
+    #[serde(default, with = "super::updates::double_option")]
+    #[schema(schema_with = crate::dto::schema::time_zone_or_null)]
+    pub time_zone: Option<Option<String>>,
+}
+
+/// Change a person's profile: the person themself, or an admin.
+#[utoipa::path(patch, path = "/api/v1/users/{handle}", tag = "users", request_body = UserPatchRequest, security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = UserResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn patch_user(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<UserPatchRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let handle = path_handle(&handle)?;
+    let user = match body.time_zone {
+        Some(zone) => app.set_time_zone(&actor, &handle, zone.as_deref()).await?,
+        None => {
+            muster_domain::access::check(
+                &actor,
+                muster_domain::access::Action::EditProfile,
+                &muster_domain::access::Standing::user(&handle, &actor),
+            )?;
+            app.user(&handle).await?
+        }
+    };
+    Ok(Json(user.into()))
 }
 
 #[derive(serde::Deserialize)]

@@ -23,7 +23,7 @@ use crate::extract::ApiJson;
 
 /// A tech lead's report to the incident manager.
 #[derive(Serialize, ToSchema)]
-pub struct ReportResponse {
+pub struct TechLeadReportResponse {
     /// Its timeline entry.
     pub id: u64,
     #[schema(schema_with = crate::dto::schema::date_time)]
@@ -37,9 +37,9 @@ pub struct ReportResponse {
     pub needs: String,
 }
 
-impl From<&Report> for ReportResponse {
+impl From<&Report> for TechLeadReportResponse {
     fn from(r: &Report) -> Self {
-        ReportResponse {
+        TechLeadReportResponse {
             id: r.seq,
             at: r.at.to_string(),
             actor: r.actor.to_string(),
@@ -60,9 +60,9 @@ pub struct WorkstreamResponse {
     pub theories: Vec<TheoryResponse>,
     pub actions: Vec<ActionResponse>,
     /// The latest report to the incident manager, if any.
-    pub latest_report: Option<ReportResponse>,
+    pub latest_report: Option<TechLeadReportResponse>,
     /// Every report, oldest first.
-    pub reports: Vec<ReportResponse>,
+    pub reports: Vec<TechLeadReportResponse>,
 }
 
 fn workstream_response(number: u64, w: &Workstream, now: muster_domain::Timestamp) -> WorkstreamResponse {
@@ -93,7 +93,7 @@ pub async fn workstreams(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReportRequest {
+pub struct TechLeadReportRequest {
     /// The workstream reported on; the reporter's own when they lead one
     /// and name none.
     #[schema(schema_with = crate::dto::schema::workstream_or_null)]
@@ -113,14 +113,14 @@ pub struct ReportRequest {
 /// conditions, actions, needs. It goes on the timeline and shows on the
 /// incident page under the workstream, the latest first.
 #[utoipa::path(post, path = "/api/v1/incidents/{ref}/tech-lead-reports", tag = "timeline", params(("ref" = String, Path, description = "INC-7 or 7")),
-    request_body = ReportRequest, security(("bearer" = [])),
-    responses((status = 201, body = ReportResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    request_body = TechLeadReportRequest, security(("bearer" = [])),
+    responses((status = 201, body = TechLeadReportResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn report(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,
     Path(r): Path<String>,
-    ApiJson(b): ApiJson<ReportRequest>,
-) -> ApiResult<(StatusCode, Json<ReportResponse>)> {
+    ApiJson(b): ApiJson<TechLeadReportRequest>,
+) -> ApiResult<(StatusCode, Json<TechLeadReportResponse>)> {
     let r = incident_ref(&r)?;
     let input = ReportInput {
         workstream: b.workstream.as_deref().map(|w| Scope::workstream(w, "workstream")).transpose()?,

@@ -63,6 +63,10 @@ struct InsightsPage {
     /// (measure, count, median, p90, mean).
     durations: Vec<(&'static str, u32, String, String, String)>,
     charts: Vec<(&'static str, String)>,
+    /// The noisiest alert keys: (service, key, summary, events, alerts).
+    noisy: Vec<(String, String, String, u64, u64)>,
+    /// Pages per person: (person, pages, at night, on weekends), most first.
+    paged: Vec<(String, u32, u32, u32)>,
     follow_ups_open: u32,
     follow_ups_overdue: u32,
     overdue_updates: u32,
@@ -117,10 +121,30 @@ pub async fn page(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<H
             .collect();
         hours.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         hours.truncate(15);
+        let mut alerts: Vec<(String, f64, String)> =
+            view.alerts.per_service.iter().map(|(k, n)| (k.clone(), *n as f64, n.to_string())).collect();
+        alerts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        alerts.truncate(15);
+        let noisy = view
+            .alerts
+            .noisiest
+            .iter()
+            .map(|n| (n.service.clone(), n.dedup_key.clone(), n.summary.clone(), n.events, n.alerts))
+            .collect();
+        let mut paged: Vec<(String, u32, u32, u32)> = i
+            .pages_per_person
+            .iter()
+            .map(|(p, n)| {
+                let of = |m: &std::collections::BTreeMap<String, u32>| m.get(p).copied().unwrap_or(0);
+                (p.clone(), *n, of(&i.pages_at_night), of(&i.pages_on_weekends))
+            })
+            .collect();
+        paged.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let charts = vec![
             ("Time from the start", bar_chart("Time from the start, median and p90", &spread)),
             ("Incidents by priority", bar_chart("Incidents by priority", &counted(&i.by_priority, ""))),
             ("Incidents per service", bar_chart("Incidents per service", &counted(&i.incidents_per_service, ""))),
+            ("Alerts per service", bar_chart("Alerts per service", &alerts)),
             ("Pages per person", bar_chart("Pages per person", &counted(&i.pages_per_person, "@"))),
             ("Hours in a role", bar_chart("Hours in a role per person", &hours)),
         ];
@@ -143,6 +167,8 @@ pub async fn page(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<H
             auto_declared: i.auto_declared,
             durations,
             charts,
+            noisy,
+            paged,
             follow_ups_open: view.follow_ups_open,
             follow_ups_overdue: view.follow_ups_overdue,
             overdue_updates: i.overdue_updates,

@@ -638,10 +638,35 @@ struct Me {
     roles: Vec<RoleRow>,
     shifts: Vec<ShiftRow>,
     contacts: super::contacts::ContactPanel,
+    /// My time zone (empty: UTC), and every zone the server knows.
+    time_zone: String,
+    zones: Vec<String>,
 }
 
 /// Pages shown on my page, newest first.
 const MY_PAGES: u32 = 20;
+
+/// `POST /me/time-zone`: the viewer's time zone (blank: UTC).
+/// Viewers too: it is their own.
+pub async fn set_my_time_zone(State(app): State<Arc<App>>, form: super::SessionForm) -> Response {
+    let result = async {
+        let user = &form.viewer.user;
+        let zone = form
+            .pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "time_zone")
+            .map(|(_, v)| v.trim())
+            .filter(|z| !z.is_empty() && !z.eq_ignore_ascii_case("utc"));
+        let u = app.set_time_zone(&user.actor(), &user.handle, zone).await?;
+        Ok::<_, ApiError>(match u.time_zone {
+            Some(z) => format!("Your time zone is {z}."),
+            None => "You are on UTC.".to_owned(),
+        })
+    }
+    .await;
+    super::back("/me", result)
+}
 
 pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
     show(
@@ -708,6 +733,12 @@ pub async fn me(State(app): State<Arc<App>>, viewer: Viewer, Query(q): Query<Has
                 roles,
                 shifts,
                 contacts,
+                time_zone: viewer.user.time_zone.clone().unwrap_or_default(),
+                zones: {
+                    let mut z: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
+                    z.sort();
+                    z
+                },
             })
         }
         .await,

@@ -98,6 +98,7 @@ fn table() -> Vec<Route> {
         ("/users", Method::GET, get(lists::users)),
         ("/users/{handle}/contact-methods/{id}/test", Method::POST, post(contacts::test_contact_method)),
         ("/me", Method::GET, get(lists::me)),
+        ("/me/time-zone", Method::POST, post(lists::set_my_time_zone)),
         ("/users/{handle}", Method::GET, get(contacts::user_page)),
         ("/users/{handle}/contact-methods", Method::POST, post(contacts::add_contact_method)),
         ("/users/{handle}/notification-rules", Method::POST, post(contacts::add_notification_rule)),
@@ -240,7 +241,7 @@ impl Posted {
 /// signed in (viewers too: signing out is for everyone).
 pub struct SessionForm {
     pub viewer: Viewer,
-    pairs: Vec<(String, String)>,
+    pub(super) pairs: Vec<(String, String)>,
 }
 
 impl FromRequest<Arc<App>> for SessionForm {

@@ -17,6 +17,7 @@ pub async fn owner(store: &dyn Store, now: Timestamp) -> Handle {
         name: "Owner".into(),
         email: "o@example.com".into(),
         permission: Permission::Responder,
+        time_zone: None,
     };
     store.ensure_user(&owner, now).await.unwrap();
     owner.handle
