@@ -174,6 +174,19 @@ impl App {
     }
 
     /// The incident's postmortem with the facts as the timeline has them now.
+    /// What the public status page shows of an incident's postmortem: its
+    /// public summary, once the postmortem is published and the summary
+    /// written; nothing else of it is public.
+    pub async fn public_postmortem_summary(&self, r: IncidentRef) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .postmortem(r.0)
+            .await?
+            .filter(|p| p.state == muster_domain::postmortem::document::PostmortemState::Published)
+            .map(|p| p.narrative.get(Section::PublicSummary).trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    }
+
     pub async fn postmortem(&self, r: IncidentRef) -> Result<Postmortem> {
         let record = self.store.postmortem(r.0).await?.ok_or_else(|| {
             DomainError::not_found("ref", format!("{r} has no postmortem yet: draft it once the incident is resolved"))

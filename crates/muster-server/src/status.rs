@@ -49,6 +49,7 @@ pub mod strings {
     pub const DAYS_AGO: &str = "90 days ago";
     pub const TODAY: &str = "Today";
     pub const NEXT_UPDATE_BY: &str = "Next update by";
+    pub const POSTMORTEM: &str = "What happened";
     pub const AFFECTED: &str = "Affected";
     pub const ALL_INCIDENTS: &str = "All incidents";
     pub const RESOLVED: &str = "Resolved";
@@ -406,6 +407,7 @@ impl Strings {
             "days_ago" => strings::DAYS_AGO,
             "today" => strings::TODAY,
             "next_update_by" => strings::NEXT_UPDATE_BY,
+            "postmortem" => strings::POSTMORTEM,
             "affected" => strings::AFFECTED,
             "all" => strings::ALL_INCIDENTS,
             "subscribe" => strings::SUBSCRIBE,
@@ -562,6 +564,8 @@ pub async fn change_subscription(
 struct IncidentPage {
     s: Strings,
     i: IncidentRow,
+    /// The published postmortem's public summary, when there is one.
+    postmortem: Option<String>,
 }
 
 pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -> Result<Response, ApiError> {
@@ -569,7 +573,8 @@ pub async fn incident_html(State(app): State<Arc<App>>, Path(r): Path<String>) -
     let reference: muster_domain::IncidentRef = r.parse().map_err(|_| missing())?;
     let settings = app.public_settings().await?;
     let Some(i) = app.public_incident(reference.0).await? else { return Err(missing()) };
-    html(&IncidentPage { s: Strings::of(&settings), i: incident_row(&i, &settings) })
+    let postmortem = app.public_postmortem_summary(reference).await?;
+    html(&IncidentPage { s: Strings::of(&settings), i: incident_row(&i, &settings), postmortem })
 }
 
 /// Text for XML: the five characters XML gives meaning to, escaped.

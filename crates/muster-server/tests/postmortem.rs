@@ -141,6 +141,9 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     for who in ["bob", "carol", "dan", "erin", "frank", "gina", "hank"] {
         t.insert(who, server.user(who, "responder").await);
     }
+    for name in ["Checkout", "Search"] {
+        server.post(ADMIN_TOKEN, "/api/v1/status/components", json!({"name": name})).await.ok(201);
+    }
     let declared = json!({"title": "Checkout returns 500", "priority": "P1",
         "summary": "Card payments fail at checkout for customers in the EU."});
     server.post(&alice, "/api/v1/incidents", declared).await.ok(201);
@@ -220,6 +223,9 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "identified"})).await.ok(200);
     let internal = json!({"audience": "internal", "form": {"conditions": "card payments fail in the EU", "actions": "rolling back payments-api", "needs": "nothing yet"}});
     server.post(&t["erin"], "/api/v1/incidents/INC-1/updates", internal).await.ok(201);
+    let outage = json!({"audience": "external", "body": "Card payments at checkout fail.", "status": "identified",
+                        "components": [{"component": "Checkout", "status": "major_outage"}]});
+    server.post(&t["frank"], "/api/v1/incidents/INC-1/updates", outage).await.ok(201);
     clock.advance(5 * 60); // 10:25
     let corrected =
         json!({"kind": "theory", "text": "db-7's CPU is the retries' load, a symptom, not the cause", "corrects": cpu});
@@ -254,6 +260,9 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     clock.advance(2 * 60); // 10:30
     server.post(&t["dan"], path, milestone("mitigated", "the error rate is back under 0.1 %", None)).await.ok(201);
     server.patch(&t["carol"], "/api/v1/incidents/INC-1", json!({"status": "monitoring"})).await.ok(200);
+    let better = json!({"audience": "external", "body": "Payments work again; we are watching.", "status": "monitoring",
+                        "components": [{"component": "Checkout", "status": "degraded_performance"}]});
+    server.post(&t["frank"], "/api/v1/incidents/INC-1/updates", better).await.ok(201);
     clock.advance(5 * 60); // 10:35: a follow-up for after the incident
     let follow_up = json!({"text": "alert on retries per card call", "owner": "carol",
                            "due_at": "2026-12-04T09:00:00Z", "follow_up": true, "ticket": "OPS-42"});
@@ -300,7 +309,13 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
 
     // The sections are written, it goes for review, and only an incident
     // manager publishes it.
-    let written = json!({"root_cause": "The 09:50 deploy retried each card call five times.", "went_well": "The backup took over without a gap."});
+    assert_eq!(
+        drafted["facts"]["components"],
+        json!([{"name": "Checkout", "worst": "major_outage"}]),
+        "the worst state it was in, not the last"
+    );
+    let written = json!({"root_cause": "The 09:50 deploy retried each card call five times.", "went_well": "The backup took over without a gap.",
+                         "public_summary": "From 09:55 to 10:30 UTC card payments at checkout failed for customers in the EU."});
     let edited = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", written).await.ok(200).clone();
     assert_eq!(edited["sections"]["root_cause"], "The 09:50 deploy retried each card call five times.");
     assert!(edited["prompts"].get("root_cause").is_none());
@@ -310,8 +325,18 @@ async fn the_tour_incident_drafts_the_postmortem_in_the_reviewed_file_and_is_pub
     server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"state": "in_review"})).await.ok(200);
     let refused = server.patch(&t["carol"], "/api/v1/incidents/INC-1/postmortem", json!({"state": "published"})).await;
     assert!(refused.problem(403)["detail"].as_str().unwrap().contains("publish the postmortem"), "{}", refused.body);
+    let status_page = || async {
+        let r = server.http().get(format!("{}/status/incidents/INC-1", server.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
+    assert!(!status_page().await.contains("What happened"), "in review: nothing of it is public");
     let published =
         server.patch(bob, "/api/v1/incidents/INC-1/postmortem", json!({"state": "published"})).await.ok(200).clone();
+    // Published: its public summary, and only that, is on the status page's incident.
+    let public = status_page().await;
+    assert!(public.contains("What happened") && public.contains("From 09:55 to 10:30 UTC card payments"), "{public}");
+    assert!(!public.contains("retried each card call") && !public.contains("without a gap"), "nothing else: {public}");
     assert_eq!(
         (published["state"].as_str(), published["published_at"].as_str()),
         (Some("published"), Some("2026-11-27T12:00:00Z"))
