@@ -105,6 +105,15 @@ async fn shoot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// Like [`shoot`], of one element only.
+async fn shoot_element(e: &fantoccini::elements::Element, name: &str) {
+    let png = e.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = screenshot_dir().unwrap_or_else(|| std::env::temp_dir().join("muster-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
 async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend) {
     let Some((_driver, webdriver)) = chromedriver().await else { return };
     let Some(server) = TestServer::start_with(backend, common::Setup::default()).await else { return };
@@ -766,6 +775,10 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
         let body = json!({"handle": h, "name": name, "email": format!("{h}@example.com"), "password": "correct horse battery"});
         server.post(ADMIN_TOKEN, "/api/v1/users", body).await.ok(201);
     }
+    let carol = server.post(ADMIN_TOKEN, "/api/v1/users/carol/tokens", json!({})).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (n, (title, priority)) in
         [("Checkout returns 500", "P1"), ("Search is slow", "P3"), ("Login loops", "P2")].iter().enumerate()
     {
@@ -792,11 +805,11 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
         let started =
             json!({"kind": "milestone", "tag": "started", "text": "first 500s", "occurred_at": began.to_string()});
         server.post(ADMIN_TOKEN, &format!("{r}/timeline"), started).await.ok(201);
-        let theory = server
-            .post(ADMIN_TOKEN, &format!("{r}/timeline"), json!({"kind": "theory", "text": "the pool is exhausted"}))
-            .await
-            .ok(201)["id"]
-            .clone();
+        let pool = json!({"kind": "theory", "text": "the pool is exhausted", "workstream": "database"});
+        let theory = server.post(ADMIN_TOKEN, &format!("{r}/timeline"), pool).await.ok(201)["id"].clone();
+        let report = json!({"conditions": "db-7 at 100 % CPU, 40 of 40 connections busy",
+                            "actions": "raising the pool to 80 and restarting checkout", "needs": "a DBA to watch the replica"});
+        server.post(&carol, &format!("{r}/tech-lead-reports"), report).await.ok(201);
         server
             .post(
                 ADMIN_TOKEN,
@@ -805,10 +818,18 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
             )
             .await
             .ok(201);
-        let follow_up = json!({"text": "alert on pool saturation", "owner": "carol", "due_at": "2027-01-15T09:00:00Z", "follow_up": true, "ticket": "OPS-7"});
+        let follow_up = json!({"text": "alert on pool saturation", "owner": "carol", "due_at": "2027-01-15T09:00:00Z", "follow_up": true, "ticket": "OPS-7", "workstream": "database"});
         server.post(ADMIN_TOKEN, &format!("{r}/actions"), follow_up).await.ok(201);
         server.patch(ADMIN_TOKEN, &r, json!({"status": "monitoring"})).await.ok(200);
         server.patch(ADMIN_TOKEN, &r, json!({"status": "resolved"})).await.ok(200);
+    }
+    // Alerts for the insights: a noisy one and a quiet one.
+    let key = server.service("checkout", json!({})).await["integration_key"].as_str().unwrap().to_owned();
+    for (dedup, times) in [("5xx", 4), ("latency", 1)] {
+        for _ in 0..times {
+            let alert = json!({"summary": format!("checkout {dedup} above threshold"), "dedup_key": dedup});
+            server.ingest(&format!("/api/v1/integrations/generic/{key}"), &alert).await.ok(202);
+        }
     }
     let summary = json!({"summary": "Card payments failed at checkout: the connection pool to db-7 ran dry."});
     server.patch(ADMIN_TOKEN, "/api/v1/incidents/INC-1", summary).await.ok(200);
@@ -816,6 +837,12 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
     let hank = browser(&webdriver, 1280, 900).await;
     sign_in(&hank, &base, "hank").await;
     hank.goto(&format!("{base}/incidents/INC-1")).await.unwrap();
+    let panel = text(&hank, "#workstreams-panel").await;
+    assert!(panel.contains("database") && panel.contains("a DBA to watch the replica"), "{panel}");
+    assert!(panel.contains("the pool is exhausted"), "the theory in its workstream: {panel}");
+    hank.execute("document.getElementById('workstreams').scrollIntoView()", vec![]).await.unwrap();
+    let card = hank.find(Locator::Css("#workstreams-panel")).await.unwrap();
+    shoot_element(&card, "workstreams").await;
     hank.find(Locator::Css("form[aria-label='Draft the postmortem'] button")).await.unwrap().click().await.unwrap();
     until_text(&hank, "h1", "INC-1 postmortem: Checkout returns 500").await;
     assert!(hank.current_url().await.unwrap().path().ends_with("/incidents/INC-1/postmortem"));
@@ -836,7 +863,9 @@ async fn the_postmortem_drafted_from_the_incident_page_and_the_insights_read_in_
     hank.goto(&format!("{base}/insights")).await.unwrap();
     until_text(&hank, "h1", "Insights").await;
     let charts = hank.execute("return document.querySelectorAll('svg.chart').length", vec![]).await.unwrap();
-    assert_eq!(charts.as_u64(), Some(5), "five charts");
+    assert_eq!(charts.as_u64(), Some(6), "six charts");
+    let main = text(&hank, "main").await;
+    assert!(main.contains("Noisiest alerts") && main.contains("checkout 5xx above threshold"), "{main}");
     let bars = hank.execute("return document.querySelectorAll('svg.chart rect.bar').length", vec![]).await.unwrap();
     assert!(bars.as_u64().unwrap() >= 8, "bars for the durations, priorities and roles: {bars}");
     assert!(text(&hank, "main").await.contains("3 incidents"), "{}", text(&hank, "main").await);

@@ -29,8 +29,10 @@ pub struct ReportView {
 pub struct ItemView {
     pub seq: u64,
     pub text: String,
-    /// A theory's status, an action's status with its owner and due time.
+    /// A theory's or action's status.
     pub state: String,
+    /// An action's owner, due time and whether it is a follow-up.
+    pub detail: String,
     /// For the badge's colour: `open`, `confirmed`, `ruled_out`, `done`, `cancelled`.
     pub class: String,
 }
@@ -74,6 +76,7 @@ impl WorkstreamView {
                     seq: t.seq,
                     text: t.text.clone(),
                     state: t.status.as_str().replace('_', " "),
+                    detail: String::new(),
                     class: t.status.as_str().to_owned(),
                 })
                 .collect(),
@@ -82,17 +85,23 @@ impl WorkstreamView {
                 .iter()
                 .map(|a| {
                     let t = &a.tracking;
-                    let mut state = t.status.as_str().to_owned();
+                    let mut detail = Vec::new();
                     if let Some(o) = &t.owner {
-                        state.push_str(&format!(" · @{o}"));
+                        detail.push(format!("@{o}"));
                     }
                     if let Some(d) = t.due_at {
-                        state.push_str(&format!(" · due {}", d.strftime("%Y-%m-%d %H:%M UTC")));
+                        detail.push(format!("due {}", d.strftime("%Y-%m-%d %H:%M UTC")));
                     }
                     if t.follow_up {
-                        state.push_str(" · follow-up");
+                        detail.push("follow-up".to_owned());
                     }
-                    ItemView { seq: a.seq, text: a.text.clone(), state, class: t.status.as_str().to_owned() }
+                    ItemView {
+                        seq: a.seq,
+                        text: a.text.clone(),
+                        state: t.status.as_str().to_owned(),
+                        detail: detail.join(" · "),
+                        class: t.status.as_str().to_owned(),
+                    }
                 })
                 .collect(),
         }
