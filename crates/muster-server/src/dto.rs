@@ -1214,7 +1214,8 @@ pub mod schema {
             "type": "object", "required": ["rotation"],
             "properties": {
                 "rotation": {"type": "object", "required": ["users", "shift", "handoff", "start"], "properties": {
-                    "users": {"type": "array", "minItems": 1, "maxItems": MAX_ROTATION_USERS, "items": handle_schema(false)},
+                    "users": {"type": "array", "minItems": 1, "maxItems": MAX_ROTATION_USERS, "uniqueItems": true,
+                        "items": handle_schema(false)},
                     "shift": {"type": "string", "pattern": shift, "description": "hours (1h-168h), days (1d-366d) or weeks (1w-52w)"},
                     "handoff": time,
                     "start": {"type": "string", "format": "date"},
