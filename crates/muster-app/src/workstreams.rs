@@ -43,8 +43,8 @@ impl App {
         events
             .into_iter()
             .find_map(|e| match e.change {
-                Change::TechLeadReported { conditions, actions, needs, .. } => {
-                    Some(Report { seq: e.seq, at: e.at, actor: e.actor, conditions, actions, needs })
+                Change::TechLeadReported { workstream, conditions, actions, needs } => {
+                    Some(Report { seq: e.seq, at: e.at, actor: e.actor, workstream, conditions, actions, needs })
                 }
                 _ => None,
             })

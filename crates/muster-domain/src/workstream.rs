@@ -38,6 +38,8 @@ pub struct Report {
     pub seq: u64,
     pub at: Timestamp,
     pub actor: Handle,
+    /// The workstream reported on; none: the rest.
+    pub workstream: Option<Scope>,
     pub conditions: String,
     pub actions: String,
     pub needs: String,
@@ -89,6 +91,7 @@ pub fn workstreams(incident: &Incident, events: &[Event]) -> Vec<Workstream> {
                     seq: e.seq,
                     at: e.at,
                     actor: e.actor.clone(),
+                    workstream: workstream.clone(),
                     conditions: conditions.clone(),
                     actions: actions.clone(),
                     needs: needs.clone(),

@@ -977,6 +977,7 @@ async fn the_incident_manager_reads_each_workstream_with_its_tech_leads_latest_r
     assert_eq!(names, ["database", "network"]);
     assert_eq!(all[0]["latest_report"]["conditions"], "errors falling");
     assert_eq!(all[0]["latest_report"]["actions"], "watching");
+    assert_eq!(all[0]["latest_report"]["workstream"], "database", "Carol's own, named by nobody");
     assert_eq!(all[0]["reports"][0]["needs"], "a DBA who knows the replica");
     assert_eq!(all[0]["theories"][0]["workstream"], "database");
     assert_eq!(all[1]["actions"][0]["text"], "drain lb-3");
@@ -990,6 +991,7 @@ async fn the_incident_manager_reads_each_workstream_with_its_tech_leads_latest_r
     let by_admin = json!({"workstream": "network", "conditions": "lb-3 drained", "needs": ""});
     let made = server.post(ADMIN_TOKEN, "/api/v1/incidents/INC-1/tech-lead-reports", by_admin).await.ok(201).clone();
     assert_eq!((made["actor"].as_str(), made["needs"].as_str()), (Some("admin"), Some("")));
+    assert_eq!(made["workstream"], "network");
 
     // The incident manager's live stream carried the panel as it changed.
     let mut got = String::new();

@@ -29,6 +29,8 @@ pub struct TechLeadReportResponse {
     #[schema(schema_with = crate::dto::schema::date_time)]
     pub at: String,
     pub actor: String,
+    /// The workstream reported on; null: what belongs to none.
+    pub workstream: Option<String>,
     /// What the tech lead sees.
     pub conditions: String,
     /// What is being done (may be empty).
@@ -43,6 +45,7 @@ impl From<&Report> for TechLeadReportResponse {
             id: r.seq,
             at: r.at.to_string(),
             actor: r.actor.to_string(),
+            workstream: r.workstream.as_ref().map(|w| w.to_string()),
             conditions: r.conditions.clone(),
             actions: r.actions.clone(),
             needs: r.needs.clone(),
