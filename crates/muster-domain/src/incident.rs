@@ -756,7 +756,16 @@ impl Incident {
             Command::Assign { role, user, scope } => tx.assign(role, user, scope)?,
             Command::Relieve { assignment } => tx.relieve(assignment)?,
             Command::AddEntry { kind, text, tag, corrects, occurred_at, workstream } => {
-                let workstream = tx.workstream(kind, workstream)?;
+                let workstream = match (kind, workstream) {
+                    (EntryKind::Theory | EntryKind::Action, named) => tx.workstream(named)?,
+                    (_, None) => None,
+                    (_, Some(_)) => {
+                        return Err(DomainError::invalid(
+                            "workstream",
+                            "only theories and actions belong to a workstream",
+                        ));
+                    }
+                };
                 tx.entry(kind, text, tag, corrects, occurred_at, (None, None, workstream))?;
             }
             Command::LinkAlert { alert, retriggered } => tx.link_alert(alert, retriggered)?,
@@ -858,7 +867,7 @@ impl Incident {
             Command::AddAction { text, tracking, workstream } => {
                 tx.require(Action::AddToTimeline)?;
                 let tracking = tracking.checked()?;
-                let workstream = tx.workstream(EntryKind::Action, workstream)?;
+                let workstream = tx.workstream(workstream)?;
                 tx.entry(EntryKind::Action, text, None, None, None, (None, None, workstream))?;
                 let seq = tx.state.version;
                 let text = match tx.events.last().map(|e| &e.change) {
@@ -880,7 +889,7 @@ impl Incident {
             Command::ReportToIncidentManager { workstream, conditions, actions, needs } => {
                 tx.require_not_closed()?;
                 tx.require(Action::ReportToIncidentManager)?;
-                let workstream = tx.workstream(EntryKind::Action, workstream)?;
+                let workstream = tx.workstream(workstream)?;
                 let part = |field: &str, text: String, required: bool| {
                     let sent = text.chars().count();
                     let text = text.trim().to_owned();
@@ -1447,16 +1456,10 @@ impl<'s, 'c> Transaction<'s, 'c> {
         }
     }
 
-    /// The workstream a theory or action (or a report) goes in: the one
-    /// named, which must be a current tech lead's scope, or else the actor's
-    /// own when they lead exactly one. Other entries belong to none.
-    fn workstream(&self, kind: EntryKind, named: Option<Scope>) -> Result<Option<Scope>, DomainError> {
-        if !matches!(kind, EntryKind::Theory | EntryKind::Action) {
-            return match named {
-                Some(_) => Err(DomainError::invalid("workstream", "only theories and actions belong to a workstream")),
-                None => Ok(None),
-            };
-        }
+    /// The workstream a theory, action or report goes in: the one named,
+    /// which must be a current tech lead's scope, or else the actor's own
+    /// when they lead exactly one.
+    fn workstream(&self, named: Option<Scope>) -> Result<Option<Scope>, DomainError> {
         let current = crate::workstream::current(self.state);
         match named {
             Some(w) if current.contains(&w) => Ok(Some(w)),

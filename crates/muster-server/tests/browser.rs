@@ -98,7 +98,10 @@ fn screenshot_dir() -> Option<PathBuf> {
 }
 
 async fn shoot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
+    save_png(c.screenshot().await.unwrap(), name);
+}
+
+fn save_png(png: Vec<u8>, name: &str) {
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let dir = screenshot_dir().unwrap_or_else(|| std::env::temp_dir().join("muster-screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -107,11 +110,7 @@ async fn shoot(c: &Client, name: &str) {
 
 /// Like [`shoot`], of one element only.
 async fn shoot_element(e: &fantoccini::elements::Element, name: &str) {
-    let png = e.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let dir = screenshot_dir().unwrap_or_else(|| std::env::temp_dir().join("muster-screenshots"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    save_png(e.screenshot().await.unwrap(), name);
 }
 
 async fn a_role_change_and_a_theory_reach_a_second_browser_live(backend: Backend) {

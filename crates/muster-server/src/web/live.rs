@@ -297,7 +297,25 @@ impl Frame {
         let slots = board(&view.incident, &catalog, &view.missing_roles);
         let pages = PagesSnapshot::read(app, number).await?;
         let reports = super::support::panel_html(app, number).await?;
-        let workstreams = super::workstreams::panel_html(app, number).await?;
+        // The panel changes only with these entries: others carry none, and
+        // pages keep the one they have (reading every event each time is
+        // the cost avoided).
+        let touches = |e: &Event| {
+            use muster_domain::Change;
+            use muster_domain::timeline::EntryKind;
+            matches!(
+                &e.change,
+                Change::Entry { kind: EntryKind::Theory | EntryKind::Action, .. }
+                    | Change::Entry { corrects: Some(_), .. }
+                    | Change::TheoryJudged { .. }
+                    | Change::ActionTracked { .. }
+                    | Change::TechLeadReported { .. }
+                    | Change::RoleAssigned { .. }
+                    | Change::RoleRelieved { .. }
+            )
+        };
+        let workstreams =
+            if events.iter().any(touches) { super::workstreams::panel_html(app, number).await? } else { String::new() };
         let lines = events
             .iter()
             .map(|e| EntryPart { e: &EntryView::from(e) }.render())
